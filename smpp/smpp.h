@@ -1,0 +1,191 @@
+/*
+ * smpp.h - the public face of the SMPP 3.4 session layer (smpp/).
+ *
+ * This is the only header src/ includes from smpp/.  The layer knows
+ * nothing of verifications: it holds one bind to one SMSC on a libevent
+ * loop (connect, bind, enquire_link, a window of outstanding requests,
+ * reconnect with backoff), turns text into short_message octets, and reads
+ * delivery receipts.  Everything here runs on the loop thread only
+ * (libsmpp34 keeps global state).
+ *
+ * Ownership: a session owns its socket, timers and window.  The cookie given
+ * with each submit belongs to the caller; the session hands it back exactly
+ * once through submit_done (answered, timed out, or dropped with the
+ * connection) unless the session is freed first, in which case
+ * submit_done fires with SMPP_STATUS_NOT_SENT for each outstanding cookie
+ * during smpp_session_free().
+ */
+#ifndef SMPP_H
+#define SMPP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct smpp_session;
+
+/* Session states.  smpp_strstate() names them for logs and /v1/smscs. */
+enum smpp_state {
+	SMPP_IDLE = 0,     /* created, not started */
+	SMPP_CONNECTING,   /* TCP connect in progress */
+	SMPP_BINDING,      /* bind sent, waiting for bind_resp */
+	SMPP_BOUND,        /* submits allowed */
+	SMPP_UNBINDING,    /* unbind sent (ours or theirs), closing */
+	SMPP_BACKOFF,      /* disconnected, reconnect timer armed */
+	SMPP_STOPPED,      /* stopped for good (smpp_session_stop finished) */
+};
+const char *smpp_strstate(enum smpp_state);
+
+enum smpp_bind_type {
+	SMPP_BIND_TRANSCEIVER = 0,
+	SMPP_BIND_TRANSMITTER,
+	SMPP_BIND_RECEIVER,
+};
+
+/* Pseudo command_status values the layer reports (above the 32-bit SMPP
+ * range used by real SMSCs is impossible, so they sit in a vendor gap). */
+#define SMPP_STATUS_TIMEOUT  0xFFFF0001u /* no submit_sm_resp in time */
+#define SMPP_STATUS_NOT_SENT 0xFFFF0002u /* connection dropped before a response */
+
+/* What a command_status means for the message that got it. */
+enum smpp_status_class {
+	SMPP_CLASS_OK = 0,        /* accepted */
+	SMPP_CLASS_RETRY,         /* retry on the same SMSC after a pause */
+	SMPP_CLASS_RETRY_OTHER,   /* try another SMSC */
+	SMPP_CLASS_FINAL,         /* the number or message is refused for good */
+};
+/* Name of a command_status ("ESME_RTHROTTLED", "0x00000401" for unknown). */
+const char *smpp_strstatus(uint32_t status);
+enum smpp_status_class smpp_status_class(uint32_t status);
+
+struct smpp_config {
+	const char *name;         /* for log lines only */
+	const char *host;
+	int port;
+	const char *system_id;    /* <= 15 characters */
+	const char *password;     /* <= 8 characters; never logged */
+	const char *system_type;  /* <= 12 characters, may be "" */
+	enum smpp_bind_type bind_type;
+	int window;               /* outstanding requests, >= 1 */
+	int enquire_link;         /* seconds of idle before enquire_link */
+	int response_timeout;     /* seconds to wait for any response */
+	int reconnect_min_ms;     /* first backoff; doubles up to max, jittered */
+	int reconnect_max_ms;
+};
+
+/* One submit_sm.  Strings are copied; nothing is kept after submit returns. */
+struct smpp_message {
+	const char *source;       /* sender: alphanumeric or digits */
+	uint8_t source_ton, source_npi;
+	const char *destination;  /* E.164 digits without '+' */
+	uint8_t esm_class;
+	uint8_t data_coding;
+	const uint8_t *body;      /* short_message octets */
+	size_t body_len;          /* <= 253 */
+	const char *validity_period; /* "" or SMPP time, e.g. "000000001000000R" */
+	uint8_t registered_delivery; /* 1 = receipt on success or failure */
+};
+
+/* Delivery receipt states (message_state TLV values). */
+enum smpp_msg_state {
+	SMPP_MSG_UNKNOWN_STATE = 0,
+	SMPP_MSG_ENROUTE = 1,
+	SMPP_MSG_DELIVERED = 2,
+	SMPP_MSG_EXPIRED = 3,
+	SMPP_MSG_DELETED = 4,
+	SMPP_MSG_UNDELIVERABLE = 5,
+	SMPP_MSG_ACCEPTED = 6,
+	SMPP_MSG_UNKNOWN = 7,
+	SMPP_MSG_REJECTED = 8,
+};
+
+/* A delivery receipt, from TLVs or the receipt text.  Never holds the
+ * receipt's "text:" field (it echoes the code). */
+struct smpp_receipt {
+	char message_id[66];      /* as the SMSC wrote it, trimmed */
+	enum smpp_msg_state state;
+	char stat[8];             /* the 7-letter text state, "" if none */
+	int err;                  /* err: from the text, -1 if none */
+	int network_error;        /* network_error_code TLV's code, -1 if none */
+	char source[22];          /* the receipt's source_addr (the handset) */
+	char destination[22];
+	int from_tlv;             /* 1 when id and state came from TLVs */
+};
+
+/* Parse the receipt text ("id:... sub:... stat:DELIVRD err:000 ..."), pure.
+ * Returns 0 and fills out when id and stat were found, -1 otherwise. */
+int smpp_receipt_parse_text(const uint8_t *text, size_t len, struct smpp_receipt *out);
+
+/* Text encoding.  SMPP_DC_GSM: GSM 03.38 unpacked (one septet per octet,
+ * extension characters as ESC pairs); SMPP_DC_LATIN1; SMPP_DC_UCS2
+ * (big-endian UTF-16). */
+enum smpp_charset { SMPP_CS_GSM = 0, SMPP_CS_LATIN1, SMPP_CS_UCS2 };
+
+/* Encode UTF-8 text for short_message.  Picks GSM (data_coding 0x00, or
+ * Latin-1 when default_is_latin1 and every character fits Latin-1) when
+ * every character fits, else UCS-2 (0x08).  Writes at most outsize octets;
+ * returns the octet count, or -1 when the text is not valid UTF-8 or does
+ * not fit outsize.  *data_coding and *units (characters as the handset
+ * counts them: septets or UTF-16 units) are set. */
+int smpp_text_encode(const char *utf8, int default_is_latin1, uint8_t *out,
+    size_t outsize, uint8_t *data_coding, size_t *units);
+/* Decode short_message octets to UTF-8 (NUL-terminated).  data_coding 0x00
+ * is read as GSM unless default_is_latin1.  Returns the length or -1. */
+int smpp_text_decode(uint8_t data_coding, int default_is_latin1,
+    const uint8_t *in, size_t len, char *out, size_t outsize);
+
+/* Callbacks a session's owner provides.  All run on the loop. */
+struct smpp_callbacks {
+	/* The session moved from one state to another. */
+	void (*state)(void *arg, struct smpp_session *, enum smpp_state from,
+	    enum smpp_state to);
+	/* A submit ended: status 0 with the SMSC's message_id, an SMSC
+	 * command_status (message_id ""), SMPP_STATUS_TIMEOUT or
+	 * SMPP_STATUS_NOT_SENT.  Fires once per accepted submit. */
+	void (*submit_done)(void *arg, struct smpp_session *, void *cookie,
+	    uint32_t status, const char *message_id);
+	/* A delivery receipt (deliver_sm or data_sm with the receipt bit).
+	 * The owner must answer it with smpp_session_receipt_ack(), now or after
+	 * it has stored the receipt; `ack` identifies the PDU. */
+	void (*receipt)(void *arg, struct smpp_session *,
+	    const struct smpp_receipt *, uint64_t ack);
+};
+
+/* Create a session; nothing happens until smpp_session_start().  The config
+ * strings are copied.  Returns NULL when the config is unusable. */
+struct smpp_session *smpp_session_new(struct event_base *,
+    const struct smpp_config *, const struct smpp_callbacks *, void *arg);
+/* Connect and bind; on any failure, back off and reconnect by itself. */
+void smpp_session_start(struct smpp_session *);
+/* Submit one message.  Returns 0 when it went on the wire (submit_done will
+ * fire for cookie), -1 when the session is not bound or its window is full. */
+int smpp_session_submit(struct smpp_session *, const struct smpp_message *,
+    void *cookie);
+/* Answer a receipt given to the receipt callback with command_status status
+ * (0, or 0x64 ESME_RX_T_APPN to make the SMSC retry).  A stale ack (the
+ * connection it came on is gone) is ignored. */
+void smpp_session_receipt_ack(struct smpp_session *, uint64_t ack,
+    uint32_t status);
+enum smpp_state smpp_session_state(const struct smpp_session *);
+/* Free window slots (0 when not bound). */
+int smpp_session_window_free(const struct smpp_session *);
+const char *smpp_session_name(const struct smpp_session *);
+/* Stop: no new submits; wait (bounded by response_timeout) for outstanding
+ * responses, unbind, wait for unbind_resp (bounded), close, enter
+ * SMPP_STOPPED and call done.  done may be NULL. */
+void smpp_session_stop(struct smpp_session *, void (*done)(void *arg),
+    void *arg);
+/* Free at once, closing the socket; outstanding cookies come back through
+ * submit_done with SMPP_STATUS_NOT_SENT.  Not from inside a callback of
+ * the same session. */
+void smpp_session_free(struct smpp_session *);
+
+struct smpp_session_stats {
+	uint64_t submits, submit_ok, submit_err, timeouts, receipts;
+	uint64_t reconnects, binds_failed;
+	int window_used;
+	uint32_t last_bind_status;
+};
+void smpp_session_stats(const struct smpp_session *, struct smpp_session_stats *);
+
+#endif /* SMPP_H */

@@ -1,0 +1,97 @@
+/*
+ * conf.h - the configuration: INI (read by libinih) into struct conf, then
+ * one validation pass.  Every error names file, line and key.
+ *
+ * The keys are those of SPEC.md plus the ones documented in
+ * conf/smsverifyd.conf.  A struct conf is immutable once loaded; SIGHUP
+ * builds a new one and swaps it in only when it validates.
+ */
+#ifndef CONF_H
+#define CONF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum conf_bind { CONF_BIND_TRANSCEIVER = 0, CONF_BIND_TRANSMITTER = 1 };
+
+struct conf_smsc {
+	char *name;
+	int line;                 /* line of the [smsc NAME] header */
+	char *host;
+	int port;
+	char *system_id;
+	char *password;           /* never logged */
+	char *system_type;
+	enum conf_bind bind;
+	int sessions;             /* parallel binds, 1..64 */
+	int window;               /* 1..1000 */
+	int throughput;           /* submits/s, 0 = no cap */
+	int enquire_link;         /* seconds */
+	int response_timeout;     /* seconds */
+	int reconnect_min_ms, reconnect_max_ms;
+	int latin1_default;       /* data_coding 0 means Latin-1 on this SMSC */
+};
+
+struct conf_route {
+	char *name;
+	int line;
+	char **prefixes;          /* "+44", "+" */
+	int nprefix;
+	int *smsc;                /* indexes into conf.smscs, in order */
+	int nsmsc;
+};
+
+struct conf_key {
+	char *name;
+	int line;
+	char *token;              /* never logged */
+	char *webhook;            /* may be NULL */
+	char *webhook_secret;     /* may be NULL */
+	char *language;           /* default template language, may be NULL */
+};
+
+struct conf {
+	char *path;
+	/* [server] */
+	char *listen_host;
+	int listen_port;
+	char *secret_file;
+	int max_connections;      /* open HTTP connections */
+	int request_timeout;      /* seconds for a request's headers and body */
+	int submit_wait_ms;       /* how long a send waits for submit_sm_resp */
+	char *log_level;
+	/* [store] */
+	char *store_path;
+	uint64_t map_size;        /* octets */
+	int sweep_interval;       /* seconds */
+	int sweep_batch;          /* records per sweep run */
+	int retention;            /* seconds a finished record is kept */
+	/* [verify] */
+	int code_length;
+	int expiry;
+	int max_check_attempts;
+	int repeat_window;
+	char *sender;
+	char *default_country;
+	/* repeating sections */
+	struct conf_smsc *smscs;
+	int nsmsc;
+	struct conf_route *routes;
+	int nroute;
+	struct conf_key *keys;
+	int nkey;
+};
+
+/* Load and validate path.  Returns the config, or NULL with *errors set to
+ * a malloc'd text of one "file:line: [section] key: message" line per
+ * problem (the caller frees it). */
+struct conf *conf_load(const char *path, char **errors);
+/* The same from text in memory; name stands for the file in messages. */
+struct conf *conf_load_string(const char *text, const char *name,
+    char **errors);
+void conf_free(struct conf *);
+
+/* Index of the SMSC called name, or -1. */
+int conf_smsc_index(const struct conf *, const char *name);
+
+#endif

@@ -1,0 +1,151 @@
+/*
+ * store.h - the durable records: verifications and their indexes in LMDB.
+ *
+ * store_lmdb.c is the only file that includes <lmdb.h>.  One environment
+ * holds named databases:
+ *   verif    id -> record (format-versioned)
+ *   pending  key NUL phone -> id of the pending verification
+ *   expiry   be64(time) id -> kind: what the sweep does at that time
+ *            (expire a pending verification, later purge the record)
+ *   queue    id -> "" for verifications no SMSC has accepted yet
+ *   msgid    smsc NUL normalised message id -> id (receipt matching)
+ *
+ * Group commit: every write made during one turn of the event loop goes
+ * into one write transaction, committed (with one fsync) by an event that
+ * runs after the turn's other callbacks.  Reads see the open batch.
+ * Callbacks registered with store_on_commit() fire after that commit, with
+ * its result: persist, then acknowledge.
+ */
+#ifndef STORE_H
+#define STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct store;
+
+/* Results.  Persisted enum values below are fixed: they are on disk. */
+#define STORE_OK        0
+#define STORE_NOTFOUND  1
+#define STORE_ERR      -1
+#define STORE_FULL     -2  /* the map is full: raise [store] map_size */
+
+enum verif_status {
+	VERIF_PENDING = 1,
+	VERIF_APPROVED = 2,
+	VERIF_EXPIRED = 3,
+	VERIF_CANCELED = 4,
+	VERIF_MAX_ATTEMPTS = 5,
+	VERIF_FAILED = 6,
+};
+const char *verif_strstatus(int status);
+
+enum send_state {
+	SEND_QUEUED = 1,   /* no SMSC has accepted it yet */
+	SEND_SENT = 2,     /* an SMSC accepted it */
+	SEND_FAILED = 3,   /* every route refused it for good */
+};
+const char *send_strstate(int state);
+
+enum dlr_state {
+	DLR_PENDING = 1,
+	DLR_DELIVERED = 2,
+	DLR_UNDELIVERABLE = 3,
+	DLR_EXPIRED = 4,
+	DLR_REJECTED = 5,
+	DLR_UNKNOWN = 6,
+};
+const char *dlr_strstate(int state);
+
+#define VERIF_MAX_SENDS 8
+
+/* One submit of the verification's message to one SMSC. */
+struct verif_send {
+	char smsc[33];
+	char message_id[66];
+	int64_t submitted_at;
+	int dlr;                  /* enum dlr_state */
+	int64_t dlr_at;           /* 0 until a receipt */
+	int error;                /* receipt err / network error, -1 none */
+	char reason[32];          /* why this SMSC: "primary", "repeat", ... */
+};
+
+struct verif {
+	char id[32];              /* "ver_" + 24 hex */
+	char key[33];             /* the API key's name */
+	char phone[17];           /* E.164 */
+	char api[8];              /* "v1", "000", "002", "003" */
+	int status;               /* enum verif_status */
+	int send_state;           /* enum send_state */
+	int checks;               /* wrong codes so far */
+	int max_checks;
+	uint8_t code_hmac[32];
+	int64_t created_at, expires_at, updated_at;
+	char sender[22];
+	char fail_reason[64];
+	char *sealed;             /* base64 AES-GCM text until accepted, or NULL */
+	char *metadata;           /* JSON text given by the caller, or NULL */
+	int nsend;
+	struct verif_send send[VERIF_MAX_SENDS];
+};
+/* Free what a verif owns (sealed, metadata) and zero it. */
+void verif_clear(struct verif *);
+
+/* Open (creating) the environment at path with the given map size, clear
+ * stale reader slots.  Commits run as events on base.  Returns NULL and a
+ * malloc'd *err on failure. */
+struct store *store_open(struct event_base *base, const char *path,
+    uint64_t map_size, char **err);
+/* Commit what is staged, then close. */
+void store_close(struct store *);
+
+/* Read a verification (the open batch's version if it has one).  out is
+ * overwritten and must be verif_clear()ed.  STORE_OK, STORE_NOTFOUND or
+ * STORE_ERR. */
+int store_verif_get(struct store *, const char *id, struct verif *out);
+/* The id of the pending verification of (key, phone): STORE_OK or
+ * STORE_NOTFOUND. */
+int store_pending_get(struct store *, const char *key, const char *phone,
+    char *id, size_t idsize);
+/* Stage a verification (insert or update) in the current batch, keeping
+ * the pending, expiry and queue indexes in step with its status and
+ * send_state.  Returns STORE_OK, STORE_FULL or STORE_ERR; after an error
+ * the whole batch fails and its commit callbacks get the error. */
+int store_verif_put(struct store *, const struct verif *);
+/* Stage the receipt index entry (smsc, message id) -> verification id. */
+int store_msgid_put(struct store *, const char *smsc, const char *msgid,
+    const char *id);
+int store_msgid_get(struct store *, const char *smsc, const char *msgid,
+    char *id, size_t idsize);
+
+typedef void (*store_commit_cb)(void *arg, int result);
+/* Call cb(arg, result) after the current batch commits (STORE_OK) or fails
+ * (STORE_FULL / STORE_ERR).  With nothing staged it still waits for the end
+ * of the turn, so every answer leaves at the same point of the loop. */
+void store_on_commit(struct store *, store_commit_cb cb, void *arg);
+/* Commit the staged batch now (shutdown, tests).  Returns its result. */
+int store_flush(struct store *);
+
+/* Call fn for every queued verification id (start-up: resume sends).
+ * Returns the count or STORE_ERR. */
+int store_queue_each(struct store *, void (*fn)(void *arg, const char *id),
+    void *arg);
+
+/* Sweep: handle at most max expiry entries due at or before now, in time
+ * order: a pending verification becomes VERIF_EXPIRED (fn is called with
+ * it, so the caller can drop it from its queues), finished records are
+ * purged retention seconds after expiry.  Staged in the current batch.
+ * Returns the number handled or STORE_ERR. */
+int store_sweep(struct store *, int64_t now, int max, int64_t retention,
+    void (*fn)(void *arg, const struct verif *), void *arg);
+
+struct store_stats {
+	uint64_t map_size, used;      /* octets */
+	uint64_t verifs, pending, queued;
+	uint64_t commits, commit_failures;
+	uint64_t swept, purged;
+};
+void store_stats(struct store *, struct store_stats *);
+
+#endif

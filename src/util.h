@@ -1,0 +1,32 @@
+/*
+ * util.h - allocation that aborts on out-of-memory, the one clock, and small
+ * string helpers shared by the daemon.
+ */
+#ifndef UTIL_H
+#define UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void *xmalloc(size_t);
+void *xcalloc(size_t, size_t);
+void *xrealloc(void *, size_t);
+char *xstrdup(const char *);
+
+/* Wall-clock seconds since the epoch (UTC).  Tests may fix it with
+ * util_clock_set(); 0 returns to the real clock. */
+int64_t util_now(void);
+void util_clock_set(int64_t now);
+/* Monotonic milliseconds, for latency and timers; never set by tests. */
+int64_t util_mono_ms(void);
+
+/* "2026-11-22T07:33:10Z" into out (at least 21 octets). */
+void util_rfc3339(int64_t t, char *out, size_t outsize);
+/* Lower-case hex of len octets into out (2 * len + 1 octets). */
+void util_hex(const uint8_t *in, size_t len, char *out);
+/* Split "host:port" (IPv6 as "[::1]:8080").  Returns 0 or -1. */
+int util_hostport(const char *s, char *host, size_t hostsize, int *port);
+/* Copy at most size-1 octets and terminate; returns strlen(src). */
+size_t util_strlcpy(char *dst, const char *src, size_t size);
+
+#endif
