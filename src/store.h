@@ -78,6 +78,8 @@ struct verif {
 	char api[8];              /* "v1", "000", "002", "003" */
 	int status;               /* enum verif_status */
 	int send_state;           /* enum send_state */
+	int attempt;              /* 1, or n for the n-th send to this
+	                             number within repeat_window */
 	int checks;               /* wrong codes so far */
 	int max_checks;
 	uint8_t code_hmac[32];

@@ -1,0 +1,20 @@
+/*
+ * api.h - the HTTP endpoints: the native API (api_verify.c), the admin
+ * endpoints (api_admin.c).  Each registers its routes on gw->http.
+ */
+#ifndef API_H
+#define API_H
+
+#include <jansson.h>
+
+struct gw;
+struct evhttp_request;
+
+void api_verify_register(struct gw *);
+void api_admin_register(struct gw *);
+
+/* Shared by the API files: the key of the request's Bearer token, or -1
+ * after answering 401. */
+int api_auth(struct gw *, struct evhttp_request *, const char *token);
+
+#endif

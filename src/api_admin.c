@@ -1,0 +1,145 @@
+/*
+ * api_admin.c - what operators look at: GET /healthz, GET /metrics
+ * (Prometheus text) and GET /v1/smscs (each bind's state and counters).
+ * /healthz and /metrics need no key; /v1/smscs does.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "api.h"
+#include "carrier.h"
+#include "conf.h"
+#include "dispatch.h"
+#include "gw.h"
+#include "http.h"
+#include "store.h"
+#include "util.h"
+
+static void
+api_healthz(struct evhttp_request *req, const char *rest, void *arg)
+{
+	struct gw *gw = arg;
+	int up = 0;
+
+	for (int i = 0; i < gw->ncarrier; i++)
+		up += carrier_up(gw->carriers[i]);
+	http_reply_json(req, gw->state == GW_RUNNING ? 200 : 503,
+	    json_pack("{s:s, s:i, s:i, s:i, s:i, s:I}",
+	    "status", gw->state != GW_RUNNING ? "draining" :
+	    up > 0 ? "ok" : "degraded",
+	    "smscs_up", up, "smscs", gw->ncarrier,
+	    "queued", dispatch_waiting(gw->dispatch),
+	    "inflight", dispatch_inflight(gw->dispatch),
+	    "uptime", (json_int_t)(util_now() - gw->started_at)));
+}
+
+static void
+metric(struct evbuffer *b, const char *name, const char *type,
+    const char *help, const char *labels, uint64_t value)
+{
+	if (help != NULL)
+		evbuffer_add_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name,
+		    help, name, type);
+	evbuffer_add_printf(b, "%s%s %llu\n", name, labels ? labels : "",
+	    (unsigned long long)value);
+}
+
+static void
+api_metrics(struct evhttp_request *req, const char *rest, void *arg)
+{
+	struct gw *gw = arg;
+	struct gw_metrics *m = &gw->metrics;
+	struct evbuffer *b = evbuffer_new();
+	struct store_stats ss;
+	char labels[128];
+	size_t len;
+	char *text;
+
+	metric(b, "smsverify_sends_total", "counter",
+	    "verifications created", NULL, m->sends);
+	metric(b, "smsverify_sends_outcome_total", "counter",
+	    "send outcomes", "{outcome=\"sent\"}", m->sends_sent);
+	metric(b, "smsverify_sends_outcome_total", NULL, NULL,
+	    "{outcome=\"queued\"}", m->sends_queued);
+	metric(b, "smsverify_sends_outcome_total", NULL, NULL,
+	    "{outcome=\"failed\"}", m->sends_failed);
+	metric(b, "smsverify_checks_total", "counter", "checks by result",
+	    "{result=\"approved\"}", m->checks_approved);
+	metric(b, "smsverify_checks_total", NULL, NULL,
+	    "{result=\"wrong\"}", m->checks_wrong);
+	metric(b, "smsverify_checks_total", NULL, NULL,
+	    "{result=\"other\"}", m->checks_other);
+	metric(b, "smsverify_cancels_total", "counter", "cancels", NULL,
+	    m->cancels);
+	metric(b, "smsverify_expired_total", "counter",
+	    "verifications expired by the sweep", NULL, m->expired);
+	metric(b, "smsverify_receipts_total", "counter",
+	    "delivery receipts received", NULL, m->receipts);
+	metric(b, "smsverify_receipts_unmatched_total", "counter",
+	    "receipts that matched no submit", NULL, m->receipts_unmatched);
+	metric(b, "smsverify_queue_waiting", "gauge",
+	    "messages waiting for an SMSC", NULL,
+	    (uint64_t)dispatch_waiting(gw->dispatch));
+	for (int i = 0; i < gw->ncarrier; i++) {
+		struct smpp_session_stats s;
+		carrier_stats(gw->carriers[i], &s);
+		snprintf(labels, sizeof(labels), "{smsc=\"%s\"}",
+		    carrier_name(gw->carriers[i]));
+		metric(b, "smsverify_smsc_up", i ? NULL : "gauge",
+		    i ? NULL : "1 when a bind is up", labels,
+		    (uint64_t)carrier_up(gw->carriers[i]));
+		metric(b, "smsverify_smsc_submits_total", i ? NULL : "counter",
+		    i ? NULL : "submit_sm sent", labels, s.submits);
+		metric(b, "smsverify_smsc_submit_ok_total",
+		    i ? NULL : "counter", i ? NULL : "submit_sm accepted",
+		    labels, s.submit_ok);
+		metric(b, "smsverify_smsc_receipts_total",
+		    i ? NULL : "counter", i ? NULL : "receipts per SMSC",
+		    labels, s.receipts);
+		metric(b, "smsverify_smsc_reconnects_total",
+		    i ? NULL : "counter", i ? NULL : "reconnects", labels,
+		    s.reconnects);
+	}
+	store_stats(gw->store, &ss);
+	metric(b, "smsverify_store_used_bytes", "gauge", "LMDB map in use",
+	    NULL, ss.used);
+	metric(b, "smsverify_store_map_bytes", "gauge", "LMDB map size",
+	    NULL, ss.map_size);
+	metric(b, "smsverify_store_verifications", "gauge",
+	    "verification records", NULL, ss.verifs);
+	metric(b, "smsverify_store_commits_total", "counter",
+	    "group commits", NULL, ss.commits);
+	metric(b, "smsverify_store_swept_total", "counter",
+	    "records expired by the sweep", NULL, ss.swept);
+	len = evbuffer_get_length(b);
+	text = xmalloc(len + 1);
+	evbuffer_remove(b, text, len);
+	http_reply_text(req, 200, "text/plain; version=0.0.4", text, len);
+	free(text);
+	evbuffer_free(b);
+}
+
+static void
+api_smscs(struct evhttp_request *req, const char *rest, void *arg)
+{
+	struct gw *gw = arg;
+	json_t *list;
+
+	if (api_auth(gw, req, http_bearer(req)) < 0)
+		return;
+	list = json_array();
+	for (int i = 0; i < gw->ncarrier; i++)
+		json_array_append_new(list, carrier_json(gw->carriers[i]));
+	http_reply_json(req, 200, json_pack("{s:o}", "smscs", list));
+}
+
+void
+api_admin_register(struct gw *gw)
+{
+	http_route(gw->http, HTTP_GET, "/healthz", api_healthz, gw);
+	http_route(gw->http, HTTP_GET, "/metrics", api_metrics, gw);
+	http_route(gw->http, HTTP_GET, "/v1/smscs", api_smscs, gw);
+}

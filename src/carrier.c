@@ -1,0 +1,324 @@
+/*
+ * carrier.c - one configured SMSC and its binds.
+ *
+ * A carrier owns `sessions` SMPP sessions to its SMSC (transceivers, or
+ * transmitters plus one receiver bind for delivery receipts) and spreads
+ * submits over the bound ones with window room, round robin.  It forwards
+ * the sessions' events to its owner (the dispatcher and dlr.c) and knows
+ * nothing of verifications.  Policy over many carriers (which one a number
+ * goes to) lives in route.c and dispatch.c, as OpenSMTPD keeps mta.c apart
+ * from mta_session.c.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "carrier.h"
+#include "conf.h"
+#include "log.h"
+#include "util.h"
+
+struct carrier {
+	struct event_base *base;
+	char *name, *host, *system_id, *password, *system_type;
+	int port;
+	struct conf_smsc cfg;           /* scalars; strings above */
+	int index;
+	struct smpp_session **sess;
+	int nsess;                      /* submitting sessions first */
+	int nsubmit;                    /* how many of them submit */
+	int next;                       /* round-robin position */
+	struct carrier_callbacks cb;
+	void *arg;
+	int stopping, nstopped;
+	void (*stop_done)(void *);
+	void *stop_arg;
+};
+
+static void
+carrier_on_state(void *arg, struct smpp_session *s, enum smpp_state from,
+    enum smpp_state to)
+{
+	struct carrier *c = arg;
+
+	if (to == SMPP_BOUND && c->cb.ready != NULL)
+		c->cb.ready(c->arg, c);
+}
+
+static void
+carrier_on_submit_done(void *arg, struct smpp_session *s, void *cookie,
+    uint32_t status, const char *message_id)
+{
+	struct carrier *c = arg;
+
+	c->cb.submit_done(c->arg, c, cookie, status, message_id);
+	/* A window slot is free again: let waiting messages go. */
+	if (!c->stopping && c->cb.ready != NULL)
+		c->cb.ready(c->arg, c);
+}
+
+static void
+carrier_on_receipt(void *arg, struct smpp_session *s,
+    const struct smpp_receipt *r, uint64_t ack)
+{
+	struct carrier *c = arg;
+
+	c->cb.receipt(c->arg, c, s, r, ack);
+}
+
+static const struct smpp_callbacks carrier_smpp_cb = {
+	.state = carrier_on_state,
+	.submit_done = carrier_on_submit_done,
+	.receipt = carrier_on_receipt,
+};
+
+struct carrier *
+carrier_new(struct event_base *base, const struct conf_smsc *cs, int index,
+    const struct carrier_callbacks *cb, void *arg)
+{
+	struct carrier *c = xcalloc(1, sizeof(*c));
+	struct smpp_config sc;
+	int extra = cs->bind == CONF_BIND_TRANSMITTER ? 1 : 0;
+
+	c->base = base;
+	c->cfg = *cs;
+	c->name = xstrdup(cs->name);
+	c->host = xstrdup(cs->host);
+	c->system_id = xstrdup(cs->system_id);
+	c->password = xstrdup(cs->password ? cs->password : "");
+	c->system_type = xstrdup(cs->system_type ? cs->system_type : "");
+	c->cfg.name = c->name;
+	c->cfg.host = c->host;
+	c->cfg.system_id = c->system_id;
+	c->cfg.password = c->password;
+	c->cfg.system_type = c->system_type;
+	c->port = cs->port;
+	c->index = index;
+	c->cb = *cb;
+	c->arg = arg;
+	c->nsubmit = cs->sessions;
+	c->nsess = cs->sessions + extra;
+	c->sess = xcalloc(c->nsess, sizeof(*c->sess));
+
+	memset(&sc, 0, sizeof(sc));
+	sc.name = c->name;
+	sc.host = c->host;
+	sc.port = cs->port;
+	sc.system_id = c->system_id;
+	sc.password = c->password;
+	sc.system_type = c->system_type;
+	sc.window = cs->window;
+	sc.enquire_link = cs->enquire_link;
+	sc.response_timeout = cs->response_timeout;
+	sc.reconnect_min_ms = cs->reconnect_min_ms;
+	sc.reconnect_max_ms = cs->reconnect_max_ms;
+	for (int i = 0; i < c->nsess; i++) {
+		if (i < c->nsubmit)
+			sc.bind_type = cs->bind == CONF_BIND_TRANSMITTER ?
+			    SMPP_BIND_TRANSMITTER : SMPP_BIND_TRANSCEIVER;
+		else
+			sc.bind_type = SMPP_BIND_RECEIVER;
+		c->sess[i] = smpp_session_new(base, &sc, &carrier_smpp_cb, c);
+		if (c->sess[i] == NULL) {
+			log_err("carrier.error", "smsc=%s msg=\"session "
+			    "refused its configuration\"", c->name);
+			carrier_free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+void
+carrier_start(struct carrier *c)
+{
+	log_info("carrier.start", "smsc=%s host=%s port=%d sessions=%d",
+	    c->name, c->host, c->port, c->nsess);
+	for (int i = 0; i < c->nsess; i++)
+		smpp_session_start(c->sess[i]);
+}
+
+int
+carrier_submit(struct carrier *c, const struct smpp_message *m,
+    void *cookie)
+{
+	if (c->stopping)
+		return -1;
+	for (int k = 0; k < c->nsubmit; k++) {
+		int i = (c->next + k) % c->nsubmit;
+		if (smpp_session_window_free(c->sess[i]) <= 0)
+			continue;
+		if (smpp_session_submit(c->sess[i], m, cookie) == 0) {
+			c->next = (i + 1) % c->nsubmit;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int
+carrier_up(const struct carrier *c)
+{
+	if (c->stopping)
+		return 0;
+	for (int i = 0; i < c->nsubmit; i++)
+		if (smpp_session_state(c->sess[i]) == SMPP_BOUND)
+			return 1;
+	return 0;
+}
+
+int
+carrier_room(const struct carrier *c)
+{
+	int room = 0;
+
+	if (c->stopping)
+		return 0;
+	for (int i = 0; i < c->nsubmit; i++)
+		room += smpp_session_window_free(c->sess[i]);
+	return room;
+}
+
+const char *
+carrier_name(const struct carrier *c)
+{
+	return c->name;
+}
+
+int
+carrier_index(const struct carrier *c)
+{
+	return c->index;
+}
+
+void
+carrier_set_index(struct carrier *c, int index)
+{
+	c->index = index;
+}
+
+int
+carrier_latin1(const struct carrier *c)
+{
+	return c->cfg.latin1_default;
+}
+
+static int
+streq(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+int
+carrier_same(const struct carrier *c, const struct conf_smsc *cs)
+{
+	const struct conf_smsc *o = &c->cfg;
+
+	return streq(o->name, cs->name) && streq(o->host, cs->host) &&
+	    o->port == cs->port && streq(o->system_id, cs->system_id) &&
+	    streq(o->password, cs->password) &&
+	    streq(o->system_type, cs->system_type) && o->bind == cs->bind &&
+	    o->sessions == cs->sessions && o->window == cs->window &&
+	    o->throughput == cs->throughput &&
+	    o->enquire_link == cs->enquire_link &&
+	    o->response_timeout == cs->response_timeout &&
+	    o->reconnect_min_ms == cs->reconnect_min_ms &&
+	    o->reconnect_max_ms == cs->reconnect_max_ms &&
+	    o->latin1_default == cs->latin1_default;
+}
+
+void
+carrier_receipt_ack(struct smpp_session *s, uint64_t ack, uint32_t status)
+{
+	smpp_session_receipt_ack(s, ack, status);
+}
+
+static void
+carrier_session_stopped(void *arg)
+{
+	struct carrier *c = arg;
+
+	if (++c->nstopped == c->nsess && c->stop_done != NULL)
+		c->stop_done(c->stop_arg);
+}
+
+void
+carrier_stop(struct carrier *c, void (*done)(void *), void *arg)
+{
+	c->stopping = 1;
+	c->nstopped = 0;
+	c->stop_done = done;
+	c->stop_arg = arg;
+	for (int i = 0; i < c->nsess; i++)
+		smpp_session_stop(c->sess[i], carrier_session_stopped, c);
+}
+
+void
+carrier_free(struct carrier *c)
+{
+	if (c == NULL)
+		return;
+	for (int i = 0; i < c->nsess; i++)
+		if (c->sess[i] != NULL)
+			smpp_session_free(c->sess[i]);
+	free(c->sess);
+	free(c->name);
+	free(c->host);
+	free(c->system_id);
+	free(c->password);
+	free(c->system_type);
+	free(c);
+}
+
+void
+carrier_stats(const struct carrier *c, struct smpp_session_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < c->nsess; i++) {
+		struct smpp_session_stats s;
+		smpp_session_stats(c->sess[i], &s);
+		out->submits += s.submits;
+		out->submit_ok += s.submit_ok;
+		out->submit_err += s.submit_err;
+		out->timeouts += s.timeouts;
+		out->receipts += s.receipts;
+		out->reconnects += s.reconnects;
+		out->binds_failed += s.binds_failed;
+		out->window_used += s.window_used;
+	}
+}
+
+json_t *
+carrier_json(const struct carrier *c)
+{
+	json_t *binds = json_array();
+	struct smpp_session_stats t;
+
+	for (int i = 0; i < c->nsess; i++) {
+		struct smpp_session_stats s;
+		smpp_session_stats(c->sess[i], &s);
+		json_array_append_new(binds, json_pack(
+		    "{s:i, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I}",
+		    "session", i,
+		    "bind", i < c->nsubmit ? (c->cfg.bind ==
+		    CONF_BIND_TRANSMITTER ? "transmitter" : "transceiver") :
+		    "receiver",
+		    "state", smpp_strstate(smpp_session_state(c->sess[i])),
+		    "window_used", s.window_used,
+		    "window", c->cfg.window,
+		    "submits", (json_int_t)s.submits,
+		    "submit_ok", (json_int_t)s.submit_ok,
+		    "submit_errors", (json_int_t)s.submit_err,
+		    "timeouts", (json_int_t)s.timeouts,
+		    "receipts", (json_int_t)s.receipts,
+		    "reconnects", (json_int_t)s.reconnects));
+	}
+	carrier_stats(c, &t);
+	return json_pack("{s:s, s:s, s:i, s:b, s:o, s:I, s:I, s:I}",
+	    "name", c->name, "host", c->host, "port", c->port,
+	    "up", carrier_up(c), "binds", binds,
+	    "submits", (json_int_t)t.submits,
+	    "submit_ok", (json_int_t)t.submit_ok,
+	    "receipts", (json_int_t)t.receipts);
+}

@@ -1,0 +1,664 @@
+/*
+ * dispatch.c - a message's life from commit to an SMSC's answer.
+ *
+ * A verification's message is born committed: dispatch_send() waits for
+ * the store commit that holds it (status pending, send_state queued, text
+ * sealed) before anything goes on the wire, so a crash can only lose a
+ * send that was never acknowledged.  Then the message walks its route's
+ * SMSCs in order (route.c), skipping carriers that are down or have no
+ * window room; a carrier that accepts it gets its message id indexed for
+ * receipts and the record turns `sent` with the sealed text erased.  A
+ * temporary refusal, a timeout or a dropped bind sends it on to the next
+ * SMSC or back to the wait queue; a final refusal fails the verification.
+ * The wait queue is pumped whenever a carrier reports room, and by a
+ * one-second timer while it is not empty, until the code expires.
+ *
+ * The HTTP answer of a send waits for the first outcome, bounded by
+ * [server] submit_wait_ms: after that the caller is told `queued` and the
+ * message keeps trying.  Answers always leave after a commit (persist,
+ * then acknowledge).
+ *
+ * Lifetimes: a struct msg lives while the message is waiting or submitted.
+ * The carrier holds a msg pointer as its cookie only while submitted, and
+ * gives it back exactly once; a msg dropped meanwhile (canceled, approved)
+ * is marked dead and freed when its cookie comes back.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include <event2/event.h>
+#include <openssl/crypto.h>
+
+#include "carrier.h"
+#include "conf.h"
+#include "dispatch.h"
+#include "gw.h"
+#include "log.h"
+#include "route.h"
+#include "store.h"
+#include "util.h"
+#include "verify.h"
+
+enum msg_state {
+	MSG_COMMITTING = 0,  /* waiting for the commit of its record */
+	MSG_WAITING,         /* in the wait queue */
+	MSG_SUBMITTED,       /* on the wire, cookie held by a carrier */
+};
+
+struct answer {
+	dispatch_answer_cb cb;
+	void *ctx;
+	char id[32];
+	struct event *timer;
+	struct msg *msg;     /* back pointer while the answer is pending */
+	struct dispatch *d;
+};
+
+struct msg {
+	TAILQ_ENTRY(msg) q;
+	struct msg *hnext;
+	struct dispatch *d;
+	enum msg_state state;
+	int dead;
+	char id[32];
+	char phone[17];
+	char sender[22];
+	char *sealed;
+	int64_t expires_at;
+	int order[ROUTE_MAX_SMSC];
+	int norder;
+	int pos;                 /* next index of order to try */
+	int rounds;              /* times the whole route was tried */
+	enum route_reason reason;
+	int carrier;             /* carrier index while submitted */
+	int64_t not_before_ms;   /* do not retry before this */
+	struct answer *answer;
+};
+
+TAILQ_HEAD(msgq, msg);
+
+#define DISPATCH_HASH 4096
+
+struct dispatch {
+	struct gw *gw;
+	struct msgq waitq;
+	int nwaiting, ninflight;
+	struct msg *hash[DISPATCH_HASH];
+	struct event *retry_ev;
+	int pumping;
+};
+
+static void msg_free(struct msg *);
+static void dispatch_pump(struct dispatch *);
+static void msg_try(struct msg *);
+
+static unsigned
+id_hash(const char *id)
+{
+	unsigned h = 2166136261u;
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h % DISPATCH_HASH;
+}
+
+static struct msg *
+msg_find(struct dispatch *d, const char *id)
+{
+	struct msg *m;
+
+	for (m = d->hash[id_hash(id)]; m != NULL; m = m->hnext)
+		if (strcmp(m->id, id) == 0)
+			return m;
+	return NULL;
+}
+
+static void
+msg_unhash(struct msg *m)
+{
+	struct msg **pp = &m->d->hash[id_hash(m->id)];
+
+	for (; *pp != NULL; pp = &(*pp)->hnext) {
+		if (*pp == m) {
+			*pp = m->hnext;
+			return;
+		}
+	}
+}
+
+static void
+retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	dispatch_pump(arg);
+}
+
+struct dispatch *
+dispatch_new(struct gw *gw)
+{
+	struct dispatch *d = xcalloc(1, sizeof(*d));
+
+	d->gw = gw;
+	TAILQ_INIT(&d->waitq);
+	d->retry_ev = evtimer_new(gw->base, retry_cb, d);
+	return d;
+}
+
+/* ---- answers --------------------------------------------------------- */
+
+static void
+answer_committed(void *arg, int result)
+{
+	struct answer *a = arg;
+	struct verif v;
+
+	memset(&v, 0, sizeof(v));
+	if (result == STORE_OK &&
+	    store_verif_get(a->d->gw->store, a->id, &v) == STORE_OK)
+		a->cb(a->ctx, &v, STORE_OK);
+	else
+		a->cb(a->ctx, NULL, result == STORE_OK ? STORE_ERR : result);
+	verif_clear(&v);
+	if (a->timer != NULL)
+		event_free(a->timer);
+	free(a);
+}
+
+/* Detach the pending answer of m (if any) and send it after the current
+ * batch commits. */
+static void
+msg_answer(struct msg *m)
+{
+	struct answer *a = m->answer;
+
+	if (a == NULL)
+		return;
+	m->answer = NULL;
+	a->msg = NULL;
+	if (a->timer != NULL)
+		evtimer_del(a->timer);
+	store_on_commit(m->d->gw->store, answer_committed, a);
+}
+
+static void
+answer_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct answer *a = arg;
+
+	/* The SMSC has not answered within submit_wait_ms: tell the caller
+	 * `queued`; the message keeps trying. */
+	if (a->msg != NULL)
+		msg_answer(a->msg);
+}
+
+/* ---- the wait queue ------------------------------------------------- */
+
+static void
+msg_enqueue(struct msg *m, int64_t delay_ms)
+{
+	struct dispatch *d = m->d;
+	struct timeval one = { 1, 0 };
+
+	m->state = MSG_WAITING;
+	m->not_before_ms = util_mono_ms() + delay_ms;
+	TAILQ_INSERT_TAIL(&d->waitq, m, q);
+	d->nwaiting++;
+	if (!evtimer_pending(d->retry_ev, NULL))
+		evtimer_add(d->retry_ev, &one);
+}
+
+static void
+msg_dequeue(struct msg *m)
+{
+	TAILQ_REMOVE(&m->d->waitq, m, q);
+	m->d->nwaiting--;
+}
+
+static int
+any_route_up(struct dispatch *d, const struct msg *m)
+{
+	for (int i = 0; i < m->norder; i++) {
+		struct carrier *c = gw_carrier(d->gw, m->order[i]);
+		if (c != NULL && carrier_up(c))
+			return 1;
+	}
+	return 0;
+}
+
+static void
+dispatch_pump(struct dispatch *d)
+{
+	struct msg *m, *next;
+	int64_t now_ms = util_mono_ms();
+	int room = 0;
+	struct timeval one = { 1, 0 };
+
+	if (d->pumping)
+		return;
+	d->pumping = 1;
+	for (int i = 0; i < d->gw->ncarrier; i++)
+		room += carrier_room(d->gw->carriers[i]);
+	/* Visit each message queued now at most once: one that finds no room
+	 * goes back to the tail, behind the budget. */
+	int budget = d->nwaiting;
+	for (m = TAILQ_FIRST(&d->waitq); m != NULL && room > 0 &&
+	    budget-- > 0; m = next) {
+		next = TAILQ_NEXT(m, q);
+		if (m->not_before_ms > now_ms)
+			continue;
+		msg_dequeue(m);
+		msg_try(m);
+		if (m->state == MSG_SUBMITTED)
+			room--;
+	}
+	d->pumping = 0;
+	if (!TAILQ_EMPTY(&d->waitq) && !evtimer_pending(d->retry_ev, NULL))
+		evtimer_add(d->retry_ev, &one);
+}
+
+void
+dispatch_ready(void *arg, struct carrier *c)
+{
+	struct dispatch *d = ((struct gw *)arg)->dispatch;
+
+	if (!TAILQ_EMPTY(&d->waitq))
+		dispatch_pump(d);
+}
+
+/* ---- submitting ------------------------------------------------------ */
+
+/* SMPP relative validity period for the code's remaining lifetime:
+ * "YYMMDDhhmmss000R". */
+static void
+validity_period(int64_t secs, char *out, size_t size)
+{
+	int64_t d, h, mi, s;
+
+	if (secs < 60)
+		secs = 60;
+	d = secs / 86400;
+	h = secs % 86400 / 3600;
+	mi = secs % 3600 / 60;
+	s = secs % 60;
+	if (d > 99)
+		d = 99;
+	snprintf(out, size, "0000%02d%02d%02d%02d000R", (int)d, (int)h,
+	    (int)mi, (int)s);
+}
+
+static int
+sender_is_alpha(const char *s)
+{
+	for (; *s; s++)
+		if ((*s < '0' || *s > '9') && *s != '+')
+			return 1;
+	return 0;
+}
+
+/* Submit m over carrier c.  0 when it went on the wire. */
+static int
+msg_submit(struct msg *m, struct carrier *c)
+{
+	struct smpp_message sm;
+	uint8_t body[256];
+	size_t units;
+	char *text;
+	char vp[20];
+	int n, rc;
+	uint8_t dc;
+
+	text = verify_unseal(m->d->gw->secret, m->id, m->sealed);
+	if (text == NULL) {
+		log_err("dispatch.unseal_failed", "id=%s", m->id);
+		return -2;
+	}
+	n = smpp_text_encode(text, carrier_latin1(c), body, 253, &dc, &units);
+	OPENSSL_cleanse(text, strlen(text));
+	free(text);
+	if (n < 0) {
+		log_err("dispatch.encode_failed", "id=%s", m->id);
+		return -2;
+	}
+	memset(&sm, 0, sizeof(sm));
+	sm.source = m->sender;
+	if (sender_is_alpha(m->sender)) {
+		sm.source_ton = 5;
+		sm.source_npi = 0;
+	} else {
+		sm.source_ton = 1;
+		sm.source_npi = 1;
+		if (sm.source[0] == '+')
+			sm.source++;
+	}
+	sm.destination = m->phone + 1;
+	sm.data_coding = dc;
+	sm.body = body;
+	sm.body_len = (size_t)n;
+	validity_period(m->expires_at - util_now(), vp, sizeof(vp));
+	sm.validity_period = vp;
+	sm.registered_delivery = 1;
+	rc = carrier_submit(c, &sm, m);
+	OPENSSL_cleanse(body, sizeof(body));
+	if (rc == 0) {
+		m->state = MSG_SUBMITTED;
+		m->carrier = carrier_index(c);
+		m->d->ninflight++;
+	}
+	return rc;
+}
+
+/* Mark the verification failed for good and answer. */
+static void
+msg_fail(struct msg *m, const char *reason)
+{
+	struct store *st = m->d->gw->store;
+	struct verif v;
+	char pbuf[24];
+
+	memset(&v, 0, sizeof(v));
+	if (store_verif_get(st, m->id, &v) == STORE_OK) {
+		if (v.status == VERIF_PENDING)
+			v.status = VERIF_FAILED;
+		v.send_state = SEND_FAILED;
+		free(v.sealed);
+		v.sealed = NULL;
+		util_strlcpy(v.fail_reason, reason, sizeof(v.fail_reason));
+		v.updated_at = util_now();
+		store_verif_put(st, &v);
+		verif_clear(&v);
+	}
+	m->d->gw->metrics.sends_failed++;
+	log_warn("dispatch.failed", "id=%s phone=%s reason=%s", m->id,
+	    log_phone(pbuf, sizeof(pbuf), m->phone), reason);
+	msg_answer(m);
+	msg_free(m);
+}
+
+/* Try the SMSCs of m's route from m->pos on; submit to the first with
+ * room.  Otherwise queue it (and answer `queued` at once when no SMSC of
+ * its route is even bound). */
+static void
+msg_try(struct msg *m)
+{
+	struct dispatch *d = m->d;
+
+	if (util_now() >= m->expires_at) {
+		/* The sweep marks the record expired; nothing to send. */
+		msg_answer(m);
+		msg_free(m);
+		return;
+	}
+	if (m->norder == 0) {
+		msg_fail(m, "no_route");
+		return;
+	}
+	for (int k = 0; k < m->norder; k++) {
+		int i = (m->pos + k) % m->norder;
+		struct carrier *c = gw_carrier(d->gw, m->order[i]);
+		if (c == NULL || !carrier_up(c) || carrier_room(c) <= 0)
+			continue;
+		int rc = msg_submit(m, c);
+		if (rc == 0) {
+			if (k > 0 && m->reason == ROUTE_PRIMARY)
+				m->reason = ROUTE_FAILOVER;
+			m->pos = i;
+			return;
+		}
+		if (rc == -2) {
+			msg_fail(m, "message_unreadable");
+			return;
+		}
+	}
+	msg_enqueue(m, 0);
+	if (!any_route_up(d, m))
+		msg_answer(m);   /* every SMSC is down: `queued` now */
+}
+
+static void
+msg_committed(void *arg, int result)
+{
+	struct msg *m = arg;
+	struct timeval tv;
+
+	if (result != STORE_OK) {
+		/* Nothing was stored: nothing is sent, the caller gets 503. */
+		if (m->answer != NULL) {
+			struct answer *a = m->answer;
+			m->answer = NULL;
+			a->cb(a->ctx, NULL, result);
+			if (a->timer != NULL)
+				event_free(a->timer);
+			free(a);
+		}
+		msg_free(m);
+		return;
+	}
+	if (m->dead) {
+		msg_answer(m);
+		msg_free(m);
+		return;
+	}
+	if (m->answer != NULL) {
+		int ms = m->d->gw->conf->submit_wait_ms;
+		tv.tv_sec = ms / 1000;
+		tv.tv_usec = (ms % 1000) * 1000;
+		m->answer->timer = evtimer_new(m->d->gw->base, answer_timeout,
+		    m->answer);
+		evtimer_add(m->answer->timer, &tv);
+	}
+	msg_try(m);
+}
+
+static struct msg *
+msg_new(struct dispatch *d, const struct verif *v, int last_smsc)
+{
+	struct msg *m = xcalloc(1, sizeof(*m));
+	unsigned h;
+
+	m->d = d;
+	util_strlcpy(m->id, v->id, sizeof(m->id));
+	util_strlcpy(m->phone, v->phone, sizeof(m->phone));
+	util_strlcpy(m->sender, v->sender[0] ? v->sender :
+	    d->gw->conf->sender, sizeof(m->sender));
+	m->sealed = xstrdup(v->sealed ? v->sealed : "");
+	m->expires_at = v->expires_at;
+	m->carrier = -1;
+	m->norder = route_order(d->gw->conf, v->phone, last_smsc, m->order,
+	    &m->reason);
+	h = id_hash(m->id);
+	m->hnext = d->hash[h];
+	d->hash[h] = m;
+	return m;
+}
+
+void
+dispatch_send(struct dispatch *d, const struct verif *v, int last_smsc,
+    dispatch_answer_cb cb, void *ctx)
+{
+	struct msg *m = msg_new(d, v, last_smsc);
+
+	if (cb != NULL) {
+		m->answer = xcalloc(1, sizeof(*m->answer));
+		m->answer->cb = cb;
+		m->answer->ctx = ctx;
+		m->answer->msg = m;
+		m->answer->d = d;
+		util_strlcpy(m->answer->id, v->id, sizeof(m->answer->id));
+	}
+	m->state = MSG_COMMITTING;
+	store_on_commit(d->gw->store, msg_committed, m);
+}
+
+void
+dispatch_resume(struct dispatch *d, const struct verif *v)
+{
+	struct msg *m;
+
+	if (v->sealed == NULL || msg_find(d, v->id) != NULL)
+		return;
+	m = msg_new(d, v, -1);
+	msg_try(m);
+}
+
+void
+dispatch_drop(struct dispatch *d, const char *id)
+{
+	struct msg *m = msg_find(d, id);
+
+	if (m == NULL)
+		return;
+	switch (m->state) {
+	case MSG_WAITING:
+		msg_dequeue(m);
+		msg_answer(m);
+		msg_free(m);
+		break;
+	case MSG_COMMITTING:
+	case MSG_SUBMITTED:
+		m->dead = 1;   /* freed when its commit or cookie comes back */
+		break;
+	}
+}
+
+/* Record an accepted submit: the send with its message id, send_state
+ * sent, sealed text erased, the receipt index entry. */
+static void
+msg_accepted(struct msg *m, struct carrier *c, const char *message_id)
+{
+	struct store *st = m->d->gw->store;
+	struct verif v;
+	char norm[80];
+
+	memset(&v, 0, sizeof(v));
+	if (store_verif_get(st, m->id, &v) != STORE_OK) {
+		log_err("dispatch.lost_record", "id=%s", m->id);
+		return;
+	}
+	if (v.nsend < VERIF_MAX_SENDS) {
+		struct verif_send *s = &v.send[v.nsend++];
+		memset(s, 0, sizeof(*s));
+		util_strlcpy(s->smsc, carrier_name(c), sizeof(s->smsc));
+		util_strlcpy(s->message_id, message_id, sizeof(s->message_id));
+		s->submitted_at = util_now();
+		s->dlr = DLR_PENDING;
+		s->error = -1;
+		util_strlcpy(s->reason, route_strreason(m->reason),
+		    sizeof(s->reason));
+	}
+	if (v.send_state == SEND_QUEUED)
+		v.send_state = SEND_SENT;
+	free(v.sealed);
+	v.sealed = NULL;
+	v.updated_at = util_now();
+	store_verif_put(st, &v);
+	if (smpp_msgid_normalise(message_id, 0, norm, sizeof(norm)) == 0)
+		store_msgid_put(st, carrier_name(c), norm, m->id);
+	verif_clear(&v);
+	m->d->gw->metrics.sends_sent++;
+}
+
+void
+dispatch_submit_done(void *arg, struct carrier *c, void *cookie,
+    uint32_t status, const char *message_id)
+{
+	struct dispatch *d = ((struct gw *)arg)->dispatch;
+	struct msg *m = cookie;
+	enum smpp_status_class cls = smpp_status_class(status);
+	char pbuf[24];
+
+	d->ninflight--;
+	m->state = MSG_WAITING;   /* not on the wire any more */
+	if (status == 0) {
+		log_info("dispatch.accepted", "id=%s phone=%s smsc=%s "
+		    "reason=%s", m->id, log_phone(pbuf, sizeof(pbuf),
+		    m->phone), carrier_name(c), route_strreason(m->reason));
+		msg_accepted(m, c, message_id ? message_id : "");
+		msg_answer(m);
+		msg_free(m);
+		return;
+	}
+	log_warn("dispatch.refused", "id=%s smsc=%s status=%s", m->id,
+	    carrier_name(c), smpp_strstatus(status));
+	if (m->dead) {
+		msg_answer(m);
+		msg_free(m);
+		return;
+	}
+	switch (cls) {
+	case SMPP_CLASS_FINAL:
+		msg_fail(m, smpp_strstatus(status));
+		return;
+	case SMPP_CLASS_RETRY:
+		/* Same SMSC again after a pause. */
+		msg_enqueue(m, 1000);
+		return;
+	case SMPP_CLASS_RETRY_OTHER:
+	case SMPP_CLASS_OK:
+	default:
+		m->reason = ROUTE_FAILOVER;
+		m->pos = (m->pos + 1) % (m->norder ? m->norder : 1);
+		if (m->pos == 0 && ++m->rounds >= 3) {
+			/* Every SMSC of the route refused it three times. */
+			msg_fail(m, smpp_strstatus(status));
+			return;
+		}
+		msg_try(m);
+		return;
+	}
+}
+
+static void
+msg_free(struct msg *m)
+{
+	if (m->answer != NULL) {
+		/* Should not happen: every path answers first.  Answer now so
+		 * no HTTP request is left hanging. */
+		msg_answer(m);
+	}
+	msg_unhash(m);
+	if (m->sealed != NULL) {
+		OPENSSL_cleanse(m->sealed, strlen(m->sealed));
+		free(m->sealed);
+	}
+	free(m);
+}
+
+void
+dispatch_reroute(struct dispatch *d)
+{
+	struct msg *m;
+
+	TAILQ_FOREACH(m, &d->waitq, q) {
+		m->norder = route_order(d->gw->conf, m->phone, -1, m->order,
+		    &m->reason);
+		m->pos = 0;
+	}
+}
+
+int
+dispatch_waiting(const struct dispatch *d)
+{
+	return d->nwaiting;
+}
+
+int
+dispatch_inflight(const struct dispatch *d)
+{
+	return d->ninflight;
+}
+
+void
+dispatch_free(struct dispatch *d)
+{
+	struct msg *m;
+
+	if (d == NULL)
+		return;
+	while ((m = TAILQ_FIRST(&d->waitq)) != NULL) {
+		msg_dequeue(m);
+		msg_free(m);
+	}
+	event_free(d->retry_ev);
+	free(d);
+}

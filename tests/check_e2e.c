@@ -1,0 +1,478 @@
+/*
+ * check_e2e.c - the whole path, as users see it: smsverifyd and the SMSC
+ * simulator run as processes on loopback; the test sends over HTTP, reads
+ * the code from the simulator's handset log and checks it over HTTP.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <jansson.h>
+
+#include "harness.h"
+
+#define PHONE "+14155550123"
+#define SMS_WAIT_MS 15000
+
+static struct harness H;
+
+static void
+setup(void)
+{
+	ck_assert_int_eq(h_init(&H), 0);
+}
+
+static void
+teardown(void)
+{
+	h_fini(&H);
+}
+
+static void
+start_all(void)
+{
+	ck_assert_msg(h_sim_start(&H) == 0, "simulator did not start");
+	ck_assert_msg(h_daemon_start(&H, 1) == 0,
+	    "smsverifyd did not start or bind (see %s)", H.daemon_log);
+}
+
+/* POST /v1/verifications for phone; returns the answer (caller frees) and
+ * copies the id. */
+static json_t *
+send_code(const char *phone, char *id, size_t idsize, int want_status)
+{
+	char body[256];
+	int status;
+	json_t *j;
+
+	snprintf(body, sizeof(body), "{\"phone\": \"%s\"}", phone);
+	j = h_json(&H, "POST", "/v1/verifications", body, &status);
+	ck_assert_msg(j != NULL, "send answer is not JSON");
+	ck_assert_int_eq(status, want_status);
+	if (id != NULL) {
+		const char *s = json_string_value(json_object_get(j, "id"));
+		ck_assert_ptr_nonnull(s);
+		snprintf(id, idsize, "%s", s);
+	}
+	return j;
+}
+
+static json_t *
+check_code(const char *id, const char *code, int *status)
+{
+	char body[256];
+
+	snprintf(body, sizeof(body), "{\"id\": \"%s\", \"code\": \"%s\"}",
+	    id, code);
+	return h_json(&H, "POST", "/v1/verifications/check", body, status);
+}
+
+static const char *
+jstr(json_t *j, const char *k)
+{
+	const char *s = json_string_value(json_object_get(j, k));
+	return s ? s : "";
+}
+
+static void
+read_code(const char *phone, int nth, char *code, size_t size)
+{
+	char text[1024];
+
+	ck_assert_msg(h_wait_sms(&H, phone, nth, text, sizeof(text),
+	    SMS_WAIT_MS) == 0, "no SMS #%d reached the handset", nth);
+	ck_assert_int_eq(h_code_of(text, code, size), 0);
+}
+
+START_TEST(send_and_check)
+{
+	char id[64], code[16], wrong[16];
+	json_t *j;
+	int status;
+
+	start_all();
+	j = send_code(PHONE, id, sizeof(id), 201);
+	ck_assert_str_eq(jstr(j, "status"), "sent");
+	ck_assert_str_eq(jstr(j, "phone"), PHONE);
+	ck_assert_str_eq(jstr(j, "smsc"), "sim");
+	ck_assert_ptr_null(json_object_get(j, "code"));
+	ck_assert_int_eq(strncmp(id, "ver_", 4), 0);
+	json_decref(j);
+
+	read_code(PHONE, 1, code, sizeof(code));
+	ck_assert_int_eq((int)strlen(code), 6);
+
+	/* A wrong code is refused and costs an attempt. */
+	snprintf(wrong, sizeof(wrong), "%06d", (atoi(code) + 1) % 1000000);
+	j = check_code(id, wrong, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert(json_is_false(json_object_get(j, "valid")));
+	ck_assert_str_eq(jstr(j, "status"), "pending");
+	ck_assert_int_eq(json_integer_value(json_object_get(j,
+	    "attempts_left")), 4);
+	json_decref(j);
+
+	/* The right code approves. */
+	j = check_code(id, code, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert(json_is_true(json_object_get(j, "valid")));
+	ck_assert_str_eq(jstr(j, "status"), "approved");
+	json_decref(j);
+
+	/* A code is valid once. */
+	j = check_code(id, code, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert(json_is_false(json_object_get(j, "valid")));
+	json_decref(j);
+
+	/* The record shows the approval and its send. */
+	char path[128];
+	snprintf(path, sizeof(path), "/v1/verifications/%s", id);
+	j = h_json(&H, "GET", path, NULL, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_str_eq(jstr(j, "status"), "approved");
+	json_t *att = json_array_get(json_object_get(j, "attempts"), 0);
+	ck_assert_ptr_nonnull(att);
+	ck_assert_str_eq(jstr(att, "smsc"), "sim");
+	ck_assert(strlen(jstr(att, "message_id")) > 0);
+	json_decref(j);
+
+	/* Neither the code nor the token ever reached the log. */
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
+	ck_assert(!h_file_contains(H.daemon_log, code));
+	ck_assert(!h_file_contains(H.daemon_log, H_TOKEN));
+	ck_assert(!h_file_contains(H.daemon_log, "secret1"));
+}
+END_TEST
+
+START_TEST(check_by_phone)
+{
+	char code[16], body[256];
+	json_t *j;
+	int status;
+
+	start_all();
+	json_decref(send_code(PHONE, NULL, 0, 201));
+	read_code(PHONE, 1, code, sizeof(code));
+	/* National format read with default_country = US. */
+	snprintf(body, sizeof(body), "{\"phone\": \"(415) 555-0123\", "
+	    "\"code\": \"%s\"}", code);
+	j = h_json(&H, "POST", "/v1/verifications/check", body, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert(json_is_true(json_object_get(j, "valid")));
+	ck_assert_str_eq(jstr(j, "phone"), PHONE);
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(wrong_codes_lock)
+{
+	char id[64], code[16], wrong[16];
+	json_t *j;
+	int status;
+
+	H.max_checks = 3;
+	start_all();
+	json_decref(send_code(PHONE, id, sizeof(id), 201));
+	read_code(PHONE, 1, code, sizeof(code));
+	snprintf(wrong, sizeof(wrong), "%06d", (atoi(code) + 7) % 1000000);
+	for (int left = 2; left >= 0; left--) {
+		j = check_code(id, wrong, &status);
+		ck_assert_int_eq(status, 200);
+		ck_assert(json_is_false(json_object_get(j, "valid")));
+		ck_assert_int_eq(json_integer_value(json_object_get(j,
+		    "attempts_left")), left);
+		ck_assert_str_eq(jstr(j, "status"), left > 0 ? "pending" :
+		    "max_attempts_reached");
+		json_decref(j);
+	}
+	/* Locked: even the right code is refused now. */
+	j = check_code(id, code, &status);
+	ck_assert(json_is_false(json_object_get(j, "valid")));
+	ck_assert_str_eq(jstr(j, "status"), "max_attempts_reached");
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(code_expires)
+{
+	char id[64], code[16], path[128];
+	json_t *j;
+	int status, expired = 0;
+
+	H.expiry = 2;
+	start_all();
+	json_decref(send_code(PHONE, id, sizeof(id), 201));
+	read_code(PHONE, 1, code, sizeof(code));
+	/* The sweep turns it expired within a few seconds. */
+	snprintf(path, sizeof(path), "/v1/verifications/%s", id);
+	for (int i = 0; i < 200 && !expired; i++) {
+		j = h_json(&H, "GET", path, NULL, &status);
+		expired = strcmp(jstr(j, "status"), "expired") == 0;
+		json_decref(j);
+		if (!expired)
+			h_nap_ms(50);
+	}
+	ck_assert_msg(expired, "the verification never expired");
+	j = check_code(id, code, &status);
+	ck_assert(json_is_false(json_object_get(j, "valid")));
+	ck_assert_str_eq(jstr(j, "status"), "expired");
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(restart_between_send_and_check)
+{
+	char id[64], code[16];
+	json_t *j;
+	int status;
+
+	start_all();
+	json_decref(send_code(PHONE, id, sizeof(id), 201));
+	read_code(PHONE, 1, code, sizeof(code));
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
+	ck_assert_int_eq(h_daemon_start(&H, 1), 0);
+	j = check_code(id, code, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert(json_is_true(json_object_get(j, "valid")));
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(crash_after_201_loses_nothing)
+{
+	char id[64], code[16];
+	json_t *j;
+	int status;
+
+	start_all();
+	json_decref(send_code(PHONE, id, sizeof(id), 201));
+	read_code(PHONE, 1, code, sizeof(code));
+	/* No drain, no unbind: the 201 alone promised durability. */
+	h_daemon_stop(&H, SIGKILL);
+	ck_assert_int_eq(h_daemon_start(&H, 1), 0);
+	j = check_code(id, code, &status);
+	ck_assert(json_is_true(json_object_get(j, "valid")));
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(smsc_down_then_back)
+{
+	char id[64], code[16], path[128];
+	json_t *j;
+	int status;
+
+	/* No simulator yet: the send is stored and answered `queued`. */
+	ck_assert_int_eq(h_daemon_start(&H, 0), 0);
+	j = send_code(PHONE, id, sizeof(id), 201);
+	ck_assert_str_eq(jstr(j, "status"), "queued");
+	json_decref(j);
+	ck_assert_int_eq(h_count_sms(&H, PHONE), 0);
+
+	/* The SMSC comes back: the daemon rebinds and the code goes out. */
+	ck_assert_int_eq(h_sim_start(&H), 0);
+	read_code(PHONE, 1, code, sizeof(code));
+	snprintf(path, sizeof(path), "/v1/verifications/%s", id);
+	for (int i = 0; i < 100; i++) {
+		j = h_json(&H, "GET", path, NULL, &status);
+		int sent = strcmp(jstr(j, "send_status"), "sent") == 0;
+		json_decref(j);
+		if (sent)
+			break;
+		h_nap_ms(50);
+	}
+	j = check_code(id, code, &status);
+	ck_assert(json_is_true(json_object_get(j, "valid")));
+	json_decref(j);
+	ck_assert_int_eq(h_count_sms(&H, PHONE), 1);
+}
+END_TEST
+
+START_TEST(queued_survives_restart)
+{
+	char id[64], code[16];
+	json_t *j;
+	int status;
+
+	ck_assert_int_eq(h_daemon_start(&H, 0), 0);
+	j = send_code(PHONE, id, sizeof(id), 201);
+	ck_assert_str_eq(jstr(j, "status"), "queued");
+	json_decref(j);
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
+	/* The message waited in the store, sealed; it goes out after the
+	 * restart once the SMSC is there. */
+	ck_assert_int_eq(h_sim_start(&H), 0);
+	ck_assert_int_eq(h_daemon_start(&H, 0), 0);
+	read_code(PHONE, 1, code, sizeof(code));
+	j = check_code(id, code, &status);
+	ck_assert(json_is_true(json_object_get(j, "valid")));
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(new_send_cancels_pending)
+{
+	char id1[64], id2[64], code1[16], code2[16];
+	json_t *j;
+	int status;
+
+	start_all();
+	json_decref(send_code(PHONE, id1, sizeof(id1), 201));
+	read_code(PHONE, 1, code1, sizeof(code1));
+	j = send_code(PHONE, id2, sizeof(id2), 201);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "attempt")),
+	    2);
+	json_decref(j);
+	read_code(PHONE, 2, code2, sizeof(code2));
+	ck_assert_str_ne(id1, id2);
+	j = check_code(id1, code1, &status);
+	ck_assert(json_is_false(json_object_get(j, "valid")));
+	ck_assert_str_eq(jstr(j, "status"), "canceled");
+	json_decref(j);
+	j = check_code(id2, code2, &status);
+	ck_assert(json_is_true(json_object_get(j, "valid")));
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(receipt_updates_delivery)
+{
+	char id[64], path[128];
+	json_t *j;
+	int status, done = 0;
+
+	snprintf(H.sim_args, sizeof(H.sim_args), "--dlr delivered "
+	    "--dlr-delay-ms 50");
+	start_all();
+	json_decref(send_code(PHONE, id, sizeof(id), 201));
+	snprintf(path, sizeof(path), "/v1/verifications/%s", id);
+	for (int i = 0; i < 300 && !done; i++) {
+		j = h_json(&H, "GET", path, NULL, &status);
+		json_t *a = json_array_get(json_object_get(j, "attempts"), 0);
+		done = a && strcmp(jstr(a, "delivery"), "delivered") == 0;
+		json_decref(j);
+		if (!done)
+			h_nap_ms(50);
+	}
+	ck_assert_msg(done, "the receipt never marked the send delivered");
+}
+END_TEST
+
+START_TEST(bad_requests)
+{
+	char out[4096];
+	int st;
+
+	start_all();
+	st = h_http(&H, "POST", "/v1/verifications", NULL, "wrong-token",
+	    "{\"phone\": \"" PHONE "\"}", out, sizeof(out));
+	ck_assert_int_eq(st, 401);
+	ck_assert_ptr_nonnull(strstr(out, "\"unauthorized\""));
+	st = h_http(&H, "POST", "/v1/verifications", NULL, NULL,
+	    "{\"phone\": \"" PHONE "\"}", out, sizeof(out));
+	ck_assert_int_eq(st, 401);
+	st = h_http(&H, "POST", "/v1/verifications", NULL, H_TOKEN,
+	    "{\"phone\": ", out, sizeof(out));
+	ck_assert_int_eq(st, 400);
+	st = h_http(&H, "POST", "/v1/verifications", "text/plain", H_TOKEN,
+	    "phone", out, sizeof(out));
+	ck_assert_int_eq(st, 415);
+	st = h_http(&H, "POST", "/v1/verifications", NULL, H_TOKEN,
+	    "{\"phone\": \"12\"}", out, sizeof(out));
+	ck_assert_int_eq(st, 422);
+	ck_assert_ptr_nonnull(strstr(out, "\"phone\""));
+	st = h_http(&H, "POST", "/v1/verifications", NULL, H_TOKEN,
+	    "{\"phone\": \"" PHONE "\", \"code_length\": 3}", out,
+	    sizeof(out));
+	ck_assert_int_eq(st, 422);
+	ck_assert_ptr_nonnull(strstr(out, "code_length"));
+	st = h_http(&H, "POST", "/v1/verifications", NULL, H_TOKEN,
+	    "{\"phone\": \"" PHONE "\", \"template\": \"no code here\"}",
+	    out, sizeof(out));
+	ck_assert_int_eq(st, 422);
+	st = h_http(&H, "GET", "/v1/verifications/ver_nope", NULL, H_TOKEN,
+	    NULL, out, sizeof(out));
+	ck_assert_int_eq(st, 404);
+	st = h_http(&H, "GET", "/nowhere", NULL, H_TOKEN, NULL, out,
+	    sizeof(out));
+	ck_assert_int_eq(st, 404);
+	/* Nothing reached the handset for all that. */
+	ck_assert_int_eq(h_count_sms(&H, PHONE), 0);
+}
+END_TEST
+
+START_TEST(cancel_and_other_key)
+{
+	char id[64], code[16], path[160], out[4096];
+	json_t *j;
+	int status, st;
+
+	start_all();
+	json_decref(send_code(PHONE, id, sizeof(id), 201));
+	read_code(PHONE, 1, code, sizeof(code));
+	/* Another key sees nothing of it. */
+	snprintf(path, sizeof(path), "/v1/verifications/%s", id);
+	st = h_http(&H, "GET", path, NULL, "other-token-0123456789abcdef",
+	    NULL, out, sizeof(out));
+	ck_assert_int_eq(st, 404);
+	snprintf(path, sizeof(path), "/v1/verifications/%s/cancel", id);
+	j = h_json(&H, "POST", path, "{}", &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_str_eq(jstr(j, "status"), "canceled");
+	json_decref(j);
+	j = h_json(&H, "POST", path, "{}", &status);
+	ck_assert_int_eq(status, 409);
+	json_decref(j);
+	j = check_code(id, code, &status);
+	ck_assert(json_is_false(json_object_get(j, "valid")));
+	ck_assert_str_eq(jstr(j, "status"), "canceled");
+	json_decref(j);
+}
+END_TEST
+
+static Suite *
+e2e_suite(void)
+{
+	Suite *s = suite_create("e2e");
+	struct {
+		const char *name;
+		const TTest *test;
+	} tests[] = {
+		{ "send_and_check", send_and_check },
+		{ "check_by_phone", check_by_phone },
+		{ "wrong_codes_lock", wrong_codes_lock },
+		{ "code_expires", code_expires },
+		{ "restart", restart_between_send_and_check },
+		{ "crash", crash_after_201_loses_nothing },
+		{ "smsc_down", smsc_down_then_back },
+		{ "queued_restart", queued_survives_restart },
+		{ "supersede", new_send_cancels_pending },
+		{ "receipt", receipt_updates_delivery },
+		{ "bad_requests", bad_requests },
+		{ "cancel", cancel_and_other_key },
+	};
+
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		TCase *tc = tcase_create(tests[i].name);
+		tcase_add_checked_fixture(tc, setup, teardown);
+		tcase_set_timeout(tc, 120);
+		tcase_add_test(tc, tests[i].test);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(e2e_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

@@ -1,0 +1,416 @@
+/*
+ * harness.c - see harness.h.
+ */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+
+static const char *
+builddir(void)
+{
+	const char *d = getenv("SV_BUILDDIR");
+	return d && *d ? d : ".";
+}
+
+void
+h_nap_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	nanosleep(&ts, NULL);
+}
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+free_port(void)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port = -1;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
+		port = ntohs(sa.sin_port);
+	if (fd >= 0)
+		close(fd);
+	return port;
+}
+
+int
+h_init(struct harness *h)
+{
+	memset(h, 0, sizeof(*h));
+	snprintf(h->dir, sizeof(h->dir), "/tmp/smsverify-test-XXXXXX");
+	if (mkdtemp(h->dir) == NULL)
+		return -1;
+	snprintf(h->conf, sizeof(h->conf), "%s/smsverifyd.conf", h->dir);
+	snprintf(h->handset, sizeof(h->handset), "%s/handset.jsonl", h->dir);
+	snprintf(h->daemon_log, sizeof(h->daemon_log), "%s/daemon.log",
+	    h->dir);
+	snprintf(h->sim_log, sizeof(h->sim_log), "%s/sim.log", h->dir);
+	h->sim_port = free_port();
+	h->http_port = free_port();
+	h->expiry = 600;
+	h->max_checks = 5;
+	h->submit_wait_ms = 3000;
+	return h->sim_port > 0 && h->http_port > 0 ? 0 : -1;
+}
+
+static pid_t
+spawn(char *const argv[], const char *logpath)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		int fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (fd >= 0) {
+			dup2(fd, 2);
+			dup2(fd, 1);
+			close(fd);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Wait for pid up to ms; returns the exit status, 128+signal, or -1. */
+static int
+reap(pid_t pid, int ms)
+{
+	long long end = now_ms() + ms;
+	int st;
+
+	while (now_ms() < end) {
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) :
+			    128 + WTERMSIG(st);
+		if (r < 0)
+			return -1;
+		h_nap_ms(20);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+int
+h_sim_start(struct harness *h)
+{
+	char bin[512], port[16], *argv[32];
+	int n = 0;
+	char args[256], *save = NULL, *tok;
+
+	snprintf(bin, sizeof(bin), "%s/tests/smsc_sim", builddir());
+	snprintf(port, sizeof(port), "%d", h->sim_port);
+	argv[n++] = bin;
+	argv[n++] = "-p";
+	argv[n++] = port;
+	argv[n++] = "-u";
+	argv[n++] = "smsverify";
+	argv[n++] = "-w";
+	argv[n++] = "secret1";
+	argv[n++] = "-o";
+	argv[n++] = h->handset;
+	snprintf(args, sizeof(args), "%s", h->sim_args);
+	for (tok = strtok_r(args, " ", &save); tok && n < 30;
+	    tok = strtok_r(NULL, " ", &save))
+		argv[n++] = tok;
+	argv[n] = NULL;
+	h->sim_pid = spawn(argv, h->sim_log);
+	if (h->sim_pid <= 0)
+		return -1;
+	/* Wait until it accepts connections. */
+	for (long long end = now_ms() + 10000; now_ms() < end;) {
+		struct sockaddr_in sa;
+		int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+		memset(&sa, 0, sizeof(sa));
+		sa.sin_family = AF_INET;
+		sa.sin_port = htons(h->sim_port);
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+		close(fd);
+		if (ok)
+			return 0;
+		if (waitpid(h->sim_pid, NULL, WNOHANG) == h->sim_pid) {
+			h->sim_pid = 0;
+			return -1;
+		}
+		h_nap_ms(20);
+	}
+	return -1;
+}
+
+int
+h_sim_stop(struct harness *h)
+{
+	int st;
+
+	if (h->sim_pid <= 0)
+		return -1;
+	kill(h->sim_pid, SIGTERM);
+	st = reap(h->sim_pid, 10000);
+	h->sim_pid = 0;
+	return st;
+}
+
+static int
+write_conf(struct harness *h)
+{
+	FILE *f = fopen(h->conf, "w");
+
+	if (f == NULL)
+		return -1;
+	fprintf(f,
+	    "[server]\nlisten = 127.0.0.1:%d\nsecret_file = %s/secret\n"
+	    "request_timeout = 10\nsubmit_wait_ms = %d\nlog_level = debug\n"
+	    "[store]\npath = %s/db\nmap_size = 64M\nsweep_interval = 1\n"
+	    "[verify]\ncode_length = 6\nexpiry = %d\n"
+	    "max_check_attempts = %d\nrepeat_window = 600\nsender = Verify\n"
+	    "default_country = US\n"
+	    "[smsc sim]\nhost = 127.0.0.1\nport = %d\nsystem_id = smsverify\n"
+	    "password = secret1\nreconnect_min_ms = 100\n"
+	    "reconnect_max_ms = 500\nenquire_link = 5\n"
+	    "response_timeout = 5\n"
+	    "[key test]\ntoken = " H_TOKEN "\n"
+	    "[key other]\ntoken = other-token-0123456789abcdef\n%s\n",
+	    h->http_port, h->dir, h->submit_wait_ms, h->dir, h->expiry,
+	    h->max_checks, h->sim_port, h->extra_conf);
+	return fclose(f) == 0 ? 0 : -1;
+}
+
+int
+h_daemon_start(struct harness *h, int want_bound)
+{
+	char bin[512], *argv[4];
+	char out[4096];
+
+	if (write_conf(h) != 0)
+		return -1;
+	snprintf(bin, sizeof(bin), "%s/src/smsverifyd", builddir());
+	argv[0] = bin;
+	argv[1] = "-c";
+	argv[2] = h->conf;
+	argv[3] = NULL;
+	h->daemon_pid = spawn(argv, h->daemon_log);
+	if (h->daemon_pid <= 0)
+		return -1;
+	for (long long end = now_ms() + 20000; now_ms() < end;) {
+		int st = h_http(h, "GET", "/healthz", NULL, NULL, NULL, out,
+		    sizeof(out));
+		if (st == 200 && (!want_bound ||
+		    strstr(out, "\"smscs_up\":0") == NULL))
+			return 0;
+		if (waitpid(h->daemon_pid, NULL, WNOHANG) == h->daemon_pid) {
+			h->daemon_pid = 0;
+			return -1;
+		}
+		h_nap_ms(50);
+	}
+	return -1;
+}
+
+int
+h_daemon_stop(struct harness *h, int sig)
+{
+	int st;
+
+	if (h->daemon_pid <= 0)
+		return -1;
+	kill(h->daemon_pid, sig);
+	st = reap(h->daemon_pid, 20000);
+	h->daemon_pid = 0;
+	return st;
+}
+
+void
+h_fini(struct harness *h)
+{
+	char cmd[400];
+
+	if (h->daemon_pid > 0)
+		h_daemon_stop(h, SIGKILL);
+	if (h->sim_pid > 0)
+		h_sim_stop(h);
+	if (getenv("SV_KEEP") == NULL && h->dir[0] != '\0') {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", h->dir);
+	}
+}
+
+int
+h_http(struct harness *h, const char *method, const char *path,
+    const char *ctype, const char *token, const char *body, char *out,
+    size_t outsize)
+{
+	struct sockaddr_in sa;
+	struct timeval tv = { 15, 0 };
+	char head[1024], *resp = NULL, *p;
+	size_t blen = body ? strlen(body) : 0, got = 0, cap = 0;
+	int fd, status = -1, n;
+
+	out[0] = '\0';
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(h->http_port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		goto done;
+	n = snprintf(head, sizeof(head),
+	    "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+	    "%s%s%s"
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n", method, path,
+	    token ? "Authorization: Bearer " : "", token ? token : "",
+	    token ? "\r\n" : "", ctype ? ctype : "application/json", blen);
+	if (write(fd, head, n) != n ||
+	    (blen && write(fd, body, blen) != (ssize_t)blen))
+		goto done;
+	for (;;) {
+		if (got + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			resp = realloc(resp, cap);
+		}
+		n = read(fd, resp + got, cap - got - 1);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	if (resp == NULL)
+		goto done;
+	resp[got] = '\0';
+	if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
+		status = -1;
+	p = strstr(resp, "\r\n\r\n");
+	if (p != NULL)
+		snprintf(out, outsize, "%s", p + 4);
+done:
+	free(resp);
+	close(fd);
+	return status;
+}
+
+json_t *
+h_json(struct harness *h, const char *method, const char *path,
+    const char *body, int *status)
+{
+	static char out[65536];
+
+	*status = h_http(h, method, path, NULL, H_TOKEN, body, out,
+	    sizeof(out));
+	return json_loads(out, 0, NULL);
+}
+
+/* Walk the handset log; return the text of the nth message to phone. */
+static int
+scan_sms(struct harness *h, const char *phone, int nth, char *text,
+    size_t size)
+{
+	FILE *f = fopen(h->handset, "r");
+	char line[8192];
+	int count = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		json_t *j = json_loads(line, 0, NULL);
+		const char *to = json_string_value(json_object_get(j, "to"));
+		if (to != NULL && strcmp(to, phone) == 0 && ++count == nth &&
+		    text != NULL) {
+			const char *t = json_string_value(
+			    json_object_get(j, "text"));
+			snprintf(text, size, "%s", t ? t : "");
+		}
+		json_decref(j);
+	}
+	fclose(f);
+	return count;
+}
+
+int
+h_count_sms(struct harness *h, const char *phone)
+{
+	return scan_sms(h, phone, 0, NULL, 0);
+}
+
+int
+h_wait_sms(struct harness *h, const char *phone, int nth, char *text,
+    size_t size, int timeout_ms)
+{
+	for (long long end = now_ms() + timeout_ms; now_ms() < end;) {
+		if (scan_sms(h, phone, nth, text, size) >= nth)
+			return 0;
+		h_nap_ms(25);
+	}
+	return -1;
+}
+
+int
+h_code_of(const char *text, char *code, size_t size)
+{
+	for (const char *p = text; *p; p++) {
+		size_t n = 0;
+		while (isdigit((unsigned char)p[n]))
+			n++;
+		if (n >= 4 && n <= 12 && n < size) {
+			memcpy(code, p, n);
+			code[n] = '\0';
+			return 0;
+		}
+		if (n > 0)
+			p += n - 1;
+	}
+	return -1;
+}
+
+int
+h_file_contains(const char *path, const char *s)
+{
+	FILE *f = fopen(path, "r");
+	char *buf;
+	long len;
+	int found;
+
+	if (f == NULL)
+		return 0;
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = calloc(1, len + 1);
+	if (fread(buf, 1, len, f) != (size_t)len)
+		len = 0;
+	buf[len] = '\0';
+	found = strstr(buf, s) != NULL;
+	free(buf);
+	fclose(f);
+	return found;
+}
