@@ -116,6 +116,16 @@ struct smpp_receipt {
  * Returns 0 and fills out when id and stat were found, -1 otherwise. */
 int smpp_receipt_parse_text(const uint8_t *text, size_t len, struct smpp_receipt *out);
 
+/* Normalise a message id for receipt matching: mode 0 as a string (trim,
+ * upper-case, strip leading zeros), 1 the id is hex -> its value in
+ * decimal, 2 the id is decimal -> its value in upper-case hex.  Any length.
+ * Returns 0, or -1 when id is not a number in that base.  (smpp_receipt.c) */
+int smpp_msgid_normalise(const char *id, int mode, char *out, size_t outsize);
+
+/* How many SMS parts the text needs (160/153 GSM septets, 70/67 UCS-2
+ * units), or -1 for invalid UTF-8.  (smpp_text.c) */
+int smpp_text_parts(const char *utf8, int default_is_latin1);
+
 /* Text encoding.  SMPP_DC_GSM: GSM 03.38 unpacked (one septet per octet,
  * extension characters as ESC pairs); SMPP_DC_LATIN1; SMPP_DC_UCS2
  * (big-endian UTF-16). */

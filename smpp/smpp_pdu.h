@@ -26,12 +26,12 @@ struct evbuffer;
 
 /* command_id values used across smpp/ and the simulator. */
 #define SMPP_GENERIC_NACK         0x80000000u
-#define SMPP_BIND_RECEIVER        0x00000001u
-#define SMPP_BIND_TRANSMITTER     0x00000002u
+#define SMPP_CMD_BIND_RECEIVER        0x00000001u
+#define SMPP_CMD_BIND_TRANSMITTER     0x00000002u
 #define SMPP_SUBMIT_SM            0x00000004u
 #define SMPP_DELIVER_SM           0x00000005u
 #define SMPP_UNBIND               0x00000006u
-#define SMPP_BIND_TRANSCEIVER     0x00000009u
+#define SMPP_CMD_BIND_TRANSCEIVER     0x00000009u
 #define SMPP_OUTBIND              0x0000000Bu
 #define SMPP_ENQUIRE_LINK         0x00000015u
 #define SMPP_DATA_SM              0x00000103u

@@ -1,0 +1,1082 @@
+/*
+ * smpp_session.c - one SMPP 3.4 bind to one SMSC on a libevent loop.
+ *
+ * A session connects (numeric address, or "localhost"), binds, keeps the
+ * link alive with enquire_link, sends submit_sm within a window of
+ * outstanding requests, answers what the SMSC sends (deliver_sm receipts
+ * and MO, enquire_link, unbind), and on any failure closes the socket,
+ * hands every outstanding cookie back with SMPP_STATUS_NOT_SENT and
+ * reconnects after a jittered exponential backoff.  smpp_session_stop()
+ * drains the window, unbinds and stops for good.
+ *
+ * The life of a session is the state machine of enum smpp_state in
+ * smpp.h; every change goes through enter_state(), which logs
+ * "event=smpp.state smsc=NAME from=x to=y" and tells the owner, and every
+ * handler checks the state first.
+ *
+ *   IDLE -start-> CONNECTING -connected-> BINDING -bind_resp 0-> BOUND
+ *   CONNECTING/BINDING/BOUND -error, timeout, close-> BACKOFF -timer->
+ *   CONNECTING;  BOUND -their unbind, or our stop-> UNBINDING -> BACKOFF
+ *   (theirs) or STOPPED (ours).
+ *
+ * Ownership: the session owns its bufferevent, timers, window and copies
+ * of the config strings; the owner owns the cookies.  Responses are matched
+ * by the sequence number of our own header decode (smpp_pdu.c), whatever
+ * libsmpp34 thinks of the body.  Receipts are handed to the owner with an
+ * `ack` token; the deliver_sm_resp goes out only when the owner acks
+ * (persist, then acknowledge).  The owner's callbacks may call back into
+ * the session; smpp_session_free() from inside one only marks the session
+ * dead, and the outermost handler of the session frees it on the way out.
+ * Passwords and message text are never logged.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/util.h>
+
+#include "log.h"
+#include "smpp.h"
+/* smpp_pdu.h's command_id macros hide the enum smpp_bind_type names. */
+enum { BT_TRX = SMPP_BIND_TRANSCEIVER, BT_TX = SMPP_BIND_TRANSMITTER,
+	BT_RX = SMPP_BIND_RECEIVER };
+#include "smpp_pdu.h"
+#include "smpp_window.h"
+
+#define ESME_ROK           0x00000000u
+#define ESME_RINVCMDLEN    0x00000002u
+#define ESME_RINVCMDID     0x00000003u
+#define ESME_RINVBNDSTS    0x00000004u
+#define ESME_RINVPASWD     0x0000000Eu
+#define ESME_RINVSYSID     0x0000000Fu
+#define ESME_RX_T_APPN     0x00000064u
+#define ESME_RUNKNOWNERR   0x000000FFu
+
+#define SMPP_SUBMIT_SM_RESP   (SMPP_SUBMIT_SM | SMPP_RESP)
+#define SMPP_DELIVER_SM_RESP  (SMPP_DELIVER_SM | SMPP_RESP)
+#define SMPP_DATA_SM_RESP     (SMPP_DATA_SM | SMPP_RESP)
+#define SMPP_UNBIND_RESP      (SMPP_UNBIND | SMPP_RESP)
+#define SMPP_ENQUIRE_LINK_RESP (SMPP_ENQUIRE_LINK | SMPP_RESP)
+
+#define ACK_DATA_SM (UINT64_C(1) << 63)
+
+struct smpp_session {
+	struct event_base *base;
+	struct smpp_config cfg;		/* strings point to our copies */
+	struct smpp_callbacks cb;
+	void *arg;
+	enum smpp_state state;
+
+	struct bufferevent *bev;
+	uint32_t gen;			/* connection generation, for acks */
+	struct smpp_window *win;
+	uint32_t bind_seq, unbind_seq;
+	uint32_t el_seq;		/* our enquire_link awaiting its resp */
+	int64_t el_deadline, last_rx;
+	int flushing;			/* closing once the output is written */
+
+	struct event *op_timer;		/* bind_resp, drain, unbind_resp, flush */
+	struct event *resp_timer;	/* earliest submit deadline */
+	struct event *link_timer;	/* enquire_link idle and its resp */
+	struct event *backoff_timer;
+	struct event *done_ev;		/* calls done after STOPPED */
+	int backoff_ms;
+
+	int stopping;
+	void (*done)(void *);
+	void *done_arg;
+
+	int depth;			/* handlers of ours on the stack */
+	int dead;			/* freed from inside a callback */
+	uint8_t *rbuf;			/* SMPP_MAX_PDU + 1 */
+	struct smpp_session_stats st;
+};
+
+static void session_drop(struct smpp_session *, const char *reason,
+    int auth_failed);
+static void session_destroy(struct smpp_session *);
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+arm_ms(struct event *ev, int64_t ms)
+{
+	struct timeval tv;
+
+	if (ms < 0)
+		ms = 0;
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(ev, &tv);
+}
+
+static const char *
+name(const struct smpp_session *s)
+{
+	return s->cfg.name;
+}
+
+const char *
+smpp_strstate(enum smpp_state st)
+{
+	switch (st) {
+	case SMPP_IDLE: return "idle";
+	case SMPP_CONNECTING: return "connecting";
+	case SMPP_BINDING: return "binding";
+	case SMPP_BOUND: return "bound";
+	case SMPP_UNBINDING: return "unbinding";
+	case SMPP_BACKOFF: return "backoff";
+	case SMPP_STOPPED: return "stopped";
+	}
+	return "unknown";
+}
+
+static void
+enter_state(struct smpp_session *s, enum smpp_state to)
+{
+	enum smpp_state from = s->state;
+	char nb[128];
+
+	if (from == to)
+		return;
+	s->state = to;
+	log_info("smpp.state", "smsc=%s from=%s to=%s",
+	    log_str(nb, sizeof(nb), name(s)), smpp_strstate(from),
+	    smpp_strstate(to));
+	if (s->cb.state != NULL)
+		s->cb.state(s->arg, s, from, to);
+}
+
+/* Entering and leaving a handler of ours; leaving the outermost one frees
+ * a session the owner freed from inside a callback. */
+static void
+enter(struct smpp_session *s)
+{
+	s->depth++;
+}
+
+static int
+leave(struct smpp_session *s)
+{
+	if (--s->depth == 0 && s->dead) {
+		session_destroy(s);
+		return 1;
+	}
+	return 0;
+}
+
+static int
+send_bytes(struct smpp_session *s, const uint8_t *p, size_t n)
+{
+	if (s->bev == NULL || s->flushing)
+		return -1;
+	return bufferevent_write(s->bev, p, n);
+}
+
+static void
+send_header(struct smpp_session *s, uint32_t id, uint32_t status,
+    uint32_t seq)
+{
+	uint8_t h[SMPP_HEADER_LEN];
+
+	smpp_pdu_header_encode(h, id, status, seq);
+	send_bytes(s, h, sizeof(h));
+}
+
+static void
+send_resp(struct smpp_session *s, uint32_t id, uint32_t status,
+    uint32_t seq)
+{
+	uint8_t b[64];
+	int n = smpp_pdu_pack_resp(b, sizeof(b), id, status, seq, "");
+
+	if (n > 0)
+		send_bytes(s, b, (size_t)n);
+	else
+		send_header(s, id, status, seq);
+}
+
+/* Hand one cookie back to the owner. */
+static void
+submit_done(struct smpp_session *s, void *cookie, uint32_t status,
+    const char *message_id)
+{
+	if (status == ESME_ROK)
+		s->st.submit_ok++;
+	else if (status == SMPP_STATUS_TIMEOUT)
+		s->st.timeouts++;
+	else
+		s->st.submit_err++;
+	if (s->cb.submit_done != NULL)
+		s->cb.submit_done(s->arg, s, cookie, status, message_id);
+}
+
+/* Every outstanding cookie back with NOT_SENT. */
+static void
+return_all(struct smpp_session *s)
+{
+	uint32_t seq;
+	void *cookie;
+
+	while (smpp_window_take_any(s->win, &seq, &cookie))
+		submit_done(s, cookie, SMPP_STATUS_NOT_SENT, "");
+}
+
+static void
+close_conn(struct smpp_session *s)
+{
+	if (s->bev != NULL) {
+		bufferevent_free(s->bev);
+		s->bev = NULL;
+	}
+	s->flushing = 0;
+	s->el_seq = 0;
+	s->bind_seq = s->unbind_seq = 0;
+	evtimer_del(s->op_timer);
+	evtimer_del(s->resp_timer);
+	evtimer_del(s->link_timer);
+}
+
+/* A random factor in [0.75, 1.25) from the secure RNG (never the clock). */
+static int
+jitter(int ms)
+{
+	uint32_t r;
+
+	evutil_secure_rng_get_bytes(&r, sizeof(r));
+	return (int)((double)ms * (0.75 + 0.5 * ((double)r / 4294967296.0)));
+}
+
+static void
+finish_stop(struct smpp_session *s)
+{
+	close_conn(s);
+	evtimer_del(s->backoff_timer);
+	enter_state(s, SMPP_STOPPED);
+	return_all(s);
+	/* done runs from the loop, never inside smpp_session_stop(). */
+	event_active(s->done_ev, EV_TIMEOUT, 0);
+}
+
+/*
+ * Close the connection and go to BACKOFF (or STOPPED when stopping).  A
+ * credentials failure waits reconnect_max_ms; anything else the current
+ * backoff, which doubles up to reconnect_max_ms.
+ */
+static void
+session_drop(struct smpp_session *s, const char *reason, int auth_failed)
+{
+	char nb[128];
+	int delay;
+
+	log_event(s->stopping ? LOG_INFO : LOG_WARN, "smpp.drop",
+	    "smsc=%s state=%s reason=%s outstanding=%d",
+	    log_str(nb, sizeof(nb), name(s)), smpp_strstate(s->state), reason,
+	    smpp_window_used(s->win));
+	if (s->stopping) {
+		finish_stop(s);
+		return;
+	}
+	close_conn(s);
+	if (auth_failed) {
+		delay = jitter(s->cfg.reconnect_max_ms);
+	} else {
+		delay = jitter(s->backoff_ms);
+		s->backoff_ms = s->backoff_ms >= s->cfg.reconnect_max_ms / 2 ?
+		    s->cfg.reconnect_max_ms : s->backoff_ms * 2;
+	}
+	arm_ms(s->backoff_timer, delay);
+	log_info("smpp.backoff", "smsc=%s delay_ms=%d", name(s), delay);
+	enter_state(s, SMPP_BACKOFF);
+	return_all(s);
+}
+
+/* Close once what is queued has been written (unbind_resp, a nack),
+ * bounded by response_timeout. */
+static void
+drop_after_flush(struct smpp_session *s, const char *reason)
+{
+	if (s->bev == NULL)
+		return;
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0) {
+		session_drop(s, reason, 0);
+		return;
+	}
+	bufferevent_disable(s->bev, EV_READ);
+	s->flushing = 1;
+	arm_ms(s->op_timer, (int64_t)s->cfg.response_timeout * 1000);
+}
+
+static void
+send_unbind(struct smpp_session *s)
+{
+	s->unbind_seq = smpp_window_next_seq(s->win);
+	send_header(s, SMPP_UNBIND, 0, s->unbind_seq);
+	enter_state(s, SMPP_UNBINDING);
+	arm_ms(s->op_timer, (int64_t)s->cfg.response_timeout * 1000);
+}
+
+static void
+arm_resp_timer(struct smpp_session *s)
+{
+	int64_t d;
+
+	if (smpp_window_earliest(s->win, &d) == 0)
+		arm_ms(s->resp_timer, d - mono_ms());
+	else
+		evtimer_del(s->resp_timer);
+}
+
+static void
+arm_link_timer(struct smpp_session *s)
+{
+	int64_t now = mono_ms(), at;
+
+	at = s->last_rx + (int64_t)s->cfg.enquire_link * 1000;
+	if (s->el_seq != 0 && s->el_deadline < at)
+		at = s->el_deadline;
+	arm_ms(s->link_timer, at - now);
+}
+
+/*
+ * Responses.
+ */
+static void
+on_bind_resp(struct smpp_session *s, const struct smpp_header *h)
+{
+	char nb[128], sysid[66];
+	uint32_t st = h->status;
+
+	if (s->state != SMPP_BINDING || h->seq != s->bind_seq) {
+		log_warn("smpp.unexpected", "smsc=%s pdu=bind_resp state=%s",
+		    name(s), smpp_strstate(s->state));
+		return;
+	}
+	evtimer_del(s->op_timer);
+	s->st.last_bind_status = st;
+	if (st != ESME_ROK) {
+		s->st.binds_failed++;
+		log_err("smpp.bind_failed", "smsc=%s status=%s",
+		    log_str(nb, sizeof(nb), name(s)), smpp_strstatus(st));
+		session_drop(s, "bind_refused",
+		    st == ESME_RINVPASWD || st == ESME_RINVSYSID);
+		return;
+	}
+	if (smpp_pdu_resp_id(s->rbuf, h, sysid, sizeof(sysid)) < 0)
+		sysid[0] = 0;
+	s->bind_seq = 0;
+	s->backoff_ms = s->cfg.reconnect_min_ms;
+	log_info("smpp.bound", "smsc=%s peer=%s",
+	    log_str(nb, sizeof(nb), name(s)), sysid[0] ? "set" : "empty");
+	enter_state(s, SMPP_BOUND);
+	if (s->state == SMPP_BOUND && s->bev != NULL)
+		arm_link_timer(s);
+}
+
+static void
+maybe_unbind_drained(struct smpp_session *s)
+{
+	if (s->stopping && s->state == SMPP_BOUND &&
+	    smpp_window_used(s->win) == 0)
+		send_unbind(s);
+}
+
+static void
+on_submit_resp(struct smpp_session *s, const struct smpp_header *h)
+{
+	char id[66];
+	void *cookie;
+
+	if (smpp_window_take(s->win, h->seq, &cookie) < 0) {
+		log_warn("smpp.unexpected", "smsc=%s pdu=submit_sm_resp "
+		    "seq=%u note=late_or_unknown", name(s), h->seq);
+		return;
+	}
+	id[0] = 0;
+	if (h->status == ESME_ROK &&
+	    smpp_pdu_resp_id(s->rbuf, h, id, sizeof(id)) < 0) {
+		log_warn("smpp.bad_resp", "smsc=%s seq=%u "
+		    "note=unreadable_message_id", name(s), h->seq);
+		id[0] = 0;
+	}
+	if (h->status != ESME_ROK)
+		log_info("smpp.submit_refused", "smsc=%s seq=%u status=%s",
+		    name(s), h->seq, smpp_strstatus(h->status));
+	submit_done(s, cookie, h->status, id);
+	maybe_unbind_drained(s);
+}
+
+static void
+on_generic_nack(struct smpp_session *s, const struct smpp_header *h)
+{
+	void *cookie;
+
+	log_warn("smpp.generic_nack", "smsc=%s seq=%u status=%s", name(s),
+	    h->seq, smpp_strstatus(h->status));
+	if (h->status == ESME_RINVCMDLEN) {
+		session_drop(s, "peer_says_bad_length", 0);
+		return;
+	}
+	if (s->state == SMPP_BINDING && h->seq == s->bind_seq) {
+		s->st.binds_failed++;
+		s->st.last_bind_status = h->status;
+		session_drop(s, "bind_nacked", 0);
+		return;
+	}
+	if (h->seq != 0 && h->seq == s->el_seq) {
+		s->el_seq = 0;
+		return;
+	}
+	if (h->seq != 0 && smpp_window_take(s->win, h->seq, &cookie) == 0) {
+		submit_done(s, cookie,
+		    h->status ? h->status : ESME_RUNKNOWNERR, "");
+		maybe_unbind_drained(s);
+	}
+}
+
+/*
+ * Requests from the SMSC.
+ */
+static void
+trim_copy(char *dst, size_t size, const char *src)
+{
+	size_t n;
+
+	while (*src == ' ' || *src == '\t' || *src == '\r' || *src == '\n')
+		src++;
+	n = strlen(src);
+	while (n > 0 && (src[n - 1] == ' ' || src[n - 1] == '\t' ||
+	    src[n - 1] == '\r' || src[n - 1] == '\n'))
+		n--;
+	if (n >= size)
+		n = size - 1;
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
+
+/* Build a receipt from a deliver_sm/data_sm.  Returns 0, or -1 when no
+ * message id could be found. */
+static int
+build_receipt(const struct smpp_sm *sm, struct smpp_receipt *r)
+{
+	struct smpp_receipt t;
+	int text_ok = -1;
+
+	memset(r, 0, sizeof(*r));
+	r->state = SMPP_MSG_UNKNOWN_STATE;
+	r->err = -1;
+	r->network_error = sm->network_error;
+	memset(&t, 0, sizeof(t));
+	t.err = -1;
+	t.network_error = -1;
+	if (sm->body_len > 0)
+		text_ok = smpp_receipt_parse_text(sm->body, sm->body_len, &t);
+	else if (sm->payload != NULL && sm->payload_len > 0)
+		text_ok = smpp_receipt_parse_text(sm->payload,
+		    sm->payload_len, &t);
+	if (text_ok == 0) {
+		trim_copy(r->message_id, sizeof(r->message_id), t.message_id);
+		r->state = t.state;
+		memcpy(r->stat, t.stat, sizeof(r->stat));
+		r->stat[sizeof(r->stat) - 1] = 0;
+		r->err = t.err;
+	}
+	if (sm->receipted_message_id[0] != 0)
+		trim_copy(r->message_id, sizeof(r->message_id),
+		    sm->receipted_message_id);
+	if (sm->message_state >= 0)
+		r->state = (enum smpp_msg_state)sm->message_state;
+	r->from_tlv = sm->receipted_message_id[0] != 0 &&
+	    sm->message_state >= 0;
+	trim_copy(r->source, sizeof(r->source), sm->source);
+	trim_copy(r->destination, sizeof(r->destination), sm->destination);
+	return r->message_id[0] != 0 ? 0 : -1;
+}
+
+static void
+on_deliver(struct smpp_session *s, const struct smpp_header *h)
+{
+	uint32_t resp = h->id | SMPP_RESP;
+	struct smpp_receipt r;
+	struct smpp_sm sm;
+	uint64_t ack;
+
+	if (s->state != SMPP_BOUND && s->state != SMPP_UNBINDING) {
+		send_resp(s, resp, ESME_RINVBNDSTS, h->seq);
+		return;
+	}
+	if (smpp_pdu_unpack_sm(s->rbuf, h, &sm) < 0) {
+		/* Answer OK: an error could make the SMSC retry forever. */
+		log_warn("smpp.bad_deliver", "smsc=%s seq=%u len=%u "
+		    "note=unparseable_answered_ok", name(s), h->seq, h->length);
+		send_resp(s, resp, ESME_ROK, h->seq);
+		return;
+	}
+	if ((sm.esm_class & 0x3C) != 0x04) {
+		log_info("smpp.mo", "smsc=%s seq=%u len=%zu", name(s), h->seq,
+		    sm.body_len ? sm.body_len : sm.payload_len);
+		send_resp(s, resp, ESME_ROK, h->seq);
+		return;
+	}
+	if (build_receipt(&sm, &r) < 0) {
+		log_warn("smpp.bad_receipt", "smsc=%s seq=%u "
+		    "note=no_message_id_answered_ok", name(s), h->seq);
+		send_resp(s, resp, ESME_ROK, h->seq);
+		return;
+	}
+	s->st.receipts++;
+	if (s->cb.receipt == NULL) {
+		send_resp(s, resp, ESME_ROK, h->seq);
+		return;
+	}
+	ack = (h->id == SMPP_DATA_SM ? ACK_DATA_SM : 0) |
+	    (uint64_t)(s->gen & 0x7FFFFFFFu) << 32 | h->seq;
+	s->cb.receipt(s->arg, s, &r, ack);
+}
+
+static void
+on_pdu(struct smpp_session *s, const struct smpp_header *h)
+{
+	s->last_rx = mono_ms();
+	if (h->id == SMPP_GENERIC_NACK) {
+		on_generic_nack(s, h);
+		return;
+	}
+	switch (h->id) {
+	case SMPP_CMD_BIND_RECEIVER | SMPP_RESP:
+	case SMPP_CMD_BIND_TRANSMITTER | SMPP_RESP:
+	case SMPP_CMD_BIND_TRANSCEIVER | SMPP_RESP:
+		on_bind_resp(s, h);
+		return;
+	case SMPP_SUBMIT_SM_RESP:
+		on_submit_resp(s, h);
+		return;
+	case SMPP_ENQUIRE_LINK_RESP:
+		if (h->seq == s->el_seq)
+			s->el_seq = 0;
+		return;
+	case SMPP_UNBIND_RESP:
+		if (s->state == SMPP_UNBINDING && h->seq == s->unbind_seq)
+			session_drop(s, "unbound", 0);
+		return;
+	case SMPP_ENQUIRE_LINK:
+		/* Any state, even with a full window. */
+		send_header(s, SMPP_ENQUIRE_LINK_RESP, ESME_ROK, h->seq);
+		return;
+	case SMPP_UNBIND:
+		send_header(s, SMPP_UNBIND_RESP, ESME_ROK, h->seq);
+		enter_state(s, SMPP_UNBINDING);
+		drop_after_flush(s, "peer_unbind");
+		return;
+	case SMPP_DELIVER_SM:
+	case SMPP_DATA_SM:
+		on_deliver(s, h);
+		return;
+	case SMPP_OUTBIND:
+		log_err("smpp.protocol_error", "smsc=%s pdu=outbind", name(s));
+		session_drop(s, "outbind", 0);
+		return;
+	}
+	if (h->id & SMPP_RESP) {
+		log_warn("smpp.unexpected", "smsc=%s command_id=0x%08X seq=%u",
+		    name(s), h->id, h->seq);
+		return;
+	}
+	send_header(s, SMPP_GENERIC_NACK, ESME_RINVCMDID, h->seq);
+}
+
+/*
+ * libevent callbacks.
+ */
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct smpp_session *s = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct smpp_header h;
+	uint32_t gen = s->gen;
+
+	enter(s);
+	while (!s->dead && s->bev == bev && s->gen == gen && !s->flushing) {
+		enum smpp_frame_result r = smpp_pdu_frame(in, s->rbuf, &h);
+
+		if (r == SMPP_FRAME_MORE)
+			break;
+		if (r == SMPP_FRAME_BAD_LENGTH) {
+			log_err("smpp.bad_length", "smsc=%s length=%u seq=%u",
+			    name(s), h.length, h.seq);
+			if (h.seq >= 1 && h.seq <= 0x7FFFFFFFu)
+				send_header(s, SMPP_GENERIC_NACK,
+				    ESME_RINVCMDLEN, h.seq);
+			drop_after_flush(s, "bad_length");
+			break;
+		}
+		on_pdu(s, &h);
+	}
+	if (!s->dead && s->state == SMPP_BOUND && s->bev != NULL &&
+	    !s->flushing)
+		arm_link_timer(s);
+	leave(s);
+}
+
+static void
+on_write(struct bufferevent *bev, void *arg)
+{
+	struct smpp_session *s = arg;
+
+	enter(s);
+	if (s->flushing && s->bev == bev)
+		session_drop(s, "closed", 0);
+	leave(s);
+}
+
+static void
+send_bind(struct smpp_session *s)
+{
+	uint8_t b[128];
+	int n;
+
+	s->bind_seq = smpp_window_next_seq(s->win);
+	n = smpp_pdu_pack_bind(b, sizeof(b), s->cfg.bind_type, s->bind_seq,
+	    s->cfg.system_id, s->cfg.password, s->cfg.system_type);
+	if (n < 0 || send_bytes(s, b, (size_t)n) < 0) {
+		session_drop(s, "bind_pack_failed", 0);
+		return;
+	}
+	enter_state(s, SMPP_BINDING);
+	arm_ms(s->op_timer, (int64_t)s->cfg.response_timeout * 1000);
+}
+
+static void
+on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct smpp_session *s = arg;
+
+	enter(s);
+	if (s->bev != bev) {
+		leave(s);
+		return;
+	}
+	if (what & BEV_EVENT_CONNECTED) {
+		if (s->state == SMPP_CONNECTING) {
+			s->last_rx = mono_ms();
+			bufferevent_enable(bev, EV_READ | EV_WRITE);
+			send_bind(s);
+		}
+	} else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		session_drop(s, (what & BEV_EVENT_EOF) ? "eof" :
+		    s->state == SMPP_CONNECTING ? "connect_failed" :
+		    "socket_error", 0);
+	}
+	leave(s);
+}
+
+static void
+connect_now(struct smpp_session *s)
+{
+	struct sockaddr_storage ss;
+	struct evutil_addrinfo hints, *ai = NULL;
+	int sslen = (int)sizeof(ss);
+	char hp[300];
+
+	s->gen++;
+	s->el_seq = 0;
+	enter_state(s, SMPP_CONNECTING);
+	if (s->state != SMPP_CONNECTING)
+		return;
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(s->cfg.host, ':') != NULL)
+		snprintf(hp, sizeof(hp), "[%s]:%d", s->cfg.host, s->cfg.port);
+	else
+		snprintf(hp, sizeof(hp), "%s:%d", s->cfg.host, s->cfg.port);
+	if (evutil_parse_sockaddr_port(hp, (struct sockaddr *)&ss,
+	    &sslen) < 0) {
+		/* Only "localhost" gets here (smpp_session_new checked). */
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_family = AF_INET;
+		hints.ai_socktype = SOCK_STREAM;
+		if (evutil_getaddrinfo("localhost", NULL, &hints, &ai) != 0 ||
+		    ai == NULL || ai->ai_addrlen > sizeof(ss)) {
+			if (ai != NULL)
+				evutil_freeaddrinfo(ai);
+			session_drop(s, "resolve_failed", 0);
+			return;
+		}
+		memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+		sslen = (int)ai->ai_addrlen;
+		((struct sockaddr_in *)&ss)->sin_port =
+		    htons((uint16_t)s->cfg.port);
+		evutil_freeaddrinfo(ai);
+	}
+	s->bev = bufferevent_socket_new(s->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (s->bev == NULL) {
+		session_drop(s, "no_memory", 0);
+		return;
+	}
+	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&ss,
+	    sslen) < 0)
+		session_drop(s, "connect_failed", 0);
+}
+
+static void
+on_backoff(evutil_socket_t fd, short what, void *arg)
+{
+	struct smpp_session *s = arg;
+
+	enter(s);
+	if (s->state == SMPP_BACKOFF && !s->stopping) {
+		s->st.reconnects++;
+		connect_now(s);
+	}
+	leave(s);
+}
+
+static void
+on_op_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct smpp_session *s = arg;
+
+	enter(s);
+	if (s->flushing) {
+		session_drop(s, "flush_timeout", 0);
+	} else if (s->state == SMPP_BINDING) {
+		s->st.binds_failed++;
+		session_drop(s, "bind_timeout", 0);
+	} else if (s->state == SMPP_UNBINDING) {
+		session_drop(s, "unbind_timeout", 0);
+	} else if (s->state == SMPP_BOUND && s->stopping) {
+		/* The window did not drain in time: unbind anyway. */
+		send_unbind(s);
+	}
+	leave(s);
+}
+
+static void
+on_resp_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct smpp_session *s = arg;
+	int64_t now = mono_ms();
+	uint32_t seq;
+	void *cookie;
+	char nb[128];
+
+	enter(s);
+	while (!s->dead &&
+	    smpp_window_take_expired(s->win, now, &seq, &cookie)) {
+		log_warn("smpp.timeout", "smsc=%s seq=%u",
+		    log_str(nb, sizeof(nb), name(s)), seq);
+		submit_done(s, cookie, SMPP_STATUS_TIMEOUT, "");
+	}
+	if (!s->dead) {
+		arm_resp_timer(s);
+		maybe_unbind_drained(s);
+	}
+	leave(s);
+}
+
+static void
+on_link_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct smpp_session *s = arg;
+	int64_t now = mono_ms();
+
+	enter(s);
+	if (s->state != SMPP_BOUND || s->bev == NULL || s->flushing) {
+		leave(s);
+		return;
+	}
+	if (s->el_seq != 0 && now >= s->el_deadline) {
+		session_drop(s, "enquire_link_timeout", 0);
+	} else {
+		if (s->el_seq == 0 &&
+		    now - s->last_rx >= (int64_t)s->cfg.enquire_link * 1000) {
+			s->el_seq = smpp_window_next_seq(s->win);
+			s->el_deadline = now +
+			    (int64_t)s->cfg.response_timeout * 1000;
+			send_header(s, SMPP_ENQUIRE_LINK, 0, s->el_seq);
+		}
+		arm_link_timer(s);
+	}
+	leave(s);
+}
+
+static void
+on_done_ev(evutil_socket_t fd, short what, void *arg)
+{
+	struct smpp_session *s = arg;
+	void (*done)(void *) = s->done;
+
+	enter(s);
+	s->done = NULL;
+	if (done != NULL)
+		done(s->done_arg);
+	leave(s);
+}
+
+/*
+ * The API of smpp.h.
+ */
+static int
+host_usable(const char *host)
+{
+	struct sockaddr_storage ss;
+	int len = (int)sizeof(ss);
+	char hp[300];
+
+	if (strcmp(host, "localhost") == 0)
+		return 1;
+	snprintf(hp, sizeof(hp), strchr(host, ':') ? "[%s]:1" : "%s:1",
+	    host);
+	return evutil_parse_sockaddr_port(hp, (struct sockaddr *)&ss,
+	    &len) == 0;
+}
+
+static char *
+dup_or_empty(const char *s)
+{
+	return strdup(s != NULL ? s : "");
+}
+
+struct smpp_session *
+smpp_session_new(struct event_base *base, const struct smpp_config *cfg,
+    const struct smpp_callbacks *cb, void *arg)
+{
+	struct smpp_session *s;
+	char nb[128];
+
+	if (cfg->host == NULL || !host_usable(cfg->host) ||
+	    cfg->port <= 0 || cfg->port > 65535 || cfg->window < 1 ||
+	    cfg->enquire_link < 1 || cfg->response_timeout < 1 ||
+	    cfg->reconnect_min_ms < 1 ||
+	    cfg->reconnect_max_ms < cfg->reconnect_min_ms ||
+	    cfg->system_id == NULL || strlen(cfg->system_id) > 15 ||
+	    (cfg->password != NULL && strlen(cfg->password) > 8) ||
+	    (cfg->system_type != NULL && strlen(cfg->system_type) > 12)) {
+		log_err("smpp.config", "smsc=%s msg=\"unusable session "
+		    "config (host must be numeric or localhost)\"",
+		    log_str(nb, sizeof(nb), cfg->name ? cfg->name : "?"));
+		return NULL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return NULL;
+	s->base = base;
+	s->cfg = *cfg;
+	s->cfg.name = dup_or_empty(cfg->name);
+	s->cfg.host = dup_or_empty(cfg->host);
+	s->cfg.system_id = dup_or_empty(cfg->system_id);
+	s->cfg.password = dup_or_empty(cfg->password);
+	s->cfg.system_type = dup_or_empty(cfg->system_type);
+	if (cb != NULL)
+		s->cb = *cb;
+	s->arg = arg;
+	s->state = SMPP_IDLE;
+	s->backoff_ms = cfg->reconnect_min_ms;
+	s->win = smpp_window_new(cfg->window);
+	s->rbuf = malloc(SMPP_MAX_PDU + 1);
+	s->op_timer = evtimer_new(base, on_op_timer, s);
+	s->resp_timer = evtimer_new(base, on_resp_timer, s);
+	s->link_timer = evtimer_new(base, on_link_timer, s);
+	s->backoff_timer = evtimer_new(base, on_backoff, s);
+	s->done_ev = evtimer_new(base, on_done_ev, s);
+	if (!s->cfg.name || !s->cfg.host || !s->cfg.system_id ||
+	    !s->cfg.password || !s->cfg.system_type || !s->win || !s->rbuf ||
+	    !s->op_timer || !s->resp_timer || !s->link_timer ||
+	    !s->backoff_timer || !s->done_ev) {
+		session_destroy(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+smpp_session_start(struct smpp_session *s)
+{
+	enter(s);
+	if (s->state == SMPP_IDLE && !s->stopping)
+		connect_now(s);
+	leave(s);
+}
+
+int
+smpp_session_submit(struct smpp_session *s, const struct smpp_message *m,
+    void *cookie)
+{
+	uint8_t b[512];
+	uint32_t seq;
+	int n;
+
+	if (s->dead || s->state != SMPP_BOUND || s->stopping ||
+	    s->bev == NULL || s->flushing ||
+	    smpp_window_used(s->win) >= smpp_window_size(s->win))
+		return -1;
+	seq = smpp_window_next_seq(s->win);
+	if ((n = smpp_pdu_pack_submit(b, sizeof(b), seq, m)) < 0) {
+		log_err("smpp.pack_failed", "smsc=%s pdu=submit_sm "
+		    "note=field_too_long", name(s));
+		return -1;
+	}
+	/* Record before writing: a response can never beat its record. */
+	if (smpp_window_add(s->win, seq,
+	    mono_ms() + (int64_t)s->cfg.response_timeout * 1000, cookie) < 0)
+		return -1;
+	if (send_bytes(s, b, (size_t)n) < 0) {
+		void *c;
+
+		smpp_window_take(s->win, seq, &c);
+		return -1;
+	}
+	s->st.submits++;
+	if (!evtimer_pending(s->resp_timer, NULL))
+		arm_resp_timer(s);
+	return 0;
+}
+
+void
+smpp_session_receipt_ack(struct smpp_session *s, uint64_t ack,
+    uint32_t status)
+{
+	uint32_t gen = (uint32_t)(ack >> 32) & 0x7FFFFFFFu;
+	uint32_t seq = (uint32_t)ack;
+	uint32_t id = (ack & ACK_DATA_SM) ? SMPP_DATA_SM_RESP :
+	    SMPP_DELIVER_SM_RESP;
+
+	if (s->dead || s->bev == NULL || gen != (s->gen & 0x7FFFFFFFu)) {
+		log_info("smpp.stale_ack", "smsc=%s seq=%u", name(s), seq);
+		return;
+	}
+	send_resp(s, id, status, seq);
+}
+
+enum smpp_state
+smpp_session_state(const struct smpp_session *s)
+{
+	return s->state;
+}
+
+int
+smpp_session_window_free(const struct smpp_session *s)
+{
+	if (s->state != SMPP_BOUND || s->stopping || s->dead)
+		return 0;
+	return smpp_window_size(s->win) - smpp_window_used(s->win);
+}
+
+const char *
+smpp_session_name(const struct smpp_session *s)
+{
+	return s->cfg.name;
+}
+
+void
+smpp_session_stop(struct smpp_session *s, void (*done)(void *arg),
+    void *arg)
+{
+	enter(s);
+	s->done = done;
+	s->done_arg = arg;
+	if (s->stopping && s->state != SMPP_STOPPED) {
+		leave(s);
+		return;		/* already on its way; done replaced */
+	}
+	s->stopping = 1;
+	switch (s->state) {
+	case SMPP_BOUND:
+		if (smpp_window_used(s->win) == 0)
+			send_unbind(s);
+		else
+			arm_ms(s->op_timer,
+			    (int64_t)s->cfg.response_timeout * 1000);
+		break;
+	case SMPP_UNBINDING:
+		break;		/* closes by itself, then STOPPED */
+	case SMPP_STOPPED:
+		event_active(s->done_ev, EV_TIMEOUT, 0);
+		break;
+	default:
+		finish_stop(s);
+		break;
+	}
+	leave(s);
+}
+
+/* Release everything; cookies still outstanding come back NOT_SENT. */
+static void
+session_destroy(struct smpp_session *s)
+{
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	if (s->win != NULL) {
+		uint32_t seq;
+		void *cookie;
+
+		while (smpp_window_take_any(s->win, &seq, &cookie))
+			if (s->cb.submit_done != NULL)
+				s->cb.submit_done(s->arg, s, cookie,
+				    SMPP_STATUS_NOT_SENT, "");
+		smpp_window_free(s->win);
+	}
+	if (s->op_timer) event_free(s->op_timer);
+	if (s->resp_timer) event_free(s->resp_timer);
+	if (s->link_timer) event_free(s->link_timer);
+	if (s->backoff_timer) event_free(s->backoff_timer);
+	if (s->done_ev) event_free(s->done_ev);
+	free(s->rbuf);
+	free((char *)s->cfg.name);
+	free((char *)s->cfg.host);
+	free((char *)s->cfg.system_id);
+	if (s->cfg.password != NULL)
+		explicit_bzero((char *)s->cfg.password,
+		    strlen(s->cfg.password));
+	free((char *)s->cfg.password);
+	free((char *)s->cfg.system_type);
+	free(s);
+}
+
+void
+smpp_session_free(struct smpp_session *s)
+{
+	uint32_t seq;
+	void *cookie;
+
+	if (s == NULL || s->dead)
+		return;
+	if (s->depth > 0) {
+		/* Called from inside one of our callbacks: stop everything
+		 * now, free when the outermost handler returns. */
+		s->dead = 1;
+		close_conn(s);
+		evtimer_del(s->backoff_timer);
+		event_del(s->done_ev);
+		while (smpp_window_take_any(s->win, &seq, &cookie))
+			if (s->cb.submit_done != NULL)
+				s->cb.submit_done(s->arg, s, cookie,
+				    SMPP_STATUS_NOT_SENT, "");
+		return;
+	}
+	session_destroy(s);
+}
+
+void
+smpp_session_stats(const struct smpp_session *s,
+    struct smpp_session_stats *out)
+{
+	*out = s->st;
+	out->window_used = smpp_window_used(s->win);
+}

@@ -1,0 +1,609 @@
+/*
+ * check_smpp_session.c - tests of smpp/smpp_session.c against an in-process
+ * fake SMSC.
+ *
+ * The fake listens on 127.0.0.1 port 0 in the test's own event_base and
+ * speaks through smpp_pdu.c: it answers binds (with a status the test
+ * chooses), answers or ignores submits, and can close connections or send
+ * enquire_link and receipts on demand.  Tests drive the loop with
+ * wait_until(), which runs event_base_loop() until a condition holds or a
+ * bounded deadline passes; nothing sleeps.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <check.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "smpp_pdu.h"
+
+#define MAX_CONNS 8
+
+/* The fake SMSC. */
+struct fake {
+	struct evconnlistener *lev;
+	int port;
+	struct bufferevent *conns[MAX_CONNS];
+	int nconns;
+	uint32_t bind_status;	/* answer to binds */
+	int answer_submits;
+	int binds, submits, unbinds;
+	char last_system_id[16], last_password[9];
+	char last_destination[21];
+	int el_resp_seen;	/* seq of the last enquire_link_resp */
+	int dlr_resp_seq;	/* seq of the last deliver_sm_resp, -1 none */
+	uint32_t dlr_resp_status;
+	uint8_t buf[SMPP_MAX_PDU + 1];
+};
+
+/* What the session told us. */
+#define MAX_DONE 16
+struct rec {
+	enum smpp_state states[64];
+	int nstates;
+	struct {
+		void *cookie;
+		uint32_t status;
+		char id[66];
+	} done[MAX_DONE];
+	int ndone;
+	struct smpp_receipt receipt;
+	uint64_t ack;
+	int nreceipts;
+	int stopped;
+};
+
+static struct event_base *base;
+static struct fake fk;
+static struct rec rc;
+static struct smpp_session *sess;
+
+static void
+fake_send(struct bufferevent *b, const uint8_t *p, int n)
+{
+	ck_assert_int_gt(n, 0);
+	bufferevent_write(b, p, (size_t)n);
+}
+
+static void
+fake_close_all(void)
+{
+	int i;
+
+	for (i = 0; i < fk.nconns; i++)
+		if (fk.conns[i] != NULL) {
+			bufferevent_free(fk.conns[i]);
+			fk.conns[i] = NULL;
+		}
+}
+
+static struct bufferevent *
+fake_conn(void)
+{
+	int i;
+
+	for (i = fk.nconns - 1; i >= 0; i--)
+		if (fk.conns[i] != NULL)
+			return fk.conns[i];
+	return NULL;
+}
+
+static void
+fake_read(struct bufferevent *b, void *arg)
+{
+	struct evbuffer *in = bufferevent_get_input(b);
+	struct smpp_header h;
+	struct smpp_sm sm;
+	char sid[16], pw[9], st[13], mid[32];
+	uint8_t out[256];
+	int r;
+
+	while ((r = smpp_pdu_frame(in, fk.buf, &h)) == SMPP_FRAME_OK) {
+		switch (h.id) {
+		case SMPP_CMD_BIND_TRANSCEIVER:
+		case SMPP_CMD_BIND_TRANSMITTER:
+		case SMPP_CMD_BIND_RECEIVER:
+			fk.binds++;
+			ck_assert_int_eq(smpp_pdu_unpack_bind(fk.buf, &h, sid,
+			    pw, st), 0);
+			strcpy(fk.last_system_id, sid);
+			strcpy(fk.last_password, pw);
+			fake_send(b, out, smpp_pdu_pack_resp(out, sizeof(out),
+			    h.id | SMPP_RESP, fk.bind_status, h.seq, "FAKE"));
+			break;
+		case SMPP_SUBMIT_SM:
+			fk.submits++;
+			ck_assert_int_eq(smpp_pdu_unpack_sm(fk.buf, &h, &sm),
+			    0);
+			strcpy(fk.last_destination, sm.destination);
+			if (!fk.answer_submits)
+				break;
+			snprintf(mid, sizeof(mid), "MSG%d", fk.submits);
+			fake_send(b, out, smpp_pdu_pack_resp(out, sizeof(out),
+			    h.id | SMPP_RESP, 0, h.seq, mid));
+			break;
+		case SMPP_UNBIND:
+			fk.unbinds++;
+			smpp_pdu_header_encode(out, SMPP_UNBIND | SMPP_RESP, 0,
+			    h.seq);
+			fake_send(b, out, 16);
+			break;
+		case SMPP_ENQUIRE_LINK:
+			smpp_pdu_header_encode(out,
+			    SMPP_ENQUIRE_LINK | SMPP_RESP, 0, h.seq);
+			fake_send(b, out, 16);
+			break;
+		case SMPP_ENQUIRE_LINK | SMPP_RESP:
+			fk.el_resp_seen = (int)h.seq;
+			break;
+		case SMPP_DELIVER_SM | SMPP_RESP:
+			fk.dlr_resp_seq = (int)h.seq;
+			fk.dlr_resp_status = h.status;
+			break;
+		}
+	}
+	ck_assert_int_ne(r, SMPP_FRAME_BAD_LENGTH);
+}
+
+static void
+fake_event(struct bufferevent *b, short what, void *arg)
+{
+	int i;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		for (i = 0; i < fk.nconns; i++)
+			if (fk.conns[i] == b)
+				fk.conns[i] = NULL;
+		bufferevent_free(b);
+	}
+}
+
+static void
+fake_accept(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct bufferevent *b;
+
+	ck_assert_int_lt(fk.nconns, MAX_CONNS);
+	b = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	bufferevent_setcb(b, fake_read, NULL, fake_event, NULL);
+	bufferevent_enable(b, EV_READ | EV_WRITE);
+	fk.conns[fk.nconns++] = b;
+}
+
+/* Session callbacks. */
+static void
+on_state(void *arg, struct smpp_session *s, enum smpp_state from,
+    enum smpp_state to)
+{
+	if (rc.nstates < 64)
+		rc.states[rc.nstates++] = to;
+}
+
+static void
+on_done(void *arg, struct smpp_session *s, void *cookie, uint32_t status,
+    const char *id)
+{
+	ck_assert_int_lt(rc.ndone, MAX_DONE);
+	rc.done[rc.ndone].cookie = cookie;
+	rc.done[rc.ndone].status = status;
+	snprintf(rc.done[rc.ndone].id, sizeof(rc.done[0].id), "%s", id);
+	rc.ndone++;
+}
+
+static void
+on_receipt(void *arg, struct smpp_session *s, const struct smpp_receipt *r,
+    uint64_t ack)
+{
+	rc.receipt = *r;
+	rc.ack = ack;
+	rc.nreceipts++;
+}
+
+static void
+on_stopped(void *arg)
+{
+	rc.stopped++;
+}
+
+static const struct smpp_callbacks cbs = { on_state, on_done, on_receipt };
+
+static struct smpp_config
+config(void)
+{
+	struct smpp_config c = {
+		.name = "fake", .host = "127.0.0.1", .port = fk.port,
+		.system_id = "esme", .password = "secret",
+		.system_type = "", .bind_type = (enum smpp_bind_type)0,
+		.window = 4, .enquire_link = 30, .response_timeout = 1,
+		.reconnect_min_ms = 50, .reconnect_max_ms = 3000,
+	};
+	return c;
+}
+
+static void
+setup(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+
+	memset(&fk, 0, sizeof(fk));
+	memset(&rc, 0, sizeof(rc));
+	fk.answer_submits = 1;
+	fk.dlr_resp_seq = -1;
+	base = event_base_new();
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fk.lev = evconnlistener_new_bind(base, fake_accept, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 16,
+	    (struct sockaddr *)&sin, sizeof(sin));
+	ck_assert_ptr_nonnull(fk.lev);
+	getsockname(evconnlistener_get_fd(fk.lev), (struct sockaddr *)&sin,
+	    &len);
+	fk.port = ntohs(sin.sin_port);
+	sess = NULL;
+}
+
+static void
+teardown(void)
+{
+	if (sess != NULL)
+		smpp_session_free(sess);
+	fake_close_all();
+	evconnlistener_free(fk.lev);
+	event_base_free(base);
+}
+
+static void
+on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	*(int *)arg = 1;
+}
+
+/* Run the loop until cond() or ms milliseconds pass.  Returns cond(). */
+static int
+wait_until(int (*cond)(void), int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	int expired = 0;
+	struct event *t = evtimer_new(base, on_deadline, &expired);
+
+	evtimer_add(t, &tv);
+	while (!cond() && !expired)
+		event_base_loop(base, EVLOOP_ONCE);
+	event_free(t);
+	return cond();
+}
+
+static int bound(void) { return sess && smpp_session_state(sess) == SMPP_BOUND; }
+static int backoff(void) { return smpp_session_state(sess) == SMPP_BACKOFF; }
+static int one_done(void) { return rc.ndone >= 1; }
+static int three_done(void) { return rc.ndone >= 3; }
+static int two_binds(void) { return fk.binds >= 2; }
+static int three_submits(void) { return fk.submits >= 3; }
+static int never(void) { return 0; }
+
+static void
+start_bound(struct smpp_config c)
+{
+	sess = smpp_session_new(base, &c, &cbs, NULL);
+	ck_assert_ptr_nonnull(sess);
+	smpp_session_start(sess);
+	ck_assert_msg(wait_until(bound, 3000), "no bind within 3 s");
+}
+
+static const struct smpp_message msg = {
+	.source = "ACME", .source_ton = 5, .source_npi = 0,
+	.destination = "447700900123", .body = (const uint8_t *)"code 1234",
+	.body_len = 9, .validity_period = "", .registered_delivery = 1,
+};
+
+START_TEST(test_bind)
+{
+	start_bound(config());
+	ck_assert_int_eq(fk.binds, 1);
+	ck_assert_str_eq(fk.last_system_id, "esme");
+	ck_assert_str_eq(fk.last_password, "secret");
+	ck_assert_int_ge(rc.nstates, 3);
+	ck_assert_int_eq(rc.states[0], SMPP_CONNECTING);
+	ck_assert_int_eq(rc.states[1], SMPP_BINDING);
+	ck_assert_int_eq(rc.states[2], SMPP_BOUND);
+	ck_assert_int_eq(smpp_session_window_free(sess), 4);
+	ck_assert_str_eq(smpp_session_name(sess), "fake");
+}
+END_TEST
+
+START_TEST(test_submit_ok)
+{
+	struct smpp_session_stats st;
+	int cookie;
+
+	start_bound(config());
+	ck_assert_int_eq(smpp_session_submit(sess, &msg, &cookie), 0);
+	ck_assert(wait_until(one_done, 3000));
+	ck_assert_ptr_eq(rc.done[0].cookie, &cookie);
+	ck_assert_uint_eq(rc.done[0].status, 0);
+	ck_assert_str_eq(rc.done[0].id, "MSG1");
+	ck_assert_str_eq(fk.last_destination, "447700900123");
+	smpp_session_stats(sess, &st);
+	ck_assert_uint_eq(st.submits, 1);
+	ck_assert_uint_eq(st.submit_ok, 1);
+	ck_assert_int_eq(st.window_used, 0);
+}
+END_TEST
+
+START_TEST(test_wrong_password)
+{
+	struct smpp_config c = config();
+	struct smpp_session_stats st;
+
+	fk.bind_status = 0x0E;	/* ESME_RINVPASWD */
+	sess = smpp_session_new(base, &c, &cbs, NULL);
+	smpp_session_start(sess);
+	ck_assert(wait_until(backoff, 3000));
+	smpp_session_stats(sess, &st);
+	ck_assert_uint_eq(st.binds_failed, 1);
+	ck_assert_uint_eq(st.last_bind_status, 0x0E);
+	ck_assert_int_eq(smpp_session_submit(sess, &msg, NULL), -1);
+	/* No tight loop: no second bind within a second (the credentials
+	 * backoff is reconnect_max_ms, 3 s +-25%). */
+	ck_assert(!wait_until(two_binds, 1000));
+	ck_assert_int_eq(fk.binds, 1);
+	ck_assert_int_eq(smpp_session_state(sess), SMPP_BACKOFF);
+	ck_assert_str_eq(smpp_strstatus(st.last_bind_status),
+	    "ESME_RINVPASWD");
+}
+END_TEST
+
+static int
+rebound(void)
+{
+	return fk.binds >= 2 && smpp_session_state(sess) == SMPP_BOUND;
+}
+
+START_TEST(test_reconnect)
+{
+	struct smpp_session_stats st;
+	int i, saw_backoff = 0;
+
+	start_bound(config());
+	fake_close_all();
+	ck_assert(wait_until(rebound, 3000));
+	for (i = 0; i < rc.nstates; i++)
+		if (rc.states[i] == SMPP_BACKOFF)
+			saw_backoff = 1;
+	ck_assert(saw_backoff);
+	smpp_session_stats(sess, &st);
+	ck_assert_uint_ge(st.reconnects, 1);
+	ck_assert_int_eq(fk.binds, 2);
+}
+END_TEST
+
+START_TEST(test_timeout)
+{
+	int cookie;
+
+	fk.answer_submits = 0;
+	start_bound(config());
+	ck_assert_int_eq(smpp_session_submit(sess, &msg, &cookie), 0);
+	ck_assert(wait_until(one_done, 3000));
+	ck_assert_ptr_eq(rc.done[0].cookie, &cookie);
+	ck_assert_uint_eq(rc.done[0].status, SMPP_STATUS_TIMEOUT);
+	ck_assert(!wait_until(never, 200));
+	ck_assert_int_eq(rc.ndone, 1);	/* once */
+	ck_assert_int_eq(smpp_session_window_free(sess), 4);
+}
+END_TEST
+
+START_TEST(test_window_full)
+{
+	struct smpp_config c = config();
+	int a, b, d;
+
+	c.window = 2;
+	fk.answer_submits = 0;
+	start_bound(c);
+	ck_assert_int_eq(smpp_session_submit(sess, &msg, &a), 0);
+	ck_assert_int_eq(smpp_session_submit(sess, &msg, &b), 0);
+	ck_assert_int_eq(smpp_session_window_free(sess), 0);
+	ck_assert_int_eq(smpp_session_submit(sess, &msg, &d), -1);
+}
+END_TEST
+
+START_TEST(test_drop_returns_not_sent)
+{
+	struct smpp_config c = config();
+	int cookies[3], i, j, seen;
+
+	c.response_timeout = 5;
+	fk.answer_submits = 0;
+	start_bound(c);
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(smpp_session_submit(sess, &msg, &cookies[i]),
+		    0);
+	ck_assert(wait_until(three_submits, 3000));
+	fake_close_all();
+	ck_assert(wait_until(three_done, 3000));
+	ck_assert(!wait_until(never, 200));
+	ck_assert_int_eq(rc.ndone, 3);
+	for (i = 0; i < 3; i++) {
+		seen = 0;
+		for (j = 0; j < rc.ndone; j++)
+			if (rc.done[j].cookie == &cookies[i]) {
+				seen++;
+				ck_assert_uint_eq(rc.done[j].status,
+				    SMPP_STATUS_NOT_SENT);
+			}
+		ck_assert_int_eq(seen, 1);
+	}
+}
+END_TEST
+
+START_TEST(test_free_returns_not_sent)
+{
+	int cookie;
+
+	fk.answer_submits = 0;
+	start_bound(config());
+	ck_assert_int_eq(smpp_session_submit(sess, &msg, &cookie), 0);
+	smpp_session_free(sess);
+	sess = NULL;
+	ck_assert_int_eq(rc.ndone, 1);
+	ck_assert_ptr_eq(rc.done[0].cookie, &cookie);
+	ck_assert_uint_eq(rc.done[0].status, SMPP_STATUS_NOT_SENT);
+}
+END_TEST
+
+static int
+el_and_receipt(void)
+{
+	return fk.el_resp_seen == 77 && rc.nreceipts == 1;
+}
+
+static int
+dlr_answered(void)
+{
+	return fk.dlr_resp_seq >= 0;
+}
+
+START_TEST(test_enquire_link_and_receipt)
+{
+	static const char text[] = "id:ABC123 sub:001 dlvrd:001 submit "
+	    "date:2401011200 done date:2401011201 stat:DELIVRD err:000";
+	uint8_t out[512];
+	struct bufferevent *b;
+
+	start_bound(config());
+	b = fake_conn();
+	ck_assert_ptr_nonnull(b);
+	smpp_pdu_header_encode(out, SMPP_ENQUIRE_LINK, 0, 77);
+	fake_send(b, out, 16);
+	fake_send(b, out, smpp_pdu_pack_deliver(out, sizeof(out), 78,
+	    "447700900123", "ACME", 0x04, 0, (const uint8_t *)text,
+	    strlen(text), "abc123", 2));
+	ck_assert(wait_until(el_and_receipt, 3000));
+	/* TLVs win for the id; both id and state came from TLVs. */
+	ck_assert_str_eq(rc.receipt.message_id, "abc123");
+	ck_assert_int_eq(rc.receipt.state, SMPP_MSG_DELIVERED);
+	ck_assert_int_eq(rc.receipt.from_tlv, 1);
+	ck_assert_str_eq(rc.receipt.source, "447700900123");
+	/* No deliver_sm_resp before the ack. */
+	ck_assert(!wait_until(dlr_answered, 200));
+	smpp_session_receipt_ack(sess, rc.ack, 0);
+	ck_assert(wait_until(dlr_answered, 3000));
+	ck_assert_int_eq(fk.dlr_resp_seq, 78);
+	ck_assert_uint_eq(fk.dlr_resp_status, 0);
+}
+END_TEST
+
+START_TEST(test_stale_ack_ignored)
+{
+	static const char text[] = "id:1 stat:DELIVRD err:000";
+	uint8_t out[512];
+
+	start_bound(config());
+	fake_send(fake_conn(), out, smpp_pdu_pack_deliver(out, sizeof(out),
+	    5, "447700900123", "ACME", 0x04, 0, (const uint8_t *)text,
+	    strlen(text), NULL, 0));
+	ck_assert(wait_until(el_and_receipt, 1000) || rc.nreceipts == 1);
+	ck_assert_str_eq(rc.receipt.message_id, "1");
+	ck_assert_int_eq(rc.receipt.from_tlv, 0);
+	fake_close_all();
+	ck_assert(wait_until(rebound, 3000));
+	smpp_session_receipt_ack(sess, rc.ack, 0);
+	ck_assert(!wait_until(dlr_answered, 300));
+}
+END_TEST
+
+static int
+stopped(void)
+{
+	return rc.stopped == 1;
+}
+
+START_TEST(test_stop)
+{
+	start_bound(config());
+	smpp_session_stop(sess, on_stopped, NULL);
+	ck_assert_int_eq(smpp_session_submit(sess, &msg, NULL), -1);
+	ck_assert(wait_until(stopped, 3000));
+	ck_assert_int_eq(fk.unbinds, 1);
+	ck_assert_int_eq(smpp_session_state(sess), SMPP_STOPPED);
+}
+END_TEST
+
+START_TEST(test_status_names)
+{
+	ck_assert_str_eq(smpp_strstatus(0x58), "ESME_RTHROTTLED");
+	ck_assert_str_eq(smpp_strstatus(0x401), "0x00000401");
+	ck_assert_str_eq(smpp_strstatus(SMPP_STATUS_TIMEOUT), "TIMEOUT");
+	ck_assert_int_eq(smpp_status_class(0), SMPP_CLASS_OK);
+	ck_assert_int_eq(smpp_status_class(0x58), SMPP_CLASS_RETRY);
+	ck_assert_int_eq(smpp_status_class(0x14), SMPP_CLASS_RETRY);
+	ck_assert_int_eq(smpp_status_class(0x08), SMPP_CLASS_RETRY);
+	ck_assert_int_eq(smpp_status_class(0x64), SMPP_CLASS_RETRY);
+	ck_assert_int_eq(smpp_status_class(SMPP_STATUS_TIMEOUT),
+	    SMPP_CLASS_RETRY);
+	ck_assert_int_eq(smpp_status_class(SMPP_STATUS_NOT_SENT),
+	    SMPP_CLASS_RETRY);
+	ck_assert_int_eq(smpp_status_class(0x45), SMPP_CLASS_RETRY_OTHER);
+	ck_assert_int_eq(smpp_status_class(0xFF), SMPP_CLASS_RETRY_OTHER);
+	ck_assert_int_eq(smpp_status_class(0x0A), SMPP_CLASS_RETRY_OTHER);
+	ck_assert_int_eq(smpp_status_class(0xC2), SMPP_CLASS_RETRY_OTHER);
+	ck_assert_int_eq(smpp_status_class(0x401), SMPP_CLASS_RETRY_OTHER);
+	ck_assert_int_eq(smpp_status_class(0x65), SMPP_CLASS_FINAL);
+	ck_assert_int_eq(smpp_status_class(0x66), SMPP_CLASS_FINAL);
+	ck_assert_int_eq(smpp_status_class(0x0B), SMPP_CLASS_FINAL);
+	ck_assert_str_eq(smpp_strstate(SMPP_BACKOFF), "backoff");
+}
+END_TEST
+
+static Suite *
+session_suite(void)
+{
+	Suite *s = suite_create("smpp_session");
+	TCase *tc;
+
+	tc = tcase_create("status");
+	tcase_add_test(tc, test_status_names);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("session");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 10);	/* the hard cap per test */
+	tcase_add_test(tc, test_bind);
+	tcase_add_test(tc, test_submit_ok);
+	tcase_add_test(tc, test_wrong_password);
+	tcase_add_test(tc, test_reconnect);
+	tcase_add_test(tc, test_timeout);
+	tcase_add_test(tc, test_window_full);
+	tcase_add_test(tc, test_drop_returns_not_sent);
+	tcase_add_test(tc, test_free_returns_not_sent);
+	tcase_add_test(tc, test_enquire_link_and_receipt);
+	tcase_add_test(tc, test_stale_ack_ignored);
+	tcase_add_test(tc, test_stop);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(session_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
