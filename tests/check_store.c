@@ -1,0 +1,933 @@
+/*
+ * check_store.c - the durable store (store.h, store_lmdb.c).
+ *
+ * Every test gets a fresh LMDB directory under /tmp (removed afterwards)
+ * and its own event_base; commits happen only when the test runs the loop
+ * (or flushes), exactly as in the daemon.  Times are plain numbers: the
+ * sweep takes "now" as an argument, so nothing here sleeps.
+ */
+#define _GNU_SOURCE
+#include <check.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "store.h"
+
+/* The record decoder, exposed by store_lmdb.c for this test only. */
+int store_record_decode_for_test(const char *buf, size_t len,
+    struct verif *out);
+
+#define T0 1800000000LL         /* a fixed "now" for records */
+#define BIG_MAP (64ULL << 20)
+
+static char rundir[64];          /* one per run, removed by main() */
+static char dir[96];             /* one per test, inside rundir */
+static char dbpath[128];
+static struct event_base *base;
+static struct store *st;
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static struct store *
+open_store(uint64_t map_size)
+{
+	char *err = NULL;
+	struct store *s = store_open(base, dbpath, map_size, &err);
+
+	ck_assert_msg(s != NULL, "store_open: %s", err ? err : "?");
+	return s;
+}
+
+static void
+setup(void)
+{
+	snprintf(dir, sizeof(dir), "%s/t.XXXXXX", rundir);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(dbpath, sizeof(dbpath), "%s/db", dir);
+	base = event_base_new();
+	ck_assert_ptr_nonnull(base);
+	st = open_store(BIG_MAP);
+}
+
+static void
+teardown(void)
+{
+	if (st != NULL)
+		store_close(st);
+	st = NULL;
+	event_base_free(base);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+reopen(uint64_t map_size)
+{
+	store_close(st);
+	st = open_store(map_size);
+}
+
+/* Run the loop until nothing is active (bounded). */
+static void
+run_loop(void)
+{
+	for (int i = 0; i < 8; i++)
+		event_base_loop(base, EVLOOP_NONBLOCK);
+}
+
+/* A complete record: n picks the id and phone. */
+static void
+make_verif(struct verif *v, int n, int status, int send_state,
+    int64_t expires_at)
+{
+	memset(v, 0, sizeof(*v));
+	snprintf(v->id, sizeof(v->id), "ver_%024x", n);
+	snprintf(v->key, sizeof(v->key), "key%d", n % 3);
+	snprintf(v->phone, sizeof(v->phone), "+4479%08d", n);
+	strcpy(v->api, "v1");
+	v->status = status;
+	v->send_state = send_state;
+	v->attempt = 1 + n % 4;
+	v->checks = n % 3;
+	v->max_checks = 5;
+	for (int i = 0; i < 32; i++)
+		v->code_hmac[i] = (uint8_t)(n * 31 + i * 7);
+	v->created_at = T0 + n;
+	v->expires_at = expires_at;
+	v->updated_at = T0 + n + 1;
+	snprintf(v->sender, sizeof(v->sender), "Acme%d", n % 10);
+	snprintf(v->fail_reason, sizeof(v->fail_reason), "%s",
+	    status == VERIF_FAILED ? "all_routes_refused" : "");
+}
+
+static void
+add_sends(struct verif *v, int n)
+{
+	v->nsend = 2;
+	strcpy(v->send[0].smsc, "alpha");
+	snprintf(v->send[0].message_id, sizeof(v->send[0].message_id),
+	    "0A%06d", n);
+	v->send[0].submitted_at = T0 + 2;
+	v->send[0].dlr = DLR_UNDELIVERABLE;
+	v->send[0].dlr_at = T0 + 5;
+	v->send[0].error = 11;
+	strcpy(v->send[0].reason, "primary");
+	strcpy(v->send[1].smsc, "beta");
+	snprintf(v->send[1].message_id, sizeof(v->send[1].message_id),
+	    "b-%d", n);
+	v->send[1].submitted_at = T0 + 6;
+	v->send[1].dlr = DLR_PENDING;
+	v->send[1].dlr_at = 0;
+	v->send[1].error = -1;
+	strcpy(v->send[1].reason, "repeat");
+}
+
+static void
+assert_same(const struct verif *a, const struct verif *b)
+{
+	ck_assert_str_eq(a->id, b->id);
+	ck_assert_str_eq(a->key, b->key);
+	ck_assert_str_eq(a->phone, b->phone);
+	ck_assert_str_eq(a->api, b->api);
+	ck_assert_int_eq(a->status, b->status);
+	ck_assert_int_eq(a->send_state, b->send_state);
+	ck_assert_int_eq(a->attempt, b->attempt);
+	ck_assert_int_eq(a->checks, b->checks);
+	ck_assert_int_eq(a->max_checks, b->max_checks);
+	ck_assert_mem_eq(a->code_hmac, b->code_hmac, 32);
+	ck_assert_int_eq(a->created_at, b->created_at);
+	ck_assert_int_eq(a->expires_at, b->expires_at);
+	ck_assert_int_eq(a->updated_at, b->updated_at);
+	ck_assert_str_eq(a->sender, b->sender);
+	ck_assert_str_eq(a->fail_reason, b->fail_reason);
+	if (a->sealed == NULL)
+		ck_assert_ptr_null(b->sealed);
+	else
+		ck_assert_str_eq(a->sealed, b->sealed);
+	if (a->metadata == NULL)
+		ck_assert_ptr_null(b->metadata);
+	else
+		ck_assert_str_eq(a->metadata, b->metadata);
+	ck_assert_int_eq(a->nsend, b->nsend);
+	for (int i = 0; i < a->nsend; i++) {
+		const struct verif_send *x = &a->send[i], *y = &b->send[i];
+
+		ck_assert_str_eq(x->smsc, y->smsc);
+		ck_assert_str_eq(x->message_id, y->message_id);
+		ck_assert_int_eq(x->submitted_at, y->submitted_at);
+		ck_assert_int_eq(x->dlr, y->dlr);
+		ck_assert_int_eq(x->dlr_at, y->dlr_at);
+		ck_assert_int_eq(x->error, y->error);
+		ck_assert_str_eq(x->reason, y->reason);
+	}
+}
+
+static void
+assert_stored(int n, const struct verif *want)
+{
+	struct verif got;
+	char id[32];
+
+	snprintf(id, sizeof(id), "ver_%024x", n);
+	ck_assert_int_eq(store_verif_get(st, id, &got), STORE_OK);
+	assert_same(want, &got);
+	verif_clear(&got);
+}
+
+static int
+status_of(int n)
+{
+	struct verif got;
+	char id[32];
+	int s;
+
+	snprintf(id, sizeof(id), "ver_%024x", n);
+	if (store_verif_get(st, id, &got) != STORE_OK)
+		return 0;
+	s = got.status;
+	verif_clear(&got);
+	return s;
+}
+
+/* ---- records ---------------------------------------------------------- */
+
+START_TEST(test_put_get_every_field)
+{
+	struct verif v, w;
+
+	make_verif(&v, 7, VERIF_PENDING, SEND_SENT, T0 + 300);
+	add_sends(&v, 7);
+	v.sealed = strdup("c2VhbGVkIGNvZGUgdGV4dA==");
+	v.metadata = strdup("{\"order\":\"A-17\",\"note\":\"caf\\u00e9 \\\"x\\\"\"}");
+	make_verif(&w, 8, VERIF_FAILED, SEND_FAILED, T0 + 300);
+
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	ck_assert_int_eq(store_verif_put(st, &w), STORE_OK);
+	/* Reads see the open batch before it commits... */
+	assert_stored(7, &v);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	/* ...and the committed records after. */
+	assert_stored(7, &v);
+	assert_stored(8, &w);
+	verif_clear(&v);
+}
+END_TEST
+
+START_TEST(test_get_unknown)
+{
+	struct verif got;
+	char id[32];
+
+	ck_assert_int_eq(store_verif_get(st, "ver_000000000000000000000099",
+	    &got), STORE_NOTFOUND);
+	ck_assert_str_eq(got.id, "");
+	verif_clear(&got);
+	ck_assert_int_eq(store_pending_get(st, "key0", "+447900000001", id,
+	    sizeof(id)), STORE_NOTFOUND);
+	ck_assert_int_eq(store_msgid_get(st, "alpha", "X", id, sizeof(id)),
+	    STORE_NOTFOUND);
+}
+END_TEST
+
+START_TEST(test_record_version_refused)
+{
+	static const char v1[] = "{\"v\":1,\"id\":\"ver_1\",\"key\":\"k\","
+	    "\"phone\":\"+15550001\",\"api\":\"v1\",\"status\":1,"
+	    "\"send_state\":1,\"attempt\":1,\"checks\":0,\"max_checks\":5,"
+	    "\"code_hmac\":\"000102030405060708090a0b0c0d0e0f"
+	    "101112131415161718191a1b1c1d1e1f\",\"created_at\":1,"
+	    "\"expires_at\":2,\"updated_at\":3,\"sender\":\"S\","
+	    "\"fail_reason\":\"\",\"sends\":[]}";
+	char buf[sizeof(v1) + 16];
+	const char *p;
+	struct verif v;
+
+	ck_assert_int_eq(store_record_decode_for_test(v1, strlen(v1), &v),
+	    STORE_OK);
+	ck_assert_str_eq(v.id, "ver_1");
+	ck_assert_int_eq(v.code_hmac[31], 0x1f);
+	ck_assert_ptr_null(v.sealed);
+	verif_clear(&v);
+
+	/* The same record claiming a newer format is refused, not misread. */
+	snprintf(buf, sizeof(buf), "{\"v\":99,%s", v1 + strlen("{\"v\":1,"));
+	ck_assert_int_eq(store_record_decode_for_test(buf, strlen(buf), &v),
+	    STORE_ERR);
+	ck_assert_str_eq(v.id, "");
+	/* No version, truncated text, a field too long: refused. */
+	snprintf(buf, sizeof(buf), "{%s", v1 + strlen("{\"v\":1,"));
+	ck_assert_int_eq(store_record_decode_for_test(buf, strlen(buf), &v),
+	    STORE_ERR);
+	ck_assert_int_eq(store_record_decode_for_test(v1, strlen(v1) - 1, &v),
+	    STORE_ERR);
+	p = strstr(v1, "\"v1\"");
+	snprintf(buf, sizeof(buf), "%.*s\"v1234567\"%s", (int)(p - v1), v1,
+	    p + 4);
+	ck_assert_int_eq(store_record_decode_for_test(buf, strlen(buf), &v),
+	    STORE_ERR);
+}
+END_TEST
+
+START_TEST(test_strings)
+{
+	ck_assert_str_eq(verif_strstatus(VERIF_PENDING), "pending");
+	ck_assert_str_eq(verif_strstatus(VERIF_APPROVED), "approved");
+	ck_assert_str_eq(verif_strstatus(VERIF_EXPIRED), "expired");
+	ck_assert_str_eq(verif_strstatus(VERIF_CANCELED), "canceled");
+	ck_assert_str_eq(verif_strstatus(VERIF_MAX_ATTEMPTS),
+	    "max_attempts_reached");
+	ck_assert_str_eq(verif_strstatus(VERIF_FAILED), "failed");
+	ck_assert_str_eq(send_strstate(SEND_QUEUED), "queued");
+	ck_assert_str_eq(send_strstate(SEND_SENT), "sent");
+	ck_assert_str_eq(send_strstate(SEND_FAILED), "failed");
+	ck_assert_str_eq(dlr_strstate(DLR_PENDING), "pending");
+	ck_assert_str_eq(dlr_strstate(DLR_DELIVERED), "delivered");
+	ck_assert_str_eq(dlr_strstate(DLR_UNDELIVERABLE), "undeliverable");
+	ck_assert_str_eq(dlr_strstate(DLR_EXPIRED), "expired");
+	ck_assert_str_eq(dlr_strstate(DLR_REJECTED), "rejected");
+	ck_assert_str_eq(dlr_strstate(DLR_UNKNOWN), "unknown");
+}
+END_TEST
+
+/* ---- indexes ---------------------------------------------------------- */
+
+START_TEST(test_pending_index)
+{
+	struct verif a, b;
+	char id[32];
+
+	make_verif(&a, 3, VERIF_PENDING, SEND_QUEUED, T0 + 600);
+	make_verif(&b, 6, VERIF_PENDING, SEND_QUEUED, T0 + 900);
+	strcpy(b.phone, a.phone);       /* same (key, phone): key3%3 == 6%3 */
+	ck_assert_str_eq(a.key, b.key);
+
+	ck_assert_int_eq(store_verif_put(st, &a), STORE_OK);
+	ck_assert_int_eq(store_pending_get(st, a.key, a.phone, id,
+	    sizeof(id)), STORE_OK);
+	ck_assert_str_eq(id, a.id);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+
+	/* A newer verification takes the entry; the older one, still
+	 * updated as pending (a wrong code) before it is canceled, must not
+	 * take it back nor remove it. */
+	ck_assert_int_eq(store_verif_put(st, &b), STORE_OK);
+	a.checks++;
+	ck_assert_int_eq(store_verif_put(st, &a), STORE_OK);
+	ck_assert_int_eq(store_pending_get(st, a.key, a.phone, id,
+	    sizeof(id)), STORE_OK);
+	ck_assert_str_eq(id, b.id);
+	a.status = VERIF_CANCELED;
+	ck_assert_int_eq(store_verif_put(st, &a), STORE_OK);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(store_pending_get(st, a.key, a.phone, id,
+	    sizeof(id)), STORE_OK);
+	ck_assert_str_eq(id, b.id);
+
+	/* Approval removes it. */
+	b.status = VERIF_APPROVED;
+	ck_assert_int_eq(store_verif_put(st, &b), STORE_OK);
+	ck_assert_int_eq(store_pending_get(st, a.key, a.phone, id,
+	    sizeof(id)), STORE_NOTFOUND);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(store_pending_get(st, a.key, a.phone, id,
+	    sizeof(id)), STORE_NOTFOUND);
+
+	struct store_stats ss;
+
+	store_stats(st, &ss);
+	ck_assert_int_eq(ss.verifs, 2);
+	ck_assert_int_eq(ss.pending, 0);
+	ck_assert_int_eq(ss.queued, 0);
+}
+END_TEST
+
+struct idset {
+	char ids[16][32];
+	int n;
+};
+
+static void
+collect(void *arg, const char *id)
+{
+	struct idset *s = arg;
+
+	ck_assert_int_lt(s->n, 16);
+	strcpy(s->ids[s->n++], id);
+}
+
+static int
+idset_has(const struct idset *s, int n)
+{
+	char id[32];
+
+	snprintf(id, sizeof(id), "ver_%024x", n);
+	for (int i = 0; i < s->n; i++)
+		if (strcmp(s->ids[i], id) == 0)
+			return 1;
+	return 0;
+}
+
+START_TEST(test_queue_index)
+{
+	static const int status[6] = { VERIF_PENDING, VERIF_PENDING,
+	    VERIF_APPROVED, VERIF_PENDING, VERIF_CANCELED, VERIF_PENDING };
+	static const int sendst[6] = { SEND_QUEUED, SEND_SENT, SEND_QUEUED,
+	    SEND_QUEUED, SEND_QUEUED, SEND_FAILED };
+	struct verif v;
+	struct idset s = { .n = 0 };
+
+	for (int i = 0; i < 6; i++) {
+		make_verif(&v, i, status[i], sendst[i], T0 + 300);
+		ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	}
+	run_loop();
+	ck_assert_int_eq(store_queue_each(st, collect, &s), 2);
+	ck_assert_int_eq(s.n, 2);
+	ck_assert(idset_has(&s, 0));
+	ck_assert(idset_has(&s, 3));
+
+	/* Accepted by an SMSC: leaves the queue. */
+	make_verif(&v, 3, VERIF_PENDING, SEND_SENT, T0 + 300);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	/* Canceled while queued: leaves it too. */
+	make_verif(&v, 0, VERIF_CANCELED, SEND_QUEUED, T0 + 300);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	/* A sent one back to queued (resend): enters it. */
+	make_verif(&v, 1, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	run_loop();
+	s.n = 0;
+	ck_assert_int_eq(store_queue_each(st, collect, &s), 1);
+	ck_assert(idset_has(&s, 1));
+}
+END_TEST
+
+START_TEST(test_msgid_index)
+{
+	char id[32];
+
+	ck_assert_int_eq(store_msgid_put(st, "alpha", "1F2E", "ver_a"),
+	    STORE_OK);
+	ck_assert_int_eq(store_msgid_put(st, "beta", "1F2E", "ver_b"),
+	    STORE_OK);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(store_msgid_get(st, "alpha", "1F2E", id, sizeof(id)),
+	    STORE_OK);
+	ck_assert_str_eq(id, "ver_a");
+	ck_assert_int_eq(store_msgid_get(st, "beta", "1F2E", id, sizeof(id)),
+	    STORE_OK);
+	ck_assert_str_eq(id, "ver_b");
+	ck_assert_int_eq(store_msgid_get(st, "alpha", "1F2", id, sizeof(id)),
+	    STORE_NOTFOUND);
+	/* Too small a buffer is an error, not a truncated id. */
+	ck_assert_int_eq(store_msgid_get(st, "alpha", "1F2E", id, 5),
+	    STORE_ERR);
+}
+END_TEST
+
+/* ---- group commit ----------------------------------------------------- */
+
+struct calls {
+	int order[16];
+	int result[16];
+	int n;
+};
+
+static struct calls calls;
+
+static void
+cb_record(void *arg, int result)
+{
+	int tag = (int)(intptr_t)arg;
+
+	ck_assert_int_lt(calls.n, 16);
+	calls.order[calls.n] = tag;
+	calls.result[calls.n] = result;
+	calls.n++;
+}
+
+START_TEST(test_group_commit)
+{
+	struct verif v;
+	struct store_stats ss;
+
+	memset(&calls, 0, sizeof(calls));
+	for (int i = 0; i < 60; i++) {
+		make_verif(&v, i, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+		ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+		if (i % 20 == 19)
+			store_on_commit(st, cb_record, (void *)(intptr_t)i);
+	}
+	ck_assert_int_eq(calls.n, 0);   /* persist, then acknowledge */
+	store_stats(st, &ss);
+	ck_assert_int_eq(ss.commits, 0);
+
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	ck_assert_int_eq(calls.n, 3);
+	ck_assert_int_eq(calls.order[0], 19);
+	ck_assert_int_eq(calls.order[1], 39);
+	ck_assert_int_eq(calls.order[2], 59);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(calls.result[i], STORE_OK);
+	store_stats(st, &ss);
+	ck_assert_int_eq(ss.commits, 1);
+	ck_assert_int_eq(ss.verifs, 60);
+	ck_assert_int_eq(ss.queued, 60);
+
+	/* Nothing staged: the callback still waits for the end of the turn,
+	 * and no commit is made. */
+	store_on_commit(st, cb_record, (void *)(intptr_t)100);
+	ck_assert_int_eq(calls.n, 3);
+	run_loop();
+	ck_assert_int_eq(calls.n, 4);
+	ck_assert_int_eq(calls.result[3], STORE_OK);
+	store_stats(st, &ss);
+	ck_assert_int_eq(ss.commits, 1);
+	ck_assert_int_eq(ss.commit_failures, 0);
+}
+END_TEST
+
+/* A callback already active in this loop iteration: it stages a write and
+ * waits for the commit, which must come after it, in the same batch. */
+static void
+ev_stage(evutil_socket_t fd, short what, void *arg)
+{
+	struct verif v;
+	int n = (int)(intptr_t)arg;
+
+	make_verif(&v, n, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	store_on_commit(st, cb_record, arg);
+	ck_assert_int_eq(calls.n, 0);
+}
+
+START_TEST(test_commit_after_turn_callbacks)
+{
+	struct event *e1, *e2;
+	struct store_stats ss;
+
+	memset(&calls, 0, sizeof(calls));
+	e1 = event_new(base, -1, 0, ev_stage, (void *)(intptr_t)601);
+	e2 = event_new(base, -1, 0, ev_stage, (void *)(intptr_t)602);
+	event_active(e1, 0, 0);
+	event_active(e2, 0, 0);
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	ck_assert_int_eq(calls.n, 2);
+	ck_assert_int_eq(calls.order[0], 601);
+	ck_assert_int_eq(calls.order[1], 602);
+	store_stats(st, &ss);
+	ck_assert_int_eq(ss.commits, 1);
+	ck_assert_int_eq(ss.verifs, 2);
+	event_free(e1);
+	event_free(e2);
+}
+END_TEST
+
+static void
+cb_stage_more(void *arg, int result)
+{
+	struct verif v;
+
+	cb_record(arg, result);
+	make_verif(&v, 501, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	store_on_commit(st, cb_record, (void *)(intptr_t)2);
+}
+
+START_TEST(test_callback_stages_new_batch)
+{
+	struct verif v;
+	struct store_stats ss;
+
+	memset(&calls, 0, sizeof(calls));
+	make_verif(&v, 500, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	store_on_commit(st, cb_stage_more, (void *)(intptr_t)1);
+	store_on_commit(st, cb_record, (void *)(intptr_t)3);
+	run_loop();
+	/* 1 and 3 belong to the first batch; 2 to the second one. */
+	ck_assert_int_eq(calls.n, 3);
+	ck_assert_int_eq(calls.order[0], 1);
+	ck_assert_int_eq(calls.order[1], 3);
+	ck_assert_int_eq(calls.order[2], 2);
+	ck_assert_int_eq(calls.result[2], STORE_OK);
+	store_stats(st, &ss);
+	ck_assert_int_eq(ss.commits, 2);
+	reopen(BIG_MAP);
+	ck_assert_int_eq(status_of(500), VERIF_PENDING);
+	ck_assert_int_eq(status_of(501), VERIF_PENDING);
+}
+END_TEST
+
+START_TEST(test_reopen)
+{
+	struct verif v;
+	char id[32];
+
+	for (int i = 0; i < 10; i++) {
+		make_verif(&v, i, VERIF_PENDING, i % 2 ? SEND_SENT :
+		    SEND_QUEUED, T0 + 300);
+		add_sends(&v, i);
+		ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	}
+	ck_assert_int_eq(store_msgid_put(st, "alpha", "0A000003",
+	    "ver_000000000000000000000003"), STORE_OK);
+	run_loop();
+	/* Staged and closed without running the loop: close commits it. */
+	make_verif(&v, 10, VERIF_APPROVED, SEND_SENT, T0 + 300);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	reopen(BIG_MAP);
+	for (int i = 0; i < 10; i++) {
+		make_verif(&v, i, VERIF_PENDING, i % 2 ? SEND_SENT :
+		    SEND_QUEUED, T0 + 300);
+		add_sends(&v, i);
+		assert_stored(i, &v);
+	}
+	ck_assert_int_eq(status_of(10), VERIF_APPROVED);
+	make_verif(&v, 4, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+	ck_assert_int_eq(store_pending_get(st, v.key, v.phone, id,
+	    sizeof(id)), STORE_OK);
+	ck_assert_str_eq(id, v.id);
+	ck_assert_int_eq(store_msgid_get(st, "alpha", "0A000003", id,
+	    sizeof(id)), STORE_OK);
+	ck_assert_str_eq(id, "ver_000000000000000000000003");
+}
+END_TEST
+
+static void
+ignore_id(void *arg, const char *id)
+{
+	(*(int *)arg)++;
+}
+
+/* A flushed record survives a process that never closes the store. */
+START_TEST(test_flush_survives_exit)
+{
+	struct verif v;
+	pid_t pid;
+	int status, n = 0;
+
+	store_close(st);
+	st = NULL;
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct event_base *b = event_base_new();
+		char *err;
+		struct store *s = store_open(b, dbpath, BIG_MAP, &err);
+
+		make_verif(&v, 42, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+		if (s == NULL || store_verif_put(s, &v) != STORE_OK ||
+		    store_flush(s) != STORE_OK)
+			_exit(1);
+		_exit(0);       /* no close, no loop */
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	st = open_store(BIG_MAP);
+	make_verif(&v, 42, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+	assert_stored(42, &v);
+	ck_assert_int_eq(store_queue_each(st, ignore_id, &n), 1);
+	ck_assert_int_eq(n, 1);
+}
+END_TEST
+
+/* ---- sweep ------------------------------------------------------------ */
+
+#define NSWEEP 1000
+
+struct expired_seen {
+	int n;
+	int bad;
+	int64_t last;
+};
+
+static void
+on_expired(void *arg, const struct verif *v)
+{
+	struct expired_seen *e = arg;
+
+	e->n++;
+	if (v->status != VERIF_EXPIRED || v->sealed != NULL ||
+	    v->expires_at < e->last)
+		e->bad++;
+	e->last = v->expires_at;
+}
+
+/* Record i expires at T0 + 10 * i; inserted in a scrambled order. */
+static int64_t
+sweep_exp(int i)
+{
+	return T0 + 10 * (int64_t)i;
+}
+
+START_TEST(test_sweep)
+{
+	struct verif v;
+	struct store_stats ss, ss2;
+	struct expired_seen seen = { 0, 0, 0 };
+	char id[32];
+	int n, total, i;
+	const int64_t retention = 86400;
+
+	for (int k = 0; k < NSWEEP; k++) {
+		i = (k * 7) % NSWEEP;   /* 7 is prime to 1000 */
+		make_verif(&v, i, i % 2 ? VERIF_APPROVED : VERIF_PENDING,
+		    i % 4 == 0 ? SEND_QUEUED : SEND_SENT, sweep_exp(i));
+		snprintf(v.key, sizeof(v.key), "key");
+		v.sealed = i % 2 ? NULL : strdup("c2VhbGVk");
+		if (i % 2 == 0) {
+			add_sends(&v, i);
+			/* The index holds the normalised id (no leading
+			 * zero), not the raw one of the send. */
+			ck_assert_int_eq(store_msgid_put(st, "alpha",
+			    v.send[0].message_id + 1, v.id), STORE_OK);
+		}
+		ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+		verif_clear(&v);
+	}
+	run_loop();
+	store_stats(st, &ss);
+	ck_assert_int_eq(ss.verifs, NSWEEP);
+	ck_assert_int_eq(ss.pending, NSWEEP / 2);
+	ck_assert_int_eq(ss.queued, NSWEEP / 4);
+
+	/* Nothing due: nothing touched, no batch, no commit. */
+	ck_assert_int_eq(store_sweep(st, T0 - 1, 100, retention, on_expired,
+	    &seen), 0);
+	run_loop();
+	store_stats(st, &ss2);
+	ck_assert_int_eq(ss2.commits, ss.commits);
+	ck_assert_int_eq(seen.n, 0);
+
+	/* Everything due: each sweep takes the 100 oldest. */
+	const int64_t now = sweep_exp(NSWEEP - 1);
+
+	ck_assert_int_eq(store_sweep(st, now, 100, retention, on_expired,
+	    &seen), 100);
+	ck_assert_int_eq(seen.n, 50);
+	ck_assert_int_eq(status_of(98), VERIF_EXPIRED);
+	ck_assert_int_eq(status_of(99), VERIF_APPROVED);
+	ck_assert_int_eq(status_of(100), VERIF_PENDING);
+	make_verif(&v, 98, VERIF_PENDING, SEND_QUEUED, 0);
+	ck_assert_int_eq(store_pending_get(st, "key", v.phone, id,
+	    sizeof(id)), STORE_NOTFOUND);
+	make_verif(&v, 100, VERIF_PENDING, SEND_QUEUED, 0);
+	ck_assert_int_eq(store_pending_get(st, "key", v.phone, id,
+	    sizeof(id)), STORE_OK);
+	run_loop();
+	store_stats(st, &ss);
+	ck_assert_int_eq(ss.pending, NSWEEP / 2 - 50);
+	ck_assert_int_eq(ss.queued, NSWEEP / 4 - 25);
+	ck_assert_int_eq(ss.swept, 50);
+
+	/* Half-way in time: only what is due by then. */
+	total = 100;
+	n = store_sweep(st, sweep_exp(499), 1000, retention, on_expired,
+	    &seen);
+	ck_assert_int_eq(n, 400);
+	total += n;
+	ck_assert_int_eq(status_of(498), VERIF_EXPIRED);
+	ck_assert_int_eq(status_of(500), VERIF_PENDING);
+	for (int r = 0; r < 20 && (n = store_sweep(st, now, 100, retention,
+	    on_expired, &seen)) > 0; r++) {
+		ck_assert_int_le(n, 100);
+		total += n;
+		run_loop();
+	}
+	ck_assert_int_eq(total, NSWEEP);
+	ck_assert_int_eq(seen.n, NSWEEP / 2);
+	ck_assert_int_eq(seen.bad, 0);
+	run_loop();
+	store_stats(st, &ss);
+	ck_assert_int_eq(ss.verifs, NSWEEP);
+	ck_assert_int_eq(ss.pending, 0);
+	ck_assert_int_eq(ss.queued, 0);
+	ck_assert_int_eq(status_of(0), VERIF_EXPIRED);
+	ck_assert_int_eq(status_of(1), VERIF_APPROVED);
+
+	ck_assert_int_eq(store_msgid_get(st, "alpha", "A000998", id,
+	    sizeof(id)), STORE_OK);
+	/* Before the retention has passed nothing is purged. */
+	ck_assert_int_eq(store_sweep(st, now + retention - 10 * NSWEEP, 1000,
+	    retention, on_expired, &seen), 0);
+	/* After it, records go with their receipt index entries. */
+	ck_assert_int_eq(store_sweep(st, sweep_exp(9) + retention, 1000,
+	    retention, on_expired, &seen), 10);
+	ck_assert_int_eq(status_of(9), 0);
+	ck_assert_int_eq(status_of(10), VERIF_EXPIRED);
+	ck_assert_int_eq(store_sweep(st, now + retention, 1000, retention,
+	    on_expired, &seen), NSWEEP - 10);
+	run_loop();
+	store_stats(st, &ss);
+	ck_assert_int_eq(ss.verifs, 0);
+	ck_assert_int_eq(ss.purged, NSWEEP);
+	ck_assert_int_eq(seen.n, NSWEEP / 2);
+	ck_assert_int_eq(store_msgid_get(st, "alpha", "A000000", id,
+	    sizeof(id)), STORE_NOTFOUND);
+	ck_assert_int_eq(store_msgid_get(st, "alpha", "A000998", id,
+	    sizeof(id)), STORE_NOTFOUND);
+
+	/* And a sweep now finds nothing to do. */
+	ck_assert_int_eq(store_sweep(st, now + 2 * retention, 100, retention,
+	    on_expired, &seen), 0);
+	run_loop();
+	store_stats(st, &ss2);
+	ck_assert_int_eq(ss2.commits, ss.commits);
+	/* The map holds no leftover index entries: reopen and re-count. */
+	reopen(BIG_MAP);
+	store_stats(st, &ss);
+	ck_assert_int_eq(ss.verifs + ss.pending + ss.queued, 0);
+}
+END_TEST
+
+/* ---- map full --------------------------------------------------------- */
+
+START_TEST(test_map_full)
+{
+	struct verif v;
+	struct store_stats ss;
+	int committed = 0, failed_from = -1, turn, rc;
+
+	store_close(st);
+	st = open_store(256 << 10);
+	memset(&calls, 0, sizeof(calls));
+	for (turn = 0; turn < 200 && failed_from < 0; turn++) {
+		int first = committed;
+
+		for (int i = 0; i < 10; i++) {
+			make_verif(&v, first + i, VERIF_PENDING, SEND_QUEUED,
+			    T0 + 300);
+			add_sends(&v, first + i);
+			v.metadata = strdup("{\"padding\":\"................"
+			    "................................................"
+			    "...........................\"}");
+			rc = store_verif_put(st, &v);
+			verif_clear(&v);
+			if (rc != STORE_OK) {
+				ck_assert_int_eq(rc, STORE_FULL);
+				failed_from = first;
+				/* The batch stays failed: no LMDB call. */
+				make_verif(&v, 99999, VERIF_PENDING,
+				    SEND_QUEUED, T0 + 300);
+				ck_assert_int_eq(store_verif_put(st, &v),
+				    STORE_FULL);
+				break;
+			}
+		}
+		calls.n = 0;
+		store_on_commit(st, cb_record, (void *)(intptr_t)turn);
+		run_loop();
+		ck_assert_int_eq(calls.n, 1);
+		if (failed_from < 0) {
+			ck_assert_int_eq(calls.result[0], STORE_OK);
+			committed = first + 10;
+		} else {
+			ck_assert_int_eq(calls.result[0], STORE_FULL);
+		}
+	}
+	ck_assert_int_ge(failed_from, 0);
+	ck_assert_int_ge(committed, 30);
+	fprintf(stderr, "map_full: %d records committed in 256 KiB\n",
+	    committed);
+	store_stats(st, &ss);
+	ck_assert_int_eq(ss.commit_failures, 1);
+	ck_assert_int_eq(ss.verifs, committed);
+
+	/* Raise the map: every record committed before is intact, none of
+	 * the failed batch is there, and writing works again. */
+	reopen(BIG_MAP);
+	for (int i = 0; i < committed; i++) {
+		make_verif(&v, i, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+		add_sends(&v, i);
+		v.metadata = strdup("{\"padding\":\"................"
+		    "................................................"
+		    "...........................\"}");
+		assert_stored(i, &v);
+		verif_clear(&v);
+	}
+	ck_assert_int_eq(status_of(committed), 0);
+	ck_assert_int_eq(status_of(99999), 0);
+	store_stats(st, &ss);
+	ck_assert_int_eq(ss.verifs, committed);
+	ck_assert_int_eq(ss.pending, committed);
+	make_verif(&v, 99999, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+}
+END_TEST
+
+/* ---- suite ------------------------------------------------------------ */
+
+static Suite *
+store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc;
+
+	tc = tcase_create("records");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_put_get_every_field);
+	tcase_add_test(tc, test_get_unknown);
+	tcase_add_test(tc, test_record_version_refused);
+	tcase_add_test(tc, test_strings);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("indexes");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_pending_index);
+	tcase_add_test(tc, test_queue_index);
+	tcase_add_test(tc, test_msgid_index);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("commit");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_group_commit);
+	tcase_add_test(tc, test_commit_after_turn_callbacks);
+	tcase_add_test(tc, test_callback_stages_new_batch);
+	tcase_add_test(tc, test_reopen);
+	tcase_add_test(tc, test_flush_survives_exit);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("sweep");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_sweep);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("map_full");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, test_map_full);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(store_suite());
+	int failed;
+
+	/* Each test removes its own directory; a failed assertion skips
+	 * that teardown, so the run's directory is removed here too. */
+	strcpy(rundir, "/tmp/check_store.XXXXXX");
+	if (mkdtemp(rundir) == NULL) {
+		perror("mkdtemp");
+		return EXIT_FAILURE;
+	}
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	nftw(rundir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
