@@ -9,6 +9,7 @@
  *            (expire a pending verification, later purge the record)
  *   queue    id -> "" for verifications no SMSC has accepted yet
  *   msgid    smsc NUL normalised message id -> id (receipt matching)
+ *   msgref   id NUL smsc NUL msgid -> "" (so a purge finds its msgid entries)
  *
  * Group commit: every write made during one turn of the event loop goes
  * into one write transaction, committed (with one fsync) by an event that
