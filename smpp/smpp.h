@@ -71,6 +71,14 @@ struct smpp_config {
 	int response_timeout;     /* seconds to wait for any response */
 	int reconnect_min_ms;     /* first backoff; doubles up to max, jittered */
 	int reconnect_max_ms;
+	/* TLS to the SMSC (0 = plain TCP).  The peer's certificate must chain
+	 * to tls_ca_file (PEM; NULL = the system store) and name
+	 * tls_server_name (NULL = host), which is also sent as SNI when it is
+	 * not an IP address.  A failed handshake backs off like a failed
+	 * connect. */
+	int tls;
+	const char *tls_ca_file;
+	const char *tls_server_name;
 };
 
 /* One submit_sm.  Strings are copied; nothing is kept after submit returns. */

@@ -28,6 +28,15 @@
  * the session; smpp_session_free() from inside one only marks the session
  * dead, and the outermost handler of the session frees it on the way out.
  * Passwords and message text are never logged.
+ *
+ * TLS (cfg.tls): the session owns one SSL_CTX (peer verification on, the
+ * configured CA file or the system store) and makes one SSL per connection,
+ * checked against tls_server_name (an IP address is checked as one).  The
+ * handshake is part of CONNECTING: BEV_EVENT_CONNECTED comes from the
+ * openssl bufferevent once it is done, and a failure is logged as
+ * event=smpp.tls_failed with OpenSSL's verify error and treated like a
+ * failed connect (BACKOFF).  CONNECTING is bounded by response_timeout, so
+ * a peer that accepts TCP but never finishes a handshake cannot hang us.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -41,8 +50,14 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/util.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "log.h"
 #include "smpp.h"
@@ -77,6 +92,7 @@ struct smpp_session {
 	enum smpp_state state;
 
 	struct bufferevent *bev;
+	SSL_CTX *ssl_ctx;		/* NULL unless cfg.tls */
 	uint32_t gen;			/* connection generation, for acks */
 	struct smpp_window *win;
 	uint32_t bind_seq, unbind_seq;
@@ -663,6 +679,37 @@ send_bind(struct smpp_session *s)
 	arm_ms(s->op_timer, (int64_t)s->cfg.response_timeout * 1000);
 }
 
+/*
+ * Log why a TLS handshake failed, if it was TLS that failed (a certificate
+ * that does not verify, or any OpenSSL error).  Returns 1 when it logged,
+ * 0 when the failure was below TLS (the TCP connect).
+ */
+static int
+tls_failed(struct smpp_session *s, struct bufferevent *bev)
+{
+	SSL *ssl = bufferevent_openssl_get_ssl(bev);
+	long vr = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
+	unsigned long e, first = 0;
+	char nb[128], vb[256], eb[256], es[256];
+
+	/* Drain libevent's queue of OpenSSL errors; keep the first. */
+	while ((e = bufferevent_get_openssl_error(bev)) != 0)
+		if (first == 0)
+			first = e;
+	if (vr == X509_V_OK && first == 0)
+		return 0;
+	if (first != 0)
+		ERR_error_string_n(first, es, sizeof(es));
+	else
+		snprintf(es, sizeof(es), "none");
+	log_err("smpp.tls_failed", "smsc=%s server_name=%s verify_error=%s "
+	    "ssl_error=%s", log_str(nb, sizeof(nb), name(s)),
+	    s->cfg.tls_server_name,
+	    log_str(vb, sizeof(vb), X509_verify_cert_error_string(vr)),
+	    log_str(eb, sizeof(eb), es));
+	return 1;
+}
+
 static void
 on_event(struct bufferevent *bev, short what, void *arg)
 {
@@ -680,11 +727,51 @@ on_event(struct bufferevent *bev, short what, void *arg)
 			send_bind(s);
 		}
 	} else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		session_drop(s, (what & BEV_EVENT_EOF) ? "eof" :
-		    s->state == SMPP_CONNECTING ? "connect_failed" :
-		    "socket_error", 0);
+		if (s->state == SMPP_CONNECTING && s->ssl_ctx != NULL &&
+		    tls_failed(s, bev))
+			session_drop(s, "tls_failed", 0);
+		else
+			session_drop(s, (what & BEV_EVENT_EOF) ? "eof" :
+			    s->state == SMPP_CONNECTING ? "connect_failed" :
+			    "socket_error", 0);
 	}
 	leave(s);
+}
+
+/* A client-side openssl bufferevent (not yet connected) whose SSL checks
+ * the peer's certificate against tls_server_name.  NULL on failure. */
+static struct bufferevent *
+tls_bufferevent(struct smpp_session *s)
+{
+	const char *sn = s->cfg.tls_server_name;
+	struct in6_addr a6;
+	struct bufferevent *bev;
+	SSL *ssl;
+	int is_ip, ok;
+
+	if ((ssl = SSL_new(s->ssl_ctx)) == NULL)
+		return NULL;
+	is_ip = inet_pton(AF_INET, sn, &a6) == 1 ||
+	    inet_pton(AF_INET6, sn, &a6) == 1;
+	if (is_ip) {
+		ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), sn);
+	} else {
+		/* No SNI for an address literal (RFC 6066, section 3). */
+		ok = SSL_set_tlsext_host_name(ssl, sn) == 1 &&
+		    SSL_set1_host(ssl, sn) == 1;
+		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	}
+	if (!ok) {
+		SSL_free(ssl);
+		return NULL;
+	}
+	/* With BEV_OPT_CLOSE_ON_FREE the bufferevent owns ssl, also when
+	 * this call fails. */
+	bev = bufferevent_openssl_socket_new(s->base, -1, ssl,
+	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
+	if (bev != NULL)
+		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+	return bev;
 }
 
 static void
@@ -724,12 +811,18 @@ connect_now(struct smpp_session *s)
 		    htons((uint16_t)s->cfg.port);
 		evutil_freeaddrinfo(ai);
 	}
-	s->bev = bufferevent_socket_new(s->base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (s->ssl_ctx != NULL)
+		s->bev = tls_bufferevent(s);
+	else
+		s->bev = bufferevent_socket_new(s->base, -1,
+		    BEV_OPT_CLOSE_ON_FREE);
 	if (s->bev == NULL) {
 		session_drop(s, "no_memory", 0);
 		return;
 	}
 	bufferevent_setcb(s->bev, on_read, on_write, on_event, s);
+	/* Bounds the TCP connect and, with TLS, the handshake. */
+	arm_ms(s->op_timer, (int64_t)s->cfg.response_timeout * 1000);
 	if (bufferevent_socket_connect(s->bev, (struct sockaddr *)&ss,
 	    sslen) < 0)
 		session_drop(s, "connect_failed", 0);
@@ -756,6 +849,9 @@ on_op_timer(evutil_socket_t fd, short what, void *arg)
 	enter(s);
 	if (s->flushing) {
 		session_drop(s, "flush_timeout", 0);
+	} else if (s->state == SMPP_CONNECTING) {
+		session_drop(s, s->ssl_ctx != NULL ? "connect_or_tls_timeout" :
+		    "connect_timeout", 0);
 	} else if (s->state == SMPP_BINDING) {
 		s->st.binds_failed++;
 		session_drop(s, "bind_timeout", 0);
@@ -854,6 +950,38 @@ dup_or_empty(const char *s)
 	return strdup(s != NULL ? s : "");
 }
 
+/* The session's TLS context: TLS 1.2 or later, the peer must present a
+ * certificate that chains to ca_file (or the system store when NULL).
+ * NULL, with the reason logged, when the CA cannot be loaded. */
+static SSL_CTX *
+tls_context(const char *smsc, const char *ca_file)
+{
+	SSL_CTX *ctx;
+	char nb[128], fb[300], eb[256], es[256];
+	int ok;
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		return NULL;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (ca_file != NULL)
+		ok = SSL_CTX_load_verify_locations(ctx, ca_file, NULL) == 1;
+	else
+		ok = SSL_CTX_set_default_verify_paths(ctx) == 1;
+	if (!ok) {
+		ERR_error_string_n(ERR_peek_last_error(), es, sizeof(es));
+		ERR_clear_error();
+		log_err("smpp.config", "smsc=%s tls_ca_file=%s ssl_error=%s "
+		    "msg=\"cannot load the CA certificates\"",
+		    log_str(nb, sizeof(nb), smsc),
+		    log_str(fb, sizeof(fb), ca_file ? ca_file : "(system)"),
+		    log_str(eb, sizeof(eb), es));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 struct smpp_session *
 smpp_session_new(struct event_base *base, const struct smpp_config *cfg,
     const struct smpp_callbacks *cb, void *arg)
@@ -883,6 +1011,10 @@ smpp_session_new(struct event_base *base, const struct smpp_config *cfg,
 	s->cfg.system_id = dup_or_empty(cfg->system_id);
 	s->cfg.password = dup_or_empty(cfg->password);
 	s->cfg.system_type = dup_or_empty(cfg->system_type);
+	s->cfg.tls_ca_file = cfg->tls_ca_file != NULL ?
+	    strdup(cfg->tls_ca_file) : NULL;
+	s->cfg.tls_server_name = dup_or_empty(cfg->tls_server_name != NULL &&
+	    cfg->tls_server_name[0] != 0 ? cfg->tls_server_name : cfg->host);
 	if (cb != NULL)
 		s->cb = *cb;
 	s->arg = arg;
@@ -898,7 +1030,13 @@ smpp_session_new(struct event_base *base, const struct smpp_config *cfg,
 	if (!s->cfg.name || !s->cfg.host || !s->cfg.system_id ||
 	    !s->cfg.password || !s->cfg.system_type || !s->win || !s->rbuf ||
 	    !s->op_timer || !s->resp_timer || !s->link_timer ||
-	    !s->backoff_timer || !s->done_ev) {
+	    !s->backoff_timer || !s->done_ev || !s->cfg.tls_server_name ||
+	    (cfg->tls_ca_file != NULL && s->cfg.tls_ca_file == NULL)) {
+		session_destroy(s);
+		return NULL;
+	}
+	if (cfg->tls && (s->ssl_ctx = tls_context(s->cfg.name,
+	    s->cfg.tls_ca_file)) == NULL) {
 		session_destroy(s);
 		return NULL;
 	}
@@ -1046,6 +1184,10 @@ session_destroy(struct smpp_session *s)
 		    strlen(s->cfg.password));
 	free((char *)s->cfg.password);
 	free((char *)s->cfg.system_type);
+	free((char *)s->cfg.tls_ca_file);
+	free((char *)s->cfg.tls_server_name);
+	if (s->ssl_ctx != NULL)
+		SSL_CTX_free(s->ssl_ctx);
 	free(s);
 }
 

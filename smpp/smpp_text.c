@@ -348,13 +348,13 @@ smpp_text_decode(uint8_t data_coding, int default_is_latin1,
 
 	if (out == NULL || outsize == 0 || (in == NULL && len > 0))
 		return -1;
+	/* 0x00 is whatever this SMSC calls its default alphabet. */
+	if (data_coding == 0x00 && default_is_latin1)
+		data_coding = 0x03;
 	switch (data_coding) {
 	case 0x00:
-		if (!default_is_latin1) {
-			r = decode_gsm(in, len, out, outsize, &pos);
-			break;
-		}
-		/* FALLTHROUGH: this SMSC's default alphabet is Latin-1 */
+		r = decode_gsm(in, len, out, outsize, &pos);
+		break;
 	case 0x03:
 		for (i = 0; i < len && r == 0; i++)
 			r = utf8_put(in[i], out, outsize, &pos);

@@ -433,6 +433,48 @@ START_TEST(cancel_and_other_key)
 }
 END_TEST
 
+
+START_TEST(sighup_reloads_keys_keeps_binds)
+{
+	char out[4096];
+	int st, ok = 0;
+	FILE *f;
+
+	start_all();
+	/* Add a key to the configuration and reload. */
+	f = fopen(H.conf, "a");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[key added]\ntoken = added-token-0123456789abcdef\n");
+	fclose(f);
+	st = h_http(&H, "GET", "/v1/smscs", NULL,
+	    "added-token-0123456789abcdef", NULL, out, sizeof(out));
+	ck_assert_int_eq(st, 401);
+	kill(H.daemon_pid, SIGHUP);
+	for (int i = 0; i < 200 && !ok; i++) {
+		st = h_http(&H, "GET", "/v1/smscs", NULL,
+		    "added-token-0123456789abcdef", NULL, out, sizeof(out));
+		ok = st == 200;
+		if (!ok)
+			h_nap_ms(25);
+	}
+	ck_assert_msg(ok, "the new key never worked after SIGHUP");
+	/* The unchanged SMSC kept its bind: no reconnect happened. */
+	ck_assert_ptr_nonnull(strstr(out, "\"reconnects\":0"));
+	ck_assert_ptr_nonnull(strstr(out, "\"state\":\"bound\""));
+	/* A broken configuration is refused and the daemon goes on. */
+	f = fopen(H.conf, "a");
+	fprintf(f, "[smsc broken]\nport = 99999\n");
+	fclose(f);
+	kill(H.daemon_pid, SIGHUP);
+	h_nap_ms(200);
+	st = h_http(&H, "GET", "/v1/smscs", NULL,
+	    "added-token-0123456789abcdef", NULL, out, sizeof(out));
+	ck_assert_int_eq(st, 200);
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
+	ck_assert(h_file_contains(H.daemon_log, "gw.reload_refused"));
+}
+END_TEST
+
 static Suite *
 e2e_suite(void)
 {
@@ -453,6 +495,7 @@ e2e_suite(void)
 		{ "receipt", receipt_updates_delivery },
 		{ "bad_requests", bad_requests },
 		{ "cancel", cancel_and_other_key },
+		{ "sighup", sighup_reloads_keys_keeps_binds },
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {

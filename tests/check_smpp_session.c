@@ -8,6 +8,13 @@
  * enquire_link and receipts on demand.  Tests drive the loop with
  * wait_until(), which runs event_base_loop() until a condition holds or a
  * bounded deadline passes; nothing sleeps.
+ *
+ * With fk.tls set the fake speaks TLS (an openssl bufferevent in the
+ * accepting mode) with the test certificate in tests/data/tls/: server.pem
+ * (CN and SAN 127.0.0.1, SAN localhost) issued by ca.pem.  The data
+ * directory is found through SV_SRCDIR (set by `make check`), else the
+ * current directory.  Tests that check a log line point fd 2 at a
+ * temporary file while they run.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -18,11 +25,15 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <unistd.h>
+
 #include <check.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/listener.h>
+#include <openssl/ssl.h>
 
 #include "smpp_pdu.h"
 
@@ -42,6 +53,8 @@ struct fake {
 	int el_resp_seen;	/* seq of the last enquire_link_resp */
 	int dlr_resp_seq;	/* seq of the last deliver_sm_resp, -1 none */
 	uint32_t dlr_resp_status;
+	SSL_CTX *tls;		/* non-NULL: accept TLS */
+	int accepts;
 	uint8_t buf[SMPP_MAX_PDU + 1];
 };
 
@@ -174,7 +187,17 @@ fake_accept(struct evconnlistener *l, evutil_socket_t fd,
 	struct bufferevent *b;
 
 	ck_assert_int_lt(fk.nconns, MAX_CONNS);
-	b = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	fk.accepts++;
+	if (fk.tls != NULL) {
+		SSL *ssl = SSL_new(fk.tls);
+
+		ck_assert_ptr_nonnull(ssl);
+		b = bufferevent_openssl_socket_new(base, fd, ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+	} else {
+		b = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
+	}
+	ck_assert_ptr_nonnull(b);
 	bufferevent_setcb(b, fake_read, NULL, fake_event, NULL);
 	bufferevent_enable(b, EV_READ | EV_WRITE);
 	fk.conns[fk.nconns++] = b;
@@ -254,14 +277,55 @@ setup(void)
 	sess = NULL;
 }
 
+/* Log capture: fd 2 into a temporary file between the two calls. */
+static FILE *log_file;
+static int saved_stderr = -1;
+
+static void
+capture_log(void)
+{
+	fflush(stderr);
+	log_file = tmpfile();
+	ck_assert_ptr_nonnull(log_file);
+	saved_stderr = dup(2);
+	ck_assert_int_ge(saved_stderr, 0);
+	ck_assert_int_eq(dup2(fileno(log_file), 2), 2);
+}
+
+/* Stop capturing; the captured text (truncated to size) into buf. */
+static void
+captured_log(char *buf, size_t size)
+{
+	size_t n = 0;
+
+	if (saved_stderr >= 0) {
+		fflush(stderr);
+		dup2(saved_stderr, 2);
+		close(saved_stderr);
+		saved_stderr = -1;
+	}
+	if (log_file != NULL) {
+		rewind(log_file);
+		n = fread(buf, 1, size - 1, log_file);
+		fclose(log_file);
+		log_file = NULL;
+	}
+	buf[n] = 0;
+}
+
 static void
 teardown(void)
 {
+	char dummy[2];
+
 	if (sess != NULL)
 		smpp_session_free(sess);
 	fake_close_all();
 	evconnlistener_free(fk.lev);
 	event_base_free(base);
+	if (fk.tls != NULL)
+		SSL_CTX_free(fk.tls);
+	captured_log(dummy, sizeof(dummy));
 }
 
 static void
@@ -568,6 +632,158 @@ START_TEST(test_status_names)
 }
 END_TEST
 
+/*
+ * TLS.
+ */
+static const char *
+tls_path(char *buf, size_t size, const char *file)
+{
+	const char *dir = getenv("SV_SRCDIR");
+
+	snprintf(buf, size, "%s/tests/data/tls/%s", dir ? dir : ".", file);
+	return buf;
+}
+
+/* Make the fake speak TLS with the test server certificate. */
+static void
+fake_tls(void)
+{
+	char cert[512], key[512];
+
+	fk.tls = SSL_CTX_new(TLS_server_method());
+	ck_assert_ptr_nonnull(fk.tls);
+	ck_assert_msg(SSL_CTX_use_certificate_chain_file(fk.tls,
+	    tls_path(cert, sizeof(cert), "server.pem")) == 1,
+	    "cannot load %s (set SV_SRCDIR)", cert);
+	ck_assert_int_eq(SSL_CTX_use_PrivateKey_file(fk.tls,
+	    tls_path(key, sizeof(key), "server.key"), SSL_FILETYPE_PEM), 1);
+	ck_assert_int_eq(SSL_CTX_check_private_key(fk.tls), 1);
+}
+
+static struct smpp_config
+tls_config(char *ca, size_t size, const char *ca_name,
+    const char *server_name)
+{
+	struct smpp_config c = config();
+
+	c.tls = 1;
+	c.tls_ca_file = tls_path(ca, size, ca_name);
+	c.tls_server_name = server_name;
+	return c;
+}
+
+START_TEST(test_tls_bind_submit)
+{
+	char ca[512];
+	struct smpp_config c;
+	int cookie;
+
+	fake_tls();
+	/* The server name defaults to host, 127.0.0.1: checked as an IP. */
+	c = tls_config(ca, sizeof(ca), "ca.pem", NULL);
+	start_bound(c);
+	ck_assert_int_eq(fk.binds, 1);
+	ck_assert_str_eq(fk.last_system_id, "esme");
+	ck_assert_str_eq(fk.last_password, "secret");
+	ck_assert_int_eq(smpp_session_submit(sess, &msg, &cookie), 0);
+	ck_assert(wait_until(one_done, 3000));
+	ck_assert_ptr_eq(rc.done[0].cookie, &cookie);
+	ck_assert_uint_eq(rc.done[0].status, 0);
+	ck_assert_str_eq(rc.done[0].id, "MSG1");
+	ck_assert_str_eq(fk.last_destination, "447700900123");
+}
+END_TEST
+
+START_TEST(test_tls_dns_name_and_stop)
+{
+	char ca[512];
+	struct smpp_config c;
+
+	fake_tls();
+	c = tls_config(ca, sizeof(ca), "ca.pem", "localhost");
+	start_bound(c);
+	smpp_session_stop(sess, on_stopped, NULL);
+	ck_assert(wait_until(stopped, 3000));
+	ck_assert_int_eq(fk.unbinds, 1);
+}
+END_TEST
+
+static int
+two_accepts_in_backoff(void)
+{
+	return fk.accepts >= 2 && smpp_session_state(sess) == SMPP_BACKOFF;
+}
+
+/* A session that must not get past the handshake: it backs off, retries,
+ * never binds, and logs why. */
+static void
+assert_tls_refused(struct smpp_config c, const char *why)
+{
+	struct smpp_session_stats st;
+	char log[16384];
+	int i;
+
+	capture_log();
+	sess = smpp_session_new(base, &c, &cbs, NULL);
+	ck_assert_ptr_nonnull(sess);
+	smpp_session_start(sess);
+	ck_assert(wait_until(two_accepts_in_backoff, 3000));
+	captured_log(log, sizeof(log));
+	ck_assert_int_eq(fk.binds, 0);
+	ck_assert_int_eq(rc.ndone, 0);
+	for (i = 0; i < rc.nstates; i++)
+		ck_assert_int_ne(rc.states[i], SMPP_BINDING);
+	smpp_session_stats(sess, &st);
+	ck_assert_uint_ge(st.reconnects, 1);
+	ck_assert_msg(strstr(log, "event=smpp.tls_failed smsc=fake") != NULL,
+	    "no tls_failed line in: %s", log);
+	ck_assert_msg(strstr(log, why) != NULL, "no \"%s\" in: %s", why,
+	    log);
+	ck_assert_ptr_nonnull(strstr(log, "reason=tls_failed"));
+	ck_assert_ptr_null(strstr(log, "secret"));
+}
+
+START_TEST(test_tls_wrong_server_name)
+{
+	char ca[512];
+
+	fake_tls();
+	assert_tls_refused(tls_config(ca, sizeof(ca), "ca.pem",
+	    "wrong.example"), "verify_error=\"hostname mismatch\"");
+}
+END_TEST
+
+START_TEST(test_tls_wrong_ip)
+{
+	char ca[512];
+
+	fake_tls();
+	assert_tls_refused(tls_config(ca, sizeof(ca), "ca.pem", "127.0.0.2"),
+	    "verify_error=\"IP address mismatch\"");
+}
+END_TEST
+
+START_TEST(test_tls_unknown_ca)
+{
+	char ca[512];
+
+	fake_tls();
+	/* The server's own certificate is no CA: nothing to chain to. */
+	assert_tls_refused(tls_config(ca, sizeof(ca), "server.pem", NULL),
+	    "verify_error=\"unable to get local issuer certificate\"");
+}
+END_TEST
+
+START_TEST(test_tls_missing_ca_file)
+{
+	char ca[512];
+	struct smpp_config c = tls_config(ca, sizeof(ca), "nonexistent.pem",
+	    NULL);
+
+	ck_assert_ptr_null(smpp_session_new(base, &c, &cbs, NULL));
+}
+END_TEST
+
 static Suite *
 session_suite(void)
 {
@@ -592,6 +808,17 @@ session_suite(void)
 	tcase_add_test(tc, test_enquire_link_and_receipt);
 	tcase_add_test(tc, test_stale_ack_ignored);
 	tcase_add_test(tc, test_stop);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("tls");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 10);
+	tcase_add_test(tc, test_tls_bind_submit);
+	tcase_add_test(tc, test_tls_dns_name_and_stop);
+	tcase_add_test(tc, test_tls_wrong_server_name);
+	tcase_add_test(tc, test_tls_wrong_ip);
+	tcase_add_test(tc, test_tls_unknown_ca);
+	tcase_add_test(tc, test_tls_missing_ca_file);
 	suite_add_tcase(s, tc);
 	return s;
 }

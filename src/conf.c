@@ -1,0 +1,1308 @@
+/*
+ * conf.c - the configuration file: INI text into struct conf.
+ *
+ * Loading runs in two passes.  The first is libinih's: ini_parse_stream()
+ * pulls the text one line at a time through reader(), which counts lines
+ * (the distro inih passes no line number to the handler) and also sees
+ * every section header, so repeated, empty and unknown sections are all
+ * noticed.  handler() then records each key's raw value and line in its
+ * section, rejecting unknown keys and keys given twice.  The second pass
+ * converts every value through the key table below - one line per key
+ * with its type, bounds and default, in the manner of Redis' config.c -
+ * and then validates the file as a whole (cross references between
+ * routes and SMSCs, unique tokens, at least one SMSC and one key).
+ *
+ * Every problem found is reported, not just the first: errors are
+ * collected with their line, sorted, and returned as text with one
+ * "FILE:LINE: [section NAME] key: message" line each.  Values of
+ * passwords and tokens are never echoed in those messages.
+ *
+ * A struct conf is built whole or not at all and is never changed after
+ * conf_load() returns it; its strings belong to it.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "conf.h"
+#include "template.h"
+#include "util.h"
+
+#define CONF_MAX_FILE   (1024 * 1024)   /* octets */
+#define CONF_MAX_ERRORS 100             /* lines of error text */
+#define CONF_NAME_MAX   32              /* [smsc NAME], [key NAME]... */
+
+enum ktype {
+	T_INT,          /* int within min..max */
+	T_SIZE,         /* uint64_t, integer with K/M/G/T suffix, min..max */
+	T_STR,          /* printable ASCII, length min..max */
+	T_WORD,         /* printable ASCII without spaces, length min..max */
+	T_PATH,         /* a file name: no control characters */
+	T_ENUM,         /* int: index of the value in vals */
+	T_ENUMSTR,      /* char *: one of vals */
+	T_HOSTPORT,     /* char * at off, int port at off2 */
+	T_SENDER,       /* SMS source address */
+	T_COUNTRY,      /* ISO 3166 alpha-2, upper case */
+	T_PREFIXES,     /* char ** at off, count at off2 */
+	T_SMSCLIST,     /* int * (SMSC indexes) at off, count at off2 */
+	T_TOKEN,        /* API token: 16..256 printable, no spaces */
+	T_URL,          /* http:// or https:// */
+	T_LANG,         /* a built-in template language */
+};
+
+struct kdef {
+	const char *name;
+	enum ktype type;
+	long long min, max;
+	const char *def;          /* NULL: no default (required or unset) */
+	int required;
+	size_t off, off2;
+	const char *const *vals;  /* T_ENUM, T_ENUMSTR */
+};
+
+struct sdef {
+	const char *kind;
+	int named;                /* [kind NAME] */
+	const struct kdef *keys;
+	size_t nkeys;
+};
+
+static const char *const levels[] = { "debug", "info", "warn", "error",
+    NULL };
+static const char *const binds[] = { "transceiver", "transmitter", NULL };
+static const char *const codings[] = { "gsm", "latin1", NULL };
+
+#define KB 1024LL
+#define MB (1024LL * KB)
+#define GB (1024LL * MB)
+#define TB (1024LL * GB)
+
+#define C(f) offsetof(struct conf, f)
+static const struct kdef server_keys[] = {
+	{ "listen", T_HOSTPORT, 0, 65535, "127.0.0.1:8080", 0,
+	    C(listen_host), C(listen_port), NULL },
+	{ "secret_file", T_PATH, 1, 4095, "var/secret", 0, C(secret_file), 0,
+	    NULL },
+	{ "max_connections", T_INT, 1, 100000, "1024", 0, C(max_connections),
+	    0, NULL },
+	{ "request_timeout", T_INT, 1, 300, "10", 0, C(request_timeout), 0,
+	    NULL },
+	{ "submit_wait_ms", T_INT, 0, 30000, "3000", 0, C(submit_wait_ms), 0,
+	    NULL },
+	{ "log_level", T_ENUMSTR, 0, 0, "info", 0, C(log_level), 0, levels },
+};
+
+static const struct kdef store_keys[] = {
+	{ "path", T_PATH, 1, 4095, "var/db", 0, C(store_path), 0, NULL },
+	{ "map_size", T_SIZE, MB, TB, "1G", 0, C(map_size), 0, NULL },
+	{ "sweep_interval", T_INT, 1, 3600, "1", 0, C(sweep_interval), 0,
+	    NULL },
+	{ "sweep_batch", T_INT, 1, 100000, "256", 0, C(sweep_batch), 0, NULL },
+	{ "retention", T_INT, 0, 31536000, "86400", 0, C(retention), 0, NULL },
+};
+
+static const struct kdef verify_keys[] = {
+	{ "code_length", T_INT, 4, 12, "6", 0, C(code_length), 0, NULL },
+	{ "expiry", T_INT, 1, 86400, "600", 0, C(expiry), 0, NULL },
+	{ "max_check_attempts", T_INT, 1, 100, "5", 0, C(max_check_attempts),
+	    0, NULL },
+	{ "repeat_window", T_INT, 0, 86400, "600", 0, C(repeat_window), 0,
+	    NULL },
+	{ "sender", T_SENDER, 0, 0, "Verify", 0, C(sender), 0, NULL },
+	{ "default_country", T_COUNTRY, 0, 0, "US", 0, C(default_country), 0,
+	    NULL },
+};
+#undef C
+
+#define S(f) offsetof(struct conf_smsc, f)
+static const struct kdef smsc_keys[] = {
+	{ "host", T_WORD, 1, 255, NULL, 1, S(host), 0, NULL },
+	{ "port", T_INT, 1, 65535, "2775", 0, S(port), 0, NULL },
+	{ "system_id", T_STR, 1, 15, NULL, 1, S(system_id), 0, NULL },
+	{ "password", T_STR, 0, 8, "", 0, S(password), 0, NULL },
+	{ "system_type", T_STR, 0, 12, "", 0, S(system_type), 0, NULL },
+	{ "bind", T_ENUM, 0, 0, "transceiver", 0, S(bind), 0, binds },
+	{ "sessions", T_INT, 1, 64, "1", 0, S(sessions), 0, NULL },
+	{ "window", T_INT, 1, 1000, "10", 0, S(window), 0, NULL },
+	{ "throughput", T_INT, 0, 100000, "0", 0, S(throughput), 0, NULL },
+	{ "enquire_link", T_INT, 1, 3600, "30", 0, S(enquire_link), 0, NULL },
+	{ "response_timeout", T_INT, 1, 300, "10", 0, S(response_timeout), 0,
+	    NULL },
+	{ "reconnect_min_ms", T_INT, 10, 600000, "500", 0,
+	    S(reconnect_min_ms), 0, NULL },
+	{ "reconnect_max_ms", T_INT, 10, 3600000, "30000", 0,
+	    S(reconnect_max_ms), 0, NULL },
+	{ "data_coding_default", T_ENUM, 0, 0, "gsm", 0, S(latin1_default), 0,
+	    codings },
+};
+#undef S
+
+#define R(f) offsetof(struct conf_route, f)
+static const struct kdef route_keys[] = {
+	{ "prefix", T_PREFIXES, 0, 0, NULL, 1, R(prefixes), R(nprefix), NULL },
+	{ "smsc", T_SMSCLIST, 0, 0, NULL, 1, R(smsc), R(nsmsc), NULL },
+};
+#undef R
+
+#define K(f) offsetof(struct conf_key, f)
+static const struct kdef key_keys[] = {
+	{ "token", T_TOKEN, 16, 256, NULL, 1, K(token), 0, NULL },
+	{ "webhook", T_URL, 0, 2048, NULL, 0, K(webhook), 0, NULL },
+	{ "webhook_secret", T_STR, 1, 256, NULL, 0, K(webhook_secret), 0,
+	    NULL },
+	{ "language", T_LANG, 0, 0, NULL, 0, K(language), 0, NULL },
+};
+#undef K
+
+#define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
+enum { SD_SERVER, SD_STORE, SD_VERIFY, SD_SMSC, SD_ROUTE, SD_KEY, SD_N };
+static const struct sdef sections[SD_N] = {
+	[SD_SERVER] = { "server", 0, server_keys, NKEYS(server_keys) },
+	[SD_STORE] = { "store", 0, store_keys, NKEYS(store_keys) },
+	[SD_VERIFY] = { "verify", 0, verify_keys, NKEYS(verify_keys) },
+	[SD_SMSC] = { "smsc", 1, smsc_keys, NKEYS(smsc_keys) },
+	[SD_ROUTE] = { "route", 1, route_keys, NKEYS(route_keys) },
+	[SD_KEY] = { "key", 1, key_keys, NKEYS(key_keys) },
+};
+
+/* One section as written in the file, with its keys' raw values. */
+struct sect {
+	const struct sdef *def;
+	char *name;               /* NULL for [server], [store], [verify] */
+	int line;                 /* of the header */
+	int dup;                  /* a repeat of an earlier section: skipped */
+	char **raw;               /* per key of def: value as written, or NULL */
+	int *lines;               /* per key: its line, 0 when not given */
+};
+
+struct err {
+	int line;
+	int seq;                  /* order of discovery, for a stable sort */
+	char *text;
+};
+
+/* What reader() learned about the line inih is about to process. */
+enum line_kind { L_BLANK, L_HEADER, L_KEY, L_CONT, L_BAD };
+
+struct parser {
+	const char *file;
+	const char *text;
+	size_t len, pos;
+	int line;                 /* the line inih is processing */
+	int lines;                /* lines read so far */
+	enum line_kind kind;
+	int prev_name;            /* mirror of inih's prev_name being set */
+	int in_section;           /* a header was seen */
+	struct sect *cur;         /* NULL: keys go nowhere (bad section) */
+	struct sect *sects;
+	int nsect;
+	struct err *errs;
+	int nerr;
+	struct conf *conf;
+};
+
+static void perr(struct parser *, int line, const struct sect *,
+    const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+/* Record one problem: "FILE:LINE: [kind NAME] key: message". */
+static void
+perr(struct parser *p, int line, const struct sect *s, const char *key,
+    const char *fmt, ...)
+{
+	char msg[512], where[160] = "";
+	struct err *e;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (s != NULL && s->name != NULL)
+		snprintf(where, sizeof(where), "[%s %s] ", s->def->kind,
+		    s->name);
+	else if (s != NULL)
+		snprintf(where, sizeof(where), "[%s] ", s->def->kind);
+	p->errs = xrealloc(p->errs, (size_t)(p->nerr + 1) * sizeof(*p->errs));
+	e = &p->errs[p->nerr];
+	e->line = line;
+	e->seq = p->nerr++;
+	n = snprintf(NULL, 0, "%s:%d: %s%s%s%s", p->file, line, where,
+	    key ? key : "", key ? ": " : "", msg);
+	e->text = xmalloc((size_t)n + 1);
+	snprintf(e->text, (size_t)n + 1, "%s:%d: %s%s%s%s", p->file, line,
+	    where, key ? key : "", key ? ": " : "", msg);
+}
+
+static int
+has_error_at(const struct parser *p, int line)
+{
+	int i;
+
+	for (i = 0; i < p->nerr; i++)
+		if (p->errs[i].line == line)
+			return 1;
+	return 0;
+}
+
+/* --- first pass: lines, sections, raw values ------------------------ */
+
+/* inih's own skipping rules, mirrored so reader() classifies each line
+ * exactly as ini_parse_stream() will treat it. */
+static char *
+ini_lskip(char *s)
+{
+	while (*s != '\0' && isspace((unsigned char)*s))
+		s++;
+	return s;
+}
+
+static char *
+ini_rstrip(char *s)
+{
+	char *e = s + strlen(s);
+
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+static char *
+ini_find(char *s, const char *chars)
+{
+	int was_space = 0;
+
+	while (*s != '\0' && (chars == NULL || strchr(chars, *s) == NULL) &&
+	    !(was_space && *s == ';')) {
+		was_space = isspace((unsigned char)*s);
+		s++;
+	}
+	return s;
+}
+
+static int
+name_valid(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n == 0 || n > CONF_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '.' &&
+		    s[i] != '_' && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+/* A "[...]" header: start a new section (or none, when it is bad). */
+static void
+begin_section(struct parser *p, char *text)
+{
+	char *kind, *name, *e;
+	const struct sdef *def = NULL;
+	struct sect *s;
+	int i;
+
+	p->in_section = 1;
+	p->cur = NULL;
+	kind = ini_lskip(text);
+	ini_rstrip(kind);
+	for (e = kind; *e != '\0' && !isspace((unsigned char)*e); e++)
+		;
+	name = ini_lskip(e);
+	*e = '\0';
+	for (i = 0; i < SD_N; i++)
+		if (strcmp(kind, sections[i].kind) == 0)
+			def = &sections[i];
+	if (def == NULL) {
+		if (*name != '\0')
+			perr(p, p->line, NULL, NULL,
+			    "unknown section [%s %s]", kind, name);
+		else
+			perr(p, p->line, NULL, NULL, "unknown section [%s]",
+			    kind);
+		return;
+	}
+	if (def->named && *name == '\0') {
+		perr(p, p->line, NULL, NULL, "section [%s] needs a name: "
+		    "[%s NAME]", kind, kind);
+		return;
+	}
+	if (!def->named && *name != '\0') {
+		perr(p, p->line, NULL, NULL, "section [%s] takes no name "
+		    "(found [%s %s])", kind, kind, name);
+		return;
+	}
+	if (def->named && !name_valid(name)) {
+		perr(p, p->line, NULL, NULL, "section name '%s' in [%s ...] "
+		    "must be 1..%d letters, digits, '.', '_' or '-'", name,
+		    kind, CONF_NAME_MAX);
+		return;
+	}
+	p->sects = xrealloc(p->sects, (size_t)(p->nsect + 1) *
+	    sizeof(*p->sects));
+	s = &p->sects[p->nsect++];
+	memset(s, 0, sizeof(*s));
+	s->def = def;
+	s->name = def->named ? xstrdup(name) : NULL;
+	s->line = p->line;
+	s->raw = xcalloc(def->nkeys, sizeof(*s->raw));
+	s->lines = xcalloc(def->nkeys, sizeof(*s->lines));
+	for (i = 0; i < p->nsect - 1; i++) {
+		const struct sect *o = &p->sects[i];
+
+		if (o->def == def && !o->dup && (def->named == 0 ||
+		    strcmp(o->name, s->name) == 0)) {
+			s->dup = 1;
+			perr(p, p->line, s, NULL, "duplicate section (first "
+			    "at line %d)", o->line);
+			break;
+		}
+	}
+	p->cur = s;
+}
+
+/* Classify the line inih is about to see, as ini_parse_stream() will. */
+static void
+classify(struct parser *p, const char *line, int report)
+{
+	char *copy = xstrdup(line), *start = copy, *end;
+
+	if (p->line == 1 && (unsigned char)start[0] == 0xEF &&
+	    (unsigned char)start[1] == 0xBB && (unsigned char)start[2] == 0xBF)
+		start += 3;
+	start = ini_lskip(ini_rstrip(start));
+	if (*start == '\0' || *start == ';' || *start == '#') {
+		p->kind = L_BLANK;
+	} else if (p->prev_name && start > copy) {
+		p->kind = L_CONT;
+	} else if (*start == '[') {
+		end = ini_find(start + 1, "]");
+		if (*end == ']') {
+			char *after = ini_lskip(end + 1);
+
+			*end = '\0';
+			p->kind = L_HEADER;
+			p->prev_name = 0;
+			begin_section(p, start + 1);
+			if (report && *after != '\0' && *after != ';')
+				perr(p, p->line, NULL, NULL, "syntax error: "
+				    "text after the section header");
+		} else {
+			p->kind = L_BAD;
+			p->cur = NULL;
+			p->in_section = 1;
+			if (report)
+				perr(p, p->line, NULL, NULL, "syntax error: "
+				    "no ']' closes the section header");
+		}
+	} else {
+		end = ini_find(start, "=:");
+		if (*end == '=' || *end == ':') {
+			*end = '\0';
+			p->kind = L_KEY;
+			p->prev_name = *ini_rstrip(start) != '\0';
+		} else {
+			p->kind = L_BAD;
+			if (report)
+				perr(p, p->line, NULL, NULL, "syntax error: "
+				    "expected [section], key = value or a "
+				    "comment");
+		}
+	}
+	free(copy);
+}
+
+/*
+ * inih's line source: the next line of the text into str (at most num - 1
+ * octets, like fgets), counting lines.  A longer line is reported and its
+ * rest skipped, so line numbers stay right.
+ */
+static char *
+reader(char *str, int num, void *stream)
+{
+	struct parser *p = stream;
+	size_t start, end, n;
+	int too_long = 0;
+
+	if (p->pos >= p->len || num < 2)
+		return NULL;
+	start = p->pos;
+	for (end = start; end < p->len && p->text[end] != '\n'; end++)
+		;
+	p->pos = end < p->len ? end + 1 : end;
+	p->line = ++p->lines;
+	n = end - start;
+	if (n > (size_t)num - 1) {
+		n = (size_t)num - 1;
+		too_long = 1;
+		perr(p, p->line, NULL, NULL, "line is longer than %d "
+		    "characters", num - 1);
+	}
+	memcpy(str, p->text + start, n);
+	str[n] = '\0';
+	classify(p, str, !too_long);
+	if (too_long && p->kind != L_HEADER)
+		p->kind = L_BAD;
+	return str;
+}
+
+/* Levenshtein distance, capped: for "did you mean" hints. */
+static int
+distance(const char *a, const char *b)
+{
+	int prev[64], cur[64], i, j, la = (int)strlen(a), lb = (int)strlen(b);
+
+	if (la >= 63 || lb >= 63)
+		return 99;
+	for (j = 0; j <= lb; j++)
+		prev[j] = j;
+	for (i = 1; i <= la; i++) {
+		cur[0] = i;
+		for (j = 1; j <= lb; j++) {
+			int c = prev[j - 1] + (a[i - 1] != b[j - 1]);
+
+			if (prev[j] + 1 < c)
+				c = prev[j] + 1;
+			if (cur[j - 1] + 1 < c)
+				c = cur[j - 1] + 1;
+			cur[j] = c;
+		}
+		memcpy(prev, cur, sizeof(int) * (size_t)(lb + 1));
+	}
+	return prev[lb];
+}
+
+/* inih's callback for each "key = value": record it in the section. */
+static int
+handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parser *p = user;
+	struct sect *s = p->cur;
+	size_t i;
+
+	(void)section;		/* reader() tracks sections itself */
+	if (p->kind == L_BAD)
+		return 1;
+	if (p->kind == L_CONT) {
+		perr(p, p->line, s, NULL, "indented line: continuation lines "
+		    "are not supported (remove the leading spaces)");
+		return 1;
+	}
+	if (s == NULL) {
+		if (!p->in_section)
+			perr(p, p->line, NULL, NULL, "key '%s' is outside any "
+			    "section", name);
+		return 1;
+	}
+	for (i = 0; i < s->def->nkeys; i++)
+		if (strcmp(name, s->def->keys[i].name) == 0)
+			break;
+	if (i == s->def->nkeys) {
+		const char *hint = NULL;
+
+		for (i = 0; i < s->def->nkeys; i++)
+			if (distance(name, s->def->keys[i].name) <= 2)
+				hint = s->def->keys[i].name;
+		if (hint != NULL)
+			perr(p, p->line, s, NULL, "unknown key '%s' (did you "
+			    "mean '%s'?)", name, hint);
+		else
+			perr(p, p->line, s, NULL, "unknown key '%s'", name);
+		return 1;
+	}
+	if (s->lines[i] != 0) {
+		perr(p, p->line, s, name, "given twice in this section (first "
+		    "at line %d)", s->lines[i]);
+		return 1;
+	}
+	s->raw[i] = xstrdup(value);
+	s->lines[i] = p->line;
+	return 1;
+}
+
+/* --- second pass: typed values -------------------------------------- */
+
+/* Where a value came from, for its error messages. */
+struct kctx {
+	struct parser *p;
+	const struct sect *s;
+	const struct kdef *kd;
+	int line;
+};
+
+#define KERR(k, ...) perr((k)->p, (k)->line, (k)->s, (k)->kd->name, \
+    __VA_ARGS__)
+
+/* Strict decimal: optional '-', digits, nothing else, no overflow. */
+static int
+parse_ll(const char *s, long long *out, int *overflow)
+{
+	const char *d = s[0] == '-' ? s + 1 : s;
+	char *end;
+	long long v;
+
+	*overflow = 0;
+	if (*d < '0' || *d > '9')
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (*end != '\0')
+		return -1;
+	if (errno == ERANGE) {
+		*overflow = 1;
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+static void
+fmt_size(long long v, char *buf, size_t size)
+{
+	static const char suffix[] = "TGMK";
+	static const long long unit[] = { TB, GB, MB, KB };
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if (v >= unit[i] && v % unit[i] == 0) {
+			snprintf(buf, size, "%lld%c", v / unit[i], suffix[i]);
+			return;
+		}
+	snprintf(buf, size, "%lld", v);
+}
+
+static int
+printable(const char *s, int allow_space)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c > 0x7e || (c == ' ' && !allow_space))
+			return 0;
+	}
+	return 1;
+}
+
+static int
+sender_valid(const char *s)
+{
+	size_t n = strlen(s), i;
+	int letters = 0;
+
+	if (n == 0)
+		return 0;
+	if (s[0] == '+' || strspn(s, "0123456789") == n) {
+		const char *d = s[0] == '+' ? s + 1 : s;
+
+		return *d != '\0' && strlen(d) <= 15 &&
+		    strspn(d, "0123456789") == strlen(d);
+	}
+	if (n > 11)
+		return 0;
+	for (i = 0; i < n; i++) {
+		if (isalpha((unsigned char)s[i]) && (unsigned char)s[i] < 0x80)
+			letters++;
+		else if (!isdigit((unsigned char)s[i]) &&
+		    strchr(" ._-", s[i]) == NULL)
+			return 0;
+	}
+	return letters > 0;
+}
+
+static int
+prefix_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	return s[0] == '+' && n <= 16 &&
+	    strspn(s + 1, "0123456789") == n - 1;
+}
+
+/* Split v on blanks into a malloc'd array of malloc'd words. */
+static char **
+split_words(const char *v, int *count)
+{
+	char **w = NULL;
+	int n = 0;
+
+	while (*v != '\0') {
+		size_t len;
+
+		v += strspn(v, " \t");
+		len = strcspn(v, " \t");
+		if (len == 0)
+			break;
+		w = xrealloc(w, (size_t)(n + 1) * sizeof(*w));
+		w[n] = xmalloc(len + 1);
+		memcpy(w[n], v, len);
+		w[n][len] = '\0';
+		n++;
+		v += len;
+	}
+	*count = n;
+	return w;
+}
+
+static void
+free_words(char **w, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		free(w[i]);
+	free(w);
+}
+
+/* Convert v per k->kd into the struct at base.  Problems are reported
+ * through KERR; the field is left untouched then. */
+static void
+set_value(struct kctx *k, const char *v, char *base)
+{
+	const struct kdef *kd = k->kd;
+	long long n;
+	int over, i, j, nw;
+	char buf[300], lo[32], hi[32];
+	char **w;
+
+	switch (kd->type) {
+	case T_INT:
+		if (parse_ll(v, &n, &over) != 0 && !over) {
+			KERR(k, "'%s' is not an integer", v);
+			return;
+		}
+		if (over || n < kd->min || n > kd->max) {
+			KERR(k, "%s is out of range %lld..%lld", v, kd->min,
+			    kd->max);
+			return;
+		}
+		*(int *)(base + kd->off) = (int)n;
+		return;
+	case T_SIZE: {
+		size_t len = strlen(v);
+		long long mult = 1;
+		char *digits;
+
+		if (len > 0 && strchr("KkMmGgTt", v[len - 1]) != NULL) {
+			switch (toupper((unsigned char)v[len - 1])) {
+			case 'K': mult = KB; break;
+			case 'M': mult = MB; break;
+			case 'G': mult = GB; break;
+			default: mult = TB; break;
+			}
+			len--;
+		}
+		digits = xmalloc(len + 1);
+		memcpy(digits, v, len);
+		digits[len] = '\0';
+		i = parse_ll(digits, &n, &over);
+		free(digits);
+		fmt_size(kd->min, lo, sizeof(lo));
+		fmt_size(kd->max, hi, sizeof(hi));
+		if (i != 0 && !over) {
+			KERR(k, "'%s' is not a size (an integer with an "
+			    "optional K, M, G or T suffix)", v);
+			return;
+		}
+		if (over || n < 0 || n > kd->max / mult ||
+		    n * mult < kd->min || n * mult > kd->max) {
+			KERR(k, "%s is out of range %s..%s", v, lo, hi);
+			return;
+		}
+		*(uint64_t *)(base + kd->off) = (uint64_t)(n * mult);
+		return;
+	}
+	case T_STR:
+	case T_WORD:
+	case T_PATH:
+		if (kd->type == T_PATH) {
+			for (i = 0; v[i] != '\0'; i++)
+				if ((unsigned char)v[i] < 0x20 ||
+				    v[i] == 0x7f)
+					break;
+			if (v[i] != '\0') {
+				KERR(k, "must not contain control "
+				    "characters");
+				return;
+			}
+		} else if (!printable(v, kd->type == T_STR)) {
+			KERR(k, "must be printable ASCII%s",
+			    kd->type == T_WORD ? " without spaces" : "");
+			return;
+		}
+		if ((long long)strlen(v) < kd->min ||
+		    (long long)strlen(v) > kd->max) {
+			if (kd->min == 0)
+				KERR(k, "must be at most %lld characters",
+				    kd->max);
+			else
+				KERR(k, "must be %lld..%lld characters",
+				    kd->min, kd->max);
+			return;
+		}
+		*(char **)(base + kd->off) = xstrdup(v);
+		return;
+	case T_ENUM:
+	case T_ENUMSTR:
+		for (i = 0; kd->vals[i] != NULL; i++)
+			if (strcmp(v, kd->vals[i]) == 0)
+				break;
+		if (kd->vals[i] == NULL) {
+			buf[0] = '\0';
+			for (j = 0; kd->vals[j] != NULL; j++) {
+				if (j > 0)
+					strcat(buf, kd->vals[j + 1] ? ", " :
+					    " or ");
+				strcat(buf, kd->vals[j]);
+			}
+			KERR(k, "'%s' is not %s", v, buf);
+			return;
+		}
+		if (kd->type == T_ENUM)
+			*(int *)(base + kd->off) = i;
+		else
+			*(char **)(base + kd->off) = xstrdup(v);
+		return;
+	case T_HOSTPORT:
+		if (util_hostport(v, buf, 256, &i) != 0) {
+			KERR(k, "'%s' is not host:port (IPv6 as [::1]:8080, "
+			    "port %lld..%lld)", v, kd->min, kd->max);
+			return;
+		}
+		*(char **)(base + kd->off) = xstrdup(buf);
+		*(int *)(base + kd->off2) = i;
+		return;
+	case T_SENDER:
+		if (!sender_valid(v)) {
+			KERR(k, "'%s' is not a sender: up to 11 letters, "
+			    "digits, spaces, '.', '_' or '-' with at least one "
+			    "letter, or up to 15 digits with an optional '+'",
+			    v);
+			return;
+		}
+		*(char **)(base + kd->off) = xstrdup(v);
+		return;
+	case T_COUNTRY:
+		if (strlen(v) != 2 || !isupper((unsigned char)v[0]) ||
+		    !isupper((unsigned char)v[1]) ||
+		    (unsigned char)v[0] > 0x7f || (unsigned char)v[1] > 0x7f) {
+			KERR(k, "'%s' is not a country: two upper-case "
+			    "letters (ISO 3166 alpha-2, e.g. US)", v);
+			return;
+		}
+		*(char **)(base + kd->off) = xstrdup(v);
+		return;
+	case T_PREFIXES: {
+		int bad = 0;
+
+		w = split_words(v, &nw);
+		if (nw == 0) {
+			KERR(k, "needs at least one prefix");
+			bad = 1;
+		}
+		for (i = 0; i < nw; i++) {
+			if (!prefix_valid(w[i])) {
+				KERR(k, "'%s' is not a prefix: '+' and up to "
+				    "15 digits", w[i]);
+				bad = 1;
+			}
+			for (j = 0; j < i; j++)
+				if (strcmp(w[i], w[j]) == 0) {
+					KERR(k, "%s given twice", w[i]);
+					bad = 1;
+					break;
+				}
+		}
+		if (bad) {
+			free_words(w, nw);
+			return;
+		}
+		*(char ***)(base + kd->off) = w;
+		*(int *)(base + kd->off2) = nw;
+		return;
+	}
+	case T_SMSCLIST: {
+		int bad = 0, *idx;
+
+		w = split_words(v, &nw);
+		if (nw == 0) {
+			KERR(k, "needs at least one SMSC");
+			bad = 1;
+		}
+		idx = xcalloc((size_t)nw + 1, sizeof(*idx));
+		for (i = 0; i < nw; i++) {
+			idx[i] = conf_smsc_index(k->p->conf, w[i]);
+			if (idx[i] < 0) {
+				KERR(k, "unknown SMSC '%s' (no [smsc %s] "
+				    "section)", w[i], w[i]);
+				bad = 1;
+			}
+			for (j = 0; j < i; j++)
+				if (strcmp(w[i], w[j]) == 0) {
+					KERR(k, "SMSC '%s' named twice", w[i]);
+					bad = 1;
+					break;
+				}
+		}
+		free_words(w, nw);
+		if (bad) {
+			free(idx);
+			return;
+		}
+		*(int **)(base + kd->off) = idx;
+		*(int *)(base + kd->off2) = nw;
+		return;
+	}
+	case T_TOKEN:
+		if (!printable(v, 0)) {
+			KERR(k, "must be printable ASCII without spaces");
+			return;
+		}
+		if ((long long)strlen(v) < kd->min ||
+		    (long long)strlen(v) > kd->max) {
+			KERR(k, "must be %lld..%lld characters (it has %zu)",
+			    kd->min, kd->max, strlen(v));
+			return;
+		}
+		*(char **)(base + kd->off) = xstrdup(v);
+		return;
+	case T_URL:
+		if ((strncmp(v, "http://", 7) != 0 &&
+		    strncmp(v, "https://", 8) != 0) ||
+		    strlen(v) <= (v[4] == 's' ? 8u : 7u) || !printable(v, 0) ||
+		    (long long)strlen(v) > kd->max) {
+			KERR(k, "'%.*s' is not an http:// or https:// URL",
+			    80, v);
+			return;
+		}
+		*(char **)(base + kd->off) = xstrdup(v);
+		return;
+	case T_LANG:
+		if (!template_lang_valid(v)) {
+			KERR(k, "'%s' is not a language with built-in "
+			    "templates (de en es fr it pt ru)", v);
+			return;
+		}
+		*(char **)(base + kd->off) = xstrdup(v);
+		return;
+	}
+}
+
+/* The line of key name in s, or the header's line when it is not given. */
+static int
+key_line(const struct sect *s, const char *name)
+{
+	size_t i;
+
+	if (s == NULL)
+		return 0;
+	for (i = 0; i < s->def->nkeys; i++)
+		if (strcmp(s->def->keys[i].name, name) == 0 && s->lines[i])
+			return s->lines[i];
+	return s->line;
+}
+
+/* Fill base from section s (NULL: all defaults) per its table. */
+static void
+apply_section(struct parser *p, const struct sdef *def, const struct sect *s,
+    void *base)
+{
+	size_t i;
+
+	for (i = 0; i < def->nkeys; i++) {
+		const struct kdef *kd = &def->keys[i];
+		struct kctx k = { p, s, kd, s ? s->line : 0 };
+		const char *v = s ? s->raw[i] : NULL;
+
+		if (v != NULL) {
+			k.line = s->lines[i];
+			if (*v == '\0' && kd->def == NULL && !kd->required)
+				continue;	/* "webhook =": not set */
+		} else if (kd->required) {
+			perr(p, k.line, s, NULL, "required key '%s' is "
+			    "missing", kd->name);
+			continue;
+		} else if (kd->def == NULL) {
+			continue;
+		} else {
+			v = kd->def;
+		}
+		set_value(&k, v, base);
+	}
+}
+
+/* The first non-duplicate section of kind, or NULL. */
+static const struct sect *
+find_single(const struct parser *p, int kind)
+{
+	int i;
+
+	for (i = 0; i < p->nsect; i++)
+		if (p->sects[i].def == &sections[kind] && !p->sects[i].dup)
+			return &p->sects[i];
+	return NULL;
+}
+
+static void
+apply_all(struct parser *p)
+{
+	struct conf *c = p->conf;
+	const struct sect *byidx;
+	int i, kind, n[SD_N] = { 0 };
+
+	for (i = 0; i < p->nsect; i++)
+		if (!p->sects[i].dup)
+			n[p->sects[i].def - sections]++;
+	c->smscs = xcalloc((size_t)n[SD_SMSC], sizeof(*c->smscs));
+	c->routes = xcalloc((size_t)n[SD_ROUTE], sizeof(*c->routes));
+	c->keys = xcalloc((size_t)n[SD_KEY], sizeof(*c->keys));
+	/* names first: routes refer to SMSCs written after them */
+	for (i = 0; i < p->nsect; i++) {
+		const struct sect *s = &p->sects[i];
+
+		if (s->dup)
+			continue;
+		if (s->def == &sections[SD_SMSC]) {
+			c->smscs[c->nsmsc].name = xstrdup(s->name);
+			c->smscs[c->nsmsc++].line = s->line;
+		} else if (s->def == &sections[SD_ROUTE]) {
+			c->routes[c->nroute].name = xstrdup(s->name);
+			c->routes[c->nroute++].line = s->line;
+		} else if (s->def == &sections[SD_KEY]) {
+			c->keys[c->nkey].name = xstrdup(s->name);
+			c->keys[c->nkey++].line = s->line;
+		}
+	}
+	for (kind = SD_SERVER; kind <= SD_VERIFY; kind++)
+		apply_section(p, &sections[kind], find_single(p, kind), c);
+	n[SD_SMSC] = n[SD_ROUTE] = n[SD_KEY] = 0;
+	for (i = 0; i < p->nsect; i++) {
+		byidx = &p->sects[i];
+		if (byidx->dup)
+			continue;
+		if (byidx->def == &sections[SD_SMSC])
+			apply_section(p, byidx->def, byidx,
+			    &c->smscs[n[SD_SMSC]++]);
+		else if (byidx->def == &sections[SD_ROUTE])
+			apply_section(p, byidx->def, byidx,
+			    &c->routes[n[SD_ROUTE]++]);
+		else if (byidx->def == &sections[SD_KEY])
+			apply_section(p, byidx->def, byidx,
+			    &c->keys[n[SD_KEY]++]);
+	}
+}
+
+/* The section a struct came from, for error lines. */
+static const struct sect *
+sect_of(const struct parser *p, int kind, const char *name)
+{
+	int i;
+
+	for (i = 0; i < p->nsect; i++)
+		if (p->sects[i].def == &sections[kind] && !p->sects[i].dup &&
+		    strcmp(p->sects[i].name, name) == 0)
+			return &p->sects[i];
+	return NULL;
+}
+
+/* Whole-file rules, after every section is converted. */
+static void
+validate(struct parser *p)
+{
+	struct conf *c = p->conf;
+	const struct sect *s, *o;
+	int i, j, a, b, eof = p->lines > 0 ? p->lines : 1;
+
+	if (c->nsmsc == 0)
+		perr(p, eof, NULL, NULL, "at least one [smsc NAME] section "
+		    "is required");
+	if (c->nkey == 0)
+		perr(p, eof, NULL, NULL, "at least one [key NAME] section "
+		    "is required (API clients need a token)");
+	for (i = 0; i < c->nsmsc; i++) {
+		struct conf_smsc *m = &c->smscs[i];
+
+		s = sect_of(p, SD_SMSC, m->name);
+		if (m->reconnect_max_ms != 0 &&
+		    m->reconnect_max_ms < m->reconnect_min_ms)
+			perr(p, key_line(s, "reconnect_max_ms"), s,
+			    "reconnect_max_ms", "%d is below reconnect_min_ms "
+			    "%d", m->reconnect_max_ms, m->reconnect_min_ms);
+	}
+	for (i = 0; i < c->nkey; i++) {
+		struct conf_key *k = &c->keys[i];
+
+		s = sect_of(p, SD_KEY, k->name);
+		if (k->webhook != NULL && k->webhook_secret == NULL)
+			perr(p, key_line(s, "webhook"), s, "webhook_secret",
+			    "required when webhook is set");
+		for (j = 0; k->token != NULL && j < i; j++) {
+			if (c->keys[j].token == NULL ||
+			    strcmp(k->token, c->keys[j].token) != 0)
+				continue;
+			perr(p, key_line(s, "token"), s, "token", "the same "
+			    "token as [key %s] (line %d): tokens must be "
+			    "unique", c->keys[j].name, c->keys[j].line);
+			break;
+		}
+	}
+	/* one prefix, one route: longest-prefix matching needs it */
+	for (i = 0; i < c->nroute; i++) {
+		s = sect_of(p, SD_ROUTE, c->routes[i].name);
+		for (a = 0; a < c->routes[i].nprefix; a++) {
+			for (j = 0; j < i; j++) {
+				for (b = 0; b < c->routes[j].nprefix; b++)
+					if (strcmp(c->routes[i].prefixes[a],
+					    c->routes[j].prefixes[b]) == 0)
+						break;
+				if (b == c->routes[j].nprefix)
+					continue;
+				o = sect_of(p, SD_ROUTE, c->routes[j].name);
+				perr(p, key_line(s, "prefix"), s, "prefix",
+				    "%s is already in [route %s] (line %d)",
+				    c->routes[i].prefixes[a],
+				    c->routes[j].name, key_line(o, "prefix"));
+				break;
+			}
+		}
+	}
+	/* No [route] at all: one implicit route "+" over every SMSC in the
+	 * order they are written. */
+	if (c->nroute == 0 && c->nsmsc > 0) {
+		struct conf_route *r;
+
+		free(c->routes);
+		c->routes = xcalloc(1, sizeof(*c->routes));
+		c->nroute = 1;
+		r = &c->routes[0];
+		r->name = xstrdup("default");
+		r->line = 0;
+		r->prefixes = xcalloc(1, sizeof(*r->prefixes));
+		r->prefixes[0] = xstrdup("+");
+		r->nprefix = 1;
+		r->smsc = xcalloc((size_t)c->nsmsc, sizeof(*r->smsc));
+		for (i = 0; i < c->nsmsc; i++)
+			r->smsc[i] = i;
+		r->nsmsc = c->nsmsc;
+	}
+}
+
+static int
+err_cmp(const void *a, const void *b)
+{
+	const struct err *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* The collected errors as one text, sorted by line, at most
+ * CONF_MAX_ERRORS lines. */
+static char *
+errors_text(struct parser *p)
+{
+	size_t len = 1, o = 0;
+	char *out, more[128] = "";
+	int i, n = p->nerr < CONF_MAX_ERRORS ? p->nerr : CONF_MAX_ERRORS;
+
+	qsort(p->errs, (size_t)p->nerr, sizeof(*p->errs), err_cmp);
+	for (i = 0; i < n; i++)
+		len += strlen(p->errs[i].text) + 1;
+	if (p->nerr > n)
+		snprintf(more, sizeof(more), "%s: %d more errors not shown\n",
+		    p->file, p->nerr - n);
+	len += strlen(more);
+	out = xmalloc(len);
+	for (i = 0; i < n; i++) {
+		size_t l = strlen(p->errs[i].text);
+
+		memcpy(out + o, p->errs[i].text, l);
+		o += l;
+		out[o++] = '\n';
+	}
+	memcpy(out + o, more, strlen(more) + 1);
+	return out;
+}
+
+static void
+parser_free(struct parser *p)
+{
+	int i;
+	size_t k;
+
+	for (i = 0; i < p->nsect; i++) {
+		for (k = 0; k < p->sects[i].def->nkeys; k++)
+			free(p->sects[i].raw[k]);
+		free(p->sects[i].raw);
+		free(p->sects[i].lines);
+		free(p->sects[i].name);
+	}
+	free(p->sects);
+	for (i = 0; i < p->nerr; i++)
+		free(p->errs[i].text);
+	free(p->errs);
+}
+
+/* Parse text of len octets named name. */
+static struct conf *
+load(const char *text, size_t len, const char *name, char **errors)
+{
+	struct parser p;
+	struct conf *c;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	p.file = name;
+	p.text = text;
+	p.len = len;
+	c = xcalloc(1, sizeof(*c));
+	c->path = xstrdup(name);
+	p.conf = c;
+
+	rc = ini_parse_stream(reader, &p, handler, &p);
+	if (rc > 0 && !has_error_at(&p, rc))
+		perr(&p, rc, NULL, NULL, "syntax error");
+	else if (rc < 0)
+		perr(&p, 0, NULL, NULL, "could not be parsed (out of memory)");
+	apply_all(&p);
+	validate(&p);
+
+	if (p.nerr > 0) {
+		if (errors != NULL)
+			*errors = errors_text(&p);
+		conf_free(c);
+		c = NULL;
+	} else if (errors != NULL) {
+		*errors = NULL;
+	}
+	parser_free(&p);
+	return c;
+}
+
+/*
+ * Load and validate the configuration in text; name stands for the file
+ * in error messages.  Returns the config, or NULL with *errors malloc'd
+ * (one line per problem, sorted by line).
+ */
+struct conf *
+conf_load_string(const char *text, const char *name, char **errors)
+{
+	return load(text, strlen(text), name, errors);
+}
+
+/*
+ * Load and validate the file at path.  Returns the config, or NULL with
+ * *errors malloc'd: the file's problems, or why it could not be read.
+ */
+struct conf *
+conf_load(const char *path, char **errors)
+{
+	FILE *f;
+	char *buf;
+	size_t n;
+	struct conf *c;
+
+	if (errors != NULL)
+		*errors = NULL;
+	f = fopen(path, "r");
+	if (f == NULL) {
+		if (errors != NULL) {
+			int len = snprintf(NULL, 0, "%s: cannot open: %s\n",
+			    path, strerror(errno));
+
+			*errors = xmalloc((size_t)len + 1);
+			snprintf(*errors, (size_t)len + 1,
+			    "%s: cannot open: %s\n", path, strerror(errno));
+		}
+		return NULL;
+	}
+	buf = xmalloc(CONF_MAX_FILE + 1);
+	n = fread(buf, 1, CONF_MAX_FILE + 1, f);
+	if (ferror(f) || n > CONF_MAX_FILE || memchr(buf, '\0', n) != NULL) {
+		const char *why = ferror(f) ? "read error" : n > CONF_MAX_FILE
+		    ? "larger than 1 MiB" : "contains a NUL octet (not text)";
+
+		fclose(f);
+		free(buf);
+		if (errors != NULL) {
+			int len = snprintf(NULL, 0, "%s: %s\n", path, why);
+
+			*errors = xmalloc((size_t)len + 1);
+			snprintf(*errors, (size_t)len + 1, "%s: %s\n", path,
+			    why);
+		}
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	c = load(buf, n, path, errors);
+	free(buf);
+	return c;
+}
+
+/* Free a config and everything it owns.  NULL is allowed. */
+void
+conf_free(struct conf *c)
+{
+	int i, j;
+
+	if (c == NULL)
+		return;
+	free(c->path);
+	free(c->listen_host);
+	free(c->secret_file);
+	free(c->log_level);
+	free(c->store_path);
+	free(c->sender);
+	free(c->default_country);
+	for (i = 0; i < c->nsmsc; i++) {
+		struct conf_smsc *m = &c->smscs[i];
+
+		free(m->name);
+		free(m->host);
+		free(m->system_id);
+		free(m->password);
+		free(m->system_type);
+	}
+	free(c->smscs);
+	for (i = 0; i < c->nroute; i++) {
+		struct conf_route *r = &c->routes[i];
+
+		free(r->name);
+		for (j = 0; j < r->nprefix; j++)
+			free(r->prefixes[j]);
+		free(r->prefixes);
+		free(r->smsc);
+	}
+	free(c->routes);
+	for (i = 0; i < c->nkey; i++) {
+		struct conf_key *k = &c->keys[i];
+
+		free(k->name);
+		free(k->token);
+		free(k->webhook);
+		free(k->webhook_secret);
+		free(k->language);
+	}
+	free(c->keys);
+	free(c);
+}
+
+/* Index of the SMSC called name in c->smscs, or -1. */
+int
+conf_smsc_index(const struct conf *c, const char *name)
+{
+	int i;
+
+	for (i = 0; i < c->nsmsc; i++)
+		if (c->smscs[i].name != NULL &&
+		    strcmp(c->smscs[i].name, name) == 0)
+			return i;
+	return -1;
+}

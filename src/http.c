@@ -1,0 +1,1254 @@
+/*
+ * http.c - the evhttp listener: routing, request bodies, JSON replies and
+ * errors, Bearer tokens, and the guard against slow or idle clients.
+ *
+ * One evhttp on the daemon's event_base serves every path through a single
+ * general callback (dispatch) that looks routes up longest first on the
+ * decoded path.  Handlers answer now or later with http_reply_*; the
+ * answer is where every enum http_err becomes a status (err_table, the
+ * only place).
+ *
+ * Bodies.  evhttp reads a whole body before calling us.  libevent 2.1.12
+ * answers a body over its max_body_size with its own HTML 413 and never
+ * calls us, so evhttp's cap is set above ours (HTTP_READ_CAP) and the
+ * 64 KiB limit of the API is enforced here, which gives clients a JSON
+ * 413; only bodies over HTTP_READ_CAP still get libevent's HTML 413 and a
+ * closed connection.
+ *
+ * Connections.  libevent 2.1 has no cap on connections and only an idle
+ * timeout, which a client sending a byte a second never trips.  So we make
+ * each connection's bufferevent ourselves (evhttp_set_bevcb), keep an
+ * extra reference on it and track it in a list of struct conn with a
+ * deadline: accept (or the previous answer) + request_timeout.  A reaper
+ * timer (every REAP_MS while any connection is tracked) shuts down the
+ * socket of a connection past its deadline that is not waiting on a
+ * handler; evhttp then sees EOF and frees the connection itself.  We never
+ * close a socket: when evhttp frees a connection, bufferevent_free() clears
+ * the callbacks of our still-referenced bufferevent, the reaper notices
+ * and drops the last reference, which closes the socket.  A connection
+ * over max_conn is created anyway (evhttp gives us no way to refuse it)
+ * and shut down from an immediate kick of the reaper, once evhttp has set
+ * its socket.
+ *
+ * Requests.  Each request the dispatcher sees gets a struct http_req until
+ * it is answered: it counts for http_inflight(), marks its connection busy
+ * (exempt from the deadline) and carries Retry-After.  The reply functions
+ * get only the evhttp_request, so these records live in one file-local hash
+ * table keyed by the request pointer (req_tab; read only here).  A request
+ * whose client went away is detached from its connection by libevent and
+ * stays valid until answered; its record then simply has no connection.
+ */
+#define _GNU_SOURCE
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
+
+#include "http.h"
+#include "log.h"
+#include "util.h"
+
+/* evhttp's own body cap; bodies between HTTP_MAX_BODY and this get our
+ * JSON 413, larger ones libevent's HTML 413 (see the head comment). */
+#define HTTP_READ_CAP (1024 * 1024)
+#define HTTP_MAX_HEADERS (16 * 1024)
+/* How often the reaper looks at the connections. */
+#define REAP_MS 250
+/* At most one line a second per kind of connection event. */
+#define LOG_EVERY_MS 1000
+#define REQ_TAB_SIZE 1024
+
+struct http_req;
+
+/* One connection we made the bufferevent of. */
+struct conn {
+	struct bufferevent *bev;    /* our extra reference               */
+	int64_t deadline_ms;        /* util_mono_ms() by which a request
+	                               must be complete                   */
+	int busy;                   /* a request waits on a handler       */
+	int refused;                /* over max_conn: shut it at once     */
+	int shut;                   /* shutdown(2) already done           */
+	struct http_req *req;       /* the busy request's record          */
+	struct conn *prev, *next;
+};
+
+/* One request seen by the dispatcher and not yet answered. */
+struct http_req {
+	struct evhttp_request *req;
+	struct http *http;
+	struct conn *conn;          /* NULL once the connection is gone   */
+	int retry_after;            /* seconds; 0 for none                */
+	struct http_req *hnext;     /* req_tab chain                      */
+};
+
+struct route {
+	int methods;
+	char *path;
+	size_t len;
+	int prefix;                 /* path ends with '/'                 */
+	http_handler fn;
+	void *arg;
+};
+
+/* Rate limit for a repeated log line. */
+struct ratelog {
+	int64_t last_ms;
+	int suppressed;
+};
+
+struct http {
+	struct event_base *base;
+	struct evhttp *evhttp;
+	struct evhttp_bound_socket *bound;  /* NULL once not accepting */
+	int port;
+	int max_conn;
+	int request_timeout;                /* seconds */
+	struct route *routes;               /* longest path first */
+	int nroute;
+	struct conn *conns;
+	int nconn;                          /* tracked, not refused */
+	struct event *reap_ev;              /* the REAP_MS timer */
+	struct event *kick_ev;              /* an immediate reaper pass */
+	int inflight;
+	struct ratelog log_refused, log_deadline;
+};
+
+/* The status and reason of each error kind: the one mapping. */
+static const struct {
+	int status;
+	const char *reason;
+} err_table[] = {
+	[HTTP_ERR_BAD_REQUEST] = { 400, "Bad Request" },
+	[HTTP_ERR_UNAUTHORIZED] = { 401, "Unauthorized" },
+	[HTTP_ERR_NOT_FOUND] = { 404, "Not Found" },
+	[HTTP_ERR_METHOD] = { 405, "Method Not Allowed" },
+	[HTTP_ERR_CONFLICT] = { 409, "Conflict" },
+	[HTTP_ERR_TOO_LARGE] = { 413, "Payload Too Large" },
+	[HTTP_ERR_CONTENT_TYPE] = { 415, "Unsupported Media Type" },
+	[HTTP_ERR_INVALID] = { 422, "Unprocessable Entity" },
+	[HTTP_ERR_RATE] = { 429, "Too Many Requests" },
+	[HTTP_ERR_UNAVAILABLE] = { 503, "Service Unavailable" },
+	[HTTP_ERR_INTERNAL] = { 500, "Internal Server Error" },
+};
+
+/* Unanswered requests of every struct http, by request pointer. */
+static struct http_req *req_tab[REQ_TAB_SIZE];
+
+static void reap(struct http *, int64_t now);
+
+/* The HTTP status of an error kind (500 for a value out of range). */
+int
+http_err_status(enum http_err kind)
+{
+	if ((unsigned)kind >= sizeof(err_table) / sizeof(err_table[0]) ||
+	    err_table[kind].status == 0)
+		return 500;
+	return err_table[kind].status;
+}
+
+/* The reason phrase for a status we send. */
+static const char *
+status_reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 202: return "Accepted";
+	case 204: return "No Content";
+	}
+	for (size_t i = 0; i < sizeof(err_table) / sizeof(err_table[0]); i++)
+		if (err_table[i].status == status)
+			return err_table[i].reason;
+	return status < 400 ? "OK" : status < 500 ? "Bad Request" : "Error";
+}
+
+/* A malloc'd message for http_new's *err. */
+static void
+set_err(char **err, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[256];
+
+	if (err == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	*err = xstrdup(buf);
+}
+
+/* 1 if this event should be logged now; counts the ones that are not. */
+static int
+ratelog_ok(struct ratelog *rl, int64_t now)
+{
+	if (rl->last_ms != 0 && now - rl->last_ms < LOG_EVERY_MS) {
+		rl->suppressed++;
+		return 0;
+	}
+	rl->last_ms = now;
+	return 1;
+}
+
+/* ---- request records ------------------------------------------------ */
+
+static size_t
+req_slot(const struct evhttp_request *req)
+{
+	return ((uintptr_t)req >> 4) % REQ_TAB_SIZE;
+}
+
+static struct http_req *
+req_find(const struct evhttp_request *req)
+{
+	struct http_req *r;
+
+	for (r = req_tab[req_slot(req)]; r != NULL; r = r->hnext)
+		if (r->req == req)
+			return r;
+	return NULL;
+}
+
+static void
+req_unlink(struct http_req *r)
+{
+	struct http_req **pp;
+
+	for (pp = &req_tab[req_slot(r->req)]; *pp != NULL; pp = &(*pp)->hnext)
+		if (*pp == r) {
+			*pp = r->hnext;
+			return;
+		}
+}
+
+/* A record for a request the dispatcher took; its connection is busy. */
+static struct http_req *
+req_begin(struct http *http, struct evhttp_request *req, struct conn *c)
+{
+	struct http_req *r = xcalloc(1, sizeof(*r));
+	size_t slot = req_slot(req);
+
+	r->req = req;
+	r->http = http;
+	r->conn = c;
+	r->hnext = req_tab[slot];
+	req_tab[slot] = r;
+	if (c != NULL) {
+		c->busy = 1;
+		c->req = r;
+	}
+	http->inflight++;
+	return r;
+}
+
+/* The request is being answered: forget it, and give its connection a
+ * fresh deadline for the next request. */
+static void
+req_end(struct evhttp_request *req)
+{
+	struct http_req *r = req_find(req);
+	struct http *http;
+
+	if (r == NULL)
+		return;
+	http = r->http;
+	if (r->conn != NULL) {
+		r->conn->busy = 0;
+		r->conn->req = NULL;
+		r->conn->deadline_ms = util_mono_ms() +
+		    (int64_t)http->request_timeout * 1000;
+	}
+	http->inflight--;
+	req_unlink(r);
+	free(r);
+}
+
+/* ---- connections ------------------------------------------------------ */
+
+static void
+conn_unlink(struct http *http, struct conn *c)
+{
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		http->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	if (!c->refused)
+		http->nconn--;
+}
+
+/* Drop our reference (closing the socket if evhttp is done with it). */
+static void
+conn_drop(struct http *http, struct conn *c)
+{
+	conn_unlink(http, c);
+	if (c->req != NULL)
+		c->req->conn = NULL;
+	bufferevent_decref(c->bev);
+	free(c);
+}
+
+/* The tracked connection of a request, or NULL (detached, or not ours). */
+static struct conn *
+conn_of(struct http *http, struct evhttp_request *req)
+{
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
+	struct bufferevent *bev;
+	struct conn *c;
+
+	if (evcon == NULL)
+		return NULL;
+	bev = evhttp_connection_get_bufferevent(evcon);
+	for (c = http->conns; c != NULL; c = c->next)
+		if (c->bev == bev)
+			return c;
+	return NULL;
+}
+
+/* evhttp has called bufferevent_free() on it: every callback is cleared,
+ * which evhttp never does to a live connection (the event callback stays
+ * set from creation to free). */
+static int
+conn_released(const struct conn *c)
+{
+	bufferevent_data_cb rcb, wcb;
+	bufferevent_event_cb ecb;
+
+	bufferevent_getcb(c->bev, &rcb, &wcb, &ecb, NULL);
+	return rcb == NULL && wcb == NULL && ecb == NULL;
+}
+
+/* Half-close both ways so evhttp reads EOF and frees the connection. */
+static void
+conn_shut(struct conn *c)
+{
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+
+	c->shut = 1;
+	if (fd >= 0)
+		shutdown(fd, SHUT_RDWR);
+}
+
+/* One pass over the connections: release what evhttp let go, shut down
+ * what is refused or past its deadline, and re-arm while any remain. */
+static void
+reap(struct http *http, int64_t now)
+{
+	struct conn *c, *next;
+	struct timeval tv = { 0, REAP_MS * 1000 };
+
+	for (c = http->conns; c != NULL; c = next) {
+		next = c->next;
+		if (conn_released(c)) {
+			conn_drop(http, c);
+			continue;
+		}
+		if (c->shut)
+			continue;
+		if (c->refused) {
+			conn_shut(c);
+			if (ratelog_ok(&http->log_refused, now)) {
+				log_warn("http.conn_refused", "open=%d max=%d "
+				    "suppressed=%d", http->nconn,
+				    http->max_conn,
+				    http->log_refused.suppressed);
+				http->log_refused.suppressed = 0;
+			}
+		} else if (!c->busy && now > c->deadline_ms) {
+			conn_shut(c);
+			if (ratelog_ok(&http->log_deadline, now)) {
+				log_info("http.deadline", "timeout_s=%d "
+				    "suppressed=%d", http->request_timeout,
+				    http->log_deadline.suppressed);
+				http->log_deadline.suppressed = 0;
+			}
+		}
+	}
+	if (http->conns != NULL && !evtimer_pending(http->reap_ev, NULL))
+		evtimer_add(http->reap_ev, &tv);
+}
+
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	reap(arg, util_mono_ms());
+}
+
+/* evhttp's bevcb: make the bufferevent of a new connection and track it. */
+static struct bufferevent *
+conn_new_bev(struct event_base *base, void *arg)
+{
+	struct http *http = arg;
+	struct conn *c;
+	int64_t now = util_mono_ms();
+
+	/* Connections evhttp already let go still count until reaped. */
+	if (http->nconn >= http->max_conn)
+		reap(http, now);
+	c = xcalloc(1, sizeof(*c));
+	c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (c->bev == NULL) {
+		free(c);
+		return NULL;    /* evhttp makes its own */
+	}
+	bufferevent_incref(c->bev);
+	c->deadline_ms = now + (int64_t)http->request_timeout * 1000;
+	c->refused = http->nconn >= http->max_conn;
+	if (!c->refused)
+		http->nconn++;
+	c->next = http->conns;
+	if (c->next != NULL)
+		c->next->prev = c;
+	http->conns = c;
+	if (c->refused)
+		event_active(http->kick_ev, EV_TIMEOUT, 0);
+	else if (!evtimer_pending(http->reap_ev, NULL)) {
+		struct timeval tv = { 0, REAP_MS * 1000 };
+		evtimer_add(http->reap_ev, &tv);
+	}
+	return c->bev;
+}
+
+/* ---- routing ------------------------------------------------------------ */
+
+/* The request's path, %-decoded, or NULL when it holds a NUL octet.
+ * Free it. */
+static char *
+decoded_path(struct evhttp_request *req)
+{
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
+	size_t len = 0;
+	char *dec;
+
+	if (path == NULL || *path == '\0')
+		path = "/";
+	dec = evhttp_uridecode(path, 0, &len);
+	if (dec == NULL)
+		return NULL;
+	if (strlen(dec) != len) {
+		free(dec);
+		return NULL;
+	}
+	return dec;
+}
+
+static int
+method_bit(enum evhttp_cmd_type cmd)
+{
+	switch (cmd) {
+	case EVHTTP_REQ_GET:
+	case EVHTTP_REQ_HEAD:
+		return HTTP_GET;
+	case EVHTTP_REQ_POST:
+		return HTTP_POST;
+	default:
+		return 0;
+	}
+}
+
+/* An over-limit body gets its 413 before anything else looks at it. */
+static int
+body_too_large(struct evhttp_request *req)
+{
+	const char *cl = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Content-Length");
+
+	if (cl != NULL) {
+		char *end;
+		unsigned long long n;
+
+		errno = 0;
+		n = strtoull(cl, &end, 10);
+		if (errno == 0 && end != cl && n > HTTP_MAX_BODY)
+			return 1;
+	}
+	return evbuffer_get_length(evhttp_request_get_input_buffer(req)) >
+	    HTTP_MAX_BODY;
+}
+
+/* evhttp's general callback: every request comes here. */
+static void
+dispatch(struct evhttp_request *req, void *arg)
+{
+	struct http *http = arg;
+	int bit = method_bit(evhttp_request_get_command(req));
+	int allowed = 0;
+	char *path;
+
+	req_begin(http, req, conn_of(http, req));
+	if (body_too_large(req)) {
+		http_reply_error(req, HTTP_ERR_TOO_LARGE, "body_too_large", NULL,
+		    "the body is larger than %d octets", HTTP_MAX_BODY);
+		return;
+	}
+	if ((path = decoded_path(req)) == NULL) {
+		http_reply_error(req, HTTP_ERR_NOT_FOUND, "not_found", NULL,
+		    "no such endpoint");
+		return;
+	}
+	for (int i = 0; i < http->nroute; i++) {
+		struct route *rt = &http->routes[i];
+		const char *rest;
+
+		if (rt->prefix ? strncmp(path, rt->path, rt->len) != 0 :
+		    strcmp(path, rt->path) != 0)
+			continue;
+		if ((rt->methods & bit) == 0) {
+			allowed |= rt->methods;
+			continue;
+		}
+		rest = rt->prefix ? path + rt->len : "";
+		rt->fn(req, rest, rt->arg);
+		free(path);
+		return;
+	}
+	free(path);
+	if (allowed != 0) {
+		char allow[32];
+
+		snprintf(allow, sizeof(allow), "%s%s%s",
+		    allowed & HTTP_GET ? "GET, HEAD" : "",
+		    (allowed & HTTP_GET) && (allowed & HTTP_POST) ? ", " : "",
+		    allowed & HTTP_POST ? "POST" : "");
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+		    "Allow", allow);
+		http_reply_error(req, HTTP_ERR_METHOD, "method_not_allowed",
+		    NULL, "method not allowed on this path");
+		return;
+	}
+	http_reply_error(req, HTTP_ERR_NOT_FOUND, "not_found", NULL,
+	    "no such endpoint");
+}
+
+/* ---- lifecycle ------------------------------------------------------------ */
+
+/* Listen on host:port; see http.h. */
+struct http *
+http_new(struct event_base *base, const char *host, int port, int max_conn,
+    int request_timeout, char **err)
+{
+	struct http *http;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	evutil_socket_t fd;
+
+	if (err != NULL)
+		*err = NULL;
+	if (port < 0 || port > 65535 || max_conn < 1 || request_timeout < 1) {
+		set_err(err, "bad listener parameters (port %d, max_conn %d, "
+		    "request_timeout %d)", port, max_conn, request_timeout);
+		return NULL;
+	}
+	http = xcalloc(1, sizeof(*http));
+	http->base = base;
+	http->max_conn = max_conn;
+	http->request_timeout = request_timeout;
+	if ((http->evhttp = evhttp_new(base)) == NULL) {
+		set_err(err, "evhttp_new failed");
+		goto fail;
+	}
+	http->reap_ev = evtimer_new(base, reap_cb, http);
+	http->kick_ev = event_new(base, -1, 0, reap_cb, http);
+	if (http->reap_ev == NULL || http->kick_ev == NULL) {
+		set_err(err, "event_new failed");
+		goto fail;
+	}
+	evhttp_set_max_headers_size(http->evhttp, HTTP_MAX_HEADERS);
+	evhttp_set_max_body_size(http->evhttp, HTTP_READ_CAP);
+	/* More than we serve, so that the dispatcher answers a JSON 405
+	 * instead of libevent's HTML 501. */
+	evhttp_set_allowed_methods(http->evhttp, EVHTTP_REQ_GET |
+	    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
+	    EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
+	evhttp_set_timeout(http->evhttp, request_timeout);
+	evhttp_set_bevcb(http->evhttp, conn_new_bev, http);
+	evhttp_set_gencb(http->evhttp, dispatch, http);
+	http->bound = evhttp_bind_socket_with_handle(http->evhttp, host,
+	    (ev_uint16_t)port);
+	if (http->bound == NULL) {
+		set_err(err, "cannot listen on %s:%d: %s", host, port,
+		    strerror(errno));
+		goto fail;
+	}
+	fd = evconnlistener_get_fd(evhttp_bound_socket_get_listener(
+	    http->bound));
+	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0) {
+		if (ss.ss_family == AF_INET)
+			http->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+		else if (ss.ss_family == AF_INET6)
+			http->port = ntohs(
+			    ((struct sockaddr_in6 *)&ss)->sin6_port);
+	}
+	log_info("http.listen", "port=%d max_conn=%d request_timeout_s=%d",
+	    http->port, max_conn, request_timeout);
+	return http;
+fail:
+	http_free(http);
+	return NULL;
+}
+
+int
+http_port(const struct http *http)
+{
+	return http->port;
+}
+
+/* Add a route, keeping the table longest path first (ties: first added
+ * first). */
+void
+http_route(struct http *http, int methods, const char *path, http_handler fn,
+    void *arg)
+{
+	struct route rt;
+	int i;
+
+	rt.methods = methods;
+	rt.path = xstrdup(path);
+	rt.len = strlen(path);
+	rt.prefix = rt.len > 0 && path[rt.len - 1] == '/';
+	rt.fn = fn;
+	rt.arg = arg;
+	http->routes = xrealloc(http->routes,
+	    (size_t)(http->nroute + 1) * sizeof(*http->routes));
+	for (i = http->nroute; i > 0 && http->routes[i - 1].len < rt.len; i--)
+		http->routes[i] = http->routes[i - 1];
+	http->routes[i] = rt;
+	http->nroute++;
+}
+
+/* Close the listening socket; open connections and in-flight requests
+ * carry on. */
+void
+http_stop_accepting(struct http *http)
+{
+	if (http->bound == NULL)
+		return;
+	evhttp_del_accept_socket(http->evhttp, http->bound);
+	http->bound = NULL;
+	log_info("http.stop_accepting", "inflight=%d open=%d", http->inflight,
+	    http->nconn);
+}
+
+int
+http_inflight(const struct http *http)
+{
+	return http->inflight;
+}
+
+/* Free evhttp (and with it every connection and attached request), then
+ * our references and records. */
+void
+http_free(struct http *http)
+{
+	if (http == NULL)
+		return;
+	if (http->evhttp != NULL)
+		evhttp_free(http->evhttp);
+	while (http->conns != NULL)
+		conn_drop(http, http->conns);
+	for (size_t i = 0; i < REQ_TAB_SIZE; i++) {
+		struct http_req **pp = &req_tab[i];
+
+		while (*pp != NULL) {
+			struct http_req *r = *pp;
+
+			if (r->http == http) {
+				*pp = r->hnext;
+				free(r);
+			} else
+				pp = &r->hnext;
+		}
+	}
+	if (http->reap_ev != NULL)
+		event_free(http->reap_ev);
+	if (http->kick_ev != NULL)
+		event_free(http->kick_ev);
+	for (int i = 0; i < http->nroute; i++)
+		free(http->routes[i].path);
+	free(http->routes);
+	free(http);
+}
+
+/* ---- replies ---------------------------------------------------------------- */
+
+/* Send status with the output buffer filled by the caller. */
+static void
+send_reply(struct evhttp_request *req, int status, struct evbuffer *buf)
+{
+	req_end(req);
+	evhttp_send_reply(req, status, status_reason(status), buf);
+}
+
+static void
+reply_raw(struct evhttp_request *req, int status, const char *ctype,
+    const char *text, size_t len)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+	struct evbuffer *buf = evhttp_request_get_output_buffer(req);
+
+	evhttp_remove_header(h, "Content-Type");
+	evhttp_add_header(h, "Content-Type", ctype);
+	evhttp_remove_header(h, "Cache-Control");
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	evbuffer_add(buf, text, len);
+	send_reply(req, status, NULL);
+}
+
+/* Answer status with body, compact; the reference is stolen. */
+void
+http_reply_json(struct evhttp_request *req, int status, json_t *body)
+{
+	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+
+	json_decref(body);
+	if (text == NULL) {
+		static const char oops[] = "{\"error\":{\"code\":\"internal\","
+		    "\"message\":\"the answer could not be encoded\"}}";
+
+		log_err("http.encode_failed", "status=%d", status);
+		reply_raw(req, 500, "application/json; charset=utf-8", oops,
+		    sizeof(oops) - 1);
+		return;
+	}
+	reply_raw(req, status, "application/json; charset=utf-8", text,
+	    strlen(text));
+	free(text);
+}
+
+/* Answer {"error": {...}}; a Retry-After set for this request goes with it
+ * (1 second by default for HTTP_ERR_RATE). */
+void
+http_reply_error(struct evhttp_request *req, enum http_err kind,
+    const char *code, const char *field, const char *fmt, ...)
+{
+	struct http_req *r = req_find(req);
+	int retry = r != NULL ? r->retry_after : 0;
+	char msg[512];
+	va_list ap;
+	json_t *e;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (kind == HTTP_ERR_RATE && retry <= 0)
+		retry = 1;
+	if (retry > 0) {
+		struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+		char num[16];
+
+		snprintf(num, sizeof(num), "%d", retry);
+		evhttp_remove_header(h, "Retry-After");
+		evhttp_add_header(h, "Retry-After", num);
+	}
+	e = json_pack("{s:s, s:s%}", "code", code, "message", msg,
+	    strnlen(msg, sizeof(msg)));
+	if (e == NULL)  /* msg not UTF-8 */
+		e = json_pack("{s:s, s:s}", "code", code, "message",
+		    "(unprintable message)");
+	if (e != NULL && field != NULL)
+		json_object_set_new(e, "field", json_string(field));
+	http_reply_json(req, http_err_status(kind),
+	    e != NULL ? json_pack("{s:o}", "error", e) : NULL);
+}
+
+void
+http_reply_text(struct evhttp_request *req, int status, const char *ctype,
+    const char *text, size_t len)
+{
+	reply_raw(req, status, ctype, text, len);
+}
+
+/* Remembered on the request's record; a request we did not dispatch gets
+ * the header at once. */
+void
+http_set_retry_after(struct evhttp_request *req, int seconds)
+{
+	struct http_req *r = req_find(req);
+	char num[16];
+
+	if (r != NULL) {
+		r->retry_after = seconds;
+		return;
+	}
+	snprintf(num, sizeof(num), "%d", seconds);
+	evhttp_remove_header(evhttp_request_get_output_headers(req),
+	    "Retry-After");
+	evhttp_add_header(evhttp_request_get_output_headers(req),
+	    "Retry-After", num);
+}
+
+/* ---- Authorization ---------------------------------------------------------- */
+
+/* The token after "Bearer " (scheme in any case, one or more spaces), or
+ * NULL when absent, of another scheme, empty or holding white space. */
+const char *
+http_bearer(struct evhttp_request *req)
+{
+	const char *v = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Authorization");
+	const char *tok;
+
+	if (v == NULL)
+		return NULL;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (strncasecmp(v, "Bearer", 6) != 0 || (v[6] != ' ' && v[6] != '\t'))
+		return NULL;
+	tok = v + 6;
+	while (*tok == ' ' || *tok == '\t')
+		tok++;
+	if (*tok == '\0')
+		return NULL;
+	for (const char *p = tok; *p != '\0'; p++)
+		if (*p == ' ' || *p == '\t' || (unsigned char)*p < 0x20 ||
+		    *p == 0x7f)
+			return NULL;
+	return tok;
+}
+
+/* ---- bodies ------------------------------------------------------------------- */
+
+/* Longest message http_body_parse returns (it names a position). */
+static _Thread_local char parse_msg[160];
+
+static int
+is_ows(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* A token character of RFC 9110 (media types, parameter names). */
+static int
+is_tchar(unsigned char c)
+{
+	return isalnum(c) || (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+/*
+ * Look name up in the parameters "; a=b; c="d"" of a header value
+ * (p, len).  Returns 1 with the value (unquoted) in out, 0 when absent,
+ * -1 when the parameters are malformed or the value does not fit.
+ */
+static int
+param_get(const char *p, size_t len, const char *name, char *out,
+    size_t outsize)
+{
+	size_t i = 0;
+	int found = 0;
+
+	for (;;) {
+		size_t ns, nlen, o = 0;
+		int match;
+
+		while (i < len && is_ows(p[i]))
+			i++;
+		if (i == len)
+			return found;
+		if (p[i] != ';')
+			return -1;
+		i++;
+		while (i < len && is_ows(p[i]))
+			i++;
+		if (i == len || p[i] == ';')
+			continue;
+		ns = i;
+		while (i < len && is_tchar((unsigned char)p[i]))
+			i++;
+		nlen = i - ns;
+		if (nlen == 0 || i == len || p[i] != '=')
+			return -1;
+		i++;
+		match = !found && nlen == strlen(name) &&
+		    strncasecmp(p + ns, name, nlen) == 0;
+		if (i < len && p[i] == '"') {
+			for (i++; i < len && p[i] != '"'; i++) {
+				if (p[i] == '\\' && i + 1 < len)
+					i++;
+				if (match) {
+					if (o + 1 >= outsize)
+						return -1;
+					out[o++] = p[i];
+				}
+			}
+			if (i == len)
+				return -1;
+			i++;
+		} else {
+			size_t vs = i;
+
+			while (i < len && p[i] != ';' && !is_ows(p[i]) &&
+			    p[i] != '"')
+				i++;
+			if (i == vs)
+				return -1;
+			if (match) {
+				if (i - vs + 1 > outsize)
+					return -1;
+				memcpy(out, p + vs, i - vs);
+				o = i - vs;
+			}
+		}
+		if (match) {
+			out[o] = '\0';
+			found = 1;
+		}
+	}
+}
+
+/* The media type of a header value (p, len), lower-cased into mt; *rest
+ * is what follows it.  Returns -1 when it is empty or too long. */
+static int
+media_type(const char *p, size_t len, char *mt, size_t mtsize,
+    const char **rest)
+{
+	size_t i = 0, o = 0;
+
+	while (i < len && is_ows(p[i]))
+		i++;
+	while (i < len && (is_tchar((unsigned char)p[i]) || p[i] == '/')) {
+		if (o + 1 >= mtsize)
+			return -1;
+		mt[o++] = (char)tolower((unsigned char)p[i++]);
+	}
+	mt[o] = '\0';
+	*rest = p + i;
+	return o == 0 ? -1 : 0;
+}
+
+/* Fail a parse: kind, the error code for the reply and a message. */
+struct parse_err {
+	enum http_err kind;
+	const char *code;
+	const char *msg;
+};
+
+static json_t *
+fail(struct parse_err *pe, enum http_err kind, const char *code,
+    const char *msg)
+{
+	pe->kind = kind;
+	pe->code = code;
+	pe->msg = msg;
+	return NULL;
+}
+
+static json_t *
+parse_json(const char *body, size_t len, struct parse_err *pe)
+{
+	json_error_t jerr;
+	json_t *v;
+
+	if (len == 0)
+		return fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_json",
+		    "the body is empty; send a JSON object");
+	v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (v == NULL) {
+		snprintf(parse_msg, sizeof(parse_msg),
+		    "invalid JSON at line %d column %d: %.100s", jerr.line,
+		    jerr.column, jerr.text);
+		return fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_json",
+		    parse_msg);
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		return fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_json",
+		    "body must be a JSON object");
+	}
+	return v;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* %-decode (and '+' to space) s[0..len) into out (len + 1 octets);
+ * returns the decoded length or -1 for a bad escape or a NUL. */
+static long
+form_decode(const char *s, size_t len, char *out)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '+')
+			out[o++] = ' ';
+		else if (s[i] == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len)
+				return -1;
+			hi = hexval(s[i + 1]);
+			lo = hexval(s[i + 2]);
+			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+				return -1;
+			out[o++] = (char)(hi * 16 + lo);
+			i += 2;
+		} else if (s[i] == '\0')
+			return -1;
+		else
+			out[o++] = s[i];
+	}
+	out[o] = '\0';
+	return (long)o;
+}
+
+/* Set obj[key] = value (a JSON string); -1 when either is not UTF-8. */
+static int
+set_field(json_t *obj, const char *key, const char *val, size_t vlen)
+{
+	json_t *s = json_stringn(val, vlen);
+
+	if (s == NULL)
+		return -1;
+	return json_object_set_new(obj, key, s);
+}
+
+/* a=1&b=x+y: repeated keys, the last wins; a key without '=' is "". */
+static json_t *
+parse_form(const char *body, size_t len, struct parse_err *pe)
+{
+	json_t *obj = json_object();
+	char *key = xmalloc(len + 1), *val = xmalloc(len + 1);
+	const char *p = body, *end = body + len;
+
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		const char *eq, *stop = amp != NULL ? amp : end;
+		long klen, vlen;
+
+		if (stop == p) {
+			p++;
+			continue;
+		}
+		eq = memchr(p, '=', (size_t)(stop - p));
+		klen = form_decode(p, (size_t)((eq ? eq : stop) - p), key);
+		vlen = eq ? form_decode(eq + 1, (size_t)(stop - eq - 1), val) :
+		    form_decode("", 0, val);
+		if (klen < 0 || vlen < 0) {
+			fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_form",
+			    "bad %-escape in form data");
+			goto bad;
+		}
+		if (klen == 0) {
+			fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_form",
+			    "a form field has no name");
+			goto bad;
+		}
+		if (set_field(obj, key, val, (size_t)vlen) < 0) {
+			fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_form",
+			    "form data must be UTF-8");
+			goto bad;
+		}
+		p = stop + (amp != NULL);
+	}
+	free(key);
+	free(val);
+	return obj;
+bad:
+	free(key);
+	free(val);
+	json_decref(obj);
+	return NULL;
+}
+
+/* The part headers (p, len): the field name from Content-Disposition
+ * into name; *is_file when it names a filename.  0 or -1. */
+static int
+part_headers(const char *p, size_t len, char *name, size_t namesize,
+    int *is_file)
+{
+	const char *end = p + len;
+	int have_name = 0;
+
+	*is_file = 0;
+	while (p < end) {
+		const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+		const char *colon, *v;
+		char mt[32], fname[8];
+		const char *rest;
+
+		if (eol == NULL)
+			eol = end;
+		colon = memchr(p, ':', (size_t)(eol - p));
+		if (colon == NULL)
+			return -1;
+		if ((size_t)(colon - p) == 19 &&
+		    strncasecmp(p, "Content-Disposition", 19) == 0) {
+			v = colon + 1;
+			if (media_type(v, (size_t)(eol - v), mt, sizeof(mt),
+			    &rest) < 0 || strcmp(mt, "form-data") != 0)
+				return -1;
+			if (param_get(rest, (size_t)(eol - rest), "name", name,
+			    namesize) != 1 || name[0] == '\0')
+				return -1;
+			/* Only presence matters; long names are files too. */
+			if (param_get(rest, (size_t)(eol - rest), "filename",
+			    fname, sizeof(fname)) != 0)
+				*is_file = 1;
+			have_name = 1;
+		}
+		p = eol + 2;
+	}
+	return have_name ? 0 : -1;
+}
+
+/* multipart/form-data (RFC 7578): each part's name and text; parts that
+ * carry a file are skipped. */
+static json_t *
+parse_multipart(const char *params, size_t plen, const char *body,
+    size_t len, struct parse_err *pe)
+{
+	char boundary[80], delim[84], name[256];
+	const char *p, *end = body + len;
+	size_t dlen;
+	json_t *obj;
+
+	if (param_get(params, plen, "boundary", boundary,
+	    sizeof(boundary)) != 1 || boundary[0] == '\0' ||
+	    strlen(boundary) > 70)
+		return fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_form",
+		    "multipart body without a valid boundary");
+	dlen = (size_t)snprintf(delim, sizeof(delim), "\r\n--%s", boundary);
+	/* The first delimiter may open the body (no preamble). */
+	if (len >= dlen - 2 && memcmp(body, delim + 2, dlen - 2) == 0)
+		p = body + dlen - 2;
+	else if ((p = memmem(body, len, delim, dlen)) != NULL)
+		p += dlen;
+	else
+		return fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_form",
+		    "multipart boundary not found in the body");
+	obj = json_object();
+	for (;;) {
+		const char *hend, *next;
+		int is_file;
+
+		if (end - p >= 2 && p[0] == '-' && p[1] == '-')
+			return obj;     /* the close delimiter */
+		while (p < end && is_ows(*p))
+			p++;
+		if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
+			break;
+		p += 2;
+		/* Headers end at an empty line (a part may have none). */
+		if (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
+			hend = p;
+		else if ((hend = memmem(p, (size_t)(end - p), "\r\n\r\n",
+		    4)) != NULL)
+			hend += 2;
+		else
+			break;
+		if (part_headers(p, (size_t)(hend - p), name, sizeof(name),
+		    &is_file) < 0) {
+			json_decref(obj);
+			return fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_form",
+			    "a multipart part has no form-data name");
+		}
+		p = hend + 2;
+		if ((next = memmem(p, (size_t)(end - p), delim, dlen)) == NULL)
+			break;
+		if (!is_file && (memchr(p, '\0', (size_t)(next - p)) != NULL ||
+		    set_field(obj, name, p, (size_t)(next - p)) < 0)) {
+			json_decref(obj);
+			return fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_form",
+			    "form data must be UTF-8 text");
+		}
+		p = next + dlen;
+	}
+	json_decref(obj);
+	return fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_form",
+	    "truncated multipart body");
+}
+
+/* The shared parser: also names the error code for the reply. */
+static json_t *
+body_parse(const char *ctype, const char *body, size_t len, int allow_form,
+    struct parse_err *pe)
+{
+	const char *want = allow_form ? "Content-Type must be application/json "
+	    "or form data" : "Content-Type must be application/json";
+	const char *rest;
+	char mt[64], cs[32];
+	size_t rlen;
+	int rc;
+
+	if (len > HTTP_MAX_BODY)
+		return fail(pe, HTTP_ERR_TOO_LARGE, "body_too_large",
+		    "the body is larger than 65536 octets");
+	if (ctype == NULL || media_type(ctype, strlen(ctype), mt, sizeof(mt),
+	    &rest) < 0)
+		return fail(pe, HTTP_ERR_CONTENT_TYPE, "unsupported_media_type",
+		    want);
+	rlen = strlen(rest);
+	if (strcmp(mt, "application/json") == 0) {
+		rc = param_get(rest, rlen, "charset", cs, sizeof(cs));
+		if (rc < 0 || (rc == 1 && strcasecmp(cs, "utf-8") != 0))
+			return fail(pe, HTTP_ERR_CONTENT_TYPE,
+			    "unsupported_media_type",
+			    "JSON bodies must be UTF-8");
+		return parse_json(body, len, pe);
+	}
+	if (allow_form && strcmp(mt, "application/x-www-form-urlencoded") == 0)
+		return parse_form(body, len, pe);
+	if (allow_form && strcmp(mt, "multipart/form-data") == 0)
+		return parse_multipart(rest, rlen, body, len, pe);
+	return fail(pe, HTTP_ERR_CONTENT_TYPE, "unsupported_media_type", want);
+}
+
+/* See http.h; *err is valid until the next call in this thread. */
+json_t *
+http_body_parse(const char *ctype, const char *body, size_t len,
+    int allow_form, enum http_err *kind, const char **err)
+{
+	struct parse_err pe = { HTTP_ERR_BAD_REQUEST, NULL, NULL };
+	json_t *v = body_parse(ctype, body != NULL ? body : "",
+	    body != NULL ? len : 0, allow_form, &pe);
+
+	if (v == NULL) {
+		if (kind != NULL)
+			*kind = pe.kind;
+		if (err != NULL)
+			*err = pe.msg;
+	}
+	return v;
+}
+
+/* The request's body as an object, or NULL after an error reply. */
+json_t *
+http_body(struct evhttp_request *req, int allow_form)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	const char *ctype = evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Content-Type");
+	struct parse_err pe = { HTTP_ERR_BAD_REQUEST, NULL, NULL };
+	const char *body = "";
+	json_t *v;
+
+	if (len > 0 && len <= HTTP_MAX_BODY)
+		body = (const char *)evbuffer_pullup(in, -1);
+	if ((v = body_parse(ctype, body, len, allow_form, &pe)) == NULL)
+		http_reply_error(req, pe.kind, pe.code, NULL, "%s", pe.msg);
+	return v;
+}

@@ -1,0 +1,553 @@
+/*
+ * check_conf.c - conf.c: the documented example and a minimal file load
+ * with the right values and defaults; every kind of mistake is reported
+ * as "FILE:LINE: [section NAME] key: message" with the right line; all
+ * mistakes of a file are reported at once; the implicit default route.
+ *
+ * Files are read from $SV_SRCDIR (default ".").
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "conf.h"
+
+/* Lines 1..5; fragments appended by the tests start at line 6. */
+#define BASE \
+	"[smsc a]\n" \
+	"host = 127.0.0.1\n" \
+	"system_id = a\n" \
+	"[key k]\n" \
+	"token = 0123456789abcdef0123\n"
+
+static const char *
+srcdir(void)
+{
+	const char *d = getenv("SV_SRCDIR");
+
+	return d != NULL && *d != '\0' ? d : ".";
+}
+
+static struct conf *
+load_ok(const char *text)
+{
+	char *errors = NULL;
+	struct conf *c = conf_load_string(text, "t.conf", &errors);
+
+	ck_assert_msg(c != NULL, "refused: %s", errors ? errors : "(none)");
+	ck_assert_ptr_null(errors);
+	return c;
+}
+
+/* Load text expecting failure; returns the malloc'd error text. */
+static char *
+load_bad(const char *text)
+{
+	char *errors = NULL;
+	struct conf *c = conf_load_string(text, "t.conf", &errors);
+
+	ck_assert_msg(c == NULL, "accepted a bad configuration:\n%s", text);
+	ck_assert_ptr_nonnull(errors);
+	return errors;
+}
+
+static int
+count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s != '\0'; s++)
+		n += *s == '\n';
+	return n;
+}
+
+/* BASE + fragment must fail with exactly one error line containing want. */
+static void
+expect_one(const char *fragment, const char *want)
+{
+	char text[4096];
+	char *errors;
+
+	snprintf(text, sizeof(text), "%s%s", BASE, fragment);
+	errors = load_bad(text);
+	ck_assert_msg(strstr(errors, want) != NULL,
+	    "expected \"%s\" in:\n%s", want, errors);
+	ck_assert_msg(count_lines(errors) == 1, "expected one error, got:\n%s",
+	    errors);
+	free(errors);
+}
+
+START_TEST(example_conf_loads)
+{
+	char path[1024], *errors = NULL;
+	struct conf *c;
+
+	snprintf(path, sizeof(path), "%s/conf/smsverifyd.conf", srcdir());
+	c = conf_load(path, &errors);
+	ck_assert_msg(c != NULL, "%s", errors ? errors : "");
+	ck_assert_str_eq(c->listen_host, "127.0.0.1");
+	ck_assert_int_eq(c->listen_port, 8080);
+	ck_assert_str_eq(c->secret_file, "var/secret");
+	ck_assert_str_eq(c->store_path, "var/db");
+	ck_assert_uint_eq(c->map_size, 1024ULL * 1024 * 1024);
+	ck_assert_str_eq(c->log_level, "info");
+	ck_assert_int_eq(c->code_length, 6);
+	ck_assert_int_eq(c->expiry, 600);
+	ck_assert_int_eq(c->max_check_attempts, 5);
+	ck_assert_str_eq(c->sender, "Verify");
+	ck_assert_str_eq(c->default_country, "US");
+	ck_assert_int_eq(c->nsmsc, 1);
+	ck_assert_str_eq(c->smscs[0].name, "sim-a");
+	ck_assert_str_eq(c->smscs[0].host, "127.0.0.1");
+	ck_assert_int_eq(c->smscs[0].port, 2775);
+	ck_assert_str_eq(c->smscs[0].system_id, "smsverify");
+	ck_assert_str_eq(c->smscs[0].password, "secret1");
+	ck_assert_str_eq(c->smscs[0].system_type, "");
+	ck_assert_int_eq(c->smscs[0].bind, CONF_BIND_TRANSCEIVER);
+	ck_assert_int_eq(c->nroute, 1);
+	ck_assert_str_eq(c->routes[0].name, "default");
+	ck_assert_int_eq(c->routes[0].nprefix, 1);
+	ck_assert_str_eq(c->routes[0].prefixes[0], "+");
+	ck_assert_int_eq(c->routes[0].nsmsc, 1);
+	ck_assert_int_eq(c->routes[0].smsc[0], 0);
+	ck_assert_int_eq(c->nkey, 1);
+	ck_assert_str_eq(c->keys[0].name, "demo");
+	ck_assert_str_eq(c->keys[0].token, "demo-token-change-me-0123456789");
+	ck_assert_ptr_null(c->keys[0].webhook);
+	ck_assert_ptr_null(c->keys[0].language);
+	ck_assert_str_eq(c->path, path);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(minimal_file_gets_defaults)
+{
+	char path[1024], *errors = NULL;
+	struct conf *c;
+	struct conf_smsc *m;
+
+	snprintf(path, sizeof(path), "%s/tests/data/conf/good_minimal.conf",
+	    srcdir());
+	c = conf_load(path, &errors);
+	ck_assert_msg(c != NULL, "%s", errors ? errors : "");
+	ck_assert_str_eq(c->listen_host, "127.0.0.1");
+	ck_assert_int_eq(c->listen_port, 8080);
+	ck_assert_str_eq(c->secret_file, "var/secret");
+	ck_assert_int_eq(c->max_connections, 1024);
+	ck_assert_int_eq(c->request_timeout, 10);
+	ck_assert_int_eq(c->submit_wait_ms, 3000);
+	ck_assert_str_eq(c->log_level, "info");
+	ck_assert_str_eq(c->store_path, "var/db");
+	ck_assert_uint_eq(c->map_size, 1ULL << 30);
+	ck_assert_int_eq(c->sweep_interval, 1);
+	ck_assert_int_eq(c->sweep_batch, 256);
+	ck_assert_int_eq(c->retention, 86400);
+	ck_assert_int_eq(c->code_length, 6);
+	ck_assert_int_eq(c->expiry, 600);
+	ck_assert_int_eq(c->max_check_attempts, 5);
+	ck_assert_int_eq(c->repeat_window, 600);
+	ck_assert_str_eq(c->sender, "Verify");
+	ck_assert_str_eq(c->default_country, "US");
+	m = &c->smscs[0];
+	ck_assert_str_eq(m->name, "only");
+	ck_assert_int_eq(m->line, 3);
+	ck_assert_str_eq(m->host, "smsc.example.net");
+	ck_assert_int_eq(m->port, 2775);
+	ck_assert_str_eq(m->system_id, "user1");
+	ck_assert_str_eq(m->password, "");
+	ck_assert_str_eq(m->system_type, "");
+	ck_assert_int_eq(m->bind, CONF_BIND_TRANSCEIVER);
+	ck_assert_int_eq(m->sessions, 1);
+	ck_assert_int_eq(m->window, 10);
+	ck_assert_int_eq(m->throughput, 0);
+	ck_assert_int_eq(m->enquire_link, 30);
+	ck_assert_int_eq(m->response_timeout, 10);
+	ck_assert_int_eq(m->reconnect_min_ms, 500);
+	ck_assert_int_eq(m->reconnect_max_ms, 30000);
+	ck_assert_int_eq(m->latin1_default, 0);
+	ck_assert_str_eq(c->keys[0].token, "0123456789abcdef-main");
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(every_key_set)
+{
+	struct conf *c = load_ok(
+	    "[server]\nlisten = [::1]:0\nmax_connections = 7\n"
+	    "log_level = debug\n"
+	    "[store]\nmap_size = 64M\nretention = 0\n"
+	    "[verify]\ncode_length = 12\nsender = +15551234\n"
+	    "default_country = GB\n"
+	    "[smsc x]\nhost = ::1\nport = 1\nsystem_id = 123456789012345\n"
+	    "password = 12345678\nsystem_type = VMA\nbind = transmitter\n"
+	    "sessions = 64\nthroughput = 100000\n"
+	    "reconnect_min_ms = 100 ; comment\nreconnect_max_ms = 100\n"
+	    "data_coding_default = latin1\n"
+	    "[key k]\ntoken = 0123456789abcdef\n"
+	    "webhook = https://example.net/h\nwebhook_secret = s\n"
+	    "language = de\n");
+
+	ck_assert_str_eq(c->listen_host, "::1");
+	ck_assert_int_eq(c->listen_port, 0);
+	ck_assert_int_eq(c->max_connections, 7);
+	ck_assert_str_eq(c->log_level, "debug");
+	ck_assert_uint_eq(c->map_size, 64ULL << 20);
+	ck_assert_int_eq(c->retention, 0);
+	ck_assert_int_eq(c->code_length, 12);
+	ck_assert_str_eq(c->sender, "+15551234");
+	ck_assert_str_eq(c->default_country, "GB");
+	ck_assert_int_eq(c->smscs[0].bind, CONF_BIND_TRANSMITTER);
+	ck_assert_int_eq(c->smscs[0].reconnect_min_ms, 100);
+	ck_assert_int_eq(c->smscs[0].latin1_default, 1);
+	ck_assert_str_eq(c->smscs[0].system_type, "VMA");
+	ck_assert_str_eq(c->keys[0].webhook, "https://example.net/h");
+	ck_assert_str_eq(c->keys[0].webhook_secret, "s");
+	ck_assert_str_eq(c->keys[0].language, "de");
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(implicit_default_route)
+{
+	struct conf *c = load_ok(BASE
+	    "[smsc b]\nhost = 127.0.0.2\nsystem_id = b\n");
+
+	ck_assert_int_eq(c->nroute, 1);
+	ck_assert_str_eq(c->routes[0].name, "default");
+	ck_assert_int_eq(c->routes[0].nprefix, 1);
+	ck_assert_str_eq(c->routes[0].prefixes[0], "+");
+	ck_assert_int_eq(c->routes[0].nsmsc, 2);
+	ck_assert_int_eq(c->routes[0].smsc[0], conf_smsc_index(c, "a"));
+	ck_assert_int_eq(c->routes[0].smsc[1], conf_smsc_index(c, "b"));
+	ck_assert_int_eq(conf_smsc_index(c, "nosuch"), -1);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(routes_resolve_smscs_written_later)
+{
+	struct conf *c = load_ok(
+	    "[route uk]\nprefix = +44 +447\nsmsc = b a\n"
+	    "[smsc a]\nhost = h\nsystem_id = a\n"
+	    "[smsc b]\nhost = h\nsystem_id = b\n"
+	    "[key k]\ntoken = 0123456789abcdef0123\n");
+
+	/* routes exist without "+": accepted, and no implicit route */
+	ck_assert_int_eq(c->nroute, 1);
+	ck_assert_str_eq(c->routes[0].name, "uk");
+	ck_assert_int_eq(c->routes[0].nprefix, 2);
+	ck_assert_str_eq(c->routes[0].prefixes[1], "+447");
+	ck_assert_int_eq(c->routes[0].nsmsc, 2);
+	ck_assert_int_eq(c->routes[0].smsc[0], 1);
+	ck_assert_int_eq(c->routes[0].smsc[1], 0);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(bad_port)
+{
+	expect_one("[smsc carrier-a]\nhost = h\nsystem_id = s\n"
+	    "port = 70000\n",
+	    "t.conf:9: [smsc carrier-a] port: 70000 is out of range 1..65535");
+}
+END_TEST
+
+START_TEST(code_length_out_of_range)
+{
+	expect_one("[verify]\ncode_length = 3\n",
+	    "t.conf:7: [verify] code_length: 3 is out of range 4..12");
+	expect_one("[verify]\ncode_length = 13\n",
+	    "t.conf:7: [verify] code_length: 13 is out of range 4..12");
+}
+END_TEST
+
+START_TEST(unknown_key)
+{
+	expect_one("[smsc b]\nhost = h\nsystem_id = s\nprot = 2775\n",
+	    "t.conf:9: [smsc b] unknown key 'prot'");
+}
+END_TEST
+
+START_TEST(unknown_section)
+{
+	expect_one("[smcs b]\nhost = h\n", "t.conf:6: unknown section [smcs b]");
+	expect_one("[server x]\n", "t.conf:6: section [server] takes no name");
+	expect_one("[route]\nprefix = +\n", "t.conf:6: section [route] needs a "
+	    "name");
+	expect_one("[smsc a/b]\n", "t.conf:6: section name 'a/b'");
+}
+END_TEST
+
+START_TEST(key_outside_section)
+{
+	char *errors = load_bad("port = 1\n" BASE);
+
+	ck_assert_msg(strstr(errors, "t.conf:1: key 'port' is outside any "
+	    "section") != NULL, "%s", errors);
+	free(errors);
+}
+END_TEST
+
+START_TEST(missing_required_key)
+{
+	/* the line of the section header */
+	expect_one("\n[smsc b]\nsystem_id = s\n",
+	    "t.conf:7: [smsc b] required key 'host' is missing");
+	expect_one("[key other]\nwebhook = https://x.example/\n"
+	    "webhook_secret = s\n",
+	    "t.conf:6: [key other] required key 'token' is missing");
+	expect_one("[route r]\nsmsc = a\n",
+	    "t.conf:6: [route r] required key 'prefix' is missing");
+}
+END_TEST
+
+START_TEST(route_unknown_smsc)
+{
+	expect_one("[route r]\nprefix = +\nsmsc = a carrier-z\n",
+	    "t.conf:8: [route r] smsc: unknown SMSC 'carrier-z'");
+	expect_one("[route r]\nprefix = +\nsmsc = a a\n",
+	    "t.conf:8: [route r] smsc: SMSC 'a' named twice");
+	expect_one("[route r]\nprefix = +44 44\nsmsc = a\n",
+	    "t.conf:7: [route r] prefix: '44' is not a prefix");
+	expect_one("[route r]\nprefix = +44\nsmsc = a\n"
+	    "[route s]\nprefix = +33 +44\nsmsc = a\n",
+	    "t.conf:10: [route s] prefix: +44 is already in [route r] "
+	    "(line 7)");
+}
+END_TEST
+
+START_TEST(duplicate_key)
+{
+	expect_one("[server]\nlisten = 127.0.0.1:1\n\nlisten = 127.0.0.1:2\n",
+	    "t.conf:9: [server] listen: given twice in this section (first "
+	    "at line 7)");
+}
+END_TEST
+
+START_TEST(duplicate_section)
+{
+	expect_one("[smsc a]\nhost = h\nsystem_id = s\n",
+	    "t.conf:6: [smsc a] duplicate section (first at line 1)");
+	expect_one("[store]\n[store]\n",
+	    "t.conf:7: [store] duplicate section (first at line 6)");
+}
+END_TEST
+
+START_TEST(bad_sender)
+{
+	expect_one("[verify]\nsender = TwelveLetter\n",
+	    "t.conf:7: [verify] sender: 'TwelveLetter' is not a sender");
+	expect_one("[verify]\nsender = 1234567890123456\n",
+	    "t.conf:7: [verify] sender:");
+	expect_one("[verify]\nsender = 12-34\n", "t.conf:7: [verify] sender:");
+	expect_one("[verify]\nsender = Bad!\n", "t.conf:7: [verify] sender:");
+	expect_one("[verify]\ndefault_country = us\n",
+	    "t.conf:7: [verify] default_country:");
+}
+END_TEST
+
+START_TEST(bad_token_not_echoed)
+{
+	char *errors = load_bad(BASE "[key b]\ntoken = tooShortTok\n");
+
+	ck_assert_msg(strstr(errors, "t.conf:7: [key b] token: must be 16..256 "
+	    "characters") != NULL, "%s", errors);
+	ck_assert_msg(strstr(errors, "tooShortTok") == NULL,
+	    "the token leaked into the error: %s", errors);
+	free(errors);
+
+	errors = load_bad(BASE "[smsc b]\nhost = h\nsystem_id = s\n"
+	    "password = secret-pw-123\n");
+	ck_assert_msg(strstr(errors, "t.conf:9: [smsc b] password: must be at "
+	    "most 8 characters") != NULL, "%s", errors);
+	ck_assert_msg(strstr(errors, "secret-pw") == NULL, "%s", errors);
+	free(errors);
+
+	expect_one("[key b]\ntoken = 0123456789abcdef0123\n",
+	    "t.conf:7: [key b] token: the same token as [key k]");
+	expect_one("[key b]\ntoken = 0123456789 abcdef0123\n",
+	    "t.conf:7: [key b] token: must be printable ASCII without spaces");
+}
+END_TEST
+
+START_TEST(non_numeric_values)
+{
+	expect_one("[server]\nmax_connections = 12abc\n",
+	    "t.conf:7: [server] max_connections: '12abc' is not an integer");
+	expect_one("[server]\nmax_connections =\n",
+	    "t.conf:7: [server] max_connections: '' is not an integer");
+	expect_one("[server]\nmax_connections = 0x10\n",
+	    "t.conf:7: [server] max_connections: '0x10' is not an integer");
+	expect_one("[server]\nmax_connections = 99999999999999999999999\n",
+	    "t.conf:7: [server] max_connections: 99999999999999999999999 is "
+	    "out of range 1..100000");
+	expect_one("[store]\nmap_size = 12X\n",
+	    "t.conf:7: [store] map_size: '12X' is not a size");
+	expect_one("[store]\nmap_size = 512K\n",
+	    "t.conf:7: [store] map_size: 512K is out of range 1M..1T");
+	expect_one("[store]\nmap_size = 9999999999999T\n",
+	    "t.conf:7: [store] map_size: 9999999999999T is out of range");
+	expect_one("[server]\nlisten = 127.0.0.1\n",
+	    "t.conf:7: [server] listen: '127.0.0.1' is not host:port");
+	expect_one("[server]\nlog_level = loud\n",
+	    "t.conf:7: [server] log_level: 'loud' is not debug, info, warn or "
+	    "error");
+	expect_one("[smsc b]\nhost = h\nsystem_id = s\nbind = receiver\n",
+	    "t.conf:9: [smsc b] bind: 'receiver' is not transceiver or "
+	    "transmitter");
+}
+END_TEST
+
+START_TEST(whole_file_rules)
+{
+	char *errors = load_bad("[server]\n\n");
+
+	ck_assert_msg(strstr(errors, "t.conf:2: at least one [smsc NAME]")
+	    != NULL, "%s", errors);
+	ck_assert_msg(strstr(errors, "t.conf:2: at least one [key NAME]")
+	    != NULL, "%s", errors);
+	free(errors);
+	expect_one("[smsc b]\nhost = h\nsystem_id = s\n"
+	    "reconnect_min_ms = 5000\nreconnect_max_ms = 1000\n",
+	    "t.conf:10: [smsc b] reconnect_max_ms: 1000 is below "
+	    "reconnect_min_ms 5000");
+	expect_one("[key b]\ntoken = 0123456789abcdef-bbbb\n"
+	    "webhook = https://example.net/\n",
+	    "t.conf:8: [key b] webhook_secret: required when webhook is set");
+	expect_one("[key b]\ntoken = 0123456789abcdef-bbbb\n"
+	    "webhook = ftp://example.net/\nwebhook_secret = s\n",
+	    "t.conf:8: [key b] webhook: 'ftp://example.net/' is not an http");
+	expect_one("[key b]\ntoken = 0123456789abcdef-bbbb\nlanguage = nl\n",
+	    "t.conf:8: [key b] language: 'nl' is not a language");
+}
+END_TEST
+
+START_TEST(syntax_errors)
+{
+	expect_one("[server]\nthis line is junk\n",
+	    "t.conf:7: syntax error");
+	expect_one("[server\n", "t.conf:6: syntax error");
+	/* an indented line would be glued to the key above by inih */
+	expect_one("[server]\nlisten = 127.0.0.1:1\n  log_level = debug\n",
+	    "t.conf:8: [server] indented line");
+}
+END_TEST
+
+START_TEST(long_line_keeps_line_numbers)
+{
+	char text[4096], *errors;
+
+	snprintf(text, sizeof(text), BASE "[server]\n; %0300d\nprot = 1\n", 0);
+	errors = load_bad(text);
+	ck_assert_msg(strstr(errors, "t.conf:7: line is longer than") != NULL,
+	    "%s", errors);
+	ck_assert_msg(strstr(errors, "t.conf:8: [server] unknown key 'prot'")
+	    != NULL, "%s", errors);
+	ck_assert_int_eq(count_lines(errors), 2);
+	free(errors);
+}
+END_TEST
+
+START_TEST(all_errors_reported)
+{
+	char path[1024], *errors = NULL;
+	struct conf *c;
+	static const char *const want[] = {
+		"bad_many.conf:3: [server] listen: '127.0.0.1' is not "
+		    "host:port",
+		"bad_many.conf:4: [server] unknown key 'lisen' (did you mean "
+		    "'listen'?)",
+		"bad_many.conf:7: [verify] code_length: 20 is out of range "
+		    "4..12",
+		"bad_many.conf:9: [smsc a] required key 'host' is missing",
+		"bad_many.conf:14: [route r] smsc: unknown SMSC 'nosuch'",
+		"bad_many.conf:17: [key k] token: must be 16..256 characters",
+	};
+	const char *p;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/tests/data/conf/bad_many.conf",
+	    srcdir());
+	c = conf_load(path, &errors);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(errors);
+	ck_assert_int_eq(count_lines(errors), 6);
+	/* in line order, one per line */
+	p = errors;
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		const char *hit = strstr(p, want[i]);
+
+		ck_assert_msg(hit != NULL, "missing or out of order: %s\nin:\n%s",
+		    want[i], errors);
+		p = hit + 1;
+	}
+	free(errors);
+}
+END_TEST
+
+START_TEST(unreadable_file)
+{
+	char *errors = NULL;
+
+	ck_assert_ptr_null(conf_load("/nonexistent/x.conf", &errors));
+	ck_assert_msg(strstr(errors, "/nonexistent/x.conf: cannot open") !=
+	    NULL, "%s", errors);
+	free(errors);
+}
+END_TEST
+
+static Suite *
+conf_suite(void)
+{
+	Suite *s = suite_create("conf");
+	TCase *tc;
+
+	tc = tcase_create("good");
+	tcase_add_test(tc, example_conf_loads);
+	tcase_add_test(tc, minimal_file_gets_defaults);
+	tcase_add_test(tc, every_key_set);
+	tcase_add_test(tc, implicit_default_route);
+	tcase_add_test(tc, routes_resolve_smscs_written_later);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("values");
+	tcase_add_test(tc, bad_port);
+	tcase_add_test(tc, code_length_out_of_range);
+	tcase_add_test(tc, non_numeric_values);
+	tcase_add_test(tc, bad_sender);
+	tcase_add_test(tc, bad_token_not_echoed);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("structure");
+	tcase_add_test(tc, unknown_key);
+	tcase_add_test(tc, unknown_section);
+	tcase_add_test(tc, key_outside_section);
+	tcase_add_test(tc, missing_required_key);
+	tcase_add_test(tc, duplicate_key);
+	tcase_add_test(tc, duplicate_section);
+	tcase_add_test(tc, syntax_errors);
+	tcase_add_test(tc, long_line_keeps_line_numbers);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("whole_file");
+	tcase_add_test(tc, route_unknown_smsc);
+	tcase_add_test(tc, whole_file_rules);
+	tcase_add_test(tc, all_errors_reported);
+	tcase_add_test(tc, unreadable_file);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(conf_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,1166 @@
+/*
+ * check_http.c - http.c: routing, JSON errors, bodies (JSON, form,
+ * multipart), the 64 KiB limit, Bearer tokens, deferred answers, the
+ * request deadline against slow clients and the connection cap.
+ *
+ * A server runs on 127.0.0.1, port 0, in its own event_base, whose loop
+ * runs in a second thread for the duration of a test; the test thread is a
+ * plain blocking HTTP/1.1 client on raw sockets.  The two threads share
+ * only what is set before the loop starts and a pipe that stops it (and
+ * one that a deferred handler writes to when it has answered).  Every wait
+ * is a poll() bounded by WAIT_MS; nothing sleeps for correctness.
+ */
+#define _GNU_SOURCE
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <check.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "http.h"
+#include "log.h"
+
+#define WAIT_MS 10000
+
+/* ---- the server under test ------------------------------------------- */
+
+static struct event_base *base;
+static struct http *http;
+static pthread_t loop_thread;
+static int stop_pipe[2] = { -1, -1 };
+static int notify_pipe[2] = { -1, -1 };  /* a deferred answer went out */
+static struct event *stop_ev;
+
+static void
+on_stop(evutil_socket_t fd, short what, void *arg)
+{
+	event_base_loopbreak(base);
+}
+
+static void *
+loop_main(void *arg)
+{
+	event_base_dispatch(base);
+	return NULL;
+}
+
+/* POST /echo: the JSON body back under "got". */
+static void
+h_echo(struct evhttp_request *req, const char *rest, void *arg)
+{
+	json_t *body = http_body(req, arg != NULL);
+
+	if (body == NULL)
+		return;
+	http_reply_json(req, 200, json_pack("{s:o}", "got", body));
+}
+
+/* GET /v1/items/...: what the prefix left. */
+static void
+h_items(struct evhttp_request *req, const char *rest, void *arg)
+{
+	http_reply_json(req, 200, json_pack("{s:s}", "rest", rest));
+}
+
+static void
+h_special(struct evhttp_request *req, const char *rest, void *arg)
+{
+	http_reply_json(req, 200, json_pack("{s:b}", "special", 1));
+}
+
+static void
+h_bearer(struct evhttp_request *req, const char *rest, void *arg)
+{
+	const char *tok = http_bearer(req);
+
+	http_reply_json(req, 200, json_pack("{s:s?}", "token", tok));
+}
+
+static void
+h_rate(struct evhttp_request *req, const char *rest, void *arg)
+{
+	http_set_retry_after(req, 7);
+	http_reply_error(req, HTTP_ERR_RATE, "rate_limited", "phone",
+	    "slow down");
+}
+
+static void
+h_inflight(struct evhttp_request *req, const char *rest, void *arg)
+{
+	/* This request itself is in flight. */
+	http_reply_json(req, 200, json_pack("{s:i}", "inflight",
+	    http_inflight(http) - 1));
+}
+
+static void
+h_metrics(struct evhttp_request *req, const char *rest, void *arg)
+{
+	http_reply_text(req, 200, "text/plain; version=0.0.4", "a 1\n", 4);
+}
+
+/* The timer of a deferred answer. */
+static void
+deferred_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct evhttp_request *req = arg;
+	char one = 1;
+
+	http_reply_json(req, 200, json_pack("{s:b}", "deferred", 1));
+	if (notify_pipe[1] >= 0 && write(notify_pipe[1], &one, 1) != 1)
+		abort();
+}
+
+/* GET /deferred?ms: answer from a timer (100 ms, or 300 ms for
+ * /deferred-slow). */
+static void
+h_deferred(struct evhttp_request *req, const char *rest, void *arg)
+{
+	struct timeval tv = { 0, (arg != NULL ? 300 : 100) * 1000 };
+
+	event_base_once(base, -1, EV_TIMEOUT, deferred_cb, req, &tv);
+}
+
+/* GET /stop: stop accepting, answer 100 ms later. */
+static void
+h_stop(struct evhttp_request *req, const char *rest, void *arg)
+{
+	struct timeval tv = { 0, 100 * 1000 };
+
+	http_stop_accepting(http);
+	event_base_once(base, -1, EV_TIMEOUT, deferred_cb, req, &tv);
+}
+
+static void
+srv_start(int max_conn, int timeout)
+{
+	char *err = NULL;
+
+	signal(SIGPIPE, SIG_IGN);
+	log_set_level_num(LOG_WARN);
+	base = event_base_new();
+	ck_assert_ptr_nonnull(base);
+	http = http_new(base, "127.0.0.1", 0, max_conn, timeout, &err);
+	ck_assert_msg(http != NULL, "http_new: %s", err ? err : "?");
+	ck_assert_int_gt(http_port(http), 0);
+	http_route(http, HTTP_POST, "/echo", h_echo, NULL);
+	http_route(http, HTTP_POST, "/form", h_echo, (void *)1);
+	http_route(http, HTTP_GET, "/v1/items/", h_items, NULL);
+	http_route(http, HTTP_GET, "/v1/items/special", h_special, NULL);
+	http_route(http, HTTP_GET, "/bearer", h_bearer, NULL);
+	http_route(http, HTTP_GET, "/rate", h_rate, NULL);
+	http_route(http, HTTP_GET, "/inflight", h_inflight, NULL);
+	http_route(http, HTTP_GET, "/metrics", h_metrics, NULL);
+	http_route(http, HTTP_GET, "/deferred", h_deferred, NULL);
+	http_route(http, HTTP_GET | HTTP_POST, "/deferred-slow", h_deferred,
+	    (void *)1);
+	http_route(http, HTTP_GET, "/stop", h_stop, NULL);
+	ck_assert_int_eq(pipe(stop_pipe), 0);
+	ck_assert_int_eq(pipe(notify_pipe), 0);
+	stop_ev = event_new(base, stop_pipe[0], EV_READ | EV_PERSIST, on_stop,
+	    NULL);
+	event_add(stop_ev, NULL);
+	ck_assert_int_eq(pthread_create(&loop_thread, NULL, loop_main, NULL),
+	    0);
+}
+
+static void
+srv_stop(void)
+{
+	char one = 1;
+
+	ck_assert_int_eq(write(stop_pipe[1], &one, 1), 1);
+	pthread_join(loop_thread, NULL);
+	http_free(http);
+	event_free(stop_ev);
+	event_base_free(base);
+	for (int i = 0; i < 2; i++) {
+		close(stop_pipe[i]);
+		close(notify_pipe[i]);
+	}
+	http = NULL;
+	base = NULL;
+}
+
+static void setup_default(void) { srv_start(64, 5); }
+static void setup_timeout1(void) { srv_start(64, 1); }
+static void setup_cap4(void) { srv_start(4, 30); }
+
+/* ---- the blocking test client ----------------------------------------- */
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int
+cl_connect(void)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)http_port(http));
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void
+cl_send(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+
+	while (len > 0) {
+		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+		ck_assert_msg(n > 0, "send: %s", strerror(errno));
+		p += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Wait up to ms for fd to be readable; 1 ready, 0 timed out. */
+static int
+cl_wait(int fd, int ms)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, ms > 0 ? ms : 0) > 0;
+}
+
+struct resp {
+	int status;
+	char head[4096];      /* status line and headers */
+	char *body;           /* NUL-terminated */
+	size_t len;
+	json_t *json;         /* the body parsed, when it is JSON */
+};
+
+static void
+resp_clear(struct resp *r)
+{
+	free(r->body);
+	json_decref(r->json);
+	memset(r, 0, sizeof(*r));
+}
+
+/* The value of header name in r->head, or NULL (in a static buffer). */
+static const char *
+resp_header(const struct resp *r, const char *name)
+{
+	static char val[256];
+	const char *p = r->head;
+	size_t nlen = strlen(name);
+
+	while ((p = strstr(p, "\r\n")) != NULL) {
+		p += 2;
+		if (strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
+			const char *v = p + nlen + 1, *e = strstr(v, "\r\n");
+
+			while (*v == ' ')
+				v++;
+			if (e == NULL)
+				e = v + strlen(v);
+			snprintf(val, sizeof(val), "%.*s", (int)(e - v), v);
+			return val;
+		}
+	}
+	return NULL;
+}
+
+/* Read one response (Content-Length framed); 0, or -1 on EOF / error /
+ * WAIT_MS passing first. */
+static int
+cl_read(int fd, struct resp *r)
+{
+	int64_t deadline = now_ms() + WAIT_MS;
+	size_t cap = 8192, have = 0, hlen = 0, want = 0;
+	char *buf = malloc(cap);
+	const char *cl;
+
+	memset(r, 0, sizeof(*r));
+	for (;;) {
+		char *eoh;
+		ssize_t n;
+
+		if (hlen == 0 && have > 0) {
+			buf[have] = '\0';
+			if ((eoh = strstr(buf, "\r\n\r\n")) != NULL) {
+				hlen = (size_t)(eoh - buf) + 4;
+				snprintf(r->head, sizeof(r->head), "%.*s",
+				    (int)hlen - 2, buf);
+				cl = resp_header(r, "Content-Length");
+				want = hlen + (cl ? strtoul(cl, NULL, 10) : 0);
+			}
+		}
+		if (hlen > 0 && have >= want)
+			break;
+		if (have + 1 >= cap)
+			buf = realloc(buf, cap *= 2);
+		if (!cl_wait(fd, (int)(deadline - now_ms())))
+			goto fail;
+		n = recv(fd, buf + have, cap - have - 1, 0);
+		if (n <= 0)
+			goto fail;
+		have += (size_t)n;
+	}
+	if (sscanf(buf, "HTTP/1.%*d %d", &r->status) != 1)
+		goto fail;
+	r->len = want - hlen;
+	r->body = malloc(r->len + 1);
+	memcpy(r->body, buf + hlen, r->len);
+	r->body[r->len] = '\0';
+	r->json = json_loadb(r->body, r->len, 0, NULL);
+	free(buf);
+	return 0;
+fail:
+	free(buf);
+	return -1;
+}
+
+/* Wait for the server to close fd; the milliseconds it took, or -1. */
+static int64_t
+cl_wait_eof(int fd)
+{
+	int64_t start = now_ms(), deadline = start + WAIT_MS;
+	char buf[512];
+
+	while (now_ms() < deadline) {
+		ssize_t n;
+
+		if (!cl_wait(fd, (int)(deadline - now_ms())))
+			break;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n == 0 || (n < 0 && errno == ECONNRESET))
+			return now_ms() - start;
+		if (n < 0)
+			break;
+	}
+	return -1;
+}
+
+/* One request on a fresh connection; the response in r. */
+static void
+request(const char *method, const char *path, const char *headers,
+    const char *ctype, const char *body, struct resp *r)
+{
+	char head[2048];
+	size_t blen = body ? strlen(body) : 0;
+	int fd = cl_connect();
+
+	ck_assert_int_ge(fd, 0);
+	snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: test\r\n"
+	    "Connection: close\r\n%s%s%s%s", method, path,
+	    headers ? headers : "", ctype ? "Content-Type: " : "",
+	    ctype ? ctype : "", ctype ? "\r\n" : "");
+	if (body != NULL)
+		snprintf(head + strlen(head), sizeof(head) - strlen(head),
+		    "Content-Length: %zu\r\n", blen);
+	strcat(head, "\r\n");
+	cl_send(fd, head, strlen(head));
+	if (blen > 0)
+		cl_send(fd, body, blen);
+	ck_assert_msg(cl_read(fd, r) == 0, "no response to %s %s", method,
+	    path);
+	close(fd);
+}
+
+/* A keep-alive GET on an open connection. */
+static int
+get_on(int fd, const char *path, struct resp *r)
+{
+	char head[512];
+
+	snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: test\r\n\r\n",
+	    path);
+	cl_send(fd, head, strlen(head));
+	return cl_read(fd, r);
+}
+
+static const char *
+err_code(const struct resp *r)
+{
+	return json_string_value(json_object_get(json_object_get(r->json,
+	    "error"), "code"));
+}
+
+static const char *
+err_message(const struct resp *r)
+{
+	return json_string_value(json_object_get(json_object_get(r->json,
+	    "error"), "message"));
+}
+
+/* ---- routing and replies -------------------------------------------------- */
+
+START_TEST(route_echoes_json)
+{
+	struct resp r;
+
+	request("POST", "/echo", NULL, "application/json; charset=utf-8",
+	    "{\"a\": [1, 2], \"b\": \"x\"}", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(resp_header(&r, "Content-Type"),
+	    "application/json; charset=utf-8");
+	ck_assert_str_eq(resp_header(&r, "Cache-Control"), "no-store");
+	ck_assert_str_eq(r.body, "{\"got\":{\"a\":[1,2],\"b\":\"x\"}}");
+	resp_clear(&r);
+}
+END_TEST
+
+START_TEST(unknown_path_is_json_404)
+{
+	struct resp r;
+
+	request("GET", "/nope", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 404);
+	ck_assert_ptr_nonnull(r.json);
+	ck_assert_str_eq(err_code(&r), "not_found");
+	ck_assert_ptr_nonnull(err_message(&r));
+	ck_assert_str_eq(resp_header(&r, "Content-Type"),
+	    "application/json; charset=utf-8");
+	resp_clear(&r);
+	/* A prefix route does not match its own name without the slash. */
+	request("GET", "/v1/items", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 404);
+	resp_clear(&r);
+}
+END_TEST
+
+START_TEST(longest_route_first_and_decoded_path)
+{
+	struct resp r;
+
+	request("GET", "/v1/items/special?x=1", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(json_is_true(json_object_get(r.json, "special")));
+	resp_clear(&r);
+	request("GET", "/v1/items/sp%65cial", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(json_is_true(json_object_get(r.json, "special")));
+	resp_clear(&r);
+	request("GET", "/v1/items/abc/cancel?y=2", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(json_string_value(json_object_get(r.json, "rest")),
+	    "abc/cancel");
+	resp_clear(&r);
+	request("GET", "/v1/items/a%00b", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 404);
+	resp_clear(&r);
+}
+END_TEST
+
+START_TEST(wrong_method_is_405)
+{
+	struct resp r;
+
+	request("POST", "/v1/items/special", NULL, "application/json", "{}",
+	    &r);
+	ck_assert_int_eq(r.status, 405);
+	ck_assert_str_eq(err_code(&r), "method_not_allowed");
+	ck_assert_str_eq(resp_header(&r, "Allow"), "GET, HEAD");
+	resp_clear(&r);
+	request("PUT", "/echo", NULL, "application/json", "{}", &r);
+	ck_assert_int_eq(r.status, 405);
+	ck_assert_str_eq(err_code(&r), "method_not_allowed");
+	resp_clear(&r);
+	request("GET", "/echo", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 405);
+	resp_clear(&r);
+}
+END_TEST
+
+START_TEST(malformed_json_names_position)
+{
+	struct resp r;
+
+	request("POST", "/echo", NULL, "application/json",
+	    "{\n  \"a\": tru\n}", &r);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_str_eq(err_code(&r), "invalid_json");
+	ck_assert_msg(strstr(err_message(&r), "line 2") != NULL,
+	    "message: %s", err_message(&r));
+	ck_assert_msg(strstr(err_message(&r), "column") != NULL,
+	    "message: %s", err_message(&r));
+	resp_clear(&r);
+}
+END_TEST
+
+START_TEST(non_object_json_is_400)
+{
+	struct resp r;
+
+	request("POST", "/echo", NULL, "application/json", "[1,2]", &r);
+	ck_assert_int_eq(r.status, 400);
+	ck_assert_str_eq(err_code(&r), "invalid_json");
+	ck_assert_str_eq(err_message(&r), "body must be a JSON object");
+	resp_clear(&r);
+	request("POST", "/echo", NULL, "application/json", "", &r);
+	ck_assert_int_eq(r.status, 400);
+	resp_clear(&r);
+}
+END_TEST
+
+START_TEST(text_plain_is_415)
+{
+	struct resp r;
+
+	request("POST", "/echo", NULL, "text/plain", "{}", &r);
+	ck_assert_int_eq(r.status, 415);
+	ck_assert_str_eq(err_code(&r), "unsupported_media_type");
+	resp_clear(&r);
+	request("POST", "/echo", NULL, NULL, "{}", &r);
+	ck_assert_int_eq(r.status, 415);
+	resp_clear(&r);
+}
+END_TEST
+
+START_TEST(form_only_where_allowed)
+{
+	struct resp r;
+	json_t *got;
+
+	request("POST", "/form", NULL, "application/x-www-form-urlencoded",
+	    "number=%2B14155551234&code-length=6&x=a+b", &r);
+	ck_assert_int_eq(r.status, 200);
+	got = json_object_get(r.json, "got");
+	ck_assert_str_eq(json_string_value(json_object_get(got, "number")),
+	    "+14155551234");
+	ck_assert_str_eq(json_string_value(json_object_get(got,
+	    "code-length")), "6");
+	ck_assert_str_eq(json_string_value(json_object_get(got, "x")), "a b");
+	resp_clear(&r);
+	request("POST", "/echo", NULL, "application/x-www-form-urlencoded",
+	    "number=1", &r);
+	ck_assert_int_eq(r.status, 415);
+	ck_assert_str_eq(err_code(&r), "unsupported_media_type");
+	resp_clear(&r);
+}
+END_TEST
+
+START_TEST(multipart_parsed)
+{
+	struct resp r;
+	json_t *got;
+
+	request("POST", "/form", NULL, "multipart/form-data; boundary=XyZ",
+	    "--XyZ\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n"
+	    "0501234567\r\n--XyZ\r\nContent-Disposition: form-data; "
+	    "name=\"message\"\r\nContent-Type: text/plain\r\n\r\n"
+	    "Your code ##code##\r\nsecond line\r\n--XyZ--\r\n", &r);
+	ck_assert_int_eq(r.status, 200);
+	got = json_object_get(r.json, "got");
+	ck_assert_str_eq(json_string_value(json_object_get(got, "to")),
+	    "0501234567");
+	ck_assert_str_eq(json_string_value(json_object_get(got, "message")),
+	    "Your code ##code##\r\nsecond line");
+	resp_clear(&r);
+}
+END_TEST
+
+/* Build a request head with Content-Length: n and send n octets of body. */
+static void
+send_big(int fd, size_t n)
+{
+	char head[256];
+	char *body = malloc(n);
+
+	memset(body, 'a', n);
+	body[0] = '"';
+	snprintf(head, sizeof(head), "POST /echo HTTP/1.1\r\nHost: test\r\n"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+	    n);
+	cl_send(fd, head, strlen(head));
+	cl_send(fd, body, n);
+	free(body);
+}
+
+START_TEST(body_over_64k_is_json_413)
+{
+	struct resp r;
+	int fd = cl_connect();
+
+	send_big(fd, 70 * 1024);
+	ck_assert_int_eq(cl_read(fd, &r), 0);
+	ck_assert_int_eq(r.status, 413);
+	ck_assert_str_eq(err_code(&r), "body_too_large");
+	resp_clear(&r);
+	/* The body was read whole, so the connection still serves. */
+	ck_assert_int_eq(get_on(fd, "/v1/items/special", &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	resp_clear(&r);
+	close(fd);
+}
+END_TEST
+
+START_TEST(chunked_body_over_64k_is_json_413)
+{
+	static const char head[] = "POST /echo HTTP/1.1\r\nHost: test\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Transfer-Encoding: chunked\r\n\r\n";
+	char chunk[4096];
+	struct resp r;
+	int fd = cl_connect();
+
+	memset(chunk, ' ', sizeof(chunk));
+	cl_send(fd, head, sizeof(head) - 1);
+	for (int i = 0; i < 18; i++) {
+		cl_send(fd, "1000\r\n", 6);
+		cl_send(fd, chunk, sizeof(chunk));
+		cl_send(fd, "\r\n", 2);
+	}
+	cl_send(fd, "0\r\n\r\n", 5);
+	ck_assert_int_eq(cl_read(fd, &r), 0);
+	ck_assert_int_eq(r.status, 413);
+	ck_assert_str_eq(err_code(&r), "body_too_large");
+	resp_clear(&r);
+	close(fd);
+}
+END_TEST
+
+/* Past evhttp's own read cap libevent answers (HTML) before the body. */
+START_TEST(huge_declared_body_is_413)
+{
+	static const char head[] = "POST /echo HTTP/1.1\r\nHost: test\r\n"
+	    "Content-Type: application/json\r\n"
+	    "Content-Length: 5000000\r\n\r\n";
+	struct resp r;
+	int fd = cl_connect();
+
+	cl_send(fd, head, sizeof(head) - 1);
+	ck_assert_int_eq(cl_read(fd, &r), 0);
+	ck_assert_int_eq(r.status, 413);
+	resp_clear(&r);
+	ck_assert_int_ge(cl_wait_eof(fd), 0);
+	close(fd);
+}
+END_TEST
+
+START_TEST(bearer_token)
+{
+	static const struct {
+		const char *header;
+		const char *token;   /* NULL: none */
+	} cases[] = {
+		{ "Authorization: Bearer abc123\r\n", "abc123" },
+		{ "Authorization: bearer    tok.en-_~+/=\r\n", "tok.en-_~+/=" },
+		{ "Authorization: BEARER x\r\n", "x" },
+		{ "Authorization: Basic dXNlcjpwYXNz\r\n", NULL },
+		{ "Authorization: Bearer\r\n", NULL },
+		{ "Authorization: Bearer a b\r\n", NULL },
+		{ "Authorization: Bearerabc\r\n", NULL },
+		{ "", NULL },
+	};
+	struct resp r;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		json_t *t;
+
+		request("GET", "/bearer", cases[i].header, NULL, NULL, &r);
+		ck_assert_int_eq(r.status, 200);
+		t = json_object_get(r.json, "token");
+		if (cases[i].token == NULL)
+			ck_assert_msg(json_is_null(t), "case %zu", i);
+		else
+			ck_assert_str_eq(json_string_value(t),
+			    cases[i].token);
+		resp_clear(&r);
+	}
+}
+END_TEST
+
+START_TEST(rate_error_has_retry_after)
+{
+	struct resp r;
+
+	request("GET", "/rate", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 429);
+	ck_assert_str_eq(resp_header(&r, "Retry-After"), "7");
+	ck_assert_str_eq(err_code(&r), "rate_limited");
+	ck_assert_str_eq(json_string_value(json_object_get(json_object_get(
+	    r.json, "error"), "field")), "phone");
+	resp_clear(&r);
+	ck_assert_int_eq(http_err_status(HTTP_ERR_UNAVAILABLE), 503);
+	ck_assert_int_eq(http_err_status(HTTP_ERR_INVALID), 422);
+	ck_assert_int_eq(http_err_status(HTTP_ERR_CONFLICT), 409);
+}
+END_TEST
+
+START_TEST(text_reply)
+{
+	struct resp r;
+
+	request("GET", "/metrics", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(resp_header(&r, "Content-Type"),
+	    "text/plain; version=0.0.4");
+	ck_assert_str_eq(r.body, "a 1\n");
+	resp_clear(&r);
+}
+END_TEST
+
+START_TEST(deferred_answer_arrives)
+{
+	struct resp r;
+
+	request("GET", "/deferred", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(json_is_true(json_object_get(r.json, "deferred")));
+	resp_clear(&r);
+	request("GET", "/inflight", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.json,
+	    "inflight")), 0);
+	resp_clear(&r);
+}
+END_TEST
+
+/* The client leaves before the answer; answering later must be safe and
+ * must still count the request as done. */
+START_TEST(answer_after_client_left)
+{
+	static const char req[] = "GET /deferred-slow HTTP/1.1\r\n"
+	    "Host: test\r\n\r\n";
+	struct resp r;
+	char one;
+	int fd = cl_connect();
+
+	cl_send(fd, req, sizeof(req) - 1);
+	close(fd);
+	ck_assert_msg(cl_wait(notify_pipe[0], WAIT_MS), "no deferred answer");
+	ck_assert_int_eq(read(notify_pipe[0], &one, 1), 1);
+	request("GET", "/inflight", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.json,
+	    "inflight")), 0);
+	resp_clear(&r);
+}
+END_TEST
+
+START_TEST(stop_accepting_keeps_inflight)
+{
+	struct resp r;
+	int fd = cl_connect();
+
+	ck_assert_int_eq(get_on(fd, "/stop", &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	resp_clear(&r);
+	ck_assert_int_lt(cl_connect(), 0);
+	/* The open connection is still served. */
+	ck_assert_int_eq(get_on(fd, "/v1/items/special", &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	resp_clear(&r);
+	close(fd);
+}
+END_TEST
+
+/* ---- slow clients and the connection cap (request_timeout 1 s) ------------ */
+
+START_TEST(stalled_headers_disconnected)
+{
+	static const char half[] = "POST /echo HTTP/1.1\r\nHost: te";
+	struct resp r;
+	int64_t waited;
+	int fd = cl_connect();
+
+	cl_send(fd, half, sizeof(half) - 1);
+	/* Another client is served meanwhile. */
+	request("GET", "/v1/items/special", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	resp_clear(&r);
+	waited = cl_wait_eof(fd);
+	ck_assert_msg(waited >= 0, "the stalled client was not disconnected");
+	close(fd);
+}
+END_TEST
+
+/* A byte every 200 ms never trips an idle timeout; the deadline must
+ * still end it about a second after accept. */
+START_TEST(dribbling_client_disconnected)
+{
+	static const char req[] = "POST /echo HTTP/1.1\r\nHost: test\r\n"
+	    "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+	int64_t start = now_ms(), end = 0;
+	struct resp r;
+	size_t i = 0;
+	int fd = cl_connect();
+
+	while (now_ms() - start < WAIT_MS) {
+		char buf[256];
+		ssize_t n;
+
+		if (i < sizeof(req) - 1 &&
+		    send(fd, req + i, 1, MSG_NOSIGNAL) == 1)
+			i++;
+		if (i == 3) {   /* a well-behaved client meanwhile */
+			request("GET", "/v1/items/special", NULL, NULL, NULL,
+			    &r);
+			ck_assert_int_eq(r.status, 200);
+			resp_clear(&r);
+		}
+		if (!cl_wait(fd, 200))
+			continue;
+		n = recv(fd, buf, sizeof(buf), 0);
+		if (n == 0 || (n < 0 && errno == ECONNRESET)) {
+			end = now_ms();
+			break;
+		}
+	}
+	ck_assert_msg(end != 0, "the dribbling client was never cut off");
+	ck_assert_msg(end - start >= 800, "cut off too early: %lld ms",
+	    (long long)(end - start));
+	ck_assert_msg(end - start < 5000, "cut off too late: %lld ms",
+	    (long long)(end - start));
+	ck_assert_int_lt(i, sizeof(req) - 1);
+	close(fd);
+}
+END_TEST
+
+/* After an answer the kept-alive connection has request_timeout for the
+ * next request. */
+START_TEST(idle_keepalive_closed_after_answer)
+{
+	struct resp r;
+	int fd = cl_connect();
+
+	ck_assert_int_eq(get_on(fd, "/v1/items/special", &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	resp_clear(&r);
+	ck_assert_int_ge(cl_wait_eof(fd), 0);
+	close(fd);
+}
+END_TEST
+
+START_TEST(fifth_connection_refused)
+{
+	int fds[4], extra;
+	struct resp r;
+
+	for (int i = 0; i < 4; i++) {
+		fds[i] = cl_connect();
+		ck_assert_int_eq(get_on(fds[i], "/v1/items/special", &r), 0);
+		ck_assert_int_eq(r.status, 200);
+		resp_clear(&r);
+	}
+	extra = cl_connect();
+	ck_assert_int_ge(extra, 0);
+	ck_assert_msg(cl_wait_eof(extra) >= 0, "5th connection not closed");
+	close(extra);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(get_on(fds[i], "/v1/items/x", &r), 0);
+		ck_assert_int_eq(r.status, 200);
+		resp_clear(&r);
+	}
+	/* Once one leaves, a new client gets in (the slot frees when the
+	 * server has seen the close: bounded retries). */
+	close(fds[0]);
+	{
+		int64_t deadline = now_ms() + WAIT_MS;
+		int served = 0;
+
+		while (!served && now_ms() < deadline) {
+			int fd = cl_connect();
+
+			if (get_on(fd, "/v1/items/special", &r) == 0) {
+				served = r.status == 200;
+				resp_clear(&r);
+			} else
+				cl_wait(fd, 100);
+			close(fd);
+		}
+		ck_assert_msg(served, "no slot after a client left");
+	}
+	for (int i = 1; i < 4; i++)
+		close(fds[i]);
+}
+END_TEST
+
+/* ---- http_body_parse on its own ---------------------------------------------- */
+
+static json_t *
+parse(const char *ctype, const char *body, int allow_form,
+    enum http_err *kind, const char **err)
+{
+	*kind = (enum http_err)-1;
+	*err = NULL;
+	return http_body_parse(ctype, body, strlen(body), allow_form, kind,
+	    err);
+}
+
+static void
+parse_fails(const char *ctype, const char *body, int allow_form,
+    enum http_err want)
+{
+	enum http_err kind;
+	const char *err;
+	json_t *v = parse(ctype, body, allow_form, &kind, &err);
+
+	ck_assert_msg(v == NULL, "accepted %s: %s", ctype ? ctype : "(none)",
+	    body);
+	ck_assert_msg(kind == want, "%s: kind %d, want %d", body, kind, want);
+	ck_assert_ptr_nonnull(err);
+}
+
+static json_t *
+parse_ok(const char *ctype, const char *body, int allow_form)
+{
+	enum http_err kind;
+	const char *err;
+	json_t *v = parse(ctype, body, allow_form, &kind, &err);
+
+	ck_assert_msg(v != NULL, "refused %s: %s", body, err ? err : "?");
+	ck_assert(json_is_object(v));
+	return v;
+}
+
+static const char *
+field(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+START_TEST(parse_json_variants)
+{
+	json_t *v;
+	enum http_err kind;
+	const char *err;
+
+	v = parse_ok("Application/JSON; Charset=\"UTF-8\"", "{\"a\":1}", 0);
+	ck_assert_int_eq(json_integer_value(json_object_get(v, "a")), 1);
+	json_decref(v);
+	json_decref(parse_ok(" application/json ;charset=utf-8", "{}", 0));
+	parse_fails("application/json", "", 0, HTTP_ERR_BAD_REQUEST);
+	parse_fails("application/json", "   ", 0, HTTP_ERR_BAD_REQUEST);
+	parse_fails("application/json", "\"str\"", 0, HTTP_ERR_BAD_REQUEST);
+	parse_fails("application/json", "null", 0, HTTP_ERR_BAD_REQUEST);
+	parse_fails("application/json", "{} {}", 0, HTTP_ERR_BAD_REQUEST);
+	parse_fails("application/json", "{\"a\":1,\"a\":2}", 0,
+	    HTTP_ERR_BAD_REQUEST);
+	parse_fails("application/json", "{\"a\":\"\\u0000\"}", 0,
+	    HTTP_ERR_BAD_REQUEST);
+	parse_fails("application/json", "{\"a\":\"\xff\"}", 0,
+	    HTTP_ERR_BAD_REQUEST);
+	parse_fails("application/json; charset=latin1", "{}", 0,
+	    HTTP_ERR_CONTENT_TYPE);
+	parse_fails("application/json; charset", "{}", 0,
+	    HTTP_ERR_CONTENT_TYPE);
+	parse_fails("application/jsonx", "{}", 0, HTTP_ERR_CONTENT_TYPE);
+	parse_fails(NULL, "{}", 1, HTTP_ERR_CONTENT_TYPE);
+	parse_fails("", "{}", 1, HTTP_ERR_CONTENT_TYPE);
+	parse_fails("text/plain", "{}", 1, HTTP_ERR_CONTENT_TYPE);
+	/* The message names the place. */
+	v = parse("application/json", "{\"a\": 1,\n \"b\": }", 0, &kind,
+	    &err);
+	ck_assert_ptr_null(v);
+	ck_assert_msg(strstr(err, "line 2 column") != NULL, "%s", err);
+}
+END_TEST
+
+START_TEST(parse_size_limit)
+{
+	size_t n = HTTP_MAX_BODY + 1;
+	char *big = malloc(n);
+	enum http_err kind;
+	const char *err;
+	json_t *v;
+
+	memset(big, ' ', n);
+	big[0] = '{';
+	big[n - 1] = '}';
+	ck_assert_ptr_null(http_body_parse("application/json", big, n, 0,
+	    &kind, &err));
+	ck_assert_int_eq(kind, HTTP_ERR_TOO_LARGE);
+	json_decref(parse_ok("application/json", "{}", 0));
+	/* Exactly 64 KiB is not too large: "{   ...   }" parses. */
+	big[n - 2] = '}';
+	ck_assert_ptr_nonnull(v = http_body_parse("application/json", big,
+	    n - 1, 0, &kind, &err));
+	json_decref(v);
+	free(big);
+}
+END_TEST
+
+START_TEST(parse_form_variants)
+{
+	json_t *v;
+
+	v = parse_ok("application/x-www-form-urlencoded; charset=UTF-8",
+	    "a=1&b=x+y%21&a=2&c&&d=%C3%A9&e%2Dk=%3D", 1);
+	ck_assert_str_eq(field(v, "a"), "2");
+	ck_assert_str_eq(field(v, "b"), "x y!");
+	ck_assert_str_eq(field(v, "c"), "");
+	ck_assert_str_eq(field(v, "d"), "\xc3\xa9");
+	ck_assert_str_eq(field(v, "e-k"), "=");
+	json_decref(v);
+	v = parse_ok("application/x-www-form-urlencoded", "", 1);
+	ck_assert_int_eq(json_object_size(v), 0);
+	json_decref(v);
+	parse_fails("application/x-www-form-urlencoded", "a=1", 0,
+	    HTTP_ERR_CONTENT_TYPE);
+	parse_fails("application/x-www-form-urlencoded", "a=%zz", 1,
+	    HTTP_ERR_BAD_REQUEST);
+	parse_fails("application/x-www-form-urlencoded", "a=%4", 1,
+	    HTTP_ERR_BAD_REQUEST);
+	parse_fails("application/x-www-form-urlencoded", "a=%", 1,
+	    HTTP_ERR_BAD_REQUEST);
+	parse_fails("application/x-www-form-urlencoded", "a=%00", 1,
+	    HTTP_ERR_BAD_REQUEST);
+	parse_fails("application/x-www-form-urlencoded", "a=%ff", 1,
+	    HTTP_ERR_BAD_REQUEST);
+	parse_fails("application/x-www-form-urlencoded", "=v", 1,
+	    HTTP_ERR_BAD_REQUEST);
+}
+END_TEST
+
+START_TEST(parse_multipart_variants)
+{
+	static const char ct[] = "multipart/form-data; boundary=\"a b:c\"";
+	json_t *v;
+
+	/* Preamble, quoted boundary, a file part (skipped), epilogue. */
+	v = parse_ok(ct, "preamble\r\n--a b:c\r\n"
+	    "content-disposition: form-data; name=\"x\"\r\n\r\n1\r\n"
+	    "--a b:c  \r\nContent-Disposition: form-data; name=\"f\"; "
+	    "filename=\"f.bin\"\r\n\r\n\x01\xffz\r\n"
+	    "--a b:c\r\nContent-Disposition: form-data; name=empty\r\n\r\n"
+	    "\r\n--a b:c\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n"
+	    "2\r\n--a b:c--\r\nepilogue", 1);
+	ck_assert_str_eq(field(v, "x"), "2");
+	ck_assert_str_eq(field(v, "empty"), "");
+	ck_assert_ptr_null(json_object_get(v, "f"));
+	json_decref(v);
+	v = parse_ok("multipart/form-data; boundary=B",
+	    "--B\r\nContent-Disposition: form-data; name=\"k\"\r\n\r\nv\r\n"
+	    "--B--", 1);
+	ck_assert_str_eq(field(v, "k"), "v");
+	json_decref(v);
+	parse_fails("multipart/form-data", "--B\r\n", 1, HTTP_ERR_BAD_REQUEST);
+	parse_fails("multipart/form-data; boundary=", "--\r\n", 1,
+	    HTTP_ERR_BAD_REQUEST);
+	parse_fails("multipart/form-data; boundary=B", "no delimiter", 1,
+	    HTTP_ERR_BAD_REQUEST);
+	parse_fails("multipart/form-data; boundary=B",
+	    "--B\r\nContent-Disposition: form-data; name=\"k\"\r\n\r\nv", 1,
+	    HTTP_ERR_BAD_REQUEST);
+	parse_fails("multipart/form-data; boundary=B",
+	    "--B\r\nContent-Type: text/plain\r\n\r\nv\r\n--B--", 1,
+	    HTTP_ERR_BAD_REQUEST);
+	parse_fails("multipart/form-data; boundary=B",
+	    "--B\r\nContent-Disposition: attachment; name=k\r\n\r\nv\r\n--B--",
+	    1, HTTP_ERR_BAD_REQUEST);
+	parse_fails("multipart/form-data; boundary=B",
+	    "--B\r\nContent-Disposition: form-data; name=\"k\r\n\r\nv\r\n--B--",
+	    1, HTTP_ERR_BAD_REQUEST);
+	parse_fails("multipart/form-data; boundary=B", "--B", 1,
+	    HTTP_ERR_BAD_REQUEST);
+	parse_fails("multipart/form-data; boundary=B",
+	    "--B\r\nContent-Disposition: form-data; name=k\r\n\r\nv", 1,
+	    HTTP_ERR_BAD_REQUEST);
+	/* A close delimiter alone: no fields. */
+	v = parse_ok("multipart/form-data; boundary=B", "--B--", 1);
+	ck_assert_int_eq(json_object_size(v), 0);
+	json_decref(v);
+	parse_fails("multipart/form-data; boundary=B",
+	    "--B\r\nContent-Disposition: form-data; name=k\r\n\r\n\xc3\r\n--B--",
+	    1, HTTP_ERR_BAD_REQUEST);
+	parse_fails("multipart/form-data; boundary=B", "--B\r\n", 0,
+	    HTTP_ERR_CONTENT_TYPE);
+}
+END_TEST
+
+static Suite *
+http_suite(void)
+{
+	Suite *s = suite_create("http");
+	TCase *tc;
+
+	tc = tcase_create("routing");
+	tcase_add_checked_fixture(tc, setup_default, srv_stop);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, route_echoes_json);
+	tcase_add_test(tc, unknown_path_is_json_404);
+	tcase_add_test(tc, longest_route_first_and_decoded_path);
+	tcase_add_test(tc, wrong_method_is_405);
+	tcase_add_test(tc, rate_error_has_retry_after);
+	tcase_add_test(tc, text_reply);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("bodies");
+	tcase_add_checked_fixture(tc, setup_default, srv_stop);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, malformed_json_names_position);
+	tcase_add_test(tc, non_object_json_is_400);
+	tcase_add_test(tc, text_plain_is_415);
+	tcase_add_test(tc, form_only_where_allowed);
+	tcase_add_test(tc, multipart_parsed);
+	tcase_add_test(tc, body_over_64k_is_json_413);
+	tcase_add_test(tc, chunked_body_over_64k_is_json_413);
+	tcase_add_test(tc, huge_declared_body_is_413);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("requests");
+	tcase_add_checked_fixture(tc, setup_default, srv_stop);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, bearer_token);
+	tcase_add_test(tc, deferred_answer_arrives);
+	tcase_add_test(tc, answer_after_client_left);
+	tcase_add_test(tc, stop_accepting_keeps_inflight);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("slow_clients");
+	tcase_add_checked_fixture(tc, setup_timeout1, srv_stop);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, stalled_headers_disconnected);
+	tcase_add_test(tc, dribbling_client_disconnected);
+	tcase_add_test(tc, idle_keepalive_closed_after_answer);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("connection_cap");
+	tcase_add_checked_fixture(tc, setup_cap4, srv_stop);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, fifth_connection_refused);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("body_parse");
+	tcase_add_test(tc, parse_json_variants);
+	tcase_add_test(tc, parse_size_limit);
+	tcase_add_test(tc, parse_form_variants);
+	tcase_add_test(tc, parse_multipart_variants);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(http_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,559 @@
+/*
+ * check_smpp_text.c - smpp_text.c and smpp_receipt.c: which alphabet each
+ * OTP template goes out in and that it reads back the same, how many parts
+ * a text needs, receipt texts as SMSCs really write them, and message-id
+ * normalising across hex and decimal.
+ */
+#define _GNU_SOURCE /* memmem */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+
+#include "smpp.h"
+
+/* Encode, check charset and units, decode, compare with the input. */
+static void
+roundtrip(const char *text, int latin1, uint8_t want_dc, size_t want_units)
+{
+	uint8_t buf[512], dc = 0xFF;
+	char back[1024];
+	size_t units = 0;
+	int n, m;
+
+	n = smpp_text_encode(text, latin1, buf, sizeof(buf), &dc, &units);
+	ck_assert_msg(n >= 0, "encode refused \"%s\"", text);
+	ck_assert_msg(dc == want_dc, "\"%s\": data_coding %u, want %u", text,
+	    dc, want_dc);
+	if (want_units != 0)
+		ck_assert_uint_eq(units, want_units);
+	m = smpp_text_decode(dc, latin1, buf, (size_t)n, back, sizeof(back));
+	ck_assert_int_ge(m, 0);
+	ck_assert_str_eq(back, text);
+	ck_assert_int_eq(m, (int)strlen(text));
+}
+
+START_TEST(templates_pick_the_right_alphabet)
+{
+	/* GSM: every character is in the basic table. */
+	roundtrip("Your verification code is 123456. It expires in 10 "
+	    "minutes.", 0, 0x00, 59);
+	roundtrip("Ihr Bestätigungscode lautet 123456. Er ist 10 Minuten "
+	    "gültig.", 0, 0x00, 61);
+	roundtrip("Votre code de vérification est 123456.", 0, 0x00, 38);
+	roundtrip("Il tuo codice di verifica è 123456.", 0, 0x00, 35);
+	/* UCS-2: ó, ç, ã and Cyrillic are not GSM. */
+	roundtrip("Su código de verificación es 123456.", 0, 0x08, 36);
+	roundtrip("O seu código de verificação é 123456.", 0, 0x08, 37);
+	roundtrip("Ваш код подтверждения: 123456.", 0, 0x08, 30);
+}
+END_TEST
+
+START_TEST(gsm_octets_are_the_septets)
+{
+	uint8_t buf[32], dc;
+	size_t units;
+	int n;
+
+	n = smpp_text_encode("@£$Ä_ß", 0, buf, sizeof(buf), &dc, &units);
+	ck_assert_int_eq(n, 6);
+	ck_assert_int_eq(dc, 0x00);
+	ck_assert_mem_eq(buf, "\x00\x01\x02\x5B\x11\x1E", 6);
+}
+END_TEST
+
+START_TEST(extension_chars_count_two)
+{
+	uint8_t buf[32], dc;
+	size_t units;
+	int n;
+
+	n = smpp_text_encode("a{€}b", 0, buf, sizeof(buf), &dc, &units);
+	ck_assert_int_eq(dc, 0x00);
+	ck_assert_int_eq(n, 8);
+	ck_assert_uint_eq(units, 8);
+	ck_assert_mem_eq(buf, "a\x1B\x28\x1B\x65\x1B\x29" "b", 8);
+	roundtrip("[x] ~ | \\ ^ \f", 0, 0x00, 20);
+	/* 80 euro signs fill exactly one part (160 septets), 81 do not. */
+	{
+		char t[400] = "";
+		for (int i = 0; i < 80; i++)
+			strcat(t, "€");
+		ck_assert_int_eq(smpp_text_parts(t, 0), 1);
+		strcat(t, "€");
+		ck_assert_int_eq(smpp_text_parts(t, 0), 2);
+	}
+}
+END_TEST
+
+START_TEST(backtick_forces_ucs2)
+{
+	uint8_t buf[64], dc;
+	size_t units;
+	int n;
+
+	n = smpp_text_encode("code `1234`", 0, buf, sizeof(buf), &dc, &units);
+	ck_assert_int_eq(dc, 0x08);
+	ck_assert_int_eq(n, 22);
+	ck_assert_uint_eq(units, 11);
+	ck_assert_mem_eq(buf, "\x00" "c\x00" "o", 4);
+	roundtrip("code `1234`", 0, 0x08, 11);
+}
+END_TEST
+
+START_TEST(latin1_when_the_smsc_default_is_latin1)
+{
+	uint8_t buf[64], dc;
+	size_t units;
+	char back[64];
+	int n;
+
+	n = smpp_text_encode("código ç", 1, buf, sizeof(buf), &dc, &units);
+	ck_assert_int_eq(dc, 0x00);
+	ck_assert_int_eq(n, 8);
+	ck_assert_uint_eq(units, 8);
+	ck_assert_int_eq(buf[1], 0xF3);
+	ck_assert_int_eq(buf[7], 0xE7);
+	ck_assert_int_eq(smpp_text_decode(0x00, 1, buf, 8, back,
+	    sizeof(back)), 10);
+	ck_assert_str_eq(back, "código ç");
+	/* data_coding 0x03 is Latin-1 whatever the flag says. */
+	ck_assert_int_eq(smpp_text_decode(0x03, 0, buf, 8, back,
+	    sizeof(back)), 10);
+	ck_assert_str_eq(back, "código ç");
+	/* € is not Latin-1: UCS-2. */
+	roundtrip("5 €", 1, 0x08, 3);
+}
+END_TEST
+
+START_TEST(emoji_are_surrogate_pairs)
+{
+	uint8_t buf[64], dc;
+	size_t units;
+	int n;
+
+	n = smpp_text_encode("ok \xF0\x9F\x98\x80", 0, buf, sizeof(buf), &dc,
+	    &units);
+	ck_assert_int_eq(dc, 0x08);
+	ck_assert_int_eq(n, 10);
+	ck_assert_uint_eq(units, 5);
+	ck_assert_mem_eq(buf + 6, "\xD8\x3D\xDE\x00", 4);
+	roundtrip("Код \xF0\x9F\x94\x91 123456", 0, 0x08, 13);
+}
+END_TEST
+
+START_TEST(invalid_utf8_is_refused)
+{
+	static const char *bad[] = {
+		"\xC0\xAF",             /* overlong '/' */
+		"\xE0\x80\xAF",         /* overlong, 3 octets */
+		"\xF0\x80\x80\xAF",     /* overlong, 4 octets */
+		"\xED\xA0\x80",         /* surrogate D800 */
+		"abc\xE2\x82",          /* truncated € */
+		"\xF4\x90\x80\x80",     /* above U+10FFFF */
+		"\x80",                 /* lone continuation */
+		"\xFF",
+		"ok \xC3",              /* truncated at the end */
+	};
+	uint8_t buf[64], dc;
+	size_t units;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_msg(smpp_text_encode(bad[i], 0, buf, sizeof(buf),
+		    &dc, &units) == -1, "accepted bad[%zu]", i);
+		ck_assert_int_eq(smpp_text_parts(bad[i], 0), -1);
+		ck_assert_int_eq(smpp_text_parts(bad[i], 1), -1);
+	}
+}
+END_TEST
+
+START_TEST(encode_refuses_what_does_not_fit)
+{
+	uint8_t buf[8], dc;
+	size_t units = 0;
+
+	ck_assert_int_eq(smpp_text_encode("12345678", 0, buf, 8, &dc,
+	    &units), 8);
+	ck_assert_int_eq(smpp_text_encode("123456789", 0, buf, 8, &dc,
+	    &units), -1);
+	ck_assert_uint_eq(units, 9);
+	/* An ESC pair is not cut in half at the end of the buffer. */
+	ck_assert_int_eq(smpp_text_encode("1234567€", 0, buf, 8, &dc,
+	    &units), -1);
+	ck_assert_int_eq(smpp_text_encode("жжжж", 0, buf, 8, &dc, &units), 8);
+	ck_assert_int_eq(smpp_text_encode("жжжжж", 0, buf, 8, &dc, &units),
+	    -1);
+}
+END_TEST
+
+/* A string of n copies of s. */
+static char *
+repeat(const char *s, int n)
+{
+	size_t l = strlen(s);
+	char *t = malloc(l * (size_t)n + 1);
+
+	for (int i = 0; i < n; i++)
+		memcpy(t + l * (size_t)i, s, l);
+	t[l * (size_t)n] = '\0';
+	return t;
+}
+
+static int
+parts_of(const char *s, int n)
+{
+	char *t = repeat(s, n);
+	int p = smpp_text_parts(t, 0);
+
+	free(t);
+	return p;
+}
+
+START_TEST(part_counts)
+{
+	ck_assert_int_eq(smpp_text_parts("", 0), 1);
+	ck_assert_int_eq(parts_of("a", 160), 1);
+	ck_assert_int_eq(parts_of("a", 161), 2);
+	ck_assert_int_eq(parts_of("a", 306), 2);
+	ck_assert_int_eq(parts_of("a", 307), 3);
+	ck_assert_int_eq(parts_of("ж", 70), 1);
+	ck_assert_int_eq(parts_of("ж", 71), 2);
+	ck_assert_int_eq(parts_of("ж", 134), 2);
+	ck_assert_int_eq(parts_of("ж", 135), 3);
+}
+END_TEST
+
+START_TEST(pairs_are_never_split)
+{
+	char *a = repeat("a", 152), *z = repeat("ж", 66), t[1024];
+
+	/* 152 + 2 + 152 = 306 septets would be two parts of 153 if the
+	 * ESC pair could straddle the boundary; it cannot, so three. */
+	snprintf(t, sizeof(t), "%s€%s", a, a);
+	ck_assert_int_eq(smpp_text_parts(t, 0), 3);
+	/* The same without the boundary problem: two. */
+	snprintf(t, sizeof(t), "%s€%s", a, a + 1);
+	ck_assert_int_eq(smpp_text_parts(t, 0), 2);
+	/* 66 + 2 + 66 = 134 UTF-16 units with a surrogate pair at 67. */
+	snprintf(t, sizeof(t), "%s\xF0\x9F\x98\x80%s", z, z);
+	ck_assert_int_eq(smpp_text_parts(t, 0), 3);
+	free(a);
+	free(z);
+}
+END_TEST
+
+START_TEST(decode_other_codings)
+{
+	char out[64];
+
+	ck_assert_int_eq(smpp_text_decode(0x01, 0, (const uint8_t *)"Hi 1",
+	    4, out, sizeof(out)), 4);
+	ck_assert_str_eq(out, "Hi 1");
+	ck_assert_int_eq(smpp_text_decode(0x01, 0, (const uint8_t *)"\xE9",
+	    1, out, sizeof(out)), -1);
+	ck_assert_int_eq(smpp_text_decode(0x02, 0, (const uint8_t *)"x", 1,
+	    out, sizeof(out)), -1);
+	ck_assert_int_eq(smpp_text_decode(0x04, 0, (const uint8_t *)"x", 1,
+	    out, sizeof(out)), -1);
+	/* Odd UCS-2 length. */
+	ck_assert_int_eq(smpp_text_decode(0x08, 0, (const uint8_t *)"\x00"
+	    "a\x00", 3, out, sizeof(out)), -1);
+	/* GSM octets above 0x7F are not septets. */
+	ck_assert_int_eq(smpp_text_decode(0x00, 0, (const uint8_t *)"\x80",
+	    1, out, sizeof(out)), -1);
+	/* An empty message decodes to "". */
+	ck_assert_int_eq(smpp_text_decode(0x08, 0, NULL, 0, out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "");
+	/* Output too small. */
+	ck_assert_int_eq(smpp_text_decode(0x01, 0, (const uint8_t *)"abcd",
+	    4, out, 4), -1);
+}
+END_TEST
+
+/* ---- receipts ---- */
+
+static int
+parse(const char *s, struct smpp_receipt *r)
+{
+	return smpp_receipt_parse_text((const uint8_t *)s, strlen(s), r);
+}
+
+/* Nothing of the code "271828" (the text: field) anywhere in the struct. */
+static void
+no_code_in(const struct smpp_receipt *r)
+{
+	ck_assert_ptr_null(memmem(r, sizeof(*r), "271828", 6));
+	ck_assert_ptr_null(memmem(r, sizeof(*r), "code", 4));
+}
+
+START_TEST(receipt_standard)
+{
+	struct smpp_receipt r;
+
+	ck_assert_int_eq(parse("id:0123456789 sub:001 dlvrd:001 submit "
+	    "date:2401011200 done date:2401011201 stat:DELIVRD err:000 "
+	    "text:Your code is 271828", &r), 0);
+	ck_assert_str_eq(r.message_id, "0123456789");
+	ck_assert_int_eq(r.state, SMPP_MSG_DELIVERED);
+	ck_assert_str_eq(r.stat, "DELIVRD");
+	ck_assert_int_eq(r.err, 0);
+	ck_assert_int_eq(r.network_error, -1);
+	ck_assert_int_eq(r.from_tlv, 0);
+	no_code_in(&r);
+}
+END_TEST
+
+START_TEST(receipt_lower_case_and_long_dates)
+{
+	struct smpp_receipt r;
+
+	ck_assert_int_eq(parse("ID:abc-1 SUB:001 DLVRD:000 Submit Date:"
+	    "240101120059 Done Date:240101120130 Stat:undeliv Err:001 "
+	    "Text:Your code is 123456", &r), 0);
+	ck_assert_str_eq(r.message_id, "abc-1");
+	ck_assert_int_eq(r.state, SMPP_MSG_UNDELIVERABLE);
+	ck_assert_str_eq(r.stat, "UNDELIV");
+	ck_assert_int_eq(r.err, 1);
+	no_code_in(&r);
+}
+END_TEST
+
+START_TEST(receipt_missing_fields_any_order)
+{
+	struct smpp_receipt r;
+
+	ck_assert_int_eq(parse("stat:EXPIRED id:42", &r), 0);
+	ck_assert_str_eq(r.message_id, "42");
+	ck_assert_int_eq(r.state, SMPP_MSG_EXPIRED);
+	ck_assert_int_eq(r.err, -1);
+	/* Non-numeric err. */
+	ck_assert_int_eq(parse("id:42 stat:REJECTD err:X1", &r), 0);
+	ck_assert_int_eq(r.state, SMPP_MSG_REJECTED);
+	ck_assert_int_eq(r.err, -1);
+	/* Extra fields, tabs, CRLF, a space after the colon. */
+	ck_assert_int_eq(parse("foo:bar\tid: 7F\r\nvendor:1 stat:ACCEPTD\r\n",
+	    &r), 0);
+	ck_assert_str_eq(r.message_id, "7F");
+	ck_assert_int_eq(r.state, SMPP_MSG_ACCEPTED);
+	/* An empty sub: does not swallow the next key. */
+	ck_assert_int_eq(parse("sub: id:9 stat:ENROUTE", &r), 0);
+	ck_assert_str_eq(r.message_id, "9");
+	ck_assert_int_eq(r.state, SMPP_MSG_ENROUTE);
+}
+END_TEST
+
+START_TEST(receipt_every_stat)
+{
+	static const struct {
+		const char *stat;
+		enum smpp_msg_state state;
+	} t[] = {
+		{ "DELIVRD", SMPP_MSG_DELIVERED }, { "EXPIRED", SMPP_MSG_EXPIRED },
+		{ "DELETED", SMPP_MSG_DELETED }, { "UNDELIV", SMPP_MSG_UNDELIVERABLE },
+		{ "ACCEPTD", SMPP_MSG_ACCEPTED }, { "UNKNOWN", SMPP_MSG_UNKNOWN },
+		{ "REJECTD", SMPP_MSG_REJECTED }, { "ENROUTE", SMPP_MSG_ENROUTE },
+	};
+	struct smpp_receipt r;
+	char buf[64];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(buf, sizeof(buf), "id:1 stat:%s err:000", t[i].stat);
+		ck_assert_int_eq(parse(buf, &r), 0);
+		ck_assert_int_eq(r.state, t[i].state);
+		ck_assert_str_eq(r.stat, t[i].stat);
+	}
+	ck_assert_int_eq(parse("id:1 stat:DELIVERED", &r), -1);
+	ck_assert_int_eq(parse("id:1 stat:FOOBARX", &r), -1);
+}
+END_TEST
+
+START_TEST(receipt_hex_and_long_ids)
+{
+	struct smpp_receipt r;
+	char buf[160], id[80];
+
+	ck_assert_int_eq(parse("id:812FC7470000001B sub:001 dlvrd:001 "
+	    "stat:DELIVRD err:000", &r), 0);
+	ck_assert_str_eq(r.message_id, "812FC7470000001B");
+	ck_assert_int_eq(parse("id:0e999f21-5e2b-4b1c-9c1d-2f3e4a5b6c7d "
+	    "stat:DELIVRD", &r), 0);
+	ck_assert_str_eq(r.message_id, "0e999f21-5e2b-4b1c-9c1d-2f3e4a5b6c7d");
+	memset(id, 'A', 65);
+	id[65] = '\0';
+	snprintf(buf, sizeof(buf), "id:%s stat:DELIVRD", id);
+	ck_assert_int_eq(parse(buf, &r), 0);
+	ck_assert_str_eq(r.message_id, id);
+	snprintf(buf, sizeof(buf), "id:%sA stat:DELIVRD", id);
+	ck_assert_int_eq(parse(buf, &r), -1);
+}
+END_TEST
+
+START_TEST(receipt_garbage)
+{
+	struct smpp_receipt r;
+	static const uint8_t bin[] = { 0x00, 0xFF, 'i', 'd', ':', 0x01, 0x02 };
+
+	ck_assert_int_eq(parse("", &r), -1);
+	ck_assert_int_eq(parse("hello world", &r), -1);
+	ck_assert_int_eq(parse("id:1", &r), -1);          /* no stat */
+	ck_assert_int_eq(parse("stat:DELIVRD", &r), -1);  /* no id */
+	ck_assert_int_eq(parse("id: stat:DELIVRD", &r), -1); /* empty id */
+	ck_assert_int_eq(parse("idx:1 stat:DELIVRD", &r), -1);
+	ck_assert_int_eq(smpp_receipt_parse_text(bin, sizeof(bin), &r), -1);
+	ck_assert_str_eq(r.message_id, "");
+	ck_assert_int_eq(smpp_receipt_parse_text(NULL, 0, &r), -1);
+}
+END_TEST
+
+START_TEST(receipt_text_field_is_ignored)
+{
+	struct smpp_receipt r;
+	const char *s = "id:77 stat:DELIVRD err:000 text:stat:UNDELIV id:271828";
+
+	/* The code's echo cannot change the state or the id. */
+	ck_assert_int_eq(parse(s, &r), 0);
+	ck_assert_int_eq(r.state, SMPP_MSG_DELIVERED);
+	ck_assert_str_eq(r.message_id, "77");
+	no_code_in(&r);
+	/* A stat that only appears inside text: is no stat at all. */
+	ck_assert_int_eq(parse("id:77 text:x stat:DELIVRD", &r), -1);
+}
+END_TEST
+
+START_TEST(receipt_uses_len_not_nul)
+{
+	struct smpp_receipt r;
+	const char *s = "id:12345 stat:DELIVRD";
+
+	/* Cut inside the stat: no NUL there, and "DELIV" is no state. */
+	ck_assert_int_eq(smpp_receipt_parse_text((const uint8_t *)s, 19, &r),
+	    -1);
+	/* Cut inside the id: the id is what len covers. */
+	ck_assert_int_eq(smpp_receipt_parse_text((const uint8_t *)
+	    "stat:DELIVRD id:12345", 18, &r), 0);
+	ck_assert_str_eq(r.message_id, "12");
+}
+END_TEST
+
+/* ---- message ids ---- */
+
+static const char *
+norm(const char *id, int mode)
+{
+	static char out[128];
+
+	if (smpp_msgid_normalise(id, mode, out, sizeof(out)) != 0)
+		return "(error)";
+	return out;
+}
+
+START_TEST(msgid_as_string)
+{
+	ck_assert_str_eq(norm("  0e999f21-ab ", 0), "E999F21-AB");
+	ck_assert_str_eq(norm("E999F21-AB", 0), "E999F21-AB");
+	ck_assert_str_eq(norm("000", 0), "0");
+	ck_assert_str_eq(norm("00120", 0), "120");
+	ck_assert_str_eq(norm("", 0), "(error)");
+	ck_assert_str_eq(norm("   ", 0), "(error)");
+}
+END_TEST
+
+START_TEST(msgid_hex_to_decimal)
+{
+	ck_assert_str_eq(norm("812FC7470000001B", 1), "9308878062554710043");
+	ck_assert_str_eq(norm("812fc7470000001b", 1), "9308878062554710043");
+	ck_assert_str_eq(norm("04000000086ECD50", 1), "288230376293190992");
+	ck_assert_str_eq(norm("0x4000000086ECD50", 1), "288230376293190992");
+	ck_assert_str_eq(norm("FFFFFFFFFFFFFFFF", 1), "18446744073709551615");
+	/* 80 bits. */
+	ck_assert_str_eq(norm("FFFFFFFFFFFFFFFFFFFF", 1),
+	    "1208925819614629174706175");
+	ck_assert_str_eq(norm("ff", 1), "255");
+	ck_assert_str_eq(norm("0000", 1), "0");
+	ck_assert_str_eq(norm("12G4", 1), "(error)");
+	ck_assert_str_eq(norm("0e999f21-ab", 1), "(error)");
+}
+END_TEST
+
+START_TEST(msgid_decimal_to_hex)
+{
+	ck_assert_str_eq(norm("9308878062554710043", 2), "812FC7470000001B");
+	ck_assert_str_eq(norm("288230376293190992", 2), "4000000086ECD50");
+	ck_assert_str_eq(norm("0288230376293190992", 2), "4000000086ECD50");
+	ck_assert_str_eq(norm("18446744073709551616", 2), "10000000000000000");
+	ck_assert_str_eq(norm("1208925819614629174706175", 2),
+	    "FFFFFFFFFFFFFFFFFFFF");
+	ck_assert_str_eq(norm("255", 2), "FF");
+	ck_assert_str_eq(norm("0", 2), "0");
+	ck_assert_str_eq(norm("12A", 2), "(error)");
+	ck_assert_str_eq(norm("-1", 2), "(error)");
+}
+END_TEST
+
+START_TEST(msgid_out_too_small)
+{
+	char out[4];
+
+	ck_assert_int_eq(smpp_msgid_normalise("255", 0, out, 4), 0);
+	ck_assert_int_eq(smpp_msgid_normalise("1234", 0, out, 4), -1);
+	ck_assert_int_eq(smpp_msgid_normalise("FFF", 1, out, 4), -1);
+	ck_assert_int_eq(smpp_msgid_normalise("FF", 1, out, 4), 0);
+	ck_assert_str_eq(out, "255");
+	ck_assert_int_eq(smpp_msgid_normalise("65535", 2, out, 4), -1);
+	ck_assert_int_eq(smpp_msgid_normalise("1", 3, out, 4), -1);
+}
+END_TEST
+
+static Suite *
+text_suite(void)
+{
+	Suite *s = suite_create("smpp_text");
+	TCase *tc = tcase_create("encode");
+	TCase *tp = tcase_create("parts");
+	TCase *tr = tcase_create("receipt");
+	TCase *tm = tcase_create("msgid");
+
+	tcase_add_test(tc, templates_pick_the_right_alphabet);
+	tcase_add_test(tc, gsm_octets_are_the_septets);
+	tcase_add_test(tc, extension_chars_count_two);
+	tcase_add_test(tc, backtick_forces_ucs2);
+	tcase_add_test(tc, latin1_when_the_smsc_default_is_latin1);
+	tcase_add_test(tc, emoji_are_surrogate_pairs);
+	tcase_add_test(tc, invalid_utf8_is_refused);
+	tcase_add_test(tc, encode_refuses_what_does_not_fit);
+	tcase_add_test(tc, decode_other_codings);
+	suite_add_tcase(s, tc);
+	tcase_add_test(tp, part_counts);
+	tcase_add_test(tp, pairs_are_never_split);
+	suite_add_tcase(s, tp);
+	tcase_add_test(tr, receipt_standard);
+	tcase_add_test(tr, receipt_lower_case_and_long_dates);
+	tcase_add_test(tr, receipt_missing_fields_any_order);
+	tcase_add_test(tr, receipt_every_stat);
+	tcase_add_test(tr, receipt_hex_and_long_ids);
+	tcase_add_test(tr, receipt_garbage);
+	tcase_add_test(tr, receipt_text_field_is_ignored);
+	tcase_add_test(tr, receipt_uses_len_not_nul);
+	suite_add_tcase(s, tr);
+	tcase_add_test(tm, msgid_as_string);
+	tcase_add_test(tm, msgid_hex_to_decimal);
+	tcase_add_test(tm, msgid_decimal_to_hex);
+	tcase_add_test(tm, msgid_out_too_small);
+	suite_add_tcase(s, tm);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(text_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

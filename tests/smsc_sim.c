@@ -1,0 +1,1191 @@
+/*
+ * smsc_sim.c - an SMSC simulator: the SMPP peer of the integration tests,
+ * scripts/run and scripts/bench.
+ *
+ *	smsc_sim [-p PORT] [-P PORTFILE] [-u SYSTEM_ID] [-w PASSWORD]
+ *	    [-o HANDSET_LOG] [--dlr none|delivered|undeliv] [--dlr-delay-ms N]
+ *	    [--id-format dec|hex] [--dlr-id-format dec|hex] [--dlr-tlv 0|1]
+ *	    [--latin1] [--fail-every N] [--refuse-prefix DIGITS]
+ *	    [--drop-after N] [--resp-delay-ms N] [-q]
+ *
+ * One libevent loop serves any number of client binds on 127.0.0.1.  A
+ * bind is checked against -u/-w (either may be left out to accept any).
+ * Every accepted submit_sm gets the next message id (decimal, or
+ * upper-case hex) and one JSON line in the handset log -- what the phone
+ * would show -- written and flushed before its submit_sm_resp goes out, so
+ * a test that saw the response can read the line.  With --dlr a delivery
+ * receipt follows after --dlr-delay-ms as a deliver_sm (esm_class 0x04,
+ * the Appendix B text, and receipted_message_id/message_state TLVs unless
+ * --dlr-tlv 0) on the same bind when it receives, else on any receiving
+ * bind of the same system_id; when no such bind exists it waits for one
+ * (bounded).  Receipts follow registered_delivery: bit pattern 01 gets
+ * both outcomes, 10 only failures, 00 none.
+ *
+ * Faults for tests: --fail-every N answers every Nth submit (counted over
+ * the simulator's life) with ESME_RTHROTTLED; --refuse-prefix answers
+ * ESME_RINVDSTADR for destinations starting with those digits;
+ * --drop-after N closes the connection that carries the Nth submit
+ * without answering it (once; that message is lost, no handset line);
+ * --resp-delay-ms holds every submit_sm_resp back (receipts may then
+ * overtake their response, as real ones do).
+ *
+ * The simulator only speaks through smpp_pdu.c; it never includes
+ * libsmpp34.  It is also the benchmark peer, so the hot path allocates
+ * nothing per message but jansson's few small objects: the PDU buffer is
+ * shared, responses of one read are batched into one write, and delayed
+ * responses and receipts live in pooled FIFO entries behind one timer
+ * each (their delays are constant, so FIFO order is due-time order).
+ *
+ * stderr gets one key=value line per event unless -q, and always
+ * "smsc_sim listening port=N"; message text never appears there and
+ * phone numbers are masked.  SIGINT/SIGTERM end the loop; everything is
+ * freed and the exit status is 0.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <jansson.h>
+
+#include "smpp.h"
+#include "smpp_pdu.h"
+
+/* command_status values the simulator answers with (SMPP 3.4 §5.1.3). */
+#define ST_OK          0x00000000u
+#define ST_INVCMDLEN   0x00000002u
+#define ST_INVCMDID    0x00000003u
+#define ST_INVBNDSTS   0x00000004u
+#define ST_ALYBND      0x00000005u
+#define ST_INVDSTADR   0x0000000Bu
+#define ST_INVPASWD    0x0000000Eu
+#define ST_INVSYSID    0x0000000Fu
+#define ST_SUBMITFAIL  0x00000045u
+#define ST_THROTTLED   0x00000058u
+
+#define MSGID_FIRST    1000000000ull /* ten decimal digits, hex has letters */
+#define DLR_RETRY_MS   200           /* no receiving bind yet: wait this */
+#define DLR_MAX_TRIES  300           /* ... this many times (one minute) */
+#define OUT_HIGH_WATER (16u << 20)   /* stop reading a client that doesn't */
+
+enum dlr_mode { DLR_NONE = 0, DLR_DELIVERED, DLR_UNDELIV };
+
+struct sim_opts {
+	int port;
+	const char *portfile;
+	const char *system_id, *password; /* NULL: accept any */
+	const char *handset;
+	enum dlr_mode dlr;
+	int dlr_delay_ms;
+	int id_hex, dlr_id_hex, dlr_tlv;
+	int latin1;
+	long fail_every, drop_after;
+	const char *refuse_prefix;
+	int resp_delay_ms;
+	int quiet;
+};
+
+/* A connection's life.  sim_strstate() names the states for logs. */
+enum conn_state {
+	CONN_OPEN = 0,  /* connected, not bound (also after a refused bind) */
+	CONN_BOUND,     /* bind accepted */
+	CONN_CLOSING,   /* last responses draining, then closed */
+	CONN_DEAD,      /* waiting for the reaper */
+};
+
+struct sim;
+
+struct conn {
+	TAILQ_ENTRY(conn) entry;
+	struct sim *sim;
+	uint64_t id;
+	enum conn_state state;
+	struct bufferevent *bev;
+	struct evbuffer *pending; /* responses of the current read batch */
+	enum smpp_bind_type bind_type;
+	char system_id[16];
+	uint32_t seq;             /* our deliver_sm sequence numbers */
+	int peer_port;
+};
+TAILQ_HEAD(conn_list, conn);
+
+/* A delayed submit_sm_resp or receipt.  Pooled: see job_get(). */
+enum job_kind { JOB_RESP, JOB_DLR };
+struct job {
+	struct job *next;
+	enum job_kind kind;
+	uint64_t due_ms;
+	uint64_t conn_id;
+	uint64_t msgid;           /* the counter value */
+	/* JOB_RESP */
+	uint32_t seq, status;
+	/* JOB_DLR */
+	int delivered;
+	int tries;
+	time_t submitted;
+	char system_id[16];
+	char source[21];          /* the handset (submit's destination) */
+	char destination[21];     /* the sender (submit's source) */
+	char text20[21];          /* first 20 characters, ASCII-folded */
+};
+
+struct fifo {
+	struct job *head, *tail;
+	struct event *timer;
+};
+
+struct sim {
+	struct sim_opts o;
+	struct event_base *base;
+	struct evconnlistener *listener;
+	struct event *sigint, *sigterm, *reaper;
+	struct conn_list conns, dead;
+	uint64_t next_conn_id;
+	uint64_t next_msgid;
+	uint64_t submits;         /* every submit_sm seen, for the faults */
+	int dropped;              /* --drop-after done */
+	FILE *handset;
+	int handset_dirty;
+	struct fifo resps, dlrs;
+	struct job *free_jobs;
+	uint8_t *pdu;             /* SMPP_MAX_PDU + 1, shared by all reads */
+};
+
+static const char *
+conn_strstate(enum conn_state s)
+{
+	switch (s) {
+	case CONN_OPEN: return "open";
+	case CONN_BOUND: return "bound";
+	case CONN_CLOSING: return "closing";
+	case CONN_DEAD: return "dead";
+	}
+	return "?";
+}
+
+static const char *
+bind_name(enum smpp_bind_type t)
+{
+	switch (t) {
+	case SMPP_BIND_TRANSCEIVER: return "transceiver";
+	case SMPP_BIND_TRANSMITTER: return "transmitter";
+	case SMPP_BIND_RECEIVER: return "receiver";
+	}
+	return "?";
+}
+
+static void sim_log(const struct sim *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+sim_log(const struct sim *sim, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (sim->o.quiet)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "smsc_sim %s\n", line);
+}
+
+/* All but the last four digits of a number as '*'. */
+static const char *
+mask(const char *num, char *buf, size_t size)
+{
+	size_t n = strlen(num), i;
+
+	if (n + 1 > size)
+		n = size - 1;
+	for (i = 0; i < n; i++)
+		buf[i] = i + 4 < n ? '*' : num[i];
+	buf[n] = '\0';
+	return buf;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+format_msgid(uint64_t v, int hex, char *out, size_t size)
+{
+	snprintf(out, size, hex ? "%llX" : "%llu", (unsigned long long)v);
+}
+
+/* ---- the delayed-job FIFOs ---- */
+
+static struct job *
+job_get(struct sim *sim)
+{
+	struct job *j = sim->free_jobs;
+
+	if (j != NULL)
+		sim->free_jobs = j->next;
+	else if ((j = malloc(sizeof(*j))) == NULL)
+		return NULL;
+	memset(j, 0, sizeof(*j));
+	return j;
+}
+
+static void
+job_put(struct sim *sim, struct job *j)
+{
+	j->next = sim->free_jobs;
+	sim->free_jobs = j;
+}
+
+static void
+fifo_arm(struct fifo *q)
+{
+	uint64_t now = now_ms(), wait;
+	struct timeval tv;
+
+	if (q->head == NULL)
+		return;
+	wait = q->head->due_ms > now ? q->head->due_ms - now : 0;
+	tv.tv_sec = (time_t)(wait / 1000);
+	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
+	evtimer_add(q->timer, &tv);
+}
+
+/* Append j; due times only grow along a queue (constant delays). */
+static void
+fifo_push(struct fifo *q, struct job *j)
+{
+	int was_empty = q->head == NULL;
+
+	j->next = NULL;
+	if (q->tail != NULL)
+		q->tail->next = j;
+	else
+		q->head = j;
+	q->tail = j;
+	if (was_empty)
+		fifo_arm(q);
+}
+
+static struct job *
+fifo_pop_due(struct fifo *q, uint64_t now)
+{
+	struct job *j = q->head;
+
+	if (j == NULL || j->due_ms > now)
+		return NULL;
+	q->head = j->next;
+	if (q->head == NULL)
+		q->tail = NULL;
+	j->next = NULL;
+	return j;
+}
+
+static void
+fifo_free(struct fifo *q)
+{
+	struct job *j;
+
+	while ((j = q->head) != NULL) {
+		q->head = j->next;
+		free(j);
+	}
+	q->tail = NULL;
+	if (q->timer != NULL)
+		event_free(q->timer);
+	q->timer = NULL;
+}
+
+/* ---- connections ---- */
+
+static void
+conn_enter_state(struct conn *c, enum conn_state to)
+{
+	if (c->state == to)
+		return;
+	sim_log(c->sim, "event=state conn=%llu from=%s to=%s",
+	    (unsigned long long)c->id, conn_strstate(c->state),
+	    conn_strstate(to));
+	c->state = to;
+}
+
+static struct conn *
+conn_find(struct sim *sim, uint64_t id)
+{
+	struct conn *c;
+
+	TAILQ_FOREACH(c, &sim->conns, entry)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+/* Close now: stop all I/O and hand the connection to the reaper, which
+ * frees it outside any of its callbacks. */
+static void
+conn_kill(struct conn *c)
+{
+	struct sim *sim = c->sim;
+
+	if (c->state == CONN_DEAD)
+		return;
+	conn_enter_state(c, CONN_DEAD);
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
+	TAILQ_REMOVE(&sim->conns, c, entry);
+	TAILQ_INSERT_TAIL(&sim->dead, c, entry);
+	event_active(sim->reaper, EV_TIMEOUT, 0);
+}
+
+static void
+conn_free(struct conn *c)
+{
+	bufferevent_free(c->bev);
+	evbuffer_free(c->pending);
+	free(c);
+}
+
+static void
+reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim *sim = arg;
+	struct conn *c;
+
+	while ((c = TAILQ_FIRST(&sim->dead)) != NULL) {
+		TAILQ_REMOVE(&sim->dead, c, entry);
+		conn_free(c);
+	}
+}
+
+/* Close once what is queued for writing has gone out. */
+static void
+conn_close_after_flush(struct conn *c)
+{
+	if (c->state == CONN_DEAD || c->state == CONN_CLOSING)
+		return;
+	conn_enter_state(c, CONN_CLOSING);
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+static void
+conn_send(struct conn *c, const uint8_t *p, int len)
+{
+	if (len > 0 && c->state != CONN_DEAD)
+		bufferevent_write(c->bev, p, (size_t)len);
+}
+
+/* Queue a response in the current batch (written at the end of the read
+ * callback, after the handset log is flushed). */
+static void
+conn_reply(struct conn *c, const uint8_t *p, int len)
+{
+	if (len > 0)
+		evbuffer_add(c->pending, p, (size_t)len);
+}
+
+static void
+reply_header(struct conn *c, uint32_t id, uint32_t status, uint32_t seq)
+{
+	uint8_t h[SMPP_HEADER_LEN];
+
+	smpp_pdu_header_encode(h, id, status, seq);
+	conn_reply(c, h, sizeof(h));
+}
+
+static void
+reply_resp(struct conn *c, uint32_t id, uint32_t status, uint32_t seq,
+    const char *message_id)
+{
+	uint8_t out[128];
+	int n = smpp_pdu_pack_resp(out, sizeof(out), id, status, seq,
+	    message_id);
+
+	if (n < 0) {
+		/* e.g. seq 0, which libsmpp34 will not pack: answer by hand */
+		reply_header(c, id, status != 0 ? status : ST_SUBMITFAIL, seq);
+		return;
+	}
+	conn_reply(c, out, n);
+}
+
+/* ---- binds ---- */
+
+static void
+on_bind(struct conn *c, const struct smpp_header *h)
+{
+	struct sim *sim = c->sim;
+	char system_id[16], password[9], system_type[13];
+	uint32_t resp = h->id | SMPP_RESP, status = ST_OK;
+	enum smpp_bind_type type;
+
+	if (h->id == SMPP_CMD_BIND_RECEIVER)
+		type = SMPP_BIND_RECEIVER;
+	else if (h->id == SMPP_CMD_BIND_TRANSMITTER)
+		type = SMPP_BIND_TRANSMITTER;
+	else
+		type = SMPP_BIND_TRANSCEIVER;
+	if (c->state == CONN_BOUND) {
+		status = ST_ALYBND;
+	} else if (smpp_pdu_unpack_bind(sim->pdu, h, system_id, password,
+	    system_type) == -1) {
+		status = ST_INVCMDLEN;
+	} else if (sim->o.system_id != NULL &&
+	    strcmp(system_id, sim->o.system_id) != 0) {
+		status = ST_INVSYSID;
+	} else if (sim->o.password != NULL &&
+	    strcmp(password, sim->o.password) != 0) {
+		status = ST_INVPASWD;
+	}
+	if (status != ST_OK) {
+		sim_log(sim, "event=bind.refused conn=%llu type=%s "
+		    "status=0x%08X", (unsigned long long)c->id,
+		    bind_name(type), status);
+		reply_header(c, resp, status, h->seq);
+		return;
+	}
+	c->bind_type = type;
+	memcpy(c->system_id, system_id, sizeof(c->system_id));
+	sim_log(sim, "event=bind conn=%llu type=%s system_id=%s",
+	    (unsigned long long)c->id, bind_name(type), c->system_id);
+	reply_resp(c, resp, ST_OK, h->seq, "smsc_sim");
+	conn_enter_state(c, CONN_BOUND);
+}
+
+/* ---- submits ---- */
+
+/* RFC 3339 UTC with milliseconds. */
+static void
+rfc3339_now(char *out, size_t size)
+{
+	struct timeval tv;
+	struct tm tm;
+
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
+}
+
+/* The short_message text, without a UDH when esm_class says there is one,
+ * or the message_payload TLV when short_message is empty. */
+static void
+sm_text(const struct smpp_sm *sm, const uint8_t **p, size_t *len)
+{
+	*p = sm->body;
+	*len = sm->body_len;
+	if (*len == 0 && sm->payload != NULL) {
+		*p = sm->payload;
+		*len = sm->payload_len;
+	}
+	if ((sm->esm_class & 0x40) && *len > 0) {
+		size_t udh = (size_t)(*p)[0] + 1;
+		if (udh > *len)
+			udh = *len;
+		*p += udh;
+		*len -= udh;
+	}
+}
+
+static void
+handset_write(struct sim *sim, const struct smpp_sm *sm, const char *text,
+    const char *message_id)
+{
+	char when[40], to[32], line[4096];
+	json_t *j;
+	size_t n;
+
+	if (sim->handset == NULL)
+		return;
+	rfc3339_now(when, sizeof(when));
+	snprintf(to, sizeof(to), "+%s", sm->destination);
+	j = json_pack("{s:s, s:s, s:s, s:s?, s:i, s:s}", "time", when,
+	    "to", to, "from", sm->source, "text", text,
+	    "data_coding", (int)sm->data_coding, "message_id", message_id);
+	if (j == NULL) {
+		/* e.g. a source_addr that is not UTF-8 */
+		sim_log(sim, "event=handset.unwritable message_id=%s",
+		    message_id);
+		return;
+	}
+	n = json_dumpb(j, line, sizeof(line) - 1, JSON_COMPACT);
+	json_decref(j);
+	if (n == 0 || n >= sizeof(line) - 1) {
+		sim_log(sim, "event=handset.unwritable message_id=%s",
+		    message_id);
+		return;
+	}
+	line[n++] = '\n';
+	fwrite(line, 1, n, sim->handset);
+	sim->handset_dirty = 1;
+}
+
+/* The first 20 characters of the text for the receipt's text: field,
+ * non-ASCII folded to '?' so the receipt stays plain GSM/ASCII. */
+static void
+text20(const char *utf8, char out[21])
+{
+	const uint8_t *s = (const uint8_t *)(utf8 != NULL ? utf8 : "");
+	int n = 0;
+
+	for (; *s && n < 20; s++) {
+		if (*s < 0x80) {
+			out[n++] = *s >= 0x20 ? (char)*s : ' ';
+		} else if ((*s & 0xC0) != 0x80) {
+			out[n++] = '?'; /* lead octet: one character */
+		}
+	}
+	out[n] = '\0';
+}
+
+static void
+queue_receipt(struct sim *sim, struct conn *c, const struct smpp_sm *sm,
+    const char *text, uint64_t msgid)
+{
+	int delivered = sim->o.dlr == DLR_DELIVERED;
+	int rd = sm->registered_delivery & 0x03;
+	struct job *j;
+
+	if (sim->o.dlr == DLR_NONE || rd == 0 || (rd == 2 && delivered))
+		return;
+	if ((j = job_get(sim)) == NULL)
+		return;
+	j->kind = JOB_DLR;
+	j->due_ms = now_ms() + (uint64_t)sim->o.dlr_delay_ms;
+	j->conn_id = c->id;
+	j->msgid = msgid;
+	j->delivered = delivered;
+	j->submitted = time(NULL);
+	memcpy(j->system_id, c->system_id, sizeof(j->system_id));
+	snprintf(j->source, sizeof(j->source), "%s", sm->destination);
+	snprintf(j->destination, sizeof(j->destination), "%s", sm->source);
+	text20(text, j->text20);
+	fifo_push(&sim->dlrs, j);
+}
+
+static void
+answer_submit(struct sim *sim, struct conn *c, uint32_t seq, uint32_t status,
+    uint64_t msgid)
+{
+	char id[24] = "";
+	struct job *j;
+
+	if (status == ST_OK)
+		format_msgid(msgid, sim->o.id_hex, id, sizeof(id));
+	if (sim->o.resp_delay_ms > 0 && (j = job_get(sim)) != NULL) {
+		j->kind = JOB_RESP;
+		j->due_ms = now_ms() + (uint64_t)sim->o.resp_delay_ms;
+		j->conn_id = c->id;
+		j->seq = seq;
+		j->msgid = status == ST_OK ? msgid : 0;
+		j->status = status;
+		fifo_push(&sim->resps, j);
+		return;
+	}
+	reply_resp(c, SMPP_SUBMIT_SM | SMPP_RESP, status, seq, id);
+}
+
+static void
+on_submit(struct conn *c, const struct smpp_header *h)
+{
+	struct sim *sim = c->sim;
+	char text[2048], id[24], masked[32];
+	const char *tp = text;
+	const uint8_t *body;
+	struct smpp_sm sm;
+	uint32_t status = ST_OK;
+	uint64_t msgid;
+	size_t len;
+
+	if (c->state != CONN_BOUND || c->bind_type == SMPP_BIND_RECEIVER) {
+		reply_header(c, SMPP_SUBMIT_SM | SMPP_RESP, ST_INVBNDSTS,
+		    h->seq);
+		return;
+	}
+	sim->submits++;
+	if (sim->o.drop_after > 0 && !sim->dropped &&
+	    sim->submits == (uint64_t)sim->o.drop_after) {
+		sim->dropped = 1;
+		sim_log(sim, "event=submit.dropped conn=%llu seq=%u",
+		    (unsigned long long)c->id, h->seq);
+		conn_close_after_flush(c);
+		return;
+	}
+	if (smpp_pdu_unpack_sm(sim->pdu, h, &sm) == -1) {
+		status = ST_SUBMITFAIL;
+		sim_log(sim, "event=submit.malformed conn=%llu seq=%u",
+		    (unsigned long long)c->id, h->seq);
+		answer_submit(sim, c, h->seq, status, 0);
+		return;
+	}
+	if (sim->o.fail_every > 0 &&
+	    sim->submits % (uint64_t)sim->o.fail_every == 0)
+		status = ST_THROTTLED;
+	else if (sim->o.refuse_prefix != NULL &&
+	    strncmp(sm.destination, sim->o.refuse_prefix,
+	    strlen(sim->o.refuse_prefix)) == 0)
+		status = ST_INVDSTADR;
+	if (status != ST_OK) {
+		sim_log(sim, "event=submit.refused conn=%llu seq=%u to=%s "
+		    "status=0x%08X", (unsigned long long)c->id, h->seq,
+		    mask(sm.destination, masked, sizeof(masked)), status);
+		answer_submit(sim, c, h->seq, status, 0);
+		return;
+	}
+	msgid = sim->next_msgid++;
+	format_msgid(msgid, sim->o.id_hex, id, sizeof(id));
+	sm_text(&sm, &body, &len);
+	if (smpp_text_decode(sm.data_coding, sim->o.latin1, body, len, text,
+	    sizeof(text)) < 0)
+		tp = NULL; /* JSON null: not text we can read */
+	handset_write(sim, &sm, tp, id);
+	sim_log(sim, "event=submit conn=%llu seq=%u to=%s data_coding=%u "
+	    "octets=%zu message_id=%s", (unsigned long long)c->id, h->seq,
+	    mask(sm.destination, masked, sizeof(masked)), sm.data_coding,
+	    len, id);
+	answer_submit(sim, c, h->seq, ST_OK, msgid);
+	queue_receipt(sim, c, &sm, tp, msgid);
+}
+
+/* ---- the read path ---- */
+
+/* Handle one framed PDU in sim->pdu.  Returns -1 when the connection must
+ * stop reading. */
+static int
+on_pdu(struct conn *c, const struct smpp_header *h)
+{
+	switch (h->id) {
+	case SMPP_CMD_BIND_RECEIVER:
+	case SMPP_CMD_BIND_TRANSMITTER:
+	case SMPP_CMD_BIND_TRANSCEIVER:
+		on_bind(c, h);
+		break;
+	case SMPP_SUBMIT_SM:
+		on_submit(c, h);
+		break;
+	case SMPP_ENQUIRE_LINK:
+		reply_header(c, SMPP_ENQUIRE_LINK | SMPP_RESP, ST_OK, h->seq);
+		break;
+	case SMPP_UNBIND:
+		sim_log(c->sim, "event=unbind conn=%llu",
+		    (unsigned long long)c->id);
+		reply_header(c, SMPP_UNBIND | SMPP_RESP, ST_OK, h->seq);
+		conn_close_after_flush(c);
+		break;
+	default:
+		if (h->id & SMPP_RESP)
+			break; /* deliver_sm_resp, enquire_link_resp, nacks */
+		sim_log(c->sim, "event=generic_nack conn=%llu "
+		    "command_id=0x%08X", (unsigned long long)c->id, h->id);
+		reply_header(c, SMPP_GENERIC_NACK, ST_INVCMDID, h->seq);
+		break;
+	}
+	return c->state == CONN_CLOSING || c->state == CONN_DEAD ? -1 : 0;
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+	struct sim *sim = c->sim;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct smpp_header h;
+	enum smpp_frame_result r;
+
+	while (c->state == CONN_OPEN || c->state == CONN_BOUND) {
+		r = smpp_pdu_frame(in, sim->pdu, &h);
+		if (r == SMPP_FRAME_MORE)
+			break;
+		if (r == SMPP_FRAME_BAD_LENGTH) {
+			sim_log(sim, "event=bad_length conn=%llu length=%u",
+			    (unsigned long long)c->id, h.length);
+			reply_header(c, SMPP_GENERIC_NACK, ST_INVCMDLEN,
+			    h.seq);
+			conn_close_after_flush(c);
+			break;
+		}
+		if (on_pdu(c, &h) == -1)
+			break;
+	}
+	/* Handset lines reach the file before the responses leave. */
+	if (sim->handset_dirty) {
+		fflush(sim->handset);
+		sim->handset_dirty = 0;
+	}
+	if (evbuffer_get_length(c->pending) > 0)
+		bufferevent_write_buffer(bev, c->pending);
+	if (c->state == CONN_CLOSING &&
+	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		conn_kill(c);
+	else if (evbuffer_get_length(bufferevent_get_output(bev)) >
+	    OUT_HIGH_WATER)
+		bufferevent_disable(bev, EV_READ); /* resumes in write_cb */
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	/* Called when the output has drained. */
+	if (c->state == CONN_CLOSING)
+		conn_kill(c);
+	else if (c->state == CONN_OPEN || c->state == CONN_BOUND)
+		bufferevent_enable(bev, EV_READ);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		sim_log(c->sim, "event=disconnect conn=%llu reason=%s",
+		    (unsigned long long)c->id,
+		    what & BEV_EVENT_EOF ? "eof" : "error");
+		conn_kill(c);
+	}
+}
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	struct sim *sim = arg;
+	struct conn *c;
+	int one = 1;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	c->sim = sim;
+	c->id = ++sim->next_conn_id;
+	c->state = CONN_OPEN;
+	c->peer_port = sa->sa_family == AF_INET ?
+	    ntohs(((struct sockaddr_in *)sa)->sin_port) : 0;
+	c->bev = bufferevent_socket_new(sim->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	c->pending = evbuffer_new();
+	if (c->bev == NULL || c->pending == NULL) {
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		else
+			evutil_closesocket(fd);
+		if (c->pending != NULL)
+			evbuffer_free(c->pending);
+		free(c);
+		return;
+	}
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+	    c);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	TAILQ_INSERT_TAIL(&sim->conns, c, entry);
+	sim_log(sim, "event=connect conn=%llu peer_port=%d",
+	    (unsigned long long)c->id, c->peer_port);
+}
+
+/* ---- delayed responses and receipts ---- */
+
+static void
+resp_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim *sim = arg;
+	uint64_t now = now_ms();
+	struct job *j;
+	uint8_t out[128];
+	char id[24];
+	int n;
+
+	while ((j = fifo_pop_due(&sim->resps, now)) != NULL) {
+		struct conn *c = conn_find(sim, j->conn_id);
+		uint32_t status = j->status;
+		if (c != NULL && c->state == CONN_BOUND) {
+			id[0] = '\0';
+			if (status == ST_OK)
+				format_msgid(j->msgid, sim->o.id_hex, id,
+				    sizeof(id));
+			n = smpp_pdu_pack_resp(out, sizeof(out),
+			    SMPP_SUBMIT_SM | SMPP_RESP, status, j->seq, id);
+			conn_send(c, out, n);
+		}
+		job_put(sim, j);
+	}
+	fifo_arm(&sim->resps);
+}
+
+/* A bind that may receive j's receipt: j's own connection first, then
+ * any receiving bind of the same account. */
+static struct conn *
+receipt_target(struct sim *sim, const struct job *j)
+{
+	struct conn *c = conn_find(sim, j->conn_id);
+
+	if (c != NULL && c->state == CONN_BOUND &&
+	    c->bind_type != SMPP_BIND_TRANSMITTER)
+		return c;
+	TAILQ_FOREACH(c, &sim->conns, entry) {
+		if (c->state == CONN_BOUND &&
+		    c->bind_type != SMPP_BIND_TRANSMITTER &&
+		    strcmp(c->system_id, j->system_id) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+static void
+send_receipt(struct sim *sim, struct conn *c, const struct job *j)
+{
+	char id[24], body[256], sub[16], done[16];
+	uint8_t out[512];
+	time_t now = time(NULL);
+	struct tm tm;
+	int n, len;
+
+	format_msgid(j->msgid, sim->o.dlr_id_hex, id, sizeof(id));
+	gmtime_r(&j->submitted, &tm);
+	strftime(sub, sizeof(sub), "%y%m%d%H%M", &tm);
+	gmtime_r(&now, &tm);
+	strftime(done, sizeof(done), "%y%m%d%H%M", &tm);
+	len = snprintf(body, sizeof(body), "id:%s sub:001 dlvrd:%s "
+	    "submit date:%s done date:%s stat:%s err:%s text:%s", id,
+	    j->delivered ? "001" : "000", sub, done,
+	    j->delivered ? "DELIVRD" : "UNDELIV",
+	    j->delivered ? "000" : "001", j->text20);
+	if (len < 0 || (size_t)len >= sizeof(body))
+		return;
+	if (++c->seq > 0x7FFFFFFF)
+		c->seq = 1;
+	n = smpp_pdu_pack_deliver(out, sizeof(out), c->seq, j->source,
+	    j->destination, 0x04, 0x00, (const uint8_t *)body, (size_t)len,
+	    sim->o.dlr_tlv ? id : NULL,
+	    j->delivered ? SMPP_MSG_DELIVERED : SMPP_MSG_UNDELIVERABLE);
+	if (n < 0) {
+		sim_log(sim, "event=receipt.unpackable message_id=%s", id);
+		return;
+	}
+	conn_send(c, out, n);
+	sim_log(sim, "event=receipt conn=%llu message_id=%s stat=%s",
+	    (unsigned long long)c->id, id,
+	    j->delivered ? "DELIVRD" : "UNDELIV");
+}
+
+static void
+dlr_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim *sim = arg;
+	uint64_t now = now_ms();
+	struct job *j, *retry = NULL, **tail = &retry;
+
+	while ((j = fifo_pop_due(&sim->dlrs, now)) != NULL) {
+		struct conn *c = receipt_target(sim, j);
+		if (c != NULL) {
+			send_receipt(sim, c, j);
+			job_put(sim, j);
+		} else if (++j->tries >= DLR_MAX_TRIES) {
+			sim_log(sim, "event=receipt.dropped system_id=%s",
+			    j->system_id);
+			job_put(sim, j);
+		} else {
+			*tail = j;
+			tail = &j->next;
+		}
+	}
+	/* Requeue after the loop so a retry is not popped again at once;
+	 * now + max(delay, retry) is later than any queued due time. */
+	while ((j = retry) != NULL) {
+		retry = j->next;
+		j->due_ms = now + (uint64_t)(sim->o.dlr_delay_ms > DLR_RETRY_MS ?
+		    sim->o.dlr_delay_ms : DLR_RETRY_MS);
+		fifo_push(&sim->dlrs, j);
+	}
+	fifo_arm(&sim->dlrs);
+}
+
+/* ---- setup and teardown ---- */
+
+static void
+signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct sim *sim = arg;
+
+	sim_log(sim, "event=signal signal=%d", (int)sig);
+	event_base_loopbreak(sim->base);
+}
+
+static int
+write_portfile(const char *path, int port)
+{
+	char tmp[4096];
+	FILE *f;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -1;
+	if ((f = fopen(tmp, "w")) == NULL)
+		return -1;
+	fprintf(f, "%d\n", port);
+	if (fclose(f) != 0 || rename(tmp, path) != 0) {
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+sim_listen(struct sim *sim)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)sim->o.port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sim->listener = evconnlistener_new_bind(sim->base, accept_cb, sim,
+	    LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
+	    -1, (struct sockaddr *)&sa, sizeof(sa));
+	if (sim->listener == NULL) {
+		fprintf(stderr, "smsc_sim: listen 127.0.0.1:%d: %s\n",
+		    sim->o.port, strerror(errno));
+		return -1;
+	}
+	if (getsockname(evconnlistener_get_fd(sim->listener),
+	    (struct sockaddr *)&sa, &len) != 0)
+		return -1;
+	if (sim->o.portfile != NULL &&
+	    write_portfile(sim->o.portfile, ntohs(sa.sin_port)) == -1) {
+		fprintf(stderr, "smsc_sim: %s: %s\n", sim->o.portfile,
+		    strerror(errno));
+		return -1;
+	}
+	fprintf(stderr, "smsc_sim listening port=%d\n", ntohs(sa.sin_port));
+	return 0;
+}
+
+static int
+sim_init(struct sim *sim)
+{
+	TAILQ_INIT(&sim->conns);
+	TAILQ_INIT(&sim->dead);
+	sim->next_msgid = MSGID_FIRST;
+	if ((sim->pdu = malloc(SMPP_MAX_PDU + 1)) == NULL)
+		return -1;
+	if ((sim->base = event_base_new()) == NULL)
+		return -1;
+	sim->sigint = evsignal_new(sim->base, SIGINT, signal_cb, sim);
+	sim->sigterm = evsignal_new(sim->base, SIGTERM, signal_cb, sim);
+	sim->reaper = event_new(sim->base, -1, 0, reap_cb, sim);
+	sim->resps.timer = evtimer_new(sim->base, resp_timer_cb, sim);
+	sim->dlrs.timer = evtimer_new(sim->base, dlr_timer_cb, sim);
+	if (sim->sigint == NULL || sim->sigterm == NULL ||
+	    sim->reaper == NULL || sim->resps.timer == NULL ||
+	    sim->dlrs.timer == NULL)
+		return -1;
+	evsignal_add(sim->sigint, NULL);
+	evsignal_add(sim->sigterm, NULL);
+	if (sim->o.handset != NULL) {
+		sim->handset = fopen(sim->o.handset, "a");
+		if (sim->handset == NULL) {
+			fprintf(stderr, "smsc_sim: %s: %s\n", sim->o.handset,
+			    strerror(errno));
+			return -1;
+		}
+		setvbuf(sim->handset, NULL, _IOFBF, 1 << 16);
+	}
+	return sim_listen(sim);
+}
+
+static void
+sim_free(struct sim *sim)
+{
+	struct conn *c;
+	struct job *j;
+
+	if (sim->listener != NULL)
+		evconnlistener_free(sim->listener);
+	while ((c = TAILQ_FIRST(&sim->conns)) != NULL) {
+		TAILQ_REMOVE(&sim->conns, c, entry);
+		conn_free(c);
+	}
+	while ((c = TAILQ_FIRST(&sim->dead)) != NULL) {
+		TAILQ_REMOVE(&sim->dead, c, entry);
+		conn_free(c);
+	}
+	fifo_free(&sim->resps);
+	fifo_free(&sim->dlrs);
+	while ((j = sim->free_jobs) != NULL) {
+		sim->free_jobs = j->next;
+		free(j);
+	}
+	if (sim->sigint != NULL)
+		event_free(sim->sigint);
+	if (sim->sigterm != NULL)
+		event_free(sim->sigterm);
+	if (sim->reaper != NULL)
+		event_free(sim->reaper);
+	if (sim->base != NULL)
+		event_base_free(sim->base);
+	if (sim->handset != NULL)
+		fclose(sim->handset);
+	free(sim->pdu);
+}
+
+static void
+usage(void)
+{
+	fprintf(stderr,
+	    "usage: smsc_sim [-p PORT] [-P PORTFILE] [-u SYSTEM_ID] "
+	    "[-w PASSWORD] [-o HANDSET_LOG]\n"
+	    "\t[--dlr none|delivered|undeliv] [--dlr-delay-ms N]\n"
+	    "\t[--id-format dec|hex] [--dlr-id-format dec|hex] "
+	    "[--dlr-tlv 0|1]\n"
+	    "\t[--latin1] [--fail-every N] [--refuse-prefix DIGITS]\n"
+	    "\t[--drop-after N] [--resp-delay-ms N] [-q]\n");
+	exit(2);
+}
+
+/* A non-negative integer option, or usage(). */
+static long
+num_arg(const char *s, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *s == '\0' || *end != '\0' || v < 0 || v > max)
+		usage();
+	return v;
+}
+
+static int
+format_arg(const char *s)
+{
+	if (strcmp(s, "dec") == 0)
+		return 0;
+	if (strcmp(s, "hex") == 0)
+		return 1;
+	usage();
+	return 0;
+}
+
+enum {
+	OPT_DLR = 256, OPT_DLR_DELAY, OPT_ID_FORMAT, OPT_DLR_ID_FORMAT,
+	OPT_DLR_TLV, OPT_LATIN1, OPT_FAIL_EVERY, OPT_REFUSE_PREFIX,
+	OPT_DROP_AFTER, OPT_RESP_DELAY,
+};
+
+static void
+parse_args(int argc, char **argv, struct sim_opts *o)
+{
+	static const struct option longopts[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "portfile", required_argument, NULL, 'P' },
+		{ "system-id", required_argument, NULL, 'u' },
+		{ "password", required_argument, NULL, 'w' },
+		{ "handset", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "dlr", required_argument, NULL, OPT_DLR },
+		{ "dlr-delay-ms", required_argument, NULL, OPT_DLR_DELAY },
+		{ "id-format", required_argument, NULL, OPT_ID_FORMAT },
+		{ "dlr-id-format", required_argument, NULL, OPT_DLR_ID_FORMAT },
+		{ "dlr-tlv", required_argument, NULL, OPT_DLR_TLV },
+		{ "latin1", no_argument, NULL, OPT_LATIN1 },
+		{ "fail-every", required_argument, NULL, OPT_FAIL_EVERY },
+		{ "refuse-prefix", required_argument, NULL, OPT_REFUSE_PREFIX },
+		{ "drop-after", required_argument, NULL, OPT_DROP_AFTER },
+		{ "resp-delay-ms", required_argument, NULL, OPT_RESP_DELAY },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int ch, dlr_id_set = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->dlr_tlv = 1;
+	while ((ch = getopt_long(argc, argv, "p:P:u:w:o:qh", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'p': o->port = (int)num_arg(optarg, 65535); break;
+		case 'P': o->portfile = optarg; break;
+		case 'u': o->system_id = optarg; break;
+		case 'w': o->password = optarg; break;
+		case 'o': o->handset = optarg; break;
+		case 'q': o->quiet = 1; break;
+		case OPT_DLR:
+			if (strcmp(optarg, "none") == 0)
+				o->dlr = DLR_NONE;
+			else if (strcmp(optarg, "delivered") == 0)
+				o->dlr = DLR_DELIVERED;
+			else if (strcmp(optarg, "undeliv") == 0)
+				o->dlr = DLR_UNDELIV;
+			else
+				usage();
+			break;
+		case OPT_DLR_DELAY:
+			o->dlr_delay_ms = (int)num_arg(optarg, 86400000);
+			break;
+		case OPT_ID_FORMAT: o->id_hex = format_arg(optarg); break;
+		case OPT_DLR_ID_FORMAT:
+			o->dlr_id_hex = format_arg(optarg);
+			dlr_id_set = 1;
+			break;
+		case OPT_DLR_TLV: o->dlr_tlv = (int)num_arg(optarg, 1); break;
+		case OPT_LATIN1: o->latin1 = 1; break;
+		case OPT_FAIL_EVERY:
+			o->fail_every = num_arg(optarg, 1000000000);
+			break;
+		case OPT_REFUSE_PREFIX: o->refuse_prefix = optarg; break;
+		case OPT_DROP_AFTER:
+			o->drop_after = num_arg(optarg, 1000000000);
+			break;
+		case OPT_RESP_DELAY:
+			o->resp_delay_ms = (int)num_arg(optarg, 3600000);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	if (!dlr_id_set)
+		o->dlr_id_hex = o->id_hex;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct sim sim;
+	int rc = 0;
+
+	memset(&sim, 0, sizeof(sim));
+	parse_args(argc, argv, &sim.o);
+	/* A client that vanishes mid-write must not kill the simulator. */
+	signal(SIGPIPE, SIG_IGN);
+	if (sim_init(&sim) == -1)
+		rc = 1;
+	else if (event_base_dispatch(sim.base) == -1)
+		rc = 1;
+	sim_free(&sim);
+	return rc;
+}
