@@ -55,6 +55,7 @@ struct fake {
 	uint32_t dlr_resp_status;
 	SSL_CTX *tls;		/* non-NULL: accept TLS */
 	int accepts;
+	int silent;		/* read nothing, answer nothing */
 	uint8_t buf[SMPP_MAX_PDU + 1];
 };
 
@@ -120,6 +121,8 @@ fake_read(struct bufferevent *b, void *arg)
 	uint8_t out[256];
 	int r;
 
+	if (fk.silent)
+		return;
 	while ((r = smpp_pdu_frame(in, fk.buf, &h)) == SMPP_FRAME_OK) {
 		switch (h.id) {
 		case SMPP_CMD_BIND_TRANSCEIVER:
@@ -774,6 +777,33 @@ START_TEST(test_tls_unknown_ca)
 }
 END_TEST
 
+static int
+connect_timed_out(void)
+{
+	return smpp_session_state(sess) == SMPP_BACKOFF;
+}
+
+START_TEST(test_tls_handshake_timeout)
+{
+	char ca[512], log[16384];
+	struct smpp_config c = tls_config(ca, sizeof(ca), "ca.pem", NULL);
+
+	/* A plain TCP peer that never answers the ClientHello. */
+	fk.silent = 1;
+	capture_log();
+	sess = smpp_session_new(base, &c, &cbs, NULL);
+	ck_assert_ptr_nonnull(sess);
+	smpp_session_start(sess);
+	ck_assert(wait_until(connect_timed_out, 3000));
+	captured_log(log, sizeof(log));
+	ck_assert_int_eq(fk.accepts, 1);
+	ck_assert_int_eq(rc.states[0], SMPP_CONNECTING);
+	ck_assert_int_eq(rc.states[1], SMPP_BACKOFF);
+	ck_assert_msg(strstr(log, "reason=connect_or_tls_timeout") != NULL,
+	    "no timeout in: %s", log);
+}
+END_TEST
+
 START_TEST(test_tls_missing_ca_file)
 {
 	char ca[512];
@@ -818,6 +848,7 @@ session_suite(void)
 	tcase_add_test(tc, test_tls_wrong_server_name);
 	tcase_add_test(tc, test_tls_wrong_ip);
 	tcase_add_test(tc, test_tls_unknown_ca);
+	tcase_add_test(tc, test_tls_handshake_timeout);
 	tcase_add_test(tc, test_tls_missing_ca_file);
 	suite_add_tcase(s, tc);
 	return s;
