@@ -8,6 +8,13 @@
  * nothing of verifications.  Policy over many carriers (which one a number
  * goes to) lives in route.c and dispatch.c, as OpenSMTPD keeps mta.c apart
  * from mta_session.c.
+ *
+ * Pace: `throughput` caps submits per second across the carrier's binds
+ * with a token bucket on the loop (a burst of at most one second's worth,
+ * no sleeps).  ESME_RTHROTTLED or ESME_RMSGQFUL pauses the whole carrier,
+ * one second at first and doubling to eight while the SMSC keeps saying
+ * so; its messages wait in the dispatcher's queue meanwhile.  When the
+ * bucket refills or the pause ends the carrier reports `ready`.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +29,7 @@
 struct carrier {
 	struct event_base *base;
 	char *name, *host, *system_id, *password, *system_type;
+	char *tls_ca_file, *tls_server_name;
 	int port;
 	struct conf_smsc cfg;           /* scalars; strings above */
 	int index;
@@ -32,9 +40,69 @@ struct carrier {
 	struct carrier_callbacks cb;
 	void *arg;
 	int stopping, nstopped;
+	double tokens;                  /* throughput bucket */
+	int64_t refill_ms;
+	int64_t paused_until_ms;        /* after ESME_RTHROTTLED / RMSGQFUL */
+	int pause_ms;                   /* current pause, doubles */
+	struct event *wake_ev;          /* bucket refilled or pause over */
+	uint64_t throttled;
 	void (*stop_done)(void *);
 	void *stop_arg;
 };
+
+#define ESME_RMSGQFUL   0x00000014u
+#define ESME_RTHROTTLED 0x00000058u
+#define PAUSE_MIN_MS 1000
+#define PAUSE_MAX_MS 8000
+
+static void
+carrier_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct carrier *c = arg;
+
+	if (!c->stopping && c->cb.ready != NULL)
+		c->cb.ready(c->arg, c);
+}
+
+static void
+carrier_wake_in(struct carrier *c, int64_t ms)
+{
+	struct timeval tv;
+
+	if (ms < 1)
+		ms = 1;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	if (!evtimer_pending(c->wake_ev, NULL))
+		evtimer_add(c->wake_ev, &tv);
+}
+
+/* Submits the pace allows now (INT32_MAX without a cap); arms the wake
+ * timer when it allows none. */
+static int
+carrier_pace(struct carrier *c)
+{
+	int64_t now = util_mono_ms();
+	double cap;
+
+	if (now < c->paused_until_ms) {
+		carrier_wake_in(c, c->paused_until_ms - now);
+		return 0;
+	}
+	if (c->cfg.throughput <= 0)
+		return INT32_MAX;
+	cap = c->cfg.throughput;
+	c->tokens += (double)(now - c->refill_ms) * c->cfg.throughput / 1000.0;
+	if (c->tokens > cap)
+		c->tokens = cap;
+	c->refill_ms = now;
+	if (c->tokens < 1.0) {
+		carrier_wake_in(c, (int64_t)((1.0 - c->tokens) * 1000.0 /
+		    c->cfg.throughput) + 1);
+		return 0;
+	}
+	return (int)c->tokens;
+}
 
 static void
 carrier_on_state(void *arg, struct smpp_session *s, enum smpp_state from,
@@ -52,6 +120,18 @@ carrier_on_submit_done(void *arg, struct smpp_session *s, void *cookie,
 {
 	struct carrier *c = arg;
 
+	if (status == ESME_RTHROTTLED || status == ESME_RMSGQFUL) {
+		c->pause_ms = c->pause_ms ? c->pause_ms * 2 : PAUSE_MIN_MS;
+		if (c->pause_ms > PAUSE_MAX_MS)
+			c->pause_ms = PAUSE_MAX_MS;
+		c->paused_until_ms = util_mono_ms() + c->pause_ms;
+		c->throttled++;
+		log_warn("carrier.throttled", "smsc=%s status=%s pause_ms=%d",
+		    c->name, smpp_strstatus(status), c->pause_ms);
+		carrier_wake_in(c, c->pause_ms);
+	} else if (status == 0) {
+		c->pause_ms = 0;
+	}
 	c->cb.submit_done(c->arg, c, cookie, status, message_id);
 	/* A window slot is free again: let waiting messages go. */
 	if (!c->stopping && c->cb.ready != NULL)
@@ -100,6 +180,14 @@ carrier_new(struct event_base *base, const struct conf_smsc *cs, int index,
 	c->nsubmit = cs->sessions;
 	c->nsess = cs->sessions + extra;
 	c->sess = xcalloc(c->nsess, sizeof(*c->sess));
+	c->tls_ca_file = cs->tls_ca_file ? xstrdup(cs->tls_ca_file) : NULL;
+	c->tls_server_name = cs->tls_server_name ?
+	    xstrdup(cs->tls_server_name) : NULL;
+	c->cfg.tls_ca_file = c->tls_ca_file;
+	c->cfg.tls_server_name = c->tls_server_name;
+	c->wake_ev = evtimer_new(base, carrier_wake, c);
+	c->tokens = cs->throughput > 0 ? 1.0 : 0.0;
+	c->refill_ms = util_mono_ms();
 
 	memset(&sc, 0, sizeof(sc));
 	sc.name = c->name;
@@ -113,6 +201,9 @@ carrier_new(struct event_base *base, const struct conf_smsc *cs, int index,
 	sc.response_timeout = cs->response_timeout;
 	sc.reconnect_min_ms = cs->reconnect_min_ms;
 	sc.reconnect_max_ms = cs->reconnect_max_ms;
+	sc.tls = cs->tls;
+	sc.tls_ca_file = c->tls_ca_file;
+	sc.tls_server_name = c->tls_server_name;
 	for (int i = 0; i < c->nsess; i++) {
 		if (i < c->nsubmit)
 			sc.bind_type = cs->bind == CONF_BIND_TRANSMITTER ?
@@ -143,7 +234,7 @@ int
 carrier_submit(struct carrier *c, const struct smpp_message *m,
     void *cookie)
 {
-	if (c->stopping)
+	if (c->stopping || carrier_pace(c) <= 0)
 		return -1;
 	for (int k = 0; k < c->nsubmit; k++) {
 		int i = (c->next + k) % c->nsubmit;
@@ -151,6 +242,8 @@ carrier_submit(struct carrier *c, const struct smpp_message *m,
 			continue;
 		if (smpp_session_submit(c->sess[i], m, cookie) == 0) {
 			c->next = (i + 1) % c->nsubmit;
+			if (c->cfg.throughput > 0)
+				c->tokens -= 1.0;
 			return 0;
 		}
 	}
@@ -169,14 +262,16 @@ carrier_up(const struct carrier *c)
 }
 
 int
-carrier_room(const struct carrier *c)
+carrier_room(struct carrier *c)
 {
-	int room = 0;
+	int room = 0, pace;
 
 	if (c->stopping)
 		return 0;
 	for (int i = 0; i < c->nsubmit; i++)
 		room += smpp_session_window_free(c->sess[i]);
+	if (room > 0 && (pace = carrier_pace((struct carrier *)c)) < room)
+		room = pace;
 	return room;
 }
 
@@ -204,6 +299,12 @@ carrier_latin1(const struct carrier *c)
 	return c->cfg.latin1_default;
 }
 
+int
+carrier_msgid_mode(const struct carrier *c)
+{
+	return c->cfg.msgid_mode;
+}
+
 static int
 streq(const char *a, const char *b)
 {
@@ -225,7 +326,10 @@ carrier_same(const struct carrier *c, const struct conf_smsc *cs)
 	    o->response_timeout == cs->response_timeout &&
 	    o->reconnect_min_ms == cs->reconnect_min_ms &&
 	    o->reconnect_max_ms == cs->reconnect_max_ms &&
-	    o->latin1_default == cs->latin1_default;
+	    o->latin1_default == cs->latin1_default &&
+	    o->msgid_mode == cs->msgid_mode && o->tls == cs->tls &&
+	    streq(o->tls_ca_file, cs->tls_ca_file) &&
+	    streq(o->tls_server_name, cs->tls_server_name);
 }
 
 void
@@ -263,6 +367,10 @@ carrier_free(struct carrier *c)
 		if (c->sess[i] != NULL)
 			smpp_session_free(c->sess[i]);
 	free(c->sess);
+	if (c->wake_ev != NULL)
+		event_free(c->wake_ev);
+	free(c->tls_ca_file);
+	free(c->tls_server_name);
 	free(c->name);
 	free(c->host);
 	free(c->system_id);
@@ -315,9 +423,10 @@ carrier_json(const struct carrier *c)
 		    "reconnects", (json_int_t)s.reconnects));
 	}
 	carrier_stats(c, &t);
-	return json_pack("{s:s, s:s, s:i, s:b, s:o, s:I, s:I, s:I}",
+	return json_pack("{s:s, s:s, s:i, s:b, s:i, s:I, s:o, s:I, s:I, s:I}",
 	    "name", c->name, "host", c->host, "port", c->port,
-	    "up", carrier_up(c), "binds", binds,
+	    "up", carrier_up(c), "throughput", c->cfg.throughput,
+	    "throttled", (json_int_t)c->throttled, "binds", binds,
 	    "submits", (json_int_t)t.submits,
 	    "submit_ok", (json_int_t)t.submit_ok,
 	    "receipts", (json_int_t)t.receipts);

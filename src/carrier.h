@@ -38,12 +38,15 @@ int carrier_submit(struct carrier *, const struct smpp_message *,
     void *cookie);
 /* 1 when at least one session is bound. */
 int carrier_up(const struct carrier *);
-/* Free window slots over the bound sessions. */
-int carrier_room(const struct carrier *);
+/* Submits possible now: free window slots over the bound sessions,
+ * limited by the throughput bucket and any throttling pause. */
+int carrier_room(struct carrier *);
 const char *carrier_name(const struct carrier *);
 int carrier_index(const struct carrier *);
 void carrier_set_index(struct carrier *, int index);
 int carrier_latin1(const struct carrier *);
+/* enum conf_msgid of its [smsc] section. */
+int carrier_msgid_mode(const struct carrier *);
 /* 1 when the section's settings equal this carrier's (reload keeps it). */
 int carrier_same(const struct carrier *, const struct conf_smsc *);
 void carrier_receipt_ack(struct smpp_session *, uint64_t ack,

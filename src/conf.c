@@ -76,6 +76,10 @@ static const char *const levels[] = { "debug", "info", "warn", "error",
     NULL };
 static const char *const binds[] = { "transceiver", "transmitter", NULL };
 static const char *const codings[] = { "gsm", "latin1", NULL };
+/* enum conf_msgid order. */
+static const char *const msgid_modes[] = { "auto", "string", "hex-dec",
+    "dec-hex", NULL };
+static const char *const yesno[] = { "no", "yes", NULL };
 
 #define KB 1024LL
 #define MB (1024LL * KB)
@@ -139,6 +143,12 @@ static const struct kdef smsc_keys[] = {
 	    S(reconnect_max_ms), 0, NULL },
 	{ "data_coding_default", T_ENUM, 0, 0, "gsm", 0, S(latin1_default), 0,
 	    codings },
+	{ "message_id", T_ENUM, 0, 0, "auto", 0, S(msgid_mode), 0,
+	    msgid_modes },
+	{ "tls", T_ENUM, 0, 0, "no", 0, S(tls), 0, yesno },
+	{ "tls_ca_file", T_PATH, 1, 4095, NULL, 0, S(tls_ca_file), 0, NULL },
+	{ "tls_server_name", T_WORD, 1, 255, NULL, 0, S(tls_server_name), 0,
+	    NULL },
 };
 #undef S
 
@@ -1269,6 +1279,8 @@ conf_free(struct conf *c)
 		free(m->system_id);
 		free(m->password);
 		free(m->system_type);
+		free(m->tls_ca_file);
+		free(m->tls_server_name);
 	}
 	free(c->smscs);
 	for (i = 0; i < c->nroute; i++) {

@@ -14,6 +14,14 @@
 
 enum conf_bind { CONF_BIND_TRANSCEIVER = 0, CONF_BIND_TRANSMITTER = 1 };
 
+/* How an SMSC writes message ids in submit_sm_resp and in receipts. */
+enum conf_msgid {
+	CONF_MSGID_AUTO = 0,      /* try as written, then hex<->decimal */
+	CONF_MSGID_STRING,        /* the same string in both */
+	CONF_MSGID_HEX_DEC,       /* hex in submit_sm_resp, decimal in receipts */
+	CONF_MSGID_DEC_HEX,       /* decimal in submit_sm_resp, hex in receipts */
+};
+
 struct conf_smsc {
 	char *name;
 	int line;                 /* line of the [smsc NAME] header */
@@ -30,6 +38,10 @@ struct conf_smsc {
 	int response_timeout;     /* seconds */
 	int reconnect_min_ms, reconnect_max_ms;
 	int latin1_default;       /* data_coding 0 means Latin-1 on this SMSC */
+	int msgid_mode;           /* enum conf_msgid: how ids are matched */
+	int tls;                  /* 1: TLS to the SMSC */
+	char *tls_ca_file;        /* NULL: the system's CA store */
+	char *tls_server_name;    /* NULL: host */
 };
 
 struct conf_route {

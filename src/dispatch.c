@@ -556,6 +556,8 @@ msg_accepted(struct msg *m, struct carrier *c, const char *message_id)
 		store_msgid_put(st, carrier_name(c), norm, m->id);
 	verif_clear(&v);
 	m->d->gw->metrics.sends_sent++;
+	if (dlr_parked(m->d->gw->dlr) > 0)
+		dlr_retry_parked(m->d->gw, c);
 }
 
 void

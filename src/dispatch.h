@@ -50,7 +50,15 @@ void dispatch_submit_done(void *arg, struct carrier *, void *cookie,
     uint32_t status, const char *message_id);
 void dispatch_ready(void *arg, struct carrier *);
 
-/* dlr.c: apply a delivery receipt and answer it after the commit. */
+/* dlr.c: receipts.  dlr_new/dlr_free hold the parked receipts (those that
+ * overtook their submit_sm_resp); dlr_receipt applies one and answers it
+ * after the commit; dlr_retry_parked runs after a submit of carrier c was
+ * accepted and indexed. */
+struct dlr;
+struct dlr *dlr_new(struct gw *);
+void dlr_free(struct dlr *);
+int dlr_parked(const struct dlr *);
+void dlr_retry_parked(struct gw *, struct carrier *);
 void dlr_receipt(void *arg, struct carrier *, struct smpp_session *,
     const struct smpp_receipt *, uint64_t ack);
 /* The receipt state of a submit from an SMPP message state. */

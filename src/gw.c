@@ -100,6 +100,7 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 		goto fail;
 	}
 	gw->dispatch = dispatch_new(gw);
+	gw->dlr = dlr_new(gw);
 	gw->ncarrier = conf->nsmsc;
 	gw->carriers = xcalloc(conf->nsmsc, sizeof(*gw->carriers));
 	for (int i = 0; i < conf->nsmsc; i++) {
@@ -406,6 +407,7 @@ gw_free(struct gw *gw)
 		store_close(gw->store);
 	gw->store = NULL;
 	dispatch_free(gw->dispatch);
+	dlr_free(gw->dlr);
 	free(gw->carriers);
 	if (gw->sweep_ev)
 		event_free(gw->sweep_ev);

@@ -20,6 +20,7 @@ struct store;
 struct http;
 struct carrier;
 struct dispatch;
+struct dlr;
 
 /* Counters behind /metrics. */
 struct gw_metrics {
@@ -43,6 +44,7 @@ struct gw {
 	struct carrier **carriers;    /* aligned with conf->smscs */
 	int ncarrier;
 	struct dispatch *dispatch;
+	struct dlr *dlr;              /* parked receipts */
 	struct event *sweep_ev;
 	struct event *sig_term, *sig_int, *sig_hup, *drain_ev;
 	enum gw_state state;

@@ -18,8 +18,9 @@
  * Connections.  libevent 2.1 has no cap on connections and only an idle
  * timeout, which a client sending a byte a second never trips.  So we make
  * each connection's bufferevent ourselves (evhttp_set_bevcb), keep an
- * extra reference on it and track it in a list of struct conn with a
- * deadline: accept (or the previous answer) + request_timeout.  A reaper
+ * extra reference on it and track it in a list of struct conn (a small
+ * state machine, enum conn_state) with a deadline: accept (or the previous
+ * answer) + request_timeout.  A reaper
  * timer (every REAP_MS while any connection is tracked) shuts down the
  * socket of a connection past its deadline that is not waiting on a
  * handler; evhttp then sees EOF and frees the connection itself.  We never
@@ -75,15 +76,29 @@
 
 struct http_req;
 
+/*
+ * A connection's life as we see it.  WAITING -> BUSY when the dispatcher
+ * takes a request, BUSY -> WAITING when it is answered, WAITING -> CLOSING
+ * past the deadline; REFUSED (over max_conn) -> CLOSING on the next reaper
+ * pass.  From any state the connection is forgotten once evhttp has
+ * released it.
+ */
+enum conn_state {
+	CONN_WAITING,   /* reading a request; the deadline runs            */
+	CONN_BUSY,      /* a handler has the request; no deadline          */
+	CONN_REFUSED,   /* over max_conn, to be shut down                  */
+	CONN_CLOSING,   /* shut down; evhttp will see EOF and release it   */
+};
+
 /* One connection we made the bufferevent of. */
 struct conn {
+	enum conn_state state;
+	uint64_t id;                /* for the log                        */
 	struct bufferevent *bev;    /* our extra reference               */
 	int64_t deadline_ms;        /* util_mono_ms() by which a request
 	                               must be complete                   */
-	int busy;                   /* a request waits on a handler       */
-	int refused;                /* over max_conn: shut it at once     */
-	int shut;                   /* shutdown(2) already done           */
-	struct http_req *req;       /* the busy request's record          */
+	int counted;                /* counts against max_conn            */
+	struct http_req *req;       /* the BUSY request's record          */
 	struct conn *prev, *next;
 };
 
@@ -122,6 +137,7 @@ struct http {
 	int nroute;
 	struct conn *conns;
 	int nconn;                          /* tracked, not refused */
+	uint64_t next_conn_id;
 	struct event *reap_ev;              /* the REAP_MS timer */
 	struct event *kick_ev;              /* an immediate reaper pass */
 	int inflight;
@@ -148,8 +164,6 @@ static const struct {
 
 /* Unanswered requests of every struct http, by request pointer. */
 static struct http_req *req_tab[REQ_TAB_SIZE];
-
-static void reap(struct http *, int64_t now);
 
 /* The HTTP status of an error kind (500 for a value out of range). */
 int
@@ -204,6 +218,26 @@ ratelog_ok(struct ratelog *rl, int64_t now)
 	return 1;
 }
 
+static const char *
+conn_strstate(enum conn_state st)
+{
+	switch (st) {
+	case CONN_WAITING: return "waiting";
+	case CONN_BUSY: return "busy";
+	case CONN_REFUSED: return "refused";
+	case CONN_CLOSING: return "closing";
+	}
+	return "?";
+}
+
+static void
+conn_enter_state(struct conn *c, enum conn_state st)
+{
+	log_debug("http.conn", "id=%" PRIu64 " state=%s->%s", c->id,
+	    conn_strstate(c->state), conn_strstate(st));
+	c->state = st;
+}
+
 /* ---- request records ------------------------------------------------ */
 
 static size_t
@@ -247,10 +281,11 @@ req_begin(struct http *http, struct evhttp_request *req, struct conn *c)
 	r->conn = c;
 	r->hnext = req_tab[slot];
 	req_tab[slot] = r;
-	if (c != NULL) {
-		c->busy = 1;
+	if (c != NULL && c->state == CONN_WAITING) {
+		conn_enter_state(c, CONN_BUSY);
 		c->req = r;
-	}
+	} else
+		r->conn = NULL;
 	http->inflight++;
 	return r;
 }
@@ -267,10 +302,12 @@ req_end(struct evhttp_request *req)
 		return;
 	http = r->http;
 	if (r->conn != NULL) {
-		r->conn->busy = 0;
 		r->conn->req = NULL;
-		r->conn->deadline_ms = util_mono_ms() +
-		    (int64_t)http->request_timeout * 1000;
+		if (r->conn->state == CONN_BUSY) {
+			conn_enter_state(r->conn, CONN_WAITING);
+			r->conn->deadline_ms = util_mono_ms() +
+			    (int64_t)http->request_timeout * 1000;
+		}
 	}
 	http->inflight--;
 	req_unlink(r);
@@ -288,7 +325,7 @@ conn_unlink(struct http *http, struct conn *c)
 		http->conns = c->next;
 	if (c->next != NULL)
 		c->next->prev = c->prev;
-	if (!c->refused)
+	if (c->counted)
 		http->nconn--;
 }
 
@@ -339,7 +376,7 @@ conn_shut(struct conn *c)
 {
 	evutil_socket_t fd = bufferevent_getfd(c->bev);
 
-	c->shut = 1;
+	conn_enter_state(c, CONN_CLOSING);
 	if (fd >= 0)
 		shutdown(fd, SHUT_RDWR);
 }
@@ -358,9 +395,8 @@ reap(struct http *http, int64_t now)
 			conn_drop(http, c);
 			continue;
 		}
-		if (c->shut)
-			continue;
-		if (c->refused) {
+		switch (c->state) {
+		case CONN_REFUSED:
 			conn_shut(c);
 			if (ratelog_ok(&http->log_refused, now)) {
 				log_warn("http.conn_refused", "open=%d max=%d "
@@ -369,7 +405,10 @@ reap(struct http *http, int64_t now)
 				    http->log_refused.suppressed);
 				http->log_refused.suppressed = 0;
 			}
-		} else if (!c->busy && now > c->deadline_ms) {
+			break;
+		case CONN_WAITING:
+			if (now <= c->deadline_ms)
+				break;
 			conn_shut(c);
 			if (ratelog_ok(&http->log_deadline, now)) {
 				log_info("http.deadline", "timeout_s=%d "
@@ -377,6 +416,10 @@ reap(struct http *http, int64_t now)
 				    http->log_deadline.suppressed);
 				http->log_deadline.suppressed = 0;
 			}
+			break;
+		case CONN_BUSY:
+		case CONN_CLOSING:
+			break;
 		}
 	}
 	if (http->conns != NULL && !evtimer_pending(http->reap_ev, NULL))
@@ -408,14 +451,18 @@ conn_new_bev(struct event_base *base, void *arg)
 	}
 	bufferevent_incref(c->bev);
 	c->deadline_ms = now + (int64_t)http->request_timeout * 1000;
-	c->refused = http->nconn >= http->max_conn;
-	if (!c->refused)
+	c->id = ++http->next_conn_id;
+	c->counted = http->nconn < http->max_conn;
+	c->state = c->counted ? CONN_WAITING : CONN_REFUSED;
+	if (c->counted)
 		http->nconn++;
 	c->next = http->conns;
 	if (c->next != NULL)
 		c->next->prev = c;
 	http->conns = c;
-	if (c->refused)
+	log_debug("http.accept", "id=%" PRIu64 " state=%s open=%d", c->id,
+	    conn_strstate(c->state), http->nconn);
+	if (c->state == CONN_REFUSED)
 		event_active(http->kick_ev, EV_TIMEOUT, 0);
 	else if (!evtimer_pending(http->reap_ev, NULL)) {
 		struct timeval tv = { 0, REAP_MS * 1000 };
@@ -706,7 +753,15 @@ reply_raw(struct evhttp_request *req, int status, const char *ctype,
 	evhttp_add_header(h, "Content-Type", ctype);
 	evhttp_remove_header(h, "Cache-Control");
 	evhttp_add_header(h, "Cache-Control", "no-store");
-	evbuffer_add(buf, text, len);
+	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
+		/* libevent 2.1 would send a HEAD answer's body. */
+		char num[24];
+
+		snprintf(num, sizeof(num), "%zu", len);
+		evhttp_remove_header(h, "Content-Length");
+		evhttp_add_header(h, "Content-Length", num);
+	} else
+		evbuffer_add(buf, text, len);
 	send_reply(req, status, NULL);
 }
 
