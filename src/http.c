@@ -399,8 +399,9 @@ reap(struct http *http, int64_t now)
 		case CONN_REFUSED:
 			conn_shut(c);
 			if (ratelog_ok(&http->log_refused, now)) {
-				log_warn("http.conn_refused", "open=%d max=%d "
-				    "suppressed=%d", http->nconn,
+				log_warn("http.conn_refused", "id=%" PRIu64
+				    " open=%d max=%d suppressed=%d", c->id,
+				    http->nconn,
 				    http->max_conn,
 				    http->log_refused.suppressed);
 				http->log_refused.suppressed = 0;
@@ -411,8 +412,9 @@ reap(struct http *http, int64_t now)
 				break;
 			conn_shut(c);
 			if (ratelog_ok(&http->log_deadline, now)) {
-				log_info("http.deadline", "timeout_s=%d "
-				    "suppressed=%d", http->request_timeout,
+				log_info("http.deadline", "id=%" PRIu64
+				    " timeout_s=%d suppressed=%d", c->id,
+				    http->request_timeout,
 				    http->log_deadline.suppressed);
 				http->log_deadline.suppressed = 0;
 			}

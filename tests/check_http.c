@@ -126,12 +126,12 @@ deferred_cb(evutil_socket_t fd, short what, void *arg)
 		abort();
 }
 
-/* GET /deferred?ms: answer from a timer (100 ms, or 300 ms for
- * /deferred-slow). */
+/* GET /deferred: answer from a timer, after the route's arg in ms. */
 static void
 h_deferred(struct evhttp_request *req, const char *rest, void *arg)
 {
-	struct timeval tv = { 0, (arg != NULL ? 300 : 100) * 1000 };
+	long ms = (long)(intptr_t)arg;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
 
 	event_base_once(base, -1, EV_TIMEOUT, deferred_cb, req, &tv);
 }
@@ -166,9 +166,12 @@ srv_start(int max_conn, int timeout)
 	http_route(http, HTTP_GET, "/rate", h_rate, NULL);
 	http_route(http, HTTP_GET, "/inflight", h_inflight, NULL);
 	http_route(http, HTTP_GET, "/metrics", h_metrics, NULL);
-	http_route(http, HTTP_GET, "/deferred", h_deferred, NULL);
-	http_route(http, HTTP_GET | HTTP_POST, "/deferred-slow", h_deferred,
-	    (void *)1);
+	http_route(http, HTTP_GET, "/deferred", h_deferred,
+	    (void *)(intptr_t)100);
+	http_route(http, HTTP_GET, "/deferred-slow", h_deferred,
+	    (void *)(intptr_t)300);
+	http_route(http, HTTP_GET, "/deferred-long", h_deferred,
+	    (void *)(intptr_t)1600);
 	http_route(http, HTTP_GET, "/stop", h_stop, NULL);
 	ck_assert_int_eq(pipe(stop_pipe), 0);
 	ck_assert_int_eq(pipe(notify_pipe), 0);
@@ -475,6 +478,35 @@ START_TEST(longest_route_first_and_decoded_path)
 }
 END_TEST
 
+/* HEAD is served by GET routes, with headers only. */
+START_TEST(head_has_no_body)
+{
+	static const char req[] = "HEAD /v1/items/special HTTP/1.1\r\n"
+	    "Host: test\r\nConnection: close\r\n\r\n";
+	char buf[4096];
+	size_t have = 0;
+	int64_t deadline = now_ms() + WAIT_MS;
+	int fd = cl_connect();
+
+	cl_send(fd, req, sizeof(req) - 1);
+	while (have < sizeof(buf) - 1 && cl_wait(fd, (int)(deadline -
+	    now_ms()))) {
+		ssize_t n = recv(fd, buf + have, sizeof(buf) - 1 - have, 0);
+
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+	}
+	buf[have] = '\0';
+	close(fd);
+	ck_assert_msg(strncmp(buf, "HTTP/1.1 200 ", 13) == 0, "%s", buf);
+	ck_assert_msg(have >= 4 && strcmp(buf + have - 4, "\r\n\r\n") == 0 &&
+	    strstr(buf, "\r\n\r\n") == buf + have - 4, "body sent: %s", buf);
+	ck_assert_msg(strstr(buf, "Content-Length: 16\r\n") != NULL,
+	    "length of the GET body expected: %s", buf);
+}
+END_TEST
+
 START_TEST(wrong_method_is_405)
 {
 	struct resp r;
@@ -583,18 +615,18 @@ START_TEST(multipart_parsed)
 }
 END_TEST
 
-/* Build a request head with Content-Length: n and send n octets of body. */
+/* Send a request head with Content-Length: n and n octets of body. */
 static void
-send_big(int fd, size_t n)
+send_big(int fd, const char *path, size_t n)
 {
 	char head[256];
 	char *body = malloc(n);
 
 	memset(body, 'a', n);
 	body[0] = '"';
-	snprintf(head, sizeof(head), "POST /echo HTTP/1.1\r\nHost: test\r\n"
+	snprintf(head, sizeof(head), "POST %s HTTP/1.1\r\nHost: test\r\n"
 	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-	    n);
+	    path, n);
 	cl_send(fd, head, strlen(head));
 	cl_send(fd, body, n);
 	free(body);
@@ -605,7 +637,15 @@ START_TEST(body_over_64k_is_json_413)
 	struct resp r;
 	int fd = cl_connect();
 
-	send_big(fd, 70 * 1024);
+	send_big(fd, "/echo", 70 * 1024);
+	ck_assert_int_eq(cl_read(fd, &r), 0);
+	ck_assert_int_eq(r.status, 413);
+	ck_assert_str_eq(err_code(&r), "body_too_large");
+	ck_assert_str_eq(resp_header(&r, "Content-Type"),
+	    "application/json; charset=utf-8");
+	resp_clear(&r);
+	/* Before routing: a path that does not exist still gets 413. */
+	send_big(fd, "/nope", 70 * 1024);
 	ck_assert_int_eq(cl_read(fd, &r), 0);
 	ck_assert_int_eq(r.status, 413);
 	ck_assert_str_eq(err_code(&r), "body_too_large");
@@ -835,6 +875,21 @@ START_TEST(dribbling_client_disconnected)
 	ck_assert_msg(end - start < 5000, "cut off too late: %lld ms",
 	    (long long)(end - start));
 	ck_assert_int_lt(i, sizeof(req) - 1);
+	close(fd);
+}
+END_TEST
+
+/* A handler may take longer than request_timeout: the deadline is for
+ * the client's request, not for our answer. */
+START_TEST(slow_handler_still_answers)
+{
+	struct resp r;
+	int fd = cl_connect();
+
+	ck_assert_int_eq(get_on(fd, "/deferred-long", &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(json_is_true(json_object_get(r.json, "deferred")));
+	resp_clear(&r);
 	close(fd);
 }
 END_TEST
@@ -1103,6 +1158,7 @@ http_suite(void)
 	tcase_add_test(tc, route_echoes_json);
 	tcase_add_test(tc, unknown_path_is_json_404);
 	tcase_add_test(tc, longest_route_first_and_decoded_path);
+	tcase_add_test(tc, head_has_no_body);
 	tcase_add_test(tc, wrong_method_is_405);
 	tcase_add_test(tc, rate_error_has_retry_after);
 	tcase_add_test(tc, text_reply);
@@ -1136,6 +1192,7 @@ http_suite(void)
 	tcase_add_test(tc, stalled_headers_disconnected);
 	tcase_add_test(tc, dribbling_client_disconnected);
 	tcase_add_test(tc, idle_keepalive_closed_after_answer);
+	tcase_add_test(tc, slow_handler_still_answers);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("connection_cap");
