@@ -249,6 +249,12 @@ gw_drain(struct gw *gw)
 }
 
 static void
+gw_log_flush(evutil_socket_t fd, short what, void *arg)
+{
+	log_flush();
+}
+
+static void
 gw_on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct gw *gw = arg;
@@ -291,6 +297,12 @@ gw_start(struct gw *gw)
 	gw->sweep_ev = evtimer_new(gw->base, gw_sweep, gw);
 	evtimer_add(gw->sweep_ev, &tv);
 	gw->drain_ev = evtimer_new(gw->base, gw_drain_tick, gw);
+	/* Log lines go out in batches, at the latest 100 ms after. */
+	struct timeval flush_tv = { 0, 100 * 1000 };
+	gw->logflush_ev = event_new(gw->base, -1, EV_PERSIST, gw_log_flush,
+	    gw);
+	evtimer_add(gw->logflush_ev, &flush_tv);
+	log_set_buffered(1);
 	gw->sig_term = evsignal_new(gw->base, SIGTERM, gw_on_signal, gw);
 	gw->sig_int = evsignal_new(gw->base, SIGINT, gw_on_signal, gw);
 	gw->sig_hup = evsignal_new(gw->base, SIGHUP, gw_on_signal, gw);
@@ -413,6 +425,9 @@ gw_free(struct gw *gw)
 		event_free(gw->sweep_ev);
 	if (gw->drain_ev)
 		event_free(gw->drain_ev);
+	if (gw->logflush_ev)
+		event_free(gw->logflush_ev);
+	log_set_buffered(0);
 	if (gw->sig_term)
 		event_free(gw->sig_term);
 	if (gw->sig_int)

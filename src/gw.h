@@ -46,7 +46,7 @@ struct gw {
 	struct dispatch *dispatch;
 	struct dlr *dlr;              /* parked receipts */
 	struct event *sweep_ev;
-	struct event *sig_term, *sig_int, *sig_hup, *drain_ev;
+	struct event *sig_term, *sig_int, *sig_hup, *drain_ev, *logflush_ev;
 	enum gw_state state;
 	int64_t drain_deadline_ms;
 	int carriers_stopped;

@@ -66,7 +66,7 @@
 
 /* evhttp's own body cap; bodies between HTTP_MAX_BODY and this get our
  * JSON 413, larger ones libevent's HTML 413 (see the head comment). */
-#define HTTP_READ_CAP (1024 * 1024)
+#define HTTP_READ_CAP (256 * 1024)   /* worst case: this times max_connections */
 #define HTTP_MAX_HEADERS (16 * 1024)
 /* How often the reaper looks at the connections. */
 #define REAP_MS 250

@@ -77,6 +77,49 @@ write_all(const char *buf, size_t len)
 }
 
 /*
+ * Buffering.  Under load the daemon logs a few lines per request; a write(2)
+ * each costs more than the request's own work.  With buffering on, lines
+ * below warn collect in a buffer that is written, whole lines only, when it
+ * would overflow and when log_flush() runs (the daemon calls it on a short
+ * timer and before it exits).  A warning or error flushes what is buffered
+ * and goes out at once, in order.
+ */
+static char lbuf[64 * 1024];
+static size_t llen;
+static int buffered;
+
+void
+log_flush(void)
+{
+	if (llen > 0) {
+		write_all(lbuf, llen);
+		llen = 0;
+	}
+}
+
+void
+log_set_buffered(int on)
+{
+	if (!on)
+		log_flush();
+	buffered = on;
+}
+
+static void
+log_emit(enum log_level level, const char *line, size_t len)
+{
+	if (buffered && level < LOG_WARN && len <= sizeof(lbuf)) {
+		if (llen + len > sizeof(lbuf))
+			log_flush();
+		memcpy(lbuf + llen, line, len);
+		llen += len;
+		return;
+	}
+	log_flush();
+	write_all(line, len);
+}
+
+/*
  * Format and write one event line if level passes the filter.  fmt gives
  * the pairs after "event=NAME"; an empty fmt gives none.  The line is built
  * in a stack buffer, or a heap one when the pairs are long, and written
@@ -130,7 +173,7 @@ log_event(enum log_level level, const char *event, const char *fmt, ...)
 		total += (size_t)plen;
 	}
 	buf[total++] = '\n';
-	write_all(buf, total);
+	log_emit(level, buf, total);
 	if (buf != stackbuf)
 		free(buf);
 }

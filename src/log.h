@@ -25,6 +25,11 @@ void log_event(enum log_level, const char *event, const char *fmt, ...)
 #define log_warn(ev, ...) log_event(LOG_WARN, ev, __VA_ARGS__)
 #define log_err(ev, ...) log_event(LOG_ERR, ev, __VA_ARGS__)
 
+/* Buffer lines below warn (on) or write each at once (off, the default);
+ * log_flush() writes what is buffered. */
+void log_set_buffered(int on);
+void log_flush(void);
+
 /* s quoted and escaped when it needs to be (spaces, quotes, '='), into
  * buf; returns buf. */
 const char *log_str(char *buf, size_t size, const char *s);

@@ -2,11 +2,16 @@
  * phone.cc - libphonenumber behind the C interface of phone.h.
  *
  * This is the project's only C++ file.  It parses, validates, classifies
- * and formats numbers; nothing here keeps state beyond libphonenumber's own
- * singleton (built on first use, read-only afterwards).
+ * and formats numbers.  libphonenumber's parse runs a dozen regular
+ * expressions (tens of microseconds); an OTP flow reads the same number
+ * twice within minutes (send, then check), so the answers of recent
+ * lookups are kept in a small direct-mapped cache keyed by the input and
+ * the region.  The cache holds only libphonenumber's verdicts, which do
+ * not change while the process runs.  Loop thread only, like the rest.
  */
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include <phonenumbers/phonenumber.pb.h>
 #include <phonenumbers/phonenumberutil.h>
@@ -36,8 +41,67 @@ map_type(PhoneNumberUtil::PhoneNumberType t)
 	}
 }
 
+static enum phone_result
+phone_normalise_uncached(const char *number, const char *region, char *out,
+    size_t outsize, enum phone_type *type);
+
+namespace {
+struct cache_entry {
+	std::string key;           /* region '|' number */
+	enum phone_result result;
+	enum phone_type type;
+	char e164[20];
+};
+const size_t cache_size = 1 << 15;
+std::vector<cache_entry> cache;
+}
+
 extern "C" enum phone_result
 phone_normalise(const char *number, const char *region, char *out,
+    size_t outsize, enum phone_type *type)
+{
+	std::string key;
+	enum phone_type t = PHONE_UNKNOWN;
+	enum phone_result r;
+
+	if (number == NULL || std::strlen(number) > 64)
+		return PHONE_UNPARSABLE;
+	key.reserve(72);
+	key.append(region && *region ? region : "ZZ").append(1, '|')
+	    .append(number);
+	if (cache.empty())
+		cache.resize(cache_size);
+	cache_entry &e = cache[std::hash<std::string>()(key) &
+	    (cache_size - 1)];
+	if (e.key == key) {
+		if (e.result == PHONE_OK) {
+			if (std::strlen(e.e164) + 1 > outsize)
+				return PHONE_INVALID;
+			std::memcpy(out, e.e164, std::strlen(e.e164) + 1);
+			if (type)
+				*type = e.type;
+		}
+		return e.result;
+	}
+	char buf[20];
+	r = phone_normalise_uncached(number, region, buf, sizeof(buf), &t);
+	e.key = key;
+	e.result = r;
+	e.type = t;
+	std::memcpy(e.e164, r == PHONE_OK ? buf : "", r == PHONE_OK ?
+	    std::strlen(buf) + 1 : 1);
+	if (r == PHONE_OK) {
+		if (std::strlen(buf) + 1 > outsize)
+			return PHONE_INVALID;
+		std::memcpy(out, buf, std::strlen(buf) + 1);
+		if (type)
+			*type = t;
+	}
+	return r;
+}
+
+static enum phone_result
+phone_normalise_uncached(const char *number, const char *region, char *out,
     size_t outsize, enum phone_type *type)
 {
 	const PhoneNumberUtil *util = PhoneNumberUtil::GetInstance();
