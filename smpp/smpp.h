@@ -134,6 +134,18 @@ int smpp_msgid_normalise(const char *id, int mode, char *out, size_t outsize);
  * units), or -1 for invalid UTF-8.  (smpp_text.c) */
 int smpp_text_parts(const char *utf8, int default_is_latin1);
 
+/* Split UTF-8 text into SMS parts for short_message (without UDH): part i's
+ * octets go to parts[i], its length to lens[i].  One part holds up to 160
+ * GSM septets or 70 UCS-2 units (140 octets of Latin-1 when
+ * default_is_latin1 picks Latin-1: treat it like GSM, 160); when more parts
+ * are needed each holds at most 153 septets / 67 UCS-2 units (134 octets for
+ * UCS-2), never splitting an ESC pair or a UTF-16 surrogate pair.  The
+ * encoding (and *data_coding) is the one smpp_text_encode would choose for
+ * the whole text.  Returns the part count (1..max_parts), or -1 for invalid
+ * UTF-8 or when more than max_parts parts would be needed. */
+int smpp_text_split(const char *utf8, int default_is_latin1,
+    uint8_t parts[][160], size_t *lens, int max_parts, uint8_t *data_coding);
+
 /* Text encoding.  SMPP_DC_GSM: GSM 03.38 unpacked (one septet per octet,
  * extension characters as ESC pairs); SMPP_DC_LATIN1; SMPP_DC_UCS2
  * (big-endian UTF-16). */

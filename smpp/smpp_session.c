@@ -292,9 +292,14 @@ finish_stop(struct smpp_session *s)
 
 /*
  * Close the connection and go to BACKOFF (or STOPPED when stopping).  A
- * credentials failure waits reconnect_max_ms; anything else the current
- * backoff, which doubles up to reconnect_max_ms.
+ * credentials failure waits reconnect_max_ms but at least
+ * SMPP_AUTH_BACKOFF_MS: retrying a wrong password fast gets an ESME's
+ * address banned and will not fix itself (a SIGHUP with new credentials
+ * makes a new session at once).  Anything else waits the current backoff,
+ * which doubles up to reconnect_max_ms.
  */
+#define SMPP_AUTH_BACKOFF_MS 60000
+
 static void
 session_drop(struct smpp_session *s, const char *reason, int auth_failed)
 {
@@ -311,7 +316,8 @@ session_drop(struct smpp_session *s, const char *reason, int auth_failed)
 	}
 	close_conn(s);
 	if (auth_failed) {
-		delay = jitter(s->cfg.reconnect_max_ms);
+		delay = jitter(s->cfg.reconnect_max_ms > SMPP_AUTH_BACKOFF_MS ?
+		    s->cfg.reconnect_max_ms : SMPP_AUTH_BACKOFF_MS);
 	} else {
 		delay = jitter(s->backoff_ms);
 		s->backoff_ms = s->backoff_ms >= s->cfg.reconnect_max_ms / 2 ?

@@ -10,6 +10,10 @@
  * goes as UCS-2, big-endian UTF-16 with surrogate pairs for characters
  * outside the BMP (emoji), which handsets count as two units.
  *
+ * A text too long for one SMS is cut into the parts of a concatenated
+ * message (smpp_text_split) at character boundaries, so the handset never
+ * sees half an ESC pair or half a surrogate pair.
+ *
  * Input UTF-8 is validated strictly (no overlong forms, no surrogates, no
  * truncated sequences, nothing above U+10FFFF): a template that is not
  * valid UTF-8 is a configuration error, not something to guess about.
@@ -410,4 +414,75 @@ smpp_text_parts(const char *utf8, int default_is_latin1)
 		s += n;
 	}
 	return parts;
+}
+
+/* Octets of the character starting at octet i of an encoded stream: an ESC
+ * pair (GSM) or a surrogate pair (UCS-2) is one indivisible step. */
+static size_t
+step_at(const uint8_t *p, size_t i, size_t len, enum smpp_charset cs)
+{
+	switch (cs) {
+	case SMPP_CS_GSM:
+		return p[i] == GSM_ESC && i + 1 < len ? 2 : 1;
+	case SMPP_CS_LATIN1:
+		return 1;
+	case SMPP_CS_UCS2:
+	default:
+		return p[i] >= 0xD8 && p[i] <= 0xDB && i + 3 < len ? 4 : 2;
+	}
+}
+
+int
+smpp_text_split(const char *utf8, int default_is_latin1,
+    uint8_t parts[][160], size_t *lens, int max_parts, uint8_t *data_coding)
+{
+	uint8_t *base = (uint8_t *)parts;
+	enum smpp_charset cs;
+	size_t units, single, multi, used, i, k, off;
+	int n, count;
+
+	if (utf8 == NULL || max_parts < 1)
+		return -1;
+	/* Encode the whole text into the parts array as one stream: a text
+	 * that needs more than max_parts * 160 octets needs more than
+	 * max_parts parts in any alphabet. */
+	n = smpp_text_encode(utf8, default_is_latin1, base,
+	    (size_t)max_parts * 160, data_coding, &units);
+	if (n < 0)
+		return -1;
+	if (*data_coding == 0x08)
+		cs = SMPP_CS_UCS2;
+	else
+		cs = default_is_latin1 ? SMPP_CS_LATIN1 : SMPP_CS_GSM;
+	/* Units and octets are proportional within an alphabet (2 per
+	 * UCS-2 unit, 1 otherwise), so the limits are counted in octets. */
+	single = cs == SMPP_CS_UCS2 ? 2 * UCS2_SINGLE : GSM_SINGLE;
+	multi = cs == SMPP_CS_UCS2 ? 2 * UCS2_MULTI : GSM_MULTI;
+	if ((size_t)n <= single) {
+		lens[0] = (size_t)n;
+		return 1;
+	}
+	/* Cut greedily, as smpp_text_parts() counts. */
+	count = 0;
+	used = 0;
+	for (i = 0; i < (size_t)n; i += k) {
+		k = step_at(base, i, (size_t)n, cs);
+		if (used + k > multi) {
+			if (count + 1 == max_parts)
+				return -1;
+			lens[count++] = used;
+			used = 0;
+		}
+		used += k;
+	}
+	lens[count++] = used;
+	/* Move each part from its stream offset to parts[i], last part
+	 * first.  Part i starts at or below i * 153 <= i * 160, so it only
+	 * moves up, and never onto a part still to be moved. */
+	off = (size_t)n;
+	for (i = (size_t)count; i-- > 0;) {
+		off -= lens[i];
+		memmove(parts[i], base + off, lens[i]);
+	}
+	return count;
 }

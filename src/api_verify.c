@@ -36,6 +36,7 @@
 
 #define API_MAX_TEMPLATE 640
 #define API_MAX_METADATA 4096
+#define API_MAX_PARTS 4   /* a concatenated SMS of at most 4 parts */
 
 int
 api_auth(struct gw *gw, struct evhttp_request *req, const char *token)
@@ -320,7 +321,7 @@ api_send(struct evhttp_request *req, const char *rest, void *arg)
 	const char *phone, *country, *language, *tmpl, *sender;
 	char e164[20], code[16], pbuf[24];
 	int key, code_length = conf->code_length, expiry = conf->expiry;
-	int minutes, last, attempt, rc = 0;
+	int minutes, last, attempt, rc = 0, parts;
 	json_t *body, *meta;
 	struct verif v;
 	char *text = NULL, *meta_text = NULL;
@@ -398,10 +399,11 @@ api_send(struct evhttp_request *req, const char *rest, void *arg)
 	}
 	text = template_render(tmpl ? tmpl : template_builtin(language), code,
 	    (expiry + 59) / 60);
-	if (text == NULL || smpp_text_parts(text, 0) != 1) {
+	if (text == NULL || (parts = smpp_text_parts(text, 0)) < 1 ||
+	    parts > API_MAX_PARTS) {
 		http_reply_error(req, HTTP_ERR_INVALID, "template_too_long",
-		    "template", "the message must fit one SMS (160 GSM "
-		    "characters or 70 UCS-2 characters)");
+		    "template", "the message must fit %d SMS parts (153 GSM "
+		    "or 67 UCS-2 characters each)", API_MAX_PARTS);
 		goto out;
 	}
 

@@ -56,6 +56,14 @@ struct answer {
 	struct dispatch *d;
 };
 
+#define MSG_MAX_PARTS 4
+
+/* The cookie a carrier holds for one part of a message. */
+struct part {
+	struct msg *m;
+	int idx;
+};
+
 struct msg {
 	TAILQ_ENTRY(msg) q;
 	struct msg *hnext;
@@ -75,6 +83,12 @@ struct msg {
 	int carrier;             /* carrier index while submitted */
 	int64_t not_before_ms;   /* do not retry before this */
 	struct answer *answer;
+	/* Parts of the submit in flight (a long text is a concatenated SMS:
+	 * every part must be accepted for the message to count as sent). */
+	int nparts, parts_out;
+	uint32_t part_status[MSG_MAX_PARTS];
+	char part_id[MSG_MAX_PARTS][66];
+	struct part parts[MSG_MAX_PARTS];
 };
 
 TAILQ_HEAD(msgq, msg);
@@ -88,6 +102,7 @@ struct dispatch {
 	struct msg *hash[DISPATCH_HASH];
 	struct event *retry_ev;
 	int pumping;
+	uint8_t udh_ref;       /* concatenation reference, per message */
 };
 
 static void msg_free(struct msg *);
@@ -296,29 +311,37 @@ sender_is_alpha(const char *s)
 	return 0;
 }
 
-/* Submit m over carrier c.  0 when it went on the wire. */
+/* Submit m over carrier c: one submit_sm, or one per part (with a
+ * concatenation UDH) when the text needs several.  0 when every part went
+ * on the wire, -1 when c has no room for them all, -2 when the message
+ * cannot be read or encoded. */
 static int
 msg_submit(struct msg *m, struct carrier *c)
 {
 	struct smpp_message sm;
-	uint8_t body[256];
-	size_t units;
+	uint8_t parts[MSG_MAX_PARTS][160], body[168];
+	size_t lens[MSG_MAX_PARTS];
 	char *text;
 	char vp[20];
-	int n, rc;
-	uint8_t dc;
+	int n, rc = 0;
+	uint8_t dc, ref;
 
 	text = verify_unseal(m->d->gw->secret, m->id, m->sealed);
 	if (text == NULL) {
 		log_err("dispatch.unseal_failed", "id=%s", m->id);
 		return -2;
 	}
-	n = smpp_text_encode(text, carrier_latin1(c), body, 253, &dc, &units);
+	n = smpp_text_split(text, carrier_latin1(c), parts, lens,
+	    MSG_MAX_PARTS, &dc);
 	OPENSSL_cleanse(text, strlen(text));
 	free(text);
-	if (n < 0) {
+	if (n < 1) {
 		log_err("dispatch.encode_failed", "id=%s", m->id);
 		return -2;
+	}
+	if (carrier_room(c) < n) {
+		OPENSSL_cleanse(parts, sizeof(parts));
+		return -1;
 	}
 	memset(&sm, 0, sizeof(sm));
 	sm.source = m->sender;
@@ -333,17 +356,48 @@ msg_submit(struct msg *m, struct carrier *c)
 	}
 	sm.destination = m->phone + 1;
 	sm.data_coding = dc;
-	sm.body = body;
-	sm.body_len = (size_t)n;
 	validity_period(m->expires_at - util_now(), vp, sizeof(vp));
 	sm.validity_period = vp;
 	sm.registered_delivery = 1;
-	rc = carrier_submit(c, &sm, m);
+	ref = ++m->d->udh_ref;
+	m->nparts = n;
+	m->parts_out = 0;
+	for (int i = 0; i < n; i++) {
+		m->part_status[i] = SMPP_STATUS_NOT_SENT;
+		m->part_id[i][0] = '\0';
+		m->parts[i].m = m;
+		m->parts[i].idx = i;
+		if (n == 1) {
+			sm.body = parts[0];
+			sm.body_len = lens[0];
+		} else {
+			/* 8-bit reference concatenation UDH (TS 23.040). */
+			body[0] = 5;
+			body[1] = 0;
+			body[2] = 3;
+			body[3] = ref;
+			body[4] = (uint8_t)n;
+			body[5] = (uint8_t)(i + 1);
+			memcpy(body + 6, parts[i], lens[i]);
+			sm.esm_class = 0x40;
+			sm.body = body;
+			sm.body_len = lens[i] + 6;
+		}
+		if (carrier_submit(c, &sm, &m->parts[i]) != 0) {
+			rc = -1;
+			break;
+		}
+		m->parts_out++;
+		m->d->ninflight++;
+	}
+	OPENSSL_cleanse(parts, sizeof(parts));
 	OPENSSL_cleanse(body, sizeof(body));
-	if (rc == 0) {
+	if (m->parts_out > 0) {
+		/* Parts that went out come back through submit_done; a part
+		 * that did not counts as NOT_SENT and the message retries. */
 		m->state = MSG_SUBMITTED;
 		m->carrier = carrier_index(c);
-		m->d->ninflight++;
+		return 0;
 	}
 	return rc;
 }
@@ -521,10 +575,10 @@ dispatch_drop(struct dispatch *d, const char *id)
 	}
 }
 
-/* Record an accepted submit: the send with its message id, send_state
- * sent, sealed text erased, the receipt index entry. */
+/* Record an accepted submit: one send per part with its message id,
+ * send_state sent, sealed text erased, the receipt index entries. */
 static void
-msg_accepted(struct msg *m, struct carrier *c, const char *message_id)
+msg_accepted(struct msg *m, struct carrier *c)
 {
 	struct store *st = m->d->gw->store;
 	struct verif v;
@@ -535,16 +589,26 @@ msg_accepted(struct msg *m, struct carrier *c, const char *message_id)
 		log_err("dispatch.lost_record", "id=%s", m->id);
 		return;
 	}
-	if (v.nsend < VERIF_MAX_SENDS) {
+	for (int i = 0; i < m->nparts; i++) {
+		if (v.nsend == VERIF_MAX_SENDS) {
+			/* Keep the newest sends. */
+			memmove(&v.send[0], &v.send[1],
+			    sizeof(v.send[0]) * (VERIF_MAX_SENDS - 1));
+			v.nsend--;
+		}
 		struct verif_send *s = &v.send[v.nsend++];
 		memset(s, 0, sizeof(*s));
 		util_strlcpy(s->smsc, carrier_name(c), sizeof(s->smsc));
-		util_strlcpy(s->message_id, message_id, sizeof(s->message_id));
+		util_strlcpy(s->message_id, m->part_id[i],
+		    sizeof(s->message_id));
 		s->submitted_at = util_now();
 		s->dlr = DLR_PENDING;
 		s->error = -1;
 		util_strlcpy(s->reason, route_strreason(m->reason),
 		    sizeof(s->reason));
+		if (smpp_msgid_normalise(m->part_id[i], 0, norm,
+		    sizeof(norm)) == 0)
+			store_msgid_put(st, carrier_name(c), norm, m->id);
 	}
 	if (v.send_state == SEND_QUEUED)
 		v.send_state = SEND_SENT;
@@ -552,8 +616,6 @@ msg_accepted(struct msg *m, struct carrier *c, const char *message_id)
 	v.sealed = NULL;
 	v.updated_at = util_now();
 	store_verif_put(st, &v);
-	if (smpp_msgid_normalise(message_id, 0, norm, sizeof(norm)) == 0)
-		store_msgid_put(st, carrier_name(c), norm, m->id);
 	verif_clear(&v);
 	m->d->gw->metrics.sends_sent++;
 	if (dlr_parked(m->d->gw->dlr) > 0)
@@ -565,17 +627,34 @@ dispatch_submit_done(void *arg, struct carrier *c, void *cookie,
     uint32_t status, const char *message_id)
 {
 	struct dispatch *d = ((struct gw *)arg)->dispatch;
-	struct msg *m = cookie;
-	enum smpp_status_class cls = smpp_status_class(status);
+	struct part *p = cookie;
+	struct msg *m = p->m;
+	enum smpp_status_class cls;
 	char pbuf[24];
 
 	d->ninflight--;
+	m->part_status[p->idx] = status;
+	util_strlcpy(m->part_id[p->idx], message_id ? message_id : "",
+	    sizeof(m->part_id[p->idx]));
+	if (--m->parts_out > 0)
+		return;   /* the other parts are still out */
+	/* Every part is answered: the message's outcome is its worst part's. */
+	status = 0;
+	for (int i = 0; i < m->nparts; i++) {
+		if (m->part_status[i] != 0) {
+			status = m->part_status[i];
+			if (smpp_status_class(status) == SMPP_CLASS_FINAL)
+				break;
+		}
+	}
+	cls = smpp_status_class(status);
 	m->state = MSG_WAITING;   /* not on the wire any more */
 	if (status == 0) {
 		log_info("dispatch.accepted", "id=%s phone=%s smsc=%s "
-		    "reason=%s", m->id, log_phone(pbuf, sizeof(pbuf),
-		    m->phone), carrier_name(c), route_strreason(m->reason));
-		msg_accepted(m, c, message_id ? message_id : "");
+		    "reason=%s parts=%d", m->id, log_phone(pbuf, sizeof(pbuf),
+		    m->phone), carrier_name(c), route_strreason(m->reason),
+		    m->nparts);
+		msg_accepted(m, c);
 		msg_answer(m);
 		msg_free(m);
 		return;

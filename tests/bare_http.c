@@ -51,8 +51,8 @@ on_request(struct evhttp_request *req, void *arg)
 	evhttp_add_header(evhttp_request_get_output_headers(req),
 	    "Content-Type", "application/json");
 	out = evhttp_request_get_output_buffer(req);
-	evbuffer_add_reference(out, reply_body, sizeof(reply_body) - 1,
-	    NULL, NULL);
+	evbuffer_add_reference(out, reply_body, sizeof(reply_body) - 1, NULL,
+	    NULL);
 	evhttp_send_reply(req, HTTP_OK, "OK", NULL);
 }
 
@@ -68,9 +68,9 @@ bound_port(struct evhttp_bound_socket *handle)
 {
 	struct sockaddr_in sin;
 	socklen_t len = sizeof(sin);
+	evutil_socket_t fd = evhttp_bound_socket_get_fd(handle);
 
-	if (getsockname(evhttp_bound_socket_get_fd(handle),
-	    (struct sockaddr *)&sin, &len) == -1)
+	if (getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
 		return -1;
 	return ntohs(sin.sin_port);
 }
@@ -145,8 +145,8 @@ main(int argc, char **argv)
 	handle = evhttp_bind_socket_with_handle(http, "127.0.0.1",
 	    (ev_uint16_t)port);
 	if (handle == NULL) {
-		fprintf(stderr, "bare_http: cannot listen on 127.0.0.1:%ld: "
-		    "%s\n", port, strerror(errno));
+		fprintf(stderr, "bare_http: cannot listen on port %ld: %s\n",
+		    port, strerror(errno));
 		return 1;
 	}
 	if ((actual = bound_port(handle)) == -1) {

@@ -1,8 +1,8 @@
 /*
  * check_smpp_text.c - smpp_text.c and smpp_receipt.c: which alphabet each
  * OTP template goes out in and that it reads back the same, how many parts
- * a text needs, receipt texts as SMSCs really write them, and message-id
- * normalising across hex and decimal.
+ * a text needs and how it is cut into them, receipt texts as SMSCs really
+ * write them, and message-id normalising across hex and decimal.
  */
 #define _GNU_SOURCE /* memmem */
 #include <stdint.h>
@@ -241,6 +241,223 @@ START_TEST(pairs_are_never_split)
 	ck_assert_int_eq(smpp_text_parts(t, 0), 3);
 	free(a);
 	free(z);
+}
+END_TEST
+
+/* ---- splitting into parts ---- */
+
+#define MAXP 8
+
+struct split {
+	uint8_t parts[MAXP][160];
+	size_t lens[MAXP];
+	uint8_t dc;
+	int n;
+};
+
+/* Split t, check the count against smpp_text_parts(), each part against
+ * the per-part limit, and that the parts read back as t. */
+static void
+split_check(const char *t, int latin1, struct split *sp)
+{
+	char back[4096], one[1024];
+	size_t pos = 0, limit;
+	int i, m;
+
+	memset(sp, 0xAA, sizeof(*sp));
+	sp->n = smpp_text_split(t, latin1, sp->parts, sp->lens, MAXP,
+	    &sp->dc);
+	ck_assert_int_ge(sp->n, 1);
+	ck_assert_int_eq(sp->n, smpp_text_parts(t, latin1));
+	if (sp->dc == 0x08)
+		limit = sp->n == 1 ? 140 : 134;
+	else
+		limit = sp->n == 1 ? 160 : 153;
+	back[0] = '\0';
+	for (i = 0; i < sp->n; i++) {
+		ck_assert_uint_le(sp->lens[i], limit);
+		/* Each part reads as text on its own: nothing is cut. */
+		m = smpp_text_decode(sp->dc, latin1, sp->parts[i],
+		    sp->lens[i], one, sizeof(one));
+		ck_assert_int_ge(m, 0);
+		ck_assert_uint_lt(pos + (size_t)m, sizeof(back));
+		memcpy(back + pos, one, (size_t)m + 1);
+		pos += (size_t)m;
+	}
+	ck_assert_str_eq(back, t);
+}
+
+START_TEST(split_gsm)
+{
+	struct split sp;
+	char *t;
+
+	t = repeat("a", 160);
+	split_check(t, 0, &sp);
+	ck_assert_int_eq(sp.n, 1);
+	ck_assert_uint_eq(sp.lens[0], 160);
+	ck_assert_int_eq(sp.dc, 0x00);
+	ck_assert_mem_eq(sp.parts[0], t, 160);
+	free(t);
+
+	t = repeat("a", 161);
+	split_check(t, 0, &sp);
+	ck_assert_int_eq(sp.n, 2);
+	ck_assert_uint_eq(sp.lens[0], 153);
+	ck_assert_uint_eq(sp.lens[1], 8);
+	free(t);
+
+	t = repeat("a", 306);
+	split_check(t, 0, &sp);
+	ck_assert_int_eq(sp.n, 2);
+	ck_assert_uint_eq(sp.lens[0], 153);
+	ck_assert_uint_eq(sp.lens[1], 153);
+	free(t);
+
+	t = repeat("a", 307);
+	split_check(t, 0, &sp);
+	ck_assert_int_eq(sp.n, 3);
+	ck_assert_uint_eq(sp.lens[2], 1);
+	free(t);
+
+	/* Distinct characters land in the right part, in order. */
+	t = repeat("0123456789", 40);
+	split_check(t, 0, &sp);
+	ck_assert_int_eq(sp.n, 3);
+	ck_assert_mem_eq(sp.parts[1], t + 153, 153);
+	ck_assert_mem_eq(sp.parts[2], t + 306, 94);
+	free(t);
+
+	/* The empty text is one empty part. */
+	split_check("", 0, &sp);
+	ck_assert_int_eq(sp.n, 1);
+	ck_assert_uint_eq(sp.lens[0], 0);
+}
+END_TEST
+
+START_TEST(split_esc_pair_moves_whole)
+{
+	char *a = repeat("a", 152), t[1024];
+	struct split sp;
+
+	/* '€' would take septets 153 and 154: it opens part 2 instead. */
+	snprintf(t, sizeof(t), "%s€%s", a, a);
+	split_check(t, 0, &sp);
+	ck_assert_int_eq(sp.n, 3);
+	ck_assert_uint_eq(sp.lens[0], 152);
+	ck_assert_int_eq(sp.parts[1][0], 0x1B);
+	ck_assert_int_eq(sp.parts[1][1], 0x65);
+	ck_assert_uint_eq(sp.lens[1], 153);
+	ck_assert_uint_eq(sp.lens[2], 1);
+	/* The same with '{', which ends part 1 when it fits exactly. */
+	snprintf(t, sizeof(t), "%.151s{%s", a, a);
+	split_check(t, 0, &sp);
+	ck_assert_int_eq(sp.n, 2);
+	ck_assert_uint_eq(sp.lens[0], 153);
+	ck_assert_int_eq(sp.parts[0][151], 0x1B);
+	ck_assert_int_eq(sp.parts[0][152], 0x28);
+	ck_assert_uint_eq(sp.lens[1], 152);
+	free(a);
+}
+END_TEST
+
+START_TEST(split_ucs2)
+{
+	struct split sp;
+	char *t, *z;
+	char u[1024];
+
+	t = repeat("ж", 70);
+	split_check(t, 0, &sp);
+	ck_assert_int_eq(sp.n, 1);
+	ck_assert_uint_eq(sp.lens[0], 140);
+	ck_assert_int_eq(sp.dc, 0x08);
+	free(t);
+
+	t = repeat("ж", 71);
+	split_check(t, 0, &sp);
+	ck_assert_int_eq(sp.n, 2);
+	ck_assert_uint_eq(sp.lens[0], 134);
+	ck_assert_uint_eq(sp.lens[1], 8);
+	ck_assert_mem_eq(sp.parts[1], "\x04\x36\x04\x36", 4);
+	free(t);
+
+	/* An emoji on units 67 and 68 moves whole to part 2. */
+	z = repeat("ж", 66);
+	snprintf(u, sizeof(u), "%s\xF0\x9F\x98\x80%s", z, z);
+	split_check(u, 0, &sp);
+	ck_assert_int_eq(sp.n, 3);
+	ck_assert_uint_eq(sp.lens[0], 132);
+	ck_assert_mem_eq(sp.parts[1], "\xD8\x3D\xDE\x00", 4);
+	ck_assert_uint_eq(sp.lens[1], 134);
+	ck_assert_uint_eq(sp.lens[2], 2);
+	free(z);
+
+	/* One non-GSM character makes every part UCS-2: 201 units are
+	 * three parts of 67, 202 are four. */
+	t = repeat("a", 101);
+	snprintf(u, sizeof(u), "%.100s`%.100s", t, t);
+	split_check(u, 0, &sp);
+	ck_assert_int_eq(sp.dc, 0x08);
+	ck_assert_int_eq(sp.n, 3);
+	snprintf(u, sizeof(u), "%.100s`%s", t, t);
+	split_check(u, 0, &sp);
+	ck_assert_int_eq(sp.n, 4);
+	free(t);
+}
+END_TEST
+
+START_TEST(split_latin1)
+{
+	struct split sp;
+	char *t = repeat("ç", 161);
+
+	/* Latin-1 counts like GSM: 160 in one part, then 153 per part. */
+	split_check(t, 1, &sp);
+	ck_assert_int_eq(sp.dc, 0x00);
+	ck_assert_int_eq(sp.n, 2);
+	ck_assert_uint_eq(sp.lens[0], 153);
+	ck_assert_uint_eq(sp.lens[1], 8);
+	ck_assert_int_eq(sp.parts[1][0], 0xE7);
+	free(t);
+	t = repeat("ç", 160);
+	split_check(t, 1, &sp);
+	ck_assert_int_eq(sp.n, 1);
+	free(t);
+	/* Without the flag it is UCS-2 (GSM has only the upper-case Ç),
+	 * so 70/67 units: three parts. */
+	t = repeat("ç", 161);
+	split_check(t, 0, &sp);
+	ck_assert_int_eq(sp.dc, 0x08);
+	ck_assert_int_eq(sp.n, 3);
+	free(t);
+}
+END_TEST
+
+START_TEST(split_refuses)
+{
+	uint8_t parts[3][160], dc;
+	size_t lens[3];
+	char *t;
+
+	t = repeat("a", 459); /* 3 * 153 */
+	ck_assert_int_eq(smpp_text_split(t, 0, parts, lens, 3, &dc), 3);
+	free(t);
+	t = repeat("a", 460);
+	ck_assert_int_eq(smpp_text_split(t, 0, parts, lens, 3, &dc), -1);
+	ck_assert_int_eq(smpp_text_split(t, 0, parts, lens, 2, &dc), -1);
+	free(t);
+	/* Far too long for the stream buffer as well. */
+	t = repeat("a", 5000);
+	ck_assert_int_eq(smpp_text_split(t, 0, parts, lens, 3, &dc), -1);
+	free(t);
+	t = repeat("a", 161);
+	ck_assert_int_eq(smpp_text_split(t, 0, parts, lens, 1, &dc), -1);
+	ck_assert_int_eq(smpp_text_split(t, 0, parts, lens, 0, &dc), -1);
+	free(t);
+	ck_assert_int_eq(smpp_text_split("ok \xC3", 0, parts, lens, 3, &dc),
+	    -1);
+	ck_assert_int_eq(smpp_text_split(NULL, 0, parts, lens, 3, &dc), -1);
 }
 END_TEST
 
@@ -528,6 +745,11 @@ text_suite(void)
 	suite_add_tcase(s, tc);
 	tcase_add_test(tp, part_counts);
 	tcase_add_test(tp, pairs_are_never_split);
+	tcase_add_test(tp, split_gsm);
+	tcase_add_test(tp, split_esc_pair_moves_whole);
+	tcase_add_test(tp, split_ucs2);
+	tcase_add_test(tp, split_latin1);
+	tcase_add_test(tp, split_refuses);
 	suite_add_tcase(s, tp);
 	tcase_add_test(tr, receipt_standard);
 	tcase_add_test(tr, receipt_lower_case_and_long_dates);

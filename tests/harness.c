@@ -41,6 +41,12 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+long long
+h_now_ms(void)
+{
+	return now_ms();
+}
+
 static int
 free_port(void)
 {
@@ -59,11 +65,30 @@ free_port(void)
 	return port;
 }
 
+/* A free port that differs from the n already taken. */
+static int
+distinct_port(const int *taken, int n)
+{
+	for (int tries = 0; tries < 50; tries++) {
+		int port = free_port(), dup = 0;
+		for (int i = 0; i < n; i++)
+			dup |= taken[i] == port;
+		if (port > 0 && !dup)
+			return port;
+	}
+	return -1;
+}
+
 int
 h_init(struct harness *h)
 {
+	int taken[2 + H_EXTRA_SIMS], n = 0;
+
+	const char *base = getenv("SV_TMPDIR");
+
 	memset(h, 0, sizeof(*h));
-	snprintf(h->dir, sizeof(h->dir), "/tmp/smsverify-test-XXXXXX");
+	snprintf(h->dir, sizeof(h->dir), "%s/smsverify-test-XXXXXX",
+	    base && *base ? base : "/tmp");
 	if (mkdtemp(h->dir) == NULL)
 		return -1;
 	snprintf(h->conf, sizeof(h->conf), "%s/smsverifyd.conf", h->dir);
@@ -71,11 +96,26 @@ h_init(struct harness *h)
 	snprintf(h->daemon_log, sizeof(h->daemon_log), "%s/daemon.log",
 	    h->dir);
 	snprintf(h->sim_log, sizeof(h->sim_log), "%s/sim.log", h->dir);
-	h->sim_port = free_port();
-	h->http_port = free_port();
+	h->sim_port = distinct_port(taken, n);
+	taken[n++] = h->sim_port;
+	h->http_port = distinct_port(taken, n);
+	taken[n++] = h->http_port;
 	h->expiry = 600;
 	h->max_checks = 5;
 	h->submit_wait_ms = 3000;
+	snprintf(h->sim_name, sizeof(h->sim_name), "sim");
+	snprintf(h->smsc_password, sizeof(h->smsc_password), "secret1");
+	for (int i = 0; i < H_EXTRA_SIMS; i++) {
+		struct h_sim *x = &h->sims[i];
+		x->port = distinct_port(taken, n);
+		taken[n++] = x->port;
+		snprintf(x->handset, sizeof(x->handset), "%s/handset%d.jsonl",
+		    h->dir, i + 2);
+		snprintf(x->log, sizeof(x->log), "%s/sim%d.log", h->dir,
+		    i + 2);
+		if (x->port <= 0)
+			return -1;
+	}
 	return h->sim_port > 0 && h->http_port > 0 ? 0 : -1;
 }
 
@@ -118,15 +158,19 @@ reap(pid_t pid, int ms)
 	return -1;
 }
 
-int
-h_sim_start(struct harness *h)
+/* Start a simulator on port with its handset log, extra arguments and
+ * stderr log; wait (bounded) until it accepts.  0 or -1; *pidp is set
+ * while it runs. */
+static int
+sim_start(int sim_port, const char *handset, const char *sim_args,
+    const char *logpath, pid_t *pidp)
 {
 	char bin[512], port[16], *argv[32];
 	int n = 0;
 	char args[256], *save = NULL, *tok;
 
 	snprintf(bin, sizeof(bin), "%s/tests/smsc_sim", builddir());
-	snprintf(port, sizeof(port), "%d", h->sim_port);
+	snprintf(port, sizeof(port), "%d", sim_port);
 	argv[n++] = bin;
 	argv[n++] = "-p";
 	argv[n++] = port;
@@ -135,29 +179,31 @@ h_sim_start(struct harness *h)
 	argv[n++] = "-w";
 	argv[n++] = "secret1";
 	argv[n++] = "-o";
-	argv[n++] = h->handset;
-	snprintf(args, sizeof(args), "%s", h->sim_args);
+	argv[n++] = (char *)handset;
+	snprintf(args, sizeof(args), "%s", sim_args);
 	for (tok = strtok_r(args, " ", &save); tok && n < 30;
 	    tok = strtok_r(NULL, " ", &save))
 		argv[n++] = tok;
 	argv[n] = NULL;
-	h->sim_pid = spawn(argv, h->sim_log);
-	if (h->sim_pid <= 0)
+	*pidp = spawn(argv, logpath);
+	if (*pidp <= 0) {
+		*pidp = 0;
 		return -1;
+	}
 	/* Wait until it accepts connections. */
 	for (long long end = now_ms() + 10000; now_ms() < end;) {
 		struct sockaddr_in sa;
 		int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
 		memset(&sa, 0, sizeof(sa));
 		sa.sin_family = AF_INET;
-		sa.sin_port = htons(h->sim_port);
+		sa.sin_port = htons(sim_port);
 		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 		ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
 		close(fd);
 		if (ok)
 			return 0;
-		if (waitpid(h->sim_pid, NULL, WNOHANG) == h->sim_pid) {
-			h->sim_pid = 0;
+		if (waitpid(*pidp, NULL, WNOHANG) == *pidp) {
+			*pidp = 0;
 			return -1;
 		}
 		h_nap_ms(20);
@@ -165,17 +211,49 @@ h_sim_start(struct harness *h)
 	return -1;
 }
 
-int
-h_sim_stop(struct harness *h)
+static int
+sim_stop(pid_t *pidp)
 {
 	int st;
 
-	if (h->sim_pid <= 0)
+	if (*pidp <= 0)
 		return -1;
-	kill(h->sim_pid, SIGTERM);
-	st = reap(h->sim_pid, 10000);
-	h->sim_pid = 0;
+	kill(*pidp, SIGTERM);
+	st = reap(*pidp, 10000);
+	*pidp = 0;
 	return st;
+}
+
+int
+h_sim_start(struct harness *h)
+{
+	return sim_start(h->sim_port, h->handset, h->sim_args, h->sim_log,
+	    &h->sim_pid);
+}
+
+int
+h_sim_stop(struct harness *h)
+{
+	return sim_stop(&h->sim_pid);
+}
+
+int
+h_xsim_start(struct harness *h, int i)
+{
+	struct h_sim *x;
+
+	if (i < 0 || i >= H_EXTRA_SIMS || h->sims[i].name[0] == '\0')
+		return -1;
+	x = &h->sims[i];
+	return sim_start(x->port, x->handset, x->args, x->log, &x->pid);
+}
+
+int
+h_xsim_stop(struct harness *h, int i)
+{
+	if (i < 0 || i >= H_EXTRA_SIMS)
+		return -1;
+	return sim_stop(&h->sims[i].pid);
 }
 
 static int
@@ -192,14 +270,24 @@ write_conf(struct harness *h)
 	    "[verify]\ncode_length = 6\nexpiry = %d\n"
 	    "max_check_attempts = %d\nrepeat_window = 600\nsender = Verify\n"
 	    "default_country = US\n"
-	    "[smsc sim]\nhost = 127.0.0.1\nport = %d\nsystem_id = smsverify\n"
-	    "password = secret1\nreconnect_min_ms = 100\n"
+	    "[smsc %s]\nhost = 127.0.0.1\nport = %d\nsystem_id = smsverify\n"
+	    "password = %s\nreconnect_min_ms = 100\n"
 	    "reconnect_max_ms = 500\nenquire_link = 5\n"
-	    "response_timeout = 5\n"
-	    "[key test]\ntoken = " H_TOKEN "\n"
-	    "[key other]\ntoken = other-token-0123456789abcdef\n%s\n",
+	    "response_timeout = 5\n",
 	    h->http_port, h->dir, h->submit_wait_ms, h->dir, h->expiry,
-	    h->max_checks, h->sim_port, h->extra_conf);
+	    h->max_checks, h->sim_name, h->sim_port, h->smsc_password);
+	for (int i = 0; i < H_EXTRA_SIMS; i++) {
+		if (h->sims[i].name[0] == '\0')
+			continue;
+		fprintf(f, "[smsc %s]\nhost = 127.0.0.1\nport = %d\n"
+		    "system_id = smsverify\npassword = secret1\n"
+		    "reconnect_min_ms = 100\nreconnect_max_ms = 500\n"
+		    "enquire_link = 5\nresponse_timeout = 5\n",
+		    h->sims[i].name, h->sims[i].port);
+	}
+	fprintf(f, "[key test]\ntoken = " H_TOKEN "\n"
+	    "[key other]\ntoken = other-token-0123456789abcdef\n%s\n",
+	    h->extra_conf);
 	return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -256,11 +344,15 @@ h_fini(struct harness *h)
 		h_daemon_stop(h, SIGKILL);
 	if (h->sim_pid > 0)
 		h_sim_stop(h);
+	for (int i = 0; i < H_EXTRA_SIMS; i++)
+		if (h->sims[i].pid > 0)
+			h_xsim_stop(h, i);
 	if (getenv("SV_KEEP") == NULL && h->dir[0] != '\0') {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
 		if (system(cmd) != 0)
 			fprintf(stderr, "could not remove %s\n", h->dir);
 	}
+	h->dir[0] = '\0'; /* a second call does nothing */
 }
 
 int
@@ -332,10 +424,10 @@ h_json(struct harness *h, const char *method, const char *path,
 
 /* Walk the handset log; return the text of the nth message to phone. */
 static int
-scan_sms(struct harness *h, const char *phone, int nth, char *text,
+scan_sms(const char *handset, const char *phone, int nth, char *text,
     size_t size)
 {
-	FILE *f = fopen(h->handset, "r");
+	FILE *f = fopen(handset, "r");
 	char line[8192];
 	int count = 0;
 
@@ -359,19 +451,111 @@ scan_sms(struct harness *h, const char *phone, int nth, char *text,
 int
 h_count_sms(struct harness *h, const char *phone)
 {
-	return scan_sms(h, phone, 0, NULL, 0);
+	return scan_sms(h->handset, phone, 0, NULL, 0);
+}
+
+int
+h_count_sms_in(const char *handset, const char *phone)
+{
+	return scan_sms(handset, phone, 0, NULL, 0);
+}
+
+int
+h_wait_sms_in(const char *handset, const char *phone, int nth, char *text,
+    size_t size, int timeout_ms)
+{
+	for (long long end = now_ms() + timeout_ms; now_ms() < end;) {
+		if (scan_sms(handset, phone, nth, text, size) >= nth)
+			return 0;
+		h_nap_ms(25);
+	}
+	return -1;
 }
 
 int
 h_wait_sms(struct harness *h, const char *phone, int nth, char *text,
     size_t size, int timeout_ms)
 {
+	return h_wait_sms_in(h->handset, phone, nth, text, size, timeout_ms);
+}
+
+json_t *
+h_handset_read(const char *handset)
+{
+	json_t *all = json_array();
+	FILE *f = fopen(handset, "r");
+	char line[8192];
+
+	if (f == NULL)
+		return all;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		json_t *j = json_loads(line, 0, NULL);
+		if (json_is_object(j))
+			json_array_append(all, j);
+		json_decref(j);
+	}
+	fclose(f);
+	return all;
+}
+
+/* Poll /healthz until done(answer, n) or the deadline.  0 or -1. */
+static int
+wait_health(struct harness *h, int (*done)(json_t *, int), int n,
+    int timeout_ms)
+{
+	char out[4096];
+
 	for (long long end = now_ms() + timeout_ms; now_ms() < end;) {
-		if (scan_sms(h, phone, nth, text, size) >= nth)
+		int st = h_http(h, "GET", "/healthz", NULL, NULL, NULL, out,
+		    sizeof(out));
+		json_t *j = st == 200 ? json_loads(out, 0, NULL) : NULL;
+		int ok = j != NULL && done(j, n);
+		json_decref(j);
+		if (ok)
 			return 0;
-		h_nap_ms(25);
+		h_nap_ms(50);
 	}
 	return -1;
+}
+
+static int
+health_up(json_t *j, int n)
+{
+	return json_integer_value(json_object_get(j, "smscs_up")) >= n;
+}
+
+static int
+health_idle(json_t *j, int n)
+{
+	return json_integer_value(json_object_get(j, "queued")) == 0 &&
+	    json_integer_value(json_object_get(j, "inflight")) == 0;
+}
+
+int
+h_wait_up(struct harness *h, int n, int timeout_ms)
+{
+	return wait_health(h, health_up, n, timeout_ms);
+}
+
+int
+h_wait_idle(struct harness *h, int timeout_ms)
+{
+	return wait_health(h, health_idle, 0, timeout_ms);
+}
+
+int
+h_count_lines(const char *path, const char *s)
+{
+	FILE *f = fopen(path, "r");
+	char line[8192];
+	int n = 0;
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		n += strstr(line, s) != NULL;
+	fclose(f);
+	return n;
 }
 
 int

@@ -6,7 +6,7 @@
  *	    [-o HANDSET_LOG] [--dlr none|delivered|undeliv] [--dlr-delay-ms N]
  *	    [--id-format dec|hex] [--dlr-id-format dec|hex] [--dlr-tlv 0|1]
  *	    [--latin1] [--fail-every N] [--refuse-prefix DIGITS]
- *	    [--drop-after N] [--resp-delay-ms N] [-q]
+ *	    [--drop-after N] [--resp-delay-ms N] [--concat-timeout-ms N] [-q]
  *
  * One libevent loop serves any number of client binds on 127.0.0.1.  A
  * bind is checked against -u/-w (either may be left out to accept any).
@@ -19,7 +19,18 @@
  * --dlr-tlv 0) on the same bind when it receives, else on any receiving
  * bind of the same system_id; when no such bind exists it waits for one
  * (bounded).  Receipts follow registered_delivery: bit pattern 01 gets
- * both outcomes, 10 only failures, 00 none.
+ * both outcomes, 10 only failures, 00 none.  The text is short_message,
+ * or the message_payload TLV when sm_length is 0.
+ *
+ * Concatenated messages: a submit_sm with esm_class bit 0x40 whose UDH
+ * holds a concatenation element (IEI 0x00, 8-bit reference, or IEI 0x08,
+ * 16-bit) is answered like any other part (its own message id and
+ * receipt), but its text is held until every part of (source,
+ * destination, reference) has come; then ONE handset line with the joined
+ * text, "parts": TOTAL and the message id of the completing part is
+ * written before that part's submit_sm_resp.  Incomplete messages are
+ * dropped after --concat-timeout-ms (60 s), and at most CONCAT_MAX are
+ * held (the oldest goes first).
  *
  * Faults for tests: --fail-every N answers every Nth submit (counted over
  * the simulator's life) with ESME_RTHROTTLED; --refuse-prefix answers
@@ -84,6 +95,11 @@
 #define DLR_RETRY_MS   200           /* no receiving bind yet: wait this */
 #define DLR_MAX_TRIES  300           /* ... this many times (one minute) */
 #define OUT_HIGH_WATER (16u << 20)   /* stop reading a client that doesn't */
+#define CONCAT_MAX     10000         /* incomplete concatenated messages */
+#define CONCAT_BUCKETS 16384         /* their hash table; a power of 2 */
+#define CONCAT_TIMEOUT_MS 60000      /* missing parts: give up after this */
+/* Decoded text: at most 3 UTF-8 octets per octet of input, plus the NUL. */
+#define TEXT_MAX       (3 * SMPP_MAX_PDU + 1)
 
 enum dlr_mode { DLR_NONE = 0, DLR_DELIVERED, DLR_UNDELIV };
 
@@ -99,6 +115,7 @@ struct sim_opts {
 	long fail_every, drop_after;
 	const char *refuse_prefix;
 	int resp_delay_ms;
+	int concat_timeout_ms;
 	int quiet;
 };
 
@@ -151,6 +168,31 @@ struct fifo {
 	struct event *timer;
 };
 
+/* A concatenated message waiting for its parts.  In the hash table by
+ * (source, destination, reference) and in the age list by arrival of its
+ * first part (the timeout is constant, so the list is in due order). */
+struct concat {
+	LIST_ENTRY(concat) bucket;
+	TAILQ_ENTRY(concat) age;
+	uint64_t due_ms;
+	uint32_t hash;
+	char source[21];
+	char destination[21];
+	uint16_t ref;
+	uint8_t ref16;            /* IEI 0x08 rather than 0x00 */
+	uint8_t total, got;
+	uint8_t unreadable;       /* some part did not decode: text null */
+	char *text[];             /* total entries; NULL until that part came */
+};
+LIST_HEAD(concat_bucket, concat);
+TAILQ_HEAD(concat_list, concat);
+
+/* The concatenation element of a UDH. */
+struct udh_concat {
+	uint16_t ref;
+	uint8_t ref16, total, seq;
+};
+
 struct sim {
 	struct sim_opts o;
 	struct event_base *base;
@@ -166,6 +208,11 @@ struct sim {
 	struct fifo resps, dlrs;
 	struct job *free_jobs;
 	uint8_t *pdu;             /* SMPP_MAX_PDU + 1, shared by all reads */
+	char *text;               /* TEXT_MAX, the decoded text of one PDU */
+	struct concat_bucket *concat_hash; /* CONCAT_BUCKETS */
+	struct concat_list concat_age;
+	int concat_count;
+	struct event *concat_timer;
 };
 
 static const char *
@@ -488,10 +535,10 @@ rfc3339_now(char *out, size_t size)
 	    tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
 }
 
-/* The short_message text, without a UDH when esm_class says there is one,
- * or the message_payload TLV when short_message is empty. */
+/* The message octets: short_message, or the message_payload TLV when
+ * sm_length is 0. */
 static void
-sm_text(const struct smpp_sm *sm, const uint8_t **p, size_t *len)
+sm_octets(const struct smpp_sm *sm, const uint8_t **p, size_t *len)
 {
 	*p = sm->body;
 	*len = sm->body_len;
@@ -499,6 +546,14 @@ sm_text(const struct smpp_sm *sm, const uint8_t **p, size_t *len)
 		*p = sm->payload;
 		*len = sm->payload_len;
 	}
+}
+
+/* The message text octets, without a UDH when esm_class says there is
+ * one. */
+static void
+sm_text(const struct smpp_sm *sm, const uint8_t **p, size_t *len)
+{
+	sm_octets(sm, p, len);
 	if ((sm->esm_class & 0x40) && *len > 0) {
 		size_t udh = (size_t)(*p)[0] + 1;
 		if (udh > *len)
@@ -508,11 +563,13 @@ sm_text(const struct smpp_sm *sm, const uint8_t **p, size_t *len)
 	}
 }
 
+/* Append one handset line: parts is 0 for a message sent whole, else the
+ * part count of the concatenated message whose joined text this is. */
 static void
 handset_write(struct sim *sim, const struct smpp_sm *sm, const char *text,
-    const char *message_id)
+    const char *message_id, int parts)
 {
-	char when[40], to[32], line[4096];
+	char when[96], to[32], line[4096], *big = NULL; /* when: any int */
 	json_t *j;
 	size_t n;
 
@@ -523,6 +580,11 @@ handset_write(struct sim *sim, const struct smpp_sm *sm, const char *text,
 	j = json_pack("{s:s, s:s, s:s, s:s?, s:i, s:s}", "time", when,
 	    "to", to, "from", sm->source, "text", text,
 	    "data_coding", (int)sm->data_coding, "message_id", message_id);
+	if (j != NULL && parts > 0 &&
+	    json_object_set_new(j, "parts", json_integer(parts)) == -1) {
+		json_decref(j);
+		j = NULL;
+	}
 	if (j == NULL) {
 		/* e.g. a source_addr that is not UTF-8 */
 		sim_log(sim, "event=handset.unwritable message_id=%s",
@@ -530,14 +592,25 @@ handset_write(struct sim *sim, const struct smpp_sm *sm, const char *text,
 		return;
 	}
 	n = json_dumpb(j, line, sizeof(line) - 1, JSON_COMPACT);
+	if (n >= sizeof(line) - 1) {
+		/* A long payload or a joined message: the slow way. */
+		big = json_dumps(j, JSON_COMPACT);
+		n = big != NULL ? strlen(big) : 0;
+	}
 	json_decref(j);
-	if (n == 0 || n >= sizeof(line) - 1) {
+	if (n == 0) {
 		sim_log(sim, "event=handset.unwritable message_id=%s",
 		    message_id);
 		return;
 	}
-	line[n++] = '\n';
-	fwrite(line, 1, n, sim->handset);
+	if (big != NULL) {
+		fwrite(big, 1, n, sim->handset);
+		fputc('\n', sim->handset);
+		free(big);
+	} else {
+		line[n++] = '\n';
+		fwrite(line, 1, n, sim->handset);
+	}
 	sim->handset_dirty = 1;
 }
 
@@ -584,6 +657,188 @@ queue_receipt(struct sim *sim, struct conn *c, const struct smpp_sm *sm,
 	fifo_push(&sim->dlrs, j);
 }
 
+/* ---- concatenated messages ---- */
+
+/* Find the concatenation element in the UDH of a submit with esm_class
+ * 0x40: IEI 0x00 (8-bit reference) or 0x08 (16-bit).  Returns 0 and fills
+ * out, or -1 when there is none or it is malformed (a TOTAL or SEQ of 0,
+ * SEQ > TOTAL): such a submit is shown as a message of its own. */
+static int
+udh_concat(const struct smpp_sm *sm, struct udh_concat *out)
+{
+	const uint8_t *p, *d;
+	size_t len, end, i;
+
+	if ((sm->esm_class & 0x40) == 0)
+		return -1;
+	sm_octets(sm, &p, &len);
+	if (len == 0 || (size_t)p[0] + 1 > len)
+		return -1;
+	end = (size_t)p[0] + 1;
+	for (i = 1; i + 2 <= end && i + 2 + p[i + 1] <= end;
+	    i += 2 + (size_t)p[i + 1]) {
+		d = p + i + 2;
+		if (p[i] == 0x00 && p[i + 1] == 3) {
+			out->ref16 = 0;
+			out->ref = d[0];
+			out->total = d[1];
+			out->seq = d[2];
+		} else if (p[i] == 0x08 && p[i + 1] == 4) {
+			out->ref16 = 1;
+			out->ref = (uint16_t)(d[0] << 8 | d[1]);
+			out->total = d[2];
+			out->seq = d[3];
+		} else {
+			continue;
+		}
+		return out->total == 0 || out->seq == 0 ||
+		    out->seq > out->total ? -1 : 0;
+	}
+	return -1;
+}
+
+/* FNV-1a over the key of a concatenated message. */
+static uint32_t
+concat_hash(const char *source, const char *destination,
+    const struct udh_concat *u)
+{
+	uint32_t h = 2166136261u;
+	const char *s;
+
+	for (s = source; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	h = (h ^ 0xFF) * 16777619u; /* "ab","c" differs from "a","bc" */
+	for (s = destination; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	h = (h ^ (u->ref & 0xFF)) * 16777619u;
+	h = (h ^ (u->ref >> 8)) * 16777619u;
+	h = (h ^ u->ref16) * 16777619u;
+	return h;
+}
+
+static void
+concat_free(struct sim *sim, struct concat *m)
+{
+	int i;
+
+	LIST_REMOVE(m, bucket);
+	TAILQ_REMOVE(&sim->concat_age, m, age);
+	sim->concat_count--;
+	for (i = 0; i < m->total; i++)
+		free(m->text[i]);
+	free(m);
+}
+
+static void
+concat_arm(struct sim *sim)
+{
+	struct concat *m = TAILQ_FIRST(&sim->concat_age);
+	uint64_t now = now_ms(), wait;
+	struct timeval tv;
+
+	if (m == NULL)
+		return;
+	wait = m->due_ms > now ? m->due_ms - now : 0;
+	tv.tv_sec = (time_t)(wait / 1000);
+	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
+	evtimer_add(sim->concat_timer, &tv);
+}
+
+static void
+concat_drop(struct sim *sim, struct concat *m, const char *reason)
+{
+	char masked[32];
+
+	sim_log(sim, "event=concat.dropped reason=%s to=%s ref=%u parts=%u/%u",
+	    reason, mask(m->destination, masked, sizeof(masked)),
+	    (unsigned)m->ref, (unsigned)m->got, (unsigned)m->total);
+	concat_free(sim, m);
+}
+
+static void
+concat_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim *sim = arg;
+	uint64_t now = now_ms();
+	struct concat *m;
+
+	while ((m = TAILQ_FIRST(&sim->concat_age)) != NULL &&
+	    m->due_ms <= now)
+		concat_drop(sim, m, "timeout");
+	concat_arm(sim);
+}
+
+/* Hold part u.seq of a concatenated message (text NULL: it did not
+ * decode).  Returns 0 while parts are missing, 1 when this part completed
+ * the message (*joined is then its text, malloc'ed, or NULL when some part
+ * did not decode or memory ran out), -1 when it could not be held. */
+static int
+concat_add(struct sim *sim, const struct smpp_sm *sm,
+    const struct udh_concat *u, const char *text, char **joined)
+{
+	uint32_t h = concat_hash(sm->source, sm->destination, u);
+	struct concat_bucket *b = &sim->concat_hash[h & (CONCAT_BUCKETS - 1)];
+	struct concat *m;
+	size_t total_len = 0, pos = 0;
+	char *copy;
+	int i;
+
+	*joined = NULL;
+	LIST_FOREACH(m, b, bucket) {
+		if (m->hash == h && m->ref == u->ref &&
+		    m->ref16 == u->ref16 &&
+		    strcmp(m->source, sm->source) == 0 &&
+		    strcmp(m->destination, sm->destination) == 0)
+			break;
+	}
+	if (m != NULL && m->total != u->total) {
+		concat_drop(sim, m, "restarted"); /* reference reused */
+		m = NULL;
+	}
+	if (m == NULL) {
+		if (sim->concat_count >= CONCAT_MAX)
+			concat_drop(sim, TAILQ_FIRST(&sim->concat_age), "full");
+		m = calloc(1, sizeof(*m) + (size_t)u->total * sizeof(char *));
+		if (m == NULL)
+			return -1;
+		m->hash = h;
+		m->due_ms = now_ms() + (uint64_t)sim->o.concat_timeout_ms;
+		snprintf(m->source, sizeof(m->source), "%s", sm->source);
+		snprintf(m->destination, sizeof(m->destination), "%s",
+		    sm->destination);
+		m->ref = u->ref;
+		m->ref16 = u->ref16;
+		m->total = u->total;
+		LIST_INSERT_HEAD(b, m, bucket);
+		TAILQ_INSERT_TAIL(&sim->concat_age, m, age);
+		if (sim->concat_count++ == 0)
+			concat_arm(sim);
+	}
+	if ((copy = strdup(text != NULL ? text : "")) == NULL)
+		return -1;
+	if (text == NULL)
+		m->unreadable = 1;
+	if (m->text[u->seq - 1] != NULL)
+		free(m->text[u->seq - 1]); /* a repeated part: the last wins */
+	else
+		m->got++;
+	m->text[u->seq - 1] = copy;
+	if (m->got < m->total)
+		return 0;
+	for (i = 0; i < m->total; i++)
+		total_len += strlen(m->text[i]);
+	if (!m->unreadable && (*joined = malloc(total_len + 1)) != NULL) {
+		for (i = 0; i < m->total; i++) {
+			size_t l = strlen(m->text[i]);
+			memcpy(*joined + pos, m->text[i], l);
+			pos += l;
+		}
+		(*joined)[pos] = '\0';
+	}
+	concat_free(sim, m);
+	return 1;
+}
+
 static void
 answer_submit(struct sim *sim, struct conn *c, uint32_t seq, uint32_t status,
     uint64_t msgid)
@@ -610,13 +865,15 @@ static void
 on_submit(struct conn *c, const struct smpp_header *h)
 {
 	struct sim *sim = c->sim;
-	char text[2048], id[24], masked[32];
-	const char *tp = text;
+	char id[24], masked[32], part[16] = "", *joined;
+	const char *tp = sim->text;
 	const uint8_t *body;
 	struct smpp_sm sm;
+	struct udh_concat u;
 	uint32_t status = ST_OK;
 	uint64_t msgid;
 	size_t len;
+	int r;
 
 	if (c->state != CONN_BOUND || c->bind_type == SMPP_BIND_RECEIVER) {
 		reply_header(c, SMPP_SUBMIT_SM | SMPP_RESP, ST_INVBNDSTS,
@@ -656,14 +913,27 @@ on_submit(struct conn *c, const struct smpp_header *h)
 	msgid = sim->next_msgid++;
 	format_msgid(msgid, sim->o.id_hex, id, sizeof(id));
 	sm_text(&sm, &body, &len);
-	if (smpp_text_decode(sm.data_coding, sim->o.latin1, body, len, text,
-	    sizeof(text)) < 0)
+	if (smpp_text_decode(sm.data_coding, sim->o.latin1, body, len,
+	    sim->text, TEXT_MAX) < 0)
 		tp = NULL; /* JSON null: not text we can read */
-	handset_write(sim, &sm, tp, id);
+	if (sim->handset != NULL && udh_concat(&sm, &u) == 0) {
+		/* One line for the whole message, when its last part is in. */
+		snprintf(part, sizeof(part), " part=%u/%u", (unsigned)u.seq,
+		    (unsigned)u.total);
+		r = concat_add(sim, &sm, &u, tp, &joined);
+		if (r == 1) {
+			handset_write(sim, &sm, joined, id, u.total);
+			free(joined);
+		} else if (r == -1) {
+			sim_log(sim, "event=concat.unheld message_id=%s", id);
+		}
+	} else {
+		handset_write(sim, &sm, tp, id, 0);
+	}
 	sim_log(sim, "event=submit conn=%llu seq=%u to=%s data_coding=%u "
-	    "octets=%zu message_id=%s", (unsigned long long)c->id, h->seq,
+	    "octets=%zu message_id=%s%s", (unsigned long long)c->id, h->seq,
 	    mask(sm.destination, masked, sizeof(masked)), sm.data_coding,
-	    len, id);
+	    len, id, part);
 	answer_submit(sim, c, h->seq, ST_OK, msgid);
 	queue_receipt(sim, c, &sm, tp, msgid);
 }
@@ -988,8 +1258,12 @@ sim_init(struct sim *sim)
 {
 	TAILQ_INIT(&sim->conns);
 	TAILQ_INIT(&sim->dead);
+	TAILQ_INIT(&sim->concat_age);
 	sim->next_msgid = MSGID_FIRST;
-	if ((sim->pdu = malloc(SMPP_MAX_PDU + 1)) == NULL)
+	if ((sim->pdu = malloc(SMPP_MAX_PDU + 1)) == NULL ||
+	    (sim->text = malloc(TEXT_MAX)) == NULL ||
+	    (sim->concat_hash = calloc(CONCAT_BUCKETS,
+	    sizeof(*sim->concat_hash))) == NULL)
 		return -1;
 	if ((sim->base = event_base_new()) == NULL)
 		return -1;
@@ -998,9 +1272,10 @@ sim_init(struct sim *sim)
 	sim->reaper = event_new(sim->base, -1, 0, reap_cb, sim);
 	sim->resps.timer = evtimer_new(sim->base, resp_timer_cb, sim);
 	sim->dlrs.timer = evtimer_new(sim->base, dlr_timer_cb, sim);
+	sim->concat_timer = evtimer_new(sim->base, concat_timer_cb, sim);
 	if (sim->sigint == NULL || sim->sigterm == NULL ||
 	    sim->reaper == NULL || sim->resps.timer == NULL ||
-	    sim->dlrs.timer == NULL)
+	    sim->dlrs.timer == NULL || sim->concat_timer == NULL)
 		return -1;
 	evsignal_add(sim->sigint, NULL);
 	evsignal_add(sim->sigterm, NULL);
@@ -1034,6 +1309,13 @@ sim_free(struct sim *sim)
 	}
 	fifo_free(&sim->resps);
 	fifo_free(&sim->dlrs);
+	/* Incomplete concatenated messages die with the simulator. */
+	while (sim->concat_hash != NULL &&
+	    !TAILQ_EMPTY(&sim->concat_age))
+		concat_free(sim, TAILQ_FIRST(&sim->concat_age));
+	free(sim->concat_hash);
+	if (sim->concat_timer != NULL)
+		event_free(sim->concat_timer);
 	while ((j = sim->free_jobs) != NULL) {
 		sim->free_jobs = j->next;
 		free(j);
@@ -1049,6 +1331,7 @@ sim_free(struct sim *sim)
 	if (sim->handset != NULL)
 		fclose(sim->handset);
 	free(sim->pdu);
+	free(sim->text);
 }
 
 static void
@@ -1061,7 +1344,8 @@ usage(void)
 	    "\t[--id-format dec|hex] [--dlr-id-format dec|hex] "
 	    "[--dlr-tlv 0|1]\n"
 	    "\t[--latin1] [--fail-every N] [--refuse-prefix DIGITS]\n"
-	    "\t[--drop-after N] [--resp-delay-ms N] [-q]\n");
+	    "\t[--drop-after N] [--resp-delay-ms N] "
+	    "[--concat-timeout-ms N] [-q]\n");
 	exit(2);
 }
 
@@ -1093,7 +1377,7 @@ format_arg(const char *s)
 enum {
 	OPT_DLR = 256, OPT_DLR_DELAY, OPT_ID_FORMAT, OPT_DLR_ID_FORMAT,
 	OPT_DLR_TLV, OPT_LATIN1, OPT_FAIL_EVERY, OPT_REFUSE_PREFIX,
-	OPT_DROP_AFTER, OPT_RESP_DELAY,
+	OPT_DROP_AFTER, OPT_RESP_DELAY, OPT_CONCAT_TIMEOUT,
 };
 
 static void
@@ -1116,6 +1400,8 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 		{ "refuse-prefix", required_argument, NULL, OPT_REFUSE_PREFIX },
 		{ "drop-after", required_argument, NULL, OPT_DROP_AFTER },
 		{ "resp-delay-ms", required_argument, NULL, OPT_RESP_DELAY },
+		{ "concat-timeout-ms", required_argument, NULL,
+		    OPT_CONCAT_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1123,6 +1409,7 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 
 	memset(o, 0, sizeof(*o));
 	o->dlr_tlv = 1;
+	o->concat_timeout_ms = CONCAT_TIMEOUT_MS;
 	while ((ch = getopt_long(argc, argv, "p:P:u:w:o:qh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -1161,6 +1448,9 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 			break;
 		case OPT_RESP_DELAY:
 			o->resp_delay_ms = (int)num_arg(optarg, 3600000);
+			break;
+		case OPT_CONCAT_TIMEOUT:
+			o->concat_timeout_ms = (int)num_arg(optarg, 3600000);
 			break;
 		default:
 			usage();

@@ -1,0 +1,125 @@
+-- scripts/bench.lua - the wrk script of scripts/bench.
+--
+--   wrk ... -s scripts/bench.lua URL -- MODE RANGE [TOKEN]
+--
+-- MODE is "send" (POST {"phone": P}, expects 201), "check" (POST
+-- {"phone": P, "code": "000000"}, expects 200) or "ceiling" (the send body,
+-- expects 200, for tests/bare_http).  P runs through RANGE numbers
+-- +14155000000, +14155000001, ... and wraps, one counter per wrk thread
+-- (threads start at different offsets).  Every request is built here, so
+-- the ceiling pays the same client cost as the real runs.
+--
+-- done() prints lines starting with "bench:" that scripts/bench reads:
+--   bench: requests=N seconds=S rps=R p50_ms=A p99_ms=B errors=E
+--   bench: status CODE=COUNT ...        HTTP statuses seen
+--   bench: outcome NAME=COUNT ...       the "status" field of the answers
+--   bench: sample HTTP_STATUS BODY      the first unexpected answer
+-- errors counts unexpected HTTP statuses and socket errors.
+
+local mode, range, token
+local counter = 0
+local expect
+
+-- Per thread, read back by done() through thread:get().
+statuses = {}
+outcomes = {}
+unexpected = 0
+sample = nil
+
+local threads = {}
+
+function setup(thread)
+	thread:set("thread_index", #threads)
+	table.insert(threads, thread)
+end
+
+function init(args)
+	mode = args[1] or "send"
+	range = tonumber(args[2] or "100000")
+	token = args[3] or ""
+	if range < 1 then range = 1 end
+	if range > 100000 then range = 100000 end
+	if mode == "send" then expect = 201 else expect = 200 end
+	-- Spread threads over the range so they do not ask for one number.
+	counter = ((thread_index or 0) * 7919) % range
+end
+
+local function phone()
+	local p = string.format("+141550%05d", counter)
+	counter = (counter + 1) % range
+	return p
+end
+
+function request()
+	local body
+	if mode == "check" then
+		body = '{"phone": "' .. phone() .. '", "code": "000000"}'
+	else
+		body = '{"phone": "' .. phone() .. '"}'
+	end
+	local headers = {
+		["Content-Type"] = "application/json",
+		["Authorization"] = "Bearer " .. token,
+	}
+	return wrk.format("POST", nil, headers, body)
+end
+
+function response(status, headers, body)
+	local k = tostring(status)
+	statuses[k] = (statuses[k] or 0) + 1
+	if status ~= expect then
+		unexpected = unexpected + 1
+		if sample == nil then
+			sample = k .. " " .. string.sub(body or "", 1, 300)
+		end
+	end
+	local o = body and string.match(body, '"status"%s*:%s*"([^"]*)"')
+	if o then
+		outcomes[o] = (outcomes[o] or 0) + 1
+	end
+end
+
+local function add_into(total, t)
+	for k, v in pairs(t or {}) do
+		total[k] = (total[k] or 0) + v
+	end
+end
+
+local function line(label, t)
+	local keys = {}
+	for k in pairs(t) do table.insert(keys, k) end
+	table.sort(keys)
+	local parts = {}
+	for _, k in ipairs(keys) do
+		table.insert(parts, k .. "=" .. t[k])
+	end
+	print("bench: " .. label .. " " .. table.concat(parts, " "))
+end
+
+function done(summary, latency, requests)
+	local st, oc, bad, first = {}, {}, 0, nil
+	for _, t in ipairs(threads) do
+		add_into(st, t:get("statuses"))
+		add_into(oc, t:get("outcomes"))
+		bad = bad + (t:get("unexpected") or 0)
+		first = first or t:get("sample")
+	end
+	local e = summary.errors
+	local sock = e.connect + e.read + e.write + e.timeout
+	local secs = summary.duration / 1e6
+	print(string.format(
+	    "bench: requests=%d seconds=%.3f rps=%.0f p50_ms=%.3f p99_ms=%.3f errors=%d",
+	    summary.requests, secs, summary.requests / secs,
+	    latency:percentile(50) / 1000, latency:percentile(99) / 1000,
+	    bad + sock))
+	line("status", st)
+	line("outcome", oc)
+	if sock > 0 then
+		print(string.format(
+		    "bench: socket connect=%d read=%d write=%d timeout=%d",
+		    e.connect, e.read, e.write, e.timeout))
+	end
+	if first then
+		print("bench: sample " .. first)
+	end
+end

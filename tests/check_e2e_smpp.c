@@ -1,0 +1,643 @@
+/*
+ * check_e2e_smpp.c - the SMPP side of the whole path, as operators see it:
+ * several SMSC simulators and smsverifyd run as processes on loopback.
+ * Routing over two SMSCs with the repeat-send switch, delivery receipts
+ * from two carriers, message ids written in hex by one side and decimal
+ * by the other, throttling, a connection dropped with submits in flight,
+ * UCS-2 and GSM texts, refused credentials and refused numbers.  Codes are
+ * read from the simulators' handset logs; every wait is bounded.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <check.h>
+#include <jansson.h>
+
+#include "harness.h"
+
+#define PHONE "+14155550123"
+#define PHONE_UK "+447400123456"
+#define SMS_WAIT_MS 20000
+#define POLL_MS 30000
+
+static struct harness H;
+
+static void
+setup(void)
+{
+	ck_assert_int_eq(h_init(&H), 0);
+}
+
+static void
+teardown(void)
+{
+	h_fini(&H);
+}
+
+static const char *
+jstr(json_t *j, const char *k)
+{
+	const char *s = json_string_value(json_object_get(j, k));
+	return s ? s : "";
+}
+
+static void
+start_all(void)
+{
+	ck_assert_msg(h_sim_start(&H) == 0, "simulator did not start");
+	ck_assert_msg(h_daemon_start(&H, 1) == 0,
+	    "smsverifyd did not start or bind (see %s)", H.daemon_log);
+}
+
+/* Name the first simulator "a" and the second "b", start both and the
+ * daemon, and wait until both SMSCs are bound. */
+static void
+start_two(const char *daemon_extra)
+{
+	snprintf(H.sim_name, sizeof(H.sim_name), "a");
+	snprintf(H.sims[0].name, sizeof(H.sims[0].name), "b");
+	snprintf(H.extra_conf, sizeof(H.extra_conf), "%s", daemon_extra);
+	ck_assert_msg(h_sim_start(&H) == 0, "simulator a did not start");
+	ck_assert_msg(h_xsim_start(&H, 0) == 0, "simulator b did not start");
+	ck_assert_msg(h_daemon_start(&H, 1) == 0,
+	    "smsverifyd did not start or bind (see %s)", H.daemon_log);
+	ck_assert_msg(h_wait_up(&H, 2, 20000) == 0,
+	    "both SMSCs never bound (see %s)", H.daemon_log);
+}
+
+/* POST /v1/verifications with body; checks the status, copies the id and
+ * returns the answer (caller frees). */
+static json_t *
+send_body(const char *body, char *id, size_t idsize, int want_status)
+{
+	int status;
+	json_t *j;
+
+	j = h_json(&H, "POST", "/v1/verifications", body, &status);
+	ck_assert_msg(j != NULL, "send answer is not JSON (status %d)",
+	    status);
+	ck_assert_msg(status == want_status, "send %s answered %d, not %d",
+	    body, status, want_status);
+	if (id != NULL) {
+		const char *s = json_string_value(json_object_get(j, "id"));
+		ck_assert_ptr_nonnull(s);
+		snprintf(id, idsize, "%s", s);
+	}
+	return j;
+}
+
+static json_t *
+send_code(const char *phone, char *id, size_t idsize, int want_status)
+{
+	char body[256];
+
+	snprintf(body, sizeof(body), "{\"phone\": \"%s\"}", phone);
+	return send_body(body, id, idsize, want_status);
+}
+
+/* POST /v1/verifications/check; 1 when the answer says valid. */
+static int
+code_valid(const char *id, const char *code)
+{
+	char body[256];
+	int status, valid;
+	json_t *j;
+
+	snprintf(body, sizeof(body), "{\"id\": \"%s\", \"code\": \"%s\"}",
+	    id, code);
+	j = h_json(&H, "POST", "/v1/verifications/check", body, &status);
+	valid = status == 200 && json_is_true(json_object_get(j, "valid"));
+	json_decref(j);
+	return valid;
+}
+
+static json_t *
+get_verif(const char *id)
+{
+	char path[160];
+	int status;
+	json_t *j;
+
+	snprintf(path, sizeof(path), "/v1/verifications/%s", id);
+	j = h_json(&H, "GET", path, NULL, &status);
+	ck_assert_msg(status == 200 && j != NULL, "GET %s answered %d",
+	    path, status);
+	return j;
+}
+
+/* Poll GET until the first attempt's delivery leaves "pending"; returns
+ * that state (static buffer), or "" when it never did. */
+static const char *
+wait_delivery(const char *id)
+{
+	static char state[32];
+
+	state[0] = '\0';
+	for (long long end = h_now_ms() + POLL_MS; h_now_ms() < end;) {
+		json_t *j = get_verif(id);
+		json_t *a = json_array_get(json_object_get(j, "attempts"), 0);
+		const char *d = a ? jstr(a, "delivery") : "";
+		int done = *d && strcmp(d, "pending") != 0;
+		if (done)
+			snprintf(state, sizeof(state), "%s", d);
+		json_decref(j);
+		if (done)
+			break;
+		h_nap_ms(50);
+	}
+	return state;
+}
+
+/* The code of the nth message to phone in handset (waits, bounded). */
+static void
+read_code_in(const char *handset, const char *phone, int nth, char *code,
+    size_t size)
+{
+	char text[2048];
+
+	ck_assert_msg(h_wait_sms_in(handset, phone, nth, text, sizeof(text),
+	    SMS_WAIT_MS) == 0, "no SMS #%d to %s reached %s", nth, phone,
+	    handset);
+	ck_assert_int_eq(h_code_of(text, code, size), 0);
+}
+
+/* ---- 1. two SMSCs bound, repeat sends go round the route ---- */
+
+/* The smscs array entry called name in a /v1/smscs answer. */
+static json_t *
+smsc_entry(json_t *list, const char *name)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(json_object_get(list, "smscs"), i, e)
+		if (strcmp(jstr(e, "name"), name) == 0)
+			return e;
+	return NULL;
+}
+
+START_TEST(two_smscs_bound)
+{
+	const char *names[] = { "a", "b" };
+	char id[3][64], code[16];
+	const char *want[3] = { "a", "b", "a" };
+	int status, na = 0, nb = 0;
+	json_t *j;
+
+	start_two("[route all]\nprefix = +\nsmsc = a b\n");
+
+	/* Both are listed with a bound session. */
+	j = h_json(&H, "GET", "/v1/smscs", NULL, &status);
+	ck_assert_int_eq(status, 200);
+	for (int i = 0; i < 2; i++) {
+		json_t *e = smsc_entry(j, names[i]);
+		json_t *b = json_array_get(json_object_get(e, "binds"), 0);
+		ck_assert_msg(e != NULL, "smsc %s not listed", names[i]);
+		ck_assert(json_is_true(json_object_get(e, "up")));
+		ck_assert_str_eq(jstr(b, "state"), "bound");
+	}
+	json_decref(j);
+
+	/* a, then b (repeat within repeat_window), then a again. */
+	for (int i = 0; i < 3; i++) {
+		j = send_code(PHONE, id[i], sizeof(id[i]), 201);
+		ck_assert_str_eq(jstr(j, "status"), "sent");
+		ck_assert_msg(strcmp(jstr(j, "smsc"), want[i]) == 0,
+		    "send %d went to %s, not %s", i + 1, jstr(j, "smsc"),
+		    want[i]);
+		ck_assert_int_eq(json_integer_value(json_object_get(j,
+		    "attempt")), i + 1);
+		json_decref(j);
+		if (strcmp(want[i], "a") == 0)
+			read_code_in(H.handset, PHONE, ++na, code,
+			    sizeof(code));
+		else
+			read_code_in(H.sims[0].handset, PHONE, ++nb, code,
+			    sizeof(code));
+	}
+	ck_assert_int_eq(h_count_sms_in(H.handset, PHONE), 2);
+	ck_assert_int_eq(h_count_sms_in(H.sims[0].handset, PHONE), 1);
+	/* The last code (over a) approves the last verification. */
+	ck_assert(code_valid(id[2], code));
+}
+END_TEST
+
+/* ---- 2. receipts from two carriers ---- */
+
+START_TEST(receipts)
+{
+	char id_us[64], id_uk[64], code[16];
+	json_t *j;
+
+	snprintf(H.sim_args, sizeof(H.sim_args), "--dlr delivered "
+	    "--dlr-delay-ms 50");
+	snprintf(H.sims[0].args, sizeof(H.sims[0].args), "--dlr undeliv "
+	    "--dlr-delay-ms 50");
+	start_two("[route all]\nprefix = +\nsmsc = a\n"
+	    "[route uk]\nprefix = +44\nsmsc = b\n");
+
+	j = send_code(PHONE, id_us, sizeof(id_us), 201);
+	ck_assert_str_eq(jstr(j, "smsc"), "a");
+	json_decref(j);
+	j = send_code(PHONE_UK, id_uk, sizeof(id_uk), 201);
+	ck_assert_str_eq(jstr(j, "smsc"), "b");
+	json_decref(j);
+	read_code_in(H.handset, PHONE, 1, code, sizeof(code));
+	read_code_in(H.sims[0].handset, PHONE_UK, 1, code, sizeof(code));
+	ck_assert_int_eq(h_count_sms_in(H.handset, PHONE_UK), 0);
+
+	ck_assert_str_eq(wait_delivery(id_us), "delivered");
+	ck_assert_str_eq(wait_delivery(id_uk), "undeliverable");
+}
+END_TEST
+
+/* ---- 3. hex submit ids, decimal receipt ids and the reverse ---- */
+
+static const char *const id_variants[] = {
+	"--id-format hex --dlr-id-format dec --dlr delivered",
+	"--id-format hex --dlr-id-format dec --dlr delivered --dlr-tlv 0",
+	"--id-format dec --dlr-id-format hex --dlr delivered",
+	"--id-format dec --dlr-id-format hex --dlr delivered --dlr-tlv 0",
+};
+
+START_TEST(hex_and_decimal_ids)
+{
+	char id[64], code[16];
+	json_t *j, *a;
+
+	snprintf(H.sim_args, sizeof(H.sim_args), "%s --dlr-delay-ms 50",
+	    id_variants[_i]);
+	start_all();
+	j = send_code(PHONE, id, sizeof(id), 201);
+	ck_assert_str_eq(jstr(j, "status"), "sent");
+	json_decref(j);
+	read_code_in(H.handset, PHONE, 1, code, sizeof(code));
+	/* The simulator sent its receipt. */
+	for (long long end = h_now_ms() + POLL_MS; h_now_ms() < end &&
+	    h_count_lines(H.sim_log, "event=receipt ") == 0;)
+		h_nap_ms(25);
+	ck_assert_msg(h_count_lines(H.sim_log, "event=receipt ") == 1,
+	    "the simulator sent no receipt (%s)", id_variants[_i]);
+	ck_assert_msg(strcmp(wait_delivery(id), "delivered") == 0,
+	    "receipt not matched with sim %s (see %s)", id_variants[_i],
+	    H.daemon_log);
+	j = get_verif(id);
+	a = json_array_get(json_object_get(j, "attempts"), 0);
+	ck_assert(strlen(jstr(a, "message_id")) > 0);
+	json_decref(j);
+	ck_assert(code_valid(id, code));
+}
+END_TEST
+
+/* ---- 4. throttling loses nothing ---- */
+
+#define NTHROTTLE 30
+
+START_TEST(throttling_loses_nothing)
+{
+	char phone[NTHROTTLE][20], id[NTHROTTLE][64], code[16];
+	json_t *j;
+
+	snprintf(H.sim_args, sizeof(H.sim_args), "--fail-every 3");
+	start_all();
+	for (int i = 0; i < NTHROTTLE; i++) {
+		snprintf(phone[i], sizeof(phone[i]), "+141555501%02d", i);
+		j = send_code(phone[i], id[i], sizeof(id[i]), 201);
+		ck_assert_msg(strcmp(jstr(j, "status"), "failed") != 0,
+		    "a throttled send to %s was failed", phone[i]);
+		json_decref(j);
+	}
+	for (int i = 0; i < NTHROTTLE; i++)
+		ck_assert_msg(h_wait_sms(&H, phone[i], 1, NULL, 0, 60000) == 0,
+		    "%s never got its SMS (see %s)", phone[i], H.daemon_log);
+	ck_assert_msg(h_wait_idle(&H, 30000) == 0, "the queue never drained");
+	ck_assert_msg(h_count_lines(H.sim_log, "status=0x00000058") > 0,
+	    "the simulator throttled nothing");
+	for (int i = 0; i < NTHROTTLE; i++) {
+		ck_assert_msg(h_count_sms(&H, phone[i]) == 1,
+		    "%s got %d SMS", phone[i], h_count_sms(&H, phone[i]));
+		read_code_in(H.handset, phone[i], 1, code, sizeof(code));
+		ck_assert_msg(code_valid(id[i], code), "code for %s invalid",
+		    phone[i]);
+	}
+}
+END_TEST
+
+/* ---- 5. a connection dropped with submits in flight ---- */
+
+#define NDROP 20
+
+/* From the simulator's log: the connection it dropped (0: none) and the
+ * message ids it accepted on that connection. */
+static long
+dropped_conn(json_t *ids_on_it)
+{
+	FILE *f = fopen(H.sim_log, "r");
+	char line[1024], mid[32];
+	long conn = 0, c;
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		const char *p = strstr(line, "event=submit.dropped conn=");
+		if (p != NULL)
+			conn = strtol(p + strlen("event=submit.dropped conn="),
+			    NULL, 10);
+	}
+	rewind(f);
+	while (conn > 0 && fgets(line, sizeof(line), f) != NULL) {
+		const char *p = strstr(line, "event=submit conn=");
+		const char *m = strstr(line, "message_id=");
+		if (p == NULL || m == NULL)
+			continue;
+		c = strtol(p + strlen("event=submit conn="), NULL, 10);
+		if (c == conn && sscanf(m, "message_id=%31s", mid) == 1)
+			json_array_append_new(ids_on_it, json_string(mid));
+	}
+	fclose(f);
+	return conn;
+}
+
+static int
+in_list(json_t *list, const char *s)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(list, i, e)
+		if (strcmp(json_string_value(e), s) == 0)
+			return 1;
+	return 0;
+}
+
+START_TEST(dropped_connection_window)
+{
+	char phone[NDROP][20], id[NDROP][64], code[16], first[NDROP][16];
+	int count[NDROP], lines, dups = 0, status;
+	json_int_t submit_ok;
+	json_t *j, *all, *on_dropped, *e;
+	long conn;
+	size_t k;
+
+	snprintf(H.sim_args, sizeof(H.sim_args), "--drop-after 5 "
+	    "--resp-delay-ms 200");
+	H.submit_wait_ms = 0; /* every send answers at once: all in flight */
+	start_all();
+	for (int i = 0; i < NDROP; i++) {
+		snprintf(phone[i], sizeof(phone[i]), "+141555501%02d", 40 + i);
+		json_decref(send_code(phone[i], id[i], sizeof(id[i]), 201));
+	}
+	for (int i = 0; i < NDROP; i++)
+		ck_assert_msg(h_wait_sms(&H, phone[i], 1, NULL, 0, 60000) == 0,
+		    "%s never got its SMS (see %s)", phone[i], H.daemon_log);
+	ck_assert_msg(h_wait_idle(&H, 30000) == 0, "the queue never drained");
+
+	on_dropped = json_array();
+	conn = dropped_conn(on_dropped);
+	ck_assert_msg(conn > 0, "the simulator dropped no connection");
+
+	/* Every number: one code, however many copies; and it checks. */
+	all = h_handset_read(H.handset);
+	lines = (int)json_array_size(all);
+	for (int i = 0; i < NDROP; i++) {
+		count[i] = 0;
+		json_array_foreach(all, k, e) {
+			if (strcmp(jstr(e, "to"), phone[i]) != 0)
+				continue;
+			ck_assert_int_eq(h_code_of(jstr(e, "text"), code,
+			    sizeof(code)), 0);
+			if (count[i]++ == 0) {
+				snprintf(first[i], sizeof(first[i]), "%s",
+				    code);
+				continue;
+			}
+			ck_assert_msg(strcmp(code, first[i]) == 0,
+			    "%s got two different codes", phone[i]);
+			dups++;
+		}
+		ck_assert_int_ge(count[i], 1);
+	}
+	/* A copy is only allowed of a message the SMSC accepted on the
+	 * dropped connection (its response may never have left): every
+	 * line but the last to a number must be one of those. */
+	for (int i = 0; i < NDROP; i++) {
+		int seen = 0;
+		json_array_foreach(all, k, e) {
+			if (strcmp(jstr(e, "to"), phone[i]) != 0)
+				continue;
+			if (++seen < count[i])
+				ck_assert_msg(in_list(on_dropped,
+				    jstr(e, "message_id")),
+				    "%s: message %s was resent though it was "
+				    "not outstanding at the drop", phone[i],
+				    jstr(e, "message_id"));
+		}
+	}
+	/* Lines = submits the daemon saw answered + at most those that
+	 * were outstanding at the drop (accepted on that connection). */
+	j = h_json(&H, "GET", "/v1/smscs", NULL, &status);
+	ck_assert_int_eq(status, 200);
+	submit_ok = json_integer_value(json_object_get(smsc_entry(j, "sim"),
+	    "submit_ok"));
+	json_decref(j);
+	fprintf(stderr, "dropped_connection_window: %d handset lines, %d "
+	    "duplicates (same code twice), %d accepted on the dropped "
+	    "connection, daemon submit_ok %lld\n", lines, dups,
+	    (int)json_array_size(on_dropped), (long long)submit_ok);
+	ck_assert_int_eq(lines, NDROP + dups);
+	ck_assert_int_le(dups, (int)json_array_size(on_dropped));
+	ck_assert_int_ge(lines, (int)submit_ok);
+	ck_assert_int_le(lines, (int)submit_ok +
+	    (int)json_array_size(on_dropped));
+	/* Each line the daemon never saw answered was outstanding at the
+	 * drop; only those may have a second copy.  A resend of an answered
+	 * submit would add a line and an answer, and break this. */
+	ck_assert_msg(dups <= lines - (int)submit_ok, "%d copies but only %d "
+	    "submits were unanswered at the drop", dups,
+	    lines - (int)submit_ok);
+	json_decref(all);
+	json_decref(on_dropped);
+
+	for (int i = 0; i < NDROP; i++)
+		ck_assert_msg(code_valid(id[i], first[i]),
+		    "code for %s invalid", phone[i]);
+}
+END_TEST
+
+/* ---- 6. UCS-2 Russian, GSM German ---- */
+
+/* The data_coding and text of the nth line to phone. */
+static int
+handset_line(const char *phone, int nth, char *text, size_t size)
+{
+	json_t *all = h_handset_read(H.handset), *e;
+	int seen = 0, dc = -1;
+	size_t k;
+
+	json_array_foreach(all, k, e) {
+		if (strcmp(jstr(e, "to"), phone) != 0 || ++seen != nth)
+			continue;
+		dc = (int)json_integer_value(json_object_get(e,
+		    "data_coding"));
+		snprintf(text, size, "%s", jstr(e, "text"));
+	}
+	json_decref(all);
+	return dc;
+}
+
+START_TEST(ucs2_russian)
+{
+	char id[64], code[16], text[2048];
+	const char *de = "+14155550124";
+
+	start_all();
+	json_decref(send_body("{\"phone\": \"" PHONE "\", \"language\": "
+	    "\"ru\"}", id, sizeof(id), 201));
+	read_code_in(H.handset, PHONE, 1, code, sizeof(code));
+	ck_assert_int_eq(handset_line(PHONE, 1, text, sizeof(text)), 8);
+	ck_assert_msg(strstr(text, "код") != NULL, "not Cyrillic: %s", text);
+	ck_assert_ptr_nonnull(strstr(text, code));
+	ck_assert(code_valid(id, code));
+
+	json_decref(send_body("{\"phone\": \"+14155550124\", \"language\": "
+	    "\"de\"}", id, sizeof(id), 201));
+	read_code_in(H.handset, de, 1, code, sizeof(code));
+	ck_assert_int_eq(handset_line(de, 1, text, sizeof(text)), 0);
+	ck_assert_msg(strstr(text, "Bestätigungscode") != NULL &&
+	    strstr(text, "gültig") != NULL, "umlauts lost: %s", text);
+	ck_assert(code_valid(id, code));
+}
+END_TEST
+
+/* ---- 7. a wrong password is not hammered ---- */
+
+static int
+bind_attempts(void)
+{
+	return h_count_lines(H.sim_log, "event=bind ") +
+	    h_count_lines(H.sim_log, "event=bind.refused ");
+}
+
+START_TEST(wrong_password_no_storm)
+{
+	json_t *j, *e, *b;
+	int status, before, after;
+
+	snprintf(H.smsc_password, sizeof(H.smsc_password), "nope");
+	ck_assert_int_eq(h_sim_start(&H), 0);
+	ck_assert_int_eq(h_daemon_start(&H, 0), 0);
+	for (long long end = h_now_ms() + 20000; h_now_ms() < end &&
+	    h_count_lines(H.sim_log, "event=bind.refused") == 0;)
+		h_nap_ms(25);
+	ck_assert_msg(h_count_lines(H.sim_log, "event=bind.refused") > 0,
+	    "the daemon never tried to bind");
+	ck_assert_int_eq(h_count_lines(H.sim_log, "event=bind "), 0);
+
+	j = h_json(&H, "GET", "/v1/smscs", NULL, &status);
+	ck_assert_int_eq(status, 200);
+	e = smsc_entry(j, "sim");
+	b = json_array_get(json_object_get(e, "binds"), 0);
+	ck_assert_ptr_nonnull(e);
+	ck_assert(json_is_false(json_object_get(e, "up")));
+	ck_assert_str_ne(jstr(b, "state"), "bound");
+	json_decref(j);
+
+	before = bind_attempts();
+	h_nap_ms(3000);
+	after = bind_attempts();
+	ck_assert_msg(after - before <= 3, "%d bind attempts in 3 s with a "
+	    "wrong password", after - before);
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
+	ck_assert(!h_file_contains(H.daemon_log, "nope"));
+}
+END_TEST
+
+/* ---- 8. the SMSC refuses a number for good ---- */
+
+START_TEST(smsc_refuses_number)
+{
+	char id[64], code[16];
+	const char *refused = "+14155550199", *fine = "+14155550100";
+	json_t *j;
+
+	snprintf(H.sim_args, sizeof(H.sim_args), "--refuse-prefix "
+	    "1415555019");
+	start_all();
+	j = send_code(refused, id, sizeof(id), 201);
+	ck_assert_str_eq(jstr(j, "status"), "failed");
+	json_decref(j);
+	j = get_verif(id);
+	ck_assert_str_eq(jstr(j, "status"), "failed");
+	ck_assert_msg(strlen(jstr(j, "fail_reason")) > 0, "no fail_reason");
+	json_decref(j);
+
+	j = send_code(fine, id, sizeof(id), 201);
+	ck_assert_str_eq(jstr(j, "status"), "sent");
+	json_decref(j);
+	read_code_in(H.handset, fine, 1, code, sizeof(code));
+	ck_assert(code_valid(id, code));
+	ck_assert_int_eq(h_count_sms(&H, refused), 0);
+}
+END_TEST
+
+static Suite *
+e2e_smpp_suite(void)
+{
+	Suite *s = suite_create("e2e_smpp");
+	struct {
+		const char *name;
+		const TTest *test;
+		int loops;
+	} tests[] = {
+		{ "two_smscs_bound", two_smscs_bound, 1 },
+		{ "receipts", receipts, 1 },
+		{ "hex_and_decimal_ids", hex_and_decimal_ids,
+		    (int)(sizeof(id_variants) / sizeof(id_variants[0])) },
+		{ "throttling_loses_nothing", throttling_loses_nothing, 1 },
+		{ "dropped_connection_window", dropped_connection_window, 1 },
+		{ "ucs2_russian", ucs2_russian, 1 },
+		{ "wrong_password_no_storm", wrong_password_no_storm, 1 },
+		{ "smsc_refuses_number", smsc_refuses_number, 1 },
+	};
+
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		TCase *tc = tcase_create(tests[i].name);
+		tcase_add_checked_fixture(tc, setup, teardown);
+		tcase_set_timeout(tc, 120);
+		tcase_add_loop_test(tc, tests[i].test, 0, tests[i].loops);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
+/*
+ * A failed assertion ends a forked test at once: Check kills its process
+ * group (the simulators and the daemon) but its teardown never runs.  So
+ * every test directory lives under one base directory that main removes
+ * at the end (kept with SV_KEEP).
+ */
+int
+main(void)
+{
+	char base[] = "/tmp/smsverify-e2e-smpp-XXXXXX", cmd[128];
+	SRunner *sr;
+	int failed;
+
+	if (mkdtemp(base) == NULL || setenv("SV_TMPDIR", base, 1) != 0) {
+		perror("test directory");
+		return 1;
+	}
+	sr = srunner_create(e2e_smpp_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	if (getenv("SV_KEEP") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", base);
+	} else {
+		fprintf(stderr, "test directories kept in %s\n", base);
+	}
+	return failed ? 1 : 0;
+}
