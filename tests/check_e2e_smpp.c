@@ -581,6 +581,46 @@ START_TEST(smsc_refuses_number)
 }
 END_TEST
 
+
+/* ---- 9. a long text goes out as one concatenated SMS ---- */
+
+START_TEST(long_text_concatenated)
+{
+	char id[64], code[16], body[1024], path[160];
+	json_t *lines, *line, *j;
+	const char *text;
+	int status, parts = 0;
+
+	start_all();
+	/* About 230 GSM characters: two parts of at most 153. */
+	snprintf(body, sizeof(body), "{\"phone\": \"" PHONE "\", "
+	    "\"template\": \"Your one-time code for signing in to the "
+	    "Example Corp customer portal is {code}. It is valid for "
+	    "{minutes} minutes. Never share it with anyone, not even with "
+	    "someone who says they work for Example Corp support.\"}");
+	json_decref(send_body(body, id, sizeof(id), 201));
+	read_code_in(H.handset, PHONE, 1, code, sizeof(code));
+	lines = h_handset_read(H.handset);
+	ck_assert_int_eq((int)json_array_size(lines), 1);
+	line = json_array_get(lines, 0);
+	parts = (int)json_integer_value(json_object_get(line, "parts"));
+	text = json_string_value(json_object_get(line, "text"));
+	ck_assert_int_eq(parts, 2);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_ptr_nonnull(strstr(text, "Example Corp support."));
+	ck_assert_ptr_nonnull(strstr(text, code));
+	json_decref(lines);
+	/* Each part is a submit of its own, with its own message id. */
+	snprintf(path, sizeof(path), "/v1/verifications/%s", id);
+	j = h_json(&H, "GET", path, NULL, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_int_eq((int)json_array_size(json_object_get(j,
+	    "attempts")), 2);
+	json_decref(j);
+	ck_assert(code_valid(id, code));
+}
+END_TEST
+
 static Suite *
 e2e_smpp_suite(void)
 {
@@ -599,6 +639,7 @@ e2e_smpp_suite(void)
 		{ "ucs2_russian", ucs2_russian, 1 },
 		{ "wrong_password_no_storm", wrong_password_no_storm, 1 },
 		{ "smsc_refuses_number", smsc_refuses_number, 1 },
+		{ "long_text_concatenated", long_text_concatenated, 1 },
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
