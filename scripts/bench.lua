@@ -2,9 +2,13 @@
 --
 --   wrk ... -s scripts/bench.lua URL -- MODE RANGE [TOKEN]
 --
--- MODE is "send" (POST {"phone": P}, expects 201), "check" (POST
--- {"phone": P, "code": "000000"}, expects 200) or "ceiling" (the send body,
--- expects 200, for tests/bare_http).  P runs through RANGE numbers
+-- MODE is "send" (POST {"phone": P}, expects 201; with IDFILE the ids of
+-- the answers are written there), "check" (POST {"phone": P, "code":
+-- "000000"}, expects 200), "checkid" (POST {"id": I, "code": "000000"} for
+-- the ids in IDFILE, expects 200) or "ceiling" (the send body, expects 200,
+-- for tests/bare_http).
+--
+--   wrk ... -s scripts/bench.lua URL -- MODE RANGE TOKEN [IDFILE]  P runs through RANGE numbers
 -- +14155000000, +14155000001, ... and wraps, one counter per wrk thread
 -- (threads start at different offsets).  Every request is built here, so
 -- the ceiling pays the same client cost as the real runs.
@@ -16,9 +20,12 @@
 --   bench: sample HTTP_STATUS BODY      the first unexpected answer
 -- errors counts unexpected HTTP statuses and socket errors.
 
-local mode, range, token
+local mode, range, token, idfile
 local counter = 0
 local expect
+local ids = {}
+local nids = 0
+local idout = nil
 
 -- Per thread, read back by done() through thread:get().
 statuses = {}
@@ -37,6 +44,16 @@ function init(args)
 	mode = args[1] or "send"
 	range = tonumber(args[2] or "100000")
 	token = args[3] or ""
+	idfile = args[4]
+	if mode == "send" and idfile then
+		idout = io.open(idfile, "w")
+	end
+	if mode == "checkid" and idfile then
+		for l in io.lines(idfile) do
+			nids = nids + 1
+			ids[nids] = l
+		end
+	end
 	if range < 1 then range = 1 end
 	if range > 100000 then range = 100000 end
 	if mode == "send" then expect = 201 else expect = 200 end
@@ -54,6 +71,9 @@ function request()
 	local body
 	if mode == "check" then
 		body = '{"phone": "' .. phone() .. '", "code": "000000"}'
+	elseif mode == "checkid" and nids > 0 then
+		counter = counter % nids + 1
+		body = '{"id": "' .. ids[counter] .. '", "code": "000000"}'
 	else
 		body = '{"phone": "' .. phone() .. '"}'
 	end
@@ -76,6 +96,14 @@ function response(status, headers, body)
 	local o = body and string.match(body, '"status"%s*:%s*"([^"]*)"')
 	if o then
 		outcomes[o] = (outcomes[o] or 0) + 1
+	end
+	if idout and status == 201 then
+		local id = string.match(body, '"id"%s*:%s*"([^"]*)"')
+		if id then
+			idout:write(id, "\n")
+			nids = nids + 1
+			if nids % 256 == 0 then idout:flush() end
+		end
 	end
 end
 

@@ -47,10 +47,23 @@ xasprintf_err(const char *fmt, const char *a, const char *b)
 	return s;
 }
 
+/* SHA-256 of every key's token, computed once per configuration. */
+static void
+gw_hash_keys(struct gw *gw)
+{
+	free(gw->key_hash);
+	gw->key_hash = xcalloc(gw->conf->nkey ? gw->conf->nkey : 1,
+	    sizeof(*gw->key_hash));
+	for (int i = 0; i < gw->conf->nkey; i++) {
+		const char *t = gw->conf->keys[i].token;
+		SHA256((const unsigned char *)t, strlen(t), gw->key_hash[i]);
+	}
+}
+
 int
 gw_key_by_token(const struct gw *gw, const char *token)
 {
-	uint8_t want[SHA256_DIGEST_LENGTH], have[SHA256_DIGEST_LENGTH];
+	uint8_t want[SHA256_DIGEST_LENGTH];
 	int found = -1;
 
 	if (token == NULL)
@@ -58,12 +71,9 @@ gw_key_by_token(const struct gw *gw, const char *token)
 	/* Compare digests so the time does not depend on where the tokens
 	 * differ, and visit every key whatever matches. */
 	SHA256((const unsigned char *)token, strlen(token), want);
-	for (int i = 0; i < gw->conf->nkey; i++) {
-		const char *t = gw->conf->keys[i].token;
-		SHA256((const unsigned char *)t, strlen(t), have);
-		if (CRYPTO_memcmp(want, have, sizeof(want)) == 0)
+	for (int i = 0; i < gw->conf->nkey; i++)
+		if (CRYPTO_memcmp(want, gw->key_hash[i], sizeof(want)) == 0)
 			found = i;
-	}
 	return found;
 }
 
@@ -84,6 +94,7 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	gw->base = base;
 	gw->conf = conf;
 	gw->started_at = util_now();
+	gw_hash_keys(gw);
 	if (verify_secret_load(conf->secret_file, gw->secret, &e) != 0) {
 		*err = e;
 		goto fail;
@@ -390,6 +401,7 @@ gw_reload(struct gw *gw, struct conf *nc)
 	gw->carriers = nca;
 	gw->ncarrier = nc->nsmsc;
 	gw->conf = nc;
+	gw_hash_keys(gw);
 	conf_free(old);
 	dispatch_reroute(gw->dispatch);
 	log_info("gw.reloaded", "keys=%d routes=%d smscs_kept=%d "
@@ -435,6 +447,7 @@ gw_free(struct gw *gw)
 	if (gw->sig_hup)
 		event_free(gw->sig_hup);
 	conf_free(gw->conf);
+	free(gw->key_hash);
 	OPENSSL_cleanse(gw->secret, sizeof(gw->secret));
 	free(gw);
 }

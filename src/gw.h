@@ -38,6 +38,7 @@ enum gw_state { GW_RUNNING = 0, GW_DRAINING, GW_STOPPED };
 struct gw {
 	struct event_base *base;
 	struct conf *conf;            /* current configuration (owned) */
+	uint8_t (*key_hash)[32];      /* SHA-256 of each key's token */
 	uint8_t secret[VERIFY_SECRET_LEN];
 	struct store *store;
 	struct http *http;

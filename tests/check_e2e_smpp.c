@@ -297,7 +297,7 @@ END_TEST
 
 START_TEST(throttling_loses_nothing)
 {
-	char phone[NTHROTTLE][20], id[NTHROTTLE][64], code[16];
+	char phone[NTHROTTLE][24], id[NTHROTTLE][64], code[16];
 	json_t *j;
 
 	snprintf(H.sim_args, sizeof(H.sim_args), "--fail-every 3");
@@ -373,7 +373,7 @@ in_list(json_t *list, const char *s)
 
 START_TEST(dropped_connection_window)
 {
-	char phone[NDROP][20], id[NDROP][64], code[16], first[NDROP][16];
+	char phone[NDROP][24], id[NDROP][64], code[16], first[NDROP][16];
 	int count[NDROP], lines, dups = 0, status;
 	json_int_t submit_ok;
 	json_t *j, *all, *on_dropped, *e;

@@ -105,14 +105,15 @@ h_init(struct harness *h)
 	h->submit_wait_ms = 3000;
 	snprintf(h->sim_name, sizeof(h->sim_name), "sim");
 	snprintf(h->smsc_password, sizeof(h->smsc_password), "secret1");
+	char dir[sizeof(h->dir)];
+	memcpy(dir, h->dir, sizeof(dir));   /* not an alias of h for snprintf */
 	for (int i = 0; i < H_EXTRA_SIMS; i++) {
 		struct h_sim *x = &h->sims[i];
 		x->port = distinct_port(taken, n);
 		taken[n++] = x->port;
 		snprintf(x->handset, sizeof(x->handset), "%s/handset%d.jsonl",
-		    h->dir, i + 2);
-		snprintf(x->log, sizeof(x->log), "%s/sim%d.log", h->dir,
-		    i + 2);
+		    dir, i + 2);
+		snprintf(x->log, sizeof(x->log), "%s/sim%d.log", dir, i + 2);
 		if (x->port <= 0)
 			return -1;
 	}
