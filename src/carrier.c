@@ -26,6 +26,8 @@
 #include "log.h"
 #include "util.h"
 
+#define CARRIER_STATUSES 16
+
 struct carrier {
 	struct event_base *base;
 	char *name, *host, *system_id, *password, *system_type;
@@ -46,6 +48,12 @@ struct carrier {
 	int pause_ms;                   /* current pause, doubles */
 	struct event *wake_ev;          /* bucket refilled or pause over */
 	uint64_t throttled;
+	/* submit_sm_resp command_status counts (the first few distinct ones;
+	 * the rest add up under "other") and receipts by message state. */
+	struct { uint32_t status; uint64_t n; } resp[CARRIER_STATUSES];
+	int nresp;
+	uint64_t resp_other;
+	uint64_t receipts[SMPP_MSG_REJECTED + 1];
 	void (*stop_done)(void *);
 	void *stop_arg;
 };
@@ -119,7 +127,17 @@ carrier_on_submit_done(void *arg, struct smpp_session *s, void *cookie,
     uint32_t status, const char *message_id)
 {
 	struct carrier *c = arg;
+	int i;
 
+	for (i = 0; i < c->nresp && c->resp[i].status != status; i++)
+		;
+	if (i < c->nresp)
+		c->resp[i].n++;
+	else if (c->nresp < CARRIER_STATUSES) {
+		c->resp[c->nresp].status = status;
+		c->resp[c->nresp++].n = 1;
+	} else
+		c->resp_other++;
 	if (status == ESME_RTHROTTLED || status == ESME_RMSGQFUL) {
 		c->pause_ms = c->pause_ms ? c->pause_ms * 2 : PAUSE_MIN_MS;
 		if (c->pause_ms > PAUSE_MAX_MS)
@@ -144,6 +162,8 @@ carrier_on_receipt(void *arg, struct smpp_session *s,
 {
 	struct carrier *c = arg;
 
+	if ((unsigned)r->state <= SMPP_MSG_REJECTED)
+		c->receipts[r->state]++;
 	c->cb.receipt(c->arg, c, s, r, ack);
 }
 
@@ -299,6 +319,16 @@ carrier_latin1(const struct carrier *c)
 	return c->cfg.latin1_default;
 }
 
+void
+carrier_source_addr(const struct carrier *c, int alpha, uint8_t *ton,
+    uint8_t *npi)
+{
+	*ton = c->cfg.source_ton >= 0 ? (uint8_t)c->cfg.source_ton :
+	    (alpha ? 5 : 1);
+	*npi = c->cfg.source_npi >= 0 ? (uint8_t)c->cfg.source_npi :
+	    (alpha ? 0 : 1);
+}
+
 int
 carrier_msgid_mode(const struct carrier *c)
 {
@@ -328,6 +358,8 @@ carrier_same(const struct carrier *c, const struct conf_smsc *cs)
 	    o->reconnect_max_ms == cs->reconnect_max_ms &&
 	    o->latin1_default == cs->latin1_default &&
 	    o->msgid_mode == cs->msgid_mode && o->tls == cs->tls &&
+	    o->source_ton == cs->source_ton &&
+	    o->source_npi == cs->source_npi &&
 	    streq(o->tls_ca_file, cs->tls_ca_file) &&
 	    streq(o->tls_server_name, cs->tls_server_name);
 }
@@ -422,11 +454,28 @@ carrier_json(const struct carrier *c)
 		    "receipts", (json_int_t)s.receipts,
 		    "reconnects", (json_int_t)s.reconnects));
 	}
+	static const char *const states[] = {
+		"unknown_state", "enroute", "delivered", "expired", "deleted",
+		"undeliverable", "accepted", "unknown", "rejected",
+	};
+	json_t *resp = json_object(), *rcpt = json_object();
+	for (int i = 0; i < c->nresp; i++)
+		json_object_set_new(resp, smpp_strstatus(c->resp[i].status),
+		    json_integer((json_int_t)c->resp[i].n));
+	if (c->resp_other > 0)
+		json_object_set_new(resp, "other",
+		    json_integer((json_int_t)c->resp_other));
+	for (int i = 0; i <= SMPP_MSG_REJECTED; i++)
+		if (c->receipts[i] > 0)
+			json_object_set_new(rcpt, states[i],
+			    json_integer((json_int_t)c->receipts[i]));
 	carrier_stats(c, &t);
-	return json_pack("{s:s, s:s, s:i, s:b, s:i, s:I, s:o, s:I, s:I, s:I}",
+	return json_pack("{s:s, s:s, s:i, s:b, s:i, s:I, s:o, s:o, s:o, s:I, "
+	    "s:I, s:I}",
 	    "name", c->name, "host", c->host, "port", c->port,
 	    "up", carrier_up(c), "throughput", c->cfg.throughput,
 	    "throttled", (json_int_t)c->throttled, "binds", binds,
+	    "responses", resp, "receipts_by_state", rcpt,
 	    "submits", (json_int_t)t.submits,
 	    "submit_ok", (json_int_t)t.submit_ok,
 	    "receipts", (json_int_t)t.receipts);

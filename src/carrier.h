@@ -45,6 +45,10 @@ const char *carrier_name(const struct carrier *);
 int carrier_index(const struct carrier *);
 void carrier_set_index(struct carrier *, int index);
 int carrier_latin1(const struct carrier *);
+/* Source address TON/NPI for a sender (alpha: alphanumeric): the
+ * configured ones, or 5/0 for alphanumeric and 1/1 for digits. */
+void carrier_source_addr(const struct carrier *, int alpha, uint8_t *ton,
+    uint8_t *npi);
 /* enum conf_msgid of its [smsc] section. */
 int carrier_msgid_mode(const struct carrier *);
 /* 1 when the section's settings equal this carrier's (reload keeps it). */

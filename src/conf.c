@@ -146,6 +146,8 @@ static const struct kdef smsc_keys[] = {
 	{ "message_id", T_ENUM, 0, 0, "auto", 0, S(msgid_mode), 0,
 	    msgid_modes },
 	{ "tls", T_ENUM, 0, 0, "no", 0, S(tls), 0, yesno },
+	{ "source_ton", T_INT, -1, 6, "-1", 0, S(source_ton), 0, NULL },
+	{ "source_npi", T_INT, -1, 18, "-1", 0, S(source_npi), 0, NULL },
 	{ "tls_ca_file", T_PATH, 1, 4095, NULL, 0, S(tls_ca_file), 0, NULL },
 	{ "tls_server_name", T_WORD, 1, 255, NULL, 0, S(tls_server_name), 0,
 	    NULL },

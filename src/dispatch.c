@@ -345,15 +345,10 @@ msg_submit(struct msg *m, struct carrier *c)
 	}
 	memset(&sm, 0, sizeof(sm));
 	sm.source = m->sender;
-	if (sender_is_alpha(m->sender)) {
-		sm.source_ton = 5;
-		sm.source_npi = 0;
-	} else {
-		sm.source_ton = 1;
-		sm.source_npi = 1;
-		if (sm.source[0] == '+')
-			sm.source++;
-	}
+	carrier_source_addr(c, sender_is_alpha(m->sender), &sm.source_ton,
+	    &sm.source_npi);
+	if (!sender_is_alpha(m->sender) && sm.source[0] == '+')
+		sm.source++;
 	sm.destination = m->phone + 1;
 	sm.data_coding = dc;
 	validity_period(m->expires_at - util_now(), vp, sizeof(vp));
