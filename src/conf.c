@@ -20,6 +20,7 @@
  * A struct conf is built whole or not at all and is never changed after
  * conf_load() returns it; its strings belong to it.
  */
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -1023,6 +1024,18 @@ sect_of(const struct parser *p, int kind, const char *name)
 }
 
 /* Whole-file rules, after every section is converted. */
+/* 1 for an IPv4 or IPv6 address or "localhost": what the SMPP session
+ * connects to without a (blocking) DNS lookup. */
+static int
+host_is_address(const char *h)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	return strcmp(h, "localhost") == 0 || inet_pton(AF_INET, h, &a4) == 1 ||
+	    inet_pton(AF_INET6, h, &a6) == 1;
+}
+
 static void
 validate(struct parser *p)
 {
@@ -1045,6 +1058,10 @@ validate(struct parser *p)
 			perr(p, key_line(s, "reconnect_max_ms"), s,
 			    "reconnect_max_ms", "%d is below reconnect_min_ms "
 			    "%d", m->reconnect_max_ms, m->reconnect_min_ms);
+		if (m->host != NULL && !host_is_address(m->host))
+			perr(p, key_line(s, "host"), s, "host", "'%s' is not "
+			    "an IP address (host names are not resolved)",
+			    m->host);
 	}
 	for (i = 0; i < c->nkey; i++) {
 		struct conf_key *k = &c->keys[i];

@@ -153,7 +153,7 @@ START_TEST(minimal_file_gets_defaults)
 	m = &c->smscs[0];
 	ck_assert_str_eq(m->name, "only");
 	ck_assert_int_eq(m->line, 3);
-	ck_assert_str_eq(m->host, "smsc.example.net");
+	ck_assert_str_eq(m->host, "192.0.2.10");
 	ck_assert_int_eq(m->port, 2775);
 	ck_assert_str_eq(m->system_id, "user1");
 	ck_assert_str_eq(m->password, "");
@@ -230,8 +230,8 @@ START_TEST(routes_resolve_smscs_written_later)
 {
 	struct conf *c = load_ok(
 	    "[route uk]\nprefix = +44 +447\nsmsc = b a\n"
-	    "[smsc a]\nhost = h\nsystem_id = a\n"
-	    "[smsc b]\nhost = h\nsystem_id = b\n"
+	    "[smsc a]\nhost = 10.0.0.1\nsystem_id = a\n"
+	    "[smsc b]\nhost = 10.0.0.1\nsystem_id = b\n"
 	    "[key k]\ntoken = 0123456789abcdef0123\n");
 
 	/* routes exist without "+": accepted, and no implicit route */
@@ -248,7 +248,7 @@ END_TEST
 
 START_TEST(bad_port)
 {
-	expect_one("[smsc carrier-a]\nhost = h\nsystem_id = s\n"
+	expect_one("[smsc carrier-a]\nhost = 10.0.0.1\nsystem_id = s\n"
 	    "port = 70000\n",
 	    "t.conf:9: [smsc carrier-a] port: 70000 is out of range 1..65535");
 }
@@ -265,14 +265,17 @@ END_TEST
 
 START_TEST(unknown_key)
 {
-	expect_one("[smsc b]\nhost = h\nsystem_id = s\nprot = 2775\n",
+	expect_one("[smsc b]\nhost = 10.0.0.1\nsystem_id = s\nprot = 2775\n",
 	    "t.conf:9: [smsc b] unknown key 'prot'");
 }
 END_TEST
 
 START_TEST(unknown_section)
 {
-	expect_one("[smcs b]\nhost = h\n", "t.conf:6: unknown section [smcs b]");
+	expect_one("[smsc b]\nhost = smsc.example.net\nsystem_id = s\n",
+	    "t.conf:7: [smsc b] host: 'smsc.example.net' is not an IP "
+	    "address");
+	expect_one("[smcs b]\nhost = 10.0.0.1\n", "t.conf:6: unknown section [smcs b]");
 	expect_one("[server x]\n", "t.conf:6: section [server] takes no name");
 	expect_one("[route]\nprefix = +\n", "t.conf:6: section [route] needs a "
 	    "name");
@@ -328,7 +331,7 @@ END_TEST
 
 START_TEST(duplicate_section)
 {
-	expect_one("[smsc a]\nhost = h\nsystem_id = s\n",
+	expect_one("[smsc a]\nhost = 10.0.0.1\nsystem_id = s\n",
 	    "t.conf:6: [smsc a] duplicate section (first at line 1)");
 	expect_one("[store]\n[store]\n",
 	    "t.conf:7: [store] duplicate section (first at line 6)");
@@ -358,7 +361,7 @@ START_TEST(bad_token_not_echoed)
 	    "the token leaked into the error: %s", errors);
 	free(errors);
 
-	errors = load_bad(BASE "[smsc b]\nhost = h\nsystem_id = s\n"
+	errors = load_bad(BASE "[smsc b]\nhost = 10.0.0.1\nsystem_id = s\n"
 	    "password = secret-pw-123\n");
 	ck_assert_msg(strstr(errors, "t.conf:9: [smsc b] password: must be at "
 	    "most 8 characters") != NULL, "%s", errors);
@@ -394,7 +397,7 @@ START_TEST(non_numeric_values)
 	expect_one("[server]\nlog_level = loud\n",
 	    "t.conf:7: [server] log_level: 'loud' is not debug, info, warn or "
 	    "error");
-	expect_one("[smsc b]\nhost = h\nsystem_id = s\nbind = receiver\n",
+	expect_one("[smsc b]\nhost = 10.0.0.1\nsystem_id = s\nbind = receiver\n",
 	    "t.conf:9: [smsc b] bind: 'receiver' is not transceiver or "
 	    "transmitter");
 }
@@ -409,7 +412,7 @@ START_TEST(whole_file_rules)
 	ck_assert_msg(strstr(errors, "t.conf:2: at least one [key NAME]")
 	    != NULL, "%s", errors);
 	free(errors);
-	expect_one("[smsc b]\nhost = h\nsystem_id = s\n"
+	expect_one("[smsc b]\nhost = 10.0.0.1\nsystem_id = s\n"
 	    "reconnect_min_ms = 5000\nreconnect_max_ms = 1000\n",
 	    "t.conf:10: [smsc b] reconnect_max_ms: 1000 is below "
 	    "reconnect_min_ms 5000");
