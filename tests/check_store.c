@@ -19,9 +19,14 @@
 
 #include "store.h"
 
-/* The record decoder, exposed by store_lmdb.c for this test only. */
+/* The record codec and a raw write, exposed by store_lmdb.c for this test
+ * only. */
 int store_record_decode_for_test(const char *buf, size_t len,
     struct verif *out);
+size_t store_record_encode_for_test(const struct verif *v, uint8_t *buf,
+    size_t size);
+int store_record_put_raw_for_test(struct store *, const char *id,
+    const void *buf, size_t len);
 
 #define T0 1800000000LL         /* a fixed "now" for records */
 #define BIG_MAP (64ULL << 20)
@@ -277,6 +282,255 @@ START_TEST(test_record_version_refused)
 }
 END_TEST
 
+/* Every field at the edges of its range: longest strings, NULL and empty
+ * optional strings, negative and 64-bit times, the most sends. */
+static void
+make_extreme(struct verif *v)
+{
+	memset(v, 0, sizeof(*v));
+	memset(v->id, 'i', sizeof(v->id) - 1);
+	memset(v->key, 'k', sizeof(v->key) - 1);
+	strcpy(v->phone, "+123456789012345");
+	strcpy(v->api, "0000000");
+	v->status = VERIF_MAX_ATTEMPTS;
+	v->send_state = SEND_FAILED;
+	v->attempt = INT32_MAX;
+	v->checks = -7;
+	v->max_checks = INT32_MIN;
+	for (int i = 0; i < 32; i++)
+		v->code_hmac[i] = (uint8_t)(255 - i * 3);
+	v->created_at = INT64_MIN;
+	v->expires_at = INT64_MAX;
+	v->updated_at = -1;
+	memset(v->sender, 's', sizeof(v->sender) - 1);
+	memset(v->fail_reason, 'f', sizeof(v->fail_reason) - 1);
+	v->sealed = strdup("");
+	v->metadata = NULL;
+	v->nsend = VERIF_MAX_SENDS;
+	for (int i = 0; i < VERIF_MAX_SENDS; i++) {
+		struct verif_send *sd = &v->send[i];
+
+		memset(sd->smsc, 'a' + i, sizeof(sd->smsc) - 1);
+		memset(sd->message_id, '0' + i, sizeof(sd->message_id) - 1);
+		sd->submitted_at = (int64_t)1 << (40 + i);
+		sd->dlr = DLR_PENDING + i % 6;
+		sd->dlr_at = -(int64_t)i;
+		sd->error = i % 2 ? -1 : 0x7fffffff;
+		snprintf(sd->reason, sizeof(sd->reason), "%s",
+		    i == 0 ? "" : "rrrrrrrrrrrrrrrrrrrrrrrrrrrrrrr");
+	}
+}
+
+START_TEST(test_record_binary_round_trip)
+{
+	uint8_t buf[4096];
+	struct verif v, got;
+	size_t n;
+
+	/* Extremes, then a plain record with metadata and no sends. */
+	make_extreme(&v);
+	n = store_record_encode_for_test(&v, buf, sizeof(buf));
+	ck_assert_uint_gt(n, 0);
+	ck_assert_int_eq(buf[0], 2);    /* format 2 */
+	ck_assert_int_eq(store_record_decode_for_test((char *)buf, n, &got),
+	    STORE_OK);
+	assert_same(&v, &got);
+	ck_assert_ptr_nonnull(got.sealed);      /* "" is not NULL */
+	verif_clear(&got);
+	verif_clear(&v);
+
+	make_verif(&v, 12, VERIF_PENDING, SEND_QUEUED, T0 + 60);
+	v.metadata = strdup("{\"k\":\"\\u00e9\"}");
+	n = store_record_encode_for_test(&v, buf, sizeof(buf));
+	ck_assert_uint_gt(n, 0);
+	ck_assert_int_eq(store_record_decode_for_test((char *)buf, n, &got),
+	    STORE_OK);
+	assert_same(&v, &got);
+	ck_assert_ptr_null(got.sealed);
+	verif_clear(&got);
+	/* Too small a buffer: nothing written. */
+	ck_assert_uint_eq(store_record_encode_for_test(&v, buf, n - 1), 0);
+	verif_clear(&v);
+
+	/* Through the store, across a reopen. */
+	make_extreme(&v);
+	strcpy(v.id, "ver_extreme");
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	reopen(BIG_MAP);
+	ck_assert_int_eq(store_verif_get(st, "ver_extreme", &got), STORE_OK);
+	assert_same(&v, &got);
+	verif_clear(&got);
+	verif_clear(&v);
+}
+END_TEST
+
+START_TEST(test_record_binary_refused)
+{
+	uint8_t buf[1024], bad[1024];
+	struct verif v, got;
+	size_t n, i;
+	int ok = 0;
+
+	make_verif(&v, 21, VERIF_PENDING, SEND_SENT, T0 + 60);
+	add_sends(&v, 21);
+	v.sealed = strdup("c2VhbGVk");
+	v.metadata = strdup("{}");
+	n = store_record_encode_for_test(&v, buf, sizeof(buf));
+	ck_assert_uint_gt(n, 100);
+
+	/* Every truncation, and one octet too many. */
+	for (i = 0; i < n; i++) {
+		ck_assert_int_eq(store_record_decode_for_test((char *)buf, i,
+		    &got), STORE_ERR);
+		ck_assert_str_eq(got.id, "");
+		ck_assert_ptr_null(got.sealed);
+	}
+	memcpy(bad, buf, n);
+	bad[n] = 0;
+	ck_assert_int_eq(store_record_decode_for_test((char *)bad, n + 1,
+	    &got), STORE_ERR);
+
+	/* Unknown versions: older, newer, none. */
+	const uint8_t versions[] = { 0, 1, 3, 0x7f, 0xff };
+
+	for (i = 0; i < sizeof(versions); i++) {
+		memcpy(bad, buf, n);
+		bad[0] = versions[i];
+		ck_assert_int_eq(store_record_decode_for_test((char *)bad, n,
+		    &got), STORE_ERR);
+	}
+	/* An unknown flag. */
+	memcpy(bad, buf, n);
+	bad[1] |= 0x80;
+	ck_assert_int_eq(store_record_decode_for_test((char *)bad, n, &got),
+	    STORE_ERR);
+	/* The key's length (offset 78): past the end, too long for the
+	 * field, and a NUL inside it. */
+	memcpy(bad, buf, n);
+	bad[78] = 0xff;
+	bad[79] = 0xff;
+	ck_assert_int_eq(store_record_decode_for_test((char *)bad, n, &got),
+	    STORE_ERR);
+	memcpy(bad, buf, n);
+	bad[78] = 33;
+	bad[79] = 0;
+	ck_assert_int_eq(store_record_decode_for_test((char *)bad, n, &got),
+	    STORE_ERR);
+	memcpy(bad, buf, n);
+	bad[80] = '\0';
+	ck_assert_int_eq(store_record_decode_for_test((char *)bad, n, &got),
+	    STORE_ERR);
+
+	/* A key one octet longer than its field, the rest intact. */
+	ck_assert_uint_eq(strlen(v.key), 4);
+	memcpy(bad, buf, 80);
+	memset(bad + 80, 'k', 33);
+	memcpy(bad + 113, buf + 84, n - 84);
+	bad[78] = 33;
+	ck_assert_int_eq(store_record_decode_for_test((char *)bad, n + 29,
+	    &got), STORE_ERR);
+	bad[78] = 32;                   /* the same with 32 octets reads */
+	memmove(bad + 112, bad + 113, n - 84);
+	ck_assert_int_eq(store_record_decode_for_test((char *)bad, n + 28,
+	    &got), STORE_OK);
+	ck_assert_uint_eq(strlen(got.key), 32);
+	verif_clear(&got);
+
+	/* Any single octet changed to any of a few values: refused or read,
+	 * never out of bounds (ASan), never leaking (LSan). */
+	const uint8_t vals[] = { 0x00, 0x01, 0x08, 0x09, 0x20, 0x7f, 0x80,
+	    0xff };
+
+	for (i = 0; i < n; i++) {
+		for (size_t j = 0; j < sizeof(vals); j++) {
+			memcpy(bad, buf, n);
+			bad[i] = vals[j];
+			if (store_record_decode_for_test((char *)bad, n,
+			    &got) == STORE_OK)
+				ok++;
+			verif_clear(&got);
+		}
+	}
+	ck_assert_int_gt(ok, 0);        /* e.g. a changed time is still valid */
+
+	/* What cannot be encoded is refused, and fails the batch. */
+	memset(v.key, 'k', sizeof(v.key));      /* no NUL */
+	ck_assert_uint_eq(store_record_encode_for_test(&v, buf, sizeof(buf)),
+	    0);
+	snprintf(v.key, sizeof(v.key), "key");
+	v.nsend = VERIF_MAX_SENDS + 1;
+	ck_assert_uint_eq(store_record_encode_for_test(&v, buf, sizeof(buf)),
+	    0);
+	v.nsend = 1;
+	free(v.metadata);
+	v.metadata = malloc(70000);
+	memset(v.metadata, 'm', 69999);
+	v.metadata[69999] = '\0';
+	ck_assert_uint_eq(store_record_encode_for_test(&v, buf, sizeof(buf)),
+	    0);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_ERR);
+	ck_assert_int_eq(store_flush(st), STORE_ERR);
+	verif_clear(&v);
+}
+END_TEST
+
+/* A format-1 (JSON) record in the database, as an older version wrote it:
+ * it reads, and an update over it keeps the indexes right. */
+START_TEST(test_record_v1_in_database)
+{
+	struct verif v, got;
+	char id[32], json[1024];
+	uint8_t bad[8] = { 3, 0, 0, 0, 0, 0, 0, 0 };
+	char hex[65];
+
+	make_verif(&v, 31, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", v.code_hmac[i]);
+	snprintf(json, sizeof(json), "{\"v\":1,\"id\":\"%s\",\"key\":\"%s\","
+	    "\"phone\":\"%s\",\"api\":\"v1\",\"status\":1,\"send_state\":1,"
+	    "\"attempt\":%d,\"checks\":%d,\"max_checks\":5,"
+	    "\"code_hmac\":\"%s\",\"created_at\":%lld,\"expires_at\":%lld,"
+	    "\"updated_at\":%lld,\"sender\":\"%s\",\"fail_reason\":\"\","
+	    "\"sealed\":\"c2VhbGVk\",\"metadata\":null,\"sends\":[]}",
+	    v.id, v.key, v.phone, v.attempt, v.checks, hex,
+	    (long long)v.created_at, (long long)v.expires_at,
+	    (long long)v.updated_at, v.sender);
+	ck_assert_int_eq(store_record_put_raw_for_test(st, v.id, json,
+	    strlen(json)), STORE_OK);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	v.sealed = strdup("c2VhbGVk");
+	assert_stored(31, &v);
+
+	/* Approve it over the JSON record: pending and queue entries go. */
+	v.status = VERIF_APPROVED;
+	v.send_state = SEND_SENT;
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	assert_stored(31, &v);
+	ck_assert_int_eq(store_pending_get(st, v.key, v.phone, id,
+	    sizeof(id)), STORE_NOTFOUND);
+	struct store_stats ss;
+
+	store_stats(st, &ss);
+	ck_assert_int_eq(ss.pending, 0);
+	ck_assert_int_eq(ss.queued, 0);
+
+	/* A record of an unknown format: reads and updates refuse it, and
+	 * the update's batch fails. */
+	ck_assert_int_eq(store_record_put_raw_for_test(st, v.id, bad,
+	    sizeof(bad)), STORE_OK);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(store_verif_get(st, v.id, &got), STORE_ERR);
+	ck_assert_str_eq(got.id, "");
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_ERR);
+	ck_assert_int_eq(store_flush(st), STORE_ERR);
+	verif_clear(&v);
+}
+END_TEST
+
 START_TEST(test_strings)
 {
 	ck_assert_str_eq(verif_strstatus(VERIF_PENDING), "pending");
@@ -347,6 +601,34 @@ START_TEST(test_pending_index)
 	ck_assert_int_eq(ss.verifs, 2);
 	ck_assert_int_eq(ss.pending, 0);
 	ck_assert_int_eq(ss.queued, 0);
+}
+END_TEST
+
+/* An update that changes expires_at moves the pending expiry entry. */
+START_TEST(test_expiry_moves)
+{
+	struct verif v;
+
+	make_verif(&v, 41, VERIF_PENDING, SEND_SENT, T0 + 300);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	v.expires_at = T0 + 900;
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(store_sweep(st, T0 + 400, 10, 86400, NULL, NULL), 0);
+	ck_assert_int_eq(status_of(41), VERIF_PENDING);
+	v.expires_at = T0 + 100;
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(store_sweep(st, T0 + 150, 10, 86400, NULL, NULL), 1);
+	ck_assert_int_eq(status_of(41), VERIF_EXPIRED);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	/* Only the purge entry is left, at expiry + retention. */
+	ck_assert_int_eq(store_sweep(st, T0 + 100 + 86399, 10, 86400, NULL,
+	    NULL), 0);
+	ck_assert_int_eq(store_sweep(st, T0 + 100 + 86400, 10, 86400, NULL,
+	    NULL), 1);
+	ck_assert_int_eq(status_of(41), 0);
 }
 END_TEST
 
@@ -879,6 +1161,9 @@ store_suite(void)
 	tcase_add_test(tc, test_put_get_every_field);
 	tcase_add_test(tc, test_get_unknown);
 	tcase_add_test(tc, test_record_version_refused);
+	tcase_add_test(tc, test_record_binary_round_trip);
+	tcase_add_test(tc, test_record_binary_refused);
+	tcase_add_test(tc, test_record_v1_in_database);
 	tcase_add_test(tc, test_strings);
 	suite_add_tcase(s, tc);
 
@@ -887,6 +1172,7 @@ store_suite(void)
 	tcase_add_test(tc, test_pending_index);
 	tcase_add_test(tc, test_queue_index);
 	tcase_add_test(tc, test_msgid_index);
+	tcase_add_test(tc, test_expiry_moves);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("commit");
