@@ -1,10 +1,13 @@
 /*
  * dispatch.c - a message's life from commit to an SMSC's answer.
  *
- * A verification's message is born committed: dispatch_send() waits for
- * the store commit that holds it (status pending, send_state queued, text
- * sealed) before anything goes on the wire, so a crash can only lose a
- * send that was never acknowledged.  Then the message walks its route's
+ * A verification's message starts with its record staged in the store
+ * (status pending, send_state queued, text sealed).  It goes on the wire at
+ * once; the record commits with the next commit that someone waits on (at
+ * the latest after the store's commit delay), and the HTTP answer always
+ * waits for a commit, so a crash can only lose a send that was never
+ * acknowledged (its SMS may have left: the person got a code nobody can
+ * check, and the caller, who got no 201, asks again).  The message walks its route's
  * SMSCs in order (route.c), skipping carriers that are down or have no
  * window room; a carrier that accepts it gets its message id indexed for
  * receipts and the record turns `sent` with the sealed text erased.  A
@@ -42,8 +45,7 @@
 #include "verify.h"
 
 enum msg_state {
-	MSG_COMMITTING = 0,  /* waiting for the commit of its record */
-	MSG_WAITING,         /* in the wait queue */
+	MSG_WAITING = 0,     /* in the wait queue (or being tried) */
 	MSG_SUBMITTED,       /* on the wire, cookie held by a carrier */
 };
 
@@ -464,30 +466,15 @@ msg_try(struct msg *m)
 		msg_answer(m);   /* every SMSC is down: `queued` now */
 }
 
+/* Start m: arm the wait for its HTTP answer and try the route.  The
+ * submit may leave before the record's commit; the answer never does (it
+ * goes out after a commit, and reports an error if the record is not in
+ * the store then). */
 static void
-msg_committed(void *arg, int result)
+msg_start(struct msg *m)
 {
-	struct msg *m = arg;
 	struct timeval tv;
 
-	if (result != STORE_OK) {
-		/* Nothing was stored: nothing is sent, the caller gets 503. */
-		if (m->answer != NULL) {
-			struct answer *a = m->answer;
-			m->answer = NULL;
-			a->cb(a->ctx, NULL, result);
-			if (a->timer != NULL)
-				event_free(a->timer);
-			free(a);
-		}
-		msg_free(m);
-		return;
-	}
-	if (m->dead) {
-		msg_answer(m);
-		msg_free(m);
-		return;
-	}
 	if (m->answer != NULL) {
 		int ms = m->d->gw->conf->submit_wait_ms;
 		tv.tv_sec = ms / 1000;
@@ -535,8 +522,7 @@ dispatch_send(struct dispatch *d, const struct verif *v, int last_smsc,
 		m->answer->d = d;
 		util_strlcpy(m->answer->id, v->id, sizeof(m->answer->id));
 	}
-	m->state = MSG_COMMITTING;
-	store_on_commit(d->gw->store, msg_committed, m);
+	msg_start(m);
 }
 
 void
@@ -563,7 +549,6 @@ dispatch_drop(struct dispatch *d, const char *id)
 		msg_answer(m);
 		msg_free(m);
 		break;
-	case MSG_COMMITTING:
 	case MSG_SUBMITTED:
 		m->dead = 1;   /* freed when its commit or cookie comes back */
 		break;

@@ -30,6 +30,7 @@
 
 #define GW_DRAIN_MS 5000       /* bound on waiting for in-flight work */
 #define GW_UNBIND_MS 5000      /* bound on waiting for unbind_resp */
+#define GW_COMMIT_DELAY_MS 5   /* staged writes nobody waits on */
 
 static const struct carrier_callbacks gw_carrier_cb = {
 	.submit_done = dispatch_submit_done,
@@ -104,6 +105,8 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 		*err = e;
 		goto fail;
 	}
+	/* A submit's record and its accept share a commit (see store.h). */
+	store_set_commit_delay(gw->store, GW_COMMIT_DELAY_MS);
 	gw->http = http_new(base, conf->listen_host, conf->listen_port,
 	    conf->max_connections, conf->request_timeout, &e);
 	if (gw->http == NULL) {

@@ -122,7 +122,10 @@ phone_normalise_uncached(const char *number, const char *region, char *out,
 	}
 	if (util->Parse(in, reg, &pn) != PhoneNumberUtil::NO_PARSING_ERROR)
 		return PHONE_UNPARSABLE;
-	if (!util->IsValidNumber(pn))
+	/* IsValidNumber() is GetNumberType() != UNKNOWN underneath: ask once
+	 * (the type's regular expressions are the expensive part). */
+	PhoneNumberUtil::PhoneNumberType t = util->GetNumberType(pn);
+	if (t == PhoneNumberUtil::UNKNOWN)
 		return PHONE_INVALID;
 	std::string e164;
 	util->Format(pn, PhoneNumberUtil::E164, &e164);
@@ -130,7 +133,7 @@ phone_normalise_uncached(const char *number, const char *region, char *out,
 		return PHONE_INVALID;
 	std::memcpy(out, e164.c_str(), e164.size() + 1);
 	if (type)
-		*type = map_type(util->GetNumberType(pn));
+		*type = map_type(t);
 	return PHONE_OK;
 }
 

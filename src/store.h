@@ -127,6 +127,11 @@ typedef void (*store_commit_cb)(void *arg, int result);
  * (STORE_FULL / STORE_ERR).  With nothing staged it still waits for the end
  * of the turn, so every answer leaves at the same point of the loop. */
 void store_on_commit(struct store *, store_commit_cb cb, void *arg);
+/* Let staged writes that nobody waits on wait up to ms milliseconds for a
+ * commit that someone waits on (0, the default: commit at the end of every
+ * turn).  The daemon sets a few milliseconds so an SMPP submit's record and
+ * the update when it is accepted share one commit. */
+void store_set_commit_delay(struct store *, int ms);
 /* Commit the staged batch now (shutdown, tests).  Returns its result. */
 int store_flush(struct store *);
 

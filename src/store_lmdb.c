@@ -96,6 +96,8 @@ struct store {
 	MDB_txn *wtxn;          /* the batch's write txn, NULL until a write */
 	int batch_result;       /* STORE_OK or the error that failed it */
 	struct event *commit_ev;
+	int delay_ms;                   /* see store_set_commit_delay() */
+	int urgent;                     /* the open batch has waiters */
 	struct commit_waiter *waiters;
 	int nwaiter, waitercap;
 
@@ -813,15 +815,39 @@ mdb_fail(struct store *st, int rc, const char *op)
 	    mdb_strerror(rc));
 }
 
-/* IDLE -> OPEN: the commit event runs once this turn's callbacks ran. */
+/* IDLE -> OPEN, and when the batch commits.  A batch someone waits on
+ * (urgent: a store_on_commit callback) commits once this turn's callbacks
+ * ran.  Without waiters, and with a commit delay set, staged writes wait up
+ * to that delay for a batch that has waiters, so work that acknowledges
+ * nothing (an SMPP submit's record, a sweep) shares the next commit
+ * instead of paying for its own. */
 static void
-batch_open(struct store *st)
+batch_open(struct store *st, int urgent)
 {
-	if (st->state != BATCH_IDLE)
+	struct timeval tv;
+
+	if (st->state == BATCH_IDLE) {
+		st->batch_result = STORE_OK;
+		st->urgent = 0;
+		enter_state(st, BATCH_OPEN);
+	}
+	if (st->urgent)
 		return;
-	st->batch_result = STORE_OK;
-	enter_state(st, BATCH_OPEN);
-	event_active(st->commit_ev, 0, 0);
+	if (urgent || st->delay_ms == 0) {
+		st->urgent = 1;
+		event_del(st->commit_ev);
+		event_active(st->commit_ev, 0, 0);
+	} else if (!evtimer_pending(st->commit_ev, NULL)) {
+		tv.tv_sec = st->delay_ms / 1000;
+		tv.tv_usec = (st->delay_ms % 1000) * 1000;
+		event_add(st->commit_ev, &tv);
+	}
+}
+
+void
+store_set_commit_delay(struct store *st, int ms)
+{
+	st->delay_ms = ms > 0 ? ms : 0;
 }
 
 /* The batch's write txn for a staged write in *txn: STORE_OK, or the
@@ -831,7 +857,7 @@ batch_txn(struct store *st, MDB_txn **txn)
 {
 	int rc;
 
-	batch_open(st);
+	batch_open(st, 0);
 	if (st->state == BATCH_FAILED)
 		return st->batch_result;
 	if (st->wtxn == NULL) {
@@ -1328,7 +1354,7 @@ store_msgid_get(struct store *st, const char *smsc, const char *msgid,
 void
 store_on_commit(struct store *st, store_commit_cb cb, void *arg)
 {
-	batch_open(st);
+	batch_open(st, 1);
 	if (st->nwaiter == st->waitercap) {
 		st->waitercap = st->waitercap ? st->waitercap * 2 : 16;
 		st->waiters = xrealloc(st->waiters,
