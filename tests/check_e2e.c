@@ -475,6 +475,43 @@ START_TEST(sighup_reloads_keys_keeps_binds)
 }
 END_TEST
 
+
+START_TEST(full_store_answers_503)
+{
+	char first[64] = "", body[128], out[4096], path[160];
+	int st = 0, sent = 0;
+
+	/* A 1 MiB map and no SMSC: every send is stored queued with its sealed
+	 * text, so the map fills after some hundreds. */
+	snprintf(H.map_size, sizeof(H.map_size), "1M");
+	ck_assert_int_eq(h_daemon_start(&H, 0), 0);
+	for (int i = 0; i < 5000; i++) {
+		snprintf(body, sizeof(body), "{\"phone\": \"+1415555%04d\"}",
+		    i);
+		st = h_http(&H, "POST", "/v1/verifications", NULL, H_TOKEN,
+		    body, out, sizeof(out));
+		if (st != 201)
+			break;
+		if (first[0] == '\0') {
+			json_t *j = json_loads(out, 0, NULL);
+			snprintf(first, sizeof(first), "%s", jstr(j, "id"));
+			json_decref(j);
+		}
+		sent++;
+	}
+	ck_assert_msg(st == 503, "no 503 after %d sends (last %d)", sent, st);
+	ck_assert_ptr_nonnull(strstr(out, "\"store_full\""));
+	ck_assert_int_gt(sent, 10);
+	/* What was stored before is intact and the daemon still answers. */
+	snprintf(path, sizeof(path), "/v1/verifications/%s", first);
+	ck_assert_int_eq(h_http(&H, "GET", path, NULL, H_TOKEN, NULL, out,
+	    sizeof(out)), 200);
+	ck_assert_ptr_nonnull(strstr(out, "\"pending\""));
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
+	ck_assert(h_file_contains(H.daemon_log, "map_size"));
+}
+END_TEST
+
 static Suite *
 e2e_suite(void)
 {
@@ -496,6 +533,7 @@ e2e_suite(void)
 		{ "bad_requests", bad_requests },
 		{ "cancel", cancel_and_other_key },
 		{ "sighup", sighup_reloads_keys_keeps_binds },
+		{ "store_full", full_store_answers_503 },
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {

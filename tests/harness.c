@@ -82,7 +82,7 @@ distinct_port(const int *taken, int n)
 int
 h_init(struct harness *h)
 {
-	int taken[2 + H_EXTRA_SIMS], n = 0;
+	int taken[2 + H_EXTRA_SIMS] = { 0 }, n = 0;
 
 	const char *base = getenv("SV_TMPDIR");
 
@@ -267,7 +267,7 @@ write_conf(struct harness *h)
 	fprintf(f,
 	    "[server]\nlisten = 127.0.0.1:%d\nsecret_file = %s/secret\n"
 	    "request_timeout = 10\nsubmit_wait_ms = %d\nlog_level = debug\n"
-	    "[store]\npath = %s/db\nmap_size = 64M\nsweep_interval = 1\n"
+	    "[store]\npath = %s/db\nmap_size = %s\nsweep_interval = 1\n"
 	    "[verify]\ncode_length = 6\nexpiry = %d\n"
 	    "max_check_attempts = %d\nrepeat_window = 600\nsender = Verify\n"
 	    "default_country = US\n"
@@ -275,7 +275,8 @@ write_conf(struct harness *h)
 	    "password = %s\nreconnect_min_ms = 100\n"
 	    "reconnect_max_ms = 500\nenquire_link = 5\n"
 	    "response_timeout = 5\n",
-	    h->http_port, h->dir, h->submit_wait_ms, h->dir, h->expiry,
+	    h->http_port, h->dir, h->submit_wait_ms, h->dir,
+	    h->map_size[0] ? h->map_size : "64M", h->expiry,
 	    h->max_checks, h->sim_name, h->sim_port, h->smsc_password);
 	for (int i = 0; i < H_EXTRA_SIMS; i++) {
 		if (h->sims[i].name[0] == '\0')

@@ -39,6 +39,7 @@ struct harness {
 	int expiry;
 	int max_checks;
 	int submit_wait_ms;
+	char map_size[16];    /* [store] map_size, default 64M */
 	char sim_args[256];   /* extra simulator arguments */
 	char extra_conf[1024];
 	/* the first simulator's [smsc NAME] ("sim") and the password the
