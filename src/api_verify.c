@@ -459,25 +459,27 @@ out:
 
 /* ---- check ------------------------------------------------------------ */
 
-struct check_ctx {
+/* An answer that leaves after the current batch commits. */
+struct reply_ctx {
 	struct gw *gw;
 	struct evhttp_request *req;
+	int status;
 	json_t *answer;
 };
 
 static void
-check_answer(void *arg, int result)
+reply_committed(void *arg, int result)
 {
-	struct check_ctx *ctx = arg;
+	struct reply_ctx *ctx = arg;
 
 	if (ctx->gw->http == NULL)
 		json_decref(ctx->answer);
 	else if (result != STORE_OK) {
 		json_decref(ctx->answer);
 		http_reply_error(ctx->req, HTTP_ERR_UNAVAILABLE, "store_error",
-		    NULL, "the check could not be recorded; try again");
+		    NULL, "the change could not be stored; try again");
 	} else
-		http_reply_json(ctx->req, 200, ctx->answer);
+		http_reply_json(ctx->req, ctx->status, ctx->answer);
 	free(ctx);
 }
 
@@ -506,7 +508,7 @@ api_check(struct evhttp_request *req, const char *rest, void *arg)
 	json_t *body, *answer;
 	struct verif v;
 	enum verify_result r = VERIFY_USED;
-	struct check_ctx *ctx;
+	struct reply_ctx *ctx;
 
 	memset(&v, 0, sizeof(v));
 	code[0] = '\0';
@@ -575,8 +577,9 @@ api_check(struct evhttp_request *req, const char *rest, void *arg)
 	ctx = xmalloc(sizeof(*ctx));
 	ctx->gw = gw;
 	ctx->req = req;
+	ctx->status = 200;
 	ctx->answer = answer;
-	store_on_commit(gw->store, check_answer, ctx);
+	store_on_commit(gw->store, reply_committed, ctx);
 out:
 	OPENSSL_cleanse(code, sizeof(code));
 	verif_clear(&v);
@@ -608,29 +611,6 @@ missing:
 	http_reply_error(req, HTTP_ERR_NOT_FOUND, "not_found", "id",
 	    "no such verification");
 	return -1;
-}
-
-struct reply_ctx {
-	struct gw *gw;
-	struct evhttp_request *req;
-	int status;
-	json_t *answer;
-};
-
-static void
-reply_committed(void *arg, int result)
-{
-	struct reply_ctx *ctx = arg;
-
-	if (ctx->gw->http == NULL)
-		json_decref(ctx->answer);
-	else if (result != STORE_OK) {
-		json_decref(ctx->answer);
-		http_reply_error(ctx->req, HTTP_ERR_UNAVAILABLE, "store_error",
-		    NULL, "the change could not be stored; try again");
-	} else
-		http_reply_json(ctx->req, ctx->status, ctx->answer);
-	free(ctx);
 }
 
 static void
