@@ -128,12 +128,14 @@ log_emit(enum log_level level, const char *line, size_t len)
 void
 log_event(enum log_level level, const char *event, const char *fmt, ...)
 {
-	char stackbuf[1024], *buf = stackbuf, ts[32], head[96];
+	static time_t ts_sec = -1;
+	static char ts[32];             /* "2026-11-22T07:33:10", per second */
+	char stackbuf[1024], *buf = stackbuf;
 	struct timespec now;
 	struct tm tm;
 	va_list ap;
 	int hlen, plen;
-	size_t total;
+	size_t total, room, elen = strlen(event);
 
 	if (level < min_level)
 		return;
@@ -141,36 +143,37 @@ log_event(enum log_level level, const char *event, const char *fmt, ...)
 		level = LOG_ERR;
 
 	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-	hlen = snprintf(head, sizeof(head), "ts=%s.%03ldZ level=%s event=",
+	if (now.tv_sec != ts_sec) {
+		gmtime_r(&now.tv_sec, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+		ts_sec = now.tv_sec;
+	}
+	hlen = snprintf(buf, sizeof(stackbuf), "ts=%s.%03ldZ level=%s event=",
 	    ts, now.tv_nsec / 1000000, level_names[level]);
-	if (hlen < 0 || (size_t)hlen >= sizeof(head))
+	if (hlen < 0 || (size_t)hlen + elen + 3 >= sizeof(stackbuf))
 		return;
-
+	memcpy(buf + hlen, event, elen);
+	total = (size_t)hlen + elen;
+	/* Format the pairs straight into the stack buffer; only a line that
+	 * does not fit is formatted again into a heap buffer. */
+	room = sizeof(stackbuf) - total - 2;     /* ' ' and '\n' */
 	va_start(ap, fmt);
-	plen = vsnprintf(NULL, 0, fmt, ap);
+	plen = vsnprintf(buf + total + 1, room, fmt, ap);
 	va_end(ap);
 	if (plen < 0)
 		plen = 0;
-
-	/* head + event + " " + pairs + "\n" + NUL */
-	total = (size_t)hlen + strlen(event) + 1 + (size_t)plen + 2;
-	if (total > sizeof(stackbuf)) {
-		buf = malloc(total);
+	if ((size_t)plen >= room) {
+		buf = malloc(total + (size_t)plen + 3);
 		if (buf == NULL)
 			return;
-	}
-	memcpy(buf, head, (size_t)hlen);
-	total = (size_t)hlen;
-	memcpy(buf + total, event, strlen(event));
-	total += strlen(event);
-	if (plen > 0) {
-		buf[total++] = ' ';
+		memcpy(buf, stackbuf, total);
 		va_start(ap, fmt);
-		vsnprintf(buf + total, (size_t)plen + 1, fmt, ap);
+		vsnprintf(buf + total + 1, (size_t)plen + 1, fmt, ap);
 		va_end(ap);
-		total += (size_t)plen;
+	}
+	if (plen > 0) {
+		buf[total] = ' ';
+		total += 1 + (size_t)plen;
 	}
 	buf[total++] = '\n';
 	log_emit(level, buf, total);

@@ -25,8 +25,8 @@ int verify_secret_load(const char *path, uint8_t secret[VERIFY_SECRET_LEN],
 int verify_code_new(char *out, int len);
 /* 1 when s is 4..12 ASCII digits. */
 int verify_code_valid(const char *s);
-/* A new verification id into out (32 octets): "ver_" + 24 hex, the first
- * 8 the creation time (so ids sort by time), the rest random. */
+/* A new verification id into out (32 octets): "ver_" + 24 hex: the
+ * creation time, a counter (so ids sort by creation), then 48 random bits. */
 void verify_id_new(char *out);
 
 /* HMAC-SHA256(secret, id ":" code) into out. */
