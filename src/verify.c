@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
@@ -301,25 +302,76 @@ verify_id_new(char *out)
 	util_hex(r, sizeof(r), out + 4);
 }
 
+/*
+ * OpenSSL 3 looks algorithms up by name on every one-shot call (HMAC(),
+ * EVP_aes_256_gcm() in an init): a microsecond or two each, on every send
+ * and check.  The keyed HMAC context, the derived sealing key and the
+ * fetched cipher are kept here for the last secret seen (the daemon has
+ * one; tests may use several, so a different secret rebuilds them).
+ */
+static struct {
+	int ready;
+	uint8_t secret[VERIFY_SECRET_LEN];
+	EVP_MAC_CTX *mac;               /* HMAC-SHA256 keyed with secret */
+	uint8_t seal_key[32];
+	EVP_CIPHER *gcm;
+} kc;
+
+static void
+keyed(const uint8_t secret[VERIFY_SECRET_LEN])
+{
+	EVP_MAC *mac;
+	OSSL_PARAM params[2];
+	size_t len;
+
+	if (kc.ready && CRYPTO_memcmp(kc.secret, secret, VERIFY_SECRET_LEN) ==
+	    0)
+		return;
+	EVP_MAC_CTX_free(kc.mac);
+	if (kc.gcm == NULL)
+		kc.gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	kc.mac = mac ? EVP_MAC_CTX_new(mac) : NULL;
+	EVP_MAC_free(mac);
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+	    (char *)"SHA256", 0);
+	params[1] = OSSL_PARAM_construct_end();
+	if (kc.gcm == NULL || kc.mac == NULL ||
+	    EVP_MAC_init(kc.mac, secret, VERIFY_SECRET_LEN, params) != 1 ||
+	    EVP_MAC_update(kc.mac, (const uint8_t *)SEAL_INFO,
+	    strlen(SEAL_INFO)) != 1 ||
+	    EVP_MAC_final(kc.mac, kc.seal_key, &len, sizeof(kc.seal_key)) != 1) {
+		fprintf(stderr, "smsverifyd: OpenSSL HMAC/AES-GCM unusable\n");
+		abort();
+	}
+	memcpy(kc.secret, secret, VERIFY_SECRET_LEN);
+	kc.ready = 1;
+}
+
+/* HMAC-SHA256 under the secret of the pieces, in order. */
+static void
+keyed_hmac(const uint8_t secret[VERIFY_SECRET_LEN], const void *a, size_t al,
+    const void *b, size_t bl, const void *c, size_t cl, uint8_t out[32])
+{
+	size_t len;
+
+	keyed(secret);
+	if (EVP_MAC_init(kc.mac, NULL, 0, NULL) != 1 ||
+	    EVP_MAC_update(kc.mac, a, al) != 1 ||
+	    EVP_MAC_update(kc.mac, b, bl) != 1 ||
+	    EVP_MAC_update(kc.mac, c, cl) != 1 ||
+	    EVP_MAC_final(kc.mac, out, &len, 32) != 1) {
+		fprintf(stderr, "smsverifyd: HMAC-SHA256 failed\n");
+		abort();
+	}
+}
+
 /* HMAC-SHA256(secret, id ":" code) into out. */
 void
 verify_code_hmac(const uint8_t secret[VERIFY_SECRET_LEN], const char *id,
     const char *code, uint8_t out[32])
 {
-	size_t il = strlen(id), cl = strlen(code);
-	unsigned int outlen = 32;
-	uint8_t *msg = xmalloc(il + 1 + cl);
-
-	memcpy(msg, id, il);
-	msg[il] = ':';
-	memcpy(msg + il + 1, code, cl);
-	if (HMAC(EVP_sha256(), secret, VERIFY_SECRET_LEN, msg, il + 1 + cl,
-	    out, &outlen) == NULL) {
-		fprintf(stderr, "smsverifyd: HMAC-SHA256 failed\n");
-		abort();
-	}
-	OPENSSL_cleanse(msg, il + 1 + cl);
-	free(msg);
+	keyed_hmac(secret, id, strlen(id), ":", 1, code, strlen(code), out);
 }
 
 /*
@@ -393,13 +445,8 @@ verify_attempts_left(const struct verif *v)
 static void
 seal_key(const uint8_t secret[VERIFY_SECRET_LEN], uint8_t key[32])
 {
-	unsigned int len = 32;
-
-	if (HMAC(EVP_sha256(), secret, VERIFY_SECRET_LEN,
-	    (const uint8_t *)SEAL_INFO, strlen(SEAL_INFO), key, &len) == NULL) {
-		fprintf(stderr, "smsverifyd: HMAC-SHA256 failed\n");
-		abort();
-	}
+	keyed(secret);
+	memcpy(key, kc.seal_key, 32);
 }
 
 /*
@@ -424,7 +471,7 @@ verify_seal(const uint8_t secret[VERIFY_SECRET_LEN], const char *id,
 	seal_key(secret, key);
 	raw = xmalloc(rawlen);
 	if (RAND_bytes(raw, SEAL_NONCE) != 1 ||
-	    EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+	    EVP_EncryptInit_ex(ctx, kc.gcm, NULL, NULL, NULL) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, SEAL_NONCE,
 	    NULL) != 1 ||
 	    EVP_EncryptInit_ex(ctx, NULL, NULL, key, raw) != 1 ||
@@ -494,7 +541,7 @@ verify_unseal(const uint8_t secret[VERIFY_SECRET_LEN], const char *id,
 	}
 	seal_key(secret, key);
 	out = xmalloc((size_t)ctlen + 1);
-	if (EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, NULL, NULL) != 1 ||
+	if (EVP_DecryptInit_ex(ctx, kc.gcm, NULL, NULL, NULL) != 1 ||
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, SEAL_NONCE,
 	    NULL) != 1 ||
 	    EVP_DecryptInit_ex(ctx, NULL, NULL, key, raw) != 1 ||
