@@ -99,6 +99,7 @@ struct conn {
 	                               must be complete                   */
 	int counted;                /* counts against max_conn            */
 	struct http_req *req;       /* the BUSY request's record          */
+	int cached_fd;              /* its slot in http->by_fd, or -1     */
 	struct conn *prev, *next;
 };
 
@@ -136,6 +137,8 @@ struct http {
 	struct route *routes;               /* longest path first */
 	int nroute;
 	struct conn *conns;
+	struct conn **by_fd;            /* conn_of() cache, indexed by fd */
+	int nby_fd;
 	int nconn;                          /* tracked, not refused */
 	uint64_t next_conn_id;
 	struct event *reap_ev;              /* the REAP_MS timer */
@@ -327,6 +330,9 @@ conn_unlink(struct http *http, struct conn *c)
 		c->next->prev = c->prev;
 	if (c->counted)
 		http->nconn--;
+	if (c->cached_fd >= 0 && c->cached_fd < http->nby_fd &&
+	    http->by_fd[c->cached_fd] == c)
+		http->by_fd[c->cached_fd] = NULL;
 }
 
 /* Drop our reference (closing the socket if evhttp is done with it). */
@@ -347,14 +353,35 @@ conn_of(struct http *http, struct evhttp_request *req)
 	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	struct bufferevent *bev;
 	struct conn *c;
+	evutil_socket_t fd;
 
 	if (evcon == NULL)
 		return NULL;
 	bev = evhttp_connection_get_bufferevent(evcon);
+	/* Kept-alive connections ask again and again: look in the by-fd
+	 * cache first, and walk the list only for a connection's first
+	 * request. */
+	fd = bufferevent_getfd(bev);
+	if (fd >= 0 && fd < http->nby_fd && http->by_fd[fd] != NULL &&
+	    http->by_fd[fd]->bev == bev)
+		return http->by_fd[fd];
 	for (c = http->conns; c != NULL; c = c->next)
 		if (c->bev == bev)
-			return c;
-	return NULL;
+			break;
+	if (c != NULL && fd >= 0 && fd < 1 << 20) {
+		if (fd >= http->nby_fd) {
+			int n = http->nby_fd ? http->nby_fd : 256;
+			while (n <= fd)
+				n *= 2;
+			http->by_fd = xrealloc(http->by_fd, n * sizeof(c));
+			memset(http->by_fd + http->nby_fd, 0,
+			    (n - http->nby_fd) * sizeof(c));
+			http->nby_fd = n;
+		}
+		http->by_fd[fd] = c;
+		c->cached_fd = fd;
+	}
+	return c;
 }
 
 /* evhttp has called bufferevent_free() on it: every callback is cleared,
@@ -452,6 +479,7 @@ conn_new_bev(struct event_base *base, void *arg)
 		return NULL;    /* evhttp makes its own */
 	}
 	bufferevent_incref(c->bev);
+	c->cached_fd = -1;
 	c->deadline_ms = now + (int64_t)http->request_timeout * 1000;
 	c->id = ++http->next_conn_id;
 	c->counted = http->nconn < http->max_conn;
@@ -731,6 +759,7 @@ http_free(struct http *http)
 	for (int i = 0; i < http->nroute; i++)
 		free(http->routes[i].path);
 	free(http->routes);
+	free(http->by_fd);
 	free(http);
 }
 
