@@ -11,11 +11,13 @@
  *   msgid    smsc NUL normalised message id -> id (receipt matching)
  *   msgref   id NUL smsc NUL msgid -> "" (so a purge finds its msgid entries)
  *
- * Group commit: every write made during one turn of the event loop goes
- * into one write transaction, committed (with one fsync) by an event that
- * runs after the turn's other callbacks.  Reads see the open batch.
- * Callbacks registered with store_on_commit() fire after that commit, with
- * its result: persist, then acknowledge.
+ * Group commit: writes go into one write transaction (the batch),
+ * committed (one fsync) by an event that runs after the turn's other
+ * callbacks once someone waits on it with store_on_commit(); writes nobody
+ * waits on join the next such commit, or commit by themselves after the
+ * delay set with store_set_commit_delay() (0, the default: every turn).
+ * Reads see the open batch.  Callbacks fire after the commit, with its
+ * result: persist, then acknowledge.
  */
 #ifndef STORE_H
 #define STORE_H
