@@ -81,6 +81,9 @@ struct smpp_config {
 	const char *tls_server_name;
 };
 
+/* The largest message_payload we send (a long OTP text in UCS-2). */
+#define SMPP_MAX_PAYLOAD 2048
+
 /* One submit_sm.  Strings are copied; nothing is kept after submit returns. */
 struct smpp_message {
 	const char *source;       /* sender: alphanumeric or digits */
@@ -89,7 +92,10 @@ struct smpp_message {
 	uint8_t esm_class;
 	uint8_t data_coding;
 	const uint8_t *body;      /* short_message octets */
-	size_t body_len;          /* <= 253 */
+	size_t body_len;          /* <= 253, or <= SMPP_MAX_PAYLOAD with
+	                             use_payload */
+	int use_payload;          /* body goes in the message_payload TLV
+	                             (sm_length 0): the SMSC splits it */
 	const char *validity_period; /* "" or SMPP time, e.g. "000000001000000R" */
 	uint8_t registered_delivery; /* 1 = receipt on success or failure */
 };

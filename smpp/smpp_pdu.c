@@ -577,8 +577,10 @@ smpp_pdu_pack_submit(uint8_t *out, size_t outsize, uint32_t seq,
 {
 	submit_sm_t s;
 
-	if (seq == 0 || m->body_len > PACK_SM_MAX ||
-	    (m->body_len > 0 && m->body == NULL))
+	int n;
+
+	if (seq == 0 || m->body_len > (m->use_payload ? SMPP_MAX_PAYLOAD :
+	    PACK_SM_MAX) || (m->body_len > 0 && m->body == NULL))
 		return -1;
 	memset(&s, 0, sizeof(s));
 	s.command_id = SUBMIT_SM;
@@ -598,10 +600,29 @@ smpp_pdu_pack_submit(uint8_t *out, size_t outsize, uint32_t seq,
 		return -1;
 	if (m->destination == NULL || m->destination[0] == 0)
 		return -1;
-	s.sm_length = (uint8_t)m->body_len;
-	if (m->body_len > 0)
-		memcpy(s.short_message, m->body, m->body_len);
-	return lib_pack(SUBMIT_SM, out, outsize, &s);
+	if (!m->use_payload) {
+		s.sm_length = (uint8_t)m->body_len;
+		if (m->body_len > 0)
+			memcpy(s.short_message, m->body, m->body_len);
+		return lib_pack(SUBMIT_SM, out, outsize, &s);
+	}
+	/* message_payload: libsmpp34 caps TLV values at 1024 octets, so the
+	 * TLV is appended here by hand after an empty short_message and the
+	 * command_length patched. */
+	n = lib_pack(SUBMIT_SM, out, outsize, &s);
+	if (n < 0 || (size_t)n + 4 + m->body_len >= outsize)
+		return -1;
+	out[n] = 0x04;
+	out[n + 1] = 0x24;
+	out[n + 2] = (uint8_t)(m->body_len >> 8);
+	out[n + 3] = (uint8_t)m->body_len;
+	memcpy(out + n + 4, m->body, m->body_len);
+	n += 4 + (int)m->body_len;
+	out[0] = (uint8_t)(n >> 24);
+	out[1] = (uint8_t)(n >> 16);
+	out[2] = (uint8_t)(n >> 8);
+	out[3] = (uint8_t)n;
+	return n;
 }
 
 /* A header-only error response, written by hand (the library refuses

@@ -1062,7 +1062,7 @@ int
 smpp_session_submit(struct smpp_session *s, const struct smpp_message *m,
     void *cookie)
 {
-	uint8_t b[512];
+	uint8_t b[512 + SMPP_MAX_PAYLOAD];
 	uint32_t seq;
 	int n;
 

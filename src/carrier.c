@@ -330,6 +330,12 @@ carrier_source_addr(const struct carrier *c, int alpha, uint8_t *ton,
 }
 
 int
+carrier_long_payload(const struct carrier *c)
+{
+	return c->cfg.long_payload;
+}
+
+int
 carrier_msgid_mode(const struct carrier *c)
 {
 	return c->cfg.msgid_mode;
@@ -359,6 +365,7 @@ carrier_same(const struct carrier *c, const struct conf_smsc *cs)
 	    o->latin1_default == cs->latin1_default &&
 	    o->msgid_mode == cs->msgid_mode && o->tls == cs->tls &&
 	    o->source_ton == cs->source_ton &&
+	    o->long_payload == cs->long_payload &&
 	    o->source_npi == cs->source_npi &&
 	    streq(o->tls_ca_file, cs->tls_ca_file) &&
 	    streq(o->tls_server_name, cs->tls_server_name);

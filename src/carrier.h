@@ -49,6 +49,8 @@ int carrier_latin1(const struct carrier *);
  * configured ones, or 5/0 for alphanumeric and 1/1 for digits. */
 void carrier_source_addr(const struct carrier *, int alpha, uint8_t *ton,
     uint8_t *npi);
+/* 1 when a long text goes as one message_payload, 0 as UDH parts. */
+int carrier_long_payload(const struct carrier *);
 /* enum conf_msgid of its [smsc] section. */
 int carrier_msgid_mode(const struct carrier *);
 /* 1 when the section's settings equal this carrier's (reload keeps it). */

@@ -81,6 +81,7 @@ static const char *const codings[] = { "gsm", "latin1", NULL };
 static const char *const msgid_modes[] = { "auto", "string", "hex-dec",
     "dec-hex", NULL };
 static const char *const yesno[] = { "no", "yes", NULL };
+static const char *const long_modes[] = { "udh", "payload", NULL };
 
 #define KB 1024LL
 #define MB (1024LL * KB)
@@ -147,6 +148,8 @@ static const struct kdef smsc_keys[] = {
 	{ "message_id", T_ENUM, 0, 0, "auto", 0, S(msgid_mode), 0,
 	    msgid_modes },
 	{ "tls", T_ENUM, 0, 0, "no", 0, S(tls), 0, yesno },
+	{ "long_messages", T_ENUM, 0, 0, "udh", 0, S(long_payload), 0,
+	    long_modes },
 	{ "source_ton", T_INT, -1, 6, "-1", 0, S(source_ton), 0, NULL },
 	{ "source_npi", T_INT, -1, 18, "-1", 0, S(source_npi), 0, NULL },
 	{ "tls_ca_file", T_PATH, 1, 4095, NULL, 0, S(tls_ca_file), 0, NULL },

@@ -39,6 +39,7 @@ struct conf_smsc {
 	int reconnect_min_ms, reconnect_max_ms;
 	int latin1_default;       /* data_coding 0 means Latin-1 on this SMSC */
 	int msgid_mode;           /* enum conf_msgid: how ids are matched */
+	int long_payload;         /* long text: 1 message_payload, 0 UDH parts */
 	int source_ton;           /* -1: from the sender (alphanumeric 5, else 1) */
 	int source_npi;           /* -1: from the sender (alphanumeric 0, else 1) */
 	int tls;                  /* 1: TLS to the SMSC */

@@ -313,6 +313,53 @@ sender_is_alpha(const char *s)
 	return 0;
 }
 
+/* The submit_sm fields every part of m shares. */
+static void
+msg_fill(struct msg *m, struct carrier *c, struct smpp_message *sm,
+    char *vp, size_t vpsize, uint8_t dc)
+{
+	memset(sm, 0, sizeof(*sm));
+	sm->source = m->sender;
+	carrier_source_addr(c, sender_is_alpha(m->sender), &sm->source_ton,
+	    &sm->source_npi);
+	if (!sender_is_alpha(m->sender) && sm->source[0] == '+')
+		sm->source++;
+	sm->destination = m->phone + 1;
+	sm->data_coding = dc;
+	validity_period(m->expires_at - util_now(), vp, vpsize);
+	sm->validity_period = vp;
+	sm->registered_delivery = 1;
+}
+
+/* Submit m as one submit_sm with its text in message_payload. */
+static int
+msg_submit_payload(struct msg *m, struct carrier *c, const uint8_t *payload,
+    size_t len, uint8_t dc)
+{
+	struct smpp_message sm;
+	char vp[20];
+
+	if (carrier_room(c) < 1)
+		return -1;
+	msg_fill(m, c, &sm, vp, sizeof(vp), dc);
+	sm.body = payload;
+	sm.body_len = len;
+	sm.use_payload = 1;
+	m->nparts = 1;
+	m->parts_out = 0;
+	m->part_status[0] = SMPP_STATUS_NOT_SENT;
+	m->part_id[0][0] = '\0';
+	m->parts[0].m = m;
+	m->parts[0].idx = 0;
+	if (carrier_submit(c, &sm, &m->parts[0]) != 0)
+		return -1;
+	m->parts_out = 1;
+	m->d->ninflight++;
+	m->state = MSG_SUBMITTED;
+	m->carrier = carrier_index(c);
+	return 0;
+}
+
 /* Submit m over carrier c: one submit_sm, or one per part (with a
  * concatenation UDH) when the text needs several.  0 when every part went
  * on the wire, -1 when c has no room for them all, -2 when the message
@@ -335,6 +382,21 @@ msg_submit(struct msg *m, struct carrier *c)
 	}
 	n = smpp_text_split(text, carrier_latin1(c), parts, lens,
 	    MSG_MAX_PARTS, &dc);
+	if (n > 1 && carrier_long_payload(c)) {
+		/* One submit, the whole text in message_payload. */
+		uint8_t *payload = xmalloc(SMPP_MAX_PAYLOAD);
+		size_t units;
+		int len = smpp_text_encode(text, carrier_latin1(c), payload,
+		    SMPP_MAX_PAYLOAD, &dc, &units);
+		OPENSSL_cleanse(text, strlen(text));
+		free(text);
+		OPENSSL_cleanse(parts, sizeof(parts));
+		rc = len < 0 ? -2 : msg_submit_payload(m, c, payload,
+		    (size_t)len, dc);
+		OPENSSL_cleanse(payload, SMPP_MAX_PAYLOAD);
+		free(payload);
+		return rc;
+	}
 	OPENSSL_cleanse(text, strlen(text));
 	free(text);
 	if (n < 1) {
@@ -345,17 +407,7 @@ msg_submit(struct msg *m, struct carrier *c)
 		OPENSSL_cleanse(parts, sizeof(parts));
 		return -1;
 	}
-	memset(&sm, 0, sizeof(sm));
-	sm.source = m->sender;
-	carrier_source_addr(c, sender_is_alpha(m->sender), &sm.source_ton,
-	    &sm.source_npi);
-	if (!sender_is_alpha(m->sender) && sm.source[0] == '+')
-		sm.source++;
-	sm.destination = m->phone + 1;
-	sm.data_coding = dc;
-	validity_period(m->expires_at - util_now(), vp, sizeof(vp));
-	sm.validity_period = vp;
-	sm.registered_delivery = 1;
+	msg_fill(m, c, &sm, vp, sizeof(vp), dc);
 	ref = ++m->d->udh_ref;
 	m->nparts = n;
 	m->parts_out = 0;

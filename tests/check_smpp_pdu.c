@@ -215,6 +215,40 @@ START_TEST(test_bad_lengths)
 }
 END_TEST
 
+START_TEST(test_submit_payload_round_trip)
+{
+	uint8_t pdu[512 + SMPP_MAX_PAYLOAD], text[1500];
+	struct smpp_message m = test_msg;
+	struct smpp_header h;
+	struct smpp_sm sm;
+	struct evbuffer *in = evbuffer_new();
+	int len;
+
+	for (size_t i = 0; i < sizeof(text); i++)
+		text[i] = (uint8_t)('a' + i % 26);
+	m.body = text;
+	m.body_len = sizeof(text);
+	m.use_payload = 1;
+	len = smpp_pdu_pack_submit(pdu, sizeof(pdu), 7, &m);
+	ck_assert_int_gt(len, (int)sizeof(text));
+	evbuffer_add(in, pdu, len);
+	ck_assert_int_eq(smpp_pdu_frame(in, buf, &h), SMPP_FRAME_OK);
+	ck_assert_uint_eq(h.length, (uint32_t)len);
+	ck_assert_int_eq(smpp_pdu_unpack_sm(buf, &h, &sm), 0);
+	ck_assert_uint_eq(sm.body_len, 0);
+	ck_assert_ptr_nonnull(sm.payload);
+	ck_assert_uint_eq(sm.payload_len, sizeof(text));
+	ck_assert_int_eq(memcmp(sm.payload, text, sizeof(text)), 0);
+	/* Too long for a payload, or a payload-sized short_message: refused. */
+	m.body_len = SMPP_MAX_PAYLOAD + 1;
+	ck_assert_int_eq(smpp_pdu_pack_submit(pdu, sizeof(pdu), 8, &m), -1);
+	m.body_len = 300;
+	m.use_payload = 0;
+	ck_assert_int_eq(smpp_pdu_pack_submit(pdu, sizeof(pdu), 9, &m), -1);
+	evbuffer_free(in);
+}
+END_TEST
+
 START_TEST(test_submit_round_trip)
 {
 	uint8_t pdu[512];
@@ -595,6 +629,7 @@ pdu_suite(void)
 
 	tc = tcase_create("round_trip");
 	tcase_add_test(tc, test_submit_round_trip);
+	tcase_add_test(tc, test_submit_payload_round_trip);
 	tcase_add_test(tc, test_pack_limits);
 	tcase_add_test(tc, test_bind_round_trip);
 	tcase_add_test(tc, test_receipt_round_trip);

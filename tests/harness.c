@@ -278,6 +278,7 @@ write_conf(struct harness *h)
 	    h->http_port, h->dir, h->submit_wait_ms, h->dir,
 	    h->map_size[0] ? h->map_size : "64M", h->expiry,
 	    h->max_checks, h->sim_name, h->sim_port, h->smsc_password);
+	fputs(h->smsc_extra, f);
 	for (int i = 0; i < H_EXTRA_SIMS; i++) {
 		if (h->sims[i].name[0] == '\0')
 			continue;

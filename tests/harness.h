@@ -46,6 +46,7 @@ struct harness {
 	 * daemon binds it with ("secret1", what the simulator expects) */
 	char sim_name[33];
 	char smsc_password[16];
+	char smsc_extra[256];  /* more lines for the first [smsc] section */
 	struct h_sim sims[H_EXTRA_SIMS];
 };
 
