@@ -224,6 +224,68 @@ smpp_pdu_check_tlvs(const uint8_t *pdu, size_t len, size_t off)
 }
 
 /*
+ * TLVs libsmpp34 reads as fixed-size integers whatever their length field
+ * says (SMPP-NOTES §10.4 item 4): a message_state of length 256 makes it
+ * read the next 255 octets as TLVs, and enough of those crash it (found by
+ * tests/fuzz_pdu).  From def_frame/{submit,deliver,data}_sm.tlv.
+ */
+static const struct {
+	uint16_t tag;
+	uint16_t size;
+} lib_fixed_tlvs[] = {
+	{ 0x0005, 1 },	/* dest_addr_subunit */
+	{ 0x0006, 1 },	/* dest_network_type */
+	{ 0x0007, 1 },	/* dest_bearer_type */
+	{ 0x0008, 2 },	/* dest_telematics_id */
+	{ 0x000D, 1 },	/* source_addr_subunit */
+	{ 0x000E, 1 },	/* source_network_type */
+	{ 0x000F, 1 },	/* source_bearer_type */
+	{ 0x0010, 1 },	/* source_telematics_id */
+	{ 0x0017, 4 },	/* qos_time_to_live */
+	{ 0x0019, 1 },	/* payload_type */
+	{ 0x0030, 1 },	/* ms_msg_wait_facilities */
+	{ 0x0201, 1 },	/* privacy_indicator */
+	{ 0x0204, 2 },	/* user_message_reference */
+	{ 0x0205, 1 },	/* user_response_code */
+	{ 0x020A, 2 },	/* source_port */
+	{ 0x020B, 2 },	/* destination_port */
+	{ 0x020C, 2 },	/* sar_msg_ref_num */
+	{ 0x020D, 1 },	/* language_indicator */
+	{ 0x020E, 1 },	/* sar_total_segments */
+	{ 0x020F, 1 },	/* sar_segment_seqnum */
+	{ 0x0302, 1 },	/* callback_num_pres_ind */
+	{ 0x0304, 1 },	/* number_of_messages */
+	{ 0x0421, 1 },	/* set_dpf */
+	{ 0x0426, 1 },	/* more_messages_to_send */
+	{ 0x0427, 1 },	/* message_state */
+	{ 0x1201, 1 },	/* display_time */
+	{ 0x1203, 2 },	/* sms_signal */
+	{ 0x1204, 1 },	/* ms_validity */
+	{ 0x1380, 1 },	/* its_reply_type */
+	{ 0x1383, 2 },	/* its_session_info */
+};
+
+/* 1 when every TLV in [off, len) that libsmpp34 reads as an integer has
+ * exactly that integer's length, so the library reads the TLVs as we do.
+ * The TLV area must have passed smpp_pdu_check_tlvs(). */
+static int
+lib_tlvs_safe(const uint8_t *pdu, size_t len, size_t off)
+{
+	while (off + 4 <= len) {
+		uint16_t tag = (uint16_t)(pdu[off] << 8 | pdu[off + 1]);
+		size_t l = (size_t)pdu[off + 2] << 8 | pdu[off + 3];
+
+		for (size_t i = 0; i < sizeof(lib_fixed_tlvs) /
+		    sizeof(lib_fixed_tlvs[0]); i++)
+			if (lib_fixed_tlvs[i].tag == tag &&
+			    lib_fixed_tlvs[i].size != l)
+				return 0;
+		off += 4 + l;
+	}
+	return 1;
+}
+
+/*
  * Hand parsing.  A cursor over [p, p + len); every read checks the bounds.
  */
 struct cur {
@@ -426,8 +488,11 @@ smpp_pdu_unpack_sm(const uint8_t *pdu, const struct smpp_header *h,
 	hand_tlvs(pdu, h->length, off, out);
 
 	/* The hand parse accepted it; now the library, on the guarded copy
-	 * the framer made (pdu[h->length] == 0).  Where it refuses, the hand
-	 * parse stands. */
+	 * the framer made (pdu[h->length] == 0), unless a TLV would make it
+	 * read the rest differently.  Where it refuses, the hand parse
+	 * stands. */
+	if (!lib_tlvs_safe(pdu, h->length, off))
+		return 0;
 	if (h->id == SMPP_SUBMIT_SM) {
 		submit_sm_t s;
 

@@ -6,6 +6,7 @@
  * (libsmpp34 bug 3, which smpp_pdu.c works around).
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -245,6 +246,35 @@ START_TEST(test_submit_payload_round_trip)
 	m.body_len = 300;
 	m.use_payload = 0;
 	ck_assert_int_eq(smpp_pdu_pack_submit(pdu, sizeof(pdu), 9, &m), -1);
+	evbuffer_free(in);
+}
+END_TEST
+
+/* tests/fuzz_pdu found this one: a message_state TLV of length 256 made
+ * libsmpp34 read the following octets as dozens of TLVs and crash.  The
+ * hand parse must stand and the library must not be called on it. */
+START_TEST(test_fixed_tlv_wrong_length)
+{
+	char path[1024];
+	const char *src = getenv("SV_SRCDIR");
+	struct evbuffer *in = evbuffer_new();
+	struct smpp_header h;
+	struct smpp_sm sm;
+	uint8_t data[4096];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tests/data/fuzz_pdu/"
+	    "message-state-len256.pdu", src && *src ? src : ".");
+	f = fopen(path, "rb");
+	ck_assert_msg(f != NULL, "cannot open %s", path);
+	n = fread(data, 1, sizeof(data), f);
+	fclose(f);
+	evbuffer_add(in, data, n);
+	ck_assert_int_eq(smpp_pdu_frame(in, buf, &h), SMPP_FRAME_OK);
+	ck_assert_uint_eq(h.id, SMPP_DELIVER_SM);
+	ck_assert_int_eq(smpp_pdu_unpack_sm(buf, &h, &sm), 0);
+	ck_assert_str_eq(sm.receipted_message_id, "123");
 	evbuffer_free(in);
 }
 END_TEST
@@ -641,6 +671,7 @@ pdu_suite(void)
 	tcase_add_test(tc, test_message_payload);
 	tcase_add_test(tc, test_deliver_validity_filled);
 	tcase_add_test(tc, test_tlv_past_end);
+	tcase_add_test(tc, test_fixed_tlv_wrong_length);
 	tcase_add_test(tc, test_hostile_responses);
 	tcase_add_test(tc, test_wrong_ids);
 	suite_add_tcase(s, tc);
