@@ -95,13 +95,14 @@ struct msg {
 
 TAILQ_HEAD(msgq, msg);
 
-#define DISPATCH_HASH 4096
+#define DISPATCH_HASH_MIN 4096    /* buckets; doubles to stay above nmsg */
 
 struct dispatch {
 	struct gw *gw;
 	struct msgq waitq;
 	int nwaiting, ninflight;
-	struct msg *hash[DISPATCH_HASH];
+	struct msg **hash;      /* by id, nhash buckets (a power of two) */
+	size_t nhash, nmsg;
 	struct event *retry_ev;
 	int pumping;
 	uint8_t udh_ref;       /* concatenation reference, per message */
@@ -118,7 +119,37 @@ id_hash(const char *id)
 
 	for (; *id; id++)
 		h = (h ^ (unsigned char)*id) * 16777619u;
-	return h % DISPATCH_HASH;
+	return h;
+}
+
+/* Add m to the table, doubling it first when it holds as many messages as
+ * buckets (a queue drained after an outage can hold hundreds of
+ * thousands: long chains would make every answer a walk). */
+static void
+msg_hash(struct dispatch *d, struct msg *m)
+{
+	struct msg **nh, *e, *next;
+	size_t i, n, b;
+
+	if (d->nmsg >= d->nhash) {
+		n = d->nhash ? d->nhash * 2 : DISPATCH_HASH_MIN;
+		nh = xcalloc(n, sizeof(*nh));
+		for (i = 0; i < d->nhash; i++) {
+			for (e = d->hash[i]; e != NULL; e = next) {
+				next = e->hnext;
+				b = id_hash(e->id) & (n - 1);
+				e->hnext = nh[b];
+				nh[b] = e;
+			}
+		}
+		free(d->hash);
+		d->hash = nh;
+		d->nhash = n;
+	}
+	b = id_hash(m->id) & (d->nhash - 1);
+	m->hnext = d->hash[b];
+	d->hash[b] = m;
+	d->nmsg++;
 }
 
 static struct msg *
@@ -126,7 +157,10 @@ msg_find(struct dispatch *d, const char *id)
 {
 	struct msg *m;
 
-	for (m = d->hash[id_hash(id)]; m != NULL; m = m->hnext)
+	if (d->nhash == 0)
+		return NULL;
+	for (m = d->hash[id_hash(id) & (d->nhash - 1)]; m != NULL;
+	    m = m->hnext)
 		if (strcmp(m->id, id) == 0)
 			return m;
 	return NULL;
@@ -135,11 +169,16 @@ msg_find(struct dispatch *d, const char *id)
 static void
 msg_unhash(struct msg *m)
 {
-	struct msg **pp = &m->d->hash[id_hash(m->id)];
+	struct dispatch *d = m->d;
+	struct msg **pp;
 
+	if (d->nhash == 0)
+		return;
+	pp = &d->hash[id_hash(m->id) & (d->nhash - 1)];
 	for (; *pp != NULL; pp = &(*pp)->hnext) {
 		if (*pp == m) {
 			*pp = m->hnext;
+			d->nmsg--;
 			return;
 		}
 	}
@@ -542,7 +581,6 @@ static struct msg *
 msg_new(struct dispatch *d, const struct verif *v, int last_smsc)
 {
 	struct msg *m = xcalloc(1, sizeof(*m));
-	unsigned h;
 
 	m->d = d;
 	util_strlcpy(m->id, v->id, sizeof(m->id));
@@ -554,9 +592,7 @@ msg_new(struct dispatch *d, const struct verif *v, int last_smsc)
 	m->carrier = -1;
 	m->norder = route_order(d->gw->conf, v->phone, last_smsc, m->order,
 	    &m->reason);
-	h = id_hash(m->id);
-	m->hnext = d->hash[h];
-	d->hash[h] = m;
+	msg_hash(d, m);
 	return m;
 }
 
@@ -773,5 +809,6 @@ dispatch_free(struct dispatch *d)
 		msg_free(m);
 	}
 	event_free(d->retry_ev);
+	free(d->hash);
 	free(d);
 }

@@ -37,6 +37,50 @@
 #define SEAL_NONCE 12
 #define SEAL_TAG 16
 #define SEAL_INFO "smsverify seal v1"
+#define RAND_POOL 512
+
+/*
+ * Random octets from OpenSSL's CSPRNG, drawn RAND_POOL at a time: one
+ * RAND_bytes() call costs about a microsecond whatever its size (locking,
+ * the fork check, the DRBG's reseed test), and a send needs three small
+ * draws (code, id, nonce).  Octets handed out are wiped from the pool.
+ * The pid is checked so a forked child never reuses its parent's octets.
+ * Returns 0, or -1 when the CSPRNG fails.
+ */
+static struct {
+	uint8_t buf[RAND_POOL];
+	size_t pos;
+	pid_t pid;
+} pool = { .pos = RAND_POOL };
+
+static int
+random_octets(uint8_t *out, size_t n)
+{
+	size_t k;
+	pid_t pid = getpid();
+
+	if (pool.pid != pid) {
+		OPENSSL_cleanse(pool.buf, sizeof(pool.buf));
+		pool.pos = RAND_POOL;
+		pool.pid = pid;
+	}
+	while (n > 0) {
+		if (pool.pos == RAND_POOL) {
+			if (RAND_bytes(pool.buf, RAND_POOL) != 1)
+				return -1;
+			pool.pos = 0;
+		}
+		k = RAND_POOL - pool.pos;
+		if (k > n)
+			k = n;
+		memcpy(out, pool.buf + pool.pos, k);
+		OPENSSL_cleanse(pool.buf + pool.pos, k);
+		pool.pos += k;
+		out += k;
+		n -= k;
+	}
+	return 0;
+}
 
 /* *err = a malloc'd message. */
 static int
@@ -234,7 +278,7 @@ verify_secret_load(const char *path, uint8_t secret[VERIFY_SECRET_LEN],
 int
 verify_code_new(char *out, int len)
 {
-	uint8_t buf[32];
+	uint8_t buf[16];
 	size_t pos = sizeof(buf);
 	int n = 0, refills = 0;
 
@@ -242,10 +286,10 @@ verify_code_new(char *out, int len)
 		return -1;
 	while (n < len) {
 		if (pos == sizeof(buf)) {
-			/* each octet is kept with p = 250/256: 16 refills
+			/* each octet is kept with p = 250/256: 32 refills
 			 * failing is not a thing that happens */
-			if (++refills > 16 ||
-			    RAND_bytes(buf, sizeof(buf)) != 1) {
+			if (++refills > 32 ||
+			    random_octets(buf, sizeof(buf)) != 0) {
 				OPENSSL_cleanse(buf, sizeof(buf));
 				return -1;
 			}
@@ -287,7 +331,7 @@ verify_id_new(char *out)
 	 * few pages, and checks, which follow sends, touch neighbours); six
 	 * random octets after them keep ids unguessable.  Ids name records;
 	 * they grant nothing without the key that created them. */
-	if (RAND_bytes(r + 6, sizeof(r) - 6) != 1) {
+	if (random_octets(r + 6, sizeof(r) - 6) != 0) {
 		fprintf(stderr, "smsverifyd: RAND_bytes failed\n");
 		abort();
 	}
@@ -307,7 +351,9 @@ verify_id_new(char *out)
  * EVP_aes_256_gcm() in an init): a microsecond or two each, on every send
  * and check.  The keyed HMAC context, the derived sealing key and the
  * fetched cipher are kept here for the last secret seen (the daemon has
- * one; tests may use several, so a different secret rebuilds them).
+ * one; tests may use several, so a different secret rebuilds them).  The
+ * two AES-GCM contexts hold the expanded sealing key; each seal or unseal
+ * only sets a new nonce on them.
  */
 static struct {
 	int ready;
@@ -315,6 +361,7 @@ static struct {
 	EVP_MAC_CTX *mac;               /* HMAC-SHA256 keyed with secret */
 	uint8_t seal_key[32];
 	EVP_CIPHER *gcm;
+	EVP_CIPHER_CTX *enc, *dec;      /* keyed with seal_key */
 } kc;
 
 static void
@@ -328,6 +375,10 @@ keyed(const uint8_t secret[VERIFY_SECRET_LEN])
 	    0)
 		return;
 	EVP_MAC_CTX_free(kc.mac);
+	EVP_CIPHER_CTX_free(kc.enc);
+	EVP_CIPHER_CTX_free(kc.dec);
+	kc.enc = EVP_CIPHER_CTX_new();
+	kc.dec = EVP_CIPHER_CTX_new();
 	if (kc.gcm == NULL)
 		kc.gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
 	mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
@@ -340,7 +391,16 @@ keyed(const uint8_t secret[VERIFY_SECRET_LEN])
 	    EVP_MAC_init(kc.mac, secret, VERIFY_SECRET_LEN, params) != 1 ||
 	    EVP_MAC_update(kc.mac, (const uint8_t *)SEAL_INFO,
 	    strlen(SEAL_INFO)) != 1 ||
-	    EVP_MAC_final(kc.mac, kc.seal_key, &len, sizeof(kc.seal_key)) != 1) {
+	    EVP_MAC_final(kc.mac, kc.seal_key, &len, sizeof(kc.seal_key)) != 1 ||
+	    kc.enc == NULL || kc.dec == NULL ||
+	    EVP_EncryptInit_ex(kc.enc, kc.gcm, NULL, NULL, NULL) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(kc.enc, EVP_CTRL_GCM_SET_IVLEN, SEAL_NONCE,
+	    NULL) != 1 ||
+	    EVP_EncryptInit_ex(kc.enc, NULL, NULL, kc.seal_key, NULL) != 1 ||
+	    EVP_DecryptInit_ex(kc.dec, kc.gcm, NULL, NULL, NULL) != 1 ||
+	    EVP_CIPHER_CTX_ctrl(kc.dec, EVP_CTRL_GCM_SET_IVLEN, SEAL_NONCE,
+	    NULL) != 1 ||
+	    EVP_DecryptInit_ex(kc.dec, NULL, NULL, kc.seal_key, NULL) != 1) {
 		fprintf(stderr, "smsverifyd: OpenSSL HMAC/AES-GCM unusable\n");
 		abort();
 	}
@@ -441,14 +501,6 @@ verify_attempts_left(const struct verif *v)
 	return left;
 }
 
-/* The sealing key: HMAC-SHA256(secret, "smsverify seal v1"). */
-static void
-seal_key(const uint8_t secret[VERIFY_SECRET_LEN], uint8_t key[32])
-{
-	keyed(secret);
-	memcpy(key, kc.seal_key, 32);
-}
-
 /*
  * AES-256-GCM of text with id as associated data, as base64 (no newlines)
  * of nonce (12) | ciphertext | tag (16), malloc'd.  NULL on failure.
@@ -458,43 +510,30 @@ verify_seal(const uint8_t secret[VERIFY_SECRET_LEN], const char *id,
     const char *text)
 {
 	EVP_CIPHER_CTX *ctx;
-	uint8_t key[32], *raw = NULL;
+	uint8_t *raw;
 	size_t tl = strlen(text), rawlen = SEAL_NONCE + tl + SEAL_TAG;
 	char *out = NULL;
-	int n, ok = 0;
+	int n;
 
 	if (tl > INT_MAX / 2)
 		return NULL;
-	ctx = EVP_CIPHER_CTX_new();
-	if (ctx == NULL)
-		return NULL;
-	seal_key(secret, key);
+	keyed(secret);
+	ctx = kc.enc;
 	raw = xmalloc(rawlen);
-	if (RAND_bytes(raw, SEAL_NONCE) != 1 ||
-	    EVP_EncryptInit_ex(ctx, kc.gcm, NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, SEAL_NONCE,
-	    NULL) != 1 ||
-	    EVP_EncryptInit_ex(ctx, NULL, NULL, key, raw) != 1 ||
+	if (random_octets(raw, SEAL_NONCE) == 0 &&
+	    EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, raw) == 1 &&
 	    EVP_EncryptUpdate(ctx, NULL, &n, (const uint8_t *)id,
-	    (int)strlen(id)) != 1 ||
+	    (int)strlen(id)) == 1 &&
 	    EVP_EncryptUpdate(ctx, raw + SEAL_NONCE, &n, (const uint8_t *)text,
-	    (int)tl) != 1 ||
-	    EVP_EncryptFinal_ex(ctx, raw + SEAL_NONCE + n, &n) != 1 ||
+	    (int)tl) == 1 &&
+	    EVP_EncryptFinal_ex(ctx, raw + SEAL_NONCE + n, &n) == 1 &&
 	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, SEAL_TAG,
-	    raw + SEAL_NONCE + tl) != 1)
-		goto out;
-	out = xmalloc(4 * ((rawlen + 2) / 3) + 1);
-	EVP_EncodeBlock((unsigned char *)out, raw, (int)rawlen);
-	ok = 1;
-out:
-	if (!ok) {
-		free(out);
-		out = NULL;
+	    raw + SEAL_NONCE + tl) == 1) {
+		out = xmalloc(4 * ((rawlen + 2) / 3) + 1);
+		EVP_EncodeBlock((unsigned char *)out, raw, (int)rawlen);
 	}
-	OPENSSL_cleanse(key, sizeof(key));
 	OPENSSL_cleanse(raw, rawlen);
 	free(raw);
-	EVP_CIPHER_CTX_free(ctx);
 	return out;
 }
 
@@ -507,8 +546,8 @@ char *
 verify_unseal(const uint8_t secret[VERIFY_SECRET_LEN], const char *id,
     const char *sealed)
 {
-	EVP_CIPHER_CTX *ctx = NULL;
-	uint8_t key[32], *raw = NULL;
+	EVP_CIPHER_CTX *ctx;
+	uint8_t *raw = NULL;
 	size_t sl, pad = 0;
 	int rawlen, ctlen, n, ok = 0;
 	char *out = NULL;
@@ -534,17 +573,10 @@ verify_unseal(const uint8_t secret[VERIFY_SECRET_LEN], const char *id,
 		return NULL;
 	}
 	ctlen = rawlen - SEAL_NONCE - SEAL_TAG;
-	ctx = EVP_CIPHER_CTX_new();
-	if (ctx == NULL) {
-		free(raw);
-		return NULL;
-	}
-	seal_key(secret, key);
+	keyed(secret);
+	ctx = kc.dec;
 	out = xmalloc((size_t)ctlen + 1);
-	if (EVP_DecryptInit_ex(ctx, kc.gcm, NULL, NULL, NULL) != 1 ||
-	    EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, SEAL_NONCE,
-	    NULL) != 1 ||
-	    EVP_DecryptInit_ex(ctx, NULL, NULL, key, raw) != 1 ||
+	if (EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, raw) != 1 ||
 	    EVP_DecryptUpdate(ctx, NULL, &n, (const uint8_t *)id,
 	    (int)strlen(id)) != 1 ||
 	    EVP_DecryptUpdate(ctx, (uint8_t *)out, &n, raw + SEAL_NONCE,
@@ -561,8 +593,6 @@ done:
 		free(out);
 		out = NULL;
 	}
-	OPENSSL_cleanse(key, sizeof(key));
 	free(raw);
-	EVP_CIPHER_CTX_free(ctx);
 	return out;
 }
