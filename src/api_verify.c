@@ -29,6 +29,7 @@
 #include "http.h"
 #include "log.h"
 #include "phone.h"
+#include "phone_pool.h"
 #include "store.h"
 #include "template.h"
 #include "util.h"
@@ -251,10 +252,30 @@ read_phone(struct gw *gw, struct evhttp_request *req, const char *phone,
 
 /* ---- send ------------------------------------------------------------- */
 
+/*
+ * A send in progress: the request's fields, read from body (whose
+ * strings they point into), while its number is read off the loop
+ * (phone_pool.h), then until the verification is stored and submitted
+ * (send_answer).
+ */
 struct send_ctx {
 	struct gw *gw;
 	struct evhttp_request *req;
+	json_t *body;
+	int key;
+	const char *phone, *country, *language, *tmpl, *sender;
+	int has_code;           /* the caller chose the code */
+	char code[16];
+	int code_length, expiry;
 };
+
+static void
+send_ctx_free(struct send_ctx *ctx)
+{
+	OPENSSL_cleanse(ctx->code, sizeof(ctx->code));
+	json_decref(ctx->body);
+	free(ctx);
+}
 
 static void
 send_answer(void *arg, const struct verif *v, int result)
@@ -273,7 +294,7 @@ send_answer(void *arg, const struct verif *v, int result)
 			gw->metrics.sends_queued++;
 		http_reply_json(ctx->req, 201, send_json(v));
 	}
-	free(ctx);
+	send_ctx_free(ctx);
 }
 
 /* Cancel the pending verification of (key, phone), if any; tell whether
@@ -313,103 +334,148 @@ cancel_pending(struct gw *gw, const char *key, const char *phone,
 	verif_clear(&old);
 }
 
+static void send_phone_done(void *, enum phone_result, const char *,
+    enum phone_type);
+
 static void
 api_send(struct evhttp_request *req, const char *rest, void *arg)
 {
 	struct gw *gw = arg;
 	const struct conf *conf = gw->conf;
-	const char *phone, *country, *language, *tmpl, *sender;
-	char e164[20], code[16], pbuf[24];
-	int key, code_length = conf->code_length, expiry = conf->expiry;
-	int minutes, last, attempt, rc = 0, parts;
-	json_t *body, *meta;
-	struct verif v;
-	char *text = NULL, *meta_text = NULL;
 	struct send_ctx *ctx;
+	int key, minutes, rc = 0;
+	json_t *body;
 
 	if ((key = api_auth(gw, req, http_bearer(req))) < 0)
 		return;
 	if ((body = http_body(req, 0)) == NULL)
 		return;
-	if (opt_str(req, body, "phone", &phone) < 0 ||
-	    opt_str(req, body, "country", &country) < 0 ||
-	    opt_str(req, body, "language", &language) < 0 ||
-	    opt_str(req, body, "template", &tmpl) < 0 ||
-	    opt_str(req, body, "sender", &sender) < 0 ||
+	ctx = xcalloc(1, sizeof(*ctx));
+	ctx->gw = gw;
+	ctx->req = req;
+	ctx->body = body;
+	ctx->key = key;
+	ctx->code_length = conf->code_length;
+	ctx->expiry = conf->expiry;
+	if (opt_str(req, body, "phone", &ctx->phone) < 0 ||
+	    opt_str(req, body, "country", &ctx->country) < 0 ||
+	    opt_str(req, body, "language", &ctx->language) < 0 ||
+	    opt_str(req, body, "template", &ctx->tmpl) < 0 ||
+	    opt_str(req, body, "sender", &ctx->sender) < 0 ||
 	    opt_int(req, body, "code_length", VERIFY_CODE_MIN,
-	    VERIFY_CODE_MAX, &code_length) < 0 ||
-	    (rc = read_code(req, body, "code", code, sizeof(code))) < 0)
-		goto out;
+	    VERIFY_CODE_MAX, &ctx->code_length) < 0 ||
+	    (rc = read_code(req, body, "code", ctx->code,
+	    sizeof(ctx->code))) < 0)
+		goto fail;
+	ctx->has_code = rc == 1;
 	switch (opt_int(req, body, "expiry_minutes", 1, 60, &minutes)) {
 	case -1:
-		goto out;
+		goto fail;
 	case 1:
-		expiry = minutes * 60;
+		ctx->expiry = minutes * 60;
 		break;
 	}
-	if (country != NULL && !phone_region_valid(country)) {
+	if (ctx->country != NULL && !phone_region_valid(ctx->country)) {
 		http_reply_error(req, HTTP_ERR_INVALID, "invalid_country",
 		    "country", "country must be an ISO 3166 alpha-2 code");
-		goto out;
+		goto fail;
 	}
-	if (read_phone(gw, req, phone, country, "phone", e164,
-	    sizeof(e164)) < 0)
-		goto out;
+	if (ctx->phone == NULL) {
+		http_reply_error(req, HTTP_ERR_INVALID, "missing_field",
+		    "phone", "phone is required");
+		goto fail;
+	}
+	/* The rest runs in send_phone_done(), now or once a worker has read
+	 * the number. */
+	phone_pool_lookup(gw->phones, ctx->phone, ctx->country ? ctx->country :
+	    conf->default_country, send_phone_done, ctx);
+	return;
+fail:
+	send_ctx_free(ctx);
+}
+
+static void
+send_phone_done(void *arg, enum phone_result pr, const char *e164,
+    enum phone_type ptype)
+{
+	struct send_ctx *ctx = arg;
+	struct gw *gw = ctx->gw;
+	const struct conf *conf = gw->conf;
+	struct evhttp_request *req = ctx->req;
+	const char *language = ctx->language, *tmpl = ctx->tmpl;
+	const char *sender = ctx->sender;
+	char pbuf[24];
+	int last, attempt, rc, parts, expiry = ctx->expiry;
+	json_t *meta;
+	struct verif v;
+	char *text = NULL, *meta_text = NULL;
+
+	(void)ptype;
+	if (gw->http == NULL)
+		goto fail;      /* shutting down: the request is gone */
+	if (pr != PHONE_OK) {
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_phone",
+		    "phone", pr == PHONE_UNPARSABLE ?
+		    "phone is not a phone number" :
+		    "phone is not a valid phone number");
+		goto fail;
+	}
 	if (language == NULL)
-		language = conf->keys[key].language ?
-		    conf->keys[key].language : "en";
+		language = conf->keys[ctx->key].language ?
+		    conf->keys[ctx->key].language : "en";
 	if (!template_lang_valid(language)) {
 		http_reply_error(req, HTTP_ERR_INVALID, "invalid_language",
 		    "language", "language must be one of de en es fr it pt ru");
-		goto out;
+		goto fail;
 	}
 	if (tmpl != NULL && (strlen(tmpl) > API_MAX_TEMPLATE ||
 	    !template_has_code(tmpl))) {
 		http_reply_error(req, HTTP_ERR_INVALID, "invalid_template",
 		    "template", "template must contain {code} and be at most "
 		    "%d octets", API_MAX_TEMPLATE);
-		goto out;
+		goto fail;
 	}
 	if (sender != NULL && !sender_valid(sender)) {
 		http_reply_error(req, HTTP_ERR_INVALID, "invalid_sender",
 		    "sender", "sender must be up to 11 letters and digits, or "
 		    "up to 15 digits");
-		goto out;
+		goto fail;
 	}
-	meta = json_object_get(body, "metadata");
+	meta = json_object_get(ctx->body, "metadata");
 	if (meta != NULL && !json_is_null(meta)) {
 		if (!json_is_object(meta)) {
 			http_reply_error(req, HTTP_ERR_INVALID,
 			    "invalid_field", "metadata",
 			    "metadata must be a JSON object");
-			goto out;
+			goto fail;
 		}
 		meta_text = json_dumps(meta, JSON_COMPACT);
 		if (meta_text == NULL || strlen(meta_text) > API_MAX_METADATA) {
 			http_reply_error(req, HTTP_ERR_INVALID,
 			    "invalid_field", "metadata", "metadata must be at "
 			    "most %d octets as JSON", API_MAX_METADATA);
-			goto out;
+			goto fail;
 		}
 	}
-	if (rc == 0 && verify_code_new(code, code_length) != 0) {
+	if (!ctx->has_code &&
+	    verify_code_new(ctx->code, ctx->code_length) != 0) {
 		http_reply_error(req, HTTP_ERR_INTERNAL, "internal", NULL,
 		    "no random code could be made");
-		goto out;
+		goto fail;
 	}
-	text = template_render(tmpl ? tmpl : template_builtin(language), code,
-	    (expiry + 59) / 60);
+	text = template_render(tmpl ? tmpl : template_builtin(language),
+	    ctx->code, (expiry + 59) / 60);
 	if (text == NULL || (parts = smpp_text_parts(text, 0)) < 1 ||
 	    parts > API_MAX_PARTS) {
 		http_reply_error(req, HTTP_ERR_INVALID, "template_too_long",
 		    "template", "the message must fit %d SMS parts (153 GSM "
 		    "or 67 UCS-2 characters each)", API_MAX_PARTS);
-		goto out;
+		goto fail;
 	}
 
 	memset(&v, 0, sizeof(v));
 	verify_id_new(v.id);
-	util_strlcpy(v.key, conf->keys[key].name, sizeof(v.key));
+	util_strlcpy(v.key, conf->keys[ctx->key].name, sizeof(v.key));
 	util_strlcpy(v.phone, e164, sizeof(v.phone));
 	util_strlcpy(v.api, "v1", sizeof(v.api));
 	util_strlcpy(v.sender, sender ? sender : conf->sender,
@@ -419,15 +485,18 @@ api_send(struct evhttp_request *req, const char *rest, void *arg)
 	v.max_checks = conf->max_check_attempts;
 	v.created_at = v.updated_at = util_now();
 	v.expires_at = v.created_at + expiry;
-	verify_code_hmac(gw->secret, v.id, code, v.code_hmac);
+	verify_code_hmac(gw->secret, v.id, ctx->code, v.code_hmac);
 	v.sealed = verify_seal(gw->secret, v.id, text);
 	v.metadata = meta_text;
 	meta_text = NULL;
+	OPENSSL_cleanse(text, strlen(text));
+	free(text);
+	text = NULL;
 	if (v.sealed == NULL) {
 		http_reply_error(req, HTTP_ERR_INTERNAL, "internal", NULL,
 		    "the message could not be sealed");
 		verif_clear(&v);
-		goto out;
+		goto fail;
 	}
 	cancel_pending(gw, v.key, v.phone, &last, &attempt);
 	v.attempt = attempt + 1;
@@ -437,24 +506,23 @@ api_send(struct evhttp_request *req, const char *rest, void *arg)
 		    "store_full" : "store_error", NULL,
 		    "the verification could not be stored; nothing was sent");
 		verif_clear(&v);
-		goto out;
+		goto fail;
 	}
 	gw->metrics.sends++;
 	log_info("verify.created", "id=%s key=%s phone=%s attempt=%d",
 	    v.id, v.key, log_phone(pbuf, sizeof(pbuf), v.phone), v.attempt);
-	ctx = xmalloc(sizeof(*ctx));
-	ctx->gw = gw;
-	ctx->req = req;
+	/* The code is in the HMAC and the sealed text only from here on. */
+	OPENSSL_cleanse(ctx->code, sizeof(ctx->code));
 	dispatch_send(gw->dispatch, &v, last, send_answer, ctx);
 	verif_clear(&v);
-out:
-	OPENSSL_cleanse(code, sizeof(code));
+	return;
+fail:
 	if (text != NULL) {
 		OPENSSL_cleanse(text, strlen(text));
 		free(text);
 	}
 	free(meta_text);
-	json_decref(body);
+	send_ctx_free(ctx);
 }
 
 /* ---- check ------------------------------------------------------------ */

@@ -9,6 +9,7 @@
  * second SIGINT leaves at once, SIGHUP swaps in a new configuration if it
  * validates.  The sweep timer expires verifications in bounded batches.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,12 +27,14 @@
 #include "gw.h"
 #include "http.h"
 #include "log.h"
+#include "phone_pool.h"
 #include "store.h"
 #include "util.h"
 
 #define GW_DRAIN_MS 5000       /* bound on waiting for in-flight work */
 #define GW_UNBIND_MS 5000      /* bound on waiting for unbind_resp */
 #define GW_COMMIT_DELAY_MS 5   /* staged writes nobody waits on */
+#define GW_PHONE_THREADS 1     /* libphonenumber workers (phone_pool.h) */
 
 static const struct carrier_callbacks gw_carrier_cb = {
 	.submit_done = dispatch_submit_done,
@@ -134,6 +137,12 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	    conf->max_connections, conf->request_timeout, &e);
 	if (gw->http == NULL) {
 		*err = e;
+		goto fail;
+	}
+	gw->phones = phone_pool_new(base, GW_PHONE_THREADS);
+	if (gw->phones == NULL) {
+		*err = xasprintf_err("cannot start the phone number worker: %s%s",
+		    strerror(errno), "");
 		goto fail;
 	}
 	gw->dispatch = dispatch_new(gw);
@@ -444,6 +453,9 @@ gw_free(struct gw *gw)
 	if (gw->http != NULL)
 		http_free(gw->http);
 	gw->http = NULL;
+	/* Lookups still out are answered now and find no listener. */
+	phone_pool_free(gw->phones);
+	gw->phones = NULL;
 	/* Carriers give back outstanding cookies: the dispatcher re-queues
 	 * them (they stay queued in the store for the next start). */
 	int n = gw->ncarrier;

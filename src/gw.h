@@ -21,6 +21,7 @@ struct http;
 struct carrier;
 struct dispatch;
 struct dlr;
+struct phone_pool;
 
 /* Counters behind /metrics. */
 struct gw_metrics {
@@ -45,6 +46,7 @@ struct gw {
 	struct carrier **carriers;    /* aligned with conf->smscs */
 	int ncarrier;
 	struct dispatch *dispatch;
+	struct phone_pool *phones;    /* numbers read off the loop */
 	struct dlr *dlr;              /* parked receipts */
 	struct event *sweep_ev;
 	struct event *sig_term, *sig_int, *sig_hup, *drain_ev, *logflush_ev;

@@ -7,9 +7,12 @@
  * twice within minutes (send, then check), so the answers of recent
  * lookups are kept in a small direct-mapped cache keyed by the input and
  * the region.  The cache holds only libphonenumber's verdicts, which do
- * not change while the process runs.  Loop thread only, like the rest.
+ * not change while the process runs.  A mutex guards it (phone_pool.c
+ * parses on a worker thread; libphonenumber itself is thread-safe), held
+ * only to look up or store an entry, never across a parse.
  */
 #include <cstring>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -54,6 +57,59 @@ struct cache_entry {
 };
 const size_t cache_size = 1 << 15;
 std::vector<cache_entry> cache;
+std::mutex cache_lock;
+
+bool
+cache_key(const char *number, const char *region, std::string &key)
+{
+	if (number == NULL || std::strlen(number) > 64)
+		return false;
+	key.reserve(72);
+	key.append(region && *region ? region : "ZZ").append(1, '|')
+	    .append(number);
+	return true;
+}
+
+cache_entry &
+cache_slot(const std::string &key)
+{
+	if (cache.empty())
+		cache.resize(cache_size);
+	return cache[std::hash<std::string>()(key) & (cache_size - 1)];
+}
+
+/* Copy a verdict out; PHONE_INVALID when out is too small. */
+enum phone_result
+answer(enum phone_result r, const char *e164, enum phone_type t, char *out,
+    size_t outsize, enum phone_type *type)
+{
+	if (r != PHONE_OK)
+		return r;
+	if (std::strlen(e164) + 1 > outsize)
+		return PHONE_INVALID;
+	std::memcpy(out, e164, std::strlen(e164) + 1);
+	if (type)
+		*type = t;
+	return PHONE_OK;
+}
+}
+
+extern "C" int
+phone_cached(const char *number, const char *region, char *out,
+    size_t outsize, enum phone_type *type, enum phone_result *result)
+{
+	std::string key;
+
+	if (!cache_key(number, region, key)) {
+		*result = PHONE_UNPARSABLE;
+		return 1;
+	}
+	std::lock_guard<std::mutex> g(cache_lock);
+	cache_entry &e = cache_slot(key);
+	if (e.key != key)
+		return 0;
+	*result = answer(e.result, e.e164, e.type, out, outsize, type);
+	return 1;
 }
 
 extern "C" enum phone_result
@@ -63,41 +119,24 @@ phone_normalise(const char *number, const char *region, char *out,
 	std::string key;
 	enum phone_type t = PHONE_UNKNOWN;
 	enum phone_result r;
-
-	if (number == NULL || std::strlen(number) > 64)
-		return PHONE_UNPARSABLE;
-	key.reserve(72);
-	key.append(region && *region ? region : "ZZ").append(1, '|')
-	    .append(number);
-	if (cache.empty())
-		cache.resize(cache_size);
-	cache_entry &e = cache[std::hash<std::string>()(key) &
-	    (cache_size - 1)];
-	if (e.key == key) {
-		if (e.result == PHONE_OK) {
-			if (std::strlen(e.e164) + 1 > outsize)
-				return PHONE_INVALID;
-			std::memcpy(out, e.e164, std::strlen(e.e164) + 1);
-			if (type)
-				*type = e.type;
-		}
-		return e.result;
-	}
 	char buf[20];
+
+	if (phone_cached(number, region, out, outsize, type, &r))
+		return r;
+	if (!cache_key(number, region, key))
+		return PHONE_UNPARSABLE;
 	r = phone_normalise_uncached(number, region, buf, sizeof(buf), &t);
-	e.key = key;
-	e.result = r;
-	e.type = t;
-	std::memcpy(e.e164, r == PHONE_OK ? buf : "", r == PHONE_OK ?
-	    std::strlen(buf) + 1 : 1);
-	if (r == PHONE_OK) {
-		if (std::strlen(buf) + 1 > outsize)
-			return PHONE_INVALID;
-		std::memcpy(out, buf, std::strlen(buf) + 1);
-		if (type)
-			*type = t;
+	if (r != PHONE_OK)
+		buf[0] = '\0';
+	{
+		std::lock_guard<std::mutex> g(cache_lock);
+		cache_entry &e = cache_slot(key);
+		e.key = key;
+		e.result = r;
+		e.type = t;
+		std::memcpy(e.e164, buf, std::strlen(buf) + 1);
 	}
-	return r;
+	return answer(r, buf, t, out, outsize, type);
 }
 
 static enum phone_result

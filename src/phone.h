@@ -35,10 +35,15 @@ enum phone_result {
 /* Read number (E.164 with or without '+', "00" international prefix, or
  * national format read in region, an ISO 3166 alpha-2 code or NULL) and
  * write its E.164 form into out (at least 17 octets).  *type receives the
- * number's type when valid.  Thread-compatible; pure apart from
- * libphonenumber's metadata. */
+ * number's type when valid.  Thread-safe; pure apart from
+ * libphonenumber's metadata.  Recent answers are cached. */
 enum phone_result phone_normalise(const char *number, const char *region,
     char *out, size_t outsize, enum phone_type *type);
+/* The cached answer of phone_normalise() for these arguments into *result
+ * (and out, *type): 1, or 0 when it is not cached (nothing written).
+ * Cheap: never parses. */
+int phone_cached(const char *number, const char *region, char *out,
+    size_t outsize, enum phone_type *type, enum phone_result *result);
 /* "mobile", "fixed_line", ... */
 const char *phone_strtype(enum phone_type);
 /* 1 when region is a region libphonenumber knows ("US", "GB", ...). */
