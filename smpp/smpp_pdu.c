@@ -2,8 +2,9 @@
  * smpp_pdu.c - SMPP 3.4 framing, header codec and libsmpp34 pack/unpack.
  *
  * This is the only file in the tree that calls libsmpp34 (see
- * SMPP-NOTES.md §10).  The library packs and unpacks PDU bodies but has
- * sharp edges, which this file turns into plain 0/-1 results:
+ * SMPP-NOTES.md §10).  The library packs and unpacks PDU bodies (all but
+ * submit_sm's packing, see smpp_pdu_pack_submit) but has sharp edges,
+ * which this file turns into plain 0/-1 results:
  *
  *  - framing is ours: a PDU is taken off the evbuffer by command_length
  *    (16 <= length <= SMPP_MAX_PDU) into a buffer with one extra NUL guard
@@ -636,58 +637,118 @@ smpp_pdu_pack_bind(uint8_t *out, size_t outsize, enum smpp_bind_type type,
 	return lib_pack(id, out, outsize, &b);
 }
 
+/* 1 when libsmpp34 would pack this TON / NPI (def_list/addr_ton.list,
+ * addr_npi.list): the direct encoder below refuses what the library
+ * refuses. */
+static int
+ton_ok(uint8_t ton)
+{
+	return ton <= 6;
+}
+
+static int
+npi_ok(uint8_t npi)
+{
+	switch (npi) {
+	case 0: case 1: case 3: case 4: case 6: case 8: case 9: case 10:
+	case 14: case 18:
+		return 1;
+	}
+	return 0;
+}
+
+/* Append a C-octet string of at most max - 1 characters; -1 when it does
+ * not fit the field or the buffer. */
+static int
+put_cstr(uint8_t **p, const uint8_t *end, const char *s, size_t max)
+{
+	size_t n = strlen(s != NULL ? s : "");
+
+	if (n >= max || (size_t)(end - *p) < n + 1)
+		return -1;
+	if (n > 0)
+		memcpy(*p, s, n);
+	(*p)[n] = 0;
+	*p += n + 1;
+	return 0;
+}
+
+/*
+ * submit_sm is the one PDU of the hot path (one per message), and it is
+ * encoded here directly rather than through smpp34_pack(): the library
+ * clears its 2 KiB trace buffer and snprintf()s a trace line for every
+ * field of every PDU, which measured 25-35% of the daemon's whole SMPP
+ * send path (scripts/bench, the drain stage).  The octets are the ones
+ * smpp34_pack() writes for the same struct, refusals included (TON/NPI
+ * outside the library's lists, sequence number 0, fields too long, a
+ * buffer not larger than the PDU): check_smpp_pdu packs every variant
+ * both ways and compares.  Every other PDU still goes through the
+ * library.
+ */
 int
 smpp_pdu_pack_submit(uint8_t *out, size_t outsize, uint32_t seq,
     const struct smpp_message *m)
 {
-	submit_sm_t s;
-
-	int n;
+	uint8_t *p = out, *end = out + outsize;
+	size_t n;
 
 	if (seq == 0 || m->body_len > (m->use_payload ? SMPP_MAX_PAYLOAD :
-	    PACK_SM_MAX) || (m->body_len > 0 && m->body == NULL))
+	    PACK_SM_MAX) || (m->body_len > 0 && m->body == NULL) ||
+	    m->destination == NULL || m->destination[0] == 0 ||
+	    !ton_ok(m->source_ton) || !npi_ok(m->source_npi) ||
+	    outsize <= SMPP_HEADER_LEN)
 		return -1;
-	memset(&s, 0, sizeof(s));
-	s.command_id = SUBMIT_SM;
-	s.sequence_number = seq;
-	s.source_addr_ton = m->source_ton;
-	s.source_addr_npi = m->source_npi;
-	s.dest_addr_ton = 1;	/* international */
-	s.dest_addr_npi = 1;	/* E.164 */
-	s.esm_class = m->esm_class;
-	s.registered_delivery = m->registered_delivery;
-	s.data_coding = m->data_coding;
-	if (put_field(s.source_addr, sizeof(s.source_addr), m->source) ||
-	    put_field(s.destination_addr, sizeof(s.destination_addr),
-	    m->destination) ||
-	    put_field(s.validity_period, sizeof(s.validity_period),
-	    m->validity_period))
+	smpp_pdu_header_encode(p, SUBMIT_SM, 0, seq);
+	p += SMPP_HEADER_LEN;
+	if (put_cstr(&p, end, "", 6) ||                    /* service_type */
+	    end - p < 2)
 		return -1;
-	if (m->destination == NULL || m->destination[0] == 0)
+	*p++ = m->source_ton;
+	*p++ = m->source_npi;
+	if (put_cstr(&p, end, m->source, 21) || end - p < 2)
 		return -1;
+	*p++ = 1;       /* dest_addr_ton: international */
+	*p++ = 1;       /* dest_addr_npi: E.164 */
+	if (put_cstr(&p, end, m->destination, 21) || end - p < 3)
+		return -1;
+	*p++ = m->esm_class;
+	*p++ = 0;       /* protocol_id */
+	*p++ = 0;       /* priority_flag */
+	if (put_cstr(&p, end, "", 17) ||           /* schedule_delivery_time */
+	    put_cstr(&p, end, m->validity_period, 17) || end - p < 5)
+		return -1;
+	*p++ = m->registered_delivery;
+	*p++ = 0;       /* replace_if_present_flag */
+	*p++ = m->data_coding;
+	*p++ = 0;       /* sm_default_msg_id */
 	if (!m->use_payload) {
-		s.sm_length = (uint8_t)m->body_len;
+		*p++ = (uint8_t)m->body_len;
+		if ((size_t)(end - p) < m->body_len)
+			return -1;
 		if (m->body_len > 0)
-			memcpy(s.short_message, m->body, m->body_len);
-		return lib_pack(SUBMIT_SM, out, outsize, &s);
+			memcpy(p, m->body, m->body_len);
+		p += m->body_len;
+	} else {
+		/* An empty short_message, then message_payload (0x0424). */
+		*p++ = 0;
+		if ((size_t)(end - p) < 4 + m->body_len)
+			return -1;
+		*p++ = 0x04;
+		*p++ = 0x24;
+		*p++ = (uint8_t)(m->body_len >> 8);
+		*p++ = (uint8_t)m->body_len;
+		memcpy(p, m->body, m->body_len);
+		p += m->body_len;
 	}
-	/* message_payload: libsmpp34 caps TLV values at 1024 octets, so the
-	 * TLV is appended here by hand after an empty short_message and the
-	 * command_length patched. */
-	n = lib_pack(SUBMIT_SM, out, outsize, &s);
-	if (n < 0 || (size_t)n + 4 + m->body_len >= outsize)
+	/* Like the library: the buffer must be larger than the PDU. */
+	if (p >= end)
 		return -1;
-	out[n] = 0x04;
-	out[n + 1] = 0x24;
-	out[n + 2] = (uint8_t)(m->body_len >> 8);
-	out[n + 3] = (uint8_t)m->body_len;
-	memcpy(out + n + 4, m->body, m->body_len);
-	n += 4 + (int)m->body_len;
+	n = (size_t)(p - out);
 	out[0] = (uint8_t)(n >> 24);
 	out[1] = (uint8_t)(n >> 16);
 	out[2] = (uint8_t)(n >> 8);
 	out[3] = (uint8_t)n;
-	return n;
+	return (int)n;
 }
 
 /* A header-only error response, written by hand (the library refuses

@@ -69,8 +69,10 @@ main(int argc, char **argv)
 		log_set_level("info");
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Three priorities: everything runs at the middle one (libevent's
+	 * default), the store's group commit at the lowest (store_lmdb.c). */
 	base = event_base_new();
-	if (base == NULL) {
+	if (base == NULL || event_base_priority_init(base, 3) != 0) {
 		log_err("gw.error", "msg=\"no event base\"");
 		return 1;
 	}

@@ -16,6 +16,9 @@
  * callbacks once someone waits on it with store_on_commit(); writes nobody
  * waits on join the next such commit, or commit by themselves after the
  * delay set with store_set_commit_delay() (0, the default: every turn).
+ * With a delay set on an event base with priorities, a waited-on commit
+ * runs at the lowest priority, once the loop has read everything ready
+ * (at most the delay later), so one fsync covers all of it.
  * Reads see the open batch.  Callbacks fire after the commit, with its
  * result: persist, then acknowledge.
  */

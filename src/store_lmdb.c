@@ -95,7 +95,9 @@ struct store {
 	enum batch_state state;
 	MDB_txn *wtxn;          /* the batch's write txn, NULL until a write */
 	int batch_result;       /* STORE_OK or the error that failed it */
-	struct event *commit_ev;
+	struct event *commit_ev;        /* lowest priority when there are some */
+	struct event *force_ev;         /* timer: an urgent batch waits no more */
+	int lowprio;                    /* commit_ev runs only when idle */
 	int delay_ms;                   /* see store_set_commit_delay() */
 	int urgent;                     /* the open batch has waiters */
 	struct commit_waiter *waiters;
@@ -820,7 +822,15 @@ mdb_fail(struct store *st, int rc, const char *op)
  * ran.  Without waiters, and with a commit delay set, staged writes wait up
  * to that delay for a batch that has waiters, so work that acknowledges
  * nothing (an SMPP submit's record, a sweep) shares the next commit
- * instead of paying for its own. */
+ * instead of paying for its own.
+ *
+ * With a delay set and an event base with priorities, the commit event has
+ * the lowest one: libevent runs it only in a turn that found no other work
+ * ready, i.e. once every request and response already on the sockets has
+ * been read and staged.  Under load that makes one commit (one fsync) for
+ * all of them instead of one per turn; when idle it costs nothing.  The
+ * force timer (normal priority, the delay) bounds the wait when the loop
+ * is never idle. */
 static void
 batch_open(struct store *st, int urgent)
 {
@@ -833,13 +843,15 @@ batch_open(struct store *st, int urgent)
 	}
 	if (st->urgent)
 		return;
+	tv.tv_sec = st->delay_ms / 1000;
+	tv.tv_usec = (st->delay_ms % 1000) * 1000;
 	if (urgent || st->delay_ms == 0) {
 		st->urgent = 1;
 		event_del(st->commit_ev);
 		event_active(st->commit_ev, 0, 0);
+		if (st->lowprio && st->delay_ms > 0)
+			evtimer_add(st->force_ev, &tv);
 	} else if (!evtimer_pending(st->commit_ev, NULL)) {
-		tv.tv_sec = st->delay_ms / 1000;
-		tv.tv_usec = (st->delay_ms % 1000) * 1000;
 		event_add(st->commit_ev, &tv);
 	}
 }
@@ -882,6 +894,7 @@ batch_commit(struct store *st)
 	if (st->state == BATCH_IDLE)
 		return STORE_OK;
 	event_del(st->commit_ev);       /* when flushed before it ran */
+	event_del(st->force_ev);
 	result = st->batch_result;
 	if (st->state == BATCH_OPEN && st->wtxn != NULL) {
 		rc = mdb_txn_commit(st->wtxn);
@@ -1029,12 +1042,21 @@ store_open(struct event_base *base, const char *path, uint64_t map_size,
 		st->map_size = ei.me_mapsize;
 	}
 	st->commit_ev = event_new(base, -1, 0, on_commit_event, st);
-	if (st->commit_ev == NULL) {
+	st->force_ev = evtimer_new(base, on_commit_event, st);
+	if (st->commit_ev == NULL || st->force_ev == NULL) {
 		*err = open_error("cannot open", path, "event_new failed");
+		if (st->commit_ev)
+			event_free(st->commit_ev);
+		if (st->force_ev)
+			event_free(st->force_ev);
 		mdb_env_close(st->env);
 		free(st);
 		return NULL;
 	}
+	if (event_base_get_npriorities(base) > 1 &&
+	    event_priority_set(st->commit_ev,
+	    event_base_get_npriorities(base) - 1) == 0)
+		st->lowprio = 1;
 	log_info("store.open", "path=%s map_size=%" PRIu64 " stale_readers=%d",
 	    log_str(pb, sizeof(pb), path), st->map_size, dead);
 	return st;
@@ -1063,6 +1085,7 @@ store_close(struct store *st)
 	}
 	free(st->waiters);
 	event_free(st->commit_ev);
+	event_free(st->force_ev);
 	if (st->rtxn != NULL)
 		mdb_txn_abort(st->rtxn);
 	mdb_env_close(st->env);

@@ -12,6 +12,9 @@
 
 #include <check.h>
 #include <event2/buffer.h>
+#include <smpp34.h>
+#include <smpp34_structs.h>
+#include <smpp34_params.h>
 
 #include "smpp_pdu.h"
 
@@ -641,6 +644,122 @@ START_TEST(test_wrong_ids)
 }
 END_TEST
 
+/*
+ * smpp_pdu_pack_submit() encodes submit_sm itself (libsmpp34's trace
+ * writer is too slow for the hot path): the reference is libsmpp34's own
+ * smpp34_pack() of the same fields, octet for octet, over every kind of
+ * field value the daemon sends, and the same refusals.
+ */
+static int
+lib_submit(uint8_t *out, size_t outsize, uint32_t seq,
+    const struct smpp_message *m)
+{
+	submit_sm_t s;
+	int len = 0;
+
+	memset(&s, 0, sizeof(s));
+	s.command_id = SUBMIT_SM;
+	s.sequence_number = seq;
+	s.source_addr_ton = m->source_ton;
+	s.source_addr_npi = m->source_npi;
+	s.dest_addr_ton = 1;
+	s.dest_addr_npi = 1;
+	s.esm_class = m->esm_class;
+	s.registered_delivery = m->registered_delivery;
+	s.data_coding = m->data_coding;
+	if (strlen(m->source) >= sizeof(s.source_addr) ||
+	    strlen(m->destination) >= sizeof(s.destination_addr) ||
+	    strlen(m->validity_period) >= sizeof(s.validity_period) ||
+	    m->body_len > 253)
+		return -1;
+	strcpy((char *)s.source_addr, m->source);
+	strcpy((char *)s.destination_addr, m->destination);
+	strcpy((char *)s.validity_period, m->validity_period);
+	s.sm_length = (uint8_t)m->body_len;
+	memcpy(s.short_message, m->body, m->body_len);
+	if (smpp34_pack(SUBMIT_SM, out, (int)outsize, &len, &s) != 0)
+		return -1;
+	return len;
+}
+
+START_TEST(test_submit_matches_libsmpp34)
+{
+	static const char *sources[] = { "SMSVerify", "14155550100", "",
+	    "A", "12345678901234567890" };
+	static const uint8_t tons[][2] = { { 5, 0 }, { 1, 1 }, { 0, 0 },
+	    { 6, 18 }, { 2, 9 } };
+	static const char *dests[] = { "14155550123", "4915123456789", "7",
+	    "12345678901234567890" };
+	static const char *validity[] = { "", "000000001000000R",
+	    "000000000100000R" };
+	static const size_t lens[] = { 0, 1, 70, 140, 153, 160, 253 };
+	uint8_t body[253], mine[600], ref[600];
+	struct smpp_message m;
+	int a, b, compared = 0;
+
+	for (size_t i = 0; i < sizeof(body); i++)
+		body[i] = (uint8_t)(i * 7 + 1);
+	for (size_t si = 0; si < 5; si++)
+	for (size_t di = 0; di < 4; di++)
+	for (size_t vi = 0; vi < 3; vi++)
+	for (size_t li = 0; li < sizeof(lens) / sizeof(lens[0]); li++)
+	for (int flags = 0; flags < 4; flags++) {
+		memset(&m, 0, sizeof(m));
+		m.source = sources[si];
+		m.source_ton = tons[si][0];
+		m.source_npi = tons[si][1];
+		m.destination = dests[di];
+		m.validity_period = validity[vi];
+		m.body = body;
+		m.body_len = lens[li];
+		m.esm_class = flags & 1 ? 0x40 : 0;
+		m.data_coding = flags & 2 ? 0x08 : 0;
+		m.registered_delivery = (uint8_t)(flags & 1);
+		memset(mine, 0xAA, sizeof(mine));
+		memset(ref, 0xAA, sizeof(ref));
+		a = smpp_pdu_pack_submit(mine, sizeof(mine), 0x1234 + li, &m);
+		b = lib_submit(ref, sizeof(ref), 0x1234 + li, &m);
+		ck_assert_int_eq(a, b);
+		ck_assert_int_gt(a, 0);
+		ck_assert_mem_eq(mine, ref, (size_t)a);
+		/* A buffer exactly the PDU's size is refused by both. */
+		ck_assert_int_eq(smpp_pdu_pack_submit(mine, (size_t)a, 1, &m),
+		    -1);
+		ck_assert_int_eq(lib_submit(ref, (size_t)a, 1, &m), -1);
+		ck_assert_int_gt(smpp_pdu_pack_submit(mine, (size_t)a + 1, 1,
+		    &m), 0);
+		compared++;
+	}
+	ck_assert_int_eq(compared, 5 * 4 * 3 * 7 * 4);
+
+	/* What the library refuses, the encoder refuses. */
+	memset(&m, 0, sizeof(m));
+	m.source = "SMSVerify";
+	m.destination = "14155550123";
+	m.validity_period = "";
+	m.body = body;
+	m.body_len = 10;
+	m.source_ton = 7;               /* not in addr_ton.list */
+	ck_assert_int_eq(lib_submit(ref, sizeof(ref), 1, &m), -1);
+	ck_assert_int_eq(smpp_pdu_pack_submit(mine, sizeof(mine), 1, &m), -1);
+	m.source_ton = 5;
+	m.source_npi = 2;               /* not in addr_npi.list */
+	ck_assert_int_eq(lib_submit(ref, sizeof(ref), 1, &m), -1);
+	ck_assert_int_eq(smpp_pdu_pack_submit(mine, sizeof(mine), 1, &m), -1);
+	m.source_npi = 0;
+	ck_assert_int_eq(lib_submit(ref, sizeof(ref), 0, &m), -1);
+	ck_assert_int_eq(smpp_pdu_pack_submit(mine, sizeof(mine), 0, &m), -1);
+	m.source = "123456789012345678901";     /* 21 characters */
+	ck_assert_int_eq(smpp_pdu_pack_submit(mine, sizeof(mine), 1, &m), -1);
+	m.source = "SMSVerify";
+	m.validity_period = "0000000010000000R";    /* 17 characters */
+	ck_assert_int_eq(smpp_pdu_pack_submit(mine, sizeof(mine), 1, &m), -1);
+	m.validity_period = "";
+	m.body_len = 254;
+	ck_assert_int_eq(smpp_pdu_pack_submit(mine, sizeof(mine), 1, &m), -1);
+}
+END_TEST
+
 static Suite *
 pdu_suite(void)
 {
@@ -659,6 +778,7 @@ pdu_suite(void)
 
 	tc = tcase_create("round_trip");
 	tcase_add_test(tc, test_submit_round_trip);
+	tcase_add_test(tc, test_submit_matches_libsmpp34);
 	tcase_add_test(tc, test_submit_payload_round_trip);
 	tcase_add_test(tc, test_pack_limits);
 	tcase_add_test(tc, test_bind_round_trip);
