@@ -95,9 +95,11 @@ template_render(const char *tmpl, const char *code, int minutes)
 	for (pass = 0; pass < 2; pass++) {
 		p = tmpl;
 		while (*p != '\0') {
-			for (i = 0; i < 3; i++)
-				if (strncmp(p, ph[i], strlen(ph[i])) == 0)
-					break;
+			i = 3;
+			if (*p == '{' || *p == '#')
+				for (i = 0; i < 3; i++)
+					if (strncmp(p, ph[i], strlen(ph[i])) == 0)
+						break;
 			if (i < 3) {
 				size_t vl = strlen(val[i]);
 
