@@ -8,8 +8,9 @@
 -- the ids in IDFILE, expects 200) or "ceiling" (the send body, expects 200,
 -- for tests/bare_http).
 --
---   wrk ... -s scripts/bench.lua URL -- MODE RANGE TOKEN [IDFILE]  P runs through RANGE numbers
--- +14155000000, +14155000001, ... and wraps, one counter per wrk thread
+--   wrk ... -s scripts/bench.lua URL -- MODE RANGE TOKEN [IDFILE [BLOCK]]
+-- P runs through RANGE numbers of block BLOCK (0-9, default 0):
+-- +14155B00000, +14155B00001, ... and wraps, one counter per wrk thread
 -- (threads start at different offsets).  Every request is built here, so
 -- the ceiling pays the same client cost as the real runs.
 --
@@ -20,7 +21,7 @@
 --   bench: sample HTTP_STATUS BODY      the first unexpected answer
 -- errors counts unexpected HTTP statuses and socket errors.
 
-local mode, range, token, idfile
+local mode, range, token, idfile, block
 local counter = 0
 local expect
 local ids = {}
@@ -45,6 +46,9 @@ function init(args)
 	range = tonumber(args[2] or "100000")
 	token = args[3] or ""
 	idfile = args[4]
+	if idfile == "" then idfile = nil end
+	block = tonumber(args[5] or "0") or 0
+	if block < 0 or block > 9 then block = 0 end
 	if mode == "send" and idfile then
 		idout = io.open(idfile, "w")
 	end
@@ -62,7 +66,7 @@ function init(args)
 end
 
 local function phone()
-	local p = string.format("+141550%05d", counter)
+	local p = string.format("+14155%d%05d", block, counter)
 	counter = (counter + 1) % range
 	return p
 end

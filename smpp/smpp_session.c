@@ -46,6 +46,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -728,6 +729,15 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_CONNECTED) {
 		if (s->state == SMPP_CONNECTING) {
+			/* SMPP is request/response in small PDUs: without
+			 * TCP_NODELAY a submit written while the previous one
+			 * is unacknowledged waits for the SMSC's ACK. */
+			evutil_socket_t fd = bufferevent_getfd(bev);
+			int one = 1;
+
+			if (fd >= 0)
+				(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY,
+				    &one, sizeof(one));
 			s->last_rx = mono_ms();
 			bufferevent_enable(bev, EV_READ | EV_WRITE);
 			send_bind(s);

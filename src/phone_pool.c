@@ -50,6 +50,7 @@ struct phone_pool {
 	pthread_cond_t wake;            /* todo not empty, or stop */
 	struct jobq todo, done;         /* under lock */
 	int stop;                       /* under lock */
+	int idle;                       /* workers in cond_wait, under lock */
 	pthread_t threads[POOL_MAX_THREADS];
 	int nthreads;
 	int pending;                    /* loop thread only */
@@ -106,8 +107,11 @@ worker(void *arg)
 
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		while (!p->stop && p->todo.head == NULL)
+		while (!p->stop && p->todo.head == NULL) {
+			p->idle++;
 			pthread_cond_wait(&p->wake, &p->lock);
+			p->idle--;
+		}
 		if (p->stop)
 			break;
 		j = p->todo.head;
@@ -228,7 +232,10 @@ phone_pool_lookup(struct phone_pool *p, const char *number,
 	p->pending++;
 	pthread_mutex_lock(&p->lock);
 	q_push(&p->todo, j);
-	pthread_cond_signal(&p->wake);
+	/* A busy worker looks at the list before it waits: wake one only
+	 * when one waits (each wake-up is a system call). */
+	if (p->idle > 0)
+		pthread_cond_signal(&p->wake);
 	pthread_mutex_unlock(&p->lock);
 }
 

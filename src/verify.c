@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,27 +44,35 @@
  * Random octets from OpenSSL's CSPRNG, drawn RAND_POOL at a time: one
  * RAND_bytes() call costs about a microsecond whatever its size (locking,
  * the fork check, the DRBG's reseed test), and a send needs three small
- * draws (code, id, nonce).  Octets handed out are wiped from the pool.
- * The pid is checked so a forked child never reuses its parent's octets.
- * Returns 0, or -1 when the CSPRNG fails.
+ * draws (code, id, nonce).  Octets handed out are wiped from the pool.  A
+ * forked child empties its copy of the pool (pthread_atfork) so it never
+ * hands out its parent's octets.  Returns 0, or -1 when the CSPRNG fails.
  */
 static struct {
 	uint8_t buf[RAND_POOL];
 	size_t pos;
-	pid_t pid;
 } pool = { .pos = RAND_POOL };
+static pthread_once_t pool_once = PTHREAD_ONCE_INIT;
+
+static void
+pool_forget(void)
+{
+	OPENSSL_cleanse(pool.buf, sizeof(pool.buf));
+	pool.pos = RAND_POOL;
+}
+
+static void
+pool_init(void)
+{
+	pthread_atfork(NULL, NULL, pool_forget);
+}
 
 static int
 random_octets(uint8_t *out, size_t n)
 {
 	size_t k;
-	pid_t pid = getpid();
 
-	if (pool.pid != pid) {
-		OPENSSL_cleanse(pool.buf, sizeof(pool.buf));
-		pool.pos = RAND_POOL;
-		pool.pid = pid;
-	}
+	pthread_once(&pool_once, pool_init);
 	while (n > 0) {
 		if (pool.pos == RAND_POOL) {
 			if (RAND_bytes(pool.buf, RAND_POOL) != 1)
