@@ -796,14 +796,24 @@ reply_raw(struct evhttp_request *req, int status, const char *ctype,
 	send_reply(req, status, NULL);
 }
 
-/* Answer status with body, compact; the reference is stolen. */
+/* Answer status with body, compact; the reference is stolen.  Answers
+ * are small: encoded on the stack, on the heap only when they do not fit. */
 void
 http_reply_json(struct evhttp_request *req, int status, json_t *body)
 {
-	char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	char stackbuf[2048], *text = stackbuf;
+	size_t len = 0;
 
+	if (body != NULL) {
+		len = json_dumpb(body, stackbuf, sizeof(stackbuf),
+		    JSON_COMPACT);
+		if (len > sizeof(stackbuf)) {
+			text = json_dumps(body, JSON_COMPACT);
+			len = text != NULL ? strlen(text) : 0;
+		}
+	}
 	json_decref(body);
-	if (text == NULL) {
+	if (len == 0 || text == NULL) {
 		static const char oops[] = "{\"error\":{\"code\":\"internal\","
 		    "\"message\":\"the answer could not be encoded\"}}";
 
@@ -812,9 +822,9 @@ http_reply_json(struct evhttp_request *req, int status, json_t *body)
 		    sizeof(oops) - 1);
 		return;
 	}
-	reply_raw(req, status, "application/json; charset=utf-8", text,
-	    strlen(text));
-	free(text);
+	reply_raw(req, status, "application/json; charset=utf-8", text, len);
+	if (text != stackbuf)
+		free(text);
 }
 
 /* Answer {"error": {...}}; a Retry-After set for this request goes with it
