@@ -48,8 +48,11 @@
  * each (their delays are constant, so FIFO order is due-time order).
  *
  * stderr gets one key=value line per event unless -q, and always
- * "smsc_sim listening port=N"; message text never appears there and
- * phone numbers are masked.  SIGINT/SIGTERM end the loop; everything is
+ * "smsc_sim listening port=N" and, at the end, "smsc_sim stats
+ * submits_ok=N first_bind=S last_ok=S" (S: CLOCK_MONOTONIC seconds; the
+ * benchmark's rate for the daemon is N over last_ok - first_bind, the
+ * same span smpp_blast measures itself); message text never appears there
+ * and phone numbers are masked.  SIGINT/SIGTERM end the loop; everything is
  * freed and the exit status is 0.
  */
 #include <errno.h>
@@ -202,6 +205,8 @@ struct sim {
 	uint64_t next_conn_id;
 	uint64_t next_msgid;
 	uint64_t submits;         /* every submit_sm seen, for the faults */
+	uint64_t submits_ok;      /* submit_sm_resp sent with status 0 */
+	double first_bind, last_ok;   /* monotonic seconds, 0 until then */
 	int dropped;              /* --drop-after done */
 	FILE *handset;
 	int handset_dirty;
@@ -460,6 +465,16 @@ reply_header(struct conn *c, uint32_t id, uint32_t status, uint32_t seq)
 	conn_reply(c, h, sizeof(h));
 }
 
+/* Monotonic seconds. */
+static double
+mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static void
 reply_resp(struct conn *c, uint32_t id, uint32_t status, uint32_t seq,
     const char *message_id)
@@ -472,6 +487,10 @@ reply_resp(struct conn *c, uint32_t id, uint32_t status, uint32_t seq,
 		/* e.g. seq 0, which libsmpp34 will not pack: answer by hand */
 		reply_header(c, id, status != 0 ? status : ST_SUBMITFAIL, seq);
 		return;
+	}
+	if (id == (SMPP_SUBMIT_SM | SMPP_RESP) && status == ST_OK) {
+		c->sim->submits_ok++;
+		c->sim->last_ok = mono_s();
 	}
 	conn_reply(c, out, n);
 }
@@ -516,6 +535,8 @@ on_bind(struct conn *c, const struct smpp_header *h)
 	sim_log(sim, "event=bind conn=%llu type=%s system_id=%s",
 	    (unsigned long long)c->id, bind_name(type), c->system_id);
 	reply_resp(c, resp, ST_OK, h->seq, "smsc_sim");
+	if (sim->first_bind == 0)
+		sim->first_bind = mono_s();
 	conn_enter_state(c, CONN_BOUND);
 }
 
@@ -1476,6 +1497,9 @@ main(int argc, char **argv)
 		rc = 1;
 	else if (event_base_dispatch(sim.base) == -1)
 		rc = 1;
+	fprintf(stderr, "smsc_sim stats submits_ok=%llu first_bind=%.6f "
+	    "last_ok=%.6f\n", (unsigned long long)sim.submits_ok,
+	    sim.first_bind, sim.last_ok);
 	sim_free(&sim);
 	return rc;
 }
