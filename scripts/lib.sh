@@ -73,6 +73,11 @@ sv_configure() {
 	sv_say "configuring $dir"
 	mkdir -p "$dir"
 	rm -f "$dir/.sv-configure-args"
+	# New arguments or a new configure may change what is linked, which
+	# make does not see: start from clean objects.
+	if [ -f "$dir/Makefile" ]; then
+		make -C "$dir" --no-print-directory clean >/dev/null 2>&1 || true
+	fi
 	if ! (cd "$dir" && "$top/configure" "$@") >"$dir/configure.out" 2>&1; then
 		sv_tail "$dir/configure.out" 25
 		sv_die "configure failed in $dir (see $dir/configure.out" \
