@@ -34,6 +34,7 @@
 #include "template.h"
 #include "util.h"
 #include "verify.h"
+#include "webhook.h"
 
 #define API_MAX_TEMPLATE 640
 #define API_MAX_METADATA 4096
@@ -328,6 +329,7 @@ cancel_pending(struct gw *gw, const char *key, const char *phone,
 		old.sealed = NULL;
 		old.updated_at = now;
 		store_verif_put(gw->store, &old);
+		webhook_emit(gw, &old, "verification.canceled");
 		dispatch_drop(gw->dispatch, old.id);
 		log_info("verify.superseded", "id=%s", old.id);
 	}
@@ -620,6 +622,10 @@ api_check(struct evhttp_request *req, const char *rest, void *arg)
 		if (v.status != before || v.checks != checks)
 			store_verif_put(gw->store, &v);
 		if (r == VERIFY_APPROVED)
+			webhook_emit(gw, &v, "verification.approved");
+		else if (v.status == VERIF_EXPIRED && before != VERIF_EXPIRED)
+			webhook_emit(gw, &v, "verification.expired");
+		if (r == VERIFY_APPROVED)
 			dispatch_drop(gw->dispatch, v.id);
 	} else {
 		/* Same work as a real check: an HMAC over a throwaway id. */
@@ -730,6 +736,7 @@ api_one(struct evhttp_request *req, const char *rest, void *arg)
 	v.updated_at = util_now();
 	if (store_verif_put(gw->store, &v) == STORE_OK) {
 		struct reply_ctx *ctx = xmalloc(sizeof(*ctx));
+		webhook_emit(gw, &v, "verification.canceled");
 		dispatch_drop(gw->dispatch, v.id);
 		gw->metrics.cancels++;
 		log_info("verify.canceled", "id=%s", v.id);

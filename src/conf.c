@@ -100,6 +100,8 @@ static const struct kdef server_keys[] = {
 	    NULL },
 	{ "submit_wait_ms", T_INT, 0, 30000, "3000", 0, C(submit_wait_ms), 0,
 	    NULL },
+	{ "webhook_retry", T_INT, 60, 604800, "86400", 0, C(webhook_retry), 0,
+	    NULL },
 	{ "log_level", T_ENUMSTR, 0, 0, "info", 0, C(log_level), 0, levels },
 };
 

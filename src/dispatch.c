@@ -43,6 +43,7 @@
 #include "store.h"
 #include "util.h"
 #include "verify.h"
+#include "webhook.h"
 
 enum msg_state {
 	MSG_WAITING = 0,     /* in the wait queue (or being tried) */
@@ -508,6 +509,7 @@ msg_fail(struct msg *m, const char *reason)
 		util_strlcpy(v.fail_reason, reason, sizeof(v.fail_reason));
 		v.updated_at = util_now();
 		store_verif_put(st, &v);
+		webhook_emit(m->d->gw, &v, "verification.failed");
 		verif_clear(&v);
 	}
 	m->d->gw->metrics.sends_failed++;
@@ -651,6 +653,7 @@ msg_accepted(struct msg *m, struct carrier *c)
 	struct store *st = m->d->gw->store;
 	struct verif v;
 	char norm[80];
+	int first;
 
 	memset(&v, 0, sizeof(v));
 	if (store_verif_get(st, m->id, &v) != STORE_OK) {
@@ -678,12 +681,15 @@ msg_accepted(struct msg *m, struct carrier *c)
 		    sizeof(norm)) == 0)
 			store_msgid_put(st, carrier_name(c), norm, m->id);
 	}
-	if (v.send_state == SEND_QUEUED)
+	first = v.send_state == SEND_QUEUED;
+	if (first)
 		v.send_state = SEND_SENT;
 	free(v.sealed);
 	v.sealed = NULL;
 	v.updated_at = util_now();
 	store_verif_put(st, &v);
+	if (first)
+		webhook_emit(m->d->gw, &v, "verification.sent");
 	verif_clear(&v);
 	m->d->gw->metrics.sends_sent++;
 	if (dlr_parked(m->d->gw->dlr) > 0)

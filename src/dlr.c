@@ -28,6 +28,7 @@
 #include "gw.h"
 #include "log.h"
 #include "store.h"
+#include "webhook.h"
 #include "util.h"
 
 #define ESME_RX_T_APPN 0x00000064u
@@ -222,8 +223,10 @@ dlr_receipt(void *arg, struct carrier *c, struct smpp_session *sess,
 		carrier_receipt_ack(sess, ack, 0);
 		return;
 	}
-	if (dlr_apply(&v, carrier_name(c), key, r))
+	if (dlr_apply(&v, carrier_name(c), key, r)) {
 		store_verif_put(gw->store, &v);
+		webhook_emit(gw, &v, "verification.delivery");
+	}
 	log_info("dlr.applied", "id=%s smsc=%s state=%s", v.id,
 	    carrier_name(c), dlr_strstate(dlr_state_from_smpp(r->state)));
 	verif_clear(&v);
@@ -254,8 +257,10 @@ dlr_retry_parked(struct gw *gw, struct carrier *c)
 		    dlr_match(gw, p->smsc, carrier_msgid_mode(c), &p->r, &v,
 		    key, sizeof(key)) != 0)
 			continue;
-		if (dlr_apply(&v, p->smsc, key, &p->r))
+		if (dlr_apply(&v, p->smsc, key, &p->r)) {
 			store_verif_put(gw->store, &v);
+			webhook_emit(gw, &v, "verification.delivery");
+		}
 		log_info("dlr.applied", "id=%s smsc=%s state=%s parked=1",
 		    v.id, p->smsc,
 		    dlr_strstate(dlr_state_from_smpp(p->r.state)));

@@ -30,6 +30,7 @@
 #include "phone_pool.h"
 #include "store.h"
 #include "util.h"
+#include "webhook.h"
 
 #define GW_DRAIN_MS 5000       /* bound on waiting for in-flight work */
 #define GW_UNBIND_MS 5000      /* bound on waiting for unbind_resp */
@@ -147,6 +148,11 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	}
 	gw->dispatch = dispatch_new(gw);
 	gw->dlr = dlr_new(gw);
+	if ((gw->webhook = webhook_new(gw)) == NULL) {
+		*err = xasprintf_err("cannot start the webhook sender%s%s", "",
+		    "");
+		goto fail;
+	}
 	gw->ncarrier = conf->nsmsc;
 	gw->carriers = xcalloc(conf->nsmsc, sizeof(*gw->carriers));
 	for (int i = 0; i < conf->nsmsc; i++) {
@@ -175,6 +181,7 @@ gw_on_expired(void *arg, const struct verif *v)
 
 	gw->metrics.expired++;
 	dispatch_drop(gw->dispatch, v->id);
+	webhook_emit(gw, v, "verification.expired");
 	log_info("verify.expired", "id=%s", v->id);
 }
 
@@ -465,6 +472,9 @@ gw_free(struct gw *gw)
 		gw->carriers[i] = NULL;
 		carrier_free(c);
 	}
+	/* Events in flight stay in the outbox for the next start. */
+	webhook_free(gw->webhook);
+	gw->webhook = NULL;
 	if (gw->store != NULL)
 		store_close(gw->store);
 	gw->store = NULL;

@@ -22,6 +22,7 @@ struct carrier;
 struct dispatch;
 struct dlr;
 struct phone_pool;
+struct webhook;
 
 /* Counters behind /metrics. */
 struct gw_metrics {
@@ -47,6 +48,7 @@ struct gw {
 	int ncarrier;
 	struct dispatch *dispatch;
 	struct phone_pool *phones;    /* numbers read off the loop */
+	struct webhook *webhook;      /* events to the keys' webhooks */
 	struct dlr *dlr;              /* parked receipts */
 	struct event *sweep_ev;
 	struct event *sig_term, *sig_int, *sig_hup, *drain_ev, *logflush_ev;

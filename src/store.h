@@ -153,6 +153,33 @@ int store_queue_each(struct store *, void (*fn)(void *arg, const char *id),
 int store_sweep(struct store *, int64_t now, int max, int64_t retention,
     void (*fn)(void *arg, const struct verif *), void *arg);
 
+/* Webhook outbox (webhook.c): events not yet delivered, in the order they
+ * were staged.  An event is staged in the batch of the change it describes,
+ * so it exists exactly when the change does. */
+struct store_event {
+	uint64_t seq;             /* its key: later events have larger ones */
+	char key[33];             /* the API key whose webhook gets it */
+	int tries;                /* failed deliveries so far */
+	int64_t due_ms, first_ms; /* next try; when it was staged */
+	char *body;               /* malloc'd, NUL-terminated; the callee
+	                             frees it */
+	size_t body_len;
+};
+/* Stage a new event for key's webhook, due at now_ms. */
+int store_outbox_put(struct store *, const char *key, const char *body,
+    int64_t now_ms);
+/* Read at most max events from seq from on, then call fn for each (after
+ * the read: fn may stage writes).  Returns the count or STORE_ERR. */
+int store_outbox_scan(struct store *, uint64_t from, int max,
+    void (*fn)(void *arg, struct store_event *), void *arg);
+/* Stage the removal of a delivered (or abandoned) event. */
+int store_outbox_del(struct store *, uint64_t seq);
+/* Stage a failed try: tries and the next due time. */
+int store_outbox_retry(struct store *, uint64_t seq, int tries,
+    int64_t due_ms);
+/* Events waiting. */
+uint64_t store_outbox_count(struct store *);
+
 struct store_stats {
 	uint64_t map_size, used;      /* octets */
 	uint64_t verifs, pending, queued;

@@ -2,7 +2,7 @@
  * store_lmdb.c - the durable records (store.h) on LMDB.
  *
  * This is the only file that includes <lmdb.h>.  One environment (a
- * directory, created 0700) holds six named databases:
+ * directory, created 0700) holds seven named databases:
  *
  *   verif    id -> record: binary format 2 (see "records" below); the
  *            JSON of format 1 still reads; a record of an unknown format
@@ -18,6 +18,9 @@
  *            msgid, so a purge can drop the msgid entries of a record (the
  *            sends hold the raw message id, the index the normalised one,
  *            and normalising is smpp/'s business, not ours)
+ *   outbox   be64(seq) -> be32(tries) be64(due ms) be64(first ms) key NUL
+ *            body: webhook events not yet delivered (webhook.c), staged in
+ *            the batch of the change they describe
  *
  * Group commit.  All writes of one loop turn go into one write transaction,
  * the "batch".  The batch is an explicit state machine: IDLE -> OPEN on the
@@ -89,7 +92,8 @@ struct commit_waiter {
 struct store {
 	struct event_base *base;
 	MDB_env *env;
-	MDB_dbi verif, pending, expiry, queue, msgid, msgref;
+	MDB_dbi verif, pending, expiry, queue, msgid, msgref, outbox;
+	uint64_t outbox_seq;    /* the next outbox key */
 	uint64_t map_size;
 
 	enum batch_state state;
@@ -997,6 +1001,24 @@ open_error(const char *what, const char *path, const char *why)
 	return e;
 }
 
+/* The key after the outbox's last one into *next (1 when empty). */
+static int
+outbox_last(MDB_txn *txn, MDB_dbi dbi, uint64_t *next)
+{
+	MDB_cursor *c;
+	MDB_val k, d;
+	int rc;
+
+	*next = 1;
+	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
+		return rc;
+	rc = mdb_cursor_get(c, &k, &d, MDB_LAST);
+	if (rc == 0 && k.mv_size == 8)
+		*next = get_u64(k.mv_data) + 1;
+	mdb_cursor_close(c);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 struct store *
 store_open(struct event_base *base, const char *path, uint64_t map_size,
     char **err)
@@ -1028,7 +1050,9 @@ store_open(struct event_base *base, const char *path, uint64_t map_size,
 	    (rc = mdb_dbi_open(txn, "expiry", MDB_CREATE, &st->expiry)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "queue", MDB_CREATE, &st->queue)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "msgid", MDB_CREATE, &st->msgid)) != 0 ||
-	    (rc = mdb_dbi_open(txn, "msgref", MDB_CREATE, &st->msgref)) != 0) {
+	    (rc = mdb_dbi_open(txn, "msgref", MDB_CREATE, &st->msgref)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &st->outbox)) != 0 ||
+	    (rc = outbox_last(txn, st->outbox, &st->outbox_seq)) != 0) {
 		if (txn != NULL)
 			mdb_txn_abort(txn);
 		goto fail;
@@ -1689,4 +1713,162 @@ store_stats(struct store *st, struct store_stats *out)
 	if (mdb_stat(txn, st->queue, &ms) == 0)
 		out->queued = ms.ms_entries;
 	view_end(st, txn);
+}
+
+/* ---- webhook outbox ---------------------------------------------------- */
+
+#define OUTBOX_HEAD 20          /* tries(4) due_ms(8) first_ms(8) */
+
+int
+store_outbox_put(struct store *st, const char *key, const char *body,
+    int64_t now_ms)
+{
+	MDB_txn *txn;
+	MDB_val k, d;
+	uint8_t kb[8];
+	size_t kl = strlen(key), bl = strlen(body);
+	uint8_t *p;
+	int rc;
+
+	if ((rc = batch_txn(st, &txn)) != STORE_OK)
+		return rc;
+	put_u64(kb, st->outbox_seq);
+	k.mv_size = 8;
+	k.mv_data = kb;
+	d.mv_size = OUTBOX_HEAD + kl + 1 + bl;
+	d.mv_data = NULL;
+	if ((rc = mdb_put(txn, st->outbox, &k, &d, MDB_RESERVE)) != 0)
+		return mdb_fail(st, rc, "outbox_put");
+	p = d.mv_data;
+	memset(p, 0, 4);
+	put_u64(p + 4, (uint64_t)now_ms);
+	put_u64(p + 12, (uint64_t)now_ms);
+	memcpy(p + OUTBOX_HEAD, key, kl + 1);
+	memcpy(p + OUTBOX_HEAD + kl + 1, body, bl);
+	st->outbox_seq++;
+	return STORE_OK;
+}
+
+/* Decode an outbox entry; 0, or -1 when it is malformed. */
+static int
+outbox_decode(const MDB_val *k, const MDB_val *d, struct store_event *ev)
+{
+	const uint8_t *p = d->mv_data, *nul;
+
+	if (k->mv_size != 8 || d->mv_size < OUTBOX_HEAD + 1)
+		return -1;
+	nul = memchr(p + OUTBOX_HEAD, 0, d->mv_size - OUTBOX_HEAD);
+	if (nul == NULL || (size_t)(nul - (p + OUTBOX_HEAD)) >=
+	    sizeof(ev->key))
+		return -1;
+	memset(ev, 0, sizeof(*ev));
+	ev->seq = get_u64(k->mv_data);
+	ev->tries = (int)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	    (uint32_t)p[2] << 8 | p[3]);
+	ev->due_ms = (int64_t)get_u64(p + 4);
+	ev->first_ms = (int64_t)get_u64(p + 12);
+	memcpy(ev->key, p + OUTBOX_HEAD, (size_t)(nul - (p + OUTBOX_HEAD)) + 1);
+	ev->body_len = d->mv_size - (size_t)(nul + 1 - p);
+	ev->body = xmalloc(ev->body_len + 1);
+	memcpy(ev->body, nul + 1, ev->body_len);
+	ev->body[ev->body_len] = '\0';
+	return 0;
+}
+
+int
+store_outbox_scan(struct store *st, uint64_t from, int max,
+    void (*fn)(void *arg, struct store_event *), void *arg)
+{
+	struct store_event *evs;
+	MDB_txn *txn;
+	MDB_cursor *c;
+	MDB_val k, d;
+	uint8_t kb[8];
+	int n = 0, i, rc;
+
+	if (max <= 0)
+		return 0;
+	if ((txn = view_begin(st)) == NULL)
+		return STORE_ERR;
+	if (mdb_cursor_open(txn, st->outbox, &c) != 0) {
+		view_end(st, txn);
+		return STORE_ERR;
+	}
+	evs = xcalloc((size_t)max, sizeof(*evs));
+	put_u64(kb, from);
+	k.mv_size = 8;
+	k.mv_data = kb;
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0 &&
+	    n < max; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if (outbox_decode(&k, &d, &evs[n]) == 0)
+			n++;
+	}
+	mdb_cursor_close(c);
+	view_end(st, txn);
+	/* Callbacks only once the read is over: they may stage writes. */
+	for (i = 0; i < n; i++)
+		fn(arg, &evs[i]);
+	free(evs);
+	return n;
+}
+
+int
+store_outbox_del(struct store *st, uint64_t seq)
+{
+	MDB_txn *txn;
+	uint8_t kb[8];
+	int rc;
+
+	if ((rc = batch_txn(st, &txn)) != STORE_OK)
+		return rc;
+	put_u64(kb, seq);
+	return db_del(st, txn, st->outbox, kb, 8, "outbox_del");
+}
+
+int
+store_outbox_retry(struct store *st, uint64_t seq, int tries, int64_t due_ms)
+{
+	MDB_txn *txn;
+	MDB_val k, d;
+	uint8_t kb[8], *p;
+	int rc;
+
+	if ((rc = batch_txn(st, &txn)) != STORE_OK)
+		return rc;
+	put_u64(kb, seq);
+	k.mv_size = 8;
+	k.mv_data = kb;
+	rc = mdb_get(txn, st->outbox, &k, &d);
+	if (rc == MDB_NOTFOUND)
+		return STORE_OK;
+	if (rc != 0)
+		return mdb_fail(st, rc, "outbox_retry");
+	if (d.mv_size < OUTBOX_HEAD)
+		return batch_fail(st, STORE_ERR, "outbox_retry", "malformed");
+	/* Rewrite in place: same size, so the copy is the new value. */
+	p = xmalloc(d.mv_size);
+	memcpy(p, d.mv_data, d.mv_size);
+	p[0] = (uint8_t)((uint32_t)tries >> 24);
+	p[1] = (uint8_t)((uint32_t)tries >> 16);
+	p[2] = (uint8_t)((uint32_t)tries >> 8);
+	p[3] = (uint8_t)tries;
+	put_u64(p + 4, (uint64_t)due_ms);
+	rc = db_put(st, txn, st->outbox, kb, 8, p, d.mv_size, "outbox_retry");
+	free(p);
+	return rc;
+}
+
+uint64_t
+store_outbox_count(struct store *st)
+{
+	MDB_txn *txn = view_begin(st);
+	MDB_stat ms;
+	uint64_t n = 0;
+
+	if (txn == NULL)
+		return 0;
+	if (mdb_stat(txn, st->outbox, &ms) == 0)
+		n = ms.ms_entries;
+	view_end(st, txn);
+	return n;
 }

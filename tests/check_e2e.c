@@ -10,6 +10,9 @@
 
 #include <check.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "harness.h"
 
@@ -512,6 +515,127 @@ START_TEST(full_store_answers_503)
 }
 END_TEST
 
+/* ---- webhooks --------------------------------------------------------- */
+
+#define HOOK_SECRET "hook-secret-for-tests"
+#define HOOK_WAIT_MS 30000
+
+/* 1 when line (a hook_sink log entry) carries a valid signature of its
+ * body under HOOK_SECRET: "t=UNIX,v1=HEX" over "UNIX.BODY". */
+static int
+hook_signed(json_t *line)
+{
+	const char *sig = jstr(line, "signature"), *body = jstr(line, "body");
+	char t[32], want[65], msg[8192];
+	unsigned char mac[32];
+	unsigned ml = 0;
+	const char *v1;
+	size_t tl;
+
+	if (strncmp(sig, "t=", 2) != 0 || (v1 = strstr(sig, ",v1=")) == NULL)
+		return 0;
+	tl = (size_t)(v1 - (sig + 2));
+	if (tl == 0 || tl >= sizeof(t))
+		return 0;
+	memcpy(t, sig + 2, tl);
+	t[tl] = '\0';
+	snprintf(msg, sizeof(msg), "%s.%s", t, body);
+	HMAC(EVP_sha256(), HOOK_SECRET, (int)strlen(HOOK_SECRET),
+	    (const unsigned char *)msg, strlen(msg), mac, &ml);
+	for (int i = 0; i < 32; i++)
+		snprintf(want + 2 * i, 3, "%02x", mac[i]);
+	return strlen(v1 + 4) == 64 && CRYPTO_memcmp(want, v1 + 4, 64) == 0;
+}
+
+/* Events of type for id that hook_sink answered 2xx (checking each one's
+ * signature); *failed gets the answers it refused. */
+static int
+hook_count(const char *type, const char *id, int *failed)
+{
+	json_t *lines = h_handset_read(H.hook_log), *l, *ev;
+	size_t i;
+	int n = 0, bad = 0;
+
+	json_array_foreach(lines, i, l) {
+		if (json_is_true(json_object_get(l, "failed"))) {
+			bad++;
+			continue;
+		}
+		ev = json_loads(jstr(l, "body"), 0, NULL);
+		ck_assert_msg(ev != NULL, "a webhook body is not JSON");
+		if (strcmp(jstr(ev, "type"), type) == 0 &&
+		    strcmp(jstr(json_object_get(ev, "data"), "id"), id) == 0) {
+			ck_assert_msg(hook_signed(l), "bad signature on %s",
+			    type);
+			n++;
+		}
+		json_decref(ev);
+	}
+	json_decref(lines);
+	if (failed != NULL)
+		*failed = bad;
+	return n;
+}
+
+static int
+hook_wait(const char *type, const char *id)
+{
+	for (long long end = h_now_ms() + HOOK_WAIT_MS; h_now_ms() < end;) {
+		if (hook_count(type, id, NULL) > 0)
+			return 0;
+		h_nap_ms(50);
+	}
+	return -1;
+}
+
+START_TEST(webhooks_signed_retried_durable)
+{
+	char id[64], id2[64], code[16], path[160];
+	json_t *j;
+	int status, failed = 0;
+
+	snprintf(H.key_extra, sizeof(H.key_extra),
+	    "webhook = http://127.0.0.1:%d/hook\nwebhook_secret = "
+	    HOOK_SECRET "\n", H.hook_port);
+	/* The receiver refuses its first two POSTs: they are retried. */
+	ck_assert_int_eq(h_hook_start(&H, "--fail-first 2"), 0);
+	start_all();
+	json_decref(send_code(PHONE, id, sizeof(id), 201));
+	read_code(PHONE, 1, code, sizeof(code));
+	j = check_code(id, code, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_str_eq(jstr(j, "status"), "approved");
+	json_decref(j);
+	ck_assert_msg(hook_wait("verification.sent", id) == 0,
+	    "no verification.sent event (see %s)", H.daemon_log);
+	ck_assert_msg(hook_wait("verification.approved", id) == 0,
+	    "no verification.approved event (see %s)", H.daemon_log);
+	ck_assert_int_eq(hook_count("verification.approved", id, &failed), 1);
+	ck_assert_int_eq(failed, 2);
+	/* No event ever holds the code. */
+	ck_assert(!h_file_contains(H.hook_log, code));
+
+	/* The receiver is down: an event waits in the outbox, across a
+	 * restart of the daemon, and arrives once the receiver is back. */
+	ck_assert_int_eq(h_hook_stop(&H), 0);
+	json_decref(send_code("+14155550124", id2, sizeof(id2), 201));
+	snprintf(path, sizeof(path), "/v1/verifications/%s/cancel", id2);
+	j = h_json(&H, "POST", path, "{}", &status);
+	ck_assert_int_eq(status, 200);
+	json_decref(j);
+	h_nap_ms(300);
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
+	ck_assert_int_eq(hook_count("verification.canceled", id2, NULL), 0);
+	ck_assert_int_eq(h_hook_start(&H, ""), 0);
+	ck_assert_msg(h_daemon_start(&H, 1) == 0, "no restart (see %s)",
+	    H.daemon_log);
+	ck_assert_msg(hook_wait("verification.canceled", id2) == 0,
+	    "the canceled event did not survive the restart (see %s)",
+	    H.daemon_log);
+	ck_assert_int_eq(hook_count("verification.canceled", id2, NULL), 1);
+}
+END_TEST
+
 static Suite *
 e2e_suite(void)
 {
@@ -534,6 +658,7 @@ e2e_suite(void)
 		{ "cancel", cancel_and_other_key },
 		{ "sighup", sighup_reloads_keys_keeps_binds },
 		{ "store_full", full_store_answers_503 },
+		{ "webhooks", webhooks_signed_retried_durable },
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {

@@ -82,7 +82,7 @@ distinct_port(const int *taken, int n)
 int
 h_init(struct harness *h)
 {
-	int taken[2 + H_EXTRA_SIMS] = { 0 }, n = 0;
+	int taken[3 + H_EXTRA_SIMS] = { 0 }, n = 0;
 
 	const char *base = getenv("SV_TMPDIR");
 
@@ -117,7 +117,12 @@ h_init(struct harness *h)
 		if (x->port <= 0)
 			return -1;
 	}
-	return h->sim_port > 0 && h->http_port > 0 ? 0 : -1;
+	h->hook_port = distinct_port(taken, n);
+	taken[n++] = h->hook_port;
+	snprintf(h->hook_log, sizeof(h->hook_log), "%s/hooks.jsonl", dir);
+	snprintf(h->hook_stderr, sizeof(h->hook_stderr), "%s/hook.log", dir);
+	return h->sim_port > 0 && h->http_port > 0 && h->hook_port > 0 ?
+	    0 : -1;
 }
 
 static pid_t
@@ -226,6 +231,53 @@ sim_stop(pid_t *pidp)
 }
 
 int
+h_hook_start(struct harness *h, const char *extra)
+{
+	char bin[512], port[16], portfile[400], *argv[32];
+	char args[256], *save = NULL, *tok;
+	int n = 0;
+
+	snprintf(bin, sizeof(bin), "%s/tests/hook_sink", builddir());
+	snprintf(port, sizeof(port), "%d", h->hook_port);
+	snprintf(portfile, sizeof(portfile), "%s/hook.port", h->dir);
+	argv[n++] = bin;
+	argv[n++] = "-p";
+	argv[n++] = port;
+	argv[n++] = "-P";
+	argv[n++] = portfile;
+	argv[n++] = "-o";
+	argv[n++] = h->hook_log;
+	snprintf(args, sizeof(args), "%s", extra ? extra : "");
+	for (tok = strtok_r(args, " ", &save); tok && n < 30;
+	    tok = strtok_r(NULL, " ", &save))
+		argv[n++] = tok;
+	argv[n] = NULL;
+	unlink(portfile);
+	h->hook_pid = spawn(argv, h->hook_stderr);
+	if (h->hook_pid <= 0) {
+		h->hook_pid = 0;
+		return -1;
+	}
+	/* It writes the port file once it listens. */
+	for (long long end = now_ms() + 10000; now_ms() < end;) {
+		if (access(portfile, F_OK) == 0)
+			return 0;
+		if (waitpid(h->hook_pid, NULL, WNOHANG) == h->hook_pid) {
+			h->hook_pid = 0;
+			return -1;
+		}
+		h_nap_ms(20);
+	}
+	return -1;
+}
+
+int
+h_hook_stop(struct harness *h)
+{
+	return sim_stop(&h->hook_pid);
+}
+
+int
 h_sim_start(struct harness *h)
 {
 	return sim_start(h->sim_port, h->handset, h->sim_args, h->sim_log,
@@ -288,9 +340,9 @@ write_conf(struct harness *h)
 		    "enquire_link = 5\nresponse_timeout = 5\n",
 		    h->sims[i].name, h->sims[i].port);
 	}
-	fprintf(f, "[key test]\ntoken = " H_TOKEN "\n"
+	fprintf(f, "[key test]\ntoken = " H_TOKEN "\n%s\n"
 	    "[key other]\ntoken = other-token-0123456789abcdef\n%s\n",
-	    h->extra_conf);
+	    h->key_extra, h->extra_conf);
 	return fclose(f) == 0 ? 0 : -1;
 }
 
@@ -350,6 +402,8 @@ h_fini(struct harness *h)
 	for (int i = 0; i < H_EXTRA_SIMS; i++)
 		if (h->sims[i].pid > 0)
 			h_xsim_stop(h, i);
+	if (h->hook_pid > 0)
+		h_hook_stop(h);
 	if (getenv("SV_KEEP") == NULL && h->dir[0] != '\0') {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", h->dir);
 		if (system(cmd) != 0)

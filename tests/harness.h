@@ -47,6 +47,12 @@ struct harness {
 	char sim_name[33];
 	char smsc_password[16];
 	char smsc_extra[256];  /* more lines for the first [smsc] section */
+	char key_extra[512];   /* more lines for [key test] */
+	/* tests/hook_sink, a webhook receiver, when a test starts it */
+	int hook_port;
+	pid_t hook_pid;
+	char hook_log[320];    /* one JSON line per request it answered */
+	char hook_stderr[320];
 	struct h_sim sims[H_EXTRA_SIMS];
 };
 
@@ -61,6 +67,11 @@ int h_sim_stop(struct harness *);
  * which must have a name.  As h_sim_start() / h_sim_stop(). */
 int h_xsim_start(struct harness *, int i);
 int h_xsim_stop(struct harness *, int i);
+/* Start tests/hook_sink on h->hook_port (args: e.g. "--fail-first 2"),
+ * logging to h->hook_log, or stop it.  As h_sim_start() / h_sim_stop().
+ * Its URL is http://127.0.0.1:PORT/hook. */
+int h_hook_start(struct harness *, const char *args);
+int h_hook_stop(struct harness *);
 /* Write the configuration and start smsverifyd; wait (bounded) until
  * /healthz answers and, when want_bound, an SMSC is bound.  0 or -1. */
 int h_daemon_start(struct harness *, int want_bound);
