@@ -15,8 +15,10 @@
 #include "dispatch.h"
 #include "gw.h"
 #include "http.h"
+#include "score.h"
 #include "store.h"
 #include "util.h"
+#include "webhook.h"
 
 static void
 api_healthz(struct evhttp_request *req, const char *rest, void *arg)
@@ -54,6 +56,7 @@ api_metrics(struct evhttp_request *req, const char *rest, void *arg)
 	struct gw_metrics *m = &gw->metrics;
 	struct evbuffer *b = evbuffer_new();
 	struct store_stats ss;
+	struct webhook_stats ws;
 	char labels[128];
 	size_t len;
 	char *text;
@@ -114,12 +117,68 @@ api_metrics(struct evhttp_request *req, const char *rest, void *arg)
 	    "group commits", NULL, ss.commits);
 	metric(b, "smsverify_store_swept_total", "counter",
 	    "records expired by the sweep", NULL, ss.swept);
+	metric(b, "smsverify_route_switches_total", "counter",
+	    "sends moved off an SMSC scoring under its route's floor", NULL,
+	    gw->metrics.route_switches);
+	webhook_stats(gw->webhook, &ws);
+	metric(b, "smsverify_webhook_deliveries_total", "counter",
+	    "webhook POSTs by outcome", "{outcome=\"delivered\"}",
+	    ws.delivered);
+	metric(b, "smsverify_webhook_deliveries_total", NULL, NULL,
+	    "{outcome=\"failed\"}", ws.failed);
+	metric(b, "smsverify_webhook_deliveries_total", NULL, NULL,
+	    "{outcome=\"dropped\"}", ws.dropped);
+	metric(b, "smsverify_webhook_backlog", "gauge",
+	    "webhook events waiting in the outbox", NULL,
+	    store_outbox_count(gw->store));
+	metric(b, "smsverify_webhook_inflight", "gauge",
+	    "webhook POSTs in flight", NULL, (uint64_t)ws.inflight);
 	len = evbuffer_get_length(b);
 	text = xmalloc(len + 1);
 	evbuffer_remove(b, text, len);
 	http_reply_text(req, 200, "text/plain; version=0.0.4", text, len);
 	free(text);
 	evbuffer_free(b);
+}
+
+static json_t *
+ratio(double r)
+{
+	return r < 0 ? json_null() : json_real((double)(int)(r * 1000) / 1000);
+}
+
+/* SMSC i's figures on each route it serves (score.h). */
+static json_t *
+routes_json(struct gw *gw, int i)
+{
+	const struct conf *conf = gw->conf;
+	json_t *a = json_array();
+	struct score_view v;
+	int64_t now = util_now();
+
+	for (int r = 0; r < conf->nroute; r++) {
+		int on = 0;
+		for (int k = 0; k < conf->routes[r].nsmsc; k++)
+			on |= conf->routes[r].smsc[k] == i;
+		if (!on)
+			continue;
+		score_get(gw->score, conf, r, i, now, &v);
+		json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:I, s:I, "
+		    "s:I, s:o, s:o, s:o, s:o, s:b}",
+		    "route", conf->routes[r].name,
+		    "sent", (json_int_t)v.sent,
+		    "mature", (json_int_t)v.mature,
+		    "delivered", (json_int_t)v.delivered,
+		    "undeliverable", (json_int_t)v.undeliverable,
+		    "approved", (json_int_t)v.approved,
+		    "delivered_ratio", ratio(v.delivered_ratio),
+		    "conversion", ratio(v.conversion),
+		    "latency_s", v.latency_s < 0 ? json_null() :
+		    json_real(v.latency_s),
+		    "score", ratio(v.score),
+		    "degraded", v.degraded));
+	}
+	return a;
 }
 
 static void
@@ -131,8 +190,11 @@ api_smscs(struct evhttp_request *req, const char *rest, void *arg)
 	if (api_auth(gw, req, http_bearer(req)) < 0)
 		return;
 	list = json_array();
-	for (int i = 0; i < gw->ncarrier; i++)
-		json_array_append_new(list, carrier_json(gw->carriers[i]));
+	for (int i = 0; i < gw->ncarrier; i++) {
+		json_t *c = carrier_json(gw->carriers[i]);
+		json_object_set_new(c, "routes", routes_json(gw, i));
+		json_array_append_new(list, c);
+	}
 	http_reply_json(req, 200, json_pack("{s:o}", "smscs", list));
 }
 

@@ -30,6 +30,8 @@
 #include "log.h"
 #include "phone.h"
 #include "phone_pool.h"
+#include "route.h"
+#include "score.h"
 #include "store.h"
 #include "template.h"
 #include "util.h"
@@ -621,6 +623,13 @@ api_check(struct evhttp_request *req, const char *rest, void *arg)
 		r = verify_check(&v, gw->secret, code, util_now());
 		if (v.status != before || v.checks != checks)
 			store_verif_put(gw->store, &v);
+		if (r == VERIFY_APPROVED && v.nsend > 0) {
+			/* A code typed back: proof its SMSC delivered. */
+			const struct verif_send *s = &v.send[v.nsend - 1];
+			score_approved(gw->score, route_find(gw->conf, v.phone),
+			    conf_smsc_index(gw->conf, s->smsc),
+			    s->submitted_at);
+		}
 		if (r == VERIFY_APPROVED)
 			webhook_emit(gw, &v, "verification.approved");
 		else if (v.status == VERIF_EXPIRED && before != VERIF_EXPIRED)

@@ -164,6 +164,11 @@ static const struct kdef smsc_keys[] = {
 static const struct kdef route_keys[] = {
 	{ "prefix", T_PREFIXES, 0, 0, NULL, 1, R(prefixes), R(nprefix), NULL },
 	{ "smsc", T_SMSCLIST, 0, 0, NULL, 1, R(smsc), R(nsmsc), NULL },
+	{ "floor", T_INT, 0, 100, "20", 0, R(floor), 0, NULL },
+	{ "window", T_INT, 10, 86400, "600", 0, R(window), 0, NULL },
+	{ "min_sample", T_INT, 1, 100000, "20", 0, R(min_sample), 0, NULL },
+	{ "probe", T_INT, 0, 100, "5", 0, R(probe), 0, NULL },
+	{ "grace", T_INT, 0, 3600, "120", 0, R(grace), 0, NULL },
 };
 #undef R
 
@@ -1123,6 +1128,12 @@ validate(struct parser *p)
 		for (i = 0; i < c->nsmsc; i++)
 			r->smsc[i] = i;
 		r->nsmsc = c->nsmsc;
+		/* the [route] defaults */
+		r->floor = 20;
+		r->window = 600;
+		r->min_sample = 20;
+		r->probe = 5;
+		r->grace = 120;
 	}
 }
 

@@ -54,6 +54,10 @@ struct conf_route {
 	int nprefix;
 	int *smsc;                /* indexes into conf.smscs, in order */
 	int nsmsc;
+	/* health (score.h): an SMSC whose score over window seconds falls
+	 * under floor percent, once min_sample sends are grace seconds old,
+	 * loses its place to the next; probe percent of sends still try it */
+	int floor, window, min_sample, probe, grace;
 };
 
 struct conf_key {

@@ -26,6 +26,7 @@
  * gives it back exactly once; a msg dropped meanwhile (canceled, approved)
  * is marked dead and freed when its cookie comes back.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,7 @@
 
 #include <event2/event.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "carrier.h"
 #include "conf.h"
@@ -40,6 +42,7 @@
 #include "gw.h"
 #include "log.h"
 #include "route.h"
+#include "score.h"
 #include "store.h"
 #include "util.h"
 #include "verify.h"
@@ -579,6 +582,54 @@ msg_start(struct msg *m)
 	msg_try(m);
 }
 
+/*
+ * Health: SMSCs of m's order whose figures on its route are under the
+ * route's floor (score.h) go to the back, keeping their order, unless this
+ * send is one of the route's probe share, which tries the first choice all
+ * the same so a recovered SMSC gets its traffic back.  Each move is logged
+ * with the figures behind it.
+ */
+static void
+msg_health(struct dispatch *d, struct msg *m)
+{
+	const struct conf *conf = d->gw->conf;
+	int route = route_find(conf, m->phone), good[ROUTE_MAX_SMSC];
+	int bad[ROUTE_MAX_SMSC], ng = 0, nb = 0, first = m->order[0];
+	unsigned char r = 0;
+	struct score_view v, fv;
+	int64_t now = util_now();
+
+	memset(&fv, 0, sizeof(fv));
+	if (route < 0 || m->norder < 2)
+		return;
+	for (int i = 0; i < m->norder; i++) {
+		score_get(d->gw->score, conf, route, m->order[i], now, &v);
+		if (i == 0)
+			fv = v;
+		if (v.degraded)
+			bad[nb++] = m->order[i];
+		else
+			good[ng++] = m->order[i];
+	}
+	if (nb == 0 || ng == 0 || good[0] == first)
+		return;
+	(void)RAND_bytes(&r, 1);
+	if ((int)(r % 100) < conf->routes[route].probe) {
+		m->reason = ROUTE_PROBE;
+		return;
+	}
+	memcpy(m->order, good, (size_t)ng * sizeof(int));
+	memcpy(m->order + ng, bad, (size_t)nb * sizeof(int));
+	m->reason = ROUTE_SCORE;
+	d->gw->metrics.route_switches++;
+	log_info("route.switch", "id=%s route=%s from=%s to=%s "
+	    "delivered_ratio=%.2f conversion=%.2f receipts=%" PRIu64
+	    " mature=%" PRIu64 " floor=%d", m->id, conf->routes[route].name,
+	    conf->smscs[first].name, conf->smscs[m->order[0]].name,
+	    fv.delivered_ratio, fv.conversion, fv.delivered +
+	    fv.undeliverable, fv.mature, conf->routes[route].floor);
+}
+
 static struct msg *
 msg_new(struct dispatch *d, const struct verif *v, int last_smsc)
 {
@@ -594,6 +645,7 @@ msg_new(struct dispatch *d, const struct verif *v, int last_smsc)
 	m->carrier = -1;
 	m->norder = route_order(d->gw->conf, v->phone, last_smsc, m->order,
 	    &m->reason);
+	msg_health(d, m);
 	msg_hash(d, m);
 	return m;
 }
@@ -688,8 +740,12 @@ msg_accepted(struct msg *m, struct carrier *c)
 	v.sealed = NULL;
 	v.updated_at = util_now();
 	store_verif_put(st, &v);
-	if (first)
+	if (first) {
 		webhook_emit(m->d->gw, &v, "verification.sent");
+		score_sent(m->d->gw->score, route_find(m->d->gw->conf, v.phone),
+		    conf_smsc_index(m->d->gw->conf, carrier_name(c)),
+		    util_now());
+	}
 	verif_clear(&v);
 	m->d->gw->metrics.sends_sent++;
 	if (dlr_parked(m->d->gw->dlr) > 0)

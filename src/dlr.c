@@ -27,6 +27,8 @@
 #include "dispatch.h"
 #include "gw.h"
 #include "log.h"
+#include "route.h"
+#include "score.h"
 #include "store.h"
 #include "webhook.h"
 #include "util.h"
@@ -174,6 +176,35 @@ dlr_apply(struct verif *v, const char *smsc, const char *key,
 	return changed;
 }
 
+/* Count a final receipt just applied to v in its SMSC's figures on v's
+ * route (score.h), against the send it answers. */
+static void
+dlr_score(struct gw *gw, const struct verif *v, const char *smsc,
+    const struct smpp_receipt *r)
+{
+	int state = dlr_state_from_smpp(r->state), delivered;
+	int64_t now = util_now();
+
+	if (state == DLR_DELIVERED)
+		delivered = 1;
+	else if (state == DLR_UNDELIVERABLE || state == DLR_EXPIRED ||
+	    state == DLR_REJECTED)
+		delivered = 0;
+	else
+		return;         /* not final: ENROUTE, ACCEPTED, UNKNOWN */
+	for (int i = 0; i < v->nsend; i++) {
+		const struct verif_send *s = &v->send[i];
+
+		if (strcmp(s->smsc, smsc) != 0 || s->dlr_at != now ||
+		    s->dlr != state)
+			continue;
+		score_receipt(gw->score, route_find(gw->conf, v->phone),
+		    conf_smsc_index(gw->conf, smsc), s->submitted_at,
+		    delivered, s->dlr_at - s->submitted_at);
+		return;         /* one per message, not per part */
+	}
+}
+
 static void
 dlr_committed(void *arg, int result)
 {
@@ -226,6 +257,7 @@ dlr_receipt(void *arg, struct carrier *c, struct smpp_session *sess,
 	if (dlr_apply(&v, carrier_name(c), key, r)) {
 		store_verif_put(gw->store, &v);
 		webhook_emit(gw, &v, "verification.delivery");
+		dlr_score(gw, &v, carrier_name(c), r);
 	}
 	log_info("dlr.applied", "id=%s smsc=%s state=%s", v.id,
 	    carrier_name(c), dlr_strstate(dlr_state_from_smpp(r->state)));
@@ -260,6 +292,7 @@ dlr_retry_parked(struct gw *gw, struct carrier *c)
 		if (dlr_apply(&v, p->smsc, key, &p->r)) {
 			store_verif_put(gw->store, &v);
 			webhook_emit(gw, &v, "verification.delivery");
+			dlr_score(gw, &v, p->smsc, &p->r);
 		}
 		log_info("dlr.applied", "id=%s smsc=%s state=%s parked=1",
 		    v.id, p->smsc,

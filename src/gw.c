@@ -28,6 +28,7 @@
 #include "http.h"
 #include "log.h"
 #include "phone_pool.h"
+#include "score.h"
 #include "store.h"
 #include "util.h"
 #include "webhook.h"
@@ -148,6 +149,7 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	}
 	gw->dispatch = dispatch_new(gw);
 	gw->dlr = dlr_new(gw);
+	gw->score = score_new(conf);
 	if ((gw->webhook = webhook_new(gw)) == NULL) {
 		*err = xasprintf_err("cannot start the webhook sender%s%s", "",
 		    "");
@@ -444,6 +446,9 @@ gw_reload(struct gw *gw, struct conf *nc)
 	gw->ncarrier = nc->nsmsc;
 	gw->conf = nc;
 	gw_hash_keys(gw);
+	/* SMSC and route indexes may have moved: the figures start over. */
+	score_free(gw->score);
+	gw->score = score_new(gw->conf);
 	conf_free(old);
 	dispatch_reroute(gw->dispatch);
 	log_info("gw.reloaded", "keys=%d routes=%d smscs_kept=%d "
@@ -480,6 +485,7 @@ gw_free(struct gw *gw)
 	gw->store = NULL;
 	dispatch_free(gw->dispatch);
 	dlr_free(gw->dlr);
+	score_free(gw->score);
 	free(gw->carriers);
 	if (gw->sweep_ev)
 		event_free(gw->sweep_ev);

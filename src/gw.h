@@ -23,6 +23,7 @@ struct dispatch;
 struct dlr;
 struct phone_pool;
 struct webhook;
+struct score;
 
 /* Counters behind /metrics. */
 struct gw_metrics {
@@ -30,6 +31,7 @@ struct gw_metrics {
 	uint64_t checks_approved, checks_wrong, checks_other;
 	uint64_t cancels, receipts, receipts_unmatched, expired;
 	uint64_t http_requests;
+	uint64_t route_switches;      /* sends moved off a degraded SMSC */
 	uint64_t http_latency_le[8];  /* buckets: see api_admin.c */
 	uint64_t http_latency_count;
 	double http_latency_sum;
@@ -49,6 +51,7 @@ struct gw {
 	struct dispatch *dispatch;
 	struct phone_pool *phones;    /* numbers read off the loop */
 	struct webhook *webhook;      /* events to the keys' webhooks */
+	struct score *score;          /* each SMSC's health per route */
 	struct dlr *dlr;              /* parked receipts */
 	struct event *sweep_ev;
 	struct event *sig_term, *sig_int, *sig_hup, *drain_ev, *logflush_ev;

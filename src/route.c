@@ -21,6 +21,8 @@ route_strreason(enum route_reason r)
 	case ROUTE_PRIMARY: return "primary";
 	case ROUTE_REPEAT: return "repeat";
 	case ROUTE_FAILOVER: return "failover";
+	case ROUTE_SCORE: return "score";
+	case ROUTE_PROBE: return "probe";
 	}
 	return "unknown";
 }

@@ -15,6 +15,8 @@ enum route_reason {
 	ROUTE_PRIMARY = 0,   /* first SMSC of the route */
 	ROUTE_REPEAT,        /* a repeat within repeat_window: next after last */
 	ROUTE_FAILOVER,      /* an earlier SMSC was down or refused */
+	ROUTE_SCORE,         /* the first choice scores under the floor */
+	ROUTE_PROBE,         /* ... and this send tests it all the same */
 };
 const char *route_strreason(enum route_reason);
 

@@ -627,6 +627,106 @@ START_TEST(long_text_concatenated)
 }
 END_TEST
 
+/* ---- route health: receipts and codes typed back move traffic ---- */
+
+/* The route entry of SMSC name in a /v1/smscs answer. */
+static json_t *
+route_entry(json_t *list, const char *name)
+{
+	json_t *e = smsc_entry(list, name);
+
+	return e ? json_array_get(json_object_get(e, "routes"), 0) : NULL;
+}
+
+/* Send to n new numbers (base + i) and expect each over smsc; copy ids. */
+static void
+send_n(const char *base, int first, int n, const char *smsc,
+    char ids[][64])
+{
+	char phone[32];
+	json_t *j;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(phone, sizeof(phone), "%s%02d", base, first + i);
+		j = send_code(phone, ids ? ids[i] : NULL, 64, 201);
+		ck_assert_msg(strcmp(jstr(j, "smsc"), smsc) == 0,
+		    "send to %s went to %s, not %s", phone, jstr(j, "smsc"),
+		    smsc);
+		json_decref(j);
+	}
+}
+
+/* The reason recorded for the first attempt of verification id. */
+static const char *
+first_reason(const char *id)
+{
+	static char reason[32];
+	json_t *j = get_verif(id);
+	json_t *a = json_array_get(json_object_get(j, "attempts"), 0);
+
+	snprintf(reason, sizeof(reason), "%s", a ? jstr(a, "reason") : "");
+	json_decref(j);
+	return reason;
+}
+
+START_TEST(undeliverable_primary_loses_traffic)
+{
+	char ids[4][64];
+	int status;
+	json_t *j, *r;
+
+	/* a says UNDELIV for everything; b delivers. */
+	snprintf(H.sim_args, sizeof(H.sim_args), "--dlr undeliv");
+	snprintf(H.sims[0].args, sizeof(H.sims[0].args), "--dlr delivered");
+	start_two("[route all]\nprefix = +\nsmsc = a b\nfloor = 50\n"
+	    "min_sample = 3\nprobe = 0\ngrace = 0\nwindow = 600\n");
+	send_n("+141555501", 0, 3, "a", ids);
+	for (int i = 0; i < 3; i++)
+		ck_assert_str_eq(wait_delivery(ids[i]), "undeliverable");
+	j = h_json(&H, "GET", "/v1/smscs", NULL, &status);
+	r = route_entry(j, "a");
+	ck_assert_msg(r != NULL, "no route figures for a");
+	ck_assert_int_eq(json_integer_value(json_object_get(r,
+	    "undeliverable")), 3);
+	ck_assert(json_is_true(json_object_get(r, "degraded")));
+	json_decref(j);
+	/* New numbers now go over b first, and say why. */
+	send_n("+141555502", 0, 1, "b", ids);
+	ck_assert_str_eq(first_reason(ids[0]), "score");
+	/* The switch is logged (log lines leave in batches: wait). */
+	for (long long end = h_now_ms() + 5000; h_now_ms() < end &&
+	    !h_file_contains(H.daemon_log, "event=route.switch");)
+		h_nap_ms(50);
+	ck_assert(h_file_contains(H.daemon_log, "event=route.switch"));
+	ck_assert(h_file_contains(H.daemon_log, "from=a to=b"));
+}
+END_TEST
+
+START_TEST(fake_delivered_loses_to_proven)
+{
+	char ids[4][64], code[16], phone[32];
+
+	/* a reports DELIVRD but no handset ever sees its messages (a grey
+	 * route); b's codes come back in checks. */
+	snprintf(H.sim_args, sizeof(H.sim_args), "--dlr delivered -o /dev/null");
+	snprintf(H.sims[0].args, sizeof(H.sims[0].args), "--dlr delivered");
+	start_two("[route all]\nprefix = +\nsmsc = a b\nfloor = 20\n"
+	    "min_sample = 3\nprobe = 0\ngrace = 1\nwindow = 60\n");
+	send_n("+141555503", 0, 3, "a", ids);
+	for (int i = 0; i < 3; i++)
+		ck_assert_str_eq(wait_delivery(ids[i]), "delivered");
+	/* Receipts alone keep a first: delivered_ratio is 100%.  Once the
+	 * sends are grace old with no code typed back, conversion is 0. */
+	h_nap_ms(6500);
+	send_n("+141555504", 0, 2, "b", ids);
+	ck_assert_str_eq(first_reason(ids[0]), "score");
+	snprintf(phone, sizeof(phone), "+14155550400");
+	read_code_in(H.sims[0].handset, phone, 1, code, sizeof(code));
+	ck_assert(code_valid(ids[0], code));
+	ck_assert_int_eq(h_count_sms_in(H.handset, "+14155550300"), 0);
+}
+END_TEST
+
 static Suite *
 e2e_smpp_suite(void)
 {
@@ -646,6 +746,9 @@ e2e_smpp_suite(void)
 		{ "wrong_password_no_storm", wrong_password_no_storm, 1 },
 		{ "smsc_refuses_number", smsc_refuses_number, 1 },
 		{ "long_text_concatenated", long_text_concatenated, 2 },
+		{ "undeliverable_primary", undeliverable_primary_loses_traffic,
+		    1 },
+		{ "fake_delivered", fake_delivered_loses_to_proven, 1 },
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
