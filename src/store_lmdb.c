@@ -65,6 +65,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <event2/event.h>
 #include <jansson.h>
@@ -1001,19 +1002,24 @@ open_error(const char *what, const char *path, const char *why)
 	return e;
 }
 
-/* The key after the outbox's last one into *next (1 when empty). */
+/* The key after the outbox's last one into *next, and never below the
+ * wall clock in microseconds: event numbers go to receivers (which drop
+ * repeats by them), so a restart with an empty outbox must not start
+ * over at 1. */
 static int
 outbox_last(MDB_txn *txn, MDB_dbi dbi, uint64_t *next)
 {
 	MDB_cursor *c;
 	MDB_val k, d;
+	struct timespec ts;
 	int rc;
 
-	*next = 1;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	*next = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
 		return rc;
 	rc = mdb_cursor_get(c, &k, &d, MDB_LAST);
-	if (rc == 0 && k.mv_size == 8)
+	if (rc == 0 && k.mv_size == 8 && get_u64(k.mv_data) >= *next)
 		*next = get_u64(k.mv_data) + 1;
 	mdb_cursor_close(c);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc;

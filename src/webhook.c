@@ -75,6 +75,7 @@ struct webhook {
 	SSL_CTX *ssl;
 	struct evdns_base *dns;
 	struct flight *flights;
+	struct flight *done;            /* answered: connection to free */
 	int inflight;
 	int closing;                    /* webhook_free() is running */
 	uint64_t scan_from;
@@ -245,8 +246,12 @@ on_response(struct evhttp_request *req, void *arg)
 		    " status=%d tries=%d retry_in_ms=%" PRId64, f->key, f->seq,
 		    code, f->tries + 1, wait);
 	}
+	/* The connection cannot be freed from its own callback (and
+	 * libevent's free-on-completion misses failed connects): the next
+	 * look frees it. */
 	flight_remove(wh, f);
-	free(f);
+	f->next = wh->done;
+	wh->done = f;
 	/* The removal or retry commits with the next batch; look again
 	 * after it. */
 	if (!wh->kick_staged) {
@@ -309,6 +314,21 @@ sign(const char *secret, const char *t, const char *body, size_t len,
 	out[64] = '\0';
 }
 
+/* A try that could not even start (no connection could be made): counted
+ * like a failed answer, so it backs off instead of spinning. */
+static void
+setup_failed(struct webhook *wh, const struct store_event *ev)
+{
+	int64_t wait = backoff_ms(ev->tries + 1);
+
+	store_outbox_retry(wh->gw->store, ev->seq, ev->tries + 1,
+	    now_ms() + wait);
+	wh->stats.failed++;
+	log_warn("webhook.failed", "key=%s event=%" PRIu64 " status=0 "
+	    "tries=%d retry_in_ms=%" PRId64 " msg=\"no connection\"", ev->key,
+	    ev->seq, ev->tries + 1, wait);
+}
+
 /* POST one event.  Consumes ev->body. */
 static void
 deliver(struct webhook *wh, struct store_event *ev,
@@ -327,7 +347,12 @@ deliver(struct webhook *wh, struct store_event *ev,
 	host = uri ? evhttp_uri_get_host(uri) : NULL;
 	if (scheme == NULL || host == NULL || (strcmp(scheme, "http") != 0 &&
 	    strcmp(scheme, "https") != 0)) {
-		log_err("webhook.bad_url", "key=%s", ev->key);
+		/* No try can ever succeed: drop it rather than retry. */
+		store_outbox_del(wh->gw->store, ev->seq);
+		wh->stats.dropped++;
+		log_err("webhook.dropped", "key=%s event=%" PRIu64 " msg=\"the "
+		    "webhook URL cannot be used: fix it in [key %s]\"", ev->key,
+		    ev->seq, ev->key);
 		goto out;
 	}
 	port = evhttp_uri_get_port(uri);
@@ -341,8 +366,7 @@ deliver(struct webhook *wh, struct store_event *ev,
 		wh->dns = evdns_base_new(wh->gw->base,
 		    EVDNS_BASE_INITIALIZE_NAMESERVERS);
 	if ((bev = make_bev(wh, scheme, host)) == NULL) {
-		log_err("webhook.error", "key=%s msg=\"no connection\"",
-		    ev->key);
+		setup_failed(wh, ev);
 		goto out;
 	}
 	f = xcalloc(1, sizeof(*f));
@@ -355,6 +379,7 @@ deliver(struct webhook *wh, struct store_event *ev,
 	    wh->dns, bev, host, (unsigned short)port);
 	if (f->evcon == NULL) {
 		free(f);
+		setup_failed(wh, ev);
 		goto out;
 	}
 	bev = NULL;     /* the connection owns it */
@@ -377,11 +402,13 @@ deliver(struct webhook *wh, struct store_event *ev,
 	f->next = wh->flights;
 	wh->flights = f;
 	wh->inflight++;
-	/* The connection frees itself once this request is done. */
-	evhttp_connection_free_on_completion(f->evcon);
-	if (evhttp_make_request(f->evcon, req, EVHTTP_REQ_POST, target) != 0)
-		log_err("webhook.error", "key=%s msg=\"request not made\"",
-		    ev->key);
+	if (evhttp_make_request(f->evcon, req, EVHTTP_REQ_POST, target) != 0) {
+		/* libevent freed the request; the callback will not come. */
+		flight_remove(wh, f);
+		evhttp_connection_free(f->evcon);
+		free(f);
+		setup_failed(wh, ev);
+	}
 out:
 	if (bev != NULL)
 		bufferevent_free(bev);
@@ -412,10 +439,23 @@ on_event(void *arg, struct store_event *ev)
 }
 
 static void
+free_done(struct webhook *wh)
+{
+	struct flight *f;
+
+	while ((f = wh->done) != NULL) {
+		wh->done = f->next;
+		evhttp_connection_free(f->evcon);
+		free(f);
+	}
+}
+
+static void
 look(struct webhook *wh)
 {
 	int n;
 
+	free_done(wh);
 	if (wh->inflight >= WH_INFLIGHT || wh->gw->store == NULL)
 		return;
 	n = store_outbox_scan(wh->gw->store, wh->scan_from, WH_SCAN, on_event,
@@ -472,6 +512,7 @@ webhook_free(struct webhook *wh)
 		evhttp_connection_free(f->evcon);
 		free(f);
 	}
+	free_done(wh);
 	if (wh->timer != NULL)
 		event_free(wh->timer);
 	if (wh->kick_ev != NULL)

@@ -5,7 +5,7 @@
  *	smsc_sim [-p PORT] [-P PORTFILE] [-u SYSTEM_ID] [-w PASSWORD]
  *	    [-o HANDSET_LOG] [--dlr none|delivered|undeliv] [--dlr-delay-ms N]
  *	    [--id-format dec|hex] [--dlr-id-format dec|hex] [--dlr-tlv 0|1]
- *	    [--latin1] [--fail-every N] [--refuse-prefix DIGITS]
+ *	    [--latin1] [--fail-every N] [--fail-status N] [--refuse-prefix DIGITS]
  *	    [--drop-after N] [--resp-delay-ms N] [--concat-timeout-ms N] [-q]
  *
  * One libevent loop serves any number of client binds on 127.0.0.1.  A
@@ -33,7 +33,8 @@
  * held (the oldest goes first).
  *
  * Faults for tests: --fail-every N answers every Nth submit (counted over
- * the simulator's life) with ESME_RTHROTTLED; --refuse-prefix answers
+ * the simulator's life) with ESME_RTHROTTLED, or with the command_status
+ * --fail-status N (decimal or 0x hex; --fail-every 1 refuses everything); --refuse-prefix answers
  * ESME_RINVDSTADR for destinations starting with those digits;
  * --drop-after N closes the connection that carries the Nth submit
  * without answering it (once; that message is lost, no handset line);
@@ -116,6 +117,7 @@ struct sim_opts {
 	int id_hex, dlr_id_hex, dlr_tlv;
 	int latin1;
 	long fail_every, drop_after;
+	uint32_t fail_status;     /* --fail-status, 0: ESME_RTHROTTLED */
 	const char *refuse_prefix;
 	int resp_delay_ms;
 	int concat_timeout_ms;
@@ -919,7 +921,8 @@ on_submit(struct conn *c, const struct smpp_header *h)
 	}
 	if (sim->o.fail_every > 0 &&
 	    sim->submits % (uint64_t)sim->o.fail_every == 0)
-		status = ST_THROTTLED;
+		status = sim->o.fail_status ? sim->o.fail_status :
+		    ST_THROTTLED;
 	else if (sim->o.refuse_prefix != NULL &&
 	    strncmp(sm.destination, sim->o.refuse_prefix,
 	    strlen(sim->o.refuse_prefix)) == 0)
@@ -1397,7 +1400,8 @@ format_arg(const char *s)
 
 enum {
 	OPT_DLR = 256, OPT_DLR_DELAY, OPT_ID_FORMAT, OPT_DLR_ID_FORMAT,
-	OPT_DLR_TLV, OPT_LATIN1, OPT_FAIL_EVERY, OPT_REFUSE_PREFIX,
+	OPT_DLR_TLV, OPT_LATIN1, OPT_FAIL_EVERY, OPT_FAIL_STATUS,
+	OPT_REFUSE_PREFIX,
 	OPT_DROP_AFTER, OPT_RESP_DELAY, OPT_CONCAT_TIMEOUT,
 };
 
@@ -1418,6 +1422,7 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 		{ "dlr-tlv", required_argument, NULL, OPT_DLR_TLV },
 		{ "latin1", no_argument, NULL, OPT_LATIN1 },
 		{ "fail-every", required_argument, NULL, OPT_FAIL_EVERY },
+		{ "fail-status", required_argument, NULL, OPT_FAIL_STATUS },
 		{ "refuse-prefix", required_argument, NULL, OPT_REFUSE_PREFIX },
 		{ "drop-after", required_argument, NULL, OPT_DROP_AFTER },
 		{ "resp-delay-ms", required_argument, NULL, OPT_RESP_DELAY },
@@ -1460,6 +1465,15 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 			break;
 		case OPT_DLR_TLV: o->dlr_tlv = (int)num_arg(optarg, 1); break;
 		case OPT_LATIN1: o->latin1 = 1; break;
+		case OPT_FAIL_STATUS: {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 0);
+			if (*optarg == '\0' || *end != '\0' || v == 0 ||
+			    v > 0xFFFFFFFFul)
+				usage();
+			o->fail_status = (uint32_t)v;
+			break;
+		}
 		case OPT_FAIL_EVERY:
 			o->fail_every = num_arg(optarg, 1000000000);
 			break;
