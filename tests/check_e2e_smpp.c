@@ -727,6 +727,32 @@ START_TEST(fake_delivered_loses_to_proven)
 }
 END_TEST
 
+START_TEST(refusing_smsc_fails_over)
+{
+	char id[64], code[16];
+	json_t *j;
+
+	/* a refuses every submit with ESME_RSUBMITFAIL (another SMSC may
+	 * take it): each send moves on to b. */
+	snprintf(H.sim_args, sizeof(H.sim_args),
+	    "--fail-every 1 --fail-status 0x45");
+	start_two("[route all]\nprefix = +\nsmsc = a b\n");
+	for (int i = 0; i < 2; i++) {
+		char phone[32];
+
+		snprintf(phone, sizeof(phone), "+1415555060%d", i);
+		j = send_code(phone, id, sizeof(id), 201);
+		ck_assert_str_eq(jstr(j, "status"), "sent");
+		ck_assert_str_eq(jstr(j, "smsc"), "b");
+		json_decref(j);
+		ck_assert_str_eq(first_reason(id), "failover");
+		read_code_in(H.sims[0].handset, phone, 1, code, sizeof(code));
+		ck_assert(code_valid(id, code));
+		ck_assert_int_eq(h_count_sms_in(H.handset, phone), 0);
+	}
+}
+END_TEST
+
 static Suite *
 e2e_smpp_suite(void)
 {
@@ -749,6 +775,7 @@ e2e_smpp_suite(void)
 		{ "undeliverable_primary", undeliverable_primary_loses_traffic,
 		    1 },
 		{ "fake_delivered", fake_delivered_loses_to_proven, 1 },
+		{ "refusing_smsc_fails_over", refusing_smsc_fails_over, 1 },
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
