@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include <check.h>
 #include <jansson.h>
@@ -753,6 +754,80 @@ START_TEST(refusing_smsc_fails_over)
 }
 END_TEST
 
+#define NKILL 30
+
+/* The codes in the handset logs a and b to phone: all the same one; its
+ * count of lines goes to *n.  0, or -1 when two differ. */
+static int
+one_code(json_t *la, json_t *lb, const char *phone, char *code,
+    size_t size, int *n)
+{
+	json_t *logs[2] = { la, lb }, *e;
+	char c[16];
+	size_t k;
+
+	*n = 0;
+	for (int l = 0; l < 2; l++) {
+		json_array_foreach(logs[l], k, e) {
+			if (strcmp(jstr(e, "to"), phone) != 0 ||
+			    h_code_of(jstr(e, "text"), c, sizeof(c)) != 0)
+				continue;
+			if ((*n)++ == 0)
+				snprintf(code, size, "%s", c);
+			else if (strcmp(c, code) != 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+START_TEST(smsc_killed_mid_load)
+{
+	char phone[NKILL][24], id[NKILL][64], code[16];
+	int n, dups = 0;
+	json_t *la, *lb;
+
+	H.submit_wait_ms = 0;   /* answers at once: sends pile up in flight */
+	snprintf(H.sim_args, sizeof(H.sim_args), "--resp-delay-ms 50");
+	start_two("[route all]\nprefix = +\nsmsc = a b\n");
+	for (int i = 0; i < NKILL; i++) {
+		snprintf(phone[i], sizeof(phone[i]), "+141555507%02d", i);
+		json_decref(send_code(phone[i], id[i], sizeof(id[i]), 201));
+		if (i == 9) {
+			/* a dies with submits in flight, unanswered */
+			ck_assert_int_eq(kill(H.sim_pid, SIGKILL), 0);
+			waitpid(H.sim_pid, NULL, 0);
+			H.sim_pid = 0;
+		}
+		if (i == 19)
+			ck_assert_msg(h_sim_start(&H) == 0,
+			    "simulator a did not come back");
+	}
+	for (int i = 0; i < NKILL; i++) {
+		for (long long end = h_now_ms() + 60000; h_now_ms() < end &&
+		    h_count_sms_in(H.handset, phone[i]) +
+		    h_count_sms_in(H.sims[0].handset, phone[i]) == 0;)
+			h_nap_ms(50);
+	}
+	ck_assert_msg(h_wait_idle(&H, 30000) == 0, "the queue never drained");
+	la = h_handset_read(H.handset);
+	lb = h_handset_read(H.sims[0].handset);
+	for (int i = 0; i < NKILL; i++) {
+		ck_assert_msg(one_code(la, lb, phone[i], code, sizeof(code),
+		    &n) == 0, "%s got two different codes", phone[i]);
+		ck_assert_msg(n >= 1, "%s never got its code (see %s)",
+		    phone[i], H.daemon_log);
+		dups += n - 1;
+		ck_assert_msg(code_valid(id[i], code), "%s: code refused",
+		    phone[i]);
+	}
+	json_decref(la);
+	json_decref(lb);
+	/* A copy only of what a had accepted when it died: its window. */
+	ck_assert_int_le(dups, 10);
+}
+END_TEST
+
 static Suite *
 e2e_smpp_suite(void)
 {
@@ -776,6 +851,7 @@ e2e_smpp_suite(void)
 		    1 },
 		{ "fake_delivered", fake_delivered_loses_to_proven, 1 },
 		{ "refusing_smsc_fails_over", refusing_smsc_fails_over, 1 },
+		{ "smsc_killed_mid_load", smsc_killed_mid_load, 1 },
 	};
 
 	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
