@@ -100,6 +100,17 @@ struct msg {
 TAILQ_HEAD(msgq, msg);
 
 #define DISPATCH_HASH_MIN 4096    /* buckets; doubles to stay above nmsg */
+#define SIDELINE_AFTER 5          /* refusals in a row that sideline */
+#define SIDELINE_MS 30000         /* how long, before it is tried again */
+
+/* An SMSC refusing every submit (a refusal another SMSC may take) costs
+ * each message a round trip before it moves on: after SIDELINE_AFTER such
+ * refusals in a row it is passed over like a down one for SIDELINE_MS
+ * while the route has another SMSC up, then the next message tries it. */
+struct sideline {
+	int streak;
+	int64_t until_ms;
+};
 
 struct dispatch {
 	struct gw *gw;
@@ -107,6 +118,8 @@ struct dispatch {
 	int nwaiting, ninflight;
 	struct msg **hash;      /* by id, nhash buckets (a power of two) */
 	size_t nhash, nmsg;
+	struct sideline *side;  /* per SMSC index of the configuration */
+	int nside;
 	struct event *retry_ev;
 	int pumping;
 	uint8_t udh_ref;       /* concatenation reference, per message */
@@ -202,6 +215,8 @@ dispatch_new(struct gw *gw)
 	d->gw = gw;
 	TAILQ_INIT(&d->waitq);
 	d->retry_ev = evtimer_new(gw->base, retry_cb, d);
+	d->nside = gw->conf->nsmsc;
+	d->side = xcalloc(d->nside ? (size_t)d->nside : 1, sizeof(*d->side));
 	return d;
 }
 
@@ -525,6 +540,34 @@ msg_fail(struct msg *m, const char *reason)
 /* Try the SMSCs of m's route from m->pos on; submit to the first with
  * room.  Otherwise queue it (and answer `queued` at once when no SMSC of
  * its route is even bound). */
+static int
+sidelined(const struct dispatch *d, int smsc, int64_t now)
+{
+	return smsc >= 0 && smsc < d->nside && d->side[smsc].until_ms > now;
+}
+
+/* Count a submit's outcome on SMSC smsc for sidelining. */
+static void
+side_count(struct dispatch *d, int smsc, int refused, const char *name)
+{
+	struct sideline *s;
+
+	if (smsc < 0 || smsc >= d->nside)
+		return;
+	s = &d->side[smsc];
+	if (!refused) {
+		s->streak = 0;
+		s->until_ms = 0;
+		return;
+	}
+	if (++s->streak >= SIDELINE_AFTER &&
+	    s->until_ms <= util_mono_ms()) {
+		s->until_ms = util_mono_ms() + SIDELINE_MS;
+		log_warn("smsc.sidelined", "smsc=%s refused_in_a_row=%d "
+		    "for_ms=%d", name, s->streak, SIDELINE_MS);
+	}
+}
+
 static void
 msg_try(struct msg *m)
 {
@@ -540,10 +583,22 @@ msg_try(struct msg *m)
 		msg_fail(m, "no_route");
 		return;
 	}
+	int64_t now = util_mono_ms();
+	int others = 0;
+
+	/* Pass a sidelined SMSC over only while another is up. */
+	for (int k = 0; k < m->norder; k++) {
+		struct carrier *c = gw_carrier(d->gw, m->order[k]);
+		if (c != NULL && carrier_up(c) && !sidelined(d, m->order[k],
+		    now))
+			others++;
+	}
 	for (int k = 0; k < m->norder; k++) {
 		int i = (m->pos + k) % m->norder;
 		struct carrier *c = gw_carrier(d->gw, m->order[i]);
 		if (c == NULL || !carrier_up(c) || carrier_room(c) <= 0)
+			continue;
+		if (others > 0 && sidelined(d, m->order[i], now))
 			continue;
 		int rc = msg_submit(m, c);
 		if (rc == 0) {
@@ -779,6 +834,8 @@ dispatch_submit_done(void *arg, struct carrier *c, void *cookie,
 	}
 	cls = smpp_status_class(status);
 	m->state = MSG_WAITING;   /* not on the wire any more */
+	side_count(d, carrier_index(c), cls == SMPP_CLASS_RETRY_OTHER,
+	    carrier_name(c));
 	if (status == 0) {
 		log_info("dispatch.accepted", "id=%s phone=%s smsc=%s "
 		    "reason=%s parts=%d", m->id, log_phone(pbuf, sizeof(pbuf),
@@ -845,6 +902,10 @@ dispatch_reroute(struct dispatch *d)
 		    &m->reason);
 		m->pos = 0;
 	}
+	/* SMSC indexes may have moved. */
+	free(d->side);
+	d->nside = d->gw->conf->nsmsc;
+	d->side = xcalloc(d->nside ? (size_t)d->nside : 1, sizeof(*d->side));
 }
 
 int
@@ -871,6 +932,7 @@ dispatch_free(struct dispatch *d)
 		msg_free(m);
 	}
 	event_free(d->retry_ev);
+	free(d->side);
 	free(d->hash);
 	free(d);
 }

@@ -732,13 +732,14 @@ START_TEST(refusing_smsc_fails_over)
 {
 	char id[64], code[16];
 	json_t *j;
+	int status;
 
 	/* a refuses every submit with ESME_RSUBMITFAIL (another SMSC may
 	 * take it): each send moves on to b. */
 	snprintf(H.sim_args, sizeof(H.sim_args),
 	    "--fail-every 1 --fail-status 0x45");
 	start_two("[route all]\nprefix = +\nsmsc = a b\n");
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 8; i++) {
 		char phone[32];
 
 		snprintf(phone, sizeof(phone), "+1415555060%d", i);
@@ -751,6 +752,17 @@ START_TEST(refusing_smsc_fails_over)
 		ck_assert(code_valid(id, code));
 		ck_assert_int_eq(h_count_sms_in(H.handset, phone), 0);
 	}
+	/* After five refusals in a row a is passed over: the last sends
+	 * go straight to b. */
+	for (long long end = h_now_ms() + 5000; h_now_ms() < end &&
+	    !h_file_contains(H.daemon_log, "event=smsc.sidelined");)
+		h_nap_ms(50);
+	ck_assert(h_file_contains(H.daemon_log, "event=smsc.sidelined"));
+	j = h_json(&H, "GET", "/v1/smscs", NULL, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_int_eq(json_integer_value(json_object_get(smsc_entry(j,
+	    "a"), "submits")), 5);
+	json_decref(j);
 }
 END_TEST
 
