@@ -49,6 +49,56 @@ metric(struct evbuffer *b, const char *name, const char *type,
 	    (unsigned long long)value);
 }
 
+/* The per-SMSC families, each family one group (the text format wants
+ * every sample of a family together). */
+static void
+smsc_metrics(struct evbuffer *b, struct gw *gw)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fam[] = {
+		{ "smsverify_smsc_up", "gauge", "1 when a bind is up" },
+		{ "smsverify_smsc_submits_total", "counter", "submit_sm sent" },
+		{ "smsverify_smsc_submit_ok_total", "counter",
+		    "submit_sm accepted" },
+		{ "smsverify_smsc_receipts_total", "counter",
+		    "receipts per SMSC" },
+		{ "smsverify_smsc_reconnects_total", "counter", "reconnects" },
+	};
+	char labels[192];
+
+	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
+		for (int i = 0; i < gw->ncarrier; i++) {
+			struct carrier *c = gw->carriers[i];
+			struct smpp_session_stats s;
+			uint64_t v;
+
+			carrier_stats(c, &s);
+			v = f == 0 ? (uint64_t)carrier_up(c) : f == 1 ?
+			    s.submits : f == 2 ? s.submit_ok : f == 3 ?
+			    s.receipts : s.reconnects;
+			snprintf(labels, sizeof(labels), "{smsc=\"%s\"}",
+			    carrier_name(c));
+			metric(b, fam[f].name, i ? NULL : fam[f].type,
+			    i ? NULL : fam[f].help, labels, v);
+		}
+	}
+	for (int i = 0; i < gw->ncarrier; i++) {
+		const char *sname;
+		uint64_t n;
+
+		for (int st = 0; carrier_receipts(gw->carriers[i], st, &sname,
+		    &n) == 0; st++) {
+			snprintf(labels, sizeof(labels),
+			    "{smsc=\"%s\",state=\"%s\"}",
+			    carrier_name(gw->carriers[i]), sname);
+			metric(b, "smsverify_smsc_receipts_by_state_total",
+			    i || st ? NULL : "counter", i || st ? NULL :
+			    "receipts per SMSC and message_state", labels, n);
+		}
+	}
+}
+
 static void
 api_metrics(struct evhttp_request *req, const char *rest, void *arg)
 {
@@ -57,7 +107,6 @@ api_metrics(struct evhttp_request *req, const char *rest, void *arg)
 	struct evbuffer *b = evbuffer_new();
 	struct store_stats ss;
 	struct webhook_stats ws;
-	char labels[128];
 	size_t len;
 	char *text;
 
@@ -86,26 +135,7 @@ api_metrics(struct evhttp_request *req, const char *rest, void *arg)
 	metric(b, "smsverify_queue_waiting", "gauge",
 	    "messages waiting for an SMSC", NULL,
 	    (uint64_t)dispatch_waiting(gw->dispatch));
-	for (int i = 0; i < gw->ncarrier; i++) {
-		struct smpp_session_stats s;
-		carrier_stats(gw->carriers[i], &s);
-		snprintf(labels, sizeof(labels), "{smsc=\"%s\"}",
-		    carrier_name(gw->carriers[i]));
-		metric(b, "smsverify_smsc_up", i ? NULL : "gauge",
-		    i ? NULL : "1 when a bind is up", labels,
-		    (uint64_t)carrier_up(gw->carriers[i]));
-		metric(b, "smsverify_smsc_submits_total", i ? NULL : "counter",
-		    i ? NULL : "submit_sm sent", labels, s.submits);
-		metric(b, "smsverify_smsc_submit_ok_total",
-		    i ? NULL : "counter", i ? NULL : "submit_sm accepted",
-		    labels, s.submit_ok);
-		metric(b, "smsverify_smsc_receipts_total",
-		    i ? NULL : "counter", i ? NULL : "receipts per SMSC",
-		    labels, s.receipts);
-		metric(b, "smsverify_smsc_reconnects_total",
-		    i ? NULL : "counter", i ? NULL : "reconnects", labels,
-		    s.reconnects);
-	}
+	smsc_metrics(b, gw);
 	store_stats(gw->store, &ss);
 	metric(b, "smsverify_store_used_bytes", "gauge", "LMDB map in use",
 	    NULL, ss.used);

@@ -436,6 +436,24 @@ carrier_stats(const struct carrier *c, struct smpp_session_stats *out)
 	}
 }
 
+/* message_state values (SMPP 3.4 §5.2.28) by name, as in /v1/smscs and
+ * /metrics. */
+static const char *const receipt_states[] = {
+	"unknown_state", "enroute", "delivered", "expired", "deleted",
+	"undeliverable", "accepted", "unknown", "rejected",
+};
+
+int
+carrier_receipts(const struct carrier *c, int state, const char **name,
+    uint64_t *n)
+{
+	if (state < 0 || state > SMPP_MSG_REJECTED)
+		return -1;
+	*name = receipt_states[state];
+	*n = c->receipts[state];
+	return 0;
+}
+
 json_t *
 carrier_json(const struct carrier *c)
 {
@@ -461,10 +479,6 @@ carrier_json(const struct carrier *c)
 		    "receipts", (json_int_t)s.receipts,
 		    "reconnects", (json_int_t)s.reconnects));
 	}
-	static const char *const states[] = {
-		"unknown_state", "enroute", "delivered", "expired", "deleted",
-		"undeliverable", "accepted", "unknown", "rejected",
-	};
 	json_t *resp = json_object(), *rcpt = json_object();
 	for (int i = 0; i < c->nresp; i++)
 		json_object_set_new(resp, smpp_strstatus(c->resp[i].status),
@@ -474,7 +488,7 @@ carrier_json(const struct carrier *c)
 		    json_integer((json_int_t)c->resp_other));
 	for (int i = 0; i <= SMPP_MSG_REJECTED; i++)
 		if (c->receipts[i] > 0)
-			json_object_set_new(rcpt, states[i],
+			json_object_set_new(rcpt, receipt_states[i],
 			    json_integer((json_int_t)c->receipts[i]));
 	carrier_stats(c, &t);
 	return json_pack("{s:s, s:s, s:i, s:b, s:i, s:I, s:o, s:o, s:o, s:I, "

@@ -62,6 +62,10 @@ void carrier_stop(struct carrier *, void (*done)(void *arg), void *arg);
 void carrier_free(struct carrier *);
 /* Its state for /v1/smscs. */
 json_t *carrier_json(const struct carrier *);
+/* Receipts received with message_state state (0..8): its name and count.
+ * 0, or -1 past the last state. */
+int carrier_receipts(const struct carrier *, int state, const char **name,
+    uint64_t *n);
 /* Counters summed over its sessions. */
 void carrier_stats(const struct carrier *, struct smpp_session_stats *);
 
