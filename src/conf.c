@@ -102,6 +102,8 @@ static const struct kdef server_keys[] = {
 	    NULL },
 	{ "webhook_retry", T_INT, 60, 604800, "86400", 0, C(webhook_retry), 0,
 	    NULL },
+	{ "webhook_ca_file", T_PATH, 1, 4095, NULL, 0, C(webhook_ca_file), 0,
+	    NULL },
 	{ "log_level", T_ENUMSTR, 0, 0, "info", 0, C(log_level), 0, levels },
 };
 
@@ -1302,6 +1304,7 @@ conf_free(struct conf *c)
 	free(c->path);
 	free(c->listen_host);
 	free(c->secret_file);
+	free(c->webhook_ca_file);
 	free(c->log_level);
 	free(c->store_path);
 	free(c->sender);

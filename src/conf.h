@@ -79,6 +79,7 @@ struct conf {
 	int request_timeout;      /* seconds for a request's headers and body */
 	int submit_wait_ms;       /* how long a send waits for submit_sm_resp */
 	int webhook_retry;        /* seconds an undelivered event is retried */
+	char *webhook_ca_file;    /* NULL: the system's CA store */
 	char *log_level;
 	/* [store] */
 	char *store_path;

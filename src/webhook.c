@@ -17,8 +17,9 @@
  * every try: receivers drop repeats by it) and
  * "Smsverify-Signature: t=UNIX,v1=HEX", HEX being HMAC-SHA256 under the
  * key's webhook_secret of "UNIX.BODY" (README: Webhooks).  HTTPS receivers
- * are verified: the system's CA store, and the certificate must name the
- * URL's host.  The event never holds the code.
+ * are verified: the certificate must chain to [server] webhook_ca_file (the
+ * system's CA store when it is not set) and name the URL's host.  The
+ * event never holds the code.
  */
 #include "config.h"
 
@@ -38,6 +39,7 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <openssl/err.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <openssl/ssl.h>
@@ -73,6 +75,7 @@ struct webhook {
 	struct event *kick_ev;
 	int kick_staged;                /* a commit callback is registered */
 	SSL_CTX *ssl;
+	char *ssl_ca;                   /* CA file ssl trusts; NULL: system's */
 	struct evdns_base *dns;
 	struct flight *flights;
 	struct flight *done;            /* answered: connection to free */
@@ -260,26 +263,69 @@ on_response(struct evhttp_request *req, void *arg)
 	}
 }
 
+static int
+same_str(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/* The client context: receivers must chain to ca_file, or to the system's
+ * CA store when it is NULL.  NULL when ca_file cannot be loaded (logged);
+ * the try then backs off and the next one reads the file again, so a
+ * file put right is picked up without a restart. */
+static SSL_CTX *
+tls_context(const char *ca_file)
+{
+	SSL_CTX *ctx;
+	char fb[300], eb[256], es[256];
+
+	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
+		return NULL;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (ca_file == NULL) {
+		if (SSL_CTX_set_default_verify_paths(ctx) != 1)
+			log_warn("webhook.tls", "msg=\"no system CA store\"");
+		return ctx;
+	}
+	if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
+		ERR_error_string_n(ERR_peek_last_error(), es, sizeof(es));
+		ERR_clear_error();
+		log_err("webhook.tls", "webhook_ca_file=%s ssl_error=%s "
+		    "msg=\"cannot load the CA certificates\"",
+		    log_str(fb, sizeof(fb), ca_file),
+		    log_str(eb, sizeof(eb), es));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 /* A bufferevent for the URL's scheme: plain, or TLS checking the
  * certificate against host.  NULL on failure (logged). */
 static struct bufferevent *
 make_bev(struct webhook *wh, const char *scheme, const char *host)
 {
 	struct event_base *base = wh->gw->base;
+	const char *ca = wh->gw->conf->webhook_ca_file;
 	struct in6_addr a6;
 	struct in_addr a4;
 	SSL *ssl;
 
 	if (strcmp(scheme, "http") == 0)
 		return bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	/* A reload may have named another CA file: start a new context.
+	 * Connections still out hold their own reference to the old one. */
+	if (wh->ssl != NULL && !same_str(wh->ssl_ca, ca)) {
+		SSL_CTX_free(wh->ssl);
+		wh->ssl = NULL;
+		free(wh->ssl_ca);
+		wh->ssl_ca = NULL;
+	}
 	if (wh->ssl == NULL) {
-		wh->ssl = SSL_CTX_new(TLS_client_method());
-		if (wh->ssl == NULL)
+		if ((wh->ssl = tls_context(ca)) == NULL)
 			return NULL;
-		SSL_CTX_set_verify(wh->ssl, SSL_VERIFY_PEER, NULL);
-		SSL_CTX_set_min_proto_version(wh->ssl, TLS1_2_VERSION);
-		if (SSL_CTX_set_default_verify_paths(wh->ssl) != 1)
-			log_warn("webhook.tls", "msg=\"no system CA store\"");
+		wh->ssl_ca = ca != NULL ? xstrdup(ca) : NULL;
 	}
 	if ((ssl = SSL_new(wh->ssl)) == NULL)
 		return NULL;
@@ -520,6 +566,7 @@ webhook_free(struct webhook *wh)
 	if (wh->dns != NULL)
 		evdns_base_free(wh->dns, 0);
 	SSL_CTX_free(wh->ssl);
+	free(wh->ssl_ca);
 	free(wh);
 }
 

@@ -138,6 +138,7 @@ START_TEST(minimal_file_gets_defaults)
 	ck_assert_int_eq(c->max_connections, 1024);
 	ck_assert_int_eq(c->request_timeout, 10);
 	ck_assert_int_eq(c->submit_wait_ms, 3000);
+	ck_assert_ptr_null(c->webhook_ca_file);
 	ck_assert_str_eq(c->log_level, "info");
 	ck_assert_str_eq(c->store_path, "var/db");
 	ck_assert_uint_eq(c->map_size, 1ULL << 30);
@@ -176,6 +177,7 @@ START_TEST(every_key_set)
 {
 	struct conf *c = load_ok(
 	    "[server]\nlisten = [::1]:0\nmax_connections = 7\n"
+	    "webhook_ca_file = /etc/smsverify/hooks ca.pem\n"
 	    "log_level = debug\n"
 	    "[store]\nmap_size = 64M\nretention = 0\n"
 	    "[verify]\ncode_length = 12\nsender = +15551234\n"
@@ -192,6 +194,7 @@ START_TEST(every_key_set)
 	ck_assert_str_eq(c->listen_host, "::1");
 	ck_assert_int_eq(c->listen_port, 0);
 	ck_assert_int_eq(c->max_connections, 7);
+	ck_assert_str_eq(c->webhook_ca_file, "/etc/smsverify/hooks ca.pem");
 	ck_assert_str_eq(c->log_level, "debug");
 	ck_assert_uint_eq(c->map_size, 64ULL << 20);
 	ck_assert_int_eq(c->retention, 0);

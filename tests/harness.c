@@ -319,6 +319,7 @@ write_conf(struct harness *h)
 	fprintf(f,
 	    "[server]\nlisten = 127.0.0.1:%d\nsecret_file = %s/secret\n"
 	    "request_timeout = 10\nsubmit_wait_ms = %d\nlog_level = debug\n"
+	    "%s"
 	    "[store]\npath = %s/db\nmap_size = %s\nsweep_interval = 1\n"
 	    "[verify]\ncode_length = 6\nexpiry = %d\n"
 	    "max_check_attempts = %d\nrepeat_window = 600\nsender = Verify\n"
@@ -327,7 +328,7 @@ write_conf(struct harness *h)
 	    "password = %s\nreconnect_min_ms = 100\n"
 	    "reconnect_max_ms = 500\nenquire_link = 5\n"
 	    "response_timeout = 5\n",
-	    h->http_port, h->dir, h->submit_wait_ms, h->dir,
+	    h->http_port, h->dir, h->submit_wait_ms, h->server_extra, h->dir,
 	    h->map_size[0] ? h->map_size : "64M", h->expiry,
 	    h->max_checks, h->sim_name, h->sim_port, h->smsc_password);
 	fputs(h->smsc_extra, f);

@@ -41,6 +41,7 @@ struct harness {
 	int submit_wait_ms;
 	char map_size[16];    /* [store] map_size, default 64M */
 	char sim_args[256];   /* extra simulator arguments */
+	char server_extra[256]; /* more lines for the [server] section */
 	char extra_conf[1024];
 	/* the first simulator's [smsc NAME] ("sim") and the password the
 	 * daemon binds it with ("secret1", what the simulator expects) */
@@ -69,7 +70,8 @@ int h_xsim_start(struct harness *, int i);
 int h_xsim_stop(struct harness *, int i);
 /* Start tests/hook_sink on h->hook_port (args: e.g. "--fail-first 2"),
  * logging to h->hook_log, or stop it.  As h_sim_start() / h_sim_stop().
- * Its URL is http://127.0.0.1:PORT/hook. */
+ * Its URL is http://127.0.0.1:PORT/hook, or https:// when args has
+ * --tls-cert and --tls-key. */
 int h_hook_start(struct harness *, const char *args);
 int h_hook_stop(struct harness *);
 /* Write the configuration and start smsverifyd; wait (bounded) until

@@ -3,7 +3,7 @@
  * of smsverifyd's webhook deliveries, recording what it was sent.
  *
  *	hook_sink -p PORT -P PORTFILE -o LOGFILE [--fail-first N]
- *	    [--fail-status S] [--slow-ms MS]
+ *	    [--fail-status S] [--slow-ms MS] [--tls-cert FILE --tls-key FILE]
  *
  * One evhttp listener on 127.0.0.1 only takes every request, whatever its
  * method or path.  The first N to arrive (--fail-first, default 0) are
@@ -11,6 +11,11 @@
  * "no", later ones with 200 and "ok", so a test can make the daemon retry
  * a known number of times.  --slow-ms holds each answer back on a timer,
  * for the daemon's timeouts; the loop keeps serving meanwhile.
+ *
+ * With --tls-cert and --tls-key (PEM: the certificate chain and its key)
+ * it speaks HTTPS instead, so the daemon's certificate checks can be
+ * tried: a client that refuses the certificate never gets to send a
+ * request, and so leaves no line.
  *
  * Each answer is preceded by ONE JSON line appended and flushed to
  * LOGFILE, so a test that saw the answer can read the line:
@@ -45,10 +50,14 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #define MAX_BODY (1024 * 1024)
 
@@ -68,6 +77,7 @@ struct sink {
 	struct event_base *base;
 	struct evhttp *http;
 	struct event *sigint, *sigterm;
+	SSL_CTX *tls;        /* NULL: plain HTTP */
 	FILE *log;
 	long fail_first, seen;
 	int fail_status, slow_ms;
@@ -79,7 +89,8 @@ usage(void)
 {
 	fprintf(stderr,
 	    "usage: hook_sink -p PORT -P PORTFILE -o LOGFILE "
-	    "[--fail-first N] [--fail-status S] [--slow-ms MS]\n");
+	    "[--fail-first N] [--fail-status S] [--slow-ms MS] "
+	    "[--tls-cert FILE --tls-key FILE]\n");
 	exit(2);
 }
 
@@ -240,6 +251,41 @@ on_request(struct evhttp_request *req, void *arg)
 	evtimer_add(p->timer, &tv);
 }
 
+/* evhttp's bufferevent for each accepted connection when serving HTTPS:
+ * the server side of a TLS handshake on the socket evhttp sets later.
+ * NULL (no memory) makes evhttp drop the connection. */
+static struct bufferevent *
+tls_bev(struct event_base *base, void *arg)
+{
+	struct sink *sink = arg;
+	SSL *ssl;
+
+	if ((ssl = SSL_new(sink->tls)) == NULL)
+		return NULL;
+	/* BEV_OPT_CLOSE_ON_FREE: freeing the bufferevent frees ssl too. */
+	return bufferevent_openssl_socket_new(base, -1, ssl,
+	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+}
+
+/* The server context for cert (a PEM chain) and its key, or NULL with
+ * the reason on stderr. */
+static SSL_CTX *
+tls_context(const char *cert, const char *key)
+{
+	SSL_CTX *ctx;
+
+	if ((ctx = SSL_CTX_new(TLS_server_method())) == NULL ||
+	    SSL_CTX_use_certificate_chain_file(ctx, cert) != 1 ||
+	    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+	    SSL_CTX_check_private_key(ctx) != 1) {
+		fprintf(stderr, "hook_sink: cannot use %s and %s: %s\n", cert,
+		    key, ERR_error_string(ERR_get_error(), NULL));
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
 static void
 on_signal(evutil_socket_t sig, short events, void *arg)
 {
@@ -281,7 +327,13 @@ write_portfile(const char *path, int port)
 	return 0;
 }
 
-enum { OPT_FAIL_FIRST = 256, OPT_FAIL_STATUS, OPT_SLOW_MS };
+enum {
+	OPT_FAIL_FIRST = 256,
+	OPT_FAIL_STATUS,
+	OPT_SLOW_MS,
+	OPT_TLS_CERT,
+	OPT_TLS_KEY,
+};
 
 int
 main(int argc, char **argv)
@@ -293,12 +345,15 @@ main(int argc, char **argv)
 	    {"fail-first", required_argument, NULL, OPT_FAIL_FIRST},
 	    {"fail-status", required_argument, NULL, OPT_FAIL_STATUS},
 	    {"slow-ms", required_argument, NULL, OPT_SLOW_MS},
+	    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+	    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	struct sink sink;
 	struct evhttp_bound_socket *handle;
 	const char *portfile = NULL, *logfile = NULL;
+	const char *tls_cert = NULL, *tls_key = NULL;
 	struct pending *p;
 	long port = -1;
 	int ch, actual, rc = 1;
@@ -327,11 +382,18 @@ main(int argc, char **argv)
 		case OPT_SLOW_MS:
 			sink.slow_ms = (int)num_arg(optarg, 0, 3600000);
 			break;
+		case OPT_TLS_CERT:
+			tls_cert = optarg;
+			break;
+		case OPT_TLS_KEY:
+			tls_key = optarg;
+			break;
 		default:
 			usage();
 		}
 	}
-	if (port == -1 || portfile == NULL || logfile == NULL || optind != argc)
+	if (port == -1 || portfile == NULL || logfile == NULL ||
+	    optind != argc || (tls_cert == NULL) != (tls_key == NULL))
 		usage();
 
 	/* A client that vanishes mid-answer must not kill the sink. */
@@ -341,12 +403,17 @@ main(int argc, char **argv)
 		    strerror(errno));
 		return 1;
 	}
+	if (tls_cert != NULL &&
+	    (sink.tls = tls_context(tls_cert, tls_key)) == NULL)
+		goto out;
 	if ((sink.base = event_base_new()) == NULL ||
 	    (sink.http = evhttp_new(sink.base)) == NULL) {
 		fprintf(stderr, "hook_sink: cannot set up libevent\n");
 		goto out;
 	}
 	evhttp_set_gencb(sink.http, on_request, &sink);
+	if (sink.tls != NULL)
+		evhttp_set_bevcb(sink.http, tls_bev, &sink);
 	evhttp_set_max_body_size(sink.http, MAX_BODY);
 	evhttp_set_allowed_methods(sink.http,
 	    EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
@@ -394,6 +461,7 @@ out:
 		evhttp_free(sink.http);
 	if (sink.base != NULL)
 		event_base_free(sink.base);
+	SSL_CTX_free(sink.tls);
 	fclose(sink.log);
 	return rc;
 }
