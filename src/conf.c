@@ -1112,6 +1112,23 @@ validate(struct parser *p)
 			}
 		}
 	}
+	/* "+" is the default route: without it a number outside every
+	 * prefix would have no SMSC, found out only when someone asks. */
+	if (c->nroute > 0) {
+		int dflt = 0, unread = 0;
+
+		for (i = 0; i < c->nroute && !dflt; i++) {
+			unread |= c->routes[i].nprefix == 0;  /* reported */
+			for (a = 0; a < c->routes[i].nprefix; a++)
+				dflt |= strcmp(c->routes[i].prefixes[a], "+") == 0;
+		}
+		if (!dflt && !unread) {
+			s = sect_of(p, SD_ROUTE, c->routes[0].name);
+			perr(p, key_line(s, "prefix"), s, "prefix", "no [route] "
+			    "has prefix + (the default): numbers outside the "
+			    "prefixes given would have no SMSC");
+		}
+	}
 	/* No [route] at all: one implicit route "+" over every SMSC in the
 	 * order they are written. */
 	if (c->nroute == 0 && c->nsmsc > 0) {

@@ -235,10 +235,11 @@ START_TEST(routes_resolve_smscs_written_later)
 	    "[route uk]\nprefix = +44 +447\nsmsc = b a\n"
 	    "[smsc a]\nhost = 10.0.0.1\nsystem_id = a\n"
 	    "[smsc b]\nhost = 10.0.0.1\nsystem_id = b\n"
+	    "[route world]\nprefix = +\nsmsc = a\n"
 	    "[key k]\ntoken = 0123456789abcdef0123\n");
 
-	/* routes exist without "+": accepted, and no implicit route */
-	ck_assert_int_eq(c->nroute, 1);
+	/* the routes as written, and no implicit one */
+	ck_assert_int_eq(c->nroute, 2);
 	ck_assert_str_eq(c->routes[0].name, "uk");
 	ck_assert_int_eq(c->routes[0].nprefix, 2);
 	ck_assert_str_eq(c->routes[0].prefixes[1], "+447");
@@ -318,9 +319,14 @@ START_TEST(route_unknown_smsc)
 	expect_one("[route r]\nprefix = +44 44\nsmsc = a\n",
 	    "t.conf:7: [route r] prefix: '44' is not a prefix");
 	expect_one("[route r]\nprefix = +44\nsmsc = a\n"
-	    "[route s]\nprefix = +33 +44\nsmsc = a\n",
+	    "[route s]\nprefix = +33 +44\nsmsc = a\n"
+	    "[route w]\nprefix = +\nsmsc = a\n",
 	    "t.conf:10: [route s] prefix: +44 is already in [route r] "
 	    "(line 7)");
+	/* Without a default route some number has no SMSC. */
+	expect_one("[route r]\nprefix = +44\nsmsc = a\n",
+	    "t.conf:7: [route r] prefix: no [route] has prefix + (the "
+	    "default)");
 }
 END_TEST
 
@@ -468,6 +474,7 @@ START_TEST(all_errors_reported)
 		"bad_many.conf:7: [verify] code_length: 20 is out of range "
 		    "4..12",
 		"bad_many.conf:9: [smsc a] required key 'host' is missing",
+		"bad_many.conf:13: [route r] prefix: no [route] has prefix +",
 		"bad_many.conf:14: [route r] smsc: unknown SMSC 'nosuch'",
 		"bad_many.conf:17: [key k] token: must be 16..256 characters",
 	};
@@ -479,7 +486,7 @@ START_TEST(all_errors_reported)
 	c = conf_load(path, &errors);
 	ck_assert_ptr_null(c);
 	ck_assert_ptr_nonnull(errors);
-	ck_assert_int_eq(count_lines(errors), 6);
+	ck_assert_int_eq(count_lines(errors), 7);
 	/* in line order, one per line */
 	p = errors;
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {

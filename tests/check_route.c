@@ -2,6 +2,7 @@
  * check_route.c - route.c: longest prefix, the default route, and the
  * switch to the next SMSC on a repeat send.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -64,12 +65,23 @@ END_TEST
 
 START_TEST(no_route_no_smsc)
 {
-	struct conf *c = load_routes("[route uk]\nprefix = +44\nsmsc = b\n");
+	char buf[2048], *errors = NULL;
+	struct conf *c;
 	int order[ROUTE_MAX_SMSC];
 	enum route_reason why;
 
-	ck_assert_int_eq(route_find(c, "+14155550123"), -1);
-	ck_assert_int_eq(route_order(c, "+14155550123", -1, order, &why), 0);
+	/* Routes without a default ("+") are refused at load: some number
+	 * would have no SMSC. */
+	snprintf(buf, sizeof(buf), "%s[route uk]\nprefix = +44\nsmsc = b\n",
+	    base_conf);
+	ck_assert_ptr_null(conf_load_string(buf, "route.conf", &errors));
+	ck_assert_ptr_nonnull(strstr(errors, "no [route] has prefix +"));
+	free(errors);
+	/* route_order() still answers nothing for what no route takes. */
+	c = load_routes("[route uk]\nprefix = +44\nsmsc = b\n"
+	    "[route all]\nprefix = +\nsmsc = a\n");
+	ck_assert_int_eq(route_order(c, "not a number", -1, order, &why), 0);
+	ck_assert_int_eq(route_find(c, "+14155550123"), 1);
 	conf_free(c);
 }
 END_TEST
