@@ -7,6 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <check.h>
 #include <jansson.h>
@@ -741,6 +746,66 @@ START_TEST(webhooks_https_untrusted)
 }
 END_TEST
 
+/* A receiver that never answers: a socket on 127.0.0.1 that listens and
+ * never accepts (the kernel completes the connections, nobody reads).
+ * Returns the fd; *port gets its port. */
+static int
+black_hole(int *port)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 64), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+START_TEST(webhooks_dead_receiver_holds_back_nothing_else)
+{
+	char id[64], code[16], body[128], out[1024], phone[32];
+	int hole, port, st;
+
+	/* Key "other" POSTs to a receiver that never answers (each try
+	 * waits for the 10 s timeout); key "test" to a working one. */
+	hole = black_hole(&port);
+	snprintf(H.key_extra, sizeof(H.key_extra),
+	    "webhook = http://127.0.0.1:%d/hook\nwebhook_secret = "
+	    HOOK_SECRET "\n", H.hook_port);
+	snprintf(H.extra_conf, sizeof(H.extra_conf),
+	    "webhook = http://127.0.0.1:%d/hook\nwebhook_secret = x\n", port);
+	ck_assert_int_eq(h_hook_start(&H, ""), 0);
+	start_all();
+	/* More of other's events than may be in flight for one key. */
+	for (int i = 0; i < 6; i++) {
+		snprintf(body, sizeof(body), "{\"phone\": \"+1415555080%d\"}",
+		    i);
+		st = h_http(&H, "POST", "/v1/verifications", NULL,
+		    "other-token-0123456789abcdef", body, out, sizeof(out));
+		ck_assert_int_eq(st, 201);
+	}
+	snprintf(phone, sizeof(phone), "%s", PHONE);
+	json_decref(send_code(phone, id, sizeof(id), 201));
+	read_code(phone, 1, code, sizeof(code));
+	json_decref(check_code(id, code, &st));
+	ck_assert_int_eq(st, 200);
+	ck_assert_msg(hook_wait("verification.approved", id) == 0,
+	    "test's event never came (see %s)", H.daemon_log);
+	/* It came while other's POSTs were all still waiting for their
+	 * answer: no try of other's had ended yet. */
+	ck_assert_int_eq(h_count_lines(H.daemon_log,
+	    "event=webhook.failed key=other"), 0);
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
+	close(hole);
+}
+END_TEST
+
 static Suite *
 e2e_suite(void)
 {
@@ -764,6 +829,8 @@ e2e_suite(void)
 		{ "sighup", sighup_reloads_keys_keeps_binds },
 		{ "store_full", full_store_answers_503 },
 		{ "webhooks", webhooks_signed_retried_durable },
+		{ "webhooks_dead_receiver",
+		    webhooks_dead_receiver_holds_back_nothing_else },
 		{ "webhooks_https", webhooks_https },
 		{ "webhooks_https_untrusted", webhooks_https_untrusted },
 	};
