@@ -806,6 +806,87 @@ START_TEST(webhooks_dead_receiver_holds_back_nothing_else)
 }
 END_TEST
 
+/* The first event of type for id (from hook_sink's log, answered 2xx),
+ * as JSON (caller frees), or NULL. */
+static json_t *
+hook_event(const char *type, const char *id)
+{
+	json_t *lines = h_handset_read(H.hook_log), *l, *ev, *found = NULL;
+	size_t i;
+
+	json_array_foreach(lines, i, l) {
+		if (json_is_true(json_object_get(l, "failed")))
+			continue;
+		ev = json_loads(jstr(l, "body"), 0, NULL);
+		if (ev != NULL && found == NULL &&
+		    strcmp(jstr(ev, "type"), type) == 0 &&
+		    strcmp(jstr(json_object_get(ev, "data"), "id"), id) == 0) {
+			found = ev;
+			continue;
+		}
+		json_decref(ev);
+	}
+	json_decref(lines);
+	return found;
+}
+
+START_TEST(webhook_event_types)
+{
+	char a[64], b[64], c[64], code[16];
+	json_t *ev, *data, *last;
+	int st;
+
+	snprintf(H.key_extra, sizeof(H.key_extra),
+	    "webhook = http://127.0.0.1:%d/hook\nwebhook_secret = "
+	    HOOK_SECRET "\n", H.hook_port);
+	/* Receipts say delivered; numbers under +1415555099 are refused
+	 * for good; codes live 10 s. */
+	snprintf(H.sim_args, sizeof(H.sim_args),
+	    "--dlr delivered --refuse-prefix 1415555099");
+	H.expiry = 10;
+	ck_assert_int_eq(h_hook_start(&H, ""), 0);
+	start_all();
+
+	json_decref(send_code(PHONE, a, sizeof(a), 201));
+	read_code(PHONE, 1, code, sizeof(code));
+	json_decref(check_code(a, code, &st));
+	ck_assert_int_eq(st, 200);
+	json_decref(send_code("+14155550990", b, sizeof(b), 201));
+	json_decref(send_code("+14155550777", c, sizeof(c), 201));
+
+	/* delivery: the receipt's state on the last attempt */
+	ck_assert_msg(hook_wait("verification.delivery", a) == 0,
+	    "no delivery event (see %s)", H.daemon_log);
+	ev = hook_event("verification.delivery", a);
+	data = json_object_get(ev, "data");
+	last = json_object_get(data, "last_attempt");
+	ck_assert_str_eq(jstr(last, "delivery"), "delivered");
+	ck_assert_str_eq(jstr(last, "smsc"), "sim");
+	json_decref(ev);
+	/* approved */
+	ck_assert(hook_wait("verification.approved", a) == 0);
+	ev = hook_event("verification.approved", a);
+	ck_assert_str_eq(jstr(json_object_get(ev, "data"), "status"),
+	    "approved");
+	json_decref(ev);
+	/* failed, with the SMSC's refusal as the reason */
+	ck_assert_msg(hook_wait("verification.failed", b) == 0,
+	    "no failed event (see %s)", H.daemon_log);
+	ev = hook_event("verification.failed", b);
+	data = json_object_get(ev, "data");
+	ck_assert_str_eq(jstr(data, "status"), "failed");
+	ck_assert_ptr_nonnull(strstr(jstr(data, "reason"), "INVDSTADR"));
+	json_decref(ev);
+	/* expired, by the sweep once its 10 s are over */
+	ck_assert_msg(hook_wait("verification.expired", c) == 0,
+	    "no expired event (see %s)", H.daemon_log);
+	ev = hook_event("verification.expired", c);
+	ck_assert_str_eq(jstr(json_object_get(ev, "data"), "status"),
+	    "expired");
+	json_decref(ev);
+}
+END_TEST
+
 static Suite *
 e2e_suite(void)
 {
@@ -829,6 +910,7 @@ e2e_suite(void)
 		{ "sighup", sighup_reloads_keys_keeps_binds },
 		{ "store_full", full_store_answers_503 },
 		{ "webhooks", webhooks_signed_retried_durable },
+		{ "webhook_event_types", webhook_event_types },
 		{ "webhooks_dead_receiver",
 		    webhooks_dead_receiver_holds_back_nothing_else },
 		{ "webhooks_https", webhooks_https },

@@ -690,6 +690,10 @@ START_TEST(undeliverable_primary_loses_traffic)
 	ck_assert_int_eq(json_integer_value(json_object_get(r,
 	    "undeliverable")), 3);
 	ck_assert(json_is_true(json_object_get(r, "degraded")));
+	/* the receipts' latency is measured */
+	ck_assert(json_is_real(json_object_get(r, "latency_s")));
+	ck_assert(json_real_value(json_object_get(r, "delivered_ratio")) ==
+	    0.0);
 	json_decref(j);
 	/* New numbers now go over b first, and say why. */
 	send_n("+141555502", 0, 1, "b", ids);
@@ -700,6 +704,25 @@ START_TEST(undeliverable_primary_loses_traffic)
 		h_nap_ms(50);
 	ck_assert(h_file_contains(H.daemon_log, "event=route.switch"));
 	ck_assert(h_file_contains(H.daemon_log, "from=a to=b"));
+}
+END_TEST
+
+START_TEST(probe_share_keeps_trying_primary)
+{
+	char ids[4][64];
+
+	/* As above, but every send is a probe: a stays first, reason
+	 * "probe", though it is degraded. */
+	snprintf(H.sim_args, sizeof(H.sim_args), "--dlr undeliv");
+	snprintf(H.sims[0].args, sizeof(H.sims[0].args), "--dlr delivered");
+	start_two("[route all]\nprefix = +\nsmsc = a b\nfloor = 50\n"
+	    "min_sample = 3\nprobe = 100\ngrace = 0\nwindow = 600\n");
+	send_n("+141555505", 0, 3, "a", ids);
+	for (int i = 0; i < 3; i++)
+		ck_assert_str_eq(wait_delivery(ids[i]), "undeliverable");
+	send_n("+141555506", 0, 2, "a", ids);
+	ck_assert_str_eq(first_reason(ids[0]), "probe");
+	ck_assert_str_eq(first_reason(ids[1]), "probe");
 }
 END_TEST
 
@@ -862,6 +885,7 @@ e2e_smpp_suite(void)
 		{ "undeliverable_primary", undeliverable_primary_loses_traffic,
 		    1 },
 		{ "fake_delivered", fake_delivered_loses_to_proven, 1 },
+		{ "probe_share", probe_share_keeps_trying_primary, 1 },
 		{ "refusing_smsc_fails_over", refusing_smsc_fails_over, 1 },
 		{ "smsc_killed_mid_load", smsc_killed_mid_load, 1 },
 	};
