@@ -165,9 +165,10 @@ struct store_event {
 	                             frees it */
 	size_t body_len;
 };
-/* Stage a new event for key's webhook, due at now_ms. */
+/* Stage a new event for key's webhook, due at now_ms; *seq (when not
+ * NULL) gets its number. */
 int store_outbox_put(struct store *, const char *key, const char *body,
-    int64_t now_ms);
+    int64_t now_ms, uint64_t *seq);
 /* Read at most max events from seq from on, then call fn for each (after
  * the read: fn may stage writes).  Returns the count or STORE_ERR. */
 int store_outbox_scan(struct store *, uint64_t from, int max,

@@ -1727,7 +1727,7 @@ store_stats(struct store *st, struct store_stats *out)
 
 int
 store_outbox_put(struct store *st, const char *key, const char *body,
-    int64_t now_ms)
+    int64_t now_ms, uint64_t *seq)
 {
 	MDB_txn *txn;
 	MDB_val k, d;
@@ -1751,6 +1751,8 @@ store_outbox_put(struct store *st, const char *key, const char *body,
 	put_u64(p + 12, (uint64_t)now_ms);
 	memcpy(p + OUTBOX_HEAD, key, kl + 1);
 	memcpy(p + OUTBOX_HEAD + kl + 1, body, bl);
+	if (seq != NULL)
+		*seq = st->outbox_seq;
 	st->outbox_seq++;
 	return STORE_OK;
 }

@@ -74,6 +74,8 @@ struct webhook {
 	struct event *timer;
 	struct event *kick_ev;
 	int kick_staged;                /* a commit callback is registered */
+	uint64_t kick_from;             /* first event staged since a kick,
+	                                   0: none */
 	SSL_CTX *ssl;
 	char *ssl_ca;                   /* CA file ssl trusts; NULL: system's */
 	struct evdns_base *dns;
@@ -122,6 +124,8 @@ kick_committed(void *arg, int result)
 	wh->kick_staged = 0;
 	if (result == STORE_OK)
 		event_active(wh->kick_ev, 0, 0);
+	else
+		wh->kick_from = 0;      /* those events were not stored */
 }
 
 void
@@ -132,6 +136,7 @@ webhook_emit(struct gw *gw, const struct verif *v, const char *type)
 	    NULL;
 	struct webhook *wh = gw->webhook;
 	json_t *data, *ev;
+	uint64_t seq;
 	char *body;
 
 	if (wh == NULL || k == NULL || k->webhook == NULL)
@@ -161,10 +166,14 @@ webhook_emit(struct gw *gw, const struct verif *v, const char *type)
 		log_err("webhook.encode_failed", "id=%s type=%s", v->id, type);
 		return;
 	}
-	if (store_outbox_put(gw->store, v->key, body, now_ms()) == STORE_OK &&
-	    !wh->kick_staged) {
-		wh->kick_staged = 1;
-		store_on_commit(gw->store, kick_committed, wh);
+	if (store_outbox_put(gw->store, v->key, body, now_ms(), &seq) ==
+	    STORE_OK) {
+		if (wh->kick_from == 0 || seq < wh->kick_from)
+			wh->kick_from = seq;
+		if (!wh->kick_staged) {
+			wh->kick_staged = 1;
+			store_on_commit(gw->store, kick_committed, wh);
+		}
 	}
 	free(body);
 }
@@ -516,13 +525,22 @@ on_timer(evutil_socket_t fd, short what, void *arg)
 	look(arg);
 }
 
+/* After a commit that staged events: look at those first, from the
+ * first of them on, so new events do not wait behind a dead receiver's
+ * backlog at the head of the outbox (the timer's round goes over that).
+ * The first kick of the process looks from the start. */
 static void
 on_kick(evutil_socket_t fd, short what, void *arg)
 {
 	struct webhook *wh = arg;
+	uint64_t from = wh->kick_from, round = wh->scan_from;
 
-	wh->scan_from = 0;
-	look(wh);
+	wh->kick_from = 0;
+	free_done(wh);
+	if (wh->inflight >= WH_INFLIGHT || wh->gw->store == NULL)
+		return;
+	store_outbox_scan(wh->gw->store, from, WH_SCAN, on_event, wh);
+	wh->scan_from = round;  /* the timer's round goes on where it was */
 }
 
 struct webhook *
