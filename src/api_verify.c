@@ -414,7 +414,6 @@ send_phone_done(void *arg, enum phone_result pr, const char *e164,
 	struct verif v;
 	char *text = NULL, *meta_text = NULL;
 
-	(void)ptype;
 	if (gw->http == NULL)
 		goto fail;      /* shutting down: the request is gone */
 	if (pr != PHONE_OK) {
@@ -422,6 +421,14 @@ send_phone_done(void *arg, enum phone_result pr, const char *e164,
 		    "phone", pr == PHONE_UNPARSABLE ?
 		    "phone is not a phone number" :
 		    "phone is not a valid phone number");
+		goto fail;
+	}
+	if (conf->refuse_types & (1 << ptype)) {
+		/* A landline, premium or VoIP number cannot take the SMS
+		 * (and NIST SP 800-63B rules VoIP out for codes). */
+		http_reply_error(req, HTTP_ERR_INVALID, "phone_type_refused",
+		    "phone", "phone is a %s number, which is not sent codes "
+		    "([verify] refuse_types)", phone_strtype(ptype));
 		goto fail;
 	}
 	if (language == NULL)

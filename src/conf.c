@@ -31,6 +31,7 @@
 #include <ini.h>
 
 #include "conf.h"
+#include "phone.h"
 #include "template.h"
 #include "util.h"
 
@@ -54,6 +55,7 @@ enum ktype {
 	T_TOKEN,        /* API token: 16..256 printable, no spaces */
 	T_URL,          /* http:// or https:// */
 	T_LANG,         /* a built-in template language */
+	T_PHONETYPES,   /* int: bits 1 << enum phone_type, from type names */
 };
 
 struct kdef {
@@ -125,6 +127,9 @@ static const struct kdef verify_keys[] = {
 	    NULL },
 	{ "sender", T_SENDER, 0, 0, "Verify", 0, C(sender), 0, NULL },
 	{ "default_country", T_COUNTRY, 0, 0, "US", 0, C(default_country), 0,
+	    NULL },
+	{ "refuse_types", T_PHONETYPES, 0, 0, "fixed_line premium_rate "
+	    "shared_cost voip toll_free uan voicemail", 0, C(refuse_types), 0,
 	    NULL },
 };
 #undef C
@@ -907,6 +912,25 @@ set_value(struct kctx *k, const char *v, char *base)
 		}
 		*(char **)(base + kd->off) = xstrdup(v);
 		return;
+	case T_PHONETYPES: {
+		int bits = 0, t;
+
+		w = split_words(v, &nw);
+		for (i = 0; i < nw; i++) {
+			if ((t = phone_type_by_name(w[i])) < 0) {
+				KERR(k, "'%s' is not a number type (fixed_line "
+				    "mobile fixed_line_or_mobile toll_free "
+				    "premium_rate shared_cost voip personal_number "
+				    "pager uan voicemail)", w[i]);
+				free_words(w, nw);
+				return;
+			}
+			bits |= 1 << t;
+		}
+		free_words(w, nw);
+		*(int *)(base + kd->off) = bits;
+		return;
+	}
 	case T_LANG:
 		if (!template_lang_valid(v)) {
 			KERR(k, "'%s' is not a language with built-in "

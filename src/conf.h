@@ -94,6 +94,7 @@ struct conf {
 	int repeat_window;
 	char *sender;
 	char *default_country;
+	int refuse_types;         /* bit 1 << enum phone_type: not sent to */
 	/* repeating sections */
 	struct conf_smsc *smscs;
 	int nsmsc;

@@ -190,6 +190,16 @@ phone_strtype(enum phone_type t)
 }
 
 extern "C" int
+phone_type_by_name(const char *name)
+{
+	for (int t = PHONE_FIXED_LINE; t < PHONE_UNKNOWN; t++)
+		if (name != NULL && std::strcmp(name,
+		    phone_strtype((enum phone_type)t)) == 0)
+			return t;
+	return -1;
+}
+
+extern "C" int
 phone_region_valid(const char *region)
 {
 	if (region == NULL)

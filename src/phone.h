@@ -46,6 +46,8 @@ int phone_cached(const char *number, const char *region, char *out,
     size_t outsize, enum phone_type *type, enum phone_result *result);
 /* "mobile", "fixed_line", ... */
 const char *phone_strtype(enum phone_type);
+/* The type called name (as phone_strtype() writes it), or -1. */
+int phone_type_by_name(const char *name);
 /* 1 when region is a region libphonenumber knows ("US", "GB", ...). */
 int phone_region_valid(const char *region);
 /* The number in the national format of its region, digits only with its

@@ -13,6 +13,7 @@
 #include <check.h>
 
 #include "conf.h"
+#include "phone.h"
 
 /* Lines 1..5; fragments appended by the tests start at line 6. */
 #define BASE \
@@ -347,6 +348,31 @@ START_TEST(duplicate_section)
 }
 END_TEST
 
+START_TEST(refuse_types)
+{
+	struct conf *c;
+
+	/* by default: the types that cannot take an SMS */
+	c = load_ok(BASE);
+	ck_assert(c->refuse_types & (1 << PHONE_FIXED_LINE));
+	ck_assert(c->refuse_types & (1 << PHONE_VOIP));
+	ck_assert(c->refuse_types & (1 << PHONE_PREMIUM_RATE));
+	ck_assert(c->refuse_types & (1 << PHONE_SHARED_COST));
+	ck_assert(!(c->refuse_types & (1 << PHONE_MOBILE)));
+	ck_assert(!(c->refuse_types & (1 << PHONE_FIXED_LINE_OR_MOBILE)));
+	conf_free(c);
+	/* a list of its own */
+	c = load_ok(BASE "[verify]\nrefuse_types = voip pager\n");
+	ck_assert_int_eq(c->refuse_types, (1 << PHONE_VOIP) |
+	    (1 << PHONE_PAGER));
+	conf_free(c);
+	/* an unknown word names itself */
+	expect_one("[verify]\nrefuse_types = voip landline\n",
+	    "t.conf:7: [verify] refuse_types: 'landline' is not a number "
+	    "type");
+}
+END_TEST
+
 START_TEST(bad_sender)
 {
 	expect_one("[verify]\nsender = TwelveLetter\n",
@@ -530,6 +556,7 @@ conf_suite(void)
 	tcase_add_test(tc, code_length_out_of_range);
 	tcase_add_test(tc, non_numeric_values);
 	tcase_add_test(tc, bad_sender);
+	tcase_add_test(tc, refuse_types);
 	tcase_add_test(tc, bad_token_not_echoed);
 	suite_add_tcase(s, tc);
 

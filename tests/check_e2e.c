@@ -392,6 +392,14 @@ START_TEST(bad_requests)
 	    "{\"phone\": \"12\"}", out, sizeof(out));
 	ck_assert_int_eq(st, 422);
 	ck_assert_ptr_nonnull(strstr(out, "\"phone\""));
+	/* A London landline cannot take an SMS: refused by type, nothing
+	 * stored or sent. */
+	st = h_http(&H, "POST", "/v1/verifications", NULL, H_TOKEN,
+	    "{\"phone\": \"+442079460000\"}", out, sizeof(out));
+	ck_assert_int_eq(st, 422);
+	ck_assert_ptr_nonnull(strstr(out, "\"phone_type_refused\""));
+	ck_assert_ptr_nonnull(strstr(out, "fixed_line"));
+	ck_assert_int_eq(h_count_sms(&H, "+442079460000"), 0);
 	st = h_http(&H, "POST", "/v1/verifications", NULL, H_TOKEN,
 	    "{\"phone\": \"" PHONE "\", \"code_length\": 3}", out,
 	    sizeof(out));
