@@ -396,6 +396,7 @@ deliver(struct webhook *wh, struct store_event *ev,
 	struct evkeyvalq *h;
 	struct flight *f;
 	char target[2048], tbuf[24], seqbuf[24], sig[65], hdr[128];
+	char hostbuf[300];
 	int port;
 
 	scheme = uri ? evhttp_uri_get_scheme(uri) : NULL;
@@ -446,7 +447,15 @@ deliver(struct webhook *wh, struct store_event *ev,
 	snprintf(seqbuf, sizeof(seqbuf), "%" PRIu64, ev->seq);
 	sign(k->webhook_secret, tbuf, ev->body, ev->body_len, sig);
 	snprintf(hdr, sizeof(hdr), "t=%s,v1=%s", tbuf, sig);
-	evhttp_add_header(h, "Host", host);
+	/* Host as RFC 9110 wants it: the port when not the scheme's, an
+	 * IPv6 literal in brackets. */
+	snprintf(hostbuf, sizeof(hostbuf), "%s%s%s", strchr(host, ':') ?
+	    "[" : "", host, strchr(host, ':') ? "]" : "");
+	if (evhttp_uri_get_port(uri) >= 0 && port != (strcmp(scheme,
+	    "https") == 0 ? 443 : 80))
+		snprintf(hostbuf + strlen(hostbuf), sizeof(hostbuf) -
+		    strlen(hostbuf), ":%d", port);
+	evhttp_add_header(h, "Host", hostbuf);
 	evhttp_add_header(h, "Content-Type", "application/json");
 	evhttp_add_header(h, "User-Agent", "smsverify/" PACKAGE_VERSION);
 	evhttp_add_header(h, "Smsverify-Event", seqbuf);
