@@ -18,8 +18,8 @@
  *            msgid, so a purge can drop the msgid entries of a record (the
  *            sends hold the raw message id, the index the normalised one,
  *            and normalising is smpp/'s business, not ours)
- *   outbox   be64(seq) -> be32(tries) be64(due ms) be64(first ms) key NUL
- *            body: webhook events not yet delivered (webhook.c), staged in
+ *   outbox   be64(seq) -> tries(4) due ms(8) first ms(8) (little-endian,
+ *            like the records) key NUL body: webhook events not yet delivered (webhook.c), staged in
  *            the batch of the change they describe
  *
  * Group commit.  All writes of one loop turn go into one write transaction,
@@ -232,6 +232,27 @@ put_u64(uint8_t *p, uint64_t v)
 {
 	put_u32(p, (uint32_t)v);
 	put_u32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Big-endian, for keys: LMDB compares keys octet by octet, so only this
+ * order sorts them by number (the expiry index, the outbox). */
+static void
+put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static uint64_t
+get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
 }
 
 static uint16_t
@@ -759,14 +780,9 @@ pair_key(char *buf, size_t size, const char *a, const char *b)
 static size_t
 expiry_key(uint8_t *buf, int64_t t, const char *id)
 {
-	uint64_t u = (uint64_t)t;
 	size_t n = strlen(id);
-	int i;
 
-	for (i = 7; i >= 0; i--) {
-		buf[i] = u & 0xff;
-		u >>= 8;
-	}
+	put_be64(buf, (uint64_t)t);
 	memcpy(buf + 8, id, n);
 	return 8 + n;
 }
@@ -1019,8 +1035,8 @@ outbox_last(MDB_txn *txn, MDB_dbi dbi, uint64_t *next)
 	if ((rc = mdb_cursor_open(txn, dbi, &c)) != 0)
 		return rc;
 	rc = mdb_cursor_get(c, &k, &d, MDB_LAST);
-	if (rc == 0 && k.mv_size == 8 && get_u64(k.mv_data) >= *next)
-		*next = get_u64(k.mv_data) + 1;
+	if (rc == 0 && k.mv_size == 8 && get_be64(k.mv_data) >= *next)
+		*next = get_be64(k.mv_data) + 1;
 	mdb_cursor_close(c);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc;
 }
@@ -1482,8 +1498,6 @@ first_due(struct store *st, MDB_txn *txn, int64_t now, struct due *e)
 {
 	MDB_cursor *c;
 	MDB_val k, d;
-	uint64_t u = 0;
-	size_t i;
 	int rc;
 
 	if (mdb_cursor_open(txn, st->expiry, &c) != 0)
@@ -1501,9 +1515,7 @@ first_due(struct store *st, MDB_txn *txn, int64_t now, struct due *e)
 	memcpy(e->key, k.mv_data, k.mv_size);
 	e->keylen = k.mv_size;
 	mdb_cursor_close(c);
-	for (i = 0; i < 8 && i < e->keylen; i++)
-		u = u << 8 | e->key[i];
-	e->t = (int64_t)u;
+	e->t = e->keylen >= 8 ? (int64_t)get_be64(e->key) : 0;
 	if (e->t > now)
 		return 0;
 	e->kind = '?';
@@ -1738,7 +1750,7 @@ store_outbox_put(struct store *st, const char *key, const char *body,
 
 	if ((rc = batch_txn(st, &txn)) != STORE_OK)
 		return rc;
-	put_u64(kb, st->outbox_seq);
+	put_be64(kb, st->outbox_seq);
 	k.mv_size = 8;
 	k.mv_data = kb;
 	d.mv_size = OUTBOX_HEAD + kl + 1 + bl;
@@ -1746,7 +1758,7 @@ store_outbox_put(struct store *st, const char *key, const char *body,
 	if ((rc = mdb_put(txn, st->outbox, &k, &d, MDB_RESERVE)) != 0)
 		return mdb_fail(st, rc, "outbox_put");
 	p = d.mv_data;
-	memset(p, 0, 4);
+	put_u32(p, 0);
 	put_u64(p + 4, (uint64_t)now_ms);
 	put_u64(p + 12, (uint64_t)now_ms);
 	memcpy(p + OUTBOX_HEAD, key, kl + 1);
@@ -1770,9 +1782,8 @@ outbox_decode(const MDB_val *k, const MDB_val *d, struct store_event *ev)
 	    sizeof(ev->key))
 		return -1;
 	memset(ev, 0, sizeof(*ev));
-	ev->seq = get_u64(k->mv_data);
-	ev->tries = (int)((uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3]);
+	ev->seq = get_be64(k->mv_data);
+	ev->tries = (int)get_u32(p);
 	ev->due_ms = (int64_t)get_u64(p + 4);
 	ev->first_ms = (int64_t)get_u64(p + 12);
 	memcpy(ev->key, p + OUTBOX_HEAD, (size_t)(nul - (p + OUTBOX_HEAD)) + 1);
@@ -1803,7 +1814,7 @@ store_outbox_scan(struct store *st, uint64_t from, int max,
 		return STORE_ERR;
 	}
 	evs = xcalloc((size_t)max, sizeof(*evs));
-	put_u64(kb, from);
+	put_be64(kb, from);
 	k.mv_size = 8;
 	k.mv_data = kb;
 	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0 &&
@@ -1829,7 +1840,7 @@ store_outbox_del(struct store *st, uint64_t seq)
 
 	if ((rc = batch_txn(st, &txn)) != STORE_OK)
 		return rc;
-	put_u64(kb, seq);
+	put_be64(kb, seq);
 	return db_del(st, txn, st->outbox, kb, 8, "outbox_del");
 }
 
@@ -1843,7 +1854,7 @@ store_outbox_retry(struct store *st, uint64_t seq, int tries, int64_t due_ms)
 
 	if ((rc = batch_txn(st, &txn)) != STORE_OK)
 		return rc;
-	put_u64(kb, seq);
+	put_be64(kb, seq);
 	k.mv_size = 8;
 	k.mv_data = kb;
 	rc = mdb_get(txn, st->outbox, &k, &d);
@@ -1856,10 +1867,7 @@ store_outbox_retry(struct store *st, uint64_t seq, int tries, int64_t due_ms)
 	/* Rewrite in place: same size, so the copy is the new value. */
 	p = xmalloc(d.mv_size);
 	memcpy(p, d.mv_data, d.mv_size);
-	p[0] = (uint8_t)((uint32_t)tries >> 24);
-	p[1] = (uint8_t)((uint32_t)tries >> 16);
-	p[2] = (uint8_t)((uint32_t)tries >> 8);
-	p[3] = (uint8_t)tries;
+	put_u32(p, (uint32_t)tries);
 	put_u64(p + 4, (uint64_t)due_ms);
 	rc = db_put(st, txn, st->outbox, kb, 8, p, d.mv_size, "outbox_retry");
 	free(p);

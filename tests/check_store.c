@@ -1150,6 +1150,55 @@ END_TEST
 
 /* ---- suite ------------------------------------------------------------ */
 
+/* ---- outbox ------------------------------------------------------------ */
+
+struct seen {
+	uint64_t seq[600];
+	int n;
+};
+
+static void
+outbox_collect(void *arg, struct store_event *ev)
+{
+	struct seen *s = arg;
+
+	if (s->n < 600)
+		s->seq[s->n++] = ev->seq;
+	free(ev->body);
+}
+
+/* Events come back in the order they were staged, from any one of them
+ * on, across a restart, however many there are: 300 spans a change of
+ * every octet below the top two of the number. */
+START_TEST(test_outbox_order)
+{
+	struct seen all = { .n = 0 }, tail = { .n = 0 };
+	uint64_t first = 0, mid = 0, seq;
+
+	for (int i = 0; i < 300; i++) {
+		ck_assert_int_eq(store_outbox_put(st, "k", "{}", 1000, &seq),
+		    STORE_OK);
+		if (i == 0)
+			first = seq;
+		if (i == 150)
+			mid = seq;
+	}
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(store_outbox_scan(st, 0, 600, outbox_collect, &all), 300);
+	ck_assert_int_eq(all.seq[0], first);
+	for (int i = 1; i < all.n; i++)
+		ck_assert(all.seq[i] == all.seq[i - 1] + 1);
+	ck_assert_int_eq(store_outbox_scan(st, mid, 600, outbox_collect, &tail), 150);
+	ck_assert(tail.seq[0] == mid);
+	/* A restart numbers on after the last one. */
+	reopen(BIG_MAP);
+	ck_assert_int_eq(store_outbox_put(st, "k", "{}", 1000, &seq),
+	    STORE_OK);
+	ck_assert(seq > all.seq[all.n - 1]);
+	ck_assert_int_eq(store_outbox_count(st), 301);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -1173,6 +1222,7 @@ store_suite(void)
 	tcase_add_test(tc, test_queue_index);
 	tcase_add_test(tc, test_msgid_index);
 	tcase_add_test(tc, test_expiry_moves);
+	tcase_add_test(tc, test_outbox_order);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("commit");
