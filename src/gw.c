@@ -54,19 +54,6 @@ xasprintf_err(const char *fmt, const char *a, const char *b)
 	return s;
 }
 
-/* SHA-256 of every key's token, computed once per configuration. */
-static void
-gw_hash_keys(struct gw *gw)
-{
-	free(gw->key_hash);
-	gw->key_hash = xcalloc(gw->conf->nkey ? gw->conf->nkey : 1,
-	    sizeof(*gw->key_hash));
-	for (int i = 0; i < gw->conf->nkey; i++) {
-		const char *t = gw->conf->keys[i].token;
-		SHA256((const unsigned char *)t, strlen(t), gw->key_hash[i]);
-	}
-}
-
 /* SHA-256 of a token.  OpenSSL 3's one-shot SHA256() fetches the
  * algorithm by name on every call (a microsecond, on every request): the
  * fetched digest and a context are kept instead.  Loop thread only. */
@@ -87,6 +74,17 @@ token_digest(const char *token, uint8_t out[SHA256_DIGEST_LENGTH])
 		fprintf(stderr, "smsverifyd: SHA-256 failed\n");
 		abort();
 	}
+}
+
+/* SHA-256 of every key's token, computed once per configuration. */
+static void
+gw_hash_keys(struct gw *gw)
+{
+	free(gw->key_hash);
+	gw->key_hash = xcalloc(gw->conf->nkey ? gw->conf->nkey : 1,
+	    sizeof(*gw->key_hash));
+	for (int i = 0; i < gw->conf->nkey; i++)
+		token_digest(gw->conf->keys[i].token, gw->key_hash[i]);
 }
 
 int
