@@ -30,7 +30,6 @@
 #include "log.h"
 #include "phone.h"
 #include "phone_pool.h"
-#include "route.h"
 #include "score.h"
 #include "store.h"
 #include "template.h"
@@ -633,8 +632,7 @@ api_check(struct evhttp_request *req, const char *rest, void *arg)
 		if (r == VERIFY_APPROVED && v.nsend > 0) {
 			/* A code typed back: proof its SMSC delivered. */
 			const struct verif_send *s = &v.send[v.nsend - 1];
-			score_approved(gw->score, route_find(gw->conf, v.phone),
-			    conf_smsc_index(gw->conf, s->smsc),
+			score_approved(gw->score, gw->conf, v.phone, s->smsc,
 			    s->submitted_at);
 		}
 		if (r == VERIFY_APPROVED)

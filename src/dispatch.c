@@ -797,9 +797,8 @@ msg_accepted(struct msg *m, struct carrier *c)
 	store_verif_put(st, &v);
 	if (first) {
 		webhook_emit(m->d->gw, &v, "verification.sent");
-		score_sent(m->d->gw->score, route_find(m->d->gw->conf, v.phone),
-		    conf_smsc_index(m->d->gw->conf, carrier_name(c)),
-		    util_now());
+		score_sent(m->d->gw->score, m->d->gw->conf, v.phone,
+		    carrier_name(c), util_now());
 	}
 	verif_clear(&v);
 	m->d->gw->metrics.sends_sent++;

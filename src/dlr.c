@@ -27,7 +27,6 @@
 #include "dispatch.h"
 #include "gw.h"
 #include "log.h"
-#include "route.h"
 #include "score.h"
 #include "store.h"
 #include "webhook.h"
@@ -152,13 +151,14 @@ dlr_match(struct gw *gw, const char *smsc, int mode,
 	return -1;
 }
 
-/* Apply r to the send of v whose stored id is key.  1 when v changed. */
+/* Apply r to the send of v whose stored id is key.  The index of the
+ * (first) send it changed, or -1 when none matched. */
 static int
 dlr_apply(struct verif *v, const char *smsc, const char *key,
     const struct smpp_receipt *r)
 {
 	char snorm[80];
-	int changed = 0, state = dlr_state_from_smpp(r->state);
+	int changed = -1, state = dlr_state_from_smpp(r->state);
 
 	for (int i = 0; i < v->nsend; i++) {
 		struct verif_send *s = &v->send[i];
@@ -169,21 +169,20 @@ dlr_apply(struct verif *v, const char *smsc, const char *key,
 		s->dlr = state;
 		s->dlr_at = util_now();
 		s->error = r->network_error >= 0 ? r->network_error : r->err;
-		changed = 1;
+		if (changed < 0)
+			changed = i;
 	}
-	if (changed)
+	if (changed >= 0)
 		v->updated_at = util_now();
 	return changed;
 }
 
-/* Count a final receipt just applied to v in its SMSC's figures on v's
- * route (score.h), against the send it answers. */
+/* Count a final receipt just applied to send s of v in its SMSC's figures
+ * on v's route (score.h). */
 static void
-dlr_score(struct gw *gw, const struct verif *v, const char *smsc,
-    const struct smpp_receipt *r)
+dlr_score(struct gw *gw, const struct verif *v, const struct verif_send *s)
 {
-	int state = dlr_state_from_smpp(r->state), delivered;
-	int64_t now = util_now();
+	int state = s->dlr, delivered;
 
 	if (state == DLR_DELIVERED)
 		delivered = 1;
@@ -192,17 +191,8 @@ dlr_score(struct gw *gw, const struct verif *v, const char *smsc,
 		delivered = 0;
 	else
 		return;         /* not final: ENROUTE, ACCEPTED, UNKNOWN */
-	for (int i = 0; i < v->nsend; i++) {
-		const struct verif_send *s = &v->send[i];
-
-		if (strcmp(s->smsc, smsc) != 0 || s->dlr_at != now ||
-		    s->dlr != state)
-			continue;
-		score_receipt(gw->score, route_find(gw->conf, v->phone),
-		    conf_smsc_index(gw->conf, smsc), s->submitted_at,
-		    delivered, s->dlr_at - s->submitted_at);
-		return;         /* one per message, not per part */
-	}
+	score_receipt(gw->score, gw->conf, v->phone, s->smsc, s->submitted_at,
+	    delivered, s->dlr_at - s->submitted_at);
 }
 
 static void
@@ -242,6 +232,7 @@ dlr_receipt(void *arg, struct carrier *c, struct smpp_session *sess,
 	struct dlr_ack *a;
 	struct verif v;
 	char key[80];
+	int i;
 
 	gw->metrics.receipts++;
 	if (dlr_match(gw, carrier_name(c), carrier_msgid_mode(c), r, &v, key,
@@ -254,10 +245,10 @@ dlr_receipt(void *arg, struct carrier *c, struct smpp_session *sess,
 		carrier_receipt_ack(sess, ack, 0);
 		return;
 	}
-	if (dlr_apply(&v, carrier_name(c), key, r)) {
+	if ((i = dlr_apply(&v, carrier_name(c), key, r)) >= 0) {
 		store_verif_put(gw->store, &v);
 		webhook_emit(gw, &v, "verification.delivery");
-		dlr_score(gw, &v, carrier_name(c), r);
+		dlr_score(gw, &v, &v.send[i]);
 	}
 	log_info("dlr.applied", "id=%s smsc=%s state=%s", v.id,
 	    carrier_name(c), dlr_strstate(dlr_state_from_smpp(r->state)));
@@ -275,6 +266,7 @@ dlr_retry_parked(struct gw *gw, struct carrier *c)
 	struct parked *p, *next;
 	struct verif v;
 	char key[80];
+	int i;
 	int64_t now = util_now();
 
 	for (p = TAILQ_FIRST(&d->parked); p != NULL; p = next) {
@@ -289,10 +281,10 @@ dlr_retry_parked(struct gw *gw, struct carrier *c)
 		    dlr_match(gw, p->smsc, carrier_msgid_mode(c), &p->r, &v,
 		    key, sizeof(key)) != 0)
 			continue;
-		if (dlr_apply(&v, p->smsc, key, &p->r)) {
+		if ((i = dlr_apply(&v, p->smsc, key, &p->r)) >= 0) {
 			store_verif_put(gw->store, &v);
 			webhook_emit(gw, &v, "verification.delivery");
-			dlr_score(gw, &v, p->smsc, &p->r);
+			dlr_score(gw, &v, &v.send[i]);
 		}
 		log_info("dlr.applied", "id=%s smsc=%s state=%s parked=1",
 		    v.id, p->smsc,

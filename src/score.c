@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "route.h"
 #include "score.h"
 #include "util.h"
 
@@ -76,17 +77,23 @@ score_free(struct score *sc)
 	free(sc);
 }
 
-/* The bucket of (route, smsc) for time t, cleared when it held an older
- * slice; NULL when out of range.  fresh: a send (may claim the bucket);
- * otherwise a later outcome, which counts only while its send's bucket
- * still holds that slice. */
+/* The bucket of phone's route and SMSC smsc for time t, cleared when it
+ * held an older slice; NULL when there is none.  fresh: a send (may claim
+ * the bucket); otherwise a later outcome, which counts only while its
+ * send's bucket still holds that slice. */
 static struct bucket *
-bucket_of(struct score *sc, int route, int smsc, int64_t t, int fresh)
+bucket_of(struct score *sc, const struct conf *conf, const char *phone,
+    const char *name, int64_t t, int fresh)
 {
 	struct bucket *b;
 	int64_t slice;
+	int route, smsc;
 
-	if (sc == NULL || route < 0 || route >= sc->nroute || smsc < 0 ||
+	if (sc == NULL)
+		return NULL;
+	route = route_find(conf, phone);
+	smsc = conf_smsc_index(conf, name);
+	if (route < 0 || route >= sc->nroute || smsc < 0 ||
 	    smsc >= sc->nsmsc || t < 0)
 		return NULL;
 	slice = t / sc->slice_len[route];
@@ -101,19 +108,20 @@ bucket_of(struct score *sc, int route, int smsc, int64_t t, int fresh)
 }
 
 void
-score_sent(struct score *sc, int route, int smsc, int64_t t)
+score_sent(struct score *sc, const struct conf *conf, const char *phone,
+    const char *smsc, int64_t t)
 {
-	struct bucket *b = bucket_of(sc, route, smsc, t, 1);
+	struct bucket *b = bucket_of(sc, conf, phone, smsc, t, 1);
 
 	if (b != NULL)
 		b->sent++;
 }
 
 void
-score_receipt(struct score *sc, int route, int smsc, int64_t t,
-    int delivered, int64_t latency_s)
+score_receipt(struct score *sc, const struct conf *conf, const char *phone,
+    const char *smsc, int64_t t, int delivered, int64_t latency_s)
 {
-	struct bucket *b = bucket_of(sc, route, smsc, t, 0);
+	struct bucket *b = bucket_of(sc, conf, phone, smsc, t, 0);
 
 	if (b == NULL)
 		return;
@@ -128,9 +136,10 @@ score_receipt(struct score *sc, int route, int smsc, int64_t t,
 }
 
 void
-score_approved(struct score *sc, int route, int smsc, int64_t t)
+score_approved(struct score *sc, const struct conf *conf, const char *phone,
+    const char *smsc, int64_t t)
 {
-	struct bucket *b = bucket_of(sc, route, smsc, t, 0);
+	struct bucket *b = bucket_of(sc, conf, phone, smsc, t, 0);
 
 	if (b != NULL)
 		b->approved++;

@@ -30,12 +30,15 @@ struct score_view {
 struct score *score_new(const struct conf *);
 void score_free(struct score *);
 
-/* Outcomes.  t is when the message was submitted (the bucket it counts
- * in); route or smsc out of range are ignored. */
-void score_sent(struct score *, int route, int smsc, int64_t t);
-void score_receipt(struct score *, int route, int smsc, int64_t t,
-    int delivered, int64_t latency_s);
-void score_approved(struct score *, int route, int smsc, int64_t t);
+/* Outcomes of a message to phone over the SMSC called smsc, counted on
+ * the route conf gives phone.  t is when the message was submitted (the
+ * bucket it counts in); an unknown route or SMSC is ignored. */
+void score_sent(struct score *, const struct conf *, const char *phone,
+    const char *smsc, int64_t t);
+void score_receipt(struct score *, const struct conf *, const char *phone,
+    const char *smsc, int64_t t, int delivered, int64_t latency_s);
+void score_approved(struct score *, const struct conf *, const char *phone,
+    const char *smsc, int64_t t);
 
 void score_get(const struct score *, const struct conf *, int route,
     int smsc, int64_t now, struct score_view *);
