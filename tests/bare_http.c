@@ -30,6 +30,8 @@
 #include <event2/event.h>
 #include <event2/http.h>
 
+#include "peer.h"
+
 static const char reply_body[] =
     "{\"id\":\"ver_000000000000000000000000\",\"status\":\"sent\"}";
 
@@ -60,44 +62,6 @@ static void
 on_signal(evutil_socket_t sig, short events, void *arg)
 {
 	event_base_loopbreak(arg);
-}
-
-/* The port the kernel gave the listener, or -1. */
-static int
-bound_port(struct evhttp_bound_socket *handle)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	evutil_socket_t fd = evhttp_bound_socket_get_fd(handle);
-
-	if (getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
-		return -1;
-	return ntohs(sin.sin_port);
-}
-
-/* Write port to path atomically.  Returns 0 or -1 with errno set. */
-static int
-write_portfile(const char *path, int port)
-{
-	char tmp[PATH_MAX];
-	FILE *fp;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((fp = fopen(tmp, "w")) == NULL)
-		return -1;
-	fprintf(fp, "%d\n", port);
-	if (fclose(fp) == EOF) {
-		unlink(tmp);
-		return -1;
-	}
-	if (rename(tmp, path) == -1) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
 }
 
 int
@@ -149,12 +113,12 @@ main(int argc, char **argv)
 		    port, strerror(errno));
 		return 1;
 	}
-	if ((actual = bound_port(handle)) == -1) {
+	if ((actual = peer_bound_port(handle)) == -1) {
 		fprintf(stderr, "bare_http: getsockname: %s\n",
 		    strerror(errno));
 		return 1;
 	}
-	if (portfile != NULL && write_portfile(portfile, actual) == -1) {
+	if (portfile != NULL && peer_write_portfile(portfile, actual) == -1) {
 		fprintf(stderr, "bare_http: %s: %s\n", portfile,
 		    strerror(errno));
 		return 1;

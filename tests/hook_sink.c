@@ -59,6 +59,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "peer.h"
+
 #define MAX_BODY (1024 * 1024)
 
 struct sink;
@@ -293,40 +295,6 @@ on_signal(evutil_socket_t sig, short events, void *arg)
 	event_base_loopbreak(arg);
 }
 
-/* The port the kernel gave the listener, or -1. */
-static int
-bound_port(struct evhttp_bound_socket *handle)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	evutil_socket_t fd = evhttp_bound_socket_get_fd(handle);
-
-	if (getsockname(fd, (struct sockaddr *)&sin, &len) == -1)
-		return -1;
-	return ntohs(sin.sin_port);
-}
-
-/* Write port to path atomically.  Returns 0 or -1 with errno set. */
-static int
-write_portfile(const char *path, int port)
-{
-	char tmp[PATH_MAX];
-	FILE *fp;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	if ((fp = fopen(tmp, "w")) == NULL)
-		return -1;
-	fprintf(fp, "%d\n", port);
-	if (fclose(fp) == EOF || rename(tmp, path) == -1) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
 enum {
 	OPT_FAIL_FIRST = 256,
 	OPT_FAIL_STATUS,
@@ -426,12 +394,12 @@ main(int argc, char **argv)
 		    port, strerror(errno));
 		goto out;
 	}
-	if ((actual = bound_port(handle)) == -1) {
+	if ((actual = peer_bound_port(handle)) == -1) {
 		fprintf(stderr, "hook_sink: getsockname: %s\n",
 		    strerror(errno));
 		goto out;
 	}
-	if (write_portfile(portfile, actual) == -1) {
+	if (peer_write_portfile(portfile, actual) == -1) {
 		fprintf(stderr, "hook_sink: %s: %s\n", portfile,
 		    strerror(errno));
 		goto out;

@@ -5,8 +5,8 @@
  *	smsc_sim [-p PORT] [-P PORTFILE] [-u SYSTEM_ID] [-w PASSWORD]
  *	    [-o HANDSET_LOG] [--dlr none|delivered|undeliv] [--dlr-delay-ms N]
  *	    [--id-format dec|hex] [--dlr-id-format dec|hex] [--dlr-tlv 0|1]
- *	    [--latin1] [--fail-every N] [--fail-status N] [--refuse-prefix DIGITS]
- *	    [--drop-after N] [--resp-delay-ms N] [--concat-timeout-ms N] [-q]
+ *	    [--latin1] [--fail-every N] [--fail-status N]
+ *	    [--refuse-prefix DIGITS] [--drop-after N] [--resp-delay-ms N] [--concat-timeout-ms N] [-q]
  *
  * One libevent loop serves any number of client binds on 127.0.0.1.  A
  * bind is checked against -u/-w (either may be left out to accept any).
@@ -34,8 +34,9 @@
  *
  * Faults for tests: --fail-every N answers every Nth submit (counted over
  * the simulator's life) with ESME_RTHROTTLED, or with the command_status
- * --fail-status N (decimal or 0x hex; --fail-every 1 refuses everything); --refuse-prefix answers
- * ESME_RINVDSTADR for destinations starting with those digits;
+ * --fail-status N (decimal or 0x hex; --fail-every 1 refuses everything);
+ * --refuse-prefix answers ESME_RINVDSTADR for destinations starting with
+ * those digits;
  * --drop-after N closes the connection that carries the Nth submit
  * without answering it (once; that message is lost, no handset line);
  * --resp-delay-ms holds every submit_sm_resp back (receipts may then
@@ -80,6 +81,7 @@
 #include <event2/listener.h>
 #include <jansson.h>
 
+#include "peer.h"
 #include "smpp.h"
 #include "smpp_pdu.h"
 
@@ -1229,24 +1231,6 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 }
 
 static int
-write_portfile(const char *path, int port)
-{
-	char tmp[4096];
-	FILE *f;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -1;
-	if ((f = fopen(tmp, "w")) == NULL)
-		return -1;
-	fprintf(f, "%d\n", port);
-	if (fclose(f) != 0 || rename(tmp, path) != 0) {
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
-static int
 sim_listen(struct sim *sim)
 {
 	struct sockaddr_in sa;
@@ -1268,7 +1252,7 @@ sim_listen(struct sim *sim)
 	    (struct sockaddr *)&sa, &len) != 0)
 		return -1;
 	if (sim->o.portfile != NULL &&
-	    write_portfile(sim->o.portfile, ntohs(sa.sin_port)) == -1) {
+	    peer_write_portfile(sim->o.portfile, ntohs(sa.sin_port)) == -1) {
 		fprintf(stderr, "smsc_sim: %s: %s\n", sim->o.portfile,
 		    strerror(errno));
 		return -1;

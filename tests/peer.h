@@ -1,0 +1,16 @@
+/*
+ * peer.h - what the test peers (smsc_sim, hook_sink, bare_http) share:
+ * telling the script or test that started them which port they got.
+ */
+#ifndef PEER_H
+#define PEER_H
+
+struct evhttp_bound_socket;
+
+/* The port the kernel gave an evhttp listener, or -1. */
+int peer_bound_port(struct evhttp_bound_socket *);
+/* Write port to path atomically (path.tmp, then rename), so a reader
+ * never sees half a number.  0, or -1 with errno set. */
+int peer_write_portfile(const char *path, int port);
+
+#endif
