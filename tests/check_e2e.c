@@ -734,12 +734,8 @@ START_TEST(webhooks_https_untrusted)
 	/* webhook.failed is a warning, so written at once (not with the
 	 * batched info lines) when a try has ended: wait for a second try
 	 * of an event (its first one came a second or two before). */
-	for (long long end = h_now_ms() + HOOK_WAIT_MS; h_now_ms() < end;) {
-		if (h_count_lines(H.daemon_log, "status=0 tries=2 ") > 0)
-			break;
-		h_nap_ms(50);
-	}
-	ck_assert_msg(h_count_lines(H.daemon_log, "status=0 tries=2 ") > 0,
+	ck_assert_msg(h_wait_lines(H.daemon_log, "status=0 tries=2 ",
+	    HOOK_WAIT_MS) > 0,
 	    "no second failed try of a webhook event (see %s)", H.daemon_log);
 	/* Both tries ended in the handshake: no request reached the
 	 * receiver, so there is no line at all, and the event is not

@@ -276,10 +276,7 @@ START_TEST(hex_and_decimal_ids)
 	json_decref(j);
 	read_code_in(H.handset, PHONE, 1, code, sizeof(code));
 	/* The simulator sent its receipt. */
-	for (long long end = h_now_ms() + POLL_MS; h_now_ms() < end &&
-	    h_count_lines(H.sim_log, "event=receipt ") == 0;)
-		h_nap_ms(25);
-	ck_assert_msg(h_count_lines(H.sim_log, "event=receipt ") == 1,
+	ck_assert_msg(h_wait_lines(H.sim_log, "event=receipt ", POLL_MS) == 1,
 	    "the simulator sent no receipt (%s)", id_variants[_i]);
 	ck_assert_msg(strcmp(wait_delivery(id), "delivered") == 0,
 	    "receipt not matched with sim %s (see %s)", id_variants[_i],
@@ -528,10 +525,7 @@ START_TEST(wrong_password_no_storm)
 	snprintf(H.smsc_password, sizeof(H.smsc_password), "nope");
 	ck_assert_int_eq(h_sim_start(&H), 0);
 	ck_assert_int_eq(h_daemon_start(&H, 0), 0);
-	for (long long end = h_now_ms() + 20000; h_now_ms() < end &&
-	    h_count_lines(H.sim_log, "event=bind.refused") == 0;)
-		h_nap_ms(25);
-	ck_assert_msg(h_count_lines(H.sim_log, "event=bind.refused") > 0,
+	ck_assert_msg(h_wait_lines(H.sim_log, "event=bind.refused", 20000) > 0,
 	    "the daemon never tried to bind");
 	ck_assert_int_eq(h_count_lines(H.sim_log, "event=bind "), 0);
 
@@ -670,20 +664,32 @@ first_reason(const char *id)
 	return reason;
 }
 
+/* a says UNDELIV for everything, b delivers; the route's floor is 50%
+ * over 3 receipts, with probe percent of sends still trying a.  Three
+ * sends to base00.. go over a and come back undeliverable. */
+static void
+degrade_a(int probe, const char *base)
+{
+	char ids[3][64], route[256];
+
+	snprintf(H.sim_args, sizeof(H.sim_args), "--dlr undeliv");
+	snprintf(H.sims[0].args, sizeof(H.sims[0].args), "--dlr delivered");
+	snprintf(route, sizeof(route), "[route all]\nprefix = +\nsmsc = a b\n"
+	    "floor = 50\nmin_sample = 3\nprobe = %d\ngrace = 0\n"
+	    "window = 600\n", probe);
+	start_two(route);
+	send_n(base, 0, 3, "a", ids);
+	for (int i = 0; i < 3; i++)
+		ck_assert_str_eq(wait_delivery(ids[i]), "undeliverable");
+}
+
 START_TEST(undeliverable_primary_loses_traffic)
 {
 	char ids[4][64];
 	int status;
 	json_t *j, *r;
 
-	/* a says UNDELIV for everything; b delivers. */
-	snprintf(H.sim_args, sizeof(H.sim_args), "--dlr undeliv");
-	snprintf(H.sims[0].args, sizeof(H.sims[0].args), "--dlr delivered");
-	start_two("[route all]\nprefix = +\nsmsc = a b\nfloor = 50\n"
-	    "min_sample = 3\nprobe = 0\ngrace = 0\nwindow = 600\n");
-	send_n("+141555501", 0, 3, "a", ids);
-	for (int i = 0; i < 3; i++)
-		ck_assert_str_eq(wait_delivery(ids[i]), "undeliverable");
+	degrade_a(0, "+141555501");
 	j = h_json(&H, "GET", "/v1/smscs", NULL, &status);
 	r = route_entry(j, "a");
 	ck_assert_msg(r != NULL, "no route figures for a");
@@ -699,10 +705,7 @@ START_TEST(undeliverable_primary_loses_traffic)
 	send_n("+141555502", 0, 1, "b", ids);
 	ck_assert_str_eq(first_reason(ids[0]), "score");
 	/* The switch is logged (log lines leave in batches: wait). */
-	for (long long end = h_now_ms() + 5000; h_now_ms() < end &&
-	    !h_file_contains(H.daemon_log, "event=route.switch");)
-		h_nap_ms(50);
-	ck_assert(h_file_contains(H.daemon_log, "event=route.switch"));
+	ck_assert(h_wait_lines(H.daemon_log, "event=route.switch", 5000) > 0);
 	ck_assert(h_file_contains(H.daemon_log, "from=a to=b"));
 }
 END_TEST
@@ -713,13 +716,7 @@ START_TEST(probe_share_keeps_trying_primary)
 
 	/* As above, but every send is a probe: a stays first, reason
 	 * "probe", though it is degraded. */
-	snprintf(H.sim_args, sizeof(H.sim_args), "--dlr undeliv");
-	snprintf(H.sims[0].args, sizeof(H.sims[0].args), "--dlr delivered");
-	start_two("[route all]\nprefix = +\nsmsc = a b\nfloor = 50\n"
-	    "min_sample = 3\nprobe = 100\ngrace = 0\nwindow = 600\n");
-	send_n("+141555505", 0, 3, "a", ids);
-	for (int i = 0; i < 3; i++)
-		ck_assert_str_eq(wait_delivery(ids[i]), "undeliverable");
+	degrade_a(100, "+141555505");
 	send_n("+141555506", 0, 2, "a", ids);
 	ck_assert_str_eq(first_reason(ids[0]), "probe");
 	ck_assert_str_eq(first_reason(ids[1]), "probe");
@@ -732,7 +729,8 @@ START_TEST(fake_delivered_loses_to_proven)
 
 	/* a reports DELIVRD but no handset ever sees its messages (a grey
 	 * route); b's codes come back in checks. */
-	snprintf(H.sim_args, sizeof(H.sim_args), "--dlr delivered -o /dev/null");
+	snprintf(H.sim_args, sizeof(H.sim_args),
+	    "--dlr delivered -o /dev/null");
 	snprintf(H.sims[0].args, sizeof(H.sims[0].args), "--dlr delivered");
 	start_two("[route all]\nprefix = +\nsmsc = a b\nfloor = 20\n"
 	    "min_sample = 3\nprobe = 0\ngrace = 1\nwindow = 60\n");
@@ -777,10 +775,7 @@ START_TEST(refusing_smsc_fails_over)
 	}
 	/* After five refusals in a row a is passed over: the last sends
 	 * go straight to b. */
-	for (long long end = h_now_ms() + 5000; h_now_ms() < end &&
-	    !h_file_contains(H.daemon_log, "event=smsc.sidelined");)
-		h_nap_ms(50);
-	ck_assert(h_file_contains(H.daemon_log, "event=smsc.sidelined"));
+	ck_assert(h_wait_lines(H.daemon_log, "event=smsc.sidelined", 5000) > 0);
 	j = h_json(&H, "GET", "/v1/smscs", NULL, &status);
 	ck_assert_int_eq(status, 200);
 	ck_assert_int_eq(json_integer_value(json_object_get(smsc_entry(j,

@@ -635,6 +635,17 @@ h_code_of(const char *text, char *code, size_t size)
 }
 
 int
+h_wait_lines(const char *path, const char *s, int timeout_ms)
+{
+	int n;
+
+	for (long long end = now_ms() + timeout_ms;
+	    (n = h_count_lines(path, s)) == 0 && now_ms() < end;)
+		h_nap_ms(25);
+	return n;
+}
+
+int
 h_file_contains(const char *path, const char *s)
 {
 	FILE *f = fopen(path, "r");

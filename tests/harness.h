@@ -114,6 +114,9 @@ int h_wait_up(struct harness *, int n, int timeout_ms);
 int h_wait_idle(struct harness *, int timeout_ms);
 /* Lines of the file that contain s (0 when there is no file). */
 int h_count_lines(const char *path, const char *s);
+/* Wait (bounded by timeout_ms) until a line of the file contains s (log
+ * lines may leave in batches); returns h_count_lines() then. */
+int h_wait_lines(const char *path, const char *s, int timeout_ms);
 /* Milliseconds on a monotonic clock. */
 long long h_now_ms(void);
 /* The first run of 4..12 digits in text.  0 or -1. */
