@@ -12,6 +12,11 @@
  * and then validates the file as a whole (cross references between
  * routes and SMSCs, unique tokens, at least one SMSC and one key).
  *
+ * [template NAME] sections are checked when they are read, as a send
+ * would use them: a text that has no code placeholder, or that with the
+ * longest code (12 digits) would not fit CONF_TEMPLATE_PARTS SMS parts,
+ * is refused here rather than by every request that picks it.
+ *
  * Every problem found is reported, not just the first: errors are
  * collected with their line, sorted, and returned as text with one
  * "FILE:LINE: [section NAME] key: message" line each.  Values of
@@ -32,12 +37,14 @@
 
 #include "conf.h"
 #include "phone.h"
+#include "smpp.h"
 #include "template.h"
 #include "util.h"
 
 #define CONF_MAX_FILE   (1024 * 1024)   /* octets */
 #define CONF_MAX_ERRORS 100             /* lines of error text */
 #define CONF_NAME_MAX   32              /* [smsc NAME], [key NAME]... */
+#define CONF_TEMPLATE_PARTS 4           /* SMS parts a template may need */
 
 enum ktype {
 	T_INT,          /* int within min..max */
@@ -56,6 +63,8 @@ enum ktype {
 	T_URL,          /* http:// or https:// */
 	T_LANG,         /* a built-in template language */
 	T_PHONETYPES,   /* int: bits 1 << enum phone_type, from type names */
+	T_TEMPLATE,     /* message text: UTF-8, a code placeholder, fits */
+	T_TMPLNAME,     /* a [template NAME] that is not a language */
 };
 
 struct kdef {
@@ -186,11 +195,19 @@ static const struct kdef key_keys[] = {
 	{ "webhook_secret", T_STR, 1, 256, NULL, 0, K(webhook_secret), 0,
 	    NULL },
 	{ "language", T_LANG, 0, 0, NULL, 0, K(language), 0, NULL },
+	{ "template", T_TMPLNAME, 0, 0, NULL, 0, K(tmpl), 0, NULL },
 };
 #undef K
 
+#define M(f) offsetof(struct conf_template, f)
+static const struct kdef template_keys[] = {
+	{ "text", T_TEMPLATE, 0, 0, NULL, 1, M(text), 0, NULL },
+};
+#undef M
+
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
-enum { SD_SERVER, SD_STORE, SD_VERIFY, SD_SMSC, SD_ROUTE, SD_KEY, SD_N };
+enum { SD_SERVER, SD_STORE, SD_VERIFY, SD_SMSC, SD_ROUTE, SD_KEY,
+    SD_TEMPLATE, SD_N };
 static const struct sdef sections[SD_N] = {
 	[SD_SERVER] = { "server", 0, server_keys, NKEYS(server_keys) },
 	[SD_STORE] = { "store", 0, store_keys, NKEYS(store_keys) },
@@ -198,6 +215,8 @@ static const struct sdef sections[SD_N] = {
 	[SD_SMSC] = { "smsc", 1, smsc_keys, NKEYS(smsc_keys) },
 	[SD_ROUTE] = { "route", 1, route_keys, NKEYS(route_keys) },
 	[SD_KEY] = { "key", 1, key_keys, NKEYS(key_keys) },
+	[SD_TEMPLATE] = { "template", 1, template_keys,
+	    NKEYS(template_keys) },
 };
 
 /* One section as written in the file, with its keys' raw values. */
@@ -689,6 +708,57 @@ free_words(char **w, int n)
 	free(w);
 }
 
+/* The [template NAME] section called name, or NULL. */
+static const struct conf_template *
+template_find(const struct conf *c, const char *name)
+{
+	int i;
+
+	for (i = 0; i < c->ntemplate; i++)
+		if (c->templates[i].name != NULL &&
+		    strcmp(c->templates[i].name, name) == 0)
+			return &c->templates[i];
+	return NULL;
+}
+
+/*
+ * A template's text as a send would use it: 0 when it is good, else -1
+ * after reporting why.  The text is rendered with the longest code a
+ * request may ask for (12 digits) and 60 minutes, so no send can find it
+ * too long; the text itself is not echoed, it may be most of a line.
+ */
+static int
+template_text_check(struct kctx *k, const char *v)
+{
+	char *out;
+	int i, parts;
+
+	for (i = 0; v[i] != '\0'; i++)
+		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
+			KERR(k, "must not contain control characters");
+			return -1;
+		}
+	if (smpp_text_parts(v, 0) < 0) {
+		KERR(k, "is not valid UTF-8");
+		return -1;
+	}
+	if (!template_has_code(v)) {
+		KERR(k, "has no {code} (or ##code##) placeholder: a message "
+		    "without its code is never sent");
+		return -1;
+	}
+	out = template_render(v, "000000000000", 60);
+	parts = out != NULL ? smpp_text_parts(out, 0) : -1;
+	free(out);
+	if (parts < 1 || parts > CONF_TEMPLATE_PARTS) {
+		KERR(k, "too long: with a 12-digit code and 60 minutes it "
+		    "needs %d SMS parts, at most %d are allowed (153 GSM or "
+		    "67 UCS-2 characters each)", parts, CONF_TEMPLATE_PARTS);
+		return -1;
+	}
+	return 0;
+}
+
 /* Convert v per k->kd into the struct at base.  Problems are reported
  * through KERR; the field is left untouched then. */
 static void
@@ -939,6 +1009,27 @@ set_value(struct kctx *k, const char *v, char *base)
 		}
 		*(char **)(base + kd->off) = xstrdup(v);
 		return;
+	case T_TEMPLATE:
+		if (template_text_check(k, v) == 0)
+			*(char **)(base + kd->off) = xstrdup(v);
+		return;
+	case T_TMPLNAME:
+		/* A language's section already applies to every key that
+		 * asks for the language: naming it here would only hide
+		 * which of the two settings wins. */
+		if (template_lang_valid(v)) {
+			KERR(k, "'%s' is a language: [template %s] replaces "
+			    "its built-in text for every key; write "
+			    "language = %s instead", v, v, v);
+			return;
+		}
+		if (template_find(k->p->conf, v) == NULL) {
+			KERR(k, "unknown template '%s' (no [template %s] "
+			    "section)", v, v);
+			return;
+		}
+		*(char **)(base + kd->off) = xstrdup(v);
+		return;
 	}
 }
 
@@ -1010,7 +1101,10 @@ apply_all(struct parser *p)
 	c->smscs = xcalloc((size_t)n[SD_SMSC], sizeof(*c->smscs));
 	c->routes = xcalloc((size_t)n[SD_ROUTE], sizeof(*c->routes));
 	c->keys = xcalloc((size_t)n[SD_KEY], sizeof(*c->keys));
-	/* names first: routes refer to SMSCs written after them */
+	c->templates = xcalloc((size_t)n[SD_TEMPLATE],
+	    sizeof(*c->templates));
+	/* names first: routes refer to SMSCs, keys to templates, written
+	 * after them */
 	for (i = 0; i < p->nsect; i++) {
 		const struct sect *s = &p->sects[i];
 
@@ -1025,11 +1119,14 @@ apply_all(struct parser *p)
 		} else if (s->def == &sections[SD_KEY]) {
 			c->keys[c->nkey].name = xstrdup(s->name);
 			c->keys[c->nkey++].line = s->line;
+		} else if (s->def == &sections[SD_TEMPLATE]) {
+			c->templates[c->ntemplate].name = xstrdup(s->name);
+			c->templates[c->ntemplate++].line = s->line;
 		}
 	}
 	for (kind = SD_SERVER; kind <= SD_VERIFY; kind++)
 		apply_section(p, &sections[kind], find_single(p, kind), c);
-	n[SD_SMSC] = n[SD_ROUTE] = n[SD_KEY] = 0;
+	n[SD_SMSC] = n[SD_ROUTE] = n[SD_KEY] = n[SD_TEMPLATE] = 0;
 	for (i = 0; i < p->nsect; i++) {
 		byidx = &p->sects[i];
 		if (byidx->dup)
@@ -1043,6 +1140,9 @@ apply_all(struct parser *p)
 		else if (byidx->def == &sections[SD_KEY])
 			apply_section(p, byidx->def, byidx,
 			    &c->keys[n[SD_KEY]++]);
+		else if (byidx->def == &sections[SD_TEMPLATE])
+			apply_section(p, byidx->def, byidx,
+			    &c->templates[n[SD_TEMPLATE]++]);
 	}
 }
 
@@ -1380,8 +1480,14 @@ conf_free(struct conf *c)
 		free(k->webhook);
 		free(k->webhook_secret);
 		free(k->language);
+		free(k->tmpl);
 	}
 	free(c->keys);
+	for (i = 0; i < c->ntemplate; i++) {
+		free(c->templates[i].name);
+		free(c->templates[i].text);
+	}
+	free(c->templates);
 	free(c);
 }
 
@@ -1396,4 +1502,41 @@ conf_smsc_index(const struct conf *c, const char *name)
 		    strcmp(c->smscs[i].name, name) == 0)
 			return i;
 	return -1;
+}
+
+/* lang's text: its [template LANG] section, else the built-in; NULL when
+ * lang has no built-in (a named template is never a language's). */
+static const char *
+lang_text(const struct conf *c, const char *lang)
+{
+	const struct conf_template *t;
+
+	if (!template_lang_valid(lang))
+		return NULL;
+	if ((t = template_find(c, lang)) != NULL && t->text != NULL)
+		return t->text;
+	return template_builtin(lang);
+}
+
+/*
+ * The text a send uses when its request brings no template: the request's
+ * language, else the key's template, else the key's language, else "en";
+ * each language's text is its [template LANG] or the built-in.  NULL when
+ * lang is given but has no built-in template.
+ */
+const char *
+conf_template_text(const struct conf *c, int key, const char *lang)
+{
+	const struct conf_template *t;
+	const struct conf_key *k;
+
+	if (lang != NULL)
+		return lang_text(c, lang);
+	if (key < 0 || key >= c->nkey)
+		return lang_text(c, "en");
+	k = &c->keys[key];
+	if (k->tmpl != NULL && (t = template_find(c, k->tmpl)) != NULL &&
+	    t->text != NULL)
+		return t->text;
+	return lang_text(c, k->language != NULL ? k->language : "en");
 }

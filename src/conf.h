@@ -67,6 +67,17 @@ struct conf_key {
 	char *webhook;            /* may be NULL */
 	char *webhook_secret;     /* may be NULL */
 	char *language;           /* default template language, may be NULL */
+	char *tmpl;               /* [template NAME] of this key, may be NULL;
+	                           * never a language's name */
+};
+
+/* A [template NAME] section.  NAME is a built-in language (de en es fr it
+ * pt ru), whose text it replaces for every key, or a name of its own that
+ * keys choose with "template = NAME". */
+struct conf_template {
+	char *name;
+	int line;
+	char *text;               /* UTF-8 with {code} or ##code## */
 };
 
 struct conf {
@@ -102,6 +113,8 @@ struct conf {
 	int nroute;
 	struct conf_key *keys;
 	int nkey;
+	struct conf_template *templates;
+	int ntemplate;
 };
 
 /* Load and validate path.  Returns the config, or NULL with *errors set to
@@ -115,5 +128,14 @@ void conf_free(struct conf *);
 
 /* Index of the SMSC called name, or -1. */
 int conf_smsc_index(const struct conf *, const char *name);
+
+/* The text of the template a send uses when the request names no
+ * template of its own: lang (a request's language, may be NULL) picks
+ * that language's text ([template LANG] or the built-in); without
+ * lang, the key's template, else the key's language, else "en".
+ * NULL when lang is not a language with a built-in template.
+ * key is an index into conf->keys, or -1 for none.  The string belongs
+ * to the config (or is static) and lives as long as it. */
+const char *conf_template_text(const struct conf *, int key, const char *lang);
 
 #endif

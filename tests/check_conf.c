@@ -2,7 +2,8 @@
  * check_conf.c - conf.c: the documented example and a minimal file load
  * with the right values and defaults; every kind of mistake is reported
  * as "FILE:LINE: [section NAME] key: message" with the right line; all
- * mistakes of a file are reported at once; the implicit default route.
+ * mistakes of a file are reported at once; the implicit default route;
+ * [template NAME] sections and the text conf_template_text() picks.
  *
  * Files are read from $SV_SRCDIR (default ".").
  */
@@ -14,6 +15,7 @@
 
 #include "conf.h"
 #include "phone.h"
+#include "template.h"
 
 /* Lines 1..5; fragments appended by the tests start at line 6. */
 #define BASE \
@@ -118,6 +120,10 @@ START_TEST(example_conf_loads)
 	ck_assert_str_eq(c->keys[0].token, "demo-token-change-me-0123456789");
 	ck_assert_ptr_null(c->keys[0].webhook);
 	ck_assert_ptr_null(c->keys[0].language);
+	ck_assert_ptr_null(c->keys[0].tmpl);
+	ck_assert_int_eq(c->ntemplate, 1);
+	ck_assert_str_eq(c->templates[0].name, "short");
+	ck_assert_str_eq(conf_template_text(c, 0, NULL), template_builtin("en"));
 	ck_assert_str_eq(c->path, path);
 	conf_free(c);
 }
@@ -526,6 +532,170 @@ START_TEST(all_errors_reported)
 }
 END_TEST
 
+/* A language override, a named template, and keys that use either. */
+#define TEMPLATES \
+	"[smsc a]\n" \
+	"host = 127.0.0.1\n" \
+	"system_id = a\n" \
+	"[key plain]\n" \
+	"token = 0123456789abcdef-plain\n" \
+	"[key named]\n" \
+	"token = 0123456789abcdef-named\n" \
+	"language = fr\n" \
+	"template = shop\n" \
+	"[key french]\n" \
+	"token = 0123456789abcdef-french\n" \
+	"language = fr\n" \
+	"[key german]\n" \
+	"token = 0123456789abcdef-german\n" \
+	"language = de\n" \
+	"[template de]\n" \
+	"text = Code {code}, {minutes} Minuten.\n" \
+	"[template shop]\n" \
+	"text = ##code## is your Example Shop code\n"
+
+/* The key called name's index, failing the test when there is none. */
+static int
+key_index(const struct conf *c, const char *name)
+{
+	int i;
+
+	for (i = 0; i < c->nkey; i++)
+		if (strcmp(c->keys[i].name, name) == 0)
+			return i;
+	ck_abort_msg("no [key %s]", name);
+	return -1;
+}
+
+START_TEST(templates_loaded)
+{
+	struct conf *c = load_ok(TEMPLATES);
+
+	ck_assert_int_eq(c->ntemplate, 2);
+	ck_assert_str_eq(c->templates[0].name, "de");
+	ck_assert_int_eq(c->templates[0].line, 16);
+	ck_assert_str_eq(c->templates[0].text,
+	    "Code {code}, {minutes} Minuten.");
+	ck_assert_str_eq(c->templates[1].name, "shop");
+	ck_assert_str_eq(c->keys[key_index(c, "named")].tmpl, "shop");
+	ck_assert_ptr_null(c->keys[key_index(c, "plain")].tmpl);
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(template_text_precedence)
+{
+	struct conf *c = load_ok(TEMPLATES);
+	int plain = key_index(c, "plain"), named = key_index(c, "named");
+	int french = key_index(c, "french"), german = key_index(c, "german");
+
+	/* a request's language wins over everything the key says */
+	ck_assert_str_eq(conf_template_text(c, named, "de"),
+	    "Code {code}, {minutes} Minuten.");
+	ck_assert_str_eq(conf_template_text(c, named, "es"),
+	    template_builtin("es"));
+	ck_assert_str_eq(conf_template_text(c, plain, "en"),
+	    template_builtin("en"));
+	/* without one: the key's template before the key's language */
+	ck_assert_str_eq(conf_template_text(c, named, NULL),
+	    "##code## is your Example Shop code");
+	ck_assert_str_eq(conf_template_text(c, french, NULL),
+	    template_builtin("fr"));
+	/* the key's language takes its override too */
+	ck_assert_str_eq(conf_template_text(c, german, NULL),
+	    "Code {code}, {minutes} Minuten.");
+	ck_assert_str_eq(conf_template_text(c, plain, NULL),
+	    template_builtin("en"));
+	ck_assert_str_eq(conf_template_text(c, -1, NULL),
+	    template_builtin("en"));
+	/* a named template is not a language a request may ask for */
+	ck_assert_ptr_null(conf_template_text(c, plain, "nl"));
+	ck_assert_ptr_null(conf_template_text(c, -1, "shop"));
+	ck_assert_ptr_null(conf_template_text(c, named, ""));
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(template_en_override)
+{
+	struct conf *c = load_ok(BASE "[template en]\n"
+	    "text = Ваш код {code}\n");
+
+	/* no key and no language is "en", which is overridden; UTF-8 */
+	ck_assert_str_eq(conf_template_text(c, -1, NULL), "Ваш код {code}");
+	ck_assert_str_eq(conf_template_text(c, 0, NULL), "Ваш код {code}");
+	ck_assert_str_eq(conf_template_text(c, 0, "en"), "Ваш код {code}");
+	ck_assert_str_eq(conf_template_text(c, 0, "it"),
+	    template_builtin("it"));
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(bad_templates)
+{
+	char text[1024], *p;
+	int i;
+
+	expect_one("[template x]\n",
+	    "t.conf:6: [template x] required key 'text' is missing");
+	expect_one("[template x]\ntext = Your code is ready\n",
+	    "t.conf:7: [template x] text: has no {code} (or ##code##) "
+	    "placeholder");
+	expect_one("[template de]\ntext = Code {Code}\n",
+	    "t.conf:7: [template de] text: has no {code}");
+	expect_one("[template x]\ntext =\n",
+	    "t.conf:7: [template x] text: has no {code}");
+	expect_one("[template x]\ntext = {code}\ntxet = {code}\n",
+	    "t.conf:8: [template x] unknown key 'txet' (did you mean "
+	    "'text'?)");
+	expect_one("[template x]\ntext = {code}\ntext = {code}\n",
+	    "t.conf:8: [template x] text: given twice in this section");
+	expect_one("[template x]\ntext = {code}\n[template x]\ntext = {code}\n",
+	    "t.conf:8: [template x] duplicate section (first at line 6)");
+	expect_one("[template a/b]\ntext = {code}\n",
+	    "t.conf:6: section name 'a/b' in [template ...]");
+	expect_one("[template x]\ntext = {code} \xff\n",
+	    "t.conf:7: [template x] text: is not valid UTF-8");
+	expect_one("[template x]\ntext = {code}\tok\n",
+	    "t.conf:7: [template x] text: must not contain control");
+
+	/* 30 codes of 12 digits and one Cyrillic letter (UCS-2, 67 a part):
+	 * 361 characters, 6 parts; the line itself is well under 199 */
+	p = text + snprintf(text, sizeof(text), "[template long]\ntext = ж");
+	for (i = 0; i < 30; i++)
+		p += snprintf(p, sizeof(text) - (size_t)(p - text), "{code}");
+	snprintf(p, sizeof(text) - (size_t)(p - text), "\n");
+	expect_one(text, "t.conf:7: [template long] text: too long: with a "
+	    "12-digit code and 60 minutes it needs 6 SMS parts, at most 4");
+	/* 4 parts is the limit: 22 codes of 12 digits are 265 UCS-2 units */
+	p = text + snprintf(text, sizeof(text), BASE "[template ok]\n"
+	    "text = ж");
+	for (i = 0; i < 22; i++)
+		p += snprintf(p, sizeof(text) - (size_t)(p - text), "{code}");
+	snprintf(p, sizeof(text) - (size_t)(p - text), "\n");
+	conf_free(load_ok(text));
+}
+END_TEST
+
+START_TEST(key_template_reference)
+{
+	/* a template written after the key that names it */
+	struct conf *c = load_ok(BASE "template = late\n"
+	    "[template late]\ntext = {code}\n");
+
+	ck_assert_str_eq(conf_template_text(c, 0, NULL), "{code}");
+	conf_free(c);
+
+	expect_one("template = nosuch\n",
+	    "t.conf:6: [key k] template: unknown template 'nosuch' (no "
+	    "[template nosuch] section)");
+	expect_one("\ntemplate = de\n[template de]\ntext = {code}\n",
+	    "t.conf:7: [key k] template: 'de' is a language");
+	expect_one("template = en\n",
+	    "t.conf:6: [key k] template: 'en' is a language");
+}
+END_TEST
+
 START_TEST(unreadable_file)
 {
 	char *errors = NULL;
@@ -576,6 +746,14 @@ conf_suite(void)
 	tcase_add_test(tc, whole_file_rules);
 	tcase_add_test(tc, all_errors_reported);
 	tcase_add_test(tc, unreadable_file);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("templates");
+	tcase_add_test(tc, templates_loaded);
+	tcase_add_test(tc, template_text_precedence);
+	tcase_add_test(tc, template_en_override);
+	tcase_add_test(tc, bad_templates);
+	tcase_add_test(tc, key_template_reference);
 	suite_add_tcase(s, tc);
 	return s;
 }
