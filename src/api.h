@@ -1,6 +1,7 @@
 /*
  * api.h - the HTTP endpoints: the native API (api_verify.c), the admin
- * endpoints (api_admin.c).  Each registers its routes on gw->http.
+ * endpoints (api_admin.c), the compatibility APIs (api_compat.c).  Each
+ * registers its routes on gw->http.
  */
 #ifndef API_H
 #define API_H
@@ -12,6 +13,7 @@ struct evhttp_request;
 
 void api_verify_register(struct gw *);
 void api_admin_register(struct gw *);
+void api_compat_register(struct gw *);
 
 /* Shared by the API files: the key of the request's Bearer token, or -1
  * after answering 401. */

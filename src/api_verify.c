@@ -25,6 +25,7 @@
 #include "api.h"
 #include "conf.h"
 #include "dispatch.h"
+#include "flow.h"
 #include "gw.h"
 #include "http.h"
 #include "log.h"
@@ -37,9 +38,7 @@
 #include "verify.h"
 #include "webhook.h"
 
-#define API_MAX_TEMPLATE 640
 #define API_MAX_METADATA 4096
-#define API_MAX_PARTS 4   /* a concatenated SMS of at most 4 parts */
 
 int
 api_auth(struct gw *gw, struct evhttp_request *req, const char *token)
@@ -207,26 +206,6 @@ read_code(struct evhttp_request *req, json_t *body, const char *name,
 	return 1;
 }
 
-static int
-sender_valid(const char *s)
-{
-	size_t n = strlen(s), digits = 0, letters = 0;
-
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = s[i];
-		if (isdigit(c))
-			digits++;
-		else if (isalpha(c))
-			letters++;
-		else if (!(c == ' ' || c == '.' || c == '-' || c == '_' ||
-		    (c == '+' && i == 0)))
-			return 0;
-	}
-	if (letters > 0)
-		return n >= 1 && n <= 11;
-	return digits >= 1 && digits <= 15;
-}
-
 /* Read and normalise the phone field.  Returns 0 with e164 filled or -1
  * after answering 422. */
 static int
@@ -254,98 +233,96 @@ read_phone(struct gw *gw, struct evhttp_request *req, const char *phone,
 
 /* ---- send ------------------------------------------------------------- */
 
-/*
- * A send in progress: the request's fields, read from body (whose
- * strings they point into), while its number is read off the loop
- * (phone_pool.h), then until the verification is stored and submitted
- * (send_answer).
- */
-struct send_ctx {
-	struct gw *gw;
-	struct evhttp_request *req;
-	json_t *body;
-	int key;
-	const char *phone, *country, *language, *tmpl, *sender;
-	int has_code;           /* the caller chose the code */
-	char code[16];
-	int code_length, expiry;
-};
-
+/* The flow's answer, in the native API's words. */
 static void
-send_ctx_free(struct send_ctx *ctx)
+send_done(struct flow_send *fs, const struct verif *v)
 {
-	OPENSSL_cleanse(ctx->code, sizeof(ctx->code));
-	json_decref(ctx->body);
-	free(ctx);
+	struct evhttp_request *req = fs->arg;
+
+	switch (fs->err) {
+	case FLOW_OK:
+		http_reply_json(req, 201, send_json(v));
+		break;
+	case FLOW_SHUTDOWN:
+		break;          /* the listener and its requests are gone */
+	case FLOW_PHONE_UNPARSABLE:
+	case FLOW_PHONE_INVALID:
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_phone",
+		    "phone", fs->err == FLOW_PHONE_UNPARSABLE ?
+		    "phone is not a phone number" :
+		    "phone is not a valid phone number");
+		break;
+	case FLOW_PHONE_TYPE:
+		http_reply_error(req, HTTP_ERR_INVALID, "phone_type_refused",
+		    "phone", "phone is a %s number, which is not sent codes "
+		    "([verify] refuse_types)", phone_strtype(fs->ptype));
+		break;
+	case FLOW_LANGUAGE:
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_language",
+		    "language", "language must be one of de en es fr it pt ru");
+		break;
+	case FLOW_TEMPLATE:
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_template",
+		    "template", "template must contain {code} and be at most "
+		    "%d octets", FLOW_MAX_TEMPLATE);
+		break;
+	case FLOW_TOO_LONG:
+		http_reply_error(req, HTTP_ERR_INVALID, "template_too_long",
+		    "template", "the message must fit %d SMS parts (153 GSM "
+		    "or 67 UCS-2 characters each)", FLOW_MAX_PARTS);
+		break;
+	case FLOW_SENDER:
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_sender",
+		    "sender", "sender must be up to 11 letters and digits, or "
+		    "up to 15 digits");
+		break;
+	case FLOW_STORE_FULL:
+	case FLOW_STORE_ERROR:
+		http_reply_error(req, HTTP_ERR_UNAVAILABLE,
+		    fs->err == FLOW_STORE_FULL ? "store_full" : "store_error",
+		    NULL, "the verification could not be stored; nothing was "
+		    "sent");
+		break;
+	case FLOW_INTERNAL:
+		http_reply_error(req, HTTP_ERR_INTERNAL, "internal", NULL,
+		    "the verification could not be made; nothing was sent");
+		break;
+	}
 }
 
-static void
-send_answer(void *arg, const struct verif *v, int result)
+/* The metadata field as compact JSON text into *out (NULL when absent).
+ * Returns 0, or -1 after answering 422. */
+static int
+read_metadata(struct evhttp_request *req, json_t *body, char **out)
 {
-	struct send_ctx *ctx = arg;
-	struct gw *gw = ctx->gw;
+	json_t *meta = json_object_get(body, "metadata");
 
-	if (gw->http == NULL) {
-		/* Shutting down: the listener and its requests are gone. */
-	} else if (v == NULL) {
-		http_reply_error(ctx->req, HTTP_ERR_UNAVAILABLE,
-		    result == STORE_FULL ? "store_full" : "store_error", NULL,
-		    "the verification could not be stored; nothing was sent");
-	} else {
-		if (v->send_state == SEND_QUEUED)
-			gw->metrics.sends_queued++;
-		http_reply_json(ctx->req, 201, send_json(v));
+	*out = NULL;
+	if (meta == NULL || json_is_null(meta))
+		return 0;
+	if (!json_is_object(meta)) {
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_field",
+		    "metadata", "metadata must be a JSON object");
+		return -1;
 	}
-	send_ctx_free(ctx);
+	*out = json_dumps(meta, JSON_COMPACT);
+	if (*out == NULL || strlen(*out) > API_MAX_METADATA) {
+		free(*out);
+		*out = NULL;
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_field",
+		    "metadata", "metadata must be at most %d octets as JSON",
+		    API_MAX_METADATA);
+		return -1;
+	}
+	return 0;
 }
-
-/* Cancel the pending verification of (key, phone), if any; tell whether
- * it was recent enough to count as a repeat: *last gets its SMSC index and
- * *attempt its attempt number (0 when none). */
-static void
-cancel_pending(struct gw *gw, const char *key, const char *phone,
-    int *last, int *attempt)
-{
-	char id[32];
-	struct verif old;
-	int64_t now = util_now();
-
-	*last = -1;
-	*attempt = 0;
-	if (store_pending_get(gw->store, key, phone, id, sizeof(id)) !=
-	    STORE_OK)
-		return;
-	memset(&old, 0, sizeof(old));
-	if (store_verif_get(gw->store, id, &old) != STORE_OK)
-		return;
-	if (now - old.created_at < gw->conf->repeat_window) {
-		*attempt = old.attempt > 0 ? old.attempt : 1;
-		if (old.nsend > 0)
-			*last = conf_smsc_index(gw->conf,
-			    old.send[old.nsend - 1].smsc);
-	}
-	if (old.status == VERIF_PENDING) {
-		old.status = VERIF_CANCELED;
-		free(old.sealed);
-		old.sealed = NULL;
-		old.updated_at = now;
-		store_verif_put(gw->store, &old);
-		webhook_emit(gw, &old, "verification.canceled");
-		dispatch_drop(gw->dispatch, old.id);
-		log_info("verify.superseded", "id=%s", old.id);
-	}
-	verif_clear(&old);
-}
-
-static void send_phone_done(void *, enum phone_result, const char *,
-    enum phone_type);
 
 static void
 api_send(struct evhttp_request *req, const char *rest, void *arg)
 {
 	struct gw *gw = arg;
-	const struct conf *conf = gw->conf;
-	struct send_ctx *ctx;
+	struct flow_send *fs;
+	const char *country;
 	int key, minutes, rc = 0;
 	json_t *body;
 
@@ -353,186 +330,49 @@ api_send(struct evhttp_request *req, const char *rest, void *arg)
 		return;
 	if ((body = http_body(req, 0)) == NULL)
 		return;
-	ctx = xcalloc(1, sizeof(*ctx));
-	ctx->gw = gw;
-	ctx->req = req;
-	ctx->body = body;
-	ctx->key = key;
-	ctx->code_length = conf->code_length;
-	ctx->expiry = conf->expiry;
-	if (opt_str(req, body, "phone", &ctx->phone) < 0 ||
-	    opt_str(req, body, "country", &ctx->country) < 0 ||
-	    opt_str(req, body, "language", &ctx->language) < 0 ||
-	    opt_str(req, body, "template", &ctx->tmpl) < 0 ||
-	    opt_str(req, body, "sender", &ctx->sender) < 0 ||
+	fs = flow_send_new(gw, key, "v1", send_done, req);
+	fs->hold = body;
+	if (opt_str(req, body, "phone", &fs->phone) < 0 ||
+	    opt_str(req, body, "country", &country) < 0 ||
+	    opt_str(req, body, "language", &fs->language) < 0 ||
+	    opt_str(req, body, "template", &fs->tmpl) < 0 ||
+	    opt_str(req, body, "sender", &fs->sender) < 0 ||
 	    opt_int(req, body, "code_length", VERIFY_CODE_MIN,
-	    VERIFY_CODE_MAX, &ctx->code_length) < 0 ||
-	    (rc = read_code(req, body, "code", ctx->code,
-	    sizeof(ctx->code))) < 0)
+	    VERIFY_CODE_MAX, &fs->code_length) < 0 ||
+	    (rc = read_code(req, body, "code", fs->code,
+	    sizeof(fs->code))) < 0)
 		goto fail;
-	ctx->has_code = rc == 1;
+	fs->has_code = rc == 1;
 	switch (opt_int(req, body, "expiry_minutes", 1, 60, &minutes)) {
 	case -1:
 		goto fail;
 	case 1:
-		ctx->expiry = minutes * 60;
+		fs->expiry = minutes * 60;
 		break;
 	}
-	if (ctx->country != NULL && !phone_region_valid(ctx->country)) {
+	if (country != NULL && !phone_region_valid(country)) {
 		http_reply_error(req, HTTP_ERR_INVALID, "invalid_country",
 		    "country", "country must be an ISO 3166 alpha-2 code");
 		goto fail;
 	}
-	if (ctx->phone == NULL) {
+	if (country != NULL)
+		fs->region = country;
+	if (fs->phone == NULL) {
 		http_reply_error(req, HTTP_ERR_INVALID, "missing_field",
 		    "phone", "phone is required");
 		goto fail;
 	}
-	/* The rest runs in send_phone_done(), now or once a worker has read
-	 * the number. */
-	phone_pool_lookup(gw->phones, ctx->phone, ctx->country ? ctx->country :
-	    conf->default_country, send_phone_done, ctx);
-	return;
-fail:
-	send_ctx_free(ctx);
-}
-
-static void
-send_phone_done(void *arg, enum phone_result pr, const char *e164,
-    enum phone_type ptype)
-{
-	struct send_ctx *ctx = arg;
-	struct gw *gw = ctx->gw;
-	const struct conf *conf = gw->conf;
-	struct evhttp_request *req = ctx->req;
-	const char *language = ctx->language, *tmpl = ctx->tmpl;
-	const char *sender = ctx->sender;
-	char pbuf[24];
-	int last, attempt, rc, parts, expiry = ctx->expiry;
-	json_t *meta;
-	struct verif v;
-	char *text = NULL, *meta_text = NULL;
-
-	if (gw->http == NULL)
-		goto fail;      /* shutting down: the request is gone */
-	if (pr != PHONE_OK) {
-		http_reply_error(req, HTTP_ERR_INVALID, "invalid_phone",
-		    "phone", pr == PHONE_UNPARSABLE ?
-		    "phone is not a phone number" :
-		    "phone is not a valid phone number");
-		goto fail;
-	}
-	if (conf->refuse_types & (1 << ptype)) {
-		/* A landline, premium or VoIP number cannot take the SMS
-		 * (and NIST SP 800-63B rules VoIP out for codes). */
-		http_reply_error(req, HTTP_ERR_INVALID, "phone_type_refused",
-		    "phone", "phone is a %s number, which is not sent codes "
-		    "([verify] refuse_types)", phone_strtype(ptype));
-		goto fail;
-	}
-	if (language == NULL)
-		language = conf->keys[ctx->key].language ?
-		    conf->keys[ctx->key].language : "en";
-	if (!template_lang_valid(language)) {
+	if (fs->language != NULL && !template_lang_valid(fs->language)) {
 		http_reply_error(req, HTTP_ERR_INVALID, "invalid_language",
 		    "language", "language must be one of de en es fr it pt ru");
 		goto fail;
 	}
-	if (tmpl != NULL && (strlen(tmpl) > API_MAX_TEMPLATE ||
-	    !template_has_code(tmpl))) {
-		http_reply_error(req, HTTP_ERR_INVALID, "invalid_template",
-		    "template", "template must contain {code} and be at most "
-		    "%d octets", API_MAX_TEMPLATE);
+	if (read_metadata(req, body, &fs->metadata) < 0)
 		goto fail;
-	}
-	if (sender != NULL && !sender_valid(sender)) {
-		http_reply_error(req, HTTP_ERR_INVALID, "invalid_sender",
-		    "sender", "sender must be up to 11 letters and digits, or "
-		    "up to 15 digits");
-		goto fail;
-	}
-	meta = json_object_get(ctx->body, "metadata");
-	if (meta != NULL && !json_is_null(meta)) {
-		if (!json_is_object(meta)) {
-			http_reply_error(req, HTTP_ERR_INVALID,
-			    "invalid_field", "metadata",
-			    "metadata must be a JSON object");
-			goto fail;
-		}
-		meta_text = json_dumps(meta, JSON_COMPACT);
-		if (meta_text == NULL || strlen(meta_text) > API_MAX_METADATA) {
-			http_reply_error(req, HTTP_ERR_INVALID,
-			    "invalid_field", "metadata", "metadata must be at "
-			    "most %d octets as JSON", API_MAX_METADATA);
-			goto fail;
-		}
-	}
-	if (!ctx->has_code &&
-	    verify_code_new(ctx->code, ctx->code_length) != 0) {
-		http_reply_error(req, HTTP_ERR_INTERNAL, "internal", NULL,
-		    "no random code could be made");
-		goto fail;
-	}
-	text = template_render(tmpl ? tmpl : template_builtin(language),
-	    ctx->code, (expiry + 59) / 60);
-	if (text == NULL || (parts = smpp_text_parts(text, 0)) < 1 ||
-	    parts > API_MAX_PARTS) {
-		http_reply_error(req, HTTP_ERR_INVALID, "template_too_long",
-		    "template", "the message must fit %d SMS parts (153 GSM "
-		    "or 67 UCS-2 characters each)", API_MAX_PARTS);
-		goto fail;
-	}
-
-	memset(&v, 0, sizeof(v));
-	verify_id_new(v.id);
-	util_strlcpy(v.key, conf->keys[ctx->key].name, sizeof(v.key));
-	util_strlcpy(v.phone, e164, sizeof(v.phone));
-	util_strlcpy(v.api, "v1", sizeof(v.api));
-	util_strlcpy(v.sender, sender ? sender : conf->sender,
-	    sizeof(v.sender));
-	v.status = VERIF_PENDING;
-	v.send_state = SEND_QUEUED;
-	v.max_checks = conf->max_check_attempts;
-	v.created_at = v.updated_at = util_now();
-	v.expires_at = v.created_at + expiry;
-	verify_code_hmac(gw->secret, v.id, ctx->code, v.code_hmac);
-	v.sealed = verify_seal(gw->secret, v.id, text);
-	v.metadata = meta_text;
-	meta_text = NULL;
-	OPENSSL_cleanse(text, strlen(text));
-	free(text);
-	text = NULL;
-	if (v.sealed == NULL) {
-		http_reply_error(req, HTTP_ERR_INTERNAL, "internal", NULL,
-		    "the message could not be sealed");
-		verif_clear(&v);
-		goto fail;
-	}
-	cancel_pending(gw, v.key, v.phone, &last, &attempt);
-	v.attempt = attempt + 1;
-	rc = store_verif_put(gw->store, &v);
-	if (rc != STORE_OK) {
-		http_reply_error(req, HTTP_ERR_UNAVAILABLE, rc == STORE_FULL ?
-		    "store_full" : "store_error", NULL,
-		    "the verification could not be stored; nothing was sent");
-		verif_clear(&v);
-		goto fail;
-	}
-	gw->metrics.sends++;
-	log_info("verify.created", "id=%s key=%s phone=%s attempt=%d",
-	    v.id, v.key, log_phone(pbuf, sizeof(pbuf), v.phone), v.attempt);
-	/* The code is in the HMAC and the sealed text only from here on. */
-	OPENSSL_cleanse(ctx->code, sizeof(ctx->code));
-	dispatch_send(gw->dispatch, &v, last, send_answer, ctx);
-	verif_clear(&v);
+	flow_send(fs);
 	return;
 fail:
-	if (text != NULL) {
-		OPENSSL_cleanse(text, strlen(text));
-		free(text);
-	}
-	free(meta_text);
-	send_ctx_free(ctx);
+	flow_send_free(fs);
 }
 
 /* ---- check ------------------------------------------------------------ */
@@ -561,19 +401,24 @@ reply_committed(void *arg, int result)
 	free(ctx);
 }
 
-static const char *
-check_status(enum verify_result r)
+static void
+check_done(void *arg, int result, const struct flow_check *fc)
 {
-	switch (r) {
-	case VERIFY_APPROVED: return "approved";
-	case VERIFY_WRONG: return "pending";
-	case VERIFY_LOCKED: return "max_attempts_reached";
-	case VERIFY_EXPIRED: return "expired";
-	case VERIFY_CANCELED:
-	case VERIFY_FAILED: return "canceled";
-	case VERIFY_USED: return "not_found";   /* a code is valid once */
+	struct evhttp_request *req = arg;
+
+	if (fc == NULL)
+		return;         /* shutting down */
+	if (result != STORE_OK) {
+		http_reply_error(req, HTTP_ERR_UNAVAILABLE, "store_error",
+		    NULL, "the change could not be stored; try again");
+		return;
 	}
-	return "not_found";
+	http_reply_json(req, 200, json_pack("{s:o, s:o, s:b, s:s, s:i}",
+	    "id", fc->found ? json_string(fc->id) : json_null(),
+	    "phone", fc->phone[0] ? json_string(fc->phone) : json_null(),
+	    "valid", fc->result == VERIFY_APPROVED,
+	    "status", fc->status,
+	    "attempts_left", fc->found ? fc->attempts_left : 0));
 }
 
 static void
@@ -581,14 +426,10 @@ api_check(struct evhttp_request *req, const char *rest, void *arg)
 {
 	struct gw *gw = arg;
 	const char *id, *phone, *country;
-	char code[16], e164[20], vid[32];
-	int key, found = 0;
-	json_t *body, *answer;
-	struct verif v;
-	enum verify_result r = VERIFY_USED;
-	struct reply_ctx *ctx;
+	char code[16], e164[20];
+	int key;
+	json_t *body;
 
-	memset(&v, 0, sizeof(v));
 	code[0] = '\0';
 	if ((key = api_auth(gw, req, http_bearer(req))) < 0)
 		return;
@@ -611,66 +452,13 @@ api_check(struct evhttp_request *req, const char *rest, void *arg)
 		    "id or phone is required");
 		goto out;
 	}
-	e164[0] = '\0';
 	if (id == NULL && read_phone(gw, req, phone, country, "phone", e164,
 	    sizeof(e164)) < 0)
 		goto out;
-	if (id != NULL)
-		util_strlcpy(vid, id, sizeof(vid));
-	if ((id != NULL || store_pending_get(gw->store,
-	    gw->conf->keys[key].name, e164, vid, sizeof(vid)) == STORE_OK) &&
-	    strlen(vid) < sizeof(v.id) &&
-	    store_verif_get(gw->store, vid, &v) == STORE_OK &&
-	    strcmp(v.key, gw->conf->keys[key].name) == 0)
-		found = 1;
-
-	if (found) {
-		int before = v.status, checks = v.checks;
-		r = verify_check(&v, gw->secret, code, util_now());
-		if (v.status != before || v.checks != checks)
-			store_verif_put(gw->store, &v);
-		if (r == VERIFY_APPROVED && v.nsend > 0) {
-			/* A code typed back: proof its SMSC delivered. */
-			const struct verif_send *s = &v.send[v.nsend - 1];
-			score_approved(gw->score, gw->conf, v.phone, s->smsc,
-			    s->submitted_at);
-		}
-		if (r == VERIFY_APPROVED)
-			webhook_emit(gw, &v, "verification.approved");
-		else if (v.status == VERIF_EXPIRED && before != VERIF_EXPIRED)
-			webhook_emit(gw, &v, "verification.expired");
-		if (r == VERIFY_APPROVED)
-			dispatch_drop(gw->dispatch, v.id);
-	} else {
-		/* Same work as a real check: an HMAC over a throwaway id. */
-		uint8_t mac[32];
-		verify_code_hmac(gw->secret, "ver_000000000000000000000000",
-		    code, mac);
-	}
-	if (r == VERIFY_APPROVED)
-		gw->metrics.checks_approved++;
-	else if (r == VERIFY_WRONG || r == VERIFY_LOCKED)
-		gw->metrics.checks_wrong++;
-	else
-		gw->metrics.checks_other++;
-	log_info("verify.check", "id=%s result=%s", found ? v.id : "-",
-	    found ? check_status(r) : "not_found");
-	answer = json_pack("{s:o, s:o, s:b, s:s, s:i}",
-	    "id", found ? json_string(v.id) : json_null(),
-	    "phone", found ? json_string(v.phone) :
-	    (e164[0] ? json_string(e164) : json_null()),
-	    "valid", r == VERIFY_APPROVED,
-	    "status", found ? check_status(r) : "not_found",
-	    "attempts_left", found ? verify_attempts_left(&v) : 0);
-	ctx = xmalloc(sizeof(*ctx));
-	ctx->gw = gw;
-	ctx->req = req;
-	ctx->status = 200;
-	ctx->answer = answer;
-	store_on_commit(gw->store, reply_committed, ctx);
+	flow_check(gw, key, id, id == NULL ? e164 : NULL, code, check_done,
+	    req);
 out:
 	OPENSSL_cleanse(code, sizeof(code));
-	verif_clear(&v);
 	json_decref(body);
 }
 
@@ -771,6 +559,9 @@ api_verify_register(struct gw *gw)
 {
 	http_route(gw->http, HTTP_POST, "/v1/verifications", api_send, gw);
 	http_route(gw->http, HTTP_POST, "/v1/verifications/check", api_check,
+	    gw);
+	/* Seed 003's check is the native one (SPEC "Compatibility"). */
+	http_route(gw->http, HTTP_POST, "/v1/sms/verify/check", api_check,
 	    gw);
 	http_route(gw->http, HTTP_GET | HTTP_POST, "/v1/verifications/",
 	    api_one, gw);

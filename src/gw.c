@@ -165,6 +165,7 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 		}
 	}
 	api_verify_register(gw);
+	api_compat_register(gw);
 	api_admin_register(gw);
 	return gw;
 fail:

@@ -1330,6 +1330,22 @@ http_body_parse(const char *ctype, const char *body, size_t len,
 	return v;
 }
 
+/* The request's body as an object, or NULL with *kind and *msg set. */
+json_t *
+http_body_try(struct evhttp_request *req, int allow_form,
+    enum http_err *kind, const char **msg)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	size_t len = evbuffer_get_length(in);
+	const char *ctype = evhttp_find_header(
+	    evhttp_request_get_input_headers(req), "Content-Type");
+	const char *body = "";
+
+	if (len > 0 && len <= HTTP_MAX_BODY)
+		body = (const char *)evbuffer_pullup(in, -1);
+	return http_body_parse(ctype, body, len, allow_form, kind, msg);
+}
+
 /* The request's body as an object, or NULL after an error reply. */
 json_t *
 http_body(struct evhttp_request *req, int allow_form)

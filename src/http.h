@@ -82,6 +82,10 @@ void http_set_retry_after(struct evhttp_request *, int seconds);
  * and multipart/form-data bodies become an object of strings.  On failure
  * the error reply (400, 413, 415) has been sent and NULL is returned. */
 json_t *http_body(struct evhttp_request *, int allow_form);
+/* The same without an answer: NULL with *kind and *msg (static) set, for
+ * the APIs that word their errors their own way. */
+json_t *http_body_try(struct evhttp_request *, int allow_form,
+    enum http_err *kind, const char **msg);
 /* Parse a body from memory (the part http_body and the fuzz target share).
  * Returns the object or NULL with *err set to a static message and
  * *kind to the error kind. */

@@ -1,0 +1,755 @@
+/*
+ * api_compat.c - the three hosted verify APIs smsverify serves drop-in
+ * (the seed documents 000, 002 and 003; SPEC "Compatibility endpoints").
+ *
+ *   seed 000  POST /sms-verify             number, code-length,
+ *                                          security-code, country-code,
+ *                                          language-code
+ *             POST /verify-security-code   number, security-code
+ *   seed 002  POST /verify/send            apiKey, from, to, message
+ *             POST /verify/check           apiKey, to, code
+ *   seed 003  POST /v1/sms/verify/send     phone, template, code_length,
+ *                                          expiry_minutes, metadata
+ *             POST /v1/sms/verify/check    the native check (api_verify.c)
+ *
+ * Each keeps its own field names, ranges, defaults and answer shapes; the
+ * work in between is flow.c's, on the same keys, store and routes as the
+ * native API.  Where a seed is silent the choice is written down in the
+ * README ("Compatibility APIs"), with each API's error answers.
+ *
+ * Seed 000 returns the code in its answer by design (its users may check
+ * it themselves): that answer is the one place a code leaves the daemon
+ * other than in the SMS.  It is never logged.
+ */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <openssl/crypto.h>
+
+#include "api.h"
+#include "conf.h"
+#include "flow.h"
+#include "gw.h"
+#include "http.h"
+#include "phone.h"
+#include "store.h"
+#include "template.h"
+#include "util.h"
+#include "verify.h"
+
+/* Seed 002's and 003's own default texts, as their documents give them. */
+#define TEXT_002 "Your verification code is: ##code##"
+#define TEXT_003 "Your verification code is: {code}. Valid for {minutes} " \
+	"minutes."
+#define EXPIRY_002 600          /* "the client has 10 minutes" */
+#define SENDER_002_MAX 11       /* "maximum of 11 characters" */
+#define CODE_000_DEFAULT 5
+#define CODE_003_MIN 4
+#define CODE_003_MAX 8
+#define CODE_003_DEFAULT 6
+#define EXPIRY_003_DEFAULT 10   /* minutes */
+#define METADATA_MAX 4096
+
+/* ---- field readers (no answer: each API words its own errors) ---------- */
+
+/* A string field, or NULL when absent, null or empty.  Returns -1 when
+ * it is there but not a string (numbers are read as text: a form has only
+ * strings, a JSON client may send digits as a number). */
+static int
+get_str(json_t *body, const char *name, const char **out, char *num,
+    size_t numsize)
+{
+	json_t *j = json_object_get(body, name);
+
+	*out = NULL;
+	if (j == NULL || json_is_null(j))
+		return 0;
+	if (json_is_integer(j) && num != NULL) {
+		snprintf(num, numsize, "%lld", (long long)json_integer_value(j));
+		*out = num;
+		return 1;
+	}
+	if (!json_is_string(j))
+		return -1;
+	if (json_string_value(j)[0] == '\0')
+		return 0;
+	*out = json_string_value(j);
+	return 1;
+}
+
+/* An integer field within lo..hi, as a JSON integer or a string of
+ * digits.  0 absent (*out unchanged), 1, -1 bad. */
+static int
+get_int(json_t *body, const char *name, int lo, int hi, int *out)
+{
+	char num[24];
+	const char *s;
+	char *end;
+	long long v;
+
+	switch (get_str(body, name, &s, num, sizeof(num))) {
+	case 0:
+		return 0;
+	case -1:
+		return -1;
+	}
+	while (*s == ' ')
+		s++;
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	v = strtoll(s, &end, 10);
+	while (*end == ' ')
+		end++;
+	if (*end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 1;
+}
+
+/* A code field: 4..12 digits.  0 absent, 1 with buf filled, -1 bad. */
+static int
+get_code(json_t *body, const char *name, char *buf, size_t size)
+{
+	const char *s;
+	int rc = get_str(body, name, &s, buf, size);
+
+	if (rc <= 0)
+		return rc;
+	if (s != buf)
+		util_strlcpy(buf, s, size);
+	return verify_code_valid(buf) ? 1 : -1;
+}
+
+/* The key of the request: a Bearer token, else the field (form or JSON),
+ * else a header of the field's name.  -1 when none or unknown. */
+static int
+get_key(struct gw *gw, struct evhttp_request *req, json_t *body,
+    const char *field)
+{
+	const char *token = http_bearer(req);
+
+	if (token == NULL && body != NULL && get_str(body, field, &token,
+	    NULL, 0) < 0)
+		token = NULL;
+	if (token == NULL)
+		token = evhttp_find_header(evhttp_request_get_input_headers(req),
+		    field);
+	return gw_key_by_token(gw, token);
+}
+
+/* A region field (ISO 3166 alpha-2, either case) into out.  0 absent, 1,
+ * -1 not a region libphonenumber knows. */
+static int
+get_region(json_t *body, const char *name, char *out, size_t size)
+{
+	const char *s;
+
+	switch (get_str(body, name, &s, NULL, 0)) {
+	case 0:
+		return 0;
+	case -1:
+		return -1;
+	}
+	if (strlen(s) != 2 || size < 3)
+		return -1;
+	out[0] = (char)toupper((unsigned char)s[0]);
+	out[1] = (char)toupper((unsigned char)s[1]);
+	out[2] = '\0';
+	return phone_region_valid(out) ? 1 : -1;
+}
+
+/* A number in international format with or without its '+' (seed 000
+ * without country-code): "+" prepended when missing, "00" read as "+". */
+static void
+international(const char *number, char *out, size_t size)
+{
+	while (*number == ' ')
+		number++;
+	if (number[0] == '0' && number[1] == '0')
+		snprintf(out, size, "+%s", number + 2);
+	else if (number[0] != '+')
+		snprintf(out, size, "+%s", number);
+	else
+		util_strlcpy(out, number, size);
+}
+
+/* ---- seed 000: /sms-verify, /verify-security-code --------------------- */
+
+/*
+ * Errors are {"api-error": N, "api-error-msg": "..."} (the style of that
+ * API's own error answers), N from this table (README):
+ *   1  a parameter is missing or invalid (the message names it)   400
+ *   2  the api-key is missing or unknown                          401
+ *   3  the body is not JSON or a form, or too large               400/413/415
+ *   4  the verification could not be stored: try again           503
+ *   5  internal error                                             500
+ */
+static void
+err_000(struct evhttp_request *req, int status, int code, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+
+static void
+err_000(struct evhttp_request *req, int status, int code, const char *fmt,
+    ...)
+{
+	char msg[200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	http_reply_json(req, status, json_pack("{s:i, s:s}", "api-error",
+	    code, "api-error-msg", msg));
+}
+
+/* The body (JSON or form) and the key of a seed 000 request, or -1 after
+ * an error answer. */
+static int
+begin_000(struct gw *gw, struct evhttp_request *req, json_t **body)
+{
+	enum http_err kind;
+	const char *msg;
+	int key;
+
+	if ((*body = http_body_try(req, 1, &kind, &msg)) == NULL) {
+		err_000(req, http_err_status(kind), 3, "%s", msg);
+		return -1;
+	}
+	if ((key = get_key(gw, req, *body, "api-key")) < 0) {
+		err_000(req, 401, 2, "the api-key is missing or unknown");
+		json_decref(*body);
+		*body = NULL;
+	}
+	return key;
+}
+
+static void
+sent_000(struct flow_send *fs, const struct verif *v)
+{
+	struct evhttp_request *req = fs->arg;
+	int valid = 1, sent = 0;
+	const char *code = "";
+
+	switch (fs->err) {
+	case FLOW_OK:
+		sent = v->send_state == SEND_SENT;
+		/* A queued message still goes out (until it expires): its
+		 * code is the one to check.  A failed one never will. */
+		if (v->send_state != SEND_FAILED)
+			code = fs->code;
+		break;
+	case FLOW_SHUTDOWN:
+		return;
+	case FLOW_PHONE_UNPARSABLE:
+	case FLOW_PHONE_INVALID:
+		valid = 0;
+		break;
+	case FLOW_PHONE_TYPE:
+		break;          /* valid, but cannot take an SMS */
+	case FLOW_LANGUAGE:
+		err_000(req, 400, 1, "language-code must be one of de en es "
+		    "fr it pt ru");
+		return;
+	case FLOW_TEMPLATE:
+	case FLOW_TOO_LONG:
+		err_000(req, 400, 1, "the message does not fit %d SMS parts",
+		    FLOW_MAX_PARTS);
+		return;
+	case FLOW_SENDER:
+		err_000(req, 400, 1, "the sender is not valid");
+		return;
+	case FLOW_STORE_FULL:
+	case FLOW_STORE_ERROR:
+		err_000(req, 503, 4, "the verification could not be stored; "
+		    "nothing was sent");
+		return;
+	case FLOW_INTERNAL:
+		err_000(req, 500, 5, "the verification could not be made; "
+		    "nothing was sent");
+		return;
+	}
+	http_reply_json(req, 200, json_pack("{s:b, s:b, s:s}", "sent", sent,
+	    "number-valid", valid, "security-code", code));
+}
+
+/* The number of a seed 000 request, read as that API reads it: national
+ * with country-code, international (with or without '+') without. */
+static int
+number_000(json_t *body, char *number, size_t nsize, char *region,
+    size_t rsize, const char **bad)
+{
+	char num[24];
+	const char *s;
+	int rc;
+
+	*bad = "number";
+	if (get_str(body, "number", &s, num, sizeof(num)) != 1)
+		return -1;
+	*bad = "country-code";
+	if ((rc = get_region(body, "country-code", region, rsize)) < 0)
+		return -1;
+	if (rc == 0) {
+		region[0] = '\0';
+		international(s, number, nsize);
+	} else {
+		util_strlcpy(number, s, nsize);
+	}
+	return 0;
+}
+
+static void
+api_sms_verify(struct evhttp_request *req, const char *rest, void *arg)
+{
+	struct gw *gw = arg;
+	struct flow_send *fs;
+	json_t *body;
+	const char *bad = NULL;
+	int key, rc;
+
+	if ((key = begin_000(gw, req, &body)) < 0)
+		return;
+	fs = flow_send_new(gw, key, "000", sent_000, req);
+	fs->hold = body;
+	fs->keep_code = 1;
+	fs->code_length = CODE_000_DEFAULT;
+	if (number_000(body, fs->phone_buf, sizeof(fs->phone_buf),
+	    fs->region_buf, sizeof(fs->region_buf), &bad) < 0)
+		goto bad;
+	fs->phone = fs->phone_buf;
+	fs->region = fs->region_buf[0] ? fs->region_buf : NULL;
+	if (get_int(body, "code-length", VERIFY_CODE_MIN, VERIFY_CODE_MAX,
+	    &fs->code_length) < 0) {
+		err_000(req, 400, 1, "code-length must be an integer from %d "
+		    "to %d", VERIFY_CODE_MIN, VERIFY_CODE_MAX);
+		goto fail;
+	}
+	bad = "security-code";
+	if ((rc = get_code(body, "security-code", fs->code,
+	    sizeof(fs->code))) < 0)
+		goto bad;
+	fs->has_code = rc == 1;
+	/* Without language-code: the key's template or language, else en
+	 * (the seed's default). */
+	bad = "language-code";
+	if (get_str(body, "language-code", &fs->language, NULL, 0) < 0 ||
+	    (fs->language != NULL && !template_lang_valid(fs->language)))
+		goto bad;
+	flow_send(fs);
+	return;
+bad:
+	if (strcmp(bad, "security-code") == 0)
+		err_000(req, 400, 1, "security-code must be 4 to 12 digits");
+	else if (strcmp(bad, "language-code") == 0)
+		err_000(req, 400, 1, "language-code must be one of de en es "
+		    "fr it pt ru");
+	else if (strcmp(bad, "country-code") == 0)
+		err_000(req, 400, 1, "country-code must be an ISO 2-letter "
+		    "country code");
+	else
+		err_000(req, 400, 1, "number is required");
+fail:
+	flow_send_free(fs);
+}
+
+static void
+checked_000(void *arg, int result, const struct flow_check *fc)
+{
+	struct evhttp_request *req = arg;
+
+	if (fc == NULL)
+		return;
+	if (result != STORE_OK) {
+		err_000(req, 503, 4, "the check could not be stored; try "
+		    "again");
+		return;
+	}
+	http_reply_json(req, 200, json_pack("{s:b}", "verified",
+	    fc->result == VERIFY_APPROVED));
+}
+
+static void
+api_verify_security_code(struct evhttp_request *req, const char *rest,
+    void *arg)
+{
+	struct gw *gw = arg;
+	json_t *body;
+	const char *bad = NULL;
+	char number[64], region[3], code[16], e164[20];
+	enum phone_type type;
+	int key;
+
+	code[0] = '\0';
+	if ((key = begin_000(gw, req, &body)) < 0)
+		return;
+	if (number_000(body, number, sizeof(number), region, sizeof(region),
+	    &bad) < 0) {
+		err_000(req, 400, 1, strcmp(bad, "number") == 0 ?
+		    "number is required" :
+		    "country-code must be an ISO 2-letter country code");
+		goto out;
+	}
+	if (get_code(body, "security-code", code, sizeof(code)) != 1) {
+		err_000(req, 400, 1, "security-code must be 4 to 12 digits");
+		goto out;
+	}
+	/* A number that cannot be read has no verification: the answer is
+	 * the same false as for a wrong code. */
+	flow_check(gw, key, NULL, phone_normalise(number, region[0] ? region :
+	    NULL, e164, sizeof(e164), &type) == PHONE_OK ? e164 : NULL, code,
+	    checked_000, req);
+out:
+	OPENSSL_cleanse(code, sizeof(code));
+	json_decref(body);
+}
+
+/* ---- seed 002: /verify/send, /verify/check ---------------------------- */
+
+/*
+ * Every answer is 200 with a JSON body (the seed documents no other);
+ * what happened is in status/reason (send) and status (check), numbered
+ * as in the README:
+ *
+ * send reason: 1 sent, 2 queued (still OK), 3 apiKey, 4 to, 5 to's type,
+ *   6 from, 7 message, 8 refused by every SMSC, 9 body, 10 try again.
+ * check status: 1 verified, 2 wrong code, 3 expired, 4 no code pending,
+ *   5 locked, 6 apiKey, 7 to or code missing or malformed, 8 try again.
+ */
+enum {
+	R002_SENT = 1, R002_QUEUED, R002_KEY, R002_TO, R002_TO_TYPE,
+	R002_FROM, R002_MESSAGE, R002_REFUSED, R002_BODY, R002_AGAIN,
+};
+enum {
+	C002_VERIFIED = 1, C002_WRONG, C002_EXPIRED, C002_NONE, C002_LOCKED,
+	C002_KEY, C002_FIELD, C002_AGAIN,
+};
+
+static void
+answer_002(struct evhttp_request *req, const char *unique, int64_t ts,
+    const char *from, int reason)
+{
+	int ok = reason == R002_SENT || reason == R002_QUEUED;
+
+	http_reply_json(req, 200, json_pack("{s:s, s:o, s:I, s:s, s:i}",
+	    "status", ok ? "OK" : "FAIL",
+	    "unique", unique ? json_string(unique) : json_null(),
+	    "timestamp", (json_int_t)ts, "from", from ? from : "",
+	    "reason", reason));
+}
+
+static void
+sent_002(struct flow_send *fs, const struct verif *v)
+{
+	struct evhttp_request *req = fs->arg;
+	int reason = R002_AGAIN;
+
+	switch (fs->err) {
+	case FLOW_OK:
+		reason = v->send_state == SEND_SENT ? R002_SENT :
+		    v->send_state == SEND_QUEUED ? R002_QUEUED : R002_REFUSED;
+		answer_002(req, v->id, v->created_at, v->sender, reason);
+		return;
+	case FLOW_SHUTDOWN:
+		return;
+	case FLOW_PHONE_UNPARSABLE:
+	case FLOW_PHONE_INVALID:
+		reason = R002_TO;
+		break;
+	case FLOW_PHONE_TYPE:
+		reason = R002_TO_TYPE;
+		break;
+	case FLOW_SENDER:
+		reason = R002_FROM;
+		break;
+	case FLOW_LANGUAGE:
+	case FLOW_TEMPLATE:
+	case FLOW_TOO_LONG:
+		reason = R002_MESSAGE;
+		break;
+	case FLOW_STORE_FULL:
+	case FLOW_STORE_ERROR:
+	case FLOW_INTERNAL:
+		reason = R002_AGAIN;
+		break;
+	}
+	answer_002(req, NULL, util_now(), fs->sender ? fs->sender :
+	    fs->gw->conf->sender, reason);
+}
+
+static void
+api_002_send(struct evhttp_request *req, const char *rest, void *arg)
+{
+	struct gw *gw = arg;
+	struct flow_send *fs;
+	enum http_err kind;
+	const char *msg, *from = NULL;
+	json_t *body;
+	int key;
+
+	if ((body = http_body_try(req, 1, &kind, &msg)) == NULL) {
+		answer_002(req, NULL, util_now(), "", R002_BODY);
+		return;
+	}
+	if (get_str(body, "from", &from, NULL, 0) < 0)
+		from = "";
+	if ((key = get_key(gw, req, body, "apiKey")) < 0) {
+		answer_002(req, NULL, util_now(), from, R002_KEY);
+		json_decref(body);
+		return;
+	}
+	fs = flow_send_new(gw, key, "002", sent_002, req);
+	fs->hold = body;
+	fs->expiry = EXPIRY_002;
+	fs->tmpl = TEXT_002;
+	if (get_str(body, "to", &fs->phone, NULL, 0) != 1) {
+		answer_002(req, NULL, util_now(), from, R002_TO);
+		goto fail;
+	}
+	if (from != NULL && (strlen(from) > SENDER_002_MAX ||
+	    !flow_sender_valid(from))) {
+		answer_002(req, NULL, util_now(), from, R002_FROM);
+		goto fail;
+	}
+	fs->sender = from;
+	if (get_str(body, "message", &msg, NULL, 0) < 0 ||
+	    (msg != NULL && (strlen(msg) > FLOW_MAX_TEMPLATE ||
+	    strstr(msg, "##code##") == NULL))) {
+		answer_002(req, NULL, util_now(), from, R002_MESSAGE);
+		goto fail;
+	}
+	if (msg != NULL)
+		fs->tmpl = msg;
+	flow_send(fs);
+	return;
+fail:
+	flow_send_free(fs);
+}
+
+/* A seed 002 check's answer: the number as the client wrote it. */
+struct check_002 {
+	struct evhttp_request *req;
+	char to[64];
+};
+
+static void
+answer_002_check(struct evhttp_request *req, int status, const char *to)
+{
+	http_reply_json(req, 200, json_pack("{s:i, s:s}", "status", status,
+	    "phone", to));
+}
+
+static void
+checked_002(void *arg, int result, const struct flow_check *fc)
+{
+	struct check_002 *c = arg;
+	int status = C002_NONE;
+
+	if (fc == NULL) {
+		free(c);
+		return;
+	}
+	if (result != STORE_OK)
+		status = C002_AGAIN;
+	else if (fc->found) {
+		switch (fc->result) {
+		case VERIFY_APPROVED: status = C002_VERIFIED; break;
+		case VERIFY_WRONG: status = C002_WRONG; break;
+		case VERIFY_LOCKED: status = C002_LOCKED; break;
+		case VERIFY_EXPIRED: status = C002_EXPIRED; break;
+		default: status = C002_NONE; break;
+		}
+	}
+	answer_002_check(c->req, status, c->to);
+	free(c);
+}
+
+static void
+api_002_check(struct evhttp_request *req, const char *rest, void *arg)
+{
+	struct gw *gw = arg;
+	struct check_002 *c;
+	enum http_err kind;
+	enum phone_type type;
+	const char *msg, *to = NULL;
+	char code[16], e164[20];
+	json_t *body;
+	int key;
+
+	code[0] = '\0';
+	if ((body = http_body_try(req, 1, &kind, &msg)) == NULL) {
+		answer_002_check(req, C002_FIELD, "");
+		return;
+	}
+	if (get_str(body, "to", &to, NULL, 0) < 0)
+		to = NULL;
+	if ((key = get_key(gw, req, body, "apiKey")) < 0) {
+		answer_002_check(req, C002_KEY, to ? to : "");
+		goto out;
+	}
+	if (to == NULL || get_code(body, "code", code, sizeof(code)) != 1) {
+		answer_002_check(req, C002_FIELD, to ? to : "");
+		goto out;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->req = req;
+	util_strlcpy(c->to, to, sizeof(c->to));
+	flow_check(gw, key, NULL, phone_normalise(to, gw->conf->default_country,
+	    e164, sizeof(e164), &type) == PHONE_OK ? e164 : NULL, code,
+	    checked_002, c);
+out:
+	OPENSSL_cleanse(code, sizeof(code));
+	json_decref(body);
+}
+
+/* ---- seed 003: /v1/sms/verify/send ------------------------------------ */
+
+/* Errors are the native API's {"error": {"code", "message", "field"}}
+ * with 400/401/422/503: the seed documents none of its own. */
+
+/* ISO 8601 with milliseconds, as the seed's example writes it. */
+static json_t *
+time_003(int64_t t)
+{
+	char buf[40];
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S.000Z", &tm) == 0)
+		return json_null();
+	return json_string(buf);
+}
+
+static void
+sent_003(struct flow_send *fs, const struct verif *v)
+{
+	struct evhttp_request *req = fs->arg;
+
+	switch (fs->err) {
+	case FLOW_OK:
+		/* "sent or failed": a queued message is taken and retried
+		 * until it expires, so it is "sent" to this API's users. */
+		http_reply_json(req, 200, json_pack("{s:s, s:s, s:s, s:o}",
+		    "id", v->id, "phone", v->phone, "status",
+		    v->send_state == SEND_FAILED ? "failed" : "sent",
+		    "expires_at", time_003(v->expires_at)));
+		return;
+	case FLOW_SHUTDOWN:
+		return;
+	case FLOW_PHONE_UNPARSABLE:
+	case FLOW_PHONE_INVALID:
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_phone",
+		    "phone", "phone is not a valid phone number (include the "
+		    "country code, e.g. +14155551234)");
+		return;
+	case FLOW_PHONE_TYPE:
+		http_reply_error(req, HTTP_ERR_INVALID, "phone_type_refused",
+		    "phone", "phone is a %s number, which is not sent codes",
+		    phone_strtype(fs->ptype));
+		return;
+	case FLOW_LANGUAGE:
+	case FLOW_TEMPLATE:
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_template",
+		    "template", "template must contain {code} and be at most "
+		    "%d octets", FLOW_MAX_TEMPLATE);
+		return;
+	case FLOW_TOO_LONG:
+		http_reply_error(req, HTTP_ERR_INVALID, "template_too_long",
+		    "template", "the message must fit %d SMS parts",
+		    FLOW_MAX_PARTS);
+		return;
+	case FLOW_SENDER:
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_sender",
+		    "sender", "the sender is not valid");
+		return;
+	case FLOW_STORE_FULL:
+	case FLOW_STORE_ERROR:
+		http_reply_error(req, HTTP_ERR_UNAVAILABLE,
+		    fs->err == FLOW_STORE_FULL ? "store_full" : "store_error",
+		    NULL, "the verification could not be stored; nothing was "
+		    "sent");
+		return;
+	case FLOW_INTERNAL:
+		http_reply_error(req, HTTP_ERR_INTERNAL, "internal", NULL,
+		    "the verification could not be made; nothing was sent");
+		return;
+	}
+}
+
+static void
+api_003_send(struct evhttp_request *req, const char *rest, void *arg)
+{
+	struct gw *gw = arg;
+	struct flow_send *fs;
+	json_t *body, *meta;
+	int key, minutes = EXPIRY_003_DEFAULT;
+
+	if ((key = api_auth(gw, req, http_bearer(req))) < 0)
+		return;
+	if ((body = http_body(req, 0)) == NULL)
+		return;
+	fs = flow_send_new(gw, key, "003", sent_003, req);
+	fs->hold = body;
+	fs->code_length = CODE_003_DEFAULT;
+	fs->tmpl = TEXT_003;
+	if (get_str(body, "phone", &fs->phone, NULL, 0) != 1) {
+		http_reply_error(req, HTTP_ERR_INVALID, "missing_field",
+		    "phone", "phone is required (a string such as "
+		    "+14155551234)");
+		goto fail;
+	}
+	if (get_str(body, "template", &fs->tmpl, NULL, 0) < 0 ||
+	    (fs->tmpl != NULL && strstr(fs->tmpl, "{code}") == NULL)) {
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_template",
+		    "template", "template must be a string containing {code}");
+		goto fail;
+	}
+	if (fs->tmpl == NULL)
+		fs->tmpl = TEXT_003;
+	if (get_int(body, "code_length", CODE_003_MIN, CODE_003_MAX,
+	    &fs->code_length) < 0) {
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_field",
+		    "code_length", "code_length must be an integer from %d to "
+		    "%d", CODE_003_MIN, CODE_003_MAX);
+		goto fail;
+	}
+	if (get_int(body, "expiry_minutes", 1, 60, &minutes) < 0) {
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_field",
+		    "expiry_minutes", "expiry_minutes must be an integer from "
+		    "1 to 60");
+		goto fail;
+	}
+	fs->expiry = minutes * 60;
+	meta = json_object_get(body, "metadata");
+	if (meta != NULL && !json_is_null(meta)) {
+		if (!json_is_object(meta) || (fs->metadata = json_dumps(meta,
+		    JSON_COMPACT)) == NULL ||
+		    strlen(fs->metadata) > METADATA_MAX) {
+			http_reply_error(req, HTTP_ERR_INVALID,
+			    "invalid_field", "metadata", "metadata must be a "
+			    "JSON object of at most %d octets", METADATA_MAX);
+			goto fail;
+		}
+	}
+	flow_send(fs);
+	return;
+fail:
+	flow_send_free(fs);
+}
+
+void
+api_compat_register(struct gw *gw)
+{
+	http_route(gw->http, HTTP_POST, "/sms-verify", api_sms_verify, gw);
+	http_route(gw->http, HTTP_POST, "/verify-security-code",
+	    api_verify_security_code, gw);
+	http_route(gw->http, HTTP_POST, "/verify/send", api_002_send, gw);
+	http_route(gw->http, HTTP_POST, "/verify/check", api_002_check, gw);
+	http_route(gw->http, HTTP_POST, "/v1/sms/verify/send", api_003_send,
+	    gw);
+}

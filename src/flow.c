@@ -1,0 +1,370 @@
+/*
+ * flow.c - a send and a check, whatever API they came in by.
+ *
+ * A send: the number is read (off the loop when not cached), its type
+ * checked against [verify] refuse_types, the text picked and rendered,
+ * the verification built (the code only as an HMAC, the text sealed),
+ * the pending one of (key, phone) canceled, the record staged and handed
+ * to the dispatcher, which answers after the commit and the submit.
+ *
+ * A check: the verification found by id or by (key, phone), the code
+ * compared in constant time, the change staged, the answer handed back
+ * after the commit.  When nothing is found an HMAC over a throwaway id
+ * is computed all the same, so the time does not tell why a check failed.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "conf.h"
+#include "dispatch.h"
+#include "flow.h"
+#include "gw.h"
+#include "log.h"
+#include "phone_pool.h"
+#include "score.h"
+#include "smpp.h"
+#include "template.h"
+#include "util.h"
+#include "webhook.h"
+
+/* ---- send ------------------------------------------------------------- */
+
+struct flow_send *
+flow_send_new(struct gw *gw, int key, const char *api, flow_send_cb cb,
+    void *arg)
+{
+	struct flow_send *fs = xcalloc(1, sizeof(*fs));
+
+	fs->gw = gw;
+	fs->key = key;
+	fs->api = api;
+	fs->region = gw->conf->default_country;
+	fs->code_length = gw->conf->code_length;
+	fs->expiry = gw->conf->expiry;
+	fs->cb = cb;
+	fs->arg = arg;
+	return fs;
+}
+
+void
+flow_send_free(struct flow_send *fs)
+{
+	if (fs == NULL)
+		return;
+	OPENSSL_cleanse(fs->code, sizeof(fs->code));
+	free(fs->metadata);
+	json_decref(fs->hold);
+	free(fs);
+}
+
+/* Answer (fs->err set, or v) and free fs. */
+static void
+send_done(struct flow_send *fs, const struct verif *v)
+{
+	fs->cb(fs, v);
+	flow_send_free(fs);
+}
+
+static void
+send_fail(struct flow_send *fs, enum flow_err err)
+{
+	fs->err = err;
+	send_done(fs, NULL);
+}
+
+int
+flow_sender_valid(const char *s)
+{
+	size_t n = strlen(s), digits = 0, letters = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = s[i];
+		if (isdigit(c))
+			digits++;
+		else if (isalpha(c))
+			letters++;
+		else if (!(c == ' ' || c == '.' || c == '-' || c == '_' ||
+		    (c == '+' && i == 0)))
+			return 0;
+	}
+	if (letters > 0)
+		return n >= 1 && n <= 11;
+	return digits >= 1 && digits <= 15;
+}
+
+/* Cancel the pending verification of (key, phone), if any; tell whether
+ * it was recent enough to count as a repeat: *last gets its SMSC index and
+ * *attempt its attempt number (0 when none). */
+static void
+cancel_pending(struct gw *gw, const char *key, const char *phone,
+    int *last, int *attempt)
+{
+	char id[32];
+	struct verif old;
+	int64_t now = util_now();
+
+	*last = -1;
+	*attempt = 0;
+	if (store_pending_get(gw->store, key, phone, id, sizeof(id)) !=
+	    STORE_OK)
+		return;
+	memset(&old, 0, sizeof(old));
+	if (store_verif_get(gw->store, id, &old) != STORE_OK)
+		return;
+	if (now - old.created_at < gw->conf->repeat_window) {
+		*attempt = old.attempt > 0 ? old.attempt : 1;
+		if (old.nsend > 0)
+			*last = conf_smsc_index(gw->conf,
+			    old.send[old.nsend - 1].smsc);
+	}
+	if (old.status == VERIF_PENDING) {
+		old.status = VERIF_CANCELED;
+		free(old.sealed);
+		old.sealed = NULL;
+		old.updated_at = now;
+		store_verif_put(gw->store, &old);
+		webhook_emit(gw, &old, "verification.canceled");
+		dispatch_drop(gw->dispatch, old.id);
+		log_info("verify.superseded", "id=%s", old.id);
+	}
+	verif_clear(&old);
+}
+
+/* The dispatcher's answer: the record as committed after the submit. */
+static void
+send_answer(void *arg, const struct verif *v, int result)
+{
+	struct flow_send *fs = arg;
+	struct gw *gw = fs->gw;
+
+	if (gw->http == NULL) {
+		fs->err = FLOW_SHUTDOWN;  /* the listener and requests are gone */
+		v = NULL;
+	} else if (v == NULL) {
+		fs->err = result == STORE_FULL ? FLOW_STORE_FULL :
+		    FLOW_STORE_ERROR;
+	} else if (v->send_state == SEND_QUEUED) {
+		gw->metrics.sends_queued++;
+	}
+	send_done(fs, v);
+}
+
+/* The message text, malloc'd, or NULL with fs->err set. */
+static char *
+send_text(struct flow_send *fs)
+{
+	const struct conf *conf = fs->gw->conf;
+	const char *tmpl = fs->tmpl;
+	char *text;
+	int parts;
+
+	if (tmpl != NULL && (strlen(tmpl) > FLOW_MAX_TEMPLATE ||
+	    !template_has_code(tmpl))) {
+		fs->err = FLOW_TEMPLATE;
+		return NULL;
+	}
+	if (tmpl == NULL &&
+	    (tmpl = conf_template_text(conf, fs->key, fs->language)) == NULL) {
+		fs->err = FLOW_LANGUAGE;
+		return NULL;
+	}
+	if (!fs->has_code && verify_code_new(fs->code, fs->code_length) != 0) {
+		fs->err = FLOW_INTERNAL;
+		return NULL;
+	}
+	fs->has_code = 1;
+	text = template_render(tmpl, fs->code, (fs->expiry + 59) / 60);
+	if (text == NULL || (parts = smpp_text_parts(text, 0)) < 1 ||
+	    parts > FLOW_MAX_PARTS) {
+		if (text != NULL) {
+			OPENSSL_cleanse(text, strlen(text));
+			free(text);
+		}
+		fs->err = FLOW_TOO_LONG;
+		return NULL;
+	}
+	return text;
+}
+
+static void
+send_phone_done(void *arg, enum phone_result pr, const char *e164,
+    enum phone_type ptype)
+{
+	struct flow_send *fs = arg;
+	struct gw *gw = fs->gw;
+	const struct conf *conf = gw->conf;
+	char pbuf[24];
+	int last, attempt, rc;
+	struct verif v;
+	char *text;
+
+	if (gw->http == NULL)
+		return send_fail(fs, FLOW_SHUTDOWN);
+	if (pr != PHONE_OK)
+		return send_fail(fs, pr == PHONE_UNPARSABLE ?
+		    FLOW_PHONE_UNPARSABLE : FLOW_PHONE_INVALID);
+	if (conf->refuse_types & (1 << ptype)) {
+		/* A landline, premium or VoIP number cannot take the SMS
+		 * (and NIST SP 800-63B rules VoIP out for codes). */
+		fs->ptype = ptype;
+		return send_fail(fs, FLOW_PHONE_TYPE);
+	}
+	if (fs->sender != NULL && !flow_sender_valid(fs->sender))
+		return send_fail(fs, FLOW_SENDER);
+	if ((text = send_text(fs)) == NULL)
+		return send_fail(fs, fs->err);
+
+	memset(&v, 0, sizeof(v));
+	verify_id_new(v.id);
+	util_strlcpy(v.key, conf->keys[fs->key].name, sizeof(v.key));
+	util_strlcpy(v.phone, e164, sizeof(v.phone));
+	util_strlcpy(v.api, fs->api, sizeof(v.api));
+	util_strlcpy(v.sender, fs->sender ? fs->sender : conf->sender,
+	    sizeof(v.sender));
+	v.status = VERIF_PENDING;
+	v.send_state = SEND_QUEUED;
+	v.max_checks = conf->max_check_attempts;
+	v.created_at = v.updated_at = util_now();
+	v.expires_at = v.created_at + fs->expiry;
+	verify_code_hmac(gw->secret, v.id, fs->code, v.code_hmac);
+	v.sealed = verify_seal(gw->secret, v.id, text);
+	v.metadata = fs->metadata;
+	fs->metadata = NULL;
+	OPENSSL_cleanse(text, strlen(text));
+	free(text);
+	if (v.sealed == NULL) {
+		verif_clear(&v);
+		return send_fail(fs, FLOW_INTERNAL);
+	}
+	cancel_pending(gw, v.key, v.phone, &last, &attempt);
+	v.attempt = attempt + 1;
+	if ((rc = store_verif_put(gw->store, &v)) != STORE_OK) {
+		verif_clear(&v);
+		return send_fail(fs, rc == STORE_FULL ? FLOW_STORE_FULL :
+		    FLOW_STORE_ERROR);
+	}
+	gw->metrics.sends++;
+	log_info("verify.created", "id=%s key=%s api=%s phone=%s attempt=%d",
+	    v.id, v.key, v.api, log_phone(pbuf, sizeof(pbuf), v.phone),
+	    v.attempt);
+	/* The code is in the HMAC and the sealed text only from here on
+	 * (but for seed 000, whose answer returns it). */
+	if (!fs->keep_code)
+		OPENSSL_cleanse(fs->code, sizeof(fs->code));
+	dispatch_send(gw->dispatch, &v, last, send_answer, fs);
+	verif_clear(&v);
+}
+
+void
+flow_send(struct flow_send *fs)
+{
+	/* The rest runs in send_phone_done(), now or once a worker has read
+	 * the number. */
+	phone_pool_lookup(fs->gw->phones, fs->phone, fs->region,
+	    send_phone_done, fs);
+}
+
+/* ---- check ------------------------------------------------------------ */
+
+/* A check's outcome waiting for the commit of the batch. */
+struct check_ctx {
+	struct gw *gw;
+	flow_check_cb cb;
+	void *arg;
+	struct flow_check fc;
+};
+
+static void
+check_committed(void *arg, int result)
+{
+	struct check_ctx *ctx = arg;
+
+	ctx->cb(ctx->arg, result, ctx->gw->http == NULL ? NULL : &ctx->fc);
+	free(ctx);
+}
+
+static const char *
+check_status(enum verify_result r)
+{
+	switch (r) {
+	case VERIFY_APPROVED: return "approved";
+	case VERIFY_WRONG: return "pending";
+	case VERIFY_LOCKED: return "max_attempts_reached";
+	case VERIFY_EXPIRED: return "expired";
+	case VERIFY_CANCELED:
+	case VERIFY_FAILED: return "canceled";
+	case VERIFY_USED: return "not_found";   /* a code is valid once */
+	}
+	return "not_found";
+}
+
+void
+flow_check(struct gw *gw, int key, const char *id, const char *e164,
+    const char *code, flow_check_cb cb, void *arg)
+{
+	const char *kname = gw->conf->keys[key].name;
+	struct check_ctx *ctx = xcalloc(1, sizeof(*ctx));
+	struct flow_check *fc = &ctx->fc;
+	char vid[32];
+	struct verif v;
+
+	ctx->gw = gw;
+	ctx->cb = cb;
+	ctx->arg = arg;
+	fc->result = VERIFY_USED;
+	memset(&v, 0, sizeof(v));
+	if (id != NULL)
+		util_strlcpy(vid, id, sizeof(vid));
+	if ((id != NULL ? strlen(id) < sizeof(v.id) :
+	    e164 != NULL && store_pending_get(gw->store, kname, e164, vid,
+	    sizeof(vid)) == STORE_OK) &&
+	    store_verif_get(gw->store, vid, &v) == STORE_OK &&
+	    strcmp(v.key, kname) == 0)
+		fc->found = 1;
+
+	if (fc->found) {
+		int before = v.status, checks = v.checks;
+		fc->result = verify_check(&v, gw->secret, code, util_now());
+		if (v.status != before || v.checks != checks)
+			store_verif_put(gw->store, &v);
+		if (fc->result == VERIFY_APPROVED && v.nsend > 0) {
+			/* A code typed back: proof its SMSC delivered. */
+			const struct verif_send *s = &v.send[v.nsend - 1];
+			score_approved(gw->score, gw->conf, v.phone, s->smsc,
+			    s->submitted_at);
+		}
+		if (fc->result == VERIFY_APPROVED) {
+			webhook_emit(gw, &v, "verification.approved");
+			dispatch_drop(gw->dispatch, v.id);
+		} else if (v.status == VERIF_EXPIRED &&
+		    before != VERIF_EXPIRED) {
+			webhook_emit(gw, &v, "verification.expired");
+		}
+		util_strlcpy(fc->id, v.id, sizeof(fc->id));
+		util_strlcpy(fc->phone, v.phone, sizeof(fc->phone));
+		fc->attempts_left = verify_attempts_left(&v);
+		fc->status = check_status(fc->result);
+	} else {
+		/* Same work as a real check: an HMAC over a throwaway id. */
+		uint8_t mac[32];
+		verify_code_hmac(gw->secret, "ver_000000000000000000000000",
+		    code, mac);
+		if (e164 != NULL)
+			util_strlcpy(fc->phone, e164, sizeof(fc->phone));
+		fc->status = "not_found";
+	}
+	if (fc->result == VERIFY_APPROVED)
+		gw->metrics.checks_approved++;
+	else if (fc->result == VERIFY_WRONG || fc->result == VERIFY_LOCKED)
+		gw->metrics.checks_wrong++;
+	else
+		gw->metrics.checks_other++;
+	log_info("verify.check", "id=%s result=%s", fc->found ? v.id : "-",
+	    fc->status);
+	verif_clear(&v);
+	store_on_commit(gw->store, check_committed, ctx);
+}

@@ -1,0 +1,110 @@
+/*
+ * flow.h - a send and a check, whatever API they came in by.
+ *
+ * The native API (api_verify.c) and the three compatibility APIs
+ * (api_compat.c) read their own field names and answer in their own
+ * shapes; between the two, the same code reads the number, picks and
+ * renders the text, stores the verification, hands it to the dispatcher
+ * and checks codes.  The flows report what went wrong as an enum flow_err
+ * so that each API words it its own way, naming its own fields.
+ */
+#ifndef FLOW_H
+#define FLOW_H
+
+#include <stdint.h>
+#include <jansson.h>
+
+#include "phone.h"
+#include "store.h"
+#include "verify.h"
+
+struct gw;
+
+enum flow_err {
+	FLOW_OK = 0,
+	FLOW_PHONE_UNPARSABLE,    /* not a phone number at all */
+	FLOW_PHONE_INVALID,       /* no such number is assigned */
+	FLOW_PHONE_TYPE,          /* a type in [verify] refuse_types */
+	FLOW_LANGUAGE,            /* no template for this language */
+	FLOW_TEMPLATE,            /* no code placeholder, or too long */
+	FLOW_TOO_LONG,            /* the message is over FLOW_MAX_PARTS */
+	FLOW_SENDER,              /* not a valid source address */
+	FLOW_STORE_FULL,          /* 503: the map is full */
+	FLOW_STORE_ERROR,         /* 503: any other store failure */
+	FLOW_INTERNAL,            /* no random code, no sealing */
+	FLOW_SHUTDOWN,            /* the daemon is stopping: do not answer */
+};
+
+#define FLOW_MAX_TEMPLATE 640     /* octets of a caller's template */
+#define FLOW_MAX_PARTS 4          /* a concatenated SMS of at most 4 parts */
+
+struct flow_send;
+/* Called once: with v the verification as committed (v->send_state tells
+ * sent, queued or failed) and fs->err FLOW_OK, or v NULL and fs->err set.
+ * fs is freed after it returns. */
+typedef void (*flow_send_cb)(struct flow_send *fs, const struct verif *v);
+
+/* A send: filled by the API (flow_send_new), then owned by the flow. */
+struct flow_send {
+	/* set by the API */
+	int key;                  /* index into conf->keys */
+	const char *api;          /* "v1", "000", "002", "003" */
+	const char *phone;        /* as given */
+	const char *region;       /* for national numbers; NULL: E.164 only */
+	const char *language;     /* NULL: the key's choice */
+	const char *tmpl;         /* the caller's text, or NULL */
+	const char *sender;       /* NULL: [verify] sender */
+	char code[16];            /* the caller's code when has_code */
+	int has_code;
+	int code_length;
+	int expiry;               /* seconds */
+	int keep_code;            /* keep code until cb (seed 000 returns it) */
+	char *metadata;           /* JSON text, owned; may be NULL */
+	json_t *hold;             /* a reference kept until cb: the strings
+	                           * above may point into it */
+	char phone_buf[64];       /* room for a phone the API rewrote */
+	char region_buf[4];
+	flow_send_cb cb;
+	void *arg;                /* the API's (the request) */
+	/* set by the flow */
+	enum flow_err err;
+	enum phone_type ptype;    /* with FLOW_PHONE_TYPE */
+	struct gw *gw;
+};
+
+/* A send for key with the configuration's defaults. */
+struct flow_send *flow_send_new(struct gw *, int key, const char *api,
+    flow_send_cb, void *arg);
+/* Run it: read the number (maybe off the loop), validate, store, submit.
+ * cb is called exactly once, maybe before this returns. */
+void flow_send(struct flow_send *);
+/* Free a send that was never run (the API refused the request). */
+void flow_send_free(struct flow_send *);
+
+/* 1 when s is a valid source address: up to 11 letters and digits (with
+ * ' ', '.', '-', '_'), or up to 15 digits with an optional leading '+'. */
+int flow_sender_valid(const char *s);
+
+/* What a check found, handed to its callback after the commit that holds
+ * the change it made (an attempt counted, an approval). */
+struct flow_check {
+	int found;                /* a verification of this key was found */
+	enum verify_result result;
+	const char *status;       /* approved, pending, expired, canceled,
+	                           * max_attempts_reached, not_found */
+	char id[32];
+	char phone[24];
+	int attempts_left;
+};
+/* result is STORE_OK, or the commit's error (the change is lost: the
+ * client should try again).  fc is NULL when the daemon is stopping. */
+typedef void (*flow_check_cb)(void *arg, int result,
+    const struct flow_check *fc);
+
+/* Check code against the verification id (or, when id is NULL, the
+ * pending one of (key, e164)).  Costs the same and answers at the same
+ * point of the loop whatever the outcome. */
+void flow_check(struct gw *, int key, const char *id, const char *e164,
+    const char *code, flow_check_cb, void *arg);
+
+#endif
