@@ -323,14 +323,15 @@ write_conf(struct harness *h)
 	    "[store]\npath = %s/db\nmap_size = %s\nsweep_interval = 1\n"
 	    "[verify]\ncode_length = 6\nexpiry = %d\n"
 	    "max_check_attempts = %d\nrepeat_window = 600\nsender = Verify\n"
-	    "default_country = US\n"
+	    "default_country = %s\n"
 	    "[smsc %s]\nhost = 127.0.0.1\nport = %d\nsystem_id = smsverify\n"
 	    "password = %s\nreconnect_min_ms = 100\n"
 	    "reconnect_max_ms = 500\nenquire_link = 5\n"
 	    "response_timeout = 5\n",
 	    h->http_port, h->dir, h->submit_wait_ms, h->server_extra, h->dir,
 	    h->map_size[0] ? h->map_size : "64M", h->expiry,
-	    h->max_checks, h->sim_name, h->sim_port, h->smsc_password);
+	    h->max_checks, h->country[0] ? h->country : "US", h->sim_name,
+	    h->sim_port, h->smsc_password);
 	fputs(h->smsc_extra, f);
 	for (int i = 0; i < H_EXTRA_SIMS; i++) {
 		if (h->sims[i].name[0] == '\0')

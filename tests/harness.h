@@ -40,6 +40,7 @@ struct harness {
 	int max_checks;
 	int submit_wait_ms;
 	char map_size[16];    /* [store] map_size, default 64M */
+	char country[4];      /* [verify] default_country, default US */
 	char sim_args[256];   /* extra simulator arguments */
 	char server_extra[256]; /* more lines for the [server] section */
 	char extra_conf[1024];

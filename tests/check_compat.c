@@ -1,0 +1,629 @@
+/*
+ * check_compat.c - the three hosted verify APIs smsverify serves drop-in
+ * (../shared/seeds 000, 002, 003), tested from their documents: each
+ * example request sent as the document writes it gets an answer of the
+ * documented shape, and the whole flow (send, the code on the handset,
+ * check) passes through each API.  smsverifyd and the SMSC simulator run
+ * as processes on loopback (harness.h).
+ */
+#define _GNU_SOURCE             /* strptime, timegm */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <check.h>
+#include <jansson.h>
+
+#include "harness.h"
+
+#define SMS_WAIT_MS 15000
+#define FORM "application/x-www-form-urlencoded"
+#define BOUNDARY "----smsverify7MA4YWxkTrZu0gW"
+#define MULTIPART "multipart/form-data; boundary=" BOUNDARY
+
+static struct harness H;
+
+static void
+setup(void)
+{
+	ck_assert_int_eq(h_init(&H), 0);
+}
+
+static void
+teardown(void)
+{
+	h_fini(&H);
+}
+
+static void
+start_all(void)
+{
+	ck_assert_msg(h_sim_start(&H) == 0, "simulator did not start");
+	ck_assert_msg(h_daemon_start(&H, 1) == 0,
+	    "smsverifyd did not start or bind (see %s)", H.daemon_log);
+}
+
+/* POST body as ctype (NULL: JSON) with token (NULL: none); the answer
+ * parsed (the test fails when it is not JSON). */
+static json_t *
+post(const char *path, const char *ctype, const char *token,
+    const char *body, int *status)
+{
+	char out[8192];
+	json_error_t e;
+	json_t *j;
+
+	*status = h_http(&H, "POST", path, ctype, token, body, out,
+	    sizeof(out));
+	j = json_loads(out, 0, &e);
+	ck_assert_msg(j != NULL, "%s answered %d, not JSON: %s", path,
+	    *status, out);
+	return j;
+}
+
+static const char *
+jstr(json_t *j, const char *k)
+{
+	const char *s = json_string_value(json_object_get(j, k));
+	return s ? s : "";
+}
+
+/* The object has exactly these keys (a NULL-terminated list). */
+static void
+assert_keys(json_t *j, const char *const *keys)
+{
+	size_t n = 0;
+
+	ck_assert(json_is_object(j));
+	for (; keys[n] != NULL; n++)
+		ck_assert_msg(json_object_get(j, keys[n]) != NULL,
+		    "answer has no \"%s\"", keys[n]);
+	ck_assert_int_eq(json_object_size(j), n);
+}
+
+/* The nth SMS to phone, and its code. */
+static void
+read_sms(const char *phone, int nth, char *text, size_t tsize, char *code,
+    size_t csize)
+{
+	ck_assert_msg(h_wait_sms(&H, phone, nth, text, tsize, SMS_WAIT_MS) ==
+	    0, "no SMS #%d reached %s", nth, phone);
+	ck_assert_int_eq(h_code_of(text, code, csize), 0);
+}
+
+/* A code that is not code (same length). */
+static void
+wrong_of(const char *code, char *out, size_t size)
+{
+	snprintf(out, size, "%s", code);
+	out[0] = out[0] == '9' ? '0' : (char)(out[0] + 1);
+}
+
+/* Seconds from now to an RFC 3339 UTC time. */
+static long
+secs_until(const char *t)
+{
+	struct tm tm;
+
+	memset(&tm, 0, sizeof(tm));
+	ck_assert_msg(strptime(t, "%Y-%m-%dT%H:%M:%S", &tm) != NULL,
+	    "not a time: %s", t);
+	return (long)(timegm(&tm) - time(NULL));
+}
+
+/* ---- seed 000 --------------------------------------------------------- */
+
+static const char *const keys_000[] = { "sent", "number-valid",
+	"security-code", NULL };
+
+START_TEST(seed000_send_and_verify)
+{
+	char body[512], text[512], code[16], wrong[16];
+	json_t *j;
+	int status;
+
+	start_all();
+	/* Form-encoded, the key as an api-key field, the defaults: a
+	 * 5-digit code in English. */
+	snprintf(body, sizeof(body), "number=%%2B14155550123&api-key=%s",
+	    H_TOKEN);
+	j = post("/sms-verify", FORM, NULL, body, &status);
+	ck_assert_int_eq(status, 200);
+	assert_keys(j, keys_000);
+	ck_assert(json_is_true(json_object_get(j, "sent")));
+	ck_assert(json_is_true(json_object_get(j, "number-valid")));
+	read_sms("+14155550123", 1, text, sizeof(text), code, sizeof(code));
+	ck_assert_int_eq((int)strlen(code), 5);
+	ck_assert_str_eq(jstr(j, "security-code"), code);
+	ck_assert_ptr_nonnull(strstr(text, "Your verification code is"));
+	json_decref(j);
+
+	/* Checked with the number in international format without its
+	 * '+': wrong, right, then the right one again (valid once). */
+	wrong_of(code, wrong, sizeof(wrong));
+	snprintf(body, sizeof(body), "number=14155550123&security-code=%s"
+	    "&api-key=%s", wrong, H_TOKEN);
+	j = post("/verify-security-code", FORM, NULL, body, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert(json_is_false(json_object_get(j, "verified")));
+	ck_assert_int_eq(json_object_size(j), 1);
+	json_decref(j);
+	snprintf(body, sizeof(body), "{\"number\": \"14155550123\", "
+	    "\"security-code\": \"%s\"}", code);
+	j = post("/verify-security-code", NULL, H_TOKEN, body, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert(json_is_true(json_object_get(j, "verified")));
+	json_decref(j);
+	j = post("/verify-security-code", NULL, H_TOKEN, body, &status);
+	ck_assert(json_is_false(json_object_get(j, "verified")));
+	json_decref(j);
+
+	/* JSON: a national number read with country-code, 8 digits, in
+	 * French. */
+	j = post("/sms-verify", NULL, H_TOKEN, "{\"number\": \"0612345678\", "
+	    "\"country-code\": \"fr\", \"code-length\": 8, "
+	    "\"language-code\": \"fr\"}", &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert(json_is_true(json_object_get(j, "sent")));
+	read_sms("+33612345678", 1, text, sizeof(text), code, sizeof(code));
+	ck_assert_int_eq((int)strlen(code), 8);
+	ck_assert_str_eq(jstr(j, "security-code"), code);
+	ck_assert_ptr_nonnull(strstr(text, "Votre code"));
+	json_decref(j);
+
+	/* The caller's own code (an integer, as the document types it). */
+	j = post("/sms-verify", NULL, H_TOKEN, "{\"number\": \"+14155550124\", "
+	    "\"security-code\": 482913, \"language-code\": \"de\"}", &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_str_eq(jstr(j, "security-code"), "482913");
+	read_sms("+14155550124", 1, text, sizeof(text), code, sizeof(code));
+	ck_assert_str_eq(code, "482913");
+	ck_assert_ptr_nonnull(strstr(text, "Bestätigungscode"));
+	json_decref(j);
+
+	/* The code left only in the SMS and in the answer: never logged. */
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
+	ck_assert(!h_file_contains(H.daemon_log, "482913"));
+	ck_assert(!h_file_contains(H.daemon_log, code));
+	ck_assert(!h_file_contains(H.daemon_log, H_TOKEN));
+}
+END_TEST
+
+START_TEST(seed000_errors)
+{
+	json_t *j;
+	int status;
+
+	start_all();
+	/* Not a phone number: answered, not an error, and nothing sent. */
+	j = post("/sms-verify", NULL, H_TOKEN, "{\"number\": \"12\"}",
+	    &status);
+	ck_assert_int_eq(status, 200);
+	assert_keys(j, keys_000);
+	ck_assert(json_is_false(json_object_get(j, "sent")));
+	ck_assert(json_is_false(json_object_get(j, "number-valid")));
+	ck_assert_str_eq(jstr(j, "security-code"), "");
+	json_decref(j);
+	/* A London landline is a valid number that cannot take an SMS. */
+	j = post("/sms-verify", NULL, H_TOKEN, "{\"number\": \"+442079460000\"}",
+	    &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert(json_is_false(json_object_get(j, "sent")));
+	ck_assert(json_is_true(json_object_get(j, "number-valid")));
+	ck_assert_str_eq(jstr(j, "security-code"), "");
+	json_decref(j);
+
+	/* Out of range: the API's error answer, naming the parameter. */
+	static const struct {
+		const char *body, *names;
+		int status, code;
+		const char *token;
+	} bad[] = {
+		{ "{\"number\": \"+14155550125\", \"code-length\": 3}",
+		    "code-length", 400, 1, H_TOKEN },
+		{ "{\"number\": \"+14155550125\", \"code-length\": 13}",
+		    "code-length", 400, 1, H_TOKEN },
+		{ "{\"number\": \"+14155550125\", \"security-code\": \"12a4\"}",
+		    "security-code", 400, 1, H_TOKEN },
+		{ "{\"number\": \"+14155550125\", \"language-code\": \"xx\"}",
+		    "language-code", 400, 1, H_TOKEN },
+		{ "{\"number\": \"0612345678\", \"country-code\": \"XQ\"}",
+		    "country-code", 400, 1, H_TOKEN },
+		{ "{\"code-length\": 6}", "number", 400, 1, H_TOKEN },
+		{ "{\"number\": \"+14155550125\"}", "api-key", 401, 2, NULL },
+		{ "{\"number\": \"+14155550125\", \"api-key\": \"nope\"}",
+		    "api-key", 401, 2, NULL },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		j = post("/sms-verify", NULL, bad[i].token, bad[i].body,
+		    &status);
+		ck_assert_msg(status == bad[i].status, "%s: %d", bad[i].body,
+		    status);
+		ck_assert_int_eq(json_integer_value(json_object_get(j,
+		    "api-error")), bad[i].code);
+		ck_assert_msg(strstr(jstr(j, "api-error-msg"), bad[i].names),
+		    "%s: message %s", bad[i].body, jstr(j, "api-error-msg"));
+		json_decref(j);
+	}
+	j = post("/verify-security-code", NULL, H_TOKEN,
+	    "{\"number\": \"+14155550125\"}", &status);
+	ck_assert_int_eq(status, 400);
+	ck_assert_ptr_nonnull(strstr(jstr(j, "api-error-msg"),
+	    "security-code"));
+	json_decref(j);
+	ck_assert_int_eq(h_count_sms(&H, "+14155550125"), 0);
+	ck_assert_int_eq(h_count_sms(&H, "+442079460000"), 0);
+}
+END_TEST
+
+/* ---- seed 002 --------------------------------------------------------- */
+
+static const char *const keys_002[] = { "status", "unique", "timestamp",
+	"from", "reason", NULL };
+
+/* A multipart/form-data body ("form-data body", as the document says). */
+static void
+multipart(char *out, size_t size, const char *const *kv)
+{
+	size_t n = 0;
+
+	out[0] = '\0';
+	for (; kv[0] != NULL; kv += 2)
+		n += (size_t)snprintf(out + n, size - n, "--%s\r\n"
+		    "Content-Disposition: form-data; name=\"%s\"\r\n\r\n"
+		    "%s\r\n", BOUNDARY, kv[0], kv[1]);
+	snprintf(out + n, size - n, "--%s--\r\n", BOUNDARY);
+}
+
+START_TEST(seed002_send_and_check)
+{
+	char body[1024], text[512], code[16], wrong[16], path[96];
+	json_t *j;
+	int status;
+	long long before = (long long)time(NULL);
+
+	snprintf(H.country, sizeof(H.country), "IL");
+	start_all();
+	/* The document's send: national number, a sender, ##code##. */
+	multipart(body, sizeof(body), (const char *const[]){ "apiKey",
+	    H_TOKEN, "from", "Acme", "to", "0501234567", "message",
+	    "Your Acme code: ##code##", NULL });
+	j = post("/verify/send", MULTIPART, NULL, body, &status);
+	ck_assert_int_eq(status, 200);
+	assert_keys(j, keys_002);
+	ck_assert_str_eq(jstr(j, "status"), "OK");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "reason")), 1);
+	ck_assert_str_eq(jstr(j, "from"), "Acme");
+	ck_assert(strlen(jstr(j, "unique")) > 0);
+	ck_assert(json_integer_value(json_object_get(j, "timestamp")) >=
+	    before);
+	ck_assert(json_integer_value(json_object_get(j, "timestamp")) <=
+	    (long long)time(NULL));
+	read_sms("+972501234567", 1, text, sizeof(text), code, sizeof(code));
+	ck_assert_str_eq(strstr(text, "Your Acme code: "), text);
+	ck_assert_int_eq((int)strlen(code), 6);
+
+	/* Codes live 10 minutes, whatever [verify] expiry says. */
+	snprintf(path, sizeof(path), "/v1/verifications/%s",
+	    jstr(j, "unique"));
+	json_decref(j);
+	j = h_json(&H, "GET", path, NULL, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_int_eq((int)secs_until(jstr(j, "expires_at")) / 10, 60);
+	json_decref(j);
+
+	/* The document's check: wrong (2), right (1), again (4). */
+	wrong_of(code, wrong, sizeof(wrong));
+	snprintf(body, sizeof(body), "apiKey=%s&to=0501234567&code=%s",
+	    H_TOKEN, wrong);
+	j = post("/verify/check", FORM, NULL, body, &status);
+	ck_assert_int_eq(status, 200);
+	assert_keys(j, (const char *const[]){ "status", "phone", NULL });
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 2);
+	ck_assert_str_eq(jstr(j, "phone"), "0501234567");
+	json_decref(j);
+	multipart(body, sizeof(body), (const char *const[]){ "apiKey",
+	    H_TOKEN, "to", "0501234567", "code", code, NULL });
+	j = post("/verify/check", MULTIPART, NULL, body, &status);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 1);
+	ck_assert_str_eq(jstr(j, "phone"), "0501234567");
+	json_decref(j);
+	j = post("/verify/check", MULTIPART, NULL, body, &status);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 4);
+	json_decref(j);
+
+	/* Without message: the document's default text. */
+	snprintf(body, sizeof(body), "apiKey=%s&to=0501234568", H_TOKEN);
+	j = post("/verify/send", FORM, NULL, body, &status);
+	ck_assert_str_eq(jstr(j, "status"), "OK");
+	ck_assert_str_eq(jstr(j, "from"), "Verify");   /* [verify] sender */
+	json_decref(j);
+	read_sms("+972501234568", 1, text, sizeof(text), code, sizeof(code));
+	ck_assert_str_eq(strstr(text, "Your verification code is: "), text);
+}
+END_TEST
+
+START_TEST(seed002_errors)
+{
+	char body[512];
+	json_t *j;
+	int status;
+
+	snprintf(H.country, sizeof(H.country), "IL");
+	start_all();
+	static const struct {
+		const char *fmt;
+		int reason;
+	} bad[] = {
+		{ "apiKey=nope&to=0501234567", 3 },
+		{ "to=0501234567", 3 },
+		{ "apiKey=%s&to=12", 4 },
+		{ "apiKey=%s", 4 },
+		{ "apiKey=%s&to=035551234&from=ABC", 5 },
+		{ "apiKey=%s&to=0501234567&from=TwelveLetter", 6 },
+		{ "apiKey=%s&to=0501234567&from=A%%2BB", 6 },
+		{ "apiKey=%s&to=0501234567&message=no+code+here", 7 },
+		{ "apiKey=%s&to=0501234567&message=%%7Bcode%%7D+only", 7 },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(body, sizeof(body), bad[i].fmt, H_TOKEN);
+		j = post("/verify/send", FORM, NULL, body, &status);
+		ck_assert_int_eq(status, 200);
+		assert_keys(j, keys_002);
+		ck_assert_msg(strcmp(jstr(j, "status"), "FAIL") == 0, "%s",
+		    bad[i].fmt);
+		ck_assert_msg(json_integer_value(json_object_get(j,
+		    "reason")) == bad[i].reason, "%s: reason %lld",
+		    bad[i].fmt, (long long)json_integer_value(
+		    json_object_get(j, "reason")));
+		ck_assert(json_is_null(json_object_get(j, "unique")));
+		json_decref(j);
+	}
+	ck_assert_int_eq(h_count_sms(&H, "+972501234567"), 0);
+	ck_assert_int_eq(h_count_sms(&H, "+97235551234"), 0);
+
+	/* Not a form: reason 9. */
+	j = post("/verify/send", "text/plain", NULL, "to=0501234567",
+	    &status);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "reason")), 9);
+	json_decref(j);
+
+	/* Checks: unknown key 6, missing code 7, malformed code 7, a number
+	 * with nothing pending 4. */
+	static const struct {
+		const char *fmt;
+		int status;
+	} cbad[] = {
+		{ "apiKey=nope&to=0501234567&code=123456", 6 },
+		{ "apiKey=%s&to=0501234567", 7 },
+		{ "apiKey=%s&to=0501234567&code=12ab56", 7 },
+		{ "apiKey=%s&code=123456", 7 },
+		{ "apiKey=%s&to=0501234569&code=123456", 4 },
+	};
+	for (size_t i = 0; i < sizeof(cbad) / sizeof(cbad[0]); i++) {
+		snprintf(body, sizeof(body), cbad[i].fmt, H_TOKEN);
+		j = post("/verify/check", FORM, NULL, body, &status);
+		ck_assert_int_eq(status, 200);
+		ck_assert_msg(json_integer_value(json_object_get(j,
+		    "status")) == cbad[i].status, "%s", cbad[i].fmt);
+		json_decref(j);
+	}
+}
+END_TEST
+
+/* ---- seed 003 --------------------------------------------------------- */
+
+static const char *const keys_003[] = { "id", "phone", "status",
+	"expires_at", NULL };
+
+/* expires_at as the document's example writes it: ...T15:30:00.000Z */
+static void
+assert_time_003(const char *t, long want_secs)
+{
+	long d;
+
+	ck_assert_msg(strlen(t) == 24 && strcmp(t + 19, ".000Z") == 0,
+	    "expires_at %s", t);
+	d = secs_until(t);
+	ck_assert_msg(d > want_secs - 30 && d <= want_secs, "expires in %ld",
+	    d);
+}
+
+START_TEST(seed003_send_and_check)
+{
+	char text[512], code1[16], code2[16], body[256], id1[64];
+	json_t *j;
+	int status;
+
+	start_all();
+	/* "Basic OTP", as the document writes it. */
+	j = post("/v1/sms/verify/send", "application/json", H_TOKEN,
+	    "{\n    \"phone\": \"+14155551234\"\n  }", &status);
+	ck_assert_int_eq(status, 200);
+	assert_keys(j, keys_003);
+	ck_assert_str_eq(jstr(j, "phone"), "+14155551234");
+	ck_assert_str_eq(jstr(j, "status"), "sent");
+	assert_time_003(jstr(j, "expires_at"), 600);
+	snprintf(id1, sizeof(id1), "%s", jstr(j, "id"));
+	json_decref(j);
+	read_sms("+14155551234", 1, text, sizeof(text), code1, sizeof(code1));
+	ck_assert_int_eq((int)strlen(code1), 6);
+	snprintf(body, sizeof(body), "Your verification code is: %s. Valid "
+	    "for 10 minutes.", code1);
+	ck_assert_str_eq(text, body);
+
+	/* "Custom Template": it also invalidates the pending code. */
+	j = post("/v1/sms/verify/send", "application/json", H_TOKEN,
+	    "{\n    \"phone\": \"+14155551234\",\n    \"template\": \"Your "
+	    "Acme login code: {code}\",\n    \"code_length\": 4,\n    "
+	    "\"expiry_minutes\": 5\n  }", &status);
+	ck_assert_int_eq(status, 200);
+	assert_keys(j, keys_003);
+	ck_assert_str_eq(jstr(j, "status"), "sent");
+	assert_time_003(jstr(j, "expires_at"), 300);
+	ck_assert_str_ne(jstr(j, "id"), id1);
+	json_decref(j);
+	read_sms("+14155551234", 2, text, sizeof(text), code2, sizeof(code2));
+	ck_assert_int_eq((int)strlen(code2), 4);
+	snprintf(body, sizeof(body), "Your Acme login code: %s", code2);
+	ck_assert_str_eq(text, body);
+
+	/* The first code is no longer good, the second is, once. */
+	snprintf(body, sizeof(body), "{\"id\": \"%s\", \"code\": \"%s\"}",
+	    id1, code1);
+	j = post("/v1/sms/verify/check", NULL, H_TOKEN, body, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert(json_is_false(json_object_get(j, "valid")));
+	ck_assert_str_eq(jstr(j, "status"), "canceled");
+	json_decref(j);
+	snprintf(body, sizeof(body), "{\"phone\": \"+14155551234\", "
+	    "\"code\": \"%s\"}", code2);
+	j = post("/v1/sms/verify/check", NULL, H_TOKEN, body, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert(json_is_true(json_object_get(j, "valid")));
+	ck_assert_str_eq(jstr(j, "status"), "approved");
+	json_decref(j);
+	j = post("/v1/sms/verify/check", NULL, H_TOKEN, body, &status);
+	ck_assert(json_is_false(json_object_get(j, "valid")));
+	json_decref(j);
+
+	/* metadata is kept with the verification. */
+	j = post("/v1/sms/verify/send", NULL, H_TOKEN, "{\"phone\": "
+	    "\"+14155550126\", \"metadata\": {\"user\": \"u-42\"}}", &status);
+	ck_assert_int_eq(status, 200);
+	snprintf(body, sizeof(body), "/v1/verifications/%s", jstr(j, "id"));
+	json_decref(j);
+	j = h_json(&H, "GET", body, NULL, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_str_eq(jstr(json_object_get(j, "metadata"), "user"),
+	    "u-42");
+	json_decref(j);
+}
+END_TEST
+
+START_TEST(seed003_errors)
+{
+	json_t *j, *e;
+	int status;
+
+	start_all();
+	/* The document's request skeleton, placeholders and all: refused
+	 * with an error that names a field. */
+	j = post("/v1/sms/verify/send", "application/json", H_TOKEN,
+	    "\n{\n  \"phone\": \"<string>\",\n  \"template\": \"<string>\",\n"
+	    "  \"code_length\": 123,\n  \"expiry_minutes\": 123,\n"
+	    "  \"metadata\": {}\n}\n", &status);
+	ck_assert_int_eq(status, 422);
+	e = json_object_get(j, "error");
+	ck_assert(strlen(jstr(e, "code")) > 0 && strlen(jstr(e, "field")) > 0);
+	json_decref(j);
+
+	static const struct {
+		const char *body, *field;
+		int status;
+	} bad[] = {
+		{ "{\"phone\": \"+14155550127\", \"code_length\": 9}",
+		    "code_length", 422 },
+		{ "{\"phone\": \"+14155550127\", \"code_length\": 3}",
+		    "code_length", 422 },
+		{ "{\"phone\": \"+14155550127\", \"expiry_minutes\": 0}",
+		    "expiry_minutes", 422 },
+		{ "{\"phone\": \"+14155550127\", \"expiry_minutes\": 61}",
+		    "expiry_minutes", 422 },
+		{ "{\"phone\": \"+14155550127\", \"template\": \"no code\"}",
+		    "template", 422 },
+		{ "{\"phone\": \"+14155550127\", \"template\": \"##code##\"}",
+		    "template", 422 },
+		{ "{\"phone\": \"+14155550127\", \"metadata\": [1]}",
+		    "metadata", 422 },
+		{ "{\"phone\": \"<string>\"}", "phone", 422 },
+		{ "{\"template\": \"{code}\"}", "phone", 422 },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		j = post("/v1/sms/verify/send", NULL, H_TOKEN, bad[i].body,
+		    &status);
+		ck_assert_msg(status == bad[i].status, "%s: %d", bad[i].body,
+		    status);
+		ck_assert_str_eq(jstr(json_object_get(j, "error"), "field"),
+		    bad[i].field);
+		json_decref(j);
+	}
+	j = post("/v1/sms/verify/send", NULL, "wrong-token-0123456789",
+	    "{\"phone\": \"+14155550127\"}", &status);
+	ck_assert_int_eq(status, 401);
+	json_decref(j);
+	ck_assert_int_eq(h_count_sms(&H, "+14155550127"), 0);
+}
+END_TEST
+
+/* A [key] template and a [template en] override reach the handset, and
+ * a request's language still wins over the key's template. */
+START_TEST(configured_templates)
+{
+	char text[512], code[16], want[256];
+	json_t *j;
+	int status;
+
+	snprintf(H.key_extra, sizeof(H.key_extra), "template = acme\n");
+	snprintf(H.extra_conf, sizeof(H.extra_conf),
+	    "[template acme]\ntext = Acme: {code} is your code.\n"
+	    "[template de]\ntext = Acme-Code {code}, {minutes} Minuten.\n");
+	start_all();
+	j = post("/v1/verifications", NULL, H_TOKEN,
+	    "{\"phone\": \"+14155550128\"}", &status);
+	ck_assert_int_eq(status, 201);
+	json_decref(j);
+	read_sms("+14155550128", 1, text, sizeof(text), code, sizeof(code));
+	snprintf(want, sizeof(want), "Acme: %s is your code.", code);
+	ck_assert_str_eq(text, want);
+
+	j = post("/sms-verify", NULL, H_TOKEN, "{\"number\": \"+14155550129\", "
+	    "\"language-code\": \"de\"}", &status);
+	ck_assert_int_eq(status, 200);
+	json_decref(j);
+	read_sms("+14155550129", 1, text, sizeof(text), code, sizeof(code));
+	snprintf(want, sizeof(want), "Acme-Code %s, 10 Minuten.", code);
+	ck_assert_str_eq(text, want);
+}
+END_TEST
+
+static Suite *
+compat_suite(void)
+{
+	Suite *s = suite_create("compat");
+	struct {
+		const char *name;
+		const TTest *test;
+	} tests[] = {
+		{ "seed000", seed000_send_and_verify },
+		{ "seed000_errors", seed000_errors },
+		{ "seed002", seed002_send_and_check },
+		{ "seed002_errors", seed002_errors },
+		{ "seed003", seed003_send_and_check },
+		{ "seed003_errors", seed003_errors },
+		{ "templates", configured_templates },
+	};
+
+	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+		TCase *tc = tcase_create(tests[i].name);
+		tcase_add_checked_fixture(tc, setup, teardown);
+		tcase_set_timeout(tc, 120);
+		tcase_add_test(tc, tests[i].test);
+		suite_add_tcase(s, tc);
+	}
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(compat_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
