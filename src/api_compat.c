@@ -54,7 +54,6 @@
 #define CODE_003_MAX 8
 #define CODE_003_DEFAULT 6
 #define EXPIRY_003_DEFAULT 10   /* minutes */
-#define METADATA_MAX 4096
 
 /* ---- field readers (no answer: each API words its own errors) ---------- */
 
@@ -630,55 +629,16 @@ sent_003(struct flow_send *fs, const struct verif *v)
 {
 	struct evhttp_request *req = fs->arg;
 
-	switch (fs->err) {
-	case FLOW_OK:
-		/* "sent or failed": a queued message is taken and retried
-		 * until it expires, so it is "sent" to this API's users. */
-		http_reply_json(req, 200, json_pack("{s:s, s:s, s:s, s:o}",
-		    "id", v->id, "phone", v->phone, "status",
-		    v->send_state == SEND_FAILED ? "failed" : "sent",
-		    "expires_at", time_003(v->expires_at)));
-		return;
-	case FLOW_SHUTDOWN:
-		return;
-	case FLOW_PHONE_UNPARSABLE:
-	case FLOW_PHONE_INVALID:
-		http_reply_error(req, HTTP_ERR_INVALID, "invalid_phone",
-		    "phone", "phone is not a valid phone number (include the "
-		    "country code, e.g. +14155551234)");
-		return;
-	case FLOW_PHONE_TYPE:
-		http_reply_error(req, HTTP_ERR_INVALID, "phone_type_refused",
-		    "phone", "phone is a %s number, which is not sent codes",
-		    phone_strtype(fs->ptype));
-		return;
-	case FLOW_LANGUAGE:
-	case FLOW_TEMPLATE:
-		http_reply_error(req, HTTP_ERR_INVALID, "invalid_template",
-		    "template", "template must contain {code} and be at most "
-		    "%d octets", FLOW_MAX_TEMPLATE);
-		return;
-	case FLOW_TOO_LONG:
-		http_reply_error(req, HTTP_ERR_INVALID, "template_too_long",
-		    "template", "the message must fit %d SMS parts",
-		    FLOW_MAX_PARTS);
-		return;
-	case FLOW_SENDER:
-		http_reply_error(req, HTTP_ERR_INVALID, "invalid_sender",
-		    "sender", "the sender is not valid");
-		return;
-	case FLOW_STORE_FULL:
-	case FLOW_STORE_ERROR:
-		http_reply_error(req, HTTP_ERR_UNAVAILABLE,
-		    fs->err == FLOW_STORE_FULL ? "store_full" : "store_error",
-		    NULL, "the verification could not be stored; nothing was "
-		    "sent");
-		return;
-	case FLOW_INTERNAL:
-		http_reply_error(req, HTTP_ERR_INTERNAL, "internal", NULL,
-		    "the verification could not be made; nothing was sent");
+	if (fs->err != FLOW_OK) {
+		api_send_error(req, fs);
 		return;
 	}
+	/* "sent or failed": a queued message is taken and retried until it
+	 * expires, so it is "sent" to this API's users. */
+	http_reply_json(req, 200, json_pack("{s:s, s:s, s:s, s:o}",
+	    "id", v->id, "phone", v->phone, "status",
+	    v->send_state == SEND_FAILED ? "failed" : "sent",
+	    "expires_at", time_003(v->expires_at)));
 }
 
 static void
@@ -686,7 +646,7 @@ api_003_send(struct evhttp_request *req, const char *rest, void *arg)
 {
 	struct gw *gw = arg;
 	struct flow_send *fs;
-	json_t *body, *meta;
+	json_t *body;
 	int key, minutes = EXPIRY_003_DEFAULT;
 
 	if ((key = api_auth(gw, req, http_bearer(req))) < 0)
@@ -725,17 +685,8 @@ api_003_send(struct evhttp_request *req, const char *rest, void *arg)
 		goto fail;
 	}
 	fs->expiry = minutes * 60;
-	meta = json_object_get(body, "metadata");
-	if (meta != NULL && !json_is_null(meta)) {
-		if (!json_is_object(meta) || (fs->metadata = json_dumps(meta,
-		    JSON_COMPACT)) == NULL ||
-		    strlen(fs->metadata) > METADATA_MAX) {
-			http_reply_error(req, HTTP_ERR_INVALID,
-			    "invalid_field", "metadata", "metadata must be a "
-			    "JSON object of at most %d octets", METADATA_MAX);
-			goto fail;
-		}
-	}
+	if (api_read_metadata(req, body, &fs->metadata) < 0)
+		goto fail;
 	flow_send(fs);
 	return;
 fail:

@@ -233,16 +233,12 @@ read_phone(struct gw *gw, struct evhttp_request *req, const char *phone,
 
 /* ---- send ------------------------------------------------------------- */
 
-/* The flow's answer, in the native API's words. */
-static void
-send_done(struct flow_send *fs, const struct verif *v)
+/* A failed send's answer in the native API's words (seed 003's too). */
+void
+api_send_error(struct evhttp_request *req, const struct flow_send *fs)
 {
-	struct evhttp_request *req = fs->arg;
-
 	switch (fs->err) {
 	case FLOW_OK:
-		http_reply_json(req, 201, send_json(v));
-		break;
 	case FLOW_SHUTDOWN:
 		break;          /* the listener and its requests are gone */
 	case FLOW_PHONE_UNPARSABLE:
@@ -290,10 +286,17 @@ send_done(struct flow_send *fs, const struct verif *v)
 	}
 }
 
-/* The metadata field as compact JSON text into *out (NULL when absent).
- * Returns 0, or -1 after answering 422. */
-static int
-read_metadata(struct evhttp_request *req, json_t *body, char **out)
+static void
+send_done(struct flow_send *fs, const struct verif *v)
+{
+	if (fs->err == FLOW_OK)
+		http_reply_json(fs->arg, 201, send_json(v));
+	else
+		api_send_error(fs->arg, fs);
+}
+
+int
+api_read_metadata(struct evhttp_request *req, json_t *body, char **out)
 {
 	json_t *meta = json_object_get(body, "metadata");
 
@@ -367,7 +370,7 @@ api_send(struct evhttp_request *req, const char *rest, void *arg)
 		    "language", "language must be one of de en es fr it pt ru");
 		goto fail;
 	}
-	if (read_metadata(req, body, &fs->metadata) < 0)
+	if (api_read_metadata(req, body, &fs->metadata) < 0)
 		goto fail;
 	flow_send(fs);
 	return;
