@@ -10,14 +10,41 @@
  * not change while the process runs.  A mutex guards it (phone_pool.c
  * parses on a worker thread; libphonenumber itself is thread-safe), held
  * only to look up or store an entry, never across a parse.
+ *
+ * Most numbers come in E.164 ("+14155550123"), and for those Parse() (half
+ * the cost of a lookup: it runs its extraction, extension and national
+ * prefix expressions) can be skipped: the country code is the one prefix
+ * of 1 to 3 digits the library knows, the rest is the national number.
+ * Parse() would give something else only when it strips a national prefix
+ * from that rest (Mexico's "1" before mobiles, Belarus's "8"), or for a
+ * leading zero; so the short way is taken only when the rest starts with
+ * no match of the country's national_prefix_for_parsing (read once from
+ * libphonenumber's compiled-in metadata), does not start with 0, and turns
+ * out valid.  Everything else goes through Parse().  check_util's
+ * phone_fast_path compares both ways over every region's example numbers
+ * and their neighbours.
  */
+#include "config.h"
+
+#include <cstdlib>
 #include <cstring>
+#include <map>
 #include <mutex>
+#include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <phonenumbers/phonenumber.pb.h>
 #include <phonenumbers/phonenumberutil.h>
+#ifdef HAVE_PHONE_METADATA
+#include <phonenumbers/phonemetadata.pb.h>
+namespace i18n { namespace phonenumbers {
+/* libphonenumber's serialized metadata (its metadata.h is not installed) */
+int metadata_size();
+const void *metadata_get();
+} }
+#endif
 
 #include "phone.h"
 
@@ -139,28 +166,11 @@ phone_normalise(const char *number, const char *region, char *out,
 	return answer(r, buf, t, out, outsize, type);
 }
 
+/* Type, E.164 and verdict of a parsed number. */
 static enum phone_result
-phone_normalise_uncached(const char *number, const char *region, char *out,
+classify(const PhoneNumberUtil *util, const PhoneNumber &pn, char *out,
     size_t outsize, enum phone_type *type)
 {
-	const PhoneNumberUtil *util = PhoneNumberUtil::GetInstance();
-	PhoneNumber pn;
-	std::string in(number ? number : "");
-	std::string reg(region && *region ? region : "ZZ");
-
-	if (in.empty() || in.size() > 64)
-		return PHONE_UNPARSABLE;
-	/* Digits only and long enough to hold a country code: read as
-	 * international even without the '+', like the hosted APIs do when
-	 * no country is given. */
-	if (reg == "ZZ" && in[0] != '+') {
-		if (in.compare(0, 2, "00") == 0)
-			in = "+" + in.substr(2);
-		else
-			in = "+" + in;
-	}
-	if (util->Parse(in, reg, &pn) != PhoneNumberUtil::NO_PARSING_ERROR)
-		return PHONE_UNPARSABLE;
 	/* IsValidNumber() is GetNumberType() != UNKNOWN underneath: ask once
 	 * (the type's regular expressions are the expensive part). */
 	PhoneNumberUtil::PhoneNumberType t = util->GetNumberType(pn);
@@ -174,6 +184,162 @@ phone_normalise_uncached(const char *number, const char *region, char *out,
 	if (type)
 		*type = map_type(t);
 	return PHONE_OK;
+}
+
+/* The whole way: Parse(), then classify. */
+static enum phone_result
+parse_slow(const PhoneNumberUtil *util, const std::string &in,
+    const std::string &reg, char *out, size_t outsize, enum phone_type *type)
+{
+	PhoneNumber pn;
+
+	if (util->Parse(in, reg, &pn) != PhoneNumberUtil::NO_PARSING_ERROR)
+		return PHONE_UNPARSABLE;
+	return classify(util, pn, out, outsize, type);
+}
+
+#ifdef HAVE_PHONE_METADATA
+namespace {
+/* Each country code's national prefixes for parsing, as expressions. */
+std::map<int, std::vector<std::regex>> *
+national_prefixes()
+{
+	static std::map<int, std::vector<std::regex>> *m = [] {
+		auto *p = new std::map<int, std::vector<std::regex>>;
+		i18n::phonenumbers::PhoneMetadataCollection c;
+		if (!c.ParseFromArray(i18n::phonenumbers::metadata_get(),
+		    i18n::phonenumbers::metadata_size()))
+			return (std::map<int, std::vector<std::regex>> *)NULL;
+		for (const auto &md : c.metadata()) {
+			const std::string &np =
+			    md.has_national_prefix_for_parsing() ?
+			    md.national_prefix_for_parsing() :
+			    md.national_prefix();
+			if (!np.empty())
+				(*p)[md.country_code()].emplace_back(np,
+				    std::regex::ECMAScript |
+				    std::regex::optimize);
+		}
+		return p;
+	}();
+	return m;
+}
+}
+
+/* The short way for "+" and digits (see the top of the file): 1 with the
+ * verdict in *r, 0 when Parse() must decide. */
+static int
+parse_fast(const PhoneNumberUtil *util, const std::string &in, char *out,
+    size_t outsize, enum phone_type *type, enum phone_result *r)
+{
+	std::map<int, std::vector<std::regex>> *np = national_prefixes();
+	size_t n = in.size(), i;
+	int cc = 0;
+
+	if (np == NULL || n < 4 || n > 18 || in[0] != '+')
+		return 0;
+	for (i = 1; i < n; i++)
+		if (in[i] < '0' || in[i] > '9')
+			return 0;
+	for (i = 1; i <= 3; i++) {
+		std::string rc;
+		cc = cc * 10 + (in[i] - '0');
+		util->GetRegionCodeForCountryCode(cc, &rc);
+		if (rc != "ZZ")
+			break;
+	}
+	if (i > 3 || i + 1 >= n || in[i + 1] == '0')
+		return 0;
+	std::string nat = in.substr(i + 1);
+	auto it = np->find(cc);
+	if (it != np->end())
+		for (const std::regex &re : it->second)
+			if (std::regex_search(nat, re,
+			    std::regex_constants::match_continuous))
+				return 0;
+	PhoneNumber pn;
+	pn.set_country_code(cc);
+	pn.set_national_number(std::strtoull(nat.c_str(), NULL, 10));
+	*r = classify(util, pn, out, outsize, type);
+	return *r == PHONE_OK;
+}
+#endif
+
+/* The input as Parse() gets it, or false when it is none. */
+static bool
+prepare(const char *number, const char *region, std::string &in,
+    std::string &reg)
+{
+	in.assign(number ? number : "");
+	reg.assign(region && *region ? region : "ZZ");
+	if (in.empty() || in.size() > 64)
+		return false;
+	/* Digits only and long enough to hold a country code: read as
+	 * international even without the '+', like the hosted APIs do when
+	 * no country is given. */
+	if (reg == "ZZ" && in[0] != '+') {
+		if (in.compare(0, 2, "00") == 0)
+			in = "+" + in.substr(2);
+		else
+			in = "+" + in;
+	}
+	return true;
+}
+
+static enum phone_result
+phone_normalise_uncached(const char *number, const char *region, char *out,
+    size_t outsize, enum phone_type *type)
+{
+	const PhoneNumberUtil *util = PhoneNumberUtil::GetInstance();
+	std::string in, reg;
+
+	if (!prepare(number, region, in, reg))
+		return PHONE_UNPARSABLE;
+#ifdef HAVE_PHONE_METADATA
+	enum phone_result r;
+	if (parse_fast(util, in, out, outsize, type, &r))
+		return r;
+#endif
+	return parse_slow(util, in, reg, out, outsize, type);
+}
+
+extern "C" enum phone_result
+phone_normalise_slow(const char *number, const char *region, char *out,
+    size_t outsize, enum phone_type *type)
+{
+	std::string in, reg;
+
+	if (!prepare(number, region, in, reg))
+		return PHONE_UNPARSABLE;
+	return parse_slow(PhoneNumberUtil::GetInstance(), in, reg, out,
+	    outsize, type);
+}
+
+extern "C" int
+phone_example_numbers(char ***out)
+{
+	const PhoneNumberUtil *util = PhoneNumberUtil::GetInstance();
+	std::set<std::string> regions;
+	std::vector<std::string> all;
+
+	util->GetSupportedRegions(&regions);
+	for (const std::string &r : regions)
+		for (int t = PhoneNumberUtil::FIXED_LINE;
+		    t <= PhoneNumberUtil::VOICEMAIL; t++) {
+			PhoneNumber pn;
+			std::string s;
+			if (!util->GetExampleNumberForType(r,
+			    (PhoneNumberUtil::PhoneNumberType)t, &pn))
+				continue;
+			util->Format(pn, PhoneNumberUtil::E164, &s);
+			all.push_back(s);
+		}
+	*out = (char **)std::calloc(all.size() + 1, sizeof(char *));
+	if (*out == NULL)
+		return -1;
+	for (size_t i = 0; i < all.size(); i++)
+		(*out)[i] = strdup(all[i].c_str());
+	return (int)all.size();
 }
 
 extern "C" const char *

@@ -55,6 +55,16 @@ int phone_region_valid(const char *region);
  * +972501234567), into out.  0 or -1. */
 int phone_national(const char *e164, char *out, size_t outsize);
 
+/* phone_normalise() without its cache and without the E.164 short way:
+ * every number through libphonenumber's Parse().  For tests, which check
+ * that both ways agree. */
+enum phone_result phone_normalise_slow(const char *number,
+    const char *region, char *out, size_t outsize, enum phone_type *type);
+/* libphonenumber's example number (E.164) of every region and type, as a
+ * malloc'd NULL-terminated array of malloc'd strings; the count, or -1.
+ * For tests. */
+int phone_example_numbers(char ***out);
+
 #ifdef __cplusplus
 }
 #endif
