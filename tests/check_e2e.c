@@ -20,6 +20,7 @@
 #include <openssl/hmac.h>
 
 #include "harness.h"
+#include "peer.h"
 
 #define PHONE "+14155550123"
 #define SMS_WAIT_MS 15000
@@ -649,16 +650,6 @@ START_TEST(webhooks_signed_retried_durable)
 }
 END_TEST
 
-/* A file of tests/data/tls (see its README) in the source tree. */
-static const char *
-tls_path(char *buf, size_t size, const char *file)
-{
-	const char *dir = getenv("SV_SRCDIR");
-
-	snprintf(buf, size, "%s/tests/data/tls/%s", dir ? dir : ".", file);
-	return buf;
-}
-
 /* Start hook_sink speaking HTTPS with the test server certificate (it
  * names 127.0.0.1), and point [key test] at it. */
 static void
@@ -666,8 +657,8 @@ hook_start_tls(void)
 {
 	char cert[400], key[400], args[256];
 
-	tls_path(cert, sizeof(cert), "server.pem");
-	tls_path(key, sizeof(key), "server.key");
+	peer_tls_path(cert, sizeof(cert), "server.pem");
+	peer_tls_path(key, sizeof(key), "server.key");
 	ck_assert_msg(h_file_contains(cert, "BEGIN CERTIFICATE"),
 	    "cannot read %s (set SV_SRCDIR)", cert);
 	ck_assert_int_lt(snprintf(args, sizeof(args),
@@ -703,7 +694,7 @@ START_TEST(webhooks_https)
 	hook_start_tls();
 	/* The test CA is no system's: the daemon trusts it by name. */
 	ck_assert_int_lt(snprintf(H.server_extra, sizeof(H.server_extra),
-	    "webhook_ca_file = %s\n", tls_path(ca, sizeof(ca), "ca.pem")),
+	    "webhook_ca_file = %s\n", peer_tls_path(ca, sizeof(ca), "ca.pem")),
 	    (int)sizeof(H.server_extra));
 	start_all();
 	send_and_approve(id, sizeof(id));

@@ -35,6 +35,7 @@
 #include <event2/listener.h>
 #include <openssl/ssl.h>
 
+#include "peer.h"
 #include "smpp_pdu.h"
 
 #define MAX_CONNS 8
@@ -638,14 +639,6 @@ END_TEST
 /*
  * TLS.
  */
-static const char *
-tls_path(char *buf, size_t size, const char *file)
-{
-	const char *dir = getenv("SV_SRCDIR");
-
-	snprintf(buf, size, "%s/tests/data/tls/%s", dir ? dir : ".", file);
-	return buf;
-}
 
 /* Make the fake speak TLS with the test server certificate. */
 static void
@@ -656,10 +649,11 @@ fake_tls(void)
 	fk.tls = SSL_CTX_new(TLS_server_method());
 	ck_assert_ptr_nonnull(fk.tls);
 	ck_assert_msg(SSL_CTX_use_certificate_chain_file(fk.tls,
-	    tls_path(cert, sizeof(cert), "server.pem")) == 1,
+	    peer_tls_path(cert, sizeof(cert), "server.pem")) == 1,
 	    "cannot load %s (set SV_SRCDIR)", cert);
 	ck_assert_int_eq(SSL_CTX_use_PrivateKey_file(fk.tls,
-	    tls_path(key, sizeof(key), "server.key"), SSL_FILETYPE_PEM), 1);
+	    peer_tls_path(key, sizeof(key), "server.key"), SSL_FILETYPE_PEM),
+	    1);
 	ck_assert_int_eq(SSL_CTX_check_private_key(fk.tls), 1);
 }
 
@@ -670,7 +664,7 @@ tls_config(char *ca, size_t size, const char *ca_name,
 	struct smpp_config c = config();
 
 	c.tls = 1;
-	c.tls_ca_file = tls_path(ca, size, ca_name);
+	c.tls_ca_file = peer_tls_path(ca, size, ca_name);
 	c.tls_server_name = server_name;
 	return c;
 }

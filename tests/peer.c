@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -44,4 +45,13 @@ peer_write_portfile(const char *path, int port)
 		return -1;
 	}
 	return 0;
+}
+
+const char *
+peer_tls_path(char *buf, size_t size, const char *file)
+{
+	const char *dir = getenv("SV_SRCDIR");
+
+	snprintf(buf, size, "%s/tests/data/tls/%s", dir ? dir : ".", file);
+	return buf;
 }
