@@ -561,15 +561,19 @@ hook_signed(json_t *line)
 	return strlen(v1 + 4) == 64 && CRYPTO_memcmp(want, v1 + 4, 64) == 0;
 }
 
-/* Events of type for id that hook_sink answered 2xx (checking each one's
- * signature); *failed gets the answers it refused. */
+/* Walk hook_sink's log for the events of type for id that it answered
+ * 2xx, checking that every body is JSON and every match is signed.
+ * Returns how many match; *first, unless NULL, gets the first of them
+ * (caller frees) or NULL; *failed, unless NULL, the answers it refused. */
 static int
-hook_count(const char *type, const char *id, int *failed)
+hook_walk(const char *type, const char *id, json_t **first, int *failed)
 {
 	json_t *lines = h_handset_read(H.hook_log), *l, *ev;
 	size_t i;
 	int n = 0, bad = 0;
 
+	if (first != NULL)
+		*first = NULL;
 	json_array_foreach(lines, i, l) {
 		if (json_is_true(json_object_get(l, "failed"))) {
 			bad++;
@@ -581,7 +585,11 @@ hook_count(const char *type, const char *id, int *failed)
 		    strcmp(jstr(json_object_get(ev, "data"), "id"), id) == 0) {
 			ck_assert_msg(hook_signed(l), "bad signature on %s",
 			    type);
-			n++;
+			/* Not freed here: the caller owns the first. */
+			if (n++ == 0 && first != NULL) {
+				*first = ev;
+				continue;
+			}
 		}
 		json_decref(ev);
 	}
@@ -589,6 +597,25 @@ hook_count(const char *type, const char *id, int *failed)
 	if (failed != NULL)
 		*failed = bad;
 	return n;
+}
+
+/* Events of type for id that hook_sink answered 2xx (checking each one's
+ * signature); *failed gets the answers it refused. */
+static int
+hook_count(const char *type, const char *id, int *failed)
+{
+	return hook_walk(type, id, NULL, failed);
+}
+
+/* The first event of type for id (from hook_sink's log, answered 2xx,
+ * checked as hook_count() checks), as JSON (caller frees), or NULL. */
+static json_t *
+hook_event(const char *type, const char *id)
+{
+	json_t *ev;
+
+	hook_walk(type, id, &ev, NULL);
+	return ev;
 }
 
 static int
@@ -800,30 +827,6 @@ START_TEST(webhooks_dead_receiver_holds_back_nothing_else)
 	close(hole);
 }
 END_TEST
-
-/* The first event of type for id (from hook_sink's log, answered 2xx),
- * as JSON (caller frees), or NULL. */
-static json_t *
-hook_event(const char *type, const char *id)
-{
-	json_t *lines = h_handset_read(H.hook_log), *l, *ev, *found = NULL;
-	size_t i;
-
-	json_array_foreach(lines, i, l) {
-		if (json_is_true(json_object_get(l, "failed")))
-			continue;
-		ev = json_loads(jstr(l, "body"), 0, NULL);
-		if (ev != NULL && found == NULL &&
-		    strcmp(jstr(ev, "type"), type) == 0 &&
-		    strcmp(jstr(json_object_get(ev, "data"), "id"), id) == 0) {
-			found = ev;
-			continue;
-		}
-		json_decref(ev);
-	}
-	json_decref(lines);
-	return found;
-}
 
 START_TEST(webhook_event_types)
 {
