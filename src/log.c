@@ -8,9 +8,9 @@
  * formatted completely in memory and handed to the kernel with a single
  * write(2), so lines from one process never interleave and a line is never
  * half-written by us.  The timestamp is the real wall clock with
- * milliseconds (not util_now(): tests that fix the policy clock still get
- * true log times).  The level filter is the only state here; it is set
- * once from [server] log_level and on reload.
+ * milliseconds (util_now_ms(), not util_now(): tests that fix the policy
+ * clock still get true log times).  The level filter is the only state
+ * here; it is set once from [server] log_level and on reload.
  *
  * Secrets never come here.  Values from outside (names, reasons, error
  * texts) go through log_str(); phone numbers through log_phone().
@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "util.h"
 
 static enum log_level min_level = LOG_INFO;
 
@@ -131,7 +132,8 @@ log_event(enum log_level level, const char *event, const char *fmt, ...)
 	static time_t ts_sec = -1;
 	static char ts[32];             /* "2026-11-22T07:33:10", per second */
 	char stackbuf[1024], *buf = stackbuf;
-	struct timespec now;
+	int64_t now_ms;
+	time_t sec;
 	struct tm tm;
 	va_list ap;
 	int hlen, plen;
@@ -142,14 +144,15 @@ log_event(enum log_level level, const char *event, const char *fmt, ...)
 	if (level < LOG_DEBUG || level > LOG_ERR)
 		level = LOG_ERR;
 
-	clock_gettime(CLOCK_REALTIME, &now);
-	if (now.tv_sec != ts_sec) {
-		gmtime_r(&now.tv_sec, &tm);
+	now_ms = util_now_ms();
+	sec = (time_t)(now_ms / 1000);
+	if (sec != ts_sec) {
+		gmtime_r(&sec, &tm);
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
-		ts_sec = now.tv_sec;
+		ts_sec = sec;
 	}
 	hlen = snprintf(buf, sizeof(stackbuf), "ts=%s.%03ldZ level=%s event=",
-	    ts, now.tv_nsec / 1000000, level_names[level]);
+	    ts, (long)(now_ms % 1000), level_names[level]);
 	if (hlen < 0 || (size_t)hlen + elen + 3 >= sizeof(stackbuf))
 		return;
 	memcpy(buf + hlen, event, elen);

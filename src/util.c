@@ -100,6 +100,17 @@ util_mono_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Real wall-clock milliseconds; never affected by util_clock_set(), so
+ * logs and webhook retries keep true times while tests fix policy time. */
+int64_t
+util_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* t as "YYYY-MM-DDTHH:MM:SSZ" (UTC).  An empty string when out is too small
  * or t cannot be represented. */
 void

@@ -19,6 +19,9 @@ int64_t util_now(void);
 void util_clock_set(int64_t now);
 /* Monotonic milliseconds, for latency and timers; never set by tests. */
 int64_t util_mono_ms(void);
+/* Wall-clock milliseconds since the epoch (UTC), for log times and
+ * webhook due times; always the real clock, never set by tests. */
+int64_t util_now_ms(void);
 
 /* "2026-11-22T07:33:10Z" into out (at least 21 octets). */
 void util_rfc3339(int64_t t, char *out, size_t outsize);

@@ -27,7 +27,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <arpa/inet.h>
 
@@ -86,15 +85,6 @@ struct webhook {
 	uint64_t scan_from;
 	struct webhook_stats stats;
 };
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static const struct conf_key *
 key_conf(const struct gw *gw, const char *name)
@@ -166,7 +156,7 @@ webhook_emit(struct gw *gw, const struct verif *v, const char *type)
 		log_err("webhook.encode_failed", "id=%s type=%s", v->id, type);
 		return;
 	}
-	if (store_outbox_put(gw->store, v->key, body, now_ms(), &seq) ==
+	if (store_outbox_put(gw->store, v->key, body, util_now_ms(), &seq) ==
 	    STORE_OK) {
 		if (wh->kick_from == 0 || seq < wh->kick_from)
 			wh->kick_from = seq;
@@ -233,7 +223,7 @@ on_response(struct evhttp_request *req, void *arg)
 	struct webhook *wh = f->wh;
 	struct gw *gw = wh->gw;
 	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
-	int64_t now = now_ms();
+	int64_t now = util_now_ms();
 
 	if (wh->closing)
 		return;         /* webhook_free() owns f */
@@ -377,7 +367,7 @@ setup_failed(struct webhook *wh, const struct store_event *ev)
 	int64_t wait = backoff_ms(ev->tries + 1);
 
 	store_outbox_retry(wh->gw->store, ev->seq, ev->tries + 1,
-	    now_ms() + wait);
+	    util_now_ms() + wait);
 	wh->stats.failed++;
 	log_warn("webhook.failed", "key=%s event=%" PRIu64 " status=0 "
 	    "tries=%d retry_in_ms=%" PRId64 " msg=\"no connection\"", ev->key,
@@ -495,7 +485,7 @@ on_event(void *arg, struct store_event *ev)
 		log_warn("webhook.dropped", "key=%s event=%" PRIu64
 		    " msg=\"the key has no webhook any more\"", ev->key,
 		    ev->seq);
-	} else if (ev->due_ms <= now_ms() && wh->inflight < WH_INFLIGHT &&
+	} else if (ev->due_ms <= util_now_ms() && wh->inflight < WH_INFLIGHT &&
 	    key_inflight(wh, ev->key, ev->seq, &same) < WH_PER_KEY && !same) {
 		deliver(wh, ev, k);
 	}
