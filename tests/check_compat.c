@@ -558,8 +558,9 @@ START_TEST(seed003_errors)
 }
 END_TEST
 
-/* A [key] template and a [template en] override reach the handset, and
- * a request's language still wins over the key's template. */
+/* A [key] template and a [template de] override reach the handset, a
+ * request's language still wins over the key's template, and SIGHUP
+ * brings in a new [template en]. */
 START_TEST(configured_templates)
 {
 	char text[512], code[16], want[256];
@@ -585,6 +586,22 @@ START_TEST(configured_templates)
 	json_decref(j);
 	read_sms("+14155550129", 1, text, sizeof(text), code, sizeof(code));
 	snprintf(want, sizeof(want), "Acme-Code %s, 10 Minuten.", code);
+	ck_assert_str_eq(text, want);
+
+	/* SIGHUP takes a new [template en] without a restart. */
+	FILE *f = fopen(H.conf, "a");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "[template en]\ntext = Reloaded: {code}.\n");
+	fclose(f);
+	kill(H.daemon_pid, SIGHUP);
+	ck_assert_msg(h_wait_lines(H.daemon_log, "event=gw.reloaded",
+	    10000) >= 1, "no reload (see %s)", H.daemon_log);
+	j = post("/v1/verifications", NULL, H_TOKEN,
+	    "{\"phone\": \"+14155550130\", \"language\": \"en\"}", &status);
+	ck_assert_int_eq(status, 201);
+	json_decref(j);
+	read_sms("+14155550130", 1, text, sizeof(text), code, sizeof(code));
+	snprintf(want, sizeof(want), "Reloaded: %s.", code);
 	ck_assert_str_eq(text, want);
 }
 END_TEST
