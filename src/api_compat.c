@@ -597,9 +597,9 @@ api_002_check(struct evhttp_request *req, const char *rest, void *arg)
 	c = xcalloc(1, sizeof(*c));
 	c->req = req;
 	util_strlcpy(c->to, to, sizeof(c->to));
-	flow_check(gw, key, NULL, phone_normalise(to, gw->conf->default_country,
-	    e164, sizeof(e164), &type) == PHONE_OK ? e164 : NULL, code,
-	    checked_002, c);
+	flow_check(gw, key, NULL, phone_normalise(to,
+	    conf_key_country(gw->conf, key), e164, sizeof(e164), &type) ==
+	    PHONE_OK ? e164 : NULL, code, checked_002, c);
 out:
 	OPENSSL_cleanse(code, sizeof(code));
 	json_decref(body);

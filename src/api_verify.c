@@ -206,11 +206,12 @@ read_code(struct evhttp_request *req, json_t *body, const char *name,
 	return 1;
 }
 
-/* Read and normalise the phone field.  Returns 0 with e164 filled or -1
- * after answering 422. */
+/* Read and normalise the phone field (national numbers in country, else
+ * the key's).  Returns 0 with e164 filled or -1 after answering 422. */
 static int
-read_phone(struct gw *gw, struct evhttp_request *req, const char *phone,
-    const char *country, const char *field, char *e164, size_t size)
+read_phone(struct gw *gw, struct evhttp_request *req, int key,
+    const char *phone, const char *country, const char *field, char *e164,
+    size_t size)
 {
 	enum phone_type type;
 	enum phone_result r;
@@ -221,7 +222,7 @@ read_phone(struct gw *gw, struct evhttp_request *req, const char *phone,
 		return -1;
 	}
 	r = phone_normalise(phone, country ? country :
-	    gw->conf->default_country, e164, size, &type);
+	    conf_key_country(gw->conf, key), e164, size, &type);
 	if (r != PHONE_OK) {
 		http_reply_error(req, HTTP_ERR_INVALID, "invalid_phone", field,
 		    r == PHONE_UNPARSABLE ? "%s is not a phone number" :
@@ -455,8 +456,8 @@ api_check(struct evhttp_request *req, const char *rest, void *arg)
 		    "id or phone is required");
 		goto out;
 	}
-	if (id == NULL && read_phone(gw, req, phone, country, "phone", e164,
-	    sizeof(e164)) < 0)
+	if (id == NULL && read_phone(gw, req, key, phone, country, "phone",
+	    e164, sizeof(e164)) < 0)
 		goto out;
 	flow_check(gw, key, id, id == NULL ? e164 : NULL, code, check_done,
 	    req);

@@ -45,6 +45,7 @@
 #define CONF_MAX_ERRORS 100             /* lines of error text */
 #define CONF_NAME_MAX   32              /* [smsc NAME], [key NAME]... */
 #define CONF_TEMPLATE_PARTS 4           /* SMS parts a template may need */
+#define CONF_MAX_MINUTES 1440           /* [verify] expiry 86400 s at most */
 
 enum ktype {
 	T_INT,          /* int within min..max */
@@ -195,6 +196,7 @@ static const struct kdef key_keys[] = {
 	{ "webhook_secret", T_STR, 1, 256, NULL, 0, K(webhook_secret), 0,
 	    NULL },
 	{ "language", T_LANG, 0, 0, NULL, 0, K(language), 0, NULL },
+	{ "country", T_COUNTRY, 0, 0, NULL, 0, K(country), 0, NULL },
 	{ "template", T_TMPLNAME, 0, 0, NULL, 0, K(tmpl), 0, NULL },
 };
 #undef K
@@ -724,8 +726,9 @@ template_find(const struct conf *c, const char *name)
 /*
  * A template's text as a send would use it: 0 when it is good, else -1
  * after reporting why.  The text is rendered with the longest code a
- * request may ask for (12 digits) and 60 minutes, so no send can find it
- * too long; the text itself is not echoed, it may be most of a line.
+ * request may ask for (12 digits) and the most minutes a code can live
+ * ([verify] expiry's bound, 86400 s), so no send can find it too long;
+ * the text itself is not echoed, it may be most of a line.
  */
 static int
 template_text_check(struct kctx *k, const char *v)
@@ -747,13 +750,14 @@ template_text_check(struct kctx *k, const char *v)
 		    "without its code is never sent");
 		return -1;
 	}
-	out = template_render(v, "000000000000", 60);
+	out = template_render(v, "000000000000", CONF_MAX_MINUTES);
 	parts = out != NULL ? smpp_text_parts(out, 0) : -1;
 	free(out);
 	if (parts < 1 || parts > CONF_TEMPLATE_PARTS) {
-		KERR(k, "too long: with a 12-digit code and 60 minutes it "
+		KERR(k, "too long: with a 12-digit code and %d minutes it "
 		    "needs %d SMS parts, at most %d are allowed (153 GSM or "
-		    "67 UCS-2 characters each)", parts, CONF_TEMPLATE_PARTS);
+		    "67 UCS-2 characters each)", CONF_MAX_MINUTES, parts,
+		    CONF_TEMPLATE_PARTS);
 		return -1;
 	}
 	return 0;
@@ -1480,6 +1484,7 @@ conf_free(struct conf *c)
 		free(k->webhook);
 		free(k->webhook_secret);
 		free(k->language);
+		free(k->country);
 		free(k->tmpl);
 	}
 	free(c->keys);
@@ -1492,6 +1497,14 @@ conf_free(struct conf *c)
 }
 
 /* Index of the SMSC called name in c->smscs, or -1. */
+const char *
+conf_key_country(const struct conf *c, int key)
+{
+	if (key >= 0 && key < c->nkey && c->keys[key].country != NULL)
+		return c->keys[key].country;
+	return c->default_country;
+}
+
 int
 conf_smsc_index(const struct conf *c, const char *name)
 {

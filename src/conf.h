@@ -67,6 +67,7 @@ struct conf_key {
 	char *webhook;            /* may be NULL */
 	char *webhook_secret;     /* may be NULL */
 	char *language;           /* default template language, may be NULL */
+	char *country;            /* region of national numbers, may be NULL */
 	char *tmpl;               /* [template NAME] of this key, may be NULL;
 	                           * never a language's name */
 };
@@ -125,6 +126,10 @@ struct conf *conf_load(const char *path, char **errors);
 struct conf *conf_load_string(const char *text, const char *name,
     char **errors);
 void conf_free(struct conf *);
+
+/* The region a key's national numbers are read in: its [key] country,
+ * else [verify] default_country. */
+const char *conf_key_country(const struct conf *, int key);
 
 /* Index of the SMSC called name, or -1. */
 int conf_smsc_index(const struct conf *, const char *name);

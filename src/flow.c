@@ -42,7 +42,7 @@ flow_send_new(struct gw *gw, int key, const char *api, flow_send_cb cb,
 	fs->gw = gw;
 	fs->key = key;
 	fs->api = api;
-	fs->region = gw->conf->default_country;
+	fs->region = conf_key_country(gw->conf, key);
 	fs->code_length = gw->conf->code_length;
 	fs->expiry = gw->conf->expiry;
 	fs->cb = cb;

@@ -666,7 +666,7 @@ START_TEST(bad_templates)
 		p += snprintf(p, sizeof(text) - (size_t)(p - text), "{code}");
 	snprintf(p, sizeof(text) - (size_t)(p - text), "\n");
 	expect_one(text, "t.conf:7: [template long] text: too long: with a "
-	    "12-digit code and 60 minutes it needs 6 SMS parts, at most 4");
+	    "12-digit code and 1440 minutes it needs 6 SMS parts, at most 4");
 	/* 4 parts is the limit: 22 codes of 12 digits are 265 UCS-2 units */
 	p = text + snprintf(text, sizeof(text), BASE "[template ok]\n"
 	    "text = ж");
@@ -696,6 +696,22 @@ START_TEST(key_template_reference)
 }
 END_TEST
 
+/* [key] country: the region of the key's national numbers. */
+START_TEST(key_country)
+{
+	struct conf *c = load_ok(BASE "country = IL\n");
+
+	ck_assert_str_eq(conf_key_country(c, 0), "IL");
+	ck_assert_str_eq(conf_key_country(c, -1), c->default_country);
+	conf_free(c);
+	c = load_ok(BASE);
+	ck_assert_str_eq(conf_key_country(c, 0), c->default_country);
+	conf_free(c);
+	expect_one("country = il\n",
+	    "t.conf:6: [key k] country: 'il' is not a country");
+}
+END_TEST
+
 START_TEST(unreadable_file)
 {
 	char *errors = NULL;
@@ -718,6 +734,7 @@ conf_suite(void)
 	tcase_add_test(tc, minimal_file_gets_defaults);
 	tcase_add_test(tc, every_key_set);
 	tcase_add_test(tc, implicit_default_route);
+	tcase_add_test(tc, key_country);
 	tcase_add_test(tc, routes_resolve_smscs_written_later);
 	suite_add_tcase(s, tc);
 
