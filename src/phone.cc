@@ -200,25 +200,38 @@ parse_slow(const PhoneNumberUtil *util, const std::string &in,
 
 #ifdef HAVE_PHONE_METADATA
 namespace {
-/* Each country code's national prefixes for parsing, as expressions. */
-std::map<int, std::vector<std::regex>> *
+/* A country code's national prefixes for parsing, as expressions; slow
+ * when one of them is not an expression std::regex reads (the metadata
+ * is written for ICU's): that country's numbers all go through Parse(). */
+struct prefixes {
+	bool slow = false;
+	std::vector<std::regex> res;
+};
+typedef std::map<int, prefixes> prefix_map;
+
+prefix_map *
 national_prefixes()
 {
-	static std::map<int, std::vector<std::regex>> *m = [] {
-		auto *p = new std::map<int, std::vector<std::regex>>;
+	static prefix_map *m = [] {
 		i18n::phonenumbers::PhoneMetadataCollection c;
 		if (!c.ParseFromArray(i18n::phonenumbers::metadata_get(),
 		    i18n::phonenumbers::metadata_size()))
-			return (std::map<int, std::vector<std::regex>> *)NULL;
+			return (prefix_map *)NULL;
+		auto *p = new prefix_map;
 		for (const auto &md : c.metadata()) {
 			const std::string &np =
 			    md.has_national_prefix_for_parsing() ?
 			    md.national_prefix_for_parsing() :
 			    md.national_prefix();
-			if (!np.empty())
-				(*p)[md.country_code()].emplace_back(np,
-				    std::regex::ECMAScript |
+			if (np.empty())
+				continue;
+			prefixes &e = (*p)[md.country_code()];
+			try {
+				e.res.emplace_back(np, std::regex::ECMAScript |
 				    std::regex::optimize);
+			} catch (const std::regex_error &) {
+				e.slow = true;
+			}
 		}
 		return p;
 	}();
@@ -232,7 +245,7 @@ static int
 parse_fast(const PhoneNumberUtil *util, const std::string &in, char *out,
     size_t outsize, enum phone_type *type, enum phone_result *r)
 {
-	std::map<int, std::vector<std::regex>> *np = national_prefixes();
+	prefix_map *np = national_prefixes();
 	size_t n = in.size(), i;
 	int cc = 0;
 
@@ -252,11 +265,18 @@ parse_fast(const PhoneNumberUtil *util, const std::string &in, char *out,
 		return 0;
 	std::string nat = in.substr(i + 1);
 	auto it = np->find(cc);
-	if (it != np->end())
-		for (const std::regex &re : it->second)
-			if (std::regex_search(nat, re,
-			    std::regex_constants::match_continuous))
-				return 0;
+	if (it != np->end()) {
+		if (it->second.slow)
+			return 0;
+		try {
+			for (const std::regex &re : it->second.res)
+				if (std::regex_search(nat, re,
+				    std::regex_constants::match_continuous))
+					return 0;
+		} catch (const std::regex_error &) {
+			return 0;
+		}
+	}
 	PhoneNumber pn;
 	pn.set_country_code(cc);
 	pn.set_national_number(std::strtoull(nat.c_str(), NULL, 10));
