@@ -142,13 +142,14 @@ get_key(struct gw *gw, struct evhttp_request *req, json_t *body,
 	return gw_key_by_token(gw, token);
 }
 
-/* A region field (ISO 3166 alpha-2, either case) into out.  0 absent, 1,
- * -1 not a region libphonenumber knows. */
+/* A region field (ISO 3166 alpha-2, either case) into out ("" when
+ * absent).  0 absent, 1, -1 not a region libphonenumber knows. */
 static int
 get_region(json_t *body, const char *name, char *out, size_t size)
 {
 	const char *s;
 
+	out[0] = '\0';
 	switch (get_str(body, name, &s, NULL, 0)) {
 	case 0:
 		return 0;
@@ -163,19 +164,18 @@ get_region(json_t *body, const char *name, char *out, size_t size)
 	return phone_region_valid(out) ? 1 : -1;
 }
 
-/* A number in international format with or without its '+' (seed 000
- * without country-code): "+" prepended when missing, "00" read as "+". */
-static void
-international(const char *number, char *out, size_t size)
+/* number read in region (NULL: international, with or without its '+',
+ * as phone.cc reads it) as E.164 into e164, or NULL when it is not a
+ * valid number: a check of it then finds nothing, and says so as it says
+ * every other failure. */
+static const char *
+check_number(const char *number, const char *region, char *e164,
+    size_t size)
 {
-	while (*number == ' ')
-		number++;
-	if (number[0] == '0' && number[1] == '0')
-		snprintf(out, size, "+%s", number + 2);
-	else if (number[0] != '+')
-		snprintf(out, size, "+%s", number);
-	else
-		util_strlcpy(out, number, size);
+	enum phone_type type;
+
+	return phone_normalise(number, region, e164, size, &type) ==
+	    PHONE_OK ? e164 : NULL;
 }
 
 /* ---- seed 000: /sms-verify, /verify-security-code --------------------- */
@@ -277,28 +277,27 @@ sent_000(struct flow_send *fs, const struct verif *v)
 	    "number-valid", valid, "security-code", code));
 }
 
-/* The number of a seed 000 request, read as that API reads it: national
- * with country-code, international (with or without '+') without. */
+/* The number of a seed 000 request into number, its country-code into
+ * region ("" without one: the number is then read as international, with
+ * or without its '+', as phone.cc reads a number without a region).  0,
+ * or -1 after an error answer. */
 static int
-number_000(json_t *body, char *number, size_t nsize, char *region,
-    size_t rsize, const char **bad)
+number_000(struct evhttp_request *req, json_t *body, char *number,
+    size_t nsize, char *region, size_t rsize)
 {
 	char num[24];
 	const char *s;
-	int rc;
 
-	*bad = "number";
-	if (get_str(body, "number", &s, num, sizeof(num)) != 1)
+	if (get_str(body, "number", &s, num, sizeof(num)) != 1) {
+		err_000(req, 400, 1, "number is required");
 		return -1;
-	*bad = "country-code";
-	if ((rc = get_region(body, "country-code", region, rsize)) < 0)
-		return -1;
-	if (rc == 0) {
-		region[0] = '\0';
-		international(s, number, nsize);
-	} else {
-		util_strlcpy(number, s, nsize);
 	}
+	if (get_region(body, "country-code", region, rsize) < 0) {
+		err_000(req, 400, 1, "country-code must be an ISO 2-letter "
+		    "country code");
+		return -1;
+	}
+	util_strlcpy(number, s, nsize);
 	return 0;
 }
 
@@ -308,7 +307,6 @@ api_sms_verify(struct evhttp_request *req, const char *rest, void *arg)
 	struct gw *gw = arg;
 	struct flow_send *fs;
 	json_t *body;
-	const char *bad = NULL;
 	int key, rc;
 
 	if ((key = begin_000(gw, req, &body)) < 0)
@@ -317,9 +315,9 @@ api_sms_verify(struct evhttp_request *req, const char *rest, void *arg)
 	fs->hold = body;
 	fs->keep_code = 1;
 	fs->code_length = CODE_000_DEFAULT;
-	if (number_000(body, fs->phone_buf, sizeof(fs->phone_buf),
-	    fs->region_buf, sizeof(fs->region_buf), &bad) < 0)
-		goto bad;
+	if (number_000(req, body, fs->phone_buf, sizeof(fs->phone_buf),
+	    fs->region_buf, sizeof(fs->region_buf)) < 0)
+		goto fail;
 	fs->phone = fs->phone_buf;
 	fs->region = fs->region_buf[0] ? fs->region_buf : NULL;
 	if (get_int(body, "code-length", VERIFY_CODE_MIN, VERIFY_CODE_MAX,
@@ -328,30 +326,22 @@ api_sms_verify(struct evhttp_request *req, const char *rest, void *arg)
 		    "to %d", VERIFY_CODE_MIN, VERIFY_CODE_MAX);
 		goto fail;
 	}
-	bad = "security-code";
 	if ((rc = get_code(body, "security-code", fs->code,
-	    sizeof(fs->code))) < 0)
-		goto bad;
+	    sizeof(fs->code))) < 0) {
+		err_000(req, 400, 1, "security-code must be 4 to 12 digits");
+		goto fail;
+	}
 	fs->has_code = rc == 1;
 	/* Without language-code: the key's template or language, else en
 	 * (the seed's default). */
-	bad = "language-code";
 	if (get_str(body, "language-code", &fs->language, NULL, 0) < 0 ||
-	    (fs->language != NULL && !template_lang_valid(fs->language)))
-		goto bad;
-	flow_send(fs);
-	return;
-bad:
-	if (strcmp(bad, "security-code") == 0)
-		err_000(req, 400, 1, "security-code must be 4 to 12 digits");
-	else if (strcmp(bad, "language-code") == 0)
+	    (fs->language != NULL && !template_lang_valid(fs->language))) {
 		err_000(req, 400, 1, "language-code must be one of de en es "
 		    "fr it pt ru");
-	else if (strcmp(bad, "country-code") == 0)
-		err_000(req, 400, 1, "country-code must be an ISO 2-letter "
-		    "country code");
-	else
-		err_000(req, 400, 1, "number is required");
+		goto fail;
+	}
+	flow_send(fs);
+	return;
 fail:
 	flow_send_free(fs);
 }
@@ -378,30 +368,21 @@ api_verify_security_code(struct evhttp_request *req, const char *rest,
 {
 	struct gw *gw = arg;
 	json_t *body;
-	const char *bad = NULL;
 	char number[64], region[3], code[16], e164[20];
-	enum phone_type type;
 	int key;
 
 	code[0] = '\0';
 	if ((key = begin_000(gw, req, &body)) < 0)
 		return;
-	if (number_000(body, number, sizeof(number), region, sizeof(region),
-	    &bad) < 0) {
-		err_000(req, 400, 1, strcmp(bad, "number") == 0 ?
-		    "number is required" :
-		    "country-code must be an ISO 2-letter country code");
+	if (number_000(req, body, number, sizeof(number), region,
+	    sizeof(region)) < 0)
 		goto out;
-	}
 	if (get_code(body, "security-code", code, sizeof(code)) != 1) {
 		err_000(req, 400, 1, "security-code must be 4 to 12 digits");
 		goto out;
 	}
-	/* A number that cannot be read has no verification: the answer is
-	 * the same false as for a wrong code. */
-	flow_check(gw, key, NULL, phone_normalise(number, region[0] ? region :
-	    NULL, e164, sizeof(e164), &type) == PHONE_OK ? e164 : NULL, code,
-	    checked_000, req);
+	flow_check(gw, key, NULL, check_number(number, region[0] ? region :
+	    NULL, e164, sizeof(e164)), code, checked_000, req);
 out:
 	OPENSSL_cleanse(code, sizeof(code));
 	json_decref(body);
@@ -573,7 +554,6 @@ api_002_check(struct evhttp_request *req, const char *rest, void *arg)
 	struct gw *gw = arg;
 	struct check_002 *c;
 	enum http_err kind;
-	enum phone_type type;
 	const char *msg, *to = NULL;
 	char code[16], e164[20];
 	json_t *body;
@@ -597,9 +577,9 @@ api_002_check(struct evhttp_request *req, const char *rest, void *arg)
 	c = xcalloc(1, sizeof(*c));
 	c->req = req;
 	util_strlcpy(c->to, to, sizeof(c->to));
-	flow_check(gw, key, NULL, phone_normalise(to,
-	    conf_key_country(gw->conf, key), e164, sizeof(e164), &type) ==
-	    PHONE_OK ? e164 : NULL, code, checked_002, c);
+	flow_check(gw, key, NULL, check_number(to,
+	    conf_key_country(gw->conf, key), e164, sizeof(e164)), code,
+	    checked_002, c);
 out:
 	OPENSSL_cleanse(code, sizeof(code));
 	json_decref(body);

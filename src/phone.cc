@@ -294,9 +294,13 @@ prepare(const char *number, const char *region, std::string &in,
 	reg.assign(region && *region ? region : "ZZ");
 	if (in.empty() || in.size() > 64)
 		return false;
-	/* Digits only and long enough to hold a country code: read as
-	 * international even without the '+', like the hosted APIs do when
-	 * no country is given. */
+	/* Leading blanks (a form's '+' decodes to a space) say nothing. */
+	in.erase(0, in.find_first_not_of(" \t"));
+	if (in.empty())
+		return false;
+	/* Without a region: read as international even without the '+'
+	 * ("00" stands for it), like the hosted APIs do when no country is
+	 * given. */
 	if (reg == "ZZ" && in[0] != '+') {
 		if (in.compare(0, 2, "00") == 0)
 			in = "+" + in.substr(2);
