@@ -30,8 +30,6 @@
 #include "http.h"
 #include "log.h"
 #include "phone.h"
-#include "phone_pool.h"
-#include "score.h"
 #include "store.h"
 #include "template.h"
 #include "util.h"

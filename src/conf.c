@@ -1496,7 +1496,6 @@ conf_free(struct conf *c)
 	free(c);
 }
 
-/* Index of the SMSC called name in c->smscs, or -1. */
 const char *
 conf_key_country(const struct conf *c, int key)
 {
@@ -1505,6 +1504,7 @@ conf_key_country(const struct conf *c, int key)
 	return c->default_country;
 }
 
+/* Index of the SMSC called name in c->smscs, or -1. */
 int
 conf_smsc_index(const struct conf *c, const char *name)
 {

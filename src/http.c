@@ -1330,19 +1330,31 @@ http_body_parse(const char *ctype, const char *body, size_t len,
 	return v;
 }
 
+/* The request's body in memory (not NUL-terminated: *len octets) and its
+ * Content-Type.  An over-limit body is never pulled up: parsing refuses
+ * it by its length. */
+static const char *
+req_body(struct evhttp_request *req, size_t *len, const char **ctype)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+
+	*len = evbuffer_get_length(in);
+	*ctype = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "Content-Type");
+	if (*len > 0 && *len <= HTTP_MAX_BODY)
+		return (const char *)evbuffer_pullup(in, -1);
+	return "";
+}
+
 /* The request's body as an object, or NULL with *kind and *msg set. */
 json_t *
 http_body_try(struct evhttp_request *req, int allow_form,
     enum http_err *kind, const char **msg)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in);
-	const char *ctype = evhttp_find_header(
-	    evhttp_request_get_input_headers(req), "Content-Type");
-	const char *body = "";
+	const char *ctype, *body;
+	size_t len;
 
-	if (len > 0 && len <= HTTP_MAX_BODY)
-		body = (const char *)evbuffer_pullup(in, -1);
+	body = req_body(req, &len, &ctype);
 	return http_body_parse(ctype, body, len, allow_form, kind, msg);
 }
 
@@ -1350,16 +1362,12 @@ http_body_try(struct evhttp_request *req, int allow_form,
 json_t *
 http_body(struct evhttp_request *req, int allow_form)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-	size_t len = evbuffer_get_length(in);
-	const char *ctype = evhttp_find_header(
-	    evhttp_request_get_input_headers(req), "Content-Type");
 	struct parse_err pe = { HTTP_ERR_BAD_REQUEST, NULL, NULL };
-	const char *body = "";
+	const char *ctype, *body;
+	size_t len;
 	json_t *v;
 
-	if (len > 0 && len <= HTTP_MAX_BODY)
-		body = (const char *)evbuffer_pullup(in, -1);
+	body = req_body(req, &len, &ctype);
 	if ((v = body_parse(ctype, body, len, allow_form, &pe)) == NULL)
 		http_reply_error(req, pe.kind, pe.code, NULL, "%s", pe.msg);
 	return v;
