@@ -167,13 +167,70 @@ reap(pid_t pid, int ms)
 /* Start a simulator on port with its handset log, extra arguments and
  * stderr log; wait (bounded) until it accepts.  0 or -1; *pidp is set
  * while it runs. */
+/* Append the words of extra (copied into buf) to argv[n..]; the new n.
+ * argv has room for 32 entries, the last kept for the NULL. */
+static int
+add_args(char **argv, int n, const char *extra, char *buf, size_t size)
+{
+	char *save = NULL, *tok;
+
+	snprintf(buf, size, "%s", extra != NULL ? extra : "");
+	for (tok = strtok_r(buf, " ", &save); tok && n < 30;
+	    tok = strtok_r(NULL, " ", &save))
+		argv[n++] = tok;
+	argv[n] = NULL;
+	return n;
+}
+
+/* Wait (bounded by timeout_ms, polling every nap_ms) until ready(arg)
+ * says the process *pidp is up: 0; -1 when time runs out or the process
+ * died first (*pidp is then 0). */
+static int
+wait_ready(pid_t *pidp, int timeout_ms, int nap_ms,
+    int (*ready)(void *), void *arg)
+{
+	for (long long end = now_ms() + timeout_ms; now_ms() < end;) {
+		if (ready(arg))
+			return 0;
+		if (waitpid(*pidp, NULL, WNOHANG) == *pidp) {
+			*pidp = 0;
+			return -1;
+		}
+		h_nap_ms(nap_ms);
+	}
+	return -1;
+}
+
+/* A connection to 127.0.0.1:*port is accepted. */
+static int
+port_open(void *port)
+{
+	struct sockaddr_in sa;
+	int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(*(int *)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+/* The file exists. */
+static int
+file_exists(void *path)
+{
+	return access(path, F_OK) == 0;
+}
+
 static int
 sim_start(int sim_port, const char *handset, const char *sim_args,
     const char *logpath, pid_t *pidp)
 {
 	char bin[512], port[16], *argv[32];
 	int n = 0;
-	char args[256], *save = NULL, *tok;
+	char args[256];
 
 	snprintf(bin, sizeof(bin), "%s/tests/smsc_sim", builddir());
 	snprintf(port, sizeof(port), "%d", sim_port);
@@ -186,35 +243,14 @@ sim_start(int sim_port, const char *handset, const char *sim_args,
 	argv[n++] = "secret1";
 	argv[n++] = "-o";
 	argv[n++] = (char *)handset;
-	snprintf(args, sizeof(args), "%s", sim_args);
-	for (tok = strtok_r(args, " ", &save); tok && n < 30;
-	    tok = strtok_r(NULL, " ", &save))
-		argv[n++] = tok;
-	argv[n] = NULL;
+	add_args(argv, n, sim_args, args, sizeof(args));
 	*pidp = spawn(argv, logpath);
 	if (*pidp <= 0) {
 		*pidp = 0;
 		return -1;
 	}
 	/* Wait until it accepts connections. */
-	for (long long end = now_ms() + 10000; now_ms() < end;) {
-		struct sockaddr_in sa;
-		int fd = socket(AF_INET, SOCK_STREAM, 0), ok;
-		memset(&sa, 0, sizeof(sa));
-		sa.sin_family = AF_INET;
-		sa.sin_port = htons(sim_port);
-		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-		close(fd);
-		if (ok)
-			return 0;
-		if (waitpid(*pidp, NULL, WNOHANG) == *pidp) {
-			*pidp = 0;
-			return -1;
-		}
-		h_nap_ms(20);
-	}
-	return -1;
+	return wait_ready(pidp, 10000, 20, port_open, &sim_port);
 }
 
 static int
@@ -234,7 +270,7 @@ int
 h_hook_start(struct harness *h, const char *extra)
 {
 	char bin[512], port[16], portfile[400], *argv[32];
-	char args[256], *save = NULL, *tok;
+	char args[256];
 	int n = 0;
 
 	snprintf(bin, sizeof(bin), "%s/tests/hook_sink", builddir());
@@ -247,11 +283,7 @@ h_hook_start(struct harness *h, const char *extra)
 	argv[n++] = portfile;
 	argv[n++] = "-o";
 	argv[n++] = h->hook_log;
-	snprintf(args, sizeof(args), "%s", extra ? extra : "");
-	for (tok = strtok_r(args, " ", &save); tok && n < 30;
-	    tok = strtok_r(NULL, " ", &save))
-		argv[n++] = tok;
-	argv[n] = NULL;
+	add_args(argv, n, extra, args, sizeof(args));
 	unlink(portfile);
 	h->hook_pid = spawn(argv, h->hook_stderr);
 	if (h->hook_pid <= 0) {
@@ -259,16 +291,7 @@ h_hook_start(struct harness *h, const char *extra)
 		return -1;
 	}
 	/* It writes the port file once it listens. */
-	for (long long end = now_ms() + 10000; now_ms() < end;) {
-		if (access(portfile, F_OK) == 0)
-			return 0;
-		if (waitpid(h->hook_pid, NULL, WNOHANG) == h->hook_pid) {
-			h->hook_pid = 0;
-			return -1;
-		}
-		h_nap_ms(20);
-	}
-	return -1;
+	return wait_ready(&h->hook_pid, 10000, 20, file_exists, portfile);
 }
 
 int
@@ -348,11 +371,29 @@ write_conf(struct harness *h)
 	return fclose(f) == 0 ? 0 : -1;
 }
 
+struct daemon_wait {
+	struct harness *h;
+	int want_bound;
+};
+
+/* /healthz answers, and with want_bound an SMSC is bound. */
+static int
+daemon_up(void *arg)
+{
+	struct daemon_wait *w = arg;
+	char out[4096];
+	int st = h_http(w->h, "GET", "/healthz", NULL, NULL, NULL, out,
+	    sizeof(out));
+
+	return st == 200 && (!w->want_bound ||
+	    strstr(out, "\"smscs_up\":0") == NULL);
+}
+
 int
 h_daemon_start(struct harness *h, int want_bound)
 {
+	struct daemon_wait w = { h, want_bound };
 	char bin[512], *argv[4];
-	char out[4096];
 
 	if (write_conf(h) != 0)
 		return -1;
@@ -364,19 +405,7 @@ h_daemon_start(struct harness *h, int want_bound)
 	h->daemon_pid = spawn(argv, h->daemon_log);
 	if (h->daemon_pid <= 0)
 		return -1;
-	for (long long end = now_ms() + 20000; now_ms() < end;) {
-		int st = h_http(h, "GET", "/healthz", NULL, NULL, NULL, out,
-		    sizeof(out));
-		if (st == 200 && (!want_bound ||
-		    strstr(out, "\"smscs_up\":0") == NULL))
-			return 0;
-		if (waitpid(h->daemon_pid, NULL, WNOHANG) == h->daemon_pid) {
-			h->daemon_pid = 0;
-			return -1;
-		}
-		h_nap_ms(50);
-	}
-	return -1;
+	return wait_ready(&h->daemon_pid, 20000, 50, daemon_up, &w);
 }
 
 int
