@@ -63,13 +63,6 @@ post(const char *path, const char *ctype, const char *token,
 	return j;
 }
 
-static const char *
-jstr(json_t *j, const char *k)
-{
-	const char *s = json_string_value(json_object_get(j, k));
-	return s ? s : "";
-}
-
 /* The object has exactly these keys (a NULL-terminated list). */
 static void
 assert_keys(json_t *j, const char *const *keys)
@@ -136,7 +129,7 @@ START_TEST(seed000_send_and_verify)
 	ck_assert(json_is_true(json_object_get(j, "number-valid")));
 	read_sms("+14155550123", 1, text, sizeof(text), code, sizeof(code));
 	ck_assert_int_eq((int)strlen(code), 5);
-	ck_assert_str_eq(jstr(j, "security-code"), code);
+	ck_assert_str_eq(h_jstr(j, "security-code"), code);
 	ck_assert_ptr_nonnull(strstr(text, "Your verification code is"));
 	json_decref(j);
 
@@ -169,7 +162,7 @@ START_TEST(seed000_send_and_verify)
 	ck_assert(json_is_true(json_object_get(j, "sent")));
 	read_sms("+33612345678", 1, text, sizeof(text), code, sizeof(code));
 	ck_assert_int_eq((int)strlen(code), 8);
-	ck_assert_str_eq(jstr(j, "security-code"), code);
+	ck_assert_str_eq(h_jstr(j, "security-code"), code);
 	ck_assert_ptr_nonnull(strstr(text, "Votre code"));
 	json_decref(j);
 
@@ -177,7 +170,7 @@ START_TEST(seed000_send_and_verify)
 	j = post("/sms-verify", NULL, H_TOKEN, "{\"number\": \"+14155550124\", "
 	    "\"security-code\": 482913, \"language-code\": \"de\"}", &status);
 	ck_assert_int_eq(status, 200);
-	ck_assert_str_eq(jstr(j, "security-code"), "482913");
+	ck_assert_str_eq(h_jstr(j, "security-code"), "482913");
 	read_sms("+14155550124", 1, text, sizeof(text), code, sizeof(code));
 	ck_assert_str_eq(code, "482913");
 	ck_assert_ptr_nonnull(strstr(text, "Bestätigungscode"));
@@ -204,7 +197,7 @@ START_TEST(seed000_errors)
 	assert_keys(j, keys_000);
 	ck_assert(json_is_false(json_object_get(j, "sent")));
 	ck_assert(json_is_false(json_object_get(j, "number-valid")));
-	ck_assert_str_eq(jstr(j, "security-code"), "");
+	ck_assert_str_eq(h_jstr(j, "security-code"), "");
 	json_decref(j);
 	/* A London landline is a valid number that cannot take an SMS. */
 	j = post("/sms-verify", NULL, H_TOKEN, "{\"number\": \"+442079460000\"}",
@@ -212,7 +205,7 @@ START_TEST(seed000_errors)
 	ck_assert_int_eq(status, 200);
 	ck_assert(json_is_false(json_object_get(j, "sent")));
 	ck_assert(json_is_true(json_object_get(j, "number-valid")));
-	ck_assert_str_eq(jstr(j, "security-code"), "");
+	ck_assert_str_eq(h_jstr(j, "security-code"), "");
 	json_decref(j);
 
 	/* Out of range: the API's error answer, naming the parameter. */
@@ -243,14 +236,14 @@ START_TEST(seed000_errors)
 		    status);
 		ck_assert_int_eq(json_integer_value(json_object_get(j,
 		    "api-error")), bad[i].code);
-		ck_assert_msg(strstr(jstr(j, "api-error-msg"), bad[i].names),
-		    "%s: message %s", bad[i].body, jstr(j, "api-error-msg"));
+		ck_assert_msg(strstr(h_jstr(j, "api-error-msg"), bad[i].names),
+		    "%s: message %s", bad[i].body, h_jstr(j, "api-error-msg"));
 		json_decref(j);
 	}
 	j = post("/verify-security-code", NULL, H_TOKEN,
 	    "{\"number\": \"+14155550125\"}", &status);
 	ck_assert_int_eq(status, 400);
-	ck_assert_ptr_nonnull(strstr(jstr(j, "api-error-msg"),
+	ck_assert_ptr_nonnull(strstr(h_jstr(j, "api-error-msg"),
 	    "security-code"));
 	json_decref(j);
 	ck_assert_int_eq(h_count_sms(&H, "+14155550125"), 0);
@@ -295,10 +288,10 @@ START_TEST(seed002_send_and_check)
 	j = post("/verify/send", MULTIPART, NULL, body, &status);
 	ck_assert_int_eq(status, 200);
 	assert_keys(j, keys_002);
-	ck_assert_str_eq(jstr(j, "status"), "OK");
+	ck_assert_str_eq(h_jstr(j, "status"), "OK");
 	ck_assert_int_eq(json_integer_value(json_object_get(j, "reason")), 1);
-	ck_assert_str_eq(jstr(j, "from"), "Acme");
-	ck_assert(strlen(jstr(j, "unique")) > 0);
+	ck_assert_str_eq(h_jstr(j, "from"), "Acme");
+	ck_assert(strlen(h_jstr(j, "unique")) > 0);
 	ck_assert(json_integer_value(json_object_get(j, "timestamp")) >=
 	    before);
 	ck_assert(json_integer_value(json_object_get(j, "timestamp")) <=
@@ -309,11 +302,11 @@ START_TEST(seed002_send_and_check)
 
 	/* Codes live 10 minutes, whatever [verify] expiry says. */
 	snprintf(path, sizeof(path), "/v1/verifications/%s",
-	    jstr(j, "unique"));
+	    h_jstr(j, "unique"));
 	json_decref(j);
 	j = h_json(&H, "GET", path, NULL, &status);
 	ck_assert_int_eq(status, 200);
-	ck_assert_int_eq((int)secs_until(jstr(j, "expires_at")) / 10, 60);
+	ck_assert_int_eq((int)secs_until(h_jstr(j, "expires_at")) / 10, 60);
 	json_decref(j);
 
 	/* The document's check: wrong (2), right (1), again (4). */
@@ -324,13 +317,13 @@ START_TEST(seed002_send_and_check)
 	ck_assert_int_eq(status, 200);
 	assert_keys(j, (const char *const[]){ "status", "phone", NULL });
 	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 2);
-	ck_assert_str_eq(jstr(j, "phone"), "0501234567");
+	ck_assert_str_eq(h_jstr(j, "phone"), "0501234567");
 	json_decref(j);
 	multipart(body, sizeof(body), (const char *const[]){ "apiKey",
 	    H_TOKEN, "to", "0501234567", "code", code, NULL });
 	j = post("/verify/check", MULTIPART, NULL, body, &status);
 	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 1);
-	ck_assert_str_eq(jstr(j, "phone"), "0501234567");
+	ck_assert_str_eq(h_jstr(j, "phone"), "0501234567");
 	json_decref(j);
 	j = post("/verify/check", MULTIPART, NULL, body, &status);
 	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 4);
@@ -339,8 +332,8 @@ START_TEST(seed002_send_and_check)
 	/* Without message: the document's default text. */
 	snprintf(body, sizeof(body), "apiKey=%s&to=0501234568", H_TOKEN);
 	j = post("/verify/send", FORM, NULL, body, &status);
-	ck_assert_str_eq(jstr(j, "status"), "OK");
-	ck_assert_str_eq(jstr(j, "from"), "Verify");   /* [verify] sender */
+	ck_assert_str_eq(h_jstr(j, "status"), "OK");
+	ck_assert_str_eq(h_jstr(j, "from"), "Verify");   /* [verify] sender */
 	json_decref(j);
 	read_sms("+972501234568", 1, text, sizeof(text), code, sizeof(code));
 	ck_assert_str_eq(strstr(text, "Your verification code is: "), text);
@@ -374,7 +367,7 @@ START_TEST(seed002_errors)
 		j = post("/verify/send", FORM, NULL, body, &status);
 		ck_assert_int_eq(status, 200);
 		assert_keys(j, keys_002);
-		ck_assert_msg(strcmp(jstr(j, "status"), "FAIL") == 0, "%s",
+		ck_assert_msg(strcmp(h_jstr(j, "status"), "FAIL") == 0, "%s",
 		    bad[i].fmt);
 		ck_assert_msg(json_integer_value(json_object_get(j,
 		    "reason")) == bad[i].reason, "%s: reason %lld",
@@ -445,10 +438,10 @@ START_TEST(seed003_send_and_check)
 	    "{\n    \"phone\": \"+14155551234\"\n  }", &status);
 	ck_assert_int_eq(status, 200);
 	assert_keys(j, keys_003);
-	ck_assert_str_eq(jstr(j, "phone"), "+14155551234");
-	ck_assert_str_eq(jstr(j, "status"), "sent");
-	assert_time_003(jstr(j, "expires_at"), 600);
-	snprintf(id1, sizeof(id1), "%s", jstr(j, "id"));
+	ck_assert_str_eq(h_jstr(j, "phone"), "+14155551234");
+	ck_assert_str_eq(h_jstr(j, "status"), "sent");
+	assert_time_003(h_jstr(j, "expires_at"), 600);
+	snprintf(id1, sizeof(id1), "%s", h_jstr(j, "id"));
 	json_decref(j);
 	read_sms("+14155551234", 1, text, sizeof(text), code1, sizeof(code1));
 	ck_assert_int_eq((int)strlen(code1), 6);
@@ -463,9 +456,9 @@ START_TEST(seed003_send_and_check)
 	    "\"expiry_minutes\": 5\n  }", &status);
 	ck_assert_int_eq(status, 200);
 	assert_keys(j, keys_003);
-	ck_assert_str_eq(jstr(j, "status"), "sent");
-	assert_time_003(jstr(j, "expires_at"), 300);
-	ck_assert_str_ne(jstr(j, "id"), id1);
+	ck_assert_str_eq(h_jstr(j, "status"), "sent");
+	assert_time_003(h_jstr(j, "expires_at"), 300);
+	ck_assert_str_ne(h_jstr(j, "id"), id1);
 	json_decref(j);
 	read_sms("+14155551234", 2, text, sizeof(text), code2, sizeof(code2));
 	ck_assert_int_eq((int)strlen(code2), 4);
@@ -478,14 +471,14 @@ START_TEST(seed003_send_and_check)
 	j = post("/v1/sms/verify/check", NULL, H_TOKEN, body, &status);
 	ck_assert_int_eq(status, 200);
 	ck_assert(json_is_false(json_object_get(j, "valid")));
-	ck_assert_str_eq(jstr(j, "status"), "canceled");
+	ck_assert_str_eq(h_jstr(j, "status"), "canceled");
 	json_decref(j);
 	snprintf(body, sizeof(body), "{\"phone\": \"+14155551234\", "
 	    "\"code\": \"%s\"}", code2);
 	j = post("/v1/sms/verify/check", NULL, H_TOKEN, body, &status);
 	ck_assert_int_eq(status, 200);
 	ck_assert(json_is_true(json_object_get(j, "valid")));
-	ck_assert_str_eq(jstr(j, "status"), "approved");
+	ck_assert_str_eq(h_jstr(j, "status"), "approved");
 	json_decref(j);
 	j = post("/v1/sms/verify/check", NULL, H_TOKEN, body, &status);
 	ck_assert(json_is_false(json_object_get(j, "valid")));
@@ -495,11 +488,11 @@ START_TEST(seed003_send_and_check)
 	j = post("/v1/sms/verify/send", NULL, H_TOKEN, "{\"phone\": "
 	    "\"+14155550126\", \"metadata\": {\"user\": \"u-42\"}}", &status);
 	ck_assert_int_eq(status, 200);
-	snprintf(body, sizeof(body), "/v1/verifications/%s", jstr(j, "id"));
+	snprintf(body, sizeof(body), "/v1/verifications/%s", h_jstr(j, "id"));
 	json_decref(j);
 	j = h_json(&H, "GET", body, NULL, &status);
 	ck_assert_int_eq(status, 200);
-	ck_assert_str_eq(jstr(json_object_get(j, "metadata"), "user"),
+	ck_assert_str_eq(h_jstr(json_object_get(j, "metadata"), "user"),
 	    "u-42");
 	json_decref(j);
 }
@@ -519,7 +512,7 @@ START_TEST(seed003_errors)
 	    "  \"metadata\": {}\n}\n", &status);
 	ck_assert_int_eq(status, 422);
 	e = json_object_get(j, "error");
-	ck_assert(strlen(jstr(e, "code")) > 0 && strlen(jstr(e, "field")) > 0);
+	ck_assert(strlen(h_jstr(e, "code")) > 0 && strlen(h_jstr(e, "field")) > 0);
 	json_decref(j);
 
 	static const struct {
@@ -548,7 +541,7 @@ START_TEST(seed003_errors)
 		    &status);
 		ck_assert_msg(status == bad[i].status, "%s: %d", bad[i].body,
 		    status);
-		ck_assert_str_eq(jstr(json_object_get(j, "error"), "field"),
+		ck_assert_str_eq(h_jstr(json_object_get(j, "error"), "field"),
 		    bad[i].field);
 		json_decref(j);
 	}

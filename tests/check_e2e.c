@@ -78,13 +78,6 @@ check_code(const char *id, const char *code, int *status)
 	return h_json(&H, "POST", "/v1/verifications/check", body, status);
 }
 
-static const char *
-jstr(json_t *j, const char *k)
-{
-	const char *s = json_string_value(json_object_get(j, k));
-	return s ? s : "";
-}
-
 static void
 read_code(const char *phone, int nth, char *code, size_t size)
 {
@@ -103,9 +96,9 @@ START_TEST(send_and_check)
 
 	start_all();
 	j = send_code(PHONE, id, sizeof(id), 201);
-	ck_assert_str_eq(jstr(j, "status"), "sent");
-	ck_assert_str_eq(jstr(j, "phone"), PHONE);
-	ck_assert_str_eq(jstr(j, "smsc"), "sim");
+	ck_assert_str_eq(h_jstr(j, "status"), "sent");
+	ck_assert_str_eq(h_jstr(j, "phone"), PHONE);
+	ck_assert_str_eq(h_jstr(j, "smsc"), "sim");
 	ck_assert_ptr_null(json_object_get(j, "code"));
 	ck_assert_int_eq(strncmp(id, "ver_", 4), 0);
 	json_decref(j);
@@ -118,7 +111,7 @@ START_TEST(send_and_check)
 	j = check_code(id, wrong, &status);
 	ck_assert_int_eq(status, 200);
 	ck_assert(json_is_false(json_object_get(j, "valid")));
-	ck_assert_str_eq(jstr(j, "status"), "pending");
+	ck_assert_str_eq(h_jstr(j, "status"), "pending");
 	ck_assert_int_eq(json_integer_value(json_object_get(j,
 	    "attempts_left")), 4);
 	json_decref(j);
@@ -127,7 +120,7 @@ START_TEST(send_and_check)
 	j = check_code(id, code, &status);
 	ck_assert_int_eq(status, 200);
 	ck_assert(json_is_true(json_object_get(j, "valid")));
-	ck_assert_str_eq(jstr(j, "status"), "approved");
+	ck_assert_str_eq(h_jstr(j, "status"), "approved");
 	json_decref(j);
 
 	/* A code is valid once. */
@@ -141,11 +134,11 @@ START_TEST(send_and_check)
 	snprintf(path, sizeof(path), "/v1/verifications/%s", id);
 	j = h_json(&H, "GET", path, NULL, &status);
 	ck_assert_int_eq(status, 200);
-	ck_assert_str_eq(jstr(j, "status"), "approved");
+	ck_assert_str_eq(h_jstr(j, "status"), "approved");
 	json_t *att = json_array_get(json_object_get(j, "attempts"), 0);
 	ck_assert_ptr_nonnull(att);
-	ck_assert_str_eq(jstr(att, "smsc"), "sim");
-	ck_assert(strlen(jstr(att, "message_id")) > 0);
+	ck_assert_str_eq(h_jstr(att, "smsc"), "sim");
+	ck_assert(strlen(h_jstr(att, "message_id")) > 0);
 	json_decref(j);
 
 	/* Neither the code nor the token ever reached the log. */
@@ -171,7 +164,7 @@ START_TEST(check_by_phone)
 	j = h_json(&H, "POST", "/v1/verifications/check", body, &status);
 	ck_assert_int_eq(status, 200);
 	ck_assert(json_is_true(json_object_get(j, "valid")));
-	ck_assert_str_eq(jstr(j, "phone"), PHONE);
+	ck_assert_str_eq(h_jstr(j, "phone"), PHONE);
 	json_decref(j);
 }
 END_TEST
@@ -193,14 +186,14 @@ START_TEST(wrong_codes_lock)
 		ck_assert(json_is_false(json_object_get(j, "valid")));
 		ck_assert_int_eq(json_integer_value(json_object_get(j,
 		    "attempts_left")), left);
-		ck_assert_str_eq(jstr(j, "status"), left > 0 ? "pending" :
+		ck_assert_str_eq(h_jstr(j, "status"), left > 0 ? "pending" :
 		    "max_attempts_reached");
 		json_decref(j);
 	}
 	/* Locked: even the right code is refused now. */
 	j = check_code(id, code, &status);
 	ck_assert(json_is_false(json_object_get(j, "valid")));
-	ck_assert_str_eq(jstr(j, "status"), "max_attempts_reached");
+	ck_assert_str_eq(h_jstr(j, "status"), "max_attempts_reached");
 	json_decref(j);
 }
 END_TEST
@@ -219,7 +212,7 @@ START_TEST(code_expires)
 	snprintf(path, sizeof(path), "/v1/verifications/%s", id);
 	for (int i = 0; i < 200 && !expired; i++) {
 		j = h_json(&H, "GET", path, NULL, &status);
-		expired = strcmp(jstr(j, "status"), "expired") == 0;
+		expired = strcmp(h_jstr(j, "status"), "expired") == 0;
 		json_decref(j);
 		if (!expired)
 			h_nap_ms(50);
@@ -227,7 +220,7 @@ START_TEST(code_expires)
 	ck_assert_msg(expired, "the verification never expired");
 	j = check_code(id, code, &status);
 	ck_assert(json_is_false(json_object_get(j, "valid")));
-	ck_assert_str_eq(jstr(j, "status"), "expired");
+	ck_assert_str_eq(h_jstr(j, "status"), "expired");
 	json_decref(j);
 }
 END_TEST
@@ -277,7 +270,7 @@ START_TEST(smsc_down_then_back)
 	/* No simulator yet: the send is stored and answered `queued`. */
 	ck_assert_int_eq(h_daemon_start(&H, 0), 0);
 	j = send_code(PHONE, id, sizeof(id), 201);
-	ck_assert_str_eq(jstr(j, "status"), "queued");
+	ck_assert_str_eq(h_jstr(j, "status"), "queued");
 	json_decref(j);
 	ck_assert_int_eq(h_count_sms(&H, PHONE), 0);
 
@@ -287,7 +280,7 @@ START_TEST(smsc_down_then_back)
 	snprintf(path, sizeof(path), "/v1/verifications/%s", id);
 	for (int i = 0; i < 100; i++) {
 		j = h_json(&H, "GET", path, NULL, &status);
-		int sent = strcmp(jstr(j, "send_status"), "sent") == 0;
+		int sent = strcmp(h_jstr(j, "send_status"), "sent") == 0;
 		json_decref(j);
 		if (sent)
 			break;
@@ -308,7 +301,7 @@ START_TEST(queued_survives_restart)
 
 	ck_assert_int_eq(h_daemon_start(&H, 0), 0);
 	j = send_code(PHONE, id, sizeof(id), 201);
-	ck_assert_str_eq(jstr(j, "status"), "queued");
+	ck_assert_str_eq(h_jstr(j, "status"), "queued");
 	json_decref(j);
 	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
 	/* The message waited in the store, sealed; it goes out after the
@@ -339,7 +332,7 @@ START_TEST(new_send_cancels_pending)
 	ck_assert_str_ne(id1, id2);
 	j = check_code(id1, code1, &status);
 	ck_assert(json_is_false(json_object_get(j, "valid")));
-	ck_assert_str_eq(jstr(j, "status"), "canceled");
+	ck_assert_str_eq(h_jstr(j, "status"), "canceled");
 	json_decref(j);
 	j = check_code(id2, code2, &status);
 	ck_assert(json_is_true(json_object_get(j, "valid")));
@@ -361,7 +354,7 @@ START_TEST(receipt_updates_delivery)
 	for (int i = 0; i < 300 && !done; i++) {
 		j = h_json(&H, "GET", path, NULL, &status);
 		json_t *a = json_array_get(json_object_get(j, "attempts"), 0);
-		done = a && strcmp(jstr(a, "delivery"), "delivered") == 0;
+		done = a && strcmp(h_jstr(a, "delivery"), "delivered") == 0;
 		json_decref(j);
 		if (!done)
 			h_nap_ms(50);
@@ -438,14 +431,14 @@ START_TEST(cancel_and_other_key)
 	snprintf(path, sizeof(path), "/v1/verifications/%s/cancel", id);
 	j = h_json(&H, "POST", path, "{}", &status);
 	ck_assert_int_eq(status, 200);
-	ck_assert_str_eq(jstr(j, "status"), "canceled");
+	ck_assert_str_eq(h_jstr(j, "status"), "canceled");
 	json_decref(j);
 	j = h_json(&H, "POST", path, "{}", &status);
 	ck_assert_int_eq(status, 409);
 	json_decref(j);
 	j = check_code(id, code, &status);
 	ck_assert(json_is_false(json_object_get(j, "valid")));
-	ck_assert_str_eq(jstr(j, "status"), "canceled");
+	ck_assert_str_eq(h_jstr(j, "status"), "canceled");
 	json_decref(j);
 }
 END_TEST
@@ -511,7 +504,7 @@ START_TEST(full_store_answers_503)
 			break;
 		if (first[0] == '\0') {
 			json_t *j = json_loads(out, 0, NULL);
-			snprintf(first, sizeof(first), "%s", jstr(j, "id"));
+			snprintf(first, sizeof(first), "%s", h_jstr(j, "id"));
 			json_decref(j);
 		}
 		sent++;
@@ -539,7 +532,7 @@ END_TEST
 static int
 hook_signed(json_t *line)
 {
-	const char *sig = jstr(line, "signature"), *body = jstr(line, "body");
+	const char *sig = h_jstr(line, "signature"), *body = h_jstr(line, "body");
 	char t[32], want[65], msg[8192];
 	unsigned char mac[32];
 	unsigned ml = 0;
@@ -579,10 +572,10 @@ hook_walk(const char *type, const char *id, json_t **first, int *failed)
 			bad++;
 			continue;
 		}
-		ev = json_loads(jstr(l, "body"), 0, NULL);
+		ev = json_loads(h_jstr(l, "body"), 0, NULL);
 		ck_assert_msg(ev != NULL, "a webhook body is not JSON");
-		if (strcmp(jstr(ev, "type"), type) == 0 &&
-		    strcmp(jstr(json_object_get(ev, "data"), "id"), id) == 0) {
+		if (strcmp(h_jstr(ev, "type"), type) == 0 &&
+		    strcmp(h_jstr(json_object_get(ev, "data"), "id"), id) == 0) {
 			ck_assert_msg(hook_signed(l), "bad signature on %s",
 			    type);
 			/* Not freed here: the caller owns the first. */
@@ -645,7 +638,7 @@ START_TEST(webhooks_signed_retried_durable)
 	read_code(PHONE, 1, code, sizeof(code));
 	j = check_code(id, code, &status);
 	ck_assert_int_eq(status, 200);
-	ck_assert_str_eq(jstr(j, "status"), "approved");
+	ck_assert_str_eq(h_jstr(j, "status"), "approved");
 	json_decref(j);
 	ck_assert_msg(hook_wait("verification.sent", id) == 0,
 	    "no verification.sent event (see %s)", H.daemon_log);
@@ -709,7 +702,7 @@ send_and_approve(char *id, size_t idsize)
 	read_code(PHONE, 1, code, sizeof(code));
 	j = check_code(id, code, &status);
 	ck_assert_int_eq(status, 200);
-	ck_assert_str_eq(jstr(j, "status"), "approved");
+	ck_assert_str_eq(h_jstr(j, "status"), "approved");
 	json_decref(j);
 }
 
@@ -858,13 +851,13 @@ START_TEST(webhook_event_types)
 	ev = hook_event("verification.delivery", a);
 	data = json_object_get(ev, "data");
 	last = json_object_get(data, "last_attempt");
-	ck_assert_str_eq(jstr(last, "delivery"), "delivered");
-	ck_assert_str_eq(jstr(last, "smsc"), "sim");
+	ck_assert_str_eq(h_jstr(last, "delivery"), "delivered");
+	ck_assert_str_eq(h_jstr(last, "smsc"), "sim");
 	json_decref(ev);
 	/* approved */
 	ck_assert(hook_wait("verification.approved", a) == 0);
 	ev = hook_event("verification.approved", a);
-	ck_assert_str_eq(jstr(json_object_get(ev, "data"), "status"),
+	ck_assert_str_eq(h_jstr(json_object_get(ev, "data"), "status"),
 	    "approved");
 	json_decref(ev);
 	/* failed, with the SMSC's refusal as the reason */
@@ -872,14 +865,14 @@ START_TEST(webhook_event_types)
 	    "no failed event (see %s)", H.daemon_log);
 	ev = hook_event("verification.failed", b);
 	data = json_object_get(ev, "data");
-	ck_assert_str_eq(jstr(data, "status"), "failed");
-	ck_assert_ptr_nonnull(strstr(jstr(data, "reason"), "INVDSTADR"));
+	ck_assert_str_eq(h_jstr(data, "status"), "failed");
+	ck_assert_ptr_nonnull(strstr(h_jstr(data, "reason"), "INVDSTADR"));
 	json_decref(ev);
 	/* expired, by the sweep once its 10 s are over */
 	ck_assert_msg(hook_wait("verification.expired", c) == 0,
 	    "no expired event (see %s)", H.daemon_log);
 	ev = hook_event("verification.expired", c);
-	ck_assert_str_eq(jstr(json_object_get(ev, "data"), "status"),
+	ck_assert_str_eq(h_jstr(json_object_get(ev, "data"), "status"),
 	    "expired");
 	json_decref(ev);
 }

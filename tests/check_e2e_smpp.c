@@ -37,13 +37,6 @@ teardown(void)
 	h_fini(&H);
 }
 
-static const char *
-jstr(json_t *j, const char *k)
-{
-	const char *s = json_string_value(json_object_get(j, k));
-	return s ? s : "";
-}
-
 static void
 start_all(void)
 {
@@ -139,7 +132,7 @@ wait_delivery(const char *id)
 	for (long long end = h_now_ms() + POLL_MS; h_now_ms() < end;) {
 		json_t *j = get_verif(id);
 		json_t *a = json_array_get(json_object_get(j, "attempts"), 0);
-		const char *d = a ? jstr(a, "delivery") : "";
+		const char *d = a ? h_jstr(a, "delivery") : "";
 		int done = *d && strcmp(d, "pending") != 0;
 		if (done)
 			snprintf(state, sizeof(state), "%s", d);
@@ -174,7 +167,7 @@ smsc_entry(json_t *list, const char *name)
 	json_t *e;
 
 	json_array_foreach(json_object_get(list, "smscs"), i, e)
-		if (strcmp(jstr(e, "name"), name) == 0)
+		if (strcmp(h_jstr(e, "name"), name) == 0)
 			return e;
 	return NULL;
 }
@@ -197,16 +190,16 @@ START_TEST(two_smscs_bound)
 		json_t *b = json_array_get(json_object_get(e, "binds"), 0);
 		ck_assert_msg(e != NULL, "smsc %s not listed", names[i]);
 		ck_assert(json_is_true(json_object_get(e, "up")));
-		ck_assert_str_eq(jstr(b, "state"), "bound");
+		ck_assert_str_eq(h_jstr(b, "state"), "bound");
 	}
 	json_decref(j);
 
 	/* a, then b (repeat within repeat_window), then a again. */
 	for (int i = 0; i < 3; i++) {
 		j = send_code(PHONE, id[i], sizeof(id[i]), 201);
-		ck_assert_str_eq(jstr(j, "status"), "sent");
-		ck_assert_msg(strcmp(jstr(j, "smsc"), want[i]) == 0,
-		    "send %d went to %s, not %s", i + 1, jstr(j, "smsc"),
+		ck_assert_str_eq(h_jstr(j, "status"), "sent");
+		ck_assert_msg(strcmp(h_jstr(j, "smsc"), want[i]) == 0,
+		    "send %d went to %s, not %s", i + 1, h_jstr(j, "smsc"),
 		    want[i]);
 		ck_assert_int_eq(json_integer_value(json_object_get(j,
 		    "attempt")), i + 1);
@@ -240,10 +233,10 @@ START_TEST(receipts)
 	    "[route uk]\nprefix = +44\nsmsc = b\n");
 
 	j = send_code(PHONE, id_us, sizeof(id_us), 201);
-	ck_assert_str_eq(jstr(j, "smsc"), "a");
+	ck_assert_str_eq(h_jstr(j, "smsc"), "a");
 	json_decref(j);
 	j = send_code(PHONE_UK, id_uk, sizeof(id_uk), 201);
-	ck_assert_str_eq(jstr(j, "smsc"), "b");
+	ck_assert_str_eq(h_jstr(j, "smsc"), "b");
 	json_decref(j);
 	read_code_in(H.handset, PHONE, 1, code, sizeof(code));
 	read_code_in(H.sims[0].handset, PHONE_UK, 1, code, sizeof(code));
@@ -272,7 +265,7 @@ START_TEST(hex_and_decimal_ids)
 	    id_variants[_i]);
 	start_all();
 	j = send_code(PHONE, id, sizeof(id), 201);
-	ck_assert_str_eq(jstr(j, "status"), "sent");
+	ck_assert_str_eq(h_jstr(j, "status"), "sent");
 	json_decref(j);
 	read_code_in(H.handset, PHONE, 1, code, sizeof(code));
 	/* The simulator sent its receipt. */
@@ -283,7 +276,7 @@ START_TEST(hex_and_decimal_ids)
 	    H.daemon_log);
 	j = get_verif(id);
 	a = json_array_get(json_object_get(j, "attempts"), 0);
-	ck_assert(strlen(jstr(a, "message_id")) > 0);
+	ck_assert(strlen(h_jstr(a, "message_id")) > 0);
 	json_decref(j);
 	ck_assert(code_valid(id, code));
 }
@@ -303,7 +296,7 @@ START_TEST(throttling_loses_nothing)
 	for (int i = 0; i < NTHROTTLE; i++) {
 		snprintf(phone[i], sizeof(phone[i]), "+141555501%02d", i);
 		j = send_code(phone[i], id[i], sizeof(id[i]), 201);
-		ck_assert_msg(strcmp(jstr(j, "status"), "failed") != 0,
+		ck_assert_msg(strcmp(h_jstr(j, "status"), "failed") != 0,
 		    "a throttled send to %s was failed", phone[i]);
 		json_decref(j);
 	}
@@ -401,9 +394,9 @@ START_TEST(dropped_connection_window)
 	for (int i = 0; i < NDROP; i++) {
 		count[i] = 0;
 		json_array_foreach(all, k, e) {
-			if (strcmp(jstr(e, "to"), phone[i]) != 0)
+			if (strcmp(h_jstr(e, "to"), phone[i]) != 0)
 				continue;
-			ck_assert_int_eq(h_code_of(jstr(e, "text"), code,
+			ck_assert_int_eq(h_code_of(h_jstr(e, "text"), code,
 			    sizeof(code)), 0);
 			if (count[i]++ == 0) {
 				snprintf(first[i], sizeof(first[i]), "%s",
@@ -422,14 +415,14 @@ START_TEST(dropped_connection_window)
 	for (int i = 0; i < NDROP; i++) {
 		int seen = 0;
 		json_array_foreach(all, k, e) {
-			if (strcmp(jstr(e, "to"), phone[i]) != 0)
+			if (strcmp(h_jstr(e, "to"), phone[i]) != 0)
 				continue;
 			if (++seen < count[i])
 				ck_assert_msg(in_list(on_dropped,
-				    jstr(e, "message_id")),
+				    h_jstr(e, "message_id")),
 				    "%s: message %s was resent though it was "
 				    "not outstanding at the drop", phone[i],
-				    jstr(e, "message_id"));
+				    h_jstr(e, "message_id"));
 		}
 	}
 	/* Lines = submits the daemon saw answered + at most those that
@@ -474,11 +467,11 @@ handset_line(const char *phone, int nth, char *text, size_t size)
 	size_t k;
 
 	json_array_foreach(all, k, e) {
-		if (strcmp(jstr(e, "to"), phone) != 0 || ++seen != nth)
+		if (strcmp(h_jstr(e, "to"), phone) != 0 || ++seen != nth)
 			continue;
 		dc = (int)json_integer_value(json_object_get(e,
 		    "data_coding"));
-		snprintf(text, size, "%s", jstr(e, "text"));
+		snprintf(text, size, "%s", h_jstr(e, "text"));
 	}
 	json_decref(all);
 	return dc;
@@ -535,7 +528,7 @@ START_TEST(wrong_password_no_storm)
 	b = json_array_get(json_object_get(e, "binds"), 0);
 	ck_assert_ptr_nonnull(e);
 	ck_assert(json_is_false(json_object_get(e, "up")));
-	ck_assert_str_ne(jstr(b, "state"), "bound");
+	ck_assert_str_ne(h_jstr(b, "state"), "bound");
 	json_decref(j);
 
 	before = bind_attempts();
@@ -560,15 +553,15 @@ START_TEST(smsc_refuses_number)
 	    "1415555019");
 	start_all();
 	j = send_code(refused, id, sizeof(id), 201);
-	ck_assert_str_eq(jstr(j, "status"), "failed");
+	ck_assert_str_eq(h_jstr(j, "status"), "failed");
 	json_decref(j);
 	j = get_verif(id);
-	ck_assert_str_eq(jstr(j, "status"), "failed");
-	ck_assert_msg(strlen(jstr(j, "fail_reason")) > 0, "no fail_reason");
+	ck_assert_str_eq(h_jstr(j, "status"), "failed");
+	ck_assert_msg(strlen(h_jstr(j, "fail_reason")) > 0, "no fail_reason");
 	json_decref(j);
 
 	j = send_code(fine, id, sizeof(id), 201);
-	ck_assert_str_eq(jstr(j, "status"), "sent");
+	ck_assert_str_eq(h_jstr(j, "status"), "sent");
 	json_decref(j);
 	read_code_in(H.handset, fine, 1, code, sizeof(code));
 	ck_assert(code_valid(id, code));
@@ -644,8 +637,8 @@ send_n(const char *base, int first, int n, const char *smsc,
 	for (int i = 0; i < n; i++) {
 		snprintf(phone, sizeof(phone), "%s%02d", base, first + i);
 		j = send_code(phone, ids ? ids[i] : NULL, 64, 201);
-		ck_assert_msg(strcmp(jstr(j, "smsc"), smsc) == 0,
-		    "send to %s went to %s, not %s", phone, jstr(j, "smsc"),
+		ck_assert_msg(strcmp(h_jstr(j, "smsc"), smsc) == 0,
+		    "send to %s went to %s, not %s", phone, h_jstr(j, "smsc"),
 		    smsc);
 		json_decref(j);
 	}
@@ -659,7 +652,7 @@ first_reason(const char *id)
 	json_t *j = get_verif(id);
 	json_t *a = json_array_get(json_object_get(j, "attempts"), 0);
 
-	snprintf(reason, sizeof(reason), "%s", a ? jstr(a, "reason") : "");
+	snprintf(reason, sizeof(reason), "%s", a ? h_jstr(a, "reason") : "");
 	json_decref(j);
 	return reason;
 }
@@ -765,8 +758,8 @@ START_TEST(refusing_smsc_fails_over)
 
 		snprintf(phone, sizeof(phone), "+1415555060%d", i);
 		j = send_code(phone, id, sizeof(id), 201);
-		ck_assert_str_eq(jstr(j, "status"), "sent");
-		ck_assert_str_eq(jstr(j, "smsc"), "b");
+		ck_assert_str_eq(h_jstr(j, "status"), "sent");
+		ck_assert_str_eq(h_jstr(j, "smsc"), "b");
 		json_decref(j);
 		ck_assert_str_eq(first_reason(id), "failover");
 		read_code_in(H.sims[0].handset, phone, 1, code, sizeof(code));
@@ -799,8 +792,8 @@ one_code(json_t *la, json_t *lb, const char *phone, char *code,
 	*n = 0;
 	for (int l = 0; l < 2; l++) {
 		json_array_foreach(logs[l], k, e) {
-			if (strcmp(jstr(e, "to"), phone) != 0 ||
-			    h_code_of(jstr(e, "text"), c, sizeof(c)) != 0)
+			if (strcmp(h_jstr(e, "to"), phone) != 0 ||
+			    h_code_of(h_jstr(e, "text"), c, sizeof(c)) != 0)
 				continue;
 			if ((*n)++ == 0)
 				snprintf(code, size, "%s", c);

@@ -41,6 +41,14 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+const char *
+h_jstr(json_t *j, const char *k)
+{
+	const char *s = json_string_value(json_object_get(j, k));
+
+	return s != NULL ? s : "";
+}
+
 long long
 h_now_ms(void)
 {

@@ -118,6 +118,8 @@ int h_count_lines(const char *path, const char *s);
 /* Wait (bounded by timeout_ms) until a line of the file contains s (log
  * lines may leave in batches); returns h_count_lines() then. */
 int h_wait_lines(const char *path, const char *s, int timeout_ms);
+/* The string member k of the object j, or "" when it is not one. */
+const char *h_jstr(json_t *j, const char *k);
 /* Milliseconds on a monotonic clock. */
 long long h_now_ms(void);
 /* The first run of 4..12 digits in text.  0 or -1. */
