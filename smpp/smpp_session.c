@@ -42,7 +42,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -67,6 +66,7 @@ enum { BT_TRX = SMPP_BIND_TRANSCEIVER, BT_TX = SMPP_BIND_TRANSMITTER,
 	BT_RX = SMPP_BIND_RECEIVER };
 #include "smpp_pdu.h"
 #include "smpp_window.h"
+#include "util.h"
 
 #define ESME_ROK           0x00000000u
 #define ESME_RINVCMDLEN    0x00000002u
@@ -121,15 +121,6 @@ struct smpp_session {
 static void session_drop(struct smpp_session *, const char *reason,
     int auth_failed);
 static void session_destroy(struct smpp_session *);
-
-static int64_t
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 arm_ms(struct event *ev, int64_t ms)
@@ -361,7 +352,7 @@ arm_resp_timer(struct smpp_session *s)
 	int64_t d;
 
 	if (smpp_window_earliest(s->win, &d) == 0)
-		arm_ms(s->resp_timer, d - mono_ms());
+		arm_ms(s->resp_timer, d - util_mono_ms());
 	else
 		evtimer_del(s->resp_timer);
 }
@@ -369,7 +360,7 @@ arm_resp_timer(struct smpp_session *s)
 static void
 arm_link_timer(struct smpp_session *s)
 {
-	int64_t now = mono_ms(), at;
+	int64_t now = util_mono_ms(), at;
 
 	at = s->last_rx + (int64_t)s->cfg.enquire_link * 1000;
 	if (s->el_seq != 0 && s->el_deadline < at)
@@ -576,7 +567,7 @@ on_deliver(struct smpp_session *s, const struct smpp_header *h)
 static void
 on_pdu(struct smpp_session *s, const struct smpp_header *h)
 {
-	s->last_rx = mono_ms();
+	s->last_rx = util_mono_ms();
 	if (h->id == SMPP_GENERIC_NACK) {
 		on_generic_nack(s, h);
 		return;
@@ -738,7 +729,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 			if (fd >= 0)
 				(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY,
 				    &one, sizeof(one));
-			s->last_rx = mono_ms();
+			s->last_rx = util_mono_ms();
 			bufferevent_enable(bev, EV_READ | EV_WRITE);
 			send_bind(s);
 		}
@@ -884,7 +875,7 @@ static void
 on_resp_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct smpp_session *s = arg;
-	int64_t now = mono_ms();
+	int64_t now = util_mono_ms();
 	uint32_t seq;
 	void *cookie;
 	char nb[128];
@@ -907,7 +898,7 @@ static void
 on_link_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct smpp_session *s = arg;
-	int64_t now = mono_ms();
+	int64_t now = util_mono_ms();
 
 	enter(s);
 	if (s->state != SMPP_BOUND || s->bev == NULL || s->flushing) {
@@ -1088,7 +1079,7 @@ smpp_session_submit(struct smpp_session *s, const struct smpp_message *m,
 	}
 	/* Record before writing: a response can never beat its record. */
 	if (smpp_window_add(s->win, seq,
-	    mono_ms() + (int64_t)s->cfg.response_timeout * 1000, cookie) < 0)
+	    util_mono_ms() + (int64_t)s->cfg.response_timeout * 1000, cookie) < 0)
 		return -1;
 	if (send_bytes(s, b, (size_t)n) < 0) {
 		void *c;
