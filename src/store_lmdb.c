@@ -24,72 +24,97 @@
  *            delivered (webhook.c), staged in the batch of the change
  *            they describe
  *
- * Group commit.  All writes of one loop turn go into one write transaction,
- * the "batch".  The batch is an explicit state machine: IDLE -> OPEN on the
- * first staged write or store_on_commit(), which also makes the commit
- * event active, so it runs after the callbacks already active in this loop
- * iteration; OPEN -> FAILED when a write fails (the transaction is aborted
- * at once, later writes of the batch return the same error without
- * touching LMDB); OPEN/FAILED -> IDLE in batch_commit(), which commits
- * (one fsync: no MDB_NOSYNC), then calls the registered callbacks in order
- * with the result.  The callback list is taken before calling them, so a
- * callback that stages writes or registers callbacks starts a new batch.
- * The write transaction itself is begun lazily: a batch of callbacks only
- * commits nothing.
+ * Group commit on a writer thread.  The loop never writes to LMDB: every
+ * write of a batch is staged in memory (store_batch.c), and one writer
+ * thread applies a whole batch in one write transaction and commits it
+ * (one fsync: no MDB_NOSYNC), while the loop goes on serving requests and
+ * stages the next batch.  When the commit is done the writer wakes the
+ * loop through a pipe, and the loop calls the batch's callbacks in order
+ * with the result: persist, then acknowledge, as before, but a commit's
+ * flush no longer stops the loop.  At most one batch is with the writer;
+ * the next one grows meanwhile and goes as soon as the writer is free, so
+ * under load one fsync covers everything that arrived during the last.
  *
- * Reads go through the batch's transaction when it has one (they see the
- * staged writes), otherwise through one reusable read-only transaction
- * that is renewed for each read and reset right after it, so no snapshot
- * is ever held across loop turns (a held snapshot would pin old pages and
- * grow the map).  MDB_NOTLS lets that read transaction live beside the
- * write transaction on the loop thread.  No user callback is ever called
- * while the read transaction is live.
+ * When a batch goes: one someone waits on (urgent: a store_on_commit
+ * callback) once this turn's callbacks ran; without waiters, and with a
+ * commit delay set, staged writes wait up to that delay for a batch that
+ * has waiters, so work that acknowledges nothing (an SMPP submit's record,
+ * a sweep) shares the next commit.  With a delay set and an event base
+ * with priorities, the commit event has the lowest one: libevent runs it
+ * only in a turn that found no other work ready, i.e. once every request
+ * already on the sockets has been read and staged; the force timer
+ * (normal priority, the delay) bounds the wait when the loop is never
+ * idle.  A batch whose time came while the writer was busy goes when the
+ * writer finishes.  A batch that stages nothing still waits for the one
+ * with the writer: its callbacks may answer from what that one staged.
+ *
+ * Reads see the committed database through one reusable read-only
+ * transaction, renewed for each read and reset right after it (so no
+ * snapshot is held across loop turns: that would pin old pages and grow
+ * the map), with the batch with the writer and then the open batch laid
+ * over it: the loop reads what it staged.  A batch leaves the overlay only
+ * once its commit is done, so no read misses it.  The outbox's scan is the
+ * one exception: it sees no event that is not committed yet (an event is
+ * delivered only once the change it describes is durable), though it sees
+ * staged retries and deletions of committed ones.  No user callback is
+ * ever called while the read transaction is live.
  *
  * Cost per write: a put reads only the head of the stored record (the
  * fields the indexes depend on), touches only the index entries whose
- * inputs changed, and encodes the record straight into the space LMDB
- * reserves for it (no buffer, no allocation).  A read allocates only the
- * sealed and metadata strings the caller's struct verif owns.  The
- * environment is opened without MDB_WRITEMAP: measured with 20000 puts in
- * batches of 32 it was 15-25% slower here (the sparse map is filled by
- * page faults, and msync costs more than LMDB's pwrite), and a full disk
- * under a writable map is a SIGBUS, not an error.  MDB_NOMEMINIT made no
- * measurable difference, so it is left out too.
+ * inputs changed, and encodes the record straight into the batch's arena.
+ * The environment is opened without MDB_WRITEMAP: measured with 20000
+ * puts in batches of 32 it was 15-25% slower here (the sparse map is
+ * filled by page faults, and msync costs more than LMDB's pwrite), and a
+ * full disk under a writable map is a SIGBUS, not an error.
  *
- * Errors: every failure inside a batch fails the whole batch (including a
- * record that cannot be encoded): a caller that ignores a put's result
- * still learns it from its commit callback, so nothing is acknowledged
- * that was not persisted.
+ * Errors: a write refused at once (a record that cannot be encoded) fails
+ * the open batch; LMDB's own errors (a full map above all) arrive with the
+ * commit.  Either way every callback of the batch gets the error, and so
+ * does every callback of the batch staged on top of a failed one (it was
+ * built on writes that never happened; its writes are dropped): nothing is
+ * acknowledged that was not persisted, and what is stored stays as it was.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <lmdb.h>
 
 #include "log.h"
 #include "store.h"
+#include "store_batch.h"
 #include "store_record.h"
 #include "util.h"
 
 #define MSGID_KEY_MAX 256       /* smsc NUL message id; LMDB allows 511 */
 #define CLOSE_FLUSH_ROUNDS 16   /* commit callbacks that keep staging */
 #define PURGE_REF_MAX 64        /* msgref entries dropped per purge */
-
-enum batch_state {
-	BATCH_IDLE,     /* nothing staged, no commit event active */
-	BATCH_OPEN,     /* commit event active; wtxn begun on first write */
-	BATCH_FAILED,   /* wtxn aborted; commit event delivers the error */
-};
+#define SEEK_KEY_MAX 512        /* LMDB's largest key, and then some */
 
 struct commit_waiter {
 	store_commit_cb cb;
 	void *arg;
+};
+
+/* A batch: its staged writes, its callbacks, and how it went. */
+struct batch {
+	struct store_batch *w;
+	struct commit_waiter *waiters;
+	int nwaiter, waitercap;
+	int result;             /* STORE_OK, or the error that failed it */
+	int urgent;             /* has waiters: goes at the end of the turn */
+	int due;                /* its time came while the writer was busy */
+	/* Set by the writer thread (read by the loop after the hand-back). */
+	int mdb_rc;
+	const char *mdb_op;
 };
 
 struct store {
@@ -99,16 +124,24 @@ struct store {
 	uint64_t outbox_seq;    /* the next outbox key */
 	uint64_t map_size;
 
-	enum batch_state state;
-	MDB_txn *wtxn;          /* the batch's write txn, NULL until a write */
-	int batch_result;       /* STORE_OK or the error that failed it */
+	struct batch *open;     /* being staged; NULL when nothing is */
+	struct batch *inflight; /* with the writer; NULL when it is idle */
+	struct batch *spare;    /* a finished batch kept for reuse */
 	struct event *commit_ev;        /* lowest priority when there are some */
 	struct event *force_ev;         /* timer: an urgent batch waits no more */
+	struct event *done_ev;          /* the writer's pipe, while inflight */
 	int lowprio;                    /* commit_ev runs only when idle */
 	int delay_ms;                   /* see store_set_commit_delay() */
-	int urgent;                     /* the open batch has waiters */
-	struct commit_waiter *waiters;
-	int nwaiter, waitercap;
+	int last_result;                /* of the last batch finished */
+
+	/* The writer thread.  lock guards todo, done and stop. */
+	pthread_t writer;
+	int writer_started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct batch *todo, *done;
+	int stop;
+	int pipefd[2];                  /* writer -> loop */
 
 	MDB_txn *rtxn;          /* reusable read-only txn, reset when idle */
 
@@ -171,50 +204,73 @@ valid_id(const char *id)
 	return n > 0 && n < 32;
 }
 
-/* ---- the batch -------------------------------------------------------- */
+/* ---- batches ---------------------------------------------------------- */
 
-static const char *
-batch_strstate(enum batch_state s)
+static struct batch *
+batch_new(struct store *st)
 {
-	switch (s) {
-	case BATCH_IDLE: return "idle";
-	case BATCH_OPEN: return "open";
-	case BATCH_FAILED: return "failed";
+	struct batch *b = st->spare;
+
+	if (b != NULL) {
+		st->spare = NULL;
+	} else {
+		b = xcalloc(1, sizeof(*b));
+		b->w = store_batch_new();
 	}
-	return "?";
+	b->nwaiter = 0;
+	b->result = STORE_OK;
+	b->urgent = b->due = 0;
+	b->mdb_rc = 0;
+	b->mdb_op = NULL;
+	return b;
+}
+
+/* Keep one finished batch (its arena and arrays) for the next. */
+static void
+batch_free(struct store *st, struct batch *b)
+{
+	store_batch_clear(b->w);
+	if (st->spare == NULL) {
+		st->spare = b;
+		return;
+	}
+	store_batch_free(b->w);
+	free(b->waiters);
+	free(b);
 }
 
 static void
-enter_state(struct store *st, enum batch_state to)
-{
-	enum batch_state from = st->state;
-
-	if (from == to)
-		return;
-	st->state = to;
-	log_debug("store.batch", "from=%s to=%s", batch_strstate(from),
-	    batch_strstate(to));
-}
-
-/* Fail the open batch with result: abort its txn, log once.  Returns
- * result. */
-static int
-batch_fail(struct store *st, int result, const char *op, const char *why)
+log_failure(struct store *st, int result, const char *op, const char *why)
 {
 	char b[128];
 
-	if (st->wtxn != NULL) {
-		mdb_txn_abort(st->wtxn);
-		st->wtxn = NULL;
-	}
-	st->batch_result = result;
-	enter_state(st, BATCH_FAILED);
 	if (result == STORE_FULL)
 		log_err("store.full", "map_size=%" PRIu64
 		    " msg=\"raise [store] map_size\"", st->map_size);
 	else
 		log_err("store.error", "op=%s err=%s", op,
 		    log_str(b, sizeof(b), why));
+}
+
+/* Fail b with result: what it staged is dropped (reads no longer see it),
+ * its callbacks will get the error.  Logged once per batch. */
+static void
+batch_poison(struct store *st, struct batch *b, int result, const char *op,
+    const char *why)
+{
+	if (b->result == STORE_OK) {
+		if (why != NULL)
+			log_failure(st, result, op, why);
+		b->result = result;
+	}
+	store_batch_clear(b->w);
+}
+
+/* Fail the open batch.  Returns result. */
+static int
+batch_fail(struct store *st, int result, const char *op, const char *why)
+{
+	batch_poison(st, st->open, result, op, why);
 	return result;
 }
 
@@ -225,36 +281,23 @@ mdb_fail(struct store *st, int rc, const char *op)
 	    mdb_strerror(rc));
 }
 
-/* IDLE -> OPEN, and when the batch commits.  A batch someone waits on
- * (urgent: a store_on_commit callback) commits once this turn's callbacks
- * ran.  Without waiters, and with a commit delay set, staged writes wait up
- * to that delay for a batch that has waiters, so work that acknowledges
- * nothing (an SMPP submit's record, a sweep) shares the next commit
- * instead of paying for its own.
- *
- * With a delay set and an event base with priorities, the commit event has
- * the lowest one: libevent runs it only in a turn that found no other work
- * ready, i.e. once every request and response already on the sockets has
- * been read and staged.  Under load that makes one commit (one fsync) for
- * all of them instead of one per turn; when idle it costs nothing.  The
- * force timer (normal priority, the delay) bounds the wait when the loop
- * is never idle. */
-static void
+/* The open batch, opened when there is none, and when it goes (see the
+ * top of the file): at the end of the turn when urgent (it has waiters) or
+ * without a commit delay, else after the delay. */
+static struct batch *
 batch_open(struct store *st, int urgent)
 {
+	struct batch *b = st->open;
 	struct timeval tv;
 
-	if (st->state == BATCH_IDLE) {
-		st->batch_result = STORE_OK;
-		st->urgent = 0;
-		enter_state(st, BATCH_OPEN);
-	}
-	if (st->urgent)
-		return;
+	if (b == NULL)
+		b = st->open = batch_new(st);
+	if (b->urgent)
+		return b;
 	tv.tv_sec = st->delay_ms / 1000;
 	tv.tv_usec = (st->delay_ms % 1000) * 1000;
 	if (urgent || st->delay_ms == 0) {
-		st->urgent = 1;
+		b->urgent = 1;
 		event_del(st->commit_ev);
 		event_active(st->commit_ev, 0, 0);
 		if (st->lowprio && st->delay_ms > 0)
@@ -262,6 +305,14 @@ batch_open(struct store *st, int urgent)
 	} else if (!evtimer_pending(st->commit_ev, NULL)) {
 		event_add(st->commit_ev, &tv);
 	}
+	return b;
+}
+
+/* Before a staged write: STORE_OK, or the open batch's error. */
+static int
+batch_stage(struct store *st)
+{
+	return batch_open(st, 0)->result;
 }
 
 void
@@ -270,86 +321,193 @@ store_set_commit_delay(struct store *st, int ms)
 	st->delay_ms = ms > 0 ? ms : 0;
 }
 
-/* The batch's write txn for a staged write in *txn: STORE_OK, or the
- * batch's error. */
-static int
-batch_txn(struct store *st, MDB_txn **txn)
+/* Call b's callbacks in order with result, then free it.  b is detached
+ * first: a callback that stages writes or waits starts a new batch. */
+static void
+batch_finish(struct store *st, struct batch *b, int result)
 {
-	int rc;
-
-	batch_open(st, 0);
-	if (st->state == BATCH_FAILED)
-		return st->batch_result;
-	if (st->wtxn == NULL) {
-		rc = mdb_txn_begin(st->env, NULL, 0, &st->wtxn);
-		if (rc != 0) {
-			st->wtxn = NULL;
-			return mdb_fail(st, rc, "begin");
-		}
-	}
-	*txn = st->wtxn;
-	return STORE_OK;
-}
-
-/* Commit (or finish failing) the batch, then call its callbacks in order
- * with the result.  STORE_OK with no batch. */
-static int
-batch_commit(struct store *st)
-{
-	struct commit_waiter *w;
-	int n, cap, i, rc, result;
-
-	if (st->state == BATCH_IDLE)
-		return STORE_OK;
-	event_del(st->commit_ev);       /* when flushed before it ran */
-	event_del(st->force_ev);
-	result = st->batch_result;
-	if (st->state == BATCH_OPEN && st->wtxn != NULL) {
-		rc = mdb_txn_commit(st->wtxn);
-		st->wtxn = NULL;        /* freed by commit even on failure */
-		if (rc != 0)
-			result = mdb_fail(st, rc, "commit");
-		else
-			st->commits++;
-	}
 	if (result != STORE_OK)
 		st->commit_failures++;
-	w = st->waiters;
-	n = st->nwaiter;
-	cap = st->waitercap;
-	st->waiters = NULL;
-	st->nwaiter = st->waitercap = 0;
-	enter_state(st, BATCH_IDLE);
-	for (i = 0; i < n; i++)
-		w[i].cb(w[i].arg, result);
-	/* Keep the array for the next batch unless a callback started one
-	 * with its own: no allocation per commit in the steady state. */
-	if (st->waiters == NULL) {
-		st->waiters = w;
-		st->waitercap = cap;
-	} else {
-		free(w);
+	st->last_result = result;
+	for (int i = 0; i < b->nwaiter; i++)
+		b->waiters[i].cb(b->waiters[i].arg, result);
+	batch_free(st, b);
+}
+
+/* ---- the writer thread ------------------------------------------------ */
+
+/* On the writer thread: b's entries in one write transaction, committed.
+ * Only LMDB and b are touched here (no log: the loop logs the result). */
+static void
+batch_apply(struct store *st, struct batch *b)
+{
+	const struct batch_entry *e;
+	size_t i, n = store_batch_count(b->w);
+	MDB_txn *txn;
+	MDB_val k, d;
+	int rc;
+
+	b->mdb_op = "begin";
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+		goto out;
+	for (i = 0; i < n; i++) {
+		e = store_batch_entry(b->w, i);
+		k.mv_size = e->klen;
+		k.mv_data = (void *)e->key;
+		if (e->del) {
+			b->mdb_op = "del";
+			rc = mdb_del(txn, e->db, &k, NULL);
+			if (rc == MDB_NOTFOUND)
+				rc = 0;
+		} else {
+			b->mdb_op = "put";
+			d.mv_size = e->vlen;
+			d.mv_data = e->val;
+			rc = mdb_put(txn, e->db, &k, &d, 0);
+		}
+		if (rc != 0) {
+			mdb_txn_abort(txn);
+			goto out;
+		}
 	}
-	return result;
+	b->mdb_op = "commit";
+	rc = mdb_txn_commit(txn);
+out:
+	b->mdb_rc = rc;
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct store *st = arg;
+	struct batch *b;
+	char c = 1;
+
+	pthread_mutex_lock(&st->lock);
+	for (;;) {
+		while (st->todo == NULL && !st->stop)
+			pthread_cond_wait(&st->cond, &st->lock);
+		if ((b = st->todo) == NULL)
+			break;          /* stop, with nothing left to do */
+		st->todo = NULL;
+		pthread_mutex_unlock(&st->lock);
+
+		batch_apply(st, b);
+
+		pthread_mutex_lock(&st->lock);
+		st->done = b;
+		pthread_cond_broadcast(&st->cond);
+		while (write(st->pipefd[1], &c, 1) < 0 && errno == EINTR)
+			;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return NULL;
+}
+
+/* Hand the open batch to the writer, or finish it at once when it has
+ * nothing to write (or failed).  Not while the writer is busy: the batch
+ * is marked due and goes when the writer's one is done. */
+static void
+batch_submit(struct store *st)
+{
+	struct batch *b = st->open;
+
+	if (b == NULL)
+		return;
+	b->due = 1;
+	if (st->inflight != NULL)
+		return;
+	st->open = NULL;
+	event_del(st->commit_ev);
+	event_del(st->force_ev);
+	if (b->result != STORE_OK || store_batch_count(b->w) == 0) {
+		batch_finish(st, b, b->result);
+		return;
+	}
+	st->inflight = b;
+	pthread_mutex_lock(&st->lock);
+	st->todo = b;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+	event_add(st->done_ev, NULL);
+}
+
+/* Take the writer's batch if it is done: out of the overlay, its result
+ * logged, the batch staged on top of a failed one failed too, its
+ * callbacks called.  1 if there was one. */
+static int
+batch_reap(struct store *st)
+{
+	struct batch *b;
+	int result = STORE_OK;
+
+	pthread_mutex_lock(&st->lock);
+	b = st->done;
+	st->done = NULL;
+	pthread_mutex_unlock(&st->lock);
+	if (b == NULL)
+		return 0;
+	st->inflight = NULL;
+	if (b->mdb_rc != 0) {
+		result = b->mdb_rc == MDB_MAP_FULL ? STORE_FULL : STORE_ERR;
+		log_failure(st, result, b->mdb_op, mdb_strerror(b->mdb_rc));
+		if (st->open != NULL)
+			batch_poison(st, st->open, result, NULL, NULL);
+	} else {
+		st->commits++;
+	}
+	batch_finish(st, b, result);
+	return 1;
+}
+
+/* Wait for the writer's batch and reap it (store_flush, store_close). */
+static void
+batch_wait(struct store *st)
+{
+	if (st->inflight == NULL)
+		return;
+	pthread_mutex_lock(&st->lock);
+	while (st->done == NULL)
+		pthread_cond_wait(&st->cond, &st->lock);
+	pthread_mutex_unlock(&st->lock);
+	event_del(st->done_ev); /* its octet may wake a later one: harmless */
+	batch_reap(st);
 }
 
 static void
 on_commit_event(evutil_socket_t fd, short what, void *arg)
 {
-	batch_commit(arg);
+	batch_submit(arg);
 }
 
-/* ---- read views ------------------------------------------------------- */
+static void
+on_writer_done(evutil_socket_t fd, short what, void *arg)
+{
+	struct store *st = arg;
+	char buf[64];
 
-/* The txn a read goes through: the batch's, or the read txn renewed.  NULL
- * on failure (logged).  Pair with view_end() before any callback. */
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	batch_reap(st);
+	if (st->inflight != NULL) {
+		/* An octet left by a batch batch_wait() reaped. */
+		event_add(st->done_ev, NULL);
+		return;
+	}
+	/* What grew while the writer worked goes now if its time came. */
+	if (st->open != NULL && (st->open->urgent || st->open->due))
+		batch_submit(st);
+}
+
+/* ---- reads: the overlay over the database ------------------------------ */
+
+/* The read txn renewed.  NULL on failure (logged).  Pair with view_end()
+ * before any callback. */
 static MDB_txn *
 view_begin(struct store *st)
 {
 	int rc;
 
-	if (st->wtxn != NULL)
-		return st->wtxn;
 	if (st->rtxn == NULL) {
 		rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &st->rtxn);
 		if (rc != 0)
@@ -367,8 +525,115 @@ view_begin(struct store *st)
 static void
 view_end(struct store *st, MDB_txn *txn)
 {
-	if (txn != NULL && txn == st->rtxn)
+	if (txn != NULL)
 		mdb_txn_reset(txn);
+}
+
+/* The newest staged write of (db, key): the open batch's, else the
+ * writer's; NULL when neither touches it. */
+static const struct batch_entry *
+overlay_find(struct store *st, MDB_dbi db, const void *key, size_t klen)
+{
+	const struct batch_entry *e = NULL;
+
+	if (st->open != NULL)
+		e = store_batch_find(st->open->w, db, key, klen);
+	if (e == NULL && st->inflight != NULL)
+		e = store_batch_find(st->inflight->w, db, key, klen);
+	return e;
+}
+
+/* The newest version of (db, key) into *d: 0, MDB_NOTFOUND or LMDB's
+ * error.  *d is valid until view_end() or the next write of that key. */
+static int
+kv_get(struct store *st, MDB_txn *txn, MDB_dbi db, const void *key,
+    size_t klen, MDB_val *d)
+{
+	const struct batch_entry *e = overlay_find(st, db, key, klen);
+	MDB_val k = { klen, (void *)key };
+
+	if (e == NULL)
+		return mdb_get(txn, db, &k, d);
+	if (e->del)
+		return MDB_NOTFOUND;
+	d->mv_size = e->vlen;
+	d->mv_data = e->val;
+	return 0;
+}
+
+/* The first key of db at or above key (above it when strict) that is not
+ * deleted, with its newest value: 0, MDB_NOTFOUND or LMDB's error.
+ * with_new: keys staged but not in the database yet count too; without
+ * it only committed keys are found (with their staged value, if any). */
+static int
+kv_seek(struct store *st, MDB_txn *txn, MDB_dbi db, const void *key,
+    size_t klen, int strict, int with_new, MDB_val *ok, MDB_val *od)
+{
+	struct batch *layer[2] = { st->open, st->inflight };
+	const struct batch_entry *e;
+	uint8_t at[SEEK_KEY_MAX];
+	size_t atl = klen, bkl;
+	const void *bk;
+	MDB_cursor *c;
+	MDB_val k, d;
+	int rc, i;
+
+	if (klen > sizeof(at))
+		return MDB_BAD_VALSIZE;
+	memcpy(at, key, klen);
+	if ((rc = mdb_cursor_open(txn, db, &c)) != 0)
+		return rc;
+	for (;;) {
+		k.mv_size = atl;
+		k.mv_data = at;
+		rc = mdb_cursor_get(c, &k, &d, atl > 0 ? MDB_SET_RANGE :
+		    MDB_FIRST);
+		if (rc == 0 && strict && store_batch_keycmp(k.mv_data,
+		    k.mv_size, at, atl) == 0)
+			rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			break;
+		bk = rc == 0 ? k.mv_data : NULL;
+		bkl = rc == 0 ? k.mv_size : 0;
+		for (i = 0; with_new && i < 2; i++) {
+			if (layer[i] == NULL)
+				continue;
+			e = store_batch_seek(layer[i]->w, db, at, atl, strict);
+			if (e != NULL && (bk == NULL || store_batch_keycmp(
+			    e->key, e->klen, bk, bkl) < 0)) {
+				bk = e->key;
+				bkl = e->klen;
+			}
+		}
+		if (bk == NULL) {
+			rc = MDB_NOTFOUND;
+			break;
+		}
+		if ((e = overlay_find(st, db, bk, bkl)) == NULL) {
+			*ok = k;        /* bk is the database's */
+			*od = d;
+			rc = 0;
+			break;
+		}
+		if (!e->del) {
+			ok->mv_size = bkl;
+			ok->mv_data = (void *)bk;
+			od->mv_size = e->vlen;
+			od->mv_data = e->val;
+			rc = 0;
+			break;
+		}
+		/* Deleted in a batch: on past it. */
+		if (bkl > sizeof(at)) {
+			rc = MDB_BAD_VALSIZE;
+			break;
+		}
+		memcpy(at, bk, bkl);
+		atl = bkl;
+		strict = 1;
+	}
+	mdb_cursor_close(c);
+	return rc;
 }
 
 /* ---- open / close ----------------------------------------------------- */
@@ -428,6 +693,63 @@ outbox_last(MDB_txn *txn, MDB_dbi dbi, uint64_t *next)
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : rc;
 }
 
+/* The writer thread and its pipe: 0, or an errno. */
+static int
+writer_start(struct store *st)
+{
+	int i, rc;
+
+	if (pipe(st->pipefd) != 0)
+		return errno;
+	for (i = 0; i < 2; i++) {
+		if (fcntl(st->pipefd[i], F_SETFL, O_NONBLOCK) != 0 ||
+		    fcntl(st->pipefd[i], F_SETFD, FD_CLOEXEC) != 0)
+			return errno;
+	}
+	st->done_ev = event_new(st->base, st->pipefd[0], EV_READ,
+	    on_writer_done, st);
+	if (st->done_ev == NULL)
+		return ENOMEM;
+	if ((rc = pthread_create(&st->writer, NULL, writer_main, st)) != 0)
+		return rc;
+	st->writer_started = 1;
+	return 0;
+}
+
+/* Everything store_open() may have made, in reverse. */
+static void
+store_free(struct store *st)
+{
+	if (st->writer_started) {
+		pthread_mutex_lock(&st->lock);
+		st->stop = 1;
+		pthread_cond_broadcast(&st->cond);
+		pthread_mutex_unlock(&st->lock);
+		pthread_join(st->writer, NULL);
+	}
+	if (st->done_ev != NULL)
+		event_free(st->done_ev);
+	for (int i = 0; i < 2; i++)
+		if (st->pipefd[i] >= 0)
+			close(st->pipefd[i]);
+	if (st->commit_ev != NULL)
+		event_free(st->commit_ev);
+	if (st->force_ev != NULL)
+		event_free(st->force_ev);
+	if (st->spare != NULL) {
+		store_batch_free(st->spare->w);
+		free(st->spare->waiters);
+		free(st->spare);
+	}
+	if (st->rtxn != NULL)
+		mdb_txn_abort(st->rtxn);
+	if (st->env != NULL)
+		mdb_env_close(st->env);
+	pthread_cond_destroy(&st->cond);
+	pthread_mutex_destroy(&st->lock);
+	free(st);
+}
+
 struct store *
 store_open(struct event_base *base, const char *path, uint64_t map_size,
     char **err)
@@ -445,8 +767,13 @@ store_open(struct event_base *base, const char *path, uint64_t map_size,
 	st = xcalloc(1, sizeof(*st));
 	st->base = base;
 	st->map_size = map_size;
-	if ((rc = mdb_env_create(&st->env)) != 0)
+	st->pipefd[0] = st->pipefd[1] = -1;
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_cond_init(&st->cond, NULL);
+	if ((rc = mdb_env_create(&st->env)) != 0) {
+		st->env = NULL;
 		goto fail;
+	}
 	if ((rc = mdb_env_set_maxdbs(st->env, 8)) != 0 ||
 	    (map_size > 0 &&
 	    (rc = mdb_env_set_mapsize(st->env, (size_t)map_size)) != 0) ||
@@ -478,26 +805,25 @@ store_open(struct event_base *base, const char *path, uint64_t map_size,
 	st->force_ev = evtimer_new(base, on_commit_event, st);
 	if (st->commit_ev == NULL || st->force_ev == NULL) {
 		*err = open_error("cannot open", path, "event_new failed");
-		if (st->commit_ev)
-			event_free(st->commit_ev);
-		if (st->force_ev)
-			event_free(st->force_ev);
-		mdb_env_close(st->env);
-		free(st);
+		store_free(st);
 		return NULL;
 	}
 	if (event_base_get_npriorities(base) > 1 &&
 	    event_priority_set(st->commit_ev,
 	    event_base_get_npriorities(base) - 1) == 0)
 		st->lowprio = 1;
+	if ((rc = writer_start(st)) != 0) {
+		*err = open_error("cannot start the writer for", path,
+		    strerror(rc));
+		store_free(st);
+		return NULL;
+	}
 	log_info("store.open", "path=%s map_size=%" PRIu64 " stale_readers=%d",
 	    log_str(pb, sizeof(pb), path), st->map_size, dead);
 	return st;
 fail:
 	*err = open_error("cannot open", path, mdb_strerror(rc));
-	if (st->env != NULL)
-		mdb_env_close(st->env);
-	free(st);
+	store_free(st);
 	return NULL;
 }
 
@@ -508,21 +834,17 @@ store_close(struct store *st)
 
 	if (st == NULL)
 		return;
-	for (i = 0; i < CLOSE_FLUSH_ROUNDS && st->state != BATCH_IDLE; i++)
-		batch_commit(st);
-	if (st->state != BATCH_IDLE) {
+	for (i = 0; i < CLOSE_FLUSH_ROUNDS && (st->open != NULL ||
+	    st->inflight != NULL); i++)
+		store_flush(st);
+	if (st->open != NULL) {
 		/* Callbacks that stage forever: what is left is dropped. */
-		log_err("store.close_dropped", "callbacks=%d", st->nwaiter);
-		if (st->wtxn != NULL)
-			mdb_txn_abort(st->wtxn);
+		log_err("store.close_dropped", "callbacks=%d",
+		    st->open->nwaiter);
+		batch_free(st, st->open);
+		st->open = NULL;
 	}
-	free(st->waiters);
-	event_free(st->commit_ev);
-	event_free(st->force_ev);
-	if (st->rtxn != NULL)
-		mdb_txn_abort(st->rtxn);
-	mdb_env_close(st->env);
-	free(st);
+	store_free(st);
 }
 
 /* ---- records and indexes ---------------------------------------------- */
@@ -530,10 +852,10 @@ store_close(struct store *st)
 static int
 record_get(struct store *st, MDB_txn *txn, const char *id, struct verif *out)
 {
-	MDB_val k = { strlen(id), (void *)id }, d;
+	MDB_val d;
 	int rc;
 
-	rc = mdb_get(txn, st->verif, &k, &d);
+	rc = kv_get(st, txn, st->verif, id, strlen(id), &d);
 	if (rc == 0)
 		return store_record_decode(d.mv_data, d.mv_size, out);
 	memset(out, 0, sizeof(*out));
@@ -544,24 +866,49 @@ record_get(struct store *st, MDB_txn *txn, const char *id, struct verif *out)
 	return STORE_ERR;
 }
 
+/* Stage a put of dl octets under (dbi, k): the space to fill into *p.
+ * LMDB's key limits are checked here, so the writer never meets a key it
+ * refuses. */
 static int
-db_put(struct store *st, MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kl,
-    const void *d, size_t dl, const char *op)
+db_reserve(struct store *st, MDB_dbi dbi, const void *k, size_t kl,
+    size_t dl, void **p, const char *op)
 {
-	MDB_val key = { kl, (void *)k }, val = { dl, (void *)d };
-	int rc = mdb_put(txn, dbi, &key, &val, 0);
+	int rc;
 
-	return rc == 0 ? STORE_OK : mdb_fail(st, rc, op);
+	if ((rc = batch_stage(st)) != STORE_OK)
+		return rc;
+	if (kl == 0 || kl > (size_t)mdb_env_get_maxkeysize(st->env))
+		return batch_fail(st, STORE_ERR, op, "bad key size");
+	*p = store_batch_put(st->open->w, dbi, k, kl, dl);
+	return STORE_OK;
 }
 
 static int
-db_del(struct store *st, MDB_txn *txn, MDB_dbi dbi, const void *k, size_t kl,
+db_put(struct store *st, MDB_dbi dbi, const void *k, size_t kl,
+    const void *d, size_t dl, const char *op)
+{
+	void *p;
+	int rc;
+
+	if ((rc = db_reserve(st, dbi, k, kl, dl, &p, op)) != STORE_OK)
+		return rc;
+	if (dl > 0)
+		memcpy(p, d, dl);
+	return STORE_OK;
+}
+
+static int
+db_del(struct store *st, MDB_dbi dbi, const void *k, size_t kl,
     const char *op)
 {
-	MDB_val key = { kl, (void *)k };
-	int rc = mdb_del(txn, dbi, &key, NULL);
+	int rc;
 
-	return rc == 0 || rc == MDB_NOTFOUND ? STORE_OK : mdb_fail(st, rc, op);
+	if ((rc = batch_stage(st)) != STORE_OK)
+		return rc;
+	if (kl == 0 || kl > (size_t)mdb_env_get_maxkeysize(st->env))
+		return batch_fail(st, STORE_ERR, op, "bad key size");
+	store_batch_del(st->open->w, dbi, k, kl);
+	return STORE_OK;
 }
 
 /* Delete the index entry k only while it still points at id. */
@@ -569,8 +916,8 @@ static int
 db_del_if(struct store *st, MDB_txn *txn, MDB_dbi dbi, const void *k,
     size_t kl, const char *id, const char *op)
 {
-	MDB_val key = { kl, (void *)k }, d;
-	int rc = mdb_get(txn, dbi, &key, &d);
+	MDB_val d;
+	int rc = kv_get(st, txn, dbi, k, kl, &d);
 
 	if (rc == MDB_NOTFOUND)
 		return STORE_OK;
@@ -578,7 +925,7 @@ db_del_if(struct store *st, MDB_txn *txn, MDB_dbi dbi, const void *k,
 		return mdb_fail(st, rc, op);
 	if (d.mv_size != strlen(id) || memcmp(d.mv_data, id, d.mv_size) != 0)
 		return STORE_OK;
-	return db_del(st, txn, dbi, k, kl, op);
+	return db_del(st, dbi, k, kl, op);
 }
 
 static void
@@ -591,27 +938,28 @@ head_of(const struct verif *v, struct store_record_head *h)
 	memcpy(h->phone, v->phone, sizeof(h->phone));
 }
 
-/* Write v and bring the indexes from old (NULL: insert) in step with it:
- * only the index entries whose inputs changed are touched. */
+/* Stage v and bring the indexes from old (NULL: insert) in step with it:
+ * only the index entries whose inputs changed are touched.  Reads go
+ * through txn (a view). */
 static int
 verif_write(struct store *st, MDB_txn *txn, const struct verif *v,
     const struct store_record_head *old)
 {
-	MDB_val key, val;
+	MDB_val d;
 	char pk[64];
 	uint8_t ek[40];
-	size_t pkl, ekl, idl = strlen(v->id);
+	size_t pkl, ekl, idl = strlen(v->id), size;
+	void *p;
 	int rc, was_pending, is_pending, moved, had_q, want_q, write_e;
 
-	/* Encoded straight into the page LMDB reserves for it. */
-	key.mv_size = idl;
-	key.mv_data = (void *)v->id;
-	if ((val.mv_size = store_record_size(v)) == 0)
+	/* Encoded straight into the batch. */
+	if ((size = store_record_size(v)) == 0)
 		return batch_fail(st, STORE_ERR, "verif_put",
 		    "record cannot be encoded");
-	if ((rc = mdb_put(txn, st->verif, &key, &val, MDB_RESERVE)) != 0)
-		return mdb_fail(st, rc, "verif_put");
-	store_record_encode(v, val.mv_data);
+	if ((rc = db_reserve(st, st->verif, v->id, idl, size, &p,
+	    "verif_put")) != STORE_OK)
+		return rc;
+	store_record_encode(v, p);
 
 	/* pending: on entering VERIF_PENDING (or moving to another pair)
 	 * only, so an update of an older pending verification never takes
@@ -631,7 +979,7 @@ verif_write(struct store *st, MDB_txn *txn, const struct verif *v,
 		if (pkl == 0)
 			return batch_fail(st, STORE_ERR, "verif_put",
 			    "empty key");
-		if ((rc = db_put(st, txn, st->pending, pk, pkl, v->id, idl,
+		if ((rc = db_put(st, st->pending, pk, pkl, v->id, idl,
 		    "pending_put")) != STORE_OK)
 			return rc;
 	}
@@ -640,15 +988,11 @@ verif_write(struct store *st, MDB_txn *txn, const struct verif *v,
 	 * sweep reached it. */
 	write_e = old == NULL;
 	if (old != NULL && old->expires_at != v->expires_at) {
-		MDB_val k, d;
-
 		ekl = expiry_key(ek, old->expires_at, v->id);
-		k.mv_size = ekl;
-		k.mv_data = ek;
-		rc = mdb_get(txn, st->expiry, &k, &d);
+		rc = kv_get(st, txn, st->expiry, ek, ekl, &d);
 		if (rc == 0 && d.mv_size == 1 &&
 		    *(const char *)d.mv_data == 'E') {
-			if ((rc = db_del(st, txn, st->expiry, ek, ekl,
+			if ((rc = db_del(st, st->expiry, ek, ekl,
 			    "expiry_del")) != STORE_OK)
 				return rc;
 			write_e = 1;
@@ -658,7 +1002,7 @@ verif_write(struct store *st, MDB_txn *txn, const struct verif *v,
 	}
 	if (write_e) {
 		ekl = expiry_key(ek, v->expires_at, v->id);
-		if ((rc = db_put(st, txn, st->expiry, ek, ekl, "E", 1,
+		if ((rc = db_put(st, st->expiry, ek, ekl, "E", 1,
 		    "expiry_put")) != STORE_OK)
 			return rc;
 	}
@@ -667,10 +1011,9 @@ verif_write(struct store *st, MDB_txn *txn, const struct verif *v,
 	had_q = was_pending && old->send_state == SEND_QUEUED;
 	want_q = is_pending && v->send_state == SEND_QUEUED;
 	if (want_q && !had_q)
-		return db_put(st, txn, st->queue, v->id, idl, "", 0,
-		    "queue_put");
+		return db_put(st, st->queue, v->id, idl, "", 0, "queue_put");
 	if (had_q && !want_q)
-		return db_del(st, txn, st->queue, v->id, idl, "queue_del");
+		return db_del(st, st->queue, v->id, idl, "queue_del");
 	return STORE_OK;
 }
 
@@ -678,27 +1021,31 @@ int
 store_verif_put(struct store *st, const struct verif *v)
 {
 	MDB_txn *txn;
-	MDB_val k, d;
+	MDB_val d;
 	struct store_record_head old;
 	int rc;
 
-	if ((rc = batch_txn(st, &txn)) != STORE_OK)
+	if ((rc = batch_stage(st)) != STORE_OK)
 		return rc;
 	if (!valid_id(v->id) || v->status < VERIF_PENDING ||
 	    v->status > VERIF_FAILED)
 		return batch_fail(st, STORE_ERR, "verif_put", "invalid record");
+	if ((txn = view_begin(st)) == NULL)
+		return batch_fail(st, STORE_ERR, "verif_put", "no read view");
 	/* The stored version's head only: what the indexes depend on. */
-	k.mv_size = strlen(v->id);
-	k.mv_data = (void *)v->id;
-	rc = mdb_get(txn, st->verif, &k, &d);
+	rc = kv_get(st, txn, st->verif, v->id, strlen(v->id), &d);
 	if (rc == MDB_NOTFOUND)
-		return verif_write(st, txn, v, NULL);
-	if (rc != 0)
-		return mdb_fail(st, rc, "verif_get");
-	if (store_record_head_decode(d.mv_data, d.mv_size, &old) != STORE_OK)
-		return batch_fail(st, STORE_ERR, "verif_put",
+		rc = verif_write(st, txn, v, NULL);
+	else if (rc != 0)
+		rc = mdb_fail(st, rc, "verif_get");
+	else if (store_record_head_decode(d.mv_data, d.mv_size, &old) !=
+	    STORE_OK)
+		rc = batch_fail(st, STORE_ERR, "verif_put",
 		    "stored record unreadable");
-	return verif_write(st, txn, v, &old);
+	else
+		rc = verif_write(st, txn, v, &old);
+	view_end(st, txn);
+	return rc;
 }
 
 /* Test hook, declared by tests/check_store.c only: stage buf as the raw
@@ -710,12 +1057,7 @@ int
 store_record_put_raw_for_test(struct store *st, const char *id,
     const void *buf, size_t len)
 {
-	MDB_txn *txn;
-	int rc;
-
-	if ((rc = batch_txn(st, &txn)) != STORE_OK)
-		return rc;
-	return db_put(st, txn, st->verif, id, strlen(id), buf, len, "raw_put");
+	return db_put(st, st->verif, id, strlen(id), buf, len, "raw_put");
 }
 
 int
@@ -739,12 +1081,12 @@ index_get(struct store *st, MDB_dbi dbi, const void *k, size_t kl, char *id,
     size_t idsize)
 {
 	MDB_txn *txn;
-	MDB_val key = { kl, (void *)k }, d;
+	MDB_val d;
 	int rc;
 
 	if ((txn = view_begin(st)) == NULL)
 		return STORE_ERR;
-	rc = mdb_get(txn, dbi, &key, &d);
+	rc = kv_get(st, txn, dbi, k, kl, &d);
 	if (rc == 0 && d.mv_size < idsize) {
 		memcpy(id, d.mv_data, d.mv_size);
 		id[d.mv_size] = '\0';
@@ -774,12 +1116,11 @@ int
 store_msgid_put(struct store *st, const char *smsc, const char *msgid,
     const char *id)
 {
-	MDB_txn *txn;
 	char k[MSGID_KEY_MAX], rk[32 + 1 + MSGID_KEY_MAX];
 	size_t kl, idl;
 	int rc;
 
-	if ((rc = batch_txn(st, &txn)) != STORE_OK)
+	if ((rc = batch_stage(st)) != STORE_OK)
 		return rc;
 	kl = pair_key(k, sizeof(k), smsc, msgid);
 	if (kl == 0 || msgid[0] == '\0' || !valid_id(id))
@@ -788,11 +1129,10 @@ store_msgid_put(struct store *st, const char *smsc, const char *msgid,
 	memcpy(rk, id, idl);
 	rk[idl] = '\0';
 	memcpy(rk + idl + 1, k, kl);
-	if ((rc = db_put(st, txn, st->msgid, k, kl, id, idl,
+	if ((rc = db_put(st, st->msgid, k, kl, id, idl,
 	    "msgid_put")) != STORE_OK)
 		return rc;
-	return db_put(st, txn, st->msgref, rk, idl + 1 + kl, "", 0,
-	    "msgref_put");
+	return db_put(st, st->msgref, rk, idl + 1 + kl, "", 0, "msgref_put");
 }
 
 int
@@ -810,21 +1150,33 @@ store_msgid_get(struct store *st, const char *smsc, const char *msgid,
 void
 store_on_commit(struct store *st, store_commit_cb cb, void *arg)
 {
-	batch_open(st, 1);
-	if (st->nwaiter == st->waitercap) {
-		st->waitercap = st->waitercap ? st->waitercap * 2 : 16;
-		st->waiters = xrealloc(st->waiters,
-		    (size_t)st->waitercap * sizeof(*st->waiters));
+	struct batch *b = batch_open(st, 1);
+
+	if (b->nwaiter == b->waitercap) {
+		b->waitercap = b->waitercap ? b->waitercap * 2 : 16;
+		b->waiters = xrealloc(b->waiters,
+		    (size_t)b->waitercap * sizeof(*b->waiters));
 	}
-	st->waiters[st->nwaiter].cb = cb;
-	st->waiters[st->nwaiter].arg = arg;
-	st->nwaiter++;
+	b->waiters[b->nwaiter].cb = cb;
+	b->waiters[b->nwaiter].arg = arg;
+	b->nwaiter++;
 }
 
 int
 store_flush(struct store *st)
 {
-	return batch_commit(st);
+	int result = STORE_OK;
+
+	if (st->inflight != NULL) {
+		batch_wait(st);         /* its callbacks may stage more */
+		result = st->last_result;
+	}
+	if (st->open != NULL) {
+		batch_submit(st);       /* to the writer, or finished at once */
+		batch_wait(st);
+		result = st->last_result;
+	}
+	return result;
 }
 
 int
@@ -832,20 +1184,16 @@ store_queue_each(struct store *st, void (*fn)(void *arg, const char *id),
     void *arg)
 {
 	MDB_txn *txn;
-	MDB_cursor *c;
 	MDB_val k, d;
 	char (*ids)[32] = NULL;
 	int n = 0, cap = 0, rc, i;
 
 	if ((txn = view_begin(st)) == NULL)
 		return STORE_ERR;
-	if ((rc = mdb_cursor_open(txn, st->queue, &c)) != 0) {
-		view_end(st, txn);
-		return STORE_ERR;
-	}
 	/* Collect first: fn may read the store, which needs the view. */
-	for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
-	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+	for (rc = kv_seek(st, txn, st->queue, "", 0, 0, 1, &k, &d); rc == 0;
+	    rc = kv_seek(st, txn, st->queue, k.mv_data, k.mv_size, 1, 1, &k,
+	    &d)) {
 		if (k.mv_size == 0 || k.mv_size >= 32)
 			continue;
 		if (n == cap) {
@@ -856,7 +1204,6 @@ store_queue_each(struct store *st, void (*fn)(void *arg, const char *id),
 		ids[n][k.mv_size] = '\0';
 		n++;
 	}
-	mdb_cursor_close(c);
 	view_end(st, txn);
 	if (rc != MDB_NOTFOUND) {
 		free(ids);
@@ -871,37 +1218,31 @@ store_queue_each(struct store *st, void (*fn)(void *arg, const char *id),
 /* ---- sweep ------------------------------------------------------------ */
 
 struct due {
-	uint8_t key[512];       /* LMDB's largest key: '?' entries too */
+	uint8_t key[SEEK_KEY_MAX];      /* '?' entries too */
 	size_t keylen;
 	int64_t t;
 	char id[32];
 	char kind;      /* 'E', 'P', or '?' for an entry we cannot parse */
 };
 
-/* The first expiry entry if it is due at or before now: 1 (filled in), 0
- * none due, -1 error. */
+/* The first expiry entry at or after from (fromlen 0: the very first) if
+ * it is due at or before now: 1 (filled in), 0 none due, -1 error. */
 static int
-first_due(struct store *st, MDB_txn *txn, int64_t now, struct due *e)
+first_due(struct store *st, MDB_txn *txn, int64_t now, const uint8_t *from,
+    size_t fromlen, struct due *e)
 {
-	MDB_cursor *c;
 	MDB_val k, d;
 	int rc;
 
-	if (mdb_cursor_open(txn, st->expiry, &c) != 0)
-		return -1;
-	rc = mdb_cursor_get(c, &k, &d, MDB_FIRST);
-	if (rc != 0) {
-		mdb_cursor_close(c);
+	rc = kv_seek(st, txn, st->expiry, from, fromlen, 0, 1, &k, &d);
+	if (rc != 0)
 		return rc == MDB_NOTFOUND ? 0 : -1;
-	}
 	if (k.mv_size > sizeof(e->key)) {
-		mdb_cursor_close(c);
 		log_err("store.error", "op=sweep err=\"bad expiry key\"");
 		return -1;
 	}
 	memcpy(e->key, k.mv_data, k.mv_size);
 	e->keylen = k.mv_size;
-	mdb_cursor_close(c);
 	e->t = e->keylen >= 8 ? (int64_t)get_be64(e->key) : 0;
 	if (e->t > now)
 		return 0;
@@ -945,18 +1286,16 @@ sweep_expire(struct store *st, MDB_txn *txn, const struct due *e,
 	} else if (rc == STORE_ERR) {
 		/* Unreadable (e.g. a newer format): leave it alone. */
 		verif_clear(&old);
-		return db_del(st, txn, st->expiry, e->key, e->keylen,
-		    "expiry_del");
+		return db_del(st, st->expiry, e->key, e->keylen, "expiry_del");
 	} else if (rc == STORE_NOTFOUND) {
-		return db_del(st, txn, st->expiry, e->key, e->keylen,
-		    "expiry_del");
+		return db_del(st, st->expiry, e->key, e->keylen, "expiry_del");
 	}
 	verif_clear(&old);
-	if ((rc = db_del(st, txn, st->expiry, e->key, e->keylen,
+	if ((rc = db_del(st, st->expiry, e->key, e->keylen,
 	    "expiry_del")) != STORE_OK)
 		return rc;
 	pkl = expiry_key(pk, e->t + retention, e->id);
-	return db_put(st, txn, st->expiry, pk, pkl, "P", 1, "expiry_put");
+	return db_put(st, st->expiry, pk, pkl, "P", 1, "expiry_put");
 }
 
 /* Drop the msgid entries recorded for id in msgref. */
@@ -965,32 +1304,24 @@ purge_msgrefs(struct store *st, MDB_txn *txn, const char *id)
 {
 	char prefix[33], buf[32 + 1 + MSGID_KEY_MAX];
 	size_t pl = strlen(id) + 1, kl;
-	MDB_cursor *c;
 	MDB_val k, d;
 	int i, rc;
 
 	memcpy(prefix, id, pl);         /* with its NUL */
 	for (i = 0; i < PURGE_REF_MAX; i++) {
-		if ((rc = mdb_cursor_open(txn, st->msgref, &c)) != 0)
-			return mdb_fail(st, rc, "msgref_cursor");
-		k.mv_size = pl;
-		k.mv_data = prefix;
-		rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+		rc = kv_seek(st, txn, st->msgref, prefix, pl, 0, 1, &k, &d);
 		if (rc == 0 && (k.mv_size <= pl || k.mv_size > sizeof(buf) ||
 		    memcmp(k.mv_data, prefix, pl) != 0))
 			rc = MDB_NOTFOUND;
-		if (rc == 0) {
-			kl = k.mv_size;
-			memcpy(buf, k.mv_data, kl);
-		}
-		mdb_cursor_close(c);
 		if (rc == MDB_NOTFOUND)
 			return STORE_OK;
 		if (rc != 0)
 			return mdb_fail(st, rc, "msgref_get");
+		kl = k.mv_size;
+		memcpy(buf, k.mv_data, kl);
 		if ((rc = db_del_if(st, txn, st->msgid, buf + pl, kl - pl, id,
 		    "msgid_del")) != STORE_OK ||
-		    (rc = db_del(st, txn, st->msgref, buf, kl,
+		    (rc = db_del(st, st->msgref, buf, kl,
 		    "msgref_del")) != STORE_OK)
 			return rc;
 	}
@@ -1019,17 +1350,17 @@ sweep_purge(struct store *st, MDB_txn *txn, const struct due *e)
 		if (kl > 0 && (rc = db_del_if(st, txn, st->pending, k, kl,
 		    e->id, "pending_del")) != STORE_OK)
 			goto out;
-		if ((rc = db_del(st, txn, st->queue, e->id, idl,
+		if ((rc = db_del(st, st->queue, e->id, idl,
 		    "queue_del")) != STORE_OK ||
 		    (rc = purge_msgrefs(st, txn, e->id)) != STORE_OK ||
-		    (rc = db_del(st, txn, st->verif, e->id, idl,
+		    (rc = db_del(st, st->verif, e->id, idl,
 		    "verif_del")) != STORE_OK)
 			goto out;
 		st->purged++;
 	} else if (rc == STORE_ERR) {
 		log_warn("store.purge_skipped", "id=%s", e->id);
 	}
-	rc = db_del(st, txn, st->expiry, e->key, e->keylen, "expiry_del");
+	rc = db_del(st, st->expiry, e->key, e->keylen, "expiry_del");
 out:
 	verif_clear(&v);
 	return rc;
@@ -1042,28 +1373,35 @@ store_sweep(struct store *st, int64_t now, int max, int64_t retention,
 	MDB_txn *txn;
 	struct due e;
 	struct verif expired;
+	uint8_t from[SEEK_KEY_MAX];
+	size_t fromlen = 0;
 	int n = 0, rc;
 
 	if (max <= 0)
 		return 0;
-	/* Peek through a read view: nothing due opens no batch. */
+	/* Peek first: nothing due opens no batch. */
 	if ((txn = view_begin(st)) == NULL)
 		return STORE_ERR;
-	rc = first_due(st, txn, now, &e);
+	rc = first_due(st, txn, now, from, 0, &e);
 	view_end(st, txn);
 	if (rc <= 0)
 		return rc < 0 ? STORE_ERR : 0;
-	if (batch_txn(st, &txn) != STORE_OK)
+	if (batch_stage(st) != STORE_OK)
 		return STORE_ERR;
 	while (n < max) {
-		/* Each round starts from the first entry again: the handled
-		 * one is gone, and fn may have written to the batch. */
-		rc = first_due(st, txn, now, &e);
-		if (rc < 0)
-			return batch_fail(st, STORE_ERR, "sweep",
-			    "expiry index unreadable");
-		if (rc == 0)
+		/* Each round goes on from the entry handled last, which is
+		 * deleted now, or rewritten in place ('E' becomes 'P' with no
+		 * retention), so it is read again. */
+		if ((txn = view_begin(st)) == NULL)
+			return batch_fail(st, STORE_ERR, "sweep", "no read view");
+		rc = first_due(st, txn, now, from, fromlen, &e);
+		if (rc <= 0) {
+			view_end(st, txn);
+			if (rc < 0)
+				return batch_fail(st, STORE_ERR, "sweep",
+				    "expiry index unreadable");
 			break;
+		}
 		memset(&expired, 0, sizeof(expired));
 		if (e.kind == 'E')
 			rc = sweep_expire(st, txn, &e, now, retention,
@@ -1071,19 +1409,22 @@ store_sweep(struct store *st, int64_t now, int max, int64_t retention,
 		else if (e.kind == 'P')
 			rc = sweep_purge(st, txn, &e);
 		else
-			rc = db_del(st, txn, st->expiry, e.key, e.keylen,
+			rc = db_del(st, st->expiry, e.key, e.keylen,
 			    "expiry_del");
+		view_end(st, txn);
 		if (rc != STORE_OK) {
 			verif_clear(&expired);
 			return STORE_ERR;
 		}
+		memcpy(from, e.key, e.keylen);
+		fromlen = e.keylen;
 		n++;
 		if (expired.id[0] != '\0') {
 			if (fn != NULL)
 				fn(arg, &expired);
 			verif_clear(&expired);
 			/* fn may have failed the batch. */
-			if (st->state != BATCH_OPEN || st->wtxn != txn)
+			if (st->open == NULL || st->open->result != STORE_OK)
 				return STORE_ERR;
 		}
 	}
@@ -1092,6 +1433,8 @@ store_sweep(struct store *st, int64_t now, int max, int64_t retention,
 
 /* ---- stats ------------------------------------------------------------ */
 
+/* The counts are the committed database's: what is staged is not in
+ * them yet. */
 void
 store_stats(struct store *st, struct store_stats *out)
 {
@@ -1128,23 +1471,16 @@ int
 store_outbox_put(struct store *st, const char *key, const char *body,
     int64_t now_ms, uint64_t *seq)
 {
-	MDB_txn *txn;
-	MDB_val k, d;
-	uint8_t kb[8];
+	uint8_t kb[8], *p;
 	size_t kl = strlen(key), bl = strlen(body);
-	uint8_t *p;
+	void *v;
 	int rc;
 
-	if ((rc = batch_txn(st, &txn)) != STORE_OK)
-		return rc;
 	put_be64(kb, st->outbox_seq);
-	k.mv_size = 8;
-	k.mv_data = kb;
-	d.mv_size = OUTBOX_HEAD + kl + 1 + bl;
-	d.mv_data = NULL;
-	if ((rc = mdb_put(txn, st->outbox, &k, &d, MDB_RESERVE)) != 0)
-		return mdb_fail(st, rc, "outbox_put");
-	p = d.mv_data;
+	if ((rc = db_reserve(st, st->outbox, kb, 8, OUTBOX_HEAD + kl + 1 + bl,
+	    &v, "outbox_put")) != STORE_OK)
+		return rc;
+	p = v;
 	put_u32(p, 0);
 	put_u64(p + 4, (uint64_t)now_ms);
 	put_u64(p + 12, (uint64_t)now_ms);
@@ -1181,13 +1517,14 @@ outbox_decode(const MDB_val *k, const MDB_val *d, struct store_event *ev)
 	return 0;
 }
 
+/* Committed events only (see the top of the file), with their staged
+ * retries, and without their staged deletions. */
 int
 store_outbox_scan(struct store *st, uint64_t from, int max,
     void (*fn)(void *arg, struct store_event *), void *arg)
 {
 	struct store_event *evs;
 	MDB_txn *txn;
-	MDB_cursor *c;
 	MDB_val k, d;
 	uint8_t kb[8];
 	int n = 0, i, rc;
@@ -1196,20 +1533,15 @@ store_outbox_scan(struct store *st, uint64_t from, int max,
 		return 0;
 	if ((txn = view_begin(st)) == NULL)
 		return STORE_ERR;
-	if (mdb_cursor_open(txn, st->outbox, &c) != 0) {
-		view_end(st, txn);
-		return STORE_ERR;
-	}
 	evs = xcalloc((size_t)max, sizeof(*evs));
 	put_be64(kb, from);
-	k.mv_size = 8;
-	k.mv_data = kb;
-	for (rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE); rc == 0 &&
-	    n < max; rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+	for (rc = kv_seek(st, txn, st->outbox, kb, 8, 0, 0, &k, &d);
+	    rc == 0 && n < max;
+	    rc = kv_seek(st, txn, st->outbox, k.mv_data, k.mv_size, 1, 0, &k,
+	    &d)) {
 		if (outbox_decode(&k, &d, &evs[n]) == 0)
 			n++;
 	}
-	mdb_cursor_close(c);
 	view_end(st, txn);
 	/* Callbacks only once the read is over: they may stage writes. */
 	for (i = 0; i < n; i++)
@@ -1221,46 +1553,45 @@ store_outbox_scan(struct store *st, uint64_t from, int max,
 int
 store_outbox_del(struct store *st, uint64_t seq)
 {
-	MDB_txn *txn;
 	uint8_t kb[8];
-	int rc;
 
-	if ((rc = batch_txn(st, &txn)) != STORE_OK)
-		return rc;
 	put_be64(kb, seq);
-	return db_del(st, txn, st->outbox, kb, 8, "outbox_del");
+	return db_del(st, st->outbox, kb, 8, "outbox_del");
 }
 
 int
 store_outbox_retry(struct store *st, uint64_t seq, int tries, int64_t due_ms)
 {
 	MDB_txn *txn;
-	MDB_val k, d;
-	uint8_t kb[8], *p;
+	MDB_val d;
+	uint8_t kb[8];
+	void *p;
 	int rc;
 
-	if ((rc = batch_txn(st, &txn)) != STORE_OK)
+	if ((rc = batch_stage(st)) != STORE_OK)
 		return rc;
+	if ((txn = view_begin(st)) == NULL)
+		return batch_fail(st, STORE_ERR, "outbox_retry", "no read view");
 	put_be64(kb, seq);
-	k.mv_size = 8;
-	k.mv_data = kb;
-	rc = mdb_get(txn, st->outbox, &k, &d);
+	rc = kv_get(st, txn, st->outbox, kb, 8, &d);
 	if (rc == MDB_NOTFOUND)
-		return STORE_OK;
-	if (rc != 0)
-		return mdb_fail(st, rc, "outbox_retry");
-	if (d.mv_size < OUTBOX_HEAD)
-		return batch_fail(st, STORE_ERR, "outbox_retry", "malformed");
-	/* Rewrite in place: same size, so the copy is the new value. */
-	p = xmalloc(d.mv_size);
-	memcpy(p, d.mv_data, d.mv_size);
-	put_u32(p, (uint32_t)tries);
-	put_u64(p + 4, (uint64_t)due_ms);
-	rc = db_put(st, txn, st->outbox, kb, 8, p, d.mv_size, "outbox_retry");
-	free(p);
+		rc = STORE_OK;
+	else if (rc != 0)
+		rc = mdb_fail(st, rc, "outbox_retry");
+	else if (d.mv_size < OUTBOX_HEAD)
+		rc = batch_fail(st, STORE_ERR, "outbox_retry", "malformed");
+	else if ((rc = db_reserve(st, st->outbox, kb, 8, d.mv_size, &p,
+	    "outbox_retry")) == STORE_OK) {
+		/* The old value stays readable until the batch is freed. */
+		memcpy(p, d.mv_data, d.mv_size);
+		put_u32(p, (uint32_t)tries);
+		put_u64((uint8_t *)p + 4, (uint64_t)due_ms);
+	}
+	view_end(st, txn);
 	return rc;
 }
 
+/* Events committed and not delivered. */
 uint64_t
 store_outbox_count(struct store *st)
 {

@@ -18,6 +18,7 @@
 #include <event2/event.h>
 
 #include "store.h"
+#include "store_batch.h"
 
 /* The record codec and a raw write, exposed by store_lmdb.c for this test
  * only. */
@@ -81,12 +82,13 @@ reopen(uint64_t map_size)
 	st = open_store(map_size);
 }
 
-/* Run the loop until nothing is active (bounded). */
+/* Run the loop until no event is left: every staged batch has gone to the
+ * writer thread, its commit has come back and its callbacks have run (the
+ * store's events are registered only while it has work). */
 static void
 run_loop(void)
 {
-	for (int i = 0; i < 8; i++)
-		event_base_loop(base, EVLOOP_NONBLOCK);
+	ck_assert_int_ne(event_base_loop(base, 0), -1);
 }
 
 /* A complete record: n picks the id and phone. */
@@ -753,7 +755,7 @@ START_TEST(test_group_commit)
 	store_stats(st, &ss);
 	ck_assert_int_eq(ss.commits, 0);
 
-	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	run_loop();
 	ck_assert_int_eq(calls.n, 3);
 	ck_assert_int_eq(calls.order[0], 19);
 	ck_assert_int_eq(calls.order[1], 39);
@@ -802,7 +804,7 @@ START_TEST(test_commit_after_turn_callbacks)
 	e2 = event_new(base, -1, 0, ev_stage, (void *)(intptr_t)602);
 	event_active(e1, 0, 0);
 	event_active(e2, 0, 0);
-	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	run_loop();
 	ck_assert_int_eq(calls.n, 2);
 	ck_assert_int_eq(calls.order[0], 601);
 	ck_assert_int_eq(calls.order[1], 602);
@@ -1078,7 +1080,7 @@ START_TEST(test_map_full)
 {
 	struct verif v;
 	struct store_stats ss;
-	int committed = 0, failed_from = -1, turn, rc;
+	int committed = 0, failed_from = -1, turn;
 
 	store_close(st);
 	st = open_store(256 << 10);
@@ -1093,28 +1095,19 @@ START_TEST(test_map_full)
 			v.metadata = strdup("{\"padding\":\"................"
 			    "................................................"
 			    "...........................\"}");
-			rc = store_verif_put(st, &v);
+			/* LMDB's errors come with the commit. */
+			ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
 			verif_clear(&v);
-			if (rc != STORE_OK) {
-				ck_assert_int_eq(rc, STORE_FULL);
-				failed_from = first;
-				/* The batch stays failed: no LMDB call. */
-				make_verif(&v, 99999, VERIF_PENDING,
-				    SEND_QUEUED, T0 + 300);
-				ck_assert_int_eq(store_verif_put(st, &v),
-				    STORE_FULL);
-				break;
-			}
 		}
 		calls.n = 0;
 		store_on_commit(st, cb_record, (void *)(intptr_t)turn);
 		run_loop();
 		ck_assert_int_eq(calls.n, 1);
-		if (failed_from < 0) {
-			ck_assert_int_eq(calls.result[0], STORE_OK);
+		if (calls.result[0] == STORE_OK) {
 			committed = first + 10;
 		} else {
 			ck_assert_int_eq(calls.result[0], STORE_FULL);
+			failed_from = first;
 		}
 	}
 	ck_assert_int_ge(failed_from, 0);
@@ -1125,8 +1118,37 @@ START_TEST(test_map_full)
 	ck_assert_int_eq(ss.commit_failures, 1);
 	ck_assert_int_eq(ss.verifs, committed);
 
+	/* A batch staged while a failing one is with the writer fails with
+	 * it, though alone it would commit (deleting what is not there):
+	 * it was built on writes that never happened. */
+	calls.n = 0;
+	for (int i = 0; i < 10; i++) {
+		make_verif(&v, 5000 + i, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+		add_sends(&v, 5000 + i);
+		ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+		verif_clear(&v);
+	}
+	store_on_commit(st, cb_record, (void *)(intptr_t)1);
+	/* One turn: the commit event hands the batch to the writer; its
+	 * answer can only be taken by a later turn. */
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	ck_assert_int_eq(calls.n, 0);
+	ck_assert_int_eq(status_of(5000), VERIF_PENDING);  /* staged: read */
+	ck_assert_int_eq(store_outbox_del(st, 12345), STORE_OK);
+	store_on_commit(st, cb_record, (void *)(intptr_t)2);
+	run_loop();
+	ck_assert_int_eq(calls.n, 2);
+	ck_assert_int_eq(calls.order[0], 1);
+	ck_assert_int_eq(calls.result[0], STORE_FULL);
+	ck_assert_int_eq(calls.order[1], 2);
+	ck_assert_int_eq(calls.result[1], STORE_FULL);
+	ck_assert_int_eq(status_of(5000), 0);   /* gone with its batch */
+	/* Alone, the same deletion commits. */
+	ck_assert_int_eq(store_outbox_del(st, 12345), STORE_OK);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+
 	/* Raise the map: every record committed before is intact, none of
-	 * the failed batch is there, and writing works again. */
+	 * the failed batches is there, and writing works again. */
 	reopen(BIG_MAP);
 	for (int i = 0; i < committed; i++) {
 		make_verif(&v, i, VERIF_PENDING, SEND_QUEUED, T0 + 300);
@@ -1138,13 +1160,131 @@ START_TEST(test_map_full)
 		verif_clear(&v);
 	}
 	ck_assert_int_eq(status_of(committed), 0);
-	ck_assert_int_eq(status_of(99999), 0);
+	ck_assert_int_eq(status_of(5000), 0);
 	store_stats(st, &ss);
 	ck_assert_int_eq(ss.verifs, committed);
 	ck_assert_int_eq(ss.pending, committed);
 	make_verif(&v, 99999, VERIF_PENDING, SEND_QUEUED, T0 + 300);
 	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
 	ck_assert_int_eq(store_flush(st), STORE_OK);
+}
+END_TEST
+
+/* ---- the staged writes (store_batch.c) --------------------------------- */
+
+/* Enough keys to grow the table several times; every key reads back its
+ * last write, deletions read as deletions, seeks find the next key in
+ * LMDB's order, and a cleared batch holds nothing. */
+START_TEST(test_batch_overlay)
+{
+	struct store_batch *b = store_batch_new();
+	const struct batch_entry *e;
+	char k[32];
+	void *p;
+	int i;
+
+	for (int round = 0; round < 2; round++) {
+		for (i = 0; i < 5000; i++) {
+			snprintf(k, sizeof(k), "key%05d", i);
+			p = store_batch_put(b, (unsigned)(i % 3), k, strlen(k),
+			    sizeof(i));
+			memcpy(p, &i, sizeof(i));
+		}
+		/* Rewrite every tenth, delete every seventh. */
+		for (i = 0; i < 5000; i += 10) {
+			int v = -i;
+
+			snprintf(k, sizeof(k), "key%05d", i);
+			p = store_batch_put(b, (unsigned)(i % 3), k, strlen(k),
+			    sizeof(v));
+			memcpy(p, &v, sizeof(v));
+		}
+		for (i = 0; i < 5000; i += 7) {
+			snprintf(k, sizeof(k), "key%05d", i);
+			store_batch_del(b, (unsigned)(i % 3), k, strlen(k));
+		}
+		ck_assert_uint_eq(store_batch_count(b), 5000);
+		for (i = 0; i < 5000; i++) {
+			int v;
+
+			snprintf(k, sizeof(k), "key%05d", i);
+			e = store_batch_find(b, (unsigned)(i % 3), k, strlen(k));
+			ck_assert_ptr_nonnull(e);
+			if (i % 7 == 0) {
+				ck_assert_int_eq(e->del, 1);
+				continue;
+			}
+			ck_assert_int_eq(e->del, 0);
+			ck_assert_uint_eq(e->vlen, sizeof(v));
+			memcpy(&v, e->val, sizeof(v));
+			ck_assert_int_eq(v, i % 10 == 0 ? -i : i);
+			/* Another database: not there. */
+			ck_assert_ptr_null(store_batch_find(b,
+			    (unsigned)(i % 3 + 1), k, strlen(k)));
+		}
+		/* Seeks in database 0 (keys 0, 3, 6, ...). */
+		e = store_batch_seek(b, 0, "", 0, 0);
+		ck_assert_ptr_nonnull(e);
+		ck_assert_int_eq(memcmp(e->key, "key00000", 8), 0);
+		e = store_batch_seek(b, 0, "key00000", 8, 1);
+		ck_assert_int_eq(memcmp(e->key, "key00003", 8), 0);
+		e = store_batch_seek(b, 0, "key00004", 8, 0);
+		ck_assert_int_eq(memcmp(e->key, "key00006", 8), 0);
+		e = store_batch_seek(b, 0, "key0000", 7, 0);  /* a prefix */
+		ck_assert_int_eq(memcmp(e->key, "key00000", 8), 0);
+		ck_assert_ptr_null(store_batch_seek(b, 0, "key04998", 8, 1));
+		store_batch_clear(b);
+		ck_assert_uint_eq(store_batch_count(b), 0);
+		ck_assert_ptr_null(store_batch_find(b, 0, "key00000", 8));
+		ck_assert_ptr_null(store_batch_seek(b, 0, "", 0, 0));
+	}
+	/* A value bigger than an arena block. */
+	p = store_batch_put(b, 1, "big", 3, 200000);
+	memset(p, 'x', 200000);
+	e = store_batch_find(b, 1, "big", 3);
+	ck_assert_uint_eq(e->vlen, 200000);
+	ck_assert_int_eq(e->val[199999], 'x');
+	store_batch_free(b);
+}
+END_TEST
+
+/* Reads see both batches: the one with the writer and the one staged on
+ * top of it, newest first; the callbacks come in order, each after its
+ * own commit. */
+START_TEST(test_reads_over_inflight)
+{
+	struct verif v, got;
+	char id[32];
+
+	memset(&calls, 0, sizeof(calls));
+	make_verif(&v, 7, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	store_on_commit(st, cb_record, (void *)(intptr_t)1);
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK); /* to the writer */
+	ck_assert_int_eq(calls.n, 0);
+	ck_assert_int_eq(status_of(7), VERIF_PENDING);
+	ck_assert_int_eq(store_pending_get(st, v.key, v.phone, id,
+	    sizeof(id)), STORE_OK);
+	ck_assert_str_eq(id, v.id);
+	v.status = VERIF_APPROVED;
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	store_on_commit(st, cb_record, (void *)(intptr_t)2);
+	ck_assert_int_eq(status_of(7), VERIF_APPROVED);
+	ck_assert_int_eq(store_pending_get(st, v.key, v.phone, id,
+	    sizeof(id)), STORE_NOTFOUND);
+	run_loop();
+	ck_assert_int_eq(calls.n, 2);
+	ck_assert_int_eq(calls.order[0], 1);
+	ck_assert_int_eq(calls.order[1], 2);
+	ck_assert_int_eq(calls.result[0], STORE_OK);
+	ck_assert_int_eq(calls.result[1], STORE_OK);
+	reopen(BIG_MAP);
+	ck_assert_int_eq(store_verif_get(st, v.id, &got), STORE_OK);
+	ck_assert_int_eq(got.status, VERIF_APPROVED);
+	ck_assert_int_eq(store_pending_get(st, v.key, v.phone, id,
+	    sizeof(id)), STORE_NOTFOUND);
+	verif_clear(&got);
+	verif_clear(&v);
 }
 END_TEST
 
@@ -1195,7 +1335,19 @@ START_TEST(test_outbox_order)
 	ck_assert_int_eq(store_outbox_put(st, "k", "{}", 1000, &seq),
 	    STORE_OK);
 	ck_assert(seq > all.seq[all.n - 1]);
+	/* The count and the scan are of committed events only. */
+	ck_assert_int_eq(store_outbox_count(st), 300);
+	all.n = 0;
+	ck_assert_int_eq(store_outbox_scan(st, 0, 600, outbox_collect, &all),
+	    300);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
 	ck_assert_int_eq(store_outbox_count(st), 301);
+	/* A staged deletion hides a committed event from the scan at once. */
+	ck_assert_int_eq(store_outbox_del(st, first), STORE_OK);
+	all.n = 0;
+	ck_assert_int_eq(store_outbox_scan(st, 0, 600, outbox_collect, &all),
+	    300);
+	ck_assert(all.seq[0] == first + 1);
 }
 END_TEST
 
@@ -1230,6 +1382,8 @@ store_suite(void)
 	tcase_add_test(tc, test_group_commit);
 	tcase_add_test(tc, test_commit_after_turn_callbacks);
 	tcase_add_test(tc, test_callback_stages_new_batch);
+	tcase_add_test(tc, test_reads_over_inflight);
+	tcase_add_test(tc, test_batch_overlay);
 	tcase_add_test(tc, test_reopen);
 	tcase_add_test(tc, test_flush_survives_exit);
 	suite_add_tcase(s, tc);
