@@ -11,16 +11,20 @@
  *   msgid    smsc NUL normalised message id -> id (receipt matching)
  *   msgref   id NUL smsc NUL msgid -> "" (so a purge finds its msgid entries)
  *
- * Group commit: writes go into one write transaction (the batch),
- * committed (one fsync) by an event that runs after the turn's other
- * callbacks once someone waits on it with store_on_commit(); writes nobody
- * waits on join the next such commit, or commit by themselves after the
- * delay set with store_set_commit_delay() (0, the default: every turn).
- * With a delay set on an event base with priorities, a waited-on commit
- * runs at the lowest priority, once the loop has read everything ready
- * (at most the delay later), so one fsync covers all of it.
- * Reads see the open batch.  Callbacks fire after the commit, with its
- * result: persist, then acknowledge.
+ * Group commit: writes are staged in a batch in memory; a writer thread
+ * applies a whole batch in one LMDB write transaction and commits it (one
+ * fsync) while the loop goes on.  A batch goes to the writer after the
+ * turn's other callbacks once someone waits on it with store_on_commit(),
+ * or after the delay set with store_set_commit_delay() (0, the default:
+ * every turn), and not before the writer is done with the one before:
+ * everything staged meanwhile shares the next commit.  With a delay set on
+ * an event base with priorities, a waited-on batch goes at the lowest
+ * priority, once the loop has read everything ready.
+ * Reads see what is staged (and what the writer holds) over the committed
+ * database; the outbox scan and the counts of store_stats() and
+ * store_outbox_count() see committed entries only.  Callbacks fire after
+ * the commit, with its result: persist, then acknowledge.  LMDB's errors,
+ * a full map above all, come with the commit, not from the put.
  */
 #ifndef STORE_H
 #define STORE_H
@@ -118,8 +122,10 @@ int store_pending_get(struct store *, const char *key, const char *phone,
     char *id, size_t idsize);
 /* Stage a verification (insert or update) in the current batch, keeping
  * the pending, expiry and queue indexes in step with its status and
- * send_state.  Returns STORE_OK, STORE_FULL or STORE_ERR; after an error
- * the whole batch fails and its commit callbacks get the error. */
+ * send_state.  Returns STORE_OK, or the batch's error (STORE_ERR for a
+ * record that cannot be stored, or the error of a batch this one was
+ * staged on); after an error the whole batch fails and its commit
+ * callbacks get the error, as they do when the commit fails. */
 int store_verif_put(struct store *, const struct verif *);
 /* Stage the receipt index entry (smsc, message id) -> verification id. */
 int store_msgid_put(struct store *, const char *smsc, const char *msgid,
@@ -137,7 +143,8 @@ void store_on_commit(struct store *, store_commit_cb cb, void *arg);
  * turn).  The daemon sets a few milliseconds so an SMPP submit's record and
  * the update when it is accepted share one commit. */
 void store_set_commit_delay(struct store *, int ms);
-/* Commit the staged batch now (shutdown, tests).  Returns its result. */
+/* Wait for the writer's batch, then commit the staged one and wait for it
+ * too, blocking the loop (shutdown, tests).  Returns the last result. */
 int store_flush(struct store *);
 
 /* Call fn for every queued verification id (start-up: resume sends).
@@ -169,8 +176,9 @@ struct store_event {
  * NULL) gets its number. */
 int store_outbox_put(struct store *, const char *key, const char *body,
     int64_t now_ms, uint64_t *seq);
-/* Read at most max events from seq from on, then call fn for each (after
- * the read: fn may stage writes).  Returns the count or STORE_ERR. */
+/* Read at most max committed events from seq from on (not those whose
+ * deletion is staged), then call fn for each (after the read: fn may stage
+ * writes).  Returns the count or STORE_ERR. */
 int store_outbox_scan(struct store *, uint64_t from, int max,
     void (*fn)(void *arg, struct store_event *), void *arg);
 /* Stage the removal of a delivered (or abandoned) event. */
