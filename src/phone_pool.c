@@ -15,6 +15,7 @@
  * under the mutex.  Only phone_pool_free() waits, for the workers to
  * finish the job they hold.
  */
+#define _GNU_SOURCE             /* pipe2() */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -172,13 +173,8 @@ phone_pool_new(struct event_base *base, int nthreads)
 		nthreads = POOL_MAX_THREADS;
 	if (nthreads <= 0)
 		return p;
-	if (pipe(p->pipefd) != 0)
+	if (pipe2(p->pipefd, O_NONBLOCK | O_CLOEXEC) != 0)
 		goto fail;
-	for (i = 0; i < 2; i++) {
-		if (fcntl(p->pipefd[i], F_SETFL, O_NONBLOCK) != 0 ||
-		    fcntl(p->pipefd[i], F_SETFD, FD_CLOEXEC) != 0)
-			goto fail;
-	}
 	p->ev = event_new(base, p->pipefd[0], EV_READ | EV_PERSIST, on_done,
 	    p);
 	if (p->ev == NULL || event_add(p->ev, NULL) != 0)

@@ -74,6 +74,7 @@
  * built on writes that never happened; its writes are dropped): nothing is
  * acknowledged that was not persisted, and what is stored stays as it was.
  */
+#define _GNU_SOURCE             /* pipe2() */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -697,15 +698,10 @@ outbox_last(MDB_txn *txn, MDB_dbi dbi, uint64_t *next)
 static int
 writer_start(struct store *st)
 {
-	int i, rc;
+	int rc;
 
-	if (pipe(st->pipefd) != 0)
+	if (pipe2(st->pipefd, O_NONBLOCK | O_CLOEXEC) != 0)
 		return errno;
-	for (i = 0; i < 2; i++) {
-		if (fcntl(st->pipefd[i], F_SETFL, O_NONBLOCK) != 0 ||
-		    fcntl(st->pipefd[i], F_SETFD, FD_CLOEXEC) != 0)
-			return errno;
-	}
 	st->done_ev = event_new(st->base, st->pipefd[0], EV_READ,
 	    on_writer_done, st);
 	if (st->done_ev == NULL)
