@@ -26,6 +26,8 @@ struct store_batch {
 	size_t nent, entcap;
 	uint32_t *slot;         /* entry number + 1; 0 is empty */
 	size_t nslot;
+	/* Each database's chain of entries (entry number + 1; 0: none). */
+	uint32_t head[STORE_BATCH_MAXDB + 1], tail[STORE_BATCH_MAXDB + 1];
 	struct block *blocks;   /* the newest first */
 };
 
@@ -108,6 +110,8 @@ store_batch_clear(struct store_batch *b)
 		k->used = 0;
 	b->nent = 0;
 	memset(b->slot, 0, b->nslot * sizeof(*b->slot));
+	memset(b->head, 0, sizeof(b->head));
+	memset(b->tail, 0, sizeof(b->tail));
 }
 
 size_t
@@ -120,6 +124,40 @@ const struct batch_entry *
 store_batch_entry(const struct store_batch *b, size_t i)
 {
 	return i < b->nent ? &b->ent[i] : NULL;
+}
+
+static size_t
+chain_of(unsigned db)
+{
+	return db < STORE_BATCH_MAXDB ? db : STORE_BATCH_MAXDB;
+}
+
+const struct batch_entry *
+store_batch_db_first(const struct store_batch *b, unsigned db)
+{
+	const struct batch_entry *e;
+	uint32_t n;
+
+	for (n = b->head[chain_of(db)]; n != 0; n = e->next_in_db) {
+		e = &b->ent[n - 1];
+		if (e->db == db)
+			return e;
+	}
+	return NULL;
+}
+
+const struct batch_entry *
+store_batch_db_next(const struct store_batch *b, const struct batch_entry *e)
+{
+	unsigned db = e->db;
+	uint32_t n;
+
+	for (n = e->next_in_db; n != 0; n = e->next_in_db) {
+		e = &b->ent[n - 1];
+		if (e->db == db)
+			return e;
+	}
+	return NULL;
 }
 
 /* The slot of (db, key): the one holding its entry, or the empty one where
@@ -176,7 +214,7 @@ entry_for(struct store_batch *b, unsigned db, const void *key, size_t klen)
 {
 	uint32_t h = hash_of(db, key, klen);
 	struct batch_entry *e;
-	size_t i = slot_of(b, db, key, klen, h);
+	size_t i = slot_of(b, db, key, klen, h), c;
 	uint8_t *k;
 
 	if (b->slot[i] != 0)
@@ -194,6 +232,12 @@ entry_for(struct store_batch *b, unsigned db, const void *key, size_t klen)
 	e->key = k;
 	e->klen = klen;
 	b->slot[i] = (uint32_t)b->nent;
+	c = chain_of(db);
+	if (b->tail[c] != 0)
+		b->ent[b->tail[c] - 1].next_in_db = (uint32_t)b->nent;
+	else
+		b->head[c] = (uint32_t)b->nent;
+	b->tail[c] = (uint32_t)b->nent;
 	if (b->nent * 2 > b->nslot)
 		grow_slots(b);
 	return e;
@@ -239,10 +283,8 @@ store_batch_seek(const struct store_batch *b, unsigned db, const void *key,
 	const struct batch_entry *best = NULL, *e;
 	int c;
 
-	for (size_t i = 0; i < b->nent; i++) {
-		e = &b->ent[i];
-		if (e->db != db)
-			continue;
+	for (e = store_batch_db_first(b, db); e != NULL;
+	    e = store_batch_db_next(b, e)) {
 		c = store_batch_keycmp(e->key, e->klen, key, klen);
 		if (c < 0 || (c == 0 && strict))
 			continue;

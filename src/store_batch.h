@@ -23,6 +23,7 @@ struct batch_entry {
 	unsigned db;            /* the LMDB database handle */
 	int del;                /* a deletion: val is NULL */
 	uint32_t hash;
+	uint32_t next_in_db;    /* the next entry of db + 1; 0 ends the chain */
 	const uint8_t *key;
 	size_t klen;
 	uint8_t *val;
@@ -51,9 +52,18 @@ void *store_batch_put(struct store_batch *, unsigned db, const void *key,
 /* Stage the deletion of (db, key). */
 void store_batch_del(struct store_batch *, unsigned db, const void *key,
     size_t klen);
+/* The entries of one database, in first-write order: the first, and the
+ * one after e (NULL at the end).  Databases above STORE_BATCH_MAXDB share
+ * one chain (the walk skips the others' entries). */
+#define STORE_BATCH_MAXDB 16
+const struct batch_entry *store_batch_db_first(const struct store_batch *,
+    unsigned db);
+const struct batch_entry *store_batch_db_next(const struct store_batch *,
+    const struct batch_entry *e);
 /* The entry (put or deletion) of db with the smallest key above key
  * (strict) or at or above it, in LMDB's default key order; NULL if none.
- * A linear walk: for the sweep's and the outbox's seeks, not per request. */
+ * A walk of db's entries: for purges, start-up and the outbox, not per
+ * request. */
 const struct batch_entry *store_batch_seek(const struct store_batch *,
     unsigned db, const void *key, size_t klen, int strict);
 /* LMDB's default order: octets, then the shorter first. */

@@ -1221,35 +1221,125 @@ struct due {
 	char kind;      /* 'E', 'P', or '?' for an entry we cannot parse */
 };
 
-/* The first expiry entry at or after from (fromlen 0: the very first) if
- * it is due at or before now: 1 (filled in), 0 none due, -1 error. */
-static int
-first_due(struct store *st, MDB_txn *txn, int64_t now, const uint8_t *from,
-    size_t fromlen, struct due *e)
-{
-	MDB_val k, d;
-	int rc;
+#define SWEEP_CHUNK 64          /* due entries gathered per merge */
 
-	rc = kv_seek(st, txn, st->expiry, from, fromlen, 0, 1, &k, &d);
-	if (rc != 0)
-		return rc == MDB_NOTFOUND ? 0 : -1;
-	if (k.mv_size > sizeof(e->key)) {
-		log_err("store.error", "op=sweep err=\"bad expiry key\"");
-		return -1;
-	}
-	memcpy(e->key, k.mv_data, k.mv_size);
-	e->keylen = k.mv_size;
-	e->t = e->keylen >= 8 ? (int64_t)get_be64(e->key) : 0;
-	if (e->t > now)
-		return 0;
+static int64_t
+due_time(const void *key, size_t klen)
+{
+	return klen >= 8 ? (int64_t)get_be64(key) : 0;
+}
+
+static void
+due_fill(struct due *e, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	memcpy(e->key, key, klen);
+	e->keylen = klen;
+	e->t = due_time(key, klen);
 	e->kind = '?';
 	e->id[0] = '\0';
-	if (e->keylen > 8 && e->keylen < 8 + 32 && d.mv_size == 1) {
-		memcpy(e->id, e->key + 8, e->keylen - 8);
-		e->id[e->keylen - 8] = '\0';
-		e->kind = *(const char *)d.mv_data;
+	if (klen > 8 && klen < 8 + 32 && vlen == 1) {
+		memcpy(e->id, e->key + 8, klen - 8);
+		e->id[klen - 8] = '\0';
+		e->kind = *(const char *)val;
 	}
-	return 1;
+}
+
+static int
+cmp_entries(const void *a, const void *b)
+{
+	const struct batch_entry *x = *(const struct batch_entry *const *)a;
+	const struct batch_entry *y = *(const struct batch_entry *const *)b;
+
+	return store_batch_keycmp(x->key, x->klen, y->key, y->klen);
+}
+
+/* The expiry entries due at or before now, at or after from (fromlen 0:
+ * from the first), in key order, at most n of them into out, each in its
+ * newest version: the database's cursor merged with the staged entries of
+ * both batches, gathered and sorted once (a seek per entry would walk the
+ * batches once per entry: a sweep under a large batch was quadratic).
+ * Returns the count, or -1 on error (logged). */
+static int
+collect_due(struct store *st, MDB_txn *txn, int64_t now, const uint8_t *from,
+    size_t fromlen, struct due *out, int n)
+{
+	struct batch *layer[2] = { st->open, st->inflight };
+	const struct batch_entry **cand = NULL, *e;
+	size_t ncand = 0, cap = 0, ci = 0;
+	MDB_cursor *c;
+	MDB_val k, d;
+	int count = 0, rc, i, cmp;
+
+	/* Staged puts due at or after from, each only in its newest
+	 * version (the open batch's when both batches have the key). */
+	for (i = 0; i < 2; i++) {
+		if (layer[i] == NULL)
+			continue;
+		for (e = store_batch_db_first(layer[i]->w, st->expiry); e != NULL;
+		    e = store_batch_db_next(layer[i]->w, e)) {
+			if (e->del || e->klen > SEEK_KEY_MAX ||
+			    due_time(e->key, e->klen) > now ||
+			    store_batch_keycmp(e->key, e->klen, from,
+			    fromlen) < 0 ||
+			    overlay_find(st, st->expiry, e->key, e->klen) != e)
+				continue;
+			if (ncand == cap) {
+				cap = cap ? cap * 2 : 64;
+				cand = xrealloc(cand, cap * sizeof(*cand));
+			}
+			cand[ncand++] = e;
+		}
+	}
+	if (ncand > 1)
+		qsort(cand, ncand, sizeof(*cand), cmp_entries);
+
+	if ((rc = mdb_cursor_open(txn, st->expiry, &c)) != 0) {
+		free(cand);
+		log_err("store.error", "op=sweep err=\"%s\"", mdb_strerror(rc));
+		return -1;
+	}
+	k.mv_size = fromlen;
+	k.mv_data = (void *)from;
+	rc = mdb_cursor_get(c, &k, &d, fromlen > 0 ? MDB_SET_RANGE :
+	    MDB_FIRST);
+	while (count < n) {
+		int have_l = rc == 0 && due_time(k.mv_data, k.mv_size) <= now;
+
+		if (rc != 0 && rc != MDB_NOTFOUND)
+			break;
+		if (!have_l && ci == ncand)
+			break;
+		if (have_l && k.mv_size > SEEK_KEY_MAX) {
+			rc = MDB_BAD_VALSIZE;
+			break;
+		}
+		cmp = !have_l ? 1 : ci == ncand ? -1 : store_batch_keycmp(
+		    k.mv_data, k.mv_size, cand[ci]->key, cand[ci]->klen);
+		if (cmp < 0) {
+			/* The database's key; a batch may delete it. */
+			e = overlay_find(st, st->expiry, k.mv_data, k.mv_size);
+			if (e == NULL)
+				due_fill(&out[count++], k.mv_data, k.mv_size,
+				    d.mv_data, d.mv_size);
+			else if (!e->del)
+				due_fill(&out[count++], e->key, e->klen,
+				    e->val, e->vlen);
+			rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+			continue;
+		}
+		e = cand[ci++];
+		due_fill(&out[count++], e->key, e->klen, e->val, e->vlen);
+		if (cmp == 0)
+			rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+	}
+	mdb_cursor_close(c);
+	free(cand);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		log_err("store.error", "op=sweep err=\"%s\"", mdb_strerror(rc));
+		return -1;
+	}
+	return count;
 }
 
 /* 'E': expire a still pending record, then schedule its purge. */
@@ -1367,64 +1457,80 @@ store_sweep(struct store *st, int64_t now, int max, int64_t retention,
     void (*fn)(void *arg, const struct verif *), void *arg)
 {
 	MDB_txn *txn;
-	struct due e;
+	struct due *chunk;
 	struct verif expired;
 	uint8_t from[SEEK_KEY_MAX];
 	size_t fromlen = 0;
-	int n = 0, rc;
+	int n = 0, got, i, rc = STORE_OK;
 
 	if (max <= 0)
 		return 0;
+	chunk = xmalloc(SWEEP_CHUNK * sizeof(*chunk));
 	/* Peek first: nothing due opens no batch. */
-	if ((txn = view_begin(st)) == NULL)
+	if ((txn = view_begin(st)) == NULL) {
+		free(chunk);
 		return STORE_ERR;
-	rc = first_due(st, txn, now, from, 0, &e);
+	}
+	got = collect_due(st, txn, now, from, 0, chunk, 1);
 	view_end(st, txn);
-	if (rc <= 0)
-		return rc < 0 ? STORE_ERR : 0;
-	if (batch_stage(st) != STORE_OK)
-		return STORE_ERR;
-	while (n < max) {
-		/* Each round goes on from the entry handled last, which is
-		 * deleted now, or rewritten in place ('E' becomes 'P' with no
-		 * retention), so it is read again. */
-		if ((txn = view_begin(st)) == NULL)
-			return batch_fail(st, STORE_ERR, "sweep", "no read view");
-		rc = first_due(st, txn, now, from, fromlen, &e);
-		if (rc <= 0) {
-			view_end(st, txn);
-			if (rc < 0)
-				return batch_fail(st, STORE_ERR, "sweep",
-				    "expiry index unreadable");
+	if (got <= 0 || batch_stage(st) != STORE_OK) {
+		free(chunk);
+		return got == 0 ? 0 : STORE_ERR;
+	}
+	while (n < max && rc == STORE_OK) {
+		/* Each chunk starts at the last entry handled, which is gone
+		 * now or rewritten in place ('E' becomes 'P' with no
+		 * retention), and is then read again. */
+		if ((txn = view_begin(st)) == NULL) {
+			rc = batch_fail(st, STORE_ERR, "sweep", "no read view");
 			break;
 		}
-		memset(&expired, 0, sizeof(expired));
-		if (e.kind == 'E')
-			rc = sweep_expire(st, txn, &e, now, retention,
-			    &expired);
-		else if (e.kind == 'P')
-			rc = sweep_purge(st, txn, &e);
-		else
-			rc = db_del(st, st->expiry, e.key, e.keylen,
-			    "expiry_del");
+		got = collect_due(st, txn, now, from, fromlen, chunk,
+		    max - n < SWEEP_CHUNK ? max - n : SWEEP_CHUNK);
 		view_end(st, txn);
-		if (rc != STORE_OK) {
-			verif_clear(&expired);
-			return STORE_ERR;
+		if (got < 0)
+			rc = batch_fail(st, STORE_ERR, "sweep",
+			    "expiry index unreadable");
+		if (got <= 0)
+			break;
+		for (i = 0; i < got && rc == STORE_OK; i++) {
+			const struct due *e = &chunk[i];
+
+			if ((txn = view_begin(st)) == NULL) {
+				rc = batch_fail(st, STORE_ERR, "sweep",
+				    "no read view");
+				break;
+			}
+			memset(&expired, 0, sizeof(expired));
+			if (e->kind == 'E')
+				rc = sweep_expire(st, txn, e, now, retention,
+				    &expired);
+			else if (e->kind == 'P')
+				rc = sweep_purge(st, txn, e);
+			else
+				rc = db_del(st, st->expiry, e->key, e->keylen,
+				    "expiry_del");
+			view_end(st, txn);
+			if (rc != STORE_OK) {
+				verif_clear(&expired);
+				break;
+			}
+			n++;
+			if (expired.id[0] != '\0') {
+				if (fn != NULL)
+					fn(arg, &expired);
+				verif_clear(&expired);
+				/* fn may have failed the batch. */
+				if (st->open == NULL ||
+				    st->open->result != STORE_OK)
+					rc = STORE_ERR;
+			}
 		}
-		memcpy(from, e.key, e.keylen);
-		fromlen = e.keylen;
-		n++;
-		if (expired.id[0] != '\0') {
-			if (fn != NULL)
-				fn(arg, &expired);
-			verif_clear(&expired);
-			/* fn may have failed the batch. */
-			if (st->open == NULL || st->open->result != STORE_OK)
-				return STORE_ERR;
-		}
+		memcpy(from, chunk[got - 1].key, chunk[got - 1].keylen);
+		fromlen = chunk[got - 1].keylen;
 	}
-	return n;
+	free(chunk);
+	return rc == STORE_OK ? n : STORE_ERR;
 }
 
 /* ---- stats ------------------------------------------------------------ */

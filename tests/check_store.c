@@ -1074,6 +1074,70 @@ START_TEST(test_sweep)
 }
 END_TEST
 
+/* The sweep sees due entries wherever they are: committed, staged in the
+ * batch with the writer, staged in the open batch, interleaved in time and
+ * over more than one of its chunks (64); and not an entry whose move a
+ * batch has staged.  In time order, each once. */
+START_TEST(test_sweep_over_batches)
+{
+	struct verif v;
+	struct expired_seen seen = { 0, 0, 0 };
+	int i;
+
+	/* Committed: records expiring at T0 + 3i (i < 60), and record 500
+	 * at T0 + 31, whose expiry moves below. */
+	for (i = 0; i < 60; i++) {
+		make_verif(&v, i, VERIF_PENDING, SEND_SENT, T0 + 3 * i);
+		ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	}
+	make_verif(&v, 500, VERIF_PENDING, SEND_SENT, T0 + 31);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	/* With the writer: T0 + 3i + 1. */
+	for (i = 0; i < 60; i++) {
+		make_verif(&v, 100 + i, VERIF_PENDING, SEND_SENT,
+		    T0 + 3 * i + 1);
+		ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	}
+	store_on_commit(st, cb_record, (void *)(intptr_t)1);
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	/* Open: T0 + 3i + 2, and record 500 moved past the sweep. */
+	for (i = 0; i < 60; i++) {
+		make_verif(&v, 200 + i, VERIF_PENDING, SEND_SENT,
+		    T0 + 3 * i + 2);
+		ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	}
+	make_verif(&v, 500, VERIF_PENDING, SEND_SENT, T0 + 100000);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+
+	ck_assert_int_eq(store_sweep(st, T0 + 1000, 1000, 86400, on_expired,
+	    &seen), 180);
+	ck_assert_int_eq(seen.n, 180);
+	ck_assert_int_eq(seen.bad, 0);  /* expired, sealed gone, in order */
+	ck_assert_int_eq(status_of(59), VERIF_EXPIRED);
+	ck_assert_int_eq(status_of(159), VERIF_EXPIRED);
+	ck_assert_int_eq(status_of(259), VERIF_EXPIRED);
+	ck_assert_int_eq(status_of(500), VERIF_PENDING);
+	/* Nothing due is left, committed or not. */
+	ck_assert_int_eq(store_sweep(st, T0 + 1000, 1000, 86400, on_expired,
+	    &seen), 0);
+	run_loop();
+	reopen(BIG_MAP);
+	ck_assert_int_eq(status_of(0), VERIF_EXPIRED);
+	ck_assert_int_eq(status_of(130), VERIF_EXPIRED);
+	ck_assert_int_eq(status_of(230), VERIF_EXPIRED);
+	ck_assert_int_eq(status_of(500), VERIF_PENDING);
+	ck_assert_int_eq(store_sweep(st, T0 + 1000, 1000, 86400, on_expired,
+	    &seen), 0);
+	/* 180 purges; record 500 expires and, with no retention, is purged
+	 * in the same sweep (its 'P' takes the place of its 'E'). */
+	ck_assert_int_eq(store_sweep(st, T0 + 100000 + 86400, 1000, 0, NULL,
+	    NULL), 180 + 2);
+	ck_assert_int_eq(status_of(0), 0);
+	ck_assert_int_eq(status_of(500), 0);
+}
+END_TEST
+
 /* ---- map full --------------------------------------------------------- */
 
 START_TEST(test_map_full)
@@ -1392,6 +1456,7 @@ store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_sweep);
+	tcase_add_test(tc, test_sweep_over_batches);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("map_full");
