@@ -862,12 +862,11 @@ record_get(struct store *st, MDB_txn *txn, const char *id, struct verif *out)
 	return STORE_ERR;
 }
 
-/* Stage a put of dl octets under (dbi, k): the space to fill into *p.
- * LMDB's key limits are checked here, so the writer never meets a key it
- * refuses. */
+/* Before staging a write under key k: STORE_OK, or the open batch's
+ * error.  LMDB's key limits are checked here, so the writer never meets a
+ * key it refuses. */
 static int
-db_reserve(struct store *st, MDB_dbi dbi, const void *k, size_t kl,
-    size_t dl, void **p, const char *op)
+stage_key(struct store *st, size_t kl, const char *op)
 {
 	int rc;
 
@@ -875,6 +874,18 @@ db_reserve(struct store *st, MDB_dbi dbi, const void *k, size_t kl,
 		return rc;
 	if (kl == 0 || kl > (size_t)mdb_env_get_maxkeysize(st->env))
 		return batch_fail(st, STORE_ERR, op, "bad key size");
+	return STORE_OK;
+}
+
+/* Stage a put of dl octets under (dbi, k): the space to fill into *p. */
+static int
+db_reserve(struct store *st, MDB_dbi dbi, const void *k, size_t kl,
+    size_t dl, void **p, const char *op)
+{
+	int rc;
+
+	if ((rc = stage_key(st, kl, op)) != STORE_OK)
+		return rc;
 	*p = store_batch_put(st->open->w, dbi, k, kl, dl);
 	return STORE_OK;
 }
@@ -899,10 +910,8 @@ db_del(struct store *st, MDB_dbi dbi, const void *k, size_t kl,
 {
 	int rc;
 
-	if ((rc = batch_stage(st)) != STORE_OK)
+	if ((rc = stage_key(st, kl, op)) != STORE_OK)
 		return rc;
-	if (kl == 0 || kl > (size_t)mdb_env_get_maxkeysize(st->env))
-		return batch_fail(st, STORE_ERR, op, "bad key size");
 	store_batch_del(st->open->w, dbi, k, kl);
 	return STORE_OK;
 }
@@ -1466,32 +1475,25 @@ store_sweep(struct store *st, int64_t now, int max, int64_t retention,
 	if (max <= 0)
 		return 0;
 	chunk = xmalloc(SWEEP_CHUNK * sizeof(*chunk));
-	/* Peek first: nothing due opens no batch. */
-	if ((txn = view_begin(st)) == NULL) {
-		free(chunk);
-		return STORE_ERR;
-	}
-	got = collect_due(st, txn, now, from, 0, chunk, 1);
-	view_end(st, txn);
-	if (got <= 0 || batch_stage(st) != STORE_OK) {
-		free(chunk);
-		return got == 0 ? 0 : STORE_ERR;
-	}
 	while (n < max && rc == STORE_OK) {
-		/* Each chunk starts at the last entry handled, which is gone
+		/* The first chunk is the peek too: nothing due opens no batch,
+		 * and an error before anything is staged fails none.  Each
+		 * later chunk starts at the last entry handled, which is gone
 		 * now or rewritten in place ('E' becomes 'P' with no
 		 * retention), and is then read again. */
 		if ((txn = view_begin(st)) == NULL) {
-			rc = batch_fail(st, STORE_ERR, "sweep", "no read view");
+			rc = fromlen == 0 ? STORE_ERR : batch_fail(st,
+			    STORE_ERR, "sweep", "no read view");
 			break;
 		}
 		got = collect_due(st, txn, now, from, fromlen, chunk,
 		    max - n < SWEEP_CHUNK ? max - n : SWEEP_CHUNK);
 		view_end(st, txn);
 		if (got < 0)
-			rc = batch_fail(st, STORE_ERR, "sweep",
-			    "expiry index unreadable");
-		if (got <= 0)
+			rc = fromlen == 0 ? STORE_ERR : batch_fail(st,
+			    STORE_ERR, "sweep", "expiry index unreadable");
+		if (got <= 0 || (fromlen == 0 &&
+		    (rc = batch_stage(st)) != STORE_OK))
 			break;
 		for (i = 0; i < got && rc == STORE_OK; i++) {
 			const struct due *e = &chunk[i];
