@@ -37,14 +37,6 @@ teardown(void)
 	h_fini(&H);
 }
 
-static void
-start_all(void)
-{
-	ck_assert_msg(h_sim_start(&H) == 0, "simulator did not start");
-	ck_assert_msg(h_daemon_start(&H, 1) == 0,
-	    "smsverifyd did not start or bind (see %s)", H.daemon_log);
-}
-
 /* POST body as ctype (NULL: JSON) with token (NULL: none); the answer
  * parsed (the test fails when it is not JSON). */
 static json_t *
@@ -117,7 +109,7 @@ START_TEST(seed000_send_and_verify)
 	json_t *j;
 	int status;
 
-	start_all();
+	h_start_all(&H);
 	/* Form-encoded, the key as an api-key field, the defaults: a
 	 * 5-digit code in English. */
 	snprintf(body, sizeof(body), "number=%%2B14155550123&api-key=%s",
@@ -189,7 +181,7 @@ START_TEST(seed000_errors)
 	json_t *j;
 	int status;
 
-	start_all();
+	h_start_all(&H);
 	/* Not a phone number: answered, not an error, and nothing sent. */
 	j = post("/sms-verify", NULL, H_TOKEN, "{\"number\": \"12\"}",
 	    &status);
@@ -280,7 +272,7 @@ START_TEST(seed002_send_and_check)
 	/* The key's country reads the national numbers ([verify]
 	 * default_country stays US). */
 	snprintf(H.key_extra, sizeof(H.key_extra), "country = IL\n");
-	start_all();
+	h_start_all(&H);
 	/* The document's send: national number, a sender, ##code##. */
 	multipart(body, sizeof(body), (const char *const[]){ "apiKey",
 	    H_TOKEN, "from", "Acme", "to", "0501234567", "message",
@@ -347,7 +339,7 @@ START_TEST(seed002_errors)
 	int status;
 
 	snprintf(H.country, sizeof(H.country), "IL");
-	start_all();
+	h_start_all(&H);
 	static const struct {
 		const char *fmt;
 		int reason;
@@ -432,7 +424,7 @@ START_TEST(seed003_send_and_check)
 	json_t *j;
 	int status;
 
-	start_all();
+	h_start_all(&H);
 	/* "Basic OTP", as the document writes it. */
 	j = post("/v1/sms/verify/send", "application/json", H_TOKEN,
 	    "{\n    \"phone\": \"+14155551234\"\n  }", &status);
@@ -503,7 +495,7 @@ START_TEST(seed003_errors)
 	json_t *j, *e;
 	int status;
 
-	start_all();
+	h_start_all(&H);
 	/* The document's request skeleton, placeholders and all: refused
 	 * with an error that names a field. */
 	j = post("/v1/sms/verify/send", "application/json", H_TOKEN,
@@ -566,7 +558,7 @@ START_TEST(configured_templates)
 	snprintf(H.extra_conf, sizeof(H.extra_conf),
 	    "[template acme]\ntext = Acme: {code} is your code.\n"
 	    "[template de]\ntext = Acme-Code {code}, {minutes} Minuten.\n");
-	start_all();
+	h_start_all(&H);
 	j = post("/v1/verifications", NULL, H_TOKEN,
 	    "{\"phone\": \"+14155550128\"}", &status);
 	ck_assert_int_eq(status, 201);

@@ -39,14 +39,6 @@ teardown(void)
 	h_fini(&H);
 }
 
-static void
-start_all(void)
-{
-	ck_assert_msg(h_sim_start(&H) == 0, "simulator did not start");
-	ck_assert_msg(h_daemon_start(&H, 1) == 0,
-	    "smsverifyd did not start or bind (see %s)", H.daemon_log);
-}
-
 /* POST /v1/verifications for phone; returns the answer (caller frees) and
  * copies the id. */
 static json_t *
@@ -94,7 +86,7 @@ START_TEST(send_and_check)
 	json_t *j;
 	int status;
 
-	start_all();
+	h_start_all(&H);
 	j = send_code(PHONE, id, sizeof(id), 201);
 	ck_assert_str_eq(h_jstr(j, "status"), "sent");
 	ck_assert_str_eq(h_jstr(j, "phone"), PHONE);
@@ -155,7 +147,7 @@ START_TEST(check_by_phone)
 	json_t *j;
 	int status;
 
-	start_all();
+	h_start_all(&H);
 	json_decref(send_code(PHONE, NULL, 0, 201));
 	read_code(PHONE, 1, code, sizeof(code));
 	/* National format read with default_country = US. */
@@ -176,7 +168,7 @@ START_TEST(wrong_codes_lock)
 	int status;
 
 	H.max_checks = 3;
-	start_all();
+	h_start_all(&H);
 	json_decref(send_code(PHONE, id, sizeof(id), 201));
 	read_code(PHONE, 1, code, sizeof(code));
 	snprintf(wrong, sizeof(wrong), "%06d", (atoi(code) + 7) % 1000000);
@@ -205,7 +197,7 @@ START_TEST(code_expires)
 	int status, expired = 0;
 
 	H.expiry = 2;
-	start_all();
+	h_start_all(&H);
 	json_decref(send_code(PHONE, id, sizeof(id), 201));
 	read_code(PHONE, 1, code, sizeof(code));
 	/* The sweep turns it expired within a few seconds. */
@@ -231,7 +223,7 @@ START_TEST(restart_between_send_and_check)
 	json_t *j;
 	int status;
 
-	start_all();
+	h_start_all(&H);
 	json_decref(send_code(PHONE, id, sizeof(id), 201));
 	read_code(PHONE, 1, code, sizeof(code));
 	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
@@ -249,7 +241,7 @@ START_TEST(crash_after_201_loses_nothing)
 	json_t *j;
 	int status;
 
-	start_all();
+	h_start_all(&H);
 	json_decref(send_code(PHONE, id, sizeof(id), 201));
 	read_code(PHONE, 1, code, sizeof(code));
 	/* No drain, no unbind: the 201 alone promised durability. */
@@ -321,7 +313,7 @@ START_TEST(new_send_cancels_pending)
 	json_t *j;
 	int status;
 
-	start_all();
+	h_start_all(&H);
 	json_decref(send_code(PHONE, id1, sizeof(id1), 201));
 	read_code(PHONE, 1, code1, sizeof(code1));
 	j = send_code(PHONE, id2, sizeof(id2), 201);
@@ -348,7 +340,7 @@ START_TEST(receipt_updates_delivery)
 
 	snprintf(H.sim_args, sizeof(H.sim_args), "--dlr delivered "
 	    "--dlr-delay-ms 50");
-	start_all();
+	h_start_all(&H);
 	json_decref(send_code(PHONE, id, sizeof(id), 201));
 	snprintf(path, sizeof(path), "/v1/verifications/%s", id);
 	for (int i = 0; i < 300 && !done; i++) {
@@ -368,7 +360,7 @@ START_TEST(bad_requests)
 	char out[4096];
 	int st;
 
-	start_all();
+	h_start_all(&H);
 	st = h_http(&H, "POST", "/v1/verifications", NULL, "wrong-token",
 	    "{\"phone\": \"" PHONE "\"}", out, sizeof(out));
 	ck_assert_int_eq(st, 401);
@@ -420,7 +412,7 @@ START_TEST(cancel_and_other_key)
 	json_t *j;
 	int status, st;
 
-	start_all();
+	h_start_all(&H);
 	json_decref(send_code(PHONE, id, sizeof(id), 201));
 	read_code(PHONE, 1, code, sizeof(code));
 	/* Another key sees nothing of it. */
@@ -450,7 +442,7 @@ START_TEST(sighup_reloads_keys_keeps_binds)
 	int st, ok = 0;
 	FILE *f;
 
-	start_all();
+	h_start_all(&H);
 	/* Add a key to the configuration and reload. */
 	f = fopen(H.conf, "a");
 	ck_assert_ptr_nonnull(f);
@@ -633,7 +625,7 @@ START_TEST(webhooks_signed_retried_durable)
 	    HOOK_SECRET "\n", H.hook_port);
 	/* The receiver refuses its first two POSTs: they are retried. */
 	ck_assert_int_eq(h_hook_start(&H, "--fail-first 2"), 0);
-	start_all();
+	h_start_all(&H);
 	json_decref(send_code(PHONE, id, sizeof(id), 201));
 	read_code(PHONE, 1, code, sizeof(code));
 	j = check_code(id, code, &status);
@@ -716,7 +708,7 @@ START_TEST(webhooks_https)
 	ck_assert_int_lt(snprintf(H.server_extra, sizeof(H.server_extra),
 	    "webhook_ca_file = %s\n", peer_tls_path(ca, sizeof(ca), "ca.pem")),
 	    (int)sizeof(H.server_extra));
-	start_all();
+	h_start_all(&H);
 	send_and_approve(id, sizeof(id));
 	ck_assert_msg(hook_wait("verification.approved", id) == 0,
 	    "no verification.approved event over HTTPS (see %s)",
@@ -740,7 +732,7 @@ START_TEST(webhooks_https_untrusted)
 	/* No webhook_ca_file: the system's CA store, which does not know
 	 * the test CA, so the receiver's certificate is refused. */
 	hook_start_tls();
-	start_all();
+	h_start_all(&H);
 	send_and_approve(id, sizeof(id));
 	/* webhook.failed is a warning, so written at once (not with the
 	 * batched info lines) when a try has ended: wait for a second try
@@ -796,7 +788,7 @@ START_TEST(webhooks_dead_receiver_holds_back_nothing_else)
 	snprintf(H.extra_conf, sizeof(H.extra_conf),
 	    "webhook = http://127.0.0.1:%d/hook\nwebhook_secret = x\n", port);
 	ck_assert_int_eq(h_hook_start(&H, ""), 0);
-	start_all();
+	h_start_all(&H);
 	/* More of other's events than may be in flight for one key. */
 	for (int i = 0; i < 6; i++) {
 		snprintf(body, sizeof(body), "{\"phone\": \"+1415555080%d\"}",
@@ -836,7 +828,7 @@ START_TEST(webhook_event_types)
 	    "--dlr delivered --refuse-prefix 1415555099");
 	H.expiry = 10;
 	ck_assert_int_eq(h_hook_start(&H, ""), 0);
-	start_all();
+	h_start_all(&H);
 
 	json_decref(send_code(PHONE, a, sizeof(a), 201));
 	read_code(PHONE, 1, code, sizeof(code));

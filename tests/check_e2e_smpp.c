@@ -37,14 +37,6 @@ teardown(void)
 	h_fini(&H);
 }
 
-static void
-start_all(void)
-{
-	ck_assert_msg(h_sim_start(&H) == 0, "simulator did not start");
-	ck_assert_msg(h_daemon_start(&H, 1) == 0,
-	    "smsverifyd did not start or bind (see %s)", H.daemon_log);
-}
-
 /* Name the first simulator "a" and the second "b", start both and the
  * daemon, and wait until both SMSCs are bound. */
 static void
@@ -263,7 +255,7 @@ START_TEST(hex_and_decimal_ids)
 
 	snprintf(H.sim_args, sizeof(H.sim_args), "%s --dlr-delay-ms 50",
 	    id_variants[_i]);
-	start_all();
+	h_start_all(&H);
 	j = send_code(PHONE, id, sizeof(id), 201);
 	ck_assert_str_eq(h_jstr(j, "status"), "sent");
 	json_decref(j);
@@ -292,7 +284,7 @@ START_TEST(throttling_loses_nothing)
 	json_t *j;
 
 	snprintf(H.sim_args, sizeof(H.sim_args), "--fail-every 3");
-	start_all();
+	h_start_all(&H);
 	for (int i = 0; i < NTHROTTLE; i++) {
 		snprintf(phone[i], sizeof(phone[i]), "+141555501%02d", i);
 		j = send_code(phone[i], id[i], sizeof(id[i]), 201);
@@ -374,7 +366,7 @@ START_TEST(dropped_connection_window)
 	snprintf(H.sim_args, sizeof(H.sim_args), "--drop-after 5 "
 	    "--resp-delay-ms 200");
 	H.submit_wait_ms = 0; /* every send answers at once: all in flight */
-	start_all();
+	h_start_all(&H);
 	for (int i = 0; i < NDROP; i++) {
 		snprintf(phone[i], sizeof(phone[i]), "+141555501%02d", 40 + i);
 		json_decref(send_code(phone[i], id[i], sizeof(id[i]), 201));
@@ -482,7 +474,7 @@ START_TEST(ucs2_russian)
 	char id[64], code[16], text[2048];
 	const char *de = "+14155550124";
 
-	start_all();
+	h_start_all(&H);
 	json_decref(send_body("{\"phone\": \"" PHONE "\", \"language\": "
 	    "\"ru\"}", id, sizeof(id), 201));
 	read_code_in(H.handset, PHONE, 1, code, sizeof(code));
@@ -551,7 +543,7 @@ START_TEST(smsc_refuses_number)
 
 	snprintf(H.sim_args, sizeof(H.sim_args), "--refuse-prefix "
 	    "1415555019");
-	start_all();
+	h_start_all(&H);
 	j = send_code(refused, id, sizeof(id), 201);
 	ck_assert_str_eq(h_jstr(j, "status"), "failed");
 	json_decref(j);
@@ -584,7 +576,7 @@ START_TEST(long_text_concatenated)
 	if (payload)
 		snprintf(H.smsc_extra, sizeof(H.smsc_extra),
 		    "long_messages = payload\n");
-	start_all();
+	h_start_all(&H);
 	/* About 230 GSM characters: two parts of at most 153. */
 	snprintf(body, sizeof(body), "{\"phone\": \"" PHONE "\", "
 	    "\"template\": \"Your one-time code for signing in to the "

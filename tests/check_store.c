@@ -1140,6 +1140,18 @@ END_TEST
 
 /* ---- map full --------------------------------------------------------- */
 
+/* Record n of the map_full test: pending, with sends and some metadata,
+ * so a small map fills in a few dozen batches. */
+static void
+make_padded(struct verif *v, int n)
+{
+	make_verif(v, n, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+	add_sends(v, n);
+	v->metadata = strdup("{\"padding\":\"................"
+	    "................................................"
+	    "...........................\"}");
+}
+
 START_TEST(test_map_full)
 {
 	struct verif v;
@@ -1153,12 +1165,7 @@ START_TEST(test_map_full)
 		int first = committed;
 
 		for (int i = 0; i < 10; i++) {
-			make_verif(&v, first + i, VERIF_PENDING, SEND_QUEUED,
-			    T0 + 300);
-			add_sends(&v, first + i);
-			v.metadata = strdup("{\"padding\":\"................"
-			    "................................................"
-			    "...........................\"}");
+			make_padded(&v, first + i);
 			/* LMDB's errors come with the commit. */
 			ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
 			verif_clear(&v);
@@ -1215,11 +1222,7 @@ START_TEST(test_map_full)
 	 * the failed batches is there, and writing works again. */
 	reopen(BIG_MAP);
 	for (int i = 0; i < committed; i++) {
-		make_verif(&v, i, VERIF_PENDING, SEND_QUEUED, T0 + 300);
-		add_sends(&v, i);
-		v.metadata = strdup("{\"padding\":\"................"
-		    "................................................"
-		    "...........................\"}");
+		make_padded(&v, i);
 		assert_stored(i, &v);
 		verif_clear(&v);
 	}

@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <check.h>
+
 #include "harness.h"
 
 static const char *
@@ -414,6 +416,14 @@ h_daemon_start(struct harness *h, int want_bound)
 	if (h->daemon_pid <= 0)
 		return -1;
 	return wait_ready(&h->daemon_pid, 20000, 50, daemon_up, &w);
+}
+
+void
+h_start_all(struct harness *h)
+{
+	ck_assert_msg(h_sim_start(h) == 0, "simulator did not start");
+	ck_assert_msg(h_daemon_start(h, 1) == 0,
+	    "smsverifyd did not start or bind (see %s)", h->daemon_log);
 }
 
 int

@@ -78,6 +78,9 @@ int h_hook_stop(struct harness *);
 /* Write the configuration and start smsverifyd; wait (bounded) until
  * /healthz answers and, when want_bound, an SMSC is bound.  0 or -1. */
 int h_daemon_start(struct harness *, int want_bound);
+/* The simulator, then smsverifyd bound to it; the test fails (naming the
+ * daemon's log) when either does not come up. */
+void h_start_all(struct harness *);
 /* Send sig and wait (bounded); returns the exit status or -1. */
 int h_daemon_stop(struct harness *, int sig);
 /* Stop whatever runs and remove the directory (unless SV_KEEP is set).
