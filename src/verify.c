@@ -33,6 +33,7 @@
 #include <openssl/rand.h>
 
 #include "util.h"
+#include "verif_state.h"
 #include "verify.h"
 
 #define SEAL_NONCE 12
@@ -480,20 +481,18 @@ verify_check(struct verif *v, const uint8_t secret[VERIFY_SECRET_LEN],
 	default:
 		return VERIFY_FAILED;
 	}
-	v->updated_at = now;
 	if (now >= v->expires_at) {
-		v->status = VERIF_EXPIRED;
+		verif_enter(v, VERIF_EXPIRED, "expired", now);
 		return VERIFY_EXPIRED;
 	}
 	if (match) {
-		v->status = VERIF_APPROVED;
-		free(v->sealed);
-		v->sealed = NULL;
+		verif_enter(v, VERIF_APPROVED, "code_matched", now);
 		return VERIFY_APPROVED;
 	}
 	v->checks++;
+	v->updated_at = now;
 	if (v->checks >= v->max_checks) {
-		v->status = VERIF_MAX_ATTEMPTS;
+		verif_enter(v, VERIF_MAX_ATTEMPTS, "max_attempts", now);
 		return VERIFY_LOCKED;
 	}
 	return VERIFY_WRONG;
