@@ -12,30 +12,34 @@
 #include "api.h"
 #include "carrier.h"
 #include "conf.h"
-#include "dispatch.h"
-#include "gw.h"
 #include "http.h"
 #include "score.h"
-#include "store.h"
 #include "util.h"
-#include "webhook.h"
+
+/* The daemon's figures now. */
+static void
+snapshot(const struct api *api, struct api_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	api->admin->stats(api->admin->arg, st);
+}
 
 static void
 api_healthz(struct evhttp_request *req, const char *rest, void *arg)
 {
-	struct gw *gw = arg;
+	struct api_stats st;
 	int up = 0;
 
-	for (int i = 0; i < gw->ncarrier; i++)
-		up += carrier_up(gw->carriers[i]);
-	http_reply_json(req, gw->state == GW_RUNNING ? 200 : 503,
+	snapshot(arg, &st);
+	for (int i = 0; i < st.ncarrier; i++)
+		up += carrier_up(st.carriers[i]);
+	http_reply_json(req, st.draining ? 503 : 200,
 	    json_pack("{s:s, s:i, s:i, s:i, s:i, s:I}",
-	    "status", gw->state != GW_RUNNING ? "draining" :
-	    up > 0 ? "ok" : "degraded",
-	    "smscs_up", up, "smscs", gw->ncarrier,
-	    "queued", dispatch_waiting(gw->dispatch),
-	    "inflight", dispatch_inflight(gw->dispatch),
-	    "uptime", (json_int_t)(util_now() - gw->started_at)));
+	    "status", st.draining ? "draining" : up > 0 ? "ok" : "degraded",
+	    "smscs_up", up, "smscs", st.ncarrier,
+	    "queued", st.dispatch.waiting,
+	    "inflight", st.dispatch.inflight,
+	    "uptime", (json_int_t)st.uptime));
 }
 
 static void
@@ -52,7 +56,7 @@ metric(struct evbuffer *b, const char *name, const char *type,
 /* The per-SMSC families, each family one group (the text format wants
  * every sample of a family together). */
 static void
-smsc_metrics(struct evbuffer *b, struct gw *gw)
+smsc_metrics(struct evbuffer *b, const struct api_stats *st)
 {
 	static const struct {
 		const char *name, *type, *help;
@@ -68,8 +72,8 @@ smsc_metrics(struct evbuffer *b, struct gw *gw)
 	char labels[192];
 
 	for (size_t f = 0; f < sizeof(fam) / sizeof(fam[0]); f++) {
-		for (int i = 0; i < gw->ncarrier; i++) {
-			struct carrier *c = gw->carriers[i];
+		for (int i = 0; i < st->ncarrier; i++) {
+			struct carrier *c = st->carriers[i];
 			struct smpp_session_stats s;
 			uint64_t v;
 
@@ -83,17 +87,17 @@ smsc_metrics(struct evbuffer *b, struct gw *gw)
 			    i ? NULL : fam[f].help, labels, v);
 		}
 	}
-	for (int i = 0; i < gw->ncarrier; i++) {
+	for (int i = 0; i < st->ncarrier; i++) {
 		const char *sname;
 		uint64_t n;
 
-		for (int st = 0; carrier_receipts(gw->carriers[i], st, &sname,
-		    &n) == 0; st++) {
+		for (int k = 0; carrier_receipts(st->carriers[i], k, &sname,
+		    &n) == 0; k++) {
 			snprintf(labels, sizeof(labels),
 			    "{smsc=\"%s\",state=\"%s\"}",
-			    carrier_name(gw->carriers[i]), sname);
+			    carrier_name(st->carriers[i]), sname);
 			metric(b, "smsverify_smsc_receipts_by_state_total",
-			    i || st ? NULL : "counter", i || st ? NULL :
+			    i || k ? NULL : "counter", i || k ? NULL :
 			    "receipts per SMSC and message_state", labels, n);
 		}
 	}
@@ -102,22 +106,24 @@ smsc_metrics(struct evbuffer *b, struct gw *gw)
 static void
 api_metrics(struct evhttp_request *req, const char *rest, void *arg)
 {
-	struct gw *gw = arg;
-	struct gw_metrics *m = &gw->metrics;
+	struct api_stats st;
+	const struct flow_stats *m = &st.flow;
+	const struct store_stats *ss = &st.store;
+	const struct webhook_stats *ws = &st.webhook;
 	struct evbuffer *b = evbuffer_new();
-	struct store_stats ss;
-	struct webhook_stats ws;
 	size_t len;
 	char *text;
+
+	snapshot(arg, &st);
 
 	metric(b, "smsverify_sends_total", "counter",
 	    "verifications created", NULL, m->sends);
 	metric(b, "smsverify_sends_outcome_total", "counter",
-	    "send outcomes", "{outcome=\"sent\"}", m->sends_sent);
+	    "send outcomes", "{outcome=\"sent\"}", st.dispatch.sent);
 	metric(b, "smsverify_sends_outcome_total", NULL, NULL,
 	    "{outcome=\"queued\"}", m->sends_queued);
 	metric(b, "smsverify_sends_outcome_total", NULL, NULL,
-	    "{outcome=\"failed\"}", m->sends_failed);
+	    "{outcome=\"failed\"}", st.dispatch.failed);
 	metric(b, "smsverify_checks_total", "counter", "checks by result",
 	    "{result=\"approved\"}", m->checks_approved);
 	metric(b, "smsverify_checks_total", NULL, NULL,
@@ -129,40 +135,38 @@ api_metrics(struct evhttp_request *req, const char *rest, void *arg)
 	metric(b, "smsverify_expired_total", "counter",
 	    "verifications expired by the sweep", NULL, m->expired);
 	metric(b, "smsverify_receipts_total", "counter",
-	    "delivery receipts received", NULL, m->receipts);
+	    "delivery receipts received", NULL, st.dlr.receipts);
 	metric(b, "smsverify_receipts_unmatched_total", "counter",
-	    "receipts that matched no submit", NULL, m->receipts_unmatched);
+	    "receipts that matched no submit", NULL, st.dlr.unmatched);
 	metric(b, "smsverify_queue_waiting", "gauge",
 	    "messages waiting for an SMSC", NULL,
-	    (uint64_t)dispatch_waiting(gw->dispatch));
-	smsc_metrics(b, gw);
-	store_stats(gw->store, &ss);
+	    (uint64_t)st.dispatch.waiting);
+	smsc_metrics(b, &st);
 	metric(b, "smsverify_store_used_bytes", "gauge", "LMDB map in use",
-	    NULL, ss.used);
+	    NULL, ss->used);
 	metric(b, "smsverify_store_map_bytes", "gauge", "LMDB map size",
-	    NULL, ss.map_size);
+	    NULL, ss->map_size);
 	metric(b, "smsverify_store_verifications", "gauge",
-	    "verification records", NULL, ss.verifs);
+	    "verification records", NULL, ss->verifs);
 	metric(b, "smsverify_store_commits_total", "counter",
-	    "group commits", NULL, ss.commits);
+	    "group commits", NULL, ss->commits);
 	metric(b, "smsverify_store_swept_total", "counter",
-	    "records expired by the sweep", NULL, ss.swept);
+	    "records expired by the sweep", NULL, ss->swept);
 	metric(b, "smsverify_route_switches_total", "counter",
 	    "sends moved off an SMSC scoring under its route's floor", NULL,
-	    gw->metrics.route_switches);
-	webhook_stats(gw->webhook, &ws);
+	    st.dispatch.route_switches);
 	metric(b, "smsverify_webhook_deliveries_total", "counter",
 	    "webhook POSTs by outcome", "{outcome=\"delivered\"}",
-	    ws.delivered);
+	    ws->delivered);
 	metric(b, "smsverify_webhook_deliveries_total", NULL, NULL,
-	    "{outcome=\"failed\"}", ws.failed);
+	    "{outcome=\"failed\"}", ws->failed);
 	metric(b, "smsverify_webhook_deliveries_total", NULL, NULL,
-	    "{outcome=\"dropped\"}", ws.dropped);
+	    "{outcome=\"dropped\"}", ws->dropped);
 	metric(b, "smsverify_webhook_backlog", "gauge",
 	    "webhook events waiting in the outbox", NULL,
-	    store_outbox_count(gw->store));
+	    st.outbox);
 	metric(b, "smsverify_webhook_inflight", "gauge",
-	    "webhook POSTs in flight", NULL, (uint64_t)ws.inflight);
+	    "webhook POSTs in flight", NULL, (uint64_t)ws->inflight);
 	len = evbuffer_get_length(b);
 	text = xmalloc(len + 1);
 	evbuffer_remove(b, text, len);
@@ -179,9 +183,9 @@ ratio(double r)
 
 /* SMSC i's figures on each route it serves (score.h). */
 static json_t *
-routes_json(struct gw *gw, int i)
+routes_json(const struct api_stats *st, int i)
 {
-	const struct conf *conf = gw->conf;
+	const struct conf *conf = st->conf;
 	json_t *a = json_array();
 	struct score_view v;
 	int64_t now = util_now();
@@ -192,7 +196,7 @@ routes_json(struct gw *gw, int i)
 			on |= conf->routes[r].smsc[k] == i;
 		if (!on)
 			continue;
-		score_get(gw->score, conf, r, i, now, &v);
+		score_get(st->score, conf, r, i, now, &v);
 		json_array_append_new(a, json_pack("{s:s, s:I, s:I, s:I, s:I, "
 		    "s:I, s:o, s:o, s:o, s:o, s:b}",
 		    "route", conf->routes[r].name,
@@ -214,24 +218,25 @@ routes_json(struct gw *gw, int i)
 static void
 api_smscs(struct evhttp_request *req, const char *rest, void *arg)
 {
-	struct gw *gw = arg;
+	struct api_stats st;
 	json_t *list;
 
-	if (api_auth(gw, req, http_bearer(req)) < 0)
+	if (api_auth(arg, req, http_bearer(req)) < 0)
 		return;
+	snapshot(arg, &st);
 	list = json_array();
-	for (int i = 0; i < gw->ncarrier; i++) {
-		json_t *c = carrier_json(gw->carriers[i]);
-		json_object_set_new(c, "routes", routes_json(gw, i));
+	for (int i = 0; i < st.ncarrier; i++) {
+		json_t *c = carrier_json(st.carriers[i]);
+		json_object_set_new(c, "routes", routes_json(&st, i));
 		json_array_append_new(list, c);
 	}
 	http_reply_json(req, 200, json_pack("{s:o}", "smscs", list));
 }
 
 void
-api_admin_register(struct gw *gw)
+api_admin_register(struct api *api)
 {
-	http_route(gw->http, HTTP_GET, "/healthz", api_healthz, gw);
-	http_route(gw->http, HTTP_GET, "/metrics", api_metrics, gw);
-	http_route(gw->http, HTTP_GET, "/v1/smscs", api_smscs, gw);
+	http_route(api->http, HTTP_GET, "/healthz", api_healthz, api);
+	http_route(api->http, HTTP_GET, "/metrics", api_metrics, api);
+	http_route(api->http, HTTP_GET, "/v1/smscs", api_smscs, api);
 }

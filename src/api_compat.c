@@ -33,9 +33,8 @@
 #include <openssl/crypto.h>
 
 #include "api.h"
-#include "conf.h"
+#include "keys.h"
 #include "flow.h"
-#include "gw.h"
 #include "http.h"
 #include "phone.h"
 #include "store.h"
@@ -128,7 +127,7 @@ get_code(json_t *body, const char *name, char *buf, size_t size)
 /* The key of the request: a Bearer token, else the field (form or JSON),
  * else a header of the field's name.  -1 when none or unknown. */
 static int
-get_key(struct gw *gw, struct evhttp_request *req, json_t *body,
+get_key(const struct api *api, struct evhttp_request *req, json_t *body,
     const char *field)
 {
 	const char *token = http_bearer(req);
@@ -139,7 +138,7 @@ get_key(struct gw *gw, struct evhttp_request *req, json_t *body,
 	if (token == NULL)
 		token = evhttp_find_header(evhttp_request_get_input_headers(req),
 		    field);
-	return gw_key_by_token(gw, token);
+	return keys_by_token(api->keys, token);
 }
 
 /* A region field (ISO 3166 alpha-2, either case) into out ("" when
@@ -210,7 +209,7 @@ err_000(struct evhttp_request *req, int status, int code, const char *fmt,
 /* The body (JSON or form) and the key of a seed 000 request, or -1 after
  * an error answer. */
 static int
-begin_000(struct gw *gw, struct evhttp_request *req, json_t **body)
+begin_000(const struct api *api, struct evhttp_request *req, json_t **body)
 {
 	enum http_err kind;
 	const char *msg;
@@ -220,7 +219,7 @@ begin_000(struct gw *gw, struct evhttp_request *req, json_t **body)
 		err_000(req, http_err_status(kind), 3, "%s", msg);
 		return -1;
 	}
-	if ((key = get_key(gw, req, *body, "api-key")) < 0) {
+	if ((key = get_key(api, req, *body, "api-key")) < 0) {
 		err_000(req, 401, 2, "the api-key is missing or unknown");
 		json_decref(*body);
 		*body = NULL;
@@ -269,6 +268,8 @@ sent_000(struct flow_send *fs, const struct verif *v)
 		    "nothing was sent");
 		return;
 	case FLOW_INTERNAL:
+	case FLOW_NOT_FOUND:     /* not an outcome of a send */
+	case FLOW_NOT_PENDING:
 		err_000(req, 500, 5, "the verification could not be made; "
 		    "nothing was sent");
 		return;
@@ -304,14 +305,14 @@ number_000(struct evhttp_request *req, json_t *body, char *number,
 static void
 api_sms_verify(struct evhttp_request *req, const char *rest, void *arg)
 {
-	struct gw *gw = arg;
+	struct api *api = arg;
 	struct flow_send *fs;
 	json_t *body;
 	int key, rc;
 
-	if ((key = begin_000(gw, req, &body)) < 0)
+	if ((key = begin_000(api, req, &body)) < 0)
 		return;
-	fs = flow_send_new(gw, key, "000", sent_000, req);
+	fs = flow_send_new(api->flow, key, "000", sent_000, req);
 	fs->hold = body;
 	fs->keep_code = 1;
 	fs->code_length = CODE_000_DEFAULT;
@@ -366,13 +367,13 @@ static void
 api_verify_security_code(struct evhttp_request *req, const char *rest,
     void *arg)
 {
-	struct gw *gw = arg;
+	struct api *api = arg;
 	json_t *body;
 	char number[64], region[3], code[16], e164[20];
 	int key;
 
 	code[0] = '\0';
-	if ((key = begin_000(gw, req, &body)) < 0)
+	if ((key = begin_000(api, req, &body)) < 0)
 		return;
 	if (number_000(req, body, number, sizeof(number), region,
 	    sizeof(region)) < 0)
@@ -381,7 +382,7 @@ api_verify_security_code(struct evhttp_request *req, const char *rest,
 		err_000(req, 400, 1, "security-code must be 4 to 12 digits");
 		goto out;
 	}
-	flow_check(gw, key, NULL, check_number(number, region[0] ? region :
+	flow_check(api->flow, key, NULL, check_number(number, region[0] ? region :
 	    NULL, e164, sizeof(e164)), code, checked_000, req);
 out:
 	OPENSSL_cleanse(code, sizeof(code));
@@ -454,17 +455,19 @@ sent_002(struct flow_send *fs, const struct verif *v)
 	case FLOW_STORE_FULL:
 	case FLOW_STORE_ERROR:
 	case FLOW_INTERNAL:
+	case FLOW_NOT_FOUND:     /* not an outcome of a send */
+	case FLOW_NOT_PENDING:
 		reason = R002_AGAIN;
 		break;
 	}
 	answer_002(req, NULL, util_now(), fs->sender ? fs->sender :
-	    fs->gw->conf->sender, reason);
+	    flow_default_sender(fs->flow), reason);
 }
 
 static void
 api_002_send(struct evhttp_request *req, const char *rest, void *arg)
 {
-	struct gw *gw = arg;
+	struct api *api = arg;
 	struct flow_send *fs;
 	enum http_err kind;
 	const char *msg, *from = NULL;
@@ -477,12 +480,12 @@ api_002_send(struct evhttp_request *req, const char *rest, void *arg)
 	}
 	if (get_str(body, "from", &from, NULL, 0) < 0)
 		from = "";
-	if ((key = get_key(gw, req, body, "apiKey")) < 0) {
+	if ((key = get_key(api, req, body, "apiKey")) < 0) {
 		answer_002(req, NULL, util_now(), from, R002_KEY);
 		json_decref(body);
 		return;
 	}
-	fs = flow_send_new(gw, key, "002", sent_002, req);
+	fs = flow_send_new(api->flow, key, "002", sent_002, req);
 	fs->hold = body;
 	fs->expiry = EXPIRY_002;
 	fs->tmpl = TEXT_002;
@@ -551,7 +554,7 @@ checked_002(void *arg, int result, const struct flow_check *fc)
 static void
 api_002_check(struct evhttp_request *req, const char *rest, void *arg)
 {
-	struct gw *gw = arg;
+	struct api *api = arg;
 	struct check_002 *c;
 	enum http_err kind;
 	const char *msg, *to = NULL;
@@ -566,7 +569,7 @@ api_002_check(struct evhttp_request *req, const char *rest, void *arg)
 	}
 	if (get_str(body, "to", &to, NULL, 0) < 0)
 		to = NULL;
-	if ((key = get_key(gw, req, body, "apiKey")) < 0) {
+	if ((key = get_key(api, req, body, "apiKey")) < 0) {
 		answer_002_check(req, C002_KEY, to ? to : "");
 		goto out;
 	}
@@ -577,8 +580,8 @@ api_002_check(struct evhttp_request *req, const char *rest, void *arg)
 	c = xcalloc(1, sizeof(*c));
 	c->req = req;
 	util_strlcpy(c->to, to, sizeof(c->to));
-	flow_check(gw, key, NULL, check_number(to,
-	    conf_key_country(gw->conf, key), e164, sizeof(e164)), code,
+	flow_check(api->flow, key, NULL, check_number(to,
+	    keys_country(api->keys, key), e164, sizeof(e164)), code,
 	    checked_002, c);
 out:
 	OPENSSL_cleanse(code, sizeof(code));
@@ -624,16 +627,16 @@ sent_003(struct flow_send *fs, const struct verif *v)
 static void
 api_003_send(struct evhttp_request *req, const char *rest, void *arg)
 {
-	struct gw *gw = arg;
+	struct api *api = arg;
 	struct flow_send *fs;
 	json_t *body;
 	int key, minutes = EXPIRY_003_DEFAULT;
 
-	if ((key = api_auth(gw, req, http_bearer(req))) < 0)
+	if ((key = api_auth(api, req, http_bearer(req))) < 0)
 		return;
 	if ((body = http_body(req, 0)) == NULL)
 		return;
-	fs = flow_send_new(gw, key, "003", sent_003, req);
+	fs = flow_send_new(api->flow, key, "003", sent_003, req);
 	fs->hold = body;
 	fs->code_length = CODE_003_DEFAULT;
 	fs->tmpl = TEXT_003;
@@ -674,13 +677,13 @@ fail:
 }
 
 void
-api_compat_register(struct gw *gw)
+api_compat_register(struct api *api)
 {
-	http_route(gw->http, HTTP_POST, "/sms-verify", api_sms_verify, gw);
-	http_route(gw->http, HTTP_POST, "/verify-security-code",
-	    api_verify_security_code, gw);
-	http_route(gw->http, HTTP_POST, "/verify/send", api_002_send, gw);
-	http_route(gw->http, HTTP_POST, "/verify/check", api_002_check, gw);
-	http_route(gw->http, HTTP_POST, "/v1/sms/verify/send", api_003_send,
-	    gw);
+	http_route(api->http, HTTP_POST, "/sms-verify", api_sms_verify, api);
+	http_route(api->http, HTTP_POST, "/verify-security-code",
+	    api_verify_security_code, api);
+	http_route(api->http, HTTP_POST, "/verify/send", api_002_send, api);
+	http_route(api->http, HTTP_POST, "/verify/check", api_002_check, api);
+	http_route(api->http, HTTP_POST, "/v1/sms/verify/send", api_003_send,
+	    api);
 }

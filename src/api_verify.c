@@ -23,25 +23,21 @@
 #include <openssl/crypto.h>
 
 #include "api.h"
-#include "conf.h"
-#include "dispatch.h"
 #include "flow.h"
-#include "gw.h"
 #include "http.h"
-#include "log.h"
+#include "keys.h"
 #include "phone.h"
-#include "store.h"
 #include "template.h"
 #include "util.h"
 #include "verify.h"
-#include "webhook.h"
 
 #define API_MAX_METADATA 4096
 
 int
-api_auth(struct gw *gw, struct evhttp_request *req, const char *token)
+api_auth(const struct api *api, struct evhttp_request *req,
+    const char *token)
 {
-	int key = gw_key_by_token(gw, token);
+	int key = keys_by_token(api->keys, token);
 
 	if (key < 0)
 		http_reply_error(req, HTTP_ERR_UNAUTHORIZED, "unauthorized",
@@ -207,7 +203,7 @@ read_code(struct evhttp_request *req, json_t *body, const char *name,
 /* Read and normalise the phone field (national numbers in country, else
  * the key's).  Returns 0 with e164 filled or -1 after answering 422. */
 static int
-read_phone(struct gw *gw, struct evhttp_request *req, int key,
+read_phone(const struct api *api, struct evhttp_request *req, int key,
     const char *phone, const char *country, const char *field, char *e164,
     size_t size)
 {
@@ -220,7 +216,7 @@ read_phone(struct gw *gw, struct evhttp_request *req, int key,
 		return -1;
 	}
 	r = phone_normalise(phone, country ? country :
-	    conf_key_country(gw->conf, key), e164, size, &type);
+	    keys_country(api->keys, key), e164, size, &type);
 	if (r != PHONE_OK) {
 		http_reply_error(req, HTTP_ERR_INVALID, "invalid_phone", field,
 		    r == PHONE_UNPARSABLE ? "%s is not a phone number" :
@@ -279,6 +275,8 @@ api_send_error(struct evhttp_request *req, const struct flow_send *fs)
 		    "sent");
 		break;
 	case FLOW_INTERNAL:
+	case FLOW_NOT_FOUND:     /* not an outcome of a send */
+	case FLOW_NOT_PENDING:
 		http_reply_error(req, HTTP_ERR_INTERNAL, "internal", NULL,
 		    "the verification could not be made; nothing was sent");
 		break;
@@ -322,17 +320,17 @@ api_read_metadata(struct evhttp_request *req, json_t *body, char **out)
 static void
 api_send(struct evhttp_request *req, const char *rest, void *arg)
 {
-	struct gw *gw = arg;
+	struct api *api = arg;
 	struct flow_send *fs;
 	const char *country;
 	int key, minutes, rc = 0;
 	json_t *body;
 
-	if ((key = api_auth(gw, req, http_bearer(req))) < 0)
+	if ((key = api_auth(api, req, http_bearer(req))) < 0)
 		return;
 	if ((body = http_body(req, 0)) == NULL)
 		return;
-	fs = flow_send_new(gw, key, "v1", send_done, req);
+	fs = flow_send_new(api->flow, key, "v1", send_done, req);
 	fs->hold = body;
 	if (opt_str(req, body, "phone", &fs->phone) < 0 ||
 	    opt_str(req, body, "country", &country) < 0 ||
@@ -379,30 +377,6 @@ fail:
 
 /* ---- check ------------------------------------------------------------ */
 
-/* An answer that leaves after the current batch commits. */
-struct reply_ctx {
-	struct gw *gw;
-	struct evhttp_request *req;
-	int status;
-	json_t *answer;
-};
-
-static void
-reply_committed(void *arg, int result)
-{
-	struct reply_ctx *ctx = arg;
-
-	if (ctx->gw->http == NULL)
-		json_decref(ctx->answer);
-	else if (result != STORE_OK) {
-		json_decref(ctx->answer);
-		http_reply_error(ctx->req, HTTP_ERR_UNAVAILABLE, "store_error",
-		    NULL, "the change could not be stored; try again");
-	} else
-		http_reply_json(ctx->req, ctx->status, ctx->answer);
-	free(ctx);
-}
-
 static void
 check_done(void *arg, int result, const struct flow_check *fc)
 {
@@ -426,14 +400,14 @@ check_done(void *arg, int result, const struct flow_check *fc)
 static void
 api_check(struct evhttp_request *req, const char *rest, void *arg)
 {
-	struct gw *gw = arg;
+	struct api *api = arg;
 	const char *id, *phone, *country;
 	char code[16], e164[20];
 	int key;
 	json_t *body;
 
 	code[0] = '\0';
-	if ((key = api_auth(gw, req, http_bearer(req))) < 0)
+	if ((key = api_auth(api, req, http_bearer(req))) < 0)
 		return;
 	if ((body = http_body(req, 0)) == NULL)
 		return;
@@ -454,10 +428,10 @@ api_check(struct evhttp_request *req, const char *rest, void *arg)
 		    "id or phone is required");
 		goto out;
 	}
-	if (id == NULL && read_phone(gw, req, key, phone, country, "phone",
+	if (id == NULL && read_phone(api, req, key, phone, country, "phone",
 	    e164, sizeof(e164)) < 0)
 		goto out;
-	flow_check(gw, key, id, id == NULL ? e164 : NULL, code, check_done,
+	flow_check(api->flow, key, id, id == NULL ? e164 : NULL, code, check_done,
 	    req);
 out:
 	OPENSSL_cleanse(code, sizeof(code));
@@ -466,52 +440,72 @@ out:
 
 /* ---- get and cancel --------------------------------------------------- */
 
-/* Load the verification named by the path for the request's key, or answer
- * 404.  Returns 0 or -1. */
+/* The id in the path (idlen octets of rest) into buf, or -1 when it
+ * cannot be one. */
 static int
-load_for_key(struct gw *gw, struct evhttp_request *req, int key,
-    const char *id, size_t idlen, struct verif *v)
+path_id(const char *rest, size_t idlen, char *buf, size_t size)
 {
-	char buf[40];
-
-	if (idlen == 0 || idlen >= sizeof(v->id) || idlen >= sizeof(buf))
-		goto missing;
-	memcpy(buf, id, idlen);
+	if (idlen == 0 || idlen >= size)
+		return -1;
+	memcpy(buf, rest, idlen);
 	buf[idlen] = '\0';
-	if (store_verif_get(gw->store, buf, v) != STORE_OK)
-		goto missing;
-	if (strcmp(v->key, gw->conf->keys[key].name) != 0) {
-		verif_clear(v);
-		goto missing;
-	}
 	return 0;
-missing:
+}
+
+static void
+reply_not_found(struct evhttp_request *req)
+{
 	http_reply_error(req, HTTP_ERR_NOT_FOUND, "not_found", "id",
 	    "no such verification");
-	return -1;
+}
+
+static void
+cancel_done(void *arg, enum flow_err err, const struct verif *v)
+{
+	struct evhttp_request *req = arg;
+
+	switch (err) {
+	case FLOW_OK:
+		http_reply_json(req, 200, verif_json(v));
+		return;
+	case FLOW_NOT_FOUND:
+		reply_not_found(req);
+		return;
+	case FLOW_NOT_PENDING:
+		http_reply_error(req, HTTP_ERR_CONFLICT, "not_pending", "id",
+		    "the verification is %s", verif_strstatus(v->status));
+		return;
+	case FLOW_SHUTDOWN:
+		return;         /* the request is gone */
+	default:
+		http_reply_error(req, HTTP_ERR_UNAVAILABLE, "store_error",
+		    NULL, "the change could not be stored; try again");
+		return;
+	}
 }
 
 static void
 api_one(struct evhttp_request *req, const char *rest, void *arg)
 {
-	struct gw *gw = arg;
+	struct api *api = arg;
 	enum evhttp_cmd_type method = evhttp_request_get_command(req);
 	const char *slash = strchr(rest, '/');
 	size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
+	char id[40];
 	struct verif v;
 	int key;
 
-	if ((key = api_auth(gw, req, http_bearer(req))) < 0)
+	if ((key = api_auth(api, req, http_bearer(req))) < 0)
 		return;
-	memset(&v, 0, sizeof(v));
 	if (slash == NULL) {
 		if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
 			http_reply_error(req, HTTP_ERR_METHOD,
 			    "method_not_allowed", NULL, "use GET");
 			return;
 		}
-		if (load_for_key(gw, req, key, rest, idlen, &v) < 0)
-			return;
+		if (path_id(rest, idlen, id, sizeof(id)) < 0 ||
+		    flow_get(api->flow, key, id, &v) != FLOW_OK)
+			return reply_not_found(req);
 		http_reply_json(req, 200, verif_json(&v));
 		verif_clear(&v);
 		return;
@@ -526,45 +520,20 @@ api_one(struct evhttp_request *req, const char *rest, void *arg)
 		    NULL, "use POST");
 		return;
 	}
-	if (load_for_key(gw, req, key, rest, idlen, &v) < 0)
-		return;
-	if (v.status != VERIF_PENDING) {
-		http_reply_error(req, HTTP_ERR_CONFLICT, "not_pending", "id",
-		    "the verification is %s", verif_strstatus(v.status));
-		verif_clear(&v);
-		return;
-	}
-	v.status = VERIF_CANCELED;
-	free(v.sealed);
-	v.sealed = NULL;
-	v.updated_at = util_now();
-	if (store_verif_put(gw->store, &v) == STORE_OK) {
-		struct reply_ctx *ctx = xmalloc(sizeof(*ctx));
-		webhook_emit(gw, &v, "verification.canceled");
-		dispatch_drop(gw->dispatch, v.id);
-		gw->metrics.cancels++;
-		log_info("verify.canceled", "id=%s", v.id);
-		ctx->gw = gw;
-		ctx->req = req;
-		ctx->status = 200;
-		ctx->answer = verif_json(&v);
-		store_on_commit(gw->store, reply_committed, ctx);
-	} else {
-		http_reply_error(req, HTTP_ERR_UNAVAILABLE, "store_error",
-		    NULL, "the change could not be stored; try again");
-	}
-	verif_clear(&v);
+	if (path_id(rest, idlen, id, sizeof(id)) < 0)
+		return reply_not_found(req);
+	flow_cancel(api->flow, key, id, cancel_done, req);
 }
 
 void
-api_verify_register(struct gw *gw)
+api_verify_register(struct api *api)
 {
-	http_route(gw->http, HTTP_POST, "/v1/verifications", api_send, gw);
-	http_route(gw->http, HTTP_POST, "/v1/verifications/check", api_check,
-	    gw);
+	http_route(api->http, HTTP_POST, "/v1/verifications", api_send, api);
+	http_route(api->http, HTTP_POST, "/v1/verifications/check",
+	    api_check, api);
 	/* Seed 003's check is the native one (SPEC "Compatibility"). */
-	http_route(gw->http, HTTP_POST, "/v1/sms/verify/check", api_check,
-	    gw);
-	http_route(gw->http, HTTP_GET | HTTP_POST, "/v1/verifications/",
-	    api_one, gw);
+	http_route(api->http, HTTP_POST, "/v1/sms/verify/check", api_check,
+	    api);
+	http_route(api->http, HTTP_GET | HTTP_POST, "/v1/verifications/",
+	    api_one, api);
 }

@@ -39,14 +39,12 @@
 #include "carrier.h"
 #include "conf.h"
 #include "dispatch.h"
-#include "gw.h"
 #include "log.h"
 #include "route.h"
 #include "score.h"
 #include "store.h"
 #include "util.h"
 #include "verify.h"
-#include "webhook.h"
 
 enum msg_state {
 	MSG_WAITING = 0,     /* in the wait queue (or being tried) */
@@ -81,12 +79,14 @@ struct msg {
 	char sender[22];
 	char *sealed;
 	int64_t expires_at;
-	int order[ROUTE_MAX_SMSC];
+	uint32_t order[ROUTE_MAX_SMSC];   /* SMSC handles (struct dsmsc) */
 	int norder;
+	int nskip;               /* the last nskip are passed over while an
+	                            earlier one is up (route_choose) */
+	uint32_t gen;            /* the configuration it was routed by */
 	int pos;                 /* next index of order to try */
 	int rounds;              /* times the whole route was tried */
 	enum route_reason reason;
-	int carrier;             /* carrier index while submitted */
 	int64_t not_before_ms;   /* do not retry before this */
 	struct answer *answer;
 	/* Parts of the submit in flight (a long text is a concatenated SMS:
@@ -112,22 +112,42 @@ struct sideline {
 	int64_t until_ms;
 };
 
+/* A carrier as the dispatcher holds it: by a handle that no reload
+ * reuses, with its sideline figures. */
+struct dsmsc {
+	struct carrier *c;
+	uint32_t id;
+	struct sideline side;
+};
+
 struct dispatch {
-	struct gw *gw;
+	struct event_base *base;
+	struct store *store;
+	uint8_t secret[VERIFY_SECRET_LEN];
+	const struct dispatch_hooks *hooks;
+	void *arg;
+	const struct conf *conf;
+	struct score *score;
+	struct dsmsc *smsc;     /* aligned with conf->smscs */
+	int nsmsc;
+	struct route_smsc *view; /* scratch for route_choose, nsmsc long */
+	uint32_t next_id;       /* the next carrier handle */
+	uint32_t gen;           /* configurations seen */
 	struct msgq waitq;
 	int nwaiting, ninflight;
 	struct msg **hash;      /* by id, nhash buckets (a power of two) */
 	size_t nhash, nmsg;
-	struct sideline *side;  /* per SMSC index of the configuration */
-	int nside;
 	struct event *retry_ev;
 	int pumping;
 	uint8_t udh_ref;       /* concatenation reference, per message */
+	uint64_t rng;          /* xorshift state for the probe draw */
+	uint64_t sent, failed, route_switches;
 };
 
 static void msg_free(struct msg *);
 static void dispatch_pump(struct dispatch *);
 static void msg_try(struct msg *);
+static void msg_route(struct dispatch *, struct msg *, const char *);
 
 static unsigned
 id_hash(const char *id)
@@ -208,16 +228,51 @@ retry_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 struct dispatch *
-dispatch_new(struct gw *gw)
+dispatch_new(struct event_base *base, struct store *store,
+    const uint8_t *secret, const struct dispatch_hooks *hooks, void *arg)
 {
 	struct dispatch *d = xcalloc(1, sizeof(*d));
 
-	d->gw = gw;
+	d->base = base;
+	d->store = store;
+	memcpy(d->secret, secret, sizeof(d->secret));
+	d->hooks = hooks;
+	d->arg = arg;
 	TAILQ_INIT(&d->waitq);
-	d->retry_ev = evtimer_new(gw->base, retry_cb, d);
-	d->nside = gw->conf->nsmsc;
-	d->side = xcalloc(d->nside ? (size_t)d->nside : 1, sizeof(*d->side));
+	d->retry_ev = evtimer_new(base, retry_cb, d);
+	if (RAND_bytes((unsigned char *)&d->rng, sizeof(d->rng)) != 1 ||
+	    d->rng == 0)
+		d->rng = 0x9e3779b97f4a7c15ull ^ (uint64_t)util_mono_ms();
 	return d;
+}
+
+/* The SMSC with handle id, or NULL (removed by a reload). */
+static struct dsmsc *
+smsc_by_id(struct dispatch *d, uint32_t id)
+{
+	for (int i = 0; i < d->nsmsc; i++)
+		if (d->smsc[i].id == id)
+			return &d->smsc[i];
+	return NULL;
+}
+
+/* The entry of carrier c, or NULL (removed by a reload). */
+static struct dsmsc *
+smsc_of(struct dispatch *d, const struct carrier *c)
+{
+	for (int i = 0; i < d->nsmsc; i++)
+		if (d->smsc[i].c == c)
+			return &d->smsc[i];
+	return NULL;
+}
+
+/* The carrier of m's order at position k, or NULL when it is gone. */
+static struct carrier *
+order_carrier(struct dispatch *d, const struct msg *m, int k)
+{
+	struct dsmsc *s = smsc_by_id(d, m->order[k]);
+
+	return s != NULL ? s->c : NULL;
 }
 
 /* ---- answers --------------------------------------------------------- */
@@ -230,7 +285,7 @@ answer_committed(void *arg, int result)
 
 	memset(&v, 0, sizeof(v));
 	if (result == STORE_OK &&
-	    store_verif_get(a->d->gw->store, a->id, &v) == STORE_OK)
+	    store_verif_get(a->d->store, a->id, &v) == STORE_OK)
 		a->cb(a->ctx, &v, STORE_OK);
 	else
 		a->cb(a->ctx, NULL, result == STORE_OK ? STORE_ERR : result);
@@ -253,7 +308,7 @@ msg_answer(struct msg *m)
 	a->msg = NULL;
 	if (a->timer != NULL)
 		evtimer_del(a->timer);
-	store_on_commit(m->d->gw->store, answer_committed, a);
+	store_on_commit(m->d->store, answer_committed, a);
 }
 
 static void
@@ -294,7 +349,7 @@ static int
 any_route_up(struct dispatch *d, const struct msg *m)
 {
 	for (int i = 0; i < m->norder; i++) {
-		struct carrier *c = gw_carrier(d->gw, m->order[i]);
+		struct carrier *c = order_carrier(d, m, i);
 		if (c != NULL && carrier_up(c))
 			return 1;
 	}
@@ -312,8 +367,8 @@ dispatch_pump(struct dispatch *d)
 	if (d->pumping)
 		return;
 	d->pumping = 1;
-	for (int i = 0; i < d->gw->ncarrier; i++)
-		room += carrier_room(d->gw->carriers[i]);
+	for (int i = 0; i < d->nsmsc; i++)
+		room += carrier_room(d->smsc[i].c);
 	/* Visit each message queued now at most once: one that finds no room
 	 * goes back to the tail, behind the budget. */
 	int budget = d->nwaiting;
@@ -333,10 +388,8 @@ dispatch_pump(struct dispatch *d)
 }
 
 void
-dispatch_ready(void *arg, struct carrier *c)
+dispatch_ready(struct dispatch *d, struct carrier *c)
 {
-	struct dispatch *d = ((struct gw *)arg)->dispatch;
-
 	if (!TAILQ_EMPTY(&d->waitq))
 		dispatch_pump(d);
 }
@@ -414,7 +467,6 @@ msg_submit_payload(struct msg *m, struct carrier *c, const uint8_t *payload,
 	m->parts_out = 1;
 	m->d->ninflight++;
 	m->state = MSG_SUBMITTED;
-	m->carrier = carrier_index(c);
 	return 0;
 }
 
@@ -433,7 +485,7 @@ msg_submit(struct msg *m, struct carrier *c)
 	int n, rc = 0;
 	uint8_t dc, ref;
 
-	text = verify_unseal(m->d->gw->secret, m->id, m->sealed);
+	text = verify_unseal(m->d->secret, m->id, m->sealed);
 	if (text == NULL) {
 		log_err("dispatch.unseal_failed", "id=%s", m->id);
 		return -2;
@@ -503,58 +555,38 @@ msg_submit(struct msg *m, struct carrier *c)
 		/* Parts that went out come back through submit_done; a part
 		 * that did not counts as NOT_SENT and the message retries. */
 		m->state = MSG_SUBMITTED;
-		m->carrier = carrier_index(c);
 		return 0;
 	}
 	return rc;
 }
 
-/* Mark the verification failed for good and answer. */
+/* m failed for good: forget it, let the owner fail the verification (its
+ * record is staged before the answer's commit), answer. */
 static void
 msg_fail(struct msg *m, const char *reason)
 {
-	struct store *st = m->d->gw->store;
-	struct verif v;
+	struct dispatch *d = m->d;
 	char pbuf[24];
 
-	memset(&v, 0, sizeof(v));
-	if (store_verif_get(st, m->id, &v) == STORE_OK) {
-		if (v.status == VERIF_PENDING)
-			v.status = VERIF_FAILED;
-		v.send_state = SEND_FAILED;
-		free(v.sealed);
-		v.sealed = NULL;
-		util_strlcpy(v.fail_reason, reason, sizeof(v.fail_reason));
-		v.updated_at = util_now();
-		store_verif_put(st, &v);
-		webhook_emit(m->d->gw, &v, "verification.failed");
-		verif_clear(&v);
-	}
-	m->d->gw->metrics.sends_failed++;
+	msg_unhash(m);          /* a drop from the hook finds nothing */
+	d->failed++;
 	log_warn("dispatch.failed", "id=%s phone=%s reason=%s", m->id,
 	    log_phone(pbuf, sizeof(pbuf), m->phone), reason);
+	d->hooks->failed(d->arg, m->id, reason);
 	msg_answer(m);
 	msg_free(m);
 }
 
-/* Try the SMSCs of m's route from m->pos on; submit to the first with
- * room.  Otherwise queue it (and answer `queued` at once when no SMSC of
- * its route is even bound). */
-static int
-sidelined(const struct dispatch *d, int smsc, int64_t now)
-{
-	return smsc >= 0 && smsc < d->nside && d->side[smsc].until_ms > now;
-}
-
-/* Count a submit's outcome on SMSC smsc for sidelining. */
+/* Count a submit's outcome on carrier c for sidelining. */
 static void
-side_count(struct dispatch *d, int smsc, int refused, const char *name)
+side_count(struct dispatch *d, struct carrier *c, int refused)
 {
+	struct dsmsc *e = smsc_of(d, c);
 	struct sideline *s;
 
-	if (smsc < 0 || smsc >= d->nside)
+	if (e == NULL)
 		return;
-	s = &d->side[smsc];
+	s = &e->side;
 	if (!refused) {
 		s->streak = 0;
 		s->until_ms = 0;
@@ -564,14 +596,19 @@ side_count(struct dispatch *d, int smsc, int refused, const char *name)
 	    s->until_ms <= util_mono_ms()) {
 		s->until_ms = util_mono_ms() + SIDELINE_MS;
 		log_warn("smsc.sidelined", "smsc=%s refused_in_a_row=%d "
-		    "for_ms=%d", name, s->streak, SIDELINE_MS);
+		    "for_ms=%d", carrier_name(c), s->streak, SIDELINE_MS);
 	}
 }
 
+/* Try the SMSCs of m's order from m->pos on and submit to the first that
+ * is up and has room (route_choose() made the order; this only executes
+ * it).  Otherwise queue m, and answer `queued` at once when no SMSC of its
+ * order is even bound. */
 static void
 msg_try(struct msg *m)
 {
 	struct dispatch *d = m->d;
+	int lead, up = 0;
 
 	if (util_now() >= m->expires_at) {
 		/* The sweep marks the record expired; nothing to send. */
@@ -579,26 +616,26 @@ msg_try(struct msg *m)
 		msg_free(m);
 		return;
 	}
+	if (m->gen != d->gen)
+		msg_route(d, m, NULL);   /* routed before a reload */
 	if (m->norder == 0) {
 		msg_fail(m, "no_route");
 		return;
 	}
-	int64_t now = util_mono_ms();
-	int others = 0;
-
-	/* Pass a sidelined SMSC over only while another is up. */
-	for (int k = 0; k < m->norder; k++) {
-		struct carrier *c = gw_carrier(d->gw, m->order[k]);
-		if (c != NULL && carrier_up(c) && !sidelined(d, m->order[k],
-		    now))
-			others++;
+	/* The sidelined tail of the order is passed over while an SMSC
+	 * before it is up. */
+	lead = m->norder - m->nskip;
+	for (int k = 0; k < lead; k++) {
+		struct carrier *c = order_carrier(d, m, k);
+		if (c != NULL && carrier_up(c))
+			up++;
 	}
 	for (int k = 0; k < m->norder; k++) {
 		int i = (m->pos + k) % m->norder;
-		struct carrier *c = gw_carrier(d->gw, m->order[i]);
+		struct carrier *c = order_carrier(d, m, i);
 		if (c == NULL || !carrier_up(c) || carrier_room(c) <= 0)
 			continue;
-		if (others > 0 && sidelined(d, m->order[i], now))
+		if (i >= lead && up > 0)
 			continue;
 		int rc = msg_submit(m, c);
 		if (rc == 0) {
@@ -627,66 +664,79 @@ msg_start(struct msg *m)
 	struct timeval tv;
 
 	if (m->answer != NULL) {
-		int ms = m->d->gw->conf->submit_wait_ms;
+		int ms = m->d->conf->submit_wait_ms;
 		tv.tv_sec = ms / 1000;
 		tv.tv_usec = (ms % 1000) * 1000;
-		m->answer->timer = evtimer_new(m->d->gw->base, answer_timeout,
+		m->answer->timer = evtimer_new(m->d->base, answer_timeout,
 		    m->answer);
 		evtimer_add(m->answer->timer, &tv);
 	}
 	msg_try(m);
 }
 
+/* A draw in 0..99 for the probe share (xorshift64: no secret rides on
+ * it, and a CSPRNG call per send costs more than the rest of the choice). */
+static int
+roll(struct dispatch *d)
+{
+	d->rng ^= d->rng << 13;
+	d->rng ^= d->rng >> 7;
+	d->rng ^= d->rng << 17;
+	return (int)(d->rng % 100);
+}
+
 /*
- * Health: SMSCs of m's order whose figures on its route are under the
- * route's floor (score.h) go to the back, keeping their order, unless this
- * send is one of the route's probe share, which tries the first choice all
- * the same so a recovered SMSC gets its traffic back.  Each move is logged
- * with the figures behind it.
+ * Route m by the current configuration: what route_choose() (route.h)
+ * makes of the SMSCs' state now (bound, sidelined, their figures on the
+ * number's route), executed from the first of its order.  last_smsc
+ * names the SMSC of a repeat's previous send, or is NULL.  A move off a
+ * degraded SMSC is counted and logged with the figures behind it.
  */
 static void
-msg_health(struct dispatch *d, struct msg *m)
+msg_route(struct dispatch *d, struct msg *m, const char *last_smsc)
 {
-	const struct conf *conf = d->gw->conf;
-	int route = route_find(conf, m->phone), good[ROUTE_MAX_SMSC];
-	int bad[ROUTE_MAX_SMSC], ng = 0, nb = 0, first = m->order[0];
-	unsigned char r = 0;
-	struct score_view v, fv;
-	int64_t now = util_now();
+	const struct conf *conf = d->conf;
+	struct route_choice ch;
+	int64_t now = util_now(), now_ms = util_mono_ms();
+	int route = route_find(conf, m->phone);
 
-	memset(&fv, 0, sizeof(fv));
-	if (route < 0 || m->norder < 2)
-		return;
-	for (int i = 0; i < m->norder; i++) {
-		score_get(d->gw->score, conf, route, m->order[i], now, &v);
-		if (i == 0)
-			fv = v;
-		if (v.degraded)
-			bad[nb++] = m->order[i];
-		else
-			good[ng++] = m->order[i];
+	for (int i = 0; i < d->nsmsc; i++) {
+		struct route_smsc *v = &d->view[i];
+		memset(v, 0, sizeof(*v));
+		v->up = carrier_up(d->smsc[i].c);
+		v->sidelined = d->smsc[i].side.until_ms > now_ms;
 	}
-	if (nb == 0 || ng == 0 || good[0] == first)
-		return;
-	(void)RAND_bytes(&r, 1);
-	if ((int)(r % 100) < conf->routes[route].probe) {
-		m->reason = ROUTE_PROBE;
-		return;
+	if (route >= 0 && conf->routes[route].nsmsc >= 2)
+		for (int k = 0; k < conf->routes[route].nsmsc; k++) {
+			int i = conf->routes[route].smsc[k];
+			score_get(d->score, conf, route, i, now,
+			    &d->view[i].score);
+		}
+	route_choose(conf, m->phone, last_smsc != NULL ?
+	    conf_smsc_index(conf, last_smsc) : -1, d->view, roll(d), &ch);
+	m->norder = ch.norder;
+	m->nskip = ch.nskip;
+	for (int k = 0; k < ch.norder; k++)
+		m->order[k] = d->smsc[ch.order[k]].id;
+	m->reason = ch.reason;
+	m->pos = 0;
+	m->gen = d->gen;
+	if (ch.switched_from >= 0) {
+		const struct score_view *fv = &d->view[ch.switched_from].score;
+		d->route_switches++;
+		log_info("route.switch", "id=%s route=%s from=%s to=%s "
+		    "delivered_ratio=%.2f conversion=%.2f receipts=%" PRIu64
+		    " mature=%" PRIu64 " floor=%d", m->id,
+		    conf->routes[ch.route].name,
+		    conf->smscs[ch.switched_from].name,
+		    conf->smscs[ch.order[0]].name, fv->delivered_ratio,
+		    fv->conversion, fv->delivered + fv->undeliverable,
+		    fv->mature, conf->routes[ch.route].floor);
 	}
-	memcpy(m->order, good, (size_t)ng * sizeof(int));
-	memcpy(m->order + ng, bad, (size_t)nb * sizeof(int));
-	m->reason = ROUTE_SCORE;
-	d->gw->metrics.route_switches++;
-	log_info("route.switch", "id=%s route=%s from=%s to=%s "
-	    "delivered_ratio=%.2f conversion=%.2f receipts=%" PRIu64
-	    " mature=%" PRIu64 " floor=%d", m->id, conf->routes[route].name,
-	    conf->smscs[first].name, conf->smscs[m->order[0]].name,
-	    fv.delivered_ratio, fv.conversion, fv.delivered +
-	    fv.undeliverable, fv.mature, conf->routes[route].floor);
 }
 
 static struct msg *
-msg_new(struct dispatch *d, const struct verif *v, int last_smsc)
+msg_new(struct dispatch *d, const struct verif *v, const char *last_smsc)
 {
 	struct msg *m = xcalloc(1, sizeof(*m));
 
@@ -694,20 +744,17 @@ msg_new(struct dispatch *d, const struct verif *v, int last_smsc)
 	util_strlcpy(m->id, v->id, sizeof(m->id));
 	util_strlcpy(m->phone, v->phone, sizeof(m->phone));
 	util_strlcpy(m->sender, v->sender[0] ? v->sender :
-	    d->gw->conf->sender, sizeof(m->sender));
+	    d->conf->sender, sizeof(m->sender));
 	m->sealed = xstrdup(v->sealed ? v->sealed : "");
 	m->expires_at = v->expires_at;
-	m->carrier = -1;
-	m->norder = route_order(d->gw->conf, v->phone, last_smsc, m->order,
-	    &m->reason);
-	msg_health(d, m);
+	msg_route(d, m, last_smsc);
 	msg_hash(d, m);
 	return m;
 }
 
 void
-dispatch_send(struct dispatch *d, const struct verif *v, int last_smsc,
-    dispatch_answer_cb cb, void *ctx)
+dispatch_send(struct dispatch *d, const struct verif *v,
+    const char *last_smsc, dispatch_answer_cb cb, void *ctx)
 {
 	struct msg *m = msg_new(d, v, last_smsc);
 
@@ -729,7 +776,7 @@ dispatch_resume(struct dispatch *d, const struct verif *v)
 
 	if (v->sealed == NULL || msg_find(d, v->id) != NULL)
 		return;
-	m = msg_new(d, v, -1);
+	m = msg_new(d, v, NULL);
 	msg_try(m);
 }
 
@@ -757,7 +804,8 @@ dispatch_drop(struct dispatch *d, const char *id)
 static void
 msg_accepted(struct msg *m, struct carrier *c)
 {
-	struct store *st = m->d->gw->store;
+	struct dispatch *d = m->d;
+	struct store *st = d->store;
 	struct verif v;
 	char norm[80];
 	int first;
@@ -795,22 +843,42 @@ msg_accepted(struct msg *m, struct carrier *c)
 	v.sealed = NULL;
 	v.updated_at = util_now();
 	store_verif_put(st, &v);
-	if (first) {
-		webhook_emit(m->d->gw, &v, "verification.sent");
-		score_sent(m->d->gw->score, m->d->gw->conf, v.phone,
-		    carrier_name(c), util_now());
-	}
+	if (first)
+		score_sent(d->score, d->conf, v.phone, carrier_name(c),
+		    util_now());
+	d->sent++;
+	d->hooks->sent(d->arg, &v, first, c);
 	verif_clear(&v);
-	m->d->gw->metrics.sends_sent++;
-	if (dlr_parked(m->d->gw->dlr) > 0)
-		dlr_retry_parked(m->d->gw, c);
+}
+
+/* c refused m with a status another SMSC may take: the next of its order
+ * is tried.  A message routed before a reload is routed again by the new
+ * configuration and goes on after c there (from the first when c is
+ * gone). */
+static void
+msg_failover(struct msg *m, struct carrier *c)
+{
+	struct dispatch *d = m->d;
+	struct dsmsc *e;
+	int at = -1;
+
+	if (m->gen == d->gen) {
+		m->pos = (m->pos + 1) % (m->norder ? m->norder : 1);
+	} else {
+		msg_route(d, m, NULL);
+		if ((e = smsc_of(d, c)) != NULL)
+			for (int k = 0; k < m->norder; k++)
+				if (m->order[k] == e->id)
+					at = k;
+		m->pos = at >= 0 ? (at + 1) % m->norder : 0;
+	}
+	m->reason = ROUTE_FAILOVER;
 }
 
 void
-dispatch_submit_done(void *arg, struct carrier *c, void *cookie,
+dispatch_submit_done(struct dispatch *d, struct carrier *c, void *cookie,
     uint32_t status, const char *message_id)
 {
-	struct dispatch *d = ((struct gw *)arg)->dispatch;
 	struct part *p = cookie;
 	struct msg *m = p->m;
 	enum smpp_status_class cls;
@@ -833,8 +901,7 @@ dispatch_submit_done(void *arg, struct carrier *c, void *cookie,
 	}
 	cls = smpp_status_class(status);
 	m->state = MSG_WAITING;   /* not on the wire any more */
-	side_count(d, carrier_index(c), cls == SMPP_CLASS_RETRY_OTHER,
-	    carrier_name(c));
+	side_count(d, c, cls == SMPP_CLASS_RETRY_OTHER);
 	if (status == 0) {
 		log_info("dispatch.accepted", "id=%s phone=%s smsc=%s "
 		    "reason=%s parts=%d", m->id, log_phone(pbuf, sizeof(pbuf),
@@ -863,8 +930,7 @@ dispatch_submit_done(void *arg, struct carrier *c, void *cookie,
 	case SMPP_CLASS_RETRY_OTHER:
 	case SMPP_CLASS_OK:
 	default:
-		m->reason = ROUTE_FAILOVER;
-		m->pos = (m->pos + 1) % (m->norder ? m->norder : 1);
+		msg_failover(m, c);
 		if (m->pos == 0 && ++m->rounds >= 3) {
 			/* Every SMSC of the route refused it three times. */
 			msg_fail(m, smpp_strstatus(status));
@@ -892,31 +958,46 @@ msg_free(struct msg *m)
 }
 
 void
-dispatch_reroute(struct dispatch *d)
+dispatch_reconf(struct dispatch *d, const struct conf *conf,
+    struct carrier **carriers, int ncarrier, struct score *score)
 {
+	struct dsmsc *ns = xcalloc(ncarrier ? (size_t)ncarrier : 1,
+	    sizeof(*ns));
 	struct msg *m;
 
-	TAILQ_FOREACH(m, &d->waitq, q) {
-		m->norder = route_order(d->gw->conf, m->phone, -1, m->order,
-		    &m->reason);
-		m->pos = 0;
+	/* A carrier kept from before keeps its handle and sideline
+	 * figures; a new one gets a handle never used before. */
+	for (int i = 0; i < ncarrier; i++) {
+		struct dsmsc *old = smsc_of(d, carriers[i]);
+		if (old != NULL)
+			ns[i] = *old;
+		else {
+			ns[i].c = carriers[i];
+			ns[i].id = ++d->next_id;
+		}
 	}
-	/* SMSC indexes may have moved. */
-	free(d->side);
-	d->nside = d->gw->conf->nsmsc;
-	d->side = xcalloc(d->nside ? (size_t)d->nside : 1, sizeof(*d->side));
+	free(d->smsc);
+	d->smsc = ns;
+	d->nsmsc = ncarrier;
+	free(d->view);
+	d->view = xcalloc(ncarrier ? (size_t)ncarrier : 1, sizeof(*d->view));
+	d->conf = conf;
+	d->score = score;
+	d->gen++;
+	/* Waiting messages take the new routes now; those on the wire
+	 * when their answer comes back (msg_try sees the old gen). */
+	TAILQ_FOREACH(m, &d->waitq, q)
+		msg_route(d, m, NULL);
 }
 
-int
-dispatch_waiting(const struct dispatch *d)
+void
+dispatch_stats(const struct dispatch *d, struct dispatch_stats *out)
 {
-	return d->nwaiting;
-}
-
-int
-dispatch_inflight(const struct dispatch *d)
-{
-	return d->ninflight;
+	out->sent = d->sent;
+	out->failed = d->failed;
+	out->route_switches = d->route_switches;
+	out->waiting = d->nwaiting;
+	out->inflight = d->ninflight;
 }
 
 void
@@ -931,7 +1012,9 @@ dispatch_free(struct dispatch *d)
 		msg_free(m);
 	}
 	event_free(d->retry_ev);
-	free(d->side);
+	free(d->smsc);
+	free(d->view);
 	free(d->hash);
+	OPENSSL_cleanse(d->secret, sizeof(d->secret));
 	free(d);
 }

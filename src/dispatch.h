@@ -5,7 +5,16 @@
  *
  * The dispatcher holds in memory only what is in flight or waiting; the
  * record of truth is the store (a queued verification keeps its text
- * sealed there, so a restart resumes it with dispatch_resume()).
+ * sealed there, so a restart resumes it with dispatch_resume()).  Which
+ * SMSCs a message tries, in which order, is route_choose()'s answer
+ * (route.h); the dispatcher executes it: it skips carriers that are down
+ * or have no window room, submits, and on a refusal moves on, waits or
+ * gives up.  It holds carriers by a handle a reload cannot shift (not by
+ * their place in the configuration), so a message in flight across a
+ * reload fails over by the new configuration, never to a removed SMSC.
+ *
+ * It reports upward through struct dispatch_hooks; it knows nothing of
+ * HTTP, keys or webhooks.  Loop thread only.
  */
 #ifndef DISPATCH_H
 #define DISPATCH_H
@@ -15,9 +24,34 @@
 #include "smpp.h"
 #include "store.h"
 
-struct gw;
 struct carrier;
+struct conf;
 struct dispatch;
+struct event_base;
+struct score;
+
+/* What the dispatcher tells its owner.  Each hook may stage writes in the
+ * store (they commit with the change that caused them). */
+struct dispatch_hooks {
+	/* A message was accepted by carrier c: its record is staged with
+	 * the new sends, send_state sent, the sealed text erased and the
+	 * receipt map entries.  first: this is the verification's first
+	 * accepted message (send_state was queued). */
+	void (*sent)(void *arg, const struct verif *v, int first,
+	    struct carrier *c);
+	/* A message failed for good (every SMSC refused it, none covers the
+	 * number, its text cannot be read): the dispatcher has forgotten it;
+	 * the owner fails the verification with reason. */
+	void (*failed)(void *arg, const char *id, const char *reason);
+};
+
+struct dispatch_stats {
+	uint64_t sent;            /* messages accepted by an SMSC */
+	uint64_t failed;          /* messages failed for good */
+	uint64_t route_switches;  /* sends moved off a degraded SMSC */
+	int waiting;              /* in the wait queue */
+	int inflight;             /* submit_sm without an answer yet */
+};
 
 /* Called once per dispatch_send: with the verification as committed after
  * the submit's outcome (sent, failed) or the wait's end (queued), and
@@ -26,42 +60,41 @@ struct dispatch;
 typedef void (*dispatch_answer_cb)(void *ctx, const struct verif *v,
     int result);
 
-struct dispatch *dispatch_new(struct gw *);
+/* A dispatcher on base over store.  secret opens the sealed texts (it is
+ * copied).  hooks and arg report outcomes.  The carriers, configuration
+ * and health figures come with dispatch_reconf(), which must be called
+ * before the first send. */
+struct dispatch *dispatch_new(struct event_base *, struct store *,
+    const uint8_t *secret, const struct dispatch_hooks *hooks, void *arg);
+/* The configuration (borrowed: sender, submit_wait_ms, routes), its
+ * carriers (ncarrier, aligned with conf->smscs; the array is copied, the
+ * carriers are borrowed) and health figures (borrowed).  On a reload:
+ * carriers kept from before keep their handle; waiting messages are
+ * routed again by the new configuration at once, messages in flight when
+ * their answer comes back. */
+void dispatch_reconf(struct dispatch *, const struct conf *,
+    struct carrier **carriers, int ncarrier, struct score *);
+/* Give back every message (those in flight are freed when their cookie
+ * comes back, which carrier_free() does); d may be NULL. */
 void dispatch_free(struct dispatch *);
 
 /* Send v, which the caller has just staged with store_verif_put (status
- * pending, send_state queued, sealed text).  last_smsc is the SMSC of the
- * previous send to this number within repeat_window, or -1.  Nothing goes
- * out before the staged record commits. */
-void dispatch_send(struct dispatch *, const struct verif *v, int last_smsc,
-    dispatch_answer_cb answer, void *ctx);
+ * pending, send_state queued, sealed text).  last_smsc is the name of the
+ * SMSC of the previous send to this number within repeat_window, or NULL.
+ * Nothing goes out before the staged record commits; answer (may be NULL)
+ * is called once, after a commit. */
+void dispatch_send(struct dispatch *, const struct verif *v,
+    const char *last_smsc, dispatch_answer_cb answer, void *ctx);
 /* Resume a queued verification found in the store at start-up. */
 void dispatch_resume(struct dispatch *, const struct verif *v);
-/* Forget id (canceled, approved, expired): it is not sent (again). */
+/* Forget id (canceled, approved, expired): it is not sent (again).  A
+ * message on the wire is forgotten when its answer comes back. */
 void dispatch_drop(struct dispatch *, const char *id);
-/* Recompute the routes of waiting messages (after a reload). */
-void dispatch_reroute(struct dispatch *);
-/* Messages waiting for an SMSC, and submitted without an answer yet. */
-int dispatch_waiting(const struct dispatch *);
-int dispatch_inflight(const struct dispatch *);
+void dispatch_stats(const struct dispatch *, struct dispatch_stats *);
 
-/* Carrier callbacks (gw.c wires them; arg is the struct gw). */
-void dispatch_submit_done(void *arg, struct carrier *, void *cookie,
+/* Carrier events, forwarded by the carriers' owner (carrier.h). */
+void dispatch_submit_done(struct dispatch *, struct carrier *, void *cookie,
     uint32_t status, const char *message_id);
-void dispatch_ready(void *arg, struct carrier *);
-
-/* dlr.c: receipts.  dlr_new/dlr_free hold the parked receipts (those that
- * overtook their submit_sm_resp); dlr_receipt applies one and answers it
- * after the commit; dlr_retry_parked runs after a submit of carrier c was
- * accepted and indexed. */
-struct dlr;
-struct dlr *dlr_new(struct gw *);
-void dlr_free(struct dlr *);
-int dlr_parked(const struct dlr *);
-void dlr_retry_parked(struct gw *, struct carrier *);
-void dlr_receipt(void *arg, struct carrier *, struct smpp_session *,
-    const struct smpp_receipt *, uint64_t ack);
-/* The receipt state of a submit from an SMPP message state. */
-int dlr_state_from_smpp(enum smpp_msg_state);
+void dispatch_ready(struct dispatch *, struct carrier *);
 
 #endif

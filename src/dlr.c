@@ -24,15 +24,16 @@
 
 #include "carrier.h"
 #include "conf.h"
-#include "dispatch.h"
-#include "gw.h"
+#include "dlr.h"
 #include "log.h"
 #include "score.h"
 #include "store.h"
 #include "webhook.h"
 #include "util.h"
 
+#ifndef ESME_RX_T_APPN
 #define ESME_RX_T_APPN 0x00000064u
+#endif
 #define DLR_PARK_MAX 10000
 #define DLR_PARK_SECS 600
 
@@ -44,9 +45,13 @@ struct parked {
 };
 
 struct dlr {
-	struct gw *gw;
+	struct store *store;
+	struct score *score;
+	struct webhook *webhook;
+	const struct conf *conf;
 	TAILQ_HEAD(, parked) parked;
 	int nparked;
+	uint64_t receipts, unmatched;
 };
 
 struct dlr_ack {
@@ -55,13 +60,24 @@ struct dlr_ack {
 };
 
 struct dlr *
-dlr_new(struct gw *gw)
+dlr_new(struct store *store, struct score *score, struct webhook *webhook,
+    const struct conf *conf)
 {
 	struct dlr *d = xcalloc(1, sizeof(*d));
 
-	d->gw = gw;
+	d->store = store;
+	d->score = score;
+	d->webhook = webhook;
+	d->conf = conf;
 	TAILQ_INIT(&d->parked);
 	return d;
+}
+
+void
+dlr_reconf(struct dlr *d, const struct conf *conf, struct score *score)
+{
+	d->conf = conf;
+	d->score = score;
 }
 
 void
@@ -78,10 +94,12 @@ dlr_free(struct dlr *d)
 	free(d);
 }
 
-int
-dlr_parked(const struct dlr *d)
+void
+dlr_stats(const struct dlr *d, struct dlr_stats *out)
 {
-	return d->nparked;
+	out->receipts = d->receipts;
+	out->unmatched = d->unmatched;
+	out->parked = d->nparked;
 }
 
 int
@@ -118,7 +136,7 @@ same_handset(const struct smpp_receipt *r, const struct verif *v)
 /* Find the verification a receipt from smsc reports on; fill v and the
  * stored form of the id in key.  0 or -1. */
 static int
-dlr_match(struct gw *gw, const char *smsc, int mode,
+dlr_match(struct dlr *d, const char *smsc, int mode,
     const struct smpp_receipt *r, struct verif *v, char *key, size_t ksize)
 {
 	static const int tries[][3] = {
@@ -135,11 +153,11 @@ dlr_match(struct gw *gw, const char *smsc, int mode,
 		if (smpp_msgid_normalise(r->message_id, tries[mode][i], key,
 		    ksize) != 0)
 			continue;
-		if (store_msgid_get(gw->store, smsc, key, id, sizeof(id)) !=
+		if (store_msgid_get(d->store, smsc, key, id, sizeof(id)) !=
 		    STORE_OK)
 			continue;
 		memset(v, 0, sizeof(*v));
-		if (store_verif_get(gw->store, id, v) != STORE_OK)
+		if (store_verif_get(d->store, id, v) != STORE_OK)
 			continue;
 		/* A conversion may hit another message's id: insist on the
 		 * number then. */
@@ -180,7 +198,7 @@ dlr_apply(struct verif *v, const char *smsc, const char *key,
 /* Count a final receipt just applied to send s of v in its SMSC's figures
  * on v's route (score.h). */
 static void
-dlr_score(struct gw *gw, const struct verif *v, const struct verif_send *s)
+dlr_score(struct dlr *d, const struct verif *v, const struct verif_send *s)
 {
 	int state = s->dlr, delivered;
 
@@ -191,7 +209,7 @@ dlr_score(struct gw *gw, const struct verif *v, const struct verif_send *s)
 		delivered = 0;
 	else
 		return;         /* not final: ENROUTE, ACCEPTED, UNKNOWN */
-	score_receipt(gw->score, gw->conf, v->phone, s->smsc, s->submitted_at,
+	score_receipt(d->score, d->conf, v->phone, s->smsc, s->submitted_at,
 	    delivered, s->dlr_at - s->submitted_at);
 }
 
@@ -224,51 +242,58 @@ dlr_park(struct dlr *d, const char *smsc, const struct smpp_receipt *r)
 	d->nparked++;
 }
 
+/* Stage the receipt just applied to send i of v: the record, its event,
+ * the figures. */
+static void
+dlr_record(struct dlr *d, struct verif *v, int i)
+{
+	store_verif_put(d->store, v);
+	webhook_emit(d->webhook, v, "verification.delivery");
+	dlr_score(d, v, &v->send[i]);
+}
+
 void
-dlr_receipt(void *arg, struct carrier *c, struct smpp_session *sess,
+dlr_receipt(struct dlr *d, struct carrier *c, struct smpp_session *sess,
     const struct smpp_receipt *r, uint64_t ack)
 {
-	struct gw *gw = arg;
 	struct dlr_ack *a;
 	struct verif v;
 	char key[80];
 	int i;
 
-	gw->metrics.receipts++;
-	if (dlr_match(gw, carrier_name(c), carrier_msgid_mode(c), r, &v, key,
+	d->receipts++;
+	if (dlr_match(d, carrier_name(c), carrier_msgid_mode(c), r, &v, key,
 	    sizeof(key)) != 0) {
 		/* Perhaps it overtook its submit_sm_resp: keep it a while. */
-		gw->metrics.receipts_unmatched++;
-		dlr_park(gw->dlr, carrier_name(c), r);
+		d->unmatched++;
+		dlr_park(d, carrier_name(c), r);
 		log_info("dlr.parked", "smsc=%s stat=%s", carrier_name(c),
 		    r->stat);
 		carrier_receipt_ack(sess, ack, 0);
 		return;
 	}
-	if ((i = dlr_apply(&v, carrier_name(c), key, r)) >= 0) {
-		store_verif_put(gw->store, &v);
-		webhook_emit(gw, &v, "verification.delivery");
-		dlr_score(gw, &v, &v.send[i]);
-	}
+	if ((i = dlr_apply(&v, carrier_name(c), key, r)) >= 0)
+		dlr_record(d, &v, i);
 	log_info("dlr.applied", "id=%s smsc=%s state=%s", v.id,
 	    carrier_name(c), dlr_strstate(dlr_state_from_smpp(r->state)));
 	verif_clear(&v);
 	a = xmalloc(sizeof(*a));
 	a->sess = sess;
 	a->ack = ack;
-	store_on_commit(gw->store, dlr_committed, a);
+	store_on_commit(d->store, dlr_committed, a);
 }
 
 void
-dlr_retry_parked(struct gw *gw, struct carrier *c)
+dlr_retry_parked(struct dlr *d, struct carrier *c)
 {
-	struct dlr *d = gw->dlr;
 	struct parked *p, *next;
 	struct verif v;
 	char key[80];
 	int i;
 	int64_t now = util_now();
 
+	if (d->nparked == 0)
+		return;
 	for (p = TAILQ_FIRST(&d->parked); p != NULL; p = next) {
 		next = TAILQ_NEXT(p, q);
 		if (now - p->at > DLR_PARK_SECS) {
@@ -278,14 +303,11 @@ dlr_retry_parked(struct gw *gw, struct carrier *c)
 			continue;
 		}
 		if (strcmp(p->smsc, carrier_name(c)) != 0 ||
-		    dlr_match(gw, p->smsc, carrier_msgid_mode(c), &p->r, &v,
+		    dlr_match(d, p->smsc, carrier_msgid_mode(c), &p->r, &v,
 		    key, sizeof(key)) != 0)
 			continue;
-		if ((i = dlr_apply(&v, p->smsc, key, &p->r)) >= 0) {
-			store_verif_put(gw->store, &v);
-			webhook_emit(gw, &v, "verification.delivery");
-			dlr_score(gw, &v, &v.send[i]);
-		}
+		if ((i = dlr_apply(&v, p->smsc, key, &p->r)) >= 0)
+			dlr_record(d, &v, i);
 		log_info("dlr.applied", "id=%s smsc=%s state=%s parked=1",
 		    v.id, p->smsc,
 		    dlr_strstate(dlr_state_from_smpp(p->r.state)));

@@ -22,29 +22,149 @@
 #include "conf.h"
 #include "dispatch.h"
 #include "flow.h"
-#include "gw.h"
+#include "keys.h"
 #include "log.h"
 #include "phone_pool.h"
 #include "score.h"
 #include "smpp.h"
 #include "template.h"
 #include "util.h"
+#include "verif_state.h"
 #include "webhook.h"
+
+struct flow {
+	const struct conf *conf;
+	struct store *store;
+	const struct keys *keys;
+	struct phone_pool *phones;
+	struct dispatch *dispatch;
+	struct webhook *webhook;
+	struct score *score;
+	uint8_t secret[VERIFY_SECRET_LEN];
+	int stopped;              /* flow_stop(): answer nothing */
+	struct flow_stats stats;
+};
+
+struct flow *
+flow_new(const struct conf *conf, struct store *store,
+    const struct keys *keys, struct phone_pool *phones,
+    struct dispatch *dispatch, struct webhook *webhook, struct score *score,
+    const uint8_t *secret)
+{
+	struct flow *f = xcalloc(1, sizeof(*f));
+
+	f->conf = conf;
+	f->store = store;
+	f->keys = keys;
+	f->phones = phones;
+	f->dispatch = dispatch;
+	f->webhook = webhook;
+	f->score = score;
+	memcpy(f->secret, secret, sizeof(f->secret));
+	return f;
+}
+
+void
+flow_reconf(struct flow *f, const struct conf *conf, struct score *score)
+{
+	f->conf = conf;
+	f->score = score;
+}
+
+void
+flow_stop(struct flow *f)
+{
+	f->stopped = 1;
+}
+
+void
+flow_free(struct flow *f)
+{
+	if (f == NULL)
+		return;
+	OPENSSL_cleanse(f->secret, sizeof(f->secret));
+	free(f);
+}
+
+void
+flow_stats(const struct flow *f, struct flow_stats *out)
+{
+	*out = f->stats;
+}
+
+const char *
+flow_default_sender(const struct flow *f)
+{
+	return f->conf->sender;
+}
+
+/* ---- the end of a verification's life ---------------------------------- */
+
+/* What follows a change of v's status or send state whose record is
+ * staged: its webhook event (when event is not NULL), and the dispatcher
+ * forgets a verification that is no longer pending. */
+static void
+flow_announce(struct flow *f, const struct verif *v, const char *event)
+{
+	if (event != NULL)
+		webhook_emit(f->webhook, v, event);
+	if (v->status != VERIF_PENDING)
+		dispatch_drop(f->dispatch, v->id);
+}
+
+/* The one way a verification's change is kept: stage the record, then
+ * announce it (flow_announce).  STORE_OK or the store's error. */
+static int
+flow_finish(struct flow *f, const struct verif *v, const char *event)
+{
+	int rc = store_verif_put(f->store, v);
+
+	if (rc == STORE_OK)
+		flow_announce(f, v, event);
+	return rc;
+}
+
+void
+flow_expired(struct flow *f, const struct verif *v)
+{
+	f->stats.expired++;
+	flow_announce(f, v, "verification.expired");
+}
+
+void
+flow_sent(struct flow *f, const struct verif *v, int first)
+{
+	if (first)
+		webhook_emit(f->webhook, v, "verification.sent");
+}
+
+void
+flow_failed(struct flow *f, const char *id, const char *reason)
+{
+	struct verif v;
+
+	memset(&v, 0, sizeof(v));
+	if (store_verif_get(f->store, id, &v) != STORE_OK)
+		return;
+	if (verif_enter(&v, VERIF_FAILED, reason, util_now()) == 0)
+		flow_finish(f, &v, "verification.failed");
+	verif_clear(&v);
+}
 
 /* ---- send ------------------------------------------------------------- */
 
 struct flow_send *
-flow_send_new(struct gw *gw, int key, const char *api, flow_send_cb cb,
+flow_send_new(struct flow *f, int key, const char *api, flow_send_cb cb,
     void *arg)
 {
 	struct flow_send *fs = xcalloc(1, sizeof(*fs));
 
-	fs->gw = gw;
+	fs->flow = f;
 	fs->key = key;
 	fs->api = api;
-	fs->region = conf_key_country(gw->conf, key);
-	fs->code_length = gw->conf->code_length;
-	fs->expiry = gw->conf->expiry;
+	fs->region = keys_country(f->keys, key);
+	fs->code_length = f->conf->code_length;
+	fs->expiry = f->conf->expiry;
 	fs->cb = cb;
 	fs->arg = arg;
 	return fs;
@@ -97,40 +217,33 @@ flow_sender_valid(const char *s)
 }
 
 /* Cancel the pending verification of (key, phone), if any; tell whether
- * it was recent enough to count as a repeat: *last gets its SMSC index and
- * *attempt its attempt number (0 when none). */
+ * it was recent enough to count as a repeat: last (smsc_size octets)
+ * gets the name of its SMSC ("" when none) and *attempt its attempt
+ * number (0 when none). */
 static void
-cancel_pending(struct gw *gw, const char *key, const char *phone,
-    int *last, int *attempt)
+cancel_pending(struct flow *f, const char *key, const char *phone,
+    char *last, size_t smsc_size, int *attempt)
 {
 	char id[32];
 	struct verif old;
 	int64_t now = util_now();
 
-	*last = -1;
+	last[0] = '\0';
 	*attempt = 0;
-	if (store_pending_get(gw->store, key, phone, id, sizeof(id)) !=
+	if (store_pending_get(f->store, key, phone, id, sizeof(id)) !=
 	    STORE_OK)
 		return;
 	memset(&old, 0, sizeof(old));
-	if (store_verif_get(gw->store, id, &old) != STORE_OK)
+	if (store_verif_get(f->store, id, &old) != STORE_OK)
 		return;
-	if (now - old.created_at < gw->conf->repeat_window) {
+	if (now - old.created_at < f->conf->repeat_window) {
 		*attempt = old.attempt > 0 ? old.attempt : 1;
 		if (old.nsend > 0)
-			*last = conf_smsc_index(gw->conf,
-			    old.send[old.nsend - 1].smsc);
+			util_strlcpy(last, old.send[old.nsend - 1].smsc,
+			    smsc_size);
 	}
-	if (old.status == VERIF_PENDING) {
-		old.status = VERIF_CANCELED;
-		free(old.sealed);
-		old.sealed = NULL;
-		old.updated_at = now;
-		store_verif_put(gw->store, &old);
-		webhook_emit(gw, &old, "verification.canceled");
-		dispatch_drop(gw->dispatch, old.id);
-		log_info("verify.superseded", "id=%s", old.id);
-	}
+	if (verif_enter(&old, VERIF_CANCELED, "superseded", now) == 0)
+		flow_finish(f, &old, "verification.canceled");
 	verif_clear(&old);
 }
 
@@ -139,16 +252,16 @@ static void
 send_answer(void *arg, const struct verif *v, int result)
 {
 	struct flow_send *fs = arg;
-	struct gw *gw = fs->gw;
+	struct flow *f = fs->flow;
 
-	if (gw->http == NULL) {
+	if (f->stopped) {
 		fs->err = FLOW_SHUTDOWN;  /* the listener and requests are gone */
 		v = NULL;
 	} else if (v == NULL) {
 		fs->err = result == STORE_FULL ? FLOW_STORE_FULL :
 		    FLOW_STORE_ERROR;
 	} else if (v->send_state == SEND_QUEUED) {
-		gw->metrics.sends_queued++;
+		f->stats.sends_queued++;
 	}
 	send_done(fs, v);
 }
@@ -157,7 +270,7 @@ send_answer(void *arg, const struct verif *v, int result)
 static char *
 send_text(struct flow_send *fs)
 {
-	const struct conf *conf = fs->gw->conf;
+	const struct conf *conf = fs->flow->conf;
 	const char *tmpl = fs->tmpl;
 	char *text;
 	int parts;
@@ -195,14 +308,14 @@ send_phone_done(void *arg, enum phone_result pr, const char *e164,
     enum phone_type ptype)
 {
 	struct flow_send *fs = arg;
-	struct gw *gw = fs->gw;
-	const struct conf *conf = gw->conf;
-	char pbuf[24];
-	int last, attempt, rc;
+	struct flow *f = fs->flow;
+	const struct conf *conf = f->conf;
+	char pbuf[24], last[sizeof(((struct verif_send *)0)->smsc)];
+	int attempt, rc;
 	struct verif v;
 	char *text;
 
-	if (gw->http == NULL)
+	if (f->stopped)
 		return send_fail(fs, FLOW_SHUTDOWN);
 	if (pr != PHONE_OK)
 		return send_fail(fs, pr == PHONE_UNPARSABLE ?
@@ -220,7 +333,7 @@ send_phone_done(void *arg, enum phone_result pr, const char *e164,
 
 	memset(&v, 0, sizeof(v));
 	verify_id_new(v.id);
-	util_strlcpy(v.key, conf->keys[fs->key].name, sizeof(v.key));
+	util_strlcpy(v.key, keys_name(f->keys, fs->key), sizeof(v.key));
 	util_strlcpy(v.phone, e164, sizeof(v.phone));
 	util_strlcpy(v.api, fs->api, sizeof(v.api));
 	util_strlcpy(v.sender, fs->sender ? fs->sender : conf->sender,
@@ -230,8 +343,8 @@ send_phone_done(void *arg, enum phone_result pr, const char *e164,
 	v.max_checks = conf->max_check_attempts;
 	v.created_at = v.updated_at = util_now();
 	v.expires_at = v.created_at + fs->expiry;
-	verify_code_hmac(gw->secret, v.id, fs->code, v.code_hmac);
-	v.sealed = verify_seal(gw->secret, v.id, text);
+	verify_code_hmac(f->secret, v.id, fs->code, v.code_hmac);
+	v.sealed = verify_seal(f->secret, v.id, text);
 	v.metadata = fs->metadata;
 	fs->metadata = NULL;
 	OPENSSL_cleanse(text, strlen(text));
@@ -240,14 +353,14 @@ send_phone_done(void *arg, enum phone_result pr, const char *e164,
 		verif_clear(&v);
 		return send_fail(fs, FLOW_INTERNAL);
 	}
-	cancel_pending(gw, v.key, v.phone, &last, &attempt);
+	cancel_pending(f, v.key, v.phone, last, sizeof(last), &attempt);
 	v.attempt = attempt + 1;
-	if ((rc = store_verif_put(gw->store, &v)) != STORE_OK) {
+	if ((rc = store_verif_put(f->store, &v)) != STORE_OK) {
 		verif_clear(&v);
 		return send_fail(fs, rc == STORE_FULL ? FLOW_STORE_FULL :
 		    FLOW_STORE_ERROR);
 	}
-	gw->metrics.sends++;
+	f->stats.sends++;
 	log_info("verify.created", "id=%s key=%s api=%s phone=%s attempt=%d",
 	    v.id, v.key, v.api, log_phone(pbuf, sizeof(pbuf), v.phone),
 	    v.attempt);
@@ -255,7 +368,7 @@ send_phone_done(void *arg, enum phone_result pr, const char *e164,
 	 * (but for seed 000, whose answer returns it). */
 	if (!fs->keep_code)
 		OPENSSL_cleanse(fs->code, sizeof(fs->code));
-	dispatch_send(gw->dispatch, &v, last, send_answer, fs);
+	dispatch_send(f->dispatch, &v, last[0] ? last : NULL, send_answer, fs);
 	verif_clear(&v);
 }
 
@@ -264,7 +377,7 @@ flow_send(struct flow_send *fs)
 {
 	/* The rest runs in send_phone_done(), now or once a worker has read
 	 * the number. */
-	phone_pool_lookup(fs->gw->phones, fs->phone, fs->region,
+	phone_pool_lookup(fs->flow->phones, fs->phone, fs->region,
 	    send_phone_done, fs);
 }
 
@@ -272,7 +385,7 @@ flow_send(struct flow_send *fs)
 
 /* A check's outcome waiting for the commit of the batch. */
 struct check_ctx {
-	struct gw *gw;
+	struct flow *flow;
 	flow_check_cb cb;
 	void *arg;
 	struct flow_check fc;
@@ -283,7 +396,7 @@ check_committed(void *arg, int result)
 {
 	struct check_ctx *ctx = arg;
 
-	ctx->cb(ctx->arg, result, ctx->gw->http == NULL ? NULL : &ctx->fc);
+	ctx->cb(ctx->arg, result, ctx->flow->stopped ? NULL : &ctx->fc);
 	free(ctx);
 }
 
@@ -303,16 +416,16 @@ check_status(enum verify_result r)
 }
 
 void
-flow_check(struct gw *gw, int key, const char *id, const char *e164,
+flow_check(struct flow *f, int key, const char *id, const char *e164,
     const char *code, flow_check_cb cb, void *arg)
 {
-	const char *kname = gw->conf->keys[key].name;
+	const char *kname = keys_name(f->keys, key);
 	struct check_ctx *ctx = xcalloc(1, sizeof(*ctx));
 	struct flow_check *fc = &ctx->fc;
 	char vid[32];
 	struct verif v;
 
-	ctx->gw = gw;
+	ctx->flow = f;
 	ctx->cb = cb;
 	ctx->arg = arg;
 	fc->result = VERIFY_USED;
@@ -320,30 +433,28 @@ flow_check(struct gw *gw, int key, const char *id, const char *e164,
 	if (id != NULL)
 		util_strlcpy(vid, id, sizeof(vid));
 	if ((id != NULL ? strlen(id) < sizeof(v.id) :
-	    e164 != NULL && store_pending_get(gw->store, kname, e164, vid,
+	    e164 != NULL && store_pending_get(f->store, kname, e164, vid,
 	    sizeof(vid)) == STORE_OK) &&
-	    store_verif_get(gw->store, vid, &v) == STORE_OK &&
+	    store_verif_get(f->store, vid, &v) == STORE_OK &&
 	    strcmp(v.key, kname) == 0)
 		fc->found = 1;
 
 	if (fc->found) {
 		int before = v.status, checks = v.checks;
-		fc->result = verify_check(&v, gw->secret, code, util_now());
-		if (v.status != before || v.checks != checks)
-			store_verif_put(gw->store, &v);
+		fc->result = verify_check(&v, f->secret, code, util_now());
 		if (fc->result == VERIFY_APPROVED && v.nsend > 0) {
 			/* A code typed back: proof its SMSC delivered. */
 			const struct verif_send *s = &v.send[v.nsend - 1];
-			score_approved(gw->score, gw->conf, v.phone, s->smsc,
+			score_approved(f->score, f->conf, v.phone, s->smsc,
 			    s->submitted_at);
 		}
-		if (fc->result == VERIFY_APPROVED) {
-			webhook_emit(gw, &v, "verification.approved");
-			dispatch_drop(gw->dispatch, v.id);
-		} else if (v.status == VERIF_EXPIRED &&
-		    before != VERIF_EXPIRED) {
-			webhook_emit(gw, &v, "verification.expired");
-		}
+		if (v.status != before)
+			flow_finish(f, &v, fc->result == VERIFY_APPROVED ?
+			    "verification.approved" :
+			    v.status == VERIF_EXPIRED ?
+			    "verification.expired" : NULL);
+		else if (v.checks != checks)
+			store_verif_put(f->store, &v);
 		util_strlcpy(fc->id, v.id, sizeof(fc->id));
 		util_strlcpy(fc->phone, v.phone, sizeof(fc->phone));
 		fc->attempts_left = verify_attempts_left(&v);
@@ -351,20 +462,87 @@ flow_check(struct gw *gw, int key, const char *id, const char *e164,
 	} else {
 		/* Same work as a real check: an HMAC over a throwaway id. */
 		uint8_t mac[32];
-		verify_code_hmac(gw->secret, "ver_000000000000000000000000",
+		verify_code_hmac(f->secret, "ver_000000000000000000000000",
 		    code, mac);
 		if (e164 != NULL)
 			util_strlcpy(fc->phone, e164, sizeof(fc->phone));
 		fc->status = "not_found";
 	}
 	if (fc->result == VERIFY_APPROVED)
-		gw->metrics.checks_approved++;
+		f->stats.checks_approved++;
 	else if (fc->result == VERIFY_WRONG || fc->result == VERIFY_LOCKED)
-		gw->metrics.checks_wrong++;
+		f->stats.checks_wrong++;
 	else
-		gw->metrics.checks_other++;
+		f->stats.checks_other++;
 	log_info("verify.check", "id=%s result=%s", fc->found ? v.id : "-",
 	    fc->status);
 	verif_clear(&v);
-	store_on_commit(gw->store, check_committed, ctx);
+	store_on_commit(f->store, check_committed, ctx);
+}
+
+/* ---- get and cancel --------------------------------------------------- */
+
+enum flow_err
+flow_get(struct flow *f, int key, const char *id, struct verif *v)
+{
+	memset(v, 0, sizeof(*v));
+	if (id == NULL || strlen(id) >= sizeof(v->id) ||
+	    store_verif_get(f->store, id, v) != STORE_OK)
+		return FLOW_NOT_FOUND;
+	if (strcmp(v->key, keys_name(f->keys, key)) != 0) {
+		verif_clear(v);
+		return FLOW_NOT_FOUND;
+	}
+	return FLOW_OK;
+}
+
+/* A cancel waiting for the commit that holds it. */
+struct cancel_ctx {
+	struct flow *flow;
+	flow_cancel_cb cb;
+	void *arg;
+	struct verif v;
+};
+
+static void
+cancel_committed(void *arg, int result)
+{
+	struct cancel_ctx *ctx = arg;
+
+	if (ctx->flow->stopped)
+		ctx->cb(ctx->arg, FLOW_SHUTDOWN, NULL);
+	else if (result != STORE_OK)
+		ctx->cb(ctx->arg, FLOW_STORE_ERROR, NULL);
+	else
+		ctx->cb(ctx->arg, FLOW_OK, &ctx->v);
+	verif_clear(&ctx->v);
+	free(ctx);
+}
+
+void
+flow_cancel(struct flow *f, int key, const char *id, flow_cancel_cb cb,
+    void *arg)
+{
+	struct cancel_ctx *ctx;
+	struct verif v;
+
+	if (flow_get(f, key, id, &v) != FLOW_OK)
+		return cb(arg, FLOW_NOT_FOUND, NULL);
+	if (verif_enter(&v, VERIF_CANCELED, "api_cancel", util_now()) != 0) {
+		cb(arg, FLOW_NOT_PENDING, &v);
+		verif_clear(&v);
+		return;
+	}
+	if (flow_finish(f, &v, "verification.canceled") != STORE_OK) {
+		verif_clear(&v);
+		return cb(arg, FLOW_STORE_ERROR, NULL);
+	}
+	f->stats.cancels++;
+	log_info("verify.canceled", "id=%s", v.id);
+	ctx = xcalloc(1, sizeof(*ctx));
+	ctx->flow = f;
+	ctx->cb = cb;
+	ctx->arg = arg;
+	ctx->v = v;             /* ctx owns what v held */
+	store_on_commit(f->store, cancel_committed, ctx);
 }

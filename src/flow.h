@@ -7,6 +7,14 @@
  * renders the text, stores the verification, hands it to the dispatcher
  * and checks codes.  The flows report what went wrong as an enum flow_err
  * so that each API words it its own way, naming its own fields.
+ *
+ * struct flow owns a verification's life after the API: send, check,
+ * cancel and get, the sweep's expiries and the dispatcher's outcomes.
+ * Every change of status goes through verif_enter() (verif_state.h) and
+ * then flow_finish() inside flow.c, which stages the record, its webhook
+ * event and drops the message from the dispatcher, in one place.  It is
+ * built from the narrow handles it needs and keeps its own counters.
+ * Loop thread only.
  */
 #ifndef FLOW_H
 #define FLOW_H
@@ -18,7 +26,14 @@
 #include "store.h"
 #include "verify.h"
 
-struct gw;
+struct conf;
+struct dispatch;
+struct flow;
+struct keys;
+struct phone_pool;
+struct score;
+struct store;
+struct webhook;
 
 enum flow_err {
 	FLOW_OK = 0,
@@ -33,7 +48,32 @@ enum flow_err {
 	FLOW_STORE_ERROR,         /* 503: any other store failure */
 	FLOW_INTERNAL,            /* no random code, no sealing */
 	FLOW_SHUTDOWN,            /* the daemon is stopping: do not answer */
+	FLOW_NOT_FOUND,           /* no such verification for this key */
+	FLOW_NOT_PENDING,         /* it is not pending any more */
 };
+
+struct flow_stats {
+	uint64_t sends;           /* verifications created */
+	uint64_t sends_queued;    /* answered `queued` */
+	uint64_t checks_approved, checks_wrong, checks_other;
+	uint64_t cancels;         /* canceled through the API */
+	uint64_t expired;         /* expired by the sweep */
+};
+
+/* The flows over these handles (all borrowed; conf is replaced with
+ * flow_reconf()).  secret is copied. */
+struct flow *flow_new(const struct conf *, struct store *,
+    const struct keys *, struct phone_pool *, struct dispatch *,
+    struct webhook *, struct score *, const uint8_t *secret);
+/* A new configuration and its fresh health figures (reload). */
+void flow_reconf(struct flow *, const struct conf *, struct score *);
+/* The listener is going away: from now on callbacks get FLOW_SHUTDOWN
+ * (sends, cancels) or a NULL outcome (checks) and must not answer. */
+void flow_stop(struct flow *);
+void flow_free(struct flow *);
+void flow_stats(const struct flow *, struct flow_stats *);
+/* [verify] sender: the source address of sends that name none. */
+const char *flow_default_sender(const struct flow *);
 
 #define FLOW_MAX_TEMPLATE 640     /* octets of a caller's template */
 #define FLOW_MAX_PARTS 4          /* a concatenated SMS of at most 4 parts */
@@ -69,11 +109,11 @@ struct flow_send {
 	/* set by the flow */
 	enum flow_err err;
 	enum phone_type ptype;    /* with FLOW_PHONE_TYPE */
-	struct gw *gw;
+	struct flow *flow;
 };
 
 /* A send for key with the configuration's defaults. */
-struct flow_send *flow_send_new(struct gw *, int key, const char *api,
+struct flow_send *flow_send_new(struct flow *, int key, const char *api,
     flow_send_cb, void *arg);
 /* Run it: read the number (maybe off the loop), validate, store, submit.
  * cb is called exactly once, maybe before this returns. */
@@ -104,7 +144,28 @@ typedef void (*flow_check_cb)(void *arg, int result,
 /* Check code against the verification id (or, when id is NULL, the
  * pending one of (key, e164)).  Costs the same and answers at the same
  * point of the loop whatever the outcome. */
-void flow_check(struct gw *, int key, const char *id, const char *e164,
+void flow_check(struct flow *, int key, const char *id, const char *e164,
     const char *code, flow_check_cb, void *arg);
+
+/* Read verification id for key into v (verif_clear() it after): FLOW_OK,
+ * or FLOW_NOT_FOUND when there is none or it belongs to another key. */
+enum flow_err flow_get(struct flow *, int key, const char *id,
+    struct verif *v);
+
+/* Called once with the outcome of a cancel: FLOW_OK and the canceled
+ * record (after the commit that holds it); FLOW_NOT_FOUND; FLOW_NOT_PENDING
+ * and the record as it is; FLOW_STORE_ERROR (the commit failed); or
+ * FLOW_SHUTDOWN and NULL. */
+typedef void (*flow_cancel_cb)(void *arg, enum flow_err,
+    const struct verif *v);
+/* Cancel verification id of key.  cb may run before this returns. */
+void flow_cancel(struct flow *, int key, const char *id, flow_cancel_cb,
+    void *arg);
+
+/* The sweep expired v (its record is already staged by the store). */
+void flow_expired(struct flow *, const struct verif *v);
+/* Dispatcher outcomes (dispatch.h hooks, forwarded by the owner). */
+void flow_sent(struct flow *, const struct verif *v, int first);
+void flow_failed(struct flow *, const char *id, const char *reason);
 
 #endif

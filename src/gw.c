@@ -17,20 +17,22 @@
 
 #include <event2/event.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/sha.h>
 
 #include "api.h"
 #include "carrier.h"
 #include "conf.h"
 #include "dispatch.h"
+#include "dlr.h"
+#include "flow.h"
 #include "gw.h"
 #include "http.h"
+#include "keys.h"
 #include "log.h"
 #include "phone_pool.h"
 #include "score.h"
 #include "store.h"
 #include "util.h"
+#include "verify.h"
 #include "webhook.h"
 
 #define GW_DRAIN_MS 5000       /* bound on waiting for in-flight work */
@@ -38,11 +40,109 @@
 #define GW_COMMIT_DELAY_MS 5   /* staged writes nobody waits on */
 #define GW_PHONE_THREADS 1     /* libphonenumber workers (phone_pool.h) */
 
-static const struct carrier_callbacks gw_carrier_cb = {
-	.submit_done = dispatch_submit_done,
-	.receipt = dlr_receipt,
-	.ready = dispatch_ready,
+enum gw_state { GW_RUNNING = 0, GW_DRAINING, GW_STOPPED };
+
+struct gw {
+	struct event_base *base;
+	struct conf *conf;            /* current configuration (owned) */
+	uint8_t secret[VERIFY_SECRET_LEN];
+	struct keys *keys;
+	struct store *store;
+	struct http *http;
+	struct carrier **carriers;    /* aligned with conf->smscs */
+	int ncarrier;
+	struct dispatch *dispatch;
+	struct flow *flow;
+	struct phone_pool *phones;    /* numbers read off the loop */
+	struct webhook *webhook;      /* events to the keys' webhooks */
+	struct score *score;          /* each SMSC's health per route */
+	struct dlr *dlr;              /* receipts, and the parked ones */
+	struct api api;               /* what the endpoints are given */
+	struct api_admin admin;
+	struct event *sweep_ev;
+	struct event *sig_term, *sig_int, *sig_hup, *drain_ev, *logflush_ev;
+	enum gw_state state;
+	int64_t drain_deadline_ms;
+	int carriers_stopped;
+	int exit_code;
+	int64_t started_at;
 };
+
+/* ---- what the modules report, to the module that acts on it ----------- */
+
+static void
+gw_submit_done(void *arg, struct carrier *c, void *cookie, uint32_t status,
+    const char *message_id)
+{
+	struct gw *gw = arg;
+
+	dispatch_submit_done(gw->dispatch, c, cookie, status, message_id);
+}
+
+static void
+gw_receipt(void *arg, struct carrier *c, struct smpp_session *sess,
+    const struct smpp_receipt *r, uint64_t ack)
+{
+	struct gw *gw = arg;
+
+	dlr_receipt(gw->dlr, c, sess, r, ack);
+}
+
+static void
+gw_ready(void *arg, struct carrier *c)
+{
+	struct gw *gw = arg;
+
+	dispatch_ready(gw->dispatch, c);
+}
+
+static const struct carrier_callbacks gw_carrier_cb = {
+	.submit_done = gw_submit_done,
+	.receipt = gw_receipt,
+	.ready = gw_ready,
+};
+
+static void
+gw_sent(void *arg, const struct verif *v, int first, struct carrier *c)
+{
+	struct gw *gw = arg;
+
+	flow_sent(gw->flow, v, first);
+	/* Receipts that overtook this submit's answer can match now. */
+	dlr_retry_parked(gw->dlr, c);
+}
+
+static void
+gw_failed(void *arg, const char *id, const char *reason)
+{
+	struct gw *gw = arg;
+
+	flow_failed(gw->flow, id, reason);
+}
+
+static const struct dispatch_hooks gw_dispatch_hooks = {
+	.sent = gw_sent,
+	.failed = gw_failed,
+};
+
+static void
+gw_stats(void *arg, struct api_stats *st)
+{
+	struct gw *gw = arg;
+
+	st->draining = gw->state != GW_RUNNING;
+	st->uptime = util_now() - gw->started_at;
+	st->conf = gw->conf;
+	st->score = gw->score;
+	st->carriers = gw->carriers;
+	st->ncarrier = gw->ncarrier;
+	flow_stats(gw->flow, &st->flow);
+	dispatch_stats(gw->dispatch, &st->dispatch);
+	dlr_stats(gw->dlr, &st->dlr);
+	store_stats(gw->store, &st->store);
+	st->outbox = store_outbox_count(gw->store);
+	webhook_stats(gw->webhook, &st->webhook);
+}
 
 static char *
 xasprintf_err(const char *fmt, const char *a, const char *b)
@@ -54,62 +154,23 @@ xasprintf_err(const char *fmt, const char *a, const char *b)
 	return s;
 }
 
-/* SHA-256 of a token.  OpenSSL 3's one-shot SHA256() fetches the
- * algorithm by name on every call (a microsecond, on every request): the
- * fetched digest and a context are kept instead.  Loop thread only. */
-static void
-token_digest(const char *token, uint8_t out[SHA256_DIGEST_LENGTH])
-{
-	static EVP_MD *md;
-	static EVP_MD_CTX *ctx;
-
-	if (md == NULL)
-		md = EVP_MD_fetch(NULL, "SHA256", NULL);
-	if (ctx == NULL)
-		ctx = EVP_MD_CTX_new();
-	if (md == NULL || ctx == NULL ||
-	    EVP_DigestInit_ex(ctx, md, NULL) != 1 ||
-	    EVP_DigestUpdate(ctx, token, strlen(token)) != 1 ||
-	    EVP_DigestFinal_ex(ctx, out, NULL) != 1) {
-		fprintf(stderr, "smsverifyd: SHA-256 failed\n");
-		abort();
-	}
-}
-
-/* SHA-256 of every key's token, computed once per configuration. */
-static void
-gw_hash_keys(struct gw *gw)
-{
-	free(gw->key_hash);
-	gw->key_hash = xcalloc(gw->conf->nkey ? gw->conf->nkey : 1,
-	    sizeof(*gw->key_hash));
-	for (int i = 0; i < gw->conf->nkey; i++)
-		token_digest(gw->conf->keys[i].token, gw->key_hash[i]);
-}
-
 int
-gw_key_by_token(const struct gw *gw, const char *token)
+gw_exit_code(const struct gw *gw)
 {
-	uint8_t want[SHA256_DIGEST_LENGTH];
-	int found = -1;
-
-	if (token == NULL)
-		return -1;
-	/* Compare digests so the time does not depend on where the tokens
-	 * differ, and visit every key whatever matches. */
-	token_digest(token, want);
-	for (int i = 0; i < gw->conf->nkey; i++)
-		if (CRYPTO_memcmp(want, gw->key_hash[i], sizeof(want)) == 0)
-			found = i;
-	return found;
+	return gw->exit_code;
 }
 
-struct carrier *
-gw_carrier(const struct gw *gw, int i)
+/* Hand the current configuration, carriers and figures to the modules
+ * that read them. */
+static void
+gw_reconf(struct gw *gw)
 {
-	if (i < 0 || i >= gw->ncarrier)
-		return NULL;
-	return gw->carriers[i];
+	keys_set(gw->keys, gw->conf);
+	dispatch_reconf(gw->dispatch, gw->conf, gw->carriers, gw->ncarrier,
+	    gw->score);
+	dlr_reconf(gw->dlr, gw->conf, gw->score);
+	webhook_reconf(gw->webhook, gw->conf);
+	flow_reconf(gw->flow, gw->conf, gw->score);
 }
 
 struct gw *
@@ -121,7 +182,7 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	gw->base = base;
 	gw->conf = conf;
 	gw->started_at = util_now();
-	gw_hash_keys(gw);
+	gw->keys = keys_new(conf);
 	if (verify_secret_load(conf->secret_file, gw->secret, &e) != 0) {
 		*err = e;
 		goto fail;
@@ -145,16 +206,21 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 		    strerror(errno), "");
 		goto fail;
 	}
-	gw->dispatch = dispatch_new(gw);
-	gw->dlr = dlr_new(gw);
 	gw->score = score_new(conf);
-	if ((gw->webhook = webhook_new(gw)) == NULL) {
+	gw->webhook = webhook_new(base, gw->store, gw->keys, conf);
+	if (gw->webhook == NULL) {
 		*err = xasprintf_err("cannot start the webhook sender%s%s", "",
 		    "");
 		goto fail;
 	}
+	gw->dispatch = dispatch_new(base, gw->store, gw->secret,
+	    &gw_dispatch_hooks, gw);
+	gw->dlr = dlr_new(gw->store, gw->score, gw->webhook, conf);
+	gw->flow = flow_new(conf, gw->store, gw->keys, gw->phones,
+	    gw->dispatch, gw->webhook, gw->score, gw->secret);
 	gw->ncarrier = conf->nsmsc;
-	gw->carriers = xcalloc(conf->nsmsc, sizeof(*gw->carriers));
+	gw->carriers = xcalloc(conf->nsmsc ? conf->nsmsc : 1,
+	    sizeof(*gw->carriers));
 	for (int i = 0; i < conf->nsmsc; i++) {
 		gw->carriers[i] = carrier_new(base, &conf->smscs[i], i,
 		    &gw_carrier_cb, gw);
@@ -164,9 +230,16 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 			goto fail;
 		}
 	}
-	api_verify_register(gw);
-	api_compat_register(gw);
-	api_admin_register(gw);
+	gw_reconf(gw);
+	gw->admin.stats = gw_stats;
+	gw->admin.arg = gw;
+	gw->api.http = gw->http;
+	gw->api.flow = gw->flow;
+	gw->api.keys = gw->keys;
+	gw->api.admin = &gw->admin;
+	api_verify_register(&gw->api);
+	api_compat_register(&gw->api);
+	api_admin_register(&gw->api);
 	return gw;
 fail:
 	gw_free(gw);
@@ -180,9 +253,7 @@ gw_on_expired(void *arg, const struct verif *v)
 {
 	struct gw *gw = arg;
 
-	gw->metrics.expired++;
-	dispatch_drop(gw->dispatch, v->id);
-	webhook_emit(gw, v, "verification.expired");
+	flow_expired(gw->flow, v);
 	log_info("verify.expired", "id=%s", v->id);
 }
 
@@ -262,8 +333,9 @@ gw_drain_tick(evutil_socket_t fd, short what, void *arg)
 	int64_t now = util_mono_ms();
 
 	if (gw->state == GW_DRAINING) {
-		if ((http_inflight(gw->http) > 0 ||
-		    dispatch_inflight(gw->dispatch) > 0) &&
+		struct dispatch_stats ds;
+		dispatch_stats(gw->dispatch, &ds);
+		if ((http_inflight(gw->http) > 0 || ds.inflight > 0) &&
 		    now < gw->drain_deadline_ms) {
 			evtimer_add(gw->drain_ev, &tv);
 			return;
@@ -291,11 +363,13 @@ gw_drain_tick(evutil_socket_t fd, short what, void *arg)
 void
 gw_drain(struct gw *gw)
 {
+	struct dispatch_stats ds;
+
 	if (gw->state != GW_RUNNING)
 		return;
+	dispatch_stats(gw->dispatch, &ds);
 	log_info("gw.drain", "inflight_http=%d inflight_submits=%d "
-	    "waiting=%d", http_inflight(gw->http),
-	    dispatch_inflight(gw->dispatch), dispatch_waiting(gw->dispatch));
+	    "waiting=%d", http_inflight(gw->http), ds.inflight, ds.waiting);
 	gw->state = GW_DRAINING;
 	gw->drain_deadline_ms = util_mono_ms() + GW_DRAIN_MS;
 	http_stop_accepting(gw->http);
@@ -444,12 +518,11 @@ gw_reload(struct gw *gw, struct conf *nc)
 	gw->carriers = nca;
 	gw->ncarrier = nc->nsmsc;
 	gw->conf = nc;
-	gw_hash_keys(gw);
 	/* SMSC and route indexes may have moved: the figures start over. */
 	score_free(gw->score);
 	gw->score = score_new(gw->conf);
+	gw_reconf(gw);
 	conf_free(old);
-	dispatch_reroute(gw->dispatch);
 	log_info("gw.reloaded", "keys=%d routes=%d smscs_kept=%d "
 	    "smscs_added=%d smscs_removed=%d", nc->nkey, nc->nroute, kept,
 	    added, removed);
@@ -461,6 +534,9 @@ gw_free(struct gw *gw)
 {
 	if (gw == NULL)
 		return;
+	/* From here on nothing answers a request: the listener goes. */
+	if (gw->flow != NULL)
+		flow_stop(gw->flow);
 	if (gw->http != NULL)
 		http_free(gw->http);
 	gw->http = NULL;
@@ -470,7 +546,7 @@ gw_free(struct gw *gw)
 	/* Carriers give back outstanding cookies: the dispatcher re-queues
 	 * them (they stay queued in the store for the next start). */
 	int n = gw->ncarrier;
-	gw->ncarrier = 0;   /* gw_carrier() finds none from here on */
+	gw->ncarrier = 0;
 	for (int i = 0; i < n; i++) {
 		struct carrier *c = gw->carriers[i];
 		gw->carriers[i] = NULL;
@@ -484,6 +560,7 @@ gw_free(struct gw *gw)
 	gw->store = NULL;
 	dispatch_free(gw->dispatch);
 	dlr_free(gw->dlr);
+	flow_free(gw->flow);
 	score_free(gw->score);
 	free(gw->carriers);
 	if (gw->sweep_ev)
@@ -499,8 +576,8 @@ gw_free(struct gw *gw)
 		event_free(gw->sig_int);
 	if (gw->sig_hup)
 		event_free(gw->sig_hup);
+	keys_free(gw->keys);
 	conf_free(gw->conf);
-	free(gw->key_hash);
 	OPENSSL_cleanse(gw->secret, sizeof(gw->secret));
 	free(gw);
 }

@@ -87,7 +87,7 @@ main(int argc, char **argv)
 	}
 	gw_start(gw);
 	event_base_dispatch(base);
-	rc = gw->exit_code;
+	rc = gw_exit_code(gw);
 	gw_free(gw);
 	event_base_free(base);
 	return rc;

@@ -45,7 +45,7 @@
 #include <openssl/x509v3.h>
 
 #include "conf.h"
-#include "gw.h"
+#include "keys.h"
 #include "log.h"
 #include "store.h"
 #include "util.h"
@@ -69,7 +69,10 @@ struct flight {
 };
 
 struct webhook {
-	struct gw *gw;
+	struct event_base *base;
+	struct store *store;
+	const struct keys *keys;
+	const struct conf *conf;        /* webhook_retry, webhook_ca_file */
 	struct event *timer;
 	struct event *kick_ev;
 	int kick_staged;                /* a commit callback is registered */
@@ -87,12 +90,9 @@ struct webhook {
 };
 
 static const struct conf_key *
-key_conf(const struct gw *gw, const char *name)
+key_conf(const struct webhook *wh, const char *name)
 {
-	for (int i = 0; i < gw->conf->nkey; i++)
-		if (strcmp(gw->conf->keys[i].name, name) == 0)
-			return &gw->conf->keys[i];
-	return NULL;
+	return keys_get(wh->keys, keys_by_name(wh->keys, name));
 }
 
 /* ---- events ------------------------------------------------------------ */
@@ -119,17 +119,17 @@ kick_committed(void *arg, int result)
 }
 
 void
-webhook_emit(struct gw *gw, const struct verif *v, const char *type)
+webhook_emit(struct webhook *wh, const struct verif *v, const char *type)
 {
-	const struct conf_key *k = key_conf(gw, v->key);
+	const struct conf_key *k;
 	const struct verif_send *s = v->nsend > 0 ? &v->send[v->nsend - 1] :
 	    NULL;
-	struct webhook *wh = gw->webhook;
 	json_t *data, *ev;
 	uint64_t seq;
 	char *body;
 
-	if (wh == NULL || k == NULL || k->webhook == NULL)
+	if (wh == NULL || (k = key_conf(wh, v->key)) == NULL ||
+	    k->webhook == NULL)
 		return;
 	data = json_pack("{s:s, s:s, s:s, s:s, s:i, s:o, s:o}",
 	    "id", v->id, "phone", v->phone,
@@ -156,13 +156,13 @@ webhook_emit(struct gw *gw, const struct verif *v, const char *type)
 		log_err("webhook.encode_failed", "id=%s type=%s", v->id, type);
 		return;
 	}
-	if (store_outbox_put(gw->store, v->key, body, util_now_ms(), &seq) ==
+	if (store_outbox_put(wh->store, v->key, body, util_now_ms(), &seq) ==
 	    STORE_OK) {
 		if (wh->kick_from == 0 || seq < wh->kick_from)
 			wh->kick_from = seq;
 		if (!wh->kick_staged) {
 			wh->kick_staged = 1;
-			store_on_commit(gw->store, kick_committed, wh);
+			store_on_commit(wh->store, kick_committed, wh);
 		}
 	}
 	free(body);
@@ -221,20 +221,19 @@ on_response(struct evhttp_request *req, void *arg)
 {
 	struct flight *f = arg;
 	struct webhook *wh = f->wh;
-	struct gw *gw = wh->gw;
 	int code = req != NULL ? evhttp_request_get_response_code(req) : 0;
 	int64_t now = util_now_ms();
 
 	if (wh->closing)
 		return;         /* webhook_free() owns f */
 	if (code >= 200 && code <= 299) {
-		store_outbox_del(gw->store, f->seq);
+		store_outbox_del(wh->store, f->seq);
 		wh->stats.delivered++;
 		log_info("webhook.delivered", "key=%s event=%" PRIu64
 		    " status=%d tries=%d", f->key, f->seq, code, f->tries + 1);
-	} else if (now - f->first_ms >= (int64_t)gw->conf->webhook_retry *
+	} else if (now - f->first_ms >= (int64_t)wh->conf->webhook_retry *
 	    1000) {
-		store_outbox_del(gw->store, f->seq);
+		store_outbox_del(wh->store, f->seq);
 		wh->stats.dropped++;
 		log_warn("webhook.dropped", "key=%s event=%" PRIu64
 		    " status=%d tries=%d msg=\"retried for webhook_retry "
@@ -242,7 +241,7 @@ on_response(struct evhttp_request *req, void *arg)
 	} else {
 		int64_t wait = backoff_ms(f->tries + 1);
 
-		store_outbox_retry(gw->store, f->seq, f->tries + 1, now + wait);
+		store_outbox_retry(wh->store, f->seq, f->tries + 1, now + wait);
 		wh->stats.failed++;
 		log_warn("webhook.failed", "key=%s event=%" PRIu64
 		    " status=%d tries=%d retry_in_ms=%" PRId64, f->key, f->seq,
@@ -258,7 +257,7 @@ on_response(struct evhttp_request *req, void *arg)
 	 * after it. */
 	if (!wh->kick_staged) {
 		wh->kick_staged = 1;
-		store_on_commit(gw->store, kick_committed, wh);
+		store_on_commit(wh->store, kick_committed, wh);
 	}
 }
 
@@ -305,8 +304,8 @@ tls_context(const char *ca_file)
 static struct bufferevent *
 make_bev(struct webhook *wh, const char *scheme, const char *host)
 {
-	struct event_base *base = wh->gw->base;
-	const char *ca = wh->gw->conf->webhook_ca_file;
+	struct event_base *base = wh->base;
+	const char *ca = wh->conf->webhook_ca_file;
 	struct in6_addr a6;
 	struct in_addr a4;
 	SSL *ssl;
@@ -366,7 +365,7 @@ setup_failed(struct webhook *wh, const struct store_event *ev)
 {
 	int64_t wait = backoff_ms(ev->tries + 1);
 
-	store_outbox_retry(wh->gw->store, ev->seq, ev->tries + 1,
+	store_outbox_retry(wh->store, ev->seq, ev->tries + 1,
 	    util_now_ms() + wait);
 	wh->stats.failed++;
 	log_warn("webhook.failed", "key=%s event=%" PRIu64 " status=0 "
@@ -394,7 +393,7 @@ deliver(struct webhook *wh, struct store_event *ev,
 	if (scheme == NULL || host == NULL || (strcmp(scheme, "http") != 0 &&
 	    strcmp(scheme, "https") != 0)) {
 		/* No try can ever succeed: drop it rather than retry. */
-		store_outbox_del(wh->gw->store, ev->seq);
+		store_outbox_del(wh->store, ev->seq);
 		wh->stats.dropped++;
 		log_err("webhook.dropped", "key=%s event=%" PRIu64 " msg=\"the "
 		    "webhook URL cannot be used: fix it in [key %s]\"", ev->key,
@@ -409,7 +408,7 @@ deliver(struct webhook *wh, struct store_event *ev,
 	snprintf(target, sizeof(target), "%s%s%s", path && *path ? path : "/",
 	    query ? "?" : "", query ? query : "");
 	if (wh->dns == NULL)
-		wh->dns = evdns_base_new(wh->gw->base,
+		wh->dns = evdns_base_new(wh->base,
 		    EVDNS_BASE_INITIALIZE_NAMESERVERS);
 	if ((bev = make_bev(wh, scheme, host)) == NULL) {
 		setup_failed(wh, ev);
@@ -421,7 +420,7 @@ deliver(struct webhook *wh, struct store_event *ev,
 	f->tries = ev->tries;
 	f->first_ms = ev->first_ms;
 	util_strlcpy(f->key, ev->key, sizeof(f->key));
-	f->evcon = evhttp_connection_base_bufferevent_new(wh->gw->base,
+	f->evcon = evhttp_connection_base_bufferevent_new(wh->base,
 	    wh->dns, bev, host, (unsigned short)port);
 	if (f->evcon == NULL) {
 		free(f);
@@ -474,13 +473,13 @@ static void
 on_event(void *arg, struct store_event *ev)
 {
 	struct webhook *wh = arg;
-	const struct conf_key *k = key_conf(wh->gw, ev->key);
+	const struct conf_key *k = key_conf(wh, ev->key);
 	int same;
 
 	wh->scan_from = ev->seq + 1;
 	if (k == NULL || k->webhook == NULL) {
 		/* The key, or its webhook, is gone from the configuration. */
-		store_outbox_del(wh->gw->store, ev->seq);
+		store_outbox_del(wh->store, ev->seq);
 		wh->stats.dropped++;
 		log_warn("webhook.dropped", "key=%s event=%" PRIu64
 		    " msg=\"the key has no webhook any more\"", ev->key,
@@ -510,9 +509,9 @@ look(struct webhook *wh)
 	int n;
 
 	free_done(wh);
-	if (wh->inflight >= WH_INFLIGHT || wh->gw->store == NULL)
+	if (wh->inflight >= WH_INFLIGHT || wh->store == NULL)
 		return;
-	n = store_outbox_scan(wh->gw->store, wh->scan_from, WH_SCAN, on_event,
+	n = store_outbox_scan(wh->store, wh->scan_from, WH_SCAN, on_event,
 	    wh);
 	if (n < WH_SCAN)
 		wh->scan_from = 0;      /* at the end: start over next time */
@@ -536,21 +535,25 @@ on_kick(evutil_socket_t fd, short what, void *arg)
 
 	wh->kick_from = 0;
 	free_done(wh);
-	if (wh->inflight >= WH_INFLIGHT || wh->gw->store == NULL)
+	if (wh->inflight >= WH_INFLIGHT || wh->store == NULL)
 		return;
-	store_outbox_scan(wh->gw->store, from, WH_SCAN, on_event, wh);
+	store_outbox_scan(wh->store, from, WH_SCAN, on_event, wh);
 	wh->scan_from = round;  /* the timer's round goes on where it was */
 }
 
 struct webhook *
-webhook_new(struct gw *gw)
+webhook_new(struct event_base *base, struct store *store,
+    const struct keys *keys, const struct conf *conf)
 {
 	struct webhook *wh = xcalloc(1, sizeof(*wh));
 	struct timeval tv = { WH_TICK_MS / 1000, (WH_TICK_MS % 1000) * 1000 };
 
-	wh->gw = gw;
-	wh->timer = event_new(gw->base, -1, EV_PERSIST, on_timer, wh);
-	wh->kick_ev = event_new(gw->base, -1, 0, on_kick, wh);
+	wh->base = base;
+	wh->store = store;
+	wh->keys = keys;
+	wh->conf = conf;
+	wh->timer = event_new(base, -1, EV_PERSIST, on_timer, wh);
+	wh->kick_ev = event_new(base, -1, 0, on_kick, wh);
 	if (wh->timer == NULL || wh->kick_ev == NULL) {
 		webhook_free(wh);
 		return NULL;
@@ -558,6 +561,12 @@ webhook_new(struct gw *gw)
 	event_add(wh->timer, &tv);
 	event_active(wh->kick_ev, 0, 0);
 	return wh;
+}
+
+void
+webhook_reconf(struct webhook *wh, const struct conf *conf)
+{
+	wh->conf = conf;
 }
 
 void

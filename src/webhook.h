@@ -1,29 +1,47 @@
 /*
  * webhook.h - events of a verification POSTed to its key's webhook, signed,
- * at least once, from an LMDB outbox (store.h).
+ * at least once, from the store's outbox (store.h).
+ *
+ * The sender is given the handles it needs: the loop, the store whose
+ * outbox it reads and writes, the key table (each key's webhook URL and
+ * secret) and the configuration ([server] webhook_retry and
+ * webhook_ca_file).  It keeps its own counters.
  */
 #ifndef WEBHOOK_H
 #define WEBHOOK_H
 
 #include <stdint.h>
 
-struct gw;
+struct conf;
+struct event_base;
+struct keys;
+struct store;
 struct verif;
 struct webhook;
 
 struct webhook_stats {
-	uint64_t delivered, failed, dropped;
-	int inflight;
+	uint64_t delivered, failed, dropped;   /* POSTs by outcome */
+	int inflight;                          /* POSTs out now */
 };
 
-/* The sender for gw; it looks at the outbox at once (events a previous
- * run left) and then after every commit that staged events. */
-struct webhook *webhook_new(struct gw *);
+/* The sender on base for store's outbox.  keys and conf are borrowed
+ * (they must outlive it, or be replaced with webhook_reconf()).  It looks
+ * at the outbox at once (events a previous run left) and then after every
+ * commit that staged events, and at least once a second.  NULL when its
+ * events cannot be created. */
+struct webhook *webhook_new(struct event_base *base, struct store *store,
+    const struct keys *keys, const struct conf *conf);
+/* A new configuration (reload): keys is the same table, updated by its
+ * owner; conf replaces the old one, which may be freed after this. */
+void webhook_reconf(struct webhook *, const struct conf *conf);
+/* Stop: POSTs still out are abandoned (their events stay in the outbox
+ * for the next start).  wh may be NULL. */
 void webhook_free(struct webhook *);
-/* Stage event type ("verification.approved", ...) about v in the current
- * batch, when v's key has a webhook; the change and its event commit
- * together. */
-void webhook_emit(struct gw *, const struct verif *v, const char *type);
+/* Stage event type ("verification.approved", ...) about v in the store's
+ * current batch, when v's key has a webhook (else nothing): the change and
+ * its event commit together.  wh may be NULL (nothing is sent). */
+void webhook_emit(struct webhook *, const struct verif *v, const char *type);
+/* Its counters (all zero for NULL). */
 void webhook_stats(const struct webhook *, struct webhook_stats *);
 
 #endif

@@ -1,0 +1,60 @@
+/*
+ * dlr.h - delivery receipts: receipt -> the submit it reports on -> its
+ * verification, then the SMSC's answer after the commit.
+ *
+ * The receipt matcher is given the handles it needs: the store (the
+ * receipt map and the records), the health figures (score.h) it feeds,
+ * the webhook sender for "verification.delivery" events, and the
+ * configuration the figures are read against.  It keeps the receipts that
+ * overtook their submit_sm_resp ("parked") and its own counters.
+ */
+#ifndef DLR_H
+#define DLR_H
+
+#include <stdint.h>
+
+#include "smpp.h"
+
+struct carrier;
+struct conf;
+struct dlr;
+struct score;
+struct store;
+struct webhook;
+
+struct dlr_stats {
+	uint64_t receipts;        /* receipts received */
+	uint64_t unmatched;       /* of those, found no submit (parked) */
+	int parked;               /* parked now */
+};
+
+/* A matcher over store; score, webhook and conf are borrowed (replace
+ * them with dlr_reconf() before they go). */
+struct dlr *dlr_new(struct store *, struct score *, struct webhook *,
+    const struct conf *);
+/* A new configuration and its fresh figures (reload). */
+void dlr_reconf(struct dlr *, const struct conf *, struct score *);
+/* Forget the parked receipts and free d (d may be NULL). */
+void dlr_free(struct dlr *);
+
+/* Receipt r from carrier c's session sess: find its submit (the receipt
+ * map, trying the id as written and, per the SMSC's message_id setting,
+ * converted between hex and decimal), apply its state to that send, stage
+ * the record with a "verification.delivery" event, count it in the
+ * figures, and answer the SMSC (carrier_receipt_ack(sess, ack, ...)) after
+ * the commit: ESME_ROK, or ESME_RX_T_APPN when the commit failed, so the
+ * SMSC sends it again.  A receipt that matches nothing is answered at once
+ * and parked for a while (it may have overtaken its submit_sm_resp). */
+void dlr_receipt(struct dlr *, struct carrier *c, struct smpp_session *sess,
+    const struct smpp_receipt *r, uint64_t ack);
+/* Try the parked receipts of carrier c again: a submit of c was just
+ * accepted and its message id indexed.  Parked receipts older than
+ * their time are dropped. */
+void dlr_retry_parked(struct dlr *, struct carrier *c);
+void dlr_stats(const struct dlr *, struct dlr_stats *);
+
+/* The receipt state of a submit (enum dlr_state) from an SMPP message
+ * state.  Pure. */
+int dlr_state_from_smpp(enum smpp_msg_state);
+
+#endif
