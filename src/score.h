@@ -40,6 +40,12 @@ void score_receipt(struct score *, const struct conf *, const char *phone,
 void score_approved(struct score *, const struct conf *, const char *phone,
     const char *smsc, int64_t t);
 
+/* Fill *v with the figures of SMSC smsc (index into conf->smscs) on route
+ * (index into conf->routes) as they stand at now, over the route's window.
+ * A NULL score or an index out of range gives empty figures: counts 0,
+ * ratios, latency and score -1, not degraded.  Reads only: the caller may
+ * pass v->degraded and the rest straight to route_choose() (route.h).
+ * How the window and maturity are cut into slices: score.c. */
 void score_get(const struct score *, const struct conf *, int route,
     int smsc, int64_t now, struct score_view *);
 
