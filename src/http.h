@@ -2,6 +2,7 @@
  * http.h - the evhttp listener: path routing, body reading, JSON replies and
  * errors, Bearer tokens, and protection against slow or idle clients (a cap
  * on open connections and a deadline for each request's headers and body).
+ * http.c holds the listener and the answers, http_body.c the bodies.
  *
  * Results become HTTP statuses here and nowhere else: handlers name an
  * enum http_err and http.c picks the status.  Handlers may answer later
@@ -91,6 +92,9 @@ json_t *http_body_try(struct evhttp_request *, int allow_form,
  * *kind to the error kind. */
 json_t *http_body_parse(const char *ctype, const char *body, size_t len,
     int allow_form, enum http_err *kind, const char **err);
+/* 0 when the request's body is within HTTP_MAX_BODY; -1 once a JSON 413
+ * has been sent.  The router asks it before any handler. */
+int http_body_check_size(struct evhttp_request *);
 /* The token of "Authorization: Bearer TOKEN", or NULL. */
 const char *http_bearer(struct evhttp_request *);
 
