@@ -41,6 +41,16 @@
  * table keyed by the request pointer (req_tab; read only here).  A request
  * whose client went away is detached from its connection by libevent and
  * stays valid until answered; its record then simply has no connection.
+ *
+ * Shutting down.  http_stop_accepting() closes the listening socket only.
+ * http_free() frees evhttp, and with it every request still unanswered;
+ * their records stay in req_tab, orphaned (no struct http), so that a
+ * handler answering later (after a commit that http_free did not wait
+ * for) is told nothing and touches nothing: the reply functions see the
+ * orphan, drop the answer and forget the record.  That decision is made
+ * here, from the record, whatever the caller did with its http pointer.
+ * A new request that reuses an orphan's address proves the old one gone;
+ * its orphan record is forgotten then.
  */
 #define _GNU_SOURCE
 #include <sys/types.h>
@@ -108,7 +118,7 @@ struct conn {
 /* One request seen by the router and not yet answered. */
 struct http_req {
 	struct evhttp_request *req;
-	struct http *http;
+	struct http *http;          /* NULL once http_free() orphaned it  */
 	struct conn *conn;          /* NULL once the connection is gone   */
 	int retry_after;            /* seconds; 0 for none                */
 	struct http_req *hnext;     /* req_tab chain                      */
@@ -278,9 +288,14 @@ req_unlink(struct http_req *r)
 static struct http_req *
 req_begin(struct http *http, struct evhttp_request *req, struct conn *c)
 {
-	struct http_req *r = xcalloc(1, sizeof(*r));
+	struct http_req *r = xcalloc(1, sizeof(*r)), *old;
 	size_t slot = req_slot(req);
 
+	/* An orphan at this address was a request evhttp has freed. */
+	if ((old = req_find(req)) != NULL && old->http == NULL) {
+		req_unlink(old);
+		free(old);
+	}
 	r->req = req;
 	r->http = http;
 	r->conn = c;
@@ -293,6 +308,21 @@ req_begin(struct http *http, struct evhttp_request *req, struct conn *c)
 		r->conn = NULL;
 	http->inflight++;
 	return r;
+}
+
+/* 1 when req was unanswered as its http was freed: the record is
+ * forgotten and req must not be touched (evhttp freed it); 0 otherwise. */
+static int
+req_orphaned(struct evhttp_request *req)
+{
+	struct http_req *r = req_find(req);
+
+	if (r == NULL || r->http != NULL)
+		return 0;
+	log_debug("http.answer_dropped", "reason=listener_freed");
+	req_unlink(r);
+	free(r);
+	return 1;
 }
 
 /* The request is being answered: forget it, and give its connection a
@@ -707,30 +737,24 @@ http_inflight(const struct http *http)
 	return http->inflight;
 }
 
-/* Free evhttp (and with it every connection and attached request), then
- * our references and records. */
+/* Orphan the records of unanswered requests (see the head comment), free
+ * evhttp (and with it every connection and attached request), then our
+ * references. */
 void
 http_free(struct http *http)
 {
 	if (http == NULL)
 		return;
+	for (size_t i = 0; i < REQ_TAB_SIZE; i++)
+		for (struct http_req *r = req_tab[i]; r != NULL; r = r->hnext)
+			if (r->http == http) {
+				r->http = NULL;
+				r->conn = NULL;
+			}
 	if (http->evhttp != NULL)
 		evhttp_free(http->evhttp);
 	while (http->conns != NULL)
 		conn_drop(http, http->conns);
-	for (size_t i = 0; i < REQ_TAB_SIZE; i++) {
-		struct http_req **pp = &req_tab[i];
-
-		while (*pp != NULL) {
-			struct http_req *r = *pp;
-
-			if (r->http == http) {
-				*pp = r->hnext;
-				free(r);
-			} else
-				pp = &r->hnext;
-		}
-	}
 	if (http->reap_ev != NULL)
 		event_free(http->reap_ev);
 	if (http->kick_ev != NULL)
@@ -783,6 +807,10 @@ http_reply_json(struct evhttp_request *req, int status, json_t *body)
 	char stackbuf[2048], *text = stackbuf;
 	size_t len = 0;
 
+	if (req_orphaned(req)) {
+		json_decref(body);
+		return;
+	}
 	if (body != NULL) {
 		len = json_dumpb(body, stackbuf, sizeof(stackbuf),
 		    JSON_COMPACT);
@@ -812,12 +840,16 @@ void
 http_reply_error(struct evhttp_request *req, enum http_err kind,
     const char *code, const char *field, const char *fmt, ...)
 {
-	struct http_req *r = req_find(req);
-	int retry = r != NULL ? r->retry_after : 0;
+	struct http_req *r;
+	int retry;
 	char msg[512];
 	va_list ap;
 	json_t *e;
 
+	if (req_orphaned(req))
+		return;
+	r = req_find(req);
+	retry = r != NULL ? r->retry_after : 0;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -847,11 +879,12 @@ void
 http_reply_text(struct evhttp_request *req, int status, const char *ctype,
     const char *text, size_t len)
 {
-	reply_raw(req, status, ctype, text, len);
+	if (!req_orphaned(req))
+		reply_raw(req, status, ctype, text, len);
 }
 
-/* Remembered on the request's record; a request we did not route gets
- * the header at once. */
+/* Remembered on the request's record (harmless on an orphan's); a request
+ * we did not route gets the header at once. */
 void
 http_set_retry_after(struct evhttp_request *req, int seconds)
 {
