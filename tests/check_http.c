@@ -118,6 +118,22 @@ h_metrics(struct evhttp_request *req, const char *rest, void *arg)
 	http_reply_text(req, 200, "text/plain; version=0.0.4", "a 1\n", 4);
 }
 
+/* POST /try: http_body_try's verdict, worded by the handler. */
+static void
+h_try(struct evhttp_request *req, const char *rest, void *arg)
+{
+	enum http_err kind;
+	const char *msg;
+	json_t *body = http_body_try(req, 0, &kind, &msg);
+
+	if (body != NULL) {
+		http_reply_json(req, 200, json_pack("{s:o}", "got", body));
+		return;
+	}
+	http_reply_json(req, 200, json_pack("{s:i, s:s}", "status",
+	    http_err_status(kind), "msg", msg));
+}
+
 /* GET /hold: keep the request unanswered, and say so on notify_pipe. */
 static void
 h_hold(struct evhttp_request *req, const char *rest, void *arg)
@@ -189,6 +205,7 @@ srv_start(int max_conn, int timeout)
 	http_route(http, HTTP_GET, "/deferred-long", h_deferred,
 	    (void *)(intptr_t)1600);
 	http_route(http, HTTP_GET, "/stop", h_stop, NULL);
+	http_route(http, HTTP_POST, "/try", h_try, NULL);
 	http_route(http, HTTP_GET, "/hold", h_hold, NULL);
 	nheld = 0;
 	ck_assert_int_eq(pipe(stop_pipe), 0);
@@ -846,6 +863,25 @@ START_TEST(stop_accepting_keeps_inflight)
 }
 END_TEST
 
+/* http_body_try answers nothing: the handler words the error itself. */
+START_TEST(body_try_leaves_the_answer)
+{
+	struct resp r;
+
+	request("POST", "/try", NULL, "text/plain", "{}", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.json, "status")),
+	    415);
+	ck_assert_ptr_nonnull(json_string_value(json_object_get(r.json,
+	    "msg")));
+	resp_clear(&r);
+	request("POST", "/try", NULL, "application/json", "{\"a\":1}", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "{\"got\":{\"a\":1}}");
+	resp_clear(&r);
+}
+END_TEST
+
 /* Requests unanswered when the listener is freed: answering them later is
  * dropped without touching them (ASan reports any use after free), and
  * their clients see the connection close. */
@@ -1120,6 +1156,34 @@ START_TEST(parse_size_limit)
 }
 END_TEST
 
+/* The edges of http_body_parse's contract. */
+START_TEST(parse_contract_edges)
+{
+	enum http_err kind;
+	const char *err;
+	json_t *v;
+
+	/* NULL body: empty, whatever len says. */
+	ck_assert_ptr_null(http_body_parse("application/json", NULL, 5, 0,
+	    &kind, &err));
+	ck_assert_int_eq(kind, HTTP_ERR_BAD_REQUEST);
+	v = http_body_parse("application/x-www-form-urlencoded", NULL, 5, 1,
+	    &kind, &err);
+	ck_assert_ptr_nonnull(v);
+	ck_assert_int_eq(json_object_size(v), 0);
+	json_decref(v);
+	/* kind and err may be NULL. */
+	ck_assert_ptr_null(http_body_parse("text/plain", "{}", 2, 0, NULL,
+	    NULL));
+	/* Too large is refused unread, and the message names the limit. */
+	ck_assert_ptr_null(http_body_parse("application/json", "{}",
+	    HTTP_MAX_BODY + 1, 0, &kind, &err));
+	ck_assert_int_eq(kind, HTTP_ERR_TOO_LARGE);
+	ck_assert_str_eq(err, "the body is larger than 65536 octets");
+	ck_assert_int_eq(http_err_status(kind), 413);
+}
+END_TEST
+
 START_TEST(parse_form_variants)
 {
 	json_t *v;
@@ -1246,6 +1310,7 @@ http_suite(void)
 	tcase_add_test(tc, deferred_answer_arrives);
 	tcase_add_test(tc, answer_after_client_left);
 	tcase_add_test(tc, stop_accepting_keeps_inflight);
+	tcase_add_test(tc, body_try_leaves_the_answer);
 	tcase_add_test(tc, answer_after_free_is_dropped);
 	suite_add_tcase(s, tc);
 
@@ -1267,6 +1332,7 @@ http_suite(void)
 	tc = tcase_create("body_parse");
 	tcase_add_test(tc, parse_json_variants);
 	tcase_add_test(tc, parse_size_limit);
+	tcase_add_test(tc, parse_contract_edges);
 	tcase_add_test(tc, parse_form_variants);
 	tcase_add_test(tc, parse_multipart_variants);
 	suite_add_tcase(s, tc);
