@@ -14,9 +14,9 @@
  *
  * Media types and their parameters follow RFC 9110 (tokens, quoted
  * strings, case-insensitive names).  JSON must be UTF-8, an object, and
- * free of duplicate keys.  Forms become an object of strings: urlencoded
- * fields last one wins; multipart (RFC 7578) parts carrying a file are
- * skipped.  A returned object belongs to the caller (json_decref it);
+ * free of duplicate keys.  Forms become an object of strings: of a name
+ * repeated in urlencoded data the last value wins; multipart (RFC 7578)
+ * parts carrying a file are skipped.  A returned object belongs to the caller (json_decref it);
  * error messages are static, or for a JSON syntax error a thread-local
  * buffer valid until the next parse in the same thread.
  */
