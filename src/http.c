@@ -1,9 +1,12 @@
 /*
- * http.c - the evhttp listener: routing, request bodies, JSON replies and
- * errors, Bearer tokens, and the guard against slow or idle clients.
+ * http.c - the evhttp listener: routing of paths, the guard against slow
+ * or idle clients and the cap on connections, the records of unanswered
+ * requests, and every answer (JSON, errors, text) with its status.
+ * Request bodies are read and parsed in http_body.c.
  *
  * One evhttp on the daemon's event_base serves every path through a single
- * general callback (dispatch) that looks routes up longest first on the
+ * general callback (http_route_request) that refuses an over-limit body
+ * (http_body_check_size), then looks routes up longest first on the
  * decoded path.  Handlers answer now or later with http_reply_*; the
  * answer is where every enum http_err becomes a status (err_table, the
  * only place).
@@ -11,9 +14,9 @@
  * Bodies.  evhttp reads a whole body before calling us.  libevent 2.1.12
  * answers a body over its max_body_size with its own HTML 413 and never
  * calls us, so evhttp's cap is set above ours (HTTP_READ_CAP) and the
- * 64 KiB limit of the API is enforced here, which gives clients a JSON
- * 413; only bodies over HTTP_READ_CAP still get libevent's HTML 413 and a
- * closed connection.
+ * 64 KiB limit of the API is enforced in http_body.c, which gives clients
+ * a JSON 413; only bodies over HTTP_READ_CAP still get libevent's HTML 413
+ * and a closed connection.
  *
  * Connections.  libevent 2.1 has no cap on connections and only an idle
  * timeout, which a client sending a byte a second never trips.  So we make
@@ -31,20 +34,29 @@
  * and shut down from an immediate kick of the reaper, once evhttp has set
  * its socket.
  *
- * Requests.  Each request the dispatcher sees gets a struct http_req until
- * it is answered: it counts for http_inflight(), marks its connection busy
+ * Requests.  Each request the router sees gets a struct http_req until it
+ * is answered: it counts for http_inflight(), marks its connection busy
  * (exempt from the deadline) and carries Retry-After.  The reply functions
  * get only the evhttp_request, so these records live in one file-local hash
  * table keyed by the request pointer (req_tab; read only here).  A request
  * whose client went away is detached from its connection by libevent and
  * stays valid until answered; its record then simply has no connection.
+ *
+ * Shutting down.  http_stop_accepting() closes the listening socket only.
+ * http_free() frees evhttp, and with it every request still unanswered;
+ * their records stay in req_tab, orphaned (no struct http), so that a
+ * handler answering later (after a commit that http_free did not wait
+ * for) is told nothing and touches nothing: the reply functions see the
+ * orphan, drop the answer and forget the record.  That decision is made
+ * here, from the record, whatever the caller did with its http pointer.
+ * A new request that reuses an orphan's address proves the old one gone;
+ * its orphan record is forgotten then.
  */
 #define _GNU_SOURCE
 #include <sys/types.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -77,7 +89,7 @@
 struct http_req;
 
 /*
- * A connection's life as we see it.  WAITING -> BUSY when the dispatcher
+ * A connection's life as we see it.  WAITING -> BUSY when the router
  * takes a request, BUSY -> WAITING when it is answered, WAITING -> CLOSING
  * past the deadline; REFUSED (over max_conn) -> CLOSING on the next reaper
  * pass.  From any state the connection is forgotten once evhttp has
@@ -103,16 +115,16 @@ struct conn {
 	struct conn *prev, *next;
 };
 
-/* One request seen by the dispatcher and not yet answered. */
+/* One request seen by the router and not yet answered. */
 struct http_req {
 	struct evhttp_request *req;
-	struct http *http;
+	struct http *http;          /* NULL once http_free() orphaned it  */
 	struct conn *conn;          /* NULL once the connection is gone   */
 	int retry_after;            /* seconds; 0 for none                */
 	struct http_req *hnext;     /* req_tab chain                      */
 };
 
-struct route {
+struct path_route {
 	int methods;
 	char *path;
 	size_t len;
@@ -134,7 +146,7 @@ struct http {
 	int port;
 	int max_conn;
 	int request_timeout;                /* seconds */
-	struct route *routes;               /* longest path first */
+	struct path_route *routes;          /* longest path first */
 	int nroute;
 	struct conn *conns;
 	struct conn **by_fd;            /* conn_of() cache, indexed by fd */
@@ -272,13 +284,18 @@ req_unlink(struct http_req *r)
 		}
 }
 
-/* A record for a request the dispatcher took; its connection is busy. */
+/* A record for a request the router took; its connection is busy. */
 static struct http_req *
 req_begin(struct http *http, struct evhttp_request *req, struct conn *c)
 {
-	struct http_req *r = xcalloc(1, sizeof(*r));
+	struct http_req *r = xcalloc(1, sizeof(*r)), *old;
 	size_t slot = req_slot(req);
 
+	/* An orphan at this address was a request evhttp has freed. */
+	if ((old = req_find(req)) != NULL && old->http == NULL) {
+		req_unlink(old);
+		free(old);
+	}
 	r->req = req;
 	r->http = http;
 	r->conn = c;
@@ -291,6 +308,21 @@ req_begin(struct http *http, struct evhttp_request *req, struct conn *c)
 		r->conn = NULL;
 	http->inflight++;
 	return r;
+}
+
+/* 1 when req was unanswered as its http was freed: the record is
+ * forgotten and req must not be touched (evhttp freed it); 0 otherwise. */
+static int
+req_orphaned(struct evhttp_request *req)
+{
+	struct http_req *r = req_find(req);
+
+	if (r == NULL || r->http != NULL)
+		return 0;
+	log_debug("http.answer_dropped", "reason=listener_freed");
+	req_unlink(r);
+	free(r);
+	return 1;
 }
 
 /* The request is being answered: forget it, and give its connection a
@@ -539,29 +571,9 @@ method_bit(enum evhttp_cmd_type cmd)
 	}
 }
 
-/* An over-limit body gets its 413 before anything else looks at it. */
-static int
-body_too_large(struct evhttp_request *req)
-{
-	const char *cl = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Content-Length");
-
-	if (cl != NULL) {
-		char *end;
-		unsigned long long n;
-
-		errno = 0;
-		n = strtoull(cl, &end, 10);
-		if (errno == 0 && end != cl && n > HTTP_MAX_BODY)
-			return 1;
-	}
-	return evbuffer_get_length(evhttp_request_get_input_buffer(req)) >
-	    HTTP_MAX_BODY;
-}
-
 /* evhttp's general callback: every request comes here. */
 static void
-dispatch(struct evhttp_request *req, void *arg)
+http_route_request(struct evhttp_request *req, void *arg)
 {
 	struct http *http = arg;
 	int bit = method_bit(evhttp_request_get_command(req));
@@ -569,18 +581,15 @@ dispatch(struct evhttp_request *req, void *arg)
 	char *path;
 
 	req_begin(http, req, conn_of(http, req));
-	if (body_too_large(req)) {
-		http_reply_error(req, HTTP_ERR_TOO_LARGE, "body_too_large", NULL,
-		    "the body is larger than %d octets", HTTP_MAX_BODY);
+	if (http_body_check_size(req) < 0)
 		return;
-	}
 	if ((path = decoded_path(req)) == NULL) {
 		http_reply_error(req, HTTP_ERR_NOT_FOUND, "not_found", NULL,
 		    "no such endpoint");
 		return;
 	}
 	for (int i = 0; i < http->nroute; i++) {
-		struct route *rt = &http->routes[i];
+		struct path_route *rt = &http->routes[i];
 		const char *rest;
 
 		if (rt->prefix ? strncmp(path, rt->path, rt->len) != 0 :
@@ -648,14 +657,14 @@ http_new(struct event_base *base, const char *host, int port, int max_conn,
 	}
 	evhttp_set_max_headers_size(http->evhttp, HTTP_MAX_HEADERS);
 	evhttp_set_max_body_size(http->evhttp, HTTP_READ_CAP);
-	/* More than we serve, so that the dispatcher answers a JSON 405
+	/* More than we serve, so that the router answers a JSON 405
 	 * instead of libevent's HTML 501. */
 	evhttp_set_allowed_methods(http->evhttp, EVHTTP_REQ_GET |
 	    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
 	    EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
 	evhttp_set_timeout(http->evhttp, request_timeout);
 	evhttp_set_bevcb(http->evhttp, conn_new_bev, http);
-	evhttp_set_gencb(http->evhttp, dispatch, http);
+	evhttp_set_gencb(http->evhttp, http_route_request, http);
 	http->bound = evhttp_bind_socket_with_handle(http->evhttp, host,
 	    (ev_uint16_t)port);
 	if (http->bound == NULL) {
@@ -692,7 +701,7 @@ void
 http_route(struct http *http, int methods, const char *path, http_handler fn,
     void *arg)
 {
-	struct route rt;
+	struct path_route rt;
 	int i;
 
 	rt.methods = methods;
@@ -728,30 +737,24 @@ http_inflight(const struct http *http)
 	return http->inflight;
 }
 
-/* Free evhttp (and with it every connection and attached request), then
- * our references and records. */
+/* Orphan the records of unanswered requests (see the head comment), free
+ * evhttp (and with it every connection and attached request), then our
+ * references. */
 void
 http_free(struct http *http)
 {
 	if (http == NULL)
 		return;
+	for (size_t i = 0; i < REQ_TAB_SIZE; i++)
+		for (struct http_req *r = req_tab[i]; r != NULL; r = r->hnext)
+			if (r->http == http) {
+				r->http = NULL;
+				r->conn = NULL;
+			}
 	if (http->evhttp != NULL)
 		evhttp_free(http->evhttp);
 	while (http->conns != NULL)
 		conn_drop(http, http->conns);
-	for (size_t i = 0; i < REQ_TAB_SIZE; i++) {
-		struct http_req **pp = &req_tab[i];
-
-		while (*pp != NULL) {
-			struct http_req *r = *pp;
-
-			if (r->http == http) {
-				*pp = r->hnext;
-				free(r);
-			} else
-				pp = &r->hnext;
-		}
-	}
 	if (http->reap_ev != NULL)
 		event_free(http->reap_ev);
 	if (http->kick_ev != NULL)
@@ -804,6 +807,10 @@ http_reply_json(struct evhttp_request *req, int status, json_t *body)
 	char stackbuf[2048], *text = stackbuf;
 	size_t len = 0;
 
+	if (req_orphaned(req)) {
+		json_decref(body);
+		return;
+	}
 	if (body != NULL) {
 		len = json_dumpb(body, stackbuf, sizeof(stackbuf),
 		    JSON_COMPACT);
@@ -833,12 +840,16 @@ void
 http_reply_error(struct evhttp_request *req, enum http_err kind,
     const char *code, const char *field, const char *fmt, ...)
 {
-	struct http_req *r = req_find(req);
-	int retry = r != NULL ? r->retry_after : 0;
+	struct http_req *r;
+	int retry;
 	char msg[512];
 	va_list ap;
 	json_t *e;
 
+	if (req_orphaned(req))
+		return;
+	r = req_find(req);
+	retry = r != NULL ? r->retry_after : 0;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -863,15 +874,17 @@ http_reply_error(struct evhttp_request *req, enum http_err kind,
 	    e != NULL ? json_pack("{s:o}", "error", e) : NULL);
 }
 
+/* Answer a text body; see http.h. */
 void
 http_reply_text(struct evhttp_request *req, int status, const char *ctype,
     const char *text, size_t len)
 {
-	reply_raw(req, status, ctype, text, len);
+	if (!req_orphaned(req))
+		reply_raw(req, status, ctype, text, len);
 }
 
-/* Remembered on the request's record; a request we did not dispatch gets
- * the header at once. */
+/* Remembered on the request's record (harmless on an orphan's); a request
+ * we did not route gets the header at once. */
 void
 http_set_retry_after(struct evhttp_request *req, int seconds)
 {
@@ -916,459 +929,4 @@ http_bearer(struct evhttp_request *req)
 		    *p == 0x7f)
 			return NULL;
 	return tok;
-}
-
-/* ---- bodies ------------------------------------------------------------------- */
-
-/* Longest message http_body_parse returns (it names a position). */
-static _Thread_local char parse_msg[160];
-
-static int
-is_ows(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-/* A token character of RFC 9110 (media types, parameter names). */
-static int
-is_tchar(unsigned char c)
-{
-	return isalnum(c) || (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-/*
- * Look name up in the parameters "; a=b; c="d"" of a header value
- * (p, len).  Returns 1 with the value (unquoted) in out, 0 when absent,
- * -1 when the parameters are malformed or the value does not fit.
- */
-static int
-param_get(const char *p, size_t len, const char *name, char *out,
-    size_t outsize)
-{
-	size_t i = 0;
-	int found = 0;
-
-	for (;;) {
-		size_t ns, nlen, o = 0;
-		int match;
-
-		while (i < len && is_ows(p[i]))
-			i++;
-		if (i == len)
-			return found;
-		if (p[i] != ';')
-			return -1;
-		i++;
-		while (i < len && is_ows(p[i]))
-			i++;
-		if (i == len || p[i] == ';')
-			continue;
-		ns = i;
-		while (i < len && is_tchar((unsigned char)p[i]))
-			i++;
-		nlen = i - ns;
-		if (nlen == 0 || i == len || p[i] != '=')
-			return -1;
-		i++;
-		match = !found && nlen == strlen(name) &&
-		    strncasecmp(p + ns, name, nlen) == 0;
-		if (i < len && p[i] == '"') {
-			for (i++; i < len && p[i] != '"'; i++) {
-				if (p[i] == '\\' && i + 1 < len)
-					i++;
-				if (match) {
-					if (o + 1 >= outsize)
-						return -1;
-					out[o++] = p[i];
-				}
-			}
-			if (i == len)
-				return -1;
-			i++;
-		} else {
-			size_t vs = i;
-
-			while (i < len && p[i] != ';' && !is_ows(p[i]) &&
-			    p[i] != '"')
-				i++;
-			if (i == vs)
-				return -1;
-			if (match) {
-				if (i - vs + 1 > outsize)
-					return -1;
-				memcpy(out, p + vs, i - vs);
-				o = i - vs;
-			}
-		}
-		if (match) {
-			out[o] = '\0';
-			found = 1;
-		}
-	}
-}
-
-/* The media type of a header value (p, len), lower-cased into mt; *rest
- * is what follows it.  Returns -1 when it is empty or too long. */
-static int
-media_type(const char *p, size_t len, char *mt, size_t mtsize,
-    const char **rest)
-{
-	size_t i = 0, o = 0;
-
-	while (i < len && is_ows(p[i]))
-		i++;
-	while (i < len && (is_tchar((unsigned char)p[i]) || p[i] == '/')) {
-		if (o + 1 >= mtsize)
-			return -1;
-		mt[o++] = (char)tolower((unsigned char)p[i++]);
-	}
-	mt[o] = '\0';
-	*rest = p + i;
-	return o == 0 ? -1 : 0;
-}
-
-/* Fail a parse: kind, the error code for the reply and a message. */
-struct parse_err {
-	enum http_err kind;
-	const char *code;
-	const char *msg;
-};
-
-static json_t *
-fail(struct parse_err *pe, enum http_err kind, const char *code,
-    const char *msg)
-{
-	pe->kind = kind;
-	pe->code = code;
-	pe->msg = msg;
-	return NULL;
-}
-
-static json_t *
-parse_json(const char *body, size_t len, struct parse_err *pe)
-{
-	json_error_t jerr;
-	json_t *v;
-
-	if (len == 0)
-		return fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_json",
-		    "the body is empty; send a JSON object");
-	v = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (v == NULL) {
-		snprintf(parse_msg, sizeof(parse_msg),
-		    "invalid JSON at line %d column %d: %.100s", jerr.line,
-		    jerr.column, jerr.text);
-		return fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_json",
-		    parse_msg);
-	}
-	if (!json_is_object(v)) {
-		json_decref(v);
-		return fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_json",
-		    "body must be a JSON object");
-	}
-	return v;
-}
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = (char)tolower((unsigned char)c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-/* %-decode (and '+' to space) s[0..len) into out (len + 1 octets);
- * returns the decoded length or -1 for a bad escape or a NUL. */
-static long
-form_decode(const char *s, size_t len, char *out)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '+')
-			out[o++] = ' ';
-		else if (s[i] == '%') {
-			int hi, lo;
-
-			if (i + 2 >= len)
-				return -1;
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-				return -1;
-			out[o++] = (char)(hi * 16 + lo);
-			i += 2;
-		} else if (s[i] == '\0')
-			return -1;
-		else
-			out[o++] = s[i];
-	}
-	out[o] = '\0';
-	return (long)o;
-}
-
-/* Set obj[key] = value (a JSON string); -1 when either is not UTF-8. */
-static int
-set_field(json_t *obj, const char *key, const char *val, size_t vlen)
-{
-	json_t *s = json_stringn(val, vlen);
-
-	if (s == NULL)
-		return -1;
-	return json_object_set_new(obj, key, s);
-}
-
-/* a=1&b=x+y: repeated keys, the last wins; a key without '=' is "". */
-static json_t *
-parse_form(const char *body, size_t len, struct parse_err *pe)
-{
-	json_t *obj = json_object();
-	char *key = xmalloc(len + 1), *val = xmalloc(len + 1);
-	const char *p = body, *end = body + len;
-
-	while (p < end) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		const char *eq, *stop = amp != NULL ? amp : end;
-		long klen, vlen;
-
-		if (stop == p) {
-			p++;
-			continue;
-		}
-		eq = memchr(p, '=', (size_t)(stop - p));
-		klen = form_decode(p, (size_t)((eq ? eq : stop) - p), key);
-		vlen = eq ? form_decode(eq + 1, (size_t)(stop - eq - 1), val) :
-		    form_decode("", 0, val);
-		if (klen < 0 || vlen < 0) {
-			fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_form",
-			    "bad %-escape in form data");
-			goto bad;
-		}
-		if (klen == 0) {
-			fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_form",
-			    "a form field has no name");
-			goto bad;
-		}
-		if (set_field(obj, key, val, (size_t)vlen) < 0) {
-			fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_form",
-			    "form data must be UTF-8");
-			goto bad;
-		}
-		p = stop + (amp != NULL);
-	}
-	free(key);
-	free(val);
-	return obj;
-bad:
-	free(key);
-	free(val);
-	json_decref(obj);
-	return NULL;
-}
-
-/* The part headers (p, len): the field name from Content-Disposition
- * into name; *is_file when it names a filename.  0 or -1. */
-static int
-part_headers(const char *p, size_t len, char *name, size_t namesize,
-    int *is_file)
-{
-	const char *end = p + len;
-	int have_name = 0;
-
-	*is_file = 0;
-	while (p < end) {
-		const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
-		const char *colon, *v;
-		char mt[32], fname[8];
-		const char *rest;
-
-		if (eol == NULL)
-			eol = end;
-		colon = memchr(p, ':', (size_t)(eol - p));
-		if (colon == NULL)
-			return -1;
-		if ((size_t)(colon - p) == 19 &&
-		    strncasecmp(p, "Content-Disposition", 19) == 0) {
-			v = colon + 1;
-			if (media_type(v, (size_t)(eol - v), mt, sizeof(mt),
-			    &rest) < 0 || strcmp(mt, "form-data") != 0)
-				return -1;
-			if (param_get(rest, (size_t)(eol - rest), "name", name,
-			    namesize) != 1 || name[0] == '\0')
-				return -1;
-			/* Only presence matters; long names are files too. */
-			if (param_get(rest, (size_t)(eol - rest), "filename",
-			    fname, sizeof(fname)) != 0)
-				*is_file = 1;
-			have_name = 1;
-		}
-		p = eol + 2;
-	}
-	return have_name ? 0 : -1;
-}
-
-/* multipart/form-data (RFC 7578): each part's name and text; parts that
- * carry a file are skipped. */
-static json_t *
-parse_multipart(const char *params, size_t plen, const char *body,
-    size_t len, struct parse_err *pe)
-{
-	char boundary[80], delim[84], name[256];
-	const char *p, *end = body + len;
-	size_t dlen;
-	json_t *obj;
-
-	if (param_get(params, plen, "boundary", boundary,
-	    sizeof(boundary)) != 1 || boundary[0] == '\0' ||
-	    strlen(boundary) > 70)
-		return fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_form",
-		    "multipart body without a valid boundary");
-	dlen = (size_t)snprintf(delim, sizeof(delim), "\r\n--%s", boundary);
-	/* The first delimiter may open the body (no preamble). */
-	if (len >= dlen - 2 && memcmp(body, delim + 2, dlen - 2) == 0)
-		p = body + dlen - 2;
-	else if ((p = memmem(body, len, delim, dlen)) != NULL)
-		p += dlen;
-	else
-		return fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_form",
-		    "multipart boundary not found in the body");
-	obj = json_object();
-	for (;;) {
-		const char *hend, *next;
-		int is_file;
-
-		if (end - p >= 2 && p[0] == '-' && p[1] == '-')
-			return obj;     /* the close delimiter */
-		while (p < end && is_ows(*p))
-			p++;
-		if (end - p < 2 || p[0] != '\r' || p[1] != '\n')
-			break;
-		p += 2;
-		/* Headers end at an empty line (a part may have none). */
-		if (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
-			hend = p;
-		else if ((hend = memmem(p, (size_t)(end - p), "\r\n\r\n",
-		    4)) != NULL)
-			hend += 2;
-		else
-			break;
-		if (part_headers(p, (size_t)(hend - p), name, sizeof(name),
-		    &is_file) < 0) {
-			json_decref(obj);
-			return fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_form",
-			    "a multipart part has no form-data name");
-		}
-		p = hend + 2;
-		if ((next = memmem(p, (size_t)(end - p), delim, dlen)) == NULL)
-			break;
-		if (!is_file && (memchr(p, '\0', (size_t)(next - p)) != NULL ||
-		    set_field(obj, name, p, (size_t)(next - p)) < 0)) {
-			json_decref(obj);
-			return fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_form",
-			    "form data must be UTF-8 text");
-		}
-		p = next + dlen;
-	}
-	json_decref(obj);
-	return fail(pe, HTTP_ERR_BAD_REQUEST, "invalid_form",
-	    "truncated multipart body");
-}
-
-/* The shared parser: also names the error code for the reply. */
-static json_t *
-body_parse(const char *ctype, const char *body, size_t len, int allow_form,
-    struct parse_err *pe)
-{
-	const char *want = allow_form ? "Content-Type must be application/json "
-	    "or form data" : "Content-Type must be application/json";
-	const char *rest;
-	char mt[64], cs[32];
-	size_t rlen;
-	int rc;
-
-	if (len > HTTP_MAX_BODY)
-		return fail(pe, HTTP_ERR_TOO_LARGE, "body_too_large",
-		    "the body is larger than 65536 octets");
-	if (ctype == NULL || media_type(ctype, strlen(ctype), mt, sizeof(mt),
-	    &rest) < 0)
-		return fail(pe, HTTP_ERR_CONTENT_TYPE, "unsupported_media_type",
-		    want);
-	rlen = strlen(rest);
-	if (strcmp(mt, "application/json") == 0) {
-		rc = param_get(rest, rlen, "charset", cs, sizeof(cs));
-		if (rc < 0 || (rc == 1 && strcasecmp(cs, "utf-8") != 0))
-			return fail(pe, HTTP_ERR_CONTENT_TYPE,
-			    "unsupported_media_type",
-			    "JSON bodies must be UTF-8");
-		return parse_json(body, len, pe);
-	}
-	if (allow_form && strcmp(mt, "application/x-www-form-urlencoded") == 0)
-		return parse_form(body, len, pe);
-	if (allow_form && strcmp(mt, "multipart/form-data") == 0)
-		return parse_multipart(rest, rlen, body, len, pe);
-	return fail(pe, HTTP_ERR_CONTENT_TYPE, "unsupported_media_type", want);
-}
-
-/* See http.h; *err is valid until the next call in this thread. */
-json_t *
-http_body_parse(const char *ctype, const char *body, size_t len,
-    int allow_form, enum http_err *kind, const char **err)
-{
-	struct parse_err pe = { HTTP_ERR_BAD_REQUEST, NULL, NULL };
-	json_t *v = body_parse(ctype, body != NULL ? body : "",
-	    body != NULL ? len : 0, allow_form, &pe);
-
-	if (v == NULL) {
-		if (kind != NULL)
-			*kind = pe.kind;
-		if (err != NULL)
-			*err = pe.msg;
-	}
-	return v;
-}
-
-/* The request's body in memory (not NUL-terminated: *len octets) and its
- * Content-Type.  An over-limit body is never pulled up: parsing refuses
- * it by its length. */
-static const char *
-req_body(struct evhttp_request *req, size_t *len, const char **ctype)
-{
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-
-	*len = evbuffer_get_length(in);
-	*ctype = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Content-Type");
-	if (*len > 0 && *len <= HTTP_MAX_BODY)
-		return (const char *)evbuffer_pullup(in, -1);
-	return "";
-}
-
-/* The request's body as an object, or NULL with *kind and *msg set. */
-json_t *
-http_body_try(struct evhttp_request *req, int allow_form,
-    enum http_err *kind, const char **msg)
-{
-	const char *ctype, *body;
-	size_t len;
-
-	body = req_body(req, &len, &ctype);
-	return http_body_parse(ctype, body, len, allow_form, kind, msg);
-}
-
-/* The request's body as an object, or NULL after an error reply. */
-json_t *
-http_body(struct evhttp_request *req, int allow_form)
-{
-	struct parse_err pe = { HTTP_ERR_BAD_REQUEST, NULL, NULL };
-	const char *ctype, *body;
-	size_t len;
-	json_t *v;
-
-	body = req_body(req, &len, &ctype);
-	if ((v = body_parse(ctype, body, len, allow_form, &pe)) == NULL)
-		http_reply_error(req, pe.kind, pe.code, NULL, "%s", pe.msg);
-	return v;
 }

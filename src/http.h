@@ -1,12 +1,24 @@
 /*
- * http.h - the evhttp listener: path routing, body reading, JSON replies and
- * errors, Bearer tokens, and protection against slow or idle clients (a cap
- * on open connections and a deadline for each request's headers and body).
+ * http.h - the HTTP side of the daemon: an evhttp listener that routes
+ * paths to handlers, reads request bodies into JSON objects, and sends
+ * every answer, with protection against slow or idle clients (a cap on
+ * open connections and a deadline for each request's headers and body).
+ *
+ * http.c holds the listener, the routes, the connections and the answers;
+ * http_body.c reads and parses bodies.  This header is the face of both,
+ * so that a handler includes one file.
  *
  * Results become HTTP statuses here and nowhere else: handlers name an
  * enum http_err and http.c picks the status.  Handlers may answer later
  * (after a commit or an SMPP response); libevent keeps the request alive
- * until the answer even if the client went away.
+ * until the answer even if the client went away.  Every request handed to
+ * a handler must be answered exactly once, through one of the http_reply_*
+ * functions (or http_body(), which answers its own errors); after that the
+ * evhttp_request belongs to libevent and must not be touched.
+ *
+ * Everything runs on the event_base given to http_new(), in its thread;
+ * only http_body_parse() and http_err_status() are pure and may be called
+ * from anywhere.
  */
 #ifndef HTTP_H
 #define HTTP_H
@@ -18,6 +30,7 @@ struct event_base;
 struct evhttp_request;
 struct http;
 
+/* The largest request body the API accepts, in octets. */
 #define HTTP_MAX_BODY 65536
 
 /* Error kinds; http.c maps each to its status once. */
@@ -34,64 +47,160 @@ enum http_err {
 	HTTP_ERR_UNAVAILABLE,     /* 503 store full, shutting down          */
 	HTTP_ERR_INTERNAL,        /* 500                                    */
 };
+
+/* The HTTP status of an error kind: 400 for HTTP_ERR_BAD_REQUEST and so on
+ * as listed above; 500 for a value outside the enum.  Pure. */
 int http_err_status(enum http_err);
 
-/* Methods for http_route (bit mask). */
+/* Methods for http_route (bit mask).  HTTP_GET also admits HEAD, whose
+ * answer is sent without its body. */
 #define HTTP_GET  1
 #define HTTP_POST 2
 
-/* A handler gets the request, the part of the path after the route's
- * prefix ("" for exact routes) and the route's arg.  It answers now or
- * later with http_reply_json / http_reply_error. */
+/* A handler gets the request, the part of the decoded path after the
+ * route's prefix ("" for exact routes; it lives as long as the call) and
+ * the route's arg.  It is called on the loop once per request, after the
+ * request's whole body has arrived and passed http_body_check_size().  It
+ * answers now or later, exactly once, with http_reply_json,
+ * http_reply_error or http_reply_text (or lets http_body() answer an
+ * error); until then the request counts in http_inflight(). */
 typedef void (*http_handler)(struct evhttp_request *, const char *rest,
     void *arg);
 
-/* Listen on host:port.  max_conn caps open connections (more are closed at
- * once); request_timeout bounds, in seconds, the time from a connection's
- * accept (or its previous answer) to a complete request.  Returns NULL and a
- * malloc'd *err on failure. */
-struct http *http_new(struct event_base *, const char *host, int port,
+/* ---- the listener (http.c) -------------------------------------------- */
+
+/*
+ * Listen on host:port (port 0: any free port; see http_port()).  max_conn
+ * caps open connections: more are accepted and closed at once, with a
+ * rate-limited warning.  request_timeout bounds, in seconds, the time from
+ * a connection's accept (or its previous answer) to a complete request;
+ * past it the connection is closed, unless a handler holds its request.
+ *
+ * Returns a listener with no routes (every path answers 404 until
+ * http_route() adds some), owned by the caller and freed with http_free();
+ * base must outlive it.  On failure (bad parameters, evhttp errors, the
+ * address in use) returns NULL and sets *err (when err is not NULL) to a
+ * malloc'd message the caller frees; on success *err is NULL.
+ */
+struct http *http_new(struct event_base *base, const char *host, int port,
     int max_conn, int request_timeout, char **err);
-/* The port actually bound (useful with port 0). */
+
+/* The port actually bound (the one chosen when http_new got port 0). */
 int http_port(const struct http *);
-/* Add a route: exact path, or a prefix when path ends with '/' (e.g.
- * "/v1/verifications/").  Routes are tried longest first. */
-void http_route(struct http *, int methods, const char *path, http_handler,
+
+/*
+ * Add a route: an exact path, or a prefix when path ends with '/' (e.g.
+ * "/v1/verifications/").  Routes are tried longest first on the
+ * %-decoded path, ties in the order added.  path is copied; arg is the
+ * caller's and is passed to fn untouched.  A path that matches a route but
+ * not its methods is answered 405 with an Allow header; a path that
+ * matches none, 404.  Both are JSON errors sent without calling fn.
+ */
+void http_route(struct http *, int methods, const char *path, http_handler fn,
     void *arg);
-/* Stop accepting connections (drain on SIGTERM). */
+
+/*
+ * Stop accepting connections (the drain on SIGTERM): the listening socket
+ * is closed.  Open connections are still served, keep-alive requests on
+ * them included, and requests in flight may still be answered; callers
+ * wait for http_inflight() to reach 0 before http_free().  A second call
+ * does nothing.
+ */
 void http_stop_accepting(struct http *);
-/* Requests handed to handlers and not yet answered. */
+
+/* Requests handed to handlers and not yet answered, including those whose
+ * client has gone away. */
 int http_inflight(const struct http *);
+
+/*
+ * Close every connection and free the listener, its routes and evhttp
+ * (NULL is allowed).  Route args are not freed.  Requests still
+ * unanswered are freed by evhttp with their connections: answering one
+ * afterwards with http_reply_json, http_reply_error or http_reply_text is
+ * safe and does nothing (the reply's body is freed), so a handler whose
+ * answer comes after a commit need not know the listener is gone.  Any
+ * other use of such a request (http_body, http_bearer, evhttp_*) is a use
+ * after free.  Not to be called from inside a handler.
+ */
 void http_free(struct http *);
 
-/* Answer with status and body (the reference is stolen). */
+/* ---- answers (http.c) ------------------------------------------------- */
+
+/*
+ * Answer status with body, compact JSON, as application/json with
+ * Cache-Control: no-store.  The reference to body is stolen, whatever
+ * happens; a NULL body or one that cannot be encoded gives a 500 JSON
+ * error instead.  The request is answered and belongs to libevent after.
+ */
 void http_reply_json(struct evhttp_request *, int status, json_t *body);
-/* Answer {"error": {"code": code, "message": msg, "field": field}}; field
- * may be NULL.  Adds Retry-After: retry_after for HTTP_ERR_RATE. */
+
+/*
+ * Answer {"error": {"code": code, "message": msg, "field": field}} with
+ * the status of kind; field may be NULL (left out).  msg is formatted from
+ * fmt and cut at 511 octets; a message that is not UTF-8 is replaced.  A
+ * Retry-After set with http_set_retry_after goes with it, and
+ * HTTP_ERR_RATE always carries one (1 second unless set).  code and field
+ * are copied.
+ */
 void http_reply_error(struct evhttp_request *, enum http_err,
     const char *code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
-/* Answer a plain-text body (metrics). */
+
+/* Answer status with len octets of text (copied) as Content-Type ctype,
+ * with Cache-Control: no-store (metrics). */
 void http_reply_text(struct evhttp_request *, int status, const char *ctype,
     const char *text, size_t len);
-/* Set Retry-After on the next error reply of this request (seconds). */
+
+/* Set Retry-After, in seconds, on the error reply of this request
+ * (http_reply_error); the last call wins.  On a request that no route
+ * handed out, the header is added at once and goes with any answer. */
 void http_set_retry_after(struct evhttp_request *, int seconds);
 
-/* The request body as a JSON object.  JSON bodies must be
- * application/json; when allow_form is set, application/x-www-form-urlencoded
- * and multipart/form-data bodies become an object of strings.  On failure
- * the error reply (400, 413, 415) has been sent and NULL is returned. */
+/* The token of "Authorization: Bearer TOKEN" (scheme in any case), or NULL
+ * when the header is absent, of another scheme, or its token is empty or
+ * holds white space or control characters.  The string belongs to the
+ * request and lives until it is answered. */
+const char *http_bearer(struct evhttp_request *);
+
+/* ---- request bodies (http_body.c) --------------------------------------- */
+
+/*
+ * The request body as a JSON object, new and owned by the caller.  JSON
+ * bodies must be application/json (charset, if given, utf-8), an object,
+ * without duplicate keys.  When allow_form is set,
+ * application/x-www-form-urlencoded and multipart/form-data bodies are
+ * accepted too and become an object of strings (file parts are skipped).
+ * On failure the error reply (400, 413, 415) has been sent, the request
+ * is answered, and NULL is returned: the handler just returns.
+ */
 json_t *http_body(struct evhttp_request *, int allow_form);
-/* The same without an answer: NULL with *kind and *msg (static) set, for
- * the APIs that word their errors their own way. */
+
+/*
+ * The same without an answer, for the APIs that word their errors their
+ * own way: the object, or NULL with *kind and *msg set (either pointer
+ * may be NULL).  *msg is static or, for a JSON syntax error, valid until
+ * the next parse in this thread.  The caller answers.
+ */
 json_t *http_body_try(struct evhttp_request *, int allow_form,
     enum http_err *kind, const char **msg);
-/* Parse a body from memory (the part http_body and the fuzz target share).
- * Returns the object or NULL with *err set to a static message and
- * *kind to the error kind. */
+
+/*
+ * Parse a body from memory: what http_body and http_body_try do once the
+ * body is read, and what the fuzz target calls.  ctype is the
+ * Content-Type header's value (NULL when absent: 415); body holds len
+ * octets, not NUL-terminated (NULL means empty).  A body over
+ * HTTP_MAX_BODY is refused (413) unread.  Returns a new object owned by
+ * the caller, or NULL with *kind and *err set as for http_body_try.  Pure:
+ * no I/O, safe in any thread.
+ */
 json_t *http_body_parse(const char *ctype, const char *body, size_t len,
     int allow_form, enum http_err *kind, const char **err);
-/* The token of "Authorization: Bearer TOKEN", or NULL. */
-const char *http_bearer(struct evhttp_request *);
+
+/*
+ * 0 when the request's body is within HTTP_MAX_BODY; -1 once a JSON 413
+ * has been sent because its Content-Length or the body read says more.
+ * The router asks it before any handler sees the request.
+ */
+int http_body_check_size(struct evhttp_request *);
 
 #endif

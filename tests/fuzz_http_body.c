@@ -1,6 +1,6 @@
 /*
- * fuzz_http_body.c - libFuzzer target for http_body_parse(), the parser of
- * every request body the daemon accepts.
+ * fuzz_http_body.c - libFuzzer target for http_body_parse() (http_body.c),
+ * the parser of every request body the daemon accepts.
  *
  * The first input octet picks the Content-Type from ctypes[] (JSON, form,
  * multipart with plain, quoted and odd boundaries, and types that must be
@@ -9,8 +9,8 @@
  * sanitizer report or leak is a finding.
  *
  *	clang -g -fsanitize=fuzzer,address,undefined -Isrc \
- *	    tests/fuzz_http_body.c src/http.c src/log.c src/util.c \
- *	    -levent -ljansson
+ *	    tests/fuzz_http_body.c src/http_body.c src/http.c src/log.c \
+ *	    src/util.c -levent -ljansson
  *	./a.out tests/data/fuzz_http_body
  */
 #include <stddef.h>
