@@ -574,7 +574,9 @@ START_TEST(probe_share_keeps_trying_primary)
 	char ids[4][64];
 
 	/* As above, but every send is a probe: a stays first, reason
-	 * "probe", though it is degraded. */
+	 * "probe", though it is degraded.  (How large a share probes, and
+	 * when, is route_choose()'s, tested in check_route; this shows the
+	 * reason reaching the attempt.) */
 	degrade_a(100, "+141555505");
 	send_n("+141555506", 0, 2, "a", ids);
 	ck_assert_str_eq(first_reason(ids[0]), "probe");
@@ -582,9 +584,45 @@ START_TEST(probe_share_keeps_trying_primary)
 }
 END_TEST
 
+/* Wait (bounded) until smsc's figures on its first route show at least
+ * mature sends old enough for the conversion ratio; returns the
+ * /v1/smscs answer (the caller frees it) and its route entry in *r. */
+static json_t *
+wait_mature(const char *smsc, int mature, json_t **r)
+{
+	json_int_t got = -1;
+	int status;
+	json_t *j;
+
+	for (long long end = h_now_ms() + H_STATE_WAIT_MS; h_now_ms() < end;) {
+		j = h_json(&H, "GET", "/v1/smscs", NULL, &status);
+		*r = route_entry(j, smsc);
+		got = json_integer_value(json_object_get(*r, "mature"));
+		if (got >= mature)
+			return j;
+		json_decref(j);
+		h_nap_ms(100);
+	}
+	ck_abort_msg("%s: %lld mature sends, not %d, after %d ms (see %s)",
+	    smsc, (long long)got, mature, H_STATE_WAIT_MS, H.daemon_log);
+	return NULL;
+}
+
+/*
+ * The wiring of the conversion ratio: codes typed back reach the figures
+ * of the SMSC that carried them, and a route whose primary converts
+ * nothing sends over the other one.  Which ratio wins over which, the
+ * grace and the probe share are route_choose()'s policy, tested without a
+ * daemon in check_route.
+ *
+ * A send counts for conversion once its slice of the window (a twelfth)
+ * is over: window = 24 makes that at most 2 s, awaited on /v1/smscs, and
+ * keeps the figures for 24 s, far more than the test needs.
+ */
 START_TEST(fake_delivered_loses_to_proven)
 {
-	char ids[4][64], code[16], phone[32];
+	char ids[4][64], code[16];
+	json_t *j, *r;
 
 	/* a reports DELIVRD but no handset ever sees its messages (a grey
 	 * route); b's codes come back in checks. */
@@ -592,18 +630,29 @@ START_TEST(fake_delivered_loses_to_proven)
 	    "--dlr delivered -o /dev/null");
 	snprintf(H.sims[0].args, sizeof(H.sims[0].args), "--dlr delivered");
 	h_start_two(&H, "[route all]\nprefix = +\nsmsc = a b\nfloor = 20\n"
-	    "min_sample = 3\nprobe = 0\ngrace = 1\nwindow = 60\n");
+	    "min_sample = 3\nprobe = 0\ngrace = 0\nwindow = 24\n");
 	send_n("+141555503", 0, 3, "a", ids);
 	for (int i = 0; i < 3; i++)
 		h_wait_delivery(&H, ids[i], "delivered");
-	/* Receipts alone keep a first: delivered_ratio is 100%.  Once the
-	 * sends are grace old with no code typed back, conversion is 0. */
-	h_nap_ms(6500);
-	send_n("+141555504", 0, 2, "b", ids);
+	/* Receipts say 100%; no code came back: conversion 0, degraded. */
+	j = wait_mature("a", 3, &r);
+	ck_assert(json_real_value(json_object_get(r, "delivered_ratio")) ==
+	    1.0);
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "approved")),
+	    0);
+	ck_assert(json_real_value(json_object_get(r, "conversion")) == 0.0);
+	ck_assert_msg(json_is_true(json_object_get(r, "degraded")),
+	    "a is not degraded at conversion 0");
+	json_decref(j);
+	/* New numbers go over b, which delivers codes that come back. */
+	send_n("+141555504", 0, 1, "b", ids);
 	ck_assert_str_eq(first_reason(ids[0]), "score");
-	snprintf(phone, sizeof(phone), "+14155550400");
-	h_read_code(H.sims[0].handset, phone, 1, code, sizeof(code));
+	h_read_code(H.sims[0].handset, "+14155550400", 1, code, sizeof(code));
 	ck_assert(h_code_valid(&H, ids[0], code));
+	j = wait_mature("b", 1, &r);
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "approved")),
+	    1);
+	json_decref(j);
 	ck_assert_int_eq(h_count_sms_in(H.handset, "+14155550300"), 0);
 }
 END_TEST
