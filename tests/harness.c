@@ -113,6 +113,7 @@ h_init(struct harness *h)
 	h->expiry = 600;
 	h->max_checks = 5;
 	h->submit_wait_ms = 3000;
+	h->response_timeout = 5;
 	snprintf(h->sim_name, sizeof(h->sim_name), "sim");
 	snprintf(h->smsc_password, sizeof(h->smsc_password), "secret1");
 	char dir[sizeof(h->dir)];
@@ -344,12 +345,14 @@ h_xsim_stop(struct harness *h, int i)
 
 /* An [smsc NAME] section for a simulator on port. */
 static void
-write_smsc(FILE *f, const char *name, int port, const char *password)
+write_smsc(FILE *f, const char *name, int port, const char *password,
+    int response_timeout)
 {
 	fprintf(f, "[smsc %s]\nhost = 127.0.0.1\nport = %d\n"
 	    "system_id = smsverify\npassword = %s\nreconnect_min_ms = 100\n"
 	    "reconnect_max_ms = 500\nenquire_link = 5\n"
-	    "response_timeout = 5\n", name, port, password);
+	    "response_timeout = %d\n", name, port, password,
+	    response_timeout);
 }
 
 static int
@@ -370,12 +373,15 @@ write_conf(struct harness *h)
 	    h->http_port, h->dir, h->submit_wait_ms, h->server_extra, h->dir,
 	    h->map_size[0] ? h->map_size : "64M", h->expiry,
 	    h->max_checks, h->country[0] ? h->country : "US");
-	write_smsc(f, h->sim_name, h->sim_port, h->smsc_password);
-	fputs(h->smsc_extra, f);
+	if (h->sim_name[0] != '\0') {
+		write_smsc(f, h->sim_name, h->sim_port, h->smsc_password,
+		    h->response_timeout);
+		fputs(h->smsc_extra, f);
+	}
 	for (int i = 0; i < H_EXTRA_SIMS; i++)
 		if (h->sims[i].name[0] != '\0')
 			write_smsc(f, h->sims[i].name, h->sims[i].port,
-			    "secret1");
+			    "secret1", h->response_timeout);
 	fprintf(f, "[key test]\ntoken = " H_TOKEN "\n%s\n"
 	    "[key other]\ntoken = other-token-0123456789abcdef\n%s\n",
 	    h->key_extra, h->extra_conf);

@@ -50,11 +50,14 @@ struct harness {
 	char sim_args[256];   /* extra simulator arguments */
 	char server_extra[256]; /* more lines for the [server] section */
 	char extra_conf[1024];
-	/* the first simulator's [smsc NAME] ("sim") and the password the
-	 * daemon binds it with ("secret1", what the simulator expects) */
+	/* the first simulator's [smsc NAME] ("sim"; empty: the
+	 * configuration has no section for it, as a reload may add one) and
+	 * the password the daemon binds it with ("secret1", what the
+	 * simulator expects) */
 	char sim_name[33];
 	char smsc_password[16];
 	char smsc_extra[256];  /* more lines for the first [smsc] section */
+	int response_timeout;  /* every [smsc]'s response_timeout, s (5) */
 	char key_extra[512];   /* more lines for [key test] */
 	/* tests/hook_sink, a webhook receiver, when a test starts it */
 	int hook_port;
