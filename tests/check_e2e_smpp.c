@@ -773,6 +773,107 @@ START_TEST(smsc_killed_mid_load)
 }
 END_TEST
 
+/* ---- a reload while a submit is in flight ---- */
+
+/*
+ * FAILS until the dispatcher holds SMSCs by a handle a reload cannot
+ * shift.  Today a message in flight keeps its route as positions in the
+ * configuration's list of SMSCs; a reload re-routes only the wait queue,
+ * so once the sections move, the message's next SMSC is whatever now
+ * stands at the old position.
+ *
+ * a refuses every submit with ESME_RSUBMITFAIL (try another SMSC) but
+ * holds its answer until the test releases it (--hold-resp, SIGUSR1), so
+ * the submit is surely in flight across the reload; the route for + is
+ * `a b`.  The reload inserts [smsc c] before a (c serves only +44) and
+ * changes nothing else.  Once a refuses, the new configuration's route
+ * for + says b.  Today the message's positions (a = 0, b = 1) now read
+ * (c, a): it is resent to a, then goes out over c.
+ */
+START_TEST(reload_moves_smscs_under_inflight_submit)
+{
+	char id[64], code[16];
+	const char *smsc, *send_status = "";
+	json_t *j, *last;
+	int status;
+
+	/* The first simulator is c: running from the start, in the
+	 * configuration only after the reload (written before a and b). */
+	H.sim_name[0] = '\0';
+	snprintf(H.sims[0].name, sizeof(H.sims[0].name), "a");
+	snprintf(H.sims[0].args, sizeof(H.sims[0].args),
+	    "--fail-every 1 --fail-status 0x45 --hold-resp");
+	snprintf(H.sims[1].name, sizeof(H.sims[1].name), "b");
+	snprintf(H.extra_conf, sizeof(H.extra_conf),
+	    "[route all]\nprefix = +\nsmsc = a b\n");
+	H.submit_wait_ms = 0;     /* the send answers at once, `queued` */
+	H.response_timeout = 60;  /* the held answer is not timed out */
+	ck_assert_msg(h_sim_start(&H) == 0, "simulator c did not start");
+	ck_assert_msg(h_xsim_start(&H, 0) == 0, "simulator a did not start");
+	ck_assert_msg(h_xsim_start(&H, 1) == 0, "simulator b did not start");
+	ck_assert_msg(h_daemon_start(&H, 1) == 0,
+	    "smsverifyd did not start or bind (see %s)", H.daemon_log);
+	ck_assert_msg(h_wait_up(&H, 2, H_STATE_WAIT_MS) == 0,
+	    "a and b never both bound (see %s)", H.daemon_log);
+
+	/* The send goes to a, which holds its refusal. */
+	json_decref(h_send_code(&H, PHONE, id, sizeof(id), 201));
+	ck_assert_msg(h_wait_lines(H.sims[0].log, "event=submit.refused",
+	    H_STATE_WAIT_MS) == 1, "a never got the submit (see %s)",
+	    H.daemon_log);
+	j = h_json(&H, "GET", "/healthz", NULL, &status);
+	ck_assert_msg(json_integer_value(json_object_get(j, "inflight")) == 1,
+	    "the submit to a is not in flight before the reload");
+	json_decref(j);
+
+	/* [smsc c] comes before a; the route for + stays `a b`. */
+	snprintf(H.sim_name, sizeof(H.sim_name), "c");
+	snprintf(H.extra_conf, sizeof(H.extra_conf),
+	    "[route all]\nprefix = +\nsmsc = a b\n"
+	    "[route uk]\nprefix = +44\nsmsc = c\n");
+	ck_assert_msg(h_daemon_reload(&H) == 0, "the reload was refused or "
+	    "never logged (see %s)", H.daemon_log);
+	ck_assert_msg(h_wait_up(&H, 3, H_STATE_WAIT_MS) == 0,
+	    "c never bound after the reload (see %s)", H.daemon_log);
+
+	/* a answers now: ESME_RSUBMITFAIL. */
+	ck_assert_int_eq(kill(H.sims[0].pid, SIGUSR1), 0);
+	ck_assert_msg(h_wait_lines(H.sims[0].log,
+	    "event=hold.released responses=1", H_LOG_WAIT_MS) == 1,
+	    "a did not release its answer (see %s)", H.sims[0].log);
+	for (long long end = h_now_ms() + H_STATE_WAIT_MS; h_now_ms() < end;) {
+		j = h_get_verif(&H, id);
+		send_status = strcmp(h_jstr(j, "send_status"), "queued") != 0 ?
+		    "done" : "";
+		json_decref(j);
+		if (*send_status)
+			break;
+		h_nap_ms(50);
+	}
+	ck_assert_msg(*send_status, "%s was still queued %d ms after a "
+	    "refused it (see %s)", id, H_STATE_WAIT_MS, H.daemon_log);
+
+	j = h_get_verif(&H, id);
+	last = json_array_get(json_object_get(j, "attempts"),
+	    json_array_size(json_object_get(j, "attempts")) - 1);
+	smsc = last ? h_jstr(last, "smsc") : "(none)";
+	ck_assert_msg(strcmp(h_jstr(j, "send_status"), "sent") == 0 &&
+	    strcmp(smsc, "b") == 0, "after a refused it, %s was %s over %s, "
+	    "not sent over b: the route for + is `a b` (c, inserted before "
+	    "a, serves +44); c's handset has %d, b's %d, a was tried %d "
+	    "times", id, h_jstr(j, "send_status"), smsc,
+	    h_count_sms_in(H.handset, PHONE),
+	    h_count_sms_in(H.sims[1].handset, PHONE),
+	    h_count_lines(H.sims[0].log, "event=submit.refused"));
+	json_decref(j);
+	ck_assert_int_eq(h_count_sms_in(H.handset, PHONE), 0);
+	ck_assert_int_eq(h_count_lines(H.sims[0].log, "event=submit.refused"),
+	    1);
+	h_read_code(H.sims[1].handset, PHONE, 1, code, sizeof(code));
+	ck_assert(h_code_valid(&H, id, code));
+}
+END_TEST
+
 static Suite *
 e2e_smpp_suite(void)
 {
@@ -794,6 +895,8 @@ e2e_smpp_suite(void)
 		{ "probe_share", probe_share_keeps_trying_primary, 1 },
 		{ "refusing_smsc_fails_over", refusing_smsc_fails_over, 1 },
 		{ "smsc_killed_mid_load", smsc_killed_mid_load, 1 },
+		{ "reload_moves_smscs_under_inflight_submit",
+		    reload_moves_smscs_under_inflight_submit, 1 },
 	};
 
 	h_add_tests(s, tests, sizeof(tests) / sizeof(tests[0]), setup,
