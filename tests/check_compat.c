@@ -18,7 +18,6 @@
 
 #include "harness.h"
 
-#define SMS_WAIT_MS 15000
 #define FORM "application/x-www-form-urlencoded"
 #define BOUNDARY "----smsverify7MA4YWxkTrZu0gW"
 #define MULTIPART "multipart/form-data; boundary=" BOUNDARY
@@ -68,16 +67,6 @@ assert_keys(json_t *j, const char *const *keys)
 	ck_assert_int_eq(json_object_size(j), n);
 }
 
-/* The nth SMS to phone, and its code. */
-static void
-read_sms(const char *phone, int nth, char *text, size_t tsize, char *code,
-    size_t csize)
-{
-	ck_assert_msg(h_wait_sms(&H, phone, nth, text, tsize, SMS_WAIT_MS) ==
-	    0, "no SMS #%d reached %s", nth, phone);
-	ck_assert_int_eq(h_code_of(text, code, csize), 0);
-}
-
 /* A code that is not code (same length). */
 static void
 wrong_of(const char *code, char *out, size_t size)
@@ -119,7 +108,8 @@ START_TEST(seed000_send_and_verify)
 	assert_keys(j, keys_000);
 	ck_assert(json_is_true(json_object_get(j, "sent")));
 	ck_assert(json_is_true(json_object_get(j, "number-valid")));
-	read_sms("+14155550123", 1, text, sizeof(text), code, sizeof(code));
+	h_read_sms(H.handset, "+14155550123", 1,
+	    text, sizeof(text), code, sizeof(code));
 	ck_assert_int_eq((int)strlen(code), 5);
 	ck_assert_str_eq(h_jstr(j, "security-code"), code);
 	ck_assert_ptr_nonnull(strstr(text, "Your verification code is"));
@@ -152,7 +142,8 @@ START_TEST(seed000_send_and_verify)
 	    "\"language-code\": \"fr\"}", &status);
 	ck_assert_int_eq(status, 200);
 	ck_assert(json_is_true(json_object_get(j, "sent")));
-	read_sms("+33612345678", 1, text, sizeof(text), code, sizeof(code));
+	h_read_sms(H.handset, "+33612345678", 1,
+	    text, sizeof(text), code, sizeof(code));
 	ck_assert_int_eq((int)strlen(code), 8);
 	ck_assert_str_eq(h_jstr(j, "security-code"), code);
 	ck_assert_ptr_nonnull(strstr(text, "Votre code"));
@@ -163,7 +154,8 @@ START_TEST(seed000_send_and_verify)
 	    "\"security-code\": 482913, \"language-code\": \"de\"}", &status);
 	ck_assert_int_eq(status, 200);
 	ck_assert_str_eq(h_jstr(j, "security-code"), "482913");
-	read_sms("+14155550124", 1, text, sizeof(text), code, sizeof(code));
+	h_read_sms(H.handset, "+14155550124", 1,
+	    text, sizeof(text), code, sizeof(code));
 	ck_assert_str_eq(code, "482913");
 	ck_assert_ptr_nonnull(strstr(text, "Bestätigungscode"));
 	json_decref(j);
@@ -288,7 +280,8 @@ START_TEST(seed002_send_and_check)
 	    before);
 	ck_assert(json_integer_value(json_object_get(j, "timestamp")) <=
 	    (long long)time(NULL));
-	read_sms("+972501234567", 1, text, sizeof(text), code, sizeof(code));
+	h_read_sms(H.handset, "+972501234567", 1,
+	    text, sizeof(text), code, sizeof(code));
 	ck_assert_str_eq(strstr(text, "Your Acme code: "), text);
 	ck_assert_int_eq((int)strlen(code), 6);
 
@@ -327,7 +320,8 @@ START_TEST(seed002_send_and_check)
 	ck_assert_str_eq(h_jstr(j, "status"), "OK");
 	ck_assert_str_eq(h_jstr(j, "from"), "Verify");   /* [verify] sender */
 	json_decref(j);
-	read_sms("+972501234568", 1, text, sizeof(text), code, sizeof(code));
+	h_read_sms(H.handset, "+972501234568", 1,
+	    text, sizeof(text), code, sizeof(code));
 	ck_assert_str_eq(strstr(text, "Your verification code is: "), text);
 }
 END_TEST
@@ -435,7 +429,8 @@ START_TEST(seed003_send_and_check)
 	assert_time_003(h_jstr(j, "expires_at"), 600);
 	snprintf(id1, sizeof(id1), "%s", h_jstr(j, "id"));
 	json_decref(j);
-	read_sms("+14155551234", 1, text, sizeof(text), code1, sizeof(code1));
+	h_read_sms(H.handset, "+14155551234", 1,
+	    text, sizeof(text), code1, sizeof(code1));
 	ck_assert_int_eq((int)strlen(code1), 6);
 	snprintf(body, sizeof(body), "Your verification code is: %s. Valid "
 	    "for 10 minutes.", code1);
@@ -452,7 +447,8 @@ START_TEST(seed003_send_and_check)
 	assert_time_003(h_jstr(j, "expires_at"), 300);
 	ck_assert_str_ne(h_jstr(j, "id"), id1);
 	json_decref(j);
-	read_sms("+14155551234", 2, text, sizeof(text), code2, sizeof(code2));
+	h_read_sms(H.handset, "+14155551234", 2,
+	    text, sizeof(text), code2, sizeof(code2));
 	ck_assert_int_eq((int)strlen(code2), 4);
 	snprintf(body, sizeof(body), "Your Acme login code: %s", code2);
 	ck_assert_str_eq(text, body);
@@ -559,11 +555,9 @@ START_TEST(configured_templates)
 	    "[template acme]\ntext = Acme: {code} is your code.\n"
 	    "[template de]\ntext = Acme-Code {code}, {minutes} Minuten.\n");
 	h_start_all(&H);
-	j = post("/v1/verifications", NULL, H_TOKEN,
-	    "{\"phone\": \"+14155550128\"}", &status);
-	ck_assert_int_eq(status, 201);
-	json_decref(j);
-	read_sms("+14155550128", 1, text, sizeof(text), code, sizeof(code));
+	json_decref(h_send_code(&H, "+14155550128", NULL, 0, 201));
+	h_read_sms(H.handset, "+14155550128", 1,
+	    text, sizeof(text), code, sizeof(code));
 	snprintf(want, sizeof(want), "Acme: %s is your code.", code);
 	ck_assert_str_eq(text, want);
 
@@ -571,23 +565,21 @@ START_TEST(configured_templates)
 	    "\"language-code\": \"de\"}", &status);
 	ck_assert_int_eq(status, 200);
 	json_decref(j);
-	read_sms("+14155550129", 1, text, sizeof(text), code, sizeof(code));
+	h_read_sms(H.handset, "+14155550129", 1,
+	    text, sizeof(text), code, sizeof(code));
 	snprintf(want, sizeof(want), "Acme-Code %s, 10 Minuten.", code);
 	ck_assert_str_eq(text, want);
 
 	/* SIGHUP takes a new [template en] without a restart. */
-	FILE *f = fopen(H.conf, "a");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "[template en]\ntext = Reloaded: {code}.\n");
-	fclose(f);
-	kill(H.daemon_pid, SIGHUP);
-	ck_assert_msg(h_wait_lines(H.daemon_log, "event=gw.reloaded",
-	    10000) >= 1, "no reload (see %s)", H.daemon_log);
-	j = post("/v1/verifications", NULL, H_TOKEN,
-	    "{\"phone\": \"+14155550130\", \"language\": \"en\"}", &status);
-	ck_assert_int_eq(status, 201);
-	json_decref(j);
-	read_sms("+14155550130", 1, text, sizeof(text), code, sizeof(code));
+	size_t n = strlen(H.extra_conf);
+	snprintf(H.extra_conf + n, sizeof(H.extra_conf) - n,
+	    "[template en]\ntext = Reloaded: {code}.\n");
+	ck_assert_msg(h_daemon_reload(&H) == 0, "the reload was refused or "
+	    "never logged (see %s)", H.daemon_log);
+	json_decref(h_send(&H, "{\"phone\": \"+14155550130\", "
+	    "\"language\": \"en\"}", NULL, 0, 201));
+	h_read_sms(H.handset, "+14155550130", 1,
+	    text, sizeof(text), code, sizeof(code));
 	snprintf(want, sizeof(want), "Reloaded: %s.", code);
 	ck_assert_str_eq(text, want);
 }
@@ -597,37 +589,23 @@ static Suite *
 compat_suite(void)
 {
 	Suite *s = suite_create("compat");
-	struct {
-		const char *name;
-		const TTest *test;
-	} tests[] = {
-		{ "seed000", seed000_send_and_verify },
-		{ "seed000_errors", seed000_errors },
-		{ "seed002", seed002_send_and_check },
-		{ "seed002_errors", seed002_errors },
-		{ "seed003", seed003_send_and_check },
-		{ "seed003_errors", seed003_errors },
-		{ "templates", configured_templates },
+	const struct h_test tests[] = {
+		{ "seed000", seed000_send_and_verify, 1 },
+		{ "seed000_errors", seed000_errors, 1 },
+		{ "seed002", seed002_send_and_check, 1 },
+		{ "seed002_errors", seed002_errors, 1 },
+		{ "seed003", seed003_send_and_check, 1 },
+		{ "seed003_errors", seed003_errors, 1 },
+		{ "templates", configured_templates, 1 },
 	};
 
-	for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-		TCase *tc = tcase_create(tests[i].name);
-		tcase_add_checked_fixture(tc, setup, teardown);
-		tcase_set_timeout(tc, 120);
-		tcase_add_test(tc, tests[i].test);
-		suite_add_tcase(s, tc);
-	}
+	h_add_tests(s, tests, sizeof(tests) / sizeof(tests[0]), setup,
+	    teardown);
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(compat_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	return h_run_suite(compat_suite());
 }

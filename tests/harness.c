@@ -113,6 +113,7 @@ h_init(struct harness *h)
 	h->expiry = 600;
 	h->max_checks = 5;
 	h->submit_wait_ms = 3000;
+	h->response_timeout = 5;
 	snprintf(h->sim_name, sizeof(h->sim_name), "sim");
 	snprintf(h->smsc_password, sizeof(h->smsc_password), "secret1");
 	char dir[sizeof(h->dir)];
@@ -342,6 +343,18 @@ h_xsim_stop(struct harness *h, int i)
 	return sim_stop(&h->sims[i].pid);
 }
 
+/* An [smsc NAME] section for a simulator on port. */
+static void
+write_smsc(FILE *f, const char *name, int port, const char *password,
+    int response_timeout)
+{
+	fprintf(f, "[smsc %s]\nhost = 127.0.0.1\nport = %d\n"
+	    "system_id = smsverify\npassword = %s\nreconnect_min_ms = 100\n"
+	    "reconnect_max_ms = 500\nenquire_link = 5\n"
+	    "response_timeout = %d\n", name, port, password,
+	    response_timeout);
+}
+
 static int
 write_conf(struct harness *h)
 {
@@ -356,25 +369,19 @@ write_conf(struct harness *h)
 	    "[store]\npath = %s/db\nmap_size = %s\nsweep_interval = 1\n"
 	    "[verify]\ncode_length = 6\nexpiry = %d\n"
 	    "max_check_attempts = %d\nrepeat_window = 600\nsender = Verify\n"
-	    "default_country = %s\n"
-	    "[smsc %s]\nhost = 127.0.0.1\nport = %d\nsystem_id = smsverify\n"
-	    "password = %s\nreconnect_min_ms = 100\n"
-	    "reconnect_max_ms = 500\nenquire_link = 5\n"
-	    "response_timeout = 5\n",
+	    "default_country = %s\n",
 	    h->http_port, h->dir, h->submit_wait_ms, h->server_extra, h->dir,
 	    h->map_size[0] ? h->map_size : "64M", h->expiry,
-	    h->max_checks, h->country[0] ? h->country : "US", h->sim_name,
-	    h->sim_port, h->smsc_password);
-	fputs(h->smsc_extra, f);
-	for (int i = 0; i < H_EXTRA_SIMS; i++) {
-		if (h->sims[i].name[0] == '\0')
-			continue;
-		fprintf(f, "[smsc %s]\nhost = 127.0.0.1\nport = %d\n"
-		    "system_id = smsverify\npassword = secret1\n"
-		    "reconnect_min_ms = 100\nreconnect_max_ms = 500\n"
-		    "enquire_link = 5\nresponse_timeout = 5\n",
-		    h->sims[i].name, h->sims[i].port);
+	    h->max_checks, h->country[0] ? h->country : "US");
+	if (h->sim_name[0] != '\0') {
+		write_smsc(f, h->sim_name, h->sim_port, h->smsc_password,
+		    h->response_timeout);
+		fputs(h->smsc_extra, f);
 	}
+	for (int i = 0; i < H_EXTRA_SIMS; i++)
+		if (h->sims[i].name[0] != '\0')
+			write_smsc(f, h->sims[i].name, h->sims[i].port,
+			    "secret1", h->response_timeout);
 	fprintf(f, "[key test]\ntoken = " H_TOKEN "\n%s\n"
 	    "[key other]\ntoken = other-token-0123456789abcdef\n%s\n",
 	    h->key_extra, h->extra_conf);
@@ -424,6 +431,40 @@ h_start_all(struct harness *h)
 	ck_assert_msg(h_sim_start(h) == 0, "simulator did not start");
 	ck_assert_msg(h_daemon_start(h, 1) == 0,
 	    "smsverifyd did not start or bind (see %s)", h->daemon_log);
+}
+
+void
+h_start_two(struct harness *h, const char *extra_conf)
+{
+	snprintf(h->sim_name, sizeof(h->sim_name), "a");
+	snprintf(h->sims[0].name, sizeof(h->sims[0].name), "b");
+	snprintf(h->extra_conf, sizeof(h->extra_conf), "%s", extra_conf);
+	ck_assert_msg(h_sim_start(h) == 0, "simulator a did not start");
+	ck_assert_msg(h_xsim_start(h, 0) == 0, "simulator b did not start");
+	ck_assert_msg(h_daemon_start(h, 1) == 0,
+	    "smsverifyd did not start or bind (see %s)", h->daemon_log);
+	ck_assert_msg(h_wait_up(h, 2, H_STATE_WAIT_MS) == 0,
+	    "both SMSCs never bound (see %s)", h->daemon_log);
+}
+
+int
+h_daemon_reload(struct harness *h)
+{
+	int ok = h_count_lines(h->daemon_log, "event=gw.reloaded ");
+	int refused = h_count_lines(h->daemon_log, "event=gw.reload_refused");
+
+	if (h->daemon_pid <= 0 || write_conf(h) != 0 ||
+	    kill(h->daemon_pid, SIGHUP) != 0)
+		return -1;
+	for (long long end = now_ms() + H_LOG_WAIT_MS; now_ms() < end;) {
+		if (h_count_lines(h->daemon_log, "event=gw.reloaded ") > ok)
+			return 0;
+		if (h_count_lines(h->daemon_log, "event=gw.reload_refused") >
+		    refused)
+			return -1;
+		h_nap_ms(25);
+	}
+	return -1;
 }
 
 int
@@ -526,6 +567,184 @@ h_json(struct harness *h, const char *method, const char *path,
 	*status = h_http(h, method, path, NULL, H_TOKEN, body, out,
 	    sizeof(out));
 	return json_loads(out, 0, NULL);
+}
+
+json_t *
+h_send(struct harness *h, const char *body, char *id, size_t idsize,
+    int want_status)
+{
+	int status;
+	json_t *j;
+
+	j = h_json(h, "POST", "/v1/verifications", body, &status);
+	ck_assert_msg(j != NULL, "send %s: the answer is not JSON (status %d)",
+	    body, status);
+	ck_assert_msg(status == want_status, "send %s answered %d, not %d",
+	    body, status, want_status);
+	if (id != NULL) {
+		const char *s = json_string_value(json_object_get(j, "id"));
+		ck_assert_msg(s != NULL, "send %s: no id in the answer", body);
+		snprintf(id, idsize, "%s", s);
+	}
+	return j;
+}
+
+json_t *
+h_send_code(struct harness *h, const char *phone, char *id, size_t idsize,
+    int want_status)
+{
+	char body[256];
+
+	snprintf(body, sizeof(body), "{\"phone\": \"%s\"}", phone);
+	return h_send(h, body, id, idsize, want_status);
+}
+
+json_t *
+h_check(struct harness *h, const char *id, const char *code, int *status)
+{
+	char body[256];
+
+	snprintf(body, sizeof(body), "{\"id\": \"%s\", \"code\": \"%s\"}",
+	    id, code);
+	return h_json(h, "POST", "/v1/verifications/check", body, status);
+}
+
+int
+h_code_valid(struct harness *h, const char *id, const char *code)
+{
+	int status, valid;
+	json_t *j = h_check(h, id, code, &status);
+
+	valid = status == 200 && json_is_true(json_object_get(j, "valid"));
+	json_decref(j);
+	return valid;
+}
+
+json_t *
+h_get_verif(struct harness *h, const char *id)
+{
+	char path[160];
+	int status;
+	json_t *j;
+
+	snprintf(path, sizeof(path), "/v1/verifications/%s", id);
+	j = h_json(h, "GET", path, NULL, &status);
+	ck_assert_msg(status == 200 && j != NULL, "GET %s answered %d", path,
+	    status);
+	return j;
+}
+
+void
+h_wait_verif(struct harness *h, const char *id, const char *key,
+    const char *want)
+{
+	char last[64] = "";
+
+	for (long long end = now_ms() + H_STATE_WAIT_MS; now_ms() < end;) {
+		json_t *j = h_get_verif(h, id);
+		snprintf(last, sizeof(last), "%s", h_jstr(j, key));
+		json_decref(j);
+		if (strcmp(last, want) == 0)
+			return;
+		h_nap_ms(50);
+	}
+	ck_abort_msg("%s: %s never became \"%s\" in %d ms (last \"%s\"; "
+	    "see %s)", id, key, want, H_STATE_WAIT_MS, last, h->daemon_log);
+}
+
+void
+h_wait_delivery(struct harness *h, const char *id, const char *want)
+{
+	char last[32] = "";
+
+	for (long long end = now_ms() + H_STATE_WAIT_MS; now_ms() < end;) {
+		json_t *j = h_get_verif(h, id);
+		json_t *a = json_array_get(json_object_get(j, "attempts"), 0);
+		snprintf(last, sizeof(last), "%s", a ? h_jstr(a, "delivery") :
+		    "");
+		json_decref(j);
+		if (last[0] != '\0' && strcmp(last, "pending") != 0)
+			break;
+		h_nap_ms(50);
+	}
+	ck_assert_msg(strcmp(last, want) == 0, "%s: the receipt said \"%s\", "
+	    "not \"%s\" (\"pending\" or \"\": none came in %d ms; see %s)", id,
+	    last, want, H_STATE_WAIT_MS, h->daemon_log);
+}
+
+void
+h_read_sms(const char *handset, const char *phone, int nth, char *text,
+    size_t tsize, char *code, size_t csize)
+{
+	char buf[2048];
+
+	if (text == NULL) {
+		text = buf;
+		tsize = sizeof(buf);
+	}
+	ck_assert_msg(h_wait_sms_in(handset, phone, nth, text, tsize,
+	    H_SMS_WAIT_MS) == 0, "no SMS #%d to %s reached %s in %d ms", nth,
+	    phone, handset, H_SMS_WAIT_MS);
+	ck_assert_msg(h_code_of(text, code, csize) == 0,
+	    "SMS #%d to %s holds no code: %s", nth, phone, text);
+}
+
+void
+h_read_code(const char *handset, const char *phone, int nth, char *code,
+    size_t csize)
+{
+	h_read_sms(handset, phone, nth, NULL, 0, code, csize);
+}
+
+json_t *
+h_smsc_entry(json_t *list, const char *name)
+{
+	size_t i;
+	json_t *e;
+
+	json_array_foreach(json_object_get(list, "smscs"), i, e)
+		if (strcmp(h_jstr(e, "name"), name) == 0)
+			return e;
+	return NULL;
+}
+
+void
+h_add_tests(Suite *s, const struct h_test *tests, size_t n, SFun setup,
+    SFun teardown)
+{
+	for (size_t i = 0; i < n; i++) {
+		TCase *tc = tcase_create(tests[i].name);
+		tcase_add_checked_fixture(tc, setup, teardown);
+		tcase_set_timeout(tc, 120);
+		tcase_add_loop_test(tc, tests[i].test, 0,
+		    tests[i].loops > 0 ? tests[i].loops : 1);
+		suite_add_tcase(s, tc);
+	}
+}
+
+int
+h_run_suite(Suite *s)
+{
+	char base[] = "/tmp/smsverify-suite-XXXXXX", cmd[128];
+	SRunner *sr;
+	int failed;
+
+	if (mkdtemp(base) == NULL || setenv("SV_TMPDIR", base, 1) != 0) {
+		perror("test directory");
+		return 1;
+	}
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	if (getenv("SV_KEEP") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", base);
+	} else {
+		fprintf(stderr, "test directories kept in %s\n", base);
+	}
+	return failed ? 1 : 0;
 }
 
 /* Walk the handset log; return the text of the nth message to phone. */
@@ -683,14 +902,20 @@ h_code_of(const char *text, char *code, size_t size)
 }
 
 int
-h_wait_lines(const char *path, const char *s, int timeout_ms)
+h_wait_lines_n(const char *path, const char *s, int n, int timeout_ms)
 {
-	int n;
+	int got;
 
 	for (long long end = now_ms() + timeout_ms;
-	    (n = h_count_lines(path, s)) == 0 && now_ms() < end;)
+	    (got = h_count_lines(path, s)) < n && now_ms() < end;)
 		h_nap_ms(25);
-	return n;
+	return got;
+}
+
+int
+h_wait_lines(const char *path, const char *s, int timeout_ms)
+{
+	return h_wait_lines_n(path, s, 1, timeout_ms);
 }
 
 int

@@ -10,10 +10,16 @@
 
 #include <stddef.h>
 #include <sys/types.h>
+#include <check.h>
 #include <jansson.h>
 
 #define H_TOKEN "test-token-0123456789abcdef"
 #define H_EXTRA_SIMS 2
+/* Bounds of the waits the helpers below make: generous, for a loaded
+ * two-core machine under ASan; a test that passes waits far less. */
+#define H_SMS_WAIT_MS 20000    /* a message reaching a handset log */
+#define H_STATE_WAIT_MS 30000  /* a verification reaching a state */
+#define H_LOG_WAIT_MS 10000    /* a line reaching the daemon's log */
 
 /* A further simulator (the second and third SMSC).  It runs only when a
  * test names it; its [smsc NAME] section is then written with its port,
@@ -44,11 +50,14 @@ struct harness {
 	char sim_args[256];   /* extra simulator arguments */
 	char server_extra[256]; /* more lines for the [server] section */
 	char extra_conf[1024];
-	/* the first simulator's [smsc NAME] ("sim") and the password the
-	 * daemon binds it with ("secret1", what the simulator expects) */
+	/* the first simulator's [smsc NAME] ("sim"; empty: the
+	 * configuration has no section for it, as a reload may add one) and
+	 * the password the daemon binds it with ("secret1", what the
+	 * simulator expects) */
 	char sim_name[33];
 	char smsc_password[16];
 	char smsc_extra[256];  /* more lines for the first [smsc] section */
+	int response_timeout;  /* every [smsc]'s response_timeout, s (5) */
 	char key_extra[512];   /* more lines for [key test] */
 	/* tests/hook_sink, a webhook receiver, when a test starts it */
 	int hook_port;
@@ -81,6 +90,16 @@ int h_daemon_start(struct harness *, int want_bound);
 /* The simulator, then smsverifyd bound to it; the test fails (naming the
  * daemon's log) when either does not come up. */
 void h_start_all(struct harness *);
+/* The simulators "a" (the first) and "b" (h->sims[0]), then smsverifyd
+ * with extra_conf (e.g. a [route]) added to its configuration; waits
+ * until both SMSCs are bound.  The test fails when any does not come up. */
+void h_start_two(struct harness *, const char *extra_conf);
+/* Write the configuration again from h (as h_daemon_start() does), send
+ * SIGHUP and wait (bounded by H_LOG_WAIT_MS) until the daemon logs that
+ * it swapped it in (event=gw.reloaded) or refused it
+ * (event=gw.reload_refused).  0 when it was swapped in; -1 when it was
+ * refused or nothing was logged in time. */
+int h_daemon_reload(struct harness *);
 /* Send sig and wait (bounded); returns the exit status or -1. */
 int h_daemon_stop(struct harness *, int sig);
 /* Stop whatever runs and remove the directory (unless SV_KEEP is set).
@@ -96,6 +115,62 @@ int h_http(struct harness *, const char *method, const char *path,
 /* The same with the answer parsed as JSON (NULL when it is not). */
 json_t *h_json(struct harness *, const char *method, const char *path,
     const char *body, int *status);
+/* POST /v1/verifications with the JSON body; the test fails unless the
+ * answer is JSON with HTTP status want_status.  Copies the answer's id
+ * into id unless id is NULL; returns the answer (the caller frees it). */
+json_t *h_send(struct harness *, const char *body, char *id, size_t idsize,
+    int want_status);
+/* h_send() of {"phone": phone}. */
+json_t *h_send_code(struct harness *, const char *phone, char *id,
+    size_t idsize, int want_status);
+/* POST /v1/verifications/check of code for id; *status gets the HTTP
+ * status.  Returns the answer (the caller frees it; NULL: not JSON). */
+json_t *h_check(struct harness *, const char *id, const char *code,
+    int *status);
+/* 1 when h_check() answers 200 with "valid": true, else 0. */
+int h_code_valid(struct harness *, const char *id, const char *code);
+/* GET /v1/verifications/ID; the test fails unless it answers 200 with
+ * JSON.  The caller frees the answer. */
+json_t *h_get_verif(struct harness *, const char *id);
+/* Wait (bounded by H_STATE_WAIT_MS) until GET /v1/verifications/ID shows
+ * the string member key equal to want (e.g. "status" "expired",
+ * "send_status" "sent"); the test fails, with the last value seen, when it
+ * never does. */
+void h_wait_verif(struct harness *, const char *id, const char *key,
+    const char *want);
+/* Wait (bounded by H_STATE_WAIT_MS) until the receipt of id's first
+ * attempt has come (its "delivery" is no longer "pending"); the test fails
+ * unless it came and says want ("delivered", "undeliverable"). */
+void h_wait_delivery(struct harness *, const char *id, const char *want);
+/* Read a code as a person reads their phone: wait (bounded by
+ * H_SMS_WAIT_MS) for the nth message to phone in the handset log, copy
+ * its text (unless text is NULL) and the code in it.  The test fails,
+ * naming the handset log, when no such message comes or it holds no
+ * code.  h_read_code() is h_read_sms() without the text. */
+void h_read_sms(const char *handset, const char *phone, int nth, char *text,
+    size_t tsize, char *code, size_t csize);
+void h_read_code(const char *handset, const char *phone, int nth,
+    char *code, size_t csize);
+/* The entry called name in the "smscs" array of a GET /v1/smscs answer,
+ * or NULL (borrowed from list). */
+json_t *h_smsc_entry(json_t *list, const char *name);
+/* Run the suite: every test directory under one base directory (a forked
+ * test that fails an assertion never runs its teardown, so main removes
+ * the base at the end, unless SV_KEEP is set).  Returns main's exit
+ * status: 0 when every test passed. */
+int h_run_suite(Suite *);
+/* A test case of an end-to-end suite: test, run loops times (_i from 0;
+ * 0 means once). */
+struct h_test {
+	const char *name;
+	const TTest *test;
+	int loops;
+};
+/* Add the n test cases to s, each run between setup and teardown and
+ * bounded by two minutes. */
+void h_add_tests(Suite *s, const struct h_test *tests, size_t n,
+    SFun setup, SFun teardown);
+
 /* Wait (bounded by timeout_ms) for the nth (1-based) message to phone in
  * the handset log; copy its text.  0 or -1. */
 int h_wait_sms(struct harness *, const char *phone, int nth, char *text,
@@ -119,8 +194,10 @@ int h_wait_idle(struct harness *, int timeout_ms);
 /* Lines of the file that contain s (0 when there is no file). */
 int h_count_lines(const char *path, const char *s);
 /* Wait (bounded by timeout_ms) until a line of the file contains s (log
- * lines may leave in batches); returns h_count_lines() then. */
+ * lines may leave in batches); returns h_count_lines() then.
+ * h_wait_lines_n() waits until n lines do. */
 int h_wait_lines(const char *path, const char *s, int timeout_ms);
+int h_wait_lines_n(const char *path, const char *s, int n, int timeout_ms);
 /* The string member k of the object j, or "" when it is not one. */
 const char *h_jstr(json_t *j, const char *k);
 /* Milliseconds on a monotonic clock. */

@@ -6,7 +6,8 @@
  *	    [-o HANDSET_LOG] [--dlr none|delivered|undeliv] [--dlr-delay-ms N]
  *	    [--id-format dec|hex] [--dlr-id-format dec|hex] [--dlr-tlv 0|1]
  *	    [--latin1] [--fail-every N] [--fail-status N]
- *	    [--refuse-prefix DIGITS] [--drop-after N] [--resp-delay-ms N] [--concat-timeout-ms N] [-q]
+ *	    [--refuse-prefix DIGITS] [--drop-after N] [--resp-delay-ms N]
+ *	    [--hold-resp] [--concat-timeout-ms N] [-q]
  *
  * One libevent loop serves any number of client binds on 127.0.0.1.  A
  * bind is checked against -u/-w (either may be left out to accept any).
@@ -40,7 +41,11 @@
  * --drop-after N closes the connection that carries the Nth submit
  * without answering it (once; that message is lost, no handset line);
  * --resp-delay-ms holds every submit_sm_resp back (receipts may then
- * overtake their response, as real ones do).
+ * overtake their response, as real ones do);
+ * --hold-resp holds every submit_sm_resp back until SIGUSR1, which sends
+ * the held ones in order ("event=hold.released responses=N") and ends the
+ * hold: a test can do something while submits are surely in flight, and
+ * depends on no timing.
  *
  * The simulator only speaks through smpp_pdu.c; it never includes
  * libsmpp34.  It is also the benchmark peer, so the hot path allocates
@@ -122,6 +127,7 @@ struct sim_opts {
 	uint32_t fail_status;     /* --fail-status, 0: ESME_RTHROTTLED */
 	const char *refuse_prefix;
 	int resp_delay_ms;
+	int hold_resp;            /* --hold-resp: until SIGUSR1 */
 	int concat_timeout_ms;
 	int quiet;
 };
@@ -204,7 +210,8 @@ struct sim {
 	struct sim_opts o;
 	struct event_base *base;
 	struct evconnlistener *listener;
-	struct event *sigint, *sigterm, *reaper;
+	struct event *sigint, *sigterm, *sigusr1, *reaper;
+	int holding;              /* --hold-resp and no SIGUSR1 yet */
 	struct conn_list conns, dead;
 	uint64_t next_conn_id;
 	uint64_t next_msgid;
@@ -295,6 +302,9 @@ format_msgid(uint64_t v, int hex, char *out, size_t size)
 
 /* ---- the delayed-job FIFOs ---- */
 
+/* The due time of a response held until SIGUSR1 (--hold-resp). */
+#define HELD UINT64_MAX
+
 static struct job *
 job_get(struct sim *sim)
 {
@@ -321,7 +331,7 @@ fifo_arm(struct fifo *q)
 	uint64_t now = now_ms(), wait;
 	struct timeval tv;
 
-	if (q->head == NULL)
+	if (q->head == NULL || q->head->due_ms == HELD)
 		return;
 	wait = q->head->due_ms > now ? q->head->due_ms - now : 0;
 	tv.tv_sec = (time_t)(wait / 1000);
@@ -873,9 +883,11 @@ answer_submit(struct sim *sim, struct conn *c, uint32_t seq, uint32_t status,
 
 	if (status == ST_OK)
 		format_msgid(msgid, sim->o.id_hex, id, sizeof(id));
-	if (sim->o.resp_delay_ms > 0 && (j = job_get(sim)) != NULL) {
+	if ((sim->holding || sim->o.resp_delay_ms > 0) &&
+	    (j = job_get(sim)) != NULL) {
 		j->kind = JOB_RESP;
-		j->due_ms = now_ms() + (uint64_t)sim->o.resp_delay_ms;
+		j->due_ms = sim->holding ? HELD :
+		    now_ms() + (uint64_t)sim->o.resp_delay_ms;
 		j->conn_id = c->id;
 		j->seq = seq;
 		j->msgid = status == ST_OK ? msgid : 0;
@@ -1230,6 +1242,25 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(sim->base);
 }
 
+/* SIGUSR1: send the responses --hold-resp held (in order: one delayed by
+ * --resp-delay-ms ahead of them still waits its time) and hold no more. */
+static void
+release_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct sim *sim = arg;
+	uint64_t now = now_ms();
+	int n = 0;
+
+	for (struct job *j = sim->resps.head; j != NULL; j = j->next)
+		if (j->due_ms == HELD) {
+			j->due_ms = now;
+			n++;
+		}
+	sim->holding = 0;
+	sim_log(sim, "event=hold.released responses=%d", n);
+	fifo_arm(&sim->resps);
+}
+
 static int
 sim_listen(struct sim *sim)
 {
@@ -1277,16 +1308,20 @@ sim_init(struct sim *sim)
 		return -1;
 	sim->sigint = evsignal_new(sim->base, SIGINT, signal_cb, sim);
 	sim->sigterm = evsignal_new(sim->base, SIGTERM, signal_cb, sim);
+	sim->sigusr1 = evsignal_new(sim->base, SIGUSR1, release_cb, sim);
+	sim->holding = sim->o.hold_resp;
 	sim->reaper = event_new(sim->base, -1, 0, reap_cb, sim);
 	sim->resps.timer = evtimer_new(sim->base, resp_timer_cb, sim);
 	sim->dlrs.timer = evtimer_new(sim->base, dlr_timer_cb, sim);
 	sim->concat_timer = evtimer_new(sim->base, concat_timer_cb, sim);
 	if (sim->sigint == NULL || sim->sigterm == NULL ||
+	    sim->sigusr1 == NULL ||
 	    sim->reaper == NULL || sim->resps.timer == NULL ||
 	    sim->dlrs.timer == NULL || sim->concat_timer == NULL)
 		return -1;
 	evsignal_add(sim->sigint, NULL);
 	evsignal_add(sim->sigterm, NULL);
+	evsignal_add(sim->sigusr1, NULL);
 	if (sim->o.handset != NULL) {
 		sim->handset = fopen(sim->o.handset, "a");
 		if (sim->handset == NULL) {
@@ -1332,6 +1367,8 @@ sim_free(struct sim *sim)
 		event_free(sim->sigint);
 	if (sim->sigterm != NULL)
 		event_free(sim->sigterm);
+	if (sim->sigusr1 != NULL)
+		event_free(sim->sigusr1);
 	if (sim->reaper != NULL)
 		event_free(sim->reaper);
 	if (sim->base != NULL)
@@ -1352,7 +1389,7 @@ usage(void)
 	    "\t[--id-format dec|hex] [--dlr-id-format dec|hex] "
 	    "[--dlr-tlv 0|1]\n"
 	    "\t[--latin1] [--fail-every N] [--refuse-prefix DIGITS]\n"
-	    "\t[--drop-after N] [--resp-delay-ms N] "
+	    "\t[--drop-after N] [--resp-delay-ms N] [--hold-resp] "
 	    "[--concat-timeout-ms N] [-q]\n");
 	exit(2);
 }
@@ -1386,7 +1423,7 @@ enum {
 	OPT_DLR = 256, OPT_DLR_DELAY, OPT_ID_FORMAT, OPT_DLR_ID_FORMAT,
 	OPT_DLR_TLV, OPT_LATIN1, OPT_FAIL_EVERY, OPT_FAIL_STATUS,
 	OPT_REFUSE_PREFIX,
-	OPT_DROP_AFTER, OPT_RESP_DELAY, OPT_CONCAT_TIMEOUT,
+	OPT_DROP_AFTER, OPT_RESP_DELAY, OPT_HOLD_RESP, OPT_CONCAT_TIMEOUT,
 };
 
 static void
@@ -1410,6 +1447,7 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 		{ "refuse-prefix", required_argument, NULL, OPT_REFUSE_PREFIX },
 		{ "drop-after", required_argument, NULL, OPT_DROP_AFTER },
 		{ "resp-delay-ms", required_argument, NULL, OPT_RESP_DELAY },
+		{ "hold-resp", no_argument, NULL, OPT_HOLD_RESP },
 		{ "concat-timeout-ms", required_argument, NULL,
 		    OPT_CONCAT_TIMEOUT },
 		{ "help", no_argument, NULL, 'h' },
@@ -1468,6 +1506,7 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 		case OPT_RESP_DELAY:
 			o->resp_delay_ms = (int)num_arg(optarg, 3600000);
 			break;
+		case OPT_HOLD_RESP: o->hold_resp = 1; break;
 		case OPT_CONCAT_TIMEOUT:
 			o->concat_timeout_ms = (int)num_arg(optarg, 3600000);
 			break;
