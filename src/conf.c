@@ -1328,7 +1328,6 @@ sect_of(const struct parser *p, int kind, const char *name)
 	return NULL;
 }
 
-/* Whole-file rules, after every section is converted. */
 /* 1 for an IPv4 or IPv6 address or "localhost": what the SMPP session
  * connects to without a (blocking) DNS lookup. */
 static int
@@ -1341,19 +1340,15 @@ host_is_address(const char *h)
 	    inet_pton(AF_INET6, h, &a6) == 1;
 }
 
+/* Each SMSC's own rules: a reconnect range that is one, a host that is
+ * an address. */
 static void
-validate(struct parser *p)
+validate_smscs(struct parser *p)
 {
 	struct conf *c = p->conf;
-	const struct sect *s, *o;
-	int i, j, a, b, eof = p->lines > 0 ? p->lines : 1;
+	const struct sect *s;
+	int i;
 
-	if (c->nsmsc == 0)
-		perr(p, eof, NULL, NULL, "at least one [smsc NAME] section "
-		    "is required");
-	if (c->nkey == 0)
-		perr(p, eof, NULL, NULL, "at least one [key NAME] section "
-		    "is required (API clients need a token)");
 	for (i = 0; i < c->nsmsc; i++) {
 		struct conf_smsc *m = &c->smscs[i];
 
@@ -1368,6 +1363,17 @@ validate(struct parser *p)
 			    "an IP address (host names are not resolved)",
 			    m->host);
 	}
+}
+
+/* Each key's rules: a webhook has its secret, no token is another
+ * key's. */
+static void
+validate_keys(struct parser *p)
+{
+	struct conf *c = p->conf;
+	const struct sect *s;
+	int i, j;
+
 	for (i = 0; i < c->nkey; i++) {
 		struct conf_key *k = &c->keys[i];
 
@@ -1385,7 +1391,16 @@ validate(struct parser *p)
 			break;
 		}
 	}
-	/* one prefix, one route: longest-prefix matching needs it */
+}
+
+/* One prefix, one route: longest-prefix matching needs it. */
+static void
+validate_prefixes(struct parser *p)
+{
+	struct conf *c = p->conf;
+	const struct sect *s, *o;
+	int i, j, a, b;
+
 	for (i = 0; i < c->nroute; i++) {
 		s = sect_of(p, SD_ROUTE, c->routes[i].name);
 		for (a = 0; a < c->routes[i].nprefix; a++) {
@@ -1405,48 +1420,81 @@ validate(struct parser *p)
 			}
 		}
 	}
-	/* "+" is the default route: without it a number outside every
-	 * prefix would have no SMSC, found out only when someone asks. */
-	if (c->nroute > 0) {
-		int dflt = 0, unread = 0;
+}
 
-		for (i = 0; i < c->nroute && !dflt; i++) {
-			unread |= c->routes[i].nprefix == 0;  /* reported */
-			for (a = 0; a < c->routes[i].nprefix; a++)
-				dflt |= strcmp(c->routes[i].prefixes[a], "+") == 0;
-		}
-		if (!dflt && !unread) {
-			s = sect_of(p, SD_ROUTE, c->routes[0].name);
-			perr(p, key_line(s, "prefix"), s, "prefix", "no [route] "
-			    "has prefix + (the default): numbers outside the "
-			    "prefixes given would have no SMSC");
-		}
-	}
-	/* No [route] at all: one implicit route "+" over every SMSC in the
-	 * order they are written. */
-	if (c->nroute == 0 && c->nsmsc > 0) {
-		struct conf_route *r;
+/* "+" is the default route: without it a number outside every prefix
+ * would have no SMSC, found out only when someone asks.  Not reported
+ * when a route's prefixes were refused already. */
+static void
+validate_default_route(struct parser *p)
+{
+	struct conf *c = p->conf;
+	const struct sect *s;
+	int i, a, dflt = 0, unread = 0;
 
-		free(c->routes);
-		c->routes = xcalloc(1, sizeof(*c->routes));
-		c->nroute = 1;
-		r = &c->routes[0];
-		r->name = xstrdup("default");
-		r->line = 0;
-		r->prefixes = xcalloc(1, sizeof(*r->prefixes));
-		r->prefixes[0] = xstrdup("+");
-		r->nprefix = 1;
-		r->smsc = xcalloc((size_t)c->nsmsc, sizeof(*r->smsc));
-		for (i = 0; i < c->nsmsc; i++)
-			r->smsc[i] = i;
-		r->nsmsc = c->nsmsc;
-		/* the [route] defaults */
-		r->floor = 20;
-		r->window = 600;
-		r->min_sample = 20;
-		r->probe = 5;
-		r->grace = 120;
+	if (c->nroute == 0)
+		return;
+	for (i = 0; i < c->nroute && !dflt; i++) {
+		unread |= c->routes[i].nprefix == 0;  /* reported */
+		for (a = 0; a < c->routes[i].nprefix; a++)
+			dflt |= strcmp(c->routes[i].prefixes[a], "+") == 0;
 	}
+	if (!dflt && !unread) {
+		s = sect_of(p, SD_ROUTE, c->routes[0].name);
+		perr(p, key_line(s, "prefix"), s, "prefix", "no [route] has "
+		    "prefix + (the default): numbers outside the prefixes "
+		    "given would have no SMSC");
+	}
+}
+
+/* No [route] at all: one implicit route "default", prefix "+", over
+ * every SMSC in the order they are written, with the [route] defaults. */
+static void
+add_implicit_route(struct conf *c)
+{
+	struct conf_route *r;
+	int i;
+
+	free(c->routes);
+	c->routes = xcalloc(1, sizeof(*c->routes));
+	c->nroute = 1;
+	r = &c->routes[0];
+	r->name = xstrdup("default");
+	r->line = 0;
+	r->prefixes = xcalloc(1, sizeof(*r->prefixes));
+	r->prefixes[0] = xstrdup("+");
+	r->nprefix = 1;
+	r->smsc = xcalloc((size_t)c->nsmsc, sizeof(*r->smsc));
+	for (i = 0; i < c->nsmsc; i++)
+		r->smsc[i] = i;
+	r->nsmsc = c->nsmsc;
+	r->floor = 20;
+	r->window = 600;
+	r->min_sample = 20;
+	r->probe = 5;
+	r->grace = 120;
+}
+
+/* Whole-file rules, after every section is converted; then the implicit
+ * route when the file has none. */
+static void
+validate(struct parser *p)
+{
+	struct conf *c = p->conf;
+	int eof = p->lines > 0 ? p->lines : 1;
+
+	if (c->nsmsc == 0)
+		perr(p, eof, NULL, NULL, "at least one [smsc NAME] section "
+		    "is required");
+	if (c->nkey == 0)
+		perr(p, eof, NULL, NULL, "at least one [key NAME] section "
+		    "is required (API clients need a token)");
+	validate_smscs(p);
+	validate_keys(p);
+	validate_prefixes(p);
+	validate_default_route(p);
+	if (c->nroute == 0 && c->nsmsc > 0)
+		add_implicit_route(c);
 }
 
 static int
