@@ -351,23 +351,14 @@ name_valid(const char *s)
 	return 1;
 }
 
-/* A "[...]" header: start a new section (or none, when it is bad). */
-static void
-begin_section(struct parser *p, char *text)
+/* The definition of section kind, given name (may be ""): NULL after
+ * reporting an unknown kind or a name it must not or must have. */
+static const struct sdef *
+section_def(struct parser *p, const char *kind, const char *name)
 {
-	char *kind, *name, *e;
 	const struct sdef *def = NULL;
-	struct sect *s;
 	int i;
 
-	p->in_section = 1;
-	p->cur = NULL;
-	kind = ini_lskip(text);
-	ini_rstrip(kind);
-	for (e = kind; *e != '\0' && !isspace((unsigned char)*e); e++)
-		;
-	name = ini_lskip(e);
-	*e = '\0';
 	for (i = 0; i < SD_N; i++)
 		if (strcmp(kind, sections[i].kind) == 0)
 			def = &sections[i];
@@ -378,24 +369,65 @@ begin_section(struct parser *p, char *text)
 		else
 			perr(p, p->line, NULL, NULL, "unknown section [%s]",
 			    kind);
-		return;
+		return NULL;
 	}
 	if (def->named && *name == '\0') {
 		perr(p, p->line, NULL, NULL, "section [%s] needs a name: "
 		    "[%s NAME]", kind, kind);
-		return;
+		return NULL;
 	}
 	if (!def->named && *name != '\0') {
 		perr(p, p->line, NULL, NULL, "section [%s] takes no name "
 		    "(found [%s %s])", kind, kind, name);
-		return;
+		return NULL;
 	}
 	if (def->named && !name_valid(name)) {
 		perr(p, p->line, NULL, NULL, "section name '%s' in [%s ...] "
 		    "must be 1..%d letters, digits, '.', '_' or '-'", name,
 		    kind, CONF_NAME_MAX);
-		return;
+		return NULL;
 	}
+	return def;
+}
+
+/* Mark s, the newest section, a duplicate when an earlier one has its
+ * kind and name, and report it. */
+static void
+check_duplicate(struct parser *p, struct sect *s)
+{
+	int i;
+
+	for (i = 0; i < p->nsect - 1; i++) {
+		const struct sect *o = &p->sects[i];
+
+		if (o->def == s->def && !o->dup && (s->def->named == 0 ||
+		    strcmp(o->name, s->name) == 0)) {
+			s->dup = 1;
+			perr(p, p->line, s, NULL, "duplicate section (first "
+			    "at line %d)", o->line);
+			break;
+		}
+	}
+}
+
+/* A "[...]" header: start a new section (or none, when it is bad). */
+static void
+begin_section(struct parser *p, char *text)
+{
+	char *kind, *name, *e;
+	const struct sdef *def;
+	struct sect *s;
+
+	p->in_section = 1;
+	p->cur = NULL;
+	kind = ini_lskip(text);
+	ini_rstrip(kind);
+	for (e = kind; *e != '\0' && !isspace((unsigned char)*e); e++)
+		;
+	name = ini_lskip(e);
+	*e = '\0';
+	if ((def = section_def(p, kind, name)) == NULL)
+		return;
 	p->sects = xrealloc(p->sects, (size_t)(p->nsect + 1) *
 	    sizeof(*p->sects));
 	s = &p->sects[p->nsect++];
@@ -405,17 +437,7 @@ begin_section(struct parser *p, char *text)
 	s->line = p->line;
 	s->raw = xcalloc(def->nkeys, sizeof(*s->raw));
 	s->lines = xcalloc(def->nkeys, sizeof(*s->lines));
-	for (i = 0; i < p->nsect - 1; i++) {
-		const struct sect *o = &p->sects[i];
-
-		if (o->def == def && !o->dup && (def->named == 0 ||
-		    strcmp(o->name, s->name) == 0)) {
-			s->dup = 1;
-			perr(p, p->line, s, NULL, "duplicate section (first "
-			    "at line %d)", o->line);
-			break;
-		}
-	}
+	check_duplicate(p, s);
 	p->cur = s;
 }
 
@@ -1257,12 +1279,14 @@ find_single(const struct parser *p, int kind)
 	return NULL;
 }
 
+/* Allocate the structs of the repeating sections and give each its name
+ * and line, in file order, before any value is converted: routes refer
+ * to SMSCs, keys to templates, written after them. */
 static void
-apply_all(struct parser *p)
+name_sections(struct parser *p)
 {
 	struct conf *c = p->conf;
-	const struct sect *byidx;
-	int i, kind, n[SD_N] = { 0 };
+	int i, n[SD_N] = { 0 };
 
 	for (i = 0; i < p->nsect; i++)
 		if (!p->sects[i].dup)
@@ -1272,8 +1296,6 @@ apply_all(struct parser *p)
 	c->keys = xcalloc((size_t)n[SD_KEY], sizeof(*c->keys));
 	c->templates = xcalloc((size_t)n[SD_TEMPLATE],
 	    sizeof(*c->templates));
-	/* names first: routes refer to SMSCs, keys to templates, written
-	 * after them */
 	for (i = 0; i < p->nsect; i++) {
 		const struct sect *s = &p->sects[i];
 
@@ -1293,9 +1315,21 @@ apply_all(struct parser *p)
 			c->templates[c->ntemplate++].line = s->line;
 		}
 	}
+}
+
+/* Convert every section into p->conf: [server], [store] and [verify]
+ * (all defaults when absent), then each repeating section into its
+ * struct, in file order; duplicates are skipped. */
+static void
+apply_all(struct parser *p)
+{
+	struct conf *c = p->conf;
+	const struct sect *byidx;
+	int i, kind, n[SD_N] = { 0 };
+
+	name_sections(p);
 	for (kind = SD_SERVER; kind <= SD_VERIFY; kind++)
 		apply_section(p, &sections[kind], find_single(p, kind), c);
-	n[SD_SMSC] = n[SD_ROUTE] = n[SD_KEY] = n[SD_TEMPLATE] = 0;
 	for (i = 0; i < p->nsect; i++) {
 		byidx = &p->sects[i];
 		if (byidx->dup)
@@ -1601,6 +1635,28 @@ conf_load_string(const char *text, const char *name, char **errors)
 	return load(text, strlen(text), name, errors);
 }
 
+/* *errors, unless errors is NULL: a malloc'd text printed from fmt. */
+static void
+errors_printf(char **errors, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+errors_printf(char **errors, const char *fmt, ...)
+{
+	va_list ap;
+	int len;
+
+	if (errors == NULL)
+		return;
+	va_start(ap, fmt);
+	len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	*errors = xmalloc((size_t)len + 1);
+	va_start(ap, fmt);
+	vsnprintf(*errors, (size_t)len + 1, fmt, ap);
+	va_end(ap);
+}
+
 /*
  * Load and validate the file at path.  Returns the config, or NULL with
  * *errors malloc'd: the file's problems, or why it could not be read.
@@ -1617,14 +1673,8 @@ conf_load(const char *path, char **errors)
 		*errors = NULL;
 	f = fopen(path, "r");
 	if (f == NULL) {
-		if (errors != NULL) {
-			int len = snprintf(NULL, 0, "%s: cannot open: %s\n",
-			    path, strerror(errno));
-
-			*errors = xmalloc((size_t)len + 1);
-			snprintf(*errors, (size_t)len + 1,
-			    "%s: cannot open: %s\n", path, strerror(errno));
-		}
+		errors_printf(errors, "%s: cannot open: %s\n", path,
+		    strerror(errno));
 		return NULL;
 	}
 	buf = xmalloc(CONF_MAX_FILE + 1);
@@ -1635,13 +1685,7 @@ conf_load(const char *path, char **errors)
 
 		fclose(f);
 		free(buf);
-		if (errors != NULL) {
-			int len = snprintf(NULL, 0, "%s: %s\n", path, why);
-
-			*errors = xmalloc((size_t)len + 1);
-			snprintf(*errors, (size_t)len + 1, "%s: %s\n", path,
-			    why);
-		}
+		errors_printf(errors, "%s: %s\n", path, why);
 		return NULL;
 	}
 	fclose(f);
