@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -847,6 +848,24 @@ START_TEST(unreadable_file)
 }
 END_TEST
 
+/* A file with a NUL octet is not text: refused whole, by its name. */
+START_TEST(file_with_nul)
+{
+	char path[] = "/tmp/check_conf.XXXXXX", *errors = NULL, want[64];
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "[server]\n\0\n", 11), 11);
+	close(fd);
+	ck_assert_ptr_null(conf_load(path, &errors));
+	unlink(path);
+	snprintf(want, sizeof(want), "%s: contains a NUL octet (not text)\n",
+	    path);
+	ck_assert_pstr_eq(errors, want);
+	free(errors);
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -888,6 +907,7 @@ conf_suite(void)
 	tcase_add_test(tc, whole_file_rules);
 	tcase_add_test(tc, all_errors_reported);
 	tcase_add_test(tc, unreadable_file);
+	tcase_add_test(tc, file_with_nul);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("templates");
