@@ -228,7 +228,7 @@ struct sect {
 	char *name;               /* NULL for [server], [store], [verify] */
 	int line;                 /* of the header */
 	int dup;                  /* a repeat of an earlier section: skipped */
-	char **raw;               /* per key of def: value as written, or NULL */
+	char **raw;               /* per key of def: as written, or NULL */
 	int *lines;               /* per key: its line, 0 when not given */
 };
 
@@ -291,6 +291,7 @@ perr(struct parser *p, int line, const struct sect *s, const char *key,
 	    where, key ? key : "", key ? ": " : "", msg);
 }
 
+/* 1 when a problem is already recorded at line. */
 static int
 has_error_at(const struct parser *p, int line)
 {
@@ -337,6 +338,7 @@ ini_find(char *s, const char *chars)
 	return s;
 }
 
+/* 1 for a section NAME: 1..CONF_NAME_MAX letters, digits, '.', '_', '-'. */
 static int
 name_valid(const char *s)
 {
@@ -666,6 +668,7 @@ parse_size(const char *v, long long *n, long long *mult, int *overflow)
 	return rc;
 }
 
+/* v octets as the shortest exact K, M, G or T size ("1G"), else digits. */
 static void
 fmt_size(long long v, char *buf, size_t size)
 {
@@ -681,6 +684,7 @@ fmt_size(long long v, char *buf, size_t size)
 	snprintf(buf, size, "%lld", v);
 }
 
+/* 1 when s is printable ASCII; a space only when allow_space. */
 static int
 printable(const char *s, int allow_space)
 {
@@ -703,6 +707,9 @@ has_control(const char *s)
 	return 0;
 }
 
+/* 1 for an SMS source address: up to 11 letters, digits, spaces, '.',
+ * '_' or '-' with a letter among them, or up to 15 digits after an
+ * optional '+'. */
 static int
 sender_valid(const char *s)
 {
@@ -729,6 +736,7 @@ sender_valid(const char *s)
 	return letters > 0;
 }
 
+/* 1 for a number prefix: '+' and up to 15 digits. */
 static int
 prefix_valid(const char *s)
 {
@@ -763,6 +771,7 @@ split_words(const char *v, int *count)
 	return w;
 }
 
+/* Free split_words()' answer of n words. */
 static void
 free_words(char **w, int n)
 {
@@ -1531,6 +1540,7 @@ validate(struct parser *p)
 		add_implicit_route(c);
 }
 
+/* qsort() order of errors: by line, then as found. */
 static int
 err_cmp(const void *a, const void *b)
 {
@@ -1569,6 +1579,7 @@ errors_text(struct parser *p)
 	return out;
 }
 
+/* Free what the parser owns; the conf is not its. */
 static void
 parser_free(struct parser *p)
 {
