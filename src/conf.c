@@ -7,10 +7,12 @@
  * every section header, so repeated, empty and unknown sections are all
  * noticed.  handler() then records each key's raw value and line in its
  * section, rejecting unknown keys and keys given twice.  The second pass
- * converts every value through the key table below - one line per key
- * with its type, bounds and default, in the manner of Redis' config.c -
- * and then validates the file as a whole (cross references between
- * routes and SMSCs, unique tokens, at least one SMSC and one key).
+ * converts every value through the key tables below - one line per key
+ * with its type, bounds and default, in the manner of Redis' config.c;
+ * the type is the converter, one small conv_*() function per type of
+ * value - and then validates the file as a whole (cross references
+ * between routes and SMSCs, unique tokens, at least one SMSC and one
+ * key).
  *
  * [template NAME] sections are checked when they are read, as a send
  * would use them: a text that has no code placeholder, or that with the
@@ -47,35 +49,30 @@
 #define CONF_TEMPLATE_PARTS 4           /* SMS parts a template may need */
 #define CONF_MAX_MINUTES 1440           /* [verify] expiry 86400 s at most */
 
-enum ktype {
-	T_INT,          /* int within min..max */
-	T_SIZE,         /* uint64_t, integer with K/M/G/T suffix, min..max */
-	T_STR,          /* printable ASCII, length min..max */
-	T_WORD,         /* printable ASCII without spaces, length min..max */
-	T_PATH,         /* a file name: no control characters */
-	T_ENUM,         /* int: index of the value in vals */
-	T_ENUMSTR,      /* char *: one of vals */
-	T_HOSTPORT,     /* char * at off, int port at off2 */
-	T_SENDER,       /* SMS source address */
-	T_COUNTRY,      /* ISO 3166 alpha-2, upper case */
-	T_PREFIXES,     /* char ** at off, count at off2 */
-	T_SMSCLIST,     /* int * (SMSC indexes) at off, count at off2 */
-	T_TOKEN,        /* API token: 16..256 printable, no spaces */
-	T_URL,          /* http:// or https:// */
-	T_LANG,         /* a built-in template language */
-	T_PHONETYPES,   /* int: bits 1 << enum phone_type, from type names */
-	T_TEMPLATE,     /* message text: UTF-8, a code placeholder, fits */
-	T_TMPLNAME,     /* a [template NAME] that is not a language */
-};
+struct kctx;
+
+/*
+ * A converter: the raw value v of one key into its field(s) in the struct
+ * at base.  Returns 0, or -1 after reporting the problem with the key's
+ * line (the fields are then left untouched).  There is one per type of
+ * value, each defined with its contract in the second pass below, and
+ * each key's line in the tables names its converter.
+ */
+typedef int conv_fn(struct kctx *k, const char *v, char *base);
+
+static conv_fn conv_int, conv_size, conv_str, conv_word, conv_path,
+    conv_enum, conv_enumstr, conv_hostport, conv_sender, conv_country,
+    conv_prefixes, conv_smsclist, conv_token, conv_url, conv_lang,
+    conv_phonetypes, conv_template, conv_tmplname;
 
 struct kdef {
 	const char *name;
-	enum ktype type;
-	long long min, max;
+	conv_fn *conv;            /* the type of the value */
+	long long min, max;       /* bounds of the value, or of its length */
 	const char *def;          /* NULL: no default (required or unset) */
 	int required;
-	size_t off, off2;
-	const char *const *vals;  /* T_ENUM, T_ENUMSTR */
+	size_t off, off2;         /* its field(s) in the section's struct */
+	const char *const *vals;  /* conv_enum, conv_enumstr */
 };
 
 struct sdef {
@@ -102,43 +99,45 @@ static const char *const long_modes[] = { "udh", "payload", NULL };
 
 #define C(f) offsetof(struct conf, f)
 static const struct kdef server_keys[] = {
-	{ "listen", T_HOSTPORT, 0, 65535, "127.0.0.1:8080", 0,
+	{ "listen", conv_hostport, 0, 65535, "127.0.0.1:8080", 0,
 	    C(listen_host), C(listen_port), NULL },
-	{ "secret_file", T_PATH, 1, 4095, "var/secret", 0, C(secret_file), 0,
+	{ "secret_file", conv_path, 1, 4095, "var/secret", 0, C(secret_file), 0,
 	    NULL },
-	{ "max_connections", T_INT, 1, 100000, "1024", 0, C(max_connections),
+	{ "max_connections", conv_int, 1, 100000, "1024", 0, C(max_connections),
 	    0, NULL },
-	{ "request_timeout", T_INT, 1, 300, "10", 0, C(request_timeout), 0,
+	{ "request_timeout", conv_int, 1, 300, "10", 0, C(request_timeout), 0,
 	    NULL },
-	{ "submit_wait_ms", T_INT, 0, 30000, "3000", 0, C(submit_wait_ms), 0,
+	{ "submit_wait_ms", conv_int, 0, 30000, "3000", 0, C(submit_wait_ms), 0,
 	    NULL },
-	{ "webhook_retry", T_INT, 60, 604800, "86400", 0, C(webhook_retry), 0,
+	{ "webhook_retry", conv_int, 60, 604800, "86400", 0, C(webhook_retry),
+	    0, NULL },
+	{ "webhook_ca_file", conv_path, 1, 4095, NULL, 0, C(webhook_ca_file), 0,
 	    NULL },
-	{ "webhook_ca_file", T_PATH, 1, 4095, NULL, 0, C(webhook_ca_file), 0,
-	    NULL },
-	{ "log_level", T_ENUMSTR, 0, 0, "info", 0, C(log_level), 0, levels },
+	{ "log_level", conv_enumstr, 0, 0, "info", 0, C(log_level), 0, levels },
 };
 
 static const struct kdef store_keys[] = {
-	{ "path", T_PATH, 1, 4095, "var/db", 0, C(store_path), 0, NULL },
-	{ "map_size", T_SIZE, MB, TB, "1G", 0, C(map_size), 0, NULL },
-	{ "sweep_interval", T_INT, 1, 3600, "1", 0, C(sweep_interval), 0,
+	{ "path", conv_path, 1, 4095, "var/db", 0, C(store_path), 0, NULL },
+	{ "map_size", conv_size, MB, TB, "1G", 0, C(map_size), 0, NULL },
+	{ "sweep_interval", conv_int, 1, 3600, "1", 0, C(sweep_interval), 0,
 	    NULL },
-	{ "sweep_batch", T_INT, 1, 100000, "256", 0, C(sweep_batch), 0, NULL },
-	{ "retention", T_INT, 0, 31536000, "86400", 0, C(retention), 0, NULL },
+	{ "sweep_batch", conv_int, 1, 100000, "256", 0, C(sweep_batch), 0,
+	    NULL },
+	{ "retention", conv_int, 0, 31536000, "86400", 0, C(retention), 0,
+	    NULL },
 };
 
 static const struct kdef verify_keys[] = {
-	{ "code_length", T_INT, 4, 12, "6", 0, C(code_length), 0, NULL },
-	{ "expiry", T_INT, 1, 86400, "600", 0, C(expiry), 0, NULL },
-	{ "max_check_attempts", T_INT, 1, 100, "5", 0, C(max_check_attempts),
+	{ "code_length", conv_int, 4, 12, "6", 0, C(code_length), 0, NULL },
+	{ "expiry", conv_int, 1, 86400, "600", 0, C(expiry), 0, NULL },
+	{ "max_check_attempts", conv_int, 1, 100, "5", 0, C(max_check_attempts),
 	    0, NULL },
-	{ "repeat_window", T_INT, 0, 86400, "600", 0, C(repeat_window), 0,
+	{ "repeat_window", conv_int, 0, 86400, "600", 0, C(repeat_window), 0,
 	    NULL },
-	{ "sender", T_SENDER, 0, 0, "Verify", 0, C(sender), 0, NULL },
-	{ "default_country", T_COUNTRY, 0, 0, "US", 0, C(default_country), 0,
+	{ "sender", conv_sender, 0, 0, "Verify", 0, C(sender), 0, NULL },
+	{ "default_country", conv_country, 0, 0, "US", 0, C(default_country), 0,
 	    NULL },
-	{ "refuse_types", T_PHONETYPES, 0, 0, "fixed_line premium_rate "
+	{ "refuse_types", conv_phonetypes, 0, 0, "fixed_line premium_rate "
 	    "shared_cost voip toll_free uan voicemail", 0, C(refuse_types), 0,
 	    NULL },
 };
@@ -146,64 +145,66 @@ static const struct kdef verify_keys[] = {
 
 #define S(f) offsetof(struct conf_smsc, f)
 static const struct kdef smsc_keys[] = {
-	{ "host", T_WORD, 1, 255, NULL, 1, S(host), 0, NULL },
-	{ "port", T_INT, 1, 65535, "2775", 0, S(port), 0, NULL },
-	{ "system_id", T_STR, 1, 15, NULL, 1, S(system_id), 0, NULL },
-	{ "password", T_STR, 0, 8, "", 0, S(password), 0, NULL },
-	{ "system_type", T_STR, 0, 12, "", 0, S(system_type), 0, NULL },
-	{ "bind", T_ENUM, 0, 0, "transceiver", 0, S(bind), 0, binds },
-	{ "sessions", T_INT, 1, 64, "1", 0, S(sessions), 0, NULL },
-	{ "window", T_INT, 1, 1000, "10", 0, S(window), 0, NULL },
-	{ "throughput", T_INT, 0, 100000, "0", 0, S(throughput), 0, NULL },
-	{ "enquire_link", T_INT, 1, 3600, "30", 0, S(enquire_link), 0, NULL },
-	{ "response_timeout", T_INT, 1, 300, "10", 0, S(response_timeout), 0,
+	{ "host", conv_word, 1, 255, NULL, 1, S(host), 0, NULL },
+	{ "port", conv_int, 1, 65535, "2775", 0, S(port), 0, NULL },
+	{ "system_id", conv_str, 1, 15, NULL, 1, S(system_id), 0, NULL },
+	{ "password", conv_str, 0, 8, "", 0, S(password), 0, NULL },
+	{ "system_type", conv_str, 0, 12, "", 0, S(system_type), 0, NULL },
+	{ "bind", conv_enum, 0, 0, "transceiver", 0, S(bind), 0, binds },
+	{ "sessions", conv_int, 1, 64, "1", 0, S(sessions), 0, NULL },
+	{ "window", conv_int, 1, 1000, "10", 0, S(window), 0, NULL },
+	{ "throughput", conv_int, 0, 100000, "0", 0, S(throughput), 0, NULL },
+	{ "enquire_link", conv_int, 1, 3600, "30", 0, S(enquire_link), 0,
 	    NULL },
-	{ "reconnect_min_ms", T_INT, 10, 600000, "500", 0,
+	{ "response_timeout", conv_int, 1, 300, "10", 0, S(response_timeout), 0,
+	    NULL },
+	{ "reconnect_min_ms", conv_int, 10, 600000, "500", 0,
 	    S(reconnect_min_ms), 0, NULL },
-	{ "reconnect_max_ms", T_INT, 10, 3600000, "30000", 0,
+	{ "reconnect_max_ms", conv_int, 10, 3600000, "30000", 0,
 	    S(reconnect_max_ms), 0, NULL },
-	{ "data_coding_default", T_ENUM, 0, 0, "gsm", 0, S(latin1_default), 0,
-	    codings },
-	{ "message_id", T_ENUM, 0, 0, "auto", 0, S(msgid_mode), 0,
+	{ "data_coding_default", conv_enum, 0, 0, "gsm", 0, S(latin1_default),
+	    0, codings },
+	{ "message_id", conv_enum, 0, 0, "auto", 0, S(msgid_mode), 0,
 	    msgid_modes },
-	{ "tls", T_ENUM, 0, 0, "no", 0, S(tls), 0, yesno },
-	{ "long_messages", T_ENUM, 0, 0, "udh", 0, S(long_payload), 0,
+	{ "tls", conv_enum, 0, 0, "no", 0, S(tls), 0, yesno },
+	{ "long_messages", conv_enum, 0, 0, "udh", 0, S(long_payload), 0,
 	    long_modes },
-	{ "source_ton", T_INT, -1, 6, "-1", 0, S(source_ton), 0, NULL },
-	{ "source_npi", T_INT, -1, 18, "-1", 0, S(source_npi), 0, NULL },
-	{ "tls_ca_file", T_PATH, 1, 4095, NULL, 0, S(tls_ca_file), 0, NULL },
-	{ "tls_server_name", T_WORD, 1, 255, NULL, 0, S(tls_server_name), 0,
+	{ "source_ton", conv_int, -1, 6, "-1", 0, S(source_ton), 0, NULL },
+	{ "source_npi", conv_int, -1, 18, "-1", 0, S(source_npi), 0, NULL },
+	{ "tls_ca_file", conv_path, 1, 4095, NULL, 0, S(tls_ca_file), 0, NULL },
+	{ "tls_server_name", conv_word, 1, 255, NULL, 0, S(tls_server_name), 0,
 	    NULL },
 };
 #undef S
 
 #define R(f) offsetof(struct conf_route, f)
 static const struct kdef route_keys[] = {
-	{ "prefix", T_PREFIXES, 0, 0, NULL, 1, R(prefixes), R(nprefix), NULL },
-	{ "smsc", T_SMSCLIST, 0, 0, NULL, 1, R(smsc), R(nsmsc), NULL },
-	{ "floor", T_INT, 0, 100, "20", 0, R(floor), 0, NULL },
-	{ "window", T_INT, 10, 86400, "600", 0, R(window), 0, NULL },
-	{ "min_sample", T_INT, 1, 100000, "20", 0, R(min_sample), 0, NULL },
-	{ "probe", T_INT, 0, 100, "5", 0, R(probe), 0, NULL },
-	{ "grace", T_INT, 0, 3600, "120", 0, R(grace), 0, NULL },
+	{ "prefix", conv_prefixes, 0, 0, NULL, 1, R(prefixes), R(nprefix),
+	    NULL },
+	{ "smsc", conv_smsclist, 0, 0, NULL, 1, R(smsc), R(nsmsc), NULL },
+	{ "floor", conv_int, 0, 100, "20", 0, R(floor), 0, NULL },
+	{ "window", conv_int, 10, 86400, "600", 0, R(window), 0, NULL },
+	{ "min_sample", conv_int, 1, 100000, "20", 0, R(min_sample), 0, NULL },
+	{ "probe", conv_int, 0, 100, "5", 0, R(probe), 0, NULL },
+	{ "grace", conv_int, 0, 3600, "120", 0, R(grace), 0, NULL },
 };
 #undef R
 
 #define K(f) offsetof(struct conf_key, f)
 static const struct kdef key_keys[] = {
-	{ "token", T_TOKEN, 16, 256, NULL, 1, K(token), 0, NULL },
-	{ "webhook", T_URL, 0, 2048, NULL, 0, K(webhook), 0, NULL },
-	{ "webhook_secret", T_STR, 1, 256, NULL, 0, K(webhook_secret), 0,
+	{ "token", conv_token, 16, 256, NULL, 1, K(token), 0, NULL },
+	{ "webhook", conv_url, 0, 2048, NULL, 0, K(webhook), 0, NULL },
+	{ "webhook_secret", conv_str, 1, 256, NULL, 0, K(webhook_secret), 0,
 	    NULL },
-	{ "language", T_LANG, 0, 0, NULL, 0, K(language), 0, NULL },
-	{ "country", T_COUNTRY, 0, 0, NULL, 0, K(country), 0, NULL },
-	{ "template", T_TMPLNAME, 0, 0, NULL, 0, K(tmpl), 0, NULL },
+	{ "language", conv_lang, 0, 0, NULL, 0, K(language), 0, NULL },
+	{ "country", conv_country, 0, 0, NULL, 0, K(country), 0, NULL },
+	{ "template", conv_tmplname, 0, 0, NULL, 0, K(tmpl), 0, NULL },
 };
 #undef K
 
 #define M(f) offsetof(struct conf_template, f)
 static const struct kdef template_keys[] = {
-	{ "text", T_TEMPLATE, 0, 0, NULL, 1, M(text), 0, NULL },
+	{ "text", conv_template, 0, 0, NULL, 1, M(text), 0, NULL },
 };
 #undef M
 
@@ -227,7 +228,7 @@ struct sect {
 	char *name;               /* NULL for [server], [store], [verify] */
 	int line;                 /* of the header */
 	int dup;                  /* a repeat of an earlier section: skipped */
-	char **raw;               /* per key of def: value as written, or NULL */
+	char **raw;               /* per key of def: as written, or NULL */
 	int *lines;               /* per key: its line, 0 when not given */
 };
 
@@ -290,6 +291,7 @@ perr(struct parser *p, int line, const struct sect *s, const char *key,
 	    where, key ? key : "", key ? ": " : "", msg);
 }
 
+/* 1 when a problem is already recorded at line. */
 static int
 has_error_at(const struct parser *p, int line)
 {
@@ -336,6 +338,7 @@ ini_find(char *s, const char *chars)
 	return s;
 }
 
+/* 1 for a section NAME: 1..CONF_NAME_MAX letters, digits, '.', '_', '-'. */
 static int
 name_valid(const char *s)
 {
@@ -350,23 +353,14 @@ name_valid(const char *s)
 	return 1;
 }
 
-/* A "[...]" header: start a new section (or none, when it is bad). */
-static void
-begin_section(struct parser *p, char *text)
+/* The definition of section kind, given name (may be ""): NULL after
+ * reporting an unknown kind or a name it must not or must have. */
+static const struct sdef *
+section_def(struct parser *p, const char *kind, const char *name)
 {
-	char *kind, *name, *e;
 	const struct sdef *def = NULL;
-	struct sect *s;
 	int i;
 
-	p->in_section = 1;
-	p->cur = NULL;
-	kind = ini_lskip(text);
-	ini_rstrip(kind);
-	for (e = kind; *e != '\0' && !isspace((unsigned char)*e); e++)
-		;
-	name = ini_lskip(e);
-	*e = '\0';
 	for (i = 0; i < SD_N; i++)
 		if (strcmp(kind, sections[i].kind) == 0)
 			def = &sections[i];
@@ -377,24 +371,65 @@ begin_section(struct parser *p, char *text)
 		else
 			perr(p, p->line, NULL, NULL, "unknown section [%s]",
 			    kind);
-		return;
+		return NULL;
 	}
 	if (def->named && *name == '\0') {
 		perr(p, p->line, NULL, NULL, "section [%s] needs a name: "
 		    "[%s NAME]", kind, kind);
-		return;
+		return NULL;
 	}
 	if (!def->named && *name != '\0') {
 		perr(p, p->line, NULL, NULL, "section [%s] takes no name "
 		    "(found [%s %s])", kind, kind, name);
-		return;
+		return NULL;
 	}
 	if (def->named && !name_valid(name)) {
 		perr(p, p->line, NULL, NULL, "section name '%s' in [%s ...] "
 		    "must be 1..%d letters, digits, '.', '_' or '-'", name,
 		    kind, CONF_NAME_MAX);
-		return;
+		return NULL;
 	}
+	return def;
+}
+
+/* Mark s, the newest section, a duplicate when an earlier one has its
+ * kind and name, and report it. */
+static void
+check_duplicate(struct parser *p, struct sect *s)
+{
+	int i;
+
+	for (i = 0; i < p->nsect - 1; i++) {
+		const struct sect *o = &p->sects[i];
+
+		if (o->def == s->def && !o->dup && (s->def->named == 0 ||
+		    strcmp(o->name, s->name) == 0)) {
+			s->dup = 1;
+			perr(p, p->line, s, NULL, "duplicate section (first "
+			    "at line %d)", o->line);
+			break;
+		}
+	}
+}
+
+/* A "[...]" header: start a new section (or none, when it is bad). */
+static void
+begin_section(struct parser *p, char *text)
+{
+	char *kind, *name, *e;
+	const struct sdef *def;
+	struct sect *s;
+
+	p->in_section = 1;
+	p->cur = NULL;
+	kind = ini_lskip(text);
+	ini_rstrip(kind);
+	for (e = kind; *e != '\0' && !isspace((unsigned char)*e); e++)
+		;
+	name = ini_lskip(e);
+	*e = '\0';
+	if ((def = section_def(p, kind, name)) == NULL)
+		return;
 	p->sects = xrealloc(p->sects, (size_t)(p->nsect + 1) *
 	    sizeof(*p->sects));
 	s = &p->sects[p->nsect++];
@@ -404,17 +439,7 @@ begin_section(struct parser *p, char *text)
 	s->line = p->line;
 	s->raw = xcalloc(def->nkeys, sizeof(*s->raw));
 	s->lines = xcalloc(def->nkeys, sizeof(*s->lines));
-	for (i = 0; i < p->nsect - 1; i++) {
-		const struct sect *o = &p->sects[i];
-
-		if (o->def == def && !o->dup && (def->named == 0 ||
-		    strcmp(o->name, s->name) == 0)) {
-			s->dup = 1;
-			perr(p, p->line, s, NULL, "duplicate section (first "
-			    "at line %d)", o->line);
-			break;
-		}
-	}
+	check_duplicate(p, s);
 	p->cur = s;
 }
 
@@ -613,6 +638,37 @@ parse_ll(const char *s, long long *out, int *overflow)
 	return 0;
 }
 
+/*
+ * A size: an integer with an optional K, M, G or T suffix (any case),
+ * split into *n and the suffix's multiple *mult.  0, or -1 when it is not
+ * such a number, with *overflow set when only its digits are too many.
+ */
+static int
+parse_size(const char *v, long long *n, long long *mult, int *overflow)
+{
+	size_t len = strlen(v);
+	char *digits;
+	int rc;
+
+	*mult = 1;
+	if (len > 0 && strchr("KkMmGgTt", v[len - 1]) != NULL) {
+		switch (toupper((unsigned char)v[len - 1])) {
+		case 'K': *mult = KB; break;
+		case 'M': *mult = MB; break;
+		case 'G': *mult = GB; break;
+		default: *mult = TB; break;
+		}
+		len--;
+	}
+	digits = xmalloc(len + 1);
+	memcpy(digits, v, len);
+	digits[len] = '\0';
+	rc = parse_ll(digits, n, overflow);
+	free(digits);
+	return rc;
+}
+
+/* v octets as the shortest exact K, M, G or T size ("1G"), else digits. */
 static void
 fmt_size(long long v, char *buf, size_t size)
 {
@@ -628,6 +684,7 @@ fmt_size(long long v, char *buf, size_t size)
 	snprintf(buf, size, "%lld", v);
 }
 
+/* 1 when s is printable ASCII; a space only when allow_space. */
 static int
 printable(const char *s, int allow_space)
 {
@@ -640,6 +697,19 @@ printable(const char *s, int allow_space)
 	return 1;
 }
 
+/* 1 when s holds a control character (C0 or DEL). */
+static int
+has_control(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* 1 for an SMS source address: up to 11 letters, digits, spaces, '.',
+ * '_' or '-' with a letter among them, or up to 15 digits after an
+ * optional '+'. */
 static int
 sender_valid(const char *s)
 {
@@ -666,6 +736,7 @@ sender_valid(const char *s)
 	return letters > 0;
 }
 
+/* 1 for a number prefix: '+' and up to 15 digits. */
 static int
 prefix_valid(const char *s)
 {
@@ -700,6 +771,7 @@ split_words(const char *v, int *count)
 	return w;
 }
 
+/* Free split_words()' answer of n words. */
 static void
 free_words(char **w, int n)
 {
@@ -708,6 +780,18 @@ free_words(char **w, int n)
 	for (i = 0; i < n; i++)
 		free(w[i]);
 	free(w);
+}
+
+/* The index of the first earlier word w[0..i-1] equal to w[i], or -1. */
+static int
+earlier_word(char **w, int i)
+{
+	int j;
+
+	for (j = 0; j < i; j++)
+		if (strcmp(w[i], w[j]) == 0)
+			return j;
+	return -1;
 }
 
 /* The [template NAME] section called name, or NULL. */
@@ -734,13 +818,12 @@ static int
 template_text_check(struct kctx *k, const char *v)
 {
 	char *out;
-	int i, parts;
+	int parts;
 
-	for (i = 0; v[i] != '\0'; i++)
-		if ((unsigned char)v[i] < 0x20 || v[i] == 0x7f) {
-			KERR(k, "must not contain control characters");
-			return -1;
-		}
+	if (has_control(v)) {
+		KERR(k, "must not contain control characters");
+		return -1;
+	}
 	if (smpp_text_parts(v, 0) < 0) {
 		KERR(k, "is not valid UTF-8");
 		return -1;
@@ -763,278 +846,390 @@ template_text_check(struct kctx *k, const char *v)
 	return 0;
 }
 
-/* Convert v per k->kd into the struct at base.  Problems are reported
- * through KERR; the field is left untouched then. */
-static void
-set_value(struct kctx *k, const char *v, char *base)
+/* Store a copy of v in the char * field of k's key: returns 0. */
+static int
+put_str(struct kctx *k, char *base, const char *v)
+{
+	*(char **)(base + k->kd->off) = xstrdup(v);
+	return 0;
+}
+
+/* v's length within k's bounds: 0, or -1 after reporting it. */
+static int
+length_check(struct kctx *k, const char *v)
+{
+	const struct kdef *kd = k->kd;
+	long long n = (long long)strlen(v);
+
+	if (n >= kd->min && n <= kd->max)
+		return 0;
+	if (kd->min == 0)
+		KERR(k, "must be at most %lld characters", kd->max);
+	else
+		KERR(k, "must be %lld..%lld characters", kd->min, kd->max);
+	return -1;
+}
+
+/* The index of v in k's vals: 0 or more, or -1 after reporting the
+ * values it may take ("'v' is not a, b or c"). */
+static int
+enum_index(struct kctx *k, const char *v)
+{
+	const char *const *vals = k->kd->vals;
+	char buf[300] = "";
+	int i;
+
+	for (i = 0; vals[i] != NULL; i++)
+		if (strcmp(v, vals[i]) == 0)
+			return i;
+	for (i = 0; vals[i] != NULL; i++) {
+		if (i > 0)
+			strcat(buf, vals[i + 1] ? ", " : " or ");
+		strcat(buf, vals[i]);
+	}
+	KERR(k, "'%s' is not %s", v, buf);
+	return -1;
+}
+
+/* v as printable ASCII, with or without spaces, of length min..max:
+ * stored as a copy and 0, or -1 after reporting it. */
+static int
+put_printable(struct kctx *k, const char *v, char *base, int allow_space)
+{
+	if (!printable(v, allow_space)) {
+		KERR(k, "must be printable ASCII%s",
+		    allow_space ? "" : " without spaces");
+		return -1;
+	}
+	if (length_check(k, v) != 0)
+		return -1;
+	return put_str(k, base, v);
+}
+
+/*
+ * The converters, one per type of value, named in the key tables.  Each
+ * turns v, the raw value of k's key, into its field at off (and off2,
+ * where it says so) in the struct at base, and returns 0; or reports the
+ * problem through KERR, naming the key and its line, leaves the fields
+ * untouched and returns -1.
+ */
+
+/* int within min..max, in strict decimal. */
+static int
+conv_int(struct kctx *k, const char *v, char *base)
 {
 	const struct kdef *kd = k->kd;
 	long long n;
-	int over, i, j, nw;
-	char buf[300], lo[32], hi[32];
-	char **w;
+	int over;
 
-	switch (kd->type) {
-	case T_INT:
-		if (parse_ll(v, &n, &over) != 0 && !over) {
-			KERR(k, "'%s' is not an integer", v);
-			return;
-		}
-		if (over || n < kd->min || n > kd->max) {
-			KERR(k, "%s is out of range %lld..%lld", v, kd->min,
-			    kd->max);
-			return;
-		}
-		*(int *)(base + kd->off) = (int)n;
-		return;
-	case T_SIZE: {
-		size_t len = strlen(v);
-		long long mult = 1;
-		char *digits;
+	if (parse_ll(v, &n, &over) != 0 && !over) {
+		KERR(k, "'%s' is not an integer", v);
+		return -1;
+	}
+	if (over || n < kd->min || n > kd->max) {
+		KERR(k, "%s is out of range %lld..%lld", v, kd->min, kd->max);
+		return -1;
+	}
+	*(int *)(base + kd->off) = (int)n;
+	return 0;
+}
 
-		if (len > 0 && strchr("KkMmGgTt", v[len - 1]) != NULL) {
-			switch (toupper((unsigned char)v[len - 1])) {
-			case 'K': mult = KB; break;
-			case 'M': mult = MB; break;
-			case 'G': mult = GB; break;
-			default: mult = TB; break;
-			}
-			len--;
-		}
-		digits = xmalloc(len + 1);
-		memcpy(digits, v, len);
-		digits[len] = '\0';
-		i = parse_ll(digits, &n, &over);
-		free(digits);
+/* uint64_t octets within min..max: an integer with a K, M, G or T
+ * suffix (powers of 1024); the bounds are reported with suffixes. */
+static int
+conv_size(struct kctx *k, const char *v, char *base)
+{
+	const struct kdef *kd = k->kd;
+	long long n, mult;
+	char lo[32], hi[32];
+	int over;
+
+	if (parse_size(v, &n, &mult, &over) != 0 && !over) {
+		KERR(k, "'%s' is not a size (an integer with an optional K, "
+		    "M, G or T suffix)", v);
+		return -1;
+	}
+	if (over || n < 0 || n > kd->max / mult || n * mult < kd->min ||
+	    n * mult > kd->max) {
 		fmt_size(kd->min, lo, sizeof(lo));
 		fmt_size(kd->max, hi, sizeof(hi));
-		if (i != 0 && !over) {
-			KERR(k, "'%s' is not a size (an integer with an "
-			    "optional K, M, G or T suffix)", v);
-			return;
-		}
-		if (over || n < 0 || n > kd->max / mult ||
-		    n * mult < kd->min || n * mult > kd->max) {
-			KERR(k, "%s is out of range %s..%s", v, lo, hi);
-			return;
-		}
-		*(uint64_t *)(base + kd->off) = (uint64_t)(n * mult);
-		return;
+		KERR(k, "%s is out of range %s..%s", v, lo, hi);
+		return -1;
 	}
-	case T_STR:
-	case T_WORD:
-	case T_PATH:
-		if (kd->type == T_PATH) {
-			for (i = 0; v[i] != '\0'; i++)
-				if ((unsigned char)v[i] < 0x20 ||
-				    v[i] == 0x7f)
-					break;
-			if (v[i] != '\0') {
-				KERR(k, "must not contain control "
-				    "characters");
-				return;
-			}
-		} else if (!printable(v, kd->type == T_STR)) {
-			KERR(k, "must be printable ASCII%s",
-			    kd->type == T_WORD ? " without spaces" : "");
-			return;
-		}
-		if ((long long)strlen(v) < kd->min ||
-		    (long long)strlen(v) > kd->max) {
-			if (kd->min == 0)
-				KERR(k, "must be at most %lld characters",
-				    kd->max);
-			else
-				KERR(k, "must be %lld..%lld characters",
-				    kd->min, kd->max);
-			return;
-		}
-		*(char **)(base + kd->off) = xstrdup(v);
-		return;
-	case T_ENUM:
-	case T_ENUMSTR:
-		for (i = 0; kd->vals[i] != NULL; i++)
-			if (strcmp(v, kd->vals[i]) == 0)
-				break;
-		if (kd->vals[i] == NULL) {
-			buf[0] = '\0';
-			for (j = 0; kd->vals[j] != NULL; j++) {
-				if (j > 0)
-					strcat(buf, kd->vals[j + 1] ? ", " :
-					    " or ");
-				strcat(buf, kd->vals[j]);
-			}
-			KERR(k, "'%s' is not %s", v, buf);
-			return;
-		}
-		if (kd->type == T_ENUM)
-			*(int *)(base + kd->off) = i;
-		else
-			*(char **)(base + kd->off) = xstrdup(v);
-		return;
-	case T_HOSTPORT:
-		if (util_hostport(v, buf, 256, &i) != 0) {
-			KERR(k, "'%s' is not host:port (IPv6 as [::1]:8080, "
-			    "port %lld..%lld)", v, kd->min, kd->max);
-			return;
-		}
-		*(char **)(base + kd->off) = xstrdup(buf);
-		*(int *)(base + kd->off2) = i;
-		return;
-	case T_SENDER:
-		if (!sender_valid(v)) {
-			KERR(k, "'%s' is not a sender: up to 11 letters, "
-			    "digits, spaces, '.', '_' or '-' with at least one "
-			    "letter, or up to 15 digits with an optional '+'",
-			    v);
-			return;
-		}
-		*(char **)(base + kd->off) = xstrdup(v);
-		return;
-	case T_COUNTRY:
-		if (strlen(v) != 2 || !isupper((unsigned char)v[0]) ||
-		    !isupper((unsigned char)v[1]) ||
-		    (unsigned char)v[0] > 0x7f || (unsigned char)v[1] > 0x7f) {
-			KERR(k, "'%s' is not a country: two upper-case "
-			    "letters (ISO 3166 alpha-2, e.g. US)", v);
-			return;
-		}
-		*(char **)(base + kd->off) = xstrdup(v);
-		return;
-	case T_PREFIXES: {
-		int bad = 0;
+	*(uint64_t *)(base + kd->off) = (uint64_t)(n * mult);
+	return 0;
+}
 
-		w = split_words(v, &nw);
-		if (nw == 0) {
-			KERR(k, "needs at least one prefix");
+/* char *: printable ASCII, spaces allowed, length min..max.  Not echoed:
+ * passwords are of this type. */
+static int
+conv_str(struct kctx *k, const char *v, char *base)
+{
+	return put_printable(k, v, base, 1);
+}
+
+/* char *: printable ASCII without spaces, length min..max. */
+static int
+conv_word(struct kctx *k, const char *v, char *base)
+{
+	return put_printable(k, v, base, 0);
+}
+
+/* char *: a file name, any octets but control characters, length
+ * min..max. */
+static int
+conv_path(struct kctx *k, const char *v, char *base)
+{
+	if (has_control(v)) {
+		KERR(k, "must not contain control characters");
+		return -1;
+	}
+	if (length_check(k, v) != 0)
+		return -1;
+	return put_str(k, base, v);
+}
+
+/* int: the index of v in vals (the enum's order). */
+static int
+conv_enum(struct kctx *k, const char *v, char *base)
+{
+	int i = enum_index(k, v);
+
+	if (i < 0)
+		return -1;
+	*(int *)(base + k->kd->off) = i;
+	return 0;
+}
+
+/* char *: v itself, when it is one of vals. */
+static int
+conv_enumstr(struct kctx *k, const char *v, char *base)
+{
+	if (enum_index(k, v) < 0)
+		return -1;
+	return put_str(k, base, v);
+}
+
+/* "host:port" (IPv6 as "[::1]:8080"): char * host at off, int port at
+ * off2.  min..max are the port's bounds as reported; util_hostport()
+ * checks them. */
+static int
+conv_hostport(struct kctx *k, const char *v, char *base)
+{
+	const struct kdef *kd = k->kd;
+	char host[256];
+	int port;
+
+	if (util_hostport(v, host, sizeof(host), &port) != 0) {
+		KERR(k, "'%s' is not host:port (IPv6 as [::1]:8080, port "
+		    "%lld..%lld)", v, kd->min, kd->max);
+		return -1;
+	}
+	*(char **)(base + kd->off) = xstrdup(host);
+	*(int *)(base + kd->off2) = port;
+	return 0;
+}
+
+/* char *: an SMS source address, alphanumeric or a number. */
+static int
+conv_sender(struct kctx *k, const char *v, char *base)
+{
+	if (!sender_valid(v)) {
+		KERR(k, "'%s' is not a sender: up to 11 letters, digits, "
+		    "spaces, '.', '_' or '-' with at least one letter, or up "
+		    "to 15 digits with an optional '+'", v);
+		return -1;
+	}
+	return put_str(k, base, v);
+}
+
+/* char *: ISO 3166 alpha-2, two upper-case ASCII letters. */
+static int
+conv_country(struct kctx *k, const char *v, char *base)
+{
+	if (strlen(v) != 2 || !isupper((unsigned char)v[0]) ||
+	    !isupper((unsigned char)v[1]) ||
+	    (unsigned char)v[0] > 0x7f || (unsigned char)v[1] > 0x7f) {
+		KERR(k, "'%s' is not a country: two upper-case letters (ISO "
+		    "3166 alpha-2, e.g. US)", v);
+		return -1;
+	}
+	return put_str(k, base, v);
+}
+
+/* Blank-separated number prefixes, each '+' and up to 15 digits, none
+ * twice: char ** at off, their count (at least 1) at off2.  Every bad
+ * word is reported. */
+static int
+conv_prefixes(struct kctx *k, const char *v, char *base)
+{
+	const struct kdef *kd = k->kd;
+	char **w;
+	int i, nw, bad = 0;
+
+	w = split_words(v, &nw);
+	if (nw == 0) {
+		KERR(k, "needs at least one prefix");
+		bad = 1;
+	}
+	for (i = 0; i < nw; i++) {
+		if (!prefix_valid(w[i])) {
+			KERR(k, "'%s' is not a prefix: '+' and up to 15 "
+			    "digits", w[i]);
 			bad = 1;
 		}
-		for (i = 0; i < nw; i++) {
-			if (!prefix_valid(w[i])) {
-				KERR(k, "'%s' is not a prefix: '+' and up to "
-				    "15 digits", w[i]);
-				bad = 1;
-			}
-			for (j = 0; j < i; j++)
-				if (strcmp(w[i], w[j]) == 0) {
-					KERR(k, "%s given twice", w[i]);
-					bad = 1;
-					break;
-				}
+		if (earlier_word(w, i) >= 0) {
+			KERR(k, "%s given twice", w[i]);
+			bad = 1;
 		}
-		if (bad) {
+	}
+	if (bad) {
+		free_words(w, nw);
+		return -1;
+	}
+	*(char ***)(base + kd->off) = w;
+	*(int *)(base + kd->off2) = nw;
+	return 0;
+}
+
+/* Blank-separated names of [smsc NAME] sections, anywhere in the file,
+ * none twice: int * (indexes into conf.smscs) at off, their count (at
+ * least 1) at off2.  Every bad name is reported. */
+static int
+conv_smsclist(struct kctx *k, const char *v, char *base)
+{
+	const struct kdef *kd = k->kd;
+	char **w;
+	int i, nw, bad = 0, *idx;
+
+	w = split_words(v, &nw);
+	if (nw == 0) {
+		KERR(k, "needs at least one SMSC");
+		bad = 1;
+	}
+	idx = xcalloc((size_t)nw + 1, sizeof(*idx));
+	for (i = 0; i < nw; i++) {
+		idx[i] = conf_smsc_index(k->p->conf, w[i]);
+		if (idx[i] < 0) {
+			KERR(k, "unknown SMSC '%s' (no [smsc %s] section)",
+			    w[i], w[i]);
+			bad = 1;
+		}
+		if (earlier_word(w, i) >= 0) {
+			KERR(k, "SMSC '%s' named twice", w[i]);
+			bad = 1;
+		}
+	}
+	free_words(w, nw);
+	if (bad) {
+		free(idx);
+		return -1;
+	}
+	*(int **)(base + kd->off) = idx;
+	*(int *)(base + kd->off2) = nw;
+	return 0;
+}
+
+/* char *: an API token, printable ASCII without spaces, length
+ * min..max.  The token itself is never echoed, only its length. */
+static int
+conv_token(struct kctx *k, const char *v, char *base)
+{
+	const struct kdef *kd = k->kd;
+
+	if (!printable(v, 0)) {
+		KERR(k, "must be printable ASCII without spaces");
+		return -1;
+	}
+	if ((long long)strlen(v) < kd->min || (long long)strlen(v) > kd->max) {
+		KERR(k, "must be %lld..%lld characters (it has %zu)", kd->min,
+		    kd->max, strlen(v));
+		return -1;
+	}
+	return put_str(k, base, v);
+}
+
+/* char *: an http:// or https:// URL with something after the scheme,
+ * printable without spaces, at most max octets; echoed up to 80. */
+static int
+conv_url(struct kctx *k, const char *v, char *base)
+{
+	if ((strncmp(v, "http://", 7) != 0 &&
+	    strncmp(v, "https://", 8) != 0) ||
+	    strlen(v) <= (v[4] == 's' ? 8u : 7u) || !printable(v, 0) ||
+	    (long long)strlen(v) > k->kd->max) {
+		KERR(k, "'%.*s' is not an http:// or https:// URL", 80, v);
+		return -1;
+	}
+	return put_str(k, base, v);
+}
+
+/* char *: a language with built-in templates. */
+static int
+conv_lang(struct kctx *k, const char *v, char *base)
+{
+	if (!template_lang_valid(v)) {
+		KERR(k, "'%s' is not a language with built-in templates (de "
+		    "en es fr it pt ru)", v);
+		return -1;
+	}
+	return put_str(k, base, v);
+}
+
+/* int: bits 1 << enum phone_type, from blank-separated type names; none
+ * is 0.  The first unknown name is reported. */
+static int
+conv_phonetypes(struct kctx *k, const char *v, char *base)
+{
+	char **w;
+	int i, nw, t, bits = 0;
+
+	w = split_words(v, &nw);
+	for (i = 0; i < nw; i++) {
+		if ((t = phone_type_by_name(w[i])) < 0) {
+			KERR(k, "'%s' is not a number type (fixed_line mobile "
+			    "fixed_line_or_mobile toll_free premium_rate "
+			    "shared_cost voip personal_number pager uan "
+			    "voicemail)", w[i]);
 			free_words(w, nw);
-			return;
+			return -1;
 		}
-		*(char ***)(base + kd->off) = w;
-		*(int *)(base + kd->off2) = nw;
-		return;
+		bits |= 1 << t;
 	}
-	case T_SMSCLIST: {
-		int bad = 0, *idx;
+	free_words(w, nw);
+	*(int *)(base + k->kd->off) = bits;
+	return 0;
+}
 
-		w = split_words(v, &nw);
-		if (nw == 0) {
-			KERR(k, "needs at least one SMSC");
-			bad = 1;
-		}
-		idx = xcalloc((size_t)nw + 1, sizeof(*idx));
-		for (i = 0; i < nw; i++) {
-			idx[i] = conf_smsc_index(k->p->conf, w[i]);
-			if (idx[i] < 0) {
-				KERR(k, "unknown SMSC '%s' (no [smsc %s] "
-				    "section)", w[i], w[i]);
-				bad = 1;
-			}
-			for (j = 0; j < i; j++)
-				if (strcmp(w[i], w[j]) == 0) {
-					KERR(k, "SMSC '%s' named twice", w[i]);
-					bad = 1;
-					break;
-				}
-		}
-		free_words(w, nw);
-		if (bad) {
-			free(idx);
-			return;
-		}
-		*(int **)(base + kd->off) = idx;
-		*(int *)(base + kd->off2) = nw;
-		return;
-	}
-	case T_TOKEN:
-		if (!printable(v, 0)) {
-			KERR(k, "must be printable ASCII without spaces");
-			return;
-		}
-		if ((long long)strlen(v) < kd->min ||
-		    (long long)strlen(v) > kd->max) {
-			KERR(k, "must be %lld..%lld characters (it has %zu)",
-			    kd->min, kd->max, strlen(v));
-			return;
-		}
-		*(char **)(base + kd->off) = xstrdup(v);
-		return;
-	case T_URL:
-		if ((strncmp(v, "http://", 7) != 0 &&
-		    strncmp(v, "https://", 8) != 0) ||
-		    strlen(v) <= (v[4] == 's' ? 8u : 7u) || !printable(v, 0) ||
-		    (long long)strlen(v) > kd->max) {
-			KERR(k, "'%.*s' is not an http:// or https:// URL",
-			    80, v);
-			return;
-		}
-		*(char **)(base + kd->off) = xstrdup(v);
-		return;
-	case T_PHONETYPES: {
-		int bits = 0, t;
+/* char *: a message text as template_text_check() accepts it. */
+static int
+conv_template(struct kctx *k, const char *v, char *base)
+{
+	if (template_text_check(k, v) != 0)
+		return -1;
+	return put_str(k, base, v);
+}
 
-		w = split_words(v, &nw);
-		for (i = 0; i < nw; i++) {
-			if ((t = phone_type_by_name(w[i])) < 0) {
-				KERR(k, "'%s' is not a number type (fixed_line "
-				    "mobile fixed_line_or_mobile toll_free "
-				    "premium_rate shared_cost voip personal_number "
-				    "pager uan voicemail)", w[i]);
-				free_words(w, nw);
-				return;
-			}
-			bits |= 1 << t;
-		}
-		free_words(w, nw);
-		*(int *)(base + kd->off) = bits;
-		return;
+/* char *: the name of a [template NAME] section, anywhere in the file,
+ * that is not a language's. */
+static int
+conv_tmplname(struct kctx *k, const char *v, char *base)
+{
+	/* A language's section already applies to every key that asks
+	 * for the language: naming it here would only hide which of the
+	 * two settings wins. */
+	if (template_lang_valid(v)) {
+		KERR(k, "'%s' is a language: [template %s] replaces its "
+		    "built-in text for every key; write language = %s "
+		    "instead", v, v, v);
+		return -1;
 	}
-	case T_LANG:
-		if (!template_lang_valid(v)) {
-			KERR(k, "'%s' is not a language with built-in "
-			    "templates (de en es fr it pt ru)", v);
-			return;
-		}
-		*(char **)(base + kd->off) = xstrdup(v);
-		return;
-	case T_TEMPLATE:
-		if (template_text_check(k, v) == 0)
-			*(char **)(base + kd->off) = xstrdup(v);
-		return;
-	case T_TMPLNAME:
-		/* A language's section already applies to every key that
-		 * asks for the language: naming it here would only hide
-		 * which of the two settings wins. */
-		if (template_lang_valid(v)) {
-			KERR(k, "'%s' is a language: [template %s] replaces "
-			    "its built-in text for every key; write "
-			    "language = %s instead", v, v, v);
-			return;
-		}
-		if (template_find(k->p->conf, v) == NULL) {
-			KERR(k, "unknown template '%s' (no [template %s] "
-			    "section)", v, v);
-			return;
-		}
-		*(char **)(base + kd->off) = xstrdup(v);
-		return;
+	if (template_find(k->p->conf, v) == NULL) {
+		KERR(k, "unknown template '%s' (no [template %s] section)", v,
+		    v);
+		return -1;
 	}
+	return put_str(k, base, v);
 }
 
 /* The line of key name in s, or the header's line when it is not given. */
@@ -1051,7 +1246,8 @@ key_line(const struct sect *s, const char *name)
 	return s->line;
 }
 
-/* Fill base from section s (NULL: all defaults) per its table. */
+/* Fill base from section s (NULL: all defaults) per its table: each
+ * key's value as written, else its default, through its converter. */
 static void
 apply_section(struct parser *p, const struct sdef *def, const struct sect *s,
     void *base)
@@ -1076,7 +1272,7 @@ apply_section(struct parser *p, const struct sdef *def, const struct sect *s,
 		} else {
 			v = kd->def;
 		}
-		set_value(&k, v, base);
+		kd->conv(&k, v, base);
 	}
 }
 
@@ -1092,12 +1288,14 @@ find_single(const struct parser *p, int kind)
 	return NULL;
 }
 
+/* Allocate the structs of the repeating sections and give each its name
+ * and line, in file order, before any value is converted: routes refer
+ * to SMSCs, keys to templates, written after them. */
 static void
-apply_all(struct parser *p)
+name_sections(struct parser *p)
 {
 	struct conf *c = p->conf;
-	const struct sect *byidx;
-	int i, kind, n[SD_N] = { 0 };
+	int i, n[SD_N] = { 0 };
 
 	for (i = 0; i < p->nsect; i++)
 		if (!p->sects[i].dup)
@@ -1107,8 +1305,6 @@ apply_all(struct parser *p)
 	c->keys = xcalloc((size_t)n[SD_KEY], sizeof(*c->keys));
 	c->templates = xcalloc((size_t)n[SD_TEMPLATE],
 	    sizeof(*c->templates));
-	/* names first: routes refer to SMSCs, keys to templates, written
-	 * after them */
 	for (i = 0; i < p->nsect; i++) {
 		const struct sect *s = &p->sects[i];
 
@@ -1128,9 +1324,21 @@ apply_all(struct parser *p)
 			c->templates[c->ntemplate++].line = s->line;
 		}
 	}
+}
+
+/* Convert every section into p->conf: [server], [store] and [verify]
+ * (all defaults when absent), then each repeating section into its
+ * struct, in file order; duplicates are skipped. */
+static void
+apply_all(struct parser *p)
+{
+	struct conf *c = p->conf;
+	const struct sect *byidx;
+	int i, kind, n[SD_N] = { 0 };
+
+	name_sections(p);
 	for (kind = SD_SERVER; kind <= SD_VERIFY; kind++)
 		apply_section(p, &sections[kind], find_single(p, kind), c);
-	n[SD_SMSC] = n[SD_ROUTE] = n[SD_KEY] = n[SD_TEMPLATE] = 0;
 	for (i = 0; i < p->nsect; i++) {
 		byidx = &p->sects[i];
 		if (byidx->dup)
@@ -1163,7 +1371,6 @@ sect_of(const struct parser *p, int kind, const char *name)
 	return NULL;
 }
 
-/* Whole-file rules, after every section is converted. */
 /* 1 for an IPv4 or IPv6 address or "localhost": what the SMPP session
  * connects to without a (blocking) DNS lookup. */
 static int
@@ -1176,19 +1383,15 @@ host_is_address(const char *h)
 	    inet_pton(AF_INET6, h, &a6) == 1;
 }
 
+/* Each SMSC's own rules: a reconnect range that is one, a host that is
+ * an address. */
 static void
-validate(struct parser *p)
+validate_smscs(struct parser *p)
 {
 	struct conf *c = p->conf;
-	const struct sect *s, *o;
-	int i, j, a, b, eof = p->lines > 0 ? p->lines : 1;
+	const struct sect *s;
+	int i;
 
-	if (c->nsmsc == 0)
-		perr(p, eof, NULL, NULL, "at least one [smsc NAME] section "
-		    "is required");
-	if (c->nkey == 0)
-		perr(p, eof, NULL, NULL, "at least one [key NAME] section "
-		    "is required (API clients need a token)");
 	for (i = 0; i < c->nsmsc; i++) {
 		struct conf_smsc *m = &c->smscs[i];
 
@@ -1203,6 +1406,17 @@ validate(struct parser *p)
 			    "an IP address (host names are not resolved)",
 			    m->host);
 	}
+}
+
+/* Each key's rules: a webhook has its secret, no token is another
+ * key's. */
+static void
+validate_keys(struct parser *p)
+{
+	struct conf *c = p->conf;
+	const struct sect *s;
+	int i, j;
+
 	for (i = 0; i < c->nkey; i++) {
 		struct conf_key *k = &c->keys[i];
 
@@ -1220,7 +1434,16 @@ validate(struct parser *p)
 			break;
 		}
 	}
-	/* one prefix, one route: longest-prefix matching needs it */
+}
+
+/* One prefix, one route: longest-prefix matching needs it. */
+static void
+validate_prefixes(struct parser *p)
+{
+	struct conf *c = p->conf;
+	const struct sect *s, *o;
+	int i, j, a, b;
+
 	for (i = 0; i < c->nroute; i++) {
 		s = sect_of(p, SD_ROUTE, c->routes[i].name);
 		for (a = 0; a < c->routes[i].nprefix; a++) {
@@ -1240,50 +1463,84 @@ validate(struct parser *p)
 			}
 		}
 	}
-	/* "+" is the default route: without it a number outside every
-	 * prefix would have no SMSC, found out only when someone asks. */
-	if (c->nroute > 0) {
-		int dflt = 0, unread = 0;
+}
 
-		for (i = 0; i < c->nroute && !dflt; i++) {
-			unread |= c->routes[i].nprefix == 0;  /* reported */
-			for (a = 0; a < c->routes[i].nprefix; a++)
-				dflt |= strcmp(c->routes[i].prefixes[a], "+") == 0;
-		}
-		if (!dflt && !unread) {
-			s = sect_of(p, SD_ROUTE, c->routes[0].name);
-			perr(p, key_line(s, "prefix"), s, "prefix", "no [route] "
-			    "has prefix + (the default): numbers outside the "
-			    "prefixes given would have no SMSC");
-		}
+/* "+" is the default route: without it a number outside every prefix
+ * would have no SMSC, found out only when someone asks.  Not reported
+ * when a route's prefixes were refused already. */
+static void
+validate_default_route(struct parser *p)
+{
+	struct conf *c = p->conf;
+	const struct sect *s;
+	int i, a, dflt = 0, unread = 0;
+
+	if (c->nroute == 0)
+		return;
+	for (i = 0; i < c->nroute && !dflt; i++) {
+		unread |= c->routes[i].nprefix == 0;  /* reported */
+		for (a = 0; a < c->routes[i].nprefix; a++)
+			dflt |= strcmp(c->routes[i].prefixes[a], "+") == 0;
 	}
-	/* No [route] at all: one implicit route "+" over every SMSC in the
-	 * order they are written. */
-	if (c->nroute == 0 && c->nsmsc > 0) {
-		struct conf_route *r;
-
-		free(c->routes);
-		c->routes = xcalloc(1, sizeof(*c->routes));
-		c->nroute = 1;
-		r = &c->routes[0];
-		r->name = xstrdup("default");
-		r->line = 0;
-		r->prefixes = xcalloc(1, sizeof(*r->prefixes));
-		r->prefixes[0] = xstrdup("+");
-		r->nprefix = 1;
-		r->smsc = xcalloc((size_t)c->nsmsc, sizeof(*r->smsc));
-		for (i = 0; i < c->nsmsc; i++)
-			r->smsc[i] = i;
-		r->nsmsc = c->nsmsc;
-		/* the [route] defaults */
-		r->floor = 20;
-		r->window = 600;
-		r->min_sample = 20;
-		r->probe = 5;
-		r->grace = 120;
+	if (!dflt && !unread) {
+		s = sect_of(p, SD_ROUTE, c->routes[0].name);
+		perr(p, key_line(s, "prefix"), s, "prefix", "no [route] has "
+		    "prefix + (the default): numbers outside the prefixes "
+		    "given would have no SMSC");
 	}
 }
 
+/* No [route] at all: one implicit route "default", prefix "+", over
+ * every SMSC in the order they are written, with the [route] defaults. */
+static void
+add_implicit_route(struct conf *c)
+{
+	struct conf_route *r;
+	int i;
+
+	free(c->routes);
+	c->routes = xcalloc(1, sizeof(*c->routes));
+	c->nroute = 1;
+	r = &c->routes[0];
+	r->name = xstrdup("default");
+	r->line = 0;
+	r->prefixes = xcalloc(1, sizeof(*r->prefixes));
+	r->prefixes[0] = xstrdup("+");
+	r->nprefix = 1;
+	r->smsc = xcalloc((size_t)c->nsmsc, sizeof(*r->smsc));
+	for (i = 0; i < c->nsmsc; i++)
+		r->smsc[i] = i;
+	r->nsmsc = c->nsmsc;
+	r->floor = 20;
+	r->window = 600;
+	r->min_sample = 20;
+	r->probe = 5;
+	r->grace = 120;
+}
+
+/* Whole-file rules, after every section is converted; then the implicit
+ * route when the file has none. */
+static void
+validate(struct parser *p)
+{
+	struct conf *c = p->conf;
+	int eof = p->lines > 0 ? p->lines : 1;
+
+	if (c->nsmsc == 0)
+		perr(p, eof, NULL, NULL, "at least one [smsc NAME] section "
+		    "is required");
+	if (c->nkey == 0)
+		perr(p, eof, NULL, NULL, "at least one [key NAME] section "
+		    "is required (API clients need a token)");
+	validate_smscs(p);
+	validate_keys(p);
+	validate_prefixes(p);
+	validate_default_route(p);
+	if (c->nroute == 0 && c->nsmsc > 0)
+		add_implicit_route(c);
+}
+
+/* qsort() order of errors: by line, then as found. */
 static int
 err_cmp(const void *a, const void *b)
 {
@@ -1322,6 +1579,7 @@ errors_text(struct parser *p)
 	return out;
 }
 
+/* Free what the parser owns; the conf is not its. */
 static void
 parser_free(struct parser *p)
 {
@@ -1388,6 +1646,28 @@ conf_load_string(const char *text, const char *name, char **errors)
 	return load(text, strlen(text), name, errors);
 }
 
+/* *errors, unless errors is NULL: a malloc'd text printed from fmt. */
+static void
+errors_printf(char **errors, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+errors_printf(char **errors, const char *fmt, ...)
+{
+	va_list ap;
+	int len;
+
+	if (errors == NULL)
+		return;
+	va_start(ap, fmt);
+	len = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	*errors = xmalloc((size_t)len + 1);
+	va_start(ap, fmt);
+	vsnprintf(*errors, (size_t)len + 1, fmt, ap);
+	va_end(ap);
+}
+
 /*
  * Load and validate the file at path.  Returns the config, or NULL with
  * *errors malloc'd: the file's problems, or why it could not be read.
@@ -1404,14 +1684,8 @@ conf_load(const char *path, char **errors)
 		*errors = NULL;
 	f = fopen(path, "r");
 	if (f == NULL) {
-		if (errors != NULL) {
-			int len = snprintf(NULL, 0, "%s: cannot open: %s\n",
-			    path, strerror(errno));
-
-			*errors = xmalloc((size_t)len + 1);
-			snprintf(*errors, (size_t)len + 1,
-			    "%s: cannot open: %s\n", path, strerror(errno));
-		}
+		errors_printf(errors, "%s: cannot open: %s\n", path,
+		    strerror(errno));
 		return NULL;
 	}
 	buf = xmalloc(CONF_MAX_FILE + 1);
@@ -1422,13 +1696,7 @@ conf_load(const char *path, char **errors)
 
 		fclose(f);
 		free(buf);
-		if (errors != NULL) {
-			int len = snprintf(NULL, 0, "%s: %s\n", path, why);
-
-			*errors = xmalloc((size_t)len + 1);
-			snprintf(*errors, (size_t)len + 1, "%s: %s\n", path,
-			    why);
-		}
+		errors_printf(errors, "%s: %s\n", path, why);
 		return NULL;
 	}
 	fclose(f);

@@ -118,13 +118,20 @@ struct conf {
 	int ntemplate;
 };
 
-/* Load and validate path.  Returns the config, or NULL with *errors set to
- * a malloc'd text of one "file:line: [section] key: message" line per
- * problem (the caller frees it). */
+/* Load and validate path (at most 1 MiB of text, no NUL octet).
+ * Returns the config, which the caller frees with conf_free(), and sets
+ * *errors to NULL; or NULL with *errors set to a malloc'd text of one
+ * "file:line: [section] key: message" line per problem, sorted by line,
+ * or one "path: why" line when the file cannot be read (the caller frees
+ * it).  errors may be NULL.  Values of passwords and tokens never appear
+ * in the text. */
 struct conf *conf_load(const char *path, char **errors);
-/* The same from text in memory; name stands for the file in messages. */
+/* The same from text in memory, a NUL-terminated string; name stands for
+ * the file in messages and in conf->path.  Neither is kept. */
 struct conf *conf_load_string(const char *text, const char *name,
     char **errors);
+/* Free a config and every string and array it owns.  NULL is allowed.
+ * Pointers into it (conf_template_text()'s answers) die with it. */
 void conf_free(struct conf *);
 
 /* The region a key's national numbers are read in: its [key] country,

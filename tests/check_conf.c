@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 
@@ -444,6 +445,130 @@ START_TEST(non_numeric_values)
 }
 END_TEST
 
+/*
+ * One bad value of every type of value in the key table, each refused
+ * with the whole message: file, line, section, key and why.  A message
+ * is matched up to its newline, so nothing may follow it on the line.
+ */
+START_TEST(bad_value_of_each_type)
+{
+	/* BASE + fragment, the one line of error text it must give. */
+	static const struct {
+		const char *fragment, *want;
+	} cases[] = {
+		/* int */
+		{ "[server]\nrequest_timeout = ten\n",
+		    "t.conf:7: [server] request_timeout: 'ten' is not an "
+		    "integer\n" },
+		{ "[smsc b]\nhost = 10.0.0.1\nsystem_id = s\nsource_ton = -2\n",
+		    "t.conf:9: [smsc b] source_ton: -2 is out of range "
+		    "-1..6\n" },
+		/* size */
+		{ "[store]\nmap_size = 1.5G\n",
+		    "t.conf:7: [store] map_size: '1.5G' is not a size (an "
+		    "integer with an optional K, M, G or T suffix)\n" },
+		{ "[store]\nmap_size = 2T\n",
+		    "t.conf:7: [store] map_size: 2T is out of range 1M..1T\n" },
+		/* string: printable ASCII, spaces allowed */
+		{ "[smsc b]\nhost = 10.0.0.1\nsystem_id = s\xc3\xa9\n",
+		    "t.conf:8: [smsc b] system_id: must be printable ASCII\n" },
+		{ "[smsc b]\nhost = 10.0.0.1\nsystem_id = 0123456789abcdef\n",
+		    "t.conf:8: [smsc b] system_id: must be 1..15 "
+		    "characters\n" },
+		{ "[smsc b]\nhost = 10.0.0.1\nsystem_id =\n",
+		    "t.conf:8: [smsc b] system_id: must be 1..15 "
+		    "characters\n" },
+		{ "[smsc b]\nhost = 10.0.0.1\nsystem_id = s\n"
+		    "system_type = 0123456789abc\n",
+		    "t.conf:9: [smsc b] system_type: must be at most 12 "
+		    "characters\n" },
+		/* word: printable ASCII without spaces */
+		{ "[smsc b]\nhost = 10.0.0.1 x\nsystem_id = s\n",
+		    "t.conf:7: [smsc b] host: must be printable ASCII without "
+		    "spaces\n" },
+		{ "[smsc b]\nhost = 10.0.0.1\nsystem_id = s\n"
+		    "tls_server_name = a b\n",
+		    "t.conf:9: [smsc b] tls_server_name: must be printable "
+		    "ASCII without spaces\n" },
+		/* path */
+		{ "[server]\nsecret_file = var/\tsecret\n",
+		    "t.conf:7: [server] secret_file: must not contain control "
+		    "characters\n" },
+		{ "[store]\npath =\n",
+		    "t.conf:7: [store] path: must be 1..4095 characters\n" },
+		/* enum, stored as its index */
+		{ "[smsc b]\nhost = 10.0.0.1\nsystem_id = s\ntls = maybe\n",
+		    "t.conf:9: [smsc b] tls: 'maybe' is not no or yes\n" },
+		{ "[smsc b]\nhost = 10.0.0.1\nsystem_id = s\nmessage_id = hex\n",
+		    "t.conf:9: [smsc b] message_id: 'hex' is not auto, string, "
+		    "hex-dec or dec-hex\n" },
+		/* enum, stored as its string */
+		{ "[server]\nlog_level = INFO\n",
+		    "t.conf:7: [server] log_level: 'INFO' is not debug, info, "
+		    "warn or error\n" },
+		/* host:port */
+		{ "[server]\nlisten = 127.0.0.1:70000\n",
+		    "t.conf:7: [server] listen: '127.0.0.1:70000' is not "
+		    "host:port (IPv6 as [::1]:8080, port 0..65535)\n" },
+		/* sender */
+		{ "[verify]\nsender = Bad!\n",
+		    "t.conf:7: [verify] sender: 'Bad!' is not a sender: up to "
+		    "11 letters, digits, spaces, '.', '_' or '-' with at least "
+		    "one letter, or up to 15 digits with an optional '+'\n" },
+		/* country */
+		{ "[verify]\ndefault_country = USA\n",
+		    "t.conf:7: [verify] default_country: 'USA' is not a "
+		    "country: two upper-case letters (ISO 3166 alpha-2, e.g. "
+		    "US)\n" },
+		/* prefixes */
+		{ "[route r]\nprefix =\nsmsc = a\n",
+		    "t.conf:7: [route r] prefix: needs at least one prefix\n" },
+		{ "[route r]\nprefix = + +\nsmsc = a\n",
+		    "t.conf:7: [route r] prefix: + given twice\n" },
+		{ "[route r]\nprefix = +1234567890123456\nsmsc = a\n",
+		    "t.conf:7: [route r] prefix: '+1234567890123456' is not a "
+		    "prefix: '+' and up to 15 digits\n" },
+		/* SMSC list */
+		{ "[route r]\nprefix = +\nsmsc =\n",
+		    "t.conf:8: [route r] smsc: needs at least one SMSC\n" },
+		{ "[route r]\nprefix = +\nsmsc = b\n",
+		    "t.conf:8: [route r] smsc: unknown SMSC 'b' (no [smsc b] "
+		    "section)\n" },
+		/* token */
+		{ "[key b]\ntoken = 0123456789abcde\n",
+		    "t.conf:7: [key b] token: must be 16..256 characters (it "
+		    "has 15)\n" },
+		/* URL */
+		{ "webhook = https://\n",
+		    "t.conf:6: [key k] webhook: 'https://' is not an http:// "
+		    "or https:// URL\n" },
+		/* language */
+		{ "language = EN\n",
+		    "t.conf:6: [key k] language: 'EN' is not a language with "
+		    "built-in templates (de en es fr it pt ru)\n" },
+		/* phone types */
+		{ "[verify]\nrefuse_types = voip mobil\n",
+		    "t.conf:7: [verify] refuse_types: 'mobil' is not a number "
+		    "type (fixed_line mobile fixed_line_or_mobile toll_free "
+		    "premium_rate shared_cost voip personal_number pager uan "
+		    "voicemail)\n" },
+		/* template text */
+		{ "[template x]\ntext = no code\n",
+		    "t.conf:7: [template x] text: has no {code} (or ##code##) "
+		    "placeholder: a message without its code is never sent\n" },
+		/* template name */
+		{ "template = fr\n",
+		    "t.conf:6: [key k] template: 'fr' is a language: [template "
+		    "fr] replaces its built-in text for every key; write "
+		    "language = fr instead\n" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_one(cases[i].fragment, cases[i].want);
+}
+END_TEST
+
 START_TEST(whole_file_rules)
 {
 	char *errors = load_bad("[server]\n\n");
@@ -723,6 +848,24 @@ START_TEST(unreadable_file)
 }
 END_TEST
 
+/* A file with a NUL octet is not text: refused whole, by its name. */
+START_TEST(file_with_nul)
+{
+	char path[] = "/tmp/check_conf.XXXXXX", *errors = NULL, want[64];
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "[server]\n\0\n", 11), 11);
+	close(fd);
+	ck_assert_ptr_null(conf_load(path, &errors));
+	unlink(path);
+	snprintf(want, sizeof(want), "%s: contains a NUL octet (not text)\n",
+	    path);
+	ck_assert_pstr_eq(errors, want);
+	free(errors);
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -745,6 +888,7 @@ conf_suite(void)
 	tcase_add_test(tc, bad_sender);
 	tcase_add_test(tc, refuse_types);
 	tcase_add_test(tc, bad_token_not_echoed);
+	tcase_add_test(tc, bad_value_of_each_type);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("structure");
@@ -763,6 +907,7 @@ conf_suite(void)
 	tcase_add_test(tc, whole_file_rules);
 	tcase_add_test(tc, all_errors_reported);
 	tcase_add_test(tc, unreadable_file);
+	tcase_add_test(tc, file_with_nul);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("templates");
