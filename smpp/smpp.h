@@ -42,6 +42,62 @@ enum smpp_bind_type {
 	SMPP_BIND_RECEIVER,
 };
 
+/* command_status values (SMPP 3.4 §5.1.3), named once for the whole tree:
+ * smpp/ answers PDUs with them, src/ compares submit results and acks
+ * receipts with them.  They are written exactly as libsmpp34's smpp34.h
+ * writes them (unsuffixed hex int constants), so smpp_pdu.c, the one file
+ * that sees both headers, gets a legal identical redefinition and the
+ * compiler warns there if the two ever disagree.  smpp_strstatus() names
+ * them, smpp_status_class() says what they mean for a message. */
+#define ESME_ROK              0x00000000 /* no error */
+#define ESME_RINVMSGLEN       0x00000001 /* message length is invalid */
+#define ESME_RINVCMDLEN       0x00000002 /* command length is invalid */
+#define ESME_RINVCMDID        0x00000003 /* invalid command ID */
+#define ESME_RINVBNDSTS       0x00000004 /* incorrect bind status for it */
+#define ESME_RALYBND          0x00000005 /* already in bound state */
+#define ESME_RINVPRTFLG       0x00000006 /* invalid priority flag */
+#define ESME_RINVREGDLVFLG    0x00000007 /* invalid registered delivery */
+#define ESME_RSYSERR          0x00000008 /* system error */
+#define ESME_RINVSRCADR       0x0000000A /* invalid source address */
+#define ESME_RINVDSTADR       0x0000000B /* invalid destination address */
+#define ESME_RINVMSGID        0x0000000C /* message ID is invalid */
+#define ESME_RBINDFAIL        0x0000000D /* bind failed */
+#define ESME_RINVPASWD        0x0000000E /* invalid password */
+#define ESME_RINVSYSID        0x0000000F /* invalid system ID */
+#define ESME_RCANCELFAIL      0x00000011 /* cancel_sm failed */
+#define ESME_RREPLACEFAIL     0x00000013 /* replace_sm failed */
+#define ESME_RMSGQFUL         0x00000014 /* message queue full */
+#define ESME_RINVSERTYP       0x00000015 /* invalid service type */
+#define ESME_RINVNUMDESTS     0x00000033 /* invalid number of destinations */
+#define ESME_RINVDLNAME       0x00000034 /* invalid distribution list name */
+#define ESME_RINVDESTFLAG     0x00000040 /* invalid destination flag */
+#define ESME_RINVSUBREP       0x00000042 /* invalid submit with replace */
+#define ESME_RINVESMCLASS     0x00000043 /* invalid esm_class */
+#define ESME_RCNTSUBDL        0x00000044 /* cannot submit to a list */
+#define ESME_RSUBMITFAIL      0x00000045 /* submit_sm or submit_multi failed */
+#define ESME_RINVSRCTON       0x00000048 /* invalid source TON */
+#define ESME_RINVSRCNPI       0x00000049 /* invalid source NPI */
+#define ESME_RINVDSTTON       0x00000050 /* invalid destination TON */
+#define ESME_RINVDSTNPI       0x00000051 /* invalid destination NPI */
+#define ESME_RINVSYSTYP       0x00000053 /* invalid system_type */
+#define ESME_RINVREPFLAG      0x00000054 /* invalid replace_if_present */
+#define ESME_RINVNUMMSGS      0x00000055 /* invalid number of messages */
+#define ESME_RTHROTTLED       0x00000058 /* throttling: over the rate */
+#define ESME_RINVSCHED        0x00000061 /* invalid scheduled delivery time */
+#define ESME_RINVEXPIRY       0x00000062 /* invalid validity period */
+#define ESME_RINVDFTMSGID     0x00000063 /* predefined message not found */
+#define ESME_RX_T_APPN        0x00000064 /* receiver temporary app error */
+#define ESME_RX_P_APPN        0x00000065 /* receiver permanent app error */
+#define ESME_RX_R_APPN        0x00000066 /* receiver reject message error */
+#define ESME_RQUERYFAIL       0x00000067 /* query_sm failed */
+#define ESME_RINVOPTPARSTREAM 0x000000C0 /* error in the TLV part */
+#define ESME_ROPTPARNOTALLWD  0x000000C1 /* TLV not allowed */
+#define ESME_RINVPARLEN       0x000000C2 /* invalid parameter length */
+#define ESME_RMISSINGOPTPARAM 0x000000C3 /* expected TLV missing */
+#define ESME_RINVOPTPARAMVAL  0x000000C4 /* invalid TLV value */
+#define ESME_RDELIVERYFAILURE 0x000000FE /* delivery failure (data_sm_resp) */
+#define ESME_RUNKNOWNERR      0x000000FF /* unknown error */
+
 /* Pseudo command_status values the layer reports (above the 32-bit SMPP
  * range used by real SMSCs is impossible, so they sit in a vendor gap). */
 #define SMPP_STATUS_TIMEOUT  0xFFFF0001u /* no submit_sm_resp in time */
@@ -198,8 +254,8 @@ void smpp_session_start(struct smpp_session *);
 int smpp_session_submit(struct smpp_session *, const struct smpp_message *,
     void *cookie);
 /* Answer a receipt given to the receipt callback with command_status status
- * (0, or 0x64 ESME_RX_T_APPN to make the SMSC retry).  A stale ack (the
- * connection it came on is gone) is ignored. */
+ * (ESME_ROK, or ESME_RX_T_APPN to make the SMSC send it again).  A stale
+ * ack (the connection it came on is gone) is ignored. */
 void smpp_session_receipt_ack(struct smpp_session *, uint64_t ack,
     uint32_t status);
 enum smpp_state smpp_session_state(const struct smpp_session *);

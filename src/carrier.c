@@ -58,8 +58,6 @@ struct carrier {
 	void *stop_arg;
 };
 
-#define ESME_RMSGQFUL   0x00000014u
-#define ESME_RTHROTTLED 0x00000058u
 #define PAUSE_MIN_MS 1000
 #define PAUSE_MAX_MS 8000
 
@@ -147,7 +145,7 @@ carrier_on_submit_done(void *arg, struct smpp_session *s, void *cookie,
 		log_warn("carrier.throttled", "smsc=%s status=%s pause_ms=%d",
 		    c->name, smpp_strstatus(status), c->pause_ms);
 		carrier_wake_in(c, c->pause_ms);
-	} else if (status == 0) {
+	} else if (status == ESME_ROK) {
 		c->pause_ms = 0;
 	}
 	c->cb.submit_done(c->arg, c, cookie, status, message_id);
