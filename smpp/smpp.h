@@ -192,6 +192,14 @@ int smpp_receipt_parse_text(const uint8_t *text, size_t len, struct smpp_receipt
  * Returns 0, or -1 when id is not a number in that base.  (smpp_receipt.c) */
 int smpp_msgid_normalise(const char *id, int mode, char *out, size_t outsize);
 
+/* The most parts a concatenated text may be cut into here (an OTP text
+ * needs one or two; four is already generous). */
+#define SMPP_SEGMENTS_MAX 4
+/* Octets of one part's short_message as smpp_text_split() writes it (up
+ * to 160 septets); a part of a longer text (at most 153 septets or 134
+ * octets of UCS-2) still fits behind its 6-octet concatenation UDH. */
+#define SMPP_SEGMENT_OCTETS 160
+
 /* How many SMS parts the text needs (160/153 GSM septets, 70/67 UCS-2
  * units), or -1 for invalid UTF-8.  (smpp_text.c) */
 int smpp_text_parts(const char *utf8, int default_is_latin1);
@@ -206,7 +214,53 @@ int smpp_text_parts(const char *utf8, int default_is_latin1);
  * the whole text.  Returns the part count (1..max_parts), or -1 for invalid
  * UTF-8 or when more than max_parts parts would be needed. */
 int smpp_text_split(const char *utf8, int default_is_latin1,
-    uint8_t parts[][160], size_t *lens, int max_parts, uint8_t *data_coding);
+    uint8_t parts[][SMPP_SEGMENT_OCTETS], size_t *lens, int max_parts,
+    uint8_t *data_coding);
+
+/* A text cut into the short_message bodies of the submit_sm it needs, as
+ * smpp_segments_make() leaves it; the caller fills in the rest of each
+ * struct smpp_message (addresses, validity, receipt) and copies
+ * data_coding, esm_class, use_payload and each body into it.  The storage
+ * is inside the struct (no allocation); it holds the text, so a one-time
+ * code: smpp_segments_clear() it once the submits are out.  Read the
+ * bodies with smpp_segments_body(). */
+struct smpp_segments {
+	int n;                  /* bodies, 1..SMPP_SEGMENTS_MAX (0 when clear) */
+	int use_payload;        /* 1: one body, for the message_payload TLV */
+	uint8_t data_coding;    /* for every body: 0x00 GSM/Latin-1, 0x08 UCS-2 */
+	uint8_t esm_class;      /* 0x40 (UDHI) when the bodies start with the
+	                           concatenation UDH, else 0 */
+	size_t len[SMPP_SEGMENTS_MAX]; /* octets of body i, UDH included */
+	uint8_t buf[SMPP_SEGMENTS_MAX * SMPP_SEGMENT_OCTETS]; /* the bodies */
+};
+
+/* Cut UTF-8 text into the bodies of its submit_sm, pure.  The encoding is
+ * smpp_text_encode()'s and the cut smpp_text_split()'s:
+ *  - a text that fits one SMS: one body, esm_class 0;
+ *  - a longer one with long_payload: one body holding the whole encoded
+ *    text, use_payload 1, esm_class 0 (the SMSC splits it);
+ *  - a longer one without: one body per part, each behind the 8-bit
+ *    reference concatenation UDH of TS 23.040 (05 00 03 ref n i, i from 1),
+ *    esm_class 0x40.
+ * ref is the reference the handset joins the parts by; vary it per
+ * message (it is used only in the last case).  max_parts (1 to
+ * SMPP_SEGMENTS_MAX) bounds the parts the text may need, whichever form it
+ * goes in.  Returns out->n (>= 1), or -1 with *out cleared when the text
+ * is NULL or not valid UTF-8, needs more than max_parts parts, or max_parts
+ * is out of range.  *out is overwritten whatever it held. */
+int smpp_segments_make(const char *utf8, int default_is_latin1,
+    int long_payload, uint8_t ref, int max_parts, struct smpp_segments *out);
+/* Body i (0 <= i < n) of seg, seg->len[i] octets, valid until seg is
+ * cleared or made again.  (The struct may be copied, since bodies are found
+ * by offset, not by pointer; each copy holds the code and needs clearing.) */
+static inline const uint8_t *
+smpp_segments_body(const struct smpp_segments *seg, int i)
+{
+	return seg->buf + (size_t)i * SMPP_SEGMENT_OCTETS;
+}
+/* Erase seg (explicit_bzero: the bodies hold a code); n becomes 0.  Safe
+ * to call on a cleared or failed one. */
+void smpp_segments_clear(struct smpp_segments *seg);
 
 /* Text encoding.  SMPP_DC_GSM: GSM 03.38 unpacked (one septet per octet,
  * extension characters as ESC pairs); SMPP_DC_LATIN1; SMPP_DC_UCS2
