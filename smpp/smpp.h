@@ -24,7 +24,8 @@
 struct event_base;
 struct smpp_session;
 
-/* Session states.  smpp_strstate() names them for logs and /v1/smscs. */
+/* Session states.  smpp_strstate() names them for logs and /v1/smscs
+ * ("idle", "bound", ...: a static string; "unknown" for no state). */
 enum smpp_state {
 	SMPP_IDLE = 0,     /* created, not started */
 	SMPP_CONNECTING,   /* TCP connect in progress */
@@ -110,8 +111,13 @@ enum smpp_status_class {
 	SMPP_CLASS_RETRY_OTHER,   /* try another SMSC */
 	SMPP_CLASS_FINAL,         /* the number or message is refused for good */
 };
-/* Name of a command_status ("ESME_RTHROTTLED", "0x00000401" for unknown). */
+/* Name of a command_status: "ESME_RTHROTTLED", "TIMEOUT" and "NOT_SENT" for
+ * the pseudo statuses, "0x00000401" for one without a name (in a static
+ * buffer, valid until the next call; loop thread only). */
 const char *smpp_strstatus(uint32_t status);
+/* What status means for the message that got it (SMPP-NOTES.md §9; the
+ * table is in smpp_status.c): any code, vendor or unknown, has a class.
+ * Pure. */
 enum smpp_status_class smpp_status_class(uint32_t status);
 
 struct smpp_config {
@@ -276,13 +282,21 @@ enum smpp_charset { SMPP_CS_GSM = 0, SMPP_CS_LATIN1, SMPP_CS_UCS2 };
 int smpp_text_encode(const char *utf8, int default_is_latin1, uint8_t *out,
     size_t outsize, uint8_t *data_coding, size_t *units);
 /* Decode short_message octets to UTF-8 (NUL-terminated).  data_coding 0x00
- * is read as GSM unless default_is_latin1.  Returns the length or -1. */
+ * is read as GSM unless default_is_latin1; 0x01 (IA5), 0x03 (Latin-1) and
+ * 0x08 (UCS-2) are read as such.  Returns the UTF-8 length, or -1 (out
+ * set to "") for another data_coding, malformed UCS-2 or an outsize too
+ * small. */
 int smpp_text_decode(uint8_t data_coding, int default_is_latin1,
     const uint8_t *in, size_t len, char *out, size_t outsize);
 
-/* Callbacks a session's owner provides.  All run on the loop. */
+/* Callbacks a session's owner provides.  All run on the loop, from the
+ * session's events (state also from inside smpp_session_start() and
+ * smpp_session_stop()); each may call back into the session, and
+ * smpp_session_free() from one only marks the session dead (it is freed
+ * when the session's handler returns).  Any may be NULL: receipts are then
+ * acknowledged at once. */
 struct smpp_callbacks {
-	/* The session moved from one state to another. */
+	/* The session moved from one state to another (logged already). */
 	void (*state)(void *arg, struct smpp_session *, enum smpp_state from,
 	    enum smpp_state to);
 	/* A submit ended: status 0 with the SMSC's message_id, an SMSC
@@ -297,11 +311,15 @@ struct smpp_callbacks {
 	    const struct smpp_receipt *, uint64_t ack);
 };
 
-/* Create a session; nothing happens until smpp_session_start().  The config
- * strings are copied.  Returns NULL when the config is unusable. */
+/* Create a session on base; nothing happens until smpp_session_start().
+ * The config strings and the callback table are copied; arg is handed back
+ * to every callback.  Returns NULL (logged as smpp.config) when the config
+ * is unusable: host neither numeric nor "localhost", port, window, timers
+ * or backoff out of range, credentials too long. */
 struct smpp_session *smpp_session_new(struct event_base *,
     const struct smpp_config *, const struct smpp_callbacks *, void *arg);
-/* Connect and bind; on any failure, back off and reconnect by itself. */
+/* Connect and bind; on any failure, back off and reconnect by itself
+ * until smpp_session_stop() or smpp_session_free().  Call once. */
 void smpp_session_start(struct smpp_session *);
 /* Submit one message.  Returns 0 when it went on the wire (submit_done will
  * fire for cookie), -1 when the session is not bound or its window is full. */
@@ -312,9 +330,12 @@ int smpp_session_submit(struct smpp_session *, const struct smpp_message *,
  * ack (the connection it came on is gone) is ignored. */
 void smpp_session_receipt_ack(struct smpp_session *, uint64_t ack,
     uint32_t status);
+/* Its current state. */
 enum smpp_state smpp_session_state(const struct smpp_session *);
-/* Free window slots (0 when not bound). */
+/* Submits smpp_session_submit() would take now: free window slots, 0 when
+ * not bound or stopping. */
 int smpp_session_window_free(const struct smpp_session *);
+/* The config's name (the session's copy, valid until it is freed). */
 const char *smpp_session_name(const struct smpp_session *);
 /* Stop: no new submits; wait (bounded by response_timeout) for outstanding
  * responses, unbind, wait for unbind_resp (bounded), close, enter
@@ -326,12 +347,20 @@ void smpp_session_stop(struct smpp_session *, void (*done)(void *arg),
  * the same session. */
 void smpp_session_free(struct smpp_session *);
 
+/* A session's counters since smpp_session_new(). */
 struct smpp_session_stats {
-	uint64_t submits, submit_ok, submit_err, timeouts, receipts;
-	uint64_t reconnects, binds_failed;
-	int window_used;
-	uint32_t last_bind_status;
+	uint64_t submits;         /* submit_sm that went on the wire */
+	uint64_t submit_ok;       /* ... answered ESME_ROK */
+	uint64_t submit_err;      /* ... ended otherwise, timeouts apart */
+	uint64_t timeouts;        /* ... ended SMPP_STATUS_TIMEOUT */
+	uint64_t receipts;        /* delivery receipts handed to the owner */
+	uint64_t reconnects;      /* connects after a backoff */
+	uint64_t binds_failed;    /* bind refused or nacked, or unanswered */
+	int window_used;          /* outstanding requests now */
+	uint32_t last_bind_status; /* of the last bind_resp or its nack */
 };
-void smpp_session_stats(const struct smpp_session *, struct smpp_session_stats *);
+/* Copy the session's counters into *out. */
+void smpp_session_stats(const struct smpp_session *,
+    struct smpp_session_stats *out);
 
 #endif /* SMPP_H */

@@ -116,7 +116,7 @@ carrier_on_state(void *arg, struct smpp_session *s, enum smpp_state from,
 {
 	struct carrier *c = arg;
 
-	if (to == SMPP_BOUND && c->cb.ready != NULL)
+	if (to == SMPP_BOUND && !c->stopping && c->cb.ready != NULL)
 		c->cb.ready(c->arg, c);
 }
 
@@ -400,6 +400,9 @@ carrier_free(struct carrier *c)
 {
 	if (c == NULL)
 		return;
+	/* The cookies coming back below must not make the owner submit to,
+	 * or be told of room on, a carrier half freed. */
+	c->stopping = 1;
 	for (int i = 0; i < c->nsess; i++)
 		if (c->sess[i] != NULL)
 			smpp_session_free(c->sess[i]);
