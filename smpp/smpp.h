@@ -24,7 +24,8 @@
 struct event_base;
 struct smpp_session;
 
-/* Session states.  smpp_strstate() names them for logs and /v1/smscs. */
+/* Session states.  smpp_strstate() names them for logs and /v1/smscs
+ * ("idle", "bound", ...: a static string; "unknown" for no state). */
 enum smpp_state {
 	SMPP_IDLE = 0,     /* created, not started */
 	SMPP_CONNECTING,   /* TCP connect in progress */
@@ -42,6 +43,62 @@ enum smpp_bind_type {
 	SMPP_BIND_RECEIVER,
 };
 
+/* command_status values (SMPP 3.4 §5.1.3), named once for the whole tree:
+ * smpp/ answers PDUs with them, src/ compares submit results and acks
+ * receipts with them.  They are written exactly as libsmpp34's smpp34.h
+ * writes them (unsuffixed hex int constants), so smpp_pdu.c, the one file
+ * that sees both headers, gets a legal identical redefinition and the
+ * compiler warns there if the two ever disagree.  smpp_strstatus() names
+ * them, smpp_status_class() says what they mean for a message. */
+#define ESME_ROK              0x00000000 /* no error */
+#define ESME_RINVMSGLEN       0x00000001 /* message length is invalid */
+#define ESME_RINVCMDLEN       0x00000002 /* command length is invalid */
+#define ESME_RINVCMDID        0x00000003 /* invalid command ID */
+#define ESME_RINVBNDSTS       0x00000004 /* incorrect bind status for it */
+#define ESME_RALYBND          0x00000005 /* already in bound state */
+#define ESME_RINVPRTFLG       0x00000006 /* invalid priority flag */
+#define ESME_RINVREGDLVFLG    0x00000007 /* invalid registered delivery */
+#define ESME_RSYSERR          0x00000008 /* system error */
+#define ESME_RINVSRCADR       0x0000000A /* invalid source address */
+#define ESME_RINVDSTADR       0x0000000B /* invalid destination address */
+#define ESME_RINVMSGID        0x0000000C /* message ID is invalid */
+#define ESME_RBINDFAIL        0x0000000D /* bind failed */
+#define ESME_RINVPASWD        0x0000000E /* invalid password */
+#define ESME_RINVSYSID        0x0000000F /* invalid system ID */
+#define ESME_RCANCELFAIL      0x00000011 /* cancel_sm failed */
+#define ESME_RREPLACEFAIL     0x00000013 /* replace_sm failed */
+#define ESME_RMSGQFUL         0x00000014 /* message queue full */
+#define ESME_RINVSERTYP       0x00000015 /* invalid service type */
+#define ESME_RINVNUMDESTS     0x00000033 /* invalid number of destinations */
+#define ESME_RINVDLNAME       0x00000034 /* invalid distribution list name */
+#define ESME_RINVDESTFLAG     0x00000040 /* invalid destination flag */
+#define ESME_RINVSUBREP       0x00000042 /* invalid submit with replace */
+#define ESME_RINVESMCLASS     0x00000043 /* invalid esm_class */
+#define ESME_RCNTSUBDL        0x00000044 /* cannot submit to a list */
+#define ESME_RSUBMITFAIL      0x00000045 /* submit_sm or submit_multi failed */
+#define ESME_RINVSRCTON       0x00000048 /* invalid source TON */
+#define ESME_RINVSRCNPI       0x00000049 /* invalid source NPI */
+#define ESME_RINVDSTTON       0x00000050 /* invalid destination TON */
+#define ESME_RINVDSTNPI       0x00000051 /* invalid destination NPI */
+#define ESME_RINVSYSTYP       0x00000053 /* invalid system_type */
+#define ESME_RINVREPFLAG      0x00000054 /* invalid replace_if_present */
+#define ESME_RINVNUMMSGS      0x00000055 /* invalid number of messages */
+#define ESME_RTHROTTLED       0x00000058 /* throttling: over the rate */
+#define ESME_RINVSCHED        0x00000061 /* invalid scheduled delivery time */
+#define ESME_RINVEXPIRY       0x00000062 /* invalid validity period */
+#define ESME_RINVDFTMSGID     0x00000063 /* predefined message not found */
+#define ESME_RX_T_APPN        0x00000064 /* receiver temporary app error */
+#define ESME_RX_P_APPN        0x00000065 /* receiver permanent app error */
+#define ESME_RX_R_APPN        0x00000066 /* receiver reject message error */
+#define ESME_RQUERYFAIL       0x00000067 /* query_sm failed */
+#define ESME_RINVOPTPARSTREAM 0x000000C0 /* error in the TLV part */
+#define ESME_ROPTPARNOTALLWD  0x000000C1 /* TLV not allowed */
+#define ESME_RINVPARLEN       0x000000C2 /* invalid parameter length */
+#define ESME_RMISSINGOPTPARAM 0x000000C3 /* expected TLV missing */
+#define ESME_RINVOPTPARAMVAL  0x000000C4 /* invalid TLV value */
+#define ESME_RDELIVERYFAILURE 0x000000FE /* delivery failure (data_sm_resp) */
+#define ESME_RUNKNOWNERR      0x000000FF /* unknown error */
+
 /* Pseudo command_status values the layer reports (above the 32-bit SMPP
  * range used by real SMSCs is impossible, so they sit in a vendor gap). */
 #define SMPP_STATUS_TIMEOUT  0xFFFF0001u /* no submit_sm_resp in time */
@@ -54,8 +111,13 @@ enum smpp_status_class {
 	SMPP_CLASS_RETRY_OTHER,   /* try another SMSC */
 	SMPP_CLASS_FINAL,         /* the number or message is refused for good */
 };
-/* Name of a command_status ("ESME_RTHROTTLED", "0x00000401" for unknown). */
+/* Name of a command_status: "ESME_RTHROTTLED", "TIMEOUT" and "NOT_SENT" for
+ * the pseudo statuses, "0x00000401" for one without a name (in a static
+ * buffer, valid until the next call; loop thread only). */
 const char *smpp_strstatus(uint32_t status);
+/* What status means for the message that got it (SMPP-NOTES.md §9; the
+ * table is in smpp_status.c): any code, vendor or unknown, has a class.
+ * Pure. */
 enum smpp_status_class smpp_status_class(uint32_t status);
 
 struct smpp_config {
@@ -136,6 +198,14 @@ int smpp_receipt_parse_text(const uint8_t *text, size_t len, struct smpp_receipt
  * Returns 0, or -1 when id is not a number in that base.  (smpp_receipt.c) */
 int smpp_msgid_normalise(const char *id, int mode, char *out, size_t outsize);
 
+/* The most parts a concatenated text may be cut into here (an OTP text
+ * needs one or two; four is already generous). */
+#define SMPP_SEGMENTS_MAX 4
+/* Octets of one part's short_message as smpp_text_split() writes it (up
+ * to 160 septets); a part of a longer text (at most 153 septets or 134
+ * octets of UCS-2) still fits behind its 6-octet concatenation UDH. */
+#define SMPP_SEGMENT_OCTETS 160
+
 /* How many SMS parts the text needs (160/153 GSM septets, 70/67 UCS-2
  * units), or -1 for invalid UTF-8.  (smpp_text.c) */
 int smpp_text_parts(const char *utf8, int default_is_latin1);
@@ -150,7 +220,53 @@ int smpp_text_parts(const char *utf8, int default_is_latin1);
  * the whole text.  Returns the part count (1..max_parts), or -1 for invalid
  * UTF-8 or when more than max_parts parts would be needed. */
 int smpp_text_split(const char *utf8, int default_is_latin1,
-    uint8_t parts[][160], size_t *lens, int max_parts, uint8_t *data_coding);
+    uint8_t parts[][SMPP_SEGMENT_OCTETS], size_t *lens, int max_parts,
+    uint8_t *data_coding);
+
+/* A text cut into the short_message bodies of the submit_sm it needs, as
+ * smpp_segments_make() leaves it; the caller fills in the rest of each
+ * struct smpp_message (addresses, validity, receipt) and copies
+ * data_coding, esm_class, use_payload and each body into it.  The storage
+ * is inside the struct (no allocation); it holds the text, so a one-time
+ * code: smpp_segments_clear() it once the submits are out.  Read the
+ * bodies with smpp_segments_body(). */
+struct smpp_segments {
+	int n;                  /* bodies, 1..SMPP_SEGMENTS_MAX (0 when clear) */
+	int use_payload;        /* 1: one body, for the message_payload TLV */
+	uint8_t data_coding;    /* for every body: 0x00 GSM/Latin-1, 0x08 UCS-2 */
+	uint8_t esm_class;      /* 0x40 (UDHI) when the bodies start with the
+	                           concatenation UDH, else 0 */
+	size_t len[SMPP_SEGMENTS_MAX]; /* octets of body i, UDH included */
+	uint8_t buf[SMPP_SEGMENTS_MAX * SMPP_SEGMENT_OCTETS]; /* the bodies */
+};
+
+/* Cut UTF-8 text into the bodies of its submit_sm, pure.  The encoding is
+ * smpp_text_encode()'s and the cut smpp_text_split()'s:
+ *  - a text that fits one SMS: one body, esm_class 0;
+ *  - a longer one with long_payload: one body holding the whole encoded
+ *    text, use_payload 1, esm_class 0 (the SMSC splits it);
+ *  - a longer one without: one body per part, each behind the 8-bit
+ *    reference concatenation UDH of TS 23.040 (05 00 03 ref n i, i from 1),
+ *    esm_class 0x40.
+ * ref is the reference the handset joins the parts by; vary it per
+ * message (it is used only in the last case).  max_parts (1 to
+ * SMPP_SEGMENTS_MAX) bounds the parts the text may need, whichever form it
+ * goes in.  Returns out->n (>= 1), or -1 with *out cleared when the text
+ * is NULL or not valid UTF-8, needs more than max_parts parts, or max_parts
+ * is out of range.  *out is overwritten whatever it held. */
+int smpp_segments_make(const char *utf8, int default_is_latin1,
+    int long_payload, uint8_t ref, int max_parts, struct smpp_segments *out);
+/* Body i (0 <= i < n) of seg, seg->len[i] octets, valid until seg is
+ * cleared or made again.  (The struct may be copied, since bodies are found
+ * by offset, not by pointer; each copy holds the code and needs clearing.) */
+static inline const uint8_t *
+smpp_segments_body(const struct smpp_segments *seg, int i)
+{
+	return seg->buf + (size_t)i * SMPP_SEGMENT_OCTETS;
+}
+/* Erase seg (explicit_bzero: the bodies hold a code); n becomes 0.  Safe
+ * to call on a cleared or failed one. */
+void smpp_segments_clear(struct smpp_segments *seg);
 
 /* Text encoding.  SMPP_DC_GSM: GSM 03.38 unpacked (one septet per octet,
  * extension characters as ESC pairs); SMPP_DC_LATIN1; SMPP_DC_UCS2
@@ -166,13 +282,21 @@ enum smpp_charset { SMPP_CS_GSM = 0, SMPP_CS_LATIN1, SMPP_CS_UCS2 };
 int smpp_text_encode(const char *utf8, int default_is_latin1, uint8_t *out,
     size_t outsize, uint8_t *data_coding, size_t *units);
 /* Decode short_message octets to UTF-8 (NUL-terminated).  data_coding 0x00
- * is read as GSM unless default_is_latin1.  Returns the length or -1. */
+ * is read as GSM unless default_is_latin1; 0x01 (IA5), 0x03 (Latin-1) and
+ * 0x08 (UCS-2) are read as such.  Returns the UTF-8 length, or -1 (out
+ * set to "") for another data_coding, malformed UCS-2 or an outsize too
+ * small. */
 int smpp_text_decode(uint8_t data_coding, int default_is_latin1,
     const uint8_t *in, size_t len, char *out, size_t outsize);
 
-/* Callbacks a session's owner provides.  All run on the loop. */
+/* Callbacks a session's owner provides.  All run on the loop, from the
+ * session's events (state also from inside smpp_session_start() and
+ * smpp_session_stop()); each may call back into the session, and
+ * smpp_session_free() from one only marks the session dead (it is freed
+ * when the session's handler returns).  Any may be NULL: receipts are then
+ * acknowledged at once. */
 struct smpp_callbacks {
-	/* The session moved from one state to another. */
+	/* The session moved from one state to another (logged already). */
 	void (*state)(void *arg, struct smpp_session *, enum smpp_state from,
 	    enum smpp_state to);
 	/* A submit ended: status 0 with the SMSC's message_id, an SMSC
@@ -187,24 +311,31 @@ struct smpp_callbacks {
 	    const struct smpp_receipt *, uint64_t ack);
 };
 
-/* Create a session; nothing happens until smpp_session_start().  The config
- * strings are copied.  Returns NULL when the config is unusable. */
+/* Create a session on base; nothing happens until smpp_session_start().
+ * The config strings and the callback table are copied; arg is handed back
+ * to every callback.  Returns NULL (logged as smpp.config) when the config
+ * is unusable: host neither numeric nor "localhost", port, window, timers
+ * or backoff out of range, credentials too long. */
 struct smpp_session *smpp_session_new(struct event_base *,
     const struct smpp_config *, const struct smpp_callbacks *, void *arg);
-/* Connect and bind; on any failure, back off and reconnect by itself. */
+/* Connect and bind; on any failure, back off and reconnect by itself
+ * until smpp_session_stop() or smpp_session_free().  Call once. */
 void smpp_session_start(struct smpp_session *);
 /* Submit one message.  Returns 0 when it went on the wire (submit_done will
  * fire for cookie), -1 when the session is not bound or its window is full. */
 int smpp_session_submit(struct smpp_session *, const struct smpp_message *,
     void *cookie);
 /* Answer a receipt given to the receipt callback with command_status status
- * (0, or 0x64 ESME_RX_T_APPN to make the SMSC retry).  A stale ack (the
- * connection it came on is gone) is ignored. */
+ * (ESME_ROK, or ESME_RX_T_APPN to make the SMSC send it again).  A stale
+ * ack (the connection it came on is gone) is ignored. */
 void smpp_session_receipt_ack(struct smpp_session *, uint64_t ack,
     uint32_t status);
+/* Its current state. */
 enum smpp_state smpp_session_state(const struct smpp_session *);
-/* Free window slots (0 when not bound). */
+/* Submits smpp_session_submit() would take now: free window slots, 0 when
+ * not bound or stopping. */
 int smpp_session_window_free(const struct smpp_session *);
+/* The config's name (the session's copy, valid until it is freed). */
 const char *smpp_session_name(const struct smpp_session *);
 /* Stop: no new submits; wait (bounded by response_timeout) for outstanding
  * responses, unbind, wait for unbind_resp (bounded), close, enter
@@ -216,12 +347,20 @@ void smpp_session_stop(struct smpp_session *, void (*done)(void *arg),
  * the same session. */
 void smpp_session_free(struct smpp_session *);
 
+/* A session's counters since smpp_session_new(). */
 struct smpp_session_stats {
-	uint64_t submits, submit_ok, submit_err, timeouts, receipts;
-	uint64_t reconnects, binds_failed;
-	int window_used;
-	uint32_t last_bind_status;
+	uint64_t submits;         /* submit_sm that went on the wire */
+	uint64_t submit_ok;       /* ... answered ESME_ROK */
+	uint64_t submit_err;      /* ... ended otherwise, timeouts apart */
+	uint64_t timeouts;        /* ... ended SMPP_STATUS_TIMEOUT */
+	uint64_t receipts;        /* delivery receipts handed to the owner */
+	uint64_t reconnects;      /* connects after a backoff */
+	uint64_t binds_failed;    /* bind refused or nacked, or unanswered */
+	int window_used;          /* outstanding requests now */
+	uint32_t last_bind_status; /* of the last bind_resp or its nack */
 };
-void smpp_session_stats(const struct smpp_session *, struct smpp_session_stats *);
+/* Copy the session's counters into *out. */
+void smpp_session_stats(const struct smpp_session *,
+    struct smpp_session_stats *out);
 
 #endif /* SMPP_H */

@@ -769,7 +769,7 @@ smpp_pdu_pack_resp(uint8_t *out, size_t outsize, uint32_t id,
 {
 	if (seq == 0)
 		return -1;
-	if (status != 0) {
+	if (status != ESME_ROK) {
 		switch (id) {
 		case SUBMIT_SM_RESP: case DELIVER_SM_RESP: case DATA_SM_RESP:
 		case BIND_RECEIVER_RESP: case BIND_TRANSMITTER_RESP:

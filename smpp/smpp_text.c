@@ -12,13 +12,17 @@
  *
  * A text too long for one SMS is cut into the parts of a concatenated
  * message (smpp_text_split) at character boundaries, so the handset never
- * sees half an ESC pair or half a surrogate pair.
+ * sees half an ESC pair or half a surrogate pair.  smpp_segments_make()
+ * turns that into the bodies of the submit_sm themselves: one, one
+ * message_payload for an SMSC that splits long texts itself, or one per
+ * part behind the concatenation UDH.
  *
  * Input UTF-8 is validated strictly (no overlong forms, no surrogates, no
  * truncated sequences, nothing above U+10FFFF): a template that is not
  * valid UTF-8 is a configuration error, not something to guess about.
  *
- * Nothing here allocates or does I/O; the caller owns every buffer.
+ * Nothing here allocates or does I/O; the caller owns every buffer (a
+ * struct smpp_segments carries its own).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -34,6 +38,14 @@
 #define GSM_MULTI   153
 #define UCS2_SINGLE 70
 #define UCS2_MULTI  67
+
+/* The concatenation UDH in front of each part of a longer text (TS 23.040
+ * §9.2.3.24.1): UDHL 5, IEI 0x00 (concatenated SMS, 8-bit reference),
+ * IEDL 3, then reference, part count, part number from 1.  esm_class's
+ * UDHI bit (SMPP 3.4 §5.2.12) tells the SMSC it is there. */
+#define UDH_LEN          6
+#define UDH_IEI_CONCAT8  0x00
+#define ESM_UDHI         0x40
 
 /* GSM 03.38 basic table: septet -> Unicode.  0x1B (ESC) maps to nothing. */
 static const uint16_t gsm_basic[128] = {
@@ -434,7 +446,8 @@ step_at(const uint8_t *p, size_t i, size_t len, enum smpp_charset cs)
 
 int
 smpp_text_split(const char *utf8, int default_is_latin1,
-    uint8_t parts[][160], size_t *lens, int max_parts, uint8_t *data_coding)
+    uint8_t parts[][SMPP_SEGMENT_OCTETS], size_t *lens, int max_parts,
+    uint8_t *data_coding)
 {
 	uint8_t *base = (uint8_t *)parts;
 	enum smpp_charset cs;
@@ -447,7 +460,7 @@ smpp_text_split(const char *utf8, int default_is_latin1,
 	 * that needs more than max_parts * 160 octets needs more than
 	 * max_parts parts in any alphabet. */
 	n = smpp_text_encode(utf8, default_is_latin1, base,
-	    (size_t)max_parts * 160, data_coding, &units);
+	    (size_t)max_parts * SMPP_SEGMENT_OCTETS, data_coding, &units);
 	if (n < 0)
 		return -1;
 	if (*data_coding == 0x08)
@@ -485,4 +498,61 @@ smpp_text_split(const char *utf8, int default_is_latin1,
 		memmove(parts[i], base + off, lens[i]);
 	}
 	return count;
+}
+
+int
+smpp_segments_make(const char *utf8, int default_is_latin1,
+    int long_payload, uint8_t ref, int max_parts, struct smpp_segments *out)
+{
+	uint8_t (*part)[SMPP_SEGMENT_OCTETS] =
+	    (uint8_t (*)[SMPP_SEGMENT_OCTETS])out->buf;
+	size_t units;
+	int n, len, i;
+
+	memset(out, 0, sizeof(*out));
+	if (max_parts < 1 || max_parts > SMPP_SEGMENTS_MAX)
+		return -1;
+	n = smpp_text_split(utf8, default_is_latin1, part, out->len,
+	    max_parts, &out->data_coding);
+	if (n < 1)
+		goto fail;
+	if (n > 1 && long_payload) {
+		/* The whole stream again, now in one piece: at most
+		 * max_parts * 153 octets, so it fits buf. */
+		len = smpp_text_encode(utf8, default_is_latin1, out->buf,
+		    sizeof(out->buf), &out->data_coding, &units);
+		if (len < 0)
+			goto fail;
+		memset(out->len, 0, sizeof(out->len));
+		out->len[0] = (size_t)len;
+		out->use_payload = 1;
+		out->n = 1;
+		return 1;
+	}
+	if (n > 1) {
+		/* Parts hold at most 153 octets, so the UDH fits in front. */
+		for (i = 0; i < n; i++) {
+			memmove(part[i] + UDH_LEN, part[i], out->len[i]);
+			part[i][0] = UDH_LEN - 1;	/* UDHL */
+			part[i][1] = UDH_IEI_CONCAT8;
+			part[i][2] = 3;			/* IEDL */
+			part[i][3] = ref;
+			part[i][4] = (uint8_t)n;
+			part[i][5] = (uint8_t)(i + 1);
+			out->len[i] += UDH_LEN;
+		}
+		out->esm_class = ESM_UDHI;
+	}
+	out->n = n;
+	return n;
+
+fail:
+	smpp_segments_clear(out);
+	return -1;
+}
+
+void
+smpp_segments_clear(struct smpp_segments *seg)
+{
+	explicit_bzero(seg, sizeof(*seg));
 }

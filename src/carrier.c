@@ -58,8 +58,6 @@ struct carrier {
 	void *stop_arg;
 };
 
-#define ESME_RMSGQFUL   0x00000014u
-#define ESME_RTHROTTLED 0x00000058u
 #define PAUSE_MIN_MS 1000
 #define PAUSE_MAX_MS 8000
 
@@ -118,7 +116,7 @@ carrier_on_state(void *arg, struct smpp_session *s, enum smpp_state from,
 {
 	struct carrier *c = arg;
 
-	if (to == SMPP_BOUND && c->cb.ready != NULL)
+	if (to == SMPP_BOUND && !c->stopping && c->cb.ready != NULL)
 		c->cb.ready(c->arg, c);
 }
 
@@ -147,7 +145,7 @@ carrier_on_submit_done(void *arg, struct smpp_session *s, void *cookie,
 		log_warn("carrier.throttled", "smsc=%s status=%s pause_ms=%d",
 		    c->name, smpp_strstatus(status), c->pause_ms);
 		carrier_wake_in(c, c->pause_ms);
-	} else if (status == 0) {
+	} else if (status == ESME_ROK) {
 		c->pause_ms = 0;
 	}
 	c->cb.submit_done(c->arg, c, cookie, status, message_id);
@@ -402,6 +400,9 @@ carrier_free(struct carrier *c)
 {
 	if (c == NULL)
 		return;
+	/* The cookies coming back below must not make the owner submit to,
+	 * or be told of room on, a carrier half freed. */
+	c->stopping = 1;
 	for (int i = 0; i < c->nsess; i++)
 		if (c->sess[i] != NULL)
 			smpp_session_free(c->sess[i]);

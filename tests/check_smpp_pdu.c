@@ -564,8 +564,8 @@ START_TEST(test_hostile_responses)
 	ck_assert_int_eq(smpp_pdu_resp_id(buf, &h, id, sizeof(id)), 0);
 	ck_assert_str_eq(id, "");
 
-	/* 0x58 with a one-NUL body. */
-	b_hdr(&b, 0x80000004, 0x58, 13);
+	/* ESME_RTHROTTLED with a one-NUL body. */
+	b_hdr(&b, 0x80000004, ESME_RTHROTTLED, 13);
 	b_u8(&b, 0);
 	b_fin(&b);
 	frame(&b, &h);
@@ -573,15 +573,15 @@ START_TEST(test_hostile_responses)
 	ck_assert_int_eq(smpp_pdu_resp_id(buf, &h, id, sizeof(id)), 0);
 	ck_assert_str_eq(id, "");
 
-	/* bind_resp 0x0E with no body. */
-	b_hdr(&b, 0x80000009, 0x0E, 1);
+	/* bind_resp ESME_RINVPASWD with no body. */
+	b_hdr(&b, 0x80000009, ESME_RINVPASWD, 1);
 	b_fin(&b);
 	frame(&b, &h);
-	ck_assert_uint_eq(h.status, 0x0E);
+	ck_assert_uint_eq(h.status, ESME_RINVPASWD);
 	ck_assert_int_eq(smpp_pdu_resp_id(buf, &h, id, sizeof(id)), 0);
 
 	/* generic_nack with seq 0. */
-	b_hdr(&b, SMPP_GENERIC_NACK, 3, 0);
+	b_hdr(&b, SMPP_GENERIC_NACK, ESME_RINVCMDID, 0);
 	b_fin(&b);
 	frame(&b, &h);
 	ck_assert_uint_eq(h.id, SMPP_GENERIC_NACK);

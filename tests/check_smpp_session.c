@@ -415,13 +415,13 @@ START_TEST(test_wrong_password)
 	struct smpp_config c = config();
 	struct smpp_session_stats st;
 
-	fk.bind_status = 0x0E;	/* ESME_RINVPASWD */
+	fk.bind_status = ESME_RINVPASWD;
 	sess = smpp_session_new(base, &c, &cbs, NULL);
 	smpp_session_start(sess);
 	ck_assert(wait_until(backoff, 3000));
 	smpp_session_stats(sess, &st);
 	ck_assert_uint_eq(st.binds_failed, 1);
-	ck_assert_uint_eq(st.last_bind_status, 0x0E);
+	ck_assert_uint_eq(st.last_bind_status, ESME_RINVPASWD);
 	ck_assert_int_eq(smpp_session_submit(sess, &msg, NULL), -1);
 	/* No tight loop: no second bind within a second (the credentials
 	 * backoff is at least 60 s +-25%). */
@@ -612,26 +612,37 @@ END_TEST
 
 START_TEST(test_status_names)
 {
+	/* The exported names carry SMPP 3.4's numbers (§5.1.3). */
+	ck_assert_uint_eq(ESME_RTHROTTLED, 0x58);
+	ck_assert_uint_eq(ESME_RX_T_APPN, 0x64);
+	ck_assert_uint_eq(ESME_RUNKNOWNERR, 0xFF);
 	ck_assert_str_eq(smpp_strstatus(0x58), "ESME_RTHROTTLED");
+	ck_assert_str_eq(smpp_strstatus(ESME_ROK), "ESME_ROK");
+	ck_assert_str_eq(smpp_strstatus(ESME_RINVOPTPARAMVAL),
+	    "ESME_RINVOPTPARAMVAL");
 	ck_assert_str_eq(smpp_strstatus(0x401), "0x00000401");
 	ck_assert_str_eq(smpp_strstatus(SMPP_STATUS_TIMEOUT), "TIMEOUT");
-	ck_assert_int_eq(smpp_status_class(0), SMPP_CLASS_OK);
-	ck_assert_int_eq(smpp_status_class(0x58), SMPP_CLASS_RETRY);
-	ck_assert_int_eq(smpp_status_class(0x14), SMPP_CLASS_RETRY);
-	ck_assert_int_eq(smpp_status_class(0x08), SMPP_CLASS_RETRY);
-	ck_assert_int_eq(smpp_status_class(0x64), SMPP_CLASS_RETRY);
+	ck_assert_int_eq(smpp_status_class(ESME_ROK), SMPP_CLASS_OK);
+	ck_assert_int_eq(smpp_status_class(ESME_RTHROTTLED), SMPP_CLASS_RETRY);
+	ck_assert_int_eq(smpp_status_class(ESME_RMSGQFUL), SMPP_CLASS_RETRY);
+	ck_assert_int_eq(smpp_status_class(ESME_RSYSERR), SMPP_CLASS_RETRY);
+	ck_assert_int_eq(smpp_status_class(ESME_RX_T_APPN), SMPP_CLASS_RETRY);
 	ck_assert_int_eq(smpp_status_class(SMPP_STATUS_TIMEOUT),
 	    SMPP_CLASS_RETRY);
 	ck_assert_int_eq(smpp_status_class(SMPP_STATUS_NOT_SENT),
 	    SMPP_CLASS_RETRY);
-	ck_assert_int_eq(smpp_status_class(0x45), SMPP_CLASS_RETRY_OTHER);
-	ck_assert_int_eq(smpp_status_class(0xFF), SMPP_CLASS_RETRY_OTHER);
-	ck_assert_int_eq(smpp_status_class(0x0A), SMPP_CLASS_RETRY_OTHER);
-	ck_assert_int_eq(smpp_status_class(0xC2), SMPP_CLASS_RETRY_OTHER);
+	ck_assert_int_eq(smpp_status_class(ESME_RSUBMITFAIL),
+	    SMPP_CLASS_RETRY_OTHER);
+	ck_assert_int_eq(smpp_status_class(ESME_RUNKNOWNERR),
+	    SMPP_CLASS_RETRY_OTHER);
+	ck_assert_int_eq(smpp_status_class(ESME_RINVSRCADR),
+	    SMPP_CLASS_RETRY_OTHER);
+	ck_assert_int_eq(smpp_status_class(ESME_RINVPARLEN),
+	    SMPP_CLASS_RETRY_OTHER);
 	ck_assert_int_eq(smpp_status_class(0x401), SMPP_CLASS_RETRY_OTHER);
-	ck_assert_int_eq(smpp_status_class(0x65), SMPP_CLASS_FINAL);
-	ck_assert_int_eq(smpp_status_class(0x66), SMPP_CLASS_FINAL);
-	ck_assert_int_eq(smpp_status_class(0x0B), SMPP_CLASS_FINAL);
+	ck_assert_int_eq(smpp_status_class(ESME_RX_P_APPN), SMPP_CLASS_FINAL);
+	ck_assert_int_eq(smpp_status_class(ESME_RX_R_APPN), SMPP_CLASS_FINAL);
+	ck_assert_int_eq(smpp_status_class(ESME_RINVDSTADR), SMPP_CLASS_FINAL);
 	ck_assert_str_eq(smpp_strstate(SMPP_BACKOFF), "backoff");
 }
 END_TEST

@@ -1,8 +1,9 @@
 /*
  * check_smpp_text.c - smpp_text.c and smpp_receipt.c: which alphabet each
  * OTP template goes out in and that it reads back the same, how many parts
- * a text needs and how it is cut into them, receipt texts as SMSCs really
- * write them, and message-id normalising across hex and decimal.
+ * a text needs and how it is cut into them, the submit_sm bodies made of
+ * them (concatenation UDH or one message_payload), receipt texts as SMSCs
+ * really write them, and message-id normalising across hex and decimal.
  */
 #define _GNU_SOURCE /* memmem */
 #include <stdint.h>
@@ -461,6 +462,257 @@ START_TEST(split_refuses)
 }
 END_TEST
 
+/* ---- the bodies of the submit_sm (smpp_segments_make) ---- */
+
+/* Read every body of sg back as text: check each part's concatenation UDH
+ * (reference ref, n parts, numbered from 1) when esm_class says there is
+ * one, decode what follows, and join. */
+static void
+seg_join(const struct smpp_segments *sg, int latin1, uint8_t ref, char *out,
+    size_t outsize)
+{
+	char one[2048];
+	size_t pos = 0;
+	int i, m;
+
+	out[0] = '\0';
+	for (i = 0; i < sg->n; i++) {
+		const uint8_t *b = smpp_segments_body(sg, i);
+		size_t len = sg->len[i];
+
+		if (sg->esm_class & 0x40) {
+			ck_assert_uint_gt(len, 6);
+			ck_assert_uint_le(len, 6 + (sg->data_coding == 0x08 ?
+			    134 : 153));
+			ck_assert_int_eq(b[0], 0x05);
+			ck_assert_int_eq(b[1], 0x00);
+			ck_assert_int_eq(b[2], 0x03);
+			ck_assert_int_eq(b[3], ref);
+			ck_assert_int_eq(b[4], sg->n);
+			ck_assert_int_eq(b[5], i + 1);
+			b += 6;
+			len -= 6;
+		}
+		m = smpp_text_decode(sg->data_coding, latin1, b, len, one,
+		    sizeof(one));
+		ck_assert_int_ge(m, 0);
+		ck_assert_uint_lt(pos + (size_t)m, outsize);
+		memcpy(out + pos, one, (size_t)m + 1);
+		pos += (size_t)m;
+	}
+}
+
+static int
+all_zero(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		if (b[i] != 0)
+			return 0;
+	return 1;
+}
+
+/* Make t's bodies (at most 4 parts), check the form they came in, and
+ * that they read back as t. */
+static void
+seg_check(const char *t, int latin1, int long_payload, uint8_t ref,
+    int want_n, int want_payload, uint8_t want_dc, uint8_t want_esm,
+    struct smpp_segments *sg)
+{
+	char back[4096];
+
+	ck_assert_int_eq(smpp_segments_make(t, latin1, long_payload, ref, 4,
+	    sg), want_n);
+	ck_assert_int_eq(sg->n, want_n);
+	ck_assert_int_eq(sg->use_payload, want_payload);
+	ck_assert_int_eq(sg->data_coding, want_dc);
+	ck_assert_int_eq(sg->esm_class, want_esm);
+	seg_join(sg, latin1, ref, back, sizeof(back));
+	ck_assert_str_eq(back, t);
+}
+
+START_TEST(seg_single_part)
+{
+	static const struct {
+		const char *text;
+		int latin1;
+		uint8_t dc;
+		size_t len;
+		const char *octets;
+	} cases[] = {
+		/* GSM septets, the extension characters as ESC pairs. */
+		{ "Your code is 123456. @£$ {ok}", 0, 0x00, 31,
+		    "Your code is 123456.\x20\x00\x01\x02\x20\x1B\x28ok"
+		    "\x1B\x29" },
+		/* UCS-2, big-endian. */
+		{ "Код 12", 0, 0x08, 12,
+		    "\x04\x1A\x04\x3E\x04\x34\x00\x20\x00\x31\x00\x32" },
+		/* An SMSC that reads 0x00 as Latin-1: one octet each... */
+		{ "Código 1", 1, 0x00, 8, "C\xF3" "digo 1" },
+		/* ...where a GSM one needs UCS-2 (ó is not GSM). */
+		{ "Código 1", 0, 0x08, 16, "\x00\x43\x00\xF3\x00\x64\x00\x69"
+		    "\x00\x67\x00\x6F\x00\x20\x00\x31" },
+	};
+	struct smpp_segments sg;
+	char *a;
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		/* One body, no UDH; long_payload changes nothing. */
+		for (int lp = 0; lp < 2; lp++) {
+			seg_check(cases[k].text, cases[k].latin1, lp, 7, 1, 0,
+			    cases[k].dc, 0, &sg);
+			ck_assert_uint_eq(sg.len[0], cases[k].len);
+			ck_assert_mem_eq(smpp_segments_body(&sg, 0),
+			    cases[k].octets, cases[k].len);
+		}
+	}
+	/* Nor does a full 160-septet part. */
+	a = repeat("a", 160);
+	seg_check(a, 0, 1, 7, 1, 0, 0x00, 0, &sg);
+	ck_assert_uint_eq(sg.len[0], 160);
+	ck_assert_mem_eq(smpp_segments_body(&sg, 0), a, 160);
+	free(a);
+	smpp_segments_clear(&sg);
+}
+END_TEST
+
+START_TEST(seg_three_parts_gsm)
+{
+	char *t = repeat("0123456789", 40);	/* 400 septets: 153+153+94 */
+	struct smpp_segments sg, copy;
+	const uint8_t *b;
+
+	seg_check(t, 0, 0, 0xA7, 3, 0, 0x00, 0x40, &sg);
+	ck_assert_uint_eq(sg.len[0], 6 + 153);
+	ck_assert_uint_eq(sg.len[1], 6 + 153);
+	ck_assert_uint_eq(sg.len[2], 6 + 94);
+	b = smpp_segments_body(&sg, 0);
+	ck_assert_mem_eq(b, "\x05\x00\x03\xA7\x03\x01", 6);
+	ck_assert_mem_eq(b + 6, t, 153);
+	b = smpp_segments_body(&sg, 1);
+	ck_assert_mem_eq(b, "\x05\x00\x03\xA7\x03\x02", 6);
+	ck_assert_mem_eq(b + 6, t + 153, 153);
+	b = smpp_segments_body(&sg, 2);
+	ck_assert_mem_eq(b, "\x05\x00\x03\xA7\x03\x03", 6);
+	ck_assert_mem_eq(b + 6, t + 306, 94);
+	/* A copy reads the same: bodies are found by offset. */
+	copy = sg;
+	smpp_segments_clear(&sg);
+	ck_assert_mem_eq(smpp_segments_body(&copy, 2) + 6, t + 306, 94);
+	smpp_segments_clear(&copy);
+	free(t);
+}
+END_TEST
+
+START_TEST(seg_payload)
+{
+	char *t = repeat("0123456789", 40);
+	struct smpp_segments sg;
+
+	/* Three parts' worth in one message_payload: the plain encoding,
+	 * no UDH, esm_class 0. */
+	seg_check(t, 0, 1, 0xA7, 1, 1, 0x00, 0, &sg);
+	ck_assert_uint_eq(sg.len[0], 400);
+	ck_assert_mem_eq(smpp_segments_body(&sg, 0), t, 400);
+	free(t);
+	/* The longest text allowed, in each alphabet, fits the struct. */
+	t = repeat("a", 4 * 153);
+	seg_check(t, 0, 1, 1, 1, 1, 0x00, 0, &sg);
+	ck_assert_uint_eq(sg.len[0], 612);
+	free(t);
+	t = repeat("ç", 4 * 153);
+	seg_check(t, 1, 1, 1, 1, 1, 0x00, 0, &sg);
+	ck_assert_uint_eq(sg.len[0], 612);
+	free(t);
+	t = repeat("ж", 4 * 67);
+	seg_check(t, 0, 1, 1, 1, 1, 0x08, 0, &sg);
+	ck_assert_uint_eq(sg.len[0], 4 * 67 * 2);
+	ck_assert_mem_eq(smpp_segments_body(&sg, 0), "\x04\x36\x04\x36", 4);
+	free(t);
+	smpp_segments_clear(&sg);
+}
+END_TEST
+
+START_TEST(seg_too_many_parts)
+{
+	char *t = repeat("a", 4 * 153 + 1);
+	struct smpp_segments sg;
+
+	/* Five parts: refused in both forms, and nothing of it is left. */
+	memset(&sg, 0xAA, sizeof(sg));
+	ck_assert_int_eq(smpp_segments_make(t, 0, 0, 1, 4, &sg), -1);
+	ck_assert_int_eq(sg.n, 0);
+	ck_assert(all_zero(&sg, sizeof(sg)));
+	ck_assert_int_eq(smpp_segments_make(t, 0, 1, 1, 4, &sg), -1);
+	ck_assert(all_zero(&sg, sizeof(sg)));
+	/* A lower bound from the caller. */
+	ck_assert_int_eq(smpp_segments_make(t + 154, 0, 0, 1, 4, &sg), 3);
+	ck_assert_int_eq(smpp_segments_make(t + 154, 0, 0, 1, 2, &sg), -1);
+	ck_assert_int_eq(smpp_segments_make(t + 154, 0, 1, 1, 2, &sg), -1);
+	ck_assert_int_eq(smpp_segments_make(t + 453, 0, 0, 1, 1, &sg), 1);
+	/* max_parts out of range, text NULL or not UTF-8. */
+	ck_assert_int_eq(smpp_segments_make("ok", 0, 0, 1, 0, &sg), -1);
+	ck_assert_int_eq(smpp_segments_make("ok", 0, 0, 1,
+	    SMPP_SEGMENTS_MAX + 1, &sg), -1);
+	ck_assert_int_eq(smpp_segments_make(NULL, 0, 0, 1, 4, &sg), -1);
+	ck_assert_int_eq(smpp_segments_make("ok \xC3", 0, 0, 1, 4, &sg), -1);
+	ck_assert(all_zero(&sg, sizeof(sg)));
+	free(t);
+}
+END_TEST
+
+START_TEST(seg_parts_read_back)
+{
+	static const struct {
+		const char *unit;
+		int times, latin1, parts;
+		uint8_t dc;
+	} cases[] = {
+		{ "€ code {1} ", 30, 0, 3, 0x00 },	/* ESC pairs */
+		{ "ça 1 ", 70, 1, 3, 0x00 },		/* Latin-1 */
+		{ "код \xF0\x9F\x98\x80 ", 30, 0, 4, 0x08 },	/* surrogates */
+		{ "x", 161, 0, 2, 0x00 },
+	};
+	struct smpp_segments sg, pl;
+	size_t off;
+	char *t;
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		t = repeat(cases[k].unit, cases[k].times);
+		seg_check(t, cases[k].latin1, 0, (uint8_t)(200 + k),
+		    cases[k].parts, 0, cases[k].dc, 0x40, &sg);
+		/* The payload form is the parts without their UDH. */
+		seg_check(t, cases[k].latin1, 1, 0, 1, 1, cases[k].dc, 0, &pl);
+		off = 0;
+		for (int i = 0; i < sg.n; i++) {
+			ck_assert_mem_eq(smpp_segments_body(&pl, 0) + off,
+			    smpp_segments_body(&sg, i) + 6, sg.len[i] - 6);
+			off += sg.len[i] - 6;
+		}
+		ck_assert_uint_eq(pl.len[0], off);
+		smpp_segments_clear(&pl);
+		smpp_segments_clear(&sg);
+		free(t);
+	}
+}
+END_TEST
+
+START_TEST(seg_clear_erases_the_code)
+{
+	struct smpp_segments sg;
+
+	ck_assert_int_eq(smpp_segments_make("Your code is 424242", 0, 0, 9, 4,
+	    &sg), 1);
+	ck_assert_ptr_nonnull(memmem(sg.buf, sizeof(sg.buf), "424242", 6));
+	smpp_segments_clear(&sg);
+	ck_assert_int_eq(sg.n, 0);
+	ck_assert(all_zero(&sg, sizeof(sg)));
+	smpp_segments_clear(&sg);
+	ck_assert(all_zero(&sg, sizeof(sg)));
+}
+END_TEST
+
 START_TEST(decode_other_codings)
 {
 	char out[64];
@@ -730,6 +982,7 @@ text_suite(void)
 	Suite *s = suite_create("smpp_text");
 	TCase *tc = tcase_create("encode");
 	TCase *tp = tcase_create("parts");
+	TCase *ts = tcase_create("segments");
 	TCase *tr = tcase_create("receipt");
 	TCase *tm = tcase_create("msgid");
 
@@ -751,6 +1004,13 @@ text_suite(void)
 	tcase_add_test(tp, split_latin1);
 	tcase_add_test(tp, split_refuses);
 	suite_add_tcase(s, tp);
+	tcase_add_test(ts, seg_single_part);
+	tcase_add_test(ts, seg_three_parts_gsm);
+	tcase_add_test(ts, seg_payload);
+	tcase_add_test(ts, seg_too_many_parts);
+	tcase_add_test(ts, seg_parts_read_back);
+	tcase_add_test(ts, seg_clear_erases_the_code);
+	suite_add_tcase(s, ts);
 	tcase_add_test(tr, receipt_standard);
 	tcase_add_test(tr, receipt_lower_case_and_long_dates);
 	tcase_add_test(tr, receipt_missing_fields_any_order);
