@@ -1,7 +1,9 @@
 /*
- * check_verify.c - verify.c and template.c: code generation (length,
- * digits, distribution), the HMAC, the outcomes of verify_check() in every
- * state, sealing, the server secret file, and the built-in templates.
+ * check_verify.c - verify.c, verif_state.c and template.c: code
+ * generation (length, digits, distribution), the HMAC, the outcomes of
+ * verify_check() in every state, verif_enter()'s moves (pending -> each
+ * final state; a final state refuses everything and keeps v), sealing, the
+ * server secret file, and the built-in templates.
  *
  * Time is fixed with util_clock_set(); nothing sleeps.
  */
@@ -17,6 +19,7 @@
 #include "smpp.h"
 #include "template.h"
 #include "util.h"
+#include "verif_state.h"
 #include "verify.h"
 
 #define T0 1795000000	/* a fixed "now" */
@@ -492,6 +495,117 @@ START_TEST(custom_templates)
 }
 END_TEST
 
+
+/* --- verif_state: the one state machine of a status ------------------- */
+
+static const int finals[] = {
+	VERIF_APPROVED, VERIF_EXPIRED, VERIF_CANCELED, VERIF_MAX_ATTEMPTS,
+	VERIF_FAILED,
+};
+#define NFINAL ((int)(sizeof(finals) / sizeof(finals[0])))
+
+START_TEST(state_can_enter)
+{
+	/* pending -> every final state, and nothing else */
+	for (int i = 0; i < NFINAL; i++)
+		ck_assert_int_eq(verif_can_enter(VERIF_PENDING, finals[i]), 1);
+	ck_assert_int_eq(verif_can_enter(VERIF_PENDING, VERIF_PENDING), 0);
+	ck_assert_int_eq(verif_can_enter(VERIF_PENDING, 0), 0);
+	ck_assert_int_eq(verif_can_enter(VERIF_PENDING, 7), 0);
+	/* never out of a final state, not even to itself or to pending */
+	for (int i = 0; i < NFINAL; i++) {
+		ck_assert_int_eq(verif_can_enter(finals[i], VERIF_PENDING), 0);
+		for (int j = 0; j < NFINAL; j++)
+			ck_assert_int_eq(verif_can_enter(finals[i],
+			    finals[j]), 0);
+	}
+	ck_assert_int_eq(verif_can_enter(0, VERIF_APPROVED), 0);
+}
+END_TEST
+
+/* pending -> finals[_i]: the status, the time, the sealed text erased; the
+ * send state and the reason only for FAILED. */
+START_TEST(state_enter_final)
+{
+	struct verif v;
+	int to = finals[_i];
+
+	make_verif(&v);
+	v.send_state = SEND_QUEUED;
+	ck_assert_ptr_nonnull(v.sealed);
+	ck_assert_int_eq(verif_enter(&v, to, "because", T0 + 42), 0);
+	ck_assert_int_eq(v.status, to);
+	ck_assert_int_eq(v.updated_at, T0 + 42);
+	ck_assert_int_eq(v.created_at, T0);
+	ck_assert_ptr_null(v.sealed);
+	if (to == VERIF_FAILED) {
+		ck_assert_int_eq(v.send_state, SEND_FAILED);
+		ck_assert_str_eq(v.fail_reason, "because");
+	} else {
+		ck_assert_int_eq(v.send_state, SEND_QUEUED);
+		ck_assert_str_eq(v.fail_reason, "");
+	}
+	clear_verif(&v);
+}
+END_TEST
+
+/* A final state refuses every move and leaves v as it was, sealed text
+ * and all. */
+START_TEST(state_final_refuses)
+{
+	struct verif v, before;
+	char *sealed;
+	int from = finals[_i];
+
+	make_verif(&v);
+	v.status = from;
+	v.send_state = SEND_SENT;
+	strcpy(v.fail_reason, "old");
+	sealed = v.sealed;
+	memcpy(&before, &v, sizeof(v));
+	for (int j = 0; j < NFINAL; j++)
+		ck_assert_int_eq(verif_enter(&v, finals[j], "again", T0 + 9),
+		    -1);
+	ck_assert_int_eq(verif_enter(&v, VERIF_PENDING, "again", T0 + 9), -1);
+	ck_assert(memcmp(&v, &before, sizeof(v)) == 0);
+	ck_assert_ptr_eq(v.sealed, sealed);
+	ck_assert_str_eq(v.sealed, before.sealed);
+	clear_verif(&v);
+}
+END_TEST
+
+/* pending -> pending (or to no state) is refused too. */
+START_TEST(state_pending_stays)
+{
+	struct verif v, before;
+
+	make_verif(&v);
+	memcpy(&before, &v, sizeof(v));
+	ck_assert_int_eq(verif_enter(&v, VERIF_PENDING, "x", T0 + 1), -1);
+	ck_assert_int_eq(verif_enter(&v, 0, "x", T0 + 1), -1);
+	ck_assert_int_eq(verif_enter(&v, 99, "x", T0 + 1), -1);
+	ck_assert(memcmp(&v, &before, sizeof(v)) == 0);
+	ck_assert_ptr_nonnull(v.sealed);
+	clear_verif(&v);
+}
+END_TEST
+
+/* A long reason is cut to fail_reason's size, NUL-terminated. */
+START_TEST(state_failed_reason_cut)
+{
+	struct verif v;
+	char why[200];
+
+	make_verif(&v);
+	memset(why, 'r', sizeof(why) - 1);
+	why[sizeof(why) - 1] = '\0';
+	ck_assert_int_eq(verif_enter(&v, VERIF_FAILED, why, T0 + 1), 0);
+	ck_assert_uint_eq(strlen(v.fail_reason), sizeof(v.fail_reason) - 1);
+	ck_assert(strncmp(v.fail_reason, why, sizeof(v.fail_reason) - 1) == 0);
+	clear_verif(&v);
+}
+END_TEST
+
 static Suite *
 verify_suite(void)
 {
@@ -511,6 +625,14 @@ verify_suite(void)
 	tcase_add_test(tc, wrong_codes_lock);
 	tcase_add_test(tc, expired_by_time);
 	tcase_add_test(tc, other_states);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("state");
+	tcase_add_test(tc, state_can_enter);
+	tcase_add_loop_test(tc, state_enter_final, 0, NFINAL);
+	tcase_add_loop_test(tc, state_final_refuses, 0, NFINAL);
+	tcase_add_test(tc, state_pending_stays);
+	tcase_add_test(tc, state_failed_reason_cut);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("seal");

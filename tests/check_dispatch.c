@@ -1,0 +1,995 @@
+/*
+ * check_dispatch.c - dispatch.c without sockets: a message's route over
+ * fake carriers, what each SMSC answer does to the record, the wait queue,
+ * sidelining, drops, reloads while a submit is in flight, the counters,
+ * and (with dlr.c) a receipt that overtakes its submit's answer.
+ *
+ * The carriers are fakes defined here: dispatch.c and dlr.c call
+ * carrier_up(), carrier_room(), carrier_submit() and the rest, and these
+ * definitions win at link time (carrier.o is never pulled from the
+ * archive; if something did pull it in, the link would fail on duplicate
+ * symbols).  A fake carrier records each submit and the test answers it
+ * by calling dispatch_submit_done() itself, as the carrier's owner would.
+ *
+ * The store is real (a fresh LMDB directory per test) on a fresh
+ * event_base; store_flush() commits and runs the commit callbacks, so the
+ * test decides when each answer may leave.  Time is fixed with
+ * util_clock_set(); nothing sleeps.
+ */
+#define _GNU_SOURCE
+#include <check.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "carrier.h"
+#include "conf.h"
+#include "dispatch.h"
+#include "dlr.h"
+#include "score.h"
+#include "smpp.h"
+#include "store.h"
+#include "util.h"
+#include "verif_state.h"
+#include "verify.h"
+
+#define T0 1800000000LL
+#define MAP (64ULL << 20)
+#define TEXT "Your code is 123456"
+#define PHONE "+447911123456"
+
+#define ESME_RINVDSTADR 0x0000000Bu   /* final */
+#define ESME_RSUBMITFAIL 0x00000045u  /* another SMSC may take it */
+
+static const uint8_t secret[VERIFY_SECRET_LEN] = {
+	9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8, 7, 6, 5, 4,
+	3, 2, 1, 0, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8,
+};
+
+/* ---- the fake carriers ------------------------------------------------ */
+
+#define FAKE_MAX_SUB 32
+
+struct fake_submit {
+	void *cookie;
+	char destination[24];
+	char source[24];
+	char body[256];
+	uint8_t esm_class;
+	int answered;
+};
+
+struct carrier {
+	const char *name;
+	int up;                   /* carrier_up() */
+	int room;                 /* window slots; a submit takes one */
+	int nsub;
+	struct fake_submit sub[FAKE_MAX_SUB];
+};
+
+int
+carrier_up(const struct carrier *c)
+{
+	return c->up;
+}
+
+int
+carrier_room(struct carrier *c)
+{
+	return c->up ? c->room : 0;
+}
+
+int
+carrier_submit(struct carrier *c, const struct smpp_message *sm,
+    void *cookie)
+{
+	struct fake_submit *s;
+
+	if (!c->up || c->room <= 0 || c->nsub == FAKE_MAX_SUB)
+		return -1;
+	s = &c->sub[c->nsub++];
+	memset(s, 0, sizeof(*s));
+	s->cookie = cookie;
+	util_strlcpy(s->destination, sm->destination, sizeof(s->destination));
+	util_strlcpy(s->source, sm->source, sizeof(s->source));
+	if (sm->body_len < sizeof(s->body))
+		memcpy(s->body, sm->body, sm->body_len);
+	s->esm_class = sm->esm_class;
+	c->room--;
+	return 0;
+}
+
+const char *
+carrier_name(const struct carrier *c)
+{
+	return c->name;
+}
+
+int
+carrier_latin1(const struct carrier *c)
+{
+	return 0;
+}
+
+int
+carrier_long_payload(const struct carrier *c)
+{
+	return 0;
+}
+
+void
+carrier_source_addr(const struct carrier *c, int alpha, uint8_t *ton,
+    uint8_t *npi)
+{
+	*ton = alpha ? 5 : 1;
+	*npi = alpha ? 0 : 1;
+}
+
+int
+carrier_msgid_mode(const struct carrier *c)
+{
+	return CONF_MSGID_AUTO;
+}
+
+/* The last receipt answer dlr.c gave. */
+static struct {
+	int n;
+	struct smpp_session *sess;
+	uint64_t ack;
+	uint32_t status;
+} acked;
+
+void
+carrier_receipt_ack(struct smpp_session *sess, uint64_t ack,
+    uint32_t status)
+{
+	acked.n++;
+	acked.sess = sess;
+	acked.ack = ack;
+	acked.status = status;
+}
+
+/* ---- fixture ---------------------------------------------------------- */
+
+#define CONF_AB \
+	"[server]\n" \
+	"submit_wait_ms = 3000\n" \
+	"[smsc a]\n" \
+	"host = 127.0.0.1\n" \
+	"system_id = a\n" \
+	"[smsc b]\n" \
+	"host = 127.0.0.1\n" \
+	"system_id = b\n" \
+	"[route all]\n" \
+	"prefix = +\n" \
+	"smsc = a b\n" \
+	"[key k]\n" \
+	"token = 0123456789abcdef0123\n"
+
+#define NMSG 16
+
+static char rundir[64];
+static char dir[96];
+static struct event_base *base;
+static struct store *st;
+static struct conf *conf, *conf2;
+static struct score *score, *score2;
+static struct dispatch *d;
+static struct dlr *dl;
+static struct carrier fa, fb, fc;
+
+/* What the hooks and the answers saw. */
+static struct {
+	int n, first;
+	struct carrier *c;
+	char id[32];
+} sent;
+static struct {
+	int n;
+	char id[32], reason[64];
+} failed;
+struct answer_seen {
+	int n, result;
+	struct verif v;           /* sealed and metadata not kept */
+	int had_sealed;
+};
+static struct answer_seen answers[NMSG];
+static int nsends;            /* messages handed to dispatch_send */
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static struct conf *
+load(const char *text)
+{
+	char *errors = NULL;
+	struct conf *c = conf_load_string(text, "t.conf", &errors);
+
+	ck_assert_msg(c != NULL, "conf refused: %s", errors ? errors : "?");
+	return c;
+}
+
+/* The owner's side of the hooks, as gw.c wires them: a failure fails the
+ * record the way flow_failed() does; an accept retries parked receipts. */
+static void
+hook_sent(void *arg, const struct verif *v, int first, struct carrier *c)
+{
+	sent.n++;
+	sent.first = first;
+	sent.c = c;
+	util_strlcpy(sent.id, v->id, sizeof(sent.id));
+	if (dl != NULL)
+		dlr_retry_parked(dl, c);
+}
+
+static void
+hook_failed(void *arg, const char *id, const char *reason)
+{
+	struct verif v;
+
+	failed.n++;
+	util_strlcpy(failed.id, id, sizeof(failed.id));
+	util_strlcpy(failed.reason, reason, sizeof(failed.reason));
+	memset(&v, 0, sizeof(v));
+	ck_assert_int_eq(store_verif_get(st, id, &v), STORE_OK);
+	if (verif_enter(&v, VERIF_FAILED, reason, util_now()) == 0)
+		ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	verif_clear(&v);
+}
+
+static const struct dispatch_hooks hooks = {
+	.sent = hook_sent,
+	.failed = hook_failed,
+};
+
+static void
+fake_init(struct carrier *c, const char *name)
+{
+	memset(c, 0, sizeof(*c));
+	c->name = name;
+	c->up = 1;
+	c->room = 10;
+}
+
+static void
+setup(void)
+{
+	char *err = NULL;
+	char path[128];
+	struct carrier *cs[2] = { &fa, &fb };
+
+	util_clock_set(T0);
+	snprintf(dir, sizeof(dir), "%s/t.XXXXXX", rundir);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/db", dir);
+	base = event_base_new();
+	ck_assert_ptr_nonnull(base);
+	st = store_open(base, path, MAP, &err);
+	ck_assert_msg(st != NULL, "store_open: %s", err ? err : "?");
+	conf = load(CONF_AB);
+	score = score_new(conf);
+	conf2 = NULL;
+	score2 = NULL;
+	fake_init(&fa, "a");
+	fake_init(&fb, "b");
+	fake_init(&fc, "c");
+	memset(&sent, 0, sizeof(sent));
+	memset(&failed, 0, sizeof(failed));
+	memset(answers, 0, sizeof(answers));
+	memset(&acked, 0, sizeof(acked));
+	nsends = 0;
+	dl = NULL;
+	d = dispatch_new(base, st, secret, &hooks, NULL);
+	dispatch_reconf(d, conf, cs, 2, score);
+}
+
+static void
+answer_all(struct carrier *c, uint32_t status)
+{
+	for (int i = 0; i < c->nsub; i++)
+		if (!c->sub[i].answered) {
+			c->sub[i].answered = 1;
+			dispatch_submit_done(d, c, c->sub[i].cookie, status,
+			    NULL);
+		}
+}
+
+static void
+teardown(void)
+{
+	char id[32];
+
+	/* Forget every message (waiting ones answer now), give back the
+	 * cookies still out, run the answers, then free. */
+	for (int n = 0; n < nsends; n++) {
+		snprintf(id, sizeof(id), "ver_%024x", n);
+		dispatch_drop(d, id);
+	}
+	answer_all(&fa, ESME_RINVDSTADR);
+	answer_all(&fb, ESME_RINVDSTADR);
+	answer_all(&fc, ESME_RINVDSTADR);
+	store_flush(st);
+	dispatch_free(d);
+	dlr_free(dl);
+	dl = NULL;
+	store_close(st);
+	score_free(score);
+	score_free(score2);
+	conf_free(conf);
+	conf_free(conf2);
+	event_base_free(base);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	util_clock_set(0);
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static void
+id_of(int n, char *id, size_t size)
+{
+	snprintf(id, size, "ver_%024x", n);
+}
+
+static void
+on_answer(void *ctx, const struct verif *v, int result)
+{
+	struct answer_seen *a = ctx;
+
+	a->n++;
+	a->result = result;
+	memset(&a->v, 0, sizeof(a->v));
+	if (v != NULL) {
+		a->v = *v;
+		a->had_sealed = v->sealed != NULL;
+		a->v.sealed = NULL;
+		a->v.metadata = NULL;
+	}
+}
+
+/* Stage verification n the way flow.c does (pending, queued, the text
+ * sealed) and hand it to the dispatcher. */
+static void
+send_n(int n, const char *text)
+{
+	struct verif v;
+
+	ck_assert_int_lt(n, NMSG);
+	memset(&v, 0, sizeof(v));
+	id_of(n, v.id, sizeof(v.id));
+	strcpy(v.key, "k");
+	strcpy(v.phone, PHONE);
+	strcpy(v.api, "v1");
+	v.status = VERIF_PENDING;
+	v.send_state = SEND_QUEUED;
+	v.attempt = 1;
+	v.max_checks = 5;
+	v.created_at = v.updated_at = T0;
+	v.expires_at = T0 + 600;
+	verify_code_hmac(secret, v.id, "123456", v.code_hmac);
+	v.sealed = verify_seal(secret, v.id, text);
+	ck_assert_ptr_nonnull(v.sealed);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	if (n >= nsends)
+		nsends = n + 1;
+	dispatch_send(d, &v, NULL, on_answer, &answers[n]);
+	verif_clear(&v);
+}
+
+static void
+send_one(int n)
+{
+	send_n(n, TEXT);
+}
+
+/* Read record n (staged or committed) into v. */
+static void
+get(int n, struct verif *v)
+{
+	char id[32];
+
+	id_of(n, id, sizeof(id));
+	memset(v, 0, sizeof(*v));
+	ck_assert_int_eq(store_verif_get(st, id, v), STORE_OK);
+}
+
+/* Answer submit k of carrier c. */
+static void
+reply(struct carrier *c, int k, uint32_t status, const char *msgid)
+{
+	ck_assert_int_lt(k, c->nsub);
+	ck_assert_msg(!c->sub[k].answered, "%s: submit %d answered twice",
+	    c->name, k);
+	c->sub[k].answered = 1;
+	c->room++;
+	dispatch_submit_done(d, c, c->sub[k].cookie, status, msgid);
+}
+
+static void
+stats(struct dispatch_stats *ds)
+{
+	memset(ds, 0xff, sizeof(*ds));
+	dispatch_stats(d, ds);
+}
+
+/* ---- submit and outcome ------------------------------------------------ */
+
+/* The route's first SMSC gets it; nothing is answered before the SMSC
+ * answers; the accept turns the record sent with the send recorded, the
+ * sealed text erased, the message id indexed, and fires sent(first=1). */
+START_TEST(accepted_by_first)
+{
+	struct verif v;
+	char id[32];
+
+	send_one(0);
+	ck_assert_int_eq(fa.nsub, 1);
+	ck_assert_int_eq(fb.nsub, 0);
+	ck_assert_str_eq(fa.sub[0].destination, PHONE + 1);
+	ck_assert_str_eq(fa.sub[0].source, "Verify");
+	ck_assert_str_eq(fa.sub[0].body, TEXT);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(answers[0].n, 0);   /* waits for the SMSC */
+	ck_assert_int_eq(sent.n, 0);
+
+	reply(&fa, 0, 0, "abc123");
+	ck_assert_int_eq(sent.n, 1);
+	ck_assert_int_eq(sent.first, 1);
+	ck_assert_ptr_eq(sent.c, &fa);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(answers[0].n, 1);
+	ck_assert_int_eq(answers[0].result, STORE_OK);
+	ck_assert_int_eq(answers[0].v.send_state, SEND_SENT);
+	ck_assert_int_eq(answers[0].had_sealed, 0);
+
+	get(0, &v);
+	ck_assert_int_eq(v.status, VERIF_PENDING);
+	ck_assert_int_eq(v.send_state, SEND_SENT);
+	ck_assert_ptr_null(v.sealed);
+	ck_assert_int_eq(v.nsend, 1);
+	ck_assert_str_eq(v.send[0].smsc, "a");
+	ck_assert_str_eq(v.send[0].message_id, "abc123");
+	ck_assert_int_eq(v.send[0].dlr, DLR_PENDING);
+	ck_assert_int_eq(v.send[0].submitted_at, T0);
+	ck_assert_str_eq(v.send[0].reason, "primary");
+	verif_clear(&v);
+	ck_assert_int_eq(store_msgid_get(st, "a", "ABC123", id, sizeof(id)),
+	    STORE_OK);
+	ck_assert_str_eq(id, "ver_000000000000000000000000");
+}
+END_TEST
+
+/* a is up but its window is full: b gets it, as a failover. */
+START_TEST(window_full_goes_to_b)
+{
+	struct verif v;
+
+	fa.room = 0;
+	send_one(0);
+	ck_assert_int_eq(fa.nsub, 0);
+	ck_assert_int_eq(fb.nsub, 1);
+	reply(&fb, 0, 0, "b-1");
+	ck_assert_ptr_eq(sent.c, &fb);
+	store_flush(st);
+	get(0, &v);
+	ck_assert_int_eq(v.send_state, SEND_SENT);
+	ck_assert_int_eq(v.nsend, 1);
+	ck_assert_str_eq(v.send[0].smsc, "b");
+	ck_assert_str_eq(v.send[0].reason, "failover");
+	verif_clear(&v);
+}
+END_TEST
+
+/* A final refusal: no other SMSC is tried, failed() names the status, and
+ * the answer carries the record as failed() left it. */
+START_TEST(final_refusal_fails)
+{
+	struct verif v;
+
+	send_one(0);
+	store_flush(st);
+	reply(&fa, 0, ESME_RINVDSTADR, NULL);
+	ck_assert_int_eq(fb.nsub, 0);
+	ck_assert_int_eq(sent.n, 0);
+	ck_assert_int_eq(failed.n, 1);
+	ck_assert_str_eq(failed.id, "ver_000000000000000000000000");
+	ck_assert_str_eq(failed.reason, "ESME_RINVDSTADR");
+	ck_assert_int_eq(answers[0].n, 0);   /* after the commit */
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(answers[0].n, 1);
+	ck_assert_int_eq(answers[0].result, STORE_OK);
+	ck_assert_str_eq(answers[0].v.id, "ver_000000000000000000000000");
+	ck_assert_int_eq(answers[0].v.status, VERIF_FAILED);
+	ck_assert_int_eq(answers[0].v.send_state, SEND_FAILED);
+	ck_assert_str_eq(answers[0].v.fail_reason, "ESME_RINVDSTADR");
+	get(0, &v);
+	ck_assert_int_eq(v.status, VERIF_FAILED);
+	ck_assert_int_eq(v.nsend, 0);
+	verif_clear(&v);
+}
+END_TEST
+
+/* A refusal another SMSC may take: b gets the message at once. */
+START_TEST(retry_other_fails_over)
+{
+	struct verif v;
+
+	send_one(0);
+	reply(&fa, 0, ESME_RSUBMITFAIL, NULL);
+	ck_assert_int_eq(failed.n, 0);
+	ck_assert_int_eq(fa.nsub, 1);
+	ck_assert_int_eq(fb.nsub, 1);
+	ck_assert_str_eq(fb.sub[0].body, TEXT);
+	reply(&fb, 0, 0, "77");
+	ck_assert_int_eq(sent.first, 1);
+	ck_assert_ptr_eq(sent.c, &fb);
+	store_flush(st);
+	ck_assert_int_eq(answers[0].n, 1);
+	get(0, &v);
+	ck_assert_int_eq(v.send_state, SEND_SENT);
+	ck_assert_int_eq(v.nsend, 1);
+	ck_assert_str_eq(v.send[0].smsc, "b");
+	ck_assert_str_eq(v.send[0].reason, "failover");
+	verif_clear(&v);
+}
+END_TEST
+
+/* Every SMSC of the route refuses, round after round: after three rounds
+ * the message fails with the last status. */
+START_TEST(every_smsc_refuses)
+{
+	send_one(0);
+	for (int round = 0; round < 3; round++) {
+		ck_assert_int_eq(fa.nsub, round + 1);
+		reply(&fa, round, ESME_RSUBMITFAIL, NULL);
+		ck_assert_int_eq(fb.nsub, round + 1);
+		reply(&fb, round, ESME_RSUBMITFAIL, NULL);
+		if (round == 0)
+			ck_assert_int_eq(failed.n, 0);
+	}
+	ck_assert_int_eq(failed.n, 1);
+	ck_assert_str_eq(failed.reason, "ESME_RSUBMITFAIL");
+	ck_assert_int_eq(fa.nsub, 3);
+	ck_assert_int_eq(fb.nsub, 3);
+	store_flush(st);
+	ck_assert_int_eq(answers[0].n, 1);
+	ck_assert_int_eq(answers[0].v.status, VERIF_FAILED);
+}
+END_TEST
+
+/* Every SMSC down: answered `queued` at once and waiting; a carrier that
+ * comes up and reports ready takes it. */
+START_TEST(all_down_waits)
+{
+	struct dispatch_stats ds;
+	struct verif v;
+
+	fa.up = fb.up = 0;
+	send_one(0);
+	ck_assert_int_eq(fa.nsub + fb.nsub, 0);
+	store_flush(st);
+	ck_assert_int_eq(answers[0].n, 1);
+	ck_assert_int_eq(answers[0].result, STORE_OK);
+	ck_assert_int_eq(answers[0].v.status, VERIF_PENDING);
+	ck_assert_int_eq(answers[0].v.send_state, SEND_QUEUED);
+	stats(&ds);
+	ck_assert_int_eq(ds.waiting, 1);
+	ck_assert_int_eq(ds.inflight, 0);
+
+	fb.up = 1;
+	dispatch_ready(d, &fb);
+	ck_assert_int_eq(fa.nsub, 0);
+	ck_assert_int_eq(fb.nsub, 1);
+	stats(&ds);
+	ck_assert_int_eq(ds.waiting, 0);
+	ck_assert_int_eq(ds.inflight, 1);
+	reply(&fb, 0, 0, "q1");
+	store_flush(st);
+	ck_assert_int_eq(answers[0].n, 1);   /* answered once only */
+	get(0, &v);
+	ck_assert_int_eq(v.send_state, SEND_SENT);
+	ck_assert_str_eq(v.send[0].smsc, "b");
+	verif_clear(&v);
+}
+END_TEST
+
+/* A text of two SMS goes as two UDH parts; the message is sent when both
+ * are accepted, with a send (and a message id) per part. */
+START_TEST(long_text_two_parts)
+{
+	char text[200];
+	struct verif v;
+
+	memset(text, 'x', 170);
+	strcpy(text + 170, " 123456");
+	send_n(0, text);
+	ck_assert_int_eq(fa.nsub, 2);
+	ck_assert_int_eq(fa.sub[0].esm_class, 0x40);
+	reply(&fa, 0, 0, "p1");
+	ck_assert_int_eq(sent.n, 0);   /* the other part is still out */
+	reply(&fa, 1, 0, "p2");
+	ck_assert_int_eq(sent.n, 1);
+	store_flush(st);
+	get(0, &v);
+	ck_assert_int_eq(v.send_state, SEND_SENT);
+	ck_assert_int_eq(v.nsend, 2);
+	ck_assert_str_eq(v.send[0].message_id, "p1");
+	ck_assert_str_eq(v.send[1].message_id, "p2");
+	verif_clear(&v);
+}
+END_TEST
+
+/* ---- sidelining -------------------------------------------------------- */
+
+/* Five retry-elsewhere refusals in a row from a: the next message goes to
+ * b first while b is up; with b down, a is better than nothing. */
+START_TEST(sideline_after_five)
+{
+	for (int n = 0; n < 5; n++) {
+		send_one(n);
+		ck_assert_int_eq(fa.nsub, n + 1);
+		reply(&fa, n, ESME_RSUBMITFAIL, NULL);
+		ck_assert_int_eq(fb.nsub, n + 1);
+		reply(&fb, n, 0, NULL);
+	}
+	ck_assert_int_eq(sent.n, 5);
+	send_one(5);
+	ck_assert_int_eq(fa.nsub, 5);          /* passed over */
+	ck_assert_int_eq(fb.nsub, 6);
+	reply(&fb, 5, 0, NULL);
+
+	fb.up = 0;
+	send_one(6);
+	ck_assert_int_eq(fa.nsub, 6);
+	reply(&fa, 5, 0, NULL);
+	ck_assert_ptr_eq(sent.c, &fa);
+}
+END_TEST
+
+/* Four refusals and an accept do not sideline: the streak restarts. */
+START_TEST(sideline_streak_resets)
+{
+	for (int n = 0; n < 4; n++) {
+		send_one(n);
+		reply(&fa, n, ESME_RSUBMITFAIL, NULL);
+		reply(&fb, n, 0, NULL);
+	}
+	send_one(4);
+	ck_assert_int_eq(fa.nsub, 5);
+	reply(&fa, 4, 0, NULL);
+	send_one(5);
+	ck_assert_int_eq(fa.nsub, 6);          /* still first */
+	reply(&fa, 5, ESME_RSUBMITFAIL, NULL);
+	reply(&fb, 4, 0, NULL);
+	send_one(6);
+	ck_assert_int_eq(fa.nsub, 7);
+}
+END_TEST
+
+/* ---- drop -------------------------------------------------------------- */
+
+/* A waiting message dropped is not sent when a carrier comes up. */
+START_TEST(drop_waiting)
+{
+	struct dispatch_stats ds;
+
+	fa.up = fb.up = 0;
+	send_one(0);
+	send_one(1);
+	stats(&ds);
+	ck_assert_int_eq(ds.waiting, 2);
+	dispatch_drop(d, "ver_000000000000000000000000");
+	stats(&ds);
+	ck_assert_int_eq(ds.waiting, 1);
+	fa.up = 1;
+	dispatch_ready(d, &fa);
+	ck_assert_int_eq(fa.nsub, 1);
+	ck_assert_int_eq(fa.sub[0].cookie != NULL, 1);
+	reply(&fa, 0, 0, NULL);
+	ck_assert_str_eq(sent.id, "ver_000000000000000000000001");
+	ck_assert_int_eq(sent.n, 1);
+	stats(&ds);
+	ck_assert_int_eq(ds.waiting, 0);
+	ck_assert_int_eq(ds.inflight, 0);
+}
+END_TEST
+
+/* A message dropped on the wire is forgotten when its answer comes back:
+ * a refusal does not move it on to b, nor fail it. */
+START_TEST(drop_inflight)
+{
+	struct dispatch_stats ds;
+
+	send_one(0);
+	dispatch_drop(d, "ver_000000000000000000000000");
+	stats(&ds);
+	ck_assert_int_eq(ds.inflight, 1);
+	reply(&fa, 0, ESME_RSUBMITFAIL, NULL);
+	ck_assert_int_eq(fb.nsub, 0);
+	ck_assert_int_eq(failed.n, 0);
+	stats(&ds);
+	ck_assert_int_eq(ds.inflight, 0);
+	ck_assert_int_eq(ds.waiting, 0);
+	store_flush(st);
+	ck_assert_int_eq(answers[0].n, 1);
+	ck_assert_int_eq(answers[0].v.send_state, SEND_QUEUED);
+}
+END_TEST
+
+/* ---- reload ------------------------------------------------------------ */
+
+/* In flight on a, a reload removes a (and adds c): a's refusal fails over
+ * by the new configuration, to c, never back to a. */
+START_TEST(reload_removes_inflight_carrier)
+{
+	struct carrier *cs[2] = { &fc, &fb };
+	struct verif v;
+
+	send_one(0);
+	ck_assert_int_eq(fa.nsub, 1);
+	conf2 = load("[smsc c]\nhost = 127.0.0.1\nsystem_id = c\n"
+	    "[smsc b]\nhost = 127.0.0.1\nsystem_id = b\n"
+	    "[route all]\nprefix = +\nsmsc = c b\n"
+	    "[key k]\ntoken = 0123456789abcdef0123\n");
+	score2 = score_new(conf2);
+	dispatch_reconf(d, conf2, cs, 2, score2);
+	reply(&fa, 0, ESME_RSUBMITFAIL, NULL);
+	ck_assert_int_eq(fa.nsub, 1);
+	ck_assert_int_eq(fc.nsub, 1);
+	ck_assert_int_eq(fb.nsub, 0);
+	reply(&fc, 0, 0, "c-1");
+	ck_assert_ptr_eq(sent.c, &fc);
+	store_flush(st);
+	get(0, &v);
+	ck_assert_str_eq(v.send[0].smsc, "c");
+	verif_clear(&v);
+}
+END_TEST
+
+/* In flight on a (route a b, indexes 0 1), a reload writes b first
+ * (route b a, indexes 0 1 the other way round): a's refusal goes to b,
+ * the SMSC after a, not to the index after a's old one (a again). */
+START_TEST(reload_reorders)
+{
+	struct carrier *cs[2] = { &fb, &fa };
+
+	send_one(0);
+	conf2 = load("[smsc b]\nhost = 127.0.0.1\nsystem_id = b\n"
+	    "[smsc a]\nhost = 127.0.0.1\nsystem_id = a\n"
+	    "[route all]\nprefix = +\nsmsc = b a\n"
+	    "[key k]\ntoken = 0123456789abcdef0123\n");
+	score2 = score_new(conf2);
+	dispatch_reconf(d, conf2, cs, 2, score2);
+	reply(&fa, 0, ESME_RSUBMITFAIL, NULL);
+	ck_assert_int_eq(fa.nsub, 1);
+	ck_assert_int_eq(fb.nsub, 1);
+	reply(&fb, 0, 0, NULL);
+	ck_assert_ptr_eq(sent.c, &fb);
+}
+END_TEST
+
+/* In flight on a, a reload puts c between a and b: a's refusal goes on
+ * after a in the new order, to c. */
+START_TEST(reload_goes_on_after_carrier)
+{
+	struct carrier *cs[3] = { &fb, &fc, &fa };
+
+	send_one(0);
+	conf2 = load("[smsc b]\nhost = 127.0.0.1\nsystem_id = b\n"
+	    "[smsc c]\nhost = 127.0.0.1\nsystem_id = c\n"
+	    "[smsc a]\nhost = 127.0.0.1\nsystem_id = a\n"
+	    "[route all]\nprefix = +\nsmsc = a c b\n"
+	    "[key k]\ntoken = 0123456789abcdef0123\n");
+	score2 = score_new(conf2);
+	dispatch_reconf(d, conf2, cs, 3, score2);
+	reply(&fa, 0, ESME_RSUBMITFAIL, NULL);
+	ck_assert_int_eq(fc.nsub, 1);
+	ck_assert_int_eq(fb.nsub, 0);
+	ck_assert_int_eq(fa.nsub, 1);
+	reply(&fc, 0, 0, NULL);
+	ck_assert_ptr_eq(sent.c, &fc);
+}
+END_TEST
+
+/* A waiting message takes the new routes at the reload: a removed, it
+ * goes to c when c reports ready. */
+START_TEST(reload_reroutes_waiting)
+{
+	struct carrier *cs[1] = { &fc };
+
+	fa.up = fb.up = 0;
+	send_one(0);
+	fc.up = 0;
+	conf2 = load("[smsc c]\nhost = 127.0.0.1\nsystem_id = c\n"
+	    "[route all]\nprefix = +\nsmsc = c\n"
+	    "[key k]\ntoken = 0123456789abcdef0123\n");
+	score2 = score_new(conf2);
+	dispatch_reconf(d, conf2, cs, 1, score2);
+	fa.up = 1;                /* removed: must not be used */
+	fc.up = 1;
+	dispatch_ready(d, &fc);
+	ck_assert_int_eq(fa.nsub, 0);
+	ck_assert_int_eq(fc.nsub, 1);
+}
+END_TEST
+
+/* ---- counters ---------------------------------------------------------- */
+
+START_TEST(stats_counters)
+{
+	struct dispatch_stats ds;
+
+	stats(&ds);
+	ck_assert_uint_eq(ds.sent, 0);
+	ck_assert_uint_eq(ds.failed, 0);
+	ck_assert_uint_eq(ds.route_switches, 0);
+	ck_assert_int_eq(ds.waiting, 0);
+	ck_assert_int_eq(ds.inflight, 0);
+
+	send_one(0);
+	send_one(1);
+	stats(&ds);
+	ck_assert_int_eq(ds.inflight, 2);
+	reply(&fa, 0, 0, NULL);
+	reply(&fa, 1, ESME_RINVDSTADR, NULL);
+	fa.up = fb.up = 0;
+	send_one(2);
+	stats(&ds);
+	ck_assert_uint_eq(ds.sent, 1);
+	ck_assert_uint_eq(ds.failed, 1);
+	ck_assert_uint_eq(ds.route_switches, 0);
+	ck_assert_int_eq(ds.waiting, 1);
+	ck_assert_int_eq(ds.inflight, 0);
+}
+END_TEST
+
+/* ---- a receipt before the submit's answer ------------------------------ */
+
+/* The SMSC's receipt overtakes its submit_sm_resp: it is answered and
+ * parked; once the accept indexes the message id (the sent hook retries
+ * the parked receipts, as gw.c does), it applies to the send. */
+START_TEST(receipt_before_accept)
+{
+	static int sess_token;
+	struct smpp_session *sess = (struct smpp_session *)&sess_token;
+	struct smpp_receipt r;
+	struct dlr_stats ls;
+	struct verif v;
+
+	dl = dlr_new(st, score, NULL, conf);
+	send_one(0);
+	store_flush(st);
+	memset(&r, 0, sizeof(r));
+	strcpy(r.message_id, "abc123");
+	r.state = SMPP_MSG_DELIVERED;
+	strcpy(r.stat, "DELIVRD");
+	r.err = 0;
+	r.network_error = -1;
+	strcpy(r.source, PHONE + 1);
+	dlr_receipt(dl, &fa, sess, &r, 42);
+	ck_assert_int_eq(acked.n, 1);          /* answered, parked */
+	ck_assert_ptr_eq(acked.sess, sess);
+	ck_assert_uint_eq(acked.ack, 42);
+	ck_assert_uint_eq(acked.status, 0);
+	dlr_stats(dl, &ls);
+	ck_assert_uint_eq(ls.receipts, 1);
+	ck_assert_uint_eq(ls.unmatched, 1);
+	ck_assert_int_eq(ls.parked, 1);
+
+	reply(&fa, 0, 0, "abc123");
+	dlr_stats(dl, &ls);
+	ck_assert_int_eq(ls.parked, 0);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	get(0, &v);
+	ck_assert_int_eq(v.send_state, SEND_SENT);
+	ck_assert_int_eq(v.nsend, 1);
+	ck_assert_int_eq(v.send[0].dlr, DLR_DELIVERED);
+	ck_assert_int_eq(v.send[0].dlr_at, T0);
+	verif_clear(&v);
+}
+END_TEST
+
+/* A receipt after the accept applies at once and is answered after the
+ * commit that records it. */
+START_TEST(receipt_after_accept)
+{
+	static int sess_token;
+	struct smpp_session *sess = (struct smpp_session *)&sess_token;
+	struct smpp_receipt r;
+	struct verif v;
+
+	dl = dlr_new(st, score, NULL, conf);
+	send_one(0);
+	reply(&fa, 0, 0, "0x1F");
+	store_flush(st);
+	memset(&r, 0, sizeof(r));
+	strcpy(r.message_id, "0x1F");
+	r.state = SMPP_MSG_UNDELIVERABLE;
+	r.err = 11;
+	r.network_error = -1;
+	dlr_receipt(dl, &fa, sess, &r, 7);
+	ck_assert_int_eq(acked.n, 0);          /* after the commit */
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(acked.n, 1);
+	ck_assert_uint_eq(acked.ack, 7);
+	ck_assert_uint_eq(acked.status, 0);
+	get(0, &v);
+	ck_assert_int_eq(v.send[0].dlr, DLR_UNDELIVERABLE);
+	ck_assert_int_eq(v.send[0].error, 11);
+	verif_clear(&v);
+}
+END_TEST
+
+static Suite *
+dispatch_suite(void)
+{
+	Suite *s = suite_create("dispatch");
+	TCase *tc;
+
+	tc = tcase_create("submit");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, accepted_by_first);
+	tcase_add_test(tc, window_full_goes_to_b);
+	tcase_add_test(tc, final_refusal_fails);
+	tcase_add_test(tc, retry_other_fails_over);
+	tcase_add_test(tc, every_smsc_refuses);
+	tcase_add_test(tc, all_down_waits);
+	tcase_add_test(tc, long_text_two_parts);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("sideline");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, sideline_after_five);
+	tcase_add_test(tc, sideline_streak_resets);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("drop");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, drop_waiting);
+	tcase_add_test(tc, drop_inflight);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("reload");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, reload_removes_inflight_carrier);
+	tcase_add_test(tc, reload_reorders);
+	tcase_add_test(tc, reload_goes_on_after_carrier);
+	tcase_add_test(tc, reload_reroutes_waiting);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("stats");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, stats_counters);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("receipt");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, receipt_before_accept);
+	tcase_add_test(tc, receipt_after_accept);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(dispatch_suite());
+	int failed_n;
+
+	strcpy(rundir, "/tmp/check_dispatch.XXXXXX");
+	if (mkdtemp(rundir) == NULL) {
+		perror("mkdtemp");
+		return EXIT_FAILURE;
+	}
+	srunner_run_all(sr, CK_ENV);
+	failed_n = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	nftw(rundir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	return failed_n == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

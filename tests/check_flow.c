@@ -1,0 +1,890 @@
+/*
+ * check_flow.c - flow.c without sockets: a send from the number to the
+ * SMSC's answer, checks (right code, wrong codes, the lock, unknown ids),
+ * cancels, the dispatcher's failures, the sweep's expiries, and the
+ * counters.
+ *
+ * The flow is built as gw.c builds it, from a real store (a fresh LMDB
+ * directory per test, on a fresh event_base), the keys of a configuration
+ * loaded from text, a dispatcher whose hooks go back to the flow, and a
+ * phone pool of one worker thread.  The dispatcher's carriers are fakes
+ * defined here (the link seam of check_dispatch.c: these definitions win
+ * and carrier.o is never pulled in); the test answers their submits with
+ * dispatch_submit_done().  store_flush() commits and runs the callbacks
+ * waiting on the commit; a send's number lookup is awaited by running the
+ * loop a bounded number of turns.  Time is fixed with util_clock_set().
+ */
+#define _GNU_SOURCE
+#include <check.h>
+#include <ctype.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "carrier.h"
+#include "conf.h"
+#include "dispatch.h"
+#include "flow.h"
+#include "keys.h"
+#include "phone_pool.h"
+#include "score.h"
+#include "smpp.h"
+#include "store.h"
+#include "util.h"
+#include "verify.h"
+
+#define T0 1800000000LL
+#define MAP (64ULL << 20)
+#define PHONE "+447911123456"
+#define CODE "123456"
+
+#define ESME_RINVDSTADR 0x0000000Bu   /* final */
+
+static const uint8_t secret[VERIFY_SECRET_LEN] = {
+	5, 4, 3, 2, 1, 0, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0,
+	9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8, 7, 6, 5, 4,
+};
+
+/* ---- the fake carriers (see check_dispatch.c) -------------------------- */
+
+#define FAKE_MAX_SUB 16
+
+struct fake_submit {
+	void *cookie;
+	char body[256];
+	int answered;
+};
+
+struct carrier {
+	const char *name;
+	int up, room, nsub;
+	struct fake_submit sub[FAKE_MAX_SUB];
+};
+
+int
+carrier_up(const struct carrier *c)
+{
+	return c->up;
+}
+
+int
+carrier_room(struct carrier *c)
+{
+	return c->up ? c->room : 0;
+}
+
+int
+carrier_submit(struct carrier *c, const struct smpp_message *sm,
+    void *cookie)
+{
+	struct fake_submit *s;
+
+	if (!c->up || c->room <= 0 || c->nsub == FAKE_MAX_SUB)
+		return -1;
+	s = &c->sub[c->nsub++];
+	memset(s, 0, sizeof(*s));
+	s->cookie = cookie;
+	if (sm->body_len < sizeof(s->body))
+		memcpy(s->body, sm->body, sm->body_len);
+	c->room--;
+	return 0;
+}
+
+const char *
+carrier_name(const struct carrier *c)
+{
+	return c->name;
+}
+
+int
+carrier_latin1(const struct carrier *c)
+{
+	return 0;
+}
+
+int
+carrier_long_payload(const struct carrier *c)
+{
+	return 0;
+}
+
+void
+carrier_source_addr(const struct carrier *c, int alpha, uint8_t *ton,
+    uint8_t *npi)
+{
+	*ton = alpha ? 5 : 1;
+	*npi = alpha ? 0 : 1;
+}
+
+/* ---- fixture ---------------------------------------------------------- */
+
+#define CONF_TEXT \
+	"[verify]\n" \
+	"max_check_attempts = 3\n" \
+	"[smsc a]\n" \
+	"host = 127.0.0.1\n" \
+	"system_id = a\n" \
+	"[smsc b]\n" \
+	"host = 127.0.0.1\n" \
+	"system_id = b\n" \
+	"[route all]\n" \
+	"prefix = +\n" \
+	"smsc = a b\n" \
+	"[key k]\n" \
+	"token = 0123456789abcdef0123\n" \
+	"[key other]\n" \
+	"token = abcdef0123456789abcd\n"
+
+#define NMSG 8
+
+static char rundir[64];
+static char dir[96];
+static struct event_base *base;
+static struct store *st;
+static struct conf *conf;
+static struct keys *keys;
+static struct score *score;
+static struct phone_pool *phones;
+static struct dispatch *d;
+static struct flow *f;
+static struct carrier fa, fb;
+static int nstaged;           /* ids ver_..0 .. nstaged-1 may be in d */
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static void
+hook_sent(void *arg, const struct verif *v, int first, struct carrier *c)
+{
+	flow_sent(f, v, first);
+}
+
+static void
+hook_failed(void *arg, const char *id, const char *reason)
+{
+	flow_failed(f, id, reason);
+}
+
+static const struct dispatch_hooks hooks = {
+	.sent = hook_sent,
+	.failed = hook_failed,
+};
+
+static void
+fake_init(struct carrier *c, const char *name)
+{
+	memset(c, 0, sizeof(*c));
+	c->name = name;
+	c->up = 1;
+	c->room = 10;
+}
+
+static void
+setup(void)
+{
+	char *err = NULL, path[128];
+	struct carrier *cs[2] = { &fa, &fb };
+
+	util_clock_set(T0);
+	snprintf(dir, sizeof(dir), "%s/t.XXXXXX", rundir);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/db", dir);
+	base = event_base_new();
+	ck_assert_ptr_nonnull(base);
+	st = store_open(base, path, MAP, &err);
+	ck_assert_msg(st != NULL, "store_open: %s", err ? err : "?");
+	conf = conf_load_string(CONF_TEXT, "t.conf", &err);
+	ck_assert_msg(conf != NULL, "conf: %s", err ? err : "?");
+	keys = keys_new(conf);
+	score = score_new(conf);
+	phones = phone_pool_new(base, 1);
+	ck_assert_ptr_nonnull(phones);
+	fake_init(&fa, "a");
+	fake_init(&fb, "b");
+	nstaged = 0;
+	d = dispatch_new(base, st, secret, &hooks, NULL);
+	dispatch_reconf(d, conf, cs, 2, score);
+	f = flow_new(conf, st, keys, phones, d, NULL, score, secret);
+}
+
+static void
+answer_all(struct carrier *c)
+{
+	for (int i = 0; i < c->nsub; i++)
+		if (!c->sub[i].answered) {
+			c->sub[i].answered = 1;
+			dispatch_submit_done(d, c, c->sub[i].cookie,
+			    ESME_RINVDSTADR, NULL);
+		}
+}
+
+static void
+teardown(void)
+{
+	char id[32];
+
+	for (int n = 0; n < nstaged; n++) {
+		snprintf(id, sizeof(id), "ver_%024x", n);
+		dispatch_drop(d, id);
+	}
+	answer_all(&fa);
+	answer_all(&fb);
+	store_flush(st);
+	phone_pool_free(phones);
+	store_flush(st);
+	flow_free(f);
+	dispatch_free(d);
+	store_close(st);
+	score_free(score);
+	keys_free(keys);
+	conf_free(conf);
+	event_base_free(base);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	util_clock_set(0);
+}
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static void
+id_of(int n, char *id, size_t size)
+{
+	snprintf(id, size, "ver_%024x", n);
+}
+
+/* Stage verification n of key kname as flow.c's send does (pending,
+ * queued, code CODE, the text sealed), hand it to the dispatcher and
+ * commit. */
+static void
+stage(int n, const char *kname)
+{
+	struct verif v;
+
+	ck_assert_int_lt(n, NMSG);
+	memset(&v, 0, sizeof(v));
+	id_of(n, v.id, sizeof(v.id));
+	util_strlcpy(v.key, kname, sizeof(v.key));
+	strcpy(v.phone, PHONE);
+	strcpy(v.api, "v1");
+	v.status = VERIF_PENDING;
+	v.send_state = SEND_QUEUED;
+	v.attempt = 1;
+	v.max_checks = conf->max_check_attempts;
+	v.created_at = v.updated_at = T0;
+	v.expires_at = T0 + 600;
+	verify_code_hmac(secret, v.id, CODE, v.code_hmac);
+	v.sealed = verify_seal(secret, v.id, "Your code is " CODE);
+	ck_assert_ptr_nonnull(v.sealed);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	if (n >= nstaged)
+		nstaged = n + 1;
+	dispatch_send(d, &v, NULL, NULL, NULL);
+	verif_clear(&v);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+}
+
+/* Stage n with every SMSC down: it waits in the dispatcher. */
+static void
+stage_waiting(int n)
+{
+	fa.up = fb.up = 0;
+	stage(n, "k");
+}
+
+static int
+waiting(void)
+{
+	struct dispatch_stats ds;
+
+	dispatch_stats(d, &ds);
+	return ds.waiting;
+}
+
+static void
+get(int n, struct verif *v)
+{
+	char id[32];
+
+	id_of(n, id, sizeof(id));
+	memset(v, 0, sizeof(*v));
+	ck_assert_int_eq(store_verif_get(st, id, v), STORE_OK);
+}
+
+static int
+status_of(int n)
+{
+	struct verif v;
+	int s;
+
+	get(n, &v);
+	s = v.status;
+	verif_clear(&v);
+	return s;
+}
+
+/* ---- checks ------------------------------------------------------------ */
+
+struct check_seen {
+	int n, result, has_fc;
+	struct flow_check fc;
+};
+
+static void
+on_check(void *arg, int result, const struct flow_check *fc)
+{
+	struct check_seen *c = arg;
+
+	c->n++;
+	c->result = result;
+	c->has_fc = fc != NULL;
+	if (fc != NULL)
+		c->fc = *fc;
+}
+
+/* Check code against n (or by phone when n < 0) for key, after the
+ * commit. */
+static void
+check(int key, int n, const char *code, struct check_seen *c)
+{
+	char id[32];
+
+	memset(c, 0, sizeof(*c));
+	id_of(n, id, sizeof(id));
+	flow_check(f, key, n >= 0 ? id : NULL, n >= 0 ? NULL : PHONE, code,
+	    on_check, c);
+	ck_assert_int_eq(c->n, 0);          /* after the commit */
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(c->n, 1);
+	ck_assert_int_eq(c->result, STORE_OK);
+	ck_assert_int_eq(c->has_fc, 1);
+}
+
+/* The right code approves; the dispatcher forgets the message: it is not
+ * sent when an SMSC comes up. */
+START_TEST(check_right_code)
+{
+	struct check_seen c;
+	struct flow_stats fs;
+
+	stage_waiting(0);
+	ck_assert_int_eq(waiting(), 1);
+	check(0, 0, CODE, &c);
+	ck_assert_int_eq(c.fc.found, 1);
+	ck_assert_int_eq(c.fc.result, VERIFY_APPROVED);
+	ck_assert_str_eq(c.fc.status, "approved");
+	ck_assert_str_eq(c.fc.id, "ver_000000000000000000000000");
+	ck_assert_str_eq(c.fc.phone, PHONE);
+	ck_assert_int_eq(status_of(0), VERIF_APPROVED);
+	ck_assert_int_eq(waiting(), 0);
+	fa.up = 1;
+	dispatch_ready(d, &fa);
+	ck_assert_int_eq(fa.nsub, 0);
+	/* valid once */
+	check(0, 0, CODE, &c);
+	ck_assert_int_eq(c.fc.result, VERIFY_USED);
+	ck_assert_str_eq(c.fc.status, "not_found");
+	flow_stats(f, &fs);
+	ck_assert_uint_eq(fs.checks_approved, 1);
+	ck_assert_uint_eq(fs.checks_wrong, 0);
+	ck_assert_uint_eq(fs.checks_other, 1);
+}
+END_TEST
+
+/* A wrong code counts (committed) and leaves it pending and queued. */
+START_TEST(check_wrong_code)
+{
+	struct check_seen c;
+	struct flow_stats fs;
+	struct verif v;
+
+	stage_waiting(0);
+	check(0, 0, "000000", &c);
+	ck_assert_int_eq(c.fc.found, 1);
+	ck_assert_int_eq(c.fc.result, VERIFY_WRONG);
+	ck_assert_str_eq(c.fc.status, "pending");
+	ck_assert_int_eq(c.fc.attempts_left, 2);
+	get(0, &v);
+	ck_assert_int_eq(v.status, VERIF_PENDING);
+	ck_assert_int_eq(v.checks, 1);
+	ck_assert_ptr_nonnull(v.sealed);
+	verif_clear(&v);
+	ck_assert_int_eq(waiting(), 1);
+	flow_stats(f, &fs);
+	ck_assert_uint_eq(fs.checks_wrong, 1);
+	ck_assert_uint_eq(fs.checks_approved, 0);
+}
+END_TEST
+
+/* max_check_attempts wrong codes lock it (and drop its message); the
+ * right code after that is refused. */
+START_TEST(check_max_attempts)
+{
+	struct check_seen c;
+	struct flow_stats fs;
+
+	stage_waiting(0);
+	check(0, 0, "000000", &c);
+	check(0, 0, "000001", &c);
+	ck_assert_int_eq(c.fc.result, VERIFY_WRONG);
+	ck_assert_int_eq(waiting(), 1);
+	check(0, 0, "000002", &c);
+	ck_assert_int_eq(c.fc.result, VERIFY_LOCKED);
+	ck_assert_str_eq(c.fc.status, "max_attempts_reached");
+	ck_assert_int_eq(c.fc.attempts_left, 0);
+	ck_assert_int_eq(status_of(0), VERIF_MAX_ATTEMPTS);
+	ck_assert_int_eq(waiting(), 0);
+	check(0, 0, CODE, &c);
+	ck_assert_int_eq(c.fc.result, VERIFY_LOCKED);
+	ck_assert_int_eq(status_of(0), VERIF_MAX_ATTEMPTS);
+	flow_stats(f, &fs);
+	ck_assert_uint_eq(fs.checks_wrong, 4);
+	ck_assert_uint_eq(fs.checks_approved, 0);
+}
+END_TEST
+
+/* An unknown id, another key's verification, a number with nothing
+ * pending: not_found, and nothing changes. */
+START_TEST(check_not_found)
+{
+	struct check_seen c;
+	struct flow_stats fs;
+
+	stage_waiting(0);
+	check(0, 5, CODE, &c);                /* no such id */
+	ck_assert_int_eq(c.fc.found, 0);
+	ck_assert_str_eq(c.fc.status, "not_found");
+	check(1, 0, CODE, &c);                /* key "other" */
+	ck_assert_int_eq(c.fc.found, 0);
+	ck_assert_str_eq(c.fc.status, "not_found");
+	ck_assert_int_eq(status_of(0), VERIF_PENDING);
+	memset(&c, 0, sizeof(c));
+	flow_check(f, 0, "ver_0123456789abcdef0123456789abcdef", NULL, CODE,
+	    on_check, &c);                     /* too long to be an id */
+	store_flush(st);
+	ck_assert_int_eq(c.n, 1);
+	ck_assert_int_eq(c.fc.found, 0);
+	flow_stats(f, &fs);
+	ck_assert_uint_eq(fs.checks_other, 3);
+	ck_assert_uint_eq(fs.checks_approved, 0);
+}
+END_TEST
+
+/* By number: the pending verification of (key, phone). */
+START_TEST(check_by_phone)
+{
+	struct check_seen c;
+
+	stage_waiting(0);
+	check(1, -1, CODE, &c);               /* another key: none */
+	ck_assert_int_eq(c.fc.found, 0);
+	ck_assert_str_eq(c.fc.phone, PHONE);
+	check(0, -1, CODE, &c);
+	ck_assert_int_eq(c.fc.found, 1);
+	ck_assert_int_eq(c.fc.result, VERIFY_APPROVED);
+	ck_assert_str_eq(c.fc.id, "ver_000000000000000000000000");
+	ck_assert_int_eq(status_of(0), VERIF_APPROVED);
+}
+END_TEST
+
+/* ---- cancel ------------------------------------------------------------ */
+
+struct cancel_seen {
+	int n;
+	enum flow_err err;
+	int has_v, status;
+};
+
+static void
+on_cancel(void *arg, enum flow_err err, const struct verif *v)
+{
+	struct cancel_seen *c = arg;
+
+	c->n++;
+	c->err = err;
+	c->has_v = v != NULL;
+	c->status = v != NULL ? v->status : 0;
+}
+
+/* pending -> canceled, answered after the commit; its message is
+ * dropped. */
+START_TEST(cancel_pending)
+{
+	struct cancel_seen c = { 0 };
+	struct flow_stats fs;
+	struct verif v;
+
+	stage_waiting(0);
+	flow_cancel(f, 0, "ver_000000000000000000000000", on_cancel, &c);
+	ck_assert_int_eq(c.n, 0);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(c.n, 1);
+	ck_assert_int_eq(c.err, FLOW_OK);
+	ck_assert_int_eq(c.has_v, 1);
+	ck_assert_int_eq(c.status, VERIF_CANCELED);
+	get(0, &v);
+	ck_assert_int_eq(v.status, VERIF_CANCELED);
+	ck_assert_ptr_null(v.sealed);
+	ck_assert_int_eq(v.updated_at, T0 + 0);
+	verif_clear(&v);
+	ck_assert_int_eq(waiting(), 0);
+	flow_stats(f, &fs);
+	ck_assert_uint_eq(fs.cancels, 1);
+}
+END_TEST
+
+/* Not pending any more: FLOW_NOT_PENDING with the record as it is. */
+START_TEST(cancel_not_pending)
+{
+	struct cancel_seen c = { 0 };
+	struct check_seen ck;
+	struct flow_stats fs;
+
+	stage_waiting(0);
+	check(0, 0, CODE, &ck);
+	flow_cancel(f, 0, "ver_000000000000000000000000", on_cancel, &c);
+	ck_assert_int_eq(c.n, 1);
+	ck_assert_int_eq(c.err, FLOW_NOT_PENDING);
+	ck_assert_int_eq(c.has_v, 1);
+	ck_assert_int_eq(c.status, VERIF_APPROVED);
+	store_flush(st);
+	ck_assert_int_eq(c.n, 1);
+	ck_assert_int_eq(status_of(0), VERIF_APPROVED);
+	flow_stats(f, &fs);
+	ck_assert_uint_eq(fs.cancels, 0);
+}
+END_TEST
+
+/* Another key's verification, or no such id: FLOW_NOT_FOUND, nothing
+ * changes. */
+START_TEST(cancel_other_key)
+{
+	struct cancel_seen c = { 0 };
+
+	stage_waiting(0);
+	flow_cancel(f, 1, "ver_000000000000000000000000", on_cancel, &c);
+	ck_assert_int_eq(c.n, 1);
+	ck_assert_int_eq(c.err, FLOW_NOT_FOUND);
+	ck_assert_int_eq(c.has_v, 0);
+	flow_cancel(f, 0, "ver_00000000000000000000000f", on_cancel, &c);
+	ck_assert_int_eq(c.n, 2);
+	ck_assert_int_eq(c.err, FLOW_NOT_FOUND);
+	store_flush(st);
+	ck_assert_int_eq(status_of(0), VERIF_PENDING);
+	ck_assert_int_eq(waiting(), 1);
+}
+END_TEST
+
+/* ---- the dispatcher's failures and the sweep's expiries ---------------- */
+
+/* A final refusal reaches flow_failed() through the hook: the record is
+ * failed with the status as its reason. */
+START_TEST(failed_by_refusal)
+{
+	struct verif v;
+
+	stage(0, "k");
+	ck_assert_int_eq(fa.nsub, 1);
+	fa.sub[0].answered = 1;
+	dispatch_submit_done(d, &fa, fa.sub[0].cookie, ESME_RINVDSTADR, NULL);
+	ck_assert_int_eq(fb.nsub, 0);
+	store_flush(st);
+	get(0, &v);
+	ck_assert_int_eq(v.status, VERIF_FAILED);
+	ck_assert_int_eq(v.send_state, SEND_FAILED);
+	ck_assert_str_eq(v.fail_reason, "ESME_RINVDSTADR");
+	ck_assert_ptr_null(v.sealed);
+	verif_clear(&v);
+}
+END_TEST
+
+/* flow_failed() on a verification that is no longer pending leaves it;
+ * on an unknown id it does nothing. */
+START_TEST(failed_not_pending)
+{
+	struct cancel_seen c = { 0 };
+	struct verif v;
+
+	stage_waiting(0);
+	flow_cancel(f, 0, "ver_000000000000000000000000", on_cancel, &c);
+	store_flush(st);
+	flow_failed(f, "ver_000000000000000000000000", "late");
+	flow_failed(f, "ver_00000000000000000000000f", "nothing");
+	store_flush(st);
+	get(0, &v);
+	ck_assert_int_eq(v.status, VERIF_CANCELED);
+	ck_assert_str_eq(v.fail_reason, "");
+	verif_clear(&v);
+}
+END_TEST
+
+static void
+on_expired(void *arg, const struct verif *v)
+{
+	flow_expired(f, v);
+}
+
+/* The sweep expires a pending verification: flow_expired() drops its
+ * message and counts it. */
+START_TEST(expired_by_sweep)
+{
+	struct flow_stats fs;
+
+	stage_waiting(0);
+	ck_assert_int_eq(store_sweep(st, T0 + 599, 10, 3600, on_expired,
+	    NULL), 0);
+	ck_assert_int_eq(waiting(), 1);
+	ck_assert_int_eq(store_sweep(st, T0 + 600, 10, 3600, on_expired,
+	    NULL), 1);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(status_of(0), VERIF_EXPIRED);
+	ck_assert_int_eq(waiting(), 0);
+	flow_stats(f, &fs);
+	ck_assert_uint_eq(fs.expired, 1);
+	fa.up = 1;
+	dispatch_ready(d, &fa);
+	ck_assert_int_eq(fa.nsub, 0);
+}
+END_TEST
+
+/* ---- send ---------------------------------------------------------------- */
+
+struct send_seen {
+	int n;
+	enum flow_err err;
+	int has_v;
+	struct verif v;           /* sealed and metadata not kept */
+};
+
+static void
+on_send(struct flow_send *fs, const struct verif *v)
+{
+	struct send_seen *s = fs->arg;
+
+	s->n++;
+	s->err = fs->err;
+	s->has_v = v != NULL;
+	if (v != NULL) {
+		s->v = *v;
+		s->v.sealed = NULL;
+		s->v.metadata = NULL;
+	}
+}
+
+/* Run the loop until cond holds, a bounded number of turns (the number
+ * is read on the worker thread). */
+#define RUN_UNTIL(cond) do { \
+	for (int turn_ = 0; turn_ < 200 && !(cond); turn_++) \
+		event_base_loop(base, EVLOOP_ONCE); \
+	ck_assert_msg((cond), "never: %s", #cond); \
+} while (0)
+
+/* The code in a submit's text (the first run of six digits). */
+static void
+code_of(const struct carrier *c, int k, char *code)
+{
+	const char *p = c->sub[k].body;
+
+	for (; *p != '\0'; p++) {
+		int n = 0;
+		while (isdigit((unsigned char)p[n]))
+			n++;
+		if (n == 6) {
+			memcpy(code, p, 6);
+			code[6] = '\0';
+			return;
+		}
+		if (n > 0)
+			p += n - 1;
+	}
+	ck_abort_msg("no code in \"%s\"", c->sub[k].body);
+}
+
+static struct flow_send *
+new_send(struct send_seen *s, const char *phone)
+{
+	struct flow_send *fs = flow_send_new(f, 0, "v1", on_send, s);
+
+	memset(s, 0, sizeof(*s));
+	fs->phone = phone;
+	fs->region = NULL;
+	return fs;
+}
+
+/* A send: the number read, the record stored, the first SMSC's accept
+ * answered with the record sent; the code in the SMS checks right. */
+START_TEST(send_then_check)
+{
+	struct send_seen s;
+	struct check_seen c;
+	struct flow_stats fst;
+	char code[8], id[32];
+
+	flow_send(new_send(&s, PHONE));
+	RUN_UNTIL(fa.nsub == 1);
+	ck_assert_int_eq(s.n, 0);             /* waits for the SMSC */
+	fa.sub[0].answered = 1;
+	dispatch_submit_done(d, &fa, fa.sub[0].cookie, 0, "m1");
+	store_flush(st);
+	ck_assert_int_eq(s.n, 1);
+	ck_assert_int_eq(s.err, FLOW_OK);
+	ck_assert_int_eq(s.has_v, 1);
+	ck_assert_int_eq(s.v.status, VERIF_PENDING);
+	ck_assert_int_eq(s.v.send_state, SEND_SENT);
+	ck_assert_str_eq(s.v.phone, PHONE);
+	ck_assert_str_eq(s.v.key, "k");
+	ck_assert_int_eq(s.v.attempt, 1);
+	ck_assert_int_eq(s.v.expires_at, T0 + conf->expiry);
+	ck_assert_str_eq(s.v.send[0].smsc, "a");
+
+	code_of(&fa, 0, code);
+	util_strlcpy(id, s.v.id, sizeof(id));
+	memset(&c, 0, sizeof(c));
+	flow_check(f, 0, id, NULL, code, on_check, &c);
+	store_flush(st);
+	ck_assert_int_eq(c.n, 1);
+	ck_assert_int_eq(c.fc.result, VERIFY_APPROVED);
+	flow_stats(f, &fst);
+	ck_assert_uint_eq(fst.sends, 1);
+	ck_assert_uint_eq(fst.sends_queued, 0);
+	ck_assert_uint_eq(fst.checks_approved, 1);
+}
+END_TEST
+
+/* A second send to the number within repeat_window supersedes the first
+ * (canceled) and, as a repeat, goes to the SMSC after the last one. */
+START_TEST(send_repeat_supersedes)
+{
+	struct send_seen s1, s2;
+	struct verif v;
+
+	flow_send(new_send(&s1, PHONE));
+	RUN_UNTIL(fa.nsub == 1);
+	fa.sub[0].answered = 1;
+	dispatch_submit_done(d, &fa, fa.sub[0].cookie, 0, "m1");
+	store_flush(st);
+	ck_assert_int_eq(s1.n, 1);
+
+	util_clock_set(T0 + 30);
+	flow_send(new_send(&s2, PHONE));
+	RUN_UNTIL(fb.nsub == 1);
+	ck_assert_int_eq(fa.nsub, 1);
+	fb.sub[0].answered = 1;
+	dispatch_submit_done(d, &fb, fb.sub[0].cookie, 0, "m2");
+	store_flush(st);
+	ck_assert_int_eq(s2.n, 1);
+	ck_assert_int_eq(s2.v.attempt, 2);
+	ck_assert_str_eq(s2.v.send[0].smsc, "b");
+	ck_assert_str_eq(s2.v.send[0].reason, "repeat");
+	ck_assert_str_ne(s2.v.id, s1.v.id);
+	memset(&v, 0, sizeof(v));
+	ck_assert_int_eq(store_verif_get(st, s1.v.id, &v), STORE_OK);
+	ck_assert_int_eq(v.status, VERIF_CANCELED);
+	verif_clear(&v);
+}
+END_TEST
+
+/* Every SMSC down: answered queued, and counted. */
+START_TEST(send_queued)
+{
+	struct send_seen s;
+	struct flow_stats fst;
+
+	fa.up = fb.up = 0;
+	flow_send(new_send(&s, PHONE));
+	RUN_UNTIL(s.n == 1);
+	ck_assert_int_eq(s.err, FLOW_OK);
+	ck_assert_int_eq(s.v.send_state, SEND_QUEUED);
+	flow_stats(f, &fst);
+	ck_assert_uint_eq(fst.sends, 1);
+	ck_assert_uint_eq(fst.sends_queued, 1);
+	ck_assert_int_eq(waiting(), 1);
+	/* teardown drops it by id */
+	dispatch_drop(d, s.v.id);
+}
+END_TEST
+
+/* Not a number, and a bad sender: refused before anything is stored. */
+START_TEST(send_refused)
+{
+	struct send_seen s;
+	struct flow_send *fs;
+	struct flow_stats fst;
+
+	flow_send(new_send(&s, "not a number"));
+	RUN_UNTIL(s.n == 1);
+	ck_assert_int_eq(s.err, FLOW_PHONE_UNPARSABLE);
+	ck_assert_int_eq(s.has_v, 0);
+	fs = new_send(&s, PHONE);
+	fs->sender = "no/slash";
+	flow_send(fs);
+	RUN_UNTIL(s.n == 1);
+	ck_assert_int_eq(s.err, FLOW_SENDER);
+	ck_assert_int_eq(fa.nsub + fb.nsub, 0);
+	flow_stats(f, &fst);
+	ck_assert_uint_eq(fst.sends, 0);
+}
+END_TEST
+
+static Suite *
+flow_suite(void)
+{
+	Suite *s = suite_create("flow");
+	TCase *tc;
+
+	tc = tcase_create("check");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, check_right_code);
+	tcase_add_test(tc, check_wrong_code);
+	tcase_add_test(tc, check_max_attempts);
+	tcase_add_test(tc, check_not_found);
+	tcase_add_test(tc, check_by_phone);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("cancel");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, cancel_pending);
+	tcase_add_test(tc, cancel_not_pending);
+	tcase_add_test(tc, cancel_other_key);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("outcomes");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, failed_by_refusal);
+	tcase_add_test(tc, failed_not_pending);
+	tcase_add_test(tc, expired_by_sweep);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("send");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, send_then_check);
+	tcase_add_test(tc, send_repeat_supersedes);
+	tcase_add_test(tc, send_queued);
+	tcase_add_test(tc, send_refused);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(flow_suite());
+	int failed_n;
+
+	strcpy(rundir, "/tmp/check_flow.XXXXXX");
+	if (mkdtemp(rundir) == NULL) {
+		perror("mkdtemp");
+		return EXIT_FAILURE;
+	}
+	srunner_run_all(sr, CK_ENV);
+	failed_n = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	nftw(rundir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	return failed_n == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
