@@ -60,7 +60,7 @@ struct answer {
 	struct dispatch *d;
 };
 
-#define MSG_MAX_PARTS 4
+#define MSG_MAX_PARTS SMPP_SEGMENTS_MAX
 
 /* The cookie a carrier holds for one part of a message. */
 struct part {
@@ -139,6 +139,7 @@ struct dispatch {
 	size_t nhash, nmsg;
 	struct event *retry_ev;
 	int pumping;
+	int closing;           /* dispatch_stop(): no more submits */
 	uint8_t udh_ref;       /* concatenation reference, per message */
 	uint64_t rng;          /* xorshift state for the probe draw */
 	uint64_t sent, failed, route_switches;
@@ -308,6 +309,12 @@ msg_answer(struct msg *m)
 	a->msg = NULL;
 	if (a->timer != NULL)
 		evtimer_del(a->timer);
+	if (m->d->closing) {
+		/* Stopping: no commit may come for it (the store may be
+		 * closing too): answer now, with no record. */
+		answer_committed(a, STORE_ERR);
+		return;
+	}
 	store_on_commit(m->d->store, answer_committed, a);
 }
 
@@ -364,7 +371,7 @@ dispatch_pump(struct dispatch *d)
 	int room = 0;
 	struct timeval one = { 1, 0 };
 
-	if (d->pumping)
+	if (d->pumping || d->closing)
 		return;
 	d->pumping = 1;
 	for (int i = 0; i < d->nsmsc; i++)
@@ -442,71 +449,27 @@ msg_fill(struct msg *m, struct carrier *c, struct smpp_message *sm,
 	sm->registered_delivery = 1;
 }
 
-/* Submit m as one submit_sm with its text in message_payload. */
-static int
-msg_submit_payload(struct msg *m, struct carrier *c, const uint8_t *payload,
-    size_t len, uint8_t dc)
-{
-	struct smpp_message sm;
-	char vp[20];
-
-	if (carrier_room(c) < 1)
-		return -1;
-	msg_fill(m, c, &sm, vp, sizeof(vp), dc);
-	sm.body = payload;
-	sm.body_len = len;
-	sm.use_payload = 1;
-	m->nparts = 1;
-	m->parts_out = 0;
-	m->part_status[0] = SMPP_STATUS_NOT_SENT;
-	m->part_id[0][0] = '\0';
-	m->parts[0].m = m;
-	m->parts[0].idx = 0;
-	if (carrier_submit(c, &sm, &m->parts[0]) != 0)
-		return -1;
-	m->parts_out = 1;
-	m->d->ninflight++;
-	m->state = MSG_SUBMITTED;
-	return 0;
-}
-
-/* Submit m over carrier c: one submit_sm, or one per part (with a
- * concatenation UDH) when the text needs several.  0 when every part went
- * on the wire, -1 when c has no room for them all, -2 when the message
- * cannot be read or encoded. */
+/* Submit m over carrier c: one submit_sm, or one per part when the text
+ * needs several (smpp_segments_make() cuts it: one message_payload when
+ * the carrier takes long ones, else parts behind a concatenation UDH).  0
+ * when every part went on the wire, -1 when c has no room for them all,
+ * -2 when the message cannot be read or encoded. */
 static int
 msg_submit(struct msg *m, struct carrier *c)
 {
+	struct smpp_segments seg;
 	struct smpp_message sm;
-	uint8_t parts[MSG_MAX_PARTS][160], body[168];
-	size_t lens[MSG_MAX_PARTS];
-	char *text;
-	char vp[20];
+	char *text, vp[20];
 	int n, rc = 0;
-	uint8_t dc, ref;
 
 	text = verify_unseal(m->d->secret, m->id, m->sealed);
 	if (text == NULL) {
 		log_err("dispatch.unseal_failed", "id=%s", m->id);
 		return -2;
 	}
-	n = smpp_text_split(text, carrier_latin1(c), parts, lens,
-	    MSG_MAX_PARTS, &dc);
-	if (n > 1 && carrier_long_payload(c)) {
-		/* One submit, the whole text in message_payload. */
-		uint8_t *payload = xmalloc(SMPP_MAX_PAYLOAD);
-		size_t units;
-		int len = smpp_text_encode(text, carrier_latin1(c), payload,
-		    SMPP_MAX_PAYLOAD, &dc, &units);
-		OPENSSL_cleanse(text, strlen(text));
-		free(text);
-		OPENSSL_cleanse(parts, sizeof(parts));
-		rc = len < 0 ? -2 : msg_submit_payload(m, c, payload,
-		    (size_t)len, dc);
-		OPENSSL_cleanse(payload, SMPP_MAX_PAYLOAD);
-		free(payload);
-		return rc;
-	}
+	n = smpp_segments_make(text, carrier_latin1(c),
+	    carrier_long_payload(c), (uint8_t)(m->d->udh_ref + 1),
+	    MSG_MAX_PARTS, &seg);
 	OPENSSL_cleanse(text, strlen(text));
 	free(text);
 	if (n < 1) {
@@ -514,11 +477,14 @@ msg_submit(struct msg *m, struct carrier *c)
 		return -2;
 	}
 	if (carrier_room(c) < n) {
-		OPENSSL_cleanse(parts, sizeof(parts));
+		smpp_segments_clear(&seg);
 		return -1;
 	}
-	msg_fill(m, c, &sm, vp, sizeof(vp), dc);
-	ref = ++m->d->udh_ref;
+	if (seg.esm_class != 0)
+		m->d->udh_ref++;   /* the reference the parts went with */
+	msg_fill(m, c, &sm, vp, sizeof(vp), seg.data_coding);
+	sm.esm_class = seg.esm_class;
+	sm.use_payload = seg.use_payload;
 	m->nparts = n;
 	m->parts_out = 0;
 	for (int i = 0; i < n; i++) {
@@ -526,22 +492,8 @@ msg_submit(struct msg *m, struct carrier *c)
 		m->part_id[i][0] = '\0';
 		m->parts[i].m = m;
 		m->parts[i].idx = i;
-		if (n == 1) {
-			sm.body = parts[0];
-			sm.body_len = lens[0];
-		} else {
-			/* 8-bit reference concatenation UDH (TS 23.040). */
-			body[0] = 5;
-			body[1] = 0;
-			body[2] = 3;
-			body[3] = ref;
-			body[4] = (uint8_t)n;
-			body[5] = (uint8_t)(i + 1);
-			memcpy(body + 6, parts[i], lens[i]);
-			sm.esm_class = 0x40;
-			sm.body = body;
-			sm.body_len = lens[i] + 6;
-		}
+		sm.body = smpp_segments_body(&seg, i);
+		sm.body_len = seg.len[i];
 		if (carrier_submit(c, &sm, &m->parts[i]) != 0) {
 			rc = -1;
 			break;
@@ -549,8 +501,7 @@ msg_submit(struct msg *m, struct carrier *c)
 		m->parts_out++;
 		m->d->ninflight++;
 	}
-	OPENSSL_cleanse(parts, sizeof(parts));
-	OPENSSL_cleanse(body, sizeof(body));
+	smpp_segments_clear(&seg);
 	if (m->parts_out > 0) {
 		/* Parts that went out come back through submit_done; a part
 		 * that did not counts as NOT_SENT and the message retries. */
@@ -614,6 +565,13 @@ msg_try(struct msg *m)
 		/* The sweep marks the record expired; nothing to send. */
 		msg_answer(m);
 		msg_free(m);
+		return;
+	}
+	if (d->closing) {
+		/* dispatch_stop(): the carriers are going; it stays queued in
+		 * the store for the next start. */
+		msg_enqueue(m, 0);
+		msg_answer(m);
 		return;
 	}
 	if (m->gen != d->gen)
@@ -991,6 +949,15 @@ dispatch_reconf(struct dispatch *d, const struct conf *conf,
 }
 
 void
+dispatch_stop(struct dispatch *d)
+{
+	d->closing = 1;
+	free(d->smsc);
+	d->smsc = NULL;
+	d->nsmsc = 0;
+}
+
+void
 dispatch_stats(const struct dispatch *d, struct dispatch_stats *out)
 {
 	out->sent = d->sent;
@@ -1007,6 +974,7 @@ dispatch_free(struct dispatch *d)
 
 	if (d == NULL)
 		return;
+	d->closing = 1;
 	while ((m = TAILQ_FIRST(&d->waitq)) != NULL) {
 		msg_dequeue(m);
 		msg_free(m);

@@ -74,8 +74,14 @@ struct dispatch *dispatch_new(struct event_base *, struct store *,
  * their answer comes back. */
 void dispatch_reconf(struct dispatch *, const struct conf *,
     struct carrier **carriers, int ncarrier, struct score *);
-/* Give back every message (those in flight are freed when their cookie
- * comes back, which carrier_free() does); d may be NULL. */
+/* Shutdown, before the carriers are freed: from now on nothing is
+ * submitted (messages handed back by carrier_free() wait, queued in the
+ * store for the next start) and answers go at once, with v NULL and
+ * STORE_ERR, instead of after a commit.  The carriers are forgotten. */
+void dispatch_stop(struct dispatch *);
+/* Give back every message (after dispatch_stop() and the carriers'
+ * carrier_free(), which hands back the cookies of messages in flight);
+ * no commit callback is left behind.  d may be NULL. */
 void dispatch_free(struct dispatch *);
 
 /* Send v, which the caller has just staged with store_verif_put (status

@@ -31,9 +31,6 @@
 #include "webhook.h"
 #include "util.h"
 
-#ifndef ESME_RX_T_APPN
-#define ESME_RX_T_APPN 0x00000064u
-#endif
 #define DLR_PARK_MAX 10000
 #define DLR_PARK_SECS 600
 
@@ -219,7 +216,7 @@ dlr_committed(void *arg, int result)
 	struct dlr_ack *a = arg;
 
 	carrier_receipt_ack(a->sess, a->ack,
-	    result == STORE_OK ? 0 : ESME_RX_T_APPN);
+	    result == STORE_OK ? ESME_ROK : ESME_RX_T_APPN);
 	free(a);
 }
 

@@ -134,7 +134,9 @@ flow_expired(struct flow *f, const struct verif *v)
 void
 flow_sent(struct flow *f, const struct verif *v, int first)
 {
-	if (first)
+	/* A message canceled or approved while on the wire was still
+	 * accepted: recorded, but its "sent" would follow the end. */
+	if (first && v->status == VERIF_PENDING)
 		webhook_emit(f->webhook, v, "verification.sent");
 }
 

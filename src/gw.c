@@ -445,20 +445,32 @@ gw_start(struct gw *gw)
 
 /* ---- reload ----------------------------------------------------------- */
 
+/* A carrier a reload removed, until it has unbound. */
+struct retired {
+	struct event_base *base;
+	struct carrier *c;
+};
+
 static void
 carrier_free_later(evutil_socket_t fd, short what, void *arg)
 {
-	carrier_free(arg);
+	struct retired *r = arg;
+
+	carrier_free(r->c);
+	free(r);
 }
 
 static void
 carrier_retired(void *arg)
 {
-	struct carrier *c = arg;
+	struct retired *r = arg;
 
 	/* Called from inside the carrier's own callback chain: free it from
-	 * the loop instead. */
-	event_base_once(NULL, -1, EV_TIMEOUT, carrier_free_later, c, NULL);
+	 * the loop instead (on the daemon's base: a NULL base would be
+	 * libevent 1's global one, which nothing sets). */
+	if (event_base_once(r->base, -1, EV_TIMEOUT, carrier_free_later, r,
+	    NULL) != 0)
+		log_err("gw.retire_failed", "smsc=%s", carrier_name(r->c));
 }
 
 int
@@ -500,8 +512,10 @@ gw_reload(struct gw *gw, struct conf *nc)
 	}
 	for (int j = 0; j < gw->ncarrier; j++) {
 		if (gw->carriers[j] != NULL) {
-			carrier_stop(gw->carriers[j], carrier_retired,
-			    gw->carriers[j]);
+			struct retired *r = xmalloc(sizeof(*r));
+			r->base = gw->base;
+			r->c = gw->carriers[j];
+			carrier_stop(r->c, carrier_retired, r);
 			removed++;
 		}
 	}
@@ -543,8 +557,10 @@ gw_free(struct gw *gw)
 	/* Lookups still out are answered now and find no listener. */
 	phone_pool_free(gw->phones);
 	gw->phones = NULL;
-	/* Carriers give back outstanding cookies: the dispatcher re-queues
-	 * them (they stay queued in the store for the next start). */
+	/* Carriers give back outstanding cookies: the dispatcher, stopped,
+	 * keeps them (they stay queued in the store for the next start). */
+	if (gw->dispatch != NULL)
+		dispatch_stop(gw->dispatch);
 	int n = gw->ncarrier;
 	gw->ncarrier = 0;
 	for (int i = 0; i < n; i++) {
@@ -552,13 +568,14 @@ gw_free(struct gw *gw)
 		gw->carriers[i] = NULL;
 		carrier_free(c);
 	}
+	dispatch_free(gw->dispatch);
+	gw->dispatch = NULL;
 	/* Events in flight stay in the outbox for the next start. */
 	webhook_free(gw->webhook);
 	gw->webhook = NULL;
 	if (gw->store != NULL)
 		store_close(gw->store);
 	gw->store = NULL;
-	dispatch_free(gw->dispatch);
 	dlr_free(gw->dlr);
 	flow_free(gw->flow);
 	score_free(gw->score);
