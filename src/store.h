@@ -1,8 +1,8 @@
 /*
  * store.h - the durable records: verifications and their indexes in LMDB.
  *
- * store_lmdb.c is the only file that includes <lmdb.h>.  One environment
- * holds named databases:
+ * The LMDB store's files (store_lmdb.h) are the only ones that include
+ * <lmdb.h>.  One environment holds named databases:
  *   verif    id -> record (format-versioned)
  *   pending  key NUL phone -> id of the pending verification
  *   expiry   be64(time) id -> kind: what the sweep does at that time

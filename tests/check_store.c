@@ -1,5 +1,5 @@
 /*
- * check_store.c - the durable store (store.h, store_lmdb.c).
+ * check_store.c - the durable store (store.h, on LMDB: store_lmdb.h).
  *
  * Every test gets a fresh LMDB directory under /tmp (removed afterwards)
  * and its own event_base; commits happen only when the test runs the loop
@@ -20,8 +20,8 @@
 #include "store.h"
 #include "store_batch.h"
 
-/* The record codec and a raw write, exposed by store_lmdb.c for this test
- * only. */
+/* The record codec (store_record.c) and a raw write (store_verif.c),
+ * exposed for this test only. */
 int store_record_decode_for_test(const char *buf, size_t len,
     struct verif *out);
 size_t store_record_encode_for_test(const struct verif *v, uint8_t *buf,
