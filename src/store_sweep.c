@@ -17,7 +17,7 @@
  * commits.
  *
  * Who owns what: an expired record handed to the callback is the sweep's,
- * cleared after the call.
+ * cleared after the call; its status changes through verif_enter() only.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +26,7 @@
 #include "store_lmdb.h"
 #include "store_record.h"
 #include "util.h"
+#include "verif_state.h"
 
 #define PURGE_REF_MAX 64        /* msgref entries dropped per purge */
 #define SWEEP_CHUNK 64          /* due entries gathered per merge */
@@ -170,44 +171,37 @@ head_of(const struct verif *v, struct store_record_head *h)
 	memcpy(h->phone, v->phone, sizeof(h->phone));
 }
 
-/* 'E': expire a still pending record, then schedule its purge. */
+/* 'E': expire a still pending record, then schedule its purge.  The
+ * record is read into *expired (zeroed by the caller), which keeps it
+ * when it expired here, for the callback, and is cleared otherwise; on
+ * an error the caller clears it. */
 static int
 sweep_expire(struct store *st, MDB_txn *txn, const struct due *e,
     int64_t now, int64_t retention, struct verif *expired)
 {
-	struct verif old, nv;
 	struct store_record_head oh;
 	uint8_t pk[8 + 32];
 	size_t pkl;
 	int rc;
 
-	rc = store_verif_load(st, txn, e->id, &old);
-	if (rc == STORE_OK && old.status == VERIF_PENDING) {
-		nv = old;
-		nv.status = VERIF_EXPIRED;
-		nv.sealed = NULL;
-		nv.metadata = old.metadata ? xstrdup(old.metadata) : NULL;
-		nv.updated_at = now;
-		nv.expires_at = old.expires_at;
-		head_of(&old, &oh);
-		if ((rc = store_verif_write(st, txn, &nv, &oh)) !=
-		    STORE_OK) {
-			verif_clear(&old);
-			verif_clear(&nv);
+	rc = store_verif_load(st, txn, e->id, expired);
+	if (rc == STORE_OK && expired->status == VERIF_PENDING) {
+		/* The indexes move from the stored head; the move erases
+		 * the sealed text the record owns. */
+		head_of(expired, &oh);
+		verif_enter(expired, VERIF_EXPIRED, "expired", now);
+		if ((rc = store_verif_write(st, txn, expired, &oh)) !=
+		    STORE_OK)
 			return rc;
-		}
-		*expired = nv;
 		st->swept++;
-	} else if (rc == STORE_ERR) {
-		/* Unreadable (e.g. a newer format): leave it alone. */
-		verif_clear(&old);
-		return store_db_del(st, st->expiry, e->key, e->keylen,
-		    "expiry_del");
-	} else if (rc == STORE_NOTFOUND) {
-		return store_db_del(st, st->expiry, e->key, e->keylen,
-		    "expiry_del");
+	} else {
+		/* Nothing to expire: already final, gone, or unreadable
+		 * (e.g. a newer format: left alone, never purged). */
+		verif_clear(expired);
+		if (rc != STORE_OK)
+			return store_db_del(st, st->expiry, e->key, e->keylen,
+			    "expiry_del");
 	}
-	verif_clear(&old);
 	if ((rc = store_db_del(st, st->expiry, e->key, e->keylen,
 	    "expiry_del")) != STORE_OK)
 		return rc;
