@@ -295,7 +295,7 @@ batch_reap(struct store *st)
 		return 0;
 	st->inflight = NULL;
 	if (b->mdb_rc != 0) {
-		result = b->mdb_rc == MDB_MAP_FULL ? STORE_FULL : STORE_ERR;
+		result = store_mdb_result(b->mdb_rc);
 		log_failure(st, result, b->mdb_op, mdb_strerror(b->mdb_rc));
 		if (st->open != NULL)
 			batch_poison(st, st->open, result, NULL, NULL);
@@ -344,6 +344,8 @@ on_writer_done(evutil_socket_t fd, short what, void *arg)
 	if (st->open != NULL && (st->open->urgent || st->open->due))
 		batch_submit(st);
 }
+
+/* ---- waiting and flushing ---------------------------------------------- */
 
 void
 store_on_commit(struct store *st, store_commit_cb cb, void *arg)

@@ -33,8 +33,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <event2/event.h>
-
 #include "log.h"
 #include "store_lmdb.h"
 #include "util.h"
@@ -236,8 +234,7 @@ store_db_del(struct store *st, MDB_dbi dbi, const void *k, size_t kl,
 int
 store_mdb_fail(struct store *st, int rc, const char *op)
 {
-	return store_fail(st, rc == MDB_MAP_FULL ? STORE_FULL : STORE_ERR, op,
-	    mdb_strerror(rc));
+	return store_fail(st, store_mdb_result(rc), op, mdb_strerror(rc));
 }
 
 /* Delete the index entry k only while it still points at id. */

@@ -6,7 +6,8 @@
  * The files, and who owns what:
  *   store_lmdb.c    open and close; the read view (one reusable read-only
  *                   transaction) and the reads through the staged writes
- *                   (kv_get, kv_seek); staging a put or a deletion; stats
+ *                   (store_kv_get, store_kv_seek); staging a put or a
+ *                   deletion; the stats
  *   store_commit.c  the batches, their callbacks and the writer thread:
  *                   when a batch goes, how its result comes back
  *   store_verif.c   records and the indexes kept in step with them
@@ -188,7 +189,14 @@ int store_kv_get(struct store *, MDB_txn *, MDB_dbi db, const void *key,
  * it only committed keys are found (with their staged value, if any). */
 int store_kv_seek(struct store *, MDB_txn *, MDB_dbi db, const void *key,
     size_t klen, int strict, int with_new, MDB_val *ok, MDB_val *od);
-/* Fail the open batch with LMDB's error rc (a full map: STORE_FULL). */
+/* LMDB's error rc as a result: a full map is STORE_FULL, the rest
+ * STORE_ERR. */
+static inline int
+store_mdb_result(int rc)
+{
+	return rc == MDB_MAP_FULL ? STORE_FULL : STORE_ERR;
+}
+/* Fail the open batch with LMDB's error rc (store_mdb_result()). */
 int store_mdb_fail(struct store *, int rc, const char *op);
 /* Stage a put of dl octets under (dbi, k): the space to fill into *p,
  * valid until the batch is freed or the key is written again. */

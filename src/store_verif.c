@@ -220,6 +220,8 @@ store_verif_get(struct store *st, const char *id, struct verif *out)
 	return rc;
 }
 
+/* ---- indexes ---------------------------------------------------------- */
+
 /* Look up an index entry whose value is an id. */
 static int
 index_get(struct store *st, MDB_dbi dbi, const void *k, size_t kl, char *id,
@@ -292,6 +294,8 @@ store_msgid_get(struct store *st, const char *smsc, const char *msgid,
 		return STORE_NOTFOUND;
 	return index_get(st, st->msgid, k, kl, id, idsize);
 }
+
+/* ---- the queue -------------------------------------------------------- */
 
 int
 store_queue_each(struct store *st, void (*fn)(void *arg, const char *id),
