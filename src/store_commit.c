@@ -38,7 +38,8 @@
  * (st->todo, then st->inflight) is read by both threads and written by
  * neither, but for its mdb_rc and mdb_op, which the writer sets before it
  * hands the batch back through st->done; the loop frees it after reaping
- * it.  The writer touches nothing else of the store but the environment.
+ * it.  Of the store, the writer touches only the environment, the pipe's
+ * write end and the fields under st->lock.
  */
 #define _GNU_SOURCE             /* pipe2() */
 #include <errno.h>
