@@ -1,30 +1,52 @@
 /*
- * store.h - the durable records: verifications and their indexes in LMDB.
+ * store.h - the durable records: verifications, their indexes and the
+ * webhook outbox.  This header is the whole contract; a backend keeps it
+ * without its callers knowing which backend it is.  Today's backend is
+ * LMDB (store_lmdb.h, private to the store_*.c files, says how it keeps
+ * it: databases, key layouts, the writer thread).
  *
- * store_lmdb.c is the only file that includes <lmdb.h>.  One environment
- * holds named databases:
- *   verif    id -> record (format-versioned)
- *   pending  key NUL phone -> id of the pending verification
- *   expiry   be64(time) id -> kind: what the sweep does at that time
- *            (expire a pending verification, later purge the record)
- *   queue    id -> "" for verifications no SMSC has accepted yet
- *   msgid    smsc NUL normalised message id -> id (receipt matching)
- *   msgref   id NUL smsc NUL msgid -> "" (so a purge finds its msgid entries)
+ * Threads: every function here is called on the thread that runs the
+ * event base given to store_open(), and every callback runs there too.
  *
- * Group commit: writes are staged in a batch in memory; a writer thread
- * applies a whole batch in one LMDB write transaction and commits it (one
- * fsync) while the loop goes on.  A batch goes to the writer after the
- * turn's other callbacks once someone waits on it with store_on_commit(),
- * or after the delay set with store_set_commit_delay() (0, the default:
- * every turn), and not before the writer is done with the one before:
- * everything staged meanwhile shares the next commit.  With a delay set on
- * an event base with priorities, a waited-on batch goes at the lowest
- * priority, once the loop has read everything ready.
- * Reads see what is staged (and what the writer holds) over the committed
- * database; the outbox scan and the counts of store_stats() and
- * store_outbox_count() see committed entries only.  Callbacks fire after
- * the commit, with its result: persist, then acknowledge.  LMDB's errors,
- * a full map above all, come with the commit, not from the put.
+ * Writes are staged, then committed in batches (group commit).  A write
+ * function (store_verif_put, store_msgid_put, store_outbox_put, _del,
+ * _retry, and the sweep) stages its change in the open batch and returns
+ * at once; nothing is durable yet.  The batch is committed as one atomic
+ * unit: after a crash either all of its writes are there or none.
+ * Batches commit one after another in the order they were opened.
+ *
+ * When writes become durable: when the batch that holds them has
+ * committed, i.e. when store_on_commit() callbacks of that batch are
+ * called with STORE_OK (or store_flush() returns STORE_OK).  A batch
+ * goes at the end of the loop's turn once someone waits on it with
+ * store_on_commit(), or after the delay set with store_set_commit_delay()
+ * when no one does (0, the default: at the end of every turn), and never
+ * before the previous batch is done: what is staged meanwhile shares the
+ * next commit.  Persist, then acknowledge: callers answer (HTTP 201, a
+ * deliver_sm_resp) from a commit callback, never from the put.
+ *
+ * What reads see meanwhile: their own writes.  store_verif_get,
+ * store_pending_get, store_msgid_get, store_queue_each and store_sweep see
+ * every staged write, committed or not, over the durable state (a
+ * deletion staged hides the entry).  Three things see committed state
+ * only: store_outbox_scan (committed events, though with their staged
+ * retries and deletions: no event is delivered before the change it
+ * describes is durable), store_outbox_count and the counts of
+ * store_stats().  A read never blocks on a commit.
+ *
+ * When errors arrive: a write refused at once (an invalid record, a key
+ * too long) returns its error and fails the whole open batch; errors of
+ * the commit itself (STORE_FULL above all) arrive with the commit, in the
+ * callbacks.  Either way every callback of the failed batch gets the
+ * error, and so does every callback of a batch staged while a failed one
+ * was committing (it was built on writes that never happened): all of
+ * their writes are dropped, reads no longer see them, what was durable
+ * stays as it was.  Writes staged into a batch that failed fail with its
+ * error; once its callbacks have run, writes start a new batch.
+ *
+ * Ownership: the store copies what it is given.  What it gives back (a
+ * struct verif read, an event's body) belongs to the caller, but for the
+ * struct verif of the sweep's callback, which the store frees.
  */
 #ifndef STORE_H
 #define STORE_H
@@ -35,12 +57,17 @@
 struct event_base;
 struct store;
 
-/* Results.  Persisted enum values below are fixed: they are on disk. */
+/* Results.  Not on disk. */
 #define STORE_OK        0
 #define STORE_NOTFOUND  1
 #define STORE_ERR      -1
-#define STORE_FULL     -2  /* the map is full: raise [store] map_size */
+#define STORE_FULL     -2  /* no room left: raise [store] map_size */
 
+/*
+ * The numeric values of the three enums below are on disk (in every
+ * stored record) and in no other form: fixed forever.  A new value gets a
+ * new number; no number is ever reused.
+ */
 enum verif_status {
 	VERIF_PENDING = 1,
 	VERIF_APPROVED = 2,
@@ -81,8 +108,11 @@ struct verif_send {
 	char reason[32];          /* why this SMSC: "primary", "repeat", ... */
 };
 
+/* A verification.  Every field is stored and read back as it was put;
+ * the strings are NUL-terminated within their arrays.  The status changes
+ * only through verif_enter() (verif_state.h). */
 struct verif {
-	char id[32];              /* "ver_" + 24 hex */
+	char id[32];              /* "ver_" + 24 hex; 1 to 31 octets */
 	char key[33];             /* the API key's name */
 	char phone[17];           /* E.164 */
 	char api[8];              /* "v1", "000", "002", "003" */
@@ -104,67 +134,143 @@ struct verif {
 /* Free what a verif owns (sealed, metadata) and zero it. */
 void verif_clear(struct verif *);
 
-/* Open (creating) the environment at path with the given map size, clear
- * stale reader slots.  Commits run as events on base.  Returns NULL and a
- * malloc'd *err on failure. */
+/* ---- open and close ------------------------------------------------------ */
+
+/* Open the store at path (a directory, created with mode 0700 if it is
+ * missing; map_size octets of room, 0 for the backend's default), and
+ * recover from a crash (stale readers of a dead process are cleared).
+ * Commits run as events on base, which must outlive the store.  Returns
+ * the store, or NULL with *err set to a malloc'd message the caller
+ * frees. */
 struct store *store_open(struct event_base *base, const char *path,
     uint64_t map_size, char **err);
-/* Commit what is staged, then close. */
+/* Commit what is staged and call its callbacks, again for what those
+ * callbacks stage (a bounded number of rounds: what is still staged after
+ * them is dropped, its callbacks never called, and logged), then close
+ * and free the store.  NULL is ignored. */
 void store_close(struct store *);
 
-/* Read a verification (the open batch's version if it has one).  out is
- * overwritten and must be verif_clear()ed.  STORE_OK, STORE_NOTFOUND or
- * STORE_ERR. */
+/* ---- verifications and their indexes ------------------------------------ */
+
+/*
+ * The indexes are kept by store_verif_put() from each record's fields;
+ * the caller never writes them, but for the receipt map.
+ *
+ *   pending   (key, phone) -> the id of the verification that most
+ *             recently entered VERIF_PENDING with that pair (inserted
+ *             pending, or moved to the pair while pending) and is still
+ *             pending.  It goes when that verification leaves
+ *             VERIF_PENDING; an update of an older pending one never
+ *             takes it back.  One pending verification per (key, phone)
+ *             is the caller's rule (it ends the older one first); the
+ *             index names the one that counts.
+ *   queue     the verifications with status VERIF_PENDING and send_state
+ *             SEND_QUEUED: pending and not yet accepted by an SMSC, so
+ *             start-up sends them again (store_queue_each).
+ *   receipts  (smsc, normalised message id) -> id, written by
+ *             store_msgid_put() only; normalising is the caller's (smpp/).
+ *             A later put of the same pair replaces the id.
+ *   expiry    every verification is due once at its expires_at (moved
+ *             when an update changes expires_at before that time came)
+ *             and then once more at that expires_at + the sweep's
+ *             retention, whatever its status: see store_sweep().
+ */
+
+/* Read the verification id: its newest version, staged or durable.
+ * out is overwritten (zeroed unless STORE_OK) and owns its sealed and
+ * metadata strings: verif_clear() it.  STORE_OK, STORE_NOTFOUND (an id
+ * that is empty or too long too) or STORE_ERR (an unreadable record, e.g.
+ * of a newer format: never misread). */
 int store_verif_get(struct store *, const char *id, struct verif *out);
-/* The id of the pending verification of (key, phone): STORE_OK or
- * STORE_NOTFOUND. */
+/* The id of the pending verification of (key, phone), see above, into id
+ * (idsize octets, with its NUL).  STORE_OK, STORE_NOTFOUND, or STORE_ERR
+ * (a failed read, or an id that does not fit). */
 int store_pending_get(struct store *, const char *key, const char *phone,
     char *id, size_t idsize);
-/* Stage a verification (insert or update) in the current batch, keeping
- * the pending, expiry and queue indexes in step with its status and
- * send_state.  Returns STORE_OK, or the batch's error (STORE_ERR for a
- * record that cannot be stored, or the error of a batch this one was
- * staged on); after an error the whole batch fails and its commit
- * callbacks get the error, as they do when the commit fails. */
+/* Stage v (an insert or an update of v->id; v is copied, not kept) and the
+ * index changes it implies (see above).  v->id must be 1 to 31 octets,
+ * v->status an enum verif_status, v->key not empty while pending, and the
+ * strings within their arrays (sealed and metadata at most 65535 octets);
+ * else STORE_ERR.  Returns STORE_OK or the error, which fails the open batch
+ * (the put's own, or the one the batch already failed with): see the top
+ * of the file. */
 int store_verif_put(struct store *, const struct verif *);
-/* Stage the receipt index entry (smsc, message id) -> verification id. */
+/* Stage the receipt map's entry (smsc, msgid) -> id; msgid is the
+ * normalised message id.  STORE_ERR (failing the batch) for an empty
+ * smsc or msgid, an invalid id, or smsc and msgid longer than 255 octets
+ * together.  The entry goes when the verification is purged. */
 int store_msgid_put(struct store *, const char *smsc, const char *msgid,
     const char *id);
+/* The id the receipt map holds for (smsc, msgid) into id (idsize octets);
+ * returns as store_pending_get(). */
 int store_msgid_get(struct store *, const char *smsc, const char *msgid,
     char *id, size_t idsize);
 
+/* ---- commits ------------------------------------------------------------- */
+
 typedef void (*store_commit_cb)(void *arg, int result);
-/* Call cb(arg, result) after the current batch commits (STORE_OK) or fails
- * (STORE_FULL / STORE_ERR).  With nothing staged it still waits for the end
- * of the turn, so every answer leaves at the same point of the loop. */
+/* Call cb(arg, result) once the batch open now (a new one if none is)
+ * has committed (STORE_OK) or failed (STORE_FULL, STORE_ERR), never from
+ * within this call.  Callbacks run in the order they were registered,
+ * across batches too.  With nothing staged it still waits for the end of
+ * the turn and for the batch being committed, so every answer leaves at
+ * the same point of the loop and may rely on what was staged before.  A
+ * callback may stage writes and wait again: that is a new batch. */
 void store_on_commit(struct store *, store_commit_cb cb, void *arg);
 /* Let staged writes that nobody waits on wait up to ms milliseconds for a
  * commit that someone waits on (0, the default: commit at the end of every
  * turn).  The daemon sets a few milliseconds so an SMPP submit's record and
  * the update when it is accepted share one commit. */
 void store_set_commit_delay(struct store *, int ms);
-/* Wait for the writer's batch, then commit the staged one and wait for it
- * too, blocking the loop (shutdown, tests).  Returns the last result. */
+/* Commit the batch being committed and then the one staged, blocking the
+ * loop (shutdown, tests); their callbacks are called before it returns,
+ * and what they stage stays staged.  Returns the result of the last batch
+ * finished (STORE_OK when there was nothing to do). */
 int store_flush(struct store *);
 
-/* Call fn for every queued verification id (start-up: resume sends).
- * Returns the count or STORE_ERR. */
+/* ---- start-up, sweep ----------------------------------------------------- */
+
+/* Call fn(arg, id) for every verification in the queue (see above),
+ * staged writes included, in the order of their ids' octets; fn is called
+ * after the read, so it may read and stage.  Returns the count, or
+ * STORE_ERR (and fn was not called). */
 int store_queue_each(struct store *, void (*fn)(void *arg, const char *id),
     void *arg);
 
-/* Sweep: handle at most max expiry entries due at or before now, in time
- * order: a pending verification becomes VERIF_EXPIRED (fn is called with
- * it, so the caller can drop it from its queues), finished records are
- * purged retention seconds after expiry.  Staged in the current batch.
- * Returns the number handled or STORE_ERR. */
+/* Sweep: handle at most max of the due times at or before now, oldest
+ * first (by time, then by id), each in its newest version, staged ones
+ * included.  At a verification's first due time (its expires_at), a
+ * verification still VERIF_PENDING becomes VERIF_EXPIRED through
+ * verif_enter() (updated_at = now, its sealed text erased) and is staged;
+ * then fn(arg, v) is called with it (the store's, valid during the call
+ * only: drop it from the caller's queues there).  Whatever its status,
+ * its second due time is then expires_at + retention.  At that time the
+ * verification and every index entry that names it are deleted (purged).
+ * A verification whose record cannot be read is neither expired nor
+ * purged (it is left alone, and logged).  Everything is staged in the
+ * open batch; nothing due stages nothing and opens no batch.  Returns the
+ * number of due times handled, or STORE_ERR: a read failed before
+ * anything was staged, or the open batch failed (as with a put, or by
+ * fn). */
 int store_sweep(struct store *, int64_t now, int max, int64_t retention,
     void (*fn)(void *arg, const struct verif *), void *arg);
 
-/* Webhook outbox (webhook.c): events not yet delivered, in the order they
- * were staged.  An event is staged in the batch of the change it describes,
- * so it exists exactly when the change does. */
+/* ---- webhook outbox ------------------------------------------------------ */
+
+/*
+ * Events for the webhooks (webhook.c) not yet delivered.  An event is
+ * staged in the batch of the change it describes, so it exists exactly
+ * when the change does.  Each has a sequence number: later events get
+ * larger ones, also across restarts (an opened store numbers from the
+ * wall clock in microseconds, or above its last event if that is
+ * higher), because receivers drop repeats by it.  The outbox hands out
+ * events in the order of their numbers, which is the order they were
+ * staged.  Delivery is at least once: an event stays until its deletion
+ * commits, so a crash between delivering it and that commit delivers it
+ * again.
+ */
 struct store_event {
-	uint64_t seq;             /* its key: later events have larger ones */
+	uint64_t seq;             /* its number (see above) */
 	char key[33];             /* the API key whose webhook gets it */
 	int tries;                /* failed deliveries so far */
 	int64_t due_ms, first_ms; /* next try; when it was staged */
@@ -172,28 +278,37 @@ struct store_event {
 	                             frees it */
 	size_t body_len;
 };
-/* Stage a new event for key's webhook, due at now_ms; *seq (when not
- * NULL) gets its number. */
+/* Stage a new event for key's webhook (key at most 32 octets), with body
+ * (copied), no tries, due and first at now_ms; *seq (when not NULL) gets
+ * its number.  STORE_OK or the batch's error. */
 int store_outbox_put(struct store *, const char *key, const char *body,
     int64_t now_ms, uint64_t *seq);
-/* Read at most max committed events from seq from on (not those whose
- * deletion is staged), then call fn for each (after the read: fn may stage
- * writes).  Returns the count or STORE_ERR. */
+/* Read at most max committed events with numbers from `from` on, in
+ * order, whatever their due time (the caller picks the due ones), with
+ * their staged retries and without those whose deletion is staged; then
+ * call fn for each (after the read: fn may stage writes; it owns the
+ * event's body, the event itself only during the call).  Returns the
+ * count or STORE_ERR (and fn was not called). */
 int store_outbox_scan(struct store *, uint64_t from, int max,
     void (*fn)(void *arg, struct store_event *), void *arg);
-/* Stage the removal of a delivered (or abandoned) event. */
+/* Stage the removal of a delivered (or abandoned) event; one that is not
+ * there is no error. */
 int store_outbox_del(struct store *, uint64_t seq);
-/* Stage a failed try: tries and the next due time. */
+/* Stage a failed try: the event's tries and next due time (the rest
+ * stays).  An event that is not there is no error: nothing is staged. */
 int store_outbox_retry(struct store *, uint64_t seq, int tries,
     int64_t due_ms);
-/* Events waiting. */
+/* The number of committed events not yet deleted (0 on a failed read). */
 uint64_t store_outbox_count(struct store *);
 
+/* ---- stats --------------------------------------------------------------- */
+
+/* The counts are the committed state's; the counters count since open. */
 struct store_stats {
-	uint64_t map_size, used;      /* octets */
-	uint64_t verifs, pending, queued;
-	uint64_t commits, commit_failures;
-	uint64_t swept, purged;
+	uint64_t map_size, used;      /* octets: room, and room in use */
+	uint64_t verifs, pending, queued;     /* records; index entries */
+	uint64_t commits, commit_failures;    /* batches written; failed */
+	uint64_t swept, purged;       /* verifications expired; purged */
 };
 void store_stats(struct store *, struct store_stats *);
 

@@ -1,10 +1,10 @@
 /*
  * store_batch.h - the staged writes of one commit, in memory.
  *
- * store_lmdb.c stages every write of a batch here instead of in an LMDB
- * write transaction: the loop reads through the batch (it sees what it
- * staged), and the writer thread applies the entries in one transaction
- * and commits.  A batch maps (database, key) to the key's newest value or
+ * The LMDB store (store_lmdb.h) stages every write of a batch here
+ * instead of in an LMDB write transaction: the loop reads through the
+ * batch (it sees what it staged), and the writer thread applies the
+ * entries in one transaction and commits.  A batch maps (database, key) to the key's newest value or
  * to its deletion; a key written twice keeps one entry.  Keys and values
  * live in the batch's own arena, freed with the batch or by
  * store_batch_clear(): pointers into a batch stay valid until then, except

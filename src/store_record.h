@@ -1,8 +1,8 @@
 /*
  * store_record.h - a verification's record, as the verif database holds
  * it: encoding, decoding, and the head the index logic reads.  Private to
- * the store: store_record.c holds the codec, store_lmdb.c (the only user)
- * puts and gets the octets.  Nothing here touches LMDB.
+ * the store: store_record.c holds the codec, store_verif.c and
+ * store_sweep.c put and get the octets.  Nothing here touches LMDB.
  *
  * Record format 2 (binary, written by this code).  Integers are fixed
  * width, little-endian, two's complement; a string is a u16 length and
@@ -66,7 +66,7 @@ int store_record_head_decode(const void *buf, size_t len,
 
 /*
  * Little-endian integers, as the records (and the outbox values in
- * store_lmdb.c) hold them.
+ * store_outbox.c) hold them.
  */
 static inline void
 put_u32(uint8_t *p, uint32_t v)

@@ -1,5 +1,5 @@
 /*
- * check_store.c - the durable store (store.h, store_lmdb.c).
+ * check_store.c - the durable store (store.h, on LMDB: store_lmdb.h).
  *
  * Every test gets a fresh LMDB directory under /tmp (removed afterwards)
  * and its own event_base; commits happen only when the test runs the loop
@@ -20,8 +20,8 @@
 #include "store.h"
 #include "store_batch.h"
 
-/* The record codec and a raw write, exposed by store_lmdb.c for this test
- * only. */
+/* The record codec (store_record.c) and a raw write (store_verif.c),
+ * exposed for this test only. */
 int store_record_decode_for_test(const char *buf, size_t len,
     struct verif *out);
 size_t store_record_encode_for_test(const struct verif *v, uint8_t *buf,
@@ -631,6 +631,59 @@ START_TEST(test_expiry_moves)
 	ck_assert_int_eq(store_sweep(st, T0 + 100 + 86400, 10, 86400, NULL,
 	    NULL), 1);
 	ck_assert_int_eq(status_of(41), 0);
+}
+END_TEST
+
+/* The sweep expires through verif_enter(): the sealed text goes, the
+ * time is stamped, the rest (metadata above all) stays; a record already
+ * final is left as it is and not handed to the callback. */
+struct expiry_copy {
+	int n;
+	struct verif v;
+};
+
+static void
+on_expired_copy(void *arg, const struct verif *v)
+{
+	struct expiry_copy *c = arg;
+
+	c->n++;
+	c->v = *v;      /* the strings are the sweep's: copy them */
+	c->v.sealed = v->sealed ? strdup(v->sealed) : NULL;
+	c->v.metadata = v->metadata ? strdup(v->metadata) : NULL;
+}
+
+START_TEST(test_sweep_expire_state)
+{
+	struct expiry_copy c = { 0 };
+	struct verif v, got;
+
+	make_verif(&v, 42, VERIF_PENDING, SEND_SENT, T0 + 100);
+	v.sealed = strdup("c2VhbGVk");
+	v.metadata = strdup("{\"order\":7}");
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	verif_clear(&v);
+	make_verif(&v, 43, VERIF_APPROVED, SEND_SENT, T0 + 100);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	verif_clear(&v);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+
+	ck_assert_int_eq(store_sweep(st, T0 + 150, 10, 86400,
+	    on_expired_copy, &c), 2);
+	ck_assert_int_eq(c.n, 1);
+	ck_assert_str_eq(c.v.id, "ver_00000000000000000000002a");
+	ck_assert_int_eq(c.v.status, VERIF_EXPIRED);
+	ck_assert_int_eq(c.v.send_state, SEND_SENT);
+	ck_assert_ptr_null(c.v.sealed);
+	ck_assert_str_eq(c.v.metadata, "{\"order\":7}");
+	ck_assert_int_eq(c.v.updated_at, T0 + 150);
+	ck_assert_int_eq(c.v.expires_at, T0 + 100);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(store_verif_get(st, c.v.id, &got), STORE_OK);
+	assert_same(&c.v, &got);
+	verif_clear(&got);
+	verif_clear(&c.v);
+	ck_assert_int_eq(status_of(43), VERIF_APPROVED);
 }
 END_TEST
 
@@ -1441,6 +1494,7 @@ store_suite(void)
 	tcase_add_test(tc, test_queue_index);
 	tcase_add_test(tc, test_msgid_index);
 	tcase_add_test(tc, test_expiry_moves);
+	tcase_add_test(tc, test_sweep_expire_state);
 	tcase_add_test(tc, test_outbox_order);
 	suite_add_tcase(s, tc);
 

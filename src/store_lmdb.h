@@ -1,0 +1,233 @@
+/*
+ * store_lmdb.h - the LMDB store's insides, shared by its files and by no
+ * one else.  store.h is the contract; this header is how the LMDB backend
+ * keeps it.  Only this header and the store_*.c files include <lmdb.h>.
+ *
+ * The files, and who owns what:
+ *   store_lmdb.c    open and close; the read view (one reusable read-only
+ *                   transaction) and the reads through the staged writes
+ *                   (store_kv_get, store_kv_seek); staging a put or a
+ *                   deletion; the stats
+ *   store_commit.c  the batches, their callbacks and the writer thread:
+ *                   when a batch goes, how its result comes back
+ *   store_verif.c   records and the indexes kept in step with them
+ *                   (pending, expiry, queue, msgid, msgref)
+ *   store_sweep.c   the expiry index's walk: expire, then purge
+ *   store_outbox.c  the webhook outbox
+ *   store_batch.c   the staged writes of one batch, in memory (no LMDB)
+ *   store_record.c  the record's encoding (no LMDB)
+ * struct store and struct batch below belong to the loop's thread, but for
+ * what store_commit.c says the writer thread may touch.
+ *
+ * One environment (a directory, created 0700) holds seven named
+ * databases.  Their names, key layouts and values are on disk: fixed.
+ *
+ *   verif    id -> record: binary format 2 (store_record.h describes it
+ *            and store_record.c encodes and decodes it); the JSON of
+ *            format 1 still reads; a record of an unknown format is
+ *            refused (STORE_ERR), never misread
+ *   pending  key NUL phone -> id, present exactly while the record's status
+ *            is VERIF_PENDING (and only the newest pending id of a pair)
+ *   expiry   be64(time) id -> one octet: 'E' expire the record at its
+ *            expires_at, 'P' purge it at expires_at + retention
+ *   queue    id -> "" while status == VERIF_PENDING and send_state ==
+ *            SEND_QUEUED (start-up resumes these)
+ *   msgid    smsc NUL normalised message id -> id (receipt matching)
+ *   msgref   id NUL smsc NUL normalised message id -> "": the reverse of
+ *            msgid, so a purge can drop the msgid entries of a record (the
+ *            sends hold the raw message id, the index the normalised one,
+ *            and normalising is smpp/'s business, not ours)
+ *   outbox   be64(seq) -> tries(4) due ms(8) first ms(8) (little-endian,
+ *            like the records) key NUL body: webhook events not yet
+ *            delivered (webhook.c), staged in the batch of the change
+ *            they describe
+ *
+ * Keys are compared octet by octet (LMDB's default), which is why times
+ * and sequence numbers in keys are big-endian.
+ *
+ * The functions below return STORE_OK or a STORE_* error unless said
+ * otherwise; those that stage a write fail the open batch on error (see
+ * store_fail()), so the caller only passes the error on.
+ */
+#ifndef STORE_LMDB_H
+#define STORE_LMDB_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lmdb.h>
+
+#include "store.h"
+#include "store_batch.h"
+
+#define MSGID_KEY_MAX 256       /* smsc NUL message id; LMDB allows 511 */
+#define SEEK_KEY_MAX 512        /* LMDB's largest key, and then some */
+
+struct event;
+struct store_record_head;
+
+struct commit_waiter {
+	store_commit_cb cb;
+	void *arg;
+};
+
+/* A batch: its staged writes, its callbacks, and how it went. */
+struct batch {
+	struct store_batch *w;
+	struct commit_waiter *waiters;
+	int nwaiter, waitercap;
+	int result;             /* STORE_OK, or the error that failed it */
+	int urgent;             /* has waiters: goes at the end of the turn */
+	int due;                /* its time came while the writer was busy */
+	/* Set by the writer thread (read by the loop after the hand-back). */
+	int mdb_rc;
+	const char *mdb_op;
+};
+
+struct store {
+	struct event_base *base;
+	MDB_env *env;
+	MDB_dbi verif, pending, expiry, queue, msgid, msgref, outbox;
+	uint64_t outbox_seq;    /* the next outbox key */
+	uint64_t map_size;
+
+	struct batch *open;     /* being staged; NULL when nothing is */
+	struct batch *inflight; /* with the writer; NULL when it is idle */
+	struct batch *spare;    /* a finished batch kept for reuse */
+	struct event *commit_ev;        /* lowest priority when there are some */
+	struct event *force_ev;         /* timer: an urgent batch waits no more */
+	struct event *done_ev;          /* the writer's pipe, while inflight */
+	int lowprio;                    /* commit_ev runs only when idle */
+	int delay_ms;                   /* see store_set_commit_delay() */
+	int last_result;                /* of the last batch finished */
+
+	/* The writer thread.  lock guards todo, done and stop. */
+	pthread_t writer;
+	int writer_started;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct batch *todo, *done;
+	int stop;
+	int pipefd[2];                  /* writer -> loop */
+
+	MDB_txn *rtxn;          /* reusable read-only txn, reset when idle */
+
+	uint64_t commits, commit_failures, swept, purged;
+};
+
+/* ---- keys ------------------------------------------------------------- */
+
+/* Big-endian, for keys: LMDB compares keys octet by octet, so only this
+ * order sorts them by number (the expiry index, the outbox). */
+static inline void
+put_be64(uint8_t *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--) {
+		p[i] = (uint8_t)v;
+		v >>= 8;
+	}
+}
+
+static inline uint64_t
+get_be64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* store_verif.c: "a NUL b" into buf (the pending and msgid keys); its
+ * length, or 0 when it does not fit or a is empty. */
+size_t store_pair_key(char *buf, size_t size, const char *a, const char *b);
+/* store_verif.c: be64(t) id into buf (at least 8 + 32 octets); its
+ * length. */
+size_t store_expiry_key(uint8_t *buf, int64_t t, const char *id);
+
+/* ---- store_commit.c: batches and the writer thread --------------------- */
+
+/* Before a staged write: open a batch if none is open (and schedule it),
+ * and return STORE_OK or the open batch's error. */
+int store_stage(struct store *);
+/* Fail the open batch (which must exist) with result: what it staged is
+ * dropped, its callbacks will get result; logged once per batch (op and
+ * why; why NULL: not logged).  Returns result. */
+int store_fail(struct store *, int result, const char *op, const char *why);
+/* Set up the lock, the condition and the pipe's slots: first thing in
+ * store_open(), before anything can fail. */
+void store_commit_init(struct store *);
+/* Make the commit events and start the writer thread.  0, or -1 with
+ * *what (the message's verb, "cannot open") and *why set. */
+int store_commit_start(struct store *, const char **what, const char **why);
+/* Commit what is staged, rounds of callbacks that stage more included,
+ * then drop what is still staged (logged): store_close(). */
+void store_commit_drain(struct store *);
+/* Stop and join the writer, free the events, the pipe, the spare batch,
+ * the lock: whatever store_commit_init() and _start() made. */
+void store_commit_stop(struct store *);
+
+/* ---- store_lmdb.c: reads through the staged writes, staging ------------ */
+
+/* The read view renewed: NULL on failure (logged).  Pair with
+ * store_view_end() before any user callback. */
+MDB_txn *store_view_begin(struct store *);
+void store_view_end(struct store *, MDB_txn *);
+/* The newest staged write of (db, key): the open batch's, else the
+ * writer's; NULL when neither touches it. */
+const struct batch_entry *store_overlay_find(struct store *, MDB_dbi db,
+    const void *key, size_t klen);
+/* The newest version of (db, key) into *d: 0, MDB_NOTFOUND or LMDB's
+ * error.  *d is valid until store_view_end() or the next write of that
+ * key. */
+int store_kv_get(struct store *, MDB_txn *, MDB_dbi db, const void *key,
+    size_t klen, MDB_val *d);
+/* The first key of db at or above key (above it when strict) that is not
+ * deleted, with its newest value: 0, MDB_NOTFOUND or LMDB's error.
+ * with_new: keys staged but not in the database yet count too; without
+ * it only committed keys are found (with their staged value, if any). */
+int store_kv_seek(struct store *, MDB_txn *, MDB_dbi db, const void *key,
+    size_t klen, int strict, int with_new, MDB_val *ok, MDB_val *od);
+/* LMDB's error rc as a result: a full map is STORE_FULL, the rest
+ * STORE_ERR. */
+static inline int
+store_mdb_result(int rc)
+{
+	return rc == MDB_MAP_FULL ? STORE_FULL : STORE_ERR;
+}
+/* Fail the open batch with LMDB's error rc (store_mdb_result()). */
+int store_mdb_fail(struct store *, int rc, const char *op);
+/* Stage a put of dl octets under (dbi, k): the space to fill into *p,
+ * valid until the batch is freed or the key is written again. */
+int store_db_reserve(struct store *, MDB_dbi dbi, const void *k, size_t kl,
+    size_t dl, void **p, const char *op);
+/* Stage a put of the dl octets at d under (dbi, k). */
+int store_db_put(struct store *, MDB_dbi dbi, const void *k, size_t kl,
+    const void *d, size_t dl, const char *op);
+/* Stage the deletion of (dbi, k); deleting a missing key is no error. */
+int store_db_del(struct store *, MDB_dbi dbi, const void *k, size_t kl,
+    const char *op);
+/* Stage the deletion of the index entry k only while it still points at
+ * id (its value is id's octets). */
+int store_db_del_if(struct store *, MDB_txn *, MDB_dbi dbi, const void *k,
+    size_t kl, const char *id, const char *op);
+
+/* ---- store_verif.c: records and their indexes -------------------------- */
+
+/* Read the record id through the view txn into out (overwritten; clear
+ * it with verif_clear()).  STORE_OK, STORE_NOTFOUND or STORE_ERR. */
+int store_verif_load(struct store *, MDB_txn *, const char *id,
+    struct verif *out);
+/* Stage v and bring the indexes from old (the stored record's head;
+ * NULL: an insert) in step with it. */
+int store_verif_write(struct store *, MDB_txn *, const struct verif *v,
+    const struct store_record_head *old);
+
+/* ---- store_outbox.c ---------------------------------------------------- */
+
+/* At open, in the opening write transaction: the outbox's next key into
+ * *next.  0, or LMDB's error. */
+int store_outbox_last(MDB_txn *, MDB_dbi dbi, uint64_t *next);
+
+#endif

@@ -1,0 +1,334 @@
+/*
+ * store_verif.c - verifications (store.h) on LMDB: the records and the
+ * indexes kept in step with them.  store_lmdb.h gives the databases'
+ * layouts; here is what keeps them true:
+ *   pending  (key, phone) -> id while that verification is VERIF_PENDING;
+ *            only a record entering VERIF_PENDING takes the entry, so an
+ *            update of an older pending one never takes it back
+ *   expiry   'E' at the record's expires_at, from its insert on; moved
+ *            while still 'E' when expires_at changes (store_sweep.c turns
+ *            it into 'P')
+ *   queue    present while VERIF_PENDING and SEND_QUEUED
+ *   msgid    (smsc, normalised message id) -> id, with its msgref twin
+ *
+ * Cost per write: a put reads only the head of the stored record (the
+ * fields the indexes depend on), touches only the index entries whose
+ * inputs changed, and encodes the record straight into the batch's arena.
+ *
+ * Who owns what: a struct verif read here is the caller's (verif_clear()
+ * it); one given to a put is only read.  The record's encoding is
+ * store_record.c's.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "store_lmdb.h"
+#include "store_record.h"
+#include "util.h"
+
+/* ---- keys ------------------------------------------------------------- */
+
+/* "a NUL b" into buf; its length, or 0 when it does not fit. */
+size_t
+store_pair_key(char *buf, size_t size, const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	if (la == 0 || la + 1 + lb > size)
+		return 0;
+	memcpy(buf, a, la);
+	buf[la] = '\0';
+	memcpy(buf + la + 1, b, lb);
+	return la + 1 + lb;
+}
+
+/* be64(t) id into buf (at least 8 + 32 octets); its length. */
+size_t
+store_expiry_key(uint8_t *buf, int64_t t, const char *id)
+{
+	size_t n = strlen(id);
+
+	put_be64(buf, (uint64_t)t);
+	memcpy(buf + 8, id, n);
+	return 8 + n;
+}
+
+static int
+valid_id(const char *id)
+{
+	size_t n = strnlen(id, 32);
+
+	return n > 0 && n < 32;
+}
+
+/* ---- records ---------------------------------------------------------- */
+
+int
+store_verif_load(struct store *st, MDB_txn *txn, const char *id,
+    struct verif *out)
+{
+	MDB_val d;
+	int rc;
+
+	rc = store_kv_get(st, txn, st->verif, id, strlen(id), &d);
+	if (rc == 0)
+		return store_record_decode(d.mv_data, d.mv_size, out);
+	memset(out, 0, sizeof(*out));
+	if (rc == MDB_NOTFOUND)
+		return STORE_NOTFOUND;
+	log_err("store.error", "op=get id=%s err=\"%s\"", id,
+	    mdb_strerror(rc));
+	return STORE_ERR;
+}
+
+/* Stage v and bring the indexes from old (NULL: insert) in step with it:
+ * only the index entries whose inputs changed are touched.  Reads go
+ * through txn (a view). */
+int
+store_verif_write(struct store *st, MDB_txn *txn, const struct verif *v,
+    const struct store_record_head *old)
+{
+	MDB_val d;
+	char pk[64];
+	uint8_t ek[40];
+	size_t pkl, ekl, idl = strlen(v->id), size;
+	void *p;
+	int rc, was_pending, is_pending, moved, had_q, want_q, write_e;
+
+	/* Encoded straight into the batch. */
+	if ((size = store_record_size(v)) == 0)
+		return store_fail(st, STORE_ERR, "verif_put",
+		    "record cannot be encoded");
+	if ((rc = store_db_reserve(st, st->verif, v->id, idl, size, &p,
+	    "verif_put")) != STORE_OK)
+		return rc;
+	store_record_encode(v, p);
+
+	/* pending: on entering VERIF_PENDING (or moving to another pair)
+	 * only, so an update of an older pending verification never takes
+	 * the entry back from a newer one. */
+	was_pending = old != NULL && old->status == VERIF_PENDING;
+	is_pending = v->status == VERIF_PENDING;
+	moved = was_pending && (strcmp(old->key, v->key) != 0 ||
+	    strcmp(old->phone, v->phone) != 0);
+	if (was_pending && (!is_pending || moved)) {
+		pkl = store_pair_key(pk, sizeof(pk), old->key, old->phone);
+		if (pkl > 0 && (rc = store_db_del_if(st, txn, st->pending, pk,
+		    pkl, v->id, "pending_del")) != STORE_OK)
+			return rc;
+	}
+	if (is_pending && (!was_pending || moved)) {
+		pkl = store_pair_key(pk, sizeof(pk), v->key, v->phone);
+		if (pkl == 0)
+			return store_fail(st, STORE_ERR, "verif_put",
+			    "empty key");
+		if ((rc = store_db_put(st, st->pending, pk, pkl, v->id, idl,
+		    "pending_put")) != STORE_OK)
+			return rc;
+	}
+
+	/* expiry: 'E' at insert; moved when expires_at changes before the
+	 * sweep reached it. */
+	write_e = old == NULL;
+	if (old != NULL && old->expires_at != v->expires_at) {
+		ekl = store_expiry_key(ek, old->expires_at, v->id);
+		rc = store_kv_get(st, txn, st->expiry, ek, ekl, &d);
+		if (rc == 0 && d.mv_size == 1 &&
+		    *(const char *)d.mv_data == 'E') {
+			if ((rc = store_db_del(st, st->expiry, ek, ekl,
+			    "expiry_del")) != STORE_OK)
+				return rc;
+			write_e = 1;
+		} else if (rc != 0 && rc != MDB_NOTFOUND) {
+			return store_mdb_fail(st, rc, "expiry_get");
+		}
+	}
+	if (write_e) {
+		ekl = store_expiry_key(ek, v->expires_at, v->id);
+		if ((rc = store_db_put(st, st->expiry, ek, ekl, "E", 1,
+		    "expiry_put")) != STORE_OK)
+			return rc;
+	}
+
+	/* queue */
+	had_q = was_pending && old->send_state == SEND_QUEUED;
+	want_q = is_pending && v->send_state == SEND_QUEUED;
+	if (want_q && !had_q)
+		return store_db_put(st, st->queue, v->id, idl, "", 0,
+		    "queue_put");
+	if (had_q && !want_q)
+		return store_db_del(st, st->queue, v->id, idl, "queue_del");
+	return STORE_OK;
+}
+
+int
+store_verif_put(struct store *st, const struct verif *v)
+{
+	MDB_txn *txn;
+	MDB_val d;
+	struct store_record_head old;
+	int rc;
+
+	if ((rc = store_stage(st)) != STORE_OK)
+		return rc;
+	if (!valid_id(v->id) || v->status < VERIF_PENDING ||
+	    v->status > VERIF_FAILED)
+		return store_fail(st, STORE_ERR, "verif_put", "invalid record");
+	if ((txn = store_view_begin(st)) == NULL)
+		return store_fail(st, STORE_ERR, "verif_put", "no read view");
+	/* The stored version's head only: what the indexes depend on. */
+	rc = store_kv_get(st, txn, st->verif, v->id, strlen(v->id), &d);
+	if (rc == MDB_NOTFOUND)
+		rc = store_verif_write(st, txn, v, NULL);
+	else if (rc != 0)
+		rc = store_mdb_fail(st, rc, "verif_get");
+	else if (store_record_head_decode(d.mv_data, d.mv_size, &old) !=
+	    STORE_OK)
+		rc = store_fail(st, STORE_ERR, "verif_put",
+		    "stored record unreadable");
+	else
+		rc = store_verif_write(st, txn, v, &old);
+	store_view_end(st, txn);
+	return rc;
+}
+
+/* Test hook, declared by tests/check_store.c only: stage buf as the raw
+ * record of id, indexes untouched (an older format, a corrupt record). */
+int store_record_put_raw_for_test(struct store *, const char *id,
+    const void *buf, size_t len);
+
+int
+store_record_put_raw_for_test(struct store *st, const char *id,
+    const void *buf, size_t len)
+{
+	return store_db_put(st, st->verif, id, strlen(id), buf, len, "raw_put");
+}
+
+int
+store_verif_get(struct store *st, const char *id, struct verif *out)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if (!valid_id(id) || (txn = store_view_begin(st)) == NULL) {
+		memset(out, 0, sizeof(*out));
+		return valid_id(id) ? STORE_ERR : STORE_NOTFOUND;
+	}
+	rc = store_verif_load(st, txn, id, out);
+	store_view_end(st, txn);
+	return rc;
+}
+
+/* ---- indexes ---------------------------------------------------------- */
+
+/* Look up an index entry whose value is an id. */
+static int
+index_get(struct store *st, MDB_dbi dbi, const void *k, size_t kl, char *id,
+    size_t idsize)
+{
+	MDB_txn *txn;
+	MDB_val d;
+	int rc;
+
+	if ((txn = store_view_begin(st)) == NULL)
+		return STORE_ERR;
+	rc = store_kv_get(st, txn, dbi, k, kl, &d);
+	if (rc == 0 && d.mv_size < idsize) {
+		memcpy(id, d.mv_data, d.mv_size);
+		id[d.mv_size] = '\0';
+		rc = STORE_OK;
+	} else if (rc == MDB_NOTFOUND) {
+		rc = STORE_NOTFOUND;
+	} else {
+		rc = STORE_ERR;
+	}
+	store_view_end(st, txn);
+	return rc;
+}
+
+int
+store_pending_get(struct store *st, const char *key, const char *phone,
+    char *id, size_t idsize)
+{
+	char pk[64];
+	size_t pkl = store_pair_key(pk, sizeof(pk), key, phone);
+
+	if (pkl == 0)
+		return STORE_NOTFOUND;
+	return index_get(st, st->pending, pk, pkl, id, idsize);
+}
+
+int
+store_msgid_put(struct store *st, const char *smsc, const char *msgid,
+    const char *id)
+{
+	char k[MSGID_KEY_MAX], rk[32 + 1 + MSGID_KEY_MAX];
+	size_t kl, idl;
+	int rc;
+
+	if ((rc = store_stage(st)) != STORE_OK)
+		return rc;
+	kl = store_pair_key(k, sizeof(k), smsc, msgid);
+	if (kl == 0 || msgid[0] == '\0' || !valid_id(id))
+		return store_fail(st, STORE_ERR, "msgid_put", "invalid key");
+	idl = strlen(id);
+	memcpy(rk, id, idl);
+	rk[idl] = '\0';
+	memcpy(rk + idl + 1, k, kl);
+	if ((rc = store_db_put(st, st->msgid, k, kl, id, idl,
+	    "msgid_put")) != STORE_OK)
+		return rc;
+	return store_db_put(st, st->msgref, rk, idl + 1 + kl, "", 0,
+	    "msgref_put");
+}
+
+int
+store_msgid_get(struct store *st, const char *smsc, const char *msgid,
+    char *id, size_t idsize)
+{
+	char k[MSGID_KEY_MAX];
+	size_t kl = store_pair_key(k, sizeof(k), smsc, msgid);
+
+	if (kl == 0)
+		return STORE_NOTFOUND;
+	return index_get(st, st->msgid, k, kl, id, idsize);
+}
+
+/* ---- the queue -------------------------------------------------------- */
+
+int
+store_queue_each(struct store *st, void (*fn)(void *arg, const char *id),
+    void *arg)
+{
+	MDB_txn *txn;
+	MDB_val k, d;
+	char (*ids)[32] = NULL;
+	int n = 0, cap = 0, rc, i;
+
+	if ((txn = store_view_begin(st)) == NULL)
+		return STORE_ERR;
+	/* Collect first: fn may read the store, which needs the view. */
+	for (rc = store_kv_seek(st, txn, st->queue, "", 0, 0, 1, &k, &d);
+	    rc == 0; rc = store_kv_seek(st, txn, st->queue, k.mv_data,
+	    k.mv_size, 1, 1, &k, &d)) {
+		if (k.mv_size == 0 || k.mv_size >= 32)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			ids = xrealloc(ids, (size_t)cap * sizeof(*ids));
+		}
+		memcpy(ids[n], k.mv_data, k.mv_size);
+		ids[n][k.mv_size] = '\0';
+		n++;
+	}
+	store_view_end(st, txn);
+	if (rc != MDB_NOTFOUND) {
+		free(ids);
+		return STORE_ERR;
+	}
+	for (i = 0; i < n; i++)
+		fn(arg, ids[i]);
+	free(ids);
+	return n;
+}
