@@ -10,14 +10,10 @@
  * converts every value through the key tables below - one line per key
  * with its type, bounds and default, in the manner of Redis' config.c;
  * the type is the converter, one small conv_*() function per type of
- * value - and then validates the file as a whole (cross references
- * between routes and SMSCs, unique tokens, at least one SMSC and one
- * key).
- *
- * [template NAME] sections are checked when they are read, as a send
- * would use them: a text that has no code placeholder, or that with the
- * longest code (12 digits) would not fit CONF_TEMPLATE_PARTS SMS parts,
- * is refused here rather than by every request that picks it.
+ * value, all of them in conf_value.c (what each type accepts, including
+ * the check of [template NAME] texts) - and then validates the file as a
+ * whole (cross references between routes and SMSCs, unique tokens, at
+ * least one SMSC and one key).
  *
  * Every problem found is reported, not just the first: errors are
  * collected with their line, sorted, and returned as text with one
@@ -38,42 +34,13 @@
 #include <ini.h>
 
 #include "conf.h"
-#include "phone.h"
-#include "smpp.h"
+#include "conf_value.h"
 #include "template.h"
 #include "util.h"
 
 #define CONF_MAX_FILE   (1024 * 1024)   /* octets */
 #define CONF_MAX_ERRORS 100             /* lines of error text */
 #define CONF_NAME_MAX   32              /* [smsc NAME], [key NAME]... */
-#define CONF_TEMPLATE_PARTS 4           /* SMS parts a template may need */
-#define CONF_MAX_MINUTES 1440           /* [verify] expiry 86400 s at most */
-
-struct kctx;
-
-/*
- * A converter: the raw value v of one key into its field(s) in the struct
- * at base.  Returns 0, or -1 after reporting the problem with the key's
- * line (the fields are then left untouched).  There is one per type of
- * value, each defined with its contract in the second pass below, and
- * each key's line in the tables names its converter.
- */
-typedef int conv_fn(struct kctx *k, const char *v, char *base);
-
-static conv_fn conv_int, conv_size, conv_str, conv_word, conv_path,
-    conv_enum, conv_enumstr, conv_hostport, conv_sender, conv_country,
-    conv_prefixes, conv_smsclist, conv_token, conv_url, conv_lang,
-    conv_phonetypes, conv_template, conv_tmplname;
-
-struct kdef {
-	const char *name;
-	conv_fn *conv;            /* the type of the value */
-	long long min, max;       /* bounds of the value, or of its length */
-	const char *def;          /* NULL: no default (required or unset) */
-	int required;
-	size_t off, off2;         /* its field(s) in the section's struct */
-	const char *const *vals;  /* conv_enum, conv_enumstr */
-};
 
 struct sdef {
 	const char *kind;
@@ -91,11 +58,6 @@ static const char *const msgid_modes[] = { "auto", "string", "hex-dec",
     "dec-hex", NULL };
 static const char *const yesno[] = { "no", "yes", NULL };
 static const char *const long_modes[] = { "udh", "payload", NULL };
-
-#define KB 1024LL
-#define MB (1024LL * KB)
-#define GB (1024LL * MB)
-#define TB (1024LL * GB)
 
 #define C(f) offsetof(struct conf, f)
 static const struct kdef server_keys[] = {
@@ -258,23 +220,23 @@ struct parser {
 	struct conf *conf;
 };
 
+static void vperr(struct parser *, int line, const struct sect *,
+    const char *key, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
 static void perr(struct parser *, int line, const struct sect *,
     const char *key, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
 /* Record one problem: "FILE:LINE: [kind NAME] key: message". */
 static void
-perr(struct parser *p, int line, const struct sect *s, const char *key,
-    const char *fmt, ...)
+vperr(struct parser *p, int line, const struct sect *s, const char *key,
+    const char *fmt, va_list ap)
 {
 	char msg[512], where[160] = "";
 	struct err *e;
-	va_list ap;
 	int n;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (s != NULL && s->name != NULL)
 		snprintf(where, sizeof(where), "[%s %s] ", s->def->kind,
 		    s->name);
@@ -289,6 +251,18 @@ perr(struct parser *p, int line, const struct sect *s, const char *key,
 	e->text = xmalloc((size_t)n + 1);
 	snprintf(e->text, (size_t)n + 1, "%s:%d: %s%s%s%s", p->file, line,
 	    where, key ? key : "", key ? ": " : "", msg);
+}
+
+/* vperr() with its arguments. */
+static void
+perr(struct parser *p, int line, const struct sect *s, const char *key,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vperr(p, line, s, key, fmt, ap);
+	va_end(ap);
 }
 
 /* 1 when a problem is already recorded at line. */
@@ -602,201 +576,22 @@ handler(void *user, const char *section, const char *name, const char *value)
 	return 1;
 }
 
-/* --- second pass: typed values -------------------------------------- */
+/* --- second pass: values through their converters (conf_value.c) --- */
 
-/* Where a value came from, for its error messages. */
-struct kctx {
-	struct parser *p;
-	const struct sect *s;
-	const struct kdef *kd;
-	int line;
-};
-
-#define KERR(k, ...) perr((k)->p, (k)->line, (k)->s, (k)->kd->name, \
-    __VA_ARGS__)
-
-/* Strict decimal: optional '-', digits, nothing else, no overflow. */
-static int
-parse_ll(const char *s, long long *out, int *overflow)
+/* Report a converter's problem: conf_value.h. */
+void
+conf_kerr(const struct kctx *k, const char *fmt, ...)
 {
-	const char *d = s[0] == '-' ? s + 1 : s;
-	char *end;
-	long long v;
+	va_list ap;
 
-	*overflow = 0;
-	if (*d < '0' || *d > '9')
-		return -1;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	if (*end != '\0')
-		return -1;
-	if (errno == ERANGE) {
-		*overflow = 1;
-		return -1;
-	}
-	*out = v;
-	return 0;
+	va_start(ap, fmt);
+	vperr(k->p, k->line, k->s, k->kd->name, fmt, ap);
+	va_end(ap);
 }
 
-/*
- * A size: an integer with an optional K, M, G or T suffix (any case),
- * split into *n and the suffix's multiple *mult.  0, or -1 when it is not
- * such a number, with *overflow set when only its digits are too many.
- */
-static int
-parse_size(const char *v, long long *n, long long *mult, int *overflow)
-{
-	size_t len = strlen(v);
-	char *digits;
-	int rc;
-
-	*mult = 1;
-	if (len > 0 && strchr("KkMmGgTt", v[len - 1]) != NULL) {
-		switch (toupper((unsigned char)v[len - 1])) {
-		case 'K': *mult = KB; break;
-		case 'M': *mult = MB; break;
-		case 'G': *mult = GB; break;
-		default: *mult = TB; break;
-		}
-		len--;
-	}
-	digits = xmalloc(len + 1);
-	memcpy(digits, v, len);
-	digits[len] = '\0';
-	rc = parse_ll(digits, n, overflow);
-	free(digits);
-	return rc;
-}
-
-/* v octets as the shortest exact K, M, G or T size ("1G"), else digits. */
-static void
-fmt_size(long long v, char *buf, size_t size)
-{
-	static const char suffix[] = "TGMK";
-	static const long long unit[] = { TB, GB, MB, KB };
-	int i;
-
-	for (i = 0; i < 4; i++)
-		if (v >= unit[i] && v % unit[i] == 0) {
-			snprintf(buf, size, "%lld%c", v / unit[i], suffix[i]);
-			return;
-		}
-	snprintf(buf, size, "%lld", v);
-}
-
-/* 1 when s is printable ASCII; a space only when allow_space. */
-static int
-printable(const char *s, int allow_space)
-{
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c < 0x20 || c > 0x7e || (c == ' ' && !allow_space))
-			return 0;
-	}
-	return 1;
-}
-
-/* 1 when s holds a control character (C0 or DEL). */
-static int
-has_control(const char *s)
-{
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			return 1;
-	return 0;
-}
-
-/* 1 for an SMS source address: up to 11 letters, digits, spaces, '.',
- * '_' or '-' with a letter among them, or up to 15 digits after an
- * optional '+'. */
-static int
-sender_valid(const char *s)
-{
-	size_t n = strlen(s), i;
-	int letters = 0;
-
-	if (n == 0)
-		return 0;
-	if (s[0] == '+' || strspn(s, "0123456789") == n) {
-		const char *d = s[0] == '+' ? s + 1 : s;
-
-		return *d != '\0' && strlen(d) <= 15 &&
-		    strspn(d, "0123456789") == strlen(d);
-	}
-	if (n > 11)
-		return 0;
-	for (i = 0; i < n; i++) {
-		if (isalpha((unsigned char)s[i]) && (unsigned char)s[i] < 0x80)
-			letters++;
-		else if (!isdigit((unsigned char)s[i]) &&
-		    strchr(" ._-", s[i]) == NULL)
-			return 0;
-	}
-	return letters > 0;
-}
-
-/* 1 for a number prefix: '+' and up to 15 digits. */
-static int
-prefix_valid(const char *s)
-{
-	size_t n = strlen(s);
-
-	return s[0] == '+' && n <= 16 &&
-	    strspn(s + 1, "0123456789") == n - 1;
-}
-
-/* Split v on blanks into a malloc'd array of malloc'd words. */
-static char **
-split_words(const char *v, int *count)
-{
-	char **w = NULL;
-	int n = 0;
-
-	while (*v != '\0') {
-		size_t len;
-
-		v += strspn(v, " \t");
-		len = strcspn(v, " \t");
-		if (len == 0)
-			break;
-		w = xrealloc(w, (size_t)(n + 1) * sizeof(*w));
-		w[n] = xmalloc(len + 1);
-		memcpy(w[n], v, len);
-		w[n][len] = '\0';
-		n++;
-		v += len;
-	}
-	*count = n;
-	return w;
-}
-
-/* Free split_words()' answer of n words. */
-static void
-free_words(char **w, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		free(w[i]);
-	free(w);
-}
-
-/* The index of the first earlier word w[0..i-1] equal to w[i], or -1. */
-static int
-earlier_word(char **w, int i)
-{
-	int j;
-
-	for (j = 0; j < i; j++)
-		if (strcmp(w[i], w[j]) == 0)
-			return j;
-	return -1;
-}
-
-/* The [template NAME] section called name, or NULL. */
-static const struct conf_template *
-template_find(const struct conf *c, const char *name)
+/* The [template NAME] section called name, or NULL: conf_value.h. */
+const struct conf_template *
+conf_template_find(const struct conf *c, const char *name)
 {
 	int i;
 
@@ -805,431 +600,6 @@ template_find(const struct conf *c, const char *name)
 		    strcmp(c->templates[i].name, name) == 0)
 			return &c->templates[i];
 	return NULL;
-}
-
-/*
- * A template's text as a send would use it: 0 when it is good, else -1
- * after reporting why.  The text is rendered with the longest code a
- * request may ask for (12 digits) and the most minutes a code can live
- * ([verify] expiry's bound, 86400 s), so no send can find it too long;
- * the text itself is not echoed, it may be most of a line.
- */
-static int
-template_text_check(struct kctx *k, const char *v)
-{
-	char *out;
-	int parts;
-
-	if (has_control(v)) {
-		KERR(k, "must not contain control characters");
-		return -1;
-	}
-	if (smpp_text_parts(v, 0) < 0) {
-		KERR(k, "is not valid UTF-8");
-		return -1;
-	}
-	if (!template_has_code(v)) {
-		KERR(k, "has no {code} (or ##code##) placeholder: a message "
-		    "without its code is never sent");
-		return -1;
-	}
-	out = template_render(v, "000000000000", CONF_MAX_MINUTES);
-	parts = out != NULL ? smpp_text_parts(out, 0) : -1;
-	free(out);
-	if (parts < 1 || parts > CONF_TEMPLATE_PARTS) {
-		KERR(k, "too long: with a 12-digit code and %d minutes it "
-		    "needs %d SMS parts, at most %d are allowed (153 GSM or "
-		    "67 UCS-2 characters each)", CONF_MAX_MINUTES, parts,
-		    CONF_TEMPLATE_PARTS);
-		return -1;
-	}
-	return 0;
-}
-
-/* Store a copy of v in the char * field of k's key: returns 0. */
-static int
-put_str(struct kctx *k, char *base, const char *v)
-{
-	*(char **)(base + k->kd->off) = xstrdup(v);
-	return 0;
-}
-
-/* v's length within k's bounds: 0, or -1 after reporting it. */
-static int
-length_check(struct kctx *k, const char *v)
-{
-	const struct kdef *kd = k->kd;
-	long long n = (long long)strlen(v);
-
-	if (n >= kd->min && n <= kd->max)
-		return 0;
-	if (kd->min == 0)
-		KERR(k, "must be at most %lld characters", kd->max);
-	else
-		KERR(k, "must be %lld..%lld characters", kd->min, kd->max);
-	return -1;
-}
-
-/* The index of v in k's vals: 0 or more, or -1 after reporting the
- * values it may take ("'v' is not a, b or c"). */
-static int
-enum_index(struct kctx *k, const char *v)
-{
-	const char *const *vals = k->kd->vals;
-	char buf[300] = "";
-	int i;
-
-	for (i = 0; vals[i] != NULL; i++)
-		if (strcmp(v, vals[i]) == 0)
-			return i;
-	for (i = 0; vals[i] != NULL; i++) {
-		if (i > 0)
-			strcat(buf, vals[i + 1] ? ", " : " or ");
-		strcat(buf, vals[i]);
-	}
-	KERR(k, "'%s' is not %s", v, buf);
-	return -1;
-}
-
-/* v as printable ASCII, with or without spaces, of length min..max:
- * stored as a copy and 0, or -1 after reporting it. */
-static int
-put_printable(struct kctx *k, const char *v, char *base, int allow_space)
-{
-	if (!printable(v, allow_space)) {
-		KERR(k, "must be printable ASCII%s",
-		    allow_space ? "" : " without spaces");
-		return -1;
-	}
-	if (length_check(k, v) != 0)
-		return -1;
-	return put_str(k, base, v);
-}
-
-/*
- * The converters, one per type of value, named in the key tables.  Each
- * turns v, the raw value of k's key, into its field at off (and off2,
- * where it says so) in the struct at base, and returns 0; or reports the
- * problem through KERR, naming the key and its line, leaves the fields
- * untouched and returns -1.
- */
-
-/* int within min..max, in strict decimal. */
-static int
-conv_int(struct kctx *k, const char *v, char *base)
-{
-	const struct kdef *kd = k->kd;
-	long long n;
-	int over;
-
-	if (parse_ll(v, &n, &over) != 0 && !over) {
-		KERR(k, "'%s' is not an integer", v);
-		return -1;
-	}
-	if (over || n < kd->min || n > kd->max) {
-		KERR(k, "%s is out of range %lld..%lld", v, kd->min, kd->max);
-		return -1;
-	}
-	*(int *)(base + kd->off) = (int)n;
-	return 0;
-}
-
-/* uint64_t octets within min..max: an integer with a K, M, G or T
- * suffix (powers of 1024); the bounds are reported with suffixes. */
-static int
-conv_size(struct kctx *k, const char *v, char *base)
-{
-	const struct kdef *kd = k->kd;
-	long long n, mult;
-	char lo[32], hi[32];
-	int over;
-
-	if (parse_size(v, &n, &mult, &over) != 0 && !over) {
-		KERR(k, "'%s' is not a size (an integer with an optional K, "
-		    "M, G or T suffix)", v);
-		return -1;
-	}
-	if (over || n < 0 || n > kd->max / mult || n * mult < kd->min ||
-	    n * mult > kd->max) {
-		fmt_size(kd->min, lo, sizeof(lo));
-		fmt_size(kd->max, hi, sizeof(hi));
-		KERR(k, "%s is out of range %s..%s", v, lo, hi);
-		return -1;
-	}
-	*(uint64_t *)(base + kd->off) = (uint64_t)(n * mult);
-	return 0;
-}
-
-/* char *: printable ASCII, spaces allowed, length min..max.  Not echoed:
- * passwords are of this type. */
-static int
-conv_str(struct kctx *k, const char *v, char *base)
-{
-	return put_printable(k, v, base, 1);
-}
-
-/* char *: printable ASCII without spaces, length min..max. */
-static int
-conv_word(struct kctx *k, const char *v, char *base)
-{
-	return put_printable(k, v, base, 0);
-}
-
-/* char *: a file name, any octets but control characters, length
- * min..max. */
-static int
-conv_path(struct kctx *k, const char *v, char *base)
-{
-	if (has_control(v)) {
-		KERR(k, "must not contain control characters");
-		return -1;
-	}
-	if (length_check(k, v) != 0)
-		return -1;
-	return put_str(k, base, v);
-}
-
-/* int: the index of v in vals (the enum's order). */
-static int
-conv_enum(struct kctx *k, const char *v, char *base)
-{
-	int i = enum_index(k, v);
-
-	if (i < 0)
-		return -1;
-	*(int *)(base + k->kd->off) = i;
-	return 0;
-}
-
-/* char *: v itself, when it is one of vals. */
-static int
-conv_enumstr(struct kctx *k, const char *v, char *base)
-{
-	if (enum_index(k, v) < 0)
-		return -1;
-	return put_str(k, base, v);
-}
-
-/* "host:port" (IPv6 as "[::1]:8080"): char * host at off, int port at
- * off2.  min..max are the port's bounds as reported; util_hostport()
- * checks them. */
-static int
-conv_hostport(struct kctx *k, const char *v, char *base)
-{
-	const struct kdef *kd = k->kd;
-	char host[256];
-	int port;
-
-	if (util_hostport(v, host, sizeof(host), &port) != 0) {
-		KERR(k, "'%s' is not host:port (IPv6 as [::1]:8080, port "
-		    "%lld..%lld)", v, kd->min, kd->max);
-		return -1;
-	}
-	*(char **)(base + kd->off) = xstrdup(host);
-	*(int *)(base + kd->off2) = port;
-	return 0;
-}
-
-/* char *: an SMS source address, alphanumeric or a number. */
-static int
-conv_sender(struct kctx *k, const char *v, char *base)
-{
-	if (!sender_valid(v)) {
-		KERR(k, "'%s' is not a sender: up to 11 letters, digits, "
-		    "spaces, '.', '_' or '-' with at least one letter, or up "
-		    "to 15 digits with an optional '+'", v);
-		return -1;
-	}
-	return put_str(k, base, v);
-}
-
-/* char *: ISO 3166 alpha-2, two upper-case ASCII letters. */
-static int
-conv_country(struct kctx *k, const char *v, char *base)
-{
-	if (strlen(v) != 2 || !isupper((unsigned char)v[0]) ||
-	    !isupper((unsigned char)v[1]) ||
-	    (unsigned char)v[0] > 0x7f || (unsigned char)v[1] > 0x7f) {
-		KERR(k, "'%s' is not a country: two upper-case letters (ISO "
-		    "3166 alpha-2, e.g. US)", v);
-		return -1;
-	}
-	return put_str(k, base, v);
-}
-
-/* Blank-separated number prefixes, each '+' and up to 15 digits, none
- * twice: char ** at off, their count (at least 1) at off2.  Every bad
- * word is reported. */
-static int
-conv_prefixes(struct kctx *k, const char *v, char *base)
-{
-	const struct kdef *kd = k->kd;
-	char **w;
-	int i, nw, bad = 0;
-
-	w = split_words(v, &nw);
-	if (nw == 0) {
-		KERR(k, "needs at least one prefix");
-		bad = 1;
-	}
-	for (i = 0; i < nw; i++) {
-		if (!prefix_valid(w[i])) {
-			KERR(k, "'%s' is not a prefix: '+' and up to 15 "
-			    "digits", w[i]);
-			bad = 1;
-		}
-		if (earlier_word(w, i) >= 0) {
-			KERR(k, "%s given twice", w[i]);
-			bad = 1;
-		}
-	}
-	if (bad) {
-		free_words(w, nw);
-		return -1;
-	}
-	*(char ***)(base + kd->off) = w;
-	*(int *)(base + kd->off2) = nw;
-	return 0;
-}
-
-/* Blank-separated names of [smsc NAME] sections, anywhere in the file,
- * none twice: int * (indexes into conf.smscs) at off, their count (at
- * least 1) at off2.  Every bad name is reported. */
-static int
-conv_smsclist(struct kctx *k, const char *v, char *base)
-{
-	const struct kdef *kd = k->kd;
-	char **w;
-	int i, nw, bad = 0, *idx;
-
-	w = split_words(v, &nw);
-	if (nw == 0) {
-		KERR(k, "needs at least one SMSC");
-		bad = 1;
-	}
-	idx = xcalloc((size_t)nw + 1, sizeof(*idx));
-	for (i = 0; i < nw; i++) {
-		idx[i] = conf_smsc_index(k->p->conf, w[i]);
-		if (idx[i] < 0) {
-			KERR(k, "unknown SMSC '%s' (no [smsc %s] section)",
-			    w[i], w[i]);
-			bad = 1;
-		}
-		if (earlier_word(w, i) >= 0) {
-			KERR(k, "SMSC '%s' named twice", w[i]);
-			bad = 1;
-		}
-	}
-	free_words(w, nw);
-	if (bad) {
-		free(idx);
-		return -1;
-	}
-	*(int **)(base + kd->off) = idx;
-	*(int *)(base + kd->off2) = nw;
-	return 0;
-}
-
-/* char *: an API token, printable ASCII without spaces, length
- * min..max.  The token itself is never echoed, only its length. */
-static int
-conv_token(struct kctx *k, const char *v, char *base)
-{
-	const struct kdef *kd = k->kd;
-
-	if (!printable(v, 0)) {
-		KERR(k, "must be printable ASCII without spaces");
-		return -1;
-	}
-	if ((long long)strlen(v) < kd->min || (long long)strlen(v) > kd->max) {
-		KERR(k, "must be %lld..%lld characters (it has %zu)", kd->min,
-		    kd->max, strlen(v));
-		return -1;
-	}
-	return put_str(k, base, v);
-}
-
-/* char *: an http:// or https:// URL with something after the scheme,
- * printable without spaces, at most max octets; echoed up to 80. */
-static int
-conv_url(struct kctx *k, const char *v, char *base)
-{
-	if ((strncmp(v, "http://", 7) != 0 &&
-	    strncmp(v, "https://", 8) != 0) ||
-	    strlen(v) <= (v[4] == 's' ? 8u : 7u) || !printable(v, 0) ||
-	    (long long)strlen(v) > k->kd->max) {
-		KERR(k, "'%.*s' is not an http:// or https:// URL", 80, v);
-		return -1;
-	}
-	return put_str(k, base, v);
-}
-
-/* char *: a language with built-in templates. */
-static int
-conv_lang(struct kctx *k, const char *v, char *base)
-{
-	if (!template_lang_valid(v)) {
-		KERR(k, "'%s' is not a language with built-in templates (de "
-		    "en es fr it pt ru)", v);
-		return -1;
-	}
-	return put_str(k, base, v);
-}
-
-/* int: bits 1 << enum phone_type, from blank-separated type names; none
- * is 0.  The first unknown name is reported. */
-static int
-conv_phonetypes(struct kctx *k, const char *v, char *base)
-{
-	char **w;
-	int i, nw, t, bits = 0;
-
-	w = split_words(v, &nw);
-	for (i = 0; i < nw; i++) {
-		if ((t = phone_type_by_name(w[i])) < 0) {
-			KERR(k, "'%s' is not a number type (fixed_line mobile "
-			    "fixed_line_or_mobile toll_free premium_rate "
-			    "shared_cost voip personal_number pager uan "
-			    "voicemail)", w[i]);
-			free_words(w, nw);
-			return -1;
-		}
-		bits |= 1 << t;
-	}
-	free_words(w, nw);
-	*(int *)(base + k->kd->off) = bits;
-	return 0;
-}
-
-/* char *: a message text as template_text_check() accepts it. */
-static int
-conv_template(struct kctx *k, const char *v, char *base)
-{
-	if (template_text_check(k, v) != 0)
-		return -1;
-	return put_str(k, base, v);
-}
-
-/* char *: the name of a [template NAME] section, anywhere in the file,
- * that is not a language's. */
-static int
-conv_tmplname(struct kctx *k, const char *v, char *base)
-{
-	/* A language's section already applies to every key that asks
-	 * for the language: naming it here would only hide which of the
-	 * two settings wins. */
-	if (template_lang_valid(v)) {
-		KERR(k, "'%s' is a language: [template %s] replaces its "
-		    "built-in text for every key; write language = %s "
-		    "instead", v, v, v);
-		return -1;
-	}
-	if (template_find(k->p->conf, v) == NULL) {
-		KERR(k, "unknown template '%s' (no [template %s] section)", v,
-		    v);
-		return -1;
-	}
-	return put_str(k, base, v);
 }
 
 /* The line of key name in s, or the header's line when it is not given. */
@@ -1256,7 +626,7 @@ apply_section(struct parser *p, const struct sdef *def, const struct sect *s,
 
 	for (i = 0; i < def->nkeys; i++) {
 		const struct kdef *kd = &def->keys[i];
-		struct kctx k = { p, s, kd, s ? s->line : 0 };
+		struct kctx k = { p, s, kd, s ? s->line : 0, p->conf };
 		const char *v = s ? s->raw[i] : NULL;
 
 		if (v != NULL) {
@@ -1794,7 +1164,7 @@ lang_text(const struct conf *c, const char *lang)
 
 	if (!template_lang_valid(lang))
 		return NULL;
-	if ((t = template_find(c, lang)) != NULL && t->text != NULL)
+	if ((t = conf_template_find(c, lang)) != NULL && t->text != NULL)
 		return t->text;
 	return template_builtin(lang);
 }
@@ -1816,7 +1186,7 @@ conf_template_text(const struct conf *c, int key, const char *lang)
 	if (key < 0 || key >= c->nkey)
 		return lang_text(c, "en");
 	k = &c->keys[key];
-	if (k->tmpl != NULL && (t = template_find(c, k->tmpl)) != NULL &&
+	if (k->tmpl != NULL && (t = conf_template_find(c, k->tmpl)) != NULL &&
 	    t->text != NULL)
 		return t->text;
 	return lang_text(c, k->language != NULL ? k->language : "en");
