@@ -10,6 +10,7 @@
 #include <event2/buffer.h>
 
 #include "api.h"
+#include "api_admin.h"
 #include "carrier.h"
 #include "conf.h"
 #include "http.h"

@@ -19,6 +19,7 @@
 #include <openssl/crypto.h>
 
 #include "api.h"
+#include "api_admin.h"
 #include "carrier.h"
 #include "conf.h"
 #include "dispatch.h"
