@@ -29,6 +29,7 @@
 #include "carrier.h"
 #include "conf.h"
 #include "dispatch.h"
+#include "fake_carrier.h"
 #include "dlr.h"
 #include "score.h"
 #include "smpp.h"
@@ -42,116 +43,10 @@
 #define TEXT "Your code is 123456"
 #define PHONE "+447911123456"
 
-#define ESME_RINVDSTADR 0x0000000Bu   /* final */
-#define ESME_RSUBMITFAIL 0x00000045u  /* another SMSC may take it */
-
 static const uint8_t secret[VERIFY_SECRET_LEN] = {
 	9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8, 7, 6, 5, 4,
 	3, 2, 1, 0, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8,
 };
-
-/* ---- the fake carriers ------------------------------------------------ */
-
-#define FAKE_MAX_SUB 32
-
-struct fake_submit {
-	void *cookie;
-	char destination[24];
-	char source[24];
-	char body[256];
-	uint8_t esm_class;
-	int answered;
-};
-
-struct carrier {
-	const char *name;
-	int up;                   /* carrier_up() */
-	int room;                 /* window slots; a submit takes one */
-	int nsub;
-	struct fake_submit sub[FAKE_MAX_SUB];
-};
-
-int
-carrier_up(const struct carrier *c)
-{
-	return c->up;
-}
-
-int
-carrier_room(struct carrier *c)
-{
-	return c->up ? c->room : 0;
-}
-
-int
-carrier_submit(struct carrier *c, const struct smpp_message *sm,
-    void *cookie)
-{
-	struct fake_submit *s;
-
-	if (!c->up || c->room <= 0 || c->nsub == FAKE_MAX_SUB)
-		return -1;
-	s = &c->sub[c->nsub++];
-	memset(s, 0, sizeof(*s));
-	s->cookie = cookie;
-	util_strlcpy(s->destination, sm->destination, sizeof(s->destination));
-	util_strlcpy(s->source, sm->source, sizeof(s->source));
-	if (sm->body_len < sizeof(s->body))
-		memcpy(s->body, sm->body, sm->body_len);
-	s->esm_class = sm->esm_class;
-	c->room--;
-	return 0;
-}
-
-const char *
-carrier_name(const struct carrier *c)
-{
-	return c->name;
-}
-
-int
-carrier_latin1(const struct carrier *c)
-{
-	return 0;
-}
-
-int
-carrier_long_payload(const struct carrier *c)
-{
-	return 0;
-}
-
-void
-carrier_source_addr(const struct carrier *c, int alpha, uint8_t *ton,
-    uint8_t *npi)
-{
-	*ton = alpha ? 5 : 1;
-	*npi = alpha ? 0 : 1;
-}
-
-int
-carrier_msgid_mode(const struct carrier *c)
-{
-	return CONF_MSGID_AUTO;
-}
-
-/* The last receipt answer dlr.c gave. */
-static struct {
-	int n;
-	struct smpp_session *sess;
-	uint64_t ack;
-	uint32_t status;
-} acked;
-
-void
-carrier_receipt_ack(struct smpp_session *sess, uint64_t ack,
-    uint32_t status)
-{
-	acked.n++;
-	acked.sess = sess;
-	acked.ack = ack;
-	acked.status = status;
-}
 
 /* ---- fixture ---------------------------------------------------------- */
 
@@ -250,15 +145,6 @@ static const struct dispatch_hooks hooks = {
 };
 
 static void
-fake_init(struct carrier *c, const char *name)
-{
-	memset(c, 0, sizeof(*c));
-	c->name = name;
-	c->up = 1;
-	c->room = 10;
-}
-
-static void
 setup(void)
 {
 	char *err = NULL;
@@ -277,13 +163,13 @@ setup(void)
 	score = score_new(conf);
 	conf2 = NULL;
 	score2 = NULL;
-	fake_init(&fa, "a");
-	fake_init(&fb, "b");
-	fake_init(&fc, "c");
+	fake_carrier_init(&fa, "a");
+	fake_carrier_init(&fb, "b");
+	fake_carrier_init(&fc, "c");
 	memset(&sent, 0, sizeof(sent));
 	memset(&failed, 0, sizeof(failed));
 	memset(answers, 0, sizeof(answers));
-	memset(&acked, 0, sizeof(acked));
+	memset(&fake_acked, 0, sizeof(fake_acked));
 	nsends = 0;
 	dl = NULL;
 	d = dispatch_new(base, st, secret, &hooks, NULL);
@@ -873,10 +759,10 @@ START_TEST(receipt_before_accept)
 	r.network_error = -1;
 	strcpy(r.source, PHONE + 1);
 	dlr_receipt(dl, &fa, sess, &r, 42);
-	ck_assert_int_eq(acked.n, 1);          /* answered, parked */
-	ck_assert_ptr_eq(acked.sess, sess);
-	ck_assert_uint_eq(acked.ack, 42);
-	ck_assert_uint_eq(acked.status, 0);
+	ck_assert_int_eq(fake_acked.n, 1);          /* answered, parked */
+	ck_assert_ptr_eq(fake_acked.sess, sess);
+	ck_assert_uint_eq(fake_acked.ack, 42);
+	ck_assert_uint_eq(fake_acked.status, 0);
 	dlr_stats(dl, &ls);
 	ck_assert_uint_eq(ls.receipts, 1);
 	ck_assert_uint_eq(ls.unmatched, 1);
@@ -914,11 +800,11 @@ START_TEST(receipt_after_accept)
 	r.err = 11;
 	r.network_error = -1;
 	dlr_receipt(dl, &fa, sess, &r, 7);
-	ck_assert_int_eq(acked.n, 0);          /* after the commit */
+	ck_assert_int_eq(fake_acked.n, 0);          /* after the commit */
 	ck_assert_int_eq(store_flush(st), STORE_OK);
-	ck_assert_int_eq(acked.n, 1);
-	ck_assert_uint_eq(acked.ack, 7);
-	ck_assert_uint_eq(acked.status, 0);
+	ck_assert_int_eq(fake_acked.n, 1);
+	ck_assert_uint_eq(fake_acked.ack, 7);
+	ck_assert_uint_eq(fake_acked.status, 0);
 	get(0, &v);
 	ck_assert_int_eq(v.send[0].dlr, DLR_UNDELIVERABLE);
 	ck_assert_int_eq(v.send[0].error, 11);

@@ -28,6 +28,7 @@
 #include "carrier.h"
 #include "conf.h"
 #include "dispatch.h"
+#include "fake_carrier.h"
 #include "flow.h"
 #include "keys.h"
 #include "phone_pool.h"
@@ -42,83 +43,10 @@
 #define PHONE "+447911123456"
 #define CODE "123456"
 
-#define ESME_RINVDSTADR 0x0000000Bu   /* final */
-
 static const uint8_t secret[VERIFY_SECRET_LEN] = {
 	5, 4, 3, 2, 1, 0, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0,
 	9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8, 7, 6, 5, 4,
 };
-
-/* ---- the fake carriers (see check_dispatch.c) -------------------------- */
-
-#define FAKE_MAX_SUB 16
-
-struct fake_submit {
-	void *cookie;
-	char body[256];
-	int answered;
-};
-
-struct carrier {
-	const char *name;
-	int up, room, nsub;
-	struct fake_submit sub[FAKE_MAX_SUB];
-};
-
-int
-carrier_up(const struct carrier *c)
-{
-	return c->up;
-}
-
-int
-carrier_room(struct carrier *c)
-{
-	return c->up ? c->room : 0;
-}
-
-int
-carrier_submit(struct carrier *c, const struct smpp_message *sm,
-    void *cookie)
-{
-	struct fake_submit *s;
-
-	if (!c->up || c->room <= 0 || c->nsub == FAKE_MAX_SUB)
-		return -1;
-	s = &c->sub[c->nsub++];
-	memset(s, 0, sizeof(*s));
-	s->cookie = cookie;
-	if (sm->body_len < sizeof(s->body))
-		memcpy(s->body, sm->body, sm->body_len);
-	c->room--;
-	return 0;
-}
-
-const char *
-carrier_name(const struct carrier *c)
-{
-	return c->name;
-}
-
-int
-carrier_latin1(const struct carrier *c)
-{
-	return 0;
-}
-
-int
-carrier_long_payload(const struct carrier *c)
-{
-	return 0;
-}
-
-void
-carrier_source_addr(const struct carrier *c, int alpha, uint8_t *ton,
-    uint8_t *npi)
-{
-	*ton = alpha ? 5 : 1;
-	*npi = alpha ? 0 : 1;
-}
 
 /* ---- fixture ---------------------------------------------------------- */
 
@@ -178,15 +106,6 @@ static const struct dispatch_hooks hooks = {
 };
 
 static void
-fake_init(struct carrier *c, const char *name)
-{
-	memset(c, 0, sizeof(*c));
-	c->name = name;
-	c->up = 1;
-	c->room = 10;
-}
-
-static void
 setup(void)
 {
 	char *err = NULL, path[128];
@@ -206,8 +125,8 @@ setup(void)
 	score = score_new(conf);
 	phones = phone_pool_new(base, 1);
 	ck_assert_ptr_nonnull(phones);
-	fake_init(&fa, "a");
-	fake_init(&fb, "b");
+	fake_carrier_init(&fa, "a");
+	fake_carrier_init(&fb, "b");
 	nstaged = 0;
 	d = dispatch_new(base, st, secret, &hooks, NULL);
 	dispatch_reconf(d, conf, cs, 2, score);
