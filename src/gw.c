@@ -162,11 +162,11 @@ gw_exit_code(const struct gw *gw)
 }
 
 /* Hand the current configuration, carriers and figures to the modules
- * that read them. */
+ * that read them (the key table is built with the configuration, and
+ * rebuilt by gw_reload). */
 static void
 gw_reconf(struct gw *gw)
 {
-	keys_set(gw->keys, gw->conf);
 	dispatch_reconf(gw->dispatch, gw->conf, gw->carriers, gw->ncarrier,
 	    gw->score);
 	dlr_reconf(gw->dlr, gw->conf, gw->score);
@@ -536,6 +536,7 @@ gw_reload(struct gw *gw, struct conf *nc)
 	/* SMSC and route indexes may have moved: the figures start over. */
 	score_free(gw->score);
 	gw->score = score_new(gw->conf);
+	keys_set(gw->keys, gw->conf);
 	gw_reconf(gw);
 	conf_free(old);
 	log_info("gw.reloaded", "keys=%d routes=%d smscs_kept=%d "
