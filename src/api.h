@@ -14,9 +14,10 @@
 #include <jansson.h>
 
 #include "flow.h"
+#include "http.h"
 
 struct api_admin;
-struct evhttp_request;
+struct http_request;
 struct http;
 struct keys;
 
@@ -33,11 +34,11 @@ void api_compat_register(struct api *);
 
 /* Shared by the API files: the key of the request's Bearer token, or -1
  * after answering 401. */
-int api_auth(const struct api *, struct evhttp_request *, const char *token);
+int api_auth(const struct api *, struct http_request *, const char *token);
 /* The answer of a send that failed (fs->err), in the native API's words. */
-void api_send_error(struct evhttp_request *, const struct flow_send *);
+void api_send_error(struct http_request *, const struct flow_send *);
 /* The metadata field (a JSON object of at most 4 KiB) as compact JSON
  * text into *out, NULL when absent.  0, or -1 after answering 422. */
-int api_read_metadata(struct evhttp_request *, json_t *body, char **out);
+int api_read_metadata(struct http_request *, json_t *body, char **out);
 
 #endif

@@ -26,7 +26,7 @@ snapshot(const struct api *api, struct api_stats *st)
 }
 
 static void
-api_healthz(struct evhttp_request *req, const char *rest, void *arg)
+api_healthz(struct http_request *req, const char *rest, void *arg)
 {
 	struct api_stats st;
 	int up = 0;
@@ -105,7 +105,7 @@ smsc_metrics(struct evbuffer *b, const struct api_stats *st)
 }
 
 static void
-api_metrics(struct evhttp_request *req, const char *rest, void *arg)
+api_metrics(struct http_request *req, const char *rest, void *arg)
 {
 	struct api_stats st;
 	const struct flow_stats *m = &st.flow;
@@ -217,7 +217,7 @@ routes_json(const struct api_stats *st, int i)
 }
 
 static void
-api_smscs(struct evhttp_request *req, const char *rest, void *arg)
+api_smscs(struct http_request *req, const char *rest, void *arg)
 {
 	struct api_stats st;
 	json_t *list;

@@ -28,8 +28,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
 #include <openssl/crypto.h>
 
 #include "api.h"
@@ -127,7 +125,7 @@ get_code(json_t *body, const char *name, char *buf, size_t size)
 /* The key of the request: a Bearer token, else the field (form or JSON),
  * else a header of the field's name.  -1 when none or unknown. */
 static int
-get_key(const struct api *api, struct evhttp_request *req, json_t *body,
+get_key(const struct api *api, struct http_request *req, json_t *body,
     const char *field)
 {
 	const char *token = http_bearer(req);
@@ -136,8 +134,7 @@ get_key(const struct api *api, struct evhttp_request *req, json_t *body,
 	    NULL, 0) < 0)
 		token = NULL;
 	if (token == NULL)
-		token = evhttp_find_header(evhttp_request_get_input_headers(req),
-		    field);
+		token = http_header(req, field);
 	return keys_by_token(api->keys, token);
 }
 
@@ -189,11 +186,11 @@ check_number(const char *number, const char *region, char *e164,
  *   5  internal error                                             500
  */
 static void
-err_000(struct evhttp_request *req, int status, int code, const char *fmt,
+err_000(struct http_request *req, int status, int code, const char *fmt,
     ...) __attribute__((format(printf, 4, 5)));
 
 static void
-err_000(struct evhttp_request *req, int status, int code, const char *fmt,
+err_000(struct http_request *req, int status, int code, const char *fmt,
     ...)
 {
 	char msg[200];
@@ -209,7 +206,7 @@ err_000(struct evhttp_request *req, int status, int code, const char *fmt,
 /* The body (JSON or form) and the key of a seed 000 request, or -1 after
  * an error answer. */
 static int
-begin_000(const struct api *api, struct evhttp_request *req, json_t **body)
+begin_000(const struct api *api, struct http_request *req, json_t **body)
 {
 	enum http_err kind;
 	const char *msg;
@@ -230,7 +227,7 @@ begin_000(const struct api *api, struct evhttp_request *req, json_t **body)
 static void
 sent_000(struct flow_send *fs, const struct verif *v)
 {
-	struct evhttp_request *req = fs->arg;
+	struct http_request *req = fs->arg;
 	int valid = 1, sent = 0;
 	const char *code = "";
 
@@ -283,7 +280,7 @@ sent_000(struct flow_send *fs, const struct verif *v)
  * or without its '+', as phone.cc reads a number without a region).  0,
  * or -1 after an error answer. */
 static int
-number_000(struct evhttp_request *req, json_t *body, char *number,
+number_000(struct http_request *req, json_t *body, char *number,
     size_t nsize, char *region, size_t rsize)
 {
 	char num[24];
@@ -303,7 +300,7 @@ number_000(struct evhttp_request *req, json_t *body, char *number,
 }
 
 static void
-api_sms_verify(struct evhttp_request *req, const char *rest, void *arg)
+api_sms_verify(struct http_request *req, const char *rest, void *arg)
 {
 	struct api *api = arg;
 	struct flow_send *fs;
@@ -350,7 +347,7 @@ fail:
 static void
 checked_000(void *arg, int result, const struct flow_check *fc)
 {
-	struct evhttp_request *req = arg;
+	struct http_request *req = arg;
 
 	if (fc == NULL)
 		return;
@@ -364,7 +361,7 @@ checked_000(void *arg, int result, const struct flow_check *fc)
 }
 
 static void
-api_verify_security_code(struct evhttp_request *req, const char *rest,
+api_verify_security_code(struct http_request *req, const char *rest,
     void *arg)
 {
 	struct api *api = arg;
@@ -411,7 +408,7 @@ enum {
 };
 
 static void
-answer_002(struct evhttp_request *req, const char *unique, int64_t ts,
+answer_002(struct http_request *req, const char *unique, int64_t ts,
     const char *from, int reason)
 {
 	int ok = reason == R002_SENT || reason == R002_QUEUED;
@@ -426,7 +423,7 @@ answer_002(struct evhttp_request *req, const char *unique, int64_t ts,
 static void
 sent_002(struct flow_send *fs, const struct verif *v)
 {
-	struct evhttp_request *req = fs->arg;
+	struct http_request *req = fs->arg;
 	int reason = R002_AGAIN;
 
 	switch (fs->err) {
@@ -465,7 +462,7 @@ sent_002(struct flow_send *fs, const struct verif *v)
 }
 
 static void
-api_002_send(struct evhttp_request *req, const char *rest, void *arg)
+api_002_send(struct http_request *req, const char *rest, void *arg)
 {
 	struct api *api = arg;
 	struct flow_send *fs;
@@ -515,12 +512,12 @@ fail:
 
 /* A seed 002 check's answer: the number as the client wrote it. */
 struct check_002 {
-	struct evhttp_request *req;
+	struct http_request *req;
 	char to[64];
 };
 
 static void
-answer_002_check(struct evhttp_request *req, int status, const char *to)
+answer_002_check(struct http_request *req, int status, const char *to)
 {
 	http_reply_json(req, 200, json_pack("{s:i, s:s}", "status", status,
 	    "phone", to));
@@ -552,7 +549,7 @@ checked_002(void *arg, int result, const struct flow_check *fc)
 }
 
 static void
-api_002_check(struct evhttp_request *req, const char *rest, void *arg)
+api_002_check(struct http_request *req, const char *rest, void *arg)
 {
 	struct api *api = arg;
 	struct check_002 *c;
@@ -610,7 +607,7 @@ time_003(int64_t t)
 static void
 sent_003(struct flow_send *fs, const struct verif *v)
 {
-	struct evhttp_request *req = fs->arg;
+	struct http_request *req = fs->arg;
 
 	if (fs->err != FLOW_OK) {
 		api_send_error(req, fs);
@@ -625,7 +622,7 @@ sent_003(struct flow_send *fs, const struct verif *v)
 }
 
 static void
-api_003_send(struct evhttp_request *req, const char *rest, void *arg)
+api_003_send(struct http_request *req, const char *rest, void *arg)
 {
 	struct api *api = arg;
 	struct flow_send *fs;

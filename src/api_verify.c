@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/http.h>
 #include <openssl/crypto.h>
 
 #include "api.h"
@@ -34,7 +33,7 @@
 #define API_MAX_METADATA 4096
 
 int
-api_auth(const struct api *api, struct evhttp_request *req,
+api_auth(const struct api *api, struct http_request *req,
     const char *token)
 {
 	int key = keys_by_token(api->keys, token);
@@ -123,7 +122,7 @@ verif_json(const struct verif *v)
 /* Read an optional string field.  Returns 0 (absent: *out NULL), 1, or -1
  * after answering 422. */
 static int
-opt_str(struct evhttp_request *req, json_t *body, const char *name,
+opt_str(struct http_request *req, json_t *body, const char *name,
     const char **out)
 {
 	json_t *j = json_object_get(body, name);
@@ -143,7 +142,7 @@ opt_str(struct evhttp_request *req, json_t *body, const char *name,
 /* Read an optional integer field within lo..hi (a string of digits is
  * accepted too).  Returns 0 (absent), 1, or -1 after answering 422. */
 static int
-opt_int(struct evhttp_request *req, json_t *body, const char *name, int lo,
+opt_int(struct http_request *req, json_t *body, const char *name, int lo,
     int hi, int *out)
 {
 	json_t *j = json_object_get(body, name);
@@ -178,7 +177,7 @@ bad:
  * digits (an integer is accepted).  Returns 1 with buf filled, 0 absent,
  * -1 after answering 422. */
 static int
-read_code(struct evhttp_request *req, json_t *body, const char *name,
+read_code(struct http_request *req, json_t *body, const char *name,
     char *buf, size_t size)
 {
 	json_t *j = json_object_get(body, name);
@@ -203,7 +202,7 @@ read_code(struct evhttp_request *req, json_t *body, const char *name,
 /* Read and normalise the phone field (national numbers in country, else
  * the key's).  Returns 0 with e164 filled or -1 after answering 422. */
 static int
-read_phone(const struct api *api, struct evhttp_request *req, int key,
+read_phone(const struct api *api, struct http_request *req, int key,
     const char *phone, const char *country, const char *field, char *e164,
     size_t size)
 {
@@ -230,7 +229,7 @@ read_phone(const struct api *api, struct evhttp_request *req, int key,
 
 /* A failed send's answer in the native API's words (seed 003's too). */
 void
-api_send_error(struct evhttp_request *req, const struct flow_send *fs)
+api_send_error(struct http_request *req, const struct flow_send *fs)
 {
 	switch (fs->err) {
 	case FLOW_OK:
@@ -293,7 +292,7 @@ send_done(struct flow_send *fs, const struct verif *v)
 }
 
 int
-api_read_metadata(struct evhttp_request *req, json_t *body, char **out)
+api_read_metadata(struct http_request *req, json_t *body, char **out)
 {
 	json_t *meta = json_object_get(body, "metadata");
 
@@ -318,7 +317,7 @@ api_read_metadata(struct evhttp_request *req, json_t *body, char **out)
 }
 
 static void
-api_send(struct evhttp_request *req, const char *rest, void *arg)
+api_send(struct http_request *req, const char *rest, void *arg)
 {
 	struct api *api = arg;
 	struct flow_send *fs;
@@ -380,7 +379,7 @@ fail:
 static void
 check_done(void *arg, int result, const struct flow_check *fc)
 {
-	struct evhttp_request *req = arg;
+	struct http_request *req = arg;
 
 	if (fc == NULL)
 		return;         /* shutting down */
@@ -398,7 +397,7 @@ check_done(void *arg, int result, const struct flow_check *fc)
 }
 
 static void
-api_check(struct evhttp_request *req, const char *rest, void *arg)
+api_check(struct http_request *req, const char *rest, void *arg)
 {
 	struct api *api = arg;
 	const char *id, *phone, *country;
@@ -453,7 +452,7 @@ path_id(const char *rest, size_t idlen, char *buf, size_t size)
 }
 
 static void
-reply_not_found(struct evhttp_request *req)
+reply_not_found(struct http_request *req)
 {
 	http_reply_error(req, HTTP_ERR_NOT_FOUND, "not_found", "id",
 	    "no such verification");
@@ -462,7 +461,7 @@ reply_not_found(struct evhttp_request *req)
 static void
 cancel_done(void *arg, enum flow_err err, const struct verif *v)
 {
-	struct evhttp_request *req = arg;
+	struct http_request *req = arg;
 
 	switch (err) {
 	case FLOW_OK:
@@ -485,10 +484,10 @@ cancel_done(void *arg, enum flow_err err, const struct verif *v)
 }
 
 static void
-api_one(struct evhttp_request *req, const char *rest, void *arg)
+api_one(struct http_request *req, const char *rest, void *arg)
 {
 	struct api *api = arg;
-	enum evhttp_cmd_type method = evhttp_request_get_command(req);
+	int method = http_method(req);
 	const char *slash = strchr(rest, '/');
 	size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
 	char id[40];
@@ -498,7 +497,7 @@ api_one(struct evhttp_request *req, const char *rest, void *arg)
 	if ((key = api_auth(api, req, http_bearer(req))) < 0)
 		return;
 	if (slash == NULL) {
-		if (method != EVHTTP_REQ_GET && method != EVHTTP_REQ_HEAD) {
+		if (method != HTTP_GET && method != HTTP_HEAD) {
 			http_reply_error(req, HTTP_ERR_METHOD,
 			    "method_not_allowed", NULL, "use GET");
 			return;
@@ -515,7 +514,7 @@ api_one(struct evhttp_request *req, const char *rest, void *arg)
 		    "no such endpoint");
 		return;
 	}
-	if (method != EVHTTP_REQ_POST) {
+	if (method != HTTP_POST) {
 		http_reply_error(req, HTTP_ERR_METHOD, "method_not_allowed",
 		    NULL, "use POST");
 		return;

@@ -902,6 +902,44 @@ http_set_retry_after(struct evhttp_request *req, int seconds)
 	    "Retry-After", num);
 }
 
+/* ---- what a handler reads ------------------------------------------------ */
+
+int
+http_method(struct http_request *req)
+{
+	switch (evhttp_request_get_command(req)) {
+	case EVHTTP_REQ_GET: return HTTP_GET;
+	case EVHTTP_REQ_HEAD: return HTTP_HEAD;
+	case EVHTTP_REQ_POST: return HTTP_POST;
+	default: return 0;
+	}
+}
+
+const char *
+http_header(struct http_request *req, const char *name)
+{
+	return evhttp_find_header(evhttp_request_get_input_headers(req), name);
+}
+
+const char *
+http_query(struct http_request *req, const char *name)
+{
+	(void)req;
+	(void)name;
+	return NULL;    /* interim */
+}
+
+const char *
+http_req_body(struct http_request *req, size_t *len)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+
+	*len = evbuffer_get_length(in);
+	if (*len == 0)
+		return "";
+	return (const char *)evbuffer_pullup(in, -1);
+}
+
 /* ---- Authorization ---------------------------------------------------------- */
 
 /* The token after "Bearer " (scheme in any case, one or more spaces), or

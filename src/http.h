@@ -26,8 +26,12 @@
 #include <stddef.h>
 #include <jansson.h>
 
+/* Interim: the request is still libevent's until http.c serves HTTP
+ * itself. */
+#define http_request evhttp_request
+
 struct event_base;
-struct evhttp_request;
+struct http_request;
 struct http;
 
 /* The largest request body the API accepts, in octets. */
@@ -56,6 +60,8 @@ int http_err_status(enum http_err);
  * answer is sent without its body. */
 #define HTTP_GET  1
 #define HTTP_POST 2
+/* What http_method() answers for HEAD (routes use HTTP_GET for both). */
+#define HTTP_HEAD 4
 
 /* A handler gets the request, the part of the decoded path after the
  * route's prefix ("" for exact routes; it lives as long as the call) and
@@ -64,7 +70,7 @@ int http_err_status(enum http_err);
  * answers now or later, exactly once, with http_reply_json,
  * http_reply_error or http_reply_text (or lets http_body() answer an
  * error); until then the request counts in http_inflight(). */
-typedef void (*http_handler)(struct evhttp_request *, const char *rest,
+typedef void (*http_handler)(struct http_request *, const char *rest,
     void *arg);
 
 /* ---- the listener (http.c) -------------------------------------------- */
@@ -132,7 +138,7 @@ void http_free(struct http *);
  * happens; a NULL body or one that cannot be encoded gives a 500 JSON
  * error instead.  The request is answered and belongs to libevent after.
  */
-void http_reply_json(struct evhttp_request *, int status, json_t *body);
+void http_reply_json(struct http_request *, int status, json_t *body);
 
 /*
  * Answer {"error": {"code": code, "message": msg, "field": field}} with
@@ -142,25 +148,43 @@ void http_reply_json(struct evhttp_request *, int status, json_t *body);
  * HTTP_ERR_RATE always carries one (1 second unless set).  code and field
  * are copied.
  */
-void http_reply_error(struct evhttp_request *, enum http_err,
+void http_reply_error(struct http_request *, enum http_err,
     const char *code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
 /* Answer status with len octets of text (copied) as Content-Type ctype,
  * with Cache-Control: no-store (metrics). */
-void http_reply_text(struct evhttp_request *, int status, const char *ctype,
+void http_reply_text(struct http_request *, int status, const char *ctype,
     const char *text, size_t len);
 
 /* Set Retry-After, in seconds, on the error reply of this request
  * (http_reply_error); the last call wins.  On a request that no route
  * handed out, the header is added at once and goes with any answer. */
-void http_set_retry_after(struct evhttp_request *, int seconds);
+void http_set_retry_after(struct http_request *, int seconds);
+
+/* The request's method: HTTP_GET, HTTP_HEAD or HTTP_POST; 0 for any other
+ * (which no route admits). */
+int http_method(struct http_request *);
+
+/* The value of the request header name (any case), or NULL when absent;
+ * the first of repeated ones.  It belongs to the request and lives until
+ * it is answered. */
+const char *http_header(struct http_request *, const char *name);
+
+/* The value of the query parameter name, %-decoded ('+' as space), or NULL
+ * when absent or not decodable (a NUL octet); the first of repeated ones.
+ * It belongs to the request and lives until it is answered. */
+const char *http_query(struct http_request *, const char *name);
+
+/* The request's body: *len octets, not NUL-terminated (a pointer to ""
+ * when empty).  It belongs to the request and lives until it is answered. */
+const char *http_req_body(struct http_request *, size_t *len);
 
 /* The token of "Authorization: Bearer TOKEN" (scheme in any case), or NULL
  * when the header is absent, of another scheme, or its token is empty or
  * holds white space or control characters.  The string belongs to the
  * request and lives until it is answered. */
-const char *http_bearer(struct evhttp_request *);
+const char *http_bearer(struct http_request *);
 
 /* ---- request bodies (http_body.c) --------------------------------------- */
 
@@ -173,7 +197,7 @@ const char *http_bearer(struct evhttp_request *);
  * On failure the error reply (400, 413, 415) has been sent, the request
  * is answered, and NULL is returned: the handler just returns.
  */
-json_t *http_body(struct evhttp_request *, int allow_form);
+json_t *http_body(struct http_request *, int allow_form);
 
 /*
  * The same without an answer, for the APIs that word their errors their
@@ -181,7 +205,7 @@ json_t *http_body(struct evhttp_request *, int allow_form);
  * may be NULL).  *msg is static or, for a JSON syntax error, valid until
  * the next parse in this thread.  The caller answers.
  */
-json_t *http_body_try(struct evhttp_request *, int allow_form,
+json_t *http_body_try(struct http_request *, int allow_form,
     enum http_err *kind, const char **msg);
 
 /*
@@ -201,6 +225,6 @@ json_t *http_body_parse(const char *ctype, const char *body, size_t len,
  * has been sent because its Content-Length or the body read says more.
  * The router asks it before any handler sees the request.
  */
-int http_body_check_size(struct evhttp_request *);
+int http_body_check_size(struct http_request *);
 
 #endif

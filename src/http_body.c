@@ -28,8 +28,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <event2/buffer.h>
-#include <event2/http.h>
 
 #include "http.h"
 #include "util.h"
@@ -455,21 +453,17 @@ http_body_parse(const char *ctype, const char *body, size_t len,
  * Content-Type.  An over-limit body is never pulled up: parsing refuses
  * it by its length. */
 static const char *
-req_body(struct evhttp_request *req, size_t *len, const char **ctype)
+req_body(struct http_request *req, size_t *len, const char **ctype)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
+	const char *body = http_req_body(req, len);
 
-	*len = evbuffer_get_length(in);
-	*ctype = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Content-Type");
-	if (*len > 0 && *len <= HTTP_MAX_BODY)
-		return (const char *)evbuffer_pullup(in, -1);
-	return "";
+	*ctype = http_header(req, "Content-Type");
+	return *len <= HTTP_MAX_BODY ? body : "";
 }
 
 /* The request's body as an object, or NULL with *kind and *msg set. */
 json_t *
-http_body_try(struct evhttp_request *req, int allow_form,
+http_body_try(struct http_request *req, int allow_form,
     enum http_err *kind, const char **msg)
 {
 	const char *ctype, *body;
@@ -481,7 +475,7 @@ http_body_try(struct evhttp_request *req, int allow_form,
 
 /* The request's body as an object, or NULL after an error reply. */
 json_t *
-http_body(struct evhttp_request *req, int allow_form)
+http_body(struct http_request *req, int allow_form)
 {
 	struct parse_err pe = { HTTP_ERR_BAD_REQUEST, NULL, NULL };
 	const char *ctype, *body;
@@ -497,12 +491,14 @@ http_body(struct evhttp_request *req, int allow_form)
 /* 0, or -1 once a JSON 413 has gone out: the request declares a length
  * over the limit (a chunked body has none and is measured as read). */
 int
-http_body_check_size(struct evhttp_request *req)
+http_body_check_size(struct http_request *req)
 {
-	const char *cl = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Content-Length");
-	int over = evbuffer_get_length(evhttp_request_get_input_buffer(req)) >
-	    HTTP_MAX_BODY;
+	const char *cl = http_header(req, "Content-Length");
+	size_t len;
+	int over;
+
+	http_req_body(req, &len);
+	over = len > HTTP_MAX_BODY;
 
 	if (!over && cl != NULL) {
 		char *end;

@@ -48,7 +48,7 @@ static int notify_pipe[2] = { -1, -1 };  /* a deferred answer went out */
 static struct event *stop_ev;
 static int loop_running;
 /* Requests /hold took and did not answer. */
-static struct evhttp_request *held[3];
+static struct http_request *held[3];
 static int nheld;
 
 static void
@@ -66,7 +66,7 @@ loop_main(void *arg)
 
 /* POST /echo: the JSON body back under "got". */
 static void
-h_echo(struct evhttp_request *req, const char *rest, void *arg)
+h_echo(struct http_request *req, const char *rest, void *arg)
 {
 	json_t *body = http_body(req, arg != NULL);
 
@@ -77,19 +77,19 @@ h_echo(struct evhttp_request *req, const char *rest, void *arg)
 
 /* GET /v1/items/...: what the prefix left. */
 static void
-h_items(struct evhttp_request *req, const char *rest, void *arg)
+h_items(struct http_request *req, const char *rest, void *arg)
 {
 	http_reply_json(req, 200, json_pack("{s:s}", "rest", rest));
 }
 
 static void
-h_special(struct evhttp_request *req, const char *rest, void *arg)
+h_special(struct http_request *req, const char *rest, void *arg)
 {
 	http_reply_json(req, 200, json_pack("{s:b}", "special", 1));
 }
 
 static void
-h_bearer(struct evhttp_request *req, const char *rest, void *arg)
+h_bearer(struct http_request *req, const char *rest, void *arg)
 {
 	const char *tok = http_bearer(req);
 
@@ -97,7 +97,7 @@ h_bearer(struct evhttp_request *req, const char *rest, void *arg)
 }
 
 static void
-h_rate(struct evhttp_request *req, const char *rest, void *arg)
+h_rate(struct http_request *req, const char *rest, void *arg)
 {
 	http_set_retry_after(req, 7);
 	http_reply_error(req, HTTP_ERR_RATE, "rate_limited", "phone",
@@ -105,7 +105,7 @@ h_rate(struct evhttp_request *req, const char *rest, void *arg)
 }
 
 static void
-h_inflight(struct evhttp_request *req, const char *rest, void *arg)
+h_inflight(struct http_request *req, const char *rest, void *arg)
 {
 	/* This request itself is in flight. */
 	http_reply_json(req, 200, json_pack("{s:i}", "inflight",
@@ -113,14 +113,14 @@ h_inflight(struct evhttp_request *req, const char *rest, void *arg)
 }
 
 static void
-h_metrics(struct evhttp_request *req, const char *rest, void *arg)
+h_metrics(struct http_request *req, const char *rest, void *arg)
 {
 	http_reply_text(req, 200, "text/plain; version=0.0.4", "a 1\n", 4);
 }
 
 /* POST /try: http_body_try's verdict, worded by the handler. */
 static void
-h_try(struct evhttp_request *req, const char *rest, void *arg)
+h_try(struct http_request *req, const char *rest, void *arg)
 {
 	enum http_err kind;
 	const char *msg;
@@ -136,7 +136,7 @@ h_try(struct evhttp_request *req, const char *rest, void *arg)
 
 /* GET /hold: keep the request unanswered, and say so on notify_pipe. */
 static void
-h_hold(struct evhttp_request *req, const char *rest, void *arg)
+h_hold(struct http_request *req, const char *rest, void *arg)
 {
 	char one = 1;
 
@@ -150,7 +150,7 @@ h_hold(struct evhttp_request *req, const char *rest, void *arg)
 static void
 deferred_cb(evutil_socket_t fd, short what, void *arg)
 {
-	struct evhttp_request *req = arg;
+	struct http_request *req = arg;
 	char one = 1;
 
 	http_reply_json(req, 200, json_pack("{s:b}", "deferred", 1));
@@ -160,7 +160,7 @@ deferred_cb(evutil_socket_t fd, short what, void *arg)
 
 /* GET /deferred: answer from a timer, after the route's arg in ms. */
 static void
-h_deferred(struct evhttp_request *req, const char *rest, void *arg)
+h_deferred(struct http_request *req, const char *rest, void *arg)
 {
 	long ms = (long)(intptr_t)arg;
 	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
@@ -170,7 +170,7 @@ h_deferred(struct evhttp_request *req, const char *rest, void *arg)
 
 /* GET /stop: stop accepting, answer 100 ms later. */
 static void
-h_stop(struct evhttp_request *req, const char *rest, void *arg)
+h_stop(struct http_request *req, const char *rest, void *arg)
 {
 	struct timeval tv = { 0, 100 * 1000 };
 
