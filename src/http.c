@@ -606,16 +606,7 @@ http_route_request(struct evhttp_request *req, void *arg)
 	}
 	free(path);
 	if (allowed != 0) {
-		char allow[32];
-
-		snprintf(allow, sizeof(allow), "%s%s%s",
-		    allowed & HTTP_GET ? "GET, HEAD" : "",
-		    (allowed & HTTP_GET) && (allowed & HTTP_POST) ? ", " : "",
-		    allowed & HTTP_POST ? "POST" : "");
-		evhttp_add_header(evhttp_request_get_output_headers(req),
-		    "Allow", allow);
-		http_reply_error(req, HTTP_ERR_METHOD, "method_not_allowed",
-		    NULL, "method not allowed on this path");
+		http_reply_not_allowed(req, allowed);
 		return;
 	}
 	http_reply_error(req, HTTP_ERR_NOT_FOUND, "not_found", NULL,
@@ -872,6 +863,25 @@ http_reply_error(struct evhttp_request *req, enum http_err kind,
 		json_object_set_new(e, "field", json_string(field));
 	http_reply_json(req, http_err_status(kind),
 	    e != NULL ? json_pack("{s:o}", "error", e) : NULL);
+}
+
+/* 405 with Allow; see http.h. */
+void
+http_reply_not_allowed(struct http_request *req, int methods)
+{
+	char allow[32];
+
+	if (req_orphaned(req))
+		return;
+	snprintf(allow, sizeof(allow), "%s%s%s",
+	    methods & HTTP_GET ? "GET, HEAD" : "",
+	    (methods & HTTP_GET) && (methods & HTTP_POST) ? ", " : "",
+	    methods & HTTP_POST ? "POST" : "");
+	evhttp_remove_header(evhttp_request_get_output_headers(req), "Allow");
+	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+	    allow);
+	http_reply_error(req, HTTP_ERR_METHOD, "method_not_allowed", NULL,
+	    "method not allowed on this path; use %s", allow);
 }
 
 /* Answer a text body; see http.h. */

@@ -152,6 +152,10 @@ void http_reply_error(struct http_request *, enum http_err,
     const char *code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 
+/* Answer 405 method_not_allowed with "Allow:" naming methods (HTTP_GET,
+ * which also names HEAD, and HTTP_POST). */
+void http_reply_not_allowed(struct http_request *, int methods);
+
 /* Answer status with len octets of text (copied) as Content-Type ctype,
  * with Cache-Control: no-store (metrics). */
 void http_reply_text(struct http_request *, int status, const char *ctype,

@@ -313,3 +313,20 @@ log_phone(char *buf, size_t size, const char *e164)
 	buf[n] = '\0';
 	return buf;
 }
+
+/* See log.h. */
+int
+log_limit_ok(struct log_limit *l, int64_t now_ms, int interval_ms,
+    unsigned *suppressed)
+{
+	if (l->last_ms != 0 && now_ms - l->last_ms < interval_ms) {
+		if (l->suppressed < UINT32_MAX)
+			l->suppressed++;
+		return 0;
+	}
+	if (suppressed != NULL)
+		*suppressed = l->suppressed;
+	l->suppressed = 0;
+	l->last_ms = now_ms != 0 ? now_ms : 1;
+	return 1;
+}

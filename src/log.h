@@ -10,6 +10,7 @@
 #define LOG_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 enum log_level { LOG_DEBUG = 0, LOG_INFO, LOG_WARN, LOG_ERR };
 
@@ -29,6 +30,26 @@ void log_event(enum log_level, const char *event, const char *fmt, ...)
  * log_flush() writes what is buffered. */
 void log_set_buffered(int on);
 void log_flush(void);
+
+/*
+ * A cap on the lines one repeated event from one peer may write: at most
+ * one per interval.  The caller keeps one struct per (peer, event), zeroed
+ * at first, and asks before logging:
+ *
+ *	unsigned n;
+ *	if (log_limit_ok(&peer->lim_nack, now_ms, 1000, &n))
+ *		log_warn("smpp.generic_nack", "... suppressed=%u", ..., n);
+ *
+ * 1: write the line now; *suppressed is how many were held back since
+ * the last one written (the count starts again).  0: hold it back (it is
+ * counted).  Pure: no I/O, no clock.
+ */
+struct log_limit {
+	int64_t last_ms;        /* when the last line went out; 0: never */
+	unsigned suppressed;    /* held back since                      */
+};
+int log_limit_ok(struct log_limit *, int64_t now_ms, int interval_ms,
+    unsigned *suppressed);
 
 /* s quoted and escaped when it needs to be (spaces, quotes, '='), into
  * buf; returns buf. */

@@ -113,6 +113,30 @@ START_TEST(phone_masking)
 }
 END_TEST
 
+/* A storm of one event writes a line a second and counts the rest. */
+START_TEST(log_limit_counts)
+{
+	struct log_limit l = { 0, 0 };
+	unsigned n = 99, lines = 0;
+
+	ck_assert_int_eq(log_limit_ok(&l, 5000, 1000, &n), 1);
+	ck_assert_uint_eq(n, 0);
+	for (int64_t t = 5001; t < 6000; t++)
+		lines += log_limit_ok(&l, t, 1000, &n);
+	ck_assert_uint_eq(lines, 0);
+	ck_assert_uint_eq(l.suppressed, 999);
+	ck_assert_int_eq(log_limit_ok(&l, 6000, 1000, &n), 1);
+	ck_assert_uint_eq(n, 999);
+	ck_assert_int_eq(log_limit_ok(&l, 6500, 1000, &n), 0);
+	ck_assert_int_eq(log_limit_ok(&l, 9000, 1000, &n), 1);
+	ck_assert_uint_eq(n, 1);
+	/* a clock that starts at 0 still holds back the next one */
+	l = (struct log_limit){ 0, 0 };
+	ck_assert_int_eq(log_limit_ok(&l, 0, 1000, &n), 1);
+	ck_assert_int_eq(log_limit_ok(&l, 10, 1000, &n), 0);
+}
+END_TEST
+
 /* Run fn with stderr captured; returns what it wrote (malloc'd). */
 static char *
 capture(void (*fn)(void))
@@ -288,6 +312,7 @@ util_suite(void)
 
 	tc = tcase_create("log");
 	tcase_add_test(tc, str_quoting);
+	tcase_add_test(tc, log_limit_counts);
 	tcase_add_test(tc, phone_masking);
 	tcase_add_test(tc, event_lines);
 	suite_add_tcase(s, tc);
