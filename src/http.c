@@ -1,127 +1,144 @@
 /*
- * http.c - the evhttp listener: routing of paths, the guard against slow
- * or idle clients and the cap on connections, the records of unanswered
- * requests, and every answer (JSON, errors, text) with its status.
- * Request bodies are read and parsed in http_body.c.
+ * http.c - the HTTP/1.1 listener: connections, the reading of requests,
+ * routing of paths, and every answer (JSON, errors, text) with its status.
+ * The framing of a request is parsed in http_parse.c; bodies are read
+ * into JSON in http_body.c.
  *
- * One evhttp on the daemon's event_base serves every path through a single
- * general callback (http_route_request) that refuses an over-limit body
- * (http_body_check_size), then looks routes up longest first on the
- * decoded path.  Handlers answer now or later with http_reply_*; the
- * answer is where every enum http_err becomes a status (err_table, the
- * only place).
+ * Why not evhttp.  libevent 2.1's evhttp keeps reading a connection
+ * whatever it has queued to write (a client pipelining requests without
+ * reading the answers grew the daemon to 2 GB), buffers a declared body
+ * before it can be refused, and answers framing errors itself, in HTML,
+ * with no hook to take the answer over (evhttp_set_errorcb is 2.2).  So
+ * the listener is our own, on bufferevents, as OpenSMTPD and nginx keep
+ * their own: every answer the daemon sends is JSON in the API's error
+ * shape, framing errors included (400, 405 with Allow, 408 is never sent:
+ * a slow client is closed silently, 413, 414, 417, 431, 501, 505).
+ * libevent owns no answer.
  *
- * Bodies.  evhttp reads a whole body before calling us.  libevent 2.1.12
- * answers a body over its max_body_size with its own HTML 413 and never
- * calls us, so evhttp's cap is set above ours (HTTP_READ_CAP) and the
- * 64 KiB limit of the API is enforced in http_body.c, which gives clients
- * a JSON 413; only bodies over HTTP_READ_CAP still get libevent's HTML 413
- * and a closed connection.
+ * One connection, one request at a time.  A connection reads one request
+ * (head, then body) and hands it to its route's handler; while the handler
+ * has it, the connection does not read (pipelined requests wait in the
+ * socket, so at most one request per connection is in flight).  The
+ * answer goes to the connection's output buffer; the connection then
+ * reads the next request, unless more than HTTP_OUT_MAX octets of answers
+ * are waiting for the client to read them: then it reads nothing until
+ * they are written.  What is read is bounded too: the input buffer by a
+ * read high watermark (HTTP_IN_MAX), a head by HTTP_HEAD_MAX, a body by
+ * HTTP_MAX_BODY, refused by its Content-Length before a byte of it is
+ * read, and a chunked body cut at the limit.  Memory per connection is
+ * thus bounded by about HTTP_IN_MAX + HTTP_MAX_BODY + HTTP_OUT_MAX plus
+ * one answer, whatever the client does.
  *
- * Connections.  libevent 2.1 has no cap on connections and only an idle
- * timeout, which a client sending a byte a second never trips.  So we make
- * each connection's bufferevent ourselves (evhttp_set_bevcb), keep an
- * extra reference on it and track it in a list of struct conn (a small
- * state machine, enum conn_state) with a deadline: accept (or the previous
- * answer) + request_timeout.  A reaper
- * timer (every REAP_MS while any connection is tracked) shuts down the
- * socket of a connection past its deadline that is not waiting on a
- * handler; evhttp then sees EOF and frees the connection itself.  We never
- * close a socket: when evhttp frees a connection, bufferevent_free() clears
- * the callbacks of our still-referenced bufferevent, the reaper notices
- * and drops the last reference, which closes the socket.  A connection
- * over max_conn is created anyway (evhttp gives us no way to refuse it)
- * and shut down from an immediate kick of the reaper, once evhttp has set
- * its socket.
+ * Time is bounded by one deadline per connection (its timer): from accept
+ * or the previous answer, request_timeout seconds to send a complete
+ * request, and for the answers to be read; no deadline while a handler
+ * has the request.  A connection past its deadline is closed (a client
+ * sending a byte a second never trips an idle timeout, so the deadline is
+ * absolute).  A refused request (a framing error) is answered and the
+ * connection closed once the answer is written, within the same deadline.
  *
- * Requests.  Each request the router sees gets a struct http_req until it
- * is answered: it counts for http_inflight(), marks its connection busy
- * (exempt from the deadline) and carries Retry-After.  The reply functions
- * get only the evhttp_request, so these records live in one file-local hash
- * table keyed by the request pointer (req_tab; read only here).  A request
- * whose client went away is detached from its connection by libevent and
- * stays valid until answered; its record then simply has no connection.
+ * Connections over max_conn are accepted, answered 503 in one send and
+ * closed.  Repeated events (refusals, deadlines, framing errors) are
+ * logged at most once a second each, with the count held back.
  *
- * Shutting down.  http_stop_accepting() closes the listening socket only.
- * http_free() frees evhttp, and with it every request still unanswered;
- * their records stay in req_tab, orphaned (no struct http), so that a
- * handler answering later (after a commit that http_free did not wait
- * for) is told nothing and touches nothing: the reply functions see the
- * orphan, drop the answer and forget the record.  That decision is made
- * here, from the record, whatever the caller did with its http pointer.
- * A new request that reuses an orphan's address proves the old one gone;
- * its orphan record is forgotten then.
+ * Requests.  A request handed to a handler stays valid until answered,
+ * even if its client went away (it is detached from the connection) or
+ * the listener was freed (http_free orphans it: the answer is dropped and
+ * the request freed).  Those decisions are made here, from the request,
+ * whatever the caller did with its http pointer.
  */
 #define _GNU_SOURCE
 #include <sys/types.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 
 #include <errno.h>
 #include <inttypes.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
+#include <event2/http.h>      /* evhttp_uridecode only */
 #include <event2/listener.h>
 
 #include "http.h"
+#include "http_parse.h"
 #include "log.h"
 #include "util.h"
 
-/* evhttp's own body cap; bodies between HTTP_MAX_BODY and this get our
- * JSON 413, larger ones libevent's HTML 413 (see the head comment). */
-#define HTTP_READ_CAP (256 * 1024)   /* worst case: this times max_connections */
-#define HTTP_MAX_HEADERS (16 * 1024)
-/* How often the reaper looks at the connections. */
-#define REAP_MS 250
-/* At most one line a second per kind of connection event. */
+/* Answers waiting for the client to read them, past which the connection
+ * stops reading requests. */
+#define HTTP_OUT_MAX (64 * 1024)
+/* The read high watermark: what one read may leave in the input buffer. */
+#define HTTP_IN_MAX (HTTP_HEAD_MAX + 4096)
+/* Lingering close (as nginx's): after the last answer of a connection we
+ * close, we send FIN and read and discard what the client still sends, at
+ * most this much for at most LINGER_S seconds, so that closing with unread
+ * input (which makes the kernel send RST) does not destroy the answer
+ * before the client has read it. */
+#define LINGER_MAX (1024 * 1024)
+#define LINGER_S 5
+/* At most one line a second per kind of repeated event. */
 #define LOG_EVERY_MS 1000
-#define REQ_TAB_SIZE 1024
-
-struct http_req;
 
 /*
- * A connection's life as we see it.  WAITING -> BUSY when the router
- * takes a request, BUSY -> WAITING when it is answered, WAITING -> CLOSING
- * past the deadline; REFUSED (over max_conn) -> CLOSING on the next reaper
- * pass.  From any state the connection is forgotten once evhttp has
- * released it.
+ * A connection's life.  HEAD -> BODY or CHUNK_* -> BUSY when a request is
+ * complete and handed over; BUSY -> HEAD when it is answered (or CLOSING
+ * when the connection is not kept alive); any reading state -> CLOSING on
+ * a framing error.  The connection is freed from CLOSING once its output
+ * is written, and from any state on its deadline, EOF or a socket error.
  */
 enum conn_state {
-	CONN_WAITING,   /* reading a request; the deadline runs            */
-	CONN_BUSY,      /* a handler has the request; no deadline          */
-	CONN_REFUSED,   /* over max_conn, to be shut down                  */
-	CONN_CLOSING,   /* shut down; evhttp will see EOF and release it   */
+	CONN_HEAD,          /* reading a request head                     */
+	CONN_BODY,          /* reading a body of Content-Length octets    */
+	CONN_CHUNK_SIZE,    /* reading a chunk-size line                  */
+	CONN_CHUNK_DATA,    /* reading a chunk's octets                   */
+	CONN_CHUNK_END,     /* reading the line end after a chunk         */
+	CONN_TRAILER,       /* reading trailer fields up to a blank line  */
+	CONN_BUSY,          /* a handler has the request; not reading     */
+	CONN_CLOSING,       /* writing the last answer; then closed       */
 };
 
-/* One connection we made the bufferevent of. */
 struct conn {
 	enum conn_state state;
+	struct http *http;
 	uint64_t id;                /* for the log                        */
-	struct bufferevent *bev;    /* our extra reference               */
-	int64_t deadline_ms;        /* util_mono_ms() by which a request
-	                               must be complete                   */
-	int counted;                /* counts against max_conn            */
-	struct http_req *req;       /* the BUSY request's record          */
-	int cached_fd;              /* its slot in http->by_fd, or -1     */
-	struct conn *prev, *next;
+	struct bufferevent *bev;
+	struct event *timer;        /* the deadline                       */
+	struct event *resume;       /* read what is buffered, on the loop */
+	struct http_request *req;   /* being read or with its handler     */
+	size_t scanned;             /* of the head, by http_head_end      */
+	size_t trailer;             /* octets of trailer fields read      */
+	size_t discarded;           /* CLOSING: input read and dropped    */
+	int paused;                 /* HEAD, not reading: output > cap    */
+	int lingering;              /* CLOSING: FIN sent, draining input  */
+	int eof;                    /* the client closed its side         */
+	TAILQ_ENTRY(conn) entry;
 };
 
-/* One request seen by the router and not yet answered. */
-struct http_req {
-	struct evhttp_request *req;
-	struct http *http;          /* NULL once http_free() orphaned it  */
-	struct conn *conn;          /* NULL once the connection is gone   */
+struct http_request {
+	struct http *http;          /* NULL once http_free orphaned it    */
+	struct conn *conn;          /* NULL once its connection is gone   */
+	struct http_head head;
+	char *body;                 /* NUL-terminated; len octets         */
+	size_t len;
+	uint64_t chunk_left;
+	int handled;                /* given to a handler, not answered   */
 	int retry_after;            /* seconds; 0 for none                */
-	struct http_req *hnext;     /* req_tab chain                      */
+	char allow[32];             /* the 405's Allow, or ""             */
+	char **qv;                  /* decoded query values handed out    */
+	int nqv;
+	TAILQ_ENTRY(http_request) entry;   /* http->reqs while handled   */
 };
 
 struct path_route {
@@ -133,30 +150,23 @@ struct path_route {
 	void *arg;
 };
 
-/* Rate limit for a repeated log line. */
-struct ratelog {
-	int64_t last_ms;
-	int suppressed;
-};
+TAILQ_HEAD(conn_list, conn);
+TAILQ_HEAD(req_list, http_request);
 
 struct http {
 	struct event_base *base;
-	struct evhttp *evhttp;
-	struct evhttp_bound_socket *bound;  /* NULL once not accepting */
+	struct evconnlistener *listener;    /* NULL once not accepting */
 	int port;
 	int max_conn;
 	int request_timeout;                /* seconds */
 	struct path_route *routes;          /* longest path first */
 	int nroute;
-	struct conn *conns;
-	struct conn **by_fd;            /* conn_of() cache, indexed by fd */
-	int nby_fd;
-	int nconn;                          /* tracked, not refused */
+	struct conn_list conns;
+	int nconn;
 	uint64_t next_conn_id;
-	struct event *reap_ev;              /* the REAP_MS timer */
-	struct event *kick_ev;              /* an immediate reaper pass */
+	struct req_list reqs;               /* with handlers */
 	int inflight;
-	struct ratelog log_refused, log_deadline;
+	struct log_limit log_refused, log_deadline, log_bad, log_slow;
 };
 
 /* The status and reason of each error kind: the one mapping. */
@@ -175,10 +185,16 @@ static const struct {
 	[HTTP_ERR_RATE] = { 429, "Too Many Requests" },
 	[HTTP_ERR_UNAVAILABLE] = { 503, "Service Unavailable" },
 	[HTTP_ERR_INTERNAL] = { 500, "Internal Server Error" },
+	[HTTP_ERR_TIMEOUT] = { 408, "Request Timeout" },
+	[HTTP_ERR_URI_TOO_LONG] = { 414, "URI Too Long" },
+	[HTTP_ERR_EXPECTATION] = { 417, "Expectation Failed" },
+	[HTTP_ERR_HEADERS_TOO_LARGE] = { 431,
+	    "Request Header Fields Too Large" },
+	[HTTP_ERR_NOT_IMPLEMENTED] = { 501, "Not Implemented" },
+	[HTTP_ERR_VERSION] = { 505, "HTTP Version Not Supported" },
 };
 
-/* Unanswered requests of every struct http, by request pointer. */
-static struct http_req *req_tab[REQ_TAB_SIZE];
+static void conn_advance(struct conn *);
 
 /* The HTTP status of an error kind (500 for a value out of range). */
 int
@@ -221,25 +237,17 @@ set_err(char **err, const char *fmt, ...)
 	*err = xstrdup(buf);
 }
 
-/* 1 if this event should be logged now; counts the ones that are not. */
-static int
-ratelog_ok(struct ratelog *rl, int64_t now)
-{
-	if (rl->last_ms != 0 && now - rl->last_ms < LOG_EVERY_MS) {
-		rl->suppressed++;
-		return 0;
-	}
-	rl->last_ms = now;
-	return 1;
-}
-
 static const char *
 conn_strstate(enum conn_state st)
 {
 	switch (st) {
-	case CONN_WAITING: return "waiting";
+	case CONN_HEAD: return "head";
+	case CONN_BODY: return "body";
+	case CONN_CHUNK_SIZE: return "chunk_size";
+	case CONN_CHUNK_DATA: return "chunk_data";
+	case CONN_CHUNK_END: return "chunk_end";
+	case CONN_TRAILER: return "trailer";
 	case CONN_BUSY: return "busy";
-	case CONN_REFUSED: return "refused";
 	case CONN_CLOSING: return "closing";
 	}
 	return "?";
@@ -253,301 +261,193 @@ conn_enter_state(struct conn *c, enum conn_state st)
 	c->state = st;
 }
 
-/* ---- request records ------------------------------------------------ */
+/* ---- requests ----------------------------------------------------------- */
 
-static size_t
-req_slot(const struct evhttp_request *req)
+static struct http_request *
+req_new(struct conn *c)
 {
-	return ((uintptr_t)req >> 4) % REQ_TAB_SIZE;
-}
+	struct http_request *r = xcalloc(1, sizeof(*r));
 
-static struct http_req *
-req_find(const struct evhttp_request *req)
-{
-	struct http_req *r;
-
-	for (r = req_tab[req_slot(req)]; r != NULL; r = r->hnext)
-		if (r->req == req)
-			return r;
-	return NULL;
-}
-
-static void
-req_unlink(struct http_req *r)
-{
-	struct http_req **pp;
-
-	for (pp = &req_tab[req_slot(r->req)]; *pp != NULL; pp = &(*pp)->hnext)
-		if (*pp == r) {
-			*pp = r->hnext;
-			return;
-		}
-}
-
-/* A record for a request the router took; its connection is busy. */
-static struct http_req *
-req_begin(struct http *http, struct evhttp_request *req, struct conn *c)
-{
-	struct http_req *r = xcalloc(1, sizeof(*r)), *old;
-	size_t slot = req_slot(req);
-
-	/* An orphan at this address was a request evhttp has freed. */
-	if ((old = req_find(req)) != NULL && old->http == NULL) {
-		req_unlink(old);
-		free(old);
-	}
-	r->req = req;
-	r->http = http;
+	r->http = c->http;
 	r->conn = c;
-	r->hnext = req_tab[slot];
-	req_tab[slot] = r;
-	if (c != NULL && c->state == CONN_WAITING) {
-		conn_enter_state(c, CONN_BUSY);
-		c->req = r;
-	} else
-		r->conn = NULL;
-	http->inflight++;
+	r->head.content_length = -1;
 	return r;
 }
 
-/* 1 when req was unanswered as its http was freed: the record is
- * forgotten and req must not be touched (evhttp freed it); 0 otherwise. */
-static int
-req_orphaned(struct evhttp_request *req)
+static void
+req_free(struct http_request *r)
 {
-	struct http_req *r = req_find(req);
-
-	if (r == NULL || r->http != NULL)
-		return 0;
-	log_debug("http.answer_dropped", "reason=listener_freed");
-	req_unlink(r);
+	http_head_free(&r->head);
+	free(r->body);
+	for (int i = 0; i < r->nqv; i++)
+		free(r->qv[i]);
+	free(r->qv);
 	free(r);
-	return 1;
 }
 
-/* The request is being answered: forget it, and give its connection a
- * fresh deadline for the next request. */
+/* Room for n more body octets (and a NUL); the caller has checked the
+ * total against HTTP_MAX_BODY. */
 static void
-req_end(struct evhttp_request *req)
+req_body_grow(struct http_request *r, size_t n)
 {
-	struct http_req *r = req_find(req);
-	struct http *http;
+	r->body = xrealloc(r->body, r->len + n + 1);
+}
 
-	if (r == NULL)
-		return;
-	http = r->http;
-	if (r->conn != NULL) {
-		r->conn->req = NULL;
-		if (r->conn->state == CONN_BUSY) {
-			conn_enter_state(r->conn, CONN_WAITING);
-			r->conn->deadline_ms = util_mono_ms() +
-			    (int64_t)http->request_timeout * 1000;
-		}
+/* ---- connections ---------------------------------------------------------- */
+
+static void
+conn_deadline(struct conn *c, int seconds)
+{
+	struct timeval tv = { seconds, 0 };
+
+	evtimer_add(c->timer, &tv);
+}
+
+/* Forget the connection and close its socket.  A request with a handler
+ * is detached (answered later into nothing); one being read is freed. */
+static void
+conn_free(struct conn *c)
+{
+	struct http *http = c->http;
+	evutil_socket_t fd;
+
+	log_debug("http.close", "id=%" PRIu64 " state=%s", c->id,
+	    conn_strstate(c->state));
+	TAILQ_REMOVE(&http->conns, c, entry);
+	http->nconn--;
+	if (c->req != NULL) {
+		if (c->req->handled)
+			c->req->conn = NULL;
+		else
+			req_free(c->req);
 	}
-	http->inflight--;
-	req_unlink(r);
-	free(r);
-}
-
-/* ---- connections ------------------------------------------------------ */
-
-static void
-conn_unlink(struct http *http, struct conn *c)
-{
-	if (c->prev != NULL)
-		c->prev->next = c->next;
-	else
-		http->conns = c->next;
-	if (c->next != NULL)
-		c->next->prev = c->prev;
-	if (c->counted)
-		http->nconn--;
-	if (c->cached_fd >= 0 && c->cached_fd < http->nby_fd &&
-	    http->by_fd[c->cached_fd] == c)
-		http->by_fd[c->cached_fd] = NULL;
-}
-
-/* Drop our reference (closing the socket if evhttp is done with it). */
-static void
-conn_drop(struct http *http, struct conn *c)
-{
-	conn_unlink(http, c);
-	if (c->req != NULL)
-		c->req->conn = NULL;
-	bufferevent_decref(c->bev);
+	/* The socket is closed now, not when libevent finalizes the
+	 * bufferevent on a later turn of the loop (which may not come, in
+	 * http_free). */
+	fd = bufferevent_getfd(c->bev);
+	bufferevent_free(c->bev);
+	if (fd >= 0)
+		evutil_closesocket(fd);
+	event_free(c->timer);
+	event_free(c->resume);
 	free(c);
 }
 
-/* The tracked connection of a request, or NULL (detached, or not ours). */
-static struct conn *
-conn_of(struct http *http, struct evhttp_request *req)
-{
-	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
-	struct bufferevent *bev;
-	struct conn *c;
-	evutil_socket_t fd;
-
-	if (evcon == NULL)
-		return NULL;
-	bev = evhttp_connection_get_bufferevent(evcon);
-	/* Kept-alive connections ask again and again: look in the by-fd
-	 * cache first, and walk the list only for a connection's first
-	 * request. */
-	fd = bufferevent_getfd(bev);
-	if (fd >= 0 && fd < http->nby_fd && http->by_fd[fd] != NULL &&
-	    http->by_fd[fd]->bev == bev)
-		return http->by_fd[fd];
-	for (c = http->conns; c != NULL; c = c->next)
-		if (c->bev == bev)
-			break;
-	if (c != NULL && fd >= 0 && fd < 1 << 20) {
-		if (fd >= http->nby_fd) {
-			int n = http->nby_fd ? http->nby_fd : 256;
-			while (n <= fd)
-				n *= 2;
-			http->by_fd = xrealloc(http->by_fd, n * sizeof(c));
-			memset(http->by_fd + http->nby_fd, 0,
-			    (n - http->nby_fd) * sizeof(c));
-			http->nby_fd = n;
-		}
-		http->by_fd[fd] = c;
-		c->cached_fd = fd;
-	}
-	return c;
-}
-
-/* evhttp has called bufferevent_free() on it: every callback is cleared,
- * which evhttp never does to a live connection (the event callback stays
- * set from creation to free). */
-static int
-conn_released(const struct conn *c)
-{
-	bufferevent_data_cb rcb, wcb;
-	bufferevent_event_cb ecb;
-
-	bufferevent_getcb(c->bev, &rcb, &wcb, &ecb, NULL);
-	return rcb == NULL && wcb == NULL && ecb == NULL;
-}
-
-/* Half-close both ways so evhttp reads EOF and frees the connection. */
+/* Close once what is queued is written (see LINGER_MAX); what the client
+ * sends meanwhile is read and dropped. */
 static void
-conn_shut(struct conn *c)
+conn_close_after_output(struct conn *c)
 {
-	evutil_socket_t fd = bufferevent_getfd(c->bev);
-
 	conn_enter_state(c, CONN_CLOSING);
-	if (fd >= 0)
-		shutdown(fd, SHUT_RDWR);
+	if (!c->eof)
+		bufferevent_enable(c->bev, EV_READ);
+	conn_deadline(c, c->http->request_timeout);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+		event_active(c->resume, EV_TIMEOUT, 0);
 }
 
-/* One pass over the connections: release what evhttp let go, shut down
- * what is refused or past its deadline, and re-arm while any remain. */
+/* CLOSING, the last answer written: free the connection, or when the
+ * client may still be sending, send FIN and drain until its EOF. */
 static void
-reap(struct http *http, int64_t now)
+conn_linger(struct conn *c)
 {
-	struct conn *c, *next;
-	struct timeval tv = { 0, REAP_MS * 1000 };
-
-	for (c = http->conns; c != NULL; c = next) {
-		next = c->next;
-		if (conn_released(c)) {
-			conn_drop(http, c);
-			continue;
-		}
-		switch (c->state) {
-		case CONN_REFUSED:
-			conn_shut(c);
-			if (ratelog_ok(&http->log_refused, now)) {
-				log_warn("http.conn_refused", "id=%" PRIu64
-				    " open=%d max=%d suppressed=%d", c->id,
-				    http->nconn,
-				    http->max_conn,
-				    http->log_refused.suppressed);
-				http->log_refused.suppressed = 0;
-			}
-			break;
-		case CONN_WAITING:
-			if (now <= c->deadline_ms)
-				break;
-			conn_shut(c);
-			if (ratelog_ok(&http->log_deadline, now)) {
-				log_info("http.deadline", "id=%" PRIu64
-				    " timeout_s=%d suppressed=%d", c->id,
-				    http->request_timeout,
-				    http->log_deadline.suppressed);
-				http->log_deadline.suppressed = 0;
-			}
-			break;
-		case CONN_BUSY:
-		case CONN_CLOSING:
-			break;
-		}
+	if (c->eof || c->lingering) {
+		if (c->eof)
+			conn_free(c);
+		return;
 	}
-	if (http->conns != NULL && !evtimer_pending(http->reap_ev, NULL))
-		evtimer_add(http->reap_ev, &tv);
+	c->lingering = 1;
+	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
+	conn_deadline(c, c->http->request_timeout < LINGER_S ?
+	    c->http->request_timeout : LINGER_S);
 }
 
+/* The Date header's value, remade once a second. */
+static const char *
+http_date(void)
+{
+	static char buf[64];
+	static time_t made;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (now != made && gmtime_r(&now, &tm) != NULL) {
+		strftime(buf, sizeof(buf), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+		made = now;
+	}
+	return buf;
+}
+
+/* Queue one answer on the connection.  head_only: HEAD, the length but no
+ * body.  close: say so, and close after it. */
 static void
-reap_cb(evutil_socket_t fd, short what, void *arg)
+conn_write_answer(struct conn *c, int status, const char *ctype,
+    const char *body, size_t len, const struct http_request *r, int head_only,
+    int close, int http10_keep)
 {
-	reap(arg, util_mono_ms());
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
+	    "Content-Type: %s\r\n"
+	    "Content-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n"
+	    "Date: %s\r\n", status, status_reason(status), ctype, len,
+	    http_date());
+	if (r != NULL && r->retry_after > 0)
+		evbuffer_add_printf(out, "Retry-After: %d\r\n",
+		    r->retry_after);
+	if (r != NULL && r->allow[0] != '\0')
+		evbuffer_add_printf(out, "Allow: %s\r\n", r->allow);
+	if (close)
+		evbuffer_add(out, "Connection: close\r\n", 19);
+	else if (http10_keep)
+		evbuffer_add(out, "Connection: keep-alive\r\n", 24);
+	evbuffer_add(out, "\r\n", 2);
+	if (!head_only)
+		evbuffer_add(out, body, len);
 }
 
-/* evhttp's bevcb: make the bufferevent of a new connection and track it. */
-static struct bufferevent *
-conn_new_bev(struct event_base *base, void *arg)
+/* Answer a request the listener refuses (framing, size) and close. */
+static void
+conn_refuse(struct conn *c, const struct http_refusal *why)
 {
-	struct http *http = arg;
-	struct conn *c;
-	int64_t now = util_mono_ms();
+	struct http *http = c->http;
+	char text[512];
+	unsigned held;
+	size_t n;
+	json_t *e;
 
-	/* Connections evhttp already let go still count until reaped. */
-	if (http->nconn >= http->max_conn)
-		reap(http, now);
-	c = xcalloc(1, sizeof(*c));
-	c->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (c->bev == NULL) {
-		free(c);
-		return NULL;    /* evhttp makes its own */
+	if (log_limit_ok(&http->log_bad, util_mono_ms(), LOG_EVERY_MS, &held))
+		log_info("http.refused", "id=%" PRIu64 " status=%d code=%s "
+		    "suppressed=%u", c->id, http_err_status(why->kind),
+		    why->code, held);
+	e = json_pack("{s:{s:s, s:s}}", "error", "code", why->code,
+	    "message", why->msg);
+	n = e != NULL ? json_dumpb(e, text, sizeof(text), JSON_COMPACT) : 0;
+	json_decref(e);
+	if (n == 0 || n > sizeof(text))
+		n = (size_t)snprintf(text, sizeof(text),
+		    "{\"error\":{\"code\":\"bad_request\"}}");
+	if (c->req != NULL) {
+		req_free(c->req);
+		c->req = NULL;
 	}
-	bufferevent_incref(c->bev);
-	c->cached_fd = -1;
-	c->deadline_ms = now + (int64_t)http->request_timeout * 1000;
-	c->id = ++http->next_conn_id;
-	c->counted = http->nconn < http->max_conn;
-	c->state = c->counted ? CONN_WAITING : CONN_REFUSED;
-	if (c->counted)
-		http->nconn++;
-	c->next = http->conns;
-	if (c->next != NULL)
-		c->next->prev = c;
-	http->conns = c;
-	log_debug("http.accept", "id=%" PRIu64 " state=%s open=%d", c->id,
-	    conn_strstate(c->state), http->nconn);
-	if (c->state == CONN_REFUSED)
-		event_active(http->kick_ev, EV_TIMEOUT, 0);
-	else if (!evtimer_pending(http->reap_ev, NULL)) {
-		struct timeval tv = { 0, REAP_MS * 1000 };
-		evtimer_add(http->reap_ev, &tv);
-	}
-	return c->bev;
+	conn_write_answer(c, http_err_status(why->kind),
+	    "application/json; charset=utf-8", text, n, NULL, 0, 1, 0);
+	conn_close_after_output(c);
 }
 
-/* ---- routing ------------------------------------------------------------ */
+/* ---- routing ---------------------------------------------------------------- */
 
 /* The request's path, %-decoded, or NULL when it holds a NUL octet.
  * Free it. */
 static char *
-decoded_path(struct evhttp_request *req)
+decoded_path(const struct http_request *r)
 {
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
 	size_t len = 0;
-	char *dec;
+	char *dec = evhttp_uridecode(r->head.path, 0, &len);
 
-	if (path == NULL || *path == '\0')
-		path = "/";
-	dec = evhttp_uridecode(path, 0, &len);
 	if (dec == NULL)
 		return NULL;
 	if (strlen(dec) != len) {
@@ -558,33 +458,40 @@ decoded_path(struct evhttp_request *req)
 }
 
 static int
-method_bit(enum evhttp_cmd_type cmd)
+method_bit(enum http_verb verb)
 {
-	switch (cmd) {
-	case EVHTTP_REQ_GET:
-	case EVHTTP_REQ_HEAD:
+	switch (verb) {
+	case HTTP_VERB_GET:
+	case HTTP_VERB_HEAD:
 		return HTTP_GET;
-	case EVHTTP_REQ_POST:
+	case HTTP_VERB_POST:
 		return HTTP_POST;
 	default:
 		return 0;
 	}
 }
 
-/* evhttp's general callback: every request comes here. */
+/* A complete request: hand it to its route's handler (or answer 404 or
+ * 405 for it).  The connection reads nothing until it is answered. */
 static void
-http_route_request(struct evhttp_request *req, void *arg)
+conn_dispatch(struct conn *c)
 {
-	struct http *http = arg;
-	int bit = method_bit(evhttp_request_get_command(req));
-	int allowed = 0;
+	struct http *http = c->http;
+	struct http_request *r = c->req;
+	int bit = method_bit(r->head.verb), allowed = 0;
 	char *path;
 
-	req_begin(http, req, conn_of(http, req));
-	if (http_body_check_size(req) < 0)
-		return;
-	if ((path = decoded_path(req)) == NULL) {
-		http_reply_error(req, HTTP_ERR_NOT_FOUND, "not_found", NULL,
+	if (r->body == NULL)
+		r->body = xstrdup("");
+	r->body[r->len] = '\0';
+	conn_enter_state(c, CONN_BUSY);
+	bufferevent_disable(c->bev, EV_READ);
+	evtimer_del(c->timer);
+	r->handled = 1;
+	TAILQ_INSERT_TAIL(&http->reqs, r, entry);
+	http->inflight++;
+	if ((path = decoded_path(r)) == NULL) {
+		http_reply_error(r, HTTP_ERR_NOT_FOUND, "not_found", NULL,
 		    "no such endpoint");
 		return;
 	}
@@ -600,17 +507,375 @@ http_route_request(struct evhttp_request *req, void *arg)
 			continue;
 		}
 		rest = rt->prefix ? path + rt->len : "";
-		rt->fn(req, rest, rt->arg);
+		rt->fn(r, rest, rt->arg);
 		free(path);
 		return;
 	}
 	free(path);
 	if (allowed != 0) {
-		http_reply_not_allowed(req, allowed);
+		http_reply_not_allowed(r, allowed);
 		return;
 	}
-	http_reply_error(req, HTTP_ERR_NOT_FOUND, "not_found", NULL,
+	http_reply_error(r, HTTP_ERR_NOT_FOUND, "not_found", NULL,
 	    "no such endpoint");
+}
+
+/* ---- reading a request -------------------------------------------------------- */
+
+/* CONN_HEAD: 1 when a head was read (and the state moved on), 0 to wait
+ * for more, -1 when the request was refused. */
+static int
+read_head(struct conn *c, struct evbuffer *in)
+{
+	struct http_refusal why;
+	struct http_request *r;
+	size_t len = evbuffer_get_length(in), look, scanned = 0;
+	const char *p;
+	long end;
+
+	if (len == 0)
+		return 0;
+	look = len < HTTP_HEAD_MAX + 1 ? len : HTTP_HEAD_MAX + 1;
+	p = (const char *)evbuffer_pullup(in, (ev_ssize_t)look);
+	end = http_head_end(p, look, c->scanned, &scanned, &why);
+	if (end < 0) {
+		conn_refuse(c, &why);
+		return -1;
+	}
+	if (end == 0) {
+		c->scanned = scanned;
+		return 0;
+	}
+	c->scanned = 0;
+	c->req = r = req_new(c);
+	if (http_head_parse(p, (size_t)end, &r->head, &why) < 0) {
+		conn_refuse(c, &why);
+		return -1;
+	}
+	evbuffer_drain(in, (size_t)end);
+	if (r->head.content_length > HTTP_MAX_BODY) {
+		why.kind = HTTP_ERR_TOO_LARGE;
+		why.code = "body_too_large";
+		why.msg = "the body is over 64 KiB";
+		conn_refuse(c, &why);
+		return -1;
+	}
+	if (r->head.expect_continue && (r->head.chunked ||
+	    r->head.content_length > 0))
+		evbuffer_add(bufferevent_get_output(c->bev),
+		    "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	if (r->head.chunked)
+		conn_enter_state(c, CONN_CHUNK_SIZE);
+	else if (r->head.content_length > 0) {
+		req_body_grow(r, (size_t)r->head.content_length);
+		conn_enter_state(c, CONN_BODY);
+	} else
+		conn_dispatch(c);
+	return 1;
+}
+
+/* Move up to want octets of the body from in. */
+static size_t
+take_body(struct http_request *r, struct evbuffer *in, size_t want)
+{
+	size_t have = evbuffer_get_length(in), n = have < want ? have : want;
+
+	if (n > 0) {
+		evbuffer_remove(in, r->body + r->len, n);
+		r->len += n;
+	}
+	return n;
+}
+
+/* A line of at most max octets from in, without its end, in buf; 1, 0
+ * when not complete yet, -1 when too long. */
+static int
+take_line(struct evbuffer *in, char *buf, size_t max, size_t *len)
+{
+	struct evbuffer_ptr eol = evbuffer_search_eol(in, NULL, NULL,
+	    EVBUFFER_EOL_CRLF);
+	char *line;
+	size_t n;
+
+	/* Not complete yet: too long already, with room for a CR? */
+	if (eol.pos < 0)
+		return evbuffer_get_length(in) > max + 1 ? -1 : 0;
+	if ((size_t)eol.pos > max)
+		return -1;
+	line = evbuffer_readln(in, &n, EVBUFFER_EOL_CRLF);
+	if (line == NULL)
+		return 0;
+	memcpy(buf, line, n);
+	buf[n] = '\0';
+	*len = n;
+	free(line);
+	return 1;
+}
+
+/* The chunked states: 1 when progress was made, 0 to wait, -1 refused. */
+static int
+read_chunked(struct conn *c, struct evbuffer *in)
+{
+	struct http_request *r = c->req;
+	struct http_refusal why;
+	char line[HTTP_CHUNK_LINE_MAX + 1];
+	uint64_t size;
+	size_t n;
+	int rc;
+
+	switch (c->state) {
+	case CONN_CHUNK_SIZE:
+		if ((rc = take_line(in, line, HTTP_CHUNK_LINE_MAX, &n)) <= 0)
+			goto line_rc;
+		if (http_chunk_size(line, n, &size, &why) < 0) {
+			conn_refuse(c, &why);
+			return -1;
+		}
+		if (size > HTTP_MAX_BODY - r->len) {
+			why.kind = HTTP_ERR_TOO_LARGE;
+			why.code = "body_too_large";
+			why.msg = "the body is over 64 KiB";
+			conn_refuse(c, &why);
+			return -1;
+		}
+		if (size == 0) {
+			c->trailer = 0;
+			conn_enter_state(c, CONN_TRAILER);
+			return 1;
+		}
+		r->chunk_left = size;
+		req_body_grow(r, (size_t)size);
+		conn_enter_state(c, CONN_CHUNK_DATA);
+		return 1;
+	case CONN_CHUNK_DATA:
+		r->chunk_left -= take_body(r, in, (size_t)r->chunk_left);
+		if (r->chunk_left > 0)
+			return 0;
+		conn_enter_state(c, CONN_CHUNK_END);
+		return 1;
+	case CONN_CHUNK_END:
+		if ((rc = take_line(in, line, 0, &n)) <= 0)
+			goto line_rc;
+		conn_enter_state(c, CONN_CHUNK_SIZE);
+		return 1;
+	case CONN_TRAILER:
+		if ((rc = take_line(in, line, HTTP_CHUNK_LINE_MAX, &n)) <= 0)
+			goto line_rc;
+		c->trailer += n + 2;
+		if (c->trailer > HTTP_HEAD_MAX) {
+			why.kind = HTTP_ERR_HEADERS_TOO_LARGE;
+			why.code = "headers_too_large";
+			why.msg = "the trailer fields are too large";
+			conn_refuse(c, &why);
+			return -1;
+		}
+		if (n == 0)
+			conn_dispatch(c);
+		return 1;
+	default:
+		return 0;
+	}
+line_rc:
+	if (rc == 0)
+		return 0;
+	why.kind = HTTP_ERR_BAD_REQUEST;
+	why.code = "bad_request";
+	why.msg = "a malformed chunked body";
+	conn_refuse(c, &why);
+	return -1;
+}
+
+/* Read what the input buffer holds, request by request, until a request
+ * is with its handler, the input runs out, or the connection is refused. */
+static void
+conn_advance(struct conn *c)
+{
+	struct evbuffer *in = bufferevent_get_input(c->bev);
+	int rc = 1;
+
+	while (rc > 0) {
+		switch (c->state) {
+		case CONN_HEAD:
+			if (c->paused)
+				return;
+			rc = read_head(c, in);
+			break;
+		case CONN_BODY:
+			take_body(c->req, in, (size_t)c->req->head.content_length -
+			    c->req->len);
+			if (c->req->len < (size_t)c->req->head.content_length)
+				return;
+			conn_dispatch(c);
+			rc = 1;
+			break;
+		case CONN_CHUNK_SIZE:
+		case CONN_CHUNK_DATA:
+		case CONN_CHUNK_END:
+		case CONN_TRAILER:
+			rc = read_chunked(c, in);
+			break;
+		case CONN_BUSY:
+		case CONN_CLOSING:
+			return;
+		}
+	}
+}
+
+/* ---- connection callbacks ------------------------------------------------------ */
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_CLOSING) {
+		struct evbuffer *in = bufferevent_get_input(bev);
+
+		c->discarded += evbuffer_get_length(in);
+		evbuffer_drain(in, evbuffer_get_length(in));
+		if (c->discarded > LINGER_MAX)
+			conn_free(c);
+		return;
+	}
+	conn_advance(c);
+}
+
+/* The output was written out (the write low watermark is 0). */
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_CLOSING) {
+		conn_linger(c);
+		return;
+	}
+	if (c->state == CONN_HEAD && c->paused) {
+		c->paused = 0;
+		bufferevent_enable(c->bev, EV_READ);
+		event_active(c->resume, EV_TIMEOUT, 0);
+	}
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	/* The client closed its side: answers still queued are written
+	 * first (a client may half-close after its last request), and a
+	 * request with its handler is answered into a closing connection. */
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
+	    !(what & BEV_EVENT_ERROR)) {
+		c->eof = 1;
+		if (c->state == CONN_BUSY)
+			return;
+		if ((c->state == CONN_HEAD || c->state == CONN_CLOSING) &&
+		    evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
+			if (c->state == CONN_HEAD)
+				conn_close_after_output(c);
+			return;
+		}
+	}
+	conn_free(c);
+}
+
+/* The deadline: a request that did not arrive, answers not read, or a
+ * last answer not written in time. */
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+	struct http *http = c->http;
+	unsigned held;
+
+	if (c->state == CONN_BUSY)
+		return;
+	if (log_limit_ok(c->paused ? &http->log_slow : &http->log_deadline,
+	    util_mono_ms(), LOG_EVERY_MS, &held))
+		log_info(c->paused ? "http.unread_answers" : "http.deadline",
+		    "id=%" PRIu64 " state=%s timeout_s=%d suppressed=%u",
+		    c->id, conn_strstate(c->state), http->request_timeout,
+		    held);
+	conn_free(c);
+}
+
+/* Go on with buffered input after an answer, or close a connection whose
+ * last answer had nothing left to write. */
+static void
+conn_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state == CONN_CLOSING) {
+		if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+			conn_linger(c);
+		return;
+	}
+	conn_advance(c);
+}
+
+/* ---- accepting ---------------------------------------------------------------- */
+
+static void
+accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+    int salen, void *arg)
+{
+	static const char body[] = "{\"error\":{\"code\":"
+	    "\"too_many_connections\",\"message\":\"too many open "
+	    "connections; try again shortly\"}}";
+	static char busy[384];
+	static int busylen;
+	struct http *http = arg;
+	struct conn *c;
+	unsigned held;
+
+	if (http->nconn >= http->max_conn) {
+		if (log_limit_ok(&http->log_refused, util_mono_ms(),
+		    LOG_EVERY_MS, &held))
+			log_warn("http.conn_refused", "open=%d max=%d "
+			    "suppressed=%u", http->nconn, http->max_conn, held);
+		if (busylen == 0)
+			busylen = snprintf(busy, sizeof(busy), "HTTP/1.1 503 "
+			    "Service Unavailable\r\nContent-Type: "
+			    "application/json; charset=utf-8\r\n"
+			    "Content-Length: %zu\r\nRetry-After: 1\r\n"
+			    "Connection: close\r\n\r\n%s", sizeof(body) - 1,
+			    body);
+		/* One try; a client that cannot take 300 octets now gets
+		 * only the close. */
+		(void)send(fd, busy, (size_t)busylen,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		evutil_closesocket(fd);
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->http = http;
+	c->id = ++http->next_conn_id;
+	c->bev = bufferevent_socket_new(http->base, fd, 0);
+	c->timer = evtimer_new(http->base, conn_timer_cb, c);
+	c->resume = event_new(http->base, -1, 0, conn_resume_cb, c);
+	if (c->bev == NULL || c->timer == NULL || c->resume == NULL) {
+		log_err("http.accept_failed", "reason=out_of_events");
+		if (c->bev != NULL)
+			bufferevent_free(c->bev);
+		evutil_closesocket(fd);
+		if (c->timer != NULL)
+			event_free(c->timer);
+		if (c->resume != NULL)
+			event_free(c->resume);
+		free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&http->conns, c, entry);
+	http->nconn++;
+	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
+	    c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, HTTP_IN_MAX);
+	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+	conn_deadline(c, http->request_timeout);
+	log_debug("http.accept", "id=%" PRIu64 " open=%d", c->id, http->nconn);
 }
 
 /* ---- lifecycle ------------------------------------------------------------ */
@@ -621,9 +886,11 @@ http_new(struct event_base *base, const char *host, int port, int max_conn,
     int request_timeout, char **err)
 {
 	struct http *http;
+	struct addrinfo hints, *ai = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sslen = sizeof(ss);
-	evutil_socket_t fd;
+	char portstr[8];
+	int rc;
 
 	if (err != NULL)
 		*err = NULL;
@@ -632,40 +899,34 @@ http_new(struct event_base *base, const char *host, int port, int max_conn,
 		    "request_timeout %d)", port, max_conn, request_timeout);
 		return NULL;
 	}
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	snprintf(portstr, sizeof(portstr), "%d", port);
+	if ((rc = getaddrinfo(host, portstr, &hints, &ai)) != 0) {
+		set_err(err, "cannot listen on %s:%d: %s", host, port,
+		    gai_strerror(rc));
+		return NULL;
+	}
 	http = xcalloc(1, sizeof(*http));
 	http->base = base;
 	http->max_conn = max_conn;
 	http->request_timeout = request_timeout;
-	if ((http->evhttp = evhttp_new(base)) == NULL) {
-		set_err(err, "evhttp_new failed");
-		goto fail;
-	}
-	http->reap_ev = evtimer_new(base, reap_cb, http);
-	http->kick_ev = event_new(base, -1, 0, reap_cb, http);
-	if (http->reap_ev == NULL || http->kick_ev == NULL) {
-		set_err(err, "event_new failed");
-		goto fail;
-	}
-	evhttp_set_max_headers_size(http->evhttp, HTTP_MAX_HEADERS);
-	evhttp_set_max_body_size(http->evhttp, HTTP_READ_CAP);
-	/* More than we serve, so that the router answers a JSON 405
-	 * instead of libevent's HTML 501. */
-	evhttp_set_allowed_methods(http->evhttp, EVHTTP_REQ_GET |
-	    EVHTTP_REQ_POST | EVHTTP_REQ_HEAD | EVHTTP_REQ_PUT |
-	    EVHTTP_REQ_DELETE | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
-	evhttp_set_timeout(http->evhttp, request_timeout);
-	evhttp_set_bevcb(http->evhttp, conn_new_bev, http);
-	evhttp_set_gencb(http->evhttp, http_route_request, http);
-	http->bound = evhttp_bind_socket_with_handle(http->evhttp, host,
-	    (ev_uint16_t)port);
-	if (http->bound == NULL) {
+	TAILQ_INIT(&http->conns);
+	TAILQ_INIT(&http->reqs);
+	http->listener = evconnlistener_new_bind(base, accept_cb, http,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
+	    -1, ai->ai_addr, (int)ai->ai_addrlen);
+	freeaddrinfo(ai);
+	if (http->listener == NULL) {
 		set_err(err, "cannot listen on %s:%d: %s", host, port,
 		    strerror(errno));
-		goto fail;
+		http_free(http);
+		return NULL;
 	}
-	fd = evconnlistener_get_fd(evhttp_bound_socket_get_listener(
-	    http->bound));
-	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) == 0) {
+	if (getsockname(evconnlistener_get_fd(http->listener),
+	    (struct sockaddr *)&ss, &sslen) == 0) {
 		if (ss.ss_family == AF_INET)
 			http->port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
 		else if (ss.ss_family == AF_INET6)
@@ -675,9 +936,6 @@ http_new(struct event_base *base, const char *host, int port, int max_conn,
 	log_info("http.listen", "port=%d max_conn=%d request_timeout_s=%d",
 	    http->port, max_conn, request_timeout);
 	return http;
-fail:
-	http_free(http);
-	return NULL;
 }
 
 int
@@ -714,10 +972,10 @@ http_route(struct http *http, int methods, const char *path, http_handler fn,
 void
 http_stop_accepting(struct http *http)
 {
-	if (http->bound == NULL)
+	if (http->listener == NULL)
 		return;
-	evhttp_del_accept_socket(http->evhttp, http->bound);
-	http->bound = NULL;
+	evconnlistener_free(http->listener);
+	http->listener = NULL;
 	log_info("http.stop_accepting", "inflight=%d open=%d", http->inflight,
 	    http->nconn);
 }
@@ -728,80 +986,90 @@ http_inflight(const struct http *http)
 	return http->inflight;
 }
 
-/* Orphan the records of unanswered requests (see the head comment), free
- * evhttp (and with it every connection and attached request), then our
- * references. */
+/* Orphan the unanswered requests (see the head comment), close every
+ * connection, free the rest. */
 void
 http_free(struct http *http)
 {
+	struct http_request *r;
+
 	if (http == NULL)
 		return;
-	for (size_t i = 0; i < REQ_TAB_SIZE; i++)
-		for (struct http_req *r = req_tab[i]; r != NULL; r = r->hnext)
-			if (r->http == http) {
-				r->http = NULL;
-				r->conn = NULL;
-			}
-	if (http->evhttp != NULL)
-		evhttp_free(http->evhttp);
-	while (http->conns != NULL)
-		conn_drop(http, http->conns);
-	if (http->reap_ev != NULL)
-		event_free(http->reap_ev);
-	if (http->kick_ev != NULL)
-		event_free(http->kick_ev);
+	while ((r = TAILQ_FIRST(&http->reqs)) != NULL) {
+		TAILQ_REMOVE(&http->reqs, r, entry);
+		r->http = NULL;
+		if (r->conn != NULL)
+			r->conn->req = NULL;
+		r->conn = NULL;
+	}
+	while (!TAILQ_EMPTY(&http->conns))
+		conn_free(TAILQ_FIRST(&http->conns));
+	if (http->listener != NULL)
+		evconnlistener_free(http->listener);
 	for (int i = 0; i < http->nroute; i++)
 		free(http->routes[i].path);
 	free(http->routes);
-	free(http->by_fd);
 	free(http);
 }
 
 /* ---- replies ---------------------------------------------------------------- */
 
-/* Send status with the output buffer filled by the caller. */
+/* Answer the request: queue the answer on its connection (if it still has
+ * one) and free the request; the connection reads on, or closes. */
 static void
-send_reply(struct evhttp_request *req, int status, struct evbuffer *buf)
-{
-	req_end(req);
-	evhttp_send_reply(req, status, status_reason(status), buf);
-}
-
-static void
-reply_raw(struct evhttp_request *req, int status, const char *ctype,
+reply_raw(struct http_request *r, int status, const char *ctype,
     const char *text, size_t len)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-	struct evbuffer *buf = evhttp_request_get_output_buffer(req);
+	struct http *http = r->http;
+	struct conn *c = r->conn;
+	int keep, head_only;
 
-	evhttp_remove_header(h, "Content-Type");
-	evhttp_add_header(h, "Content-Type", ctype);
-	evhttp_remove_header(h, "Cache-Control");
-	evhttp_add_header(h, "Cache-Control", "no-store");
-	if (evhttp_request_get_command(req) == EVHTTP_REQ_HEAD) {
-		/* libevent 2.1 would send a HEAD answer's body. */
-		char num[24];
-
-		snprintf(num, sizeof(num), "%zu", len);
-		evhttp_remove_header(h, "Content-Length");
-		evhttp_add_header(h, "Content-Length", num);
-	} else
-		evbuffer_add(buf, text, len);
-	send_reply(req, status, NULL);
+	if (http == NULL) {
+		log_debug("http.answer_dropped", "reason=listener_freed");
+		req_free(r);
+		return;
+	}
+	if (r->handled) {
+		TAILQ_REMOVE(&http->reqs, r, entry);
+		http->inflight--;
+		r->handled = 0;
+	}
+	if (c == NULL) {
+		log_debug("http.answer_dropped", "reason=client_gone");
+		req_free(r);
+		return;
+	}
+	keep = r->head.keep_alive && !c->eof;
+	head_only = r->head.verb == HTTP_VERB_HEAD;
+	conn_write_answer(c, status, ctype, text, len, r, head_only, !keep,
+	    keep && r->head.minor == 0);
+	c->req = NULL;
+	req_free(r);
+	if (!keep) {
+		conn_close_after_output(c);
+		return;
+	}
+	conn_enter_state(c, CONN_HEAD);
+	conn_deadline(c, http->request_timeout);
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
+	    HTTP_OUT_MAX) {
+		/* The client is not reading its answers: read nothing more
+		 * until they are written (conn_write_cb), or the deadline. */
+		c->paused = 1;
+		return;
+	}
+	bufferevent_enable(c->bev, EV_READ);
+	event_active(c->resume, EV_TIMEOUT, 0);
 }
 
 /* Answer status with body, compact; the reference is stolen.  Answers
  * are small: encoded on the stack, on the heap only when they do not fit. */
 void
-http_reply_json(struct evhttp_request *req, int status, json_t *body)
+http_reply_json(struct http_request *req, int status, json_t *body)
 {
 	char stackbuf[2048], *text = stackbuf;
 	size_t len = 0;
 
-	if (req_orphaned(req)) {
-		json_decref(body);
-		return;
-	}
 	if (body != NULL) {
 		len = json_dumpb(body, stackbuf, sizeof(stackbuf),
 		    JSON_COMPACT);
@@ -828,32 +1096,18 @@ http_reply_json(struct evhttp_request *req, int status, json_t *body)
 /* Answer {"error": {...}}; a Retry-After set for this request goes with it
  * (1 second by default for HTTP_ERR_RATE). */
 void
-http_reply_error(struct evhttp_request *req, enum http_err kind,
+http_reply_error(struct http_request *req, enum http_err kind,
     const char *code, const char *field, const char *fmt, ...)
 {
-	struct http_req *r;
-	int retry;
 	char msg[512];
 	va_list ap;
 	json_t *e;
 
-	if (req_orphaned(req))
-		return;
-	r = req_find(req);
-	retry = r != NULL ? r->retry_after : 0;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (kind == HTTP_ERR_RATE && retry <= 0)
-		retry = 1;
-	if (retry > 0) {
-		struct evkeyvalq *h = evhttp_request_get_output_headers(req);
-		char num[16];
-
-		snprintf(num, sizeof(num), "%d", retry);
-		evhttp_remove_header(h, "Retry-After");
-		evhttp_add_header(h, "Retry-After", num);
-	}
+	if (kind == HTTP_ERR_RATE && req->retry_after <= 0)
+		req->retry_after = 1;
 	e = json_pack("{s:s, s:s%}", "code", code, "message", msg,
 	    strnlen(msg, sizeof(msg)));
 	if (e == NULL)  /* msg not UTF-8 */
@@ -869,47 +1123,26 @@ http_reply_error(struct evhttp_request *req, enum http_err kind,
 void
 http_reply_not_allowed(struct http_request *req, int methods)
 {
-	char allow[32];
-
-	if (req_orphaned(req))
-		return;
-	snprintf(allow, sizeof(allow), "%s%s%s",
+	snprintf(req->allow, sizeof(req->allow), "%s%s%s",
 	    methods & HTTP_GET ? "GET, HEAD" : "",
 	    (methods & HTTP_GET) && (methods & HTTP_POST) ? ", " : "",
 	    methods & HTTP_POST ? "POST" : "");
-	evhttp_remove_header(evhttp_request_get_output_headers(req), "Allow");
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
-	    allow);
 	http_reply_error(req, HTTP_ERR_METHOD, "method_not_allowed", NULL,
-	    "method not allowed on this path; use %s", allow);
+	    "method not allowed on this path; use %s", req->allow);
 }
 
 /* Answer a text body; see http.h. */
 void
-http_reply_text(struct evhttp_request *req, int status, const char *ctype,
+http_reply_text(struct http_request *req, int status, const char *ctype,
     const char *text, size_t len)
 {
-	if (!req_orphaned(req))
-		reply_raw(req, status, ctype, text, len);
+	reply_raw(req, status, ctype, text, len);
 }
 
-/* Remembered on the request's record (harmless on an orphan's); a request
- * we did not route gets the header at once. */
 void
-http_set_retry_after(struct evhttp_request *req, int seconds)
+http_set_retry_after(struct http_request *req, int seconds)
 {
-	struct http_req *r = req_find(req);
-	char num[16];
-
-	if (r != NULL) {
-		r->retry_after = seconds;
-		return;
-	}
-	snprintf(num, sizeof(num), "%d", seconds);
-	evhttp_remove_header(evhttp_request_get_output_headers(req),
-	    "Retry-After");
-	evhttp_add_header(evhttp_request_get_output_headers(req),
-	    "Retry-After", num);
+	req->retry_after = seconds;
 }
 
 /* ---- what a handler reads ------------------------------------------------ */
@@ -917,10 +1150,10 @@ http_set_retry_after(struct evhttp_request *req, int seconds)
 int
 http_method(struct http_request *req)
 {
-	switch (evhttp_request_get_command(req)) {
-	case EVHTTP_REQ_GET: return HTTP_GET;
-	case EVHTTP_REQ_HEAD: return HTTP_HEAD;
-	case EVHTTP_REQ_POST: return HTTP_POST;
+	switch (req->head.verb) {
+	case HTTP_VERB_GET: return HTTP_GET;
+	case HTTP_VERB_HEAD: return HTTP_HEAD;
+	case HTTP_VERB_POST: return HTTP_POST;
 	default: return 0;
 	}
 }
@@ -928,26 +1161,65 @@ http_method(struct http_request *req)
 const char *
 http_header(struct http_request *req, const char *name)
 {
-	return evhttp_find_header(evhttp_request_get_input_headers(req), name);
+	return http_head_field(&req->head, name);
 }
 
+static char *
+copy_n(const char *s, size_t n)
+{
+	char *d = xmalloc(n + 1);
+
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+/* Walk "a=1&b=2" for name; the value decoded ('+' is a space) and kept
+ * with the request. */
 const char *
 http_query(struct http_request *req, const char *name)
 {
-	(void)req;
-	(void)name;
-	return NULL;    /* interim */
+	const char *q = req->head.query;
+
+	while (q != NULL && *q != '\0') {
+		const char *amp = strchr(q, '&');
+		size_t plen = amp != NULL ? (size_t)(amp - q) : strlen(q);
+		const char *eq = memchr(q, '=', plen);
+		size_t klen = eq != NULL ? (size_t)(eq - q) : plen;
+		char *k = copy_n(q, klen), *kd, *vd;
+		size_t kdlen = 0, vdlen = 0;
+		int match;
+
+		kd = evhttp_uridecode(k, 1, &kdlen);
+		free(k);
+		match = kd != NULL && strlen(kd) == kdlen &&
+		    strcmp(kd, name) == 0;
+		free(kd);
+		if (match) {
+			char *v = eq != NULL ? copy_n(eq + 1,
+			    plen - klen - 1) : xstrdup("");
+
+			vd = evhttp_uridecode(v, 1, &vdlen);
+			free(v);
+			if (vd == NULL || strlen(vd) != vdlen) {
+				free(vd);
+				return NULL;
+			}
+			req->qv = xrealloc(req->qv,
+			    (size_t)(req->nqv + 1) * sizeof(*req->qv));
+			req->qv[req->nqv++] = vd;
+			return vd;
+		}
+		q = amp != NULL ? amp + 1 : NULL;
+	}
+	return NULL;
 }
 
 const char *
 http_req_body(struct http_request *req, size_t *len)
 {
-	struct evbuffer *in = evhttp_request_get_input_buffer(req);
-
-	*len = evbuffer_get_length(in);
-	if (*len == 0)
-		return "";
-	return (const char *)evbuffer_pullup(in, -1);
+	*len = req->len;
+	return req->body != NULL ? req->body : "";
 }
 
 /* ---- Authorization ---------------------------------------------------------- */
@@ -955,10 +1227,9 @@ http_req_body(struct http_request *req, size_t *len)
 /* The token after "Bearer " (scheme in any case, one or more spaces), or
  * NULL when absent, of another scheme, empty or holding white space. */
 const char *
-http_bearer(struct evhttp_request *req)
+http_bearer(struct http_request *req)
 {
-	const char *v = evhttp_find_header(evhttp_request_get_input_headers(req),
-	    "Authorization");
+	const char *v = http_header(req, "Authorization");
 	const char *tok;
 
 	if (v == NULL)

@@ -1,8 +1,10 @@
 /*
- * http.h - the HTTP side of the daemon: an evhttp listener that routes
- * paths to handlers, reads request bodies into JSON objects, and sends
- * every answer, with protection against slow or idle clients (a cap on
- * open connections and a deadline for each request's headers and body).
+ * http.h - the HTTP side of the daemon: an HTTP/1.1 listener of our own
+ * that routes paths to handlers, reads request bodies into JSON objects,
+ * and sends every answer, framing errors included, as JSON.  No client can
+ * exhaust it: open connections are capped, each connection's input and
+ * output are bounded, and each request has a deadline (see http.c's head
+ * comment for the budgets).
  *
  * http.c holds the listener, the routes, the connections and the answers;
  * http_body.c reads and parses bodies.  This header is the face of both,
@@ -10,11 +12,11 @@
  *
  * Results become HTTP statuses here and nowhere else: handlers name an
  * enum http_err and http.c picks the status.  Handlers may answer later
- * (after a commit or an SMPP response); libevent keeps the request alive
- * until the answer even if the client went away.  Every request handed to
- * a handler must be answered exactly once, through one of the http_reply_*
- * functions (or http_body(), which answers its own errors); after that the
- * evhttp_request belongs to libevent and must not be touched.
+ * (after a commit or an SMPP response); the request stays valid until the
+ * answer even if the client went away or the listener was freed.  Every
+ * request handed to a handler must be answered exactly once, through one
+ * of the http_reply_* functions (or http_body(), which answers its own
+ * errors); the answer frees the request, which must not be touched after.
  *
  * Everything runs on the event_base given to http_new(), in its thread;
  * only http_body_parse() and http_err_status() are pure and may be called
@@ -25,10 +27,6 @@
 
 #include <stddef.h>
 #include <jansson.h>
-
-/* Interim: the request is still libevent's until http.c serves HTTP
- * itself. */
-#define http_request evhttp_request
 
 struct event_base;
 struct http_request;
@@ -50,6 +48,13 @@ enum http_err {
 	HTTP_ERR_RATE,            /* 429 with Retry-After                   */
 	HTTP_ERR_UNAVAILABLE,     /* 503 store full, shutting down          */
 	HTTP_ERR_INTERNAL,        /* 500                                    */
+	/* Framing errors, answered by the listener itself: */
+	HTTP_ERR_TIMEOUT,         /* 408 the request did not arrive in time */
+	HTTP_ERR_URI_TOO_LONG,    /* 414 request line over 8 KiB            */
+	HTTP_ERR_EXPECTATION,     /* 417 an Expect other than 100-continue  */
+	HTTP_ERR_HEADERS_TOO_LARGE, /* 431 head over 16 KiB or 64 fields    */
+	HTTP_ERR_NOT_IMPLEMENTED, /* 501 unknown method or transfer coding  */
+	HTTP_ERR_VERSION,         /* 505 not HTTP/1.0 or HTTP/1.1           */
 };
 
 /* The HTTP status of an error kind: 400 for HTTP_ERR_BAD_REQUEST and so on
@@ -66,7 +71,7 @@ int http_err_status(enum http_err);
 /* A handler gets the request, the part of the decoded path after the
  * route's prefix ("" for exact routes; it lives as long as the call) and
  * the route's arg.  It is called on the loop once per request, after the
- * request's whole body has arrived and passed http_body_check_size().  It
+ * request's whole body has arrived (within HTTP_MAX_BODY).  It
  * answers now or later, exactly once, with http_reply_json,
  * http_reply_error or http_reply_text (or lets http_body() answer an
  * error); until then the request counts in http_inflight(). */
@@ -84,8 +89,8 @@ typedef void (*http_handler)(struct http_request *, const char *rest,
  *
  * Returns a listener with no routes (every path answers 404 until
  * http_route() adds some), owned by the caller and freed with http_free();
- * base must outlive it.  On failure (bad parameters, evhttp errors, the
- * address in use) returns NULL and sets *err (when err is not NULL) to a
+ * base must outlive it.  On failure (bad parameters, an address that does
+ * not resolve or is in use) returns NULL and sets *err (when err is not NULL) to a
  * malloc'd message the caller frees; on success *err is NULL.
  */
 struct http *http_new(struct event_base *base, const char *host, int port,
@@ -119,14 +124,12 @@ void http_stop_accepting(struct http *);
 int http_inflight(const struct http *);
 
 /*
- * Close every connection and free the listener, its routes and evhttp
- * (NULL is allowed).  Route args are not freed.  Requests still
- * unanswered are freed by evhttp with their connections: answering one
- * afterwards with http_reply_json, http_reply_error or http_reply_text is
- * safe and does nothing (the reply's body is freed), so a handler whose
- * answer comes after a commit need not know the listener is gone.  Any
- * other use of such a request (http_body, http_bearer, evhttp_*) is a use
- * after free.  Not to be called from inside a handler.
+ * Close every connection and free the listener and its routes (NULL is
+ * allowed).  Route args are not freed.  Requests still unanswered stay
+ * valid, orphaned: answering one afterwards with http_reply_json,
+ * http_reply_error or http_reply_text sends nothing and frees it, so a
+ * handler whose answer comes after a commit need not know the listener is
+ * gone.  Not to be called from inside a handler.
  */
 void http_free(struct http *);
 
@@ -136,7 +139,7 @@ void http_free(struct http *);
  * Answer status with body, compact JSON, as application/json with
  * Cache-Control: no-store.  The reference to body is stolen, whatever
  * happens; a NULL body or one that cannot be encoded gives a 500 JSON
- * error instead.  The request is answered and belongs to libevent after.
+ * error instead.  The request is answered and freed.
  */
 void http_reply_json(struct http_request *, int status, json_t *body);
 
@@ -224,11 +227,5 @@ json_t *http_body_try(struct http_request *, int allow_form,
 json_t *http_body_parse(const char *ctype, const char *body, size_t len,
     int allow_form, enum http_err *kind, const char **err);
 
-/*
- * 0 when the request's body is within HTTP_MAX_BODY; -1 once a JSON 413
- * has been sent because its Content-Length or the body read says more.
- * The router asks it before any handler sees the request.
- */
-int http_body_check_size(struct http_request *);
 
 #endif

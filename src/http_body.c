@@ -3,10 +3,10 @@
  * JSON, urlencoded and multipart parsers that turn a body into a json_t
  * object for the handlers.
  *
- * Everything here is pure but for the three functions that take an
- * evhttp_request: http_body_check_size() (the router asks it before any
- * handler runs), http_body() and http_body_try().  They read the body evhttp
- * has already gathered in full and hand it to http_body_parse(), which sees
+ * Everything here is pure but for the two functions that take a request:
+ * http_body() and http_body_try().  They read the body the listener has
+ * already gathered in full (within HTTP_MAX_BODY: http.c refuses a larger
+ * one while reading it) and hand it to http_body_parse(), which sees
  * only memory, so that check_http and the fuzz target can call it without
  * a listener.  http.c owns the connection and the answer; the one answer
  * sent from here (http_body()'s error) goes through http_reply_error(),
@@ -28,14 +28,13 @@
 #include <string.h>
 #include <strings.h>
 
-
 #include "http.h"
 #include "util.h"
 
 #define STR(x) #x
 #define XSTR(x) STR(x)
 
-/* The answer to every body over the limit, whichever check finds it. */
+/* The answer to a body over the limit (http_body_parse's own check). */
 static const char too_large_msg[] =
     "the body is larger than " XSTR(HTTP_MAX_BODY) " octets";
 
@@ -486,31 +485,4 @@ http_body(struct http_request *req, int allow_form)
 	if ((v = body_parse(ctype, body, len, allow_form, &pe)) == NULL)
 		http_reply_error(req, pe.kind, pe.code, NULL, "%s", pe.msg);
 	return v;
-}
-
-/* 0, or -1 once a JSON 413 has gone out: the request declares a length
- * over the limit (a chunked body has none and is measured as read). */
-int
-http_body_check_size(struct http_request *req)
-{
-	const char *cl = http_header(req, "Content-Length");
-	size_t len;
-	int over;
-
-	http_req_body(req, &len);
-	over = len > HTTP_MAX_BODY;
-
-	if (!over && cl != NULL) {
-		char *end;
-		unsigned long long n;
-
-		errno = 0;
-		n = strtoull(cl, &end, 10);
-		over = errno == 0 && end != cl && n > HTTP_MAX_BODY;
-	}
-	if (!over)
-		return 0;
-	http_reply_error(req, HTTP_ERR_TOO_LARGE, "body_too_large", NULL, "%s",
-	    too_large_msg);
-	return -1;
 }
