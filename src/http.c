@@ -167,6 +167,7 @@ struct http {
 	struct req_list reqs;               /* with handlers */
 	int inflight;
 	struct log_limit log_refused, log_deadline, log_bad, log_slow;
+	struct event *held_ev;              /* reports lines held back */
 };
 
 /* The status and reason of each error kind: the one mapping. */
@@ -195,6 +196,14 @@ static const struct {
 };
 
 static void conn_advance(struct conn *);
+
+/* The repeated events, each with its limiter, for held_cb. */
+#define HELD_EVENTS(http) { \
+	{ &(http)->log_refused, LOG_WARN, "http.conn_refused" }, \
+	{ &(http)->log_deadline, LOG_INFO, "http.deadline" }, \
+	{ &(http)->log_bad, LOG_INFO, "http.refused" }, \
+	{ &(http)->log_slow, LOG_INFO, "http.unread_answers" }, \
+}
 
 /* The HTTP status of an error kind (500 for a value out of range). */
 int
@@ -259,6 +268,55 @@ conn_enter_state(struct conn *c, enum conn_state st)
 	log_debug("http.conn", "id=%" PRIu64 " state=%s->%s", c->id,
 	    conn_strstate(c->state), conn_strstate(st));
 	c->state = st;
+}
+
+/* A line was held back: make sure its count is reported, even if no
+ * event of its kind comes again. */
+static void
+log_held(struct http *http)
+{
+	struct timeval tv = { LOG_EVERY_MS / 1000, (LOG_EVERY_MS % 1000) *
+	    1000 + 100 * 1000 };
+
+	if (!evtimer_pending(http->held_ev, NULL))
+		evtimer_add(http->held_ev, &tv);
+}
+
+/* Report what each limiter held back since its last line. */
+static void
+held_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http *http = arg;
+	struct {
+		struct log_limit *l;
+		enum log_level level;
+		const char *event;
+	} ev[] = HELD_EVENTS(http);
+	int64_t now = util_mono_ms();
+	int again = 0;
+	unsigned n;
+
+	for (size_t i = 0; i < sizeof(ev) / sizeof(ev[0]); i++) {
+		if (ev[i].l->suppressed == 0)
+			continue;
+		if (log_limit_ok(ev[i].l, now, LOG_EVERY_MS, &n))
+			log_event(ev[i].level, ev[i].event, "suppressed=%u", n);
+		else
+			again = 1;
+	}
+	if (again)
+		log_held(http);
+}
+
+/* May this repeated event be logged now?  If not it is counted, and the
+ * count reported within a second or so. */
+static int
+log_ok(struct http *http, struct log_limit *l, unsigned *held)
+{
+	if (log_limit_ok(l, util_mono_ms(), LOG_EVERY_MS, held))
+		return 1;
+	log_held(http);
+	return 0;
 }
 
 /* ---- requests ----------------------------------------------------------- */
@@ -418,7 +476,7 @@ conn_refuse(struct conn *c, const struct http_refusal *why)
 	size_t n;
 	json_t *e;
 
-	if (log_limit_ok(&http->log_bad, util_mono_ms(), LOG_EVERY_MS, &held))
+	if (log_ok(http, &http->log_bad, &held))
 		log_info("http.refused", "id=%" PRIu64 " status=%d code=%s "
 		    "suppressed=%u", c->id, http_err_status(why->kind),
 		    why->code, held);
@@ -791,8 +849,8 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (c->state == CONN_BUSY)
 		return;
-	if (log_limit_ok(c->paused ? &http->log_slow : &http->log_deadline,
-	    util_mono_ms(), LOG_EVERY_MS, &held))
+	if (log_ok(http, c->paused ? &http->log_slow : &http->log_deadline,
+	    &held))
 		log_info(c->paused ? "http.unread_answers" : "http.deadline",
 		    "id=%" PRIu64 " state=%s timeout_s=%d suppressed=%u",
 		    c->id, conn_strstate(c->state), http->request_timeout,
@@ -831,8 +889,7 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	unsigned held;
 
 	if (http->nconn >= http->max_conn) {
-		if (log_limit_ok(&http->log_refused, util_mono_ms(),
-		    LOG_EVERY_MS, &held))
+		if (log_ok(http, &http->log_refused, &held))
 			log_warn("http.conn_refused", "open=%d max=%d "
 			    "suppressed=%u", http->nconn, http->max_conn, held);
 		if (busylen == 0)
@@ -915,6 +972,7 @@ http_new(struct event_base *base, const char *host, int port, int max_conn,
 	http->request_timeout = request_timeout;
 	TAILQ_INIT(&http->conns);
 	TAILQ_INIT(&http->reqs);
+	http->held_ev = evtimer_new(base, held_cb, http);
 	http->listener = evconnlistener_new_bind(base, accept_cb, http,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
 	    -1, ai->ai_addr, (int)ai->ai_addrlen);
@@ -1006,6 +1064,8 @@ http_free(struct http *http)
 		conn_free(TAILQ_FIRST(&http->conns));
 	if (http->listener != NULL)
 		evconnlistener_free(http->listener);
+	if (http->held_ev != NULL)
+		event_free(http->held_ev);
 	for (int i = 0; i < http->nroute; i++)
 		free(http->routes[i].path);
 	free(http->routes);

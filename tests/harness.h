@@ -49,6 +49,7 @@ struct harness {
 	char country[4];      /* [verify] default_country, default US */
 	char sim_args[256];   /* extra simulator arguments */
 	char server_extra[256]; /* more lines for the [server] section */
+	char log_level[8];    /* [server] log_level; empty: debug */
 	char extra_conf[1024];
 	/* the first simulator's [smsc NAME] ("sim"; empty: the
 	 * configuration has no section for it, as a reload may add one) and
