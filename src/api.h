@@ -41,4 +41,17 @@ void api_send_error(struct http_request *, const struct flow_send *);
  * text into *out, NULL when absent.  0, or -1 after answering 422. */
 int api_read_metadata(struct http_request *, json_t *body, char **out);
 
+/* ---- JSON types, for every API's field readers (pure) ---- */
+
+/* A JSON value's type as error messages name it: "a string", "a number",
+ * "a boolean", "an object", "an array" or "null". */
+const char *api_json_kind(const json_t *);
+/* 1 with *out set when j is a JSON number with a whole value (4, and 4.0
+ * or 4e0, which JSON does not tell from 4) between -2^53 and 2^53; 0 for
+ * anything else: 4.5, "4", true, NULL. */
+int api_json_whole(const json_t *j, long long *out);
+/* The text of a JSON string, or NULL when j is not a string or holds a
+ * NUL (which C would silently cut it at). */
+const char *api_json_str(const json_t *j);
+
 #endif

@@ -54,72 +54,115 @@
 
 /* ---- field readers (no answer: each API words its own errors) ---------- */
 
-/* A string field, or NULL when absent, null or empty.  Returns -1 when
- * it is there but not a string (numbers are read as text: a form has only
- * strings, a JSON client may send digits as a number). */
+/*
+ * Types.  A form has only strings; a JSON body has the types each seed's
+ * document gives, and where a seed is a form API its JSON bodies take what
+ * its forms take:
+ *   000  form or JSON.  Its document lists parameters, not a JSON schema,
+ *        and its integer parameters (code-length, security-code) arrive
+ *        as strings from every form client: in JSON either a number or a
+ *        string of digits.  Its string parameters (number, country-code,
+ *        language-code, api-key) must be strings.
+ *   002  form data only in its document; JSON (ours) as its forms: every
+ *        field a string, the code too.
+ *   003  JSON: phone and template strings, code_length and
+ *        expiry_minutes JSON numbers (its document: "number"; it allows no
+ *        strings), metadata an object.
+ * A value of another type is refused, never read as something else.
+ */
+
+/* What get_int and get_code answer for a value of the wrong JSON type,
+ * besides -1 for one of the right type but a wrong value. */
+#define BAD_TYPE (-2)
+
+/* A string field: 1 with *out set, 0 when absent, null or empty (*out
+ * NULL), BAD_TYPE when it is there but not a string (or holds a NUL). */
 static int
-get_str(json_t *body, const char *name, const char **out, char *num,
-    size_t numsize)
+get_str(json_t *body, const char *name, const char **out)
 {
 	json_t *j = json_object_get(body, name);
 
 	*out = NULL;
 	if (j == NULL || json_is_null(j))
 		return 0;
-	if (json_is_integer(j) && num != NULL) {
-		snprintf(num, numsize, "%lld", (long long)json_integer_value(j));
-		*out = num;
-		return 1;
-	}
-	if (!json_is_string(j))
-		return -1;
-	if (json_string_value(j)[0] == '\0')
+	if ((*out = api_json_str(j)) == NULL)
+		return BAD_TYPE;
+	if (**out == '\0') {
+		*out = NULL;
 		return 0;
-	*out = json_string_value(j);
+	}
 	return 1;
 }
 
-/* An integer field within lo..hi, as a JSON integer or a string of
- * digits.  0 absent (*out unchanged), 1, -1 bad. */
+/* A whole number field within lo..hi: a JSON number, or, when digits_ok,
+ * a string of digits (with spaces around it, as forms may write it).  0
+ * absent (*out unchanged), 1, -1 not a whole number in range, BAD_TYPE. */
 static int
-get_int(json_t *body, const char *name, int lo, int hi, int *out)
+get_int(json_t *body, const char *name, int lo, int hi, int digits_ok,
+    int *out)
 {
-	char num[24];
+	json_t *j = json_object_get(body, name);
 	const char *s;
 	char *end;
 	long long v;
 
-	switch (get_str(body, name, &s, num, sizeof(num))) {
-	case 0:
+	if (j == NULL || json_is_null(j))
 		return 0;
-	case -1:
-		return -1;
+	if (json_is_number(j)) {
+		if (!api_json_whole(j, &v))
+			return -1;
+	} else if (!json_is_string(j) || !digits_ok) {
+		return BAD_TYPE;
+	} else {
+		switch (get_str(body, name, &s)) {
+		case 0:
+			return 0;       /* "" from a form: left out */
+		case BAD_TYPE:
+			return BAD_TYPE;
+		}
+		while (*s == ' ')
+			s++;
+		if (!isdigit((unsigned char)*s))
+			return -1;
+		v = strtoll(s, &end, 10);
+		while (*end == ' ')
+			end++;
+		if (*end != '\0')
+			return -1;
 	}
-	while (*s == ' ')
-		s++;
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	v = strtoll(s, &end, 10);
-	while (*end == ' ')
-		end++;
-	if (*end != '\0' || v < lo || v > hi)
+	if (v < lo || v > hi)
 		return -1;
 	*out = (int)v;
 	return 1;
 }
 
-/* A code field: 4..12 digits.  0 absent, 1 with buf filled, -1 bad. */
+/* A code field: a string of 4..12 digits or, when number_ok, a JSON
+ * number of as many digits.  0 absent, 1 with buf (size > 12) filled,
+ * -1 not 4..12 digits, BAD_TYPE. */
 static int
-get_code(json_t *body, const char *name, char *buf, size_t size)
+get_code(json_t *body, const char *name, int number_ok, char *buf,
+    size_t size)
 {
+	json_t *j = json_object_get(body, name);
 	const char *s;
-	int rc = get_str(body, name, &s, buf, size);
+	long long v;
+	int rc;
 
-	if (rc <= 0)
+	buf[0] = '\0';
+	if (j != NULL && json_is_number(j)) {
+		if (!number_ok)
+			return BAD_TYPE;
+		if (!api_json_whole(j, &v) || v < 0)
+			return -1;
+		snprintf(buf, size, "%lld", v);
+		return verify_code_valid(buf) ? 1 : -1;
+	}
+	if ((rc = get_str(body, name, &s)) != 1)
 		return rc;
-	if (s != buf)
-		util_strlcpy(buf, s, size);
-	return verify_code_valid(buf) ? 1 : -1;
+	if (strlen(s) >= size || !verify_code_valid(s))
+		return -1;
+	memcpy(buf, s, strlen(s) + 1);
+	return 1;
 }
 
 /* The key of the request: a Bearer token, else the field (form or JSON),
@@ -130,8 +173,7 @@ get_key(const struct api *api, struct http_request *req, json_t *body,
 {
 	const char *token = http_bearer(req);
 
-	if (token == NULL && body != NULL && get_str(body, field, &token,
-	    NULL, 0) < 0)
+	if (token == NULL && body != NULL && get_str(body, field, &token) < 0)
 		token = NULL;
 	if (token == NULL)
 		token = http_header(req, field);
@@ -146,10 +188,10 @@ get_region(json_t *body, const char *name, char *out, size_t size)
 	const char *s;
 
 	out[0] = '\0';
-	switch (get_str(body, name, &s, NULL, 0)) {
+	switch (get_str(body, name, &s)) {
 	case 0:
 		return 0;
-	case -1:
+	case BAD_TYPE:
 		return -1;
 	}
 	if (strlen(s) != 2 || size < 3)
@@ -283,11 +325,15 @@ static int
 number_000(struct http_request *req, json_t *body, char *number,
     size_t nsize, char *region, size_t rsize)
 {
-	char num[24];
 	const char *s;
 
-	if (get_str(body, "number", &s, num, sizeof(num)) != 1) {
+	switch (get_str(body, "number", &s)) {
+	case 0:
 		err_000(req, 400, 1, "number is required");
+		return -1;
+	case BAD_TYPE:
+		err_000(req, 400, 1, "number must be a string, not %s",
+		    api_json_kind(json_object_get(body, "number")));
 		return -1;
 	}
 	if (get_region(body, "country-code", region, rsize) < 0) {
@@ -318,13 +364,13 @@ api_sms_verify(struct http_request *req, const char *rest, void *arg)
 		goto fail;
 	fs->phone = fs->phone_buf;
 	fs->region = fs->region_buf[0] ? fs->region_buf : NULL;
-	if (get_int(body, "code-length", VERIFY_CODE_MIN, VERIFY_CODE_MAX,
+	if (get_int(body, "code-length", VERIFY_CODE_MIN, VERIFY_CODE_MAX, 1,
 	    &fs->code_length) < 0) {
 		err_000(req, 400, 1, "code-length must be an integer from %d "
 		    "to %d", VERIFY_CODE_MIN, VERIFY_CODE_MAX);
 		goto fail;
 	}
-	if ((rc = get_code(body, "security-code", fs->code,
+	if ((rc = get_code(body, "security-code", 1, fs->code,
 	    sizeof(fs->code))) < 0) {
 		err_000(req, 400, 1, "security-code must be 4 to 12 digits");
 		goto fail;
@@ -332,7 +378,7 @@ api_sms_verify(struct http_request *req, const char *rest, void *arg)
 	fs->has_code = rc == 1;
 	/* Without language-code: the key's template or language, else en
 	 * (the seed's default). */
-	if (get_str(body, "language-code", &fs->language, NULL, 0) < 0 ||
+	if (get_str(body, "language-code", &fs->language) < 0 ||
 	    (fs->language != NULL && !template_lang_valid(fs->language))) {
 		err_000(req, 400, 1, "language-code must be one of de en es "
 		    "fr it pt ru");
@@ -375,7 +421,7 @@ api_verify_security_code(struct http_request *req, const char *rest,
 	if (number_000(req, body, number, sizeof(number), region,
 	    sizeof(region)) < 0)
 		goto out;
-	if (get_code(body, "security-code", code, sizeof(code)) != 1) {
+	if (get_code(body, "security-code", 1, code, sizeof(code)) != 1) {
 		err_000(req, 400, 1, "security-code must be 4 to 12 digits");
 		goto out;
 	}
@@ -475,7 +521,7 @@ api_002_send(struct http_request *req, const char *rest, void *arg)
 		answer_002(req, NULL, util_now(), "", R002_BODY);
 		return;
 	}
-	if (get_str(body, "from", &from, NULL, 0) < 0)
+	if (get_str(body, "from", &from) < 0)
 		from = "";
 	if ((key = get_key(api, req, body, "apiKey")) < 0) {
 		answer_002(req, NULL, util_now(), from, R002_KEY);
@@ -486,7 +532,7 @@ api_002_send(struct http_request *req, const char *rest, void *arg)
 	fs->hold = body;
 	fs->expiry = EXPIRY_002;
 	fs->tmpl = TEXT_002;
-	if (get_str(body, "to", &fs->phone, NULL, 0) != 1) {
+	if (get_str(body, "to", &fs->phone) != 1) {
 		answer_002(req, NULL, util_now(), from, R002_TO);
 		goto fail;
 	}
@@ -496,7 +542,7 @@ api_002_send(struct http_request *req, const char *rest, void *arg)
 		goto fail;
 	}
 	fs->sender = from;
-	if (get_str(body, "message", &msg, NULL, 0) < 0 ||
+	if (get_str(body, "message", &msg) < 0 ||
 	    (msg != NULL && (strlen(msg) > FLOW_MAX_TEMPLATE ||
 	    strstr(msg, "##code##") == NULL))) {
 		answer_002(req, NULL, util_now(), from, R002_MESSAGE);
@@ -564,13 +610,13 @@ api_002_check(struct http_request *req, const char *rest, void *arg)
 		answer_002_check(req, C002_FIELD, "");
 		return;
 	}
-	if (get_str(body, "to", &to, NULL, 0) < 0)
+	if (get_str(body, "to", &to) < 0)
 		to = NULL;
 	if ((key = get_key(api, req, body, "apiKey")) < 0) {
 		answer_002_check(req, C002_KEY, to ? to : "");
 		goto out;
 	}
-	if (to == NULL || get_code(body, "code", code, sizeof(code)) != 1) {
+	if (to == NULL || get_code(body, "code", 0, code, sizeof(code)) != 1) {
 		answer_002_check(req, C002_FIELD, to ? to : "");
 		goto out;
 	}
@@ -621,6 +667,38 @@ sent_003(struct flow_send *fs, const struct verif *v)
 	    "expires_at", time_003(v->expires_at)));
 }
 
+/* 422 invalid_field: name is not of the JSON type want ("a string"). */
+static void
+type_003(struct http_request *req, json_t *body, const char *name,
+    const char *want)
+{
+	http_reply_error(req, HTTP_ERR_INVALID, "invalid_field", name,
+	    "%s must be %s, not %s", name, want,
+	    api_json_kind(json_object_get(body, name)));
+}
+
+/* A whole number field lo..hi, a JSON number only (the document's type
+ * is "number").  As get_int(), or -1 after answering 422. */
+static int
+int_003(struct http_request *req, json_t *body, const char *name, int lo,
+    int hi, int *out)
+{
+	switch (get_int(body, name, lo, hi, 0, out)) {
+	case BAD_TYPE:
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_field", name,
+		    "%s must be a JSON number from %d to %d, not %s", name,
+		    lo, hi, api_json_kind(json_object_get(body, name)));
+		return -1;
+	case -1:
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_field", name,
+		    "%s must be a whole number from %d to %d", name, lo, hi);
+		return -1;
+	case 0:
+		return 0;
+	}
+	return 1;
+}
+
 static void
 api_003_send(struct http_request *req, const char *rest, void *arg)
 {
@@ -637,33 +715,31 @@ api_003_send(struct http_request *req, const char *rest, void *arg)
 	fs->hold = body;
 	fs->code_length = CODE_003_DEFAULT;
 	fs->tmpl = TEXT_003;
-	if (get_str(body, "phone", &fs->phone, NULL, 0) != 1) {
+	switch (get_str(body, "phone", &fs->phone)) {
+	case 0:
 		http_reply_error(req, HTTP_ERR_INVALID, "missing_field",
 		    "phone", "phone is required (a string such as "
 		    "+14155551234)");
 		goto fail;
+	case BAD_TYPE:
+		type_003(req, body, "phone", "a string");
+		goto fail;
 	}
-	if (get_str(body, "template", &fs->tmpl, NULL, 0) < 0 ||
-	    (fs->tmpl != NULL && strstr(fs->tmpl, "{code}") == NULL)) {
+	if (get_str(body, "template", &fs->tmpl) == BAD_TYPE) {
+		type_003(req, body, "template", "a string");
+		goto fail;
+	}
+	if (fs->tmpl != NULL && strstr(fs->tmpl, "{code}") == NULL) {
 		http_reply_error(req, HTTP_ERR_INVALID, "invalid_template",
-		    "template", "template must be a string containing {code}");
+		    "template", "template must contain {code}");
 		goto fail;
 	}
 	if (fs->tmpl == NULL)
 		fs->tmpl = TEXT_003;
-	if (get_int(body, "code_length", CODE_003_MIN, CODE_003_MAX,
-	    &fs->code_length) < 0) {
-		http_reply_error(req, HTTP_ERR_INVALID, "invalid_field",
-		    "code_length", "code_length must be an integer from %d to "
-		    "%d", CODE_003_MIN, CODE_003_MAX);
+	if (int_003(req, body, "code_length", CODE_003_MIN, CODE_003_MAX,
+	    &fs->code_length) < 0 ||
+	    int_003(req, body, "expiry_minutes", 1, 60, &minutes) < 0)
 		goto fail;
-	}
-	if (get_int(body, "expiry_minutes", 1, 60, &minutes) < 0) {
-		http_reply_error(req, HTTP_ERR_INVALID, "invalid_field",
-		    "expiry_minutes", "expiry_minutes must be an integer from "
-		    "1 to 60");
-		goto fail;
-	}
 	fs->expiry = minutes * 60;
 	if (api_read_metadata(req, body, &fs->metadata) < 0)
 		goto fail;

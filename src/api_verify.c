@@ -13,9 +13,14 @@
  * failure, and the HMAC is computed even when there is nothing to compare
  * it with, so neither timing nor shape tells why a check failed.  Codes are
  * never logged nor returned.
+ *
+ * Types are strict: each field has one JSON type and any other is refused
+ * with 422 invalid_field naming the field (before anything is stored or
+ * sent).  Strings are strings, a code too ("012345": as a number 012345
+ * is not JSON, and 12345 is another code); numbers are JSON numbers with
+ * a whole value (never "4"); metadata is an object; null is the field
+ * left out.  Fields we do not know are ignored.
  */
-#include <ctype.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -117,7 +122,67 @@ verif_json(const struct verif *v)
 	return o;
 }
 
+/* ---- JSON types ------------------------------------------------------- */
+
+const char *
+api_json_kind(const json_t *j)
+{
+	switch (json_typeof(j)) {
+	case JSON_STRING: return "a string";
+	case JSON_INTEGER:
+	case JSON_REAL: return "a number";
+	case JSON_TRUE:
+	case JSON_FALSE: return "a boolean";
+	case JSON_OBJECT: return "an object";
+	case JSON_ARRAY: return "an array";
+	case JSON_NULL: break;
+	}
+	return "null";
+}
+
+#define API_WHOLE_MAX 9007199254740992.0        /* 2^53 */
+
+int
+api_json_whole(const json_t *j, long long *out)
+{
+	double d;
+
+	if (json_is_integer(j)) {
+		*out = (long long)json_integer_value(j);
+		return 1;
+	}
+	if (!json_is_real(j))
+		return 0;
+	d = json_real_value(j);
+	/* Inside +-2^53 every whole double converts exactly. */
+	if (!(d >= -API_WHOLE_MAX && d <= API_WHOLE_MAX) ||
+	    (double)(long long)d != d)
+		return 0;
+	*out = (long long)d;
+	return 1;
+}
+
+const char *
+api_json_str(const json_t *j)
+{
+	const char *s = json_string_value(j);
+
+	if (s == NULL || strlen(s) != json_string_length(j))
+		return NULL;
+	return s;
+}
+
 /* ---- field readers ---------------------------------------------------- */
+
+/* 422 invalid_field: name is of the wrong JSON type, j, instead of want
+ * ("a string", ...). */
+static void
+reply_type(struct http_request *req, const char *name, const char *want,
+    const json_t *j)
+{
+	http_reply_error(req, HTTP_ERR_INVALID, "invalid_field", name,
+	    "%s must be %s, not %s", name, want, api_json_kind(j));
+}
 
 /* Read an optional string field.  Returns 0 (absent: *out NULL), 1, or -1
  * after answering 422. */
@@ -131,16 +196,19 @@ opt_str(struct http_request *req, json_t *body, const char *name,
 	if (j == NULL || json_is_null(j))
 		return 0;
 	if (!json_is_string(j)) {
-		http_reply_error(req, HTTP_ERR_INVALID, "invalid_field", name,
-		    "%s must be a string", name);
+		reply_type(req, name, "a string", j);
 		return -1;
 	}
-	*out = json_string_value(j);
+	if ((*out = api_json_str(j)) == NULL) {
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_field", name,
+		    "%s must not contain NUL characters", name);
+		return -1;
+	}
 	return 1;
 }
 
-/* Read an optional integer field within lo..hi (a string of digits is
- * accepted too).  Returns 0 (absent), 1, or -1 after answering 422. */
+/* Read an optional whole number field within lo..hi: a JSON number, never
+ * a string.  Returns 0 (absent), 1, or -1 after answering 422. */
 static int
 opt_int(struct http_request *req, json_t *body, const char *name, int lo,
     int hi, int *out)
@@ -150,52 +218,47 @@ opt_int(struct http_request *req, json_t *body, const char *name, int lo,
 
 	if (j == NULL || json_is_null(j))
 		return 0;
-	if (json_is_integer(j)) {
-		v = json_integer_value(j);
-	} else if (json_is_string(j)) {
-		const char *s = json_string_value(j);
-		char *end;
-		if (*s == '\0' || !isdigit((unsigned char)*s))
-			goto bad;
-		v = strtoll(s, &end, 10);
-		if (*end != '\0')
-			goto bad;
-	} else {
-		goto bad;
+	if (!json_is_number(j)) {
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_field", name,
+		    "%s must be a JSON number from %d to %d, not %s", name,
+		    lo, hi, api_json_kind(j));
+		return -1;
 	}
-	if (v < lo || v > hi)
-		goto bad;
+	if (!api_json_whole(j, &v) || v < lo || v > hi) {
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_field", name,
+		    "%s must be a whole number from %d to %d", name, lo, hi);
+		return -1;
+	}
 	*out = (int)v;
 	return 1;
-bad:
-	http_reply_error(req, HTTP_ERR_INVALID, "invalid_field", name,
-	    "%s must be an integer from %d to %d", name, lo, hi);
-	return -1;
 }
 
-/* The code field of a check or a caller-supplied code: a string of 4..12
- * digits (an integer is accepted).  Returns 1 with buf filled, 0 absent,
- * -1 after answering 422. */
+/* The code field of a check or a caller-supplied code: a JSON string of
+ * 4..12 digits (a number is refused: 012345 is not JSON, and 12345 would
+ * be another code).  Returns 1 with buf (size > 12) filled, 0 absent, -1
+ * after answering 422: invalid_field for another type, invalid_code for a
+ * string that is not 4..12 digits. */
 static int
 read_code(struct http_request *req, json_t *body, const char *name,
     char *buf, size_t size)
 {
 	json_t *j = json_object_get(body, name);
+	const char *s;
 
+	buf[0] = '\0';
 	if (j == NULL || json_is_null(j))
 		return 0;
-	if (json_is_integer(j) && json_integer_value(j) >= 0)
-		snprintf(buf, size, "%lld",
-		    (long long)json_integer_value(j));
-	else if (json_is_string(j))
-		util_strlcpy(buf, json_string_value(j), size);
-	else
-		buf[0] = '\0';
-	if (!verify_code_valid(buf)) {
+	if (!json_is_string(j)) {
+		reply_type(req, name, "a string of 4 to 12 digits", j);
+		return -1;
+	}
+	if ((s = api_json_str(j)) == NULL || strlen(s) >= size ||
+	    !verify_code_valid(s)) {
 		http_reply_error(req, HTTP_ERR_INVALID, "invalid_code", name,
 		    "%s must be 4 to 12 digits", name);
 		return -1;
 	}
+	memcpy(buf, s, strlen(s) + 1);
 	return 1;
 }
 
@@ -427,6 +490,11 @@ api_check(struct http_request *req, const char *rest, void *arg)
 		    "id or phone is required");
 		goto out;
 	}
+	if (id == NULL && country != NULL && !phone_region_valid(country)) {
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_country",
+		    "country", "country must be an ISO 3166 alpha-2 code");
+		goto out;
+	}
 	if (id == NULL && read_phone(api, req, key, phone, country, "phone",
 	    e164, sizeof(e164)) < 0)
 		goto out;
@@ -483,25 +551,46 @@ cancel_done(void *arg, enum flow_err err, const struct verif *v)
 	}
 }
 
+/*
+ * Everything under /v1/verifications/ that no exact route took:
+ *
+ *   {id}          GET (HEAD)
+ *   {id}/cancel   POST, with an empty body or a JSON object (no fields)
+ *   check         POST only, which its exact route serves: any other
+ *                 method lands here and is answered 405, not taken for
+ *                 an id
+ *
+ * The path's shape and method are answered first, without the key, as
+ * the router answers them for exact routes: 405 with Allow, or 404 for a
+ * path that names no endpoint.
+ */
 static void
 api_one(struct http_request *req, const char *rest, void *arg)
 {
 	struct api *api = arg;
 	int method = http_method(req);
 	const char *slash = strchr(rest, '/');
-	size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest);
+	size_t idlen = slash ? (size_t)(slash - rest) : strlen(rest), len;
 	char id[40];
 	struct verif v;
+	json_t *body;
 	int key;
+
+	if (slash == NULL && strcmp(rest, "check") == 0)
+		return http_reply_not_allowed(req, HTTP_POST);
+	if (slash != NULL && strcmp(slash, "/cancel") != 0) {
+		http_reply_error(req, HTTP_ERR_NOT_FOUND, "not_found", NULL,
+		    "no such endpoint");
+		return;
+	}
+	if (slash == NULL && method != HTTP_GET && method != HTTP_HEAD)
+		return http_reply_not_allowed(req, HTTP_GET);
+	if (slash != NULL && method != HTTP_POST)
+		return http_reply_not_allowed(req, HTTP_POST);
 
 	if ((key = api_auth(api, req, http_bearer(req))) < 0)
 		return;
 	if (slash == NULL) {
-		if (method != HTTP_GET && method != HTTP_HEAD) {
-			http_reply_error(req, HTTP_ERR_METHOD,
-			    "method_not_allowed", NULL, "use GET");
-			return;
-		}
 		if (path_id(rest, idlen, id, sizeof(id)) < 0 ||
 		    flow_get(api->flow, key, id, &v) != FLOW_OK)
 			return reply_not_found(req);
@@ -509,15 +598,12 @@ api_one(struct http_request *req, const char *rest, void *arg)
 		verif_clear(&v);
 		return;
 	}
-	if (strcmp(slash, "/cancel") != 0) {
-		http_reply_error(req, HTTP_ERR_NOT_FOUND, "not_found", NULL,
-		    "no such endpoint");
-		return;
-	}
-	if (method != HTTP_POST) {
-		http_reply_error(req, HTTP_ERR_METHOD, "method_not_allowed",
-		    NULL, "use POST");
-		return;
+	/* A cancel takes no fields; a body, if any, is still JSON. */
+	http_req_body(req, &len);
+	if (len > 0) {
+		if ((body = http_body(req, 0)) == NULL)
+			return;
+		json_decref(body);
 	}
 	if (path_id(rest, idlen, id, sizeof(id)) < 0)
 		return reply_not_found(req);

@@ -221,7 +221,10 @@ flow_sender_valid(const char *s)
 /* Cancel the pending verification of (key, phone), if any; tell whether
  * it was recent enough to count as a repeat: last (smsc_size octets)
  * gets the name of its SMSC ("" when none) and *attempt its attempt
- * number (0 when none). */
+ * number (0 when none).  A locked one (max attempts) still counts as the
+ * last send to the number: a new send soon after it is a repeat, goes
+ * over the next SMSC, and the locked one stays locked (its place in the
+ * store's index goes to the new one). */
 static void
 cancel_pending(struct flow *f, const char *key, const char *phone,
     char *last, size_t smsc_size, int *attempt)

@@ -142,8 +142,9 @@ typedef void (*flow_check_cb)(void *arg, int result,
     const struct flow_check *fc);
 
 /* Check code against the verification id (or, when id is NULL, the
- * pending one of (key, e164)).  Costs the same and answers at the same
- * point of the loop whatever the outcome. */
+ * pending one of (key, e164), or the locked one until a new send: that
+ * answers VERIFY_LOCKED, not not_found).  Costs the same and answers at
+ * the same point of the loop whatever the outcome. */
 void flow_check(struct flow *, int key, const char *id, const char *e164,
     const char *code, flow_check_cb, void *arg);
 

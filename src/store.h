@@ -159,11 +159,14 @@ void store_close(struct store *);
  *   pending   (key, phone) -> the id of the verification that most
  *             recently entered VERIF_PENDING with that pair (inserted
  *             pending, or moved to the pair while pending) and is still
- *             pending.  It goes when that verification leaves
- *             VERIF_PENDING; an update of an older pending one never
+ *             pending or has been locked (VERIF_MAX_ATTEMPTS).  It goes
+ *             when that verification leaves VERIF_PENDING for any other
+ *             status, when a newer one of the pair enters VERIF_PENDING,
+ *             or at the purge; an update of an older pending one never
  *             takes it back.  One pending verification per (key, phone)
  *             is the caller's rule (it ends the older one first); the
- *             index names the one that counts.
+ *             index names the one that counts, which a caller must read
+ *             to learn whether it is pending or locked.
  *   queue     the verifications with status VERIF_PENDING and send_state
  *             SEND_QUEUED: pending and not yet accepted by an SMSC, so
  *             start-up sends them again (store_queue_each).
@@ -182,9 +185,9 @@ void store_close(struct store *);
  * that is empty or too long too) or STORE_ERR (an unreadable record, e.g.
  * of a newer format: never misread). */
 int store_verif_get(struct store *, const char *id, struct verif *out);
-/* The id of the pending verification of (key, phone), see above, into id
- * (idsize octets, with its NUL).  STORE_OK, STORE_NOTFOUND, or STORE_ERR
- * (a failed read, or an id that does not fit). */
+/* The id of the pending (or locked) verification of (key, phone), see
+ * above, into id (idsize octets, with its NUL).  STORE_OK, STORE_NOTFOUND,
+ * or STORE_ERR (a failed read, or an id that does not fit). */
 int store_pending_get(struct store *, const char *key, const char *phone,
     char *id, size_t idsize);
 /* Stage v (an insert or an update of v->id; v is copied, not kept) and the
@@ -306,7 +309,8 @@ uint64_t store_outbox_count(struct store *);
 /* The counts are the committed state's; the counters count since open. */
 struct store_stats {
 	uint64_t map_size, used;      /* octets: room, and room in use */
-	uint64_t verifs, pending, queued;     /* records; index entries */
+	uint64_t verifs, pending, queued;     /* records; index entries
+	                                       * (pending: locked ones too) */
 	uint64_t commits, commit_failures;    /* batches written; failed */
 	uint64_t swept, purged;       /* verifications expired; purged */
 };

@@ -27,7 +27,8 @@
  *            format 1 still reads; a record of an unknown format is
  *            refused (STORE_ERR), never misread
  *   pending  key NUL phone -> id, present exactly while the record's status
- *            is VERIF_PENDING (and only the newest pending id of a pair)
+ *            is VERIF_PENDING or VERIF_MAX_ATTEMPTS (and only the newest
+ *            id of a pair to have entered VERIF_PENDING)
  *   expiry   be64(time) id -> one octet: 'E' expire the record at its
  *            expires_at, 'P' purge it at expires_at + retention
  *   queue    id -> "" while status == VERIF_PENDING and send_state ==

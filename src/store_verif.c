@@ -2,9 +2,11 @@
  * store_verif.c - verifications (store.h) on LMDB: the records and the
  * indexes kept in step with them.  store_lmdb.h gives the databases'
  * layouts; here is what keeps them true:
- *   pending  (key, phone) -> id while that verification is VERIF_PENDING;
- *            only a record entering VERIF_PENDING takes the entry, so an
- *            update of an older pending one never takes it back
+ *   pending  (key, phone) -> id while that verification is VERIF_PENDING
+ *            or, once locked, VERIF_MAX_ATTEMPTS (until a newer one of the
+ *            pair takes the entry, or the purge); only a record entering
+ *            VERIF_PENDING takes the entry, so an update of an older
+ *            pending one never takes it back
  *   expiry   'E' at the record's expires_at, from its insert on; moved
  *            while still 'E' when expires_at changes (store_sweep.c turns
  *            it into 'P')
@@ -94,7 +96,8 @@ store_verif_write(struct store *st, MDB_txn *txn, const struct verif *v,
 	uint8_t ek[40];
 	size_t pkl, ekl, idl = strlen(v->id), size;
 	void *p;
-	int rc, was_pending, is_pending, moved, had_q, want_q, write_e;
+	int rc, was_pending, is_pending, was_held, is_held, moved, had_q,
+	    want_q, write_e;
 
 	/* Encoded straight into the batch. */
 	if ((size = store_record_size(v)) == 0)
@@ -105,14 +108,20 @@ store_verif_write(struct store *st, MDB_txn *txn, const struct verif *v,
 		return rc;
 	store_record_encode(v, p);
 
-	/* pending: on entering VERIF_PENDING (or moving to another pair)
-	 * only, so an update of an older pending verification never takes
-	 * the entry back from a newer one. */
+	/* pending: taken on entering VERIF_PENDING (or moving to another
+	 * pair) only, so an update of an older pending verification never
+	 * takes the entry back from a newer one.  A lock keeps it: the
+	 * pair's locked verification is still the one that counts, for a
+	 * check by number (max_attempts_reached, not not_found) and for the
+	 * next send (a repeat within the window). */
 	was_pending = old != NULL && old->status == VERIF_PENDING;
 	is_pending = v->status == VERIF_PENDING;
-	moved = was_pending && (strcmp(old->key, v->key) != 0 ||
+	was_held = was_pending || (old != NULL &&
+	    old->status == VERIF_MAX_ATTEMPTS);
+	is_held = is_pending || v->status == VERIF_MAX_ATTEMPTS;
+	moved = was_held && (strcmp(old->key, v->key) != 0 ||
 	    strcmp(old->phone, v->phone) != 0);
-	if (was_pending && (!is_pending || moved)) {
+	if (was_held && (!is_held || moved)) {
 		pkl = store_pair_key(pk, sizeof(pk), old->key, old->phone);
 		if (pkl > 0 && (rc = store_db_del_if(st, txn, st->pending, pk,
 		    pkl, v->id, "pending_del")) != STORE_OK)

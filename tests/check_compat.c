@@ -235,6 +235,83 @@ START_TEST(seed000_errors)
 }
 END_TEST
 
+/* Types: the document lists parameters that come as form fields (all
+ * strings) or in JSON; its integers (code-length, security-code) may be
+ * JSON numbers or strings of digits, its strings must be strings. */
+START_TEST(seed000_types)
+{
+	static const struct {
+		const char *body, *names;
+	} bad[] = {
+		{ "{\"number\": 14155550131}", "number" },
+		{ "{\"number\": [\"+14155550131\"]}", "number" },
+		{ "{\"number\": \"+14155550131\", \"code-length\": true}",
+		    "code-length" },
+		{ "{\"number\": \"+14155550131\", \"code-length\": 6.5}",
+		    "code-length" },
+		{ "{\"number\": \"+14155550131\", \"code-length\": \"six\"}",
+		    "code-length" },
+		{ "{\"number\": \"+14155550131\", \"security-code\": "
+		    "[123456]}", "security-code" },
+		{ "{\"number\": \"+14155550131\", \"security-code\": -1234}",
+		    "security-code" },
+		{ "{\"number\": \"+14155550131\", \"language-code\": 1}",
+		    "language-code" },
+		{ "{\"number\": \"4155550131\", \"country-code\": 1}",
+		    "country-code" },
+	};
+	char body[256], text[512], code[16];
+	json_t *j;
+	int status;
+
+	h_start_all(&H);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		j = post("/sms-verify", NULL, H_TOKEN, bad[i].body, &status);
+		ck_assert_msg(status == 400, "%s: %d", bad[i].body, status);
+		ck_assert_int_eq(json_integer_value(json_object_get(j,
+		    "api-error")), 1);
+		ck_assert_msg(strstr(h_jstr(j, "api-error-msg"), bad[i].names),
+		    "%s: message %s", bad[i].body, h_jstr(j, "api-error-msg"));
+		json_decref(j);
+	}
+	ck_assert_int_eq(h_count_sms(&H, "+14155550131"), 0);
+
+	/* code-length as a string of digits, as a form sends it. */
+	j = post("/sms-verify", NULL, H_TOKEN, "{\"number\": \"+14155550131\", "
+	    "\"code-length\": \"7\"}", &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert(json_is_true(json_object_get(j, "sent")));
+	json_decref(j);
+	h_read_code(H.handset, "+14155550131", 1, code, sizeof(code));
+	ck_assert_int_eq((int)strlen(code), 7);
+
+	/* The caller's code as a string keeps its leading zero; the check
+	 * takes it as a string or, without one, as an integer. */
+	j = post("/sms-verify", NULL, H_TOKEN, "{\"number\": \"+14155550132\", "
+	    "\"security-code\": \"012345\", \"code-length\": 6}", &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_str_eq(h_jstr(j, "security-code"), "012345");
+	json_decref(j);
+	h_read_sms(H.handset, "+14155550132", 1, text, sizeof(text), code,
+	    sizeof(code));
+	ck_assert_str_eq(code, "012345");
+	j = post("/verify-security-code", NULL, H_TOKEN, "{\"number\": "
+	    "\"+14155550132\", \"security-code\": \"012345\"}", &status);
+	ck_assert(json_is_true(json_object_get(j, "verified")));
+	json_decref(j);
+	j = post("/sms-verify", NULL, H_TOKEN, "{\"number\": \"+14155550133\", "
+	    "\"security-code\": 482913}", &status);
+	ck_assert_int_eq(status, 200);
+	json_decref(j);
+	snprintf(body, sizeof(body), "{\"number\": \"+14155550133\", "
+	    "\"security-code\": 482913}");
+	j = post("/verify-security-code", NULL, H_TOKEN, body, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert(json_is_true(json_object_get(j, "verified")));
+	json_decref(j);
+}
+END_TEST
+
 /* ---- seed 002 --------------------------------------------------------- */
 
 static const char *const keys_002[] = { "status", "unique", "timestamp",
@@ -394,6 +471,111 @@ START_TEST(seed002_errors)
 }
 END_TEST
 
+/* A locked code (too many wrong ones) answers 5, the checks after the
+ * lock too, even with the right code, until a new send; then 1. */
+START_TEST(seed002_locked)
+{
+	char body[256], code[16], wrong[16];
+	json_t *j;
+	int status;
+
+	H.max_checks = 3;
+	snprintf(H.key_extra, sizeof(H.key_extra), "country = IL\n");
+	h_start_all(&H);
+	snprintf(body, sizeof(body), "apiKey=%s&to=0501234570", H_TOKEN);
+	j = post("/verify/send", FORM, NULL, body, &status);
+	ck_assert_str_eq(h_jstr(j, "status"), "OK");
+	json_decref(j);
+	h_read_code(H.handset, "+972501234570", 1, code, sizeof(code));
+	wrong_of(code, wrong, sizeof(wrong));
+	for (int i = 1; i <= 3; i++) {
+		snprintf(body, sizeof(body), "apiKey=%s&to=0501234570&code=%s",
+		    H_TOKEN, wrong);
+		j = post("/verify/check", FORM, NULL, body, &status);
+		ck_assert_int_eq(status, 200);
+		ck_assert_msg(json_integer_value(json_object_get(j,
+		    "status")) == (i < 3 ? 2 : 5), "wrong code %d: status "
+		    "%lld", i, (long long)json_integer_value(
+		    json_object_get(j, "status")));
+		json_decref(j);
+	}
+	for (int i = 0; i < 2; i++) {
+		snprintf(body, sizeof(body), "apiKey=%s&to=0501234570&code=%s",
+		    H_TOKEN, i == 0 ? wrong : code);
+		j = post("/verify/check", FORM, NULL, body, &status);
+		ck_assert_int_eq(json_integer_value(json_object_get(j,
+		    "status")), 5);
+		ck_assert_str_eq(h_jstr(j, "phone"), "0501234570");
+		json_decref(j);
+	}
+	/* A new code replaces the locked one. */
+	snprintf(body, sizeof(body), "apiKey=%s&to=0501234570", H_TOKEN);
+	j = post("/verify/send", FORM, NULL, body, &status);
+	ck_assert_str_eq(h_jstr(j, "status"), "OK");
+	json_decref(j);
+	h_read_code(H.handset, "+972501234570", 2, code, sizeof(code));
+	snprintf(body, sizeof(body), "apiKey=%s&to=0501234570&code=%s",
+	    H_TOKEN, code);
+	j = post("/verify/check", FORM, NULL, body, &status);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 1);
+	json_decref(j);
+}
+END_TEST
+
+/* The document's bodies are form data, where every field is a string;
+ * its JSON bodies (ours) take the same: a field of another type is
+ * refused with its reason or status, the code as a number too. */
+START_TEST(seed002_types)
+{
+	static const struct {
+		const char *fmt;
+		int reason;
+	} bad[] = {
+		{ "{\"apiKey\": \"%s\", \"to\": 501234571}", 4 },
+		{ "{\"apiKey\": \"%s\", \"to\": \"0501234571\", "
+		    "\"from\": 123}", 6 },
+		{ "{\"apiKey\": \"%s\", \"to\": \"0501234571\", "
+		    "\"message\": [\"##code##\"]}", 7 },
+		{ "{\"apiKey\": [\"%s\"], \"to\": \"0501234571\"}", 3 },
+	};
+	char body[256], code[16];
+	json_t *j;
+	int status;
+
+	snprintf(H.key_extra, sizeof(H.key_extra), "country = IL\n");
+	h_start_all(&H);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(body, sizeof(body), bad[i].fmt, H_TOKEN);
+		j = post("/verify/send", NULL, NULL, body, &status);
+		ck_assert_int_eq(status, 200);
+		ck_assert_msg(json_integer_value(json_object_get(j,
+		    "reason")) == bad[i].reason, "%s: reason %lld", body,
+		    (long long)json_integer_value(json_object_get(j,
+		    "reason")));
+		json_decref(j);
+	}
+	ck_assert_int_eq(h_count_sms(&H, "+972501234571"), 0);
+
+	snprintf(body, sizeof(body), "{\"apiKey\": \"%s\", \"to\": "
+	    "\"0501234571\"}", H_TOKEN);
+	j = post("/verify/send", NULL, NULL, body, &status);
+	ck_assert_str_eq(h_jstr(j, "status"), "OK");
+	json_decref(j);
+	h_read_code(H.handset, "+972501234571", 1, code, sizeof(code));
+	/* The code as a JSON number: 7 (malformed), not 2 (a wrong code). */
+	snprintf(body, sizeof(body), "{\"apiKey\": \"%s\", \"to\": "
+	    "\"0501234571\", \"code\": 1%s}", H_TOKEN, code);
+	j = post("/verify/check", NULL, NULL, body, &status);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 7);
+	json_decref(j);
+	snprintf(body, sizeof(body), "{\"apiKey\": \"%s\", \"to\": "
+	    "\"0501234571\", \"code\": \"%s\"}", H_TOKEN, code);
+	j = post("/verify/check", NULL, NULL, body, &status);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "status")), 1);
+	json_decref(j);
+}
+END_TEST
+
 /* ---- seed 003 --------------------------------------------------------- */
 
 static const char *const keys_003[] = { "id", "phone", "status",
@@ -541,6 +723,72 @@ START_TEST(seed003_errors)
 }
 END_TEST
 
+/* The document types code_length and expiry_minutes "number" and allows
+ * no strings: "4" is refused 422 naming the field, as is any field of
+ * another type; a whole number written 4.0 is the number 4. */
+START_TEST(seed003_types)
+{
+	static const struct {
+		const char *body, *field;
+	} bad[] = {
+		{ "{\"phone\": \"+14155550134\", \"code_length\": \"4\"}",
+		    "code_length" },
+		{ "{\"phone\": \"+14155550134\", \"code_length\": 4.5}",
+		    "code_length" },
+		{ "{\"phone\": \"+14155550134\", \"code_length\": false}",
+		    "code_length" },
+		{ "{\"phone\": \"+14155550134\", \"expiry_minutes\": \"5\"}",
+		    "expiry_minutes" },
+		{ "{\"phone\": \"+14155550134\", \"expiry_minutes\": {}}",
+		    "expiry_minutes" },
+		{ "{\"phone\": 14155550134}", "phone" },
+		{ "{\"phone\": \"+14155550134\", \"template\": 5}",
+		    "template" },
+		{ "{\"phone\": \"+14155550134\", \"metadata\": \"x\"}",
+		    "metadata" },
+	};
+	char text[256], code[16], body[256];
+	json_t *j, *e;
+	int status;
+
+	h_start_all(&H);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		j = post("/v1/sms/verify/send", NULL, H_TOKEN, bad[i].body,
+		    &status);
+		ck_assert_msg(status == 422, "%s: %d", bad[i].body, status);
+		e = json_object_get(j, "error");
+		ck_assert_str_eq(h_jstr(e, "code"), "invalid_field");
+		ck_assert_str_eq(h_jstr(e, "field"), bad[i].field);
+		json_decref(j);
+	}
+	ck_assert_int_eq(h_count_sms(&H, "+14155550134"), 0);
+
+	j = post("/v1/sms/verify/send", NULL, H_TOKEN, "{\"phone\": "
+	    "\"+14155550134\", \"code_length\": 4.0, \"expiry_minutes\": "
+	    "5, \"template\": \"{code} ({minutes})\"}", &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_str_eq(h_jstr(j, "status"), "sent");
+	json_decref(j);
+	h_read_sms(H.handset, "+14155550134", 1, text, sizeof(text), code,
+	    sizeof(code));
+	ck_assert_int_eq((int)strlen(code), 4);
+	snprintf(body, sizeof(body), "%s (5)", code);
+	ck_assert_str_eq(text, body);
+	/* Its check is the native one: the code is a string. */
+	snprintf(body, sizeof(body), "{\"phone\": \"+14155550134\", "
+	    "\"code\": 1%s}", code);
+	j = post("/v1/sms/verify/check", NULL, H_TOKEN, body, &status);
+	ck_assert_int_eq(status, 422);
+	ck_assert_str_eq(h_jstr(json_object_get(j, "error"), "field"), "code");
+	json_decref(j);
+	snprintf(body, sizeof(body), "{\"phone\": \"+14155550134\", "
+	    "\"code\": \"%s\"}", code);
+	j = post("/v1/sms/verify/check", NULL, H_TOKEN, body, &status);
+	ck_assert(json_is_true(json_object_get(j, "valid")));
+	json_decref(j);
+}
+END_TEST
+
 /* A [key] template and a [template de] override reach the handset, a
  * request's language still wins over the key's template, and SIGHUP
  * brings in a new [template en]. */
@@ -592,10 +840,14 @@ compat_suite(void)
 	const struct h_test tests[] = {
 		{ "seed000", seed000_send_and_verify, 1 },
 		{ "seed000_errors", seed000_errors, 1 },
+		{ "seed000_types", seed000_types, 1 },
 		{ "seed002", seed002_send_and_check, 1 },
 		{ "seed002_errors", seed002_errors, 1 },
+		{ "seed002_locked", seed002_locked, 1 },
+		{ "seed002_types", seed002_types, 1 },
 		{ "seed003", seed003_send_and_check, 1 },
 		{ "seed003_errors", seed003_errors, 1 },
+		{ "seed003_types", seed003_types, 1 },
 		{ "templates", configured_templates, 1 },
 	};
 

@@ -4,14 +4,17 @@
  * the code from the simulator's handset log and checks it over HTTP.
  */
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <check.h>
 #include <jansson.h>
@@ -355,6 +358,355 @@ START_TEST(cancel_and_other_key)
 	j = h_check(&H, id, code, &status);
 	ck_assert(json_is_false(json_object_get(j, "valid")));
 	ck_assert_str_eq(h_jstr(j, "status"), "canceled");
+	json_decref(j);
+}
+END_TEST
+
+
+/* ---- strict JSON types and the paths under /v1/verifications/ ---- */
+
+/* POST body to path; the test fails unless the answer is 422 (or want)
+ * with the error code and the field named. */
+static void
+assert_refused(const char *path, const char *body, int want,
+    const char *code, const char *field)
+{
+	json_t *j, *e;
+	int status;
+
+	j = h_json(&H, "POST", path, body, &status);
+	ck_assert_msg(status == want, "%s %s answered %d, not %d", path, body,
+	    status, want);
+	e = json_object_get(j, "error");
+	ck_assert_msg(strcmp(h_jstr(e, "code"), code) == 0, "%s %s: code %s, "
+	    "not %s", path, body, h_jstr(e, "code"), code);
+	if (field != NULL)
+		ck_assert_msg(strcmp(h_jstr(e, "field"), field) == 0, "%s %s: "
+		    "field %s, not %s", path, body, h_jstr(e, "field"), field);
+	json_decref(j);
+}
+
+/* Each field of a send has one JSON type: any other is refused 422
+ * naming the field, and nothing is stored or sent; null is the field
+ * left out. */
+START_TEST(send_types_strict)
+{
+	static const struct {
+		const char *body, *code, *field;
+	} bad[] = {
+		{ "{\"phone\": 14155550123}", "invalid_field", "phone" },
+		{ "{\"phone\": [\"" PHONE "\"]}", "invalid_field", "phone" },
+		{ "{\"phone\": null}", "missing_field", "phone" },
+		{ "{\"phone\": \"" PHONE "\", \"code\": 123456}",
+		    "invalid_field", "code" },
+		{ "{\"phone\": \"" PHONE "\", \"code\": 1.23456e5}",
+		    "invalid_field", "code" },
+		{ "{\"phone\": \"" PHONE "\", \"code\": \"12a456\"}",
+		    "invalid_code", "code" },
+		{ "{\"phone\": \"" PHONE "\", \"code\": \"123\"}",
+		    "invalid_code", "code" },
+		{ "{\"phone\": \"" PHONE "\", \"code_length\": \"4\"}",
+		    "invalid_field", "code_length" },
+		{ "{\"phone\": \"" PHONE "\", \"code_length\": 4.5}",
+		    "invalid_field", "code_length" },
+		{ "{\"phone\": \"" PHONE "\", \"code_length\": true}",
+		    "invalid_field", "code_length" },
+		{ "{\"phone\": \"" PHONE "\", \"expiry_minutes\": \"5\"}",
+		    "invalid_field", "expiry_minutes" },
+		{ "{\"phone\": \"" PHONE "\", \"expiry_minutes\": [5]}",
+		    "invalid_field", "expiry_minutes" },
+		{ "{\"phone\": \"" PHONE "\", \"country\": 1}",
+		    "invalid_field", "country" },
+		{ "{\"phone\": \"" PHONE "\", \"language\": [\"en\"]}",
+		    "invalid_field", "language" },
+		{ "{\"phone\": \"" PHONE "\", \"template\": "
+		    "{\"text\": \"{code}\"}}", "invalid_field", "template" },
+		{ "{\"phone\": \"" PHONE "\", \"sender\": 12345}",
+		    "invalid_field", "sender" },
+		{ "{\"phone\": \"" PHONE "\", \"metadata\": \"{}\"}",
+		    "invalid_field", "metadata" },
+		{ "{\"phone\": \"" PHONE "\", \"metadata\": [1]}",
+		    "invalid_field", "metadata" },
+	};
+	char id[64], text[256], code[16], body[256];
+	json_t *j;
+
+	h_start_all(&H);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_refused("/v1/verifications", bad[i].body, 422,
+		    bad[i].code, bad[i].field);
+	ck_assert_int_eq(h_count_sms(&H, PHONE), 0);
+
+	/* Each type as it should be (a whole number written 5.0 is the
+	 * number 5), null for a field left out: sent, and the caller's code
+	 * keeps its leading zero. */
+	j = h_send(&H, "{\"phone\": \"" PHONE "\", \"code\": \"012345\", "
+	    "\"code_length\": 8, \"expiry_minutes\": 5.0, \"language\": "
+	    "null, \"country\": \"US\", \"sender\": \"Acme\", "
+	    "\"template\": \"Code {code}, {minutes} min\", \"metadata\": "
+	    "{\"n\": 1}}", id, sizeof(id), 201);
+	json_decref(j);
+	h_read_sms(H.handset, PHONE, 1, text, sizeof(text), code,
+	    sizeof(code));
+	ck_assert_str_eq(text, "Code 012345, 5 min");
+
+	/* The check reads the code as a string too: 12345 is refused, not
+	 * taken for 012345 nor counted as a wrong code. */
+	snprintf(body, sizeof(body), "{\"id\": \"%s\", \"code\": 12345}",
+	    id);
+	assert_refused("/v1/verifications/check", body, 422,
+	    "invalid_field", "code");
+	j = h_get_verif(&H, id);
+	ck_assert_int_eq(json_integer_value(json_object_get(j,
+	    "attempts_left")), 5);
+	json_decref(j);
+	ck_assert(h_code_valid(&H, id, "012345"));
+}
+END_TEST
+
+/* The check's fields: id, phone, country and code are strings; a refused
+ * check costs no attempt. */
+START_TEST(check_types_strict)
+{
+	char id[64], code[16], body[256];
+	json_t *j;
+	int status;
+
+	h_start_all(&H);
+	json_decref(h_send_code(&H, PHONE, id, sizeof(id), 201));
+	h_read_code(H.handset, PHONE, 1, code, sizeof(code));
+	/* fmt takes the id, then the code (%.0s: one left out) */
+	const struct {
+		const char *fmt, *code, *field;
+	} bad[] = {
+		{ "{\"id\": \"%s\", \"code\": 123456%.0s}", "invalid_field",
+		    "code" },
+		{ "{\"id\": \"%s\", \"code\": [\"%s\"]}", "invalid_field",
+		    "code" },
+		{ "{\"id\": \"%s\", \"code\": \"%s0000000\"}",
+		    "invalid_code", "code" },
+		{ "{\"id\": \"%s\", \"code\": null%.0s}", "missing_field",
+		    "code" },
+		{ "{\"id\": 1%.0s, \"code\": \"%s\"}", "invalid_field",
+		    "id" },
+		{ "{\"phone\": 14155550123%.0s, \"code\": \"%s\"}",
+		    "invalid_field", "phone" },
+		{ "{\"phone\": \"4155550123%.0s\", \"country\": true, "
+		    "\"code\": \"%s\"}", "invalid_field", "country" },
+		{ "{\"phone\": \"4155550123%.0s\", \"country\": \"XQ\", "
+		    "\"code\": \"%s\"}", "invalid_country", "country" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(body, sizeof(body), bad[i].fmt, id, code);
+		assert_refused("/v1/verifications/check", body, 422,
+		    bad[i].code, bad[i].field);
+		/* seed 003's check is the same */
+		assert_refused("/v1/sms/verify/check", body, 422,
+		    bad[i].code, bad[i].field);
+	}
+	j = h_get_verif(&H, id);
+	ck_assert_str_eq(h_jstr(j, "status"), "pending");
+	ck_assert_int_eq(json_integer_value(json_object_get(j,
+	    "attempts_left")), 5);
+	json_decref(j);
+	/* As strings, by number with its country: approved. */
+	snprintf(body, sizeof(body), "{\"phone\": \"4155550123\", "
+	    "\"country\": \"US\", \"code\": \"%s\"}", code);
+	j = h_json(&H, "POST", "/v1/verifications/check", body, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert(json_is_true(json_object_get(j, "valid")));
+	json_decref(j);
+}
+END_TEST
+
+/* One request, Connection: close, with the whole answer (status line and
+ * headers too) into out; its status, or -1.  h_http() keeps the body
+ * only, and these tests read a header. */
+static int
+http_raw(const char *method, const char *path, const char *token,
+    char *out, size_t size)
+{
+	struct sockaddr_in sa;
+	struct timeval tv = { 15, 0 };
+	char head[512];
+	size_t got = 0;
+	int fd, n, status = -1;
+
+	out[0] = '\0';
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(H.http_port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\n"
+		    "Host: 127.0.0.1\r\nConnection: close\r\n%s%s%s"
+		    "Content-Length: 0\r\n\r\n", method, path,
+		    token ? "Authorization: Bearer " : "", token ? token : "",
+		    token ? "\r\n" : "");
+		if (write(fd, head, (size_t)n) == n)
+			while (got + 1 < size && (n = (int)read(fd, out + got,
+			    size - got - 1)) > 0)
+				got += (size_t)n;
+		out[got] = '\0';
+		if (sscanf(out, "HTTP/1.%*d %d", &status) != 1)
+			status = -1;
+	}
+	close(fd);
+	return status;
+}
+
+/* The value of header name in a whole answer, into val ("" if none). */
+static const char *
+header_of(const char *resp, const char *name, char *val, size_t size)
+{
+	size_t nl = strlen(name);
+	const char *p = strstr(resp, "\r\n"), *end;
+
+	val[0] = '\0';
+	for (; p != NULL && strncmp(p, "\r\n\r\n", 4) != 0;
+	    p = strstr(p + 2, "\r\n")) {
+		if (strncasecmp(p + 2, name, nl) == 0 && p[2 + nl] == ':') {
+			const char *v = p + 2 + nl + 1;
+			while (*v == ' ')
+				v++;
+			end = strstr(v, "\r\n");
+			snprintf(val, size, "%.*s", (int)(end ? end - v :
+			    (ptrdiff_t)strlen(v)), v);
+			break;
+		}
+	}
+	return val;
+}
+
+/* A fixed path under the /v1/verifications/ prefix answers 405 with Allow
+ * for another method, as an exact route does: GET .../check is not a
+ * verification called "check".  No key is needed to learn it. */
+START_TEST(methods_under_prefix)
+{
+	static const struct {
+		const char *method, *path, *allow;
+		int status;
+	} want[] = {
+		{ "GET", "/v1/verifications/check", "POST", 405 },
+		{ "HEAD", "/v1/verifications/check", "POST", 405 },
+		{ "GET", "/v1/verifications/%s/cancel", "POST", 405 },
+		{ "POST", "/v1/verifications/%s", "GET, HEAD", 405 },
+		{ "GET", "/v1/verifications", "POST", 405 },
+		{ "GET", "/v1/sms/verify/check", "POST", 405 },
+		{ "GET", "/v1/verifications/%s/other", "", 404 },
+	};
+	char id[64], path[160], resp[4096], allow[64];
+	int st;
+
+	h_start_all(&H);
+	json_decref(h_send_code(&H, PHONE, id, sizeof(id), 201));
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		snprintf(path, sizeof(path), want[i].path, id);
+		for (int auth = 0; auth < 2; auth++) {
+			st = http_raw(want[i].method, path, auth ? H_TOKEN :
+			    NULL, resp, sizeof(resp));
+			ck_assert_msg(st == want[i].status, "%s %s answered "
+			    "%d, not %d", want[i].method, path, st,
+			    want[i].status);
+			header_of(resp, "Allow", allow, sizeof(allow));
+			ck_assert_msg(strcmp(allow, want[i].allow) == 0,
+			    "%s %s: Allow \"%s\", not \"%s\"", want[i].method,
+			    path, allow, want[i].allow);
+			if (st == 405 && strcmp(want[i].method, "HEAD") != 0)
+				ck_assert_ptr_nonnull(strstr(resp,
+				    "\"method_not_allowed\""));
+		}
+	}
+	/* The verification is still there, untouched. */
+	json_t *j = h_get_verif(&H, id);
+	ck_assert_str_eq(h_jstr(j, "status"), "pending");
+	json_decref(j);
+}
+END_TEST
+
+/* A cancel takes no fields: an empty body or a JSON object; another body
+ * is refused as every endpoint refuses it, and cancels nothing. */
+START_TEST(cancel_body)
+{
+	char id[64], path[160], out[1024];
+	json_t *j;
+	int st;
+
+	h_start_all(&H);
+	json_decref(h_send_code(&H, PHONE, id, sizeof(id), 201));
+	snprintf(path, sizeof(path), "/v1/verifications/%s/cancel", id);
+	st = h_http(&H, "POST", path, NULL, H_TOKEN, "[1]", out, sizeof(out));
+	ck_assert_int_eq(st, 400);
+	st = h_http(&H, "POST", path, "text/plain", H_TOKEN, "please", out,
+	    sizeof(out));
+	ck_assert_int_eq(st, 415);
+	j = h_get_verif(&H, id);
+	ck_assert_str_eq(h_jstr(j, "status"), "pending");
+	json_decref(j);
+	st = h_http(&H, "POST", path, "text/plain", H_TOKEN, NULL, out,
+	    sizeof(out));
+	ck_assert_msg(st == 200, "empty cancel answered %d: %s", st, out);
+	j = h_get_verif(&H, id);
+	ck_assert_str_eq(h_jstr(j, "status"), "canceled");
+	json_decref(j);
+}
+END_TEST
+
+/* After the lock (max attempts) a check by number answers
+ * max_attempts_reached, not not_found, and the next send, within
+ * repeat_window, is a repeat: attempt 2, over the other SMSC.  Its code
+ * then checks by number. */
+START_TEST(send_after_lock)
+{
+	char id1[64], id2[64], code[16], wrong[16], body[128];
+	json_t *j;
+	int status;
+
+	H.max_checks = 3;
+	h_start_two(&H, "[route all]\nprefix = +\nsmsc = a b\n");
+	j = h_send_code(&H, PHONE, id1, sizeof(id1), 201);
+	ck_assert_str_eq(h_jstr(j, "smsc"), "a");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "attempt")),
+	    1);
+	json_decref(j);
+	h_read_code(H.handset, PHONE, 1, code, sizeof(code));
+	snprintf(wrong, sizeof(wrong), "%06d", (atoi(code) + 7) % 1000000);
+	snprintf(body, sizeof(body), "{\"phone\": \"" PHONE "\", "
+	    "\"code\": \"%s\"}", wrong);
+	for (int i = 0; i < 3; i++) {
+		j = h_json(&H, "POST", "/v1/verifications/check", body,
+		    &status);
+		ck_assert_int_eq(status, 200);
+		json_decref(j);
+	}
+	/* Locked: by number, even the right code. */
+	snprintf(body, sizeof(body), "{\"phone\": \"" PHONE "\", "
+	    "\"code\": \"%s\"}", code);
+	j = h_json(&H, "POST", "/v1/verifications/check", body, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert(json_is_false(json_object_get(j, "valid")));
+	ck_assert_str_eq(h_jstr(j, "status"), "max_attempts_reached");
+	ck_assert_str_eq(h_jstr(j, "id"), id1);
+	json_decref(j);
+
+	j = h_send_code(&H, PHONE, id2, sizeof(id2), 201);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "attempt")),
+	    2);
+	ck_assert_str_eq(h_jstr(j, "smsc"), "b");
+	json_decref(j);
+	h_read_code(H.sims[0].handset, PHONE, 1, code, sizeof(code));
+	ck_assert_int_eq(h_count_sms_in(H.handset, PHONE), 1);
+	snprintf(body, sizeof(body), "{\"phone\": \"" PHONE "\", "
+	    "\"code\": \"%s\"}", code);
+	j = h_json(&H, "POST", "/v1/verifications/check", body, &status);
+	ck_assert(json_is_true(json_object_get(j, "valid")));
+	ck_assert_str_eq(h_jstr(j, "id"), id2);
+	json_decref(j);
+	j = h_get_verif(&H, id1);
+	ck_assert_str_eq(h_jstr(j, "status"), "max_attempts_reached");
 	json_decref(j);
 }
 END_TEST
@@ -819,6 +1171,11 @@ e2e_suite(void)
 		{ "receipt", receipt_updates_delivery, 1 },
 		{ "bad_requests", bad_requests, 1 },
 		{ "cancel", cancel_and_other_key, 1 },
+		{ "send_types", send_types_strict, 1 },
+		{ "check_types", check_types_strict, 1 },
+		{ "methods_under_prefix", methods_under_prefix, 1 },
+		{ "cancel_body", cancel_body, 1 },
+		{ "send_after_lock", send_after_lock, 1 },
 		{ "sighup", sighup_reloads_keys_keeps_binds, 1 },
 		{ "store_full", full_store_answers_503, 1 },
 		{ "webhooks", webhooks_signed_retried_durable, 1 },

@@ -411,6 +411,31 @@ START_TEST(check_by_phone)
 }
 END_TEST
 
+/* By number after the lock: still the locked one (max_attempts_reached,
+ * as SPEC says, not not_found), whatever the code, until a new send. */
+START_TEST(check_by_phone_locked)
+{
+	struct check_seen c;
+
+	stage_waiting(0);
+	check(0, -1, "000000", &c);
+	check(0, -1, "000001", &c);
+	check(0, -1, "000002", &c);
+	ck_assert_int_eq(c.fc.result, VERIFY_LOCKED);
+	ck_assert_int_eq(status_of(0), VERIF_MAX_ATTEMPTS);
+	check(0, -1, CODE, &c);
+	ck_assert_int_eq(c.fc.found, 1);
+	ck_assert_int_eq(c.fc.result, VERIFY_LOCKED);
+	ck_assert_str_eq(c.fc.status, "max_attempts_reached");
+	ck_assert_str_eq(c.fc.id, "ver_000000000000000000000000");
+	ck_assert_int_eq(c.fc.attempts_left, 0);
+	ck_assert_int_eq(status_of(0), VERIF_MAX_ATTEMPTS);
+	check(1, -1, CODE, &c);               /* another key: none */
+	ck_assert_int_eq(c.fc.found, 0);
+	ck_assert_str_eq(c.fc.status, "not_found");
+}
+END_TEST
+
 /* ---- cancel ------------------------------------------------------------ */
 
 struct cancel_seen {
@@ -708,6 +733,81 @@ START_TEST(send_repeat_supersedes)
 }
 END_TEST
 
+/* A send to phone, accepted by the SMSC it went to (the k-th submit to
+ * it); its record into s. */
+static void
+send_accepted(struct send_seen *s, const char *phone, struct carrier *c,
+    int k, const char *msgid)
+{
+	flow_send(new_send(s, phone));
+	RUN_UNTIL(c->nsub == k + 1);
+	c->sub[k].answered = 1;
+	dispatch_submit_done(d, c, c->sub[k].cookie, 0, msgid);
+	store_flush(st);
+	ck_assert_int_eq(s->n, 1);
+	ck_assert_int_eq(s->err, FLOW_OK);
+}
+
+/* Lock the verification of PHONE with max_check_attempts wrong codes. */
+static void
+lock_by_phone(void)
+{
+	struct check_seen c;
+
+	for (int i = 0; i < conf->max_check_attempts; i++)
+		check(0, -1, "000000", &c);
+	ck_assert_int_eq(c.fc.result, VERIFY_LOCKED);
+}
+
+/* A send soon after the last one locked (max attempts) is a repeat: its
+ * attempt is 2 and it goes over the next SMSC, as after any send; the
+ * locked one stays locked, and the new code checks by number. */
+START_TEST(send_after_lock_is_repeat)
+{
+	struct send_seen s1, s2;
+	struct check_seen c;
+	struct verif v;
+	char code[8];
+
+	send_accepted(&s1, PHONE, &fa, 0, "m1");
+	ck_assert_int_eq(s1.v.attempt, 1);
+	ck_assert_str_eq(s1.v.send[0].smsc, "a");
+	lock_by_phone();
+
+	util_clock_set(T0 + 30);
+	send_accepted(&s2, PHONE, &fb, 0, "m2");
+	ck_assert_int_eq(fa.nsub, 1);
+	ck_assert_int_eq(s2.v.attempt, 2);
+	ck_assert_str_eq(s2.v.send[0].smsc, "b");
+	ck_assert_str_eq(s2.v.send[0].reason, "repeat");
+	memset(&v, 0, sizeof(v));
+	ck_assert_int_eq(store_verif_get(st, s1.v.id, &v), STORE_OK);
+	ck_assert_int_eq(v.status, VERIF_MAX_ATTEMPTS);
+	verif_clear(&v);
+
+	/* The number's verification is the new one now. */
+	code_of(&fb, 0, code);
+	check(0, -1, code, &c);
+	ck_assert_int_eq(c.fc.result, VERIFY_APPROVED);
+	ck_assert_str_eq(c.fc.id, s2.v.id);
+}
+END_TEST
+
+/* Past repeat_window the lock is history: attempt 1, the first SMSC. */
+START_TEST(send_after_lock_outside_window)
+{
+	struct send_seen s1, s2;
+
+	send_accepted(&s1, PHONE, &fa, 0, "m1");
+	lock_by_phone();
+	util_clock_set(T0 + conf->repeat_window + 1);
+	send_accepted(&s2, PHONE, &fa, 1, "m2");
+	ck_assert_int_eq(fb.nsub, 0);
+	ck_assert_int_eq(s2.v.attempt, 1);
+	ck_assert_str_eq(s2.v.send[0].smsc, "a");
+}
+END_TEST
+
 /* Every SMSC down: answered queued, and counted. */
 START_TEST(send_queued)
 {
@@ -763,6 +863,7 @@ flow_suite(void)
 	tcase_add_test(tc, check_max_attempts);
 	tcase_add_test(tc, check_not_found);
 	tcase_add_test(tc, check_by_phone);
+	tcase_add_test(tc, check_by_phone_locked);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cancel");
@@ -784,6 +885,8 @@ flow_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, send_then_check);
 	tcase_add_test(tc, send_repeat_supersedes);
+	tcase_add_test(tc, send_after_lock_is_repeat);
+	tcase_add_test(tc, send_after_lock_outside_window);
 	tcase_add_test(tc, send_queued);
 	tcase_add_test(tc, send_refused);
 	suite_add_tcase(s, tc);
