@@ -558,29 +558,6 @@ http_raw(const char *method, const char *path, const char *token,
 	return status;
 }
 
-/* The value of header name in a whole answer, into val ("" if none). */
-static const char *
-header_of(const char *resp, const char *name, char *val, size_t size)
-{
-	size_t nl = strlen(name);
-	const char *p = strstr(resp, "\r\n"), *end;
-
-	val[0] = '\0';
-	for (; p != NULL && strncmp(p, "\r\n\r\n", 4) != 0;
-	    p = strstr(p + 2, "\r\n")) {
-		if (strncasecmp(p + 2, name, nl) == 0 && p[2 + nl] == ':') {
-			const char *v = p + 2 + nl + 1;
-			while (*v == ' ')
-				v++;
-			end = strstr(v, "\r\n");
-			snprintf(val, size, "%.*s", (int)(end ? end - v :
-			    (ptrdiff_t)strlen(v)), v);
-			break;
-		}
-	}
-	return val;
-}
-
 /* A fixed path under the /v1/verifications/ prefix answers 405 with Allow
  * for another method, as an exact route does: GET .../check is not a
  * verification called "check".  No key is needed to learn it. */
@@ -611,7 +588,7 @@ START_TEST(methods_under_prefix)
 			ck_assert_msg(st == want[i].status, "%s %s answered "
 			    "%d, not %d", want[i].method, path, st,
 			    want[i].status);
-			header_of(resp, "Allow", allow, sizeof(allow));
+			h_header_of(resp, "Allow", allow, sizeof(allow));
 			ck_assert_msg(strcmp(allow, want[i].allow) == 0,
 			    "%s %s: Allow \"%s\", not \"%s\"", want[i].method,
 			    path, allow, want[i].allow);

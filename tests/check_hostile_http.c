@@ -194,21 +194,9 @@ static const char *
 answer_header(const struct answer *a, const char *name)
 {
 	static char val[256];
-	const char *p = a->head;
-	size_t nlen = strlen(name);
 
-	while ((p = strstr(p, "\r\n")) != NULL) {
-		p += 2;
-		if (strncasecmp(p, name, nlen) == 0 && p[nlen] == ':') {
-			const char *v = p + nlen + 1, *e = strstr(v, "\r\n");
-
-			while (*v == ' ')
-				v++;
-			snprintf(val, sizeof(val), "%.*s", (int)(e - v), v);
-			return val;
-		}
-	}
-	return NULL;
+	h_header_of(a->head, name, val, sizeof(val));
+	return val[0] != '\0' ? val : NULL;
 }
 
 /* The answer is the API's JSON error with this status and code. */

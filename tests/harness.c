@@ -941,3 +941,26 @@ h_file_contains(const char *path, const char *s)
 	fclose(f);
 	return found;
 }
+
+/* The value of header name in a whole answer, into val ("" if none). */
+const char *
+h_header_of(const char *resp, const char *name, char *val, size_t size)
+{
+	size_t nl = strlen(name);
+	const char *p = strstr(resp, "\r\n"), *end;
+
+	val[0] = '\0';
+	for (; p != NULL && strncmp(p, "\r\n\r\n", 4) != 0;
+	    p = strstr(p + 2, "\r\n")) {
+		if (strncasecmp(p + 2, name, nl) == 0 && p[2 + nl] == ':') {
+			const char *v = p + 2 + nl + 1;
+			while (*v == ' ')
+				v++;
+			end = strstr(v, "\r\n");
+			snprintf(val, size, "%.*s", (int)(end ? end - v :
+			    (ptrdiff_t)strlen(v)), v);
+			break;
+		}
+	}
+	return val;
+}

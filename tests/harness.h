@@ -207,6 +207,11 @@ long long h_now_ms(void);
 int h_code_of(const char *text, char *code, size_t size);
 /* 1 when the file contains s. */
 int h_file_contains(const char *path, const char *s);
+/* The value of header name (any case) in an answer's status line and
+ * headers (resp, up to its blank line), into val; "" when absent.
+ * Returns val. */
+const char *h_header_of(const char *resp, const char *name, char *val,
+    size_t size);
 /* Sleep a little (polling helper). */
 void h_nap_ms(int ms);
 
