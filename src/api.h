@@ -35,6 +35,9 @@ void api_compat_register(struct api *);
 /* Shared by the API files: the key of the request's Bearer token, or -1
  * after answering 401. */
 int api_auth(const struct api *, struct http_request *, const char *token);
+/* The same for the operator endpoints: the key, or -1 after answering
+ * 401 (no key) or 403 forbidden (a key whose role is not admin). */
+int api_auth_admin(const struct api *, struct http_request *);
 /* The answer of a send that failed (fs->err), in the native API's words. */
 void api_send_error(struct http_request *, const struct flow_send *);
 /* The metadata field (a JSON object of at most 4 KiB) as compact JSON

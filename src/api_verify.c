@@ -27,6 +27,7 @@
 #include <openssl/crypto.h>
 
 #include "api.h"
+#include "conf.h"
 #include "flow.h"
 #include "http.h"
 #include "keys.h"
@@ -47,6 +48,19 @@ api_auth(const struct api *api, struct http_request *req,
 		http_reply_error(req, HTTP_ERR_UNAUTHORIZED, "unauthorized",
 		    NULL, token ? "unknown API key" :
 		    "missing \"Authorization: Bearer <key>\" header");
+	return key;
+}
+
+int
+api_auth_admin(const struct api *api, struct http_request *req)
+{
+	int key = api_auth(api, req, http_bearer(req));
+
+	if (key >= 0 && keys_role(api->keys, key) != CONF_ROLE_ADMIN) {
+		http_reply_error(req, HTTP_ERR_FORBIDDEN, "forbidden", NULL,
+		    "this endpoint needs a key with role = admin");
+		return -1;
+	}
 	return key;
 }
 

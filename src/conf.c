@@ -58,6 +58,8 @@ static const char *const msgid_modes[] = { "auto", "string", "hex-dec",
     "dec-hex", NULL };
 static const char *const yesno[] = { "no", "yes", NULL };
 static const char *const long_modes[] = { "udh", "payload", NULL };
+/* enum conf_role order. */
+static const char *const roles[] = { "client", "admin", "test", NULL };
 
 #define C(f) offsetof(struct conf, f)
 static const struct kdef server_keys[] = {
@@ -155,6 +157,7 @@ static const struct kdef route_keys[] = {
 #define K(f) offsetof(struct conf_key, f)
 static const struct kdef key_keys[] = {
 	{ "token", conv_token, 16, 256, NULL, 1, K(token), 0, NULL },
+	{ "role", conv_enum, 0, 0, "client", 0, K(role), 0, roles },
 	{ "webhook", conv_url, 0, 2048, NULL, 0, K(webhook), 0, NULL },
 	{ "webhook_secret", conv_str, 1, 256, NULL, 0, K(webhook_secret), 0,
 	    NULL },

@@ -14,6 +14,10 @@
 
 enum conf_bind { CONF_BIND_TRANSCEIVER = 0, CONF_BIND_TRANSMITTER = 1 };
 
+/* What a [key] may do (SPEC "Roles"): client, the default, uses the API;
+ * admin also the operator endpoints; test never reaches an SMSC. */
+enum conf_role { CONF_ROLE_CLIENT = 0, CONF_ROLE_ADMIN, CONF_ROLE_TEST };
+
 /* How an SMSC writes message ids in submit_sm_resp and in receipts. */
 enum conf_msgid {
 	CONF_MSGID_AUTO = 0,      /* try as written, then hex<->decimal */
@@ -64,6 +68,7 @@ struct conf_key {
 	char *name;
 	int line;
 	char *token;              /* never logged */
+	int role;                 /* enum conf_role */
 	char *webhook;            /* may be NULL */
 	char *webhook_secret;     /* may be NULL */
 	char *language;           /* default template language, may be NULL */

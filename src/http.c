@@ -177,6 +177,7 @@ static const struct {
 } err_table[] = {
 	[HTTP_ERR_BAD_REQUEST] = { 400, "Bad Request" },
 	[HTTP_ERR_UNAUTHORIZED] = { 401, "Unauthorized" },
+	[HTTP_ERR_FORBIDDEN] = { 403, "Forbidden" },
 	[HTTP_ERR_NOT_FOUND] = { 404, "Not Found" },
 	[HTTP_ERR_METHOD] = { 405, "Method Not Allowed" },
 	[HTTP_ERR_CONFLICT] = { 409, "Conflict" },

@@ -39,6 +39,7 @@ struct http;
 enum http_err {
 	HTTP_ERR_BAD_REQUEST = 0, /* 400 malformed JSON or form            */
 	HTTP_ERR_UNAUTHORIZED,    /* 401 missing or unknown key             */
+	HTTP_ERR_FORBIDDEN,       /* 403 the key's role may not do this     */
 	HTTP_ERR_NOT_FOUND,       /* 404 unknown path or record             */
 	HTTP_ERR_METHOD,          /* 405 method not allowed on the path     */
 	HTTP_ERR_CONFLICT,        /* 409 state does not allow it            */

@@ -108,6 +108,14 @@ keys_get(const struct keys *k, int i)
 	return &k->conf->keys[i];
 }
 
+int
+keys_role(const struct keys *k, int i)
+{
+	const struct conf_key *ck = keys_get(k, i);
+
+	return ck != NULL ? ck->role : CONF_ROLE_CLIENT;
+}
+
 const char *
 keys_name(const struct keys *k, int i)
 {

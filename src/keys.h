@@ -28,6 +28,8 @@ int keys_by_name(const struct keys *, const char *name);
 /* Key i's section (NULL when i is out of range); it belongs to the
  * configuration. */
 const struct conf_key *keys_get(const struct keys *, int i);
+/* Key i's role (enum conf_role); CONF_ROLE_CLIENT when out of range. */
+int keys_role(const struct keys *, int i);
 /* Key i's name ("" when out of range). */
 const char *keys_name(const struct keys *, int i);
 /* The region key i's national numbers are read in: its [key] country,

@@ -837,6 +837,23 @@ START_TEST(key_country)
 }
 END_TEST
 
+/* [key] role: client by default, admin or test, nothing else. */
+START_TEST(key_role)
+{
+	struct conf *c = load_ok(BASE);
+
+	ck_assert_int_eq(c->keys[0].role, CONF_ROLE_CLIENT);
+	conf_free(c);
+	c = load_ok(BASE "role = admin\n");
+	ck_assert_int_eq(c->keys[0].role, CONF_ROLE_ADMIN);
+	conf_free(c);
+	c = load_ok(BASE "role = test\n");
+	ck_assert_int_eq(c->keys[0].role, CONF_ROLE_TEST);
+	conf_free(c);
+	expect_one("role = root\n", "t.conf:6: [key k] role:");
+}
+END_TEST
+
 START_TEST(unreadable_file)
 {
 	char *errors = NULL;
@@ -878,6 +895,7 @@ conf_suite(void)
 	tcase_add_test(tc, every_key_set);
 	tcase_add_test(tc, implicit_default_route);
 	tcase_add_test(tc, key_country);
+	tcase_add_test(tc, key_role);
 	tcase_add_test(tc, routes_resolve_smscs_written_later);
 	suite_add_tcase(s, tc);
 
