@@ -525,6 +525,8 @@ method_bit(enum http_verb verb)
 		return HTTP_GET;
 	case HTTP_VERB_POST:
 		return HTTP_POST;
+	case HTTP_VERB_DELETE:
+		return HTTP_DELETE;
 	default:
 		return 0;
 	}
@@ -1184,10 +1186,18 @@ http_reply_error(struct http_request *req, enum http_err kind,
 void
 http_reply_not_allowed(struct http_request *req, int methods)
 {
-	snprintf(req->allow, sizeof(req->allow), "%s%s%s",
-	    methods & HTTP_GET ? "GET, HEAD" : "",
-	    (methods & HTTP_GET) && (methods & HTTP_POST) ? ", " : "",
-	    methods & HTTP_POST ? "POST" : "");
+	size_t n = 0;
+
+	req->allow[0] = '\0';
+	if (methods & HTTP_GET)
+		n += (size_t)snprintf(req->allow + n, sizeof(req->allow) - n,
+		    "GET, HEAD");
+	if (methods & HTTP_POST)
+		n += (size_t)snprintf(req->allow + n, sizeof(req->allow) - n,
+		    "%sPOST", n > 0 ? ", " : "");
+	if (methods & HTTP_DELETE)
+		n += (size_t)snprintf(req->allow + n, sizeof(req->allow) - n,
+		    "%sDELETE", n > 0 ? ", " : "");
 	http_reply_error(req, HTTP_ERR_METHOD, "method_not_allowed", NULL,
 	    "method not allowed on this path; use %s", req->allow);
 }
@@ -1215,6 +1225,7 @@ http_method(struct http_request *req)
 	case HTTP_VERB_GET: return HTTP_GET;
 	case HTTP_VERB_HEAD: return HTTP_HEAD;
 	case HTTP_VERB_POST: return HTTP_POST;
+	case HTTP_VERB_DELETE: return HTTP_DELETE;
 	default: return 0;
 	}
 }

@@ -68,6 +68,7 @@ int http_err_status(enum http_err);
 #define HTTP_POST 2
 /* What http_method() answers for HEAD (routes use HTTP_GET for both). */
 #define HTTP_HEAD 4
+#define HTTP_DELETE 8
 
 /* A handler gets the request, the part of the decoded path after the
  * route's prefix ("" for exact routes; it lives as long as the call) and
@@ -157,7 +158,7 @@ void http_reply_error(struct http_request *, enum http_err,
     __attribute__((format(printf, 5, 6)));
 
 /* Answer 405 method_not_allowed with "Allow:" naming methods (HTTP_GET,
- * which also names HEAD, and HTTP_POST). */
+ * which also names HEAD, HTTP_POST and HTTP_DELETE). */
 void http_reply_not_allowed(struct http_request *, int methods);
 
 /* Answer status with len octets of text (copied) as Content-Type ctype,
@@ -170,8 +171,8 @@ void http_reply_text(struct http_request *, int status, const char *ctype,
  * handed out, the header is added at once and goes with any answer. */
 void http_set_retry_after(struct http_request *, int seconds);
 
-/* The request's method: HTTP_GET, HTTP_HEAD or HTTP_POST; 0 for any other
- * (which no route admits). */
+/* The request's method: HTTP_GET, HTTP_HEAD, HTTP_POST or HTTP_DELETE; 0
+ * for any other (which no route admits). */
 int http_method(struct http_request *);
 
 /* The value of the request header name (any case), or NULL when absent;

@@ -118,6 +118,15 @@ h_metrics(struct http_request *req, const char *rest, void *arg)
 	http_reply_text(req, 200, "text/plain; version=0.0.4", "a 1\n", 4);
 }
 
+/* GET or DELETE /q: the method and the query's "a" and "b" back. */
+static void
+h_query(struct http_request *req, const char *rest, void *arg)
+{
+	http_reply_json(req, 200, json_pack("{s:i, s:s?, s:s?}", "method",
+	    http_method(req), "a", http_query(req, "a"), "b",
+	    http_query(req, "b")));
+}
+
 /* POST /try: http_body_try's verdict, worded by the handler. */
 static void
 h_try(struct http_request *req, const char *rest, void *arg)
@@ -207,6 +216,7 @@ srv_start(int max_conn, int timeout)
 	http_route(http, HTTP_GET, "/stop", h_stop, NULL);
 	http_route(http, HTTP_POST, "/try", h_try, NULL);
 	http_route(http, HTTP_GET, "/hold", h_hold, NULL);
+	http_route(http, HTTP_GET | HTTP_DELETE, "/q", h_query, NULL);
 	nheld = 0;
 	ck_assert_int_eq(pipe(stop_pipe), 0);
 	ck_assert_int_eq(pipe(notify_pipe), 0);
@@ -550,6 +560,36 @@ START_TEST(head_has_no_body)
 	    strstr(buf, "\r\n\r\n") == buf + have - 4, "body sent: %s", buf);
 	ck_assert_msg(strstr(buf, "Content-Length: 16\r\n") != NULL,
 	    "length of the GET body expected: %s", buf);
+}
+END_TEST
+
+/* Query parameters decoded ('+' a space), DELETE routed, and its name in
+ * Allow. */
+START_TEST(query_and_delete)
+{
+	struct resp r;
+
+	request("GET", "/q?a=%2B44+1&x=&b", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.json,
+	    "method")), HTTP_GET);
+	ck_assert_str_eq(json_string_value(json_object_get(r.json, "a")),
+	    "+44 1");
+	ck_assert_str_eq(json_string_value(json_object_get(r.json, "b")), "");
+	resp_clear(&r);
+	request("GET", "/q?a=x%00y", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(json_is_null(json_object_get(r.json, "a")));
+	resp_clear(&r);
+	request("DELETE", "/q", NULL, NULL, NULL, &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(json_integer_value(json_object_get(r.json,
+	    "method")), HTTP_DELETE);
+	resp_clear(&r);
+	request("POST", "/q", NULL, "application/json", "{}", &r);
+	ck_assert_int_eq(r.status, 405);
+	ck_assert_str_eq(resp_header(&r, "Allow"), "GET, HEAD, DELETE");
+	resp_clear(&r);
 }
 END_TEST
 
@@ -1287,6 +1327,7 @@ http_suite(void)
 	tcase_add_test(tc, longest_route_first_and_decoded_path);
 	tcase_add_test(tc, head_has_no_body);
 	tcase_add_test(tc, wrong_method_is_405);
+	tcase_add_test(tc, query_and_delete);
 	tcase_add_test(tc, rate_error_has_retry_after);
 	tcase_add_test(tc, text_reply);
 	suite_add_tcase(s, tc);
