@@ -67,7 +67,7 @@ static const struct kdef server_keys[] = {
 	    C(listen_host), C(listen_port), NULL },
 	{ "secret_file", conv_path, 1, 4095, "var/secret", 0, C(secret_file), 0,
 	    NULL },
-	{ "max_connections", conv_int, 1, 100000, "1024", 0, C(max_connections),
+	{ "max_connections", conv_int, 0, 1000000, "0", 0, C(max_connections),
 	    0, NULL },
 	{ "request_timeout", conv_int, 1, 300, "10", 0, C(request_timeout), 0,
 	    NULL },

@@ -92,7 +92,8 @@ struct conf {
 	char *listen_host;
 	int listen_port;
 	char *secret_file;
-	int max_connections;      /* open HTTP connections */
+	int max_connections;      /* open HTTP connections; 0: as many as
+	                           * the descriptor limit allows */
 	int request_timeout;      /* seconds for a request's headers and body */
 	int submit_wait_ms;       /* how long a send waits for submit_sm_resp */
 	int webhook_retry;        /* seconds an undelivered event is retried */

@@ -40,6 +40,7 @@
 #define GW_UNBIND_MS 5000      /* bound on waiting for unbind_resp */
 #define GW_COMMIT_DELAY_MS 5   /* staged writes nobody waits on */
 #define GW_PHONE_THREADS 1     /* libphonenumber workers (phone_pool.h) */
+#define GW_FD_RESERVE 256      /* descriptors kept from HTTP clients */
 
 enum gw_state { GW_RUNNING = 0, GW_DRAINING, GW_STOPPED };
 
@@ -174,6 +175,28 @@ gw_reconf(struct gw *gw)
 	flow_reconf(gw->flow, gw->conf, gw->score);
 }
 
+/* The cap on HTTP connections: [server] max_connections, or (0) what the
+ * descriptor limit, raised to its hard value, leaves after GW_FD_RESERVE;
+ * never more than that. */
+static int
+gw_max_connections(const struct conf *conf)
+{
+	long nofile = util_raise_nofile(), room;
+
+	room = nofile > 0 ? nofile - GW_FD_RESERVE : 1024;
+	if (room < 16)
+		room = 16;
+	if (conf->max_connections == 0)
+		return (int)(room < 1000000 ? room : 1000000);
+	if (conf->max_connections > room) {
+		log_warn("gw.max_connections", "configured=%d used=%ld "
+		    "nofile=%ld reserve=%d", conf->max_connections, room,
+		    nofile, GW_FD_RESERVE);
+		return (int)room;
+	}
+	return conf->max_connections;
+}
+
 struct gw *
 gw_new(struct event_base *base, struct conf *conf, char **err)
 {
@@ -196,7 +219,7 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	/* A submit's record and its accept share a commit (see store.h). */
 	store_set_commit_delay(gw->store, GW_COMMIT_DELAY_MS);
 	gw->http = http_new(base, conf->listen_host, conf->listen_port,
-	    conf->max_connections, conf->request_timeout, &e);
+	    gw_max_connections(conf), conf->request_timeout, &e);
 	if (gw->http == NULL) {
 		*err = e;
 		goto fail;

@@ -123,7 +123,9 @@ struct conn {
 	int paused;                 /* HEAD, not reading: output > cap    */
 	int lingering;              /* CLOSING: FIN sent, draining input  */
 	int eof;                    /* the client closed its side         */
+	int idle;                   /* in http->idle                      */
 	TAILQ_ENTRY(conn) entry;
+	TAILQ_ENTRY(conn) ientry;   /* http->idle                         */
 };
 
 struct http_request {
@@ -162,11 +164,18 @@ struct http {
 	struct path_route *routes;          /* longest path first */
 	int nroute;
 	struct conn_list conns;
+	/* The connections that may be shed for a newcomer: reading a
+	 * request (none complete yet since accept or their last answer),
+	 * longest waiting first. */
+	struct conn_list idle;
 	int nconn;
+	struct event *accept_ev;            /* re-enables accepting */
+	struct http_stats stats;
 	uint64_t next_conn_id;
 	struct req_list reqs;               /* with handlers */
 	int inflight;
-	struct log_limit log_refused, log_deadline, log_bad, log_slow;
+	struct log_limit log_refused, log_deadline, log_bad, log_slow, log_shed,
+	    log_accept;
 	struct event *held_ev;              /* reports lines held back */
 };
 
@@ -204,6 +213,8 @@ static void conn_advance(struct conn *);
 	{ &(http)->log_deadline, LOG_INFO, "http.deadline" }, \
 	{ &(http)->log_bad, LOG_INFO, "http.refused" }, \
 	{ &(http)->log_slow, LOG_INFO, "http.unread_answers" }, \
+	{ &(http)->log_shed, LOG_WARN, "http.shed" }, \
+	{ &(http)->log_accept, LOG_WARN, "http.accept_failed" }, \
 }
 
 /* The HTTP status of an error kind (500 for a value out of range). */
@@ -362,6 +373,20 @@ conn_deadline(struct conn *c, int seconds)
 	evtimer_add(c->timer, &tv);
 }
 
+/* A connection waiting for a request's first octet or its rest may be
+ * shed; one with a handler or closing may not. */
+static void
+conn_idle(struct conn *c, int idle)
+{
+	struct http *http = c->http;
+
+	if (idle && !c->idle)
+		TAILQ_INSERT_TAIL(&http->idle, c, ientry);
+	else if (!idle && c->idle)
+		TAILQ_REMOVE(&http->idle, c, ientry);
+	c->idle = idle;
+}
+
 /* Forget the connection and close its socket.  A request with a handler
  * is detached (answered later into nothing); one being read is freed. */
 static void
@@ -373,6 +398,7 @@ conn_free(struct conn *c)
 	log_debug("http.close", "id=%" PRIu64 " state=%s", c->id,
 	    conn_strstate(c->state));
 	TAILQ_REMOVE(&http->conns, c, entry);
+	conn_idle(c, 0);
 	http->nconn--;
 	if (c->req != NULL) {
 		if (c->req->handled)
@@ -398,6 +424,7 @@ static void
 conn_close_after_output(struct conn *c)
 {
 	conn_enter_state(c, CONN_CLOSING);
+	conn_idle(c, 0);
 	if (!c->eof)
 		bufferevent_enable(c->bev, EV_READ);
 	conn_deadline(c, c->http->request_timeout);
@@ -477,6 +504,7 @@ conn_refuse(struct conn *c, const struct http_refusal *why)
 	size_t n;
 	json_t *e;
 
+	http->stats.bad_requests++;
 	if (log_ok(http, &http->log_bad, &held))
 		log_info("http.refused", "id=%" PRIu64 " status=%d code=%s "
 		    "suppressed=%u", c->id, http_err_status(why->kind),
@@ -546,6 +574,7 @@ conn_dispatch(struct conn *c)
 		r->body = xstrdup("");
 	r->body[r->len] = '\0';
 	conn_enter_state(c, CONN_BUSY);
+	conn_idle(c, 0);
 	bufferevent_disable(c->bev, EV_READ);
 	evtimer_del(c->timer);
 	r->handled = 1;
@@ -852,6 +881,10 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (c->state == CONN_BUSY)
 		return;
+	if (c->paused)
+		http->stats.unread++;
+	else
+		http->stats.timeouts++;
 	if (log_ok(http, c->paused ? &http->log_slow : &http->log_deadline,
 	    &held))
 		log_info(c->paused ? "http.unread_answers" : "http.deadline",
@@ -878,6 +911,55 @@ conn_resume_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- accepting ---------------------------------------------------------------- */
 
+/* Close the connection that has waited longest for a request; 1, or 0
+ * when every connection has a handler or is closing. */
+static int
+shed_one(struct http *http)
+{
+	struct conn *c = TAILQ_FIRST(&http->idle);
+	unsigned held;
+
+	if (c == NULL)
+		return 0;
+	if (log_ok(http, &http->log_shed, &held))
+		log_warn("http.shed", "id=%" PRIu64 " state=%s open=%d max=%d "
+		    "suppressed=%u", c->id, conn_strstate(c->state),
+		    http->nconn, http->max_conn, held);
+	conn_free(c);
+	return 1;
+}
+
+static void
+accept_again_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct http *http = arg;
+
+	if (http->listener != NULL)
+		evconnlistener_enable(http->listener);
+}
+
+/* accept() failed: out of descriptors (the process's or the system's) is
+ * met by shedding a connection, and if there is none by a pause of 100 ms,
+ * not by a loop that spins on a listening socket it cannot serve. */
+static void
+accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct http *http = arg;
+	int err = EVUTIL_SOCKET_ERROR();
+	struct timeval tv = { 0, 100 * 1000 };
+	unsigned held;
+
+	if (log_ok(http, &http->log_accept, &held))
+		log_warn("http.accept_failed", "error=%s open=%d suppressed=%u",
+		    evutil_socket_error_to_string(err), http->nconn, held);
+	if ((err == EMFILE || err == ENFILE) && shed_one(http)) {
+		http->stats.shed++;
+		return;
+	}
+	evconnlistener_disable(l);
+	evtimer_add(http->accept_ev, &tv);
+}
+
 static void
 accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
     int salen, void *arg)
@@ -891,7 +973,13 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	struct conn *c;
 	unsigned held;
 
+	/* At the cap, the connection that has waited longest without
+	 * finishing a request makes room: idle keep-alives and slow senders
+	 * cannot lock newcomers out. */
+	if (http->nconn >= http->max_conn && shed_one(http))
+		http->stats.shed++;
 	if (http->nconn >= http->max_conn) {
+		http->stats.refused++;
 		if (log_ok(http, &http->log_refused, &held))
 			log_warn("http.conn_refused", "open=%d max=%d "
 			    "suppressed=%u", http->nconn, http->max_conn, held);
@@ -935,6 +1023,8 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	bufferevent_setwatermark(c->bev, EV_WRITE, 0, 0);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 	conn_deadline(c, http->request_timeout);
+	conn_idle(c, 1);
+	http->stats.accepted++;
 	log_debug("http.accept", "id=%" PRIu64 " open=%d", c->id, http->nconn);
 }
 
@@ -975,7 +1065,9 @@ http_new(struct event_base *base, const char *host, int port, int max_conn,
 	http->request_timeout = request_timeout;
 	TAILQ_INIT(&http->conns);
 	TAILQ_INIT(&http->reqs);
+	TAILQ_INIT(&http->idle);
 	http->held_ev = evtimer_new(base, held_cb, http);
+	http->accept_ev = evtimer_new(base, accept_again_cb, http);
 	http->listener = evconnlistener_new_bind(base, accept_cb, http,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
 	    -1, ai->ai_addr, (int)ai->ai_addrlen);
@@ -986,6 +1078,7 @@ http_new(struct event_base *base, const char *host, int port, int max_conn,
 		http_free(http);
 		return NULL;
 	}
+	evconnlistener_set_error_cb(http->listener, accept_error_cb);
 	if (getsockname(evconnlistener_get_fd(http->listener),
 	    (struct sockaddr *)&ss, &sslen) == 0) {
 		if (ss.ss_family == AF_INET)
@@ -1047,6 +1140,14 @@ http_inflight(const struct http *http)
 	return http->inflight;
 }
 
+void
+http_stats(const struct http *http, struct http_stats *out)
+{
+	*out = http->stats;
+	out->open = http->nconn;
+	out->max_open = http->max_conn;
+}
+
 /* Orphan the unanswered requests (see the head comment), close every
  * connection, free the rest. */
 void
@@ -1069,6 +1170,8 @@ http_free(struct http *http)
 		evconnlistener_free(http->listener);
 	if (http->held_ev != NULL)
 		event_free(http->held_ev);
+	if (http->accept_ev != NULL)
+		event_free(http->accept_ev);
 	for (int i = 0; i < http->nroute; i++)
 		free(http->routes[i].path);
 	free(http->routes);
@@ -1113,6 +1216,7 @@ reply_raw(struct http_request *r, int status, const char *ctype,
 		return;
 	}
 	conn_enter_state(c, CONN_HEAD);
+	conn_idle(c, 1);
 	conn_deadline(c, http->request_timeout);
 	if (evbuffer_get_length(bufferevent_get_output(c->bev)) >
 	    HTTP_OUT_MAX) {

@@ -84,8 +84,10 @@ typedef void (*http_handler)(struct http_request *, const char *rest,
 
 /*
  * Listen on host:port (port 0: any free port; see http_port()).  max_conn
- * caps open connections: more are accepted and closed at once, with a
- * rate-limited warning.  request_timeout bounds, in seconds, the time from
+ * caps open connections: at the cap a newcomer is taken in place of the
+ * connection that has waited longest without completing a request (shed),
+ * and only when every connection has a request with its handler is the
+ * newcomer answered 503 and closed.  request_timeout bounds, in seconds, the time from
  * a connection's accept (or its previous answer) to a complete request;
  * past it the connection is closed, unless a handler holds its request.
  *
@@ -124,6 +126,18 @@ void http_stop_accepting(struct http *);
 /* Requests handed to handlers and not yet answered, including those whose
  * client has gone away. */
 int http_inflight(const struct http *);
+
+/* What the listener has done since http_new, for /metrics. */
+struct http_stats {
+	unsigned long long accepted;      /* connections taken             */
+	unsigned long long shed;          /* closed to make room at the cap */
+	unsigned long long refused;       /* turned away (503) at the cap  */
+	unsigned long long timeouts;      /* no complete request in time   */
+	unsigned long long unread;        /* answers not read in time      */
+	unsigned long long bad_requests;  /* refused by the framing (4xx, 5xx) */
+	int open, max_open;               /* connections now; the cap      */
+};
+void http_stats(const struct http *, struct http_stats *);
 
 /*
  * Close every connection and free the listener and its routes (NULL is

@@ -9,6 +9,8 @@
  * sleeping.  The override is a file-local static, read only through
  * util_now().
  */
+#include <sys/resource.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,4 +225,25 @@ util_strlcpy(char *dst, const char *src, size_t size)
 		dst[c] = '\0';
 	}
 	return n;
+}
+
+long
+util_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return -1;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t want = rl.rlim_max;
+
+		if (want == RLIM_INFINITY || want > 1048576)
+			want = 1048576;
+		if (want > rl.rlim_cur) {
+			rl.rlim_cur = want;
+			(void)setrlimit(RLIMIT_NOFILE, &rl);
+			(void)getrlimit(RLIMIT_NOFILE, &rl);
+		}
+	}
+	return rl.rlim_cur == RLIM_INFINITY ? 1048576 : (long)rl.rlim_cur;
 }

@@ -31,5 +31,9 @@ void util_hex(const uint8_t *in, size_t len, char *out);
 int util_hostport(const char *s, char *host, size_t hostsize, int *port);
 /* Copy at most size-1 octets and terminate; returns strlen(src). */
 size_t util_strlcpy(char *dst, const char *src, size_t size);
+/* Raise the soft limit on open descriptors to the hard one (at most
+ * 1048576), as a server that holds many connections must; the limit now
+ * in force, or -1 when it cannot be read. */
+long util_raise_nofile(void);
 
 #endif

@@ -143,7 +143,7 @@ START_TEST(minimal_file_gets_defaults)
 	ck_assert_str_eq(c->listen_host, "127.0.0.1");
 	ck_assert_int_eq(c->listen_port, 8080);
 	ck_assert_str_eq(c->secret_file, "var/secret");
-	ck_assert_int_eq(c->max_connections, 1024);
+	ck_assert_int_eq(c->max_connections, 0);   /* auto */
 	ck_assert_int_eq(c->request_timeout, 10);
 	ck_assert_int_eq(c->submit_wait_ms, 3000);
 	ck_assert_ptr_null(c->webhook_ca_file);
@@ -427,7 +427,7 @@ START_TEST(non_numeric_values)
 	    "t.conf:7: [server] max_connections: '0x10' is not an integer");
 	expect_one("[server]\nmax_connections = 99999999999999999999999\n",
 	    "t.conf:7: [server] max_connections: 99999999999999999999999 is "
-	    "out of range 1..100000");
+	    "out of range 0..1000000");
 	expect_one("[store]\nmap_size = 12X\n",
 	    "t.conf:7: [store] map_size: '12X' is not a size");
 	expect_one("[store]\nmap_size = 512K\n",
