@@ -168,6 +168,25 @@ api_metrics(struct http_request *req, const char *rest, void *arg)
 	    st.outbox);
 	metric(b, "smsverify_webhook_inflight", "gauge",
 	    "webhook POSTs in flight", NULL, (uint64_t)ws->inflight);
+	metric(b, "smsverify_http_connections", "gauge",
+	    "open HTTP connections", NULL, (uint64_t)st.http.open);
+	metric(b, "smsverify_http_connections_max", "gauge",
+	    "the cap on open HTTP connections", NULL,
+	    (uint64_t)st.http.max_open);
+	metric(b, "smsverify_http_connections_total", "counter",
+	    "HTTP connections by fate", "{fate=\"accepted\"}",
+	    st.http.accepted);
+	metric(b, "smsverify_http_connections_total", NULL, NULL,
+	    "{fate=\"shed\"}", st.http.shed);
+	metric(b, "smsverify_http_connections_total", NULL, NULL,
+	    "{fate=\"refused\"}", st.http.refused);
+	metric(b, "smsverify_http_connections_total", NULL, NULL,
+	    "{fate=\"timeout\"}", st.http.timeouts);
+	metric(b, "smsverify_http_connections_total", NULL, NULL,
+	    "{fate=\"unread_answers\"}", st.http.unread);
+	metric(b, "smsverify_http_bad_requests_total", "counter",
+	    "requests refused by their framing (400, 413, 414, 417, 431, "
+	    "501, 505)", NULL, st.http.bad_requests);
 	len = evbuffer_get_length(b);
 	text = xmalloc(len + 1);
 	evbuffer_remove(b, text, len);

@@ -13,6 +13,7 @@
 #include "dispatch.h"
 #include "dlr.h"
 #include "flow.h"
+#include "http.h"
 #include "store.h"
 #include "webhook.h"
 
@@ -35,6 +36,7 @@ struct api_stats {
 	struct store_stats store;
 	uint64_t outbox;          /* webhook events waiting */
 	struct webhook_stats webhook;
+	struct http_stats http;
 };
 
 /* The owner's stats call: fill *st (zeroed by the caller). */

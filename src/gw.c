@@ -144,6 +144,7 @@ gw_stats(void *arg, struct api_stats *st)
 	store_stats(gw->store, &st->store);
 	st->outbox = store_outbox_count(gw->store);
 	webhook_stats(gw->webhook, &st->webhook);
+	http_stats(gw->http, &st->http);
 }
 
 static char *

@@ -88,6 +88,9 @@
  * before the client has read it. */
 #define LINGER_MAX (1024 * 1024)
 #define LINGER_S 5
+/* The listen backlog, as nginx's: room for a burst of connections while
+ * the loop is busy (the kernel caps it at net.core.somaxconn). */
+#define HTTP_BACKLOG 511
 /* At most one line a second per kind of repeated event. */
 #define LOG_EVERY_MS 1000
 
@@ -1070,7 +1073,7 @@ http_new(struct event_base *base, const char *host, int port, int max_conn,
 	http->accept_ev = evtimer_new(base, accept_again_cb, http);
 	http->listener = evconnlistener_new_bind(base, accept_cb, http,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
-	    -1, ai->ai_addr, (int)ai->ai_addrlen);
+	    HTTP_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
 	freeaddrinfo(ai);
 	if (http->listener == NULL) {
 		set_err(err, "cannot listen on %s:%d: %s", host, port,

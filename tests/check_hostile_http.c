@@ -26,6 +26,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <check.h>
@@ -52,6 +53,13 @@ setup(void)
 	setenv("ASAN_OPTIONS", opts, 1);
 	ck_assert_int_eq(h_init(&H), 0);
 	snprintf(H.log_level, sizeof(H.log_level), "info");
+}
+
+/* The daemon of setup_started's tests, on the harness's configuration. */
+static void
+setup_started(void)
+{
+	setup();
 	h_start_all(&H);
 }
 
@@ -80,12 +88,18 @@ daemon_rss_kb(void)
 }
 
 static void
-assert_rss_bounded(long before_kb, const char *what)
+assert_rss_bounded_by(long before_kb, long mb, const char *what)
 {
 	long after = daemon_rss_kb();
 
-	ck_assert_msg(after - before_kb < HOSTILE_RSS_MB * 1024L,
+	ck_assert_msg(after - before_kb < mb * 1024L,
 	    "%s: the daemon grew from %ld to %ld KiB", what, before_kb, after);
+}
+
+static void
+assert_rss_bounded(long before_kb, const char *what)
+{
+	assert_rss_bounded_by(before_kb, HOSTILE_RSS_MB, what);
 }
 
 static int
@@ -586,13 +600,118 @@ START_TEST(expect_continue)
 }
 END_TEST
 
+/* ---- connection floods -------------------------------------------------- */
+
+/* The most descriptors this process may hold: its hard limit. */
+static long
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	rl.rlim_cur = rl.rlim_max;
+	(void)setrlimit(RLIMIT_NOFILE, &rl);
+	ck_assert_int_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	return rl.rlim_cur == RLIM_INFINITY ? 1L << 20 : (long)rl.rlim_cur;
+}
+
+/* Hold nidle idle connections and nslow that stop in the middle of a
+ * header, then make 100 sends, each on a new connection: every send is
+ * answered 201, 95 of them within a second, and the daemon's memory
+ * stays bounded.  The connections are counted, not timed: a loaded
+ * machine only makes the test slower. */
+static void
+flood_then_send(int nidle, int nslow)
+{
+	static const char slow[] = "POST /v1/verifications HTTP/1.1\r\nHo";
+	long before, room = raise_nofile() - 200;
+	int n = nidle + nslow, *fds, fast = 0, opened = 0;
+	long long slowest = 0;
+
+	/* A machine whose hard limit is lower gets a smaller flood (said in
+	 * the log), in the same proportions. */
+	if (n > room) {
+		nidle = (int)(room * nidle / n);
+		nslow = (int)(room * nslow / n);
+		fprintf(stderr, "flood scaled to %d idle + %d slow by "
+		    "RLIMIT_NOFILE\n", nidle, nslow);
+		n = nidle + nslow;
+	}
+	fds = calloc((size_t)n, sizeof(*fds));
+	ck_assert_ptr_nonnull(fds);
+	before = daemon_rss_kb();
+	for (int i = 0; i < n; i++) {
+		fds[i] = connect_daemon();
+		opened++;
+		if (i >= nidle)
+			ck_assert_uint_eq(send_some(fds[i], slow,
+			    sizeof(slow) - 1), sizeof(slow) - 1);
+	}
+	for (int i = 0; i < 100; i++) {
+		char phone[32], id[64];
+		long long t0 = h_now_ms(), took;
+		json_t *j;
+
+		snprintf(phone, sizeof(phone), "+1415555%04d", 1000 + i);
+		j = h_send_code(&H, phone, id, sizeof(id), 201);
+		took = h_now_ms() - t0;
+		json_decref(j);
+		fast += took < 1000;
+		if (took > slowest)
+			slowest = took;
+	}
+	fprintf(stderr, "%d connections held: 100 sends, %d within 1 s, the "
+	    "slowest %lld ms; RSS %ld -> %ld KiB\n", opened, fast, slowest,
+	    before, daemon_rss_kb());
+	ck_assert_msg(fast >= 95, "only %d of 100 sends within 1 s (the "
+	    "slowest %lld ms)", fast, slowest);
+	assert_rss_bounded_by(before, 256, "a flood of connections");
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+}
+
+/* The default cap follows the descriptor limit: 10,000 idle and 1,000
+ * slow connections all fit, and a newcomer is served. */
+START_TEST(flood_under_the_default_cap)
+{
+	h_start_all(&H);
+	flood_then_send(10000, 1000);
+}
+END_TEST
+
+/* A cap far under the flood: the connections that waited longest are
+ * shed for the newcomers, the sends are served, and the shedding is
+ * counted in /metrics and logged a line a second at most. */
+START_TEST(flood_over_a_small_cap_sheds)
+{
+	char out[65536];
+
+	snprintf(H.server_extra, sizeof(H.server_extra),
+	    "max_connections = 2000\n");
+	h_start_all(&H);
+	flood_then_send(10000, 1000);
+	ck_assert_int_eq(h_http(&H, "GET", "/metrics", NULL, NULL, NULL, out,
+	    sizeof(out)), 200);
+	ck_assert_ptr_nonnull(strstr(out,
+	    "smsverify_http_connections_max 2000\n"));
+	ck_assert_ptr_null(strstr(out,
+	    "smsverify_http_connections_total{fate=\"shed\"} 0\n"));
+	ck_assert_int_gt(h_count_lines(H.daemon_log, "event=http.shed "), 0);
+	ck_assert_int_lt(h_count_lines(H.daemon_log, "event=http.shed "),
+	    200);
+}
+END_TEST
+
 int
 main(void)
 {
 	Suite *s = suite_create("hostile_http");
 	TCase *tc = tcase_create("hostile");
 
-	tcase_add_checked_fixture(tc, setup, teardown);
+	TCase *flood = tcase_create("flood");
+
+	tcase_add_checked_fixture(tc, setup_started, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, pipelining_without_reading);
 	tcase_add_test(tc, huge_content_length_refused_unread);
@@ -601,6 +720,11 @@ main(void)
 	tcase_add_test(tc, oversized_heads_are_json);
 	tcase_add_test(tc, refusals_log_is_bounded);
 	tcase_add_test(tc, expect_continue);
+	tcase_add_checked_fixture(flood, setup, teardown);
+	tcase_set_timeout(flood, 300);
+	tcase_add_test(flood, flood_under_the_default_cap);
+	tcase_add_test(flood, flood_over_a_small_cap_sheds);
+	suite_add_tcase(s, flood);
 	suite_add_tcase(s, tc);
 	return h_run_suite(s);
 }
