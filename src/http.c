@@ -413,6 +413,10 @@ conn_free(struct conn *c)
 	 * bufferevent on a later turn of the loop (which may not come, in
 	 * http_free). */
 	fd = bufferevent_getfd(c->bev);
+	/* Out of the event loop's watch before the close, even when this
+	 * runs inside one of the bufferevent's callbacks (which hold a
+	 * reference that delays the free). */
+	bufferevent_disable(c->bev, EV_READ | EV_WRITE);
 	bufferevent_free(c->bev);
 	if (fd >= 0)
 		evutil_closesocket(fd);
