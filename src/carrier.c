@@ -433,6 +433,8 @@ carrier_stats(const struct carrier *c, struct smpp_session_stats *out)
 		out->receipts += s.receipts;
 		out->reconnects += s.reconnects;
 		out->binds_failed += s.binds_failed;
+		out->read_pauses += s.read_pauses;
+		out->hostile += s.hostile;
 		out->window_used += s.window_used;
 	}
 }
