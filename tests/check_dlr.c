@@ -165,7 +165,7 @@ receipt(struct carrier *c, const char *msgid, enum smpp_msg_state state)
 	strcpy(r.stat, state == SMPP_MSG_DELIVERED ? "DELIVRD" : "ENROUTE");
 	r.err = 0;
 	r.network_error = -1;
-	strcpy(r.source, PHONE + 1);
+	strcpy(r.source, &PHONE[1]);
 	dlr_receipt(dl, c, sess, &r, 1);
 }
 
