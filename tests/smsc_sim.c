@@ -137,6 +137,12 @@
 
 enum dlr_mode { DLR_NONE = 0, DLR_DELIVERED, DLR_UNDELIV };
 
+/* The floods, in the order they go (--flood-*, --unmatched-receipts). */
+enum flood_kind {
+	FLOOD_ENQUIRE = 0, FLOOD_NACK, FLOOD_RESP, FLOOD_UNKNOWN,
+	FLOOD_RECEIPT, FLOOD_KINDS
+};
+
 struct sim_opts {
 	int port;
 	const char *portfile;
@@ -153,15 +159,10 @@ struct sim_opts {
 	int hold_resp;            /* --hold-resp: until SIGUSR1 */
 	int concat_timeout_ms;
 	int bind_then_close;
-	long flood[5];            /* PDUs per flood kind (enum flood_kind) */
+	long flood[FLOOD_KINDS];  /* PDUs per flood kind */
 	int quiet;
 };
 
-/* The floods, in the order they go (--flood-*, --unmatched-receipts). */
-enum flood_kind {
-	FLOOD_ENQUIRE = 0, FLOOD_NACK, FLOOD_RESP, FLOOD_UNKNOWN,
-	FLOOD_RECEIPT, FLOOD_KINDS
-};
 
 /* A connection's life.  sim_strstate() names the states for logs. */
 enum conn_state {
