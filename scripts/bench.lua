@@ -8,10 +8,13 @@
 -- the ids in IDFILE, expects 200) or "ceiling" (the send body, expects 200,
 -- for tests/bare_http).
 --
---   wrk ... -s scripts/bench.lua URL -- MODE RANGE TOKEN [IDFILE [BLOCK]]
+--   wrk ... -s scripts/bench.lua URL -- MODE RANGE TOKEN [IDFILE [BLOCK
+--       [OFFSET]]]
 -- P runs through RANGE numbers of block BLOCK (0-9, default 0):
 -- +14155B00000, +14155B00001, ... and wraps, one counter per wrk thread
--- (threads start at different offsets).  Every request is built here, so
+-- (threads start at different offsets, OFFSET numbers in, default 0: a
+-- stage that reuses a block in each round starts where the last left
+-- off).  Every request is built here, so
 -- the ceiling pays the same client cost as the real runs.
 --
 -- done() prints lines starting with "bench:" that scripts/bench reads:
@@ -21,7 +24,7 @@
 --   bench: sample HTTP_STATUS BODY      the first unexpected answer
 -- errors counts unexpected HTTP statuses and socket errors.
 
-local mode, range, token, idfile, block
+local mode, range, token, idfile, block, offset
 local counter = 0
 local expect
 local ids = {}
@@ -49,6 +52,8 @@ function init(args)
 	if idfile == "" then idfile = nil end
 	block = tonumber(args[5] or "0") or 0
 	if block < 0 or block > 9 then block = 0 end
+	offset = tonumber(args[6] or "0") or 0
+	if offset < 0 then offset = 0 end
 	if mode == "send" and idfile then
 		idout = io.open(idfile, "w")
 	end
@@ -62,7 +67,7 @@ function init(args)
 	if range > 100000 then range = 100000 end
 	if mode == "send" then expect = 201 else expect = 200 end
 	-- Spread threads over the range so they do not ask for one number.
-	counter = ((thread_index or 0) * 7919) % range
+	counter = (offset + (thread_index or 0) * 7919) % range
 end
 
 local function phone()

@@ -131,7 +131,8 @@ struct smpp_config {
 	int window;               /* outstanding requests, >= 1 */
 	int enquire_link;         /* seconds of idle before enquire_link */
 	int response_timeout;     /* seconds to wait for any response */
-	int reconnect_min_ms;     /* first backoff; doubles up to max, jittered */
+	int reconnect_min_ms;     /* first backoff; doubles up to max, jittered
+	                             (see smpp_backoff_next) */
 	int reconnect_max_ms;
 	/* TLS to the SMSC (0 = plain TCP).  The peer's certificate must chain
 	 * to tls_ca_file (PEM; NULL = the system store) and name
@@ -142,6 +143,28 @@ struct smpp_config {
 	const char *tls_ca_file;
 	const char *tls_server_name;
 };
+
+/*
+ * Reconnect policy (smpp_backoff.c).  A bind must stay up
+ * SMPP_STABLE_BIND_MS before the backoff goes back to reconnect_min_ms, so
+ * an SMSC that binds and closes at once is retried ever more slowly; a
+ * bind refused for its credentials waits at least SMPP_AUTH_BACKOFF_MS.
+ */
+#define SMPP_STABLE_BIND_MS 30000
+#define SMPP_AUTH_BACKOFF_MS 60000
+
+/* The wait before the next connect after a drop, in milliseconds, and the
+ * plain backoff after it in *cur_ms (a session starts it at min_ms).
+ * up_ms: how long the bind that just ended had been bound (-1: it never
+ * bound); SMPP_STABLE_BIND_MS or more starts the plain backoff again at
+ * min_ms.  auth_failed: the bind was refused for its credentials; the wait
+ * is then max(max_ms, SMPP_AUTH_BACKOFF_MS) and *cur_ms is not doubled.
+ * Otherwise the wait is *cur_ms, which then doubles up to max_ms.  rnd
+ * (uniform over 32 bits) adds up to a quarter of the wait, never less than
+ * nothing: the wait is never under min_ms, nor under SMPP_AUTH_BACKOFF_MS
+ * for credentials.  Pure. */
+int smpp_backoff_next(int *cur_ms, int min_ms, int max_ms, int64_t up_ms,
+    int auth_failed, uint32_t rnd);
 
 /* The largest message_payload we send (a long OTP text in UCS-2). */
 #define SMPP_MAX_PAYLOAD 2048
@@ -356,7 +379,13 @@ struct smpp_session_stats {
 	uint64_t receipts;        /* delivery receipts handed to the owner */
 	uint64_t reconnects;      /* connects after a backoff */
 	uint64_t binds_failed;    /* bind refused or nacked, or unanswered */
+	uint64_t read_pauses;     /* reading stopped: too much queued to the
+	                             SMSC (SMPP_OUT_HIGH in smpp_session.c) */
+	uint64_t hostile;         /* binds dropped as hostile: output not
+	                             drained in time, or error answers over
+	                             SMPP_NACK_RATE a second */
 	int window_used;          /* outstanding requests now */
+	int backoff_ms;           /* the last reconnect wait armed, 0: none */
 	uint32_t last_bind_status; /* of the last bind_resp or its nack */
 };
 /* Copy the session's counters into *out. */

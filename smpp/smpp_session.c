@@ -37,6 +37,28 @@
  * event=smpp.tls_failed with OpenSSL's verify error and treated like a
  * failed connect (BACKOFF).  CONNECTING is bounded by response_timeout, so
  * a peer that accepts TCP but never finishes a handshake cannot hang us.
+ *
+ * Hostile peers.  Whatever is on the other end of the socket must not be
+ * able to take the daemon down by memory, time or log volume:
+ *  - Memory: what we queue to the SMSC is capped.  Past s->out_high octets
+ *    (SMPP_OUT_HIGH plus room for a full window of our largest submits) we
+ *    stop reading from it, so its requests stop making answers, until the
+ *    output drains to a quarter of that; if it has not drained within
+ *    response_timeout the bind is dropped as hostile (an SMSC that floods
+ *    enquire_link and never reads grew us from 28 to 216 MB in 4 s).  The
+ *    input is capped by the read high-watermark (SMPP_IN_HIGH, room for
+ *    the largest PDU smpp_pdu_frame() accepts, SMPP_MAX_PDU) and by not
+ *    reading while paused.
+ *  - Time: error answers (generic_nack for an unknown command_id, a
+ *    deliver_sm in the wrong state) are allowed SMPP_NACK_RATE a second;
+ *    past that the bind is dropped as hostile.  Every drop goes through
+ *    the reconnect backoff, which grows unless a bind stayed up
+ *    SMPP_STABLE_BIND_MS (smpp_backoff.c).
+ *  - Log volume: each per-PDU line (a generic_nack or a response we did
+ *    not ask for, an unparseable deliver_sm, ...) goes through its own
+ *    log_limit: one line per SMPP_LOG_INTERVAL_MS per session and event,
+ *    with suppressed=N for the ones held back.  A hostile drop is logged
+ *    once, as event=smpp.hostile.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -76,6 +98,27 @@ enum { BT_TRX = SMPP_BIND_TRANSCEIVER, BT_TX = SMPP_BIND_TRANSMITTER,
 
 #define ACK_DATA_SM (UINT64_C(1) << 63)
 
+/* Output cap: stop reading from the SMSC once this much (plus a full
+ * window of our largest submits, which the window bounds anyway) waits to
+ * be written to it; read again once a quarter of the cap is left. */
+#define SMPP_OUT_HIGH (256 * 1024)
+/* The largest submit_sm we pack (smpp_session_submit's buffer). */
+#define SMPP_SUBMIT_MAX (512 + SMPP_MAX_PAYLOAD)
+/* Input cap: libevent reads no more from the socket while this much is
+ * buffered unparsed; two of the largest PDUs we accept. */
+#define SMPP_IN_HIGH (2 * SMPP_MAX_PDU)
+/* Error answers (generic_nack, deliver_sm_resp ESME_RINVBNDSTS) allowed
+ * per second before the bind is dropped as hostile. */
+#define SMPP_NACK_RATE 100
+/* One line per this many milliseconds per session and per-PDU event. */
+#define SMPP_LOG_INTERVAL_MS 1000
+
+/* Log a per-PDU event through the session's limiter lim: at most one line
+ * per SMPP_LOG_INTERVAL_MS, with suppressed=N for the ones held back. */
+#define log_session(s, lim, level, ev, fmt, ...)	\
+	log_limited(&(s)->lim, util_mono_ms(), SMPP_LOG_INTERVAL_MS,	\
+	    level, ev, fmt, __VA_ARGS__)
+
 struct smpp_session {
 	struct event_base *base;
 	struct smpp_config cfg;		/* strings point to our copies */
@@ -90,12 +133,18 @@ struct smpp_session {
 	uint32_t bind_seq, unbind_seq;
 	uint32_t el_seq;		/* our enquire_link awaiting its resp */
 	int64_t el_deadline, last_rx;
+	int64_t bound_at;		/* mono ms of the bind_resp, 0: not bound */
 	int flushing;			/* closing once the output is written */
+	int paused;			/* not reading: output over out_high */
+	size_t out_high;		/* the output cap, octets */
+	int64_t nack_second;		/* start of the second nacks count in */
+	int nacks;			/* error answers in it */
 
 	struct event *op_timer;		/* bind_resp, drain, unbind_resp, flush */
 	struct event *resp_timer;	/* earliest submit deadline */
 	struct event *link_timer;	/* enquire_link idle and its resp */
 	struct event *backoff_timer;
+	struct event *stall_timer;	/* paused too long: drop */
 	struct event *done_ev;		/* calls done after STOPPED */
 	int backoff_ms;
 
@@ -107,11 +156,16 @@ struct smpp_session {
 	int dead;			/* freed from inside a callback */
 	uint8_t *rbuf;			/* SMPP_MAX_PDU + 1 */
 	struct smpp_session_stats st;
+	/* One limiter per per-PDU log event (log_session). */
+	struct log_limit lim_unexpected, lim_bad_resp, lim_refused, lim_nack,
+	    lim_unknown, lim_bad_deliver, lim_mo, lim_bad_receipt,
+	    lim_bad_state, lim_timeout, lim_stale_ack, lim_paused;
 };
 
 static void session_drop(struct smpp_session *, const char *reason,
     int auth_failed);
 static void session_destroy(struct smpp_session *);
+static void read_pdus(struct smpp_session *);
 
 static void
 arm_ms(struct event *ev, int64_t ms)
@@ -180,12 +234,49 @@ leave(struct smpp_session *s)
 	return 0;
 }
 
+/*
+ * Stop reading from the SMSC: what we queued to it passed the cap, so
+ * answering more of its requests would only grow our memory.  on_write
+ * reads again once the output is down to a quarter of the cap; the stall
+ * timer drops the bind if that takes longer than response_timeout.
+ */
+static void
+pause_reading(struct smpp_session *s)
+{
+	char nb[128];
+
+	s->paused = 1;
+	s->st.read_pauses++;
+	bufferevent_disable(s->bev, EV_READ);
+	bufferevent_setwatermark(s->bev, EV_WRITE, s->out_high / 4, 0);
+	arm_ms(s->stall_timer, (int64_t)s->cfg.response_timeout * 1000);
+	log_session(s, lim_paused, LOG_WARN, "smpp.read_paused",
+	    "smsc=%s queued=%zu", log_str(nb, sizeof(nb), name(s)),
+	    evbuffer_get_length(bufferevent_get_output(s->bev)));
+}
+
+/* The output drained: read again, starting with what is buffered. */
+static void
+resume_reading(struct smpp_session *s)
+{
+	s->paused = 0;
+	evtimer_del(s->stall_timer);
+	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+	bufferevent_enable(s->bev, EV_READ);
+	read_pdus(s);
+}
+
 static int
 send_bytes(struct smpp_session *s, const uint8_t *p, size_t n)
 {
 	if (s->bev == NULL || s->flushing)
 		return -1;
-	return bufferevent_write(s->bev, p, n);
+	if (bufferevent_write(s->bev, p, n) < 0)
+		return -1;
+	if (!s->paused &&
+	    evbuffer_get_length(bufferevent_get_output(s->bev)) > s->out_high)
+		pause_reading(s);
+	return 0;
 }
 
 static void
@@ -196,6 +287,28 @@ send_header(struct smpp_session *s, uint32_t id, uint32_t status,
 
 	smpp_pdu_header_encode(h, id, status, seq);
 	send_bytes(s, h, sizeof(h));
+}
+
+/* Count an error answer we are about to send for the SMSC's PDU.  Returns
+ * 0, or -1 when that is more than SMPP_NACK_RATE this second: the bind has
+ * been dropped as hostile (logged once) and nothing must be sent. */
+static int
+count_nack(struct smpp_session *s)
+{
+	int64_t now = util_mono_ms();
+	char nb[128];
+
+	if (s->nack_second == 0 || now - s->nack_second >= 1000) {
+		s->nack_second = now;
+		s->nacks = 0;
+	}
+	if (++s->nacks <= SMPP_NACK_RATE)
+		return 0;
+	s->st.hostile++;
+	log_warn("smpp.hostile", "smsc=%s reason=nack_rate limit=%d",
+	    log_str(nb, sizeof(nb), name(s)), SMPP_NACK_RATE);
+	session_drop(s, "hostile_nack_rate", 0);
+	return -1;
 }
 
 static void
@@ -245,21 +358,15 @@ close_conn(struct smpp_session *s)
 		s->bev = NULL;
 	}
 	s->flushing = 0;
+	s->paused = 0;
+	s->nacks = 0;
+	s->nack_second = 0;
 	s->el_seq = 0;
 	s->bind_seq = s->unbind_seq = 0;
 	evtimer_del(s->op_timer);
 	evtimer_del(s->resp_timer);
 	evtimer_del(s->link_timer);
-}
-
-/* A random factor in [0.75, 1.25) from the secure RNG (never the clock). */
-static int
-jitter(int ms)
-{
-	uint32_t r;
-
-	evutil_secure_rng_get_bytes(&r, sizeof(r));
-	return (int)((double)ms * (0.75 + 0.5 * ((double)r / 4294967296.0)));
+	evtimer_del(s->stall_timer);
 }
 
 static void
@@ -274,19 +381,20 @@ finish_stop(struct smpp_session *s)
 }
 
 /*
- * Close the connection and go to BACKOFF (or STOPPED when stopping).  A
- * credentials failure waits reconnect_max_ms but at least
- * SMPP_AUTH_BACKOFF_MS: retrying a wrong password fast gets an ESME's
- * address banned and will not fix itself (a SIGHUP with new credentials
- * makes a new session at once).  Anything else waits the current backoff,
- * which doubles up to reconnect_max_ms.
+ * Close the connection and go to BACKOFF (or STOPPED when stopping), for
+ * as long as smpp_backoff_next() says: a credentials failure at least
+ * SMPP_AUTH_BACKOFF_MS (a SIGHUP with new credentials makes a new session
+ * at once), anything else the current backoff, which doubles up to
+ * reconnect_max_ms and starts again from reconnect_min_ms only after a
+ * bind that lasted SMPP_STABLE_BIND_MS.  The random draw comes from the
+ * secure RNG, never the clock.
  */
-#define SMPP_AUTH_BACKOFF_MS 60000
-
 static void
 session_drop(struct smpp_session *s, const char *reason, int auth_failed)
 {
 	char nb[128];
+	int64_t up_ms = s->bound_at != 0 ? util_mono_ms() - s->bound_at : -1;
+	uint32_t r;
 	int delay;
 
 	log_event(s->stopping ? LOG_INFO : LOG_WARN, "smpp.drop",
@@ -294,20 +402,19 @@ session_drop(struct smpp_session *s, const char *reason, int auth_failed)
 	    log_str(nb, sizeof(nb), name(s)), smpp_strstate(s->state), reason,
 	    smpp_window_used(s->win));
 	if (s->stopping) {
+		s->bound_at = 0;
 		finish_stop(s);
 		return;
 	}
 	close_conn(s);
-	if (auth_failed) {
-		delay = jitter(s->cfg.reconnect_max_ms > SMPP_AUTH_BACKOFF_MS ?
-		    s->cfg.reconnect_max_ms : SMPP_AUTH_BACKOFF_MS);
-	} else {
-		delay = jitter(s->backoff_ms);
-		s->backoff_ms = s->backoff_ms >= s->cfg.reconnect_max_ms / 2 ?
-		    s->cfg.reconnect_max_ms : s->backoff_ms * 2;
-	}
+	s->bound_at = 0;
+	evutil_secure_rng_get_bytes(&r, sizeof(r));
+	delay = smpp_backoff_next(&s->backoff_ms, s->cfg.reconnect_min_ms,
+	    s->cfg.reconnect_max_ms, up_ms, auth_failed, r);
+	s->st.backoff_ms = delay;
 	arm_ms(s->backoff_timer, delay);
-	log_info("smpp.backoff", "smsc=%s delay_ms=%d", name(s), delay);
+	log_info("smpp.backoff", "smsc=%s delay_ms=%d up_ms=%lld",
+	    log_str(nb, sizeof(nb), name(s)), delay, (long long)up_ms);
 	enter_state(s, SMPP_BACKOFF);
 	return_all(s);
 }
@@ -324,6 +431,11 @@ drop_after_flush(struct smpp_session *s, const char *reason)
 		return;
 	}
 	bufferevent_disable(s->bev, EV_READ);
+	/* on_write must fire when the output is empty, not at the pause's
+	 * low mark. */
+	bufferevent_setwatermark(s->bev, EV_WRITE, 0, 0);
+	evtimer_del(s->stall_timer);
+	s->paused = 0;
 	s->flushing = 1;
 	arm_ms(s->op_timer, (int64_t)s->cfg.response_timeout * 1000);
 }
@@ -369,8 +481,10 @@ on_bind_resp(struct smpp_session *s, const struct smpp_header *h)
 	uint32_t st = h->status;
 
 	if (s->state != SMPP_BINDING || h->seq != s->bind_seq) {
-		log_warn("smpp.unexpected", "smsc=%s pdu=bind_resp state=%s",
-		    name(s), smpp_strstate(s->state));
+		log_session(s, lim_unexpected, LOG_WARN, "smpp.unexpected",
+		    "smsc=%s pdu=bind_resp state=%s",
+		    log_str(nb, sizeof(nb), name(s)),
+		    smpp_strstate(s->state));
 		return;
 	}
 	evtimer_del(s->op_timer);
@@ -386,7 +500,9 @@ on_bind_resp(struct smpp_session *s, const struct smpp_header *h)
 	if (smpp_pdu_resp_id(s->rbuf, h, sysid, sizeof(sysid)) < 0)
 		sysid[0] = 0;
 	s->bind_seq = 0;
-	s->backoff_ms = s->cfg.reconnect_min_ms;
+	/* The backoff starts again only once this bind has lasted
+	 * (smpp_backoff_next): a peer that binds and closes backs off. */
+	s->bound_at = util_mono_ms();
 	log_info("smpp.bound", "smsc=%s peer=%s",
 	    log_str(nb, sizeof(nb), name(s)), sysid[0] ? "set" : "empty");
 	enter_state(s, SMPP_BOUND);
@@ -405,24 +521,28 @@ maybe_unbind_drained(struct smpp_session *s)
 static void
 on_submit_resp(struct smpp_session *s, const struct smpp_header *h)
 {
-	char id[66];
+	char id[66], nb[128];
 	void *cookie;
 
 	if (smpp_window_take(s->win, h->seq, &cookie) < 0) {
-		log_warn("smpp.unexpected", "smsc=%s pdu=submit_sm_resp "
-		    "seq=%u note=late_or_unknown", name(s), h->seq);
+		log_session(s, lim_unexpected, LOG_WARN, "smpp.unexpected",
+		    "smsc=%s pdu=submit_sm_resp seq=%u note=late_or_unknown",
+		    log_str(nb, sizeof(nb), name(s)), h->seq);
 		return;
 	}
 	id[0] = 0;
 	if (h->status == ESME_ROK &&
 	    smpp_pdu_resp_id(s->rbuf, h, id, sizeof(id)) < 0) {
-		log_warn("smpp.bad_resp", "smsc=%s seq=%u "
-		    "note=unreadable_message_id", name(s), h->seq);
+		log_session(s, lim_bad_resp, LOG_WARN, "smpp.bad_resp",
+		    "smsc=%s seq=%u note=unreadable_message_id",
+		    log_str(nb, sizeof(nb), name(s)), h->seq);
 		id[0] = 0;
 	}
 	if (h->status != ESME_ROK)
-		log_info("smpp.submit_refused", "smsc=%s seq=%u status=%s",
-		    name(s), h->seq, smpp_strstatus(h->status));
+		log_session(s, lim_refused, LOG_INFO, "smpp.submit_refused",
+		    "smsc=%s seq=%u status=%s",
+		    log_str(nb, sizeof(nb), name(s)), h->seq,
+		    smpp_strstatus(h->status));
 	submit_done(s, cookie, h->status, id);
 	maybe_unbind_drained(s);
 }
@@ -431,8 +551,10 @@ static void
 on_generic_nack(struct smpp_session *s, const struct smpp_header *h)
 {
 	void *cookie;
+	char nb[128];
 
-	log_warn("smpp.generic_nack", "smsc=%s seq=%u status=%s", name(s),
+	log_session(s, lim_nack, LOG_WARN, "smpp.generic_nack",
+	    "smsc=%s seq=%u status=%s", log_str(nb, sizeof(nb), name(s)),
 	    h->seq, smpp_strstatus(h->status));
 	if (h->status == ESME_RINVCMDLEN) {
 		session_drop(s, "peer_says_bad_length", 0);
@@ -521,27 +643,36 @@ on_deliver(struct smpp_session *s, const struct smpp_header *h)
 	struct smpp_receipt r;
 	struct smpp_sm sm;
 	uint64_t ack;
+	char nb[128];
 
 	if (s->state != SMPP_BOUND && s->state != SMPP_UNBINDING) {
-		send_resp(s, resp, ESME_RINVBNDSTS, h->seq);
+		log_session(s, lim_bad_state, LOG_WARN, "smpp.unexpected",
+		    "smsc=%s pdu=0x%08X seq=%u state=%s",
+		    log_str(nb, sizeof(nb), name(s)), h->id, h->seq,
+		    smpp_strstate(s->state));
+		if (count_nack(s) == 0)
+			send_resp(s, resp, ESME_RINVBNDSTS, h->seq);
 		return;
 	}
 	if (smpp_pdu_unpack_sm(s->rbuf, h, &sm) < 0) {
 		/* Answer OK: an error could make the SMSC retry forever. */
-		log_warn("smpp.bad_deliver", "smsc=%s seq=%u len=%u "
-		    "note=unparseable_answered_ok", name(s), h->seq, h->length);
+		log_session(s, lim_bad_deliver, LOG_WARN, "smpp.bad_deliver",
+		    "smsc=%s seq=%u len=%u note=unparseable_answered_ok",
+		    log_str(nb, sizeof(nb), name(s)), h->seq, h->length);
 		send_resp(s, resp, ESME_ROK, h->seq);
 		return;
 	}
 	if ((sm.esm_class & 0x3C) != 0x04) {
-		log_info("smpp.mo", "smsc=%s seq=%u len=%zu", name(s), h->seq,
-		    sm.body_len ? sm.body_len : sm.payload_len);
+		log_session(s, lim_mo, LOG_INFO, "smpp.mo",
+		    "smsc=%s seq=%u len=%zu", log_str(nb, sizeof(nb), name(s)),
+		    h->seq, sm.body_len ? sm.body_len : sm.payload_len);
 		send_resp(s, resp, ESME_ROK, h->seq);
 		return;
 	}
 	if (build_receipt(&sm, &r) < 0) {
-		log_warn("smpp.bad_receipt", "smsc=%s seq=%u "
-		    "note=no_message_id_answered_ok", name(s), h->seq);
+		log_session(s, lim_bad_receipt, LOG_WARN, "smpp.bad_receipt",
+		    "smsc=%s seq=%u note=no_message_id_answered_ok",
+		    log_str(nb, sizeof(nb), name(s)), h->seq);
 		send_resp(s, resp, ESME_ROK, h->seq);
 		return;
 	}
@@ -558,6 +689,8 @@ on_deliver(struct smpp_session *s, const struct smpp_header *h)
 static void
 on_pdu(struct smpp_session *s, const struct smpp_header *h)
 {
+	char nb[128];
+
 	s->last_rx = util_mono_ms();
 	if (h->id == SMPP_GENERIC_NACK) {
 		on_generic_nack(s, h);
@@ -599,26 +732,36 @@ on_pdu(struct smpp_session *s, const struct smpp_header *h)
 		return;
 	}
 	if (h->id & SMPP_RESP) {
-		log_warn("smpp.unexpected", "smsc=%s command_id=0x%08X seq=%u",
-		    name(s), h->id, h->seq);
+		log_session(s, lim_unexpected, LOG_WARN, "smpp.unexpected",
+		    "smsc=%s command_id=0x%08X seq=%u",
+		    log_str(nb, sizeof(nb), name(s)), h->id, h->seq);
 		return;
 	}
-	send_header(s, SMPP_GENERIC_NACK, ESME_RINVCMDID, h->seq);
+	log_session(s, lim_unknown, LOG_WARN, "smpp.unknown_command",
+	    "smsc=%s command_id=0x%08X seq=%u",
+	    log_str(nb, sizeof(nb), name(s)), h->id, h->seq);
+	if (count_nack(s) == 0)
+		send_header(s, SMPP_GENERIC_NACK, ESME_RINVCMDID, h->seq);
 }
 
 /*
  * libevent callbacks.
  */
+/* Handle the whole PDUs buffered, until the input runs out, the
+ * connection goes or reading pauses.  From a handler of ours only. */
 static void
-on_read(struct bufferevent *bev, void *arg)
+read_pdus(struct smpp_session *s)
 {
-	struct smpp_session *s = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	struct bufferevent *bev = s->bev;
+	struct evbuffer *in;
 	struct smpp_header h;
 	uint32_t gen = s->gen;
 
-	enter(s);
-	while (!s->dead && s->bev == bev && s->gen == gen && !s->flushing) {
+	if (bev == NULL)
+		return;
+	in = bufferevent_get_input(bev);
+	while (!s->dead && s->bev == bev && s->gen == gen && !s->flushing &&
+	    !s->paused) {
 		enum smpp_frame_result r = smpp_pdu_frame(in, s->rbuf, &h);
 
 		if (r == SMPP_FRAME_MORE)
@@ -637,6 +780,16 @@ on_read(struct bufferevent *bev, void *arg)
 	if (!s->dead && s->state == SMPP_BOUND && s->bev != NULL &&
 	    !s->flushing)
 		arm_link_timer(s);
+}
+
+static void
+on_read(struct bufferevent *bev, void *arg)
+{
+	struct smpp_session *s = arg;
+
+	enter(s);
+	if (s->bev == bev)
+		read_pdus(s);
 	leave(s);
 }
 
@@ -646,8 +799,18 @@ on_write(struct bufferevent *bev, void *arg)
 	struct smpp_session *s = arg;
 
 	enter(s);
-	if (s->flushing && s->bev == bev)
-		session_drop(s, "closed", 0);
+	if (s->bev != bev) {
+		leave(s);
+		return;
+	}
+	/* Fires when the output is empty, or (paused) down to the low mark. */
+	if (s->flushing) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			session_drop(s, "closed", 0);
+	} else if (s->paused && evbuffer_get_length(
+	    bufferevent_get_output(bev)) <= s->out_high / 4) {
+		resume_reading(s);
+	}
 	leave(s);
 }
 
@@ -721,6 +884,8 @@ on_event(struct bufferevent *bev, short what, void *arg)
 				(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY,
 				    &one, sizeof(one));
 			s->last_rx = util_mono_ms();
+			bufferevent_setwatermark(bev, EV_READ, 0,
+			    SMPP_IN_HIGH);
 			bufferevent_enable(bev, EV_READ | EV_WRITE);
 			send_bind(s);
 		}
@@ -874,8 +1039,8 @@ on_resp_timer(evutil_socket_t fd, short what, void *arg)
 	enter(s);
 	while (!s->dead &&
 	    smpp_window_take_expired(s->win, now, &seq, &cookie)) {
-		log_warn("smpp.timeout", "smsc=%s seq=%u",
-		    log_str(nb, sizeof(nb), name(s)), seq);
+		log_session(s, lim_timeout, LOG_WARN, "smpp.timeout",
+		    "smsc=%s seq=%u", log_str(nb, sizeof(nb), name(s)), seq);
 		submit_done(s, cookie, SMPP_STATUS_TIMEOUT, "");
 	}
 	if (!s->dead) {
@@ -907,6 +1072,26 @@ on_link_timer(evutil_socket_t fd, short what, void *arg)
 			send_header(s, SMPP_ENQUIRE_LINK, 0, s->el_seq);
 		}
 		arm_link_timer(s);
+	}
+	leave(s);
+}
+
+/* Reading paused and the output did not drain in response_timeout: the
+ * SMSC sends requests and does not read the answers. */
+static void
+on_stall_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct smpp_session *s = arg;
+	char nb[128];
+
+	enter(s);
+	if (s->paused && s->bev != NULL && !s->flushing) {
+		s->st.hostile++;
+		log_warn("smpp.hostile", "smsc=%s reason=output_stalled "
+		    "queued=%zu seconds=%d", log_str(nb, sizeof(nb), name(s)),
+		    evbuffer_get_length(bufferevent_get_output(s->bev)),
+		    s->cfg.response_timeout);
+		session_drop(s, "hostile_output_stalled", 0);
 	}
 	leave(s);
 }
@@ -1024,11 +1209,14 @@ smpp_session_new(struct event_base *base, const struct smpp_config *cfg,
 	s->resp_timer = evtimer_new(base, on_resp_timer, s);
 	s->link_timer = evtimer_new(base, on_link_timer, s);
 	s->backoff_timer = evtimer_new(base, on_backoff, s);
+	s->stall_timer = evtimer_new(base, on_stall_timer, s);
 	s->done_ev = evtimer_new(base, on_done_ev, s);
+	s->out_high = SMPP_OUT_HIGH + (size_t)cfg->window * SMPP_SUBMIT_MAX;
 	if (!s->cfg.name || !s->cfg.host || !s->cfg.system_id ||
 	    !s->cfg.password || !s->cfg.system_type || !s->win || !s->rbuf ||
 	    !s->op_timer || !s->resp_timer || !s->link_timer ||
-	    !s->backoff_timer || !s->done_ev || !s->cfg.tls_server_name ||
+	    !s->backoff_timer || !s->stall_timer || !s->done_ev ||
+	    !s->cfg.tls_server_name ||
 	    (cfg->tls_ca_file != NULL && s->cfg.tls_ca_file == NULL)) {
 		session_destroy(s);
 		return NULL;
@@ -1054,7 +1242,7 @@ int
 smpp_session_submit(struct smpp_session *s, const struct smpp_message *m,
     void *cookie)
 {
-	uint8_t b[512 + SMPP_MAX_PAYLOAD];
+	uint8_t b[SMPP_SUBMIT_MAX];
 	uint32_t seq;
 	int n;
 
@@ -1094,7 +1282,10 @@ smpp_session_receipt_ack(struct smpp_session *s, uint64_t ack,
 	    SMPP_DELIVER_SM_RESP;
 
 	if (s->dead || s->bev == NULL || gen != (s->gen & 0x7FFFFFFFu)) {
-		log_info("smpp.stale_ack", "smsc=%s seq=%u", name(s), seq);
+		char nb[128];
+
+		log_session(s, lim_stale_ack, LOG_INFO, "smpp.stale_ack",
+		    "smsc=%s seq=%u", log_str(nb, sizeof(nb), name(s)), seq);
 		return;
 	}
 	send_resp(s, id, status, seq);
@@ -1172,6 +1363,7 @@ session_destroy(struct smpp_session *s)
 	if (s->resp_timer) event_free(s->resp_timer);
 	if (s->link_timer) event_free(s->link_timer);
 	if (s->backoff_timer) event_free(s->backoff_timer);
+	if (s->stall_timer) event_free(s->stall_timer);
 	if (s->done_ev) event_free(s->done_ev);
 	free(s->rbuf);
 	free((char *)s->cfg.name);

@@ -69,6 +69,11 @@ smsc_metrics(struct evbuffer *b, const struct api_stats *st)
 		{ "smsverify_smsc_receipts_total", "counter",
 		    "receipts per SMSC" },
 		{ "smsverify_smsc_reconnects_total", "counter", "reconnects" },
+		{ "smsverify_smsc_read_pauses_total", "counter",
+		    "reading stopped: too much queued to the SMSC" },
+		{ "smsverify_smsc_hostile_drops_total", "counter",
+		    "binds dropped as hostile (output not drained, error "
+		    "answers over the rate)" },
 	};
 	char labels[192];
 
@@ -79,9 +84,15 @@ smsc_metrics(struct evbuffer *b, const struct api_stats *st)
 			uint64_t v;
 
 			carrier_stats(c, &s);
-			v = f == 0 ? (uint64_t)carrier_up(c) : f == 1 ?
-			    s.submits : f == 2 ? s.submit_ok : f == 3 ?
-			    s.receipts : s.reconnects;
+			switch (f) {
+			case 0: v = (uint64_t)carrier_up(c); break;
+			case 1: v = s.submits; break;
+			case 2: v = s.submit_ok; break;
+			case 3: v = s.receipts; break;
+			case 4: v = s.reconnects; break;
+			case 5: v = s.read_pauses; break;
+			default: v = s.hostile; break;
+			}
 			snprintf(labels, sizeof(labels), "{smsc=\"%s\"}",
 			    carrier_name(c));
 			metric(b, fam[f].name, i ? NULL : fam[f].type,
@@ -139,6 +150,17 @@ api_metrics(struct http_request *req, const char *rest, void *arg)
 	    "delivery receipts received", NULL, st.dlr.receipts);
 	metric(b, "smsverify_receipts_unmatched_total", "counter",
 	    "receipts that matched no submit", NULL, st.dlr.unmatched);
+	metric(b, "smsverify_receipts_parked", "gauge",
+	    "unmatched receipts waiting for their submit", NULL,
+	    (uint64_t)st.dlr.parked);
+	metric(b, "smsverify_receipts_park_dropped_total", "counter",
+	    "parked receipts dropped by fate", "{why=\"park_full\"}",
+	    st.dlr.park_dropped);
+	metric(b, "smsverify_receipts_park_dropped_total", NULL, NULL,
+	    "{why=\"expired\"}", st.dlr.park_expired);
+	metric(b, "smsverify_receipts_repeated_total", "counter",
+	    "receipts that repeated their send's state (not recorded)", NULL,
+	    st.dlr.repeated);
 	metric(b, "smsverify_queue_waiting", "gauge",
 	    "messages waiting for an SMSC", NULL,
 	    (uint64_t)st.dispatch.waiting);

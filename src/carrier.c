@@ -433,6 +433,8 @@ carrier_stats(const struct carrier *c, struct smpp_session_stats *out)
 		out->receipts += s.receipts;
 		out->reconnects += s.reconnects;
 		out->binds_failed += s.binds_failed;
+		out->read_pauses += s.read_pauses;
+		out->hostile += s.hostile;
 		out->window_used += s.window_used;
 	}
 }
@@ -465,7 +467,8 @@ carrier_json(const struct carrier *c)
 		struct smpp_session_stats s;
 		smpp_session_stats(c->sess[i], &s);
 		json_array_append_new(binds, json_pack(
-		    "{s:i, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I}",
+		    "{s:i, s:s, s:s, s:i, s:i, s:I, s:I, s:I, s:I, s:I, s:I, "
+		    "s:I, s:I}",
 		    "session", i,
 		    "bind", i < c->nsubmit ? (c->cfg.bind ==
 		    CONF_BIND_TRANSMITTER ? "transmitter" : "transceiver") :
@@ -478,7 +481,9 @@ carrier_json(const struct carrier *c)
 		    "submit_errors", (json_int_t)s.submit_err,
 		    "timeouts", (json_int_t)s.timeouts,
 		    "receipts", (json_int_t)s.receipts,
-		    "reconnects", (json_int_t)s.reconnects));
+		    "reconnects", (json_int_t)s.reconnects,
+		    "read_pauses", (json_int_t)s.read_pauses,
+		    "hostile_drops", (json_int_t)s.hostile));
 	}
 	json_t *resp = json_object(), *rcpt = json_object();
 	for (int i = 0; i < c->nresp; i++)

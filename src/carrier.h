@@ -131,8 +131,8 @@ json_t *carrier_json(const struct carrier *);
  * Returns 0, or -1 past the last state (iterate from 0 until -1). */
 int carrier_receipts(const struct carrier *, int state, const char **name,
     uint64_t *n);
-/* Counters summed over its sessions into *out (last_bind_status is left
- * 0: it has no sum). */
+/* Counters summed over its sessions into *out (last_bind_status and
+ * backoff_ms are left 0: they have no sum). */
 void carrier_stats(const struct carrier *, struct smpp_session_stats *out);
 
 #endif

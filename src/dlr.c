@@ -11,12 +11,34 @@
  * counter id that happens to read as another id in the other base does not
  * mark the wrong verification.
  *
- * A receipt can overtake the submit_sm_resp it reports on (several binds, a
- * slow commit): one that matches nothing is answered and parked for a
- * while; every accepted submit retries the parked receipts of its SMSC.
- * Receipts are applied idempotently (a duplicate sets the same state) and
- * answered only after the commit that records them; when the store fails
- * the answer is ESME_RX_T_APPN so the SMSC sends it again.
+ * Receipts are applied idempotently and answered only after the commit
+ * that records them; when the store fails the answer is ESME_RX_T_APPN so
+ * the SMSC sends it again.  A receipt that only repeats what its send
+ * already holds (SMSCs send one again when our answer was late) is
+ * answered the same way but changes nothing: no write, no event, no second
+ * count in the figures.
+ *
+ * The park.  A receipt can overtake the submit_sm_resp it reports on, or
+ * the commit of the accept that indexes its id (several binds, a slow
+ * commit): one that matches nothing is answered and parked for
+ * DLR_PARK_SECS, and when a submit is accepted its message ids are looked
+ * up among the parked receipts of its SMSC.  What is parked comes from the
+ * SMSC, so the park must stay cheap whatever the SMSC sends: each SMSC has
+ * its own park of at most DLR_PARK_MAX receipts (the oldest goes, counted
+ * as dropped, when a new one comes to a full park; an SMSC cannot push out
+ * another's), kept in arrival order for aging and in a hash table by every
+ * form the receipt's id may match a stored id in (as written, hex read as
+ * decimal, decimal as hex: the keys dlr_match() would look up).  An accept
+ * looks up its ids' keys only: O(1), where the old single list of 10,000
+ * receipts was scanned with up to three LMDB lookups each on every accept
+ * (5 ms of blocked loop per accept once an SMSC had sent 12,000 receipts
+ * for ids we never had).  Receipts past DLR_PARK_SECS are pruned lazily,
+ * oldest first, whenever their SMSC parks or looks up, and from every park
+ * on each receipt.
+ *
+ * The per-receipt log lines (parked, dropped from a full park, repeated)
+ * go through one log_limit per SMSC and event: a line per
+ * DLR_LOG_INTERVAL_MS, with suppressed=N.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -31,14 +53,46 @@
 #include "webhook.h"
 #include "util.h"
 
-#define DLR_PARK_MAX 10000
-#define DLR_PARK_SECS 600
+#define DLR_PARK_MAX 1000        /* parked receipts per SMSC */
+#define DLR_PARK_SECS 600        /* how long one waits for its submit */
+#define DLR_PARK_BUCKETS 2048    /* hash buckets per SMSC, a power of 2 */
+#define DLR_KEYS 3               /* forms of one id: as is, hex, decimal */
+#define DLR_KEY_LEN 80           /* a normalised id, NUL included */
+#define DLR_LOG_INTERVAL_MS 1000
+
+/* Log through the limiter lim of SMSC sm: see the head comment. */
+#define log_park(sm, lim, level, ev, fmt, ...)	\
+	log_limited(&(sm)->lim, util_mono_ms(), DLR_LOG_INTERVAL_MS,	\
+	    level, ev, fmt, __VA_ARGS__)
+
+struct parked;
+
+/* One form of a parked receipt's id, in its SMSC's hash table. */
+struct pkey {
+	LIST_ENTRY(pkey) link;
+	struct parked *p;
+	uint32_t hash;
+	char key[DLR_KEY_LEN];
+};
+LIST_HEAD(pkey_list, pkey);
 
 struct parked {
-	TAILQ_ENTRY(parked) q;
-	char smsc[33];
+	TAILQ_ENTRY(parked) age;        /* its SMSC's park, oldest first */
 	int64_t at;
+	int nkeys;
+	struct pkey keys[DLR_KEYS];
 	struct smpp_receipt r;
+};
+TAILQ_HEAD(parked_list, parked);
+
+/* What dlr.c keeps per SMSC: its park and its log limiters. */
+struct dlr_smsc {
+	TAILQ_ENTRY(dlr_smsc) next;
+	char name[33];
+	struct parked_list parked;
+	int nparked;
+	struct pkey_list *buckets;      /* DLR_PARK_BUCKETS, NULL until used */
+	struct log_limit lim_parked, lim_dropped, lim_repeat;
 };
 
 struct dlr {
@@ -46,9 +100,10 @@ struct dlr {
 	struct score *score;
 	struct webhook *webhook;
 	const struct conf *conf;
-	TAILQ_HEAD(, parked) parked;
+	TAILQ_HEAD(, dlr_smsc) smscs;
 	int nparked;
-	uint64_t receipts, unmatched;
+	uint64_t receipts, unmatched, repeated;
+	uint64_t park_dropped, park_expired;
 };
 
 struct dlr_ack {
@@ -66,7 +121,7 @@ dlr_new(struct store *store, struct score *score, struct webhook *webhook,
 	d->score = score;
 	d->webhook = webhook;
 	d->conf = conf;
-	TAILQ_INIT(&d->parked);
+	TAILQ_INIT(&d->smscs);
 	return d;
 }
 
@@ -80,13 +135,19 @@ dlr_reconf(struct dlr *d, const struct conf *conf, struct score *score)
 void
 dlr_free(struct dlr *d)
 {
+	struct dlr_smsc *sm;
 	struct parked *p;
 
 	if (d == NULL)
 		return;
-	while ((p = TAILQ_FIRST(&d->parked)) != NULL) {
-		TAILQ_REMOVE(&d->parked, p, q);
-		free(p);
+	while ((sm = TAILQ_FIRST(&d->smscs)) != NULL) {
+		TAILQ_REMOVE(&d->smscs, sm, next);
+		while ((p = TAILQ_FIRST(&sm->parked)) != NULL) {
+			TAILQ_REMOVE(&sm->parked, p, age);
+			free(p);
+		}
+		free(sm->buckets);
+		free(sm);
 	}
 	free(d);
 }
@@ -96,6 +157,9 @@ dlr_stats(const struct dlr *d, struct dlr_stats *out)
 {
 	out->receipts = d->receipts;
 	out->unmatched = d->unmatched;
+	out->repeated = d->repeated;
+	out->park_dropped = d->park_dropped;
+	out->park_expired = d->park_expired;
 	out->parked = d->nparked;
 }
 
@@ -113,6 +177,106 @@ dlr_state_from_smpp(enum smpp_msg_state s)
 	default: return DLR_UNKNOWN;
 	}
 }
+
+/* ---- the park ------------------------------------------------------------ */
+
+/* The receipt state of SMSC name; made when create. */
+static struct dlr_smsc *
+smsc_of(struct dlr *d, const char *name, int create)
+{
+	struct dlr_smsc *sm;
+
+	TAILQ_FOREACH(sm, &d->smscs, next)
+		if (strcmp(sm->name, name) == 0)
+			return sm;
+	if (!create)
+		return NULL;
+	sm = xcalloc(1, sizeof(*sm));
+	util_strlcpy(sm->name, name, sizeof(sm->name));
+	TAILQ_INIT(&sm->parked);
+	TAILQ_INSERT_TAIL(&d->smscs, sm, next);
+	return sm;
+}
+
+/* FNV-1a. */
+static uint32_t
+key_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 16777619u;
+	return h;
+}
+
+static void
+park_remove(struct dlr *d, struct dlr_smsc *sm, struct parked *p)
+{
+	for (int i = 0; i < p->nkeys; i++)
+		LIST_REMOVE(&p->keys[i], link);
+	TAILQ_REMOVE(&sm->parked, p, age);
+	sm->nparked--;
+	d->nparked--;
+	free(p);
+}
+
+/* Forget sm's receipts parked longer than DLR_PARK_SECS. */
+static void
+park_prune(struct dlr *d, struct dlr_smsc *sm, int64_t now)
+{
+	struct parked *p;
+
+	while ((p = TAILQ_FIRST(&sm->parked)) != NULL &&
+	    now - p->at > DLR_PARK_SECS) {
+		park_remove(d, sm, p);
+		d->park_expired++;
+	}
+}
+
+/* Park r for sm: the oldest goes first when sm's park is full. */
+static void
+park_add(struct dlr *d, struct dlr_smsc *sm, const struct smpp_receipt *r)
+{
+	struct parked *p;
+	struct pkey *k;
+	int dup;
+
+	park_prune(d, sm, util_now());
+	if (sm->buckets == NULL)
+		sm->buckets = xcalloc(DLR_PARK_BUCKETS, sizeof(*sm->buckets));
+	if (sm->nparked >= DLR_PARK_MAX) {
+		park_remove(d, sm, TAILQ_FIRST(&sm->parked));
+		d->park_dropped++;
+		log_park(sm, lim_dropped, LOG_WARN, "dlr.park_full",
+		    "smsc=%s max=%d dropped_total=%llu", sm->name,
+		    DLR_PARK_MAX, (unsigned long long)d->park_dropped);
+	}
+	p = xcalloc(1, sizeof(*p));
+	p->at = util_now();
+	p->r = *r;
+	/* Every form dlr_match() may look the id up in, each once. */
+	for (int mode = 0; mode < DLR_KEYS; mode++) {
+		k = &p->keys[p->nkeys];
+		if (smpp_msgid_normalise(r->message_id, mode, k->key,
+		    sizeof(k->key)) != 0)
+			continue;
+		dup = 0;
+		for (int i = 0; i < p->nkeys; i++)
+			dup |= strcmp(p->keys[i].key, k->key) == 0;
+		if (dup)
+			continue;
+		k->p = p;
+		k->hash = key_hash(k->key);
+		LIST_INSERT_HEAD(&sm->buckets[k->hash &
+		    (DLR_PARK_BUCKETS - 1)], k, link);
+		p->nkeys++;
+	}
+	TAILQ_INSERT_TAIL(&sm->parked, p, age);
+	sm->nparked++;
+	d->nparked++;
+}
+
+/* ---- matching and applying ----------------------------------------------- */
 
 /* 1 when the receipt's handset number (if it has one) is v's phone. */
 static int
@@ -166,14 +330,16 @@ dlr_match(struct dlr *d, const char *smsc, int mode,
 	return -1;
 }
 
-/* Apply r to the send of v whose stored id is key.  The index of the
- * (first) send it changed, or -1 when none matched. */
+/* Apply r to the sends of v whose stored id is key.  The index of the
+ * (first) send it changed, or -1 when it changed none (a receipt the SMSC
+ * sent again, or for a send no longer kept). */
 static int
 dlr_apply(struct verif *v, const char *smsc, const char *key,
     const struct smpp_receipt *r)
 {
 	char snorm[80];
 	int changed = -1, state = dlr_state_from_smpp(r->state);
+	int error = r->network_error >= 0 ? r->network_error : r->err;
 
 	for (int i = 0; i < v->nsend; i++) {
 		struct verif_send *s = &v->send[i];
@@ -181,9 +347,11 @@ dlr_apply(struct verif *v, const char *smsc, const char *key,
 		    smpp_msgid_normalise(s->message_id, 0, snorm,
 		    sizeof(snorm)) != 0 || strcmp(snorm, key) != 0)
 			continue;
+		if (s->dlr_at != 0 && s->dlr == state && s->error == error)
+			continue;       /* nothing new */
 		s->dlr = state;
 		s->dlr_at = util_now();
-		s->error = r->network_error >= 0 ? r->network_error : r->err;
+		s->error = error;
 		if (changed < 0)
 			changed = i;
 	}
@@ -220,59 +388,56 @@ dlr_committed(void *arg, int result)
 	free(a);
 }
 
+/* Apply r, matched to v under key, for SMSC sm: stage the record, its
+ * event and the figures when it changed something, log it.  parked: it
+ * comes from the park. */
 static void
-dlr_park(struct dlr *d, const char *smsc, const struct smpp_receipt *r)
+dlr_take(struct dlr *d, struct dlr_smsc *sm, struct verif *v,
+    const char *key, const struct smpp_receipt *r, int parked)
 {
-	struct parked *p;
+	int i;
 
-	if (d->nparked >= DLR_PARK_MAX) {
-		p = TAILQ_FIRST(&d->parked);
-		TAILQ_REMOVE(&d->parked, p, q);
-		d->nparked--;
-		free(p);
+	if ((i = dlr_apply(v, sm->name, key, r)) >= 0) {
+		store_verif_put(d->store, v);
+		webhook_emit(d->webhook, v, "verification.delivery");
+		dlr_score(d, v, &v->send[i]);
+		log_info("dlr.applied", "id=%s smsc=%s state=%s%s", v->id,
+		    sm->name, dlr_strstate(dlr_state_from_smpp(r->state)),
+		    parked ? " parked=1" : "");
+	} else {
+		d->repeated++;
+		log_park(sm, lim_repeat, LOG_INFO, "dlr.repeated",
+		    "id=%s smsc=%s state=%s", v->id, sm->name,
+		    dlr_strstate(dlr_state_from_smpp(r->state)));
 	}
-	p = xcalloc(1, sizeof(*p));
-	util_strlcpy(p->smsc, smsc, sizeof(p->smsc));
-	p->at = util_now();
-	p->r = *r;
-	TAILQ_INSERT_TAIL(&d->parked, p, q);
-	d->nparked++;
-}
-
-/* Stage the receipt just applied to send i of v: the record, its event,
- * the figures. */
-static void
-dlr_record(struct dlr *d, struct verif *v, int i)
-{
-	store_verif_put(d->store, v);
-	webhook_emit(d->webhook, v, "verification.delivery");
-	dlr_score(d, v, &v->send[i]);
 }
 
 void
 dlr_receipt(struct dlr *d, struct carrier *c, struct smpp_session *sess,
     const struct smpp_receipt *r, uint64_t ack)
 {
+	struct dlr_smsc *sm = smsc_of(d, carrier_name(c), 1), *o;
 	struct dlr_ack *a;
 	struct verif v;
 	char key[80];
-	int i;
+	int64_t now = util_now();
 
 	d->receipts++;
-	if (dlr_match(d, carrier_name(c), carrier_msgid_mode(c), r, &v, key,
+	/* Aging is lazy: any receipt prunes every park's old ones. */
+	TAILQ_FOREACH(o, &d->smscs, next)
+		park_prune(d, o, now);
+	if (dlr_match(d, sm->name, carrier_msgid_mode(c), r, &v, key,
 	    sizeof(key)) != 0) {
 		/* Perhaps it overtook its submit_sm_resp: keep it a while. */
 		d->unmatched++;
-		dlr_park(d, carrier_name(c), r);
-		log_info("dlr.parked", "smsc=%s stat=%s", carrier_name(c),
-		    r->stat);
+		park_add(d, sm, r);
+		log_park(sm, lim_parked, LOG_INFO, "dlr.parked",
+		    "smsc=%s stat=%s parked=%d", sm->name, r->stat,
+		    sm->nparked);
 		carrier_receipt_ack(sess, ack, 0);
 		return;
 	}
-	if ((i = dlr_apply(&v, carrier_name(c), key, r)) >= 0)
-		dlr_record(d, &v, i);
-	log_info("dlr.applied", "id=%s smsc=%s state=%s", v.id,
-	    carrier_name(c), dlr_strstate(dlr_state_from_smpp(r->state)));
+	dlr_take(d, sm, &v, key, r, 0);
 	verif_clear(&v);
 	a = xmalloc(sizeof(*a));
 	a->sess = sess;
@@ -280,37 +445,49 @@ dlr_receipt(struct dlr *d, struct carrier *c, struct smpp_session *sess,
 	store_on_commit(d->store, dlr_committed, a);
 }
 
-void
-dlr_retry_parked(struct dlr *d, struct carrier *c)
+/* Apply the receipts of sm parked under key, in the order they came (an
+ * ENROUTE before its DELIVRD). */
+static void
+park_take(struct dlr *d, struct dlr_smsc *sm, int mode, const char *key)
 {
-	struct parked *p, *next;
+	struct parked *hits[DLR_PARK_MAX];
+	uint32_t h = key_hash(key);
+	struct pkey *k;
 	struct verif v;
-	char key[80];
-	int i;
-	int64_t now = util_now();
+	char mkey[80];
+	int n = 0;
 
-	if (d->nparked == 0)
-		return;
-	for (p = TAILQ_FIRST(&d->parked); p != NULL; p = next) {
-		next = TAILQ_NEXT(p, q);
-		if (now - p->at > DLR_PARK_SECS) {
-			TAILQ_REMOVE(&d->parked, p, q);
-			d->nparked--;
-			free(p);
-			continue;
-		}
-		if (strcmp(p->smsc, carrier_name(c)) != 0 ||
-		    dlr_match(d, p->smsc, carrier_msgid_mode(c), &p->r, &v,
-		    key, sizeof(key)) != 0)
-			continue;
-		if ((i = dlr_apply(&v, p->smsc, key, &p->r)) >= 0)
-			dlr_record(d, &v, i);
-		log_info("dlr.applied", "id=%s smsc=%s state=%s parked=1",
-		    v.id, p->smsc,
-		    dlr_strstate(dlr_state_from_smpp(p->r.state)));
+	/* A bucket is newest first; a receipt is in it under key once. */
+	LIST_FOREACH(k, &sm->buckets[h & (DLR_PARK_BUCKETS - 1)], link)
+		if (k->hash == h && strcmp(k->key, key) == 0 &&
+		    n < DLR_PARK_MAX)
+			hits[n++] = k->p;
+	while (n-- > 0) {
+		struct parked *p = hits[n];
+
+		if (dlr_match(d, sm->name, mode, &p->r, &v, mkey,
+		    sizeof(mkey)) != 0)
+			continue;       /* another number: leave it */
+		dlr_take(d, sm, &v, mkey, &p->r, 1);
 		verif_clear(&v);
-		TAILQ_REMOVE(&d->parked, p, q);
-		d->nparked--;
-		free(p);
+		park_remove(d, sm, p);
+	}
+}
+
+void
+dlr_retry_parked(struct dlr *d, struct carrier *c, const struct verif *v)
+{
+	struct dlr_smsc *sm = smsc_of(d, carrier_name(c), 0);
+	char key[80];
+
+	if (sm == NULL || sm->nparked == 0)
+		return;
+	park_prune(d, sm, util_now());
+	for (int i = 0; i < v->nsend && sm->nparked > 0; i++) {
+		if (strcmp(v->send[i].smsc, sm->name) != 0 ||
+		    smpp_msgid_normalise(v->send[i].message_id, 0, key,
+		    sizeof(key)) != 0)
+			continue;
+		park_take(d, sm, carrier_msgid_mode(c), key);
 	}
 }

@@ -6,7 +6,8 @@
  * receipt map and the records), the health figures (score.h) it feeds,
  * the webhook sender for "verification.delivery" events, and the
  * configuration the figures are read against.  It keeps the receipts that
- * overtook their submit_sm_resp ("parked") and its own counters.
+ * overtook their submit_sm_resp ("parked": at most 1,000 per SMSC, for
+ * ten minutes, found by message id) and its own counters.
  */
 #ifndef DLR_H
 #define DLR_H
@@ -20,12 +21,19 @@ struct conf;
 struct dlr;
 struct score;
 struct store;
+struct verif;
 struct webhook;
 
 struct dlr_stats {
 	uint64_t receipts;        /* receipts received */
 	uint64_t unmatched;       /* of those, found no submit (parked) */
-	int parked;               /* parked now */
+	uint64_t repeated;        /* matched a submit but changed nothing (the
+	                             SMSC sent it again): not recorded */
+	uint64_t park_dropped;    /* parked, then dropped unmatched for a
+	                             newer one: the SMSC's park was full */
+	uint64_t park_expired;    /* parked, then dropped unmatched for age */
+	int parked;               /* parked now (over every SMSC; some may be
+	                             past their time until the next receipt) */
 };
 
 /* A matcher over store; score, webhook and conf are borrowed (replace
@@ -43,14 +51,18 @@ void dlr_free(struct dlr *);
  * the record with a "verification.delivery" event, count it in the
  * figures, and answer the SMSC (carrier_receipt_ack(sess, ack, ...)) after
  * the commit: ESME_ROK, or ESME_RX_T_APPN when the commit failed, so the
- * SMSC sends it again.  A receipt that matches nothing is answered at once
- * and parked for a while (it may have overtaken its submit_sm_resp). */
+ * SMSC sends it again.  A receipt that changes nothing on its send (sent
+ * again) is answered after the commit but stages nothing.  A receipt that
+ * matches nothing is answered at once and parked in c's park for ten
+ * minutes (it may have overtaken its submit_sm_resp); a full park (1,000)
+ * drops its oldest. */
 void dlr_receipt(struct dlr *, struct carrier *c, struct smpp_session *sess,
     const struct smpp_receipt *r, uint64_t ack);
-/* Try the parked receipts of carrier c again: a submit of c was just
- * accepted and its message id indexed.  Parked receipts older than
- * their time are dropped. */
-void dlr_retry_parked(struct dlr *, struct carrier *c);
+/* A submit of carrier c was just accepted and its message ids indexed:
+ * the sends of v on c.  Apply the receipts c parked under those ids, in
+ * the order they came; nothing else is looked at (a hash lookup per id).
+ * c's parked receipts older than their time are dropped. */
+void dlr_retry_parked(struct dlr *, struct carrier *c, const struct verif *v);
 void dlr_stats(const struct dlr *, struct dlr_stats *);
 
 /* The receipt state of a submit (enum dlr_state) from an SMPP message

@@ -111,7 +111,7 @@ gw_sent(void *arg, const struct verif *v, int first, struct carrier *c)
 
 	flow_sent(gw->flow, v, first);
 	/* Receipts that overtook this submit's answer can match now. */
-	dlr_retry_parked(gw->dlr, c);
+	dlr_retry_parked(gw->dlr, c, v);
 }
 
 static void

@@ -50,6 +50,15 @@ struct log_limit {
 };
 int log_limit_ok(struct log_limit *, int64_t now_ms, int interval_ms,
     unsigned *suppressed);
+/* log_event() through a limiter: the line goes out with " suppressed=N"
+ * appended, or is held back and counted.  fmt must have at least one
+ * key=value pair. */
+#define log_limited(lim, now_ms, interval_ms, level, ev, fmt, ...) do {	\
+	unsigned log_n_;						\
+	if (log_limit_ok((lim), (now_ms), (interval_ms), &log_n_))	\
+		log_event((level), (ev), fmt " suppressed=%u",		\
+		    __VA_ARGS__, log_n_);				\
+} while (0)
 
 /* s quoted and escaped when it needs to be (spaces, quotes, '='), into
  * buf; returns buf. */

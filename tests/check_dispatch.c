@@ -121,7 +121,7 @@ hook_sent(void *arg, const struct verif *v, int first, struct carrier *c)
 	sent.c = c;
 	util_strlcpy(sent.id, v->id, sizeof(sent.id));
 	if (dl != NULL)
-		dlr_retry_parked(dl, c);
+		dlr_retry_parked(dl, c, v);
 }
 
 static void

@@ -15,6 +15,12 @@
  * directory is found through SV_SRCDIR (set by `make check`), else the
  * current directory.  Tests that check a log line point fd 2 at a
  * temporary file while they run.
+ *
+ * Hostile peers: the fake can close every bind as soon as it has answered
+ * it, stop reading, and send a flood of one PDU (written as its output
+ * drains, so its own memory stays small).  Those tests assert counts
+ * (binds, answers, log lines) that no speed of the machine can push past
+ * their bound; where a wait is needed it is a lower bound only.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -24,6 +30,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include <unistd.h>
 
@@ -38,7 +45,7 @@
 #include "peer.h"
 #include "smpp_pdu.h"
 
-#define MAX_CONNS 8
+#define MAX_CONNS 64
 
 /* The fake SMSC. */
 struct fake {
@@ -57,6 +64,14 @@ struct fake {
 	SSL_CTX *tls;		/* non-NULL: accept TLS */
 	int accepts;
 	int silent;		/* read nothing, answer nothing */
+	int close_after_bind;	/* close each connection once bound */
+	int closing[MAX_CONNS];	/* ... once its bind_resp is written */
+	int nacks;		/* generic_nacks the session sent us */
+	/* The flood: flood_left PDUs of command_id flood_id with status
+	 * flood_status, sequence numbers from flood_seq up. */
+	long flood_left;
+	struct bufferevent *flood_conn;	/* the connection it goes on */
+	uint32_t flood_id, flood_status, flood_seq;
 	uint8_t buf[SMPP_MAX_PDU + 1];
 };
 
@@ -101,6 +116,17 @@ fake_close_all(void)
 		}
 }
 
+static int
+fake_index(struct bufferevent *b)
+{
+	int i;
+
+	for (i = 0; i < fk.nconns; i++)
+		if (fk.conns[i] == b)
+			return i;
+	return -1;
+}
+
 static struct bufferevent *
 fake_conn(void)
 {
@@ -136,6 +162,12 @@ fake_read(struct bufferevent *b, void *arg)
 			strcpy(fk.last_password, pw);
 			fake_send(b, out, smpp_pdu_pack_resp(out, sizeof(out),
 			    h.id | SMPP_RESP, fk.bind_status, h.seq, "FAKE"));
+			if (fk.close_after_bind && fake_index(b) >= 0) {
+				/* fake_write closes it once that is out. */
+				fk.closing[fake_index(b)] = 1;
+				bufferevent_disable(b, EV_READ);
+				return;
+			}
 			break;
 		case SMPP_SUBMIT_SM:
 			fk.submits++;
@@ -166,9 +198,61 @@ fake_read(struct bufferevent *b, void *arg)
 			fk.dlr_resp_seq = (int)h.seq;
 			fk.dlr_resp_status = h.status;
 			break;
+		case SMPP_GENERIC_NACK:
+			fk.nacks++;
+			break;
 		}
 	}
 	ck_assert_int_ne(r, SMPP_FRAME_BAD_LENGTH);
+}
+
+/* Top the flood up: at most 4096 PDUs more once the output is below
+ * 64 KiB (called again as it drains). */
+static void
+fake_refill(struct bufferevent *b)
+{
+	struct evbuffer *out = bufferevent_get_output(b);
+	uint8_t h[SMPP_HEADER_LEN];
+	int i;
+
+	if (evbuffer_get_length(out) >= 65536)
+		return;
+	for (i = 0; i < 4096 && fk.flood_left > 0; i++, fk.flood_left--) {
+		smpp_pdu_header_encode(h, fk.flood_id, fk.flood_status,
+		    fk.flood_seq++);
+		evbuffer_add(out, h, sizeof(h));
+	}
+}
+
+/* Start a flood of n PDUs (header only) on b. */
+static void
+fake_flood(struct bufferevent *b, long n, uint32_t id, uint32_t status,
+    uint32_t seq)
+{
+	fk.flood_left = n;
+	fk.flood_conn = b;
+	fk.flood_id = id;
+	fk.flood_status = status;
+	fk.flood_seq = seq;
+	bufferevent_setwatermark(b, EV_WRITE, 65536, 0);
+	fake_refill(b);
+}
+
+static void
+fake_write(struct bufferevent *b, void *arg)
+{
+	int i = fake_index(b);
+
+	if (i >= 0 && fk.closing[i]) {
+		if (fk.flood_conn == b)
+			fk.flood_conn = NULL;
+		fk.conns[i] = NULL;
+		fk.closing[i] = 0;
+		bufferevent_free(b);
+		return;
+	}
+	if (fk.flood_left > 0 && b == fk.flood_conn)
+		fake_refill(b);
 }
 
 static void
@@ -180,6 +264,8 @@ fake_event(struct bufferevent *b, short what, void *arg)
 		for (i = 0; i < fk.nconns; i++)
 			if (fk.conns[i] == b)
 				fk.conns[i] = NULL;
+		if (fk.flood_conn == b)
+			fk.flood_conn = NULL;
 		bufferevent_free(b);
 	}
 }
@@ -202,7 +288,7 @@ fake_accept(struct evconnlistener *l, evutil_socket_t fd,
 		b = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
 	}
 	ck_assert_ptr_nonnull(b);
-	bufferevent_setcb(b, fake_read, NULL, fake_event, NULL);
+	bufferevent_setcb(b, fake_read, fake_write, fake_event, NULL);
 	bufferevent_enable(b, EV_READ | EV_WRITE);
 	fk.conns[fk.nconns++] = b;
 }
@@ -423,8 +509,11 @@ START_TEST(test_wrong_password)
 	ck_assert_uint_eq(st.binds_failed, 1);
 	ck_assert_uint_eq(st.last_bind_status, ESME_RINVPASWD);
 	ck_assert_int_eq(smpp_session_submit(sess, &msg, NULL), -1);
-	/* No tight loop: no second bind within a second (the credentials
-	 * backoff is at least 60 s +-25%). */
+	/* The credentials backoff is at least 60 s (the jitter only adds),
+	 * whatever reconnect_max_ms says. */
+	ck_assert_int_ge(st.backoff_ms, SMPP_AUTH_BACKOFF_MS);
+	ck_assert_int_lt(st.backoff_ms, SMPP_AUTH_BACKOFF_MS * 5 / 4);
+	/* No tight loop: no second bind within a second. */
 	ck_assert(!wait_until(two_binds, 1000));
 	ck_assert_int_eq(fk.binds, 1);
 	ck_assert_int_eq(smpp_session_state(sess), SMPP_BACKOFF);
@@ -819,6 +908,321 @@ START_TEST(test_tls_missing_ca_file)
 }
 END_TEST
 
+/*
+ * The reconnect policy, pure (smpp_backoff.c).
+ */
+static const uint32_t draws[] = { 0, 1, 0x40000000u, 0x80000000u,
+	0xC0000000u, UINT32_MAX };
+
+START_TEST(test_backoff_credentials)
+{
+	size_t i;
+	int cur, d;
+
+	/* A refused password or system_id: never under 60 s, whatever the
+	 * draw and however small reconnect_max_ms; the plain backoff is left
+	 * as it was. */
+	for (i = 0; i < sizeof(draws) / sizeof(draws[0]); i++) {
+		cur = 400;
+		d = smpp_backoff_next(&cur, 50, 3000, -1, 1, draws[i]);
+		ck_assert_int_ge(d, SMPP_AUTH_BACKOFF_MS);
+		ck_assert_int_lt(d, SMPP_AUTH_BACKOFF_MS * 5 / 4);
+		ck_assert_int_eq(cur, 400);
+		/* A larger reconnect_max_ms is the floor then. */
+		d = smpp_backoff_next(&cur, 50, 120000, 5, 1, draws[i]);
+		ck_assert_int_ge(d, 120000);
+		ck_assert_int_lt(d, 150000);
+	}
+	cur = 50;
+	ck_assert_int_eq(smpp_backoff_next(&cur, 50, 3000, -1, 1, 0),
+	    SMPP_AUTH_BACKOFF_MS);
+}
+END_TEST
+
+START_TEST(test_backoff_doubles)
+{
+	static const int want[] = { 100, 200, 400, 800, 1000, 1000, 1000 };
+	size_t i, k;
+	int cur, d;
+
+	/* Jitter adds up to a quarter, never takes away: the wait is never
+	 * under reconnect_min_ms. */
+	for (k = 0; k < sizeof(draws) / sizeof(draws[0]); k++) {
+		cur = 100;
+		for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+			d = smpp_backoff_next(&cur, 100, 1000, -1, 0,
+			    draws[k]);
+			ck_assert_int_ge(d, want[i]);
+			ck_assert_int_lt(d, want[i] + want[i] / 4 + 1);
+		}
+		ck_assert_int_eq(cur, 1000);
+	}
+	cur = 100;
+	ck_assert_int_eq(smpp_backoff_next(&cur, 100, 1000, -1, 0, 0), 100);
+	ck_assert_int_eq(smpp_backoff_next(&cur, 100, 1000, -1, 0,
+	    UINT32_MAX), 249);
+	/* Out-of-range state is brought back into [min, max]. */
+	cur = 0;
+	ck_assert_int_eq(smpp_backoff_next(&cur, 100, 1000, -1, 0, 0), 100);
+	cur = 99999;
+	ck_assert_int_eq(smpp_backoff_next(&cur, 100, 1000, -1, 0, 0), 1000);
+}
+END_TEST
+
+START_TEST(test_backoff_resets_after_stable_bind)
+{
+	int cur = 800, total = 0, d;
+
+	/* A bind that lasted less than SMPP_STABLE_BIND_MS does not reset
+	 * the backoff: it goes on doubling. */
+	d = smpp_backoff_next(&cur, 100, 60000, SMPP_STABLE_BIND_MS - 1, 0, 0);
+	ck_assert_int_eq(d, 800);
+	ck_assert_int_eq(cur, 1600);
+	/* One that lasted that long does. */
+	d = smpp_backoff_next(&cur, 100, 60000, SMPP_STABLE_BIND_MS, 0, 0);
+	ck_assert_int_eq(d, 100);
+	ck_assert_int_eq(cur, 200);
+	/* An SMSC that binds and closes at once: ten drops in a row wait
+	 * 100 * (2^10 - 1) ms in all, not ten times 100 ms. */
+	cur = 100;
+	for (int i = 0; i < 10; i++)
+		total += smpp_backoff_next(&cur, 100, 60000, 3, 0, 0);
+	ck_assert_int_eq(total, 102300);
+}
+END_TEST
+
+/*
+ * Hostile peers.
+ */
+
+/* An SMSC that accepts every bind and closes it at once: the session's
+ * backoff grows (the bind never lasted SMPP_STABLE_BIND_MS).  With
+ * reconnect_min_ms 100 it binds at about 0, 0.1, 0.3, 0.7, 1.5, 3.1 and
+ * 6.3 s (each wait up to a quarter longer): 3 s after the fourth bind, at
+ * most the sixth has come.  Resetting the backoff at each bind made it ~30
+ * binds by then. */
+static int
+four_binds(void)
+{
+	return fk.binds >= 4;
+}
+
+START_TEST(test_bind_then_close_backs_off)
+{
+	struct smpp_config c = config();
+	struct smpp_session_stats st;
+
+	c.reconnect_min_ms = 100;
+	c.reconnect_max_ms = 60000;
+	fk.close_after_bind = 1;
+	sess = smpp_session_new(base, &c, &cbs, NULL);
+	ck_assert_ptr_nonnull(sess);
+	smpp_session_start(sess);
+	ck_assert(wait_until(four_binds, 15000));
+	/* A lower bound on the time only: a slow machine binds less. */
+	wait_until(never, 3000);
+	ck_assert_msg(fk.binds <= 7, "%d binds in about 4 s", fk.binds);
+	smpp_session_stats(sess, &st);
+	ck_assert_int_ge(st.backoff_ms, 800);
+}
+END_TEST
+
+static int
+hostile_drop(void)
+{
+	struct smpp_session_stats st;
+
+	smpp_session_stats(sess, &st);
+	return st.hostile > 0 && smpp_session_state(sess) == SMPP_BACKOFF;
+}
+
+/* An SMSC that floods enquire_link and never reads the answers: once
+ * what the session queued passes its cap it stops reading, and when that
+ * has not drained in response_timeout (1 s) it drops the bind, logged
+ * once as hostile. */
+START_TEST(test_enquire_flood_no_reader)
+{
+	struct smpp_session_stats st;
+	struct bufferevent *b;
+	char log[65536];
+	int small = 4096;
+
+	capture_log();
+	start_bound(config());
+	b = fake_conn();
+	ck_assert_ptr_nonnull(b);
+	/* Never read again, and keep the kernel from holding much for us. */
+	bufferevent_disable(b, EV_READ);
+	(void)setsockopt(bufferevent_getfd(b), SOL_SOCKET, SO_RCVBUF, &small,
+	    sizeof(small));
+	/* 1M enquire_link, 16 MB, more than the kernel holds on both sides. */
+	fake_flood(b, 1000000, SMPP_ENQUIRE_LINK, 0, 1000);
+	ck_assert_msg(wait_until(hostile_drop, 8000), "no hostile drop");
+	captured_log(log, sizeof(log));
+	smpp_session_stats(sess, &st);
+	ck_assert_uint_ge(st.read_pauses, 1);
+	ck_assert_uint_eq(st.hostile, 1);
+	ck_assert_msg(strstr(log, "event=smpp.read_paused smsc=fake") != NULL,
+	    "no read_paused in: %.2000s", log);
+	ck_assert_ptr_nonnull(strstr(log, "event=smpp.hostile smsc=fake "
+	    "reason=output_stalled"));
+	ck_assert_ptr_nonnull(strstr(log, "reason=hostile_output_stalled"));
+	/* Nowhere near the 1M the fake had to send. */
+	ck_assert_int_gt(fk.flood_left, 0);
+}
+END_TEST
+
+/* Lines of text holding s. */
+static int
+count_lines(const char *text, const char *s)
+{
+	const char *p = text;
+	int n = 0;
+
+	while ((p = strstr(p, s)) != NULL) {
+		n++;
+		p += strlen(s);
+	}
+	return n;
+}
+
+/* 50,000 PDUs with a command_id nobody knows: the session answers
+ * generic_nack to SMPP_NACK_RATE (100) of them in a second, then drops the
+ * bind as hostile; the log has a line or two, not 50,000. */
+START_TEST(test_unknown_command_flood)
+{
+	struct smpp_session_stats st;
+	char log[65536];
+
+	capture_log();
+	start_bound(config());
+	fake_flood(fake_conn(), 50000, 0x00000099u, 0, 1000);
+	ck_assert_msg(wait_until(hostile_drop, 8000), "no hostile drop");
+	/* Let the nacks that left reach the fake (it may have gone). */
+	wait_until(never, 200);
+	captured_log(log, sizeof(log));
+	smpp_session_stats(sess, &st);
+	ck_assert_uint_eq(st.hostile, 1);
+	ck_assert_int_le(fk.nacks, 100);
+	ck_assert_int_le(count_lines(log, "event=smpp.unknown_command "), 3);
+	ck_assert_int_eq(count_lines(log, "event=smpp.hostile "), 1);
+	ck_assert_ptr_nonnull(strstr(log, "event=smpp.hostile smsc=fake "
+	    "reason=nack_rate"));
+}
+END_TEST
+
+static uint32_t el_want;
+
+static int
+flood_out(void)
+{
+	return fk.flood_left == 0;
+}
+
+static int
+el_answered(void)
+{
+	return fk.el_resp_seen == (int)el_want && fk.flood_left == 0;
+}
+
+/* Send a flood of n PDUs, then enquire_link seq: once its answer is back
+ * the session has read the whole flood (TCP keeps the order). */
+static void
+flood_then_ping(long n, uint32_t id, uint32_t status, uint32_t seq0,
+    uint32_t ping)
+{
+	uint8_t h[SMPP_HEADER_LEN];
+
+	fake_flood(fake_conn(), n, id, status, seq0);
+	ck_assert_msg(wait_until(flood_out, 8000), "flood not sent");
+	smpp_pdu_header_encode(h, SMPP_ENQUIRE_LINK, 0, ping);
+	fake_send(fake_conn(), h, sizeof(h));
+	el_want = ping;
+	ck_assert_msg(wait_until(el_answered, 8000), "flood not read");
+}
+
+/* The number in "key=N" after each occurrence of event in text, summed
+ * with one for the line itself: how many events the lines stand for. */
+static long
+events_of(const char *text, const char *event)
+{
+	const char *p = text, *q;
+	long n = 0;
+
+	while ((p = strstr(p, event)) != NULL) {
+		n++;
+		q = strstr(p, "suppressed=");
+		ck_assert_ptr_nonnull(q);
+		n += strtol(q + strlen("suppressed="), NULL, 10);
+		p += strlen(event);
+	}
+	return n;
+}
+
+/* 50,000 generic_nacks and 50,000 submit_sm_resp for sequence numbers the
+ * session never used: neither is answered, so neither is hostile, but the
+ * log gets one line a second for each (suppressed=N says how many were
+ * held back), not 100,000.  After a pause longer than the interval one more
+ * of each writes a line carrying the count of all the others, so the lines
+ * add up to exactly what was sent. */
+START_TEST(test_nack_and_unknown_resp_flood)
+{
+	struct smpp_session_stats st;
+	struct timeval t0, t1;
+	char log[65536];
+	long ms;
+	int lines;
+
+	capture_log();
+	start_bound(config());
+	gettimeofday(&t0, NULL);
+	flood_then_ping(50000, SMPP_GENERIC_NACK, ESME_RSYSERR, 100000, 77);
+	flood_then_ping(50000, SMPP_SUBMIT_SM | SMPP_RESP, ESME_ROK, 200000,
+	    78);
+	gettimeofday(&t1, NULL);
+	ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_usec - t0.tv_usec) / 1000;
+	/* A wait past the interval (a lower bound: longer is fine). */
+	wait_until(never, 1200);
+	flood_then_ping(1, SMPP_GENERIC_NACK, ESME_RSYSERR, 300000, 79);
+	flood_then_ping(1, SMPP_SUBMIT_SM | SMPP_RESP, ESME_ROK, 300001, 80);
+	captured_log(log, sizeof(log));
+
+	smpp_session_stats(sess, &st);
+	ck_assert_uint_eq(st.hostile, 0);
+	ck_assert_int_eq(smpp_session_state(sess), SMPP_BOUND);
+	/* At most one line a second of the flood, plus the first and the
+	 * last. */
+	lines = count_lines(log, "event=smpp.generic_nack ");
+	ck_assert_msg(lines >= 2 && lines <= 3 + ms / 1000,
+	    "%d generic_nack lines in %ld ms", lines, ms);
+	lines = count_lines(log, "event=smpp.unexpected ");
+	ck_assert_msg(lines >= 2 && lines <= 3 + ms / 1000,
+	    "%d unexpected lines in %ld ms", lines, ms);
+	ck_assert_int_eq(events_of(log, "event=smpp.generic_nack "), 50001);
+	ck_assert_int_eq(events_of(log, "event=smpp.unexpected "), 50001);
+	ck_assert_ptr_nonnull(strstr(log, "pdu=submit_sm_resp seq="));
+}
+END_TEST
+
+/* A command_length past SMPP_MAX_PDU closes the connection at once: the
+ * session never buffers more than its largest PDU waiting for one. */
+START_TEST(test_oversized_pdu)
+{
+	uint8_t h[SMPP_HEADER_LEN];
+	char log[16384];
+
+	capture_log();
+	start_bound(config());
+	smpp_pdu_header_encode(h, SMPP_DELIVER_SM, 0, 9);
+	h[0] = 0; h[1] = 1; h[2] = 0; h[3] = 1;    /* 65537 */
+	fake_send(fake_conn(), h, sizeof(h));
+	ck_assert(wait_until(backoff, 3000));
+	captured_log(log, sizeof(log));
+	ck_assert_ptr_nonnull(strstr(log, "event=smpp.bad_length smsc=fake "
+	    "length=65537"));
+}
+END_TEST
+
 static Suite *
 session_suite(void)
 {
@@ -827,6 +1231,22 @@ session_suite(void)
 
 	tc = tcase_create("status");
 	tcase_add_test(tc, test_status_names);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("backoff");
+	tcase_add_test(tc, test_backoff_credentials);
+	tcase_add_test(tc, test_backoff_doubles);
+	tcase_add_test(tc, test_backoff_resets_after_stable_bind);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hostile");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 30);	/* the hard cap per test */
+	tcase_add_test(tc, test_bind_then_close_backs_off);
+	tcase_add_test(tc, test_enquire_flood_no_reader);
+	tcase_add_test(tc, test_unknown_command_flood);
+	tcase_add_test(tc, test_nack_and_unknown_resp_flood);
+	tcase_add_test(tc, test_oversized_pdu);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("session");

@@ -7,7 +7,9 @@
  *	    [--id-format dec|hex] [--dlr-id-format dec|hex] [--dlr-tlv 0|1]
  *	    [--latin1] [--fail-every N] [--fail-status N]
  *	    [--refuse-prefix DIGITS] [--drop-after N] [--resp-delay-ms N]
- *	    [--hold-resp] [--concat-timeout-ms N] [-q]
+ *	    [--hold-resp] [--concat-timeout-ms N] [--bind-then-close]
+ *	    [--flood-enquire N] [--flood-nack N] [--flood-resp N]
+ *	    [--flood-unknown N] [--unmatched-receipts N] [-q]
  *
  * One libevent loop serves any number of client binds on 127.0.0.1.  A
  * bind is checked against -u/-w (either may be left out to accept any).
@@ -46,6 +48,23 @@
  * the held ones in order ("event=hold.released responses=N") and ends the
  * hold: a test can do something while submits are surely in flight, and
  * depends on no timing.
+ *
+ * Hostile modes, for the tests that the daemon survives a bad SMSC (none
+ * is on by default): --bind-then-close answers every bind and closes the
+ * connection once the answer is out.  The floods go on each bind, right
+ * after its bind_resp, in this order, each PDU header-only unless said:
+ * --flood-enquire N enquire_link, after which the simulator never reads
+ * from that connection again (the answers pile up on the daemon's side);
+ * --flood-nack N generic_nack (ESME_RSYSERR) and --flood-resp N
+ * submit_sm_resp (ESME_ROK, a message id), both for sequence numbers the
+ * daemon never used; --flood-unknown N PDUs of an unknown command_id
+ * (0x00000099); --unmatched-receipts N delivery receipts (deliver_sm with
+ * TLVs and text, DELIVRD) for message ids the simulator never gave out
+ * (decimal, from 9000000000 up).  A flood is written as the connection's
+ * output drains, so the simulator's memory stays small.  After the last
+ * PDU comes an enquire_link; its answer means the daemon has read the
+ * whole flood (TCP keeps the order): "event=flood.read conn=N" (and
+ * "event=flood.sent conn=N pdus=N" before it).
  *
  * The simulator only speaks through smpp_pdu.c; it never includes
  * libsmpp34.  It is also the benchmark peer, so the hot path allocates
@@ -109,10 +128,20 @@
 #define CONCAT_MAX     10000         /* incomplete concatenated messages */
 #define CONCAT_BUCKETS 16384         /* their hash table; a power of 2 */
 #define CONCAT_TIMEOUT_MS 60000      /* missing parts: give up after this */
+#define FLOOD_LOW      65536         /* top a flood up below this output */
+#define FLOOD_BATCH    4096          /* ... by at most this many PDUs */
+#define FLOOD_MARK     0x7FFFFFF0u   /* the enquire_link after a flood */
+#define FLOOD_MSGID    9000000000ull /* unmatched receipts' ids from here */
 /* Decoded text: at most 3 UTF-8 octets per octet of input, plus the NUL. */
 #define TEXT_MAX       (3 * SMPP_MAX_PDU + 1)
 
 enum dlr_mode { DLR_NONE = 0, DLR_DELIVERED, DLR_UNDELIV };
+
+/* The floods, in the order they go (--flood-*, --unmatched-receipts). */
+enum flood_kind {
+	FLOOD_ENQUIRE = 0, FLOOD_NACK, FLOOD_RESP, FLOOD_UNKNOWN,
+	FLOOD_RECEIPT, FLOOD_KINDS
+};
 
 struct sim_opts {
 	int port;
@@ -129,8 +158,11 @@ struct sim_opts {
 	int resp_delay_ms;
 	int hold_resp;            /* --hold-resp: until SIGUSR1 */
 	int concat_timeout_ms;
+	int bind_then_close;
+	long flood[FLOOD_KINDS];  /* PDUs per flood kind */
 	int quiet;
 };
+
 
 /* A connection's life.  sim_strstate() names the states for logs. */
 enum conn_state {
@@ -153,6 +185,12 @@ struct conn {
 	char system_id[16];
 	uint32_t seq;             /* our deliver_sm sequence numbers */
 	int peer_port;
+	/* The flood on this connection: kind flood_kind, flood_left more of
+	 * it; flood_kind FLOOD_KINDS when it is all written. */
+	int flooding, flood_start, deaf;
+	enum flood_kind flood_kind;
+	long flood_left, flood_sent;
+	uint32_t flood_mark;      /* seq of the enquire_link after it */
 };
 TAILQ_HEAD(conn_list, conn);
 
@@ -217,6 +255,7 @@ struct sim {
 	uint64_t next_msgid;
 	uint64_t submits;         /* every submit_sm seen, for the faults */
 	uint64_t submits_ok;      /* submit_sm_resp sent with status 0 */
+	uint64_t unmatched_next;  /* --unmatched-receipts: the next id */
 	double first_bind, last_ok;   /* monotonic seconds, 0 until then */
 	int dropped;              /* --drop-after done */
 	FILE *handset;
@@ -552,6 +591,15 @@ on_bind(struct conn *c, const struct smpp_header *h)
 	if (sim->first_bind == 0)
 		sim->first_bind = mono_s();
 	conn_enter_state(c, CONN_BOUND);
+	if (sim->o.bind_then_close) {
+		sim_log(sim, "event=bind.closing conn=%llu",
+		    (unsigned long long)c->id);
+		conn_close_after_flush(c);
+		return;
+	}
+	for (int k = 0; k < FLOOD_KINDS; k++)
+		if (sim->o.flood[k] > 0)
+			c->flood_start = 1;  /* after the bind_resp is out */
 }
 
 /* ---- submits ---- */
@@ -976,6 +1024,106 @@ on_submit(struct conn *c, const struct smpp_header *h)
 	queue_receipt(sim, c, &sm, tp, msgid);
 }
 
+/* ---- hostile floods ---- */
+
+/* Write one PDU of c's flood kind into out. */
+static void
+flood_pdu(struct conn *c, struct evbuffer *out)
+{
+	struct sim *sim = c->sim;
+	uint8_t b[512];
+	char id[24], body[200];
+	int n = SMPP_HEADER_LEN, len;
+
+	if (++c->seq > 0x7FFFFFF0u)
+		c->seq = 1;
+	switch (c->flood_kind) {
+	case FLOOD_ENQUIRE:
+		smpp_pdu_header_encode(b, SMPP_ENQUIRE_LINK, 0, c->seq);
+		break;
+	case FLOOD_NACK:
+		smpp_pdu_header_encode(b, SMPP_GENERIC_NACK, 0x00000008u,
+		    0x40000000u + (uint32_t)(c->flood_sent & 0xFFFFFFF));
+		break;
+	case FLOOD_RESP:
+		n = smpp_pdu_pack_resp(b, sizeof(b), SMPP_SUBMIT_SM | SMPP_RESP,
+		    ST_OK, 0x50000000u + (uint32_t)(c->flood_sent & 0xFFFFFFF),
+		    "FLOOD");
+		break;
+	case FLOOD_UNKNOWN:
+		smpp_pdu_header_encode(b, 0x00000099u, 0, c->seq);
+		break;
+	case FLOOD_RECEIPT:
+		format_msgid(FLOOD_MSGID + sim->unmatched_next++, 0, id,
+		    sizeof(id));
+		len = snprintf(body, sizeof(body), "id:%s sub:001 dlvrd:001 "
+		    "submit date:2601010000 done date:2601010000 stat:DELIVRD "
+		    "err:000 text:flood", id);
+		n = smpp_pdu_pack_deliver(b, sizeof(b), c->seq, "14155550000",
+		    "FLOOD", 0x04, 0x00, (const uint8_t *)body, (size_t)len,
+		    id, SMPP_MSG_DELIVERED);
+		break;
+	case FLOOD_KINDS:
+		return;
+	}
+	if (n > 0)
+		evbuffer_add(out, b, (size_t)n);
+}
+
+/* Top c's flood up while its output is low; the marker enquire_link
+ * follows the last PDU. */
+static void
+flood_refill(struct conn *c)
+{
+	struct sim *sim = c->sim;
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	uint8_t h[SMPP_HEADER_LEN];
+	int n = 0;
+
+	while (c->flood_kind < FLOOD_KINDS && n < FLOOD_BATCH &&
+	    evbuffer_get_length(out) < FLOOD_LOW) {
+		if (c->flood_left == 0) {
+			c->flood_kind++;
+			if (c->flood_kind < FLOOD_KINDS)
+				c->flood_left = sim->o.flood[c->flood_kind];
+			continue;
+		}
+		flood_pdu(c, out);
+		c->flood_left--;
+		c->flood_sent++;
+		n++;
+	}
+	if (c->flood_kind == FLOOD_KINDS && c->flooding) {
+		c->flooding = 0;
+		c->flood_mark = FLOOD_MARK;
+		smpp_pdu_header_encode(h, SMPP_ENQUIRE_LINK, 0, FLOOD_MARK);
+		evbuffer_add(out, h, sizeof(h));
+		sim_log(sim, "event=flood.sent conn=%llu pdus=%ld",
+		    (unsigned long long)c->id, c->flood_sent);
+	}
+}
+
+/* Start c's flood (its bind_resp is written). */
+static void
+flood_start(struct conn *c)
+{
+	struct sim *sim = c->sim;
+
+	c->flood_start = 0;
+	c->flooding = 1;
+	c->flood_kind = FLOOD_ENQUIRE;
+	c->flood_left = sim->o.flood[FLOOD_ENQUIRE];
+	c->flood_sent = 0;
+	if (c->flood_left > 0) {
+		/* The daemon's answers must pile up on its side. */
+		c->deaf = 1;
+		bufferevent_disable(c->bev, EV_READ);
+	}
+	sim_log(sim, "event=flood.start conn=%llu", (unsigned long long)c->id);
+	bufferevent_setwatermark(c->bev, EV_WRITE, FLOOD_LOW, 0);
+	flood_refill(c);
+}
+
 /* ---- the read path ---- */
 
 /* Handle one framed PDU in sim->pdu.  Returns -1 when the connection must
@@ -1001,9 +1149,16 @@ on_pdu(struct conn *c, const struct smpp_header *h)
 		reply_header(c, SMPP_UNBIND | SMPP_RESP, ST_OK, h->seq);
 		conn_close_after_flush(c);
 		break;
+	case SMPP_ENQUIRE_LINK | SMPP_RESP:
+		if (c->flood_mark != 0 && h->seq == c->flood_mark) {
+			c->flood_mark = 0;
+			sim_log(c->sim, "event=flood.read conn=%llu",
+			    (unsigned long long)c->id);
+		}
+		break;
 	default:
 		if (h->id & SMPP_RESP)
-			break; /* deliver_sm_resp, enquire_link_resp, nacks */
+			break; /* deliver_sm_resp, nacks */
 		sim_log(c->sim, "event=generic_nack conn=%llu "
 		    "command_id=0x%08X", (unsigned long long)c->id, h->id);
 		reply_header(c, SMPP_GENERIC_NACK, ST_INVCMDID, h->seq);
@@ -1043,11 +1198,13 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	}
 	if (evbuffer_get_length(c->pending) > 0)
 		bufferevent_write_buffer(bev, c->pending);
+	if (c->flood_start && c->state == CONN_BOUND)
+		flood_start(c);
 	if (c->state == CONN_CLOSING &&
 	    evbuffer_get_length(bufferevent_get_output(bev)) == 0)
 		conn_kill(c);
 	else if (evbuffer_get_length(bufferevent_get_output(bev)) >
-	    OUT_HIGH_WATER)
+	    OUT_HIGH_WATER || c->deaf)
 		bufferevent_disable(bev, EV_READ); /* resumes in write_cb */
 }
 
@@ -1056,11 +1213,17 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *c = arg;
 
-	/* Called when the output has drained. */
-	if (c->state == CONN_CLOSING)
-		conn_kill(c);
-	else if (c->state == CONN_OPEN || c->state == CONN_BOUND)
-		bufferevent_enable(bev, EV_READ);
+	/* Called when the output has drained (to FLOOD_LOW while a flood
+	 * goes out). */
+	if (c->state == CONN_CLOSING) {
+		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+			conn_kill(c);
+	} else if (c->state == CONN_OPEN || c->state == CONN_BOUND) {
+		if (c->flooding)
+			flood_refill(c);
+		if (!c->deaf)
+			bufferevent_enable(bev, EV_READ);
+	}
 }
 
 static void
@@ -1390,7 +1553,9 @@ usage(void)
 	    "[--dlr-tlv 0|1]\n"
 	    "\t[--latin1] [--fail-every N] [--refuse-prefix DIGITS]\n"
 	    "\t[--drop-after N] [--resp-delay-ms N] [--hold-resp] "
-	    "[--concat-timeout-ms N] [-q]\n");
+	    "[--concat-timeout-ms N] [--bind-then-close]\n"
+	    "\t[--flood-enquire N] [--flood-nack N] [--flood-resp N]\n"
+	    "\t[--flood-unknown N] [--unmatched-receipts N] [-q]\n");
 	exit(2);
 }
 
@@ -1424,6 +1589,8 @@ enum {
 	OPT_DLR_TLV, OPT_LATIN1, OPT_FAIL_EVERY, OPT_FAIL_STATUS,
 	OPT_REFUSE_PREFIX,
 	OPT_DROP_AFTER, OPT_RESP_DELAY, OPT_HOLD_RESP, OPT_CONCAT_TIMEOUT,
+	OPT_BIND_THEN_CLOSE, OPT_FLOOD_ENQUIRE, OPT_FLOOD_NACK, OPT_FLOOD_RESP,
+	OPT_FLOOD_UNKNOWN, OPT_UNMATCHED,
 };
 
 static void
@@ -1450,6 +1617,13 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 		{ "hold-resp", no_argument, NULL, OPT_HOLD_RESP },
 		{ "concat-timeout-ms", required_argument, NULL,
 		    OPT_CONCAT_TIMEOUT },
+		{ "bind-then-close", no_argument, NULL, OPT_BIND_THEN_CLOSE },
+		{ "flood-enquire", required_argument, NULL, OPT_FLOOD_ENQUIRE },
+		{ "flood-nack", required_argument, NULL, OPT_FLOOD_NACK },
+		{ "flood-resp", required_argument, NULL, OPT_FLOOD_RESP },
+		{ "flood-unknown", required_argument, NULL, OPT_FLOOD_UNKNOWN },
+		{ "unmatched-receipts", required_argument, NULL,
+		    OPT_UNMATCHED },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1507,6 +1681,22 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 			o->resp_delay_ms = (int)num_arg(optarg, 3600000);
 			break;
 		case OPT_HOLD_RESP: o->hold_resp = 1; break;
+		case OPT_BIND_THEN_CLOSE: o->bind_then_close = 1; break;
+		case OPT_FLOOD_ENQUIRE:
+			o->flood[FLOOD_ENQUIRE] = num_arg(optarg, 100000000);
+			break;
+		case OPT_FLOOD_NACK:
+			o->flood[FLOOD_NACK] = num_arg(optarg, 100000000);
+			break;
+		case OPT_FLOOD_RESP:
+			o->flood[FLOOD_RESP] = num_arg(optarg, 100000000);
+			break;
+		case OPT_FLOOD_UNKNOWN:
+			o->flood[FLOOD_UNKNOWN] = num_arg(optarg, 100000000);
+			break;
+		case OPT_UNMATCHED:
+			o->flood[FLOOD_RECEIPT] = num_arg(optarg, 100000000);
+			break;
 		case OPT_CONCAT_TIMEOUT:
 			o->concat_timeout_ms = (int)num_arg(optarg, 3600000);
 			break;
