@@ -118,6 +118,10 @@ START_TEST(example_conf_loads)
 	ck_assert_int_eq(c->routes[0].smsc[0], 0);
 	ck_assert_int_eq(c->nkey, 1);
 	ck_assert_str_eq(c->keys[0].name, "demo");
+	ck_assert_int_eq(c->nshield_country, 0);
+	ck_assert_int_eq(c->shield_floor, 10);
+	ck_assert_int_eq(c->shield_min_sample, 50);
+	ck_assert_int_eq(c->shield_range_digits, 8);
 	ck_assert_str_eq(c->keys[0].token, "demo-token-change-me-0123456789");
 	ck_assert_ptr_null(c->keys[0].webhook);
 	ck_assert_ptr_null(c->keys[0].language);
