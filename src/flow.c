@@ -12,11 +12,12 @@
  * after the commit.  When nothing is found an HMAC over a throwaway id
  * is computed all the same, so the time does not tell why a check failed.
  *
- * The shield against SMS pumping sits in the send, after every other
- * check: the number's country against the allow-lists, then a route that
- * covers it, then its range's verdict (shield.h decides, this file
- * executes: a trip is stored, told to the admin keys' webhooks and
- * logged).  What an SMSC accepted and what was approved are counted into
+ * The shield against SMS pumping sits in the send: once the number is
+ * read, its country against the allow-lists; after its type, a route that
+ * covers it; and last, after every other check, its range's verdict
+ * (shield.h decides, this file executes: a trip is stored, told to the
+ * admin keys' webhooks and logged; a blocked send is refused at once, as
+ * it stores nothing).  What an SMSC accepted and what was approved are counted into
  * the shield (flow_sent(), flow_check()), so the verdicts rest on sends
  * that cost money and codes that came back.
  */

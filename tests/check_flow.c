@@ -1009,6 +1009,44 @@ START_TEST(no_route)
 }
 END_TEST
 
+/* A reload: the new [shield] applies at once (here: 6-digit ranges and
+ * FR allowed), and trips made before stand. */
+START_TEST(reload_keeps_trips)
+{
+	struct carrier *cs[2] = { &fa, &fb };
+	struct send_seen s;
+	struct conf *c2;
+	char phone[24], *err = NULL, text[2048];
+
+	for (int i = 0; i < MIN_SAMPLE; i++) {
+		snprintf(phone, sizeof(phone), BOT_B "%04d", i);
+		ck_assert_int_eq(send_as(0, phone, &s, NULL), 1);
+	}
+	util_clock_set(T0 + 40);
+	ck_assert_int_eq(send_as(0, BOT_B "9999", &s, NULL), 0);
+	ck_assert_int_eq(s.err, FLOW_RANGE_BLOCKED);
+	/* SHIELD_CONF up to its countries, which become these. */
+	snprintf(text, sizeof(text), "%s", SHIELD_CONF);
+	*strstr(text, "GB US IE") = '\0';
+	snprintf(text + strlen(text), sizeof(text) - strlen(text),
+	    "GB US IE FR\nrange_digits = 6\n[route fr]\nprefix = +33\n"
+	    "smsc = a\n");
+	c2 = conf_load_string(text, "t2.conf", &err);
+	ck_assert_msg(c2 != NULL, "%s", err ? err : "");
+	dispatch_reconf(d, c2, cs, 2, score);
+	flow_reconf(f, c2, score);
+	ck_assert_int_eq(send_as(0, BOT_B "9998", &s, NULL), 0);
+	ck_assert_int_eq(s.err, FLOW_RANGE_BLOCKED);
+	ck_assert_str_eq(s.fs_range, BOT_B);
+	ck_assert_int_eq(send_as(0, "+447400140000", &s, NULL), 1);
+	ck_assert_int_eq(send_as(0, "+33612345678", &s, NULL), 1);
+	ck_assert_int_eq(s.err, FLOW_OK);
+	dispatch_reconf(d, conf, cs, 2, score);
+	flow_reconf(f, conf, score);
+	conf_free(c2);
+}
+END_TEST
+
 /* A small deterministic generator (no seed from the clock). */
 static uint32_t
 sim_rand(uint32_t *x)
@@ -1249,6 +1287,7 @@ flow_suite(void)
 	tcase_add_test(tc, country_not_allowed);
 	tcase_add_test(tc, no_route);
 	tcase_add_test(tc, cooldown_reopens);
+	tcase_add_test(tc, reload_keeps_trips);
 	tcase_add_test(tc, pumping_simulation);
 	suite_add_tcase(s, tc);
 	return s;
