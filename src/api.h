@@ -1,7 +1,7 @@
 /*
  * api.h - the HTTP endpoints: the native API (api_verify.c), the
  * compatibility APIs (api_compat.c) and the operators' endpoints
- * (api_admin.c).
+ * (api_admin.c, api_shield.c).
  *
  * The endpoints see the listener (http.h), the flows (flow.h) and the key
  * table (keys.h); nothing else of the daemon.  The operators' endpoints
@@ -31,6 +31,8 @@ struct api {
 
 void api_verify_register(struct api *);
 void api_compat_register(struct api *);
+/* GET /v1/shield, GET and DELETE /v1/shield/{range} (admin keys). */
+void api_shield_register(struct api *);
 
 /* Shared by the API files: the key of the request's Bearer token, or -1
  * after answering 401. */

@@ -175,6 +175,28 @@ api_metrics(struct http_request *req, const char *rest, void *arg)
 	    "group commits", NULL, ss->commits);
 	metric(b, "smsverify_store_swept_total", "counter",
 	    "records expired by the sweep", NULL, ss->swept);
+	metric(b, "smsverify_sends_refused_total", "counter",
+	    "sends refused for their country or for want of a route",
+	    "{reason=\"country_not_allowed\"}", m->country_refused);
+	metric(b, "smsverify_sends_refused_total", NULL, NULL,
+	    "{reason=\"no_route\"}", m->no_route);
+	metric(b, "smsverify_shield_tripped_ranges", "gauge",
+	    "number ranges blocked now (conversion under the floor)", NULL,
+	    (uint64_t)m->shield.tripped);
+	metric(b, "smsverify_shield_trips_total", "counter",
+	    "number ranges tripped", NULL, m->shield.trips);
+	metric(b, "smsverify_shield_blocked_total", "counter",
+	    "sends refused because their range was tripped", NULL,
+	    m->shield.blocked);
+	metric(b, "smsverify_shield_ranges", "gauge",
+	    "number ranges the shield tracks", NULL,
+	    (uint64_t)m->shield.ranges);
+	metric(b, "smsverify_shield_evicted_total", "counter",
+	    "ranges forgotten to make room ([shield] max_ranges)", NULL,
+	    m->shield.evicted);
+	metric(b, "smsverify_shield_untracked_total", "counter",
+	    "sends to a range the shield had no room for", NULL,
+	    m->shield.untracked);
 	metric(b, "smsverify_route_switches_total", "counter",
 	    "sends moved off an SMSC scoring under its route's floor", NULL,
 	    st.dispatch.route_switches);

@@ -226,6 +226,10 @@ check_number(const char *number, const char *region, char *e164,
  *   3  the body is not JSON or a form, or too large               400/413/415
  *   4  the verification could not be stored: try again           503
  *   5  internal error                                             500
+ *   7  the number's country is not allowed                       422
+ *   8  the number's range is blocked (pumping): Retry-After       429
+ *   9  no route covers the number                                422
+ * (6 is left for the limits' rate_limited.)
  */
 static void
 err_000(struct http_request *req, int status, int code, const char *fmt,
@@ -300,6 +304,21 @@ sent_000(struct flow_send *fs, const struct verif *v)
 		return;
 	case FLOW_SENDER:
 		err_000(req, 400, 1, "the sender is not valid");
+		return;
+	case FLOW_COUNTRY:
+		err_000(req, 422, 7, "number is a number of %s, where codes may "
+		    "not be sent", fs->country[0] ? fs->country :
+		    "no country");
+		return;
+	case FLOW_RANGE_BLOCKED:
+		http_set_retry_after(req, fs->retry_after);
+		err_000(req, 429, 8, "sends to numbers of range %s are "
+		    "suspended (SMS pumping protection); try again in %d "
+		    "seconds", fs->range, fs->retry_after);
+		return;
+	case FLOW_NO_ROUTE:
+		err_000(req, 422, 9, "no route covers this number; nothing was "
+		    "sent");
 		return;
 	case FLOW_STORE_FULL:
 	case FLOW_STORE_ERROR:
@@ -440,13 +459,16 @@ out:
  * as in the README:
  *
  * send reason: 1 sent, 2 queued (still OK), 3 apiKey, 4 to, 5 to's type,
- *   6 from, 7 message, 8 refused by every SMSC, 9 body, 10 try again.
+ *   6 from, 7 message, 8 refused by every SMSC, 9 body, 10 try again,
+ *   12 to's country not allowed, 13 to's range blocked (pumping; with
+ *   Retry-After), 14 no route for to.  (11 is left for rate_limited.)
  * check status: 1 verified, 2 wrong code, 3 expired, 4 no code pending,
  *   5 locked, 6 apiKey, 7 to or code missing or malformed, 8 try again.
  */
 enum {
 	R002_SENT = 1, R002_QUEUED, R002_KEY, R002_TO, R002_TO_TYPE,
 	R002_FROM, R002_MESSAGE, R002_REFUSED, R002_BODY, R002_AGAIN,
+	R002_COUNTRY = 12, R002_RANGE_BLOCKED, R002_NO_ROUTE,
 };
 enum {
 	C002_VERIFIED = 1, C002_WRONG, C002_EXPIRED, C002_NONE, C002_LOCKED,
@@ -486,6 +508,17 @@ sent_002(struct flow_send *fs, const struct verif *v)
 		break;
 	case FLOW_PHONE_TYPE:
 		reason = R002_TO_TYPE;
+		break;
+	case FLOW_COUNTRY:
+		reason = R002_COUNTRY;
+		break;
+	case FLOW_RANGE_BLOCKED:
+		/* 200 as every answer of this API; the header tells when. */
+		http_set_retry_after(req, fs->retry_after);
+		reason = R002_RANGE_BLOCKED;
+		break;
+	case FLOW_NO_ROUTE:
+		reason = R002_NO_ROUTE;
 		break;
 	case FLOW_SENDER:
 		reason = R002_FROM;

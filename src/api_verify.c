@@ -304,11 +304,43 @@ read_phone(const struct api *api, struct http_request *req, int key,
 
 /* ---- send ------------------------------------------------------------- */
 
+/* 429 range_blocked, with Retry-After and, besides the usual code,
+ * message and field, the range and retry_after (seconds) in the error:
+ * the shape of every 429 of the native API. */
+static void
+reply_range_blocked(struct http_request *req, const struct flow_send *fs)
+{
+	char msg[256];
+
+	snprintf(msg, sizeof(msg), "sends to numbers of range %s are "
+	    "suspended: too few of the codes sent there were used (SMS "
+	    "pumping protection); try again in %d seconds", fs->range,
+	    fs->retry_after);
+	http_set_retry_after(req, fs->retry_after);
+	http_reply_json(req, http_err_status(HTTP_ERR_RATE),
+	    json_pack("{s:{s:s, s:s, s:s, s:s, s:i}}", "error",
+	    "code", "range_blocked", "message", msg, "field", "phone",
+	    "range", fs->range, "retry_after", fs->retry_after));
+}
+
 /* A failed send's answer in the native API's words (seed 003's too). */
 void
 api_send_error(struct http_request *req, const struct flow_send *fs)
 {
 	switch (fs->err) {
+	case FLOW_COUNTRY:
+		http_reply_error(req, HTTP_ERR_INVALID, "country_not_allowed",
+		    "phone", "phone is a number of %s, where this key may not "
+		    "send codes ([shield] countries, [key] countries)",
+		    fs->country[0] ? fs->country : "no country");
+		break;
+	case FLOW_NO_ROUTE:
+		http_reply_error(req, HTTP_ERR_INVALID, "no_route", "phone",
+		    "no route covers this number; nothing was sent");
+		break;
+	case FLOW_RANGE_BLOCKED:
+		reply_range_blocked(req, fs);
+		break;
 	case FLOW_OK:
 	case FLOW_SHUTDOWN:
 		break;          /* the listener and its requests are gone */

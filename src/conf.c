@@ -157,6 +157,8 @@ static const struct kdef route_keys[] = {
 #define K(f) offsetof(struct conf_key, f)
 static const struct kdef key_keys[] = {
 	{ "token", conv_token, 16, 256, NULL, 1, K(token), 0, NULL },
+	{ "countries", conv_countries, 0, 0, NULL, 0, K(countries),
+	    K(ncountry), NULL },
 	{ "role", conv_enum, 0, 0, "client", 0, K(role), 0, roles },
 	{ "webhook", conv_url, 0, 2048, NULL, 0, K(webhook), 0, NULL },
 	{ "webhook_secret", conv_str, 1, 256, NULL, 0, K(webhook_secret), 0,
@@ -167,6 +169,26 @@ static const struct kdef key_keys[] = {
 };
 #undef K
 
+#define C(f) offsetof(struct conf, f)
+static const struct kdef shield_keys[] = {
+	{ "countries", conv_countries, 0, 0, NULL, 0, C(shield_countries),
+	    C(nshield_country), NULL },
+	{ "conversion_floor", conv_int, 0, 100, "10", 0, C(shield_floor), 0,
+	    NULL },
+	{ "window", conv_int, 10, 604800, "3600", 0, C(shield_window), 0,
+	    NULL },
+	{ "min_sample", conv_int, 1, 1000000, "50", 0, C(shield_min_sample),
+	    0, NULL },
+	{ "cooldown", conv_int, 1, 2592000, "3600", 0, C(shield_cooldown), 0,
+	    NULL },
+	{ "grace", conv_int, 0, 86400, "120", 0, C(shield_grace), 0, NULL },
+	{ "range_digits", conv_int, 4, 15, "8", 0, C(shield_range_digits), 0,
+	    NULL },
+	{ "max_ranges", conv_int, 16, 10000000, "20000", 0,
+	    C(shield_max_ranges), 0, NULL },
+};
+#undef C
+
 #define M(f) offsetof(struct conf_template, f)
 static const struct kdef template_keys[] = {
 	{ "text", conv_template, 0, 0, NULL, 1, M(text), 0, NULL },
@@ -175,7 +197,7 @@ static const struct kdef template_keys[] = {
 
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
 enum { SD_SERVER, SD_STORE, SD_VERIFY, SD_SMSC, SD_ROUTE, SD_KEY,
-    SD_TEMPLATE, SD_N };
+    SD_TEMPLATE, SD_SHIELD, SD_N };
 static const struct sdef sections[SD_N] = {
 	[SD_SERVER] = { "server", 0, server_keys, NKEYS(server_keys) },
 	[SD_STORE] = { "store", 0, store_keys, NKEYS(store_keys) },
@@ -185,6 +207,7 @@ static const struct sdef sections[SD_N] = {
 	[SD_KEY] = { "key", 1, key_keys, NKEYS(key_keys) },
 	[SD_TEMPLATE] = { "template", 1, template_keys,
 	    NKEYS(template_keys) },
+	[SD_SHIELD] = { "shield", 0, shield_keys, NKEYS(shield_keys) },
 };
 
 /* One section as written in the file, with its keys' raw values. */
@@ -712,6 +735,7 @@ apply_all(struct parser *p)
 	name_sections(p);
 	for (kind = SD_SERVER; kind <= SD_VERIFY; kind++)
 		apply_section(p, &sections[kind], find_single(p, kind), c);
+	apply_section(p, &sections[SD_SHIELD], find_single(p, SD_SHIELD), c);
 	for (i = 0; i < p->nsect; i++) {
 		byidx = &p->sects[i];
 		if (byidx->dup)
@@ -797,6 +821,13 @@ validate_keys(struct parser *p)
 		if (k->webhook != NULL && k->webhook_secret == NULL)
 			perr(p, key_line(s, "webhook"), s, "webhook_secret",
 			    "required when webhook is set");
+		/* The key's list narrows [shield]'s, never widens it. */
+		for (j = 0; j < k->ncountry && c->nshield_country > 0; j++)
+			if (!conf_country_allowed(c, -1, k->countries[j]))
+				perr(p, key_line(s, "countries"), s,
+				    "countries", "%s is not in [shield] "
+				    "countries: sends there are refused "
+				    "whatever the key says", k->countries[j]);
 		for (j = 0; k->token != NULL && j < i; j++) {
 			if (c->keys[j].token == NULL ||
 			    strcmp(k->token, c->keys[j].token) != 0)
@@ -838,29 +869,19 @@ validate_prefixes(struct parser *p)
 	}
 }
 
-/* "+" is the default route: without it a number outside every prefix
- * would have no SMSC, found out only when someone asks.  Not reported
- * when a route's prefixes were refused already. */
+/* [shield]'s own rules: a send must be able to mature inside the
+ * window, or no range could ever trip (not reported when window itself
+ * was refused). */
 static void
-validate_default_route(struct parser *p)
+validate_shield(struct parser *p)
 {
+	const struct sect *s = find_single(p, SD_SHIELD);
 	struct conf *c = p->conf;
-	const struct sect *s;
-	int i, a, dflt = 0, unread = 0;
 
-	if (c->nroute == 0)
-		return;
-	for (i = 0; i < c->nroute && !dflt; i++) {
-		unread |= c->routes[i].nprefix == 0;  /* reported */
-		for (a = 0; a < c->routes[i].nprefix; a++)
-			dflt |= strcmp(c->routes[i].prefixes[a], "+") == 0;
-	}
-	if (!dflt && !unread) {
-		s = sect_of(p, SD_ROUTE, c->routes[0].name);
-		perr(p, key_line(s, "prefix"), s, "prefix", "no [route] has "
-		    "prefix + (the default): numbers outside the prefixes "
-		    "given would have no SMSC");
-	}
+	if (c->shield_window > 0 && c->shield_grace >= c->shield_window)
+		perr(p, key_line(s, "grace"), s, "grace", "%d is not below "
+		    "window %d: no send would count before it left the "
+		    "window", c->shield_grace, c->shield_window);
 }
 
 /* No [route] at all: one implicit route "default", prefix "+", over
@@ -908,7 +929,7 @@ validate(struct parser *p)
 	validate_smscs(p);
 	validate_keys(p);
 	validate_prefixes(p);
-	validate_default_route(p);
+	validate_shield(p);
 	if (c->nroute == 0 && c->nsmsc > 0)
 		add_implicit_route(c);
 }
@@ -1079,6 +1100,15 @@ conf_load(const char *path, char **errors)
 	return c;
 }
 
+/* Free n strings of list, and list. */
+static void
+free_list(char **list, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+}
+
 /* Free a config and everything it owns.  NULL is allowed. */
 void
 conf_free(struct conf *c)
@@ -1122,6 +1152,7 @@ conf_free(struct conf *c)
 
 		free(k->name);
 		free(k->token);
+		free_list(k->countries, k->ncountry);
 		free(k->webhook);
 		free(k->webhook_secret);
 		free(k->language);
@@ -1134,6 +1165,7 @@ conf_free(struct conf *c)
 		free(c->templates[i].text);
 	}
 	free(c->templates);
+	free_list(c->shield_countries, c->nshield_country);
 	free(c);
 }
 
@@ -1143,6 +1175,33 @@ conf_key_country(const struct conf *c, int key)
 	if (key >= 0 && key < c->nkey && c->keys[key].country != NULL)
 		return c->keys[key].country;
 	return c->default_country;
+}
+
+/* 1 when region is one of list's n countries. */
+static int
+in_list(char *const *list, int n, const char *region)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(list[i], region) == 0)
+			return 1;
+	return 0;
+}
+
+/* [shield] countries, then the key's own (key -1: the global list only). */
+int
+conf_country_allowed(const struct conf *c, int key, const char *region)
+{
+	const struct conf_key *k = key >= 0 && key < c->nkey ? &c->keys[key] :
+	    NULL;
+
+	if (region == NULL)
+		return c->nshield_country == 0 && (k == NULL ||
+		    k->ncountry == 0);
+	if (c->nshield_country > 0 && !in_list(c->shield_countries,
+	    c->nshield_country, region))
+		return 0;
+	return k == NULL || k->ncountry == 0 ||
+	    in_list(k->countries, k->ncountry, region);
 }
 
 /* Index of the SMSC called name in c->smscs, or -1. */

@@ -68,6 +68,9 @@ struct conf_key {
 	char *name;
 	int line;
 	char *token;              /* never logged */
+	char **countries;         /* allow-list (ISO alpha-2) within [shield]
+	                           * countries; NULL: [shield]'s alone */
+	int ncountry;
 	int role;                 /* enum conf_role */
 	char *webhook;            /* may be NULL */
 	char *webhook_secret;     /* may be NULL */
@@ -122,6 +125,17 @@ struct conf {
 	int nkey;
 	struct conf_template *templates;
 	int ntemplate;
+	/* [shield]: the allow-list and the per-range circuit breaker
+	 * (shield.h).  A range is "+" and range_digits digits of E.164. */
+	char **shield_countries;  /* ISO alpha-2; NULL: every country */
+	int nshield_country;
+	int shield_floor;         /* percent approved; 0: the breaker is off */
+	int shield_window;        /* seconds of sends the ratio looks at */
+	int shield_min_sample;    /* mature sends before a range can trip */
+	int shield_cooldown;      /* seconds a tripped range stays blocked */
+	int shield_grace;         /* seconds before a send counts (typing) */
+	int shield_range_digits;
+	int shield_max_ranges;    /* ranges tracked at once (memory bound) */
 };
 
 /* Load and validate path (at most 1 MiB of text, no NUL octet).
@@ -143,6 +157,11 @@ void conf_free(struct conf *);
 /* The region a key's national numbers are read in: its [key] country,
  * else [verify] default_country. */
 const char *conf_key_country(const struct conf *, int key);
+
+/* 1 when a send of key to a number of region (ISO alpha-2, or "001" for
+ * non-geographic numbers) passes the allow-lists: [shield] countries
+ * (empty: all) and the key's own countries (empty: no further limit). */
+int conf_country_allowed(const struct conf *, int key, const char *region);
 
 /* Index of the SMSC called name, or -1. */
 int conf_smsc_index(const struct conf *, const char *name);

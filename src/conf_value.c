@@ -466,6 +466,40 @@ conv_country(struct kctx *k, const char *v, char *base)
 	return put_str(k, base, v);
 }
 
+/* Blank-separated countries, each two upper-case letters that name a
+ * region libphonenumber knows (US, GB...), none twice: char ** at off,
+ * their count at off2.  An empty value is no list (every country); it
+ * never gets here (apply_section() skips it).  Every bad word is
+ * reported. */
+int
+conv_countries(struct kctx *k, const char *v, char *base)
+{
+	const struct kdef *kd = k->kd;
+	char **w;
+	int i, nw, bad = 0;
+
+	w = split_words(v, &nw);
+	for (i = 0; i < nw; i++) {
+		if (strlen(w[i]) != 2 || !isupper((unsigned char)w[i][0]) ||
+		    !isupper((unsigned char)w[i][1]) ||
+		    !phone_region_valid(w[i])) {
+			KERR(k, "'%s' is not a country: two upper-case letters "
+			    "(ISO 3166 alpha-2, e.g. US GB FR)", w[i]);
+			bad = 1;
+		} else if (earlier_word(w, i) >= 0) {
+			KERR(k, "%s given twice", w[i]);
+			bad = 1;
+		}
+	}
+	if (bad || nw == 0) {
+		free_words(w, nw);
+		return bad ? -1 : 0;
+	}
+	*(char ***)(base + kd->off) = w;
+	*(int *)(base + kd->off2) = nw;
+	return 0;
+}
+
 /* Blank-separated number prefixes, each '+' and up to 15 digits, none
  * twice: char ** at off, their count (at least 1) at off2.  Every bad
  * word is reported. */

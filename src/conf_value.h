@@ -72,6 +72,7 @@ conv_fn conv_enumstr;    /* char *, one of vals */
 conv_fn conv_hostport;   /* char * host; int port at off2 */
 conv_fn conv_sender;     /* char *, an SMS source address */
 conv_fn conv_country;    /* char *, ISO 3166 alpha-2 */
+conv_fn conv_countries;  /* char ** ISO alpha-2 list; int count at off2 */
 conv_fn conv_prefixes;   /* char ** prefixes; int count at off2 */
 conv_fn conv_smsclist;   /* int * SMSC indexes; int count at off2 */
 conv_fn conv_token;      /* char *, never echoed, min..max */

@@ -11,6 +11,15 @@
  * compared in constant time, the change staged, the answer handed back
  * after the commit.  When nothing is found an HMAC over a throwaway id
  * is computed all the same, so the time does not tell why a check failed.
+ *
+ * The shield against SMS pumping sits in the send: once the number is
+ * read, its country against the allow-lists; after its type, a route that
+ * covers it; and last, after every other check, its range's verdict
+ * (shield.h decides, this file executes: a trip is stored, told to the
+ * admin keys' webhooks and logged; a blocked send is refused at once, as
+ * it stores nothing).  What an SMSC accepted and what was approved are counted into
+ * the shield (flow_sent(), flow_check()), so the verdicts rest on sends
+ * that cost money and codes that came back.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -25,7 +34,9 @@
 #include "keys.h"
 #include "log.h"
 #include "phone_pool.h"
+#include "route.h"
 #include "score.h"
+#include "shield.h"
 #include "smpp.h"
 #include "template.h"
 #include "util.h"
@@ -40,10 +51,14 @@ struct flow {
 	struct dispatch *dispatch;
 	struct webhook *webhook;
 	struct score *score;
+	struct shield *shield;    /* ours: per-range breaker (shield.h) */
 	uint8_t secret[VERIFY_SECRET_LEN];
 	int stopped;              /* flow_stop(): answer nothing */
 	struct flow_stats stats;
+	struct log_limit lim_blocked, lim_country, lim_no_route;
 };
+
+static void load_trips(struct flow *);
 
 struct flow *
 flow_new(const struct conf *conf, struct store *store,
@@ -61,14 +76,33 @@ flow_new(const struct conf *conf, struct store *store,
 	f->webhook = webhook;
 	f->score = score;
 	memcpy(f->secret, secret, sizeof(f->secret));
+	load_trips(f);
 	return f;
+}
+
+/* [shield] as the shield's parameters. */
+static void
+params_of(const struct conf *conf, struct shield_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->floor = conf->shield_floor;
+	p->window = conf->shield_window;
+	p->min_sample = conf->shield_min_sample;
+	p->cooldown = conf->shield_cooldown;
+	p->grace = conf->shield_grace;
+	p->range_digits = conf->shield_range_digits;
+	p->max_ranges = conf->shield_max_ranges;
 }
 
 void
 flow_reconf(struct flow *f, const struct conf *conf, struct score *score)
 {
+	struct shield_params p;
+
 	f->conf = conf;
 	f->score = score;
+	params_of(conf, &p);
+	shield_reconf(f->shield, &p);
 }
 
 void
@@ -83,6 +117,7 @@ flow_free(struct flow *f)
 	if (f == NULL)
 		return;
 	OPENSSL_cleanse(f->secret, sizeof(f->secret));
+	shield_free(f->shield);
 	free(f);
 }
 
@@ -90,6 +125,13 @@ void
 flow_stats(const struct flow *f, struct flow_stats *out)
 {
 	*out = f->stats;
+	shield_stats(f->shield, &out->shield);
+}
+
+const struct conf *
+flow_conf(const struct flow *f)
+{
+	return f->conf;
 }
 
 const char *
@@ -131,6 +173,16 @@ flow_expired(struct flow *f, const struct verif *v)
 	flow_announce(f, v, "verification.expired");
 }
 
+/* When v's accepted message was submitted: its send and its approval
+ * count in the shield's slice of that time. */
+static int64_t
+send_time(const struct verif *v)
+{
+	const struct verif_send *s = &v->send[v->nsend - 1];
+
+	return s->submitted_at > 0 ? s->submitted_at : v->created_at;
+}
+
 void
 flow_sent(struct flow *f, const struct verif *v, int first)
 {
@@ -138,6 +190,9 @@ flow_sent(struct flow *f, const struct verif *v, int first)
 	 * accepted: recorded, but its "sent" would follow the end. */
 	if (first && v->status == VERIF_PENDING)
 		webhook_emit(f->webhook, v, "verification.sent");
+	/* What reached a handset, for the shield's conversion figures. */
+	if (first && v->nsend > 0)
+		shield_sent(f->shield, v->phone, send_time(v));
 }
 
 void
@@ -308,6 +363,221 @@ send_text(struct flow_send *fs)
 	return text;
 }
 
+/* ---- the shield --------------------------------------------------------- */
+
+/* 1 when the allow-lists let fs send to e164 ([shield] countries and the
+ * key's); no list, no lookup of the number's region. */
+static int
+country_allowed(struct flow *f, struct flow_send *fs, const char *e164)
+{
+	const struct conf *conf = f->conf;
+	const struct conf_key *k = keys_get(f->keys, fs->key);
+	char region[8] = "", pbuf[24];
+	unsigned sup;
+
+	if (conf->nshield_country == 0 && (k == NULL || k->ncountry == 0))
+		return 1;
+	if (phone_region(e164, region, sizeof(region)) == 0 &&
+	    conf_country_allowed(conf, fs->key, region))
+		return 1;
+	util_strlcpy(fs->country, region, sizeof(fs->country));
+	f->stats.country_refused++;
+	if (log_limit_ok(&f->lim_country, util_now_ms(), 1000, &sup))
+		log_info("shield.country_refused", "key=%s phone=%s country=%s "
+		    "suppressed=%u", keys_name(f->keys, fs->key),
+		    log_phone(pbuf, sizeof(pbuf), e164),
+		    region[0] ? region : "-", sup);
+	return 0;
+}
+
+/* A trip's conversion in percent, one decimal, for logs and events. */
+static double
+trip_percent(const struct shield_view *v)
+{
+	if (v->trip_mature == 0)
+		return 0;
+	return (double)(int64_t)((double)v->trip_approved * 1000.0 /
+	    (double)v->trip_mature) / 10.0;
+}
+
+/* v just tripped on a send of key: keep it (the store, so a restart keeps
+ * it blocked), tell the admin keys' webhooks, log it. */
+static void
+on_trip(struct flow *f, const struct shield_view *v, int key)
+{
+	struct store_shield t;
+	char from[32], until[32];
+	json_t *data;
+
+	memset(&t, 0, sizeof(t));
+	util_strlcpy(t.range, v->range, sizeof(t.range));
+	t.tripped_at = v->tripped_at;
+	t.until = v->until;
+	t.mature = v->trip_mature;
+	t.approved = v->trip_approved;
+	if (store_shield_put(f->store, &t) != STORE_OK)
+		log_err("shield.store_failed", "range=%s msg=\"the trip holds "
+		    "until a restart only\"", v->range);
+	util_rfc3339(v->tripped_at, from, sizeof(from));
+	util_rfc3339(v->until, until, sizeof(until));
+	data = json_pack("{s:s, s:I, s:I, s:f, s:i, s:i, s:i, s:s, s:s, s:s}",
+	    "range", v->range,
+	    "sends", (json_int_t)v->trip_mature,
+	    "approved", (json_int_t)v->trip_approved,
+	    "conversion", trip_percent(v),
+	    "conversion_floor", f->conf->shield_floor,
+	    "window", f->conf->shield_window,
+	    "min_sample", f->conf->shield_min_sample,
+	    "tripped_at", from, "reopens_at", until,
+	    "key", keys_name(f->keys, key));
+	webhook_emit_admin(f->webhook, "shield.tripped", data);
+	log_warn("shield.tripped", "range=%s sends=%llu approved=%llu "
+	    "conversion=%.1f floor=%d until=%s key=%s", v->range,
+	    (unsigned long long)v->trip_mature,
+	    (unsigned long long)v->trip_approved, trip_percent(v),
+	    f->conf->shield_floor, until, keys_name(f->keys, key));
+}
+
+/* v reopened (its cooldown is over, or by: an operator): out of the
+ * store, logged. */
+static void
+on_reopen(struct flow *f, const struct shield_view *v, const char *by)
+{
+	store_shield_del(f->store, v->range);
+	log_info("shield.reopened", "range=%s by=%s", v->range, by);
+}
+
+/* The shield's verdict on a send of fs to e164: 1 to send, or 0 with
+ * fs->range and fs->retry_after set. */
+static int
+shield_gate(struct flow *f, struct flow_send *fs, const char *e164)
+{
+	struct shield_view v;
+	int64_t now = util_now();
+	unsigned sup;
+
+	switch (shield_check(f->shield, e164, now, &v)) {
+	case SHIELD_OPEN:
+		if (v.reopened)
+			on_reopen(f, &v, "cooldown");
+		return 1;
+	case SHIELD_TRIPS:
+		on_trip(f, &v, fs->key);
+		break;
+	case SHIELD_BLOCKED:
+		break;
+	}
+	util_strlcpy(fs->range, v.range, sizeof(fs->range));
+	fs->retry_after = v.until - now > 0 ? (int)(v.until - now) : 1;
+	if (log_limit_ok(&f->lim_blocked, util_now_ms(), 1000, &sup))
+		log_info("shield.blocked", "key=%s range=%s retry_after=%d "
+		    "suppressed=%u", keys_name(f->keys, fs->key), fs->range,
+		    fs->retry_after, sup);
+	return 0;
+}
+
+/* A stored trip, at start-up: blocked again until its cooldown is over,
+ * or dropped when it is over already. */
+static void
+restore_one(void *arg, const struct store_shield *t)
+{
+	struct flow *f = arg;
+	struct shield_view v;
+
+	memset(&v, 0, sizeof(v));
+	util_strlcpy(v.range, t->range, sizeof(v.range));
+	v.tripped_at = t->tripped_at;
+	v.until = t->until;
+	v.trip_mature = t->mature;
+	v.trip_approved = t->approved;
+	if (t->until <= util_now())
+		on_reopen(f, &v, "cooldown");
+	else if (shield_restore(f->shield, &v, util_now()) != 0)
+		log_err("shield.restore_failed", "range=%s msg=\"no room: "
+		    "raise [shield] max_ranges\"", t->range);
+}
+
+/* The shield, built from [shield], with the trips the store holds. */
+static void
+load_trips(struct flow *f)
+{
+	struct shield_params p;
+	struct shield_stats st;
+	int n;
+
+	params_of(f->conf, &p);
+	f->shield = shield_new(&p);
+	n = store_shield_each(f->store, restore_one, f);
+	shield_stats(f->shield, &st);
+	if (n != 0)
+		log_info("shield.restored", "tripped=%d stored=%d", st.tripped,
+		    n);
+}
+
+int
+flow_shield_list(struct flow *f, struct shield_view **out)
+{
+	return shield_tripped(f->shield, util_now(), out);
+}
+
+int
+flow_shield_get(struct flow *f, const char *range, struct shield_view *v)
+{
+	return shield_get(f->shield, range, util_now(), v);
+}
+
+/* A reopen waiting for the commit that holds it. */
+struct reopen_ctx {
+	struct flow *flow;
+	flow_reopen_cb cb;
+	void *arg;
+};
+
+static void
+reopen_committed(void *arg, int result)
+{
+	struct reopen_ctx *ctx = arg;
+
+	ctx->cb(ctx->arg, ctx->flow->stopped ? FLOW_SHUTDOWN :
+	    result == STORE_OK ? FLOW_OK : FLOW_STORE_ERROR);
+	free(ctx);
+}
+
+void
+flow_shield_reopen(struct flow *f, int key, const char *range,
+    flow_reopen_cb cb, void *arg)
+{
+	struct reopen_ctx *ctx;
+	struct shield_view v;
+	char by[64];
+
+	if (shield_reopen(f->shield, range, util_now()) != 0)
+		return cb(arg, FLOW_NOT_FOUND);
+	memset(&v, 0, sizeof(v));
+	util_strlcpy(v.range, range, sizeof(v.range));
+	snprintf(by, sizeof(by), "key:%s", keys_name(f->keys, key));
+	on_reopen(f, &v, by);
+	ctx = xcalloc(1, sizeof(*ctx));
+	ctx->flow = f;
+	ctx->cb = cb;
+	ctx->arg = arg;
+	store_on_commit(f->store, reopen_committed, ctx);
+}
+
+static void
+expired_one(void *arg, const struct shield_view *v)
+{
+	on_reopen(arg, v, "cooldown");
+}
+
+void
+flow_shield_expire(struct flow *f)
+{
+	shield_expire(f->shield, util_now(), expired_one, f);
+}
+
+/* ---- send, continued ---------------------------------------------------- */
+
 static void
 send_phone_done(void *arg, enum phone_result pr, const char *e164,
     enum phone_type ptype)
@@ -317,6 +587,7 @@ send_phone_done(void *arg, enum phone_result pr, const char *e164,
 	const struct conf *conf = f->conf;
 	char pbuf[24], last[sizeof(((struct verif_send *)0)->smsc)];
 	int attempt, rc;
+	unsigned sup;
 	struct verif v;
 	char *text;
 
@@ -325,16 +596,31 @@ send_phone_done(void *arg, enum phone_result pr, const char *e164,
 	if (pr != PHONE_OK)
 		return send_fail(fs, pr == PHONE_UNPARSABLE ?
 		    FLOW_PHONE_UNPARSABLE : FLOW_PHONE_INVALID);
+	if (!country_allowed(f, fs, e164))
+		return send_fail(fs, FLOW_COUNTRY);
 	if (conf->refuse_types & (1 << ptype)) {
 		/* A landline, premium or VoIP number cannot take the SMS
 		 * (and NIST SP 800-63B rules VoIP out for codes). */
 		fs->ptype = ptype;
 		return send_fail(fs, FLOW_PHONE_TYPE);
 	}
+	if (route_find(conf, e164) < 0) {
+		f->stats.no_route++;
+		if (log_limit_ok(&f->lim_no_route, util_now_ms(), 1000, &sup))
+			log_info("flow.no_route", "key=%s phone=%s "
+			    "suppressed=%u", keys_name(f->keys, fs->key),
+			    log_phone(pbuf, sizeof(pbuf), e164), sup);
+		return send_fail(fs, FLOW_NO_ROUTE);
+	}
 	if (fs->sender != NULL && !flow_sender_valid(fs->sender))
 		return send_fail(fs, FLOW_SENDER);
 	if ((text = send_text(fs)) == NULL)
 		return send_fail(fs, fs->err);
+	if (!shield_gate(f, fs, e164)) {
+		OPENSSL_cleanse(text, strlen(text));
+		free(text);
+		return send_fail(fs, FLOW_RANGE_BLOCKED);
+	}
 
 	memset(&v, 0, sizeof(v));
 	verify_id_new(v.id);
@@ -452,6 +738,7 @@ flow_check(struct flow *f, int key, const char *id, const char *e164,
 			const struct verif_send *s = &v.send[v.nsend - 1];
 			score_approved(f->score, f->conf, v.phone, s->smsc,
 			    s->submitted_at);
+			shield_approved(f->shield, v.phone, send_time(&v));
 		}
 		if (v.status != before)
 			flow_finish(f, &v, fc->result == VERIFY_APPROVED ?

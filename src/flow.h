@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "phone.h"
+#include "shield.h"
 #include "store.h"
 #include "verify.h"
 
@@ -50,6 +51,10 @@ enum flow_err {
 	FLOW_SHUTDOWN,            /* the daemon is stopping: do not answer */
 	FLOW_NOT_FOUND,           /* no such verification for this key */
 	FLOW_NOT_PENDING,         /* it is not pending any more */
+	FLOW_COUNTRY,             /* 422: the number's country is not on the
+	                           * allow-list ([shield] or [key] countries) */
+	FLOW_NO_ROUTE,            /* 422: no [route] prefix covers the number */
+	FLOW_RANGE_BLOCKED,       /* 429: the shield tripped its range */
 };
 
 struct flow_stats {
@@ -58,14 +63,21 @@ struct flow_stats {
 	uint64_t checks_approved, checks_wrong, checks_other;
 	uint64_t cancels;         /* canceled through the API */
 	uint64_t expired;         /* expired by the sweep */
+	uint64_t country_refused; /* sends refused: FLOW_COUNTRY */
+	uint64_t no_route;        /* sends refused: FLOW_NO_ROUTE */
+	struct shield_stats shield;   /* blocked sends, trips, ranges */
 };
 
 /* The flows over these handles (all borrowed; conf is replaced with
- * flow_reconf()).  secret is copied. */
+ * flow_reconf()).  secret is copied.  The shield against pumping
+ * (shield.h) is the flow's own, built from conf's [shield]; the trips the
+ * store holds are restored into it (those whose cooldown is over are
+ * dropped from the store). */
 struct flow *flow_new(const struct conf *, struct store *,
     const struct keys *, struct phone_pool *, struct dispatch *,
     struct webhook *, struct score *, const uint8_t *secret);
-/* A new configuration and its fresh health figures (reload). */
+/* A new configuration and its fresh health figures (reload); the
+ * shield takes the new [shield] (shield_reconf(): trips stand). */
 void flow_reconf(struct flow *, const struct conf *, struct score *);
 /* The listener is going away: from now on callbacks get FLOW_SHUTDOWN
  * (sends, cancels) or a NULL outcome (checks) and must not answer. */
@@ -74,6 +86,8 @@ void flow_free(struct flow *);
 void flow_stats(const struct flow *, struct flow_stats *);
 /* [verify] sender: the source address of sends that name none. */
 const char *flow_default_sender(const struct flow *);
+/* The configuration the flows run under (until the next flow_reconf()). */
+const struct conf *flow_conf(const struct flow *);
 
 #define FLOW_MAX_TEMPLATE 640     /* octets of a caller's template */
 #define FLOW_MAX_PARTS 4          /* a concatenated SMS of at most 4 parts */
@@ -109,6 +123,11 @@ struct flow_send {
 	/* set by the flow */
 	enum flow_err err;
 	enum phone_type ptype;    /* with FLOW_PHONE_TYPE */
+	char country[4];          /* with FLOW_COUNTRY: the number's region
+	                           * ("" when none claims it; "001": none) */
+	char range[SHIELD_RANGE_MAX];   /* with FLOW_RANGE_BLOCKED */
+	int retry_after;          /* with FLOW_RANGE_BLOCKED: seconds (>= 1)
+	                           * until the range reopens */
 	struct flow *flow;
 };
 
@@ -116,7 +135,13 @@ struct flow_send {
 struct flow_send *flow_send_new(struct flow *, int key, const char *api,
     flow_send_cb, void *arg);
 /* Run it: read the number (maybe off the loop), validate, store, submit.
- * cb is called exactly once, maybe before this returns. */
+ * cb is called exactly once, maybe before this returns.  In this order:
+ * a number that is not one (FLOW_PHONE_*), a country off the allow-lists
+ * (FLOW_COUNTRY), a refused type (FLOW_PHONE_TYPE), no route
+ * (FLOW_NO_ROUTE), the sender and the text, then the shield: a tripped
+ * range (FLOW_RANGE_BLOCKED, nothing stored, nothing sent).  A send that
+ * trips its range is refused too: the trip is staged in the store, told
+ * to the admin keys' webhooks (event shield.tripped) and logged. */
 void flow_send(struct flow_send *);
 /* Free a send that was never run (the API refused the request). */
 void flow_send_free(struct flow_send *);
@@ -162,6 +187,26 @@ typedef void (*flow_cancel_cb)(void *arg, enum flow_err,
 /* Cancel verification id of key.  cb may run before this returns. */
 void flow_cancel(struct flow *, int key, const char *id, flow_cancel_cb,
     void *arg);
+
+/* ---- the shield, for the operators' endpoints and the sweep ---- */
+
+/* The ranges tripped now, the soonest to reopen first: a malloc'd array
+ * into *out (the caller frees it; NULL when none), its length returned. */
+int flow_shield_list(struct flow *, struct shield_view **out);
+/* The figures of range ("+" and digits) now: 0, or -1 when the shield
+ * does not track it (v: the range and zeros). */
+int flow_shield_get(struct flow *, const char *range, struct shield_view *v);
+/* Called once: FLOW_OK after the commit that removed the trip from the
+ * store, FLOW_NOT_FOUND (range not tripped), FLOW_STORE_ERROR (the range is
+ * open, but its stored trip may come back at a restart), or FLOW_SHUTDOWN. */
+typedef void (*flow_reopen_cb)(void *arg, enum flow_err);
+/* Reopen range now (an operator; key names who, for the log).  cb may run
+ * before this returns. */
+void flow_shield_reopen(struct flow *, int key, const char *range,
+    flow_reopen_cb, void *arg);
+/* Reopen the ranges whose cooldown is over (the sweep's timer): each is
+ * dropped from the store and logged (event=shield.reopened). */
+void flow_shield_expire(struct flow *);
 
 /* The sweep expired v (its record is already staged by the store). */
 void flow_expired(struct flow *, const struct verif *v);

@@ -7,7 +7,8 @@
  * SIGTERM and SIGINT drain (no new HTTP, in-flight submits get their
  * answers, bounded; then every bind unbinds and the store commits), a
  * second SIGINT leaves at once, SIGHUP swaps in a new configuration if it
- * validates.  The sweep timer expires verifications in bounded batches.
+ * validates.  The sweep timer expires verifications in bounded batches
+ * and reopens the shield's ranges whose cooldown is over.
  */
 #include <errno.h>
 #include <signal.h>
@@ -265,6 +266,7 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	api_verify_register(&gw->api);
 	api_compat_register(&gw->api);
 	api_admin_register(&gw->api);
+	api_shield_register(&gw->api);
 	return gw;
 fail:
 	gw_free(gw);
@@ -291,6 +293,7 @@ gw_sweep(evutil_socket_t fd, short what, void *arg)
 
 	n = store_sweep(gw->store, util_now(), gw->conf->sweep_batch,
 	    gw->conf->retention, gw_on_expired, gw);
+	flow_shield_expire(gw->flow);
 	if (n == gw->conf->sweep_batch) {
 		/* More is due: go on next turn, letting other events in. */
 		tv.tv_sec = 0;

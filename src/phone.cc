@@ -28,9 +28,16 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <list>
 #include <map>
 #include <mutex>
+/* libstdc++ 12's <regex> warns -Wmaybe-uninitialized inside std::function
+ * when built at -O1 with sanitizers: a false positive in the header, so
+ * silenced for the header's own lines only. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <regex>
+#pragma GCC diagnostic pop
 #include <set>
 #include <string>
 #include <vector>
@@ -417,5 +424,42 @@ phone_national(const char *e164, char *out, size_t outsize)
 	if (digits.size() + 1 > outsize)
 		return -1;
 	std::memcpy(out, digits.c_str(), digits.size() + 1);
+	return 0;
+}
+
+/* The region of a valid E.164 number.  A country calling code used by
+ * one region answers at once (most of them); a shared one (+1, +7, +44,
+ * ...) needs the number's own patterns, which is libphonenumber's
+ * GetRegionCodeForNumber: a few regular expressions per region sharing
+ * the code. */
+extern "C" int
+phone_region(const char *e164, char *out, size_t outsize)
+{
+	const PhoneNumberUtil *util = PhoneNumberUtil::GetInstance();
+	std::list<std::string> regions;
+	std::string rc;
+	PhoneNumber pn;
+	int cc = 0;
+
+	if (e164 == NULL || e164[0] != '+')
+		return -1;
+	for (int i = 1; i <= 3 && e164[i] >= '0' && e164[i] <= '9'; i++) {
+		cc = cc * 10 + (e164[i] - '0');
+		regions.clear();
+		util->GetRegionCodesForCountryCallingCode(cc, &regions);
+		if (!regions.empty())
+			break;
+	}
+	if (regions.size() == 1) {
+		rc = regions.front();
+	} else if (!regions.empty()) {
+		if (util->Parse(e164, "ZZ", &pn) !=
+		    PhoneNumberUtil::NO_PARSING_ERROR)
+			return -1;
+		util->GetRegionCodeForNumber(pn, &rc);
+	}
+	if (rc.empty() || rc == "ZZ" || rc.size() + 1 > outsize)
+		return -1;
+	std::memcpy(out, rc.c_str(), rc.size() + 1);
 	return 0;
 }

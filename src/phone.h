@@ -55,6 +55,12 @@ int phone_region_valid(const char *region);
  * +972501234567), into out.  0 or -1. */
 int phone_national(const char *e164, char *out, size_t outsize);
 
+/* The region of e164, a valid number in E.164 (phone_normalise()'s
+ * answer), into out (at least 4 octets): ISO 3166 alpha-2 ("US", "GB"),
+ * or "001" for a non-geographic number (+800, +882...).  0, or -1 when
+ * no region claims it. */
+int phone_region(const char *e164, char *out, size_t outsize);
+
 /* phone_normalise() without its cache and without the E.164 short way:
  * every number through libphonenumber's Parse().  For tests, which check
  * that both ways agree. */

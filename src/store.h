@@ -304,6 +304,37 @@ int store_outbox_retry(struct store *, uint64_t seq, int tries,
 /* The number of committed events not yet deleted (0 on a failed read). */
 uint64_t store_outbox_count(struct store *);
 
+/* ---- shield: tripped number ranges -------------------------------------- */
+
+/*
+ * The number ranges the shield (shield.h) has tripped, kept so that a
+ * restart leaves them blocked until their cooldown is over.  One entry
+ * per range: put when it trips, deleted when it reopens (by its cooldown
+ * or an operator).  Writes are staged like every other (they commit with
+ * the batch open when they are made) and reads see them at once.  The
+ * number of entries is the number of ranges tripped and not yet reopened;
+ * nothing else bounds it, so the caller deletes what reopens.
+ */
+struct store_shield {
+	char range[17];           /* "+" and 1 to 15 digits */
+	int64_t tripped_at;       /* seconds since the epoch */
+	int64_t until;            /* when it reopens */
+	uint64_t mature, approved;   /* the figures that tripped it */
+};
+/* Stage t, replacing the entry of its range if any.  STORE_ERR (failing
+ * the batch) for a range that is not "+" and 1 to 15 digits; else
+ * STORE_OK or the batch's error. */
+int store_shield_put(struct store *, const struct store_shield *t);
+/* Stage the deletion of range's entry; one that is not there is no
+ * error. */
+int store_shield_del(struct store *, const char *range);
+/* Call fn(arg, t) for every entry, staged writes included, in the order
+ * of their ranges' octets; fn is called after the read (it may stage
+ * writes).  Entries that cannot be read are skipped (and logged).
+ * Returns the count, or STORE_ERR (and fn was not called). */
+int store_shield_each(struct store *,
+    void (*fn)(void *arg, const struct store_shield *t), void *arg);
+
 /* ---- stats --------------------------------------------------------------- */
 
 /* The counts are the committed state's; the counters count since open. */

@@ -14,12 +14,13 @@
  *                   (pending, expiry, queue, msgid, msgref)
  *   store_sweep.c   the expiry index's walk: expire, then purge
  *   store_outbox.c  the webhook outbox
+ *   store_shield.c  the shield's tripped ranges
  *   store_batch.c   the staged writes of one batch, in memory (no LMDB)
  *   store_record.c  the record's encoding (no LMDB)
  * struct store and struct batch below belong to the loop's thread, but for
  * what store_commit.c says the writer thread may touch.
  *
- * One environment (a directory, created 0700) holds seven named
+ * One environment (a directory, created 0700) holds eight named
  * databases.  Their names, key layouts and values are on disk: fixed.
  *
  *   verif    id -> record: binary format 2 (store_record.h describes it
@@ -42,6 +43,9 @@
  *            like the records) key NUL body: webhook events not yet
  *            delivered (webhook.c), staged in the batch of the change
  *            they describe
+ *   shield   range ("+" and digits) -> format(1) = 1, tripped_at(8)
+ *            until(8) mature(8) approved(8), little-endian: the ranges
+ *            the shield tripped and that have not reopened
  *
  * Keys are compared octet by octet (LMDB's default), which is why times
  * and sequence numbers in keys are big-endian.
@@ -89,7 +93,7 @@ struct batch {
 struct store {
 	struct event_base *base;
 	MDB_env *env;
-	MDB_dbi verif, pending, expiry, queue, msgid, msgref, outbox;
+	MDB_dbi verif, pending, expiry, queue, msgid, msgref, outbox, shield;
 	uint64_t outbox_seq;    /* the next outbox key */
 	uint64_t map_size;
 

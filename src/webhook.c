@@ -13,6 +13,11 @@
  * jitter); an event older than [server] webhook_retry is dropped and
  * logged.  A restart resumes the outbox where it stood.
  *
+ * Events about a verification go to its key; events about the gateway
+ * (webhook_emit_admin(): "shield.tripped") to every admin key that has
+ * a webhook, each key its own copy in the outbox, delivered and retried
+ * on its own like any other.
+ *
  * Each POST carries the JSON event, "Smsverify-Event: SEQ" (the same on
  * every try: receivers drop repeats by it) and
  * "Smsverify-Signature: t=UNIX,v1=HEX", HEX being HMAC-SHA256 under the
@@ -118,15 +123,45 @@ kick_committed(void *arg, int result)
 		wh->kick_from = 0;      /* those events were not stored */
 }
 
+/* Stage {"type", "created_at", "data"} for key's webhook in the store's
+ * open batch and look at the outbox after its commit.  data is borrowed.
+ * 0, or -1 (logged when the body cannot be made). */
+static int
+stage(struct webhook *wh, const char *key, const char *type, json_t *data)
+{
+	json_t *ev;
+	uint64_t seq;
+	char *body;
+	int rc;
+
+	ev = json_pack("{s:s, s:o, s:O}", "type", type,
+	    "created_at", rfc3339(util_now()), "data", data);
+	body = ev != NULL ? json_dumps(ev, JSON_COMPACT) : NULL;
+	json_decref(ev);
+	if (body == NULL) {
+		log_err("webhook.encode_failed", "key=%s type=%s", key, type);
+		return -1;
+	}
+	rc = store_outbox_put(wh->store, key, body, util_now_ms(), &seq);
+	free(body);
+	if (rc != STORE_OK)
+		return -1;
+	if (wh->kick_from == 0 || seq < wh->kick_from)
+		wh->kick_from = seq;
+	if (!wh->kick_staged) {
+		wh->kick_staged = 1;
+		store_on_commit(wh->store, kick_committed, wh);
+	}
+	return 0;
+}
+
 void
 webhook_emit(struct webhook *wh, const struct verif *v, const char *type)
 {
 	const struct conf_key *k;
 	const struct verif_send *s = v->nsend > 0 ? &v->send[v->nsend - 1] :
 	    NULL;
-	json_t *data, *ev;
-	uint64_t seq;
-	char *body;
+	json_t *data;
 
 	if (wh == NULL || (k = key_conf(wh, v->key)) == NULL ||
 	    k->webhook == NULL)
@@ -148,24 +183,27 @@ webhook_emit(struct webhook *wh, const struct verif *v, const char *type)
 	}
 	if (data != NULL && v->fail_reason[0] != '\0')
 		json_object_set_new(data, "reason", json_string(v->fail_reason));
-	ev = json_pack("{s:s, s:o, s:o}", "type", type,
-	    "created_at", rfc3339(util_now()), "data", data);
-	body = ev != NULL ? json_dumps(ev, JSON_COMPACT) : NULL;
-	json_decref(ev);
-	if (body == NULL) {
+	if (data == NULL) {
 		log_err("webhook.encode_failed", "id=%s type=%s", v->id, type);
 		return;
 	}
-	if (store_outbox_put(wh->store, v->key, body, util_now_ms(), &seq) ==
-	    STORE_OK) {
-		if (wh->kick_from == 0 || seq < wh->kick_from)
-			wh->kick_from = seq;
-		if (!wh->kick_staged) {
-			wh->kick_staged = 1;
-			store_on_commit(wh->store, kick_committed, wh);
-		}
-	}
-	free(body);
+	stage(wh, v->key, type, data);
+	json_decref(data);
+}
+
+int
+webhook_emit_admin(struct webhook *wh, const char *type, json_t *data)
+{
+	const struct conf_key *k;
+	int n = 0;
+
+	if (wh != NULL && data != NULL)
+		for (int i = 0; (k = keys_get(wh->keys, i)) != NULL; i++)
+			if (k->role == CONF_ROLE_ADMIN && k->webhook != NULL &&
+			    stage(wh, k->name, type, data) == 0)
+				n++;
+	json_decref(data);
+	return n;
 }
 
 /* ---- delivery ---------------------------------------------------------- */

@@ -1,6 +1,7 @@
 /*
- * webhook.h - events of a verification POSTed to its key's webhook, signed,
- * at least once, from the store's outbox (store.h).
+ * webhook.h - events of a verification POSTed to its key's webhook (and
+ * the gateway's own events to admin keys' webhooks), signed, at least
+ * once, from the store's outbox (store.h).
  *
  * The sender is given the handles it needs: the loop, the store whose
  * outbox it reads and writes, the key table (each key's webhook URL and
@@ -11,6 +12,8 @@
 #define WEBHOOK_H
 
 #include <stdint.h>
+
+#include <jansson.h>
 
 struct conf;
 struct event_base;
@@ -41,6 +44,13 @@ void webhook_free(struct webhook *);
  * current batch, when v's key has a webhook (else nothing): the change and
  * its event commit together.  wh may be NULL (nothing is sent). */
 void webhook_emit(struct webhook *, const struct verif *v, const char *type);
+/* Stage event type ("shield.tripped", ...), not about a verification,
+ * for every key with role = admin that has a webhook, each its own copy:
+ * the body is {"type", "created_at", "data"} as for the others, signed
+ * and delivered the same way (at least once, from the outbox).  data is
+ * a JSON object whose reference is taken (whatever happens).  Returns how
+ * many keys got it; wh may be NULL (none). */
+int webhook_emit_admin(struct webhook *, const char *type, json_t *data);
 /* Its counters (all zero for NULL). */
 void webhook_stats(const struct webhook *, struct webhook_stats *);
 

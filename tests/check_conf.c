@@ -118,6 +118,10 @@ START_TEST(example_conf_loads)
 	ck_assert_int_eq(c->routes[0].smsc[0], 0);
 	ck_assert_int_eq(c->nkey, 1);
 	ck_assert_str_eq(c->keys[0].name, "demo");
+	ck_assert_int_eq(c->nshield_country, 0);
+	ck_assert_int_eq(c->shield_floor, 10);
+	ck_assert_int_eq(c->shield_min_sample, 50);
+	ck_assert_int_eq(c->shield_range_digits, 8);
 	ck_assert_str_eq(c->keys[0].token, "demo-token-change-me-0123456789");
 	ck_assert_ptr_null(c->keys[0].webhook);
 	ck_assert_ptr_null(c->keys[0].language);
@@ -177,6 +181,18 @@ START_TEST(minimal_file_gets_defaults)
 	ck_assert_int_eq(m->reconnect_max_ms, 30000);
 	ck_assert_int_eq(m->latin1_default, 0);
 	ck_assert_str_eq(c->keys[0].token, "0123456789abcdef-main");
+	ck_assert_ptr_null(c->keys[0].countries);
+	ck_assert_int_eq(c->keys[0].ncountry, 0);
+	/* [shield]: every country, the breaker on */
+	ck_assert_ptr_null(c->shield_countries);
+	ck_assert_int_eq(c->nshield_country, 0);
+	ck_assert_int_eq(c->shield_floor, 10);
+	ck_assert_int_eq(c->shield_window, 3600);
+	ck_assert_int_eq(c->shield_min_sample, 50);
+	ck_assert_int_eq(c->shield_cooldown, 3600);
+	ck_assert_int_eq(c->shield_grace, 120);
+	ck_assert_int_eq(c->shield_range_digits, 8);
+	ck_assert_int_eq(c->shield_max_ranges, 20000);
 	conf_free(c);
 }
 END_TEST
@@ -331,10 +347,118 @@ START_TEST(route_unknown_smsc)
 	    "[route w]\nprefix = +\nsmsc = a\n",
 	    "t.conf:10: [route s] prefix: +44 is already in [route r] "
 	    "(line 7)");
-	/* Without a default route some number has no SMSC. */
-	expect_one("[route r]\nprefix = +44\nsmsc = a\n",
-	    "t.conf:7: [route r] prefix: no [route] has prefix + (the "
-	    "default)");
+}
+END_TEST
+
+/* Routes need not cover every number: one outside them answers no_route
+ * (flow.c), the file is valid. */
+START_TEST(routes_without_default)
+{
+	struct conf *c = load_ok(BASE "[route r]\nprefix = +44 +33\n"
+	    "smsc = a\n");
+
+	ck_assert_int_eq(c->nroute, 1);
+	ck_assert_str_eq(c->routes[0].name, "r");
+	conf_free(c);
+}
+END_TEST
+
+/* [shield] and [key] countries: values, bounds, and the lists. */
+START_TEST(shield_keys)
+{
+	struct conf *c = load_ok(BASE
+	    "countries = GB\n"
+	    "[key wide]\ntoken = 0123456789abcdef-wide\n"
+	    "[shield]\ncountries = US GB CA\nconversion_floor = 0\n"
+	    "window = 600\nmin_sample = 1\ncooldown = 1\ngrace = 0\n"
+	    "range_digits = 15\nmax_ranges = 16\n");
+
+	ck_assert_int_eq(c->nshield_country, 3);
+	ck_assert_str_eq(c->shield_countries[2], "CA");
+	ck_assert_int_eq(c->shield_floor, 0);
+	ck_assert_int_eq(c->shield_window, 600);
+	ck_assert_int_eq(c->shield_min_sample, 1);
+	ck_assert_int_eq(c->shield_cooldown, 1);
+	ck_assert_int_eq(c->shield_grace, 0);
+	ck_assert_int_eq(c->shield_range_digits, 15);
+	ck_assert_int_eq(c->shield_max_ranges, 16);
+	ck_assert_int_eq(c->keys[0].ncountry, 1);
+	ck_assert_str_eq(c->keys[0].countries[0], "GB");
+	/* The key's list narrows the global one; no key list: the global. */
+	ck_assert(conf_country_allowed(c, 0, "GB"));
+	ck_assert(!conf_country_allowed(c, 0, "US"));
+	ck_assert(conf_country_allowed(c, 1, "US"));
+	ck_assert(!conf_country_allowed(c, 1, "FR"));
+	ck_assert(!conf_country_allowed(c, 1, "001"));
+	ck_assert(!conf_country_allowed(c, 1, NULL));
+	ck_assert(conf_country_allowed(c, -1, "CA"));
+	conf_free(c);
+	/* No global list: every country, or the key's. */
+	c = load_ok(BASE "countries = DE FR\n"
+	    "[key all]\ntoken = 0123456789abcdef-all\n"
+	    "[shield]\ncountries =\n");
+	ck_assert_int_eq(c->nshield_country, 0);
+	ck_assert(conf_country_allowed(c, 0, "FR"));
+	ck_assert(!conf_country_allowed(c, 0, "US"));
+	ck_assert(!conf_country_allowed(c, 0, NULL));
+	ck_assert(conf_country_allowed(c, 1, "US"));
+	ck_assert(conf_country_allowed(c, 1, "001"));
+	ck_assert(conf_country_allowed(c, 1, NULL));
+	conf_free(c);
+	/* The bounds, one past each end. */
+	expect_one("[shield]\nconversion_floor = 101\n",
+	    "t.conf:7: [shield] conversion_floor: 101 is out of range 0..100");
+	expect_one("[shield]\nconversion_floor = -1\n",
+	    "t.conf:7: [shield] conversion_floor: -1 is out of range 0..100");
+	expect_one("[shield]\nwindow = 9\n",
+	    "t.conf:7: [shield] window: 9 is out of range 10..604800");
+	expect_one("[shield]\nwindow = 604801\n",
+	    "t.conf:7: [shield] window: 604801 is out of range 10..604800");
+	expect_one("[shield]\nmin_sample = 0\n",
+	    "t.conf:7: [shield] min_sample: 0 is out of range 1..1000000");
+	expect_one("[shield]\ncooldown = 0\n",
+	    "t.conf:7: [shield] cooldown: 0 is out of range 1..2592000");
+	expect_one("[shield]\ncooldown = 2592001\n",
+	    "t.conf:7: [shield] cooldown: 2592001 is out of range 1..2592000");
+	expect_one("[shield]\ngrace = -1\n",
+	    "t.conf:7: [shield] grace: -1 is out of range 0..86400");
+	expect_one("[shield]\nrange_digits = 3\n",
+	    "t.conf:7: [shield] range_digits: 3 is out of range 4..15");
+	expect_one("[shield]\nrange_digits = 16\n",
+	    "t.conf:7: [shield] range_digits: 16 is out of range 4..15");
+	expect_one("[shield]\nmax_ranges = 15\n",
+	    "t.conf:7: [shield] max_ranges: 15 is out of range 16..10000000");
+	expect_one("[shield]\nmin_sample = many\n",
+	    "t.conf:7: [shield] min_sample: 'many' is not an integer");
+	/* A send must be able to count before it leaves the window. */
+	expect_one("[shield]\nwindow = 100\ngrace = 100\n",
+	    "t.conf:8: [shield] grace: 100 is not below window 100");
+	expect_one("[shield]\ngrace = 3600\n",
+	    "t.conf:7: [shield] grace: 3600 is not below window 3600");
+	/* Countries: known ISO alpha-2 codes, upper case, each once. */
+	expect_one("[shield]\ncountries = US gb\n",
+	    "t.conf:7: [shield] countries: 'gb' is not a country: two "
+	    "upper-case letters (ISO 3166 alpha-2, e.g. US GB FR)\n");
+	expect_one("[shield]\ncountries = USA\n",
+	    "t.conf:7: [shield] countries: 'USA' is not a country");
+	expect_one("[shield]\ncountries = XQ\n",
+	    "t.conf:7: [shield] countries: 'XQ' is not a country");
+	expect_one("[shield]\ncountries = US,GB\n",
+	    "t.conf:7: [shield] countries: 'US,GB' is not a country");
+	expect_one("[shield]\ncountries = US GB US\n",
+	    "t.conf:7: [shield] countries: US given twice");
+	expect_one("countries = 1\n",
+	    "t.conf:6: [key k] countries: '1' is not a country");
+	/* A key cannot widen the global list. */
+	expect_one("countries = US FR\n[shield]\ncountries = US GB\n",
+	    "t.conf:6: [key k] countries: FR is not in [shield] countries: "
+	    "sends there are refused whatever the key says");
+	expect_one("[shield]\nfloor = 5\n",
+	    "t.conf:7: [shield] unknown key 'floor'");
+	expect_one("[shield]\n[shield]\n",
+	    "t.conf:7: [shield] duplicate section");
+	expect_one("[shield x]\n",
+	    "t.conf:6: section [shield] takes no name");
 }
 END_TEST
 
@@ -631,7 +755,6 @@ START_TEST(all_errors_reported)
 		"bad_many.conf:7: [verify] code_length: 20 is out of range "
 		    "4..12",
 		"bad_many.conf:9: [smsc a] required key 'host' is missing",
-		"bad_many.conf:13: [route r] prefix: no [route] has prefix +",
 		"bad_many.conf:14: [route r] smsc: unknown SMSC 'nosuch'",
 		"bad_many.conf:17: [key k] token: must be 16..256 characters",
 	};
@@ -643,7 +766,7 @@ START_TEST(all_errors_reported)
 	c = conf_load(path, &errors);
 	ck_assert_ptr_null(c);
 	ck_assert_ptr_nonnull(errors);
-	ck_assert_int_eq(count_lines(errors), 7);
+	ck_assert_int_eq(count_lines(errors), 6);
 	/* in line order, one per line */
 	p = errors;
 	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
@@ -922,6 +1045,8 @@ conf_suite(void)
 
 	tc = tcase_create("whole_file");
 	tcase_add_test(tc, route_unknown_smsc);
+	tcase_add_test(tc, routes_without_default);
+	tcase_add_test(tc, shield_keys);
 	tcase_add_test(tc, whole_file_rules);
 	tcase_add_test(tc, all_errors_reported);
 	tcase_add_test(tc, unreadable_file);

@@ -523,13 +523,13 @@ END_TEST
  * headers too) into out; its status, or -1.  h_http() keeps the body
  * only, and these tests read a header. */
 static int
-http_raw(const char *method, const char *path, const char *token,
-    char *out, size_t size)
+http_raw_body(const char *method, const char *path, const char *token,
+    const char *body, char *out, size_t size)
 {
 	struct sockaddr_in sa;
 	struct timeval tv = { 15, 0 };
 	char head[512];
-	size_t got = 0;
+	size_t got = 0, blen = body != NULL ? strlen(body) : 0;
 	int fd, n, status = -1;
 
 	out[0] = '\0';
@@ -543,10 +543,12 @@ http_raw(const char *method, const char *path, const char *token,
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 		n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\n"
 		    "Host: 127.0.0.1\r\nConnection: close\r\n%s%s%s"
-		    "Content-Length: 0\r\n\r\n", method, path,
+		    "%sContent-Length: %zu\r\n\r\n", method, path,
 		    token ? "Authorization: Bearer " : "", token ? token : "",
-		    token ? "\r\n" : "");
-		if (write(fd, head, (size_t)n) == n)
+		    token ? "\r\n" : "", body != NULL ?
+		    "Content-Type: application/json\r\n" : "", blen);
+		if (write(fd, head, (size_t)n) == n &&
+		    (blen == 0 || write(fd, body, blen) == (ssize_t)blen))
 			while (got + 1 < size && (n = (int)read(fd, out + got,
 			    size - got - 1)) > 0)
 				got += (size_t)n;
@@ -556,6 +558,14 @@ http_raw(const char *method, const char *path, const char *token,
 	}
 	close(fd);
 	return status;
+}
+
+/* http_raw_body() without a body. */
+static int
+http_raw(const char *method, const char *path, const char *token,
+    char *out, size_t size)
+{
+	return http_raw_body(method, path, token, NULL, out, size);
 }
 
 /* A fixed path under the /v1/verifications/ prefix answers 405 with Allow
@@ -802,12 +812,15 @@ hook_signed(json_t *line)
 	return strlen(v1 + 4) == 64 && CRYPTO_memcmp(want, v1 + 4, 64) == 0;
 }
 
-/* Walk hook_sink's log for the events of type for id that it answered
- * 2xx, checking that every body is JSON and every match is signed.
- * Returns how many match; *first, unless NULL, gets the first of them
- * (caller frees) or NULL; *failed, unless NULL, the answers it refused. */
+/* Walk hook_sink's log for the events of type whose data's member field
+ * is value (and, when path is not NULL, that came to that path) that it
+ * answered 2xx, checking that every body is JSON and every match is
+ * signed.  Returns how many match; *first, unless NULL, gets the first of
+ * them (caller frees) or NULL; *failed, unless NULL, the answers it
+ * refused. */
 static int
-hook_walk(const char *type, const char *id, json_t **first, int *failed)
+hook_walk_where(const char *type, const char *field, const char *value,
+    const char *path, json_t **first, int *failed)
 {
 	json_t *lines = h_handset_read(H.hook_log), *l, *ev;
 	size_t i;
@@ -823,7 +836,9 @@ hook_walk(const char *type, const char *id, json_t **first, int *failed)
 		ev = json_loads(h_jstr(l, "body"), 0, NULL);
 		ck_assert_msg(ev != NULL, "a webhook body is not JSON");
 		if (strcmp(h_jstr(ev, "type"), type) == 0 &&
-		    strcmp(h_jstr(json_object_get(ev, "data"), "id"), id) == 0) {
+		    strcmp(h_jstr(json_object_get(ev, "data"), field),
+		    value) == 0 && (path == NULL ||
+		    strcmp(h_jstr(l, "path"), path) == 0)) {
 			ck_assert_msg(hook_signed(l), "bad signature on %s",
 			    type);
 			/* Not freed here: the caller owns the first. */
@@ -838,6 +853,14 @@ hook_walk(const char *type, const char *id, json_t **first, int *failed)
 	if (failed != NULL)
 		*failed = bad;
 	return n;
+}
+
+/* Events of type for id (the verification's) that hook_sink answered
+ * 2xx; as hook_walk_where(). */
+static int
+hook_walk(const char *type, const char *id, json_t **first, int *failed)
+{
+	return hook_walk_where(type, "id", id, NULL, first, failed);
 }
 
 /* Events of type for id that hook_sink answered 2xx (checking each one's
@@ -1131,6 +1154,318 @@ START_TEST(webhook_event_types)
 }
 END_TEST
 
+/* ---- the shield against SMS pumping ------------------------------------ */
+
+#define OPS_TOKEN "ops-token-0123456789abcdef"
+#define OTHER_TOKEN "other-token-0123456789abcdef"
+#define RANGE "+14155550"       /* PHONE's, with range_digits 8 */
+
+/* An admin key "ops" with a webhook at /hook-ops, routes for +1 only,
+ * [shield] allowing US and GB, and a breaker that trips a range after 3
+ * mature sends converting under 50% (grace 0: a send is judged once its
+ * 2-second slice is over), for ten minutes. */
+static void
+shield_conf(void)
+{
+	snprintf(H.extra_conf, sizeof(H.extra_conf),
+	    "[key ops]\ntoken = " OPS_TOKEN "\nrole = admin\n"
+	    "webhook = http://127.0.0.1:%d/hook-ops\n"
+	    "webhook_secret = " HOOK_SECRET "\n"
+	    "[route nanp]\nprefix = +1\nsmsc = sim\n"
+	    "[shield]\ncountries = US GB\nconversion_floor = 50\n"
+	    "window = 60\ngrace = 0\nmin_sample = 3\ncooldown = 600\n",
+	    H.hook_port);
+	snprintf(H.key_extra, sizeof(H.key_extra),
+	    "webhook = http://127.0.0.1:%d/hook-client\nwebhook_secret = "
+	    HOOK_SECRET "\n", H.hook_port);
+}
+
+/* The JSON answer of method path as token with body (NULL: none), its
+ * status into *st and its Retry-After (0: none) into *retry. */
+static json_t *
+shield_req(const char *method, const char *path, const char *token,
+    const char *body, int *st, int *retry)
+{
+	static char resp[65536];
+	char ra[32];
+	const char *b;
+
+	*st = http_raw_body(method, path, token, body, resp, sizeof(resp));
+	if (retry != NULL)
+		*retry = atoi(h_header_of(resp, "Retry-After", ra,
+		    sizeof(ra)));
+	b = strstr(resp, "\r\n\r\n");
+	return b != NULL ? json_loads(b + 4, 0, NULL) : NULL;
+}
+
+/* The error code of an answer ("" when none). */
+static const char *
+err_code(json_t *j)
+{
+	return h_jstr(json_object_get(j, "error"), "code");
+}
+
+/* Wait (bounded) until the shield counts n mature sends in RANGE. */
+static void
+wait_mature(int n)
+{
+	json_t *j, *w;
+	int st;
+
+	for (long long end = h_now_ms() + H_STATE_WAIT_MS;; h_nap_ms(100)) {
+		j = shield_req("GET", "/v1/shield/" RANGE, OPS_TOKEN, NULL,
+		    &st, NULL);
+		ck_assert_int_eq(st, 200);
+		w = json_object_get(j, "window");
+		if (json_integer_value(json_object_get(w, "mature")) >= n) {
+			json_decref(j);
+			return;
+		}
+		json_decref(j);
+		ck_assert_msg(h_now_ms() < end, "never %d mature sends", n);
+	}
+}
+
+/* Countries off the allow-list and numbers no route covers, as each API
+ * words them; nothing reaches the SMSC. */
+START_TEST(shield_refusals)
+{
+	json_t *j;
+	int st, retry;
+
+	ck_assert_int_eq(h_hook_start(&H, ""), 0);
+	shield_conf();
+	h_start_all(&H);
+
+	j = shield_req("POST", "/v1/verifications", H_TOKEN,
+	    "{\"phone\": \"+33612345678\"}", &st, &retry);
+	ck_assert_int_eq(st, 422);
+	ck_assert_str_eq(err_code(j), "country_not_allowed");
+	ck_assert_str_eq(h_jstr(json_object_get(j, "error"), "field"), "phone");
+	ck_assert_ptr_nonnull(strstr(h_jstr(json_object_get(j, "error"),
+	    "message"), "FR"));
+	ck_assert_int_eq(retry, 0);
+	json_decref(j);
+	j = shield_req("POST", "/v1/verifications", H_TOKEN,
+	    "{\"phone\": \"+447400123456\"}", &st, NULL);
+	ck_assert_int_eq(st, 422);
+	ck_assert_str_eq(err_code(j), "no_route");
+	json_decref(j);
+	/* seed 000: its api-error, 7 and 9 */
+	j = shield_req("POST", "/sms-verify", H_TOKEN,
+	    "{\"number\": \"+33612345678\"}", &st, NULL);
+	ck_assert_int_eq(st, 422);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "api-error")),
+	    7);
+	json_decref(j);
+	j = shield_req("POST", "/sms-verify", H_TOKEN,
+	    "{\"number\": \"+447400123456\"}", &st, NULL);
+	ck_assert_int_eq(st, 422);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "api-error")),
+	    9);
+	json_decref(j);
+	/* seed 002: 200 FAIL, reasons 12 and 14 */
+	j = shield_req("POST", "/verify/send", H_TOKEN,
+	    "{\"to\": \"+33612345678\"}", &st, NULL);
+	ck_assert_int_eq(st, 200);
+	ck_assert_str_eq(h_jstr(j, "status"), "FAIL");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "reason")), 12);
+	json_decref(j);
+	j = shield_req("POST", "/verify/send", H_TOKEN,
+	    "{\"to\": \"+447400123456\"}", &st, NULL);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "reason")), 14);
+	json_decref(j);
+	/* seed 003: the native words */
+	j = shield_req("POST", "/v1/sms/verify/send", H_TOKEN,
+	    "{\"phone\": \"+33612345678\"}", &st, NULL);
+	ck_assert_int_eq(st, 422);
+	ck_assert_str_eq(err_code(j), "country_not_allowed");
+	json_decref(j);
+	j = shield_req("POST", "/v1/sms/verify/send", H_TOKEN,
+	    "{\"phone\": \"+447400123456\"}", &st, NULL);
+	ck_assert_int_eq(st, 422);
+	ck_assert_str_eq(err_code(j), "no_route");
+	json_decref(j);
+	/* An allowed number with a route goes. */
+	json_decref(h_send_code(&H, PHONE, NULL, 0, 201));
+	ck_assert_int_eq(h_wait_sms(&H, PHONE, 1, NULL, 0, H_SMS_WAIT_MS), 0);
+	ck_assert_int_eq(h_count_sms(&H, "+33612345678"), 0);
+	ck_assert_int_eq(h_count_sms(&H, "+447400123456"), 0);
+}
+END_TEST
+
+/*
+ * A range trips: three codes to it never checked, then a send answers
+ * 429 range_blocked with Retry-After (and each seed API in its shape),
+ * admin keys' webhooks get shield.tripped (the client key's do not), the
+ * daemon logs it, /metrics counts it, GET /v1/shield lists it (admin
+ * only), a restart keeps it blocked, DELETE reopens it.
+ */
+START_TEST(shield_trips_and_reopens)
+{
+	static char metrics[65536];
+	char body[128], path[64], code[16], id[64];
+	json_t *j, *r, *ev, *data;
+	int st, retry;
+
+	ck_assert_int_eq(h_hook_start(&H, ""), 0);
+	shield_conf();
+	h_start_all(&H);
+
+	/* Honest first: a checked code in another range counts for it. */
+	json_decref(h_send_code(&H, "+14155551234", id, sizeof(id), 201));
+	h_read_code(H.handset, "+14155551234", 1, code, sizeof(code));
+	ck_assert(h_code_valid(&H, id, code));
+	for (int i = 0; i < 3; i++) {
+		snprintf(body, sizeof(body), "{\"phone\": \"+1415555012%d\"}",
+		    i);
+		json_decref(h_send(&H, body, NULL, 0, 201));
+	}
+	wait_mature(3);
+	j = shield_req("POST", "/v1/verifications", H_TOKEN,
+	    "{\"phone\": \"+14155550199\"}", &st, &retry);
+	ck_assert_int_eq(st, 429);
+	ck_assert_str_eq(err_code(j), "range_blocked");
+	r = json_object_get(j, "error");
+	ck_assert_str_eq(h_jstr(r, "range"), RANGE);
+	ck_assert_str_eq(h_jstr(r, "field"), "phone");
+	ck_assert_int_ge(retry, 590);
+	ck_assert_int_le(retry, 600);
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "retry_after")),
+	    retry);
+	json_decref(j);
+	/* Every number of the range, whoever asks; others go. */
+	j = shield_req("POST", "/v1/verifications", OTHER_TOKEN,
+	    "{\"phone\": \"+14155550777\"}", &st, &retry);
+	ck_assert_int_eq(st, 429);
+	ck_assert_int_ge(retry, 1);
+	json_decref(j);
+	json_decref(h_send_code(&H, "+14155551235", NULL, 0, 201));
+	/* The seed APIs in their shapes. */
+	j = shield_req("POST", "/sms-verify", H_TOKEN,
+	    "{\"number\": \"+14155550199\"}", &st, &retry);
+	ck_assert_int_eq(st, 429);
+	ck_assert_int_ge(retry, 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "api-error")),
+	    8);
+	json_decref(j);
+	j = shield_req("POST", "/verify/send", H_TOKEN,
+	    "{\"to\": \"4155550199\"}", &st, &retry);
+	ck_assert_int_eq(st, 200);
+	ck_assert_int_ge(retry, 1);
+	ck_assert_str_eq(h_jstr(j, "status"), "FAIL");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "reason")), 13);
+	json_decref(j);
+	j = shield_req("POST", "/v1/sms/verify/send", H_TOKEN,
+	    "{\"phone\": \"+14155550199\"}", &st, &retry);
+	ck_assert_int_eq(st, 429);
+	ck_assert_str_eq(err_code(j), "range_blocked");
+	json_decref(j);
+	ck_assert_int_eq(h_count_sms(&H, "+14155550199"), 0);
+	ck_assert_int_eq(h_count_sms(&H, "+14155550777"), 0);
+
+	/* The admin key's webhook gets the event, signed; the client's not. */
+	for (long long end = h_now_ms() + HOOK_WAIT_MS; hook_walk_where(
+	    "shield.tripped", "range", RANGE, "/hook-ops", NULL, NULL) == 0;
+	    h_nap_ms(50))
+		ck_assert_msg(h_now_ms() < end, "no shield.tripped event "
+		    "(see %s)", H.daemon_log);
+	hook_walk_where("shield.tripped", "range", RANGE, "/hook-ops", &ev,
+	    NULL);
+	data = json_object_get(ev, "data");
+	ck_assert_int_eq(json_integer_value(json_object_get(data, "sends")), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(data,
+	    "approved")), 0);
+	ck_assert(strlen(h_jstr(data, "reopens_at")) > 0);
+	json_decref(ev);
+	ck_assert_int_eq(hook_walk_where("shield.tripped", "range", RANGE,
+	    "/hook-client", NULL, NULL), 0);
+	ck_assert(h_wait_lines(H.daemon_log, "event=shield.tripped range="
+	    RANGE " sends=3 approved=0", H_LOG_WAIT_MS) == 1);
+
+	/* The operators' view: admin only. */
+	j = shield_req("GET", "/v1/shield", OPS_TOKEN, NULL, &st, NULL);
+	ck_assert_int_eq(st, 200);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "ranges")), 1);
+	r = json_array_get(json_object_get(j, "ranges"), 0);
+	ck_assert_str_eq(h_jstr(r, "range"), RANGE);
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "sends")), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "approved")),
+	    0);
+	ck_assert(strlen(h_jstr(r, "reopens_at")) > 0);
+	ck_assert_int_le(json_integer_value(json_object_get(r, "retry_after")),
+	    600);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(j,
+	    "settings"), "min_sample")), 3);
+	json_decref(j);
+	j = shield_req("GET", "/v1/shield", H_TOKEN, NULL, &st, NULL);
+	ck_assert_int_eq(st, 403);
+	ck_assert_str_eq(err_code(j), "forbidden");
+	json_decref(j);
+	j = shield_req("DELETE", "/v1/shield/" RANGE, H_TOKEN, NULL, &st,
+	    NULL);
+	ck_assert_int_eq(st, 403);
+	json_decref(j);
+	j = shield_req("GET", "/v1/shield/" RANGE, OTHER_TOKEN, NULL, &st,
+	    NULL);
+	ck_assert_int_eq(st, 403);
+	json_decref(j);
+	j = shield_req("GET", "/v1/shield", NULL, NULL, &st, NULL);
+	ck_assert_int_eq(st, 401);
+	json_decref(j);
+	j = shield_req("POST", "/v1/shield/" RANGE, OPS_TOKEN, NULL, &st,
+	    NULL);
+	ck_assert_int_eq(st, 405);
+	json_decref(j);
+	j = shield_req("GET", "/v1/shield/" RANGE, OPS_TOKEN, NULL, &st,
+	    NULL);
+	ck_assert_int_eq(st, 200);
+	ck_assert(json_is_true(json_object_get(j, "tripped")));
+	json_decref(j);
+	/* /metrics: the trip, and the sends it refused. */
+	ck_assert_int_eq(h_http(&H, "GET", "/metrics", NULL, NULL, NULL,
+	    metrics, sizeof(metrics)), 200);
+	ck_assert_ptr_nonnull(strstr(metrics,
+	    "\nsmsverify_shield_trips_total 1\n"));
+	ck_assert_ptr_nonnull(strstr(metrics,
+	    "\nsmsverify_shield_tripped_ranges 1\n"));
+	ck_assert_ptr_nonnull(strstr(metrics,
+	    "\nsmsverify_shield_blocked_total 5\n"));
+
+	/* A restart keeps it blocked. */
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
+	ck_assert_int_eq(h_daemon_start(&H, 1), 0);
+	j = shield_req("POST", "/v1/verifications", H_TOKEN,
+	    "{\"phone\": \"+14155550199\"}", &st, &retry);
+	ck_assert_int_eq(st, 429);
+	ck_assert_int_le(retry, 600);
+	json_decref(j);
+
+	/* DELETE reopens it, once. */
+	snprintf(path, sizeof(path), "/v1/shield/%s", RANGE + 1);  /* no + */
+	j = shield_req("DELETE", path, OPS_TOKEN, NULL, &st, NULL);
+	ck_assert_int_eq(st, 200);
+	ck_assert(json_is_true(json_object_get(j, "reopened")));
+	json_decref(j);
+	j = shield_req("DELETE", "/v1/shield/" RANGE, OPS_TOKEN, NULL, &st,
+	    NULL);
+	ck_assert_int_eq(st, 404);
+	ck_assert_str_eq(err_code(j), "not_found");
+	json_decref(j);
+	j = shield_req("DELETE", "/v1/shield/44x", OPS_TOKEN, NULL, &st, NULL);
+	ck_assert_int_eq(st, 404);
+	json_decref(j);
+	json_decref(h_send_code(&H, "+14155550199", NULL, 0, 201));
+	ck_assert_int_eq(h_wait_sms(&H, "+14155550199", 1, NULL, 0,
+	    H_SMS_WAIT_MS), 0);
+	j = shield_req("GET", "/v1/shield", OPS_TOKEN, NULL, &st, NULL);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "ranges")), 0);
+	json_decref(j);
+	ck_assert(h_wait_lines(H.daemon_log, "event=shield.reopened range="
+	    RANGE " by=key:ops", H_LOG_WAIT_MS) == 1);
+}
+END_TEST
+
 static Suite *
 e2e_suite(void)
 {
@@ -1161,6 +1496,8 @@ e2e_suite(void)
 		    webhooks_dead_receiver_holds_back_nothing_else, 1 },
 		{ "webhooks_https", webhooks_https, 1 },
 		{ "webhooks_https_untrusted", webhooks_https_untrusted, 1 },
+		{ "shield_refusals", shield_refusals, 1 },
+		{ "shield_trips_and_reopens", shield_trips_and_reopens, 1 },
 	};
 
 	h_add_tests(s, tests, sizeof(tests) / sizeof(tests[0]), setup,

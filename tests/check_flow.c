@@ -13,6 +13,10 @@
  * dispatch_submit_done().  store_flush() commits and runs the callbacks
  * waiting on the commit; a send's number lookup is awaited by running the
  * loop a bounded number of turns.  Time is fixed with util_clock_set().
+ *
+ * The shield's cases run over SHIELD_CONF: the allow-lists, numbers no
+ * route covers, and a pumping simulation (a bot against two ranges,
+ * honest traffic beside it) with the clock moved forward, not slept.
  */
 #define _GNU_SOURCE
 #include <check.h>
@@ -105,8 +109,9 @@ static const struct dispatch_hooks hooks = {
 	.failed = hook_failed,
 };
 
+/* The fixture over the configuration text. */
 static void
-setup(void)
+setup_conf(const char *text)
 {
 	char *err = NULL, path[128];
 	struct carrier *cs[2] = { &fa, &fb };
@@ -119,7 +124,7 @@ setup(void)
 	ck_assert_ptr_nonnull(base);
 	st = store_open(base, path, MAP, &err);
 	ck_assert_msg(st != NULL, "store_open: %s", err ? err : "?");
-	conf = conf_load_string(CONF_TEXT, "t.conf", &err);
+	conf = conf_load_string(text, "t.conf", &err);
 	ck_assert_msg(conf != NULL, "conf: %s", err ? err : "?");
 	keys = keys_new(conf);
 	score = score_new(conf);
@@ -131,6 +136,12 @@ setup(void)
 	d = dispatch_new(base, st, secret, &hooks, NULL);
 	dispatch_reconf(d, conf, cs, 2, score);
 	f = flow_new(conf, st, keys, phones, d, NULL, score, secret);
+}
+
+static void
+setup(void)
+{
+	setup_conf(CONF_TEXT);
 }
 
 static void
@@ -603,6 +614,9 @@ struct send_seen {
 	enum flow_err err;
 	int has_v;
 	struct verif v;           /* sealed and metadata not kept */
+	char fs_country[4];       /* the flow's fs->country, range, retry */
+	char fs_range[SHIELD_RANGE_MAX];
+	int fs_retry_after;
 };
 
 static void
@@ -613,6 +627,9 @@ on_send(struct flow_send *fs, const struct verif *v)
 	s->n++;
 	s->err = fs->err;
 	s->has_v = v != NULL;
+	util_strlcpy(s->fs_country, fs->country, sizeof(s->fs_country));
+	util_strlcpy(s->fs_range, fs->range, sizeof(s->fs_range));
+	s->fs_retry_after = fs->retry_after;
 	if (v != NULL) {
 		s->v = *v;
 		s->v.sealed = NULL;
@@ -850,6 +867,379 @@ START_TEST(send_refused)
 }
 END_TEST
 
+/* ---- the shield ---------------------------------------------------------- */
+
+/*
+ * Allowed: GB, US and IE ([key gb] only GB); routes for +44 and +1 only,
+ * so IE has none.  The breaker: window 600 (slices of 20 s), grace 20,
+ * floor 10 percent, min_sample 50, cooldown a day.
+ */
+#define SHIELD_CONF \
+	"[verify]\n" \
+	"max_check_attempts = 3\n" \
+	"[smsc a]\n" \
+	"host = 127.0.0.1\n" \
+	"system_id = a\n" \
+	"[smsc b]\n" \
+	"host = 127.0.0.1\n" \
+	"system_id = b\n" \
+	"[route uk]\n" \
+	"prefix = +44\n" \
+	"smsc = a b\n" \
+	"[route nanp]\n" \
+	"prefix = +1\n" \
+	"smsc = b a\n" \
+	"[key k]\n" \
+	"token = 0123456789abcdef0123\n" \
+	"[key gb]\n" \
+	"token = abcdef0123456789abcd\n" \
+	"countries = GB\n" \
+	"[key ops]\n" \
+	"token = ops-0123456789abcdef\n" \
+	"role = admin\n" \
+	"[shield]\n" \
+	"countries = GB US IE\n" \
+	"conversion_floor = 10\n" \
+	"window = 600\n" \
+	"grace = 20\n" \
+	"min_sample = 50\n" \
+	"cooldown = 86400\n" \
+	"range_digits = 8\n"
+
+#define BOT_A "+44740012"     /* the bot's two ranges */
+#define BOT_B "+44740013"
+#define MIN_SAMPLE 50
+
+static void
+setup_shield(void)
+{
+	setup_conf(SHIELD_CONF);
+}
+
+/* A send of key to phone, now: when the flow hands it to an SMSC, that
+ * SMSC accepts it; the flow's answer into *s, the code sent into code
+ * (when it was sent and code is not NULL).  Returns 1 when a message
+ * reached an SMSC. */
+static int
+send_as(int key, const char *phone, struct send_seen *s, char *code)
+{
+	static int msgid;
+	struct flow_send *fs = new_send(s, phone);
+	struct carrier *c;
+	char mid[24];
+	int sent = 0;
+
+	fs->key = key;
+	flow_send(fs);
+	for (int turn = 0; turn < 200 && s->n == 0 && fa.nsub == 0 &&
+	    fb.nsub == 0; turn++)
+		event_base_loop(base, EVLOOP_ONCE);
+	if (fa.nsub + fb.nsub > 0) {
+		c = fa.nsub > 0 ? &fa : &fb;
+		ck_assert_int_eq(c->nsub, 1);
+		if (code != NULL)
+			code_of(c, 0, code);
+		snprintf(mid, sizeof(mid), "m%d", ++msgid);
+		c->sub[0].answered = 1;
+		dispatch_submit_done(d, c, c->sub[0].cookie, 0, mid);
+		/* The fake's slots again, for the next one. */
+		c->nsub = 0;
+		c->room = 10;
+		sent = 1;
+		store_flush(st);
+	}
+	ck_assert_msg(s->n == 1, "no answer for %s", phone);
+	return sent;
+}
+
+/* Check code for the verification id of key 0; 1 when approved. */
+static int
+check_id(const char *id, const char *code)
+{
+	struct check_seen c;
+
+	memset(&c, 0, sizeof(c));
+	flow_check(f, 0, id, NULL, code, on_check, &c);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(c.n, 1);
+	return c.fc.result == VERIFY_APPROVED;
+}
+
+/* A country off the allow-lists: refused before anything is stored, and
+ * the answer names the country; the key's list narrows the global. */
+START_TEST(country_not_allowed)
+{
+	struct send_seen s;
+	struct flow_stats fst;
+
+	ck_assert_int_eq(send_as(0, "+33612345678", &s, NULL), 0);
+	ck_assert_int_eq(s.err, FLOW_COUNTRY);
+	ck_assert_str_eq(s.fs_country, "FR");
+	ck_assert_int_eq(s.has_v, 0);
+	ck_assert_int_eq(send_as(1, "+14155550123", &s, NULL), 0);
+	ck_assert_int_eq(s.err, FLOW_COUNTRY);
+	ck_assert_str_eq(s.fs_country, "US");
+	/* Toll-free, not a region's: refused by the lists, not its type. */
+	ck_assert_int_eq(send_as(0, "+80012345678", &s, NULL), 0);
+	ck_assert_int_eq(s.err, FLOW_COUNTRY);
+	ck_assert_str_eq(s.fs_country, "001");
+	/* Allowed for both. */
+	ck_assert_int_eq(send_as(1, "+447400123456", &s, NULL), 1);
+	ck_assert_int_eq(s.err, FLOW_OK);
+	ck_assert_int_eq(send_as(0, "+14155550123", &s, NULL), 1);
+	ck_assert_int_eq(s.err, FLOW_OK);
+	flow_stats(f, &fst);
+	ck_assert_uint_eq(fst.country_refused, 3);
+	ck_assert_uint_eq(fst.sends, 2);
+}
+END_TEST
+
+/* An allowed number no route covers: no_route, nothing stored or sent. */
+START_TEST(no_route)
+{
+	struct send_seen s;
+	struct flow_stats fst;
+
+	ck_assert_int_eq(send_as(0, "+353861234567", &s, NULL), 0);
+	ck_assert_int_eq(s.err, FLOW_NO_ROUTE);
+	ck_assert_int_eq(s.has_v, 0);
+	flow_stats(f, &fst);
+	ck_assert_uint_eq(fst.no_route, 1);
+	ck_assert_uint_eq(fst.sends, 0);
+}
+END_TEST
+
+/* A reload: the new [shield] applies at once (here: 6-digit ranges and
+ * FR allowed), and trips made before stand. */
+START_TEST(reload_keeps_trips)
+{
+	struct carrier *cs[2] = { &fa, &fb };
+	struct send_seen s;
+	struct conf *c2;
+	char phone[24], *err = NULL, text[2048];
+
+	for (int i = 0; i < MIN_SAMPLE; i++) {
+		snprintf(phone, sizeof(phone), BOT_B "%04d", i);
+		ck_assert_int_eq(send_as(0, phone, &s, NULL), 1);
+	}
+	util_clock_set(T0 + 40);
+	ck_assert_int_eq(send_as(0, BOT_B "9999", &s, NULL), 0);
+	ck_assert_int_eq(s.err, FLOW_RANGE_BLOCKED);
+	/* SHIELD_CONF up to its countries, which become these. */
+	snprintf(text, sizeof(text), "%s", SHIELD_CONF);
+	*strstr(text, "GB US IE") = '\0';
+	snprintf(text + strlen(text), sizeof(text) - strlen(text),
+	    "GB US IE FR\nrange_digits = 6\n[route fr]\nprefix = +33\n"
+	    "smsc = a\n");
+	c2 = conf_load_string(text, "t2.conf", &err);
+	ck_assert_msg(c2 != NULL, "%s", err ? err : "");
+	dispatch_reconf(d, c2, cs, 2, score);
+	flow_reconf(f, c2, score);
+	ck_assert_int_eq(send_as(0, BOT_B "9998", &s, NULL), 0);
+	ck_assert_int_eq(s.err, FLOW_RANGE_BLOCKED);
+	ck_assert_str_eq(s.fs_range, BOT_B);
+	ck_assert_int_eq(send_as(0, "+447400140000", &s, NULL), 1);
+	ck_assert_int_eq(send_as(0, "+33612345678", &s, NULL), 1);
+	ck_assert_int_eq(s.err, FLOW_OK);
+	dispatch_reconf(d, conf, cs, 2, score);
+	flow_reconf(f, conf, score);
+	conf_free(c2);
+}
+END_TEST
+
+/* A small deterministic generator (no seed from the clock). */
+static uint32_t
+sim_rand(uint32_t *x)
+{
+	*x = *x * 1664525u + 1013904223u;
+	return *x >> 8;
+}
+
+struct sim_range {
+	const char *range;
+	int sent;                 /* messages that reached an SMSC */
+	int blocked;              /* refused: range_blocked */
+	int retry_after;          /* of the first refusal */
+};
+
+static void
+reopened_cb(void *arg, enum flow_err err)
+{
+	*(enum flow_err *)arg = err;
+}
+
+/*
+ * SMS pumping: a bot sends 2,000 requests to random numbers in two ranges
+ * of one country (GB), one every 4 s and never checks a code; honest
+ * traffic to ten other ranges (GB and US) goes beside it, one every 4 s,
+ * and checks 9 codes in 10.  Each bot range trips after at most
+ * min_sample + 10% of its messages reached an SMSC, and is blocked for
+ * the rest; honest traffic loses nothing.  The trips are stored (a new
+ * flow on the same store blocks them too), listed, and an operator's
+ * reopen lets the range send again.
+ */
+START_TEST(pumping_simulation)
+{
+	struct sim_range bot[2] = { { BOT_A, 0, 0, 0 }, { BOT_B, 0, 0, 0 } };
+	struct send_seen s;
+	struct flow_stats fst;
+	struct shield_view *list, v;
+	struct flow *f2;
+	char phone[24], code[8];
+	uint32_t rnd = 12345;
+	int honest = 0, honest_checked = 0, n, sent;
+	enum flow_err reopen_err = FLOW_INTERNAL;
+
+	for (int i = 0; i < 2000; i++) {
+		struct sim_range *b = &bot[i % 2];
+
+		util_clock_set(T0 + 4LL * i);
+		snprintf(phone, sizeof(phone), "%s%04u", b->range,
+		    sim_rand(&rnd) % 10000);
+		sent = send_as(0, phone, &s, NULL);
+		if (sent) {
+			ck_assert_int_eq(s.err, FLOW_OK);
+			b->sent++;
+		} else {
+			ck_assert_int_eq(s.err, FLOW_RANGE_BLOCKED);
+			ck_assert_str_eq(s.fs_range, b->range);
+			ck_assert_int_ge(s.fs_retry_after, 1);
+			if (b->blocked++ == 0)
+				b->retry_after = s.fs_retry_after;
+		}
+		/* Honest: a new number, GB or US, ten ranges in all. */
+		if (i % 2 == 0) {
+			if (honest % 2 == 0)
+				snprintf(phone, sizeof(phone), "+4474003%d%04d",
+				    honest % 5, honest / 10);
+			else
+				snprintf(phone, sizeof(phone), "+1415555%d%03d",
+				    honest % 5 + 2, honest / 10);
+			ck_assert_msg(send_as(0, phone, &s, code) == 1,
+			    "honest send %d to %s refused: %d", honest, phone,
+			    s.err);
+			ck_assert_int_eq(s.err, FLOW_OK);
+			if (honest % 10 != 9) {
+				ck_assert(check_id(s.v.id, code));
+				honest_checked++;
+			}
+			honest++;
+		}
+	}
+	for (int k = 0; k < 2; k++) {
+		ck_assert_msg(bot[k].sent <= MIN_SAMPLE + MIN_SAMPLE / 10,
+		    "range %s: %d messages reached the SMSC", bot[k].range,
+		    bot[k].sent);
+		ck_assert_int_ge(bot[k].sent, MIN_SAMPLE);
+		ck_assert_int_eq(bot[k].sent + bot[k].blocked, 1000);
+		/* Retry-After: the cooldown, from the trip. */
+		ck_assert_int_eq(bot[k].retry_after, 86400);
+	}
+	ck_assert_int_eq(honest, 1000);
+	ck_assert_int_eq(honest_checked, 900);
+	flow_stats(f, &fst);
+	ck_assert_uint_eq(fst.shield.trips, 2);
+	ck_assert_int_eq(fst.shield.tripped, 2);
+	ck_assert_uint_eq(fst.shield.blocked, bot[0].blocked +
+	    bot[1].blocked);
+	ck_assert_uint_eq(fst.sends, 1000 + bot[0].sent + bot[1].sent);
+
+	/* Listed, soonest to reopen first, with the figures that tripped. */
+	n = flow_shield_list(f, &list);
+	ck_assert_int_eq(n, 2);
+	ck_assert(list[0].until <= list[1].until);
+	for (int k = 0; k < 2; k++) {
+		ck_assert(strcmp(list[k].range, BOT_A) == 0 ||
+		    strcmp(list[k].range, BOT_B) == 0);
+		ck_assert_uint_ge(list[k].trip_mature, MIN_SAMPLE);
+		ck_assert_uint_eq(list[k].trip_approved, 0);
+		ck_assert_int_eq(list[k].until - list[k].tripped_at, 86400);
+	}
+	ck_assert_str_ne(list[0].range, list[1].range);
+	free(list);
+	printf("pumping: %s %d sent, %s %d sent (bound %d)\n", bot[0].range,
+	    bot[0].sent, bot[1].range, bot[1].sent,
+	    MIN_SAMPLE + MIN_SAMPLE / 10);
+
+	/* Durable: a flow started afresh on the store blocks them too. */
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	f2 = flow_new(conf, st, keys, phones, d, NULL, score, secret);
+	memset(&s, 0, sizeof(s));
+	{
+		struct flow *keep = f;
+
+		f = f2;
+		ck_assert_int_eq(send_as(0, BOT_B "0001", &s, NULL), 0);
+		f = keep;
+	}
+	ck_assert_int_eq(s.err, FLOW_RANGE_BLOCKED);
+	flow_free(f2);
+
+	/* An operator reopens one: its numbers are sent again, the other
+	 * range stays blocked; reopening it again is not found. */
+	flow_shield_reopen(f, 2, BOT_A, reopened_cb, &reopen_err);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(reopen_err, FLOW_OK);
+	ck_assert_int_eq(send_as(0, BOT_A "0002", &s, NULL), 1);
+	ck_assert_int_eq(s.err, FLOW_OK);
+	ck_assert_int_eq(send_as(0, BOT_B "0002", &s, NULL), 0);
+	ck_assert_int_eq(s.err, FLOW_RANGE_BLOCKED);
+	flow_shield_reopen(f, 2, BOT_A, reopened_cb, &reopen_err);
+	ck_assert_int_eq(reopen_err, FLOW_NOT_FOUND);
+	ck_assert_int_eq(flow_shield_get(f, BOT_A, &v), 0);
+	ck_assert_int_eq(v.tripped, 0);
+	ck_assert_uint_eq(v.sends, 1);
+	/* Its stored trip is gone: a restart would not block it. */
+	f2 = flow_new(conf, st, keys, phones, d, NULL, score, secret);
+	ck_assert_int_eq(flow_shield_list(f2, &list), 1);
+	ck_assert_str_eq(list[0].range, BOT_B);
+	free(list);
+	flow_free(f2);
+}
+END_TEST
+
+/* The cooldown's end: the sweep reopens the range and drops its stored
+ * trip; a trip stored long ago is dropped at start-up. */
+START_TEST(cooldown_reopens)
+{
+	struct store_shield t = { BOT_A, T0 - 100000, T0 - 10, 60, 0 };
+	struct shield_view *list;
+	struct send_seen s;
+	struct flow *f2;
+	char phone[24];
+
+	/* Trip BOT_B: 50 sends, none approved, then past grace. */
+	for (int i = 0; i < MIN_SAMPLE; i++) {
+		snprintf(phone, sizeof(phone), BOT_B "%04d", i);
+		ck_assert_int_eq(send_as(0, phone, &s, NULL), 1);
+	}
+	util_clock_set(T0 + 40);
+	ck_assert_int_eq(send_as(0, BOT_B "9999", &s, NULL), 0);
+	ck_assert_int_eq(s.err, FLOW_RANGE_BLOCKED);
+	ck_assert_int_eq(s.fs_retry_after, 86400);
+	util_clock_set(T0 + 40 + 3600);
+	ck_assert_int_eq(send_as(0, BOT_B "9999", &s, NULL), 0);
+	ck_assert_int_eq(s.fs_retry_after, 86400 - 3600);
+	/* A stale trip in the store is dropped by the next start. */
+	ck_assert_int_eq(store_shield_put(st, &t), STORE_OK);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	f2 = flow_new(conf, st, keys, phones, d, NULL, score, secret);
+	ck_assert_int_eq(flow_shield_list(f2, &list), 1);
+	ck_assert_str_eq(list[0].range, BOT_B);
+	free(list);
+	flow_free(f2);
+	/* The day is over: the sweep reopens it and the store forgets it. */
+	util_clock_set(T0 + 40 + 86400);
+	flow_shield_expire(f);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(flow_shield_list(f, &list), 0);
+	f2 = flow_new(conf, st, keys, phones, d, NULL, score, secret);
+	ck_assert_int_eq(flow_shield_list(f2, &list), 0);
+	flow_free(f2);
+	ck_assert_int_eq(send_as(0, BOT_B "9999", &s, NULL), 1);
+}
+END_TEST
+
 static Suite *
 flow_suite(void)
 {
@@ -889,6 +1279,16 @@ flow_suite(void)
 	tcase_add_test(tc, send_after_lock_outside_window);
 	tcase_add_test(tc, send_queued);
 	tcase_add_test(tc, send_refused);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("shield");
+	tcase_add_checked_fixture(tc, setup_shield, teardown);
+	tcase_set_timeout(tc, 600);
+	tcase_add_test(tc, country_not_allowed);
+	tcase_add_test(tc, no_route);
+	tcase_add_test(tc, cooldown_reopens);
+	tcase_add_test(tc, reload_keeps_trips);
+	tcase_add_test(tc, pumping_simulation);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -67,19 +67,23 @@ END_TEST
 
 START_TEST(no_route_no_smsc)
 {
-	char buf[2048], *errors = NULL;
 	struct conf *c;
+	struct route_choice ch;
 	int order[ROUTE_MAX_SMSC];
 	enum route_reason why;
 
-	/* Routes without a default ("+") are refused at load: some number
-	 * would have no SMSC. */
-	snprintf(buf, sizeof(buf), "%s[route uk]\nprefix = +44\nsmsc = b\n",
-	    base_conf);
-	ck_assert_ptr_null(conf_load_string(buf, "route.conf", &errors));
-	ck_assert_ptr_nonnull(strstr(errors, "no [route] has prefix +"));
-	free(errors);
-	/* route_order() still answers nothing for what no route takes. */
+	/* Routes without a default ("+") are valid: what no prefix covers
+	 * has no route (flow.c answers no_route before anything is stored). */
+	c = load_routes("[route uk]\nprefix = +44\nsmsc = b\n");
+	ck_assert_int_eq(route_find(c, "+447400123456"), 0);
+	ck_assert_int_eq(route_find(c, "+14155550123"), -1);
+	ck_assert_int_eq(route_order(c, "+14155550123", -1, order, &why), 0);
+	ck_assert_int_eq(route_choose(c, "+14155550123", -1, NULL, 0, &ch), 0);
+	ck_assert_int_eq(ch.route, -1);
+	ck_assert_int_eq(ch.norder, 0);
+	ck_assert_int_eq(route_choose(c, "+447400123456", -1, NULL, 0, &ch), 1);
+	conf_free(c);
+	/* route_order() answers nothing for what no route takes. */
 	c = load_routes("[route uk]\nprefix = +44\nsmsc = b\n"
 	    "[route all]\nprefix = +\nsmsc = a\n");
 	ck_assert_int_eq(route_order(c, "not a number", -1, order, &why), 0);

@@ -1471,6 +1471,66 @@ START_TEST(test_outbox_order)
 }
 END_TEST
 
+/* ---- shield ------------------------------------------------------------ */
+
+struct trips_seen {
+	struct store_shield t[8];
+	int n;
+};
+
+static void
+trips_collect(void *arg, const struct store_shield *t)
+{
+	struct trips_seen *s = arg;
+
+	if (s->n < 8)
+		s->t[s->n++] = *t;
+}
+
+/* Tripped ranges: seen at once when staged, in the order of their text,
+ * durable across a restart, gone once deleted; a bad range fails its
+ * batch. */
+START_TEST(test_shield_trips)
+{
+	struct store_shield t = { "+44770090", T0, T0 + 3600, 55, 1 };
+	struct trips_seen s = { .n = 0 };
+
+	ck_assert_int_eq(store_shield_put(st, &t), STORE_OK);
+	snprintf(t.range, sizeof(t.range), "+14155550");
+	t.until = T0 + 60;
+	ck_assert_int_eq(store_shield_put(st, &t), STORE_OK);
+	ck_assert_int_eq(store_shield_each(st, trips_collect, &s), 2);
+	ck_assert_str_eq(s.t[0].range, "+14155550");
+	ck_assert_str_eq(s.t[1].range, "+44770090");
+	ck_assert_int_eq(s.t[1].tripped_at, T0);
+	ck_assert_int_eq(s.t[1].until, T0 + 3600);
+	ck_assert_uint_eq(s.t[1].mature, 55);
+	ck_assert_uint_eq(s.t[1].approved, 1);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	reopen(BIG_MAP);
+	s.n = 0;
+	ck_assert_int_eq(store_shield_each(st, trips_collect, &s), 2);
+	ck_assert_int_eq(s.t[0].until, T0 + 60);
+	/* A put replaces; a deletion hides it at once. */
+	t.until = T0 + 120;
+	ck_assert_int_eq(store_shield_put(st, &t), STORE_OK);
+	ck_assert_int_eq(store_shield_del(st, "+44770090"), STORE_OK);
+	ck_assert_int_eq(store_shield_del(st, "+1"), STORE_OK);  /* none */
+	s.n = 0;
+	ck_assert_int_eq(store_shield_each(st, trips_collect, &s), 1);
+	ck_assert_int_eq(s.t[0].until, T0 + 120);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	reopen(BIG_MAP);
+	s.n = 0;
+	ck_assert_int_eq(store_shield_each(st, trips_collect, &s), 1);
+	ck_assert_str_eq(s.t[0].range, "+14155550");
+	/* Not a range: refused, and its batch with it. */
+	snprintf(t.range, sizeof(t.range), "4477");
+	ck_assert_int_eq(store_shield_put(st, &t), STORE_ERR);
+	ck_assert_int_eq(store_flush(st), STORE_ERR);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -1496,6 +1556,7 @@ store_suite(void)
 	tcase_add_test(tc, test_expiry_moves);
 	tcase_add_test(tc, test_sweep_expire_state);
 	tcase_add_test(tc, test_outbox_order);
+	tcase_add_test(tc, test_shield_trips);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("commit");

@@ -245,6 +245,38 @@ END_TEST
  * and on neighbours of each (other last digits, other lengths), and on
  * numbers where Parse() strips a national prefix after the country code
  * (found by a search over eight million numbers: Mexico, Belarus). */
+/* The region of a number: a calling code of one region at once, shared
+ * ones (+1, +44) by the number's own patterns, non-geographic "001". */
+START_TEST(phone_regions)
+{
+	static const struct {
+		const char *e164, *region;
+	} cases[] = {
+		{ "+14155550123", "US" },
+		{ "+14165550123", "CA" },
+		{ "+18765550123", "JM" },
+		{ "+447400123456", "GB" },
+		{ "+447781123456", "GG" },
+		{ "+33612345678", "FR" },
+		{ "+972501234567", "IL" },
+		{ "+79123456789", "RU" },
+		{ "+77011234567", "KZ" },
+		{ "+80012345678", "001" },
+	};
+	char r[8];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_msg(phone_region(cases[i].e164, r, sizeof(r)) == 0,
+		    "%s: no region", cases[i].e164);
+		ck_assert_str_eq(r, cases[i].region);
+	}
+	ck_assert_int_eq(phone_region("14155550123", r, sizeof(r)), -1);
+	ck_assert_int_eq(phone_region("+999", r, sizeof(r)), -1);
+	ck_assert_int_eq(phone_region("+80012345678", r, 3), -1);
+	ck_assert_int_eq(phone_region(NULL, r, sizeof(r)), -1);
+}
+END_TEST
+
 START_TEST(phone_fast_path)
 {
 	char **ex, in[40], a[24], b[24];
@@ -308,6 +340,7 @@ util_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, phone_reading);
 	tcase_add_test(tc, phone_fast_path);
+	tcase_add_test(tc, phone_regions);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("log");
