@@ -50,6 +50,7 @@ enum flow_err {
 	FLOW_SHUTDOWN,            /* the daemon is stopping: do not answer */
 	FLOW_NOT_FOUND,           /* no such verification for this key */
 	FLOW_NOT_PENDING,         /* it is not pending any more */
+	FLOW_RATE_LIMITED,        /* 429: a limit refuses it (fs->limit) */
 };
 
 struct flow_stats {
@@ -58,6 +59,8 @@ struct flow_stats {
 	uint64_t checks_approved, checks_wrong, checks_other;
 	uint64_t cancels;         /* canceled through the API */
 	uint64_t expired;         /* expired by the sweep */
+	uint64_t sends_limited;   /* refused by a limit (429) */
+	uint64_t checks_limited;  /* refused by failed_checks_per_phone */
 };
 
 /* The flows over these handles (all borrowed; conf is replaced with
@@ -99,6 +102,7 @@ struct flow_send {
 	int code_length;
 	int expiry;               /* seconds */
 	int keep_code;            /* keep code until cb (seed 000 returns it) */
+	const char *client_ip;    /* the end user's address, or NULL */
 	char *metadata;           /* JSON text, owned; may be NULL */
 	json_t *hold;             /* a reference kept until cb: the strings
 	                           * above may point into it */
@@ -109,6 +113,8 @@ struct flow_send {
 	/* set by the flow */
 	enum flow_err err;
 	enum phone_type ptype;    /* with FLOW_PHONE_TYPE */
+	const char *limit;        /* with FLOW_RATE_LIMITED: SPEC's name */
+	int retry_after;          /* ... and seconds until it lets one by */
 	struct flow *flow;
 };
 
@@ -143,10 +149,30 @@ typedef void (*flow_check_cb)(void *arg, int result,
 
 /* Check code against the verification id (or, when id is NULL, the
  * pending one of (key, e164), or the locked one until a new send: that
- * answers VERIFY_LOCKED, not not_found).  Costs the same and answers at
- * the same point of the loop whatever the outcome. */
+ * answers VERIFY_LOCKED, not not_found).  Once (key, number) has had
+ * [limits] failed_checks_per_phone wrong codes in its window, over all
+ * its verifications, every check of the number answers VERIFY_LOCKED
+ * without the code being compared, until the window slides.  Costs the
+ * same and answers at the same point of the loop whatever the outcome. */
 void flow_check(struct flow *, int key, const char *id, const char *e164,
     const char *code, flow_check_cb, void *arg);
+
+/* One limit that applies to a number, as GET /v1/limits shows it. */
+struct flow_limit {
+	const char *limit;        /* SPEC's name: "sends_per_phone", ... */
+	char subject[64];         /* the range ("+4479111") or the address
+	                           * counted (sends_per_ip); "" otherwise */
+	uint32_t count, max;      /* events in the window; at most */
+	int window;               /* its period, seconds */
+	int64_t retry_after;      /* seconds until it lets one through; 0:
+	                           * it lets one through now */
+};
+#define FLOW_LIMITS_MAX 6
+/* The limits (not off) that apply to e164 for key, and to the end user's
+ * address ip when not NULL, at this moment, into out (FLOW_LIMITS_MAX
+ * entries).  Returns their count, or -1 when the store fails. */
+int flow_limits(struct flow *, int key, const char *e164, const char *ip,
+    struct flow_limit *out);
 
 /* Read verification id for key into v (verif_clear() it after): FLOW_OK,
  * or FLOW_NOT_FOUND when there is none or it belongs to another key. */

@@ -267,6 +267,8 @@ gw_sweep(evutil_socket_t fd, short what, void *arg)
 
 	n = store_sweep(gw->store, util_now(), gw->conf->sweep_batch,
 	    gw->conf->retention, gw_on_expired, gw);
+	/* The limits' dead counters, as many per run (store.h). */
+	store_limit_prune(gw->store, util_now(), gw->conf->sweep_batch);
 	if (n == gw->conf->sweep_batch) {
 		/* More is due: go on next turn, letting other events in. */
 		tv.tv_sec = 0;

@@ -14,12 +14,13 @@
  *                   (pending, expiry, queue, msgid, msgref)
  *   store_sweep.c   the expiry index's walk: expire, then purge
  *   store_outbox.c  the webhook outbox
+ *   store_limits.c  the limits' counters (their prune is in store_sweep.c)
  *   store_batch.c   the staged writes of one batch, in memory (no LMDB)
  *   store_record.c  the record's encoding (no LMDB)
  * struct store and struct batch below belong to the loop's thread, but for
  * what store_commit.c says the writer thread may touch.
  *
- * One environment (a directory, created 0700) holds seven named
+ * One environment (a directory, created 0700) holds eight named
  * databases.  Their names, key layouts and values are on disk: fixed.
  *
  *   verif    id -> record: binary format 2 (store_record.h describes it
@@ -42,6 +43,9 @@
  *            like the records) key NUL body: webhook events not yet
  *            delivered (webhook.c), staged in the batch of the change
  *            they describe
+ *   limits   name -> until(8, little-endian) value: the limits'
+ *            counters (store_limits.c), opaque here; dropped by
+ *            store_limit_prune() (store_sweep.c) once until has passed
  *
  * Keys are compared octet by octet (LMDB's default), which is why times
  * and sequence numbers in keys are big-endian.
@@ -90,6 +94,7 @@ struct store {
 	struct event_base *base;
 	MDB_env *env;
 	MDB_dbi verif, pending, expiry, queue, msgid, msgref, outbox;
+	MDB_dbi limits;
 	uint64_t outbox_seq;    /* the next outbox key */
 	uint64_t map_size;
 
@@ -115,6 +120,10 @@ struct store {
 	MDB_txn *rtxn;          /* reusable read-only txn, reset when idle */
 
 	uint64_t commits, commit_failures, swept, purged;
+	/* store_limit_prune(): where the next call goes on (after this
+	 * name; length 0: from the first) */
+	char limit_from[STORE_LIMIT_NAME_MAX];
+	size_t limit_fromlen;
 };
 
 /* ---- keys ------------------------------------------------------------- */
