@@ -252,6 +252,8 @@ START_TEST(new_send_cancels_pending)
 	json_t *j;
 	int status;
 
+	/* Two sends at once to one number: no resend_interval here. */
+	snprintf(H.key_extra, sizeof(H.key_extra), "resend_interval = 0\n");
 	h_start_all(&H);
 	json_decref(h_send_code(&H, PHONE, id1, sizeof(id1), 201));
 	h_read_code(H.handset, PHONE, 1, code1, sizeof(code1));
@@ -643,6 +645,7 @@ START_TEST(send_after_lock)
 	int status;
 
 	H.max_checks = 3;
+	snprintf(H.key_extra, sizeof(H.key_extra), "resend_interval = 0\n");
 	h_start_two(&H, "[route all]\nprefix = +\nsmsc = a b\n");
 	j = h_send_code(&H, PHONE, id1, sizeof(id1), 201);
 	ck_assert_str_eq(h_jstr(j, "smsc"), "a");
@@ -741,6 +744,8 @@ START_TEST(full_store_answers_503)
 	/* A 1 MiB map and no SMSC: every send is stored queued with its sealed
 	 * text, so the map fills after some hundreds. */
 	snprintf(H.map_size, sizeof(H.map_size), "1M");
+	/* Thousands of sends to a few ranges: no range limit here. */
+	snprintf(H.key_extra, sizeof(H.key_extra), "sends_per_range = 0\n");
 	ck_assert_msg(h_daemon_start(&H, 0) == 0, "smsverifyd did not "
 	    "start (see %s)", H.daemon_log);
 	for (int i = 0; i < 5000; i++) {
