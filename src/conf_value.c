@@ -641,8 +641,8 @@ conv_tmplname(struct kctx *k, const char *v, char *base)
 	return put_str(k, base, v);
 }
 
-/* The seconds of a period "N" + s, m, h or d into *out: 0, or -1 when it
- * is not one (or overflows). */
+/* The seconds of a period "N" + s, m, h or d into *out (INT64_MAX for
+ * one too large): 0, or -1 when it is not one. */
 static int
 parse_period(const char *v, long long *out)
 {
@@ -659,9 +659,10 @@ parse_period(const char *v, long long *out)
 		return -1;
 	memcpy(digits, v, len - 1);
 	digits[len - 1] = '\0';
-	if (parse_ll(digits, &n, &over) != 0 || n > INT32_MAX)
+	if (parse_ll(digits, &n, &over) != 0 && !over)
 		return -1;
-	*out = n * mult[u - units];
+	/* Too many digits is a number all the same: out of range. */
+	*out = over || n > INT32_MAX ? INT64_MAX : n * mult[u - units];
 	return 0;
 }
 
