@@ -1,7 +1,8 @@
 /*
- * api_limits.c - GET /v1/limits?phone=+1...[&client_ip=...][&country=..]
- * (SPEC "Limits"; admin keys only): the limits that apply to a number for
- * the calling key, each with its counter as it stands now.
+ * api_limits.c - GET /v1/limits?phone=+1...[&client_ip=][&country=]
+ * [&key=NAME] (SPEC "Limits"; admin keys only): the limits that apply to a
+ * number for the calling key (or key NAME), each with its counter as it
+ * stands now.
  *
  *   {"phone": "+14155551234", "key": "ops", "limits": [
  *     {"limit": "sends_per_phone", "count": 5, "max": 5, "window": 600,
@@ -32,7 +33,7 @@ api_limits(struct http_request *req, const char *rest, void *arg)
 {
 	struct api *api = arg;
 	struct flow_limit rows[FLOW_LIMITS_MAX];
-	const char *phone, *ip, *country;
+	const char *phone, *ip, *country, *kname;
 	char buf[64], e164[20];
 	enum phone_type type;
 	json_t *list, *o;
@@ -43,6 +44,12 @@ api_limits(struct http_request *req, const char *rest, void *arg)
 	phone = http_query(req, "phone");
 	ip = http_query(req, "client_ip");
 	country = http_query(req, "country");
+	if ((kname = http_query(req, "key")) != NULL &&
+	    (key = keys_by_name(api->keys, kname)) < 0) {
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_field", "key",
+		    "no [key] is called that");
+		return;
+	}
 	if (phone == NULL || *phone == '\0') {
 		http_reply_error(req, HTTP_ERR_INVALID, "missing_field",
 		    "phone", "phone is required (?phone=%%2B14155551234)");
