@@ -4,13 +4,17 @@
  * A send: the number is read (off the loop when not cached), its type
  * checked against [verify] refuse_types, the text picked and rendered,
  * the verification built (the code only as an HMAC, the text sealed),
- * the pending one of (key, phone) canceled, the record staged and handed
- * to the dispatcher, which answers after the commit and the submit.
+ * judged by [limits] (flow_limits.c: refused there, nothing is stored or
+ * sent; let through, it is counted in the same batch as its record), the
+ * pending one of (key, phone) canceled, the record staged and handed to
+ * the dispatcher, which answers after the commit and the submit.
  *
- * A check: the verification found by id or by (key, phone), the code
- * compared in constant time, the change staged, the answer handed back
- * after the commit.  When nothing is found an HMAC over a throwaway id
- * is computed all the same, so the time does not tell why a check failed.
+ * A check: the verification found by id or by (key, phone), the number's
+ * failed_checks_per_phone budget read (spent: refused without comparing),
+ * the code compared in constant time, the change (and a wrong code's
+ * count) staged, the answer handed back after the commit.  When nothing
+ * is found, or the budget is spent, an HMAC over a throwaway id is
+ * computed all the same, so the time does not tell why a check failed.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -45,6 +49,8 @@ struct flow {
 	int stopped;              /* flow_stop(): answer nothing */
 	struct flow_stats stats;
 	struct log_limit refused_log;   /* limits.refused lines */
+	struct flow_range *ranges;      /* conf's sends_per_range counters */
+	int nrange;
 };
 
 struct flow *
@@ -63,6 +69,7 @@ flow_new(const struct conf *conf, struct store *store,
 	f->webhook = webhook;
 	f->score = score;
 	memcpy(f->secret, secret, sizeof(f->secret));
+	f->ranges = flow_limits_ranges(conf, &f->nrange);
 	return f;
 }
 
@@ -71,6 +78,8 @@ flow_reconf(struct flow *f, const struct conf *conf, struct score *score)
 {
 	f->conf = conf;
 	f->score = score;
+	free(f->ranges);
+	f->ranges = flow_limits_ranges(conf, &f->nrange);
 }
 
 void
@@ -85,6 +94,7 @@ flow_free(struct flow *f)
 	if (f == NULL)
 		return;
 	OPENSSL_cleanse(f->secret, sizeof(f->secret));
+	free(f->ranges);
 	free(f);
 }
 
@@ -325,8 +335,8 @@ send_limits(struct flow_send *fs, const char *e164)
 	int rc;
 
 	rc = flow_limits_send(f->store, f->conf, fs->key,
-	    keys_name(f->keys, fs->key), e164, fs->client_ip, now, &limit,
-	    &retry);
+	    keys_name(f->keys, fs->key), e164, fs->client_ip, f->ranges,
+	    f->nrange, now, &limit, &retry);
 	if (rc != STORE_OK)
 		return rc == STORE_FULL ? FLOW_STORE_FULL : FLOW_STORE_ERROR;
 	if (limit == LIMIT_NONE)

@@ -35,6 +35,7 @@
 #include "limit.h"
 #include "log.h"
 #include "store.h"
+#include "util.h"
 
 /* A counter as read: its name and window. */
 struct counter {
@@ -93,51 +94,73 @@ counter_count(struct store *st, struct counter *c, int period, int interval,
 	return counter_write(st, c, period, interval);
 }
 
-/* The name of a range counter; 0, or -1 when e164 has no range. */
+/* The name of the counter of range r for e164; 0, or -1 when e164 has
+ * no range. */
 static int
 range_name(char *out, size_t size, const char *e164,
-    const struct conf_limits *l)
+    const struct flow_range *r)
 {
 	char range[24];
 
-	if (limit_range(e164, l->range_digits, range, sizeof(range)) == 0)
+	if (limit_range(e164, r->digits, range, sizeof(range)) == 0)
 		return -1;
-	snprintf(out, size, "R/%d/%s", l->sends_per_range.period, range);
+	snprintf(out, size, "R/%d/%s", r->period, range);
 	return 0;
 }
 
-/* Count a send in every other range counter some key of conf uses (mine
- * is the one the send was judged by, counted by the caller). */
-static int
-count_other_ranges(struct store *st, const struct conf *conf,
-    const struct conf_limits *mine, const char *e164, int64_t now)
+/* The range a key's limits judge its sends by. */
+static struct flow_range
+range_of(const struct conf_limits *l)
 {
-	struct counter c;
-	int i, j, rc;
+	struct flow_range r = { l->range_digits, l->sends_per_range.period };
 
+	return r;
+}
+
+struct flow_range *
+flow_limits_ranges(const struct conf *conf, int *n)
+{
+	struct flow_range *out = NULL, r;
+	int i, j;
+
+	*n = 0;
 	for (i = 0; i < conf->nkey; i++) {
-		const struct conf_limits *l = &conf->keys[i].limits;
-
-		if (l->sends_per_range.n == 0 ||
-		    (l->range_digits == mine->range_digits &&
-		    l->sends_per_range.period == mine->sends_per_range.period &&
-		    mine->sends_per_range.n != 0))
+		if (conf->keys[i].limits.sends_per_range.n == 0)
 			continue;
-		for (j = 0; j < i; j++) {
-			const struct conf_limits *o = &conf->keys[j].limits;
-			if (o->sends_per_range.n != 0 &&
-			    o->range_digits == l->range_digits &&
-			    o->sends_per_range.period ==
-			    l->sends_per_range.period)
+		r = range_of(&conf->keys[i].limits);
+		for (j = 0; j < *n; j++)
+			if (out[j].digits == r.digits &&
+			    out[j].period == r.period)
 				break;
-		}
-		if (j < i)
-			continue;       /* counted for an earlier key */
-		if (range_name(c.name, sizeof(c.name), e164, l) != 0)
+		if (j < *n)
+			continue;
+		out = xrealloc(out, (size_t)(*n + 1) * sizeof(*out));
+		out[(*n)++] = r;
+	}
+	return out;
+}
+
+/* Count a send in the counter of every range but mine (the one it was
+ * judged by, when on, which the caller counted). */
+static int
+count_other_ranges(struct store *st, const struct conf_limits *mine,
+    const struct flow_range *ranges, int nrange, const char *e164,
+    int64_t now)
+{
+	struct flow_range m = range_of(mine);
+	struct counter c;
+	int i, rc;
+
+	for (i = 0; i < nrange; i++) {
+		if (mine->sends_per_range.n != 0 &&
+		    ranges[i].digits == m.digits &&
+		    ranges[i].period == m.period)
+			continue;
+		if (range_name(c.name, sizeof(c.name), e164, &ranges[i]) != 0)
 			continue;
 		if ((rc = counter_read(st, &c)) != STORE_OK ||
-		    (rc = counter_count(st, &c, l->sends_per_range.period, 0,
-		    now)) != STORE_OK)
+		    (rc = counter_count(st, &c, ranges[i].period, 0, now)) !=
+		    STORE_OK)
 			return rc;
 	}
 	return STORE_OK;
@@ -145,10 +168,12 @@ count_other_ranges(struct store *st, const struct conf *conf,
 
 int
 flow_limits_send(struct store *st, const struct conf *conf, int key,
-    const char *kname, const char *e164, const char *ip, int64_t now,
+    const char *kname, const char *e164, const char *ip,
+    const struct flow_range *ranges, int nrange, int64_t now,
     enum limit_kind *limit, int64_t *retry_after)
 {
 	const struct conf_limits *l = flow_limits_of(conf, key);
+	struct flow_range mine = range_of(l);
 	struct counter phone, bykey, byip, range;
 	struct limit_check cs[5];
 	char subject[64];
@@ -160,7 +185,7 @@ flow_limits_send(struct store *st, const struct conf *conf, int key,
 	has_ip = ip != NULL && l->sends_per_ip.n > 0 &&
 	    limit_ip_subject(ip, subject, sizeof(subject)) == 0;
 	has_range = l->sends_per_range.n > 0 &&
-	    range_name(range.name, sizeof(range.name), e164, l) == 0;
+	    range_name(range.name, sizeof(range.name), e164, &mine) == 0;
 	snprintf(phone.name, sizeof(phone.name), "P/%s/%s", kname, e164);
 	snprintf(bykey.name, sizeof(bykey.name), "K/%s", kname);
 	if (has_ip)
@@ -204,7 +229,7 @@ flow_limits_send(struct store *st, const struct conf *conf, int key,
 	    (has_range && (rc = counter_count(st, &range,
 	    l->sends_per_range.period, 0, now)) != STORE_OK))
 		return rc;
-	return count_other_ranges(st, conf, l, e164, now);
+	return count_other_ranges(st, l, ranges, nrange, e164, now);
 }
 
 int
@@ -263,6 +288,7 @@ flow_limits_view(struct store *st, const struct conf_limits *l,
     struct flow_limit *out)
 {
 	struct counter phone, bykey, byip, range, failed;
+	struct flow_range rg;
 	struct limit_check c;
 	char subject[64], rbuf[24];
 	int n = 0;
@@ -302,8 +328,9 @@ flow_limits_view(struct store *st, const struct conf_limits *l,
 		    &bykey.w };
 		view_row(&out[n++], &c, now, "");
 	}
+	rg = range_of(l);
 	if (l->sends_per_range.n > 0 &&
-	    range_name(range.name, sizeof(range.name), e164, l) == 0) {
+	    range_name(range.name, sizeof(range.name), e164, &rg) == 0) {
 		if (counter_read(st, &range) != STORE_OK)
 			return STORE_ERR;
 		limit_range(e164, l->range_digits, rbuf + 1,

@@ -22,16 +22,26 @@ struct store;
  * overrides; [limits] itself for an index out of range). */
 const struct conf_limits *flow_limits_of(const struct conf *, int key);
 
+/* A sends_per_range counter some key uses: its range_digits and PERIOD
+ * (a range's counter is shared by every key that counts it alike). */
+struct flow_range {
+	int digits, period;
+};
+/* The distinct ranges of conf's keys (malloc'd, NULL when none) and their
+ * count into *n: once per configuration, not per send. */
+struct flow_range *flow_limits_ranges(const struct conf *, int *n);
+
 /*
  * Judge a send by key kname (index key) to e164, from the end user's
  * address ip (NULL: none given), at now.  When no limit refuses, count
- * it: every window it falls in is staged.  Returns STORE_OK with *limit
- * LIMIT_NONE (counted), or with the limit that refuses it and
- * *retry_after (nothing counted); or a store error (the open batch may
- * have failed with it).
+ * it: every window it falls in is staged, the range counters of all
+ * ranges[0..nrange-1] included.  Returns STORE_OK with *limit LIMIT_NONE
+ * (counted), or with the limit that refuses it and *retry_after (nothing
+ * counted); or a store error (the open batch may have failed with it).
  */
 int flow_limits_send(struct store *, const struct conf *, int key,
-    const char *kname, const char *e164, const char *ip, int64_t now,
+    const char *kname, const char *e164, const char *ip,
+    const struct flow_range *ranges, int nrange, int64_t now,
     enum limit_kind *limit, int64_t *retry_after);
 
 /* Wrong codes that (kname, e164) may still try under

@@ -7,7 +7,8 @@
  * SIGTERM and SIGINT drain (no new HTTP, in-flight submits get their
  * answers, bounded; then every bind unbinds and the store commits), a
  * second SIGINT leaves at once, SIGHUP swaps in a new configuration if it
- * validates.  The sweep timer expires verifications in bounded batches.
+ * validates.  The sweep timer expires verifications in bounded batches,
+ * and drops the limits' dead counters.
  */
 #include <errno.h>
 #include <signal.h>

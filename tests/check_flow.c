@@ -1067,6 +1067,22 @@ START_TEST(limit_sends_per_range)
 }
 END_TEST
 
+/* Keys with ranges of their own (digits and period): every send counts
+ * in each key's range counter, each key is judged by its own. */
+START_TEST(limit_ranges_per_key)
+{
+	use_limits("resend_interval = 0\nsends_per_phone = 0\n"
+	    "sends_per_range = 2/1h\nrange_digits = 8\n",
+	    "sends_per_range = 3/10m\nrange_digits = 6\n");
+	send_ok(0, "+447911123456", NULL);      /* 44791112 and 447911 */
+	send_ok(1, "+447911123457", NULL);
+	send_limited(0, "+447911123458", NULL, "sends_per_range", 3659);
+	send_ok(1, "+447911133456", NULL);      /* 447911: the third */
+	send_limited(1, "+447911133457", NULL, "sends_per_range", 609);
+	send_ok(0, "+447911133457", NULL);      /* 44791113: k's is free */
+}
+END_TEST
+
 /* Several limits at once: the one that refuses longest is named. */
 START_TEST(limit_longest_named)
 {
@@ -1322,6 +1338,7 @@ flow_suite(void)
 	tcase_add_test(tc, limit_sends_per_key);
 	tcase_add_test(tc, limit_sends_per_ip);
 	tcase_add_test(tc, limit_sends_per_range);
+	tcase_add_test(tc, limit_ranges_per_key);
 	tcase_add_test(tc, limit_longest_named);
 	tcase_add_test(tc, limit_race_in_one_batch);
 	tcase_add_test(tc, limit_view);
