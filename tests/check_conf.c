@@ -117,6 +117,11 @@ START_TEST(example_conf_loads)
 	ck_assert_int_eq(c->routes[0].nsmsc, 1);
 	ck_assert_int_eq(c->routes[0].smsc[0], 0);
 	ck_assert_int_eq(c->nkey, 1);
+	ck_assert_int_eq(c->limits.resend_interval, 30);
+	ck_assert_int_eq(c->limits.sends_per_phone.n, 5);
+	ck_assert_int_eq(c->limits.sends_per_phone.period, 600);
+	ck_assert_int_eq(c->limits.sends_per_range.n, 200);
+	ck_assert_int_eq(c->limits.failed_checks_per_phone.period, 86400);
 	ck_assert_str_eq(c->keys[0].name, "demo");
 	ck_assert_str_eq(c->keys[0].token, "demo-token-change-me-0123456789");
 	ck_assert_ptr_null(c->keys[0].webhook);
