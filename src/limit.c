@@ -100,8 +100,10 @@ refit(struct limit_window *w, uint32_t nw)
 		if (c == 0)
 			continue;
 		nj = floor_div((j + 1) * (int64_t)w->width - 1, nw);
-		if (nj > out.head - LIMIT_SLOTS)
-			*slot_of(&out, nj) += c;
+		if (nj > out.head - LIMIT_SLOTS) {
+			uint32_t *o = slot_of(&out, nj);
+			*o = *o > UINT32_MAX - c ? UINT32_MAX : *o + c;
+		}
 	}
 	*w = out;
 }
