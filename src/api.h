@@ -33,6 +33,8 @@ void api_verify_register(struct api *);
 void api_compat_register(struct api *);
 /* GET /v1/shield, GET and DELETE /v1/shield/{range} (admin keys). */
 void api_shield_register(struct api *);
+/* GET /v1/limits (api_limits.c); api_verify_register() calls it. */
+void api_limits_register(struct api *);
 
 /* Shared by the API files: the key of the request's Bearer token, or -1
  * after answering 401. */
@@ -42,6 +44,13 @@ int api_auth(const struct api *, struct http_request *, const char *token);
 int api_auth_admin(const struct api *, struct http_request *);
 /* The answer of a send that failed (fs->err), in the native API's words. */
 void api_send_error(struct http_request *, const struct flow_send *);
+/* 429 {"error": {"code": "rate_limited", "limit", "retry_after",
+ * "message"}} with Retry-After: the native answer to a send a limit
+ * refuses (SPEC "Limits"). */
+void api_reply_limited(struct http_request *, const char *limit,
+    int retry_after);
+/* 1 when s is an IPv4 or IPv6 address (inet_pton). */
+int api_ip_valid(const char *s);
 /* The metadata field (a JSON object of at most 4 KiB) as compact JSON
  * text into *out, NULL when absent.  0, or -1 after answering 422. */
 int api_read_metadata(struct http_request *, json_t *body, char **out);

@@ -142,6 +142,12 @@ api_metrics(struct http_request *req, const char *rest, void *arg)
 	    "{result=\"wrong\"}", m->checks_wrong);
 	metric(b, "smsverify_checks_total", NULL, NULL,
 	    "{result=\"other\"}", m->checks_other);
+	metric(b, "smsverify_checks_total", NULL, NULL,
+	    "{result=\"limited\"}", m->checks_limited);
+	metric(b, "smsverify_sends_limited_total", "counter",
+	    "sends refused by a [limits] limit (429)", NULL, m->sends_limited);
+	metric(b, "smsverify_limit_counters", "gauge",
+	    "limit counters stored", NULL, ss->limits);
 	metric(b, "smsverify_cancels_total", "counter", "cancels", NULL,
 	    m->cancels);
 	metric(b, "smsverify_expired_total", "counter",

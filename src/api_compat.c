@@ -226,10 +226,11 @@ check_number(const char *number, const char *region, char *e164,
  *   3  the body is not JSON or a form, or too large               400/413/415
  *   4  the verification could not be stored: try again           503
  *   5  internal error                                             500
+ *   6  a limit refuses the send ([limits]): try again after       429
+ *      Retry-After seconds (the message names the limit)
  *   7  the number's country is not allowed                       422
  *   8  the number's range is blocked (pumping): Retry-After       429
  *   9  no route covers the number                                422
- * (6 is left for the limits' rate_limited.)
  */
 static void
 err_000(struct http_request *req, int status, int code, const char *fmt,
@@ -324,6 +325,11 @@ sent_000(struct flow_send *fs, const struct verif *v)
 	case FLOW_STORE_ERROR:
 		err_000(req, 503, 4, "the verification could not be stored; "
 		    "nothing was sent");
+		return;
+	case FLOW_RATE_LIMITED:
+		http_set_retry_after(req, fs->retry_after);
+		err_000(req, 429, 6, "rate limited by %s: try again in %d "
+		    "seconds; nothing was sent", fs->limit, fs->retry_after);
 		return;
 	case FLOW_INTERNAL:
 	case FLOW_NOT_FOUND:     /* not an outcome of a send */
@@ -460,15 +466,18 @@ out:
  *
  * send reason: 1 sent, 2 queued (still OK), 3 apiKey, 4 to, 5 to's type,
  *   6 from, 7 message, 8 refused by every SMSC, 9 body, 10 try again,
+ *   11 rate limited (a [limits] limit; Retry-After says when).
  *   12 to's country not allowed, 13 to's range blocked (pumping; with
- *   Retry-After), 14 no route for to.  (11 is left for rate_limited.)
+ *   Retry-After), 14 no route for to.
  * check status: 1 verified, 2 wrong code, 3 expired, 4 no code pending,
- *   5 locked, 6 apiKey, 7 to or code missing or malformed, 8 try again.
+ *   5 locked (the verification, or failed_checks_per_phone for the
+ *   number), 6 apiKey, 7 to or code missing or malformed, 8 try again.
  */
 enum {
 	R002_SENT = 1, R002_QUEUED, R002_KEY, R002_TO, R002_TO_TYPE,
 	R002_FROM, R002_MESSAGE, R002_REFUSED, R002_BODY, R002_AGAIN,
-	R002_COUNTRY = 12, R002_RANGE_BLOCKED, R002_NO_ROUTE,
+	R002_LIMITED = 11, R002_COUNTRY = 12, R002_RANGE_BLOCKED,
+	R002_NO_ROUTE,
 };
 enum {
 	C002_VERIFIED = 1, C002_WRONG, C002_EXPIRED, C002_NONE, C002_LOCKED,
@@ -527,6 +536,11 @@ sent_002(struct flow_send *fs, const struct verif *v)
 	case FLOW_TEMPLATE:
 	case FLOW_TOO_LONG:
 		reason = R002_MESSAGE;
+		break;
+	case FLOW_RATE_LIMITED:
+		/* 200 as every answer of this API; the header says when. */
+		http_set_retry_after(req, fs->retry_after);
+		reason = R002_LIMITED;
 		break;
 	case FLOW_STORE_FULL:
 	case FLOW_STORE_ERROR:
@@ -614,6 +628,9 @@ checked_002(void *arg, int result, const struct flow_check *fc)
 	}
 	if (result != STORE_OK)
 		status = C002_AGAIN;
+	else if (fc->result == VERIFY_LOCKED)
+		status = C002_LOCKED;   /* with nothing pending too: the
+		                         * number's failed checks */
 	else if (fc->found) {
 		switch (fc->result) {
 		case VERIFY_APPROVED: status = C002_VERIFIED; break;
@@ -776,6 +793,16 @@ api_003_send(struct http_request *req, const char *rest, void *arg)
 	fs->expiry = minutes * 60;
 	if (api_read_metadata(req, body, &fs->metadata) < 0)
 		goto fail;
+	/* Ours, as on the native API: the end user's address. */
+	if (get_str(body, "client_ip", &fs->client_ip) == BAD_TYPE) {
+		type_003(req, body, "client_ip", "a string");
+		goto fail;
+	}
+	if (fs->client_ip != NULL && !api_ip_valid(fs->client_ip)) {
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_field",
+		    "client_ip", "client_ip must be an IPv4 or IPv6 address");
+		goto fail;
+	}
 	flow_send(fs);
 	return;
 fail:

@@ -74,7 +74,7 @@ settings_json(const struct conf *c)
 	    "min_sample", c->shield_min_sample,
 	    "cooldown", c->shield_cooldown,
 	    "grace", c->shield_grace,
-	    "range_digits", c->shield_range_digits,
+	    "range_digits", c->limits.range_digits,
 	    "max_ranges", c->shield_max_ranges);
 }
 

@@ -21,6 +21,8 @@
  * a whole value (never "4"); metadata is an object; null is the field
  * left out.  Fields we do not know are ignored.
  */
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -187,6 +189,16 @@ api_json_str(const json_t *j)
 }
 
 /* ---- field readers ---------------------------------------------------- */
+
+int
+api_ip_valid(const char *s)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	return inet_pton(AF_INET, s, &a4) == 1 ||
+	    inet_pton(AF_INET6, s, &a6) == 1;
+}
 
 /* 422 invalid_field: name is of the wrong JSON type, j, instead of want
  * ("a string", ...). */
@@ -382,6 +394,9 @@ api_send_error(struct http_request *req, const struct flow_send *fs)
 		    NULL, "the verification could not be stored; nothing was "
 		    "sent");
 		break;
+	case FLOW_RATE_LIMITED:
+		api_reply_limited(req, fs->limit, fs->retry_after);
+		break;
 	case FLOW_INTERNAL:
 	case FLOW_NOT_FOUND:     /* not an outcome of a send */
 	case FLOW_NOT_PENDING:
@@ -389,6 +404,27 @@ api_send_error(struct http_request *req, const struct flow_send *fs)
 		    "the verification could not be made; nothing was sent");
 		break;
 	}
+}
+
+/* 429 rate_limited with Retry-After, naming the limit (SPEC "Limits"):
+ * http_reply_error() carries no extra fields, so the error is written
+ * here. */
+void
+api_reply_limited(struct http_request *req, const char *limit,
+    int retry_after)
+{
+	char msg[160];
+
+	if (retry_after < 1)
+		retry_after = 1;
+	snprintf(msg, sizeof(msg), "too many sends: %s refuses this one; "
+	    "try again in %d seconds (nothing was sent)", limit,
+	    retry_after);
+	http_set_retry_after(req, retry_after);
+	http_reply_json(req, http_err_status(HTTP_ERR_RATE),
+	    json_pack("{s:{s:s, s:s, s:i, s:s}}", "error", "code",
+	    "rate_limited", "limit", limit, "retry_after", retry_after,
+	    "message", msg));
 }
 
 static void
@@ -445,6 +481,7 @@ api_send(struct http_request *req, const char *rest, void *arg)
 	    opt_str(req, body, "language", &fs->language) < 0 ||
 	    opt_str(req, body, "template", &fs->tmpl) < 0 ||
 	    opt_str(req, body, "sender", &fs->sender) < 0 ||
+	    opt_str(req, body, "client_ip", &fs->client_ip) < 0 ||
 	    opt_int(req, body, "code_length", VERIFY_CODE_MIN,
 	    VERIFY_CODE_MAX, &fs->code_length) < 0 ||
 	    (rc = read_code(req, body, "code", fs->code,
@@ -468,6 +505,11 @@ api_send(struct http_request *req, const char *rest, void *arg)
 	if (fs->phone == NULL) {
 		http_reply_error(req, HTTP_ERR_INVALID, "missing_field",
 		    "phone", "phone is required");
+		goto fail;
+	}
+	if (fs->client_ip != NULL && !api_ip_valid(fs->client_ip)) {
+		http_reply_error(req, HTTP_ERR_INVALID, "invalid_field",
+		    "client_ip", "client_ip must be an IPv4 or IPv6 address");
 		goto fail;
 	}
 	if (fs->language != NULL && !template_lang_valid(fs->language)) {
@@ -667,4 +709,5 @@ api_verify_register(struct api *api)
 	    api);
 	http_route(api->http, HTTP_GET | HTTP_POST, "/v1/verifications/",
 	    api_one, api);
+	api_limits_register(api);
 }

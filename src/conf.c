@@ -105,6 +105,29 @@ static const struct kdef verify_keys[] = {
 	    "shared_cost voip toll_free uan voicemail", 0, C(refuse_types), 0,
 	    NULL },
 };
+
+/* [limits], and the same keys in [key NAME] without defaults (a key that
+ * leaves one out inherits [limits]'): T the struct, D a default or NULL. */
+#define LIMIT_KEYS(T, D) \
+	{ "resend_interval", conv_int, 0, 86400, D("30"), 0, \
+	    offsetof(T, limits.resend_interval), 0, NULL }, \
+	{ "sends_per_phone", conv_rate, 1, 1000000, D("5/10m"), 0, \
+	    offsetof(T, limits.sends_per_phone), 0, NULL }, \
+	{ "sends_per_key", conv_rate, 1, 100000000, D("0"), 0, \
+	    offsetof(T, limits.sends_per_key), 0, NULL }, \
+	{ "sends_per_ip", conv_rate, 1, 1000000, D("10/1h"), 0, \
+	    offsetof(T, limits.sends_per_ip), 0, NULL }, \
+	{ "sends_per_range", conv_rate, 1, 100000000, D("200/1h"), 0, \
+	    offsetof(T, limits.sends_per_range), 0, NULL }, \
+	{ "range_digits", conv_int, 1, 15, D("8"), 0, \
+	    offsetof(T, limits.range_digits), 0, NULL }, \
+	{ "failed_checks_per_phone", conv_rate, 1, 1000000, D("20/1d"), 0, \
+	    offsetof(T, limits.failed_checks_per_phone), 0, NULL }
+#define LIMIT_DEFAULT(v) v
+#define LIMIT_INHERIT(v) NULL
+static const struct kdef limits_keys[] = {
+	LIMIT_KEYS(struct conf, LIMIT_DEFAULT),
+};
 #undef C
 
 #define S(f) offsetof(struct conf_smsc, f)
@@ -166,6 +189,7 @@ static const struct kdef key_keys[] = {
 	{ "language", conv_lang, 0, 0, NULL, 0, K(language), 0, NULL },
 	{ "country", conv_country, 0, 0, NULL, 0, K(country), 0, NULL },
 	{ "template", conv_tmplname, 0, 0, NULL, 0, K(tmpl), 0, NULL },
+	LIMIT_KEYS(struct conf_key, LIMIT_INHERIT),
 };
 #undef K
 
@@ -182,8 +206,6 @@ static const struct kdef shield_keys[] = {
 	{ "cooldown", conv_int, 1, 2592000, "3600", 0, C(shield_cooldown), 0,
 	    NULL },
 	{ "grace", conv_int, 0, 86400, "120", 0, C(shield_grace), 0, NULL },
-	{ "range_digits", conv_int, 4, 15, "8", 0, C(shield_range_digits), 0,
-	    NULL },
 	{ "max_ranges", conv_int, 16, 10000000, "20000", 0,
 	    C(shield_max_ranges), 0, NULL },
 };
@@ -197,7 +219,7 @@ static const struct kdef template_keys[] = {
 
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
 enum { SD_SERVER, SD_STORE, SD_VERIFY, SD_SMSC, SD_ROUTE, SD_KEY,
-    SD_TEMPLATE, SD_SHIELD, SD_N };
+    SD_TEMPLATE, SD_SHIELD, SD_LIMITS, SD_N };
 static const struct sdef sections[SD_N] = {
 	[SD_SERVER] = { "server", 0, server_keys, NKEYS(server_keys) },
 	[SD_STORE] = { "store", 0, store_keys, NKEYS(store_keys) },
@@ -208,12 +230,13 @@ static const struct sdef sections[SD_N] = {
 	[SD_TEMPLATE] = { "template", 1, template_keys,
 	    NKEYS(template_keys) },
 	[SD_SHIELD] = { "shield", 0, shield_keys, NKEYS(shield_keys) },
+	[SD_LIMITS] = { "limits", 0, limits_keys, NKEYS(limits_keys) },
 };
 
 /* One section as written in the file, with its keys' raw values. */
 struct sect {
 	const struct sdef *def;
-	char *name;               /* NULL for [server], [store], [verify] */
+	char *name;               /* NULL for the unnamed: [server]... */
 	int line;                 /* of the header */
 	int dup;                  /* a repeat of an earlier section: skipped */
 	char **raw;               /* per key of def: as written, or NULL */
@@ -736,6 +759,9 @@ apply_all(struct parser *p)
 	for (kind = SD_SERVER; kind <= SD_VERIFY; kind++)
 		apply_section(p, &sections[kind], find_single(p, kind), c);
 	apply_section(p, &sections[SD_SHIELD], find_single(p, SD_SHIELD), c);
+	apply_section(p, &sections[SD_LIMITS], find_single(p, SD_LIMITS), c);
+	for (i = 0; i < c->nkey; i++)
+		c->keys[i].limits = c->limits;  /* what a [key] does not set */
 	for (i = 0; i < p->nsect; i++) {
 		byidx = &p->sects[i];
 		if (byidx->dup)

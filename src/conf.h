@@ -64,6 +64,22 @@ struct conf_route {
 	int floor, window, min_sample, probe, grace;
 };
 
+/* "N/PERIOD" (SPEC "Limits"): at most n in any period seconds; n 0: off. */
+struct conf_rate {
+	int n;
+	int period;               /* seconds, 1..CONF_RATE_PERIOD_MAX */
+};
+#define CONF_RATE_PERIOD_MAX (30 * 86400)
+
+/* The [limits] section, and each key's copy of it with its overrides. */
+struct conf_limits {
+	int resend_interval;      /* seconds between sends to one number */
+	struct conf_rate sends_per_phone, sends_per_key, sends_per_ip,
+	    sends_per_range;
+	int range_digits;         /* a range: the first digits of E.164 */
+	struct conf_rate failed_checks_per_phone;
+};
+
 struct conf_key {
 	char *name;
 	int line;
@@ -78,6 +94,7 @@ struct conf_key {
 	char *country;            /* region of national numbers, may be NULL */
 	char *tmpl;               /* [template NAME] of this key, may be NULL;
 	                           * never a language's name */
+	struct conf_limits limits; /* [limits] with this key's overrides */
 };
 
 /* A [template NAME] section.  NAME is a built-in language (de en es fr it
@@ -116,6 +133,8 @@ struct conf {
 	char *sender;
 	char *default_country;
 	int refuse_types;         /* bit 1 << enum phone_type: not sent to */
+	/* [limits]: the defaults; each key's own are in conf_key */
+	struct conf_limits limits;
 	/* repeating sections */
 	struct conf_smsc *smscs;
 	int nsmsc;
@@ -126,7 +145,8 @@ struct conf {
 	struct conf_template *templates;
 	int ntemplate;
 	/* [shield]: the allow-list and the per-range circuit breaker
-	 * (shield.h).  A range is "+" and range_digits digits of E.164. */
+	 * (shield.h).  A range is "+" and [limits] range_digits digits of
+	 * E.164 (the global value: a range is the same for every key). */
 	char **shield_countries;  /* ISO alpha-2; NULL: every country */
 	int nshield_country;
 	int shield_floor;         /* percent approved; 0: the breaker is off */
@@ -134,7 +154,6 @@ struct conf {
 	int shield_min_sample;    /* mature sends before a range can trip */
 	int shield_cooldown;      /* seconds a tripped range stays blocked */
 	int shield_grace;         /* seconds before a send counts (typing) */
-	int shield_range_digits;
 	int shield_max_ranges;    /* ranges tracked at once (memory bound) */
 };
 

@@ -674,3 +674,82 @@ conv_tmplname(struct kctx *k, const char *v, char *base)
 	}
 	return put_str(k, base, v);
 }
+
+/* The seconds of a period "N" + s, m, h or d into *out (INT64_MAX for
+ * one too large): 0, or -1 when it is not one. */
+static int
+parse_period(const char *v, long long *out)
+{
+	static const char units[] = "smhd";
+	static const long long mult[] = { 1, 60, 3600, 86400 };
+	size_t len = strlen(v);
+	const char *u;
+	char digits[24];
+	long long n;
+	int over;
+
+	if (len < 2 || len - 1 >= sizeof(digits) ||
+	    (u = strchr(units, v[len - 1])) == NULL || v[0] == '-')
+		return -1;
+	memcpy(digits, v, len - 1);
+	digits[len - 1] = '\0';
+	if (parse_ll(digits, &n, &over) != 0 && !over)
+		return -1;
+	/* Too many digits is a number all the same: out of range. */
+	*out = over || n > INT32_MAX ? INT64_MAX : n * mult[u - units];
+	return 0;
+}
+
+/*
+ * struct conf_rate: "N/PERIOD", at most N in any PERIOD (a sliding
+ * window), N within min..max and PERIOD a number of seconds, minutes,
+ * hours or days ("10m") from 1 s to 30 days; or "0" (or "0/PERIOD"): off.
+ */
+int
+conv_rate(struct kctx *k, const char *v, char *base)
+{
+	const struct kdef *kd = k->kd;
+	struct conf_rate r = { 0, 0 };
+	const char *slash = strchr(v, '/');
+	char nbuf[24];
+	long long n, period;
+	int over;
+
+	if (strcmp(v, "0") == 0)
+		goto store;
+	if (slash == NULL || (size_t)(slash - v) >= sizeof(nbuf)) {
+		KERR(k, "'%s' is not N/PERIOD (e.g. 5/10m: at most 5 in any "
+		    "10 minutes; PERIOD is a number with s, m, h or d) or 0 "
+		    "(off)", v);
+		return -1;
+	}
+	memcpy(nbuf, v, (size_t)(slash - v));
+	nbuf[slash - v] = '\0';
+	if (parse_ll(nbuf, &n, &over) != 0 && !over) {
+		KERR(k, "'%s': N must be a whole number (N/PERIOD, e.g. "
+		    "5/10m)", v);
+		return -1;
+	}
+	if (parse_period(slash + 1, &period) != 0) {
+		KERR(k, "'%s': PERIOD must be a number with s, m, h or d "
+		    "(e.g. 30s, 10m, 1h, 1d)", v);
+		return -1;
+	}
+	if (!over && n == 0)
+		goto store;             /* 0/PERIOD: off, as 0 */
+	if (over || n < kd->min || n > kd->max) {
+		KERR(k, "'%s': N is out of range %lld..%lld (or 0: off)", v,
+		    kd->min, kd->max);
+		return -1;
+	}
+	if (period < 1 || period > CONF_RATE_PERIOD_MAX) {
+		KERR(k, "'%s': PERIOD is out of range 1s..%dd", v,
+		    CONF_RATE_PERIOD_MAX / 86400);
+		return -1;
+	}
+	r.n = (int)n;
+	r.period = (int)period;
+store:
+	*(struct conf_rate *)(base + kd->off) = r;
+	return 0;
+}

@@ -81,6 +81,7 @@ conv_fn conv_lang;       /* char *, a language with built-in templates */
 conv_fn conv_phonetypes; /* int, bits 1 << enum phone_type */
 conv_fn conv_template;   /* char *, a message text with its code */
 conv_fn conv_tmplname;   /* char *, the name of a [template NAME] */
+conv_fn conv_rate;       /* struct conf_rate, N/PERIOD with N min..max */
 
 /* From conf.c, for the converters. */
 

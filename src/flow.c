@@ -4,22 +4,26 @@
  * A send: the number is read (off the loop when not cached), its type
  * checked against [verify] refuse_types, the text picked and rendered,
  * the verification built (the code only as an HMAC, the text sealed),
- * the pending one of (key, phone) canceled, the record staged and handed
- * to the dispatcher, which answers after the commit and the submit.
+ * judged by [limits] (flow_limits.c: refused there, nothing is stored or
+ * sent; let through, it is counted in the same batch as its record), the
+ * pending one of (key, phone) canceled, the record staged and handed to
+ * the dispatcher, which answers after the commit and the submit.
  *
- * A check: the verification found by id or by (key, phone), the code
- * compared in constant time, the change staged, the answer handed back
- * after the commit.  When nothing is found an HMAC over a throwaway id
- * is computed all the same, so the time does not tell why a check failed.
+ * A check: the verification found by id or by (key, phone), the number's
+ * failed_checks_per_phone budget read (spent: refused without comparing),
+ * the code compared in constant time, the change (and a wrong code's
+ * count) staged, the answer handed back after the commit.  When nothing
+ * is found, or the budget is spent, an HMAC over a throwaway id is
+ * computed all the same, so the time does not tell why a check failed.
  *
  * The shield against SMS pumping sits in the send: once the number is
  * read, its country against the allow-lists; after its type, a route that
  * covers it; and last, after every other check, its range's verdict
  * (shield.h decides, this file executes: a trip is stored, told to the
  * admin keys' webhooks and logged; a blocked send is refused at once, as
- * it stores nothing).  What an SMSC accepted and what was approved are counted into
- * the shield (flow_sent(), flow_check()), so the verdicts rest on sends
- * that cost money and codes that came back.
+ * it stores nothing).  What an SMSC accepted and what was approved are
+ * counted into the shield (flow_sent(), flow_check()), so the verdicts
+ * rest on sends that cost money and codes that came back.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -31,6 +35,7 @@
 #include "conf.h"
 #include "dispatch.h"
 #include "flow.h"
+#include "flow_limits.h"
 #include "keys.h"
 #include "log.h"
 #include "phone_pool.h"
@@ -56,6 +61,9 @@ struct flow {
 	int stopped;              /* flow_stop(): answer nothing */
 	struct flow_stats stats;
 	struct log_limit lim_blocked, lim_country, lim_no_route;
+	struct log_limit refused_log;   /* limits.refused lines */
+	struct flow_range *ranges;      /* conf's sends_per_range counters */
+	int nrange;
 };
 
 static void load_trips(struct flow *);
@@ -77,6 +85,7 @@ flow_new(const struct conf *conf, struct store *store,
 	f->score = score;
 	memcpy(f->secret, secret, sizeof(f->secret));
 	load_trips(f);
+	f->ranges = flow_limits_ranges(conf, &f->nrange);
 	return f;
 }
 
@@ -90,7 +99,7 @@ params_of(const struct conf *conf, struct shield_params *p)
 	p->min_sample = conf->shield_min_sample;
 	p->cooldown = conf->shield_cooldown;
 	p->grace = conf->shield_grace;
-	p->range_digits = conf->shield_range_digits;
+	p->range_digits = conf->limits.range_digits;
 	p->max_ranges = conf->shield_max_ranges;
 }
 
@@ -103,6 +112,8 @@ flow_reconf(struct flow *f, const struct conf *conf, struct score *score)
 	f->score = score;
 	params_of(conf, &p);
 	shield_reconf(f->shield, &p);
+	free(f->ranges);
+	f->ranges = flow_limits_ranges(conf, &f->nrange);
 }
 
 void
@@ -118,6 +129,7 @@ flow_free(struct flow *f)
 		return;
 	OPENSSL_cleanse(f->secret, sizeof(f->secret));
 	shield_free(f->shield);
+	free(f->ranges);
 	free(f);
 }
 
@@ -576,6 +588,39 @@ flow_shield_expire(struct flow *f)
 	shield_expire(f->shield, util_now(), expired_one, f);
 }
 
+/* [limits] (SPEC "Limits"): FLOW_OK when no limit refuses the send, and
+ * then it is counted in the open batch, the batch of its record; else
+ * FLOW_RATE_LIMITED with fs->limit and fs->retry_after, or a store
+ * error.  Nothing is stored or sent for a refused send. */
+static enum flow_err
+send_limits(struct flow_send *fs, const char *e164)
+{
+	struct flow *f = fs->flow;
+	enum limit_kind limit;
+	int64_t retry, now = util_now();
+	char pbuf[24];
+	unsigned held;
+	int rc;
+
+	rc = flow_limits_send(f->store, f->conf, fs->key,
+	    keys_name(f->keys, fs->key), e164, fs->client_ip, f->ranges,
+	    f->nrange, now, &limit, &retry);
+	if (rc != STORE_OK)
+		return rc == STORE_FULL ? FLOW_STORE_FULL : FLOW_STORE_ERROR;
+	if (limit == LIMIT_NONE)
+		return FLOW_OK;
+	f->stats.sends_limited++;
+	fs->limit = limit_strname(limit);
+	fs->retry_after = retry > INT32_MAX ? INT32_MAX : (int)retry;
+	/* A pumping bot is refused by the thousand: one line a second. */
+	if (log_limit_ok(&f->refused_log, util_mono_ms(), 1000, &held))
+		log_info("limits.refused", "key=%s api=%s phone=%s limit=%s "
+		    "retry_after=%d suppressed=%u", keys_name(f->keys, fs->key),
+		    fs->api, log_phone(pbuf, sizeof(pbuf), e164), fs->limit,
+		    fs->retry_after, held);
+	return FLOW_RATE_LIMITED;
+}
+
 /* ---- send, continued ---------------------------------------------------- */
 
 static void
@@ -644,6 +689,10 @@ send_phone_done(void *arg, enum phone_result pr, const char *e164,
 		verif_clear(&v);
 		return send_fail(fs, FLOW_INTERNAL);
 	}
+	if ((rc = send_limits(fs, e164)) != FLOW_OK) {
+		verif_clear(&v);
+		return send_fail(fs, rc);
+	}
 	cancel_pending(f, v.key, v.phone, last, sizeof(last), &attempt);
 	v.attempt = attempt + 1;
 	if ((rc = store_verif_put(f->store, &v)) != STORE_OK) {
@@ -710,9 +759,12 @@ void
 flow_check(struct flow *f, int key, const char *id, const char *e164,
     const char *code, flow_check_cb cb, void *arg)
 {
-	const char *kname = keys_name(f->keys, key);
+	const char *kname = keys_name(f->keys, key), *phone = NULL;
+	const struct conf_limits *l = flow_limits_of(f->conf, key);
 	struct check_ctx *ctx = xcalloc(1, sizeof(*ctx));
 	struct flow_check *fc = &ctx->fc;
+	int64_t now = util_now();
+	int left = -1, limited = 0;
 	char vid[32];
 	struct verif v;
 
@@ -730,9 +782,32 @@ flow_check(struct flow *f, int key, const char *id, const char *e164,
 	    strcmp(v.key, kname) == 0)
 		fc->found = 1;
 
-	if (fc->found) {
+	/* failed_checks_per_phone: how many wrong codes the number may
+	 * still try (-1: no such limit). */
+	if (fc->found || e164 != NULL) {
+		phone = fc->found ? v.phone : e164;
+		if (flow_limits_checks_left(f->store, l, kname, phone, now,
+		    &left) != STORE_OK)
+			log_err("limits.error", "op=check_read "
+			    "msg=\"refused: the counter cannot be read\"");
+	}
+	if (left == 0) {
+		/* Past the limit: refused without comparing the code, at the
+		 * same cost (an HMAC over a throwaway id). */
+		uint8_t mac[32];
+		verify_code_hmac(f->secret, "ver_000000000000000000000000",
+		    code, mac);
+		fc->result = VERIFY_LOCKED;
+		fc->status = check_status(fc->result);
+		if (fc->found)
+			util_strlcpy(fc->id, v.id, sizeof(fc->id));
+		if (phone != NULL)
+			util_strlcpy(fc->phone, phone, sizeof(fc->phone));
+		fc->attempts_left = 0;
+		limited = 1;
+	} else if (fc->found) {
 		int before = v.status, checks = v.checks;
-		fc->result = verify_check(&v, f->secret, code, util_now());
+		fc->result = verify_check(&v, f->secret, code, now);
 		if (fc->result == VERIFY_APPROVED && v.nsend > 0) {
 			/* A code typed back: proof its SMSC delivered. */
 			const struct verif_send *s = &v.send[v.nsend - 1];
@@ -750,6 +825,16 @@ flow_check(struct flow *f, int key, const char *id, const char *e164,
 		util_strlcpy(fc->id, v.id, sizeof(fc->id));
 		util_strlcpy(fc->phone, v.phone, sizeof(fc->phone));
 		fc->attempts_left = verify_attempts_left(&v);
+		if (v.checks > checks && left > 0) {
+			/* A wrong code compared: it counts for the number,
+			 * in the batch of the check. */
+			flow_limits_check_failed(f->store, l, kname, v.phone,
+			    now);
+			if (--left == 0)
+				fc->result = VERIFY_LOCKED;  /* from now on */
+		}
+		if (left >= 0 && fc->attempts_left > left)
+			fc->attempts_left = left;
 		fc->status = check_status(fc->result);
 	} else {
 		/* Same work as a real check: an HMAC over a throwaway id. */
@@ -760,16 +845,30 @@ flow_check(struct flow *f, int key, const char *id, const char *e164,
 			util_strlcpy(fc->phone, e164, sizeof(fc->phone));
 		fc->status = "not_found";
 	}
-	if (fc->result == VERIFY_APPROVED)
+	if (limited)
+		f->stats.checks_limited++;
+	else if (fc->result == VERIFY_APPROVED)
 		f->stats.checks_approved++;
 	else if (fc->result == VERIFY_WRONG || fc->result == VERIFY_LOCKED)
 		f->stats.checks_wrong++;
 	else
 		f->stats.checks_other++;
-	log_info("verify.check", "id=%s result=%s", fc->found ? v.id : "-",
-	    fc->status);
+	log_info("verify.check", "id=%s result=%s%s", fc->found ? v.id : "-",
+	    fc->status, limited ? " limit=failed_checks_per_phone" : "");
 	verif_clear(&v);
 	store_on_commit(f->store, check_committed, ctx);
+}
+
+/* ---- limits ------------------------------------------------------------ */
+
+int
+flow_limits(struct flow *f, int key, const char *e164, const char *ip,
+    struct flow_limit *out)
+{
+	int n = flow_limits_view(f->store, flow_limits_of(f->conf, key),
+	    keys_name(f->keys, key), e164, ip, util_now(), out);
+
+	return n < 0 ? -1 : n;
 }
 
 /* ---- get and cancel --------------------------------------------------- */

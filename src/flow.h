@@ -55,6 +55,7 @@ enum flow_err {
 	                           * allow-list ([shield] or [key] countries) */
 	FLOW_NO_ROUTE,            /* 422: no [route] prefix covers the number */
 	FLOW_RANGE_BLOCKED,       /* 429: the shield tripped its range */
+	FLOW_RATE_LIMITED,        /* 429: a limit refuses it (fs->limit) */
 };
 
 struct flow_stats {
@@ -66,6 +67,8 @@ struct flow_stats {
 	uint64_t country_refused; /* sends refused: FLOW_COUNTRY */
 	uint64_t no_route;        /* sends refused: FLOW_NO_ROUTE */
 	struct shield_stats shield;   /* blocked sends, trips, ranges */
+	uint64_t sends_limited;   /* refused by a limit (429) */
+	uint64_t checks_limited;  /* refused by failed_checks_per_phone */
 };
 
 /* The flows over these handles (all borrowed; conf is replaced with
@@ -113,6 +116,7 @@ struct flow_send {
 	int code_length;
 	int expiry;               /* seconds */
 	int keep_code;            /* keep code until cb (seed 000 returns it) */
+	const char *client_ip;    /* the end user's address, or NULL */
 	char *metadata;           /* JSON text, owned; may be NULL */
 	json_t *hold;             /* a reference kept until cb: the strings
 	                           * above may point into it */
@@ -126,8 +130,11 @@ struct flow_send {
 	char country[4];          /* with FLOW_COUNTRY: the number's region
 	                           * ("" when none claims it; "001": none) */
 	char range[SHIELD_RANGE_MAX];   /* with FLOW_RANGE_BLOCKED */
+	const char *limit;        /* with FLOW_RATE_LIMITED: SPEC's name */
 	int retry_after;          /* with FLOW_RANGE_BLOCKED: seconds (>= 1)
-	                           * until the range reopens */
+	                           * until the range reopens; with
+	                           * FLOW_RATE_LIMITED, until the limit lets
+	                           * one by */
 	struct flow *flow;
 };
 
@@ -168,10 +175,30 @@ typedef void (*flow_check_cb)(void *arg, int result,
 
 /* Check code against the verification id (or, when id is NULL, the
  * pending one of (key, e164), or the locked one until a new send: that
- * answers VERIFY_LOCKED, not not_found).  Costs the same and answers at
- * the same point of the loop whatever the outcome. */
+ * answers VERIFY_LOCKED, not not_found).  Once (key, number) has had
+ * [limits] failed_checks_per_phone wrong codes in its window, over all
+ * its verifications, every check of the number answers VERIFY_LOCKED
+ * without the code being compared, until the window slides.  Costs the
+ * same and answers at the same point of the loop whatever the outcome. */
 void flow_check(struct flow *, int key, const char *id, const char *e164,
     const char *code, flow_check_cb, void *arg);
+
+/* One limit that applies to a number, as GET /v1/limits shows it. */
+struct flow_limit {
+	const char *limit;        /* SPEC's name: "sends_per_phone", ... */
+	char subject[64];         /* the range ("+4479111") or the address
+	                           * counted (sends_per_ip); "" otherwise */
+	uint32_t count, max;      /* events in the window; at most */
+	int window;               /* its period, seconds */
+	int64_t retry_after;      /* seconds until it lets one through; 0:
+	                           * it lets one through now */
+};
+#define FLOW_LIMITS_MAX 6
+/* The limits (not off) that apply to e164 for key, and to the end user's
+ * address ip when not NULL, at this moment, into out (FLOW_LIMITS_MAX
+ * entries).  Returns their count, or -1 when the store fails. */
+int flow_limits(struct flow *, int key, const char *e164, const char *ip,
+    struct flow_limit *out);
 
 /* Read verification id for key into v (verif_clear() it after): FLOW_OK,
  * or FLOW_NOT_FOUND when there is none or it belongs to another key. */

@@ -7,8 +7,9 @@
  * SIGTERM and SIGINT drain (no new HTTP, in-flight submits get their
  * answers, bounded; then every bind unbinds and the store commits), a
  * second SIGINT leaves at once, SIGHUP swaps in a new configuration if it
- * validates.  The sweep timer expires verifications in bounded batches
- * and reopens the shield's ranges whose cooldown is over.
+ * validates.  The sweep timer expires verifications in bounded batches,
+ * reopens the shield's ranges whose cooldown is over, and drops the
+ * limits' dead counters.
  */
 #include <errno.h>
 #include <signal.h>
@@ -294,6 +295,8 @@ gw_sweep(evutil_socket_t fd, short what, void *arg)
 	n = store_sweep(gw->store, util_now(), gw->conf->sweep_batch,
 	    gw->conf->retention, gw_on_expired, gw);
 	flow_shield_expire(gw->flow);
+	/* The limits' dead counters, as many per run (store.h). */
+	store_limit_prune(gw->store, util_now(), gw->conf->sweep_batch);
 	if (n == gw->conf->sweep_batch) {
 		/* More is due: go on next turn, letting other events in. */
 		tv.tv_sec = 0;

@@ -1,18 +1,20 @@
 /*
- * store.h - the durable records: verifications, their indexes and the
- * webhook outbox.  This header is the whole contract; a backend keeps it
- * without its callers knowing which backend it is.  Today's backend is
- * LMDB (store_lmdb.h, private to the store_*.c files, says how it keeps
- * it: databases, key layouts, the writer thread).
+ * store.h - the durable records: verifications, their indexes, the
+ * webhook outbox and the limits' counters.  This header is the whole
+ * contract; a backend keeps it without its callers knowing which backend
+ * it is.  Today's backend is LMDB (store_lmdb.h, private to the store_*.c
+ * files, says how it keeps it: databases, key layouts, the writer
+ * thread).
  *
  * Threads: every function here is called on the thread that runs the
  * event base given to store_open(), and every callback runs there too.
  *
  * Writes are staged, then committed in batches (group commit).  A write
  * function (store_verif_put, store_msgid_put, store_outbox_put, _del,
- * _retry, and the sweep) stages its change in the open batch and returns
- * at once; nothing is durable yet.  The batch is committed as one atomic
- * unit: after a crash either all of its writes are there or none.
+ * _retry, store_limit_put, the sweep and the prune) stages its change in
+ * the open batch and returns at once; nothing is durable yet.  The batch
+ * is committed as one atomic unit: after a crash either all of its writes
+ * are there or none.
  * Batches commit one after another in the order they were opened.
  *
  * When writes become durable: when the batch that holds them has
@@ -26,9 +28,9 @@
  * deliver_sm_resp) from a commit callback, never from the put.
  *
  * What reads see meanwhile: their own writes.  store_verif_get,
- * store_pending_get, store_msgid_get, store_queue_each and store_sweep see
- * every staged write, committed or not, over the durable state (a
- * deletion staged hides the entry).  Three things see committed state
+ * store_pending_get, store_msgid_get, store_limit_get, store_queue_each
+ * and store_sweep see every staged write, committed or not, over the
+ * durable state (a deletion staged hides the entry).  Three things see committed state
  * only: store_outbox_scan (committed events, though with their staged
  * retries and deletions: no event is delivered before the change it
  * describes is durable), store_outbox_count and the counts of
@@ -334,6 +336,37 @@ int store_shield_del(struct store *, const char *range);
  * Returns the count, or STORE_ERR (and fn was not called). */
 int store_shield_each(struct store *,
     void (*fn)(void *arg, const struct store_shield *t), void *arg);
+/* ---- limit counters ------------------------------------------------------ */
+
+/*
+ * The limits' counters (limits.h encodes them): opaque values of at most
+ * STORE_LIMIT_MAX octets under names of 1..STORE_LIMIT_NAME_MAX printable
+ * octets, each with the time until which it matters.  A put is staged in
+ * the open batch like any write, so a counter is durable exactly when the
+ * send or check it counts is (put it in that batch), and reads see staged
+ * puts: two sends in one batch both count.  A get is a point lookup.
+ * After its until has passed a counter may be dropped by
+ * store_limit_prune() at any time: readers take a missing counter for an
+ * empty one.
+ */
+#define STORE_LIMIT_NAME_MAX 128
+#define STORE_LIMIT_MAX 1024
+/* The value of name into buf (size octets), its length into *len.
+ * STORE_OK, STORE_NOTFOUND, or STORE_ERR (a failed read, a value that
+ * does not fit buf, a name too long). */
+int store_limit_get(struct store *, const char *name, void *buf,
+    size_t size, size_t *len);
+/* Stage name -> val (len octets, at most STORE_LIMIT_MAX), kept at least
+ * until the time until.  STORE_OK or the batch's error (a bad name or
+ * size fails it). */
+int store_limit_put(struct store *, const char *name, const void *val,
+    size_t len, int64_t until);
+/* Drop (staged) at most max counters whose until is before now, looking
+ * at a bounded number of them per call and going on where the last call
+ * stopped, round and round: every counter is looked at within a bounded
+ * number of calls, so dead ones do not pile up.  Nothing to drop stages
+ * nothing.  Returns the number dropped, or STORE_ERR. */
+int store_limit_prune(struct store *, int64_t now, int max);
 
 /* ---- stats --------------------------------------------------------------- */
 
@@ -344,6 +377,7 @@ struct store_stats {
 	                                       * (pending: locked ones too) */
 	uint64_t commits, commit_failures;    /* batches written; failed */
 	uint64_t swept, purged;       /* verifications expired; purged */
+	uint64_t limits;              /* limit counters */
 };
 void store_stats(struct store *, struct store_stats *);
 

@@ -338,6 +338,7 @@ store_open(struct event_base *base, const char *path, uint64_t map_size,
 	    (rc = mdb_dbi_open(txn, "msgref", MDB_CREATE, &st->msgref)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "outbox", MDB_CREATE, &st->outbox)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "shield", MDB_CREATE, &st->shield)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "limits", MDB_CREATE, &st->limits)) != 0 ||
 	    (rc = store_outbox_last(txn, st->outbox, &st->outbox_seq)) != 0) {
 		if (txn != NULL)
 			mdb_txn_abort(txn);
@@ -403,6 +404,8 @@ store_stats(struct store *st, struct store_stats *out)
 		out->pending = ms.ms_entries;
 	if (mdb_stat(txn, st->queue, &ms) == 0)
 		out->queued = ms.ms_entries;
+	if (mdb_stat(txn, st->limits, &ms) == 0)
+		out->limits = ms.ms_entries;
 	store_view_end(st, txn);
 }
 

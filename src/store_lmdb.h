@@ -15,6 +15,7 @@
  *   store_sweep.c   the expiry index's walk: expire, then purge
  *   store_outbox.c  the webhook outbox
  *   store_shield.c  the shield's tripped ranges
+ *   store_limits.c  the limits' counters (their prune is in store_sweep.c)
  *   store_batch.c   the staged writes of one batch, in memory (no LMDB)
  *   store_record.c  the record's encoding (no LMDB)
  * struct store and struct batch below belong to the loop's thread, but for
@@ -46,6 +47,9 @@
  *   shield   range ("+" and digits) -> format(1) = 1, tripped_at(8)
  *            until(8) mature(8) approved(8), little-endian: the ranges
  *            the shield tripped and that have not reopened
+ *   limits   name -> until(8, little-endian) value: the limits'
+ *            counters (store_limits.c), opaque here; dropped by
+ *            store_limit_prune() (store_sweep.c) once until has passed
  *
  * Keys are compared octet by octet (LMDB's default), which is why times
  * and sequence numbers in keys are big-endian.
@@ -94,6 +98,7 @@ struct store {
 	struct event_base *base;
 	MDB_env *env;
 	MDB_dbi verif, pending, expiry, queue, msgid, msgref, outbox, shield;
+	MDB_dbi limits;
 	uint64_t outbox_seq;    /* the next outbox key */
 	uint64_t map_size;
 
@@ -119,6 +124,10 @@ struct store {
 	MDB_txn *rtxn;          /* reusable read-only txn, reset when idle */
 
 	uint64_t commits, commit_failures, swept, purged;
+	/* store_limit_prune(): where the next call goes on (after this
+	 * name; length 0: from the first) */
+	char limit_from[STORE_LIMIT_NAME_MAX];
+	size_t limit_fromlen;
 };
 
 /* ---- keys ------------------------------------------------------------- */

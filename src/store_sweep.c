@@ -16,6 +16,9 @@
  * quadratic).  Everything is staged in the open batch; nothing here
  * commits.
  *
+ * The limits' counters are pruned here too (store_limit_prune), by a walk
+ * of their database that goes on from call to call.
+ *
  * Who owns what: an expired record handed to the callback is the sweep's,
  * cleared after the call; its status changes through verif_enter() only.
  */
@@ -352,3 +355,109 @@ store_sweep(struct store *st, int64_t now, int max, int64_t retention,
 	return rc == STORE_OK ? n : STORE_ERR;
 }
 
+
+/* ---- the limits' counters -------------------------------------------- */
+
+#define PRUNE_LOOK_PER_DROP 4   /* counters looked at per one dropped */
+#define PRUNE_LOOK_MIN 256
+#define PRUNE_DROP_MAX 1024     /* counters dropped per call at most */
+
+/* A counter's name to drop (as read). */
+struct prune_name {
+	uint8_t key[STORE_LIMIT_NAME_MAX];
+	size_t len;
+};
+
+/* The until of a counter's value (its first 8 octets); 0 for a value too
+ * short to have one (dropped: nothing can read it). */
+static int64_t
+limit_until(const void *val, size_t len)
+{
+	return len >= 8 ? (int64_t)get_u64(val) : 0;
+}
+
+/*
+ * The counters are walked in name order from where the last call stopped
+ * (st->limit_from), at most max * PRUNE_LOOK_PER_DROP of them (and at
+ * least PRUNE_LOOK_MIN) per call, wrapping round at the end: with the
+ * sweep's cadence every counter is looked at within (counters / look)
+ * sweeps, so dead ones are gone within that time after their until.
+ * The committed database is walked, each entry in its newest version (a
+ * counter staged since is judged by its staged until; one only staged is
+ * new, so alive).  The drops are staged after the read.
+ */
+int
+store_limit_prune(struct store *st, int64_t now, int max)
+{
+	struct prune_name *drop;
+	const struct batch_entry *e;
+	int look, ndrop = 0, i, rc;
+	MDB_cursor *c;
+	MDB_txn *txn;
+	MDB_val k, d;
+
+	if (max <= 0)
+		return 0;
+	look = max > INT32_MAX / PRUNE_LOOK_PER_DROP ? INT32_MAX :
+	    max * PRUNE_LOOK_PER_DROP;
+	if (look < PRUNE_LOOK_MIN)
+		look = PRUNE_LOOK_MIN;
+	if ((txn = store_view_begin(st)) == NULL)
+		return STORE_ERR;
+	if ((rc = mdb_cursor_open(txn, st->limits, &c)) != 0) {
+		store_view_end(st, txn);
+		log_err("store.error", "op=limit_prune err=\"%s\"",
+		    mdb_strerror(rc));
+		return STORE_ERR;
+	}
+	if (max > PRUNE_DROP_MAX)
+		max = PRUNE_DROP_MAX;   /* the walk goes on next time */
+	drop = xmalloc((size_t)max * sizeof(*drop));
+	k.mv_size = st->limit_fromlen;
+	k.mv_data = st->limit_from;
+	rc = mdb_cursor_get(c, &k, &d, st->limit_fromlen > 0 ?
+	    MDB_SET_RANGE : MDB_FIRST);
+	if (rc == 0 && st->limit_fromlen > 0 && k.mv_size ==
+	    st->limit_fromlen && memcmp(k.mv_data, st->limit_from,
+	    k.mv_size) == 0)
+		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+	for (i = 0; rc == 0 && i < look && ndrop < max; i++) {
+		int64_t until;
+
+		if (k.mv_size > STORE_LIMIT_NAME_MAX) {
+			/* Not a name we wrote: not ours to judge. */
+			rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+			continue;
+		}
+		e = store_overlay_find(st, st->limits, k.mv_data, k.mv_size);
+		until = e == NULL ? limit_until(d.mv_data, d.mv_size) :
+		    e->del ? INT64_MAX : limit_until(e->val, e->vlen);
+		if (until < now) {
+			memcpy(drop[ndrop].key, k.mv_data, k.mv_size);
+			drop[ndrop++].len = k.mv_size;
+		}
+		memcpy(st->limit_from, k.mv_data, k.mv_size);
+		st->limit_fromlen = k.mv_size;
+		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+	}
+	if (rc == MDB_NOTFOUND) {
+		st->limit_fromlen = 0;  /* the end: round again next time */
+		rc = 0;
+	}
+	mdb_cursor_close(c);
+	store_view_end(st, txn);
+	if (rc != 0) {
+		free(drop);
+		log_err("store.error", "op=limit_prune err=\"%s\"",
+		    mdb_strerror(rc));
+		return STORE_ERR;
+	}
+	for (i = 0; i < ndrop; i++)
+		if ((rc = store_db_del(st, st->limits, drop[i].key,
+		    drop[i].len, "limit_del")) != STORE_OK) {
+			free(drop);
+			return STORE_ERR;
+		}
+	free(drop);
+	return ndrop;
+}

@@ -480,7 +480,8 @@ START_TEST(seed002_locked)
 	int status;
 
 	H.max_checks = 3;
-	snprintf(H.key_extra, sizeof(H.key_extra), "country = IL\n");
+	snprintf(H.key_extra, sizeof(H.key_extra), "country = IL\n"
+	    "resend_interval = 0\n");
 	h_start_all(&H);
 	snprintf(body, sizeof(body), "apiKey=%s&to=0501234570", H_TOKEN);
 	j = post("/verify/send", FORM, NULL, body, &status);
@@ -600,6 +601,8 @@ START_TEST(seed003_send_and_check)
 	json_t *j;
 	int status;
 
+	/* Two sends to one number at once: no resend_interval here. */
+	snprintf(H.key_extra, sizeof(H.key_extra), "resend_interval = 0\n");
 	h_start_all(&H);
 	/* "Basic OTP", as the document writes it. */
 	j = post("/v1/sms/verify/send", "application/json", H_TOKEN,
@@ -833,6 +836,110 @@ START_TEST(configured_templates)
 }
 END_TEST
 
+/* ---- limits, in each seed's words --------------------------------------- */
+
+/*
+ * A send a limit refuses (resend_interval here: two sends to a number at
+ * once) and checks past failed_checks_per_phone, through each seed API:
+ * 000 answers 429 with its api-error 6, 002 its reason 11 (status FAIL,
+ * HTTP 200 as all its answers), 003 the native 429 rate_limited; past the
+ * wrong-code limit 000 says verified false and 002 status 5 (locked), the
+ * right code too.  The limits are the same counters whatever the API.
+ */
+START_TEST(seeds_rate_limited)
+{
+	char body[256], code[16], wrong[16];
+	json_t *j, *e;
+	int status;
+
+	snprintf(H.key_extra, sizeof(H.key_extra), "country = IL\n"
+	    "failed_checks_per_phone = 2/1h\n");
+	h_start_all(&H);
+
+	/* 000 */
+	snprintf(body, sizeof(body), "number=%%2B14155550140&api-key=%s",
+	    H_TOKEN);
+	j = post("/sms-verify", FORM, NULL, body, &status);
+	ck_assert_int_eq(status, 200);
+	snprintf(code, sizeof(code), "%s", h_jstr(j, "security-code"));
+	json_decref(j);
+	j = post("/sms-verify", FORM, NULL, body, &status);
+	ck_assert_int_eq(status, 429);
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "api-error")),
+	    6);
+	ck_assert_ptr_nonnull(strstr(h_jstr(j, "api-error-msg"),
+	    "resend_interval"));
+	ck_assert_int_eq(json_object_size(j), 2);
+	json_decref(j);
+	/* the native API meets the same counter */
+	j = h_send_code(&H, "+14155550140", NULL, 0, 429);
+	ck_assert_str_eq(h_jstr(json_object_get(j, "error"), "limit"),
+	    "resend_interval");
+	json_decref(j);
+	wrong_of(code, wrong, sizeof(wrong));
+	for (int i = 0; i < 3; i++) {
+		snprintf(body, sizeof(body), "{\"number\": \"+14155550140\", "
+		    "\"security-code\": \"%s\"}", i < 2 ? wrong : code);
+		j = post("/verify-security-code", NULL, H_TOKEN, body,
+		    &status);
+		ck_assert_int_eq(status, 200);
+		ck_assert(json_is_false(json_object_get(j, "verified")));
+		json_decref(j);
+	}
+
+	/* 002 */
+	snprintf(body, sizeof(body), "apiKey=%s&to=0501234571", H_TOKEN);
+	j = post("/verify/send", FORM, NULL, body, &status);
+	ck_assert_str_eq(h_jstr(j, "status"), "OK");
+	json_decref(j);
+	j = post("/verify/send", FORM, NULL, body, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_str_eq(h_jstr(j, "status"), "FAIL");
+	ck_assert_int_eq(json_integer_value(json_object_get(j, "reason")),
+	    11);
+	ck_assert(json_is_null(json_object_get(j, "unique")));
+	json_decref(j);
+	h_read_code(H.handset, "+972501234571", 1, code, sizeof(code));
+	wrong_of(code, wrong, sizeof(wrong));
+	for (int i = 0; i < 3; i++) {
+		snprintf(body, sizeof(body), "apiKey=%s&to=0501234571&code=%s",
+		    H_TOKEN, i < 2 ? wrong : code);
+		j = post("/verify/check", FORM, NULL, body, &status);
+		ck_assert_int_eq(status, 200);
+		/* wrong, then wrong and now locked, then the right code
+		 * locked out */
+		ck_assert_int_eq(json_integer_value(json_object_get(j,
+		    "status")), i == 0 ? 2 : 5);
+		json_decref(j);
+	}
+
+	/* 003 */
+	j = post("/v1/sms/verify/send", NULL, H_TOKEN,
+	    "{\"phone\": \"+14155550141\"}", &status);
+	ck_assert_int_eq(status, 200);
+	json_decref(j);
+	j = post("/v1/sms/verify/send", NULL, H_TOKEN,
+	    "{\"phone\": \"+14155550141\"}", &status);
+	ck_assert_int_eq(status, 429);
+	e = json_object_get(j, "error");
+	ck_assert_str_eq(h_jstr(e, "code"), "rate_limited");
+	ck_assert_str_eq(h_jstr(e, "limit"), "resend_interval");
+	ck_assert_int_ge(json_integer_value(json_object_get(e,
+	    "retry_after")), 1);
+	ck_assert_int_le(json_integer_value(json_object_get(e,
+	    "retry_after")), 30);
+	json_decref(j);
+	/* its client_ip, as the native one's */
+	j = post("/v1/sms/verify/send", NULL, H_TOKEN,
+	    "{\"phone\": \"+14155550142\", \"client_ip\": \"300.1.1.1\"}",
+	    &status);
+	ck_assert_int_eq(status, 422);
+	ck_assert_str_eq(h_jstr(json_object_get(j, "error"), "field"),
+	    "client_ip");
+	json_decref(j);
+}
+END_TEST
+
 static Suite *
 compat_suite(void)
 {
@@ -849,6 +956,7 @@ compat_suite(void)
 		{ "seed003_errors", seed003_errors, 1 },
 		{ "seed003_types", seed003_types, 1 },
 		{ "templates", configured_templates, 1 },
+		{ "seeds_rate_limited", seeds_rate_limited, 1 },
 	};
 
 	h_add_tests(s, tests, sizeof(tests) / sizeof(tests[0]), setup,

@@ -117,11 +117,16 @@ START_TEST(example_conf_loads)
 	ck_assert_int_eq(c->routes[0].nsmsc, 1);
 	ck_assert_int_eq(c->routes[0].smsc[0], 0);
 	ck_assert_int_eq(c->nkey, 1);
+	ck_assert_int_eq(c->limits.resend_interval, 30);
+	ck_assert_int_eq(c->limits.sends_per_phone.n, 5);
+	ck_assert_int_eq(c->limits.sends_per_phone.period, 600);
+	ck_assert_int_eq(c->limits.sends_per_range.n, 200);
+	ck_assert_int_eq(c->limits.failed_checks_per_phone.period, 86400);
 	ck_assert_str_eq(c->keys[0].name, "demo");
 	ck_assert_int_eq(c->nshield_country, 0);
 	ck_assert_int_eq(c->shield_floor, 10);
 	ck_assert_int_eq(c->shield_min_sample, 50);
-	ck_assert_int_eq(c->shield_range_digits, 8);
+	ck_assert_int_eq(c->limits.range_digits, 8);
 	ck_assert_str_eq(c->keys[0].token, "demo-token-change-me-0123456789");
 	ck_assert_ptr_null(c->keys[0].webhook);
 	ck_assert_ptr_null(c->keys[0].language);
@@ -191,7 +196,7 @@ START_TEST(minimal_file_gets_defaults)
 	ck_assert_int_eq(c->shield_min_sample, 50);
 	ck_assert_int_eq(c->shield_cooldown, 3600);
 	ck_assert_int_eq(c->shield_grace, 120);
-	ck_assert_int_eq(c->shield_range_digits, 8);
+	ck_assert_int_eq(c->limits.range_digits, 8);
 	ck_assert_int_eq(c->shield_max_ranges, 20000);
 	conf_free(c);
 }
@@ -371,7 +376,7 @@ START_TEST(shield_keys)
 	    "[key wide]\ntoken = 0123456789abcdef-wide\n"
 	    "[shield]\ncountries = US GB CA\nconversion_floor = 0\n"
 	    "window = 600\nmin_sample = 1\ncooldown = 1\ngrace = 0\n"
-	    "range_digits = 15\nmax_ranges = 16\n");
+	    "max_ranges = 16\n");
 
 	ck_assert_int_eq(c->nshield_country, 3);
 	ck_assert_str_eq(c->shield_countries[2], "CA");
@@ -380,7 +385,6 @@ START_TEST(shield_keys)
 	ck_assert_int_eq(c->shield_min_sample, 1);
 	ck_assert_int_eq(c->shield_cooldown, 1);
 	ck_assert_int_eq(c->shield_grace, 0);
-	ck_assert_int_eq(c->shield_range_digits, 15);
 	ck_assert_int_eq(c->shield_max_ranges, 16);
 	ck_assert_int_eq(c->keys[0].ncountry, 1);
 	ck_assert_str_eq(c->keys[0].countries[0], "GB");
@@ -422,10 +426,9 @@ START_TEST(shield_keys)
 	    "t.conf:7: [shield] cooldown: 2592001 is out of range 1..2592000");
 	expect_one("[shield]\ngrace = -1\n",
 	    "t.conf:7: [shield] grace: -1 is out of range 0..86400");
-	expect_one("[shield]\nrange_digits = 3\n",
-	    "t.conf:7: [shield] range_digits: 3 is out of range 4..15");
-	expect_one("[shield]\nrange_digits = 16\n",
-	    "t.conf:7: [shield] range_digits: 16 is out of range 4..15");
+	/* A range is [limits]'s, for the shield too. */
+	expect_one("[shield]\nrange_digits = 8\n",
+	    "t.conf:7: [shield] range_digits:");
 	expect_one("[shield]\nmax_ranges = 15\n",
 	    "t.conf:7: [shield] max_ranges: 15 is out of range 16..10000000");
 	expect_one("[shield]\nmin_sample = many\n",
@@ -977,6 +980,149 @@ START_TEST(key_role)
 }
 END_TEST
 
+/* [limits]: SPEC's defaults; every key inherits what it does not set. */
+START_TEST(limits_defaults)
+{
+	struct conf *c = load_ok(BASE);
+	const struct conf_limits *l = &c->limits;
+
+	ck_assert_int_eq(l->resend_interval, 30);
+	ck_assert_int_eq(l->sends_per_phone.n, 5);
+	ck_assert_int_eq(l->sends_per_phone.period, 600);
+	ck_assert_int_eq(l->sends_per_key.n, 0);
+	ck_assert_int_eq(l->sends_per_ip.n, 10);
+	ck_assert_int_eq(l->sends_per_ip.period, 3600);
+	ck_assert_int_eq(l->sends_per_range.n, 200);
+	ck_assert_int_eq(l->sends_per_range.period, 3600);
+	ck_assert_int_eq(l->range_digits, 8);
+	ck_assert_int_eq(l->failed_checks_per_phone.n, 20);
+	ck_assert_int_eq(l->failed_checks_per_phone.period, 86400);
+	ck_assert_int_eq(memcmp(&c->keys[0].limits, l, sizeof(*l)), 0);
+	conf_free(c);
+}
+END_TEST
+
+/* Values of every form, [limits] and a key's own; a key's empty value
+ * or a key left out inherits; 0 (or 0/PERIOD) is off. */
+START_TEST(limits_overridden)
+{
+	struct conf *c = load_ok(
+	    "[limits]\nresend_interval = 0\nsends_per_phone = 3/30s\n"
+	    "sends_per_key = 100000/1d\nsends_per_ip = 0/1h\n"
+	    "sends_per_range = 1/30d\nrange_digits = 15\n"
+	    "failed_checks_per_phone = 100/2h\n"
+	    "[smsc a]\nhost = 127.0.0.1\nsystem_id = a\n"
+	    "[key k]\ntoken = 0123456789abcdef0123\nsends_per_phone = 0\n"
+	    "resend_interval = 60\nrange_digits = 1\nsends_per_key =\n"
+	    "failed_checks_per_phone = 1/1m\n"
+	    "[key j]\ntoken = 0123456789abcdef0124\n");
+	const struct conf_limits *l = &c->limits, *k = &c->keys[0].limits;
+
+	ck_assert_int_eq(l->resend_interval, 0);
+	ck_assert_int_eq(l->sends_per_phone.n, 3);
+	ck_assert_int_eq(l->sends_per_phone.period, 30);
+	ck_assert_int_eq(l->sends_per_key.n, 100000);
+	ck_assert_int_eq(l->sends_per_key.period, 86400);
+	ck_assert_int_eq(l->sends_per_ip.n, 0);
+	ck_assert_int_eq(l->sends_per_range.n, 1);
+	ck_assert_int_eq(l->sends_per_range.period, 30 * 86400);
+	ck_assert_int_eq(l->range_digits, 15);
+	ck_assert_int_eq(l->failed_checks_per_phone.n, 100);
+	ck_assert_int_eq(l->failed_checks_per_phone.period, 7200);
+	/* [key k]: its own, and [limits]' for the rest */
+	ck_assert_int_eq(k->sends_per_phone.n, 0);
+	ck_assert_int_eq(k->resend_interval, 60);
+	ck_assert_int_eq(k->range_digits, 1);
+	ck_assert_int_eq(k->sends_per_key.n, 100000);
+	ck_assert_int_eq(k->failed_checks_per_phone.n, 1);
+	ck_assert_int_eq(k->failed_checks_per_phone.period, 60);
+	ck_assert_int_eq(k->sends_per_range.n, 1);
+	/* [key j]: all [limits]' */
+	ck_assert_int_eq(memcmp(&c->keys[1].limits, l, sizeof(*l)), 0);
+	conf_free(c);
+}
+END_TEST
+
+/* Each mistake in N/PERIOD and the other keys, with file, line, section
+ * and key; in [key] sections too. */
+START_TEST(limits_bad_values)
+{
+	static const struct {
+		const char *fragment, *want;
+	} cases[] = {
+		{ "[limits]\nsends_per_phone = 5\n",
+		    "t.conf:7: [limits] sends_per_phone: '5' is not N/PERIOD "
+		    "(e.g. 5/10m: at most 5 in any 10 minutes; PERIOD is a "
+		    "number with s, m, h or d) or 0 (off)\n" },
+		{ "[limits]\nsends_per_phone = 5/10x\n",
+		    "t.conf:7: [limits] sends_per_phone: '5/10x': PERIOD must "
+		    "be a number with s, m, h or d (e.g. 30s, 10m, 1h, 1d)\n" },
+		{ "[limits]\nsends_per_ip = 5/\n",
+		    "t.conf:7: [limits] sends_per_ip: '5/': PERIOD must be" },
+		{ "[limits]\nsends_per_ip = 5/m\n",
+		    "t.conf:7: [limits] sends_per_ip: '5/m': PERIOD must be" },
+		{ "[limits]\nsends_per_ip = 5/-1h\n",
+		    "t.conf:7: [limits] sends_per_ip: '5/-1h': PERIOD must be" },
+		{ "[limits]\nsends_per_key = many/1h\n",
+		    "t.conf:7: [limits] sends_per_key: 'many/1h': N must be a "
+		    "whole number (N/PERIOD, e.g. 5/10m)\n" },
+		{ "[limits]\nsends_per_key = /1h\n",
+		    "t.conf:7: [limits] sends_per_key: '/1h': N must be" },
+		{ "[limits]\nsends_per_phone = 1000001/1h\n",
+		    "t.conf:7: [limits] sends_per_phone: '1000001/1h': N is out "
+		    "of range 1..1000000 (or 0: off)\n" },
+		{ "[limits]\nsends_per_phone = -1/1h\n",
+		    "t.conf:7: [limits] sends_per_phone: '-1/1h': N is out of "
+		    "range 1..1000000" },
+		{ "[limits]\nsends_per_phone = 99999999999999999999/1h\n",
+		    "t.conf:7: [limits] sends_per_phone: "
+		    "'99999999999999999999/1h': N is out of range" },
+		{ "[limits]\nsends_per_range = 5/31d\n",
+		    "t.conf:7: [limits] sends_per_range: '5/31d': PERIOD is out "
+		    "of range 1s..30d\n" },
+		{ "[limits]\nsends_per_range = 5/0s\n",
+		    "t.conf:7: [limits] sends_per_range: '5/0s': PERIOD is out "
+		    "of range 1s..30d\n" },
+		{ "[limits]\nfailed_checks_per_phone = 5/99999999999d\n",
+		    "t.conf:7: [limits] failed_checks_per_phone: "
+		    "'5/99999999999d': PERIOD is out of range 1s..30d\n" },
+		{ "[limits]\nrange_digits = 0\n",
+		    "t.conf:7: [limits] range_digits: 0 is out of range "
+		    "1..15\n" },
+		{ "[limits]\nrange_digits = 16\n",
+		    "t.conf:7: [limits] range_digits: 16 is out of range "
+		    "1..15\n" },
+		{ "[limits]\nresend_interval = 86401\n",
+		    "t.conf:7: [limits] resend_interval: 86401 is out of range "
+		    "0..86400\n" },
+		{ "[limits]\nresend_interval = 30s\n",
+		    "t.conf:7: [limits] resend_interval: '30s' is not an "
+		    "integer\n" },
+		{ "[limits]\nsends_per_phone = 5 / 10m\n",
+		    "t.conf:7: [limits] sends_per_phone: '5 / 10m': N must be" },
+		{ "[limits]\nsends_per_phones = 5/10m\n",
+		    "t.conf:7: [limits] unknown key 'sends_per_phones' (did you "
+		    "mean 'sends_per_phone'?)\n" },
+		{ "[limits]\n[limits]\n",
+		    "t.conf:7: [limits] duplicate section (first at line 6)\n" },
+		{ "[limits NAME]\n",
+		    "t.conf:6: section [limits] takes no name" },
+		/* in a [key]: BASE ends inside [key k] */
+		{ "sends_per_ip = 1/1y\n",
+		    "t.conf:6: [key k] sends_per_ip: '1/1y': PERIOD must be" },
+		{ "range_digits = 20\n",
+		    "t.conf:6: [key k] range_digits: 20 is out of range "
+		    "1..15\n" },
+		{ "failed_checks_per_phone = 0.5/1h\n",
+		    "t.conf:6: [key k] failed_checks_per_phone: '0.5/1h': N "
+		    "must be a whole number" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_one(cases[i].fragment, cases[i].want);
+}
+END_TEST
+
 START_TEST(unreadable_file)
 {
 	char *errors = NULL;
@@ -1020,6 +1166,8 @@ conf_suite(void)
 	tcase_add_test(tc, key_country);
 	tcase_add_test(tc, key_role);
 	tcase_add_test(tc, routes_resolve_smscs_written_later);
+	tcase_add_test(tc, limits_defaults);
+	tcase_add_test(tc, limits_overridden);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("values");
@@ -1030,6 +1178,7 @@ conf_suite(void)
 	tcase_add_test(tc, refuse_types);
 	tcase_add_test(tc, bad_token_not_echoed);
 	tcase_add_test(tc, bad_value_of_each_type);
+	tcase_add_test(tc, limits_bad_values);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("structure");

@@ -252,6 +252,8 @@ START_TEST(new_send_cancels_pending)
 	json_t *j;
 	int status;
 
+	/* Two sends at once to one number: no resend_interval here. */
+	snprintf(H.key_extra, sizeof(H.key_extra), "resend_interval = 0\n");
 	h_start_all(&H);
 	json_decref(h_send_code(&H, PHONE, id1, sizeof(id1), 201));
 	h_read_code(H.handset, PHONE, 1, code1, sizeof(code1));
@@ -521,7 +523,8 @@ END_TEST
 
 /* One request, Connection: close, with the whole answer (status line and
  * headers too) into out; its status, or -1.  h_http() keeps the body
- * only, and these tests read a header. */
+ * only, and these tests read a header.  body (JSON), when not NULL, goes
+ * with it. */
 static int
 http_raw_body(const char *method, const char *path, const char *token,
     const char *body, char *out, size_t size)
@@ -653,6 +656,7 @@ START_TEST(send_after_lock)
 	int status;
 
 	H.max_checks = 3;
+	snprintf(H.key_extra, sizeof(H.key_extra), "resend_interval = 0\n");
 	h_start_two(&H, "[route all]\nprefix = +\nsmsc = a b\n");
 	j = h_send_code(&H, PHONE, id1, sizeof(id1), 201);
 	ck_assert_str_eq(h_jstr(j, "smsc"), "a");
@@ -751,6 +755,8 @@ START_TEST(full_store_answers_503)
 	/* A 1 MiB map and no SMSC: every send is stored queued with its sealed
 	 * text, so the map fills after some hundreds. */
 	snprintf(H.map_size, sizeof(H.map_size), "1M");
+	/* Thousands of sends to a few ranges: no range limit here. */
+	snprintf(H.key_extra, sizeof(H.key_extra), "sends_per_range = 0\n");
 	ck_assert_msg(h_daemon_start(&H, 0) == 0, "smsverifyd did not "
 	    "start (see %s)", H.daemon_log);
 	for (int i = 0; i < 5000; i++) {
@@ -1466,6 +1472,222 @@ START_TEST(shield_trips_and_reopens)
 }
 END_TEST
 
+/* ---- limits ------------------------------------------------------------ */
+
+#define ADMIN_TOKEN "admin-token-0123456789abcdef"
+#define ADMIN_KEY "[key ops]\ntoken = " ADMIN_TOKEN "\nrole = admin\n"
+
+/* The JSON body of a raw answer (after its blank line), parsed. */
+static json_t *
+raw_json(const char *resp)
+{
+	const char *b = strstr(resp, "\r\n\r\n");
+
+	return b != NULL ? json_loads(b + 4, 0, NULL) : NULL;
+}
+
+/* A send limit refused: 429 with Retry-After, and the error names the
+ * limit and retry_after (the header's value); nothing reaches the SMSC,
+ * no verification is made. */
+START_TEST(limits_429)
+{
+	char resp[4096], ra[16], body[128];
+	json_t *j, *e;
+	int st;
+
+	snprintf(H.key_extra, sizeof(H.key_extra),
+	    "resend_interval = 0\nsends_per_phone = 2/1h\n");
+	h_start_all(&H);
+	json_decref(h_send_code(&H, PHONE, NULL, 0, 201));
+	json_decref(h_send_code(&H, PHONE, NULL, 0, 201));
+	h_read_code(H.handset, PHONE, 2, body, sizeof(body));
+	snprintf(body, sizeof(body), "{\"phone\": \"%s\"}", PHONE);
+	st = http_raw_body("POST", "/v1/verifications", H_TOKEN, body, resp,
+	    sizeof(resp));
+	ck_assert_msg(st == 429, "answered %d:\n%s", st, resp);
+	h_header_of(resp, "Retry-After", ra, sizeof(ra));
+	ck_assert_msg(atoi(ra) > 3500 && atoi(ra) <= 3660, "Retry-After "
+	    "\"%s\"", ra);
+	j = raw_json(resp);
+	ck_assert_ptr_nonnull(j);
+	e = json_object_get(j, "error");
+	ck_assert_str_eq(h_jstr(e, "code"), "rate_limited");
+	ck_assert_str_eq(h_jstr(e, "limit"), "sends_per_phone");
+	ck_assert_int_eq(json_integer_value(json_object_get(e,
+	    "retry_after")), atoi(ra));
+	ck_assert(strlen(h_jstr(e, "message")) > 0);
+	json_decref(j);
+	/* nothing more reached the handset */
+	h_nap_ms(300);
+	ck_assert_int_eq(h_count_sms(&H, PHONE), 2);
+}
+END_TEST
+
+/* client_ip: an address (IPv4 or IPv6) or refused 422 invalid_field; it
+ * feeds sends_per_ip. */
+START_TEST(limits_client_ip)
+{
+	static const char *bad[] = {
+		"{\"phone\": \"+14155550101\", \"client_ip\": \"1.2.3\"}",
+		"{\"phone\": \"+14155550101\", \"client_ip\": \"::g\"}",
+		"{\"phone\": \"+14155550101\", \"client_ip\": \"\"}",
+		"{\"phone\": \"+14155550101\", \"client_ip\": "
+		    "\"example.com\"}",
+		"{\"phone\": \"+14155550101\", \"client_ip\": 16909060}",
+	};
+	json_t *j, *e;
+	int st;
+
+	snprintf(H.key_extra, sizeof(H.key_extra), "sends_per_ip = 2/1h\n");
+	h_start_all(&H);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		j = h_json(&H, "POST", "/v1/verifications", bad[i], &st);
+		e = json_object_get(j, "error");
+		ck_assert_msg(st == 422, "%s: %d", bad[i], st);
+		ck_assert_str_eq(h_jstr(e, "code"), "invalid_field");
+		ck_assert_str_eq(h_jstr(e, "field"), "client_ip");
+		json_decref(j);
+	}
+	json_decref(h_send(&H, "{\"phone\": \"+14155550101\", "
+	    "\"client_ip\": \"2001:db8::1\"}", NULL, 0, 201));
+	json_decref(h_send(&H, "{\"phone\": \"+14155550102\", "
+	    "\"client_ip\": \"2001:db8:0:0:ffff::2\"}", NULL, 0, 201));
+	j = h_send(&H, "{\"phone\": \"+14155550103\", "
+	    "\"client_ip\": \"2001:db8::3\"}", NULL, 0, 429);
+	ck_assert_str_eq(h_jstr(json_object_get(j, "error"), "limit"),
+	    "sends_per_ip");
+	json_decref(j);
+	json_decref(h_send(&H, "{\"phone\": \"+14155550103\", "
+	    "\"client_ip\": \"192.0.2.1\"}", NULL, 0, 201));
+}
+END_TEST
+
+/* GET /v1/limits: admin keys only (403 forbidden to a client key, 401
+ * without one); the counters of a number for a key. */
+START_TEST(limits_endpoint)
+{
+	char out[4096];
+	json_t *j, *rows, *r;
+	int st;
+
+	snprintf(H.key_extra, sizeof(H.key_extra), "resend_interval = 0\n");
+	snprintf(H.extra_conf, sizeof(H.extra_conf), ADMIN_KEY);
+	h_start_all(&H);
+	json_decref(h_send_code(&H, PHONE, NULL, 0, 201));
+	json_decref(h_send_code(&H, PHONE, NULL, 0, 201));
+
+	st = h_http(&H, "GET", "/v1/limits?phone=%2B14155550123", NULL,
+	    H_TOKEN, NULL, out, sizeof(out));
+	ck_assert_int_eq(st, 403);
+	ck_assert_ptr_nonnull(strstr(out, "\"forbidden\""));
+	st = h_http(&H, "GET", "/v1/limits?phone=%2B14155550123", NULL,
+	    NULL, NULL, out, sizeof(out));
+	ck_assert_int_eq(st, 401);
+	st = h_http(&H, "GET", "/v1/limits", NULL, ADMIN_TOKEN, NULL, out,
+	    sizeof(out));
+	ck_assert_int_eq(st, 422);
+	ck_assert_ptr_nonnull(strstr(out, "\"missing_field\""));
+	st = h_http(&H, "GET", "/v1/limits?phone=12", NULL, ADMIN_TOKEN, NULL,
+	    out, sizeof(out));
+	ck_assert_int_eq(st, 422);
+	ck_assert_ptr_nonnull(strstr(out, "\"invalid_phone\""));
+	st = h_http(&H, "GET", "/v1/limits?phone=%2B14155550123&key=nosuch",
+	    NULL, ADMIN_TOKEN, NULL, out, sizeof(out));
+	ck_assert_int_eq(st, 422);
+	st = h_http(&H, "GET", "/v1/limits?phone=%2B14155550123&client_ip=x",
+	    NULL, ADMIN_TOKEN, NULL, out, sizeof(out));
+	ck_assert_int_eq(st, 422);
+
+	/* the test key's counters; a '+' left unencoded reads as one */
+	st = h_http(&H, "GET", "/v1/limits?phone=+14155550123&key=test"
+	    "&client_ip=192.0.2.9", NULL, ADMIN_TOKEN, NULL, out, sizeof(out));
+	ck_assert_msg(st == 200, "%d %s", st, out);
+	j = json_loads(out, 0, NULL);
+	ck_assert_str_eq(h_jstr(j, "phone"), PHONE);
+	ck_assert_str_eq(h_jstr(j, "key"), "test");
+	rows = json_object_get(j, "limits");
+	ck_assert_int_eq(json_array_size(rows), 4);   /* resend off */
+	r = json_array_get(rows, 0);
+	ck_assert_str_eq(h_jstr(r, "limit"), "sends_per_phone");
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "count")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "max")), 5);
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "window")),
+	    600);
+	ck_assert_ptr_null(json_object_get(r, "retry_after"));
+	r = json_array_get(rows, 1);
+	ck_assert_str_eq(h_jstr(r, "limit"), "sends_per_ip");
+	ck_assert_str_eq(h_jstr(r, "client_ip"), "192.0.2.9");
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "count")), 0);
+	r = json_array_get(rows, 2);
+	ck_assert_str_eq(h_jstr(r, "limit"), "sends_per_range");
+	ck_assert_str_eq(h_jstr(r, "range"), "+14155550");
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "count")), 2);
+	r = json_array_get(rows, 3);
+	ck_assert_str_eq(h_jstr(r, "limit"), "failed_checks_per_phone");
+	json_decref(j);
+	/* the admin key's own: nothing sent, resend_interval on */
+	st = h_http(&H, "GET", "/v1/limits?phone=%2B14155550123", NULL,
+	    ADMIN_TOKEN, NULL, out, sizeof(out));
+	ck_assert_int_eq(st, 200);
+	j = json_loads(out, 0, NULL);
+	rows = json_object_get(j, "limits");
+	ck_assert_str_eq(h_jstr(j, "key"), "ops");
+	ck_assert_int_eq(json_array_size(rows), 4);   /* no client_ip */
+	r = json_array_get(rows, 0);
+	ck_assert_str_eq(h_jstr(r, "limit"), "resend_interval");
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "count")), 0);
+	r = json_array_get(rows, 2);
+	ck_assert_str_eq(h_jstr(r, "limit"), "sends_per_range");
+	ck_assert_int_eq(json_integer_value(json_object_get(r, "count")), 2);
+	json_decref(j);
+}
+END_TEST
+
+/* The counters are durable: after kill -9 and a restart a send past the
+ * limit is still refused, and so is a check past failed_checks_per_phone
+ * (the right code too). */
+START_TEST(limits_survive_kill)
+{
+	char id[64], code[16], wrong[16], out[1024];
+	json_t *j;
+	int st;
+
+	H.max_checks = 5;
+	snprintf(H.key_extra, sizeof(H.key_extra),
+	    "sends_per_phone = 1/1h\nfailed_checks_per_phone = 2/1h\n");
+	h_start_all(&H);
+	json_decref(h_send_code(&H, PHONE, id, sizeof(id), 201));
+	h_read_code(H.handset, PHONE, 1, code, sizeof(code));
+	snprintf(wrong, sizeof(wrong), "%s", code);
+	wrong[0] = wrong[0] == '9' ? '0' : (char)(wrong[0] + 1);
+	for (int i = 0; i < 2; i++) {
+		j = h_check(&H, id, wrong, &st);
+		ck_assert_int_eq(st, 200);
+		json_decref(j);
+	}
+	h_daemon_stop(&H, SIGKILL);
+	ck_assert_msg(h_daemon_start(&H, 1) == 0, "smsverifyd did not come "
+	    "back (see %s)", H.daemon_log);
+	j = h_send_code(&H, PHONE, NULL, 0, 429);
+	ck_assert_str_eq(h_jstr(json_object_get(j, "error"), "limit"),
+	    "sends_per_phone");
+	json_decref(j);
+	j = h_check(&H, id, code, &st);
+	ck_assert_int_eq(st, 200);
+	ck_assert(json_is_false(json_object_get(j, "valid")));
+	ck_assert_str_eq(h_jstr(j, "status"), "max_attempts_reached");
+	ck_assert_int_eq(json_integer_value(json_object_get(j,
+	    "attempts_left")), 0);
+	json_decref(j);
+	/* by number too */
+	snprintf(out, sizeof(out), "{\"phone\": \"%s\", \"code\": \"%s\"}",
+	    PHONE, code);
+	j = h_json(&H, "POST", "/v1/verifications/check", out, &st);
+	ck_assert_str_eq(h_jstr(j, "status"), "max_attempts_reached");
+	json_decref(j);
+}
+END_TEST
+
 static Suite *
 e2e_suite(void)
 {
@@ -1498,6 +1720,10 @@ e2e_suite(void)
 		{ "webhooks_https_untrusted", webhooks_https_untrusted, 1 },
 		{ "shield_refusals", shield_refusals, 1 },
 		{ "shield_trips_and_reopens", shield_trips_and_reopens, 1 },
+		{ "limits_429", limits_429, 1 },
+		{ "limits_client_ip", limits_client_ip, 1 },
+		{ "limits_endpoint", limits_endpoint, 1 },
+		{ "limits_survive_kill", limits_survive_kill, 1 },
 	};
 
 	h_add_tests(s, tests, sizeof(tests) / sizeof(tests[0]), setup,

@@ -247,6 +247,19 @@ get(int n, struct verif *v)
 }
 
 static int
+status_of_id(const char *id)
+{
+	struct verif v;
+	int s;
+
+	memset(&v, 0, sizeof(v));
+	ck_assert_int_eq(store_verif_get(st, id, &v), STORE_OK);
+	s = v.status;
+	verif_clear(&v);
+	return s;
+}
+
+static int
 status_of(int n)
 {
 	struct verif v;
@@ -617,6 +630,8 @@ struct send_seen {
 	char fs_country[4];       /* the flow's fs->country, range, retry */
 	char fs_range[SHIELD_RANGE_MAX];
 	int fs_retry_after;
+	char limit[32];           /* with FLOW_RATE_LIMITED */
+	int retry_after;
 };
 
 static void
@@ -626,6 +641,9 @@ on_send(struct flow_send *fs, const struct verif *v)
 
 	s->n++;
 	s->err = fs->err;
+	if (fs->limit != NULL)
+		util_strlcpy(s->limit, fs->limit, sizeof(s->limit));
+	s->retry_after = fs->retry_after;
 	s->has_v = v != NULL;
 	util_strlcpy(s->fs_country, fs->country, sizeof(s->fs_country));
 	util_strlcpy(s->fs_range, fs->range, sizeof(s->fs_range));
@@ -904,6 +922,7 @@ END_TEST
 	"grace = 20\n" \
 	"min_sample = 50\n" \
 	"cooldown = 86400\n" \
+	"[limits]\n" \
 	"range_digits = 8\n"
 
 #define BOT_A "+44740012"     /* the bot's two ranges */
@@ -1029,7 +1048,7 @@ START_TEST(reload_keeps_trips)
 	snprintf(text, sizeof(text), "%s", SHIELD_CONF);
 	*strstr(text, "GB US IE") = '\0';
 	snprintf(text + strlen(text), sizeof(text) - strlen(text),
-	    "GB US IE FR\nrange_digits = 6\n[route fr]\nprefix = +33\n"
+	    "GB US IE FR\n[limits]\nrange_digits = 6\n[route fr]\nprefix = +33\n"
 	    "smsc = a\n");
 	c2 = conf_load_string(text, "t2.conf", &err);
 	ck_assert_msg(c2 != NULL, "%s", err ? err : "");
@@ -1240,6 +1259,427 @@ START_TEST(cooldown_reopens)
 }
 END_TEST
 
+/* ---- limits ---------------------------------------------------------- */
+
+/* Reload with CONF_TEXT, then other (lines of [key other], the last
+ * section) and a [limits] section of limits, as a SIGHUP would: keys,
+ * health figures, dispatcher and flow move to the new configuration. */
+static void
+use_limits(const char *limits, const char *other)
+{
+	struct carrier *cs[2] = { &fa, &fb };
+	char text[4096], *err = NULL;
+	struct conf *c;
+	struct score *sc;
+
+	snprintf(text, sizeof(text), CONF_TEXT "%s[limits]\n%s", other,
+	    limits);
+	c = conf_load_string(text, "t.conf", &err);
+	ck_assert_msg(c != NULL, "conf: %s", err ? err : "?");
+	sc = score_new(c);
+	keys_set(keys, c);
+	dispatch_reconf(d, c, cs, 2, sc);
+	flow_reconf(f, c, sc);
+	score_free(score);
+	conf_free(conf);
+	conf = c;
+	score = sc;
+}
+
+/* A send by key to phone (from ip, or NULL) with every SMSC down, and
+ * the caller's code CODE: its outcome into s.  A send let through is
+ * answered queued and dropped from the dispatcher (it stays pending in
+ * the store). */
+static void
+send_by(int key, const char *phone, const char *ip, struct send_seen *s)
+{
+	struct flow_send *fs = flow_send_new(f, key, "v1", on_send, s);
+
+	memset(s, 0, sizeof(*s));
+	fa.up = fb.up = 0;
+	fs->phone = phone;
+	fs->region = NULL;
+	fs->client_ip = ip;
+	strcpy(fs->code, CODE);
+	fs->has_code = 1;
+	flow_send(fs);
+	RUN_UNTIL(s->n == 1);
+	if (s->err == FLOW_OK)
+		dispatch_drop(d, s->v.id);
+}
+
+/* send_by() that must be let through. */
+static void
+send_ok(int key, const char *phone, const char *ip)
+{
+	struct send_seen s;
+
+	send_by(key, phone, ip, &s);
+	ck_assert_msg(s.err == FLOW_OK, "send to %s refused (%d)", phone,
+	    s.err);
+}
+
+/* send_by() that limit must refuse for retry_after seconds: nothing is
+ * stored or sent. */
+static void
+send_limited(int key, const char *phone, const char *ip, const char *limit,
+    int retry_after)
+{
+	struct flow_stats before, after;
+	struct send_seen s;
+
+	flow_stats(f, &before);
+	send_by(key, phone, ip, &s);
+	ck_assert_msg(s.err == FLOW_RATE_LIMITED, "send to %s not refused "
+	    "(%d)", phone, s.err);
+	ck_assert_int_eq(s.has_v, 0);
+	ck_assert_str_eq(s.limit, limit);
+	ck_assert_int_eq(s.retry_after, retry_after);
+	flow_stats(f, &after);
+	ck_assert_uint_eq(after.sends, before.sends);
+	ck_assert_uint_eq(after.sends_limited, before.sends_limited + 1);
+	ck_assert_int_eq(fa.nsub + fb.nsub, 0);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+}
+
+#define NO_LIMITS "resend_interval = 0\nsends_per_phone = 0\n" \
+	"sends_per_ip = 0\nsends_per_range = 0\nfailed_checks_per_phone = 0\n"
+
+/* resend_interval: the second send within it is refused (Retry-After to
+ * the second), the one at its end goes; the pending verification is
+ * left as it was. */
+START_TEST(limit_resend_interval)
+{
+	char id[32];
+	struct send_seen s;
+
+	send_by(0, PHONE, NULL, &s);
+	ck_assert_int_eq(s.err, FLOW_OK);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	util_clock_set(T0 + 1);
+	send_limited(0, PHONE, NULL, "resend_interval", 29);
+	util_clock_set(T0 + 29);
+	send_limited(0, PHONE, NULL, "resend_interval", 1);
+	ck_assert_int_eq(store_pending_get(st, "k", PHONE, id, sizeof(id)),
+	    STORE_OK);
+	ck_assert_str_eq(id, s.v.id);
+	/* another key, another number: their own counters */
+	send_ok(1, PHONE, NULL);
+	send_ok(0, "+447911123457", NULL);
+	util_clock_set(T0 + 30);
+	send_ok(0, PHONE, NULL);
+}
+END_TEST
+
+/* sends_per_phone 3/10m: the fourth within ten minutes is refused until
+ * the first leaves the window (its slot of 10 s counts whole). */
+START_TEST(limit_sends_per_phone)
+{
+	use_limits("resend_interval = 0\nsends_per_phone = 3/10m\n", "");
+	send_ok(0, PHONE, NULL);
+	util_clock_set(T0 + 100);
+	send_ok(0, PHONE, NULL);
+	util_clock_set(T0 + 200);
+	send_ok(0, PHONE, NULL);
+	util_clock_set(T0 + 300);
+	/* the first (slot T0 .. T0+9) leaves at T0 + 609 */
+	send_limited(0, PHONE, NULL, "sends_per_phone", 309);
+	util_clock_set(T0 + 608);
+	send_limited(0, PHONE, NULL, "sends_per_phone", 1);
+	util_clock_set(T0 + 609);
+	send_ok(0, PHONE, NULL);
+	util_clock_set(T0 + 610);
+	send_limited(0, PHONE, NULL, "sends_per_phone", 99);
+	/* the other key's count is its own */
+	send_ok(1, PHONE, NULL);
+}
+END_TEST
+
+/* sends_per_key 2/1h, any numbers; the other key is not counted. */
+START_TEST(limit_sends_per_key)
+{
+	use_limits(NO_LIMITS "sends_per_key = 2/1h\n",
+	    "sends_per_key = 0\n");
+	send_ok(0, "+447911123456", NULL);
+	util_clock_set(T0 + 10);
+	send_ok(0, "+447911123457", NULL);
+	/* slots of 60 s: the first leaves at T0 + 59 + 3600 */
+	send_limited(0, "+447911123458", NULL, "sends_per_key", 3649);
+	for (int i = 0; i < 5; i++)
+		send_ok(1, "+447911123458", NULL);
+	/* both were in the slot T0 .. T0+59: both leave at T0 + 3659 */
+	util_clock_set(T0 + 3658);
+	send_limited(0, "+447911123458", NULL, "sends_per_key", 1);
+	util_clock_set(T0 + 3659);
+	send_ok(0, "+447911123458", NULL);
+	send_ok(0, "+447911123459", NULL);
+	send_limited(0, "+447911123450", NULL, "sends_per_key", 3600);
+}
+END_TEST
+
+/* sends_per_ip 2/1h by client_ip: an IPv6 /64 counts as one address, a
+ * send without client_ip is not counted, another address has its own. */
+START_TEST(limit_sends_per_ip)
+{
+	use_limits("resend_interval = 0\nsends_per_phone = 0\n"
+	    "sends_per_range = 0\nsends_per_ip = 2/1h\n", "");
+	send_ok(0, "+447911123450", "192.0.2.1");
+	send_ok(0, "+447911123451", "192.0.2.1");
+	send_limited(0, "+447911123452", "192.0.2.1", "sends_per_ip", 3659);
+	send_ok(0, "+447911123452", "192.0.2.2");
+	send_ok(0, "+447911123453", NULL);
+	send_ok(0, "+447911123454", "::ffff:192.0.2.2");
+	send_limited(0, "+447911123455", "192.0.2.2", "sends_per_ip", 3659);
+	send_ok(0, "+447911123455", "2001:db8:1:2::1");
+	send_ok(0, "+447911123456", "2001:db8:1:2:ffff::9");
+	send_limited(0, "+447911123457", "2001:db8:1:2::abcd",
+	    "sends_per_ip", 3659);
+	send_ok(0, "+447911123457", "2001:db8:1:3::1");
+	send_ok(1, "+447911123458", "192.0.2.1");      /* another key */
+}
+END_TEST
+
+/* sends_per_range 3/1h over 8 digits, shared by the keys: the other
+ * key's sends count toward it (even with the limit off for itself),
+ * another range is free. */
+START_TEST(limit_sends_per_range)
+{
+	use_limits("resend_interval = 0\nsends_per_phone = 0\n"
+	    "sends_per_range = 3/1h\nrange_digits = 8\n",
+	    "sends_per_range = 0\n");
+	send_ok(0, "+447911123456", NULL);
+	send_ok(1, "+447911123457", NULL);
+	send_ok(1, "+447911123458", NULL);
+	send_limited(0, "+447911123459", NULL, "sends_per_range", 3659);
+	send_ok(1, "+447911123459", NULL);      /* off for "other" */
+	send_ok(0, "+447911133456", NULL);      /* 44791113: another */
+	util_clock_set(T0 + 3659);
+	send_ok(0, "+447911123450", NULL);
+}
+END_TEST
+
+/* Keys with ranges of their own (digits and period): every send counts
+ * in each key's range counter, each key is judged by its own. */
+START_TEST(limit_ranges_per_key)
+{
+	use_limits("resend_interval = 0\nsends_per_phone = 0\n"
+	    "sends_per_range = 2/1h\nrange_digits = 8\n",
+	    "sends_per_range = 3/10m\nrange_digits = 6\n");
+	send_ok(0, "+447911123456", NULL);      /* 44791112 and 447911 */
+	send_ok(1, "+447911123457", NULL);
+	send_limited(0, "+447911123458", NULL, "sends_per_range", 3659);
+	send_ok(1, "+447911133456", NULL);      /* 447911: the third */
+	send_limited(1, "+447911133457", NULL, "sends_per_range", 609);
+	send_ok(0, "+447911133457", NULL);      /* 44791113: k's is free */
+}
+END_TEST
+
+/* Several limits at once: the one that refuses longest is named. */
+START_TEST(limit_longest_named)
+{
+	use_limits("resend_interval = 60\nsends_per_phone = 1/1h\n", "");
+	send_ok(0, PHONE, NULL);
+	util_clock_set(T0 + 10);
+	send_limited(0, PHONE, NULL, "sends_per_phone", 3649);
+}
+END_TEST
+
+/* Two sends at once, answered from one commit: the second is judged
+ * with the first counted. */
+START_TEST(limit_race_in_one_batch)
+{
+	struct send_seen s1, s2;
+	struct flow_send *fs;
+
+	use_limits(NO_LIMITS "sends_per_key = 1/1h\n", "");
+	fa.up = fb.up = 0;
+	fs = new_send(&s1, "+447911123456");
+	flow_send(fs);
+	fs = new_send(&s2, "+447911123457");
+	flow_send(fs);
+	RUN_UNTIL(s1.n == 1 && s2.n == 1);
+	ck_assert_msg((s1.err == FLOW_OK) != (s2.err == FLOW_OK),
+	    "one of two sends must go: %d %d", s1.err, s2.err);
+	ck_assert_int_eq(s1.err == FLOW_OK ? s2.err : s1.err,
+	    FLOW_RATE_LIMITED);
+	dispatch_drop(d, s1.err == FLOW_OK ? s1.v.id : s2.v.id);
+	/* and so it stays after the commit */
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	send_limited(0, "+447911123458", NULL, "sends_per_key", 3659);
+}
+END_TEST
+
+/* What GET /v1/limits shows: each limit that is on, its count, bound,
+ * window, and retry_after when it refuses. */
+START_TEST(limit_view)
+{
+	struct flow_limit rows[FLOW_LIMITS_MAX];
+	int n;
+
+	use_limits("sends_per_key = 10/1d\n", "");
+	send_ok(0, PHONE, "2001:db8::1");
+	util_clock_set(T0 + 5);
+	n = flow_limits(f, 0, PHONE, "2001:db8::2", rows);
+	ck_assert_int_eq(n, 6);
+	ck_assert_str_eq(rows[0].limit, "resend_interval");
+	ck_assert_uint_eq(rows[0].count, 1);
+	ck_assert_uint_eq(rows[0].max, 1);
+	ck_assert_int_eq(rows[0].window, 30);
+	ck_assert_int_eq(rows[0].retry_after, 25);
+	ck_assert_str_eq(rows[1].limit, "sends_per_phone");
+	ck_assert_uint_eq(rows[1].count, 1);
+	ck_assert_uint_eq(rows[1].max, 5);
+	ck_assert_int_eq(rows[1].window, 600);
+	ck_assert_int_eq(rows[1].retry_after, 0);
+	ck_assert_str_eq(rows[2].limit, "sends_per_ip");
+	ck_assert_str_eq(rows[2].subject, "2001:db8::/64");
+	ck_assert_uint_eq(rows[2].count, 1);
+	ck_assert_uint_eq(rows[2].max, 10);
+	ck_assert_str_eq(rows[3].limit, "sends_per_key");
+	ck_assert_uint_eq(rows[3].count, 1);
+	ck_assert_int_eq(rows[3].window, 86400);
+	ck_assert_str_eq(rows[4].limit, "sends_per_range");
+	ck_assert_str_eq(rows[4].subject, "+44791112");
+	ck_assert_uint_eq(rows[4].count, 1);
+	ck_assert_uint_eq(rows[4].max, 200);
+	ck_assert_str_eq(rows[5].limit, "failed_checks_per_phone");
+	ck_assert_uint_eq(rows[5].count, 0);
+	ck_assert_uint_eq(rows[5].max, 20);
+	/* without an address, no sends_per_ip; limits off are left out */
+	use_limits(NO_LIMITS, "");
+	ck_assert_int_eq(flow_limits(f, 0, PHONE, NULL, rows), 0);
+}
+END_TEST
+
+/* failed_checks_per_phone 4/1h with 3 attempts a verification: the
+ * number's wrong codes add up over its verifications (a new send buys no
+ * fresh guesses); past the bound every check answers
+ * max_attempts_reached, the right code too, by id and by number, until
+ * the window slides. */
+START_TEST(limit_failed_checks)
+{
+	struct send_seen s1, s2;
+	struct check_seen c;
+	struct verif v;
+
+	use_limits("resend_interval = 0\nfailed_checks_per_phone = 4/1h\n",
+	    "");
+	send_by(0, PHONE, NULL, &s1);
+	ck_assert_int_eq(s1.err, FLOW_OK);
+	for (int i = 0; i < 3; i++)
+		check(0, -1, "000000", &c);
+	ck_assert_int_eq(c.fc.result, VERIFY_LOCKED);
+	send_by(0, PHONE, NULL, &s2);
+	ck_assert_int_eq(s2.err, FLOW_OK);
+	memset(&c, 0, sizeof(c));
+	flow_check(f, 0, NULL, PHONE, "000000", on_check, &c);
+	store_flush(st);
+	/* the fourth wrong code: compared, and from now on locked */
+	ck_assert_int_eq(c.fc.result, VERIFY_LOCKED);
+	ck_assert_str_eq(c.fc.status, "max_attempts_reached");
+	ck_assert_int_eq(c.fc.attempts_left, 0);
+	/* the right code, by number and by id: refused, not compared */
+	check(0, -1, CODE, &c);
+	ck_assert_int_eq(c.fc.found, 1);
+	ck_assert_int_eq(c.fc.result, VERIFY_LOCKED);
+	ck_assert_str_eq(c.fc.status, "max_attempts_reached");
+	ck_assert_str_eq(c.fc.id, s2.v.id);
+	memset(&c, 0, sizeof(c));
+	flow_check(f, 0, s2.v.id, NULL, CODE, on_check, &c);
+	store_flush(st);
+	ck_assert_int_eq(c.fc.result, VERIFY_LOCKED);
+	memset(&v, 0, sizeof(v));
+	ck_assert_int_eq(store_verif_get(st, s2.v.id, &v), STORE_OK);
+	ck_assert_int_eq(v.status, VERIF_PENDING);
+	ck_assert_int_eq(v.checks, 1);
+	verif_clear(&v);
+	/* the other key, and another number, are not held */
+	check(1, -1, CODE, &c);
+	ck_assert_str_eq(c.fc.status, "not_found");
+	/* a new send changes nothing */
+	util_clock_set(T0 + 60);
+	send_by(0, PHONE, NULL, &s1);
+	ck_assert_int_eq(s1.err, FLOW_OK);
+	check(0, -1, CODE, &c);
+	ck_assert_str_eq(c.fc.status, "max_attempts_reached");
+	/* slots of 60 s: the first three wrong codes (at T0) leave at
+	 * T0 + 59 + 3600, and the number may try again */
+	util_clock_set(T0 + 3658);
+	check(0, -1, CODE, &c);
+	ck_assert_str_eq(c.fc.status, "max_attempts_reached");
+	util_clock_set(T0 + 3659);
+	send_by(0, PHONE, NULL, &s1);           /* the last one expired */
+	ck_assert_int_eq(s1.err, FLOW_OK);
+	check(0, -1, "000000", &c);
+	ck_assert_int_eq(c.fc.result, VERIFY_WRONG);
+	ck_assert_int_eq(c.fc.attempts_left, 2);
+	check(0, -1, CODE, &c);
+	ck_assert_int_eq(c.fc.result, VERIFY_APPROVED);
+}
+END_TEST
+
+/*
+ * Brute force: 10,000 wrong codes over 100 new sends to one number (the
+ * send limits off): at most failed_checks_per_phone of them are compared
+ * (the verifications' own counts add up to exactly that), the rest are
+ * refused unread, and the right code after the bound is refused too.
+ */
+START_TEST(limit_brute_force)
+{
+	enum { SENDS = 100, CHECKS = 10000 };
+	static char ids[SENDS][32];
+	struct check_seen *cs = calloc(CHECKS / SENDS, sizeof(*cs));
+	struct flow_stats fst;
+	struct send_seen s;
+	struct check_seen c;
+	int compared = 0, i, k;
+
+	ck_assert_ptr_nonnull(cs);
+	use_limits("resend_interval = 0\nsends_per_phone = 0\n"
+	    "sends_per_range = 0\nfailed_checks_per_phone = 20/1d\n", "");
+	for (i = 0; i < SENDS; i++) {
+		send_by(0, PHONE, NULL, &s);
+		ck_assert_int_eq(s.err, FLOW_OK);
+		util_strlcpy(ids[i], s.v.id, sizeof(ids[i]));
+		/* a round of checks staged together, answered by one
+		 * commit: each sees the counts of those before it */
+		for (k = 0; k < CHECKS / SENDS; k++)
+			flow_check(f, 0, NULL, PHONE, "000000", on_check,
+			    &cs[k]);
+		ck_assert_int_eq(store_flush(st), STORE_OK);
+		for (k = 0; k < CHECKS / SENDS; k++) {
+			ck_assert_int_eq(cs[k].n, 1);
+			ck_assert_int_ne(cs[k].fc.result, VERIFY_APPROVED);
+			cs[k].n = 0;
+		}
+	}
+	for (i = 0; i < SENDS; i++) {
+		struct verif v;
+
+		memset(&v, 0, sizeof(v));
+		ck_assert_int_eq(store_verif_get(st, ids[i], &v), STORE_OK);
+		compared += v.checks;
+		verif_clear(&v);
+	}
+	ck_assert_int_eq(compared, 20);
+	/* refused unread: all but the 20 compared and, before the bound,
+	 * the checks of six locked verifications (3 compared, 97 not) */
+	flow_stats(f, &fst);
+	ck_assert_uint_eq(fst.checks_limited, CHECKS - 20 - 6 *
+	    (CHECKS / SENDS - 3));
+	check(0, -1, CODE, &c);
+	ck_assert_int_eq(c.fc.result, VERIFY_LOCKED);
+	ck_assert_str_eq(c.fc.status, "max_attempts_reached");
+	ck_assert_str_eq(c.fc.id, ids[SENDS - 1]);
+	memset(&c, 0, sizeof(c));
+	flow_check(f, 0, ids[SENDS - 1], NULL, CODE, on_check, &c);
+	store_flush(st);
+	ck_assert_int_eq(c.fc.result, VERIFY_LOCKED);
+	ck_assert_int_eq(status_of_id(ids[SENDS - 1]), VERIF_PENDING);
+	free(cs);
+}
+END_TEST
+
 static Suite *
 flow_suite(void)
 {
@@ -1289,6 +1729,22 @@ flow_suite(void)
 	tcase_add_test(tc, cooldown_reopens);
 	tcase_add_test(tc, reload_keeps_trips);
 	tcase_add_test(tc, pumping_simulation);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limits");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, limit_resend_interval);
+	tcase_add_test(tc, limit_sends_per_phone);
+	tcase_add_test(tc, limit_sends_per_key);
+	tcase_add_test(tc, limit_sends_per_ip);
+	tcase_add_test(tc, limit_sends_per_range);
+	tcase_add_test(tc, limit_ranges_per_key);
+	tcase_add_test(tc, limit_longest_named);
+	tcase_add_test(tc, limit_race_in_one_batch);
+	tcase_add_test(tc, limit_view);
+	tcase_add_test(tc, limit_failed_checks);
+	tcase_add_test(tc, limit_brute_force);
 	suite_add_tcase(s, tc);
 	return s;
 }

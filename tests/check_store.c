@@ -978,6 +978,155 @@ START_TEST(test_flush_survives_exit)
 }
 END_TEST
 
+/* ---- the limits' counters ---------------------------------------------- */
+
+/* The value of counter name as a string ("" when missing); STORE_*. */
+static int
+limit_str(const char *name, char *out, size_t size)
+{
+	size_t len = 0;
+	int rc = store_limit_get(st, name, out, size - 1, &len);
+
+	out[rc == STORE_OK ? len : 0] = '\0';
+	return rc;
+}
+
+/* A put is read back at once (staged), again after the commit and after
+ * a reopen; the last put of a name wins; bad names and sizes are
+ * refused and fail the batch. */
+START_TEST(test_limit_counters)
+{
+	char buf[64], big[STORE_LIMIT_MAX + 1], name[STORE_LIMIT_NAME_MAX + 2];
+	struct store_stats ss;
+	size_t len;
+
+	ck_assert_int_eq(limit_str("P/k/+1", buf, sizeof(buf)),
+	    STORE_NOTFOUND);
+	ck_assert_int_eq(store_limit_put(st, "P/k/+1", "abc", 3, T0 + 10),
+	    STORE_OK);
+	ck_assert_int_eq(limit_str("P/k/+1", buf, sizeof(buf)), STORE_OK);
+	ck_assert_str_eq(buf, "abc");
+	ck_assert_int_eq(store_limit_put(st, "P/k/+1", "abcd", 4, T0 + 20),
+	    STORE_OK);
+	ck_assert_int_eq(store_limit_put(st, "K/k", "", 0, T0 + 20),
+	    STORE_OK);
+	ck_assert_int_eq(limit_str("P/k/+1", buf, sizeof(buf)), STORE_OK);
+	ck_assert_str_eq(buf, "abcd");
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(limit_str("P/k/+1", buf, sizeof(buf)), STORE_OK);
+	ck_assert_str_eq(buf, "abcd");
+	ck_assert_int_eq(limit_str("K/k", buf, sizeof(buf)), STORE_OK);
+	ck_assert_str_eq(buf, "");
+	/* too small a buffer */
+	ck_assert_int_eq(store_limit_get(st, "P/k/+1", buf, 3, &len),
+	    STORE_ERR);
+	reopen(BIG_MAP);
+	ck_assert_int_eq(limit_str("P/k/+1", buf, sizeof(buf)), STORE_OK);
+	ck_assert_str_eq(buf, "abcd");
+	store_stats(st, &ss);
+	ck_assert_uint_eq(ss.limits, 2);
+
+	/* refused: an empty name, a space, too long a name or value */
+	ck_assert_int_eq(limit_str("", buf, sizeof(buf)), STORE_ERR);
+	ck_assert_int_eq(store_limit_put(st, "a b", "x", 1, T0), STORE_ERR);
+	ck_assert_int_eq(store_flush(st), STORE_ERR);
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	ck_assert_int_eq(store_limit_put(st, name, "x", 1, T0), STORE_ERR);
+	ck_assert_int_eq(store_flush(st), STORE_ERR);
+	memset(big, 'v', sizeof(big));
+	ck_assert_int_eq(store_limit_put(st, "K/k", big, sizeof(big), T0),
+	    STORE_ERR);
+	ck_assert_int_eq(store_flush(st), STORE_ERR);
+	/* nothing of those batches was kept */
+	ck_assert_int_eq(limit_str("K/k", buf, sizeof(buf)), STORE_OK);
+	ck_assert_str_eq(buf, "");
+	name[STORE_LIMIT_NAME_MAX] = '\0';     /* the longest name is good */
+	ck_assert_int_eq(store_limit_put(st, name, big, STORE_LIMIT_MAX, T0),
+	    STORE_OK);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+}
+END_TEST
+
+/* A counter put and committed survives the process's death (no close):
+ * what kill -9 leaves. */
+START_TEST(test_limit_survives_exit)
+{
+	char buf[16];
+	pid_t pid;
+	int status;
+
+	store_close(st);
+	st = NULL;
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct event_base *b = event_base_new();
+		char *err;
+		struct store *s = store_open(b, dbpath, BIG_MAP, &err);
+
+		if (s == NULL || store_limit_put(s, "F/k/+1", "7", 1,
+		    T0 + 86400) != STORE_OK || store_flush(s) != STORE_OK)
+			_exit(1);
+		_exit(0);       /* no close, no loop */
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	st = open_store(BIG_MAP);
+	ck_assert_int_eq(limit_str("F/k/+1", buf, sizeof(buf)), STORE_OK);
+	ck_assert_str_eq(buf, "7");
+}
+END_TEST
+
+#define NLIMIT 1000
+
+/* The prune drops the counters whose until has passed, a bounded number
+ * per call, going on from call to call round the database: after enough
+ * calls exactly the dead ones are gone.  A counter staged alive since is
+ * kept; nothing to drop stages nothing. */
+START_TEST(test_limit_prune)
+{
+	char name[32], buf[16];
+	int i, n, dropped = 0, calls = 0;
+
+	for (i = 0; i < NLIMIT; i++) {
+		snprintf(name, sizeof(name), "P/k/+%04d", (i * 7919) % NLIMIT);
+		ck_assert_int_eq(store_limit_put(st, name, "x", 1,
+		    T0 + (i * 7919) % NLIMIT), STORE_OK);
+	}
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	/* +0000 is dead at T0 + 500 as committed, alive as staged now */
+	ck_assert_int_eq(store_limit_put(st, "P/k/+0000", "y", 1, T0 + 9999),
+	    STORE_OK);
+	while ((n = store_limit_prune(st, T0 + 500, 10)) != 0 ||
+	    calls < 20) {
+		ck_assert_int_ge(n, 0);
+		ck_assert_int_le(n, 10);
+		dropped += n;
+		calls++;
+		ck_assert_int_lt(calls, 1000);
+		ck_assert_int_eq(store_flush(st), STORE_OK);
+	}
+	ck_assert_int_eq(dropped, 499);
+	for (i = 0; i < NLIMIT; i++) {
+		snprintf(name, sizeof(name), "P/k/+%04d", i);
+		ck_assert_int_eq(limit_str(name, buf, sizeof(buf)),
+		    i >= 500 || i == 0 ? STORE_OK : STORE_NOTFOUND);
+	}
+	/* nothing more is due: nothing staged, nothing to commit */
+	for (i = 0; i < 10; i++)
+		ck_assert_int_eq(store_limit_prune(st, T0 + 500, 100), 0);
+	/* the rest, but +0000, at most two calls (one round) later */
+	for (i = 0, dropped = 0; i < 3; i++) {
+		dropped += store_limit_prune(st, T0 + 5000, 100000);
+		ck_assert_int_eq(store_flush(st), STORE_OK);
+	}
+	ck_assert_int_eq(dropped, 500);
+	ck_assert_int_eq(limit_str("P/k/+0000", buf, sizeof(buf)), STORE_OK);
+	ck_assert_str_eq(buf, "y");
+}
+END_TEST
+
 /* ---- sweep ------------------------------------------------------------ */
 
 #define NSWEEP 1000
@@ -1575,6 +1724,13 @@ store_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_sweep);
 	tcase_add_test(tc, test_sweep_over_batches);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("limits");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_limit_counters);
+	tcase_add_test(tc, test_limit_survives_exit);
+	tcase_add_test(tc, test_limit_prune);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("map_full");
