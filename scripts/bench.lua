@@ -17,6 +17,12 @@
 -- off).  Every request is built here, so
 -- the ceiling pays the same client cost as the real runs.
 --
+-- MODE "spread" is "send" to numbers spread so that no limit of SPEC's
+-- defaults trips: +1650 NXX L XXX with the range (the first 8 digits,
+-- +1650NXXL: 8,000 of them) turning fastest, each number once per BLOCK
+-- (XXX = BLOCK * 100 + the lap), and a "client_ip" 10.x.y.z of its own
+-- per send, BLOCK in its high bits.
+--
 -- done() prints lines starting with "bench:" that scripts/bench reads:
 --   bench: requests=N seconds=S rps=R p50_ms=A p99_ms=B errors=E
 --   bench: status CODE=COUNT ...        HTTP statuses seen
@@ -65,9 +71,16 @@ function init(args)
 	end
 	if range < 1 then range = 1 end
 	if range > 100000 then range = 100000 end
-	if mode == "send" then expect = 201 else expect = 200 end
+	if mode == "send" or mode == "spread" then
+		expect = 201
+	else
+		expect = 200
+	end
 	-- Spread threads over the range so they do not ask for one number.
 	counter = (offset + (thread_index or 0) * 7919) % range
+	if mode == "spread" then
+		counter = offset + (thread_index or 0) * 1000003
+	end
 end
 
 local function phone()
@@ -76,9 +89,23 @@ local function phone()
 	return p
 end
 
+local function spread_body()
+	local r = counter % 8000
+	local lap = math.floor(counter / 8000)
+	local ip = block * 1048576 + counter % 1048576
+	local p = string.format("+1650%03d%d%03d", 200 + math.floor(r / 10),
+	    r % 10, (block * 100 + lap) % 1000)
+	counter = counter + 1
+	return '{"phone": "' .. p .. '", "client_ip": "' ..
+	    string.format("10.%d.%d.%d", math.floor(ip / 65536) % 256,
+	    math.floor(ip / 256) % 256, ip % 256) .. '"}'
+end
+
 function request()
 	local body
-	if mode == "check" then
+	if mode == "spread" then
+		body = spread_body()
+	elseif mode == "check" then
 		body = '{"phone": "' .. phone() .. '", "code": "000000"}'
 	elseif mode == "checkid" and nids > 0 then
 		counter = counter % nids + 1

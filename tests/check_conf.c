@@ -428,7 +428,7 @@ START_TEST(shield_keys)
 	    "t.conf:7: [shield] grace: -1 is out of range 0..86400");
 	/* A range is [limits]'s, for the shield too. */
 	expect_one("[shield]\nrange_digits = 8\n",
-	    "t.conf:7: [shield] range_digits:");
+	    "t.conf:7: [shield] unknown key 'range_digits'");
 	expect_one("[shield]\nmax_ranges = 15\n",
 	    "t.conf:7: [shield] max_ranges: 15 is out of range 16..10000000");
 	expect_one("[shield]\nmin_sample = many\n",
