@@ -20,8 +20,11 @@
 -- MODE "spread" is "send" to numbers spread so that no limit of SPEC's
 -- defaults trips: +1650 NXX L XXX with the range (the first 8 digits,
 -- +1650NXXL: 8,000 of them) turning fastest, each number once per BLOCK
--- (XXX = BLOCK * 100 + the lap), and a "client_ip" 10.x.y.z of its own
--- per send, BLOCK in its high bits.
+-- (XXX = BLOCK * 100 + the lap).  MODE "spreadip" adds a "client_ip"
+-- 10.x.y.z of its own per send (BLOCK in its high bits), so that
+-- sends_per_ip counts too.  MODE "spreadfree" is "spread" in +1212
+-- (ranges of their own: sends_per_range counts every key's sends), for
+-- the same stage without limits.
 --
 -- done() prints lines starting with "bench:" that scripts/bench reads:
 --   bench: requests=N seconds=S rps=R p50_ms=A p99_ms=B errors=E
@@ -71,14 +74,14 @@ function init(args)
 	end
 	if range < 1 then range = 1 end
 	if range > 100000 then range = 100000 end
-	if mode == "send" or mode == "spread" then
+	if mode == "send" or string.sub(mode, 1, 6) == "spread" then
 		expect = 201
 	else
 		expect = 200
 	end
 	-- Spread threads over the range so they do not ask for one number.
 	counter = (offset + (thread_index or 0) * 7919) % range
-	if mode == "spread" then
+	if string.sub(mode, 1, 6) == "spread" then
 		counter = offset + (thread_index or 0) * 1000003
 	end
 end
@@ -89,13 +92,16 @@ local function phone()
 	return p
 end
 
-local function spread_body()
+local function spread_body(npa, with_ip)
 	local r = counter % 8000
 	local lap = math.floor(counter / 8000)
 	local ip = block * 1048576 + counter % 1048576
-	local p = string.format("+1650%03d%d%03d", 200 + math.floor(r / 10),
+	local p = string.format("+1%d%03d%d%03d", npa, 200 + math.floor(r / 10),
 	    r % 10, (block * 100 + lap) % 1000)
 	counter = counter + 1
+	if not with_ip then
+		return '{"phone": "' .. p .. '"}'
+	end
 	return '{"phone": "' .. p .. '", "client_ip": "' ..
 	    string.format("10.%d.%d.%d", math.floor(ip / 65536) % 256,
 	    math.floor(ip / 256) % 256, ip % 256) .. '"}'
@@ -103,8 +109,10 @@ end
 
 function request()
 	local body
-	if mode == "spread" then
-		body = spread_body()
+	if mode == "spreadfree" then
+		body = spread_body(212, false)
+	elseif mode == "spread" or mode == "spreadip" then
+		body = spread_body(650, mode == "spreadip")
 	elseif mode == "check" then
 		body = '{"phone": "' .. phone() .. '", "code": "000000"}'
 	elseif mode == "checkid" and nids > 0 then
