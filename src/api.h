@@ -42,6 +42,8 @@ int api_auth(const struct api *, struct http_request *, const char *token);
 /* The same for the operator endpoints: the key, or -1 after answering
  * 401 (no key) or 403 forbidden (a key whose role is not admin). */
 int api_auth_admin(const struct api *, struct http_request *);
+/* A time as RFC 3339 UTC text, or null for 0 (never); a new reference. */
+json_t *api_json_time(int64_t t);
 /* The answer of a send that failed (fs->err), in the native API's words. */
 void api_send_error(struct http_request *, const struct flow_send *);
 /* 429 {"error": {"code": "rate_limited", "limit", "retry_after",

@@ -24,17 +24,6 @@
 #include "shield.h"
 #include "util.h"
 
-static json_t *
-json_time(int64_t t)
-{
-	char buf[40];
-
-	if (t <= 0)
-		return json_null();
-	util_rfc3339(t, buf, sizeof(buf));
-	return json_string(buf);
-}
-
 /* approved / sends in percent, one decimal; null without sends. */
 static json_t *
 percent(uint64_t approved, uint64_t sends)
@@ -54,8 +43,8 @@ trip_json(const struct shield_view *v, int64_t now)
 	    "sends", (json_int_t)v->trip_mature,
 	    "approved", (json_int_t)v->trip_approved,
 	    "conversion", percent(v->trip_approved, v->trip_mature),
-	    "tripped_at", json_time(v->tripped_at),
-	    "reopens_at", json_time(v->until),
+	    "tripped_at", api_json_time(v->tripped_at),
+	    "reopens_at", api_json_time(v->until),
 	    "retry_after", (json_int_t)(v->until > now ? v->until - now : 0));
 }
 

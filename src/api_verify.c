@@ -68,8 +68,8 @@ api_auth_admin(const struct api *api, struct http_request *req)
 
 /* ---- JSON views ------------------------------------------------------- */
 
-static json_t *
-json_time(int64_t t)
+json_t *
+api_json_time(int64_t t)
 {
 	char buf[40];
 
@@ -94,7 +94,7 @@ send_json(const struct verif *v)
 	return json_pack("{s:s, s:s, s:s, s:o, s:o, s:i}",
 	    "id", v->id, "phone", v->phone,
 	    "status", send_strstate(v->send_state),
-	    "expires_at", json_time(v->expires_at),
+	    "expires_at", api_json_time(v->expires_at),
 	    "smsc", smsc ? json_string(smsc) : json_null(),
 	    "attempt", v->attempt > 0 ? v->attempt : 1);
 }
@@ -110,9 +110,9 @@ verif_json(const struct verif *v)
 		json_array_append_new(sends, json_pack(
 		    "{s:s, s:s, s:o, s:s, s:o, s:o, s:s}",
 		    "smsc", s->smsc, "message_id", s->message_id,
-		    "submitted_at", json_time(s->submitted_at),
+		    "submitted_at", api_json_time(s->submitted_at),
 		    "delivery", dlr_strstate(s->dlr),
-		    "delivery_at", json_time(s->dlr_at),
+		    "delivery_at", api_json_time(s->dlr_at),
 		    "error", s->error >= 0 ? json_integer(s->error) :
 		    json_null(),
 		    "reason", s->reason));
@@ -124,9 +124,9 @@ verif_json(const struct verif *v)
 	    "id", v->id, "phone", v->phone,
 	    "status", verif_strstatus(v->status),
 	    "send_status", send_strstate(v->send_state),
-	    "created_at", json_time(v->created_at),
-	    "updated_at", json_time(v->updated_at),
-	    "expires_at", json_time(v->expires_at),
+	    "created_at", api_json_time(v->created_at),
+	    "updated_at", api_json_time(v->updated_at),
+	    "expires_at", api_json_time(v->expires_at),
 	    "attempt", v->attempt > 0 ? v->attempt : 1,
 	    "attempts_left", verify_attempts_left(v),
 	    "smsc", last_smsc(v) ? json_string(last_smsc(v)) : json_null(),

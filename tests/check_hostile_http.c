@@ -44,13 +44,6 @@ static struct harness H;
 static void
 setup(void)
 {
-	const char *asan = getenv("ASAN_OPTIONS");
-	char opts[512];
-
-	/* Freed memory must leave: a small quarantine for the daemon. */
-	snprintf(opts, sizeof(opts), "%s%squarantine_size_mb=4",
-	    asan ? asan : "", asan && *asan ? ":" : "");
-	setenv("ASAN_OPTIONS", opts, 1);
 	ck_assert_int_eq(h_init(&H), 0);
 	snprintf(H.log_level, sizeof(H.log_level), "info");
 }
@@ -726,6 +719,8 @@ main(void)
 	tcase_add_test(flood, flood_under_the_default_cap);
 	tcase_add_test(flood, flood_over_a_small_cap_sheds);
 	suite_add_tcase(s, flood);
+	/* Freed memory must leave: a small quarantine for the daemon. */
+	h_asan_quarantine_mb(4);
 	suite_add_tcase(s, tc);
 	return h_run_suite(s);
 }

@@ -964,3 +964,14 @@ h_header_of(const char *resp, const char *name, char *val, size_t size)
 	}
 	return val;
 }
+
+void
+h_asan_quarantine_mb(int mb)
+{
+	const char *asan = getenv("ASAN_OPTIONS");
+	char opts[512];
+
+	snprintf(opts, sizeof(opts), "%s%squarantine_size_mb=%d",
+	    asan ? asan : "", asan && *asan ? ":" : "", mb);
+	setenv("ASAN_OPTIONS", opts, 1);
+}

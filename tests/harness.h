@@ -68,6 +68,12 @@ struct harness {
 	struct h_sim sims[H_EXTRA_SIMS];
 };
 
+/* Cut ASan's quarantine of freed blocks to mb MB for the daemons this
+ * process starts after (they inherit ASAN_OPTIONS; other builds ignore
+ * it), so that their resident memory measures live memory: at the default
+ * 256 MB, freed blocks held back make a bounded flood look like growth. */
+void h_asan_quarantine_mb(int mb);
+
 /* Make the directory (under $SV_TMPDIR when set, else /tmp) and pick
  * ports; nothing runs yet.  0 or -1. */
 int h_init(struct harness *);
