@@ -772,15 +772,15 @@ flow_capture(struct flow *f, struct flow_send *fs, struct verif *v,
 		    t->name, smpp_strstatus(t->refuse));
 		verif_enter(v, VERIF_FAILED, smpp_strstatus(t->refuse),
 		    util_now());
-		free(v->sealed);
-		v->sealed = NULL;
 		rc = flow_finish(f, v, "verification.failed");
 	} else {
 		rc = testmode_capture(f->testmode, v, t != NULL ?
 		    t->delivery : CONF_TEST_DELIVERED, t != NULL ? t->delay :
 		    1);
+		/* Not flow_sent(): nothing reached a handset, so nothing
+		 * counts in the shield's figures. */
 		if (rc == STORE_OK)
-			flow_sent(f, v, 1);
+			webhook_emit(f->webhook, v, "verification.sent");
 	}
 	(void)rc;       /* a failed batch reaches capture_committed() */
 	ctx = xcalloc(1, sizeof(*ctx));
@@ -886,8 +886,10 @@ flow_check(struct flow *f, int key, const char *id, const char *e164,
 	} else if (fc->found) {
 		int before = v.status, checks = v.checks;
 		fc->result = verify_check(&v, f->secret, code, now);
-		if (fc->result == VERIFY_APPROVED && v.nsend > 0) {
-			/* A code typed back: proof its SMSC delivered. */
+		if (fc->result == VERIFY_APPROVED && v.nsend > 0 &&
+		    strcmp(v.send[v.nsend - 1].smsc, TESTMODE_SMSC) != 0) {
+			/* A code typed back: proof its SMSC delivered (a
+			 * captured message reached no SMSC). */
 			const struct verif_send *s = &v.send[v.nsend - 1];
 			score_approved(f->score, f->conf, v.phone, s->smsc,
 			    s->submitted_at);
