@@ -1857,6 +1857,71 @@ START_TEST(test_number_refused)
 }
 END_TEST
 
+/* Captures go with the sweep's prune once older than the cut. */
+START_TEST(test_capture_pruned)
+{
+	struct testmode_message *m;
+	struct send_seen s;
+	int n;
+
+	flow_send(new_send(&s, PHONE));
+	RUN_UNTIL(s.n == 1);
+	/* Capture times are the wall clock's milliseconds (util_now_ms()),
+	 * which util_clock_set() does not fix. */
+	ck_assert_int_eq(store_capture_prune(st, util_now_ms() - 60000, 100),
+	    0);
+	ck_assert_int_eq(store_capture_prune(st, util_now_ms() + 1, 100), 1);
+	n = testmode_messages(tm, PHONE, 0, 10, &m);
+	ck_assert_int_eq(n, 0);
+	testmode_messages_free(m, 0);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(testmode_messages(tm, PHONE, 0, 10, &m), 0);
+	testmode_messages_free(m, 0);
+}
+END_TEST
+
+struct woken {
+	int n, woken;
+};
+
+static void
+on_woken(void *arg, int woken)
+{
+	struct woken *w = arg;
+
+	w->n++;
+	w->woken = woken;
+}
+
+/* A waiting reader: woken once a capture to its number commits (not by
+ * another number's), or at its time limit; stop wakes the rest. */
+START_TEST(test_waiters)
+{
+	struct woken a = { 0, -1 }, b = { 0, -1 }, c = { 0, -1 };
+	struct testmode_stats ts;
+	struct send_seen s;
+
+	ck_assert_int_eq(testmode_wait(tm, PHONE, 30, on_woken, &a), 0);
+	ck_assert_int_eq(testmode_wait(tm, OTHER_PHONE, 1, on_woken, &b), 0);
+	ck_assert_int_eq(testmode_wait(tm, BUSY_PHONE, 30, on_woken, &c), 0);
+	testmode_stats(tm, &ts);
+	ck_assert_int_eq(ts.waiting, 3);
+	flow_send(new_send(&s, PHONE));
+	RUN_UNTIL(s.n == 1);
+	ck_assert_int_eq(a.n, 1);
+	ck_assert_int_eq(a.woken, 1);
+	ck_assert_int_eq(b.n, 0);
+	RUN_UNTIL(b.n == 1);              /* its second is up */
+	ck_assert_int_eq(b.woken, 0);
+	ck_assert_int_eq(c.n, 0);
+	testmode_stop(tm);
+	ck_assert_int_eq(c.n, 1);
+	ck_assert_int_eq(c.woken, 0);
+	testmode_stats(tm, &ts);
+	ck_assert_int_eq(ts.waiting, 0);
+}
+END_TEST
+
 /* The code read out of a captured text: the first run of 4..12 digits. */
 START_TEST(test_code_of)
 {
@@ -1948,6 +2013,8 @@ flow_suite(void)
 	tcase_add_test(tc, test_number_fixed_code);
 	tcase_add_test(tc, test_number_refused);
 	tcase_add_test(tc, test_code_of);
+	tcase_add_test(tc, test_capture_pruned);
+	tcase_add_test(tc, test_waiters);
 	suite_add_tcase(s, tc);
 	return s;
 }
