@@ -1,9 +1,9 @@
 /*
  * store.h - the durable records: verifications, their indexes, the
  * webhook outbox, the limits' counters, the shield's trips and test
- * mode's captured messages.  This header is the whole
- * contract; a backend keeps it without its callers knowing which backend
- * it is.  Today's backend is LMDB (store_lmdb.h, private to the store_*.c
+ * mode's captured messages.  This header is the whole contract; a
+ * backend keeps it without its callers knowing which backend it is.
+ * Today's backend is LMDB (store_lmdb.h, private to the store_*.c
  * files, says how it keeps it: databases, key layouts, the writer
  * thread).
  *
