@@ -1925,6 +1925,35 @@ START_TEST(test_key_capture_and_long_poll)
 }
 END_TEST
 
+/* SIGTERM answers a waiting long poll at once (an empty list), and the
+ * daemon stops cleanly instead of waiting out the poll. */
+START_TEST(test_long_poll_drained)
+{
+	char out[4096];
+	long long t0;
+	pid_t pid;
+	int st;
+
+	snprintf(H.extra_conf, sizeof(H.extra_conf), "%s", TESTKEY);
+	h_start_all(&H);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		st = h_http(&H, "GET", "/v1/test/messages?phone=%2B14155550188"
+		    "&wait=30", NULL, TESTKEY_TOKEN, NULL, out, sizeof(out));
+		_exit(st == 200 && strstr(out, "\"messages\":[]") != NULL ?
+		    0 : 1);
+	}
+	h_nap_ms(1000);
+	t0 = h_now_ms();
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
+	ck_assert_int_lt(h_now_ms() - t0, 4000);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "the waiting request got no empty answer (see %s)", H.daemon_log);
+}
+END_TEST
+
 static Suite *
 e2e_suite(void)
 {
@@ -1964,6 +1993,7 @@ e2e_suite(void)
 		{ "test_numbers_outcomes", test_numbers_outcomes, 1 },
 		{ "test_key_capture_and_long_poll",
 		    test_key_capture_and_long_poll, 1 },
+		{ "test_long_poll_drained", test_long_poll_drained, 1 },
 	};
 
 	h_add_tests(s, tests, sizeof(tests) / sizeof(tests[0]), setup,
