@@ -1919,6 +1919,16 @@ START_TEST(test_waiters)
 	ck_assert_int_eq(c.woken, 0);
 	testmode_stats(tm, &ts);
 	ck_assert_int_eq(ts.waiting, 0);
+
+	/* At most TESTMODE_WAIT_MAX wait at once. */
+	memset(&c, 0, sizeof(c));
+	for (int i = 0; i < TESTMODE_WAIT_MAX; i++)
+		ck_assert_int_eq(testmode_wait(tm, PHONE, 30, on_woken, &c),
+		    0);
+	ck_assert_int_eq(testmode_wait(tm, PHONE, 30, on_woken, &c), -1);
+	ck_assert_int_eq(c.n, 0);
+	testmode_stop(tm);
+	ck_assert_int_eq(c.n, TESTMODE_WAIT_MAX);
 }
 END_TEST
 
