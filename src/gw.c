@@ -251,6 +251,9 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	    gw->dispatch, gw->webhook, gw->score, gw->secret);
 	gw->testmode = testmode_new(base, gw->store, gw->dlr, gw->secret);
 	flow_set_testmode(gw->flow, gw->testmode);
+	if (testmode_resume(gw->testmode) < 0)
+		log_err("test.resume_failed", "msg=\"captured messages "
+		    "unreadable: their pending receipts are not sent\"");
 	gw->ncarrier = conf->nsmsc;
 	gw->carriers = xcalloc(conf->nsmsc ? conf->nsmsc : 1,
 	    sizeof(*gw->carriers));

@@ -352,15 +352,20 @@ struct store_capture {
 	char id[32];              /* the verification's id */
 	char phone[17];           /* E.164 */
 	int64_t sent_at_ms;       /* when it was captured */
+	int receipt;              /* the caller's: the scripted receipt,
+	                             0..255 */
+	int64_t receipt_at_ms;    /* when it is due; 0: none */
 	char *sealed;             /* base64, at most 65535 octets; in
 	                             store_capture_each() the store's, valid
 	                             during the call only */
 };
 /* Stage c.  STORE_ERR (failing the batch) for an empty or too long id or
- * phone, or no sealed text; else STORE_OK or the batch's error. */
+ * phone, a receipt out of 0..255, or no sealed text; else STORE_OK or the
+ * batch's error. */
 int store_capture_put(struct store *, const struct store_capture *c);
-/* Call fn(arg, c) for the entries of phone captured at or after since_ms,
- * newest first, at most max of them (the newest), staged writes included;
+/* Call fn(arg, c) for the entries of phone (NULL: of every number, by
+ * number) captured at or after since_ms, newest first, at most max of
+ * them (the newest), staged writes included;
  * fn is called after the read (it may stage writes).  Returns the count,
  * or STORE_ERR (and fn was not called). */
 int store_capture_each(struct store *, const char *phone, int64_t since_ms,

@@ -3,7 +3,8 @@
  * entry per message in the capture database, keyed by the number, a NUL,
  * the capture time in big-endian milliseconds and the verification's id
  * (so one number's entries are together, oldest first), valued as
- * store_lmdb.h lays it out (a format octet, then the sealed text).  An
+ * store_lmdb.h lays it out (a format octet, the scripted receipt and its
+ * time, then the sealed text).  An
  * entry of another format is skipped, never misread.
  *
  * The prune walks the database from its start, dropping what is old:
@@ -18,9 +19,11 @@
 
 #include "log.h"
 #include "store_lmdb.h"
+#include "store_record.h"
 #include "util.h"
 
 #define CAPTURE_FORMAT 1
+#define CAPTURE_HEAD 10         /* format(1) receipt(1) receipt_at(8) */
 #define CAPTURE_LOOK 4096       /* entries a prune looks at */
 #define CAPTURE_KEY_MAX (17 + 1 + 8 + 32)
 
@@ -47,17 +50,20 @@ store_capture_put(struct store *st, const struct store_capture *c)
 
 	if (c->id[0] == '\0' || strlen(c->id) >= sizeof(c->id) ||
 	    c->phone[0] == '\0' || strlen(c->phone) >= sizeof(c->phone) ||
+	    c->receipt < 0 || c->receipt > 255 ||
 	    c->sealed == NULL || (sl = strlen(c->sealed)) > 65535) {
 		if ((rc = store_stage(st)) != STORE_OK)
 			return rc;
 		return store_fail(st, STORE_ERR, "capture_put", "bad capture");
 	}
 	kl = capture_key(key, c->phone, c->sent_at_ms, c->id);
-	if ((rc = store_db_reserve(st, st->capture, key, kl, 1 + sl, &p,
-	    "capture_put")) != STORE_OK)
+	if ((rc = store_db_reserve(st, st->capture, key, kl,
+	    CAPTURE_HEAD + sl, &p, "capture_put")) != STORE_OK)
 		return rc;
 	((uint8_t *)p)[0] = CAPTURE_FORMAT;
-	memcpy((uint8_t *)p + 1, c->sealed, sl);
+	((uint8_t *)p)[1] = (uint8_t)c->receipt;
+	put_u64((uint8_t *)p + 2, (uint64_t)c->receipt_at_ms);
+	memcpy((uint8_t *)p + CAPTURE_HEAD, c->sealed, sl);
 	return STORE_OK;
 }
 
@@ -70,7 +76,8 @@ decode(const MDB_val *k, const MDB_val *d, struct store_capture *c)
 	const uint8_t *nul = memchr(kp, '\0', k->mv_size);
 	size_t pl, il;
 
-	if (nul == NULL || d->mv_size < 1 || p[0] != CAPTURE_FORMAT)
+	if (nul == NULL || d->mv_size < CAPTURE_HEAD ||
+	    p[0] != CAPTURE_FORMAT)
 		return -1;
 	pl = (size_t)(nul - kp);
 	if (pl == 0 || pl >= sizeof(c->phone) || k->mv_size < pl + 9)
@@ -82,9 +89,11 @@ decode(const MDB_val *k, const MDB_val *d, struct store_capture *c)
 	memcpy(c->phone, kp, pl);
 	c->sent_at_ms = (int64_t)get_be64(kp + pl + 1);
 	memcpy(c->id, kp + pl + 9, il);
-	c->sealed = xmalloc(d->mv_size);
-	memcpy(c->sealed, p + 1, d->mv_size - 1);
-	c->sealed[d->mv_size - 1] = '\0';
+	c->receipt = p[1];
+	c->receipt_at_ms = (int64_t)get_u64(p + 2);
+	c->sealed = xmalloc(d->mv_size - CAPTURE_HEAD + 1);
+	memcpy(c->sealed, p + CAPTURE_HEAD, d->mv_size - CAPTURE_HEAD);
+	c->sealed[d->mv_size - CAPTURE_HEAD] = '\0';
 	return 0;
 }
 
@@ -95,14 +104,18 @@ store_capture_each(struct store *st, const char *phone, int64_t since_ms,
 {
 	struct store_capture *all = NULL;
 	uint8_t from[CAPTURE_KEY_MAX];
-	size_t pl = strlen(phone), fl;
+	size_t pl = phone != NULL ? strlen(phone) : 0, fl = 0;
+	const uint8_t *nul;
 	MDB_txn *txn;
 	MDB_val k, d;
 	int n = 0, cap = 0, rc, i, first;
 
-	if (pl == 0 || pl >= sizeof(all->phone) || max <= 0)
+	if ((phone != NULL && (pl == 0 || pl >= sizeof(all->phone))) ||
+	    max <= 0)
 		return 0;
-	fl = capture_key(from, phone, since_ms > 0 ? since_ms : 0, "");
+	if (phone != NULL)
+		fl = capture_key(from, phone, since_ms > 0 ? since_ms : 0,
+		    "");
 	if ((txn = store_view_begin(st)) == NULL)
 		return STORE_ERR;
 	/* Collect first (oldest first, the newest max kept): fn may stage
@@ -110,9 +123,15 @@ store_capture_each(struct store *st, const char *phone, int64_t since_ms,
 	for (rc = store_kv_seek(st, txn, st->capture, from, fl, 0, 1, &k, &d);
 	    rc == 0; rc = store_kv_seek(st, txn, st->capture, k.mv_data,
 	    k.mv_size, 1, 1, &k, &d)) {
-		if (k.mv_size < pl + 1 || memcmp(k.mv_data, phone, pl) != 0 ||
-		    ((const uint8_t *)k.mv_data)[pl] != '\0')
+		if (phone != NULL && (k.mv_size < pl + 1 ||
+		    memcmp(k.mv_data, phone, pl) != 0 ||
+		    ((const uint8_t *)k.mv_data)[pl] != '\0'))
 			break;          /* past this number's entries */
+		nul = memchr(k.mv_data, '\0', k.mv_size);
+		if (phone == NULL && (nul == NULL || (size_t)(nul -
+		    (const uint8_t *)k.mv_data) + 9 > k.mv_size ||
+		    (int64_t)get_be64(nul + 1) < since_ms))
+			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
 			all = xrealloc(all, (size_t)cap * sizeof(*all));

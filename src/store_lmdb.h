@@ -48,8 +48,9 @@
  *   shield   range ("+" and digits) -> format(1) = 1, tripped_at(8)
  *            until(8) mature(8) approved(8), little-endian: the ranges
  *            the shield tripped and that have not reopened
- *   capture  phone NUL be64(ms) id -> format(1) = 1, sealed text: the
- *            messages test mode captured (store_capture.c)
+ *   capture  phone NUL be64(ms) id -> format(1) = 1, receipt(1),
+ *            receipt_at ms(8, little-endian), sealed text: the messages
+ *            test mode captured (store_capture.c)
  *   limits   name -> until(8, little-endian) value: the limits'
  *            counters (store_limits.c), opaque here; dropped by
  *            store_limit_prune() (store_sweep.c) once until has passed

@@ -6,12 +6,14 @@
  * dispatch.c writes it: a send on TESTMODE_SMSC with a message id of our
  * own ("T" and the verification's hex), the receipt map entry for it, the
  * record (send_state sent, sealed text erased), plus the capture entry
- * that keeps the sealed text for the tests to read.  The scripted receipt
- * is a libevent timer per message; when it fires, dlr_scripted() finds the
- * message through the receipt map as a real receipt would, so the record,
- * its GET, its webhook event and the figures move exactly as with an
- * SMSC.  A receipt whose timer is pending at shutdown is lost (test mode
- * promises nothing across a restart).
+ * that keeps the sealed text for the tests to read, and the scripted
+ * receipt with its due time.  The receipt is a libevent timer per
+ * message; when it fires, dlr_scripted() finds the message through the
+ * receipt map as a real receipt would, so the record, its GET, its
+ * webhook event and the figures move exactly as with an SMSC.  A receipt
+ * whose timer is pending at shutdown is scheduled again at the next start
+ * (testmode_resume(): a walk of every capture, kept no longer than
+ * [store] retention).
  *
  * Waiting readers (GET /v1/test/messages?wait=) are a list with a timer
  * each; a capture wakes the readers of its number from the commit
@@ -172,6 +174,34 @@ state_of(int delivery)
 	return SMPP_MSG_UNKNOWN_STATE;
 }
 
+/* Apply the receipt state to message_id in ms milliseconds. */
+static void
+receipt_schedule(struct testmode *tm, const char *message_id,
+    enum smpp_msg_state state, int64_t ms)
+{
+	struct tm_receipt *r = xcalloc(1, sizeof(*r));
+	struct timeval tv;
+
+	if (ms < 0)
+		ms = 0;
+	r->tm = tm;
+	util_strlcpy(r->message_id, message_id, sizeof(r->message_id));
+	r->state = state;
+	r->ev = evtimer_new(tm->base, receipt_due, r);
+	TAILQ_INSERT_TAIL(&tm->receipts, r, next);
+	tv.tv_sec = (time_t)(ms / 1000);
+	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	evtimer_add(r->ev, &tv);
+}
+
+/* The message id of v's captured send into out: "T" and the id's hex. */
+static void
+captured_msgid(const struct verif *v, char *out, size_t size)
+{
+	snprintf(out, size, "T%s", strncmp(v->id, "ver_", 4) == 0 ?
+	    v->id + 4 : v->id);
+}
+
 static void
 capture_committed(void *arg, int result)
 {
@@ -201,9 +231,7 @@ testmode_capture(struct testmode *tm, struct verif *v, int delivery,
 {
 	struct store_capture c;
 	struct verif_send *s;
-	struct tm_receipt *r;
 	struct tm_woken *k;
-	struct timeval tv;
 	char norm[80], pbuf[24];
 	int rc;
 
@@ -211,6 +239,9 @@ testmode_capture(struct testmode *tm, struct verif *v, int delivery,
 	util_strlcpy(c.id, v->id, sizeof(c.id));
 	util_strlcpy(c.phone, v->phone, sizeof(c.phone));
 	c.sent_at_ms = util_now_ms();
+	c.receipt = delivery;
+	c.receipt_at_ms = delivery == CONF_TEST_NONE ? 0 :
+	    c.sent_at_ms + (int64_t)delay * 1000;
 	c.sealed = v->sealed;
 	if ((rc = store_capture_put(tm->store, &c)) != STORE_OK)
 		return rc;
@@ -223,8 +254,7 @@ testmode_capture(struct testmode *tm, struct verif *v, int delivery,
 	s = &v->send[v->nsend++];
 	memset(s, 0, sizeof(*s));
 	util_strlcpy(s->smsc, TESTMODE_SMSC, sizeof(s->smsc));
-	snprintf(s->message_id, sizeof(s->message_id), "T%s",
-	    strncmp(v->id, "ver_", 4) == 0 ? v->id + 4 : v->id);
+	captured_msgid(v, s->message_id, sizeof(s->message_id));
 	s->submitted_at = util_now();
 	s->dlr = DLR_PENDING;
 	s->error = -1;
@@ -247,23 +277,55 @@ testmode_capture(struct testmode *tm, struct verif *v, int delivery,
 	    delivery == CONF_TEST_UNDELIVERABLE ? DLR_UNDELIVERABLE :
 	    DLR_EXPIRED), delay);
 
-	if (delivery != CONF_TEST_NONE) {
-		r = xcalloc(1, sizeof(*r));
-		r->tm = tm;
-		util_strlcpy(r->message_id, s->message_id,
-		    sizeof(r->message_id));
-		r->state = state_of(delivery);
-		r->ev = evtimer_new(tm->base, receipt_due, r);
-		TAILQ_INSERT_TAIL(&tm->receipts, r, next);
-		tv.tv_sec = delay;
-		tv.tv_usec = 0;
-		evtimer_add(r->ev, &tv);
-	}
+	if (delivery != CONF_TEST_NONE)
+		receipt_schedule(tm, s->message_id, state_of(delivery),
+		    (int64_t)delay * 1000);
 	k = xcalloc(1, sizeof(*k));
 	k->tm = tm;
 	util_strlcpy(k->phone, v->phone, sizeof(k->phone));
 	store_on_commit(tm->store, capture_committed, k);
 	return STORE_OK;
+}
+
+/* A capture at start-up: its receipt again, unless it was applied. */
+static void
+resume_one(void *arg, const struct store_capture *c)
+{
+	struct testmode *tm = arg;
+	char msgid[66];
+	struct verif v;
+	int i;
+
+	if (c->receipt_at_ms == 0 || c->receipt == CONF_TEST_NONE)
+		return;
+	memset(&v, 0, sizeof(v));
+	if (store_verif_get(tm->store, c->id, &v) != STORE_OK)
+		return;
+	captured_msgid(&v, msgid, sizeof(msgid));
+	for (i = 0; i < v.nsend; i++)
+		if (strcmp(v.send[i].smsc, TESTMODE_SMSC) == 0 &&
+		    strcmp(v.send[i].message_id, msgid) == 0)
+			break;
+	if (i < v.nsend && v.send[i].dlr_at == 0) {
+		receipt_schedule(tm, msgid, state_of(c->receipt),
+		    c->receipt_at_ms - util_now_ms());
+		tm->stats.resumed++;
+	}
+	verif_clear(&v);
+}
+
+int
+testmode_resume(struct testmode *tm)
+{
+	uint64_t before = tm->stats.resumed;
+
+	if (store_capture_each(tm->store, NULL, 0, INT32_MAX, resume_one,
+	    tm) < 0)
+		return -1;
+	if (tm->stats.resumed > before)
+		log_info("test.resumed", "receipts=%llu",
+		    (unsigned long long)(tm->stats.resumed - before));
+	return (int)(tm->stats.resumed - before);
 }
 
 /* ---- reading ------------------------------------------------------------ */

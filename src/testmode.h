@@ -41,6 +41,7 @@ struct testmode_stats {
 	uint64_t captured;        /* messages captured */
 	uint64_t refused;         /* sends failed by a [test] refuse */
 	uint64_t receipts;        /* scripted receipts applied */
+	uint64_t resumed;         /* receipts scheduled again at start-up */
 	int waiting;              /* readers waiting now */
 };
 
@@ -48,6 +49,10 @@ struct testmode_stats {
  * secret opens the captured texts (it is copied). */
 struct testmode *testmode_new(struct event_base *, struct store *,
     struct dlr *, const uint8_t *secret);
+/* At start-up: schedule again the scripted receipts of captured messages
+ * that were not yet applied when the daemon stopped (due ones at once).
+ * Returns how many, or -1 when the store cannot be read. */
+int testmode_resume(struct testmode *);
 /* Wake every waiting reader (their callbacks run now) and cancel the
  * receipts not yet due: before the store closes. */
 void testmode_stop(struct testmode *);

@@ -1954,6 +1954,27 @@ START_TEST(test_long_poll_drained)
 }
 END_TEST
 
+/* A scripted receipt not yet due when the daemon stops comes after the
+ * restart. */
+START_TEST(test_receipt_survives_restart)
+{
+	char id[64], buf[32];
+
+	snprintf(H.extra_conf, sizeof(H.extra_conf),
+	    "[test slow]\nnumbers = +14155550107\ndelay = 3\n");
+	h_start_all(&H);
+	json_decref(h_send_code(&H, "+14155550107", id, sizeof(id), 201));
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
+	ck_assert_msg(h_daemon_start(&H, 1) == 0, "smsverifyd did not come "
+	    "back (see %s)", H.daemon_log);
+	ck_assert_str_eq(last_delivery(id, buf, sizeof(buf)), "pending");
+	h_wait_delivery(&H, id, "delivered");
+	ck_assert_int_eq(h_count_lines(H.daemon_log, "event=test.resumed "
+	    "receipts=1"), 1);
+	ck_assert_int_eq(h_count_sms(&H, "+14155550107"), 0);
+}
+END_TEST
+
 static Suite *
 e2e_suite(void)
 {
@@ -1994,6 +2015,8 @@ e2e_suite(void)
 		{ "test_key_capture_and_long_poll",
 		    test_key_capture_and_long_poll, 1 },
 		{ "test_long_poll_drained", test_long_poll_drained, 1 },
+		{ "test_receipt_survives_restart",
+		    test_receipt_survives_restart, 1 },
 	};
 
 	h_add_tests(s, tests, sizeof(tests) / sizeof(tests[0]), setup,
