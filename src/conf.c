@@ -58,6 +58,9 @@ static const char *const msgid_modes[] = { "auto", "string", "hex-dec",
     "dec-hex", NULL };
 static const char *const yesno[] = { "no", "yes", NULL };
 static const char *const long_modes[] = { "udh", "payload", NULL };
+/* enum conf_test_delivery order. */
+static const char *const deliveries[] = { "delivered", "undeliverable",
+    "expired", "none", NULL };
 /* enum conf_role order. */
 static const char *const roles[] = { "client", "admin", "test", NULL };
 
@@ -217,9 +220,21 @@ static const struct kdef template_keys[] = {
 };
 #undef M
 
+#define T(f) offsetof(struct conf_test, f)
+static const struct kdef test_keys[] = {
+	{ "numbers", conv_testnumbers, 0, 0, NULL, 1, T(ranges), T(nrange),
+	    NULL },
+	{ "code", conv_digits, 4, 12, NULL, 0, T(code), 0, NULL },
+	{ "delivery", conv_enum, 0, 0, "delivered", 0, T(delivery), 0,
+	    deliveries },
+	{ "delay", conv_int, 0, 86400, "1", 0, T(delay), 0, NULL },
+	{ "refuse", conv_smppstatus, 0, 0, NULL, 0, T(refuse), 0, NULL },
+};
+#undef T
+
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
 enum { SD_SERVER, SD_STORE, SD_VERIFY, SD_SMSC, SD_ROUTE, SD_KEY,
-    SD_TEMPLATE, SD_SHIELD, SD_LIMITS, SD_N };
+    SD_TEMPLATE, SD_SHIELD, SD_LIMITS, SD_TEST, SD_N };
 static const struct sdef sections[SD_N] = {
 	[SD_SERVER] = { "server", 0, server_keys, NKEYS(server_keys) },
 	[SD_STORE] = { "store", 0, store_keys, NKEYS(store_keys) },
@@ -231,6 +246,7 @@ static const struct sdef sections[SD_N] = {
 	    NKEYS(template_keys) },
 	[SD_SHIELD] = { "shield", 0, shield_keys, NKEYS(shield_keys) },
 	[SD_LIMITS] = { "limits", 0, limits_keys, NKEYS(limits_keys) },
+	[SD_TEST] = { "test", 1, test_keys, NKEYS(test_keys) },
 };
 
 /* One section as written in the file, with its keys' raw values. */
@@ -724,6 +740,7 @@ name_sections(struct parser *p)
 	c->keys = xcalloc((size_t)n[SD_KEY], sizeof(*c->keys));
 	c->templates = xcalloc((size_t)n[SD_TEMPLATE],
 	    sizeof(*c->templates));
+	c->tests = xcalloc((size_t)n[SD_TEST], sizeof(*c->tests));
 	for (i = 0; i < p->nsect; i++) {
 		const struct sect *s = &p->sects[i];
 
@@ -741,6 +758,9 @@ name_sections(struct parser *p)
 		} else if (s->def == &sections[SD_TEMPLATE]) {
 			c->templates[c->ntemplate].name = xstrdup(s->name);
 			c->templates[c->ntemplate++].line = s->line;
+		} else if (s->def == &sections[SD_TEST]) {
+			c->tests[c->ntest].name = xstrdup(s->name);
+			c->tests[c->ntest++].line = s->line;
 		}
 	}
 }
@@ -778,6 +798,9 @@ apply_all(struct parser *p)
 		else if (byidx->def == &sections[SD_TEMPLATE])
 			apply_section(p, byidx->def, byidx,
 			    &c->templates[n[SD_TEMPLATE]++]);
+		else if (byidx->def == &sections[SD_TEST])
+			apply_section(p, byidx->def, byidx,
+			    &c->tests[n[SD_TEST]++]);
 	}
 }
 
@@ -1191,6 +1214,12 @@ conf_free(struct conf *c)
 		free(c->templates[i].text);
 	}
 	free(c->templates);
+	for (i = 0; i < c->ntest; i++) {
+		free(c->tests[i].name);
+		free(c->tests[i].ranges);
+		free(c->tests[i].code);
+	}
+	free(c->tests);
 	free_list(c->shield_countries, c->nshield_country);
 	free(c);
 }
@@ -1278,4 +1307,28 @@ conf_template_text(const struct conf *c, int key, const char *lang)
 	    t->text != NULL)
 		return t->text;
 	return lang_text(c, k->language != NULL ? k->language : "en");
+}
+
+/* 1 when e164 is within r: the same length as its ends, between them. */
+static int
+test_range_has(const struct conf_test_range *r, const char *e164)
+{
+	size_t n = strlen(e164);
+
+	return n == strlen(r->lo) && strcmp(r->lo, e164) <= 0 &&
+	    strcmp(e164, r->hi) <= 0;
+}
+
+const struct conf_test *
+conf_test_find(const struct conf *c, const char *e164)
+{
+	int i, j;
+
+	if (e164 == NULL)
+		return NULL;
+	for (i = 0; i < c->ntest; i++)
+		for (j = 0; j < c->tests[i].nrange; j++)
+			if (test_range_has(&c->tests[i].ranges[j], e164))
+				return &c->tests[i];
+	return NULL;
 }

@@ -97,6 +97,30 @@ struct conf_key {
 	struct conf_limits limits; /* [limits] with this key's overrides */
 };
 
+/* [test NAME] delivery: the scripted receipt a captured send gets. */
+enum conf_test_delivery { CONF_TEST_DELIVERED = 0, CONF_TEST_UNDELIVERABLE,
+    CONF_TEST_EXPIRED, CONF_TEST_NONE };
+
+/* One number or range of a [test NAME] section: E.164 numbers of one
+ * length, lo <= hi (a single number has lo == hi). */
+struct conf_test_range {
+	char lo[17], hi[17];
+};
+
+/* A [test NAME] section (SPEC "Test mode and test numbers"): numbers whose
+ * sends are captured instead of sent, whatever the key. */
+struct conf_test {
+	char *name;
+	int line;
+	struct conf_test_range *ranges;
+	int nrange;
+	char *code;               /* a fixed code (4..12 digits), or NULL */
+	int delivery;             /* enum conf_test_delivery */
+	int delay;                /* seconds before the scripted receipt */
+	uint32_t refuse;          /* an SMPP command_status the send fails
+	                           * with; 0: none */
+};
+
 /* A [template NAME] section.  NAME is a built-in language (de en es fr it
  * pt ru), whose text it replaces for every key, or a name of its own that
  * keys choose with "template = NAME". */
@@ -144,6 +168,8 @@ struct conf {
 	int nkey;
 	struct conf_template *templates;
 	int ntemplate;
+	struct conf_test *tests;
+	int ntest;
 	/* [shield]: the allow-list and the per-range circuit breaker
 	 * (shield.h).  A range is "+" and [limits] range_digits digits of
 	 * E.164 (the global value: a range is the same for every key). */
@@ -184,6 +210,10 @@ int conf_country_allowed(const struct conf *, int key, const char *region);
 
 /* Index of the SMSC called name, or -1. */
 int conf_smsc_index(const struct conf *, const char *name);
+/* The [test NAME] section whose numbers hold e164, or NULL (the first in
+ * file order when several do). */
+const struct conf_test *conf_test_find(const struct conf *,
+    const char *e164);
 
 /* The text of the template a send uses when the request names no
  * template of its own: lang (a request's language, may be NULL) picks

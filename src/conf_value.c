@@ -753,3 +753,96 @@ store:
 	*(struct conf_rate *)(base + kd->off) = r;
 	return 0;
 }
+
+/* 1 for an E.164 number: '+', a non-zero digit, then digits, 8 to 16
+ * octets in all. */
+static int
+e164_valid(const char *s, size_t n)
+{
+	return n >= 8 && n <= 16 && s[0] == '+' && s[1] >= '1' &&
+	    s[1] <= '9' && strspn(s + 1, "0123456789") == n - 1;
+}
+
+/* [test] numbers: blank-separated E.164 numbers and ranges A-B (both
+ * ends E.164 of the same length, A <= B): struct conf_test_range * at
+ * off, their count (at least 1) at off2.  Every bad word is reported. */
+int
+conv_testnumbers(struct kctx *k, const char *v, char *base)
+{
+	const struct kdef *kd = k->kd;
+	struct conf_test_range *r;
+	char **w;
+	const char *dash;
+	size_t la, lb;
+	int i, nw, bad = 0;
+
+	w = split_words(v, &nw);
+	if (nw == 0) {
+		KERR(k, "needs at least one number or range");
+		bad = 1;
+	}
+	r = xcalloc(nw > 0 ? (size_t)nw : 1, sizeof(*r));
+	for (i = 0; i < nw; i++) {
+		dash = strchr(w[i], '-');
+		la = dash != NULL ? (size_t)(dash - w[i]) : strlen(w[i]);
+		lb = dash != NULL ? strlen(dash + 1) : la;
+		if (!e164_valid(w[i], la) ||
+		    !e164_valid(dash != NULL ? dash + 1 : w[i], lb)) {
+			KERR(k, "'%s' is not a number or a range: E.164 "
+			    "(+15005550006) or A-B (+15005550000-+15005550099)",
+			    w[i]);
+			bad = 1;
+			continue;
+		}
+		memcpy(r[i].lo, w[i], la);
+		memcpy(r[i].hi, dash != NULL ? dash + 1 : w[i], lb);
+		if (la != lb || strcmp(r[i].lo, r[i].hi) > 0) {
+			KERR(k, "range '%s': both ends must have as many "
+			    "digits, the first not above the second", w[i]);
+			bad = 1;
+		}
+	}
+	free_words(w, nw);
+	if (bad) {
+		free(r);
+		return -1;
+	}
+	*(struct conf_test_range **)(base + kd->off) = r;
+	*(int *)(base + kd->off2) = nw;
+	return 0;
+}
+
+/* char *: digits only, min..max of them (a fixed code). */
+int
+conv_digits(struct kctx *k, const char *v, char *base)
+{
+	size_t n = strlen(v);
+
+	if (strspn(v, "0123456789") != n || (long long)n < k->kd->min ||
+	    (long long)n > k->kd->max) {
+		KERR(k, "must be %lld to %lld digits", k->kd->min,
+		    k->kd->max);
+		return -1;
+	}
+	return put_str(k, base, v);
+}
+
+/* uint32_t: a command_status by its SMPP name (smpp_strstatus()'s, e.g.
+ * ESME_RTHROTTLED), not ESME_ROK. */
+int
+conv_smppstatus(struct kctx *k, const char *v, char *base)
+{
+	uint32_t s;
+
+	/* Every named status is below 0x500 (SMPP 3.4 §5.1.3 and the
+	 * vendor range the table names). */
+	for (s = 1; s < 0x500; s++) {
+		if (strcmp(smpp_strstatus(s), v) == 0) {
+			*(uint32_t *)(base + k->kd->off) = s;
+			return 0;
+		}
+	}
+	KERR(k, "'%s' is not an SMPP status name (ESME_RTHROTTLED, "
+	    "ESME_RINVDSTADR, ...)", v);
+	return -1;
+}

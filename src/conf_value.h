@@ -81,6 +81,9 @@ conv_fn conv_lang;       /* char *, a language with built-in templates */
 conv_fn conv_phonetypes; /* int, bits 1 << enum phone_type */
 conv_fn conv_template;   /* char *, a message text with its code */
 conv_fn conv_tmplname;   /* char *, the name of a [template NAME] */
+conv_fn conv_testnumbers; /* struct conf_test_range *; int count at off2 */
+conv_fn conv_digits;     /* char *, digits only, length min..max */
+conv_fn conv_smppstatus; /* uint32_t, an SMPP status name (not ESME_ROK) */
 conv_fn conv_rate;       /* struct conf_rate, N/PERIOD with N min..max */
 
 /* From conf.c, for the converters. */

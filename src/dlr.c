@@ -491,3 +491,34 @@ dlr_retry_parked(struct dlr *d, struct carrier *c, const struct verif *v)
 		park_take(d, sm, carrier_msgid_mode(c), key);
 	}
 }
+
+int
+dlr_scripted(struct dlr *d, const char *smsc, const char *message_id,
+    enum smpp_msg_state state)
+{
+	static const char *const stats[] = {
+		[SMPP_MSG_DELIVERED] = "DELIVRD",
+		[SMPP_MSG_EXPIRED] = "EXPIRED",
+		[SMPP_MSG_UNDELIVERABLE] = "UNDELIV",
+	};
+	struct dlr_smsc *sm = smsc_of(d, smsc, 1);
+	struct smpp_receipt r;
+	struct verif v;
+	char key[80];
+
+	memset(&r, 0, sizeof(r));
+	util_strlcpy(r.message_id, message_id, sizeof(r.message_id));
+	r.state = state;
+	if ((size_t)state < sizeof(stats) / sizeof(stats[0]) &&
+	    stats[state] != NULL)
+		util_strlcpy(r.stat, stats[state], sizeof(r.stat));
+	r.err = -1;
+	r.network_error = -1;
+	d->receipts++;
+	if (dlr_match(d, sm->name, CONF_MSGID_STRING, &r, &v, key,
+	    sizeof(key)) != 0)
+		return -1;
+	dlr_take(d, sm, &v, key, &r, 0);
+	verif_clear(&v);
+	return 0;
+}

@@ -65,6 +65,15 @@ void dlr_receipt(struct dlr *, struct carrier *c, struct smpp_session *sess,
 void dlr_retry_parked(struct dlr *, struct carrier *c, const struct verif *v);
 void dlr_stats(const struct dlr *, struct dlr_stats *);
 
+/* A receipt test mode scripts (testmode.h) for the message it captured
+ * under (smsc, message_id): applied exactly as an SMSC's receipt is (the
+ * record staged, its "verification.delivery" event, the figures, the
+ * log line), with no session to answer.  state is an enum smpp_msg_state.
+ * Returns 0, or -1 when no verification holds that message (purged,
+ * say): nothing is parked. */
+int dlr_scripted(struct dlr *, const char *smsc, const char *message_id,
+    enum smpp_msg_state state);
+
 /* The receipt state of a submit (enum dlr_state) from an SMPP message
  * state.  Pure. */
 int dlr_state_from_smpp(enum smpp_msg_state);

@@ -44,6 +44,7 @@
 #include "shield.h"
 #include "smpp.h"
 #include "template.h"
+#include "testmode.h"
 #include "util.h"
 #include "verif_state.h"
 #include "webhook.h"
@@ -64,9 +65,12 @@ struct flow {
 	struct log_limit refused_log;   /* limits.refused lines */
 	struct flow_range *ranges;      /* conf's sends_per_range counters */
 	int nrange;
+	struct testmode *testmode;      /* borrowed; NULL: nothing captured */
 };
 
 static void load_trips(struct flow *);
+static void flow_capture(struct flow *, struct flow_send *, struct verif *,
+    const struct conf_test *);
 
 struct flow *
 flow_new(const struct conf *conf, struct store *store,
@@ -120,6 +124,12 @@ void
 flow_stop(struct flow *f)
 {
 	f->stopped = 1;
+}
+
+void
+flow_set_testmode(struct flow *f, struct testmode *tm)
+{
+	f->testmode = tm;
 }
 
 void
@@ -631,7 +641,8 @@ send_phone_done(void *arg, enum phone_result pr, const char *e164,
 	struct flow *f = fs->flow;
 	const struct conf *conf = f->conf;
 	char pbuf[24], last[sizeof(((struct verif_send *)0)->smsc)];
-	int attempt, rc;
+	const struct conf_test *test = NULL;
+	int attempt, rc, capture = 0;
 	unsigned sup;
 	struct verif v;
 	char *text;
@@ -659,6 +670,16 @@ send_phone_done(void *arg, enum phone_result pr, const char *e164,
 	}
 	if (fs->sender != NULL && !flow_sender_valid(fs->sender))
 		return send_fail(fs, FLOW_SENDER);
+	if (f->testmode != NULL) {
+		test = conf_test_find(conf, e164);
+		capture = test != NULL ||
+		    keys_role(f->keys, fs->key) == CONF_ROLE_TEST;
+		if (test != NULL && test->code != NULL) {
+			/* The test number's fixed code, whatever was asked. */
+			util_strlcpy(fs->code, test->code, sizeof(fs->code));
+			fs->has_code = 1;
+		}
+	}
 	if ((text = send_text(fs)) == NULL)
 		return send_fail(fs, fs->err);
 	if (!shield_gate(f, fs, e164)) {
@@ -708,8 +729,65 @@ send_phone_done(void *arg, enum phone_result pr, const char *e164,
 	 * (but for seed 000, whose answer returns it). */
 	if (!fs->keep_code)
 		OPENSSL_cleanse(fs->code, sizeof(fs->code));
+	if (capture)
+		return flow_capture(f, fs, &v, test);
 	dispatch_send(f->dispatch, &v, last[0] ? last : NULL, send_answer, fs);
 	verif_clear(&v);
+}
+
+/* ---- test mode: a send captured instead of dispatched ------------------ */
+
+/* A captured (or refused) send waiting for its commit. */
+struct capture_ctx {
+	struct flow_send *fs;
+	struct verif v;
+};
+
+static void
+capture_committed(void *arg, int result)
+{
+	struct capture_ctx *ctx = arg;
+
+	send_answer(ctx->fs, result == STORE_OK ? &ctx->v : NULL, result);
+	verif_clear(&ctx->v);
+	free(ctx);
+}
+
+/* v, staged pending, goes to test mode instead of an SMSC (t: its [test]
+ * section, or NULL for a test key's send to any other number); fs is
+ * answered after the commit, as the dispatcher would answer it.  Takes
+ * over what v owns. */
+static void
+flow_capture(struct flow *f, struct flow_send *fs, struct verif *v,
+    const struct conf_test *t)
+{
+	struct capture_ctx *ctx;
+	int rc;
+
+	if (t != NULL && t->refuse != 0) {
+		/* As an SMSC's final refusal does in dispatch.c: the
+		 * verification fails, reason the status' name. */
+		testmode_count_refused(f->testmode);
+		log_warn("test.refused", "id=%s test=%s status=%s", v->id,
+		    t->name, smpp_strstatus(t->refuse));
+		verif_enter(v, VERIF_FAILED, smpp_strstatus(t->refuse),
+		    util_now());
+		rc = flow_finish(f, v, "verification.failed");
+	} else {
+		rc = testmode_capture(f->testmode, v, t != NULL ?
+		    t->delivery : CONF_TEST_DELIVERED, t != NULL ? t->delay :
+		    1);
+		/* Not flow_sent(): nothing reached a handset, so nothing
+		 * counts in the shield's figures. */
+		if (rc == STORE_OK)
+			webhook_emit(f->webhook, v, "verification.sent");
+	}
+	(void)rc;       /* a failed batch reaches capture_committed() */
+	ctx = xcalloc(1, sizeof(*ctx));
+	ctx->fs = fs;
+	ctx->v = *v;            /* ctx owns what v held */
+	memset(v, 0, sizeof(*v));
+	store_on_commit(f->store, capture_committed, ctx);
 }
 
 void
@@ -808,8 +886,10 @@ flow_check(struct flow *f, int key, const char *id, const char *e164,
 	} else if (fc->found) {
 		int before = v.status, checks = v.checks;
 		fc->result = verify_check(&v, f->secret, code, now);
-		if (fc->result == VERIFY_APPROVED && v.nsend > 0) {
-			/* A code typed back: proof its SMSC delivered. */
+		if (fc->result == VERIFY_APPROVED && v.nsend > 0 &&
+		    strcmp(v.send[v.nsend - 1].smsc, TESTMODE_SMSC) != 0) {
+			/* A code typed back: proof its SMSC delivered (a
+			 * captured message reached no SMSC). */
 			const struct verif_send *s = &v.send[v.nsend - 1];
 			score_approved(f->score, f->conf, v.phone, s->smsc,
 			    s->submitted_at);

@@ -34,6 +34,7 @@ struct keys;
 struct phone_pool;
 struct score;
 struct store;
+struct testmode;
 struct webhook;
 
 enum flow_err {
@@ -85,6 +86,10 @@ void flow_reconf(struct flow *, const struct conf *, struct score *);
 /* The listener is going away: from now on callbacks get FLOW_SHUTDOWN
  * (sends, cancels) or a NULL outcome (checks) and must not answer. */
 void flow_stop(struct flow *);
+/* Test mode (testmode.h, borrowed): from now on the sends of `role =
+ * test` keys and to [test NAME] numbers are captured there, never
+ * dispatched (without it they go to the dispatcher like any). */
+void flow_set_testmode(struct flow *, struct testmode *);
 void flow_free(struct flow *);
 void flow_stats(const struct flow *, struct flow_stats *);
 /* [verify] sender: the source address of sends that name none. */
@@ -148,7 +153,12 @@ struct flow_send *flow_send_new(struct flow *, int key, const char *api,
  * (FLOW_NO_ROUTE), the sender and the text, then the shield: a tripped
  * range (FLOW_RANGE_BLOCKED, nothing stored, nothing sent).  A send that
  * trips its range is refused too: the trip is staged in the store, told
- * to the admin keys' webhooks (event shield.tripped) and logged. */
+ * to the admin keys' webhooks (event shield.tripped) and logged.
+ * A send of a test key or to a test number (flow_set_testmode()) goes
+ * through all of this and the store, then is captured instead of
+ * dispatched: a [test] code replaces the caller's and the random one, a
+ * [test] refuse fails it with that SMPP status as an SMSC would (the
+ * verification failed, reason the status' name). */
 void flow_send(struct flow_send *);
 /* Free a send that was never run (the API refused the request). */
 void flow_send_free(struct flow_send *);

@@ -22,6 +22,7 @@
 
 #include "api.h"
 #include "api_admin.h"
+#include "api_test.h"
 #include "carrier.h"
 #include "conf.h"
 #include "dispatch.h"
@@ -34,6 +35,7 @@
 #include "phone_pool.h"
 #include "score.h"
 #include "store.h"
+#include "testmode.h"
 #include "util.h"
 #include "verify.h"
 #include "webhook.h"
@@ -61,6 +63,8 @@ struct gw {
 	struct webhook *webhook;      /* events to the keys' webhooks */
 	struct score *score;          /* each SMSC's health per route */
 	struct dlr *dlr;              /* receipts, and the parked ones */
+	struct testmode *testmode;    /* captured sends (testmode.h) */
+	struct api_test api_test;     /* GET /v1/test/messages */
 	struct api api;               /* what the endpoints are given */
 	struct api_admin admin;
 	struct event *sweep_ev;
@@ -245,6 +249,11 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	gw->dlr = dlr_new(gw->store, gw->score, gw->webhook, conf);
 	gw->flow = flow_new(conf, gw->store, gw->keys, gw->phones,
 	    gw->dispatch, gw->webhook, gw->score, gw->secret);
+	gw->testmode = testmode_new(base, gw->store, gw->dlr, gw->secret);
+	flow_set_testmode(gw->flow, gw->testmode);
+	if (testmode_resume(gw->testmode) < 0)
+		log_err("test.resume_failed", "msg=\"captured messages "
+		    "unreadable: their pending receipts are not sent\"");
 	gw->ncarrier = conf->nsmsc;
 	gw->carriers = xcalloc(conf->nsmsc ? conf->nsmsc : 1,
 	    sizeof(*gw->carriers));
@@ -268,6 +277,9 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	api_compat_register(&gw->api);
 	api_admin_register(&gw->api);
 	api_shield_register(&gw->api);
+	gw->api_test.api = &gw->api;
+	gw->api_test.tm = gw->testmode;
+	api_test_register(&gw->api_test);
 	return gw;
 fail:
 	gw_free(gw);
@@ -297,6 +309,9 @@ gw_sweep(evutil_socket_t fd, short what, void *arg)
 	flow_shield_expire(gw->flow);
 	/* The limits' dead counters, as many per run (store.h). */
 	store_limit_prune(gw->store, util_now(), gw->conf->sweep_batch);
+	/* Test mode's captures, kept as long as finished records. */
+	store_capture_prune(gw->store, util_now_ms() -
+	    (int64_t)gw->conf->retention * 1000, gw->conf->sweep_batch);
 	if (n == gw->conf->sweep_batch) {
 		/* More is due: go on next turn, letting other events in. */
 		tv.tv_sec = 0;
@@ -404,6 +419,8 @@ gw_drain(struct gw *gw)
 	gw->state = GW_DRAINING;
 	gw->drain_deadline_ms = util_mono_ms() + GW_DRAIN_MS;
 	http_stop_accepting(gw->http);
+	/* Long polls of test mode answer now, not in up to 30 s. */
+	testmode_stop(gw->testmode);
 	gw_drain_tick(-1, 0, gw);
 }
 
@@ -602,12 +619,15 @@ gw_free(struct gw *gw)
 	}
 	dispatch_free(gw->dispatch);
 	gw->dispatch = NULL;
+	/* Long polls answer now; receipts not yet due are dropped. */
+	testmode_stop(gw->testmode);
 	/* Events in flight stay in the outbox for the next start. */
 	webhook_free(gw->webhook);
 	gw->webhook = NULL;
 	if (gw->store != NULL)
 		store_close(gw->store);
 	gw->store = NULL;
+	testmode_free(gw->testmode);
 	dlr_free(gw->dlr);
 	flow_free(gw->flow);
 	score_free(gw->score);

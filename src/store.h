@@ -1,8 +1,9 @@
 /*
  * store.h - the durable records: verifications, their indexes, the
- * webhook outbox and the limits' counters.  This header is the whole
- * contract; a backend keeps it without its callers knowing which backend
- * it is.  Today's backend is LMDB (store_lmdb.h, private to the store_*.c
+ * webhook outbox, the limits' counters, the shield's trips and test
+ * mode's captured messages.  This header is the whole contract; a
+ * backend keeps it without its callers knowing which backend it is.
+ * Today's backend is LMDB (store_lmdb.h, private to the store_*.c
  * files, says how it keeps it: databases, key layouts, the writer
  * thread).
  *
@@ -336,6 +337,46 @@ int store_shield_del(struct store *, const char *range);
  * Returns the count, or STORE_ERR (and fn was not called). */
 int store_shield_each(struct store *,
     void (*fn)(void *arg, const struct store_shield *t), void *arg);
+/* ---- test mode: captured messages -------------------------------------- */
+
+/*
+ * The messages of test keys and test numbers ([test NAME]) that went to
+ * no SMSC (testmode.h): kept so that a test can read what the handset
+ * would have got.  One entry per captured message, under its number and
+ * the time it was captured; the text is kept sealed as the verification's
+ * (verify_seal() with the verification's id), so the store never holds a
+ * code in clear.  Writes are staged like every other; reads see them at
+ * once.  Entries go with store_capture_prune().
+ */
+struct store_capture {
+	char id[32];              /* the verification's id */
+	char phone[17];           /* E.164 */
+	int64_t sent_at_ms;       /* when it was captured */
+	int receipt;              /* the caller's: the scripted receipt,
+	                             0..255 */
+	int64_t receipt_at_ms;    /* when it is due; 0: none */
+	char *sealed;             /* base64, at most 65535 octets; in
+	                             store_capture_each() the store's, valid
+	                             during the call only */
+};
+/* Stage c.  STORE_ERR (failing the batch) for an empty or too long id or
+ * phone, a receipt out of 0..255, or no sealed text; else STORE_OK or the
+ * batch's error. */
+int store_capture_put(struct store *, const struct store_capture *c);
+/* Call fn(arg, c) for the entries of phone (NULL: of every number, by
+ * number) captured at or after since_ms, newest first, at most max of
+ * them (the newest), staged writes included;
+ * fn is called after the read (it may stage writes).  Returns the count,
+ * or STORE_ERR (and fn was not called). */
+int store_capture_each(struct store *, const char *phone, int64_t since_ms,
+    int max, void (*fn)(void *arg, const struct store_capture *c),
+    void *arg);
+/* Stage the deletion of at most max entries captured before before_ms,
+ * looking at no more than a bounded number of committed entries per call
+ * (the sweep calls it on every run).  Returns the number dropped, or
+ * STORE_ERR. */
+int store_capture_prune(struct store *, int64_t before_ms, int max);
+
 /* ---- limit counters ------------------------------------------------------ */
 
 /*

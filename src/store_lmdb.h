@@ -15,13 +15,14 @@
  *   store_sweep.c   the expiry index's walk: expire, then purge
  *   store_outbox.c  the webhook outbox
  *   store_shield.c  the shield's tripped ranges
+ *   store_capture.c test mode's captured messages
  *   store_limits.c  the limits' counters (their prune is in store_sweep.c)
  *   store_batch.c   the staged writes of one batch, in memory (no LMDB)
  *   store_record.c  the record's encoding (no LMDB)
  * struct store and struct batch below belong to the loop's thread, but for
  * what store_commit.c says the writer thread may touch.
  *
- * One environment (a directory, created 0700) holds eight named
+ * One environment (a directory, created 0700) holds ten named
  * databases.  Their names, key layouts and values are on disk: fixed.
  *
  *   verif    id -> record: binary format 2 (store_record.h describes it
@@ -47,6 +48,9 @@
  *   shield   range ("+" and digits) -> format(1) = 1, tripped_at(8)
  *            until(8) mature(8) approved(8), little-endian: the ranges
  *            the shield tripped and that have not reopened
+ *   capture  phone NUL be64(ms) id -> format(1) = 1, receipt(1),
+ *            receipt_at ms(8, little-endian), sealed text: the messages
+ *            test mode captured (store_capture.c)
  *   limits   name -> until(8, little-endian) value: the limits'
  *            counters (store_limits.c), opaque here; dropped by
  *            store_limit_prune() (store_sweep.c) once until has passed
@@ -98,7 +102,7 @@ struct store {
 	struct event_base *base;
 	MDB_env *env;
 	MDB_dbi verif, pending, expiry, queue, msgid, msgref, outbox, shield;
-	MDB_dbi limits;
+	MDB_dbi limits, capture;
 	uint64_t outbox_seq;    /* the next outbox key */
 	uint64_t map_size;
 

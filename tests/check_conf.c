@@ -1152,6 +1152,111 @@ START_TEST(file_with_nul)
 }
 END_TEST
 
+/* [test NAME]: numbers, ranges, the fixed code, the scripted outcome. */
+START_TEST(test_sections)
+{
+	struct conf *c = load_ok(BASE
+	    "[test magic]\n"
+	    "numbers = +15005550000-+15005550099 +447700900123\n"
+	    "code = 123456\n"
+	    "[test slow]\n"
+	    "numbers = +15005550200\n"
+	    "delivery = undeliverable\n"
+	    "delay = 5\n"
+	    "[test busy]\n"
+	    "numbers = +15005550300\n"
+	    "delivery = none\n"
+	    "refuse = ESME_RTHROTTLED\n");
+	const struct conf_test *t;
+
+	ck_assert_int_eq(c->ntest, 3);
+	t = &c->tests[0];
+	ck_assert_str_eq(t->name, "magic");
+	ck_assert_int_eq(t->nrange, 2);
+	ck_assert_str_eq(t->ranges[0].lo, "+15005550000");
+	ck_assert_str_eq(t->ranges[0].hi, "+15005550099");
+	ck_assert_str_eq(t->ranges[1].lo, "+447700900123");
+	ck_assert_str_eq(t->ranges[1].hi, "+447700900123");
+	ck_assert_str_eq(t->code, "123456");
+	ck_assert_int_eq(t->delivery, CONF_TEST_DELIVERED);
+	ck_assert_int_eq(t->delay, 1);
+	ck_assert_uint_eq(t->refuse, 0);
+	t = &c->tests[1];
+	ck_assert_ptr_null(t->code);
+	ck_assert_int_eq(t->delivery, CONF_TEST_UNDELIVERABLE);
+	ck_assert_int_eq(t->delay, 5);
+	t = &c->tests[2];
+	ck_assert_int_eq(t->delivery, CONF_TEST_NONE);
+	ck_assert_uint_eq(t->refuse, 0x58);     /* ESME_RTHROTTLED */
+
+	/* Lookup: ends of a range, inside, outside, other lengths. */
+	ck_assert_ptr_eq(conf_test_find(c, "+15005550000"), &c->tests[0]);
+	ck_assert_ptr_eq(conf_test_find(c, "+15005550042"), &c->tests[0]);
+	ck_assert_ptr_eq(conf_test_find(c, "+15005550099"), &c->tests[0]);
+	ck_assert_ptr_null(conf_test_find(c, "+15005550100"));
+	ck_assert_ptr_null(conf_test_find(c, "+1500555004"));
+	ck_assert_ptr_null(conf_test_find(c, "+150055500420"));
+	ck_assert_ptr_eq(conf_test_find(c, "+447700900123"), &c->tests[0]);
+	ck_assert_ptr_eq(conf_test_find(c, "+15005550200"), &c->tests[1]);
+	ck_assert_ptr_eq(conf_test_find(c, "+15005550300"), &c->tests[2]);
+	ck_assert_ptr_null(conf_test_find(c, NULL));
+	conf_free(c);
+
+	/* None: nothing is a test number. */
+	c = load_ok(BASE);
+	ck_assert_int_eq(c->ntest, 0);
+	ck_assert_ptr_null(conf_test_find(c, "+15005550000"));
+	conf_free(c);
+}
+END_TEST
+
+START_TEST(test_sections_bad)
+{
+	static const struct {
+		const char *fragment, *want;
+	} cases[] = {
+		{ "[test t]\ncode = 1234\n",
+		    "t.conf:6: [test t] required key 'numbers' is missing" },
+		{ "[test t]\nnumbers =\n",
+		    "t.conf:7: [test t] numbers: needs at least one number" },
+		{ "[test t]\nnumbers = 15005550000\n",
+		    "t.conf:7: [test t] numbers: '15005550000' is not a number "
+		    "or a range" },
+		{ "[test t]\nnumbers = +1500555000x\n",
+		    "t.conf:7: [test t] numbers: '+1500555000x' is not" },
+		{ "[test t]\nnumbers = +15005550000-\n",
+		    "t.conf:7: [test t] numbers: '+15005550000-' is not" },
+		{ "[test t]\nnumbers = +15005550099-+15005550000\n",
+		    "t.conf:7: [test t] numbers: range "
+		    "'+15005550099-+15005550000': both ends" },
+		{ "[test t]\nnumbers = +15005550000-+150055500000\n",
+		    "t.conf:7: [test t] numbers: range" },
+		{ "[test t]\nnumbers = +15005550000\ncode = 123\n",
+		    "t.conf:8: [test t] code: must be 4 to 12 digits" },
+		{ "[test t]\nnumbers = +15005550000\ncode = 1234567890123\n",
+		    "t.conf:8: [test t] code: must be 4 to 12 digits" },
+		{ "[test t]\nnumbers = +15005550000\ncode = 12a456\n",
+		    "t.conf:8: [test t] code: must be 4 to 12 digits" },
+		{ "[test t]\nnumbers = +15005550000\ndelivery = lost\n",
+		    "t.conf:8: [test t] delivery:" },
+		{ "[test t]\nnumbers = +15005550000\ndelay = -1\n",
+		    "t.conf:8: [test t] delay: -1 is out of range" },
+		{ "[test t]\nnumbers = +15005550000\nrefuse = ESME_NOPE\n",
+		    "t.conf:8: [test t] refuse: 'ESME_NOPE' is not an SMPP "
+		    "status name" },
+		{ "[test t]\nnumbers = +15005550000\nrefuse = ESME_ROK\n",
+		    "t.conf:8: [test t] refuse: 'ESME_ROK' is not" },
+		{ "[test]\nnumbers = +15005550000\n",
+		    "t.conf:6: section [test] needs a name" },
+		{ "[test t]\nnumbers = +15005550000\n[test t]\n",
+		    "t.conf:8: [test t] duplicate section" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		expect_one(cases[i].fragment, cases[i].want);
+}
+END_TEST
+
 static Suite *
 conf_suite(void)
 {
@@ -1168,6 +1273,7 @@ conf_suite(void)
 	tcase_add_test(tc, routes_resolve_smscs_written_later);
 	tcase_add_test(tc, limits_defaults);
 	tcase_add_test(tc, limits_overridden);
+	tcase_add_test(tc, test_sections);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("values");
@@ -1179,6 +1285,7 @@ conf_suite(void)
 	tcase_add_test(tc, bad_token_not_echoed);
 	tcase_add_test(tc, bad_value_of_each_type);
 	tcase_add_test(tc, limits_bad_values);
+	tcase_add_test(tc, test_sections_bad);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("structure");

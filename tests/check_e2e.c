@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 
 #include <check.h>
 #include <jansson.h>
@@ -1688,6 +1689,292 @@ START_TEST(limits_survive_kill)
 }
 END_TEST
 
+/* ---- test mode: test numbers and test keys ----------------------------- */
+
+#define T_OK "+14155550101"         /* fixed code, delivered after 1 s */
+#define T_UNDELIV "+14155550102"    /* in a range, undeliverable at once */
+#define T_EXPIRED "+14155550104"
+#define T_SILENT "+14155550105"     /* no receipt */
+#define T_REFUSED "+14155550106"    /* refused as an SMSC would */
+#define TEST_SECTIONS \
+	"[test ok]\nnumbers = " T_OK "\ncode = 246810\n" \
+	"[test undeliv]\nnumbers = +14155550102-+14155550103\n" \
+	"delivery = undeliverable\ndelay = 0\n" \
+	"[test exp]\nnumbers = " T_EXPIRED "\ndelivery = expired\n" \
+	"[test silent]\nnumbers = " T_SILENT "\ndelivery = none\n" \
+	"[test refused]\nnumbers = " T_REFUSED "\nrefuse = ESME_RINVDSTADR\n"
+
+/* GET path with token: the answer parsed (NULL when not JSON), *st its
+ * status. */
+static json_t *
+get_as(const char *path, const char *token, int *st)
+{
+	static char out[65536];
+
+	*st = h_http(&H, "GET", path, NULL, token, NULL, out, sizeof(out));
+	return json_loads(out, 0, NULL);
+}
+
+/* The delivery of id's last attempt, as GET shows it. */
+static char *
+last_delivery(const char *id, char *buf, size_t size)
+{
+	json_t *j = h_get_verif(&H, id);
+	json_t *a = json_object_get(j, "attempts");
+
+	snprintf(buf, size, "%s", h_jstr(json_array_get(a,
+	    json_array_size(a) - 1), "delivery"));
+	json_decref(j);
+	return buf;
+}
+
+START_TEST(test_numbers_outcomes)
+{
+	char ok[64], un[64], ex[64], si[64], re[64], buf[32];
+	json_t *j, *msgs, *m, *ev;
+	int st;
+
+	snprintf(H.key_extra, sizeof(H.key_extra),
+	    "resend_interval = 0\nwebhook = http://127.0.0.1:%d/hook\n"
+	    "webhook_secret = " HOOK_SECRET "\n", H.hook_port);
+	snprintf(H.extra_conf, sizeof(H.extra_conf), "%s%s", ADMIN_KEY,
+	    TEST_SECTIONS);
+	ck_assert_int_eq(h_hook_start(&H, ""), 0);
+	h_start_all(&H);
+
+	/* Every outcome answers as a live send does. */
+	j = h_send_code(&H, T_OK, ok, sizeof(ok), 201);
+	ck_assert_str_eq(h_jstr(j, "status"), "sent");
+	json_decref(j);
+	j = h_send_code(&H, T_UNDELIV, un, sizeof(un), 201);
+	ck_assert_str_eq(h_jstr(j, "status"), "sent");
+	json_decref(j);
+	json_decref(h_send_code(&H, T_EXPIRED, ex, sizeof(ex), 201));
+	json_decref(h_send_code(&H, T_SILENT, si, sizeof(si), 201));
+	/* refuse: failed, as if the SMSC had answered ESME_RINVDSTADR */
+	j = h_send_code(&H, T_REFUSED, re, sizeof(re), 201);
+	ck_assert_str_eq(h_jstr(j, "status"), "failed");
+	json_decref(j);
+	h_wait_verif(&H, re, "status", "failed");
+
+	/* The scripted receipts, through the receipt path. */
+	h_wait_delivery(&H, ok, "delivered");
+	h_wait_delivery(&H, un, "undeliverable");
+	h_wait_delivery(&H, ex, "expired");
+	h_nap_ms(2000);
+	ck_assert_str_eq(last_delivery(si, buf, sizeof(buf)), "pending");
+
+	/* The fixed code: checked like any other (wrong, then right,
+	 * then used). */
+	ck_assert_int_eq(h_code_valid(&H, ok, "135790"), 0);
+	ck_assert_int_eq(h_code_valid(&H, ok, "246810"), 1);
+	ck_assert_int_eq(h_code_valid(&H, ok, "246810"), 0);
+
+	/* Webhooks see scripted receipts as real ones. */
+	ck_assert_msg(hook_wait("verification.sent", ok) == 0,
+	    "no sent event (see %s)", H.daemon_log);
+	ck_assert_msg(hook_wait("verification.delivery", ok) == 0,
+	    "no delivery event (see %s)", H.daemon_log);
+	ev = hook_event("verification.delivery", un);
+	ck_assert_ptr_nonnull(ev);
+	ck_assert_str_eq(h_jstr(json_object_get(json_object_get(ev, "data"),
+	    "last_attempt"), "delivery"), "undeliverable");
+	json_decref(ev);
+	ck_assert_msg(hook_wait("verification.failed", re) == 0,
+	    "no failed event (see %s)", H.daemon_log);
+	ev = hook_event("verification.failed", re);
+	ck_assert_ptr_nonnull(strstr(h_jstr(json_object_get(ev, "data"),
+	    "reason"), "ESME_RINVDSTADR"));
+	json_decref(ev);
+
+	/* Nothing reached the simulator. */
+	ck_assert_int_eq(h_count_sms(&H, T_OK), 0);
+	ck_assert_int_eq(h_count_sms(&H, T_UNDELIV), 0);
+	ck_assert_int_eq(h_count_sms(&H, T_REFUSED), 0);
+	j = h_handset_read(H.handset);
+	ck_assert_int_eq((int)json_array_size(j), 0);
+	json_decref(j);
+
+	/* The captured message: a client key may not read it, admin may. */
+	j = get_as("/v1/test/messages?phone=%2B14155550101", H_TOKEN, &st);
+	ck_assert_int_eq(st, 403);
+	json_decref(j);
+	j = get_as("/v1/test/messages?phone=%2B14155550101", ADMIN_TOKEN,
+	    &st);
+	ck_assert_int_eq(st, 200);
+	msgs = json_object_get(j, "messages");
+	ck_assert_int_eq((int)json_array_size(msgs), 1);
+	m = json_array_get(msgs, 0);
+	ck_assert_str_eq(h_jstr(m, "id"), ok);
+	ck_assert_str_eq(h_jstr(m, "phone"), T_OK);
+	ck_assert_str_eq(h_jstr(m, "code"), "246810");
+	ck_assert_ptr_nonnull(strstr(h_jstr(m, "text"), "246810"));
+	ck_assert_str_eq(h_jstr(m, "delivery"), "delivered");
+	ck_assert_int_gt((int)strlen(h_jstr(m, "sent_at")), 20);
+	json_decref(j);
+	/* The refused send was never captured. */
+	j = get_as("/v1/test/messages?phone=%2B14155550106", ADMIN_TOKEN,
+	    &st);
+	ck_assert_int_eq(st, 200);
+	ck_assert_int_eq((int)json_array_size(json_object_get(j,
+	    "messages")), 0);
+	json_decref(j);
+	/* Never a code in the log. */
+	ck_assert_int_eq(h_count_lines(H.daemon_log, "246810"), 0);
+}
+END_TEST
+
+#define TESTKEY_TOKEN "qa-token-0123456789abcdefgh"
+#define TESTKEY "[key qa]\ntoken = " TESTKEY_TOKEN "\nrole = test\n"
+
+/* A test key's sends, to any number: captured, newest first, read and
+ * approved; the long poll wakes on a new capture and times out empty. */
+START_TEST(test_key_capture_and_long_poll)
+{
+	char id1[64], id2[64], code[16], path[256], out[4096];
+	json_t *j, *msgs;
+	long long t0;
+	pid_t pid;
+	int st;
+
+	snprintf(H.extra_conf, sizeof(H.extra_conf), "%s", TESTKEY
+	    "resend_interval = 0\n");
+	h_start_all(&H);
+
+	st = h_http(&H, "POST", "/v1/verifications", NULL, TESTKEY_TOKEN,
+	    "{\"phone\": \"" PHONE "\"}", out, sizeof(out));
+	ck_assert_int_eq(st, 201);
+	j = json_loads(out, 0, NULL);
+	snprintf(id1, sizeof(id1), "%s", h_jstr(j, "id"));
+	ck_assert_str_eq(h_jstr(j, "status"), "sent");
+	json_decref(j);
+	st = h_http(&H, "POST", "/v1/verifications", NULL, TESTKEY_TOKEN,
+	    "{\"phone\": \"" PHONE "\"}", out, sizeof(out));
+	ck_assert_int_eq(st, 201);
+	j = json_loads(out, 0, NULL);
+	snprintf(id2, sizeof(id2), "%s", h_jstr(j, "id"));
+	json_decref(j);
+
+	j = get_as("/v1/test/messages?phone=%2B14155550123", TESTKEY_TOKEN,
+	    &st);
+	ck_assert_int_eq(st, 200);
+	msgs = json_object_get(j, "messages");
+	ck_assert_int_eq((int)json_array_size(msgs), 2);
+	ck_assert_str_eq(h_jstr(json_array_get(msgs, 0), "id"), id2);
+	ck_assert_str_eq(h_jstr(json_array_get(msgs, 1), "id"), id1);
+	snprintf(code, sizeof(code), "%s", h_jstr(json_array_get(msgs, 0),
+	    "code"));
+	ck_assert_int_eq((int)strlen(code), 6);
+	json_decref(j);
+	snprintf(path, sizeof(path), "{\"id\": \"%s\", \"code\": \"%s\"}",
+	    id2, code);
+	st = h_http(&H, "POST", "/v1/verifications/check", NULL,
+	    TESTKEY_TOKEN, path, out, sizeof(out));
+	ck_assert_int_eq(st, 200);
+	ck_assert_ptr_nonnull(strstr(out, "\"approved\""));
+	ck_assert_int_eq(h_count_sms(&H, PHONE), 0);
+
+	/* Bad parameters. */
+	json_decref(get_as("/v1/test/messages", TESTKEY_TOKEN, &st));
+	ck_assert_int_eq(st, 422);
+	json_decref(get_as("/v1/test/messages?phone=%2B14155550123&wait=31",
+	    TESTKEY_TOKEN, &st));
+	ck_assert_int_eq(st, 422);
+	json_decref(get_as("/v1/test/messages?phone=%2B14155550123&since=x",
+	    TESTKEY_TOKEN, &st));
+	ck_assert_int_eq(st, 422);
+	/* since: nothing after the future. */
+	j = get_as("/v1/test/messages?phone=%2B14155550123"
+	    "&since=2099-01-01T00:00:00Z", TESTKEY_TOKEN, &st);
+	ck_assert_int_eq(st, 200);
+	ck_assert_int_eq((int)json_array_size(json_object_get(j,
+	    "messages")), 0);
+	json_decref(j);
+
+	/* The long poll times out cleanly, empty. */
+	t0 = h_now_ms();
+	j = get_as("/v1/test/messages?phone=%2B14155550177&wait=1",
+	    TESTKEY_TOKEN, &st);
+	ck_assert_int_eq(st, 200);
+	ck_assert_int_eq((int)json_array_size(json_object_get(j,
+	    "messages")), 0);
+	ck_assert_int_ge(h_now_ms() - t0, 900);
+	json_decref(j);
+
+	/* It wakes on a new capture to its number, long before its 20 s. */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		h_nap_ms(700);
+		st = h_http(&H, "POST", "/v1/verifications", NULL,
+		    TESTKEY_TOKEN, "{\"phone\": \"+14155550177\"}", out,
+		    sizeof(out));
+		_exit(st == 201 ? 0 : 1);
+	}
+	t0 = h_now_ms();
+	j = get_as("/v1/test/messages?phone=%2B14155550177&wait=20",
+	    TESTKEY_TOKEN, &st);
+	ck_assert_int_eq(st, 200);
+	ck_assert_int_eq((int)json_array_size(json_object_get(j,
+	    "messages")), 1);
+	ck_assert_int_lt(h_now_ms() - t0, 15000);
+	json_decref(j);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	ck_assert_int_eq(h_count_sms(&H, "+14155550177"), 0);
+}
+END_TEST
+
+/* SIGTERM answers a waiting long poll at once (an empty list), and the
+ * daemon stops cleanly instead of waiting out the poll. */
+START_TEST(test_long_poll_drained)
+{
+	char out[4096];
+	long long t0;
+	pid_t pid;
+	int st;
+
+	snprintf(H.extra_conf, sizeof(H.extra_conf), "%s", TESTKEY);
+	h_start_all(&H);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		st = h_http(&H, "GET", "/v1/test/messages?phone=%2B14155550188"
+		    "&wait=30", NULL, TESTKEY_TOKEN, NULL, out, sizeof(out));
+		_exit(st == 200 && strstr(out, "\"messages\":[]") != NULL ?
+		    0 : 1);
+	}
+	h_nap_ms(1000);
+	t0 = h_now_ms();
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
+	ck_assert_int_lt(h_now_ms() - t0, 4000);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "the waiting request got no empty answer (see %s)", H.daemon_log);
+}
+END_TEST
+
+/* A scripted receipt not yet due when the daemon stops comes after the
+ * restart. */
+START_TEST(test_receipt_survives_restart)
+{
+	char id[64], buf[32];
+
+	snprintf(H.extra_conf, sizeof(H.extra_conf),
+	    "[test slow]\nnumbers = +14155550107\ndelay = 3\n");
+	h_start_all(&H);
+	json_decref(h_send_code(&H, "+14155550107", id, sizeof(id), 201));
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
+	ck_assert_msg(h_daemon_start(&H, 1) == 0, "smsverifyd did not come "
+	    "back (see %s)", H.daemon_log);
+	ck_assert_str_eq(last_delivery(id, buf, sizeof(buf)), "pending");
+	h_wait_delivery(&H, id, "delivered");
+	ck_assert_int_eq(h_count_lines(H.daemon_log, "event=test.resumed "
+	    "receipts=1"), 1);
+	ck_assert_int_eq(h_count_sms(&H, "+14155550107"), 0);
+}
+END_TEST
+
 static Suite *
 e2e_suite(void)
 {
@@ -1724,6 +2011,12 @@ e2e_suite(void)
 		{ "limits_client_ip", limits_client_ip, 1 },
 		{ "limits_endpoint", limits_endpoint, 1 },
 		{ "limits_survive_kill", limits_survive_kill, 1 },
+		{ "test_numbers_outcomes", test_numbers_outcomes, 1 },
+		{ "test_key_capture_and_long_poll",
+		    test_key_capture_and_long_poll, 1 },
+		{ "test_long_poll_drained", test_long_poll_drained, 1 },
+		{ "test_receipt_survives_restart",
+		    test_receipt_survives_restart, 1 },
 	};
 
 	h_add_tests(s, tests, sizeof(tests) / sizeof(tests[0]), setup,

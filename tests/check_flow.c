@@ -32,6 +32,7 @@
 #include "carrier.h"
 #include "conf.h"
 #include "dispatch.h"
+#include "dlr.h"
 #include "fake_carrier.h"
 #include "flow.h"
 #include "keys.h"
@@ -39,6 +40,7 @@
 #include "score.h"
 #include "smpp.h"
 #include "store.h"
+#include "testmode.h"
 #include "util.h"
 #include "verify.h"
 
@@ -85,6 +87,8 @@ static struct dispatch *d;
 static struct flow *f;
 static struct carrier fa, fb;
 static int nstaged;           /* ids ver_..0 .. nstaged-1 may be in d */
+static struct dlr *dl;        /* test mode's cases only */
+static struct testmode *tm;
 
 static int
 rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -166,12 +170,17 @@ teardown(void)
 	}
 	answer_all(&fa);
 	answer_all(&fb);
+	testmode_stop(tm);
 	store_flush(st);
 	phone_pool_free(phones);
 	store_flush(st);
 	flow_free(f);
 	dispatch_free(d);
 	store_close(st);
+	testmode_free(tm);
+	tm = NULL;
+	dlr_free(dl);
+	dl = NULL;
 	score_free(score);
 	keys_free(keys);
 	conf_free(conf);
@@ -1680,6 +1689,266 @@ START_TEST(limit_brute_force)
 }
 END_TEST
 
+/* ---- test mode ---------------------------------------------------------- */
+
+#define TEST_CONF_TEXT CONF_TEXT \
+	"[key qa]\n" \
+	"token = qa0123456789abcdef01\n" \
+	"role = test\n" \
+	"[test fixed]\n" \
+	"numbers = +447911123400-+447911123499\n" \
+	"code = 424242\n" \
+	"delay = 0\n" \
+	"[test busy]\n" \
+	"numbers = +447911123500\n" \
+	"refuse = ESME_RTHROTTLED\n"
+#define KEY_QA 2
+#define OTHER_PHONE "+447911123999"
+#define BUSY_PHONE "+447911123500"
+
+/* The flow with test mode, as gw.c wires it. */
+static void
+setup_test(void)
+{
+	setup_conf(TEST_CONF_TEXT);
+	dl = dlr_new(st, score, NULL, conf);
+	tm = testmode_new(base, st, dl, secret);
+	flow_set_testmode(f, tm);
+}
+
+/* The delivery test mode shows for the newest capture to phone. */
+static const char *
+captured_delivery(const char *phone)
+{
+	static char buf[32];
+	struct testmode_message *m;
+	int n = testmode_messages(tm, phone, 0, 1, &m);
+
+	ck_assert_int_eq(n, 1);
+	util_strlcpy(buf, m[0].delivery, sizeof(buf));
+	testmode_messages_free(m, n);
+	return buf;
+}
+
+/* A test key's send to any number: captured (no SMSC sees it), answered
+ * sent, its code readable and right, delivered by the scripted receipt
+ * (1 s) through the receipt path. */
+START_TEST(test_key_captured)
+{
+	struct testmode_message *m;
+	struct testmode_stats ts;
+	struct dlr_stats ds;
+	struct send_seen s;
+	struct check_seen c;
+	struct flow_send *fs;
+	char code[16];
+	int n;
+
+	fs = new_send(&s, OTHER_PHONE);
+	fs->key = KEY_QA;
+	flow_send(fs);
+	RUN_UNTIL(s.n == 1);
+	ck_assert_int_eq(s.err, FLOW_OK);
+	ck_assert_int_eq(s.has_v, 1);
+	ck_assert_int_eq(s.v.status, VERIF_PENDING);
+	ck_assert_int_eq(s.v.send_state, SEND_SENT);
+	ck_assert_int_eq(s.v.nsend, 1);
+	ck_assert_str_eq(s.v.send[0].smsc, TESTMODE_SMSC);
+	ck_assert_int_eq(fa.nsub + fb.nsub, 0);
+
+	n = testmode_messages(tm, OTHER_PHONE, 0, 10, &m);
+	ck_assert_int_eq(n, 1);
+	ck_assert_str_eq(m[0].id, s.v.id);
+	ck_assert_str_eq(m[0].phone, OTHER_PHONE);
+	ck_assert_ptr_nonnull(m[0].text);
+	ck_assert_int_eq((int)strlen(m[0].code), 6);
+	ck_assert_ptr_nonnull(strstr(m[0].text, m[0].code));
+	ck_assert_str_eq(m[0].delivery, "pending");
+	util_strlcpy(code, m[0].code, sizeof(code));
+	testmode_messages_free(m, n);
+
+	/* The scripted receipt, after its second. */
+	RUN_UNTIL(strcmp(captured_delivery(OTHER_PHONE), "pending") != 0);
+	ck_assert_str_eq(captured_delivery(OTHER_PHONE), "delivered");
+	dlr_stats(dl, &ds);
+	ck_assert_uint_eq(ds.receipts, 1);
+	testmode_stats(tm, &ts);
+	ck_assert_uint_eq(ts.captured, 1);
+	ck_assert_uint_eq(ts.receipts, 1);
+
+	memset(&c, 0, sizeof(c));
+	flow_check(f, KEY_QA, s.v.id, NULL, code, on_check, &c);
+	store_flush(st);
+	ck_assert_int_eq(c.n, 1);
+	ck_assert_int_eq(c.fc.result, VERIFY_APPROVED);
+
+	/* A client key's send to a number of no [test]: dispatched. */
+	flow_send(new_send(&s, OTHER_PHONE));
+	RUN_UNTIL(fa.nsub == 1);
+	fa.sub[0].answered = 1;
+	dispatch_submit_done(d, &fa, fa.sub[0].cookie, 0, "m1");
+	store_flush(st);
+	ck_assert_int_eq(s.n, 1);
+	ck_assert_str_eq(s.v.send[0].smsc, "a");
+}
+END_TEST
+
+/* A test number, for a client key: its fixed code, checked like any
+ * other (a wrong one costs an attempt, the right one approves once). */
+START_TEST(test_number_fixed_code)
+{
+	struct send_seen s;
+	struct check_seen c;
+	struct verif v;
+
+	flow_send(new_send(&s, PHONE));
+	RUN_UNTIL(s.n == 1);
+	ck_assert_int_eq(s.err, FLOW_OK);
+	ck_assert_int_eq(s.v.send_state, SEND_SENT);
+	ck_assert_int_eq(fa.nsub + fb.nsub, 0);
+	/* delay = 0: the receipt at the next turns. */
+	RUN_UNTIL(strcmp(captured_delivery(PHONE), "pending") != 0);
+	ck_assert_str_eq(captured_delivery(PHONE), "delivered");
+	memset(&v, 0, sizeof(v));
+	ck_assert_int_eq(store_verif_get(st, s.v.id, &v), STORE_OK);
+	ck_assert_int_eq(v.send[0].dlr, DLR_DELIVERED);
+	verif_clear(&v);
+
+	memset(&c, 0, sizeof(c));
+	flow_check(f, 0, s.v.id, NULL, "111111", on_check, &c);
+	store_flush(st);
+	ck_assert_int_eq(c.fc.result, VERIFY_WRONG);
+	memset(&c, 0, sizeof(c));
+	flow_check(f, 0, s.v.id, NULL, "424242", on_check, &c);
+	store_flush(st);
+	ck_assert_int_eq(c.fc.result, VERIFY_APPROVED);
+	memset(&c, 0, sizeof(c));
+	flow_check(f, 0, s.v.id, NULL, "424242", on_check, &c);
+	store_flush(st);
+	ck_assert_int_ne(c.fc.result, VERIFY_APPROVED);
+}
+END_TEST
+
+/* refuse: failed as an SMSC's final refusal, nothing captured. */
+START_TEST(test_number_refused)
+{
+	struct testmode_message *m;
+	struct testmode_stats ts;
+	struct send_seen s;
+	struct verif v;
+
+	flow_send(new_send(&s, BUSY_PHONE));
+	RUN_UNTIL(s.n == 1);
+	ck_assert_int_eq(s.err, FLOW_OK);
+	ck_assert_int_eq(s.v.status, VERIF_FAILED);
+	ck_assert_int_eq(s.v.send_state, SEND_FAILED);
+	ck_assert_str_eq(s.v.fail_reason, "ESME_RTHROTTLED");
+	ck_assert_int_eq(fa.nsub + fb.nsub, 0);
+	memset(&v, 0, sizeof(v));
+	ck_assert_int_eq(store_verif_get(st, s.v.id, &v), STORE_OK);
+	ck_assert_int_eq(v.status, VERIF_FAILED);
+	ck_assert_ptr_null(v.sealed);
+	verif_clear(&v);
+	ck_assert_int_eq(testmode_messages(tm, BUSY_PHONE, 0, 10, &m), 0);
+	testmode_messages_free(m, 0);
+	testmode_stats(tm, &ts);
+	ck_assert_uint_eq(ts.refused, 1);
+	ck_assert_uint_eq(ts.captured, 0);
+}
+END_TEST
+
+/* Captures go with the sweep's prune once older than the cut. */
+START_TEST(test_capture_pruned)
+{
+	struct testmode_message *m;
+	struct send_seen s;
+	int n;
+
+	flow_send(new_send(&s, PHONE));
+	RUN_UNTIL(s.n == 1);
+	/* Capture times are the wall clock's milliseconds (util_now_ms()),
+	 * which util_clock_set() does not fix. */
+	ck_assert_int_eq(store_capture_prune(st, util_now_ms() - 60000, 100),
+	    0);
+	ck_assert_int_eq(store_capture_prune(st, util_now_ms() + 1, 100), 1);
+	n = testmode_messages(tm, PHONE, 0, 10, &m);
+	ck_assert_int_eq(n, 0);
+	testmode_messages_free(m, 0);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(testmode_messages(tm, PHONE, 0, 10, &m), 0);
+	testmode_messages_free(m, 0);
+}
+END_TEST
+
+struct woken {
+	int n, woken;
+};
+
+static void
+on_woken(void *arg, int woken)
+{
+	struct woken *w = arg;
+
+	w->n++;
+	w->woken = woken;
+}
+
+/* A waiting reader: woken once a capture to its number commits (not by
+ * another number's), or at its time limit; stop wakes the rest. */
+START_TEST(test_waiters)
+{
+	struct woken a = { 0, -1 }, b = { 0, -1 }, c = { 0, -1 };
+	struct testmode_stats ts;
+	struct send_seen s;
+
+	ck_assert_int_eq(testmode_wait(tm, PHONE, 30, on_woken, &a), 0);
+	ck_assert_int_eq(testmode_wait(tm, OTHER_PHONE, 1, on_woken, &b), 0);
+	ck_assert_int_eq(testmode_wait(tm, BUSY_PHONE, 30, on_woken, &c), 0);
+	testmode_stats(tm, &ts);
+	ck_assert_int_eq(ts.waiting, 3);
+	flow_send(new_send(&s, PHONE));
+	RUN_UNTIL(s.n == 1);
+	ck_assert_int_eq(a.n, 1);
+	ck_assert_int_eq(a.woken, 1);
+	ck_assert_int_eq(b.n, 0);
+	RUN_UNTIL(b.n == 1);              /* its second is up */
+	ck_assert_int_eq(b.woken, 0);
+	ck_assert_int_eq(c.n, 0);
+	testmode_stop(tm);
+	ck_assert_int_eq(c.n, 1);
+	ck_assert_int_eq(c.woken, 0);
+	testmode_stats(tm, &ts);
+	ck_assert_int_eq(ts.waiting, 0);
+
+	/* At most TESTMODE_WAIT_MAX wait at once. */
+	memset(&c, 0, sizeof(c));
+	for (int i = 0; i < TESTMODE_WAIT_MAX; i++)
+		ck_assert_int_eq(testmode_wait(tm, PHONE, 30, on_woken, &c),
+		    0);
+	ck_assert_int_eq(testmode_wait(tm, PHONE, 30, on_woken, &c), -1);
+	ck_assert_int_eq(c.n, 0);
+	testmode_stop(tm);
+	ck_assert_int_eq(c.n, TESTMODE_WAIT_MAX);
+}
+END_TEST
+
+/* The code read out of a captured text: the first run of 4..12 digits. */
+START_TEST(test_code_of)
+{
+	char code[16];
+
+	ck_assert_int_eq(testmode_code_of("Your code is 123456.", code,
+	    sizeof(code)), 0);
+	ck_assert_str_eq(code, "123456");
+	ck_assert_int_eq(testmode_code_of("in 10 min: 1234567890123 or "
+	    "9876", code, sizeof(code)), 0);
+	ck_assert_str_eq(code, "9876");
+	ck_assert_int_eq(testmode_code_of("no code 12 345", code,
+	    sizeof(code)), -1);
+	ck_assert_str_eq(code, "");
+}
+END_TEST
+
 static Suite *
 flow_suite(void)
 {
@@ -1745,6 +2014,17 @@ flow_suite(void)
 	tcase_add_test(tc, limit_view);
 	tcase_add_test(tc, limit_failed_checks);
 	tcase_add_test(tc, limit_brute_force);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("testmode");
+	tcase_add_checked_fixture(tc, setup_test, teardown);
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_key_captured);
+	tcase_add_test(tc, test_number_fixed_code);
+	tcase_add_test(tc, test_number_refused);
+	tcase_add_test(tc, test_code_of);
+	tcase_add_test(tc, test_capture_pruned);
+	tcase_add_test(tc, test_waiters);
 	suite_add_tcase(s, tc);
 	return s;
 }
