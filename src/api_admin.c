@@ -218,6 +218,17 @@ api_metrics(struct http_request *req, const char *rest, void *arg)
 	    st.outbox);
 	metric(b, "smsverify_webhook_inflight", "gauge",
 	    "webhook POSTs in flight", NULL, (uint64_t)ws->inflight);
+	metric(b, "smsverify_test_captured_total", "counter",
+	    "sends captured by test mode (test keys, test numbers)", NULL,
+	    st.testmode.captured);
+	metric(b, "smsverify_test_refused_total", "counter",
+	    "test sends failed by a [test] refuse", NULL,
+	    st.testmode.refused);
+	metric(b, "smsverify_test_receipts_total", "counter",
+	    "scripted receipts applied", NULL, st.testmode.receipts);
+	metric(b, "smsverify_test_waiting", "gauge",
+	    "GET /v1/test/messages requests waiting", NULL,
+	    (uint64_t)st.testmode.waiting);
 	metric(b, "smsverify_http_connections", "gauge",
 	    "open HTTP connections", NULL, (uint64_t)st.http.open);
 	metric(b, "smsverify_http_connections_max", "gauge",

@@ -15,6 +15,7 @@
 #include "flow.h"
 #include "http.h"
 #include "store.h"
+#include "testmode.h"
 #include "webhook.h"
 
 struct carrier;
@@ -37,6 +38,7 @@ struct api_stats {
 	uint64_t outbox;          /* webhook events waiting */
 	struct webhook_stats webhook;
 	struct http_stats http;
+	struct testmode_stats testmode;
 };
 
 /* The owner's stats call: fill *st (zeroed by the caller). */

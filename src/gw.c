@@ -151,6 +151,7 @@ gw_stats(void *arg, struct api_stats *st)
 	st->outbox = store_outbox_count(gw->store);
 	webhook_stats(gw->webhook, &st->webhook);
 	http_stats(gw->http, &st->http);
+	testmode_stats(gw->testmode, &st->testmode);
 }
 
 static char *
