@@ -306,11 +306,37 @@ int smpp_text_encode(const char *utf8, int default_is_latin1, uint8_t *out,
     size_t outsize, uint8_t *data_coding, size_t *units);
 /* Decode short_message octets to UTF-8 (NUL-terminated).  data_coding 0x00
  * is read as GSM unless default_is_latin1; 0x01 (IA5), 0x03 (Latin-1) and
- * 0x08 (UCS-2) are read as such.  Returns the UTF-8 length, or -1 (out
- * set to "") for another data_coding, malformed UCS-2 or an outsize too
+ * 0x08 (UCS-2) are read as such, and so are the message-class forms of GSM
+ * and UCS-2 (0x10-0x1F, 0xF0-0xFF; TS 23.038 §4).  GSM's extension table
+ * is read after ESC; a UCS-2 surrogate pair is one character, an unpaired
+ * surrogate U+FFFD.  Returns the UTF-8 length, or -1 (out set to "") for
+ * another data_coding (8-bit data), malformed UCS-2 or an outsize too
  * small. */
 int smpp_text_decode(uint8_t data_coding, int default_is_latin1,
     const uint8_t *in, size_t len, char *out, size_t outsize);
+
+/* One part of a concatenated message, as its user data header says
+ * (TS 23.040 §9.2.3.24.1 IEI 0x00, 8-bit reference, and §9.2.3.24.8 IEI
+ * 0x08, 16-bit reference). */
+struct smpp_concat {
+	int present;              /* 1: a usable concatenation IE was found */
+	int ref16;                /* 1: the 16-bit reference form */
+	uint16_t ref;             /* the reference the parts share */
+	uint8_t total;            /* parts in the message, >= 1 */
+	uint8_t seq;              /* this part, 1..total */
+};
+
+/* Split an MO body (short_message, or message_payload) into its user data
+ * header and its text.  udhi: esm_class has the UDHI bit (0x40); without
+ * it the whole body is text (returns 0, c->present 0).  With it, body[0]
+ * is UDHL and the IEs follow; the last concatenation IE wins, and one with
+ * a part count of 0 or a part number of 0 or past the count is ignored
+ * (the part then reads as a message of its own).  Returns the offset of
+ * the text (1 + UDHL), or -1 when the header is malformed: UDHL past the
+ * body, an IE past UDHL.  *c is always set.  Pure; reads only
+ * body[0..len). */
+int smpp_udh_parse(const uint8_t *body, size_t len, int udhi,
+    struct smpp_concat *c);
 
 /* Callbacks a session's owner provides.  All run on the loop, from the
  * session's events (state also from inside smpp_session_start() and
