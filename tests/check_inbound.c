@@ -1,17 +1,25 @@
 /*
  * check_inbound.c - inbound (MO) messages: joining concatenated parts
- * (inbound_parts.c: any order, duplicates, bounds, aging) and the codes a
- * text carries (inbound_codes.c).
+ * (inbound_parts.c: any order, duplicates, bounds, aging), the codes a
+ * text carries (inbound_codes.c), and the inbox and waiting parts in the
+ * store (store_inbound.c: newest first, digests, purge, parts across a
+ * reopen).
  */
+#define _GNU_SOURCE
+#include <ftw.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include <check.h>
+#include <event2/event.h>
 
 #include "inbound_codes.h"
 #include "inbound_parts.h"
+#include "store.h"
 
 static char dropped_keys[8][INBOUND_KEY_MAX];
 static enum inbound_drop dropped_why[8];
@@ -257,12 +265,196 @@ START_TEST(codes_are_runs_of_4_to_12_digits)
 }
 END_TEST
 
+/* ---- the store: inbox and parts ---- */
+
+static char rundir[64];
+static char dir[96];
+static char dbpath[128];
+static struct event_base *base;
+static struct store *st;
+
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static struct store *
+open_store(void)
+{
+	char *err = NULL;
+	struct store *s = store_open(base, dbpath, 64ULL << 20, &err);
+
+	ck_assert_msg(s != NULL, "store_open: %s", err ? err : "?");
+	return s;
+}
+
+static void
+store_setup(void)
+{
+	snprintf(dir, sizeof(dir), "%s/t.XXXXXX", rundir);
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(dbpath, sizeof(dbpath), "%s/db", dir);
+	base = event_base_new();
+	ck_assert_ptr_nonnull(base);
+	st = open_store();
+}
+
+static void
+store_teardown(void)
+{
+	if (st != NULL)
+		store_close(st);
+	st = NULL;
+	event_base_free(base);
+	nftw(dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+put_msg(const char *id, const char *to, int64_t ms, const char *text)
+{
+	struct store_inbound m;
+
+	memset(&m, 0, sizeof(m));
+	snprintf(m.id, sizeof(m.id), "%s", id);
+	snprintf(m.key, sizeof(m.key), "qa");
+	snprintf(m.from, sizeof(m.from), "447700900001");
+	snprintf(m.to, sizeof(m.to), "%s", to);
+	snprintf(m.smsc, sizeof(m.smsc), "sim");
+	m.received_ms = ms;
+	memset(m.digest, id[strlen(id) - 1], sizeof(m.digest));
+	m.text = (char *)text;
+	ck_assert_int_eq(store_inbound_put(st, &m), STORE_OK);
+}
+
+struct listing {
+	char ids[16][32];
+	char texts[16][64];
+	int n, stop_at;
+};
+
+static int
+collect(void *arg, const struct store_inbound *m)
+{
+	struct listing *l = arg;
+
+	snprintf(l->ids[l->n], 32, "%s", m->id);
+	snprintf(l->texts[l->n], 64, "%s", m->text);
+	l->n++;
+	return l->stop_at > 0 && l->n >= l->stop_at;
+}
+
+START_TEST(inbox_newest_first_since_and_purge)
+{
+	struct listing l = { .n = 0 };
+	uint8_t dig[16];
+	int64_t when = 0;
+
+	put_msg("msg_1", "447700900123", 1000, "first 1234");
+	put_msg("msg_2", "447700900123", 3000, "third");
+	put_msg("msg_3", "84433", 2000, "second ✓");
+	/* Staged writes are seen at once ... */
+	ck_assert_int_eq(store_inbound_each(st, 0, 100, collect, &l), 3);
+	ck_assert_str_eq(l.ids[0], "msg_2");
+	ck_assert_str_eq(l.ids[1], "msg_3");
+	ck_assert_str_eq(l.ids[2], "msg_1");
+	ck_assert_str_eq(l.texts[1], "second ✓");
+	/* ... and after the commit. */
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(store_inbound_each(st, 2000, 100, collect, &l), 2);
+	ck_assert_str_eq(l.ids[1], "msg_3");
+	memset(&l, 0, sizeof(l));
+	l.stop_at = 1;
+	ck_assert_int_eq(store_inbound_each(st, 0, 100, collect, &l), 1);
+	/* Digests. */
+	memset(dig, '2', sizeof(dig));
+	ck_assert_int_eq(store_inbound_seen(st, dig, &when), STORE_OK);
+	ck_assert_int_eq(when, 3000);
+	memset(dig, '9', sizeof(dig));
+	ck_assert_int_eq(store_inbound_seen(st, dig, &when), STORE_NOTFOUND);
+	/* Purge what came before 2500: msg_3 and msg_1, with digests. */
+	ck_assert_int_eq(store_inbound_purge(st, 2500, 100), 2);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(store_inbound_each(st, 0, 100, collect, &l), 1);
+	ck_assert_str_eq(l.ids[0], "msg_2");
+	memset(dig, '1', sizeof(dig));
+	ck_assert_int_eq(store_inbound_seen(st, dig, &when), STORE_NOTFOUND);
+	ck_assert_int_eq(store_inbound_purge(st, 2500, 100), 0);
+}
+END_TEST
+
+struct partlist {
+	char keys[8][64];
+	int seqs[8];
+	int64_t at[8];
+	char texts[8][32];
+	int n;
+};
+
+static void
+collect_part(void *arg, const char *pkey, int seq, int64_t at_ms,
+    const char *text)
+{
+	struct partlist *l = arg;
+
+	snprintf(l->keys[l->n], 64, "%s", pkey);
+	l->seqs[l->n] = seq;
+	l->at[l->n] = at_ms;
+	snprintf(l->texts[l->n], 32, "%s", text);
+	l->n++;
+}
+
+START_TEST(parts_survive_a_reopen)
+{
+	struct partlist l;
+
+	ck_assert_int_eq(store_inbound_part_put(st, "3:sim1:a1:b7/3", 3, 50,
+	    "three"), STORE_OK);
+	ck_assert_int_eq(store_inbound_part_put(st, "3:sim1:a1:b7/3", 1, 40,
+	    "one"), STORE_OK);
+	ck_assert_int_eq(store_inbound_part_put(st, "3:sim1:c1:b9/2", 2, 60,
+	    ""), STORE_OK);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	store_close(st);
+	st = open_store();
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(store_inbound_parts_each(st, collect_part, &l), 3);
+	ck_assert_str_eq(l.keys[0], "3:sim1:a1:b7/3");
+	ck_assert_int_eq(l.seqs[0], 1);
+	ck_assert_str_eq(l.texts[0], "one");
+	ck_assert_int_eq(l.at[0], 40);
+	ck_assert_int_eq(l.seqs[1], 3);
+	ck_assert_str_eq(l.texts[1], "three");
+	ck_assert_int_eq(l.seqs[2], 2);
+	ck_assert_str_eq(l.texts[2], "");
+	ck_assert_int_eq(store_inbound_part_del(st, "3:sim1:a1:b7/3", 1),
+	    STORE_OK);
+	ck_assert_int_eq(store_inbound_part_del(st, "3:sim1:a1:b7/3", 2),
+	    STORE_OK);
+	ck_assert_int_eq(store_inbound_part_del(st, "3:sim1:a1:b7/3", 3),
+	    STORE_OK);
+	memset(&l, 0, sizeof(l));
+	ck_assert_int_eq(store_inbound_parts_each(st, collect_part, &l), 1);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	/* A bad part key fails the batch. */
+	ck_assert_int_eq(store_inbound_part_put(st, "", 1, 0, "x"),
+	    STORE_ERR);
+	ck_assert_int_eq(store_flush(st), STORE_ERR);
+}
+END_TEST
+
 static Suite *
 inbound_suite(void)
 {
 	Suite *s = suite_create("inbound");
 	TCase *tp = tcase_create("parts");
 	TCase *tc = tcase_create("codes");
+	TCase *ts;
 
 	tcase_add_checked_fixture(tp, setup, NULL);
 	tcase_add_test(tp, keys_are_unambiguous);
@@ -276,17 +468,27 @@ inbound_suite(void)
 	suite_add_tcase(s, tp);
 	tcase_add_test(tc, codes_are_runs_of_4_to_12_digits);
 	suite_add_tcase(s, tc);
+	ts = tcase_create("store");
+	tcase_add_checked_fixture(ts, store_setup, store_teardown);
+	tcase_add_test(ts, inbox_newest_first_since_and_purge);
+	tcase_add_test(ts, parts_survive_a_reopen);
+	suite_add_tcase(s, ts);
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(inbound_suite());
+	SRunner *sr;
 	int failed;
 
-	srunner_run_all(sr, CK_NORMAL);
+	snprintf(rundir, sizeof(rundir), "/tmp/check_inbound.XXXXXX");
+	if (mkdtemp(rundir) == NULL)
+		return 1;
+	sr = srunner_create(inbound_suite());
+	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	nftw(rundir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
 	return failed ? 1 : 0;
 }
