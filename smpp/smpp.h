@@ -338,6 +338,22 @@ struct smpp_concat {
 int smpp_udh_parse(const uint8_t *body, size_t len, int udhi,
     struct smpp_concat *c);
 
+/* An inbound (mobile originated) message: a deliver_sm or data_sm that is
+ * not a delivery receipt, as it came.  The owner decodes it
+ * (smpp_udh_parse(), smpp_text_decode()).  Valid during the callback
+ * only. */
+struct smpp_mo {
+	char source[22];          /* the handset, as the SMSC wrote it */
+	char destination[22];     /* our number or short code */
+	uint8_t source_ton, dest_ton;
+	uint8_t esm_class;        /* 0x40: body starts with a UDH */
+	uint8_t data_coding;
+	const uint8_t *body;      /* short_message, or the message_payload
+	                             TLV when short_message is empty */
+	size_t body_len;
+	int from_payload;         /* 1: body is the message_payload */
+};
+
 /* Callbacks a session's owner provides.  All run on the loop, from the
  * session's events (state also from inside smpp_session_start() and
  * smpp_session_stop()); each may call back into the session, and
@@ -358,6 +374,12 @@ struct smpp_callbacks {
 	 * it has stored the receipt; `ack` identifies the PDU. */
 	void (*receipt)(void *arg, struct smpp_session *,
 	    const struct smpp_receipt *, uint64_t ack);
+	/* An inbound message.  Answered like a receipt: the owner calls
+	 * smpp_session_receipt_ack() with ack once it has stored it
+	 * (ESME_RX_T_APPN: the SMSC sends it again).  NULL: inbound
+	 * messages are logged and acknowledged at once. */
+	void (*mo)(void *arg, struct smpp_session *, const struct smpp_mo *,
+	    uint64_t ack);
 };
 
 /* Create a session on base; nothing happens until smpp_session_start().
@@ -374,7 +396,8 @@ void smpp_session_start(struct smpp_session *);
  * fire for cookie), -1 when the session is not bound or its window is full. */
 int smpp_session_submit(struct smpp_session *, const struct smpp_message *,
     void *cookie);
-/* Answer a receipt given to the receipt callback with command_status status
+/* Answer a receipt given to the receipt callback, or an inbound message
+ * given to the mo callback, with command_status status
  * (ESME_ROK, or ESME_RX_T_APPN to make the SMSC send it again).  A stale
  * ack (the connection it came on is gone) is ignored. */
 void smpp_session_receipt_ack(struct smpp_session *, uint64_t ack,
