@@ -74,6 +74,7 @@ struct inbound {
 	int nwaiters;
 	int wake_staged;          /* a commit callback will wake pollers */
 	int closing;              /* inbound_free(): no new waiters */
+	int64_t last_ms;          /* the last message's received_ms */
 	struct inbound_stats st;
 };
 
@@ -311,6 +312,10 @@ store_message(struct inbound *in, const char *smsc, const char *from,
 	if (num >= 0)
 		util_strlcpy(m.key, in->conf->numbers[num].key_name,
 		    sizeof(m.key));
+	/* Strictly increasing, so the inbox's order is the arrival's. */
+	if (now <= in->last_ms)
+		now = in->last_ms + 1;
+	in->last_ms = now;
 	m.received_ms = now;
 	m.text = (char *)text;
 	if (store_inbound_put(in->store, &m) != STORE_OK)
