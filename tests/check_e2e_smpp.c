@@ -1112,6 +1112,44 @@ START_TEST(inbound_long_poll)
 }
 END_TEST
 
+START_TEST(inbound_parts_across_restart)
+{
+	json_t *j, *list;
+	int status;
+
+	snprintf(H.extra_conf, sizeof(H.extra_conf),
+	    "[number qa]\naddress = +447700900123\nkey = test\n");
+	snprintf(H.sim_args, sizeof(H.sim_args), "--dlr none --mo %.200s/mo.jsonl",
+	    H.dir);
+	h_start_all(&H);
+
+	/* Two parts of three (16-bit reference), answered: stored. */
+	mo_send("{\"from\":\"447700900008\",\"to\":\"447700900123\","
+	    "\"text\":\"one 1111 \",\"udh\":[4660,3,1],\"ref16\":true}\n"
+	    "{\"from\":\"447700900008\",\"to\":\"447700900123\","
+	    "\"text\":\"two \",\"udh\":[4660,3,2],\"ref16\":true}\n", 1, 2);
+	h_daemon_stop(&H, SIGKILL);
+	ck_assert_msg(h_daemon_start(&H, 1) == 0, "smsverifyd did not come "
+	    "back (see %s)", H.daemon_log);
+	ck_assert_msg(h_wait_lines(H.daemon_log, "event=inbound.resumed "
+	    "parts=2 waiting=1", H_LOG_WAIT_MS) >= 1, "the stored parts were "
+	    "not read back (see %s)", H.daemon_log);
+	/* The SMSC sends part 2 again (its answer could have been lost),
+	 * then part 3: one message, whole. */
+	mo_send("{\"from\":\"447700900008\",\"to\":\"447700900123\","
+	    "\"text\":\"two \",\"udh\":[4660,3,2],\"ref16\":true}\n"
+	    "{\"from\":\"447700900008\",\"to\":\"447700900123\","
+	    "\"text\":\"three\",\"udh\":[4660,3,3],\"ref16\":true}\n", 2, 4);
+	j = h_json(&H, "GET", "/v1/messages?to=" QA_NUMBER, NULL, &status);
+	ck_assert_int_eq(status, 200);
+	list = json_object_get(j, "messages");
+	ck_assert_int_eq(json_array_size(list), 1);
+	ck_assert_str_eq(h_jstr(json_array_get(list, 0), "text"),
+	    "one 1111 two three");
+	json_decref(j);
+}
+END_TEST
+
 static Suite *
 e2e_smpp_suite(void)
 {
@@ -1137,6 +1175,8 @@ e2e_smpp_suite(void)
 		    reload_moves_smscs_under_inflight_submit, 1 },
 		{ "inbound_messages", inbound_messages, 1 },
 		{ "inbound_long_poll", inbound_long_poll, 1 },
+		{ "inbound_parts_across_restart", inbound_parts_across_restart,
+		    1 },
 	};
 
 	h_add_tests(s, tests, sizeof(tests) / sizeof(tests[0]), setup,
