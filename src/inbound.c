@@ -90,9 +90,15 @@ on_parts_dropped(void *arg, const char *key, enum inbound_drop why)
 {
 	struct inbound *in = arg;
 
+	const char *slash = strrchr(key, '/');
+	int total = slash != NULL ? atoi(slash + 1) : 255;
+
 	in->st.dropped++;
-	/* The stored parts go with the message: at most 255 deletions. */
-	for (int seq = 1; seq <= 255; seq++)
+	/* The stored parts go with the message (the key ends with its part
+	 * count, inbound_parts_key()). */
+	if (total < 1 || total > 255)
+		total = 255;
+	for (int seq = 1; seq <= total; seq++)
 		store_inbound_part_del(in->store, key, seq);
 	log_warn("inbound.parts_dropped", "reason=%s",
 	    why == INBOUND_DROP_AGED ? "aged" : "full");
@@ -407,7 +413,8 @@ inbound_mo(struct inbound *in, struct carrier *c, struct smpp_session *sess,
 void
 inbound_sweep(struct inbound *in, int64_t now, int max, int64_t retention)
 {
-	inbound_parts_expire(in->parts, now * 1000);
+	/* Parts are timed by the wall clock in ms, as they came. */
+	inbound_parts_expire(in->parts, util_now_ms());
 	if (retention > 0)
 		store_inbound_purge(in->store, (now - retention) * 1000, max);
 }

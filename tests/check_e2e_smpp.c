@@ -1073,7 +1073,8 @@ START_TEST(inbound_long_poll)
 	int status, wst;
 	json_t *j;
 
-	snprintf(H.extra_conf, sizeof(H.extra_conf),
+	/* [key other] (whose section extra_conf continues) is an admin. */
+	snprintf(H.extra_conf, sizeof(H.extra_conf), "role = admin\n"
 	    "[number qa]\naddress = +447700900123\nkey = test\n");
 	snprintf(H.sim_args, sizeof(H.sim_args), "--dlr none --mo %.200s/mo.jsonl",
 	    H.dir);
@@ -1109,6 +1110,27 @@ START_TEST(inbound_long_poll)
 	ck_assert_int_eq(waitpid(pid, &wst, 0), pid);
 	ck_assert_msg(WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
 	    "the waiting poll did not get the message");
+
+	/* A message to an address no [number] names: admin keys only. */
+	mo_send("{\"from\":\"447700900078\",\"to\":\"84499\","
+	    "\"text\":\"stray\"}\n", 2, 2);
+	status = h_http(&H, "GET", "/v1/messages", NULL, OTHER_TOKEN, NULL,
+	    out, sizeof(out));
+	ck_assert_int_eq(status, 200);
+	j = json_loads(out, 0, NULL);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 2);
+	/* The simulator marks every digit address international (TON 1). */
+	ck_assert_str_eq(h_jstr(json_array_get(json_object_get(j,
+	    "messages"), 0), "to"), "+84499");
+	json_decref(j);
+	status = h_http(&H, "GET", "/v1/messages", NULL, H_TOKEN, NULL, out,
+	    sizeof(out));
+	ck_assert_int_eq(status, 200);
+	j = json_loads(out, 0, NULL);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 1);
+	ck_assert_str_eq(h_jstr(json_array_get(json_object_get(j,
+	    "messages"), 0), "text"), "late 1234");
+	json_decref(j);
 }
 END_TEST
 
