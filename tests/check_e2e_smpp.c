@@ -1062,6 +1062,8 @@ START_TEST(inbound_messages)
 	ck_assert_int_eq(hook_received("+447700900006", &ev), 1);
 	json_decref(ev);
 	ck_assert_int_eq(hook_received("+447700900005", &ev), 0);
+	/* A clean exit: the sanitizers found nothing. */
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
 }
 END_TEST
 
@@ -1131,6 +1133,25 @@ START_TEST(inbound_long_poll)
 	ck_assert_str_eq(h_jstr(json_array_get(json_object_get(j,
 	    "messages"), 0), "text"), "late 1234");
 	json_decref(j);
+
+	/* SIGTERM answers a waiting poll at once (empty), and the daemon
+	 * exits cleanly (its sanitizers found nothing). */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		status = h_http(&H, "GET", "/v1/messages?from=%2B1&wait=25",
+		    NULL, H_TOKEN, NULL, out, sizeof(out));
+		j = json_loads(out, 0, NULL);
+		_exit(status == 200 && json_array_size(json_object_get(j,
+		    "messages")) == 0 ? 0 : 1);
+	}
+	h_nap_ms(300);
+	t0 = h_now_ms();
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(pid, &wst, 0), pid);
+	ck_assert_msg(WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
+	    "the waiting poll was not answered by the drain");
+	ck_assert_int_lt(h_now_ms() - t0, 5000);
 }
 END_TEST
 
@@ -1169,6 +1190,7 @@ START_TEST(inbound_parts_across_restart)
 	ck_assert_str_eq(h_jstr(json_array_get(list, 0), "text"),
 	    "one 1111 two three");
 	json_decref(j);
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
 }
 END_TEST
 
