@@ -25,7 +25,9 @@
  *            commit failed so the SMSC sends it again.
  *
  * Duplicates: an SMSC sends a deliver_sm again when our answer did not
- * reach it.  A part already held (or of a message joined within
+ * reach it (or was ESME_RX_T_APPN: after a failed commit the table of
+ * parts is read again from the store, so what the store lost is taken
+ * again when it comes back).  A part already held (or of a message joined within
  * INBOUND_PARTS_AGE_SECS) is answered and ignored; a whole message whose
  * digest was stored within INBOUND_DEDUPE_SECS is answered and not stored
  * again.  Either way the answer still waits for the commit in progress,
@@ -75,6 +77,8 @@ struct inbound {
 	int wake_staged;          /* a commit callback will wake pollers */
 	int closing;              /* inbound_free(): no new waiters */
 	int64_t last_ms;          /* the last message's received_ms */
+	int parts_stale;          /* a commit failed: the table may hold
+	                             parts the store lost */
 	struct inbound_stats st;
 };
 
@@ -149,6 +153,8 @@ inbound_free(struct inbound *in)
 		return;
 	in->closing = 1;
 	wake_all(in);
+	/* The answers of what is staged go out while we still exist. */
+	store_flush(in->store);
 	inbound_parts_free(in->parts);
 	free(in);
 }
@@ -206,6 +212,11 @@ on_committed(void *arg, int result)
 {
 	struct inbound_ack *a = arg;
 
+	/* A failed batch took the parts it staged with it, but the table
+	 * holds them: the SMSC sends them again, and they must not read as
+	 * duplicates.  The table is read again from the store first. */
+	if (result != STORE_OK)
+		a->in->parts_stale = 1;
 	carrier_receipt_ack(a->sess, a->ack,
 	    result == STORE_OK ? ESME_ROK : ESME_RX_T_APPN);
 	free(a);
@@ -349,6 +360,14 @@ inbound_mo(struct inbound *in, struct carrier *c, struct smpp_session *sess,
 	enum inbound_part_result r;
 	int off, num;
 
+	if (in->parts_stale) {
+		in->parts_stale = 0;
+		inbound_parts_free(in->parts);
+		in->parts = inbound_parts_new(INBOUND_PENDING_MAX,
+		    INBOUND_PARTS_BYTES, (int64_t)INBOUND_PARTS_AGE_SECS * 1000,
+		    on_parts_dropped, in);
+		inbound_resume(in);
+	}
 	off = smpp_udh_parse(mo->body, mo->body_len, mo->esm_class & 0x40, &cc);
 	text = xmalloc(INBOUND_PART_BUF);
 	if (off < 0 || smpp_text_decode(mo->data_coding, carrier_latin1(c),
