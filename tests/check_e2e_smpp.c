@@ -1029,6 +1029,20 @@ START_TEST(inbound_messages)
 	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(
 	    json_array_get(list, 0), "codes"), 0)), "482913");
 	json_decref(j);
+	/* since: RFC 3339 or Unix seconds; limit. */
+	j = h_json(&H, "GET", "/v1/messages?to=" QA_NUMBER
+	    "&since=2000-01-01T00:00:00Z&limit=2", NULL, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 2);
+	json_decref(j);
+	j = h_json(&H, "GET", "/v1/messages?to=" QA_NUMBER
+	    "&since=4102444800", NULL, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 0);
+	json_decref(j);
+	j = h_json(&H, "GET", "/v1/messages?since=yesterday", NULL, &status);
+	ck_assert_int_eq(status, 422);
+	json_decref(j);
 	status = h_http(&H, "GET", "/v1/messages?to=" QA_NUMBER, NULL,
 	    OTHER_TOKEN, NULL, out, sizeof(out));
 	ck_assert_int_eq(status, 403);
