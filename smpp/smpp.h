@@ -306,11 +306,53 @@ int smpp_text_encode(const char *utf8, int default_is_latin1, uint8_t *out,
     size_t outsize, uint8_t *data_coding, size_t *units);
 /* Decode short_message octets to UTF-8 (NUL-terminated).  data_coding 0x00
  * is read as GSM unless default_is_latin1; 0x01 (IA5), 0x03 (Latin-1) and
- * 0x08 (UCS-2) are read as such.  Returns the UTF-8 length, or -1 (out
- * set to "") for another data_coding, malformed UCS-2 or an outsize too
+ * 0x08 (UCS-2) are read as such, and so are the message-class forms of GSM
+ * and UCS-2 (0x10-0x1F, 0xF0-0xFF; TS 23.038 §4).  GSM's extension table
+ * is read after ESC; a UCS-2 surrogate pair is one character, an unpaired
+ * surrogate U+FFFD.  Returns the UTF-8 length, or -1 (out set to "") for
+ * another data_coding (8-bit data), malformed UCS-2 or an outsize too
  * small. */
 int smpp_text_decode(uint8_t data_coding, int default_is_latin1,
     const uint8_t *in, size_t len, char *out, size_t outsize);
+
+/* One part of a concatenated message, as its user data header says
+ * (TS 23.040 §9.2.3.24.1 IEI 0x00, 8-bit reference, and §9.2.3.24.8 IEI
+ * 0x08, 16-bit reference). */
+struct smpp_concat {
+	int present;              /* 1: a usable concatenation IE was found */
+	int ref16;                /* 1: the 16-bit reference form */
+	uint16_t ref;             /* the reference the parts share */
+	uint8_t total;            /* parts in the message, >= 1 */
+	uint8_t seq;              /* this part, 1..total */
+};
+
+/* Split an MO body (short_message, or message_payload) into its user data
+ * header and its text.  udhi: esm_class has the UDHI bit (0x40); without
+ * it the whole body is text (returns 0, c->present 0).  With it, body[0]
+ * is UDHL and the IEs follow; the last concatenation IE wins, and one with
+ * a part count of 0 or a part number of 0 or past the count is ignored
+ * (the part then reads as a message of its own).  Returns the offset of
+ * the text (1 + UDHL), or -1 when the header is malformed: UDHL past the
+ * body, an IE past UDHL.  *c is always set.  Pure; reads only
+ * body[0..len). */
+int smpp_udh_parse(const uint8_t *body, size_t len, int udhi,
+    struct smpp_concat *c);
+
+/* An inbound (mobile originated) message: a deliver_sm or data_sm that is
+ * not a delivery receipt, as it came.  The owner decodes it
+ * (smpp_udh_parse(), smpp_text_decode()).  Valid during the callback
+ * only. */
+struct smpp_mo {
+	char source[22];          /* the handset, as the SMSC wrote it */
+	char destination[22];     /* our number or short code */
+	uint8_t source_ton, dest_ton;
+	uint8_t esm_class;        /* 0x40: body starts with a UDH */
+	uint8_t data_coding;
+	const uint8_t *body;      /* short_message, or the message_payload
+	                             TLV when short_message is empty */
+	size_t body_len;
+	int from_payload;         /* 1: body is the message_payload */
+};
 
 /* Callbacks a session's owner provides.  All run on the loop, from the
  * session's events (state also from inside smpp_session_start() and
@@ -332,6 +374,12 @@ struct smpp_callbacks {
 	 * it has stored the receipt; `ack` identifies the PDU. */
 	void (*receipt)(void *arg, struct smpp_session *,
 	    const struct smpp_receipt *, uint64_t ack);
+	/* An inbound message.  Answered like a receipt: the owner calls
+	 * smpp_session_receipt_ack() with ack once it has stored it
+	 * (ESME_RX_T_APPN: the SMSC sends it again).  NULL: inbound
+	 * messages are logged and acknowledged at once. */
+	void (*mo)(void *arg, struct smpp_session *, const struct smpp_mo *,
+	    uint64_t ack);
 };
 
 /* Create a session on base; nothing happens until smpp_session_start().
@@ -348,7 +396,8 @@ void smpp_session_start(struct smpp_session *);
  * fire for cookie), -1 when the session is not bound or its window is full. */
 int smpp_session_submit(struct smpp_session *, const struct smpp_message *,
     void *cookie);
-/* Answer a receipt given to the receipt callback with command_status status
+/* Answer a receipt given to the receipt callback, or an inbound message
+ * given to the mo callback, with command_status status
  * (ESME_ROK, or ESME_RX_T_APPN to make the SMSC send it again).  A stale
  * ack (the connection it came on is gone) is ignored. */
 void smpp_session_receipt_ack(struct smpp_session *, uint64_t ack,

@@ -22,7 +22,8 @@
  * Ownership: the session owns its bufferevent, timers, window and copies
  * of the config strings; the owner owns the cookies.  Responses are matched
  * by the sequence number of our own header decode (smpp_pdu.c), whatever
- * libsmpp34 thinks of the body.  Receipts are handed to the owner with an
+ * libsmpp34 thinks of the body.  Receipts and inbound messages (every
+ * other deliver_sm) are handed to the owner with an
  * `ack` token; the deliver_sm_resp goes out only when the owner acks
  * (persist, then acknowledge).  The owner's callbacks may call back into
  * the session; smpp_session_free() from inside one only marks the session
@@ -636,11 +637,34 @@ build_receipt(const struct smpp_sm *sm, struct smpp_receipt *r)
 	return r->message_id[0] != 0 ? 0 : -1;
 }
 
+/* An inbound message's view of a deliver_sm/data_sm: the body is the
+ * short_message, or the message_payload when short_message is empty. */
+static void
+build_mo(const struct smpp_sm *sm, struct smpp_mo *mo)
+{
+	memset(mo, 0, sizeof(*mo));
+	trim_copy(mo->source, sizeof(mo->source), sm->source);
+	trim_copy(mo->destination, sizeof(mo->destination), sm->destination);
+	mo->source_ton = sm->source_ton;
+	mo->dest_ton = sm->dest_ton;
+	mo->esm_class = sm->esm_class;
+	mo->data_coding = sm->data_coding;
+	if (sm->body_len == 0 && sm->payload != NULL) {
+		mo->body = sm->payload;
+		mo->body_len = sm->payload_len;
+		mo->from_payload = 1;
+	} else {
+		mo->body = sm->body;
+		mo->body_len = sm->body_len;
+	}
+}
+
 static void
 on_deliver(struct smpp_session *s, const struct smpp_header *h)
 {
 	uint32_t resp = h->id | SMPP_RESP;
 	struct smpp_receipt r;
+	struct smpp_mo mo;
 	struct smpp_sm sm;
 	uint64_t ack;
 	char nb[128];
@@ -662,11 +686,18 @@ on_deliver(struct smpp_session *s, const struct smpp_header *h)
 		send_resp(s, resp, ESME_ROK, h->seq);
 		return;
 	}
+	ack = (h->id == SMPP_DATA_SM ? ACK_DATA_SM : 0) |
+	    (uint64_t)(s->gen & 0x7FFFFFFFu) << 32 | h->seq;
 	if ((sm.esm_class & 0x3C) != 0x04) {
 		log_session(s, lim_mo, LOG_INFO, "smpp.mo",
 		    "smsc=%s seq=%u len=%zu", log_str(nb, sizeof(nb), name(s)),
 		    h->seq, sm.body_len ? sm.body_len : sm.payload_len);
-		send_resp(s, resp, ESME_ROK, h->seq);
+		if (s->cb.mo == NULL) {
+			send_resp(s, resp, ESME_ROK, h->seq);
+			return;
+		}
+		build_mo(&sm, &mo);
+		s->cb.mo(s->arg, s, &mo, ack);
 		return;
 	}
 	if (build_receipt(&sm, &r) < 0) {
@@ -681,8 +712,6 @@ on_deliver(struct smpp_session *s, const struct smpp_header *h)
 		send_resp(s, resp, ESME_ROK, h->seq);
 		return;
 	}
-	ack = (h->id == SMPP_DATA_SM ? ACK_DATA_SM : 0) |
-	    (uint64_t)(s->gen & 0x7FFFFFFFu) << 32 | h->seq;
 	s->cb.receipt(s->arg, s, &r, ack);
 }
 

@@ -21,6 +21,11 @@
  * truncated sequences, nothing above U+10FFFF): a template that is not
  * valid UTF-8 is a configuration error, not something to guess about.
  *
+ * Inbound (MO) messages come the other way: smpp_text_decode() reads
+ * short_message octets by data_coding (and the SMSC's idea of 0x00), and
+ * smpp_udh_parse() finds the text behind a user data header and the
+ * concatenation reference its part carries, so the owner can join parts.
+ *
  * Nothing here allocates or does I/O; the caller owns every buffer (a
  * struct smpp_segments carries its own).
  */
@@ -364,6 +369,19 @@ smpp_text_decode(uint8_t data_coding, int default_is_latin1,
 
 	if (out == NULL || outsize == 0 || (in == NULL && len > 0))
 		return -1;
+	/* Handsets' MO also come with a message class (TS 23.038 §4):
+	 * general data coding 0x10-0x1F, uncompressed, alphabet in bits 3-2
+	 * (00 GSM, 10 UCS-2; 01 is 8-bit data), and 0xF0-0xFF, bit 2 clear
+	 * for GSM (set: 8-bit data, refused below).  These name GSM itself,
+	 * never the SMSC's default. */
+	if ((data_coding & 0xF0) == 0x10) {
+		data_coding = (data_coding & 0x0C) == 0x00 ? 0x00 :
+		    (data_coding & 0x0C) == 0x08 ? 0x08 : 0x04;
+		default_is_latin1 = 0;
+	} else if ((data_coding & 0xF0) == 0xF0) {
+		data_coding = (data_coding & 0x04) == 0 ? 0x00 : 0x04;
+		default_is_latin1 = 0;
+	}
 	/* 0x00 is whatever this SMSC calls its default alphabet. */
 	if (data_coding == 0x00 && default_is_latin1)
 		data_coding = 0x03;
@@ -555,4 +573,53 @@ void
 smpp_segments_clear(struct smpp_segments *seg)
 {
 	explicit_bzero(seg, sizeof(*seg));
+}
+
+/* The 16-bit reference concatenation IE (TS 23.040 §9.2.3.24.8). */
+#define UDH_IEI_CONCAT16 0x08
+
+int
+smpp_udh_parse(const uint8_t *body, size_t len, int udhi,
+    struct smpp_concat *c)
+{
+	size_t udhl, i;
+
+	memset(c, 0, sizeof(*c));
+	if (!udhi)
+		return 0;
+	if (body == NULL || len < 1)
+		return -1;
+	udhl = body[0];
+	if (1 + udhl > len)
+		return -1;
+	/* IEs: IEI, IEDL, IEDL octets of data, within body[1..1+udhl). */
+	for (i = 1; i < 1 + udhl;) {
+		uint8_t iei, iedl;
+		const uint8_t *d;
+
+		if (i + 2 > 1 + udhl)
+			return -1;
+		iei = body[i];
+		iedl = body[i + 1];
+		if (i + 2 + iedl > 1 + udhl)
+			return -1;
+		d = body + i + 2;
+		if (iei == UDH_IEI_CONCAT8 && iedl == 3 && d[1] != 0 &&
+		    d[2] != 0 && d[2] <= d[1]) {
+			c->present = 1;
+			c->ref16 = 0;
+			c->ref = d[0];
+			c->total = d[1];
+			c->seq = d[2];
+		} else if (iei == UDH_IEI_CONCAT16 && iedl == 4 && d[2] != 0 &&
+		    d[3] != 0 && d[3] <= d[2]) {
+			c->present = 1;
+			c->ref16 = 1;
+			c->ref = (uint16_t)(d[0] << 8 | d[1]);
+			c->total = d[2];
+			c->seq = d[3];
+		}
+		i += 2 + (size_t)iedl;
+	}
+	return (int)(1 + udhl);
 }

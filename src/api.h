@@ -17,7 +17,9 @@
 #include "http.h"
 
 struct api_admin;
+struct event_base;
 struct http_request;
+struct inbound;
 struct http;
 struct keys;
 
@@ -27,12 +29,16 @@ struct api {
 	struct flow *flow;
 	const struct keys *keys;
 	const struct api_admin *admin;   /* api_admin.h; api_admin.c only */
+	struct inbound *inbound;         /* inbound.h; api_messages.c only */
+	struct event_base *base;         /* long polls' timers */
 };
 
 void api_verify_register(struct api *);
 void api_compat_register(struct api *);
 /* GET /v1/shield, GET and DELETE /v1/shield/{range} (admin keys). */
 void api_shield_register(struct api *);
+/* GET /v1/messages (api_messages.c): the inbound messages. */
+void api_messages_register(struct api *);
 /* GET /v1/limits (api_limits.c); api_verify_register() calls it. */
 void api_limits_register(struct api *);
 

@@ -229,6 +229,19 @@ api_metrics(struct http_request *req, const char *rest, void *arg)
 	metric(b, "smsverify_test_waiting", "gauge",
 	    "GET /v1/test/messages requests waiting", NULL,
 	    (uint64_t)st.testmode.waiting);
+	metric(b, "smsverify_inbound_messages_total", "counter",
+	    "inbound messages stored whole", NULL, st.inbound.received);
+	metric(b, "smsverify_inbound_parts_total", "counter",
+	    "inbound parts held for joining", NULL, st.inbound.parts);
+	metric(b, "smsverify_inbound_duplicates_total", "counter",
+	    "inbound parts or messages delivered again", NULL,
+	    st.inbound.duplicates);
+	metric(b, "smsverify_inbound_dropped_total", "counter",
+	    "inbound messages undecodable, or parts given up", NULL,
+	    st.inbound.dropped);
+	metric(b, "smsverify_inbound_waiting", "gauge",
+	    "inbound messages waiting for parts", NULL,
+	    (uint64_t)st.inbound.waiting_parts);
 	metric(b, "smsverify_http_connections", "gauge",
 	    "open HTTP connections", NULL, (uint64_t)st.http.open);
 	metric(b, "smsverify_http_connections_max", "gauge",

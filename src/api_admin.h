@@ -14,6 +14,7 @@
 #include "dlr.h"
 #include "flow.h"
 #include "http.h"
+#include "inbound.h"
 #include "store.h"
 #include "testmode.h"
 #include "webhook.h"
@@ -39,6 +40,7 @@ struct api_stats {
 	struct webhook_stats webhook;
 	struct http_stats http;
 	struct testmode_stats testmode;
+	struct inbound_stats inbound;
 };
 
 /* The owner's stats call: fill *st (zeroed by the caller). */

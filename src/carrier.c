@@ -54,6 +54,7 @@ struct carrier {
 	int nresp;
 	uint64_t resp_other;
 	uint64_t receipts[SMPP_MSG_REJECTED + 1];
+	uint64_t inbound;	/* inbound messages (deliver_sm, not receipts) */
 	void (*stop_done)(void *);
 	void *stop_arg;
 };
@@ -165,10 +166,25 @@ carrier_on_receipt(void *arg, struct smpp_session *s,
 	c->cb.receipt(c->arg, c, s, r, ack);
 }
 
+static void
+carrier_on_mo(void *arg, struct smpp_session *s, const struct smpp_mo *m,
+    uint64_t ack)
+{
+	struct carrier *c = arg;
+
+	c->inbound++;
+	if (c->cb.mo == NULL) {
+		smpp_session_receipt_ack(s, ack, ESME_ROK);
+		return;
+	}
+	c->cb.mo(c->arg, c, s, m, ack);
+}
+
 static const struct smpp_callbacks carrier_smpp_cb = {
 	.state = carrier_on_state,
 	.submit_done = carrier_on_submit_done,
 	.receipt = carrier_on_receipt,
+	.mo = carrier_on_mo,
 };
 
 struct carrier *
@@ -498,12 +514,13 @@ carrier_json(const struct carrier *c)
 			    json_integer((json_int_t)c->receipts[i]));
 	carrier_stats(c, &t);
 	return json_pack("{s:s, s:s, s:i, s:b, s:i, s:I, s:o, s:o, s:o, s:I, "
-	    "s:I, s:I}",
+	    "s:I, s:I, s:I}",
 	    "name", c->name, "host", c->host, "port", c->port,
 	    "up", carrier_up(c), "throughput", c->cfg.throughput,
 	    "throttled", (json_int_t)c->throttled, "binds", binds,
 	    "responses", resp, "receipts_by_state", rcpt,
 	    "submits", (json_int_t)t.submits,
 	    "submit_ok", (json_int_t)t.submit_ok,
-	    "receipts", (json_int_t)t.receipts);
+	    "receipts", (json_int_t)t.receipts,
+	    "inbound", (json_int_t)c->inbound);
 }

@@ -45,6 +45,12 @@ struct carrier_callbacks {
 	 * for the deliver_sm_resp. */
 	void (*receipt)(void *arg, struct carrier *, struct smpp_session *sess,
 	    const struct smpp_receipt *r, uint64_t ack);
+	/* An inbound message arrived on session sess (smpp.h's struct
+	 * smpp_mo, valid during the call only).  Answered like a receipt:
+	 * carrier_receipt_ack(sess, ack, status) once it is stored.  May be
+	 * NULL: inbound messages are then acknowledged at once. */
+	void (*mo)(void *arg, struct carrier *, struct smpp_session *sess,
+	    const struct smpp_mo *m, uint64_t ack);
 	/* Room for submits may have appeared: a bind came up, a submit ended
 	 * (a window slot is free again), the throttling pause is over or the
 	 * throughput bucket refilled.  Queued work may go; carrier_room()

@@ -232,9 +232,16 @@ static const struct kdef test_keys[] = {
 };
 #undef T
 
+#define N(f) offsetof(struct conf_number, f)
+static const struct kdef number_keys[] = {
+	{ "address", conv_word, 3, 16, NULL, 1, N(address), 0, NULL },
+	{ "key", conv_word, 1, 64, NULL, 1, N(key_name), 0, NULL },
+};
+#undef N
+
 #define NKEYS(a) (sizeof(a) / sizeof((a)[0]))
 enum { SD_SERVER, SD_STORE, SD_VERIFY, SD_SMSC, SD_ROUTE, SD_KEY,
-    SD_TEMPLATE, SD_SHIELD, SD_LIMITS, SD_TEST, SD_N };
+    SD_TEMPLATE, SD_SHIELD, SD_LIMITS, SD_TEST, SD_NUMBER, SD_N };
 static const struct sdef sections[SD_N] = {
 	[SD_SERVER] = { "server", 0, server_keys, NKEYS(server_keys) },
 	[SD_STORE] = { "store", 0, store_keys, NKEYS(store_keys) },
@@ -247,6 +254,7 @@ static const struct sdef sections[SD_N] = {
 	[SD_SHIELD] = { "shield", 0, shield_keys, NKEYS(shield_keys) },
 	[SD_LIMITS] = { "limits", 0, limits_keys, NKEYS(limits_keys) },
 	[SD_TEST] = { "test", 1, test_keys, NKEYS(test_keys) },
+	[SD_NUMBER] = { "number", 1, number_keys, NKEYS(number_keys) },
 };
 
 /* One section as written in the file, with its keys' raw values. */
@@ -741,6 +749,7 @@ name_sections(struct parser *p)
 	c->templates = xcalloc((size_t)n[SD_TEMPLATE],
 	    sizeof(*c->templates));
 	c->tests = xcalloc((size_t)n[SD_TEST], sizeof(*c->tests));
+	c->numbers = xcalloc((size_t)n[SD_NUMBER], sizeof(*c->numbers));
 	for (i = 0; i < p->nsect; i++) {
 		const struct sect *s = &p->sects[i];
 
@@ -761,6 +770,10 @@ name_sections(struct parser *p)
 		} else if (s->def == &sections[SD_TEST]) {
 			c->tests[c->ntest].name = xstrdup(s->name);
 			c->tests[c->ntest++].line = s->line;
+		} else if (s->def == &sections[SD_NUMBER]) {
+			c->numbers[c->nnumber].name = xstrdup(s->name);
+			c->numbers[c->nnumber].key = -1;
+			c->numbers[c->nnumber++].line = s->line;
 		}
 	}
 }
@@ -801,6 +814,9 @@ apply_all(struct parser *p)
 		else if (byidx->def == &sections[SD_TEST])
 			apply_section(p, byidx->def, byidx,
 			    &c->tests[n[SD_TEST]++]);
+		else if (byidx->def == &sections[SD_NUMBER])
+			apply_section(p, byidx->def, byidx,
+			    &c->numbers[n[SD_NUMBER]++]);
 	}
 }
 
@@ -933,6 +949,53 @@ validate_shield(struct parser *p)
 		    "window", c->shield_grace, c->shield_window);
 }
 
+/* 1 for an inbound address: "+" and 8..15 digits (E.164), or a short
+ * code of 3..8 digits. */
+static int
+number_address_valid(const char *a)
+{
+	size_t n = strspn(a + (a[0] == '+'), "0123456789");
+
+	if (a[0] == '+')
+		return a[1] != '0' && n >= 8 && n <= 15 && a[1 + n] == '\0';
+	return n >= 3 && n <= 8 && a[n] == '\0';
+}
+
+/* Each [number]'s rules: an address that is one, a key that exists, no
+ * address twice. */
+static void
+validate_numbers(struct parser *p)
+{
+	struct conf *c = p->conf;
+	const struct sect *s;
+	int i, j;
+
+	for (i = 0; i < c->nnumber; i++) {
+		struct conf_number *n = &c->numbers[i];
+
+		s = sect_of(p, SD_NUMBER, n->name);
+		if (n->address != NULL && !number_address_valid(n->address))
+			perr(p, key_line(s, "address"), s, "address", "'%s' "
+			    "is neither E.164 (+ and 8 to 15 digits) nor a "
+			    "short code (3 to 8 digits)", n->address);
+		for (j = 0; n->key_name != NULL && j < c->nkey; j++)
+			if (strcmp(c->keys[j].name, n->key_name) == 0)
+				n->key = j;
+		if (n->key_name != NULL && n->key < 0)
+			perr(p, key_line(s, "key"), s, "key", "no [key %s] "
+			    "section", n->key_name);
+		for (j = 0; n->address != NULL && j < i; j++) {
+			if (c->numbers[j].address == NULL ||
+			    strcmp(c->numbers[j].address, n->address) != 0)
+				continue;
+			perr(p, key_line(s, "address"), s, "address", "%s is "
+			    "already [number %s] (line %d)", n->address,
+			    c->numbers[j].name, c->numbers[j].line);
+			break;
+		}
+	}
+}
+
 /* No [route] at all: one implicit route "default", prefix "+", over
  * every SMSC in the order they are written, with the [route] defaults. */
 static void
@@ -979,6 +1042,7 @@ validate(struct parser *p)
 	validate_keys(p);
 	validate_prefixes(p);
 	validate_shield(p);
+	validate_numbers(p);
 	if (c->nroute == 0 && c->nsmsc > 0)
 		add_implicit_route(c);
 }
@@ -1220,6 +1284,12 @@ conf_free(struct conf *c)
 		free(c->tests[i].code);
 	}
 	free(c->tests);
+	for (i = 0; i < c->nnumber; i++) {
+		free(c->numbers[i].name);
+		free(c->numbers[i].address);
+		free(c->numbers[i].key_name);
+	}
+	free(c->numbers);
 	free_list(c->shield_countries, c->nshield_country);
 	free(c);
 }
@@ -1269,6 +1339,28 @@ conf_smsc_index(const struct conf *c, const char *name)
 		if (c->smscs[i].name != NULL &&
 		    strcmp(c->smscs[i].name, name) == 0)
 			return i;
+	return -1;
+}
+
+int
+conf_number_find(const struct conf *c, const char *addr)
+{
+	int i;
+
+	if (addr == NULL)
+		return -1;
+	if (addr[0] == '+')
+		addr++;
+	for (i = 0; i < c->nnumber; i++) {
+		const char *a = c->numbers[i].address;
+
+		if (a == NULL)
+			continue;
+		if (a[0] == '+')
+			a++;
+		if (strcmp(a, addr) == 0)
+			return i;
+	}
 	return -1;
 }
 

@@ -130,6 +130,17 @@ struct conf_template {
 	char *text;               /* UTF-8 with {code} or ##code## */
 };
 
+/* A [number NAME] section (SPEC "Inbound SMS"): an address the SMSCs
+ * deliver inbound messages for, and the key whose webhook and inbox get
+ * them. */
+struct conf_number {
+	char *name;
+	int line;
+	char *address;            /* "+447700900123" (E.164) or "84433" */
+	char *key_name;           /* as written */
+	int key;                  /* index into conf.keys */
+};
+
 struct conf {
 	char *path;
 	/* [server] */
@@ -170,6 +181,8 @@ struct conf {
 	int ntemplate;
 	struct conf_test *tests;
 	int ntest;
+	struct conf_number *numbers;
+	int nnumber;
 	/* [shield]: the allow-list and the per-range circuit breaker
 	 * (shield.h).  A range is "+" and [limits] range_digits digits of
 	 * E.164 (the global value: a range is the same for every key). */
@@ -207,6 +220,11 @@ const char *conf_key_country(const struct conf *, int key);
  * non-geographic numbers) passes the allow-lists: [shield] countries
  * (empty: all) and the key's own countries (empty: no further limit). */
 int conf_country_allowed(const struct conf *, int key, const char *region);
+
+/* Index of the [number] whose address is addr, or -1.  addr as an SMSC
+ * writes a destination: "447700900123", "+447700900123" or a short code;
+ * a leading '+' on either side is ignored. */
+int conf_number_find(const struct conf *, const char *addr);
 
 /* Index of the SMSC called name, or -1. */
 int conf_smsc_index(const struct conf *, const char *name);

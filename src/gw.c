@@ -30,6 +30,7 @@
 #include "flow.h"
 #include "gw.h"
 #include "http.h"
+#include "inbound.h"
 #include "keys.h"
 #include "log.h"
 #include "phone_pool.h"
@@ -65,6 +66,7 @@ struct gw {
 	struct dlr *dlr;              /* receipts, and the parked ones */
 	struct testmode *testmode;    /* captured sends (testmode.h) */
 	struct api_test api_test;     /* GET /v1/test/messages */
+	struct inbound *inbound;      /* inbound messages, their inbox */
 	struct api api;               /* what the endpoints are given */
 	struct api_admin admin;
 	struct event *sweep_ev;
@@ -97,6 +99,15 @@ gw_receipt(void *arg, struct carrier *c, struct smpp_session *sess,
 }
 
 static void
+gw_mo(void *arg, struct carrier *c, struct smpp_session *sess,
+    const struct smpp_mo *m, uint64_t ack)
+{
+	struct gw *gw = arg;
+
+	inbound_mo(gw->inbound, c, sess, m, ack);
+}
+
+static void
 gw_ready(void *arg, struct carrier *c)
 {
 	struct gw *gw = arg;
@@ -107,6 +118,7 @@ gw_ready(void *arg, struct carrier *c)
 static const struct carrier_callbacks gw_carrier_cb = {
 	.submit_done = gw_submit_done,
 	.receipt = gw_receipt,
+	.mo = gw_mo,
 	.ready = gw_ready,
 };
 
@@ -152,6 +164,7 @@ gw_stats(void *arg, struct api_stats *st)
 	webhook_stats(gw->webhook, &st->webhook);
 	http_stats(gw->http, &st->http);
 	testmode_stats(gw->testmode, &st->testmode);
+	inbound_stats(gw->inbound, &st->inbound);
 }
 
 static char *
@@ -179,6 +192,7 @@ gw_reconf(struct gw *gw)
 	dispatch_reconf(gw->dispatch, gw->conf, gw->carriers, gw->ncarrier,
 	    gw->score);
 	dlr_reconf(gw->dlr, gw->conf, gw->score);
+	inbound_reconf(gw->inbound, gw->conf);
 	webhook_reconf(gw->webhook, gw->conf);
 	flow_reconf(gw->flow, gw->conf, gw->score);
 }
@@ -248,6 +262,7 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	gw->dispatch = dispatch_new(base, gw->store, gw->secret,
 	    &gw_dispatch_hooks, gw);
 	gw->dlr = dlr_new(gw->store, gw->score, gw->webhook, conf);
+	gw->inbound = inbound_new(base, gw->store, gw->webhook, conf);
 	gw->flow = flow_new(conf, gw->store, gw->keys, gw->phones,
 	    gw->dispatch, gw->webhook, gw->score, gw->secret);
 	gw->testmode = testmode_new(base, gw->store, gw->dlr, gw->secret);
@@ -274,6 +289,8 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	gw->api.flow = gw->flow;
 	gw->api.keys = gw->keys;
 	gw->api.admin = &gw->admin;
+	gw->api.inbound = gw->inbound;
+	gw->api.base = base;
 	api_verify_register(&gw->api);
 	api_compat_register(&gw->api);
 	api_admin_register(&gw->api);
@@ -281,6 +298,7 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	gw->api_test.api = &gw->api;
 	gw->api_test.tm = gw->testmode;
 	api_test_register(&gw->api_test);
+	api_messages_register(&gw->api);
 	return gw;
 fail:
 	gw_free(gw);
@@ -313,6 +331,9 @@ gw_sweep(evutil_socket_t fd, short what, void *arg)
 	/* Test mode's captures, kept as long as finished records. */
 	store_capture_prune(gw->store, util_now_ms() -
 	    (int64_t)gw->conf->retention * 1000, gw->conf->sweep_batch);
+	/* Parts that waited too long, and the inbox past retention. */
+	inbound_sweep(gw->inbound, util_now(), gw->conf->sweep_batch,
+	    gw->conf->retention);
 	if (n == gw->conf->sweep_batch) {
 		/* More is due: go on next turn, letting other events in. */
 		tv.tv_sec = 0;
@@ -422,6 +443,9 @@ gw_drain(struct gw *gw)
 	http_stop_accepting(gw->http);
 	/* Long polls of test mode answer now, not in up to 30 s. */
 	testmode_stop(gw->testmode);
+	/* Long polls answer now (with what they have) instead of holding
+	 * the drain for up to their wait. */
+	inbound_stop_polls(gw->inbound);
 	gw_drain_tick(-1, 0, gw);
 }
 
@@ -471,6 +495,7 @@ gw_start(struct gw *gw)
 	for (int i = 0; i < gw->ncarrier; i++)
 		carrier_start(gw->carriers[i]);
 	gw_resume(gw);
+	inbound_resume(gw->inbound);
 	gw->sweep_ev = evtimer_new(gw->base, gw_sweep, gw);
 	evtimer_add(gw->sweep_ev, &tv);
 	gw->drain_ev = evtimer_new(gw->base, gw_drain_tick, gw);
@@ -601,6 +626,10 @@ gw_free(struct gw *gw)
 	/* From here on nothing answers a request: the listener goes. */
 	if (gw->flow != NULL)
 		flow_stop(gw->flow);
+	/* Long polls are answered (they read the store) and the module
+	 * goes; what it staged commits below. */
+	inbound_free(gw->inbound);
+	gw->inbound = NULL;
 	if (gw->http != NULL)
 		http_free(gw->http);
 	gw->http = NULL;
@@ -611,6 +640,10 @@ gw_free(struct gw *gw)
 	 * keeps them (they stay queued in the store for the next start). */
 	if (gw->dispatch != NULL)
 		dispatch_stop(gw->dispatch);
+	/* Staged writes commit now, while the sessions their answers go to
+	 * (receipts', inbound messages') still exist. */
+	if (gw->store != NULL)
+		store_flush(gw->store);
 	int n = gw->ncarrier;
 	gw->ncarrier = 0;
 	for (int i = 0; i < n; i++) {

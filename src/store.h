@@ -409,6 +409,67 @@ int store_limit_put(struct store *, const char *name, const void *val,
  * nothing.  Returns the number dropped, or STORE_ERR. */
 int store_limit_prune(struct store *, int64_t now, int max);
 
+/* ---- inbound messages ---------------------------------------------------- */
+
+/*
+ * Inbound (MO) messages, whole once their parts are joined (inbound.h),
+ * newest first: the inbox of GET /v1/messages and the record of each
+ * message.received event.  Each message carries a 16-octet digest of what
+ * identifies its content (the caller's: smsc, from, to, text); the store
+ * keeps digest -> when, so a message the SMSC delivers again can be told
+ * from a new one (store_inbound_seen).  Alongside, the parts of
+ * concatenated messages not yet joined: put before their deliver_sm is
+ * answered, read back at start-up, deleted once joined or given up, so a
+ * message whose parts straddle a restart is still joined.  Writes are
+ * staged like every other; reads see them at once.
+ */
+#define STORE_INBOUND_TEXT_MAX 16384  /* octets of a message's UTF-8 text */
+#define STORE_INBOUND_PART_KEY_MAX 200 /* octets of a part's message key */
+struct store_inbound {
+	char id[32];              /* "msg_" + 24 hex, 1 to 31 octets */
+	char key[33];             /* the owning key's name; "" for none
+	                             (admin keys only) */
+	char from[22], to[22];    /* as the SMSC wrote them */
+	char smsc[33];
+	int64_t received_ms;      /* when it was whole (ms since the epoch) */
+	uint8_t digest[16];
+	char *text;               /* UTF-8, at most STORE_INBOUND_TEXT_MAX */
+};
+/* Free what m owns (text) and zero it. */
+void store_inbound_clear(struct store_inbound *m);
+/* Stage message m (copied) and its digest.  STORE_ERR (failing the batch)
+ * for an id that is empty or too long, a NULL or too long text; else
+ * STORE_OK or the batch's error. */
+int store_inbound_put(struct store *, const struct store_inbound *m);
+/* Whether a message with this digest was put: STORE_OK with *received_ms
+ * its time (the newest), STORE_NOTFOUND, or STORE_ERR. */
+int store_inbound_seen(struct store *, const uint8_t digest[16],
+    int64_t *received_ms);
+/* Call fn(arg, m) for the messages received at or after since_ms, newest
+ * first, looking at at most max_scan of them; fn returns 0 to go on, 1 to
+ * stop.  m is valid during the call only (fn is called after the read: it
+ * may stage writes).  Unreadable entries are skipped (and logged).
+ * Returns the count of messages fn saw, or STORE_ERR. */
+int store_inbound_each(struct store *, int64_t since_ms, int max_scan,
+    int (*fn)(void *arg, const struct store_inbound *m), void *arg);
+/* Stage the deletion of (at most max) messages received before
+ * before_ms, oldest first, and their digests.  Returns the count, or
+ * STORE_ERR. */
+int store_inbound_purge(struct store *, int64_t before_ms, int max);
+/* Stage part seq (1..255) of the message key pkey (1 to
+ * STORE_INBOUND_PART_KEY_MAX printable octets), its text and when it came.
+ * A part put again replaces the first.  STORE_OK or the batch's error. */
+int store_inbound_part_put(struct store *, const char *pkey, int seq,
+    int64_t at_ms, const char *text);
+/* Stage the deletion of part seq of pkey; a missing one is no error. */
+int store_inbound_part_del(struct store *, const char *pkey, int seq);
+/* Call fn for every stored part, staged writes included, in the order of
+ * their keys, then part numbers; fn is called after the read.  Returns
+ * the count or STORE_ERR. */
+int store_inbound_parts_each(struct store *,
+    void (*fn)(void *arg, const char *pkey, int seq, int64_t at_ms,
+    const char *text), void *arg);
+
 /* ---- stats --------------------------------------------------------------- */
 
 /* The counts are the committed state's; the counters count since open. */

@@ -340,6 +340,11 @@ store_open(struct event_base *base, const char *path, uint64_t map_size,
 	    (rc = mdb_dbi_open(txn, "shield", MDB_CREATE, &st->shield)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "limits", MDB_CREATE, &st->limits)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "capture", MDB_CREATE, &st->capture)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "inbox", MDB_CREATE, &st->inbox)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "inbox_digest", MDB_CREATE,
+	    &st->inbox_digest)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "inbox_parts", MDB_CREATE,
+	    &st->inbox_parts)) != 0 ||
 	    (rc = store_outbox_last(txn, st->outbox, &st->outbox_seq)) != 0) {
 		if (txn != NULL)
 			mdb_txn_abort(txn);

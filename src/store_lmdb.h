@@ -17,12 +17,13 @@
  *   store_shield.c  the shield's tripped ranges
  *   store_capture.c test mode's captured messages
  *   store_limits.c  the limits' counters (their prune is in store_sweep.c)
+ *   store_inbound.c inbound messages, their digests and waiting parts
  *   store_batch.c   the staged writes of one batch, in memory (no LMDB)
  *   store_record.c  the record's encoding (no LMDB)
  * struct store and struct batch below belong to the loop's thread, but for
  * what store_commit.c says the writer thread may touch.
  *
- * One environment (a directory, created 0700) holds ten named
+ * One environment (a directory, created 0700) holds thirteen named
  * databases.  Their names, key layouts and values are on disk: fixed.
  *
  *   verif    id -> record: binary format 2 (store_record.h describes it
@@ -54,6 +55,14 @@
  *   limits   name -> until(8, little-endian) value: the limits'
  *            counters (store_limits.c), opaque here; dropped by
  *            store_limit_prune() (store_sweep.c) once until has passed
+ *   inbox    be64(2^64-1 - received ms) id -> format(1) = 1, then the
+ *            message as JSON {"id","key","from","to","smsc",
+ *            "received_ms","digest" (hex),"text"}: inbound messages, newest
+ *            first in key order
+ *   inbox_digest  digest(16) -> be64(received ms): what was received,
+ *            to tell a message delivered again from a new one
+ *   inbox_parts   message key NUL seq(1) -> be64(at ms) text: parts of
+ *            concatenated inbound messages not yet joined
  *
  * Keys are compared octet by octet (LMDB's default), which is why times
  * and sequence numbers in keys are big-endian.
@@ -102,7 +111,7 @@ struct store {
 	struct event_base *base;
 	MDB_env *env;
 	MDB_dbi verif, pending, expiry, queue, msgid, msgref, outbox, shield;
-	MDB_dbi limits, capture;
+	MDB_dbi limits, capture, inbox, inbox_digest, inbox_parts;
 	uint64_t outbox_seq;    /* the next outbox key */
 	uint64_t map_size;
 

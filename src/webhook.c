@@ -16,7 +16,8 @@
  * Events about a verification go to its key; events about the gateway
  * (webhook_emit_admin(): "shield.tripped") to every admin key that has
  * a webhook, each key its own copy in the outbox, delivered and retried
- * on its own like any other.
+ * on its own like any other; an inbound message's (webhook_emit_key():
+ * "message.received") to its number's key.
  *
  * Each POST carries the JSON event, "Smsverify-Event: SEQ" (the same on
  * every try: receivers drop repeats by it) and
@@ -202,6 +203,22 @@ webhook_emit_admin(struct webhook *wh, const char *type, json_t *data)
 			if (k->role == CONF_ROLE_ADMIN && k->webhook != NULL &&
 			    stage(wh, k->name, type, data) == 0)
 				n++;
+	json_decref(data);
+	return n;
+}
+
+int
+webhook_emit_key(struct webhook *wh, const char *key, const char *type,
+    json_t *data)
+{
+	const struct conf_key *k;
+	int n = 0;
+
+	if (key == NULL || key[0] == '\0')
+		return webhook_emit_admin(wh, type, data);
+	if (wh != NULL && data != NULL && (k = key_conf(wh, key)) != NULL &&
+	    k->webhook != NULL && stage(wh, k->name, type, data) == 0)
+		n = 1;
 	json_decref(data);
 	return n;
 }

@@ -51,6 +51,13 @@ void webhook_emit(struct webhook *, const struct verif *v, const char *type);
  * a JSON object whose reference is taken (whatever happens).  Returns how
  * many keys got it; wh may be NULL (none). */
 int webhook_emit_admin(struct webhook *, const char *type, json_t *data);
+/* Stage event type ("message.received", ...), not about a verification,
+ * for key's webhook (key names a [key]; nothing when it has no webhook),
+ * or, key NULL or "", for every admin key's as webhook_emit_admin().  The
+ * body and delivery are as for the others; data's reference is taken
+ * (whatever happens).  Returns how many keys got it; wh may be NULL. */
+int webhook_emit_key(struct webhook *, const char *key, const char *type,
+    json_t *data);
 /* Its counters (all zero for NULL). */
 void webhook_stats(const struct webhook *, struct webhook_stats *);
 

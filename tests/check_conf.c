@@ -1210,6 +1210,32 @@ START_TEST(test_sections)
 }
 END_TEST
 
+START_TEST(numbers_loaded)
+{
+	struct conf *c = load_ok(BASE
+	    "[number qa]\n"
+	    "address = +447700900123\n"
+	    "key = k\n"
+	    "[number short]\n"
+	    "address = 84433\n"
+	    "key = k\n");
+
+	ck_assert_int_eq(c->nnumber, 2);
+	ck_assert_str_eq(c->numbers[0].name, "qa");
+	ck_assert_str_eq(c->numbers[0].address, "+447700900123");
+	ck_assert_int_eq(c->numbers[0].key, 0);
+	ck_assert_int_eq(c->numbers[0].line, 6);
+	ck_assert_str_eq(c->numbers[1].address, "84433");
+	/* SMSCs write destinations with or without the '+'. */
+	ck_assert_int_eq(conf_number_find(c, "447700900123"), 0);
+	ck_assert_int_eq(conf_number_find(c, "+447700900123"), 0);
+	ck_assert_int_eq(conf_number_find(c, "84433"), 1);
+	ck_assert_int_eq(conf_number_find(c, "447700900124"), -1);
+	ck_assert_int_eq(conf_number_find(c, NULL), -1);
+	conf_free(c);
+}
+END_TEST
+
 START_TEST(test_sections_bad)
 {
 	static const struct {
@@ -1254,6 +1280,27 @@ START_TEST(test_sections_bad)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		expect_one(cases[i].fragment, cases[i].want);
+}
+END_TEST
+
+START_TEST(bad_numbers)
+{
+	expect_one("[number a]\naddress = 447700900123x\nkey = k\n",
+	    "t.conf:7: [number a] address: '447700900123x' is neither E.164");
+	expect_one("[number a]\naddress = +44\nkey = k\n",
+	    "t.conf:7: [number a] address: '+44' is neither");
+	expect_one("[number a]\naddress = 12\nkey = k\n",
+	    "t.conf:7: [number a] address:");
+	expect_one("[number a]\naddress = +447700900123\nkey = nobody\n",
+	    "t.conf:8: [number a] key: no [key nobody] section");
+	expect_one("[number a]\naddress = +447700900123\n",
+	    "[number a] required key 'key' is missing");
+	expect_one("[number a]\naddress = +447700900123\nkey = k\n"
+	    "[number b]\naddress = +447700900123\nkey = k\n",
+	    "t.conf:10: [number b] address: +447700900123 is already "
+	    "[number a] (line 6)");
+	expect_one("[number]\naddress = +447700900123\nkey = k\n",
+	    "section [number] needs a name");
 }
 END_TEST
 
@@ -1315,6 +1362,11 @@ conf_suite(void)
 	tcase_add_test(tc, template_en_override);
 	tcase_add_test(tc, bad_templates);
 	tcase_add_test(tc, key_template_reference);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("numbers");
+	tcase_add_test(tc, numbers_loaded);
+	tcase_add_test(tc, bad_numbers);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -4,14 +4,18 @@
  * Routing over two SMSCs with the repeat-send switch, delivery receipts
  * from two carriers, message ids written in hex by one side and decimal
  * by the other, throttling, a connection dropped with submits in flight,
- * UCS-2 and GSM texts, refused credentials and refused numbers.  Codes are
- * read from the simulators' handset logs; every wait is bounded.
+ * UCS-2 and GSM texts, refused credentials and refused numbers; inbound
+ * messages (plain, UCS-2, message_payload, three parts out of order with a
+ * duplicate, a repeated message) reaching the inbox and the webhook once
+ * and whole, and the inbox's long poll.  Codes are read from the
+ * simulators' handset logs; every wait is bounded.
  */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <jansson.h>
@@ -876,6 +880,334 @@ START_TEST(reload_moves_smscs_under_inflight_submit)
 }
 END_TEST
 
+/* ---- inbound messages (MO) ---- */
+
+#define HOOK_SECRET "hook-secret-for-tests"
+#define OTHER_TOKEN "other-token-0123456789abcdef"
+#define QA_NUMBER "%2B447700900123"
+
+/* Write the simulator's --mo file and have it send it (SIGUSR2); wait
+ * for "event=mo.done" (the nth time) and for want deliver_sm_resp lines
+ * in all. */
+static void
+mo_send(const char *lines, int nth, int want_resps)
+{
+	char path[320];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/mo.jsonl", H.dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(lines, f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(kill(H.sim_pid, SIGUSR2), 0);
+	ck_assert_msg(h_wait_lines_n(H.sim_log, "event=mo.done", nth,
+	    H_LOG_WAIT_MS) >= nth, "the simulator did not send (see %s)",
+	    H.sim_log);
+	ck_assert_msg(h_wait_lines_n(H.sim_log, "event=deliver_sm_resp",
+	    want_resps, H_STATE_WAIT_MS) >= want_resps, "%d deliver_sm "
+	    "answered of %d (see %s)", h_count_lines(H.sim_log,
+	    "event=deliver_sm_resp"), want_resps, H.daemon_log);
+}
+
+/* The text of the message in list (GET /v1/messages's) from from. */
+static const char *
+text_from(json_t *list, const char *from, int *count)
+{
+	const char *t = NULL;
+	size_t i;
+	json_t *m;
+
+	*count = 0;
+	json_array_foreach(list, i, m) {
+		if (strcmp(h_jstr(m, "from"), from) == 0) {
+			(*count)++;
+			t = h_jstr(m, "text");
+		}
+	}
+	return t;
+}
+
+/* message.received events to the hook, by their data's from. */
+static int
+hook_received(const char *from, json_t **first)
+{
+	json_t *lines = h_handset_read(H.hook_log), *l, *ev;
+	size_t i;
+	int n = 0;
+
+	*first = NULL;
+	json_array_foreach(lines, i, l) {
+		ev = json_loads(h_jstr(l, "body"), 0, NULL);
+		if (ev != NULL && strcmp(h_jstr(ev, "type"),
+		    "message.received") == 0 && strcmp(h_jstr(json_object_get(
+		    ev, "data"), "from"), from) == 0 && n++ == 0) {
+			*first = ev;
+			continue;
+		}
+		json_decref(ev);
+	}
+	json_decref(lines);
+	return n;
+}
+
+START_TEST(inbound_messages)
+{
+	char out[65536];
+	json_t *j, *list, *ev;
+	const char *t;
+	int status, n;
+
+	snprintf(H.key_extra, sizeof(H.key_extra),
+	    "webhook = http://127.0.0.1:%d/hook\nwebhook_secret = "
+	    HOOK_SECRET "\n", H.hook_port);
+	snprintf(H.extra_conf, sizeof(H.extra_conf),
+	    "[number qa]\naddress = +447700900123\nkey = test\n");
+	snprintf(H.sim_args, sizeof(H.sim_args), "--dlr none --mo %.200s/mo.jsonl",
+	    H.dir);
+	ck_assert_int_eq(h_hook_start(&H, ""), 0);
+	h_start_all(&H);
+
+	/* Plain GSM, UCS-2, message_payload, three parts out of order with
+	 * one sent twice, an address no [number] names, and a message the
+	 * SMSC sends twice: 10 deliver_sm in all. */
+	mo_send("{\"from\":\"447700900001\",\"to\":\"447700900123\","
+	    "\"text\":\"Your code is 482913. {€}\"}\n"
+	    "{\"from\":\"447700900002\",\"to\":\"447700900123\","
+	    "\"text\":\"Код: 5521 ✓\"}\n"
+	    "{\"from\":\"447700900003\",\"to\":\"447700900123\","
+	    "\"text\":\"payload 777111\",\"payload\":true}\n"
+	    "{\"from\":\"447700900004\",\"to\":\"447700900123\","
+	    "\"text\":\"c 3333\",\"udh\":[42,3,3]}\n"
+	    "{\"from\":\"447700900004\",\"to\":\"447700900123\","
+	    "\"text\":\"part a 1111 \",\"udh\":[42,3,1]}\n"
+	    "{\"from\":\"447700900004\",\"to\":\"447700900123\","
+	    "\"text\":\"c 3333\",\"udh\":[42,3,3]}\n"
+	    "{\"from\":\"447700900004\",\"to\":\"447700900123\","
+	    "\"text\":\"b 2222 \",\"udh\":[42,3,2]}\n"
+	    "{\"from\":\"447700900005\",\"to\":\"447700900999\","
+	    "\"text\":\"stray 9999\"}\n"
+	    "{\"from\":\"447700900006\",\"to\":\"447700900123\","
+	    "\"text\":\"again 6060\",\"repeat\":2}\n", 1, 10);
+	/* Every one answered ESME_ROK. */
+	ck_assert_int_eq(h_count_lines(H.sim_log, "event=deliver_sm_resp"),
+	    h_count_lines(H.sim_log, "status=0"));
+
+	/* The inbox of the number's key: five messages, each once, whole. */
+	j = h_json(&H, "GET", "/v1/messages?to=" QA_NUMBER, NULL, &status);
+	ck_assert_int_eq(status, 200);
+	list = json_object_get(j, "messages");
+	ck_assert_int_eq(json_array_size(list), 5);
+	t = text_from(list, "+447700900001", &n);
+	ck_assert_int_eq(n, 1);
+	ck_assert_str_eq(t, "Your code is 482913. {€}");
+	t = text_from(list, "+447700900002", &n);
+	ck_assert_str_eq(t, "Код: 5521 ✓");
+	t = text_from(list, "+447700900003", &n);
+	ck_assert_str_eq(t, "payload 777111");
+	t = text_from(list, "+447700900004", &n);
+	ck_assert_int_eq(n, 1);
+	ck_assert_str_eq(t, "part a 1111 b 2222 c 3333");
+	t = text_from(list, "+447700900006", &n);
+	ck_assert_int_eq(n, 1);
+	/* Newest first; the to is the [number]'s address. */
+	ck_assert_str_eq(h_jstr(json_array_get(list, 0), "from"),
+	    "+447700900006");
+	ck_assert_str_eq(h_jstr(json_array_get(list, 0), "to"),
+	    "+447700900123");
+	json_decref(j);
+
+	/* from= filters; another key gets 403 for the number, nothing
+	 * without it. */
+	j = h_json(&H, "GET", "/v1/messages?to=" QA_NUMBER
+	    "&from=%2B447700900001", NULL, &status);
+	ck_assert_int_eq(status, 200);
+	list = json_object_get(j, "messages");
+	ck_assert_int_eq(json_array_size(list), 1);
+	ck_assert_int_eq(json_array_size(json_object_get(json_array_get(list,
+	    0), "codes")), 1);
+	ck_assert_str_eq(json_string_value(json_array_get(json_object_get(
+	    json_array_get(list, 0), "codes"), 0)), "482913");
+	json_decref(j);
+	/* since: RFC 3339 or Unix seconds; limit. */
+	j = h_json(&H, "GET", "/v1/messages?to=" QA_NUMBER
+	    "&since=2000-01-01T00:00:00Z&limit=2", NULL, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 2);
+	json_decref(j);
+	j = h_json(&H, "GET", "/v1/messages?to=" QA_NUMBER
+	    "&since=4102444800", NULL, &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 0);
+	json_decref(j);
+	j = h_json(&H, "GET", "/v1/messages?since=yesterday", NULL, &status);
+	ck_assert_int_eq(status, 422);
+	json_decref(j);
+	status = h_http(&H, "GET", "/v1/messages?to=" QA_NUMBER, NULL,
+	    OTHER_TOKEN, NULL, out, sizeof(out));
+	ck_assert_int_eq(status, 403);
+	status = h_http(&H, "GET", "/v1/messages", NULL, OTHER_TOKEN, NULL,
+	    out, sizeof(out));
+	ck_assert_int_eq(status, 200);
+	j = json_loads(out, 0, NULL);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 0);
+	json_decref(j);
+
+	/* The webhook: one message.received per message, the joined one
+	 * whole, with its codes. */
+	for (long long end = h_now_ms() + H_STATE_WAIT_MS;
+	    h_now_ms() < end && hook_received("+447700900006", &ev) == 0;) {
+		h_nap_ms(50);
+	}
+	json_decref(ev);
+	ck_assert_int_eq(hook_received("+447700900001", &ev), 1);
+	ck_assert_str_eq(h_jstr(json_object_get(ev, "data"), "to"),
+	    "+447700900123");
+	ck_assert_str_eq(h_jstr(json_object_get(ev, "data"), "smsc"), "sim");
+	ck_assert_str_eq(h_jstr(json_object_get(ev, "data"), "text"),
+	    "Your code is 482913. {€}");
+	json_decref(ev);
+	ck_assert_int_eq(hook_received("+447700900004", &ev), 1);
+	j = json_object_get(json_object_get(ev, "data"), "codes");
+	ck_assert_int_eq(json_array_size(j), 3);
+	ck_assert_str_eq(json_string_value(json_array_get(j, 0)), "1111");
+	ck_assert_str_eq(json_string_value(json_array_get(j, 2)), "3333");
+	json_decref(ev);
+	ck_assert_int_eq(hook_received("+447700900006", &ev), 1);
+	json_decref(ev);
+	ck_assert_int_eq(hook_received("+447700900005", &ev), 0);
+	/* A clean exit: the sanitizers found nothing. */
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
+}
+END_TEST
+
+START_TEST(inbound_long_poll)
+{
+	char out[65536];
+	long long t0;
+	pid_t pid;
+	int status, wst;
+	json_t *j;
+
+	/* [key other] (whose section extra_conf continues) is an admin. */
+	snprintf(H.extra_conf, sizeof(H.extra_conf), "role = admin\n"
+	    "[number qa]\naddress = +447700900123\nkey = test\n");
+	snprintf(H.sim_args, sizeof(H.sim_args), "--dlr none --mo %.200s/mo.jsonl",
+	    H.dir);
+	h_start_all(&H);
+
+	/* Nothing yet: wait=1 times out with an empty list. */
+	t0 = h_now_ms();
+	status = h_http(&H, "GET", "/v1/messages?to=" QA_NUMBER "&wait=1",
+	    NULL, H_TOKEN, NULL, out, sizeof(out));
+	ck_assert_int_eq(status, 200);
+	ck_assert_int_ge(h_now_ms() - t0, 900);
+	j = json_loads(out, 0, NULL);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 0);
+	json_decref(j);
+	status = h_http(&H, "GET", "/v1/messages?wait=31", NULL, H_TOKEN,
+	    NULL, out, sizeof(out));
+	ck_assert_int_eq(status, 422);
+
+	/* A poll waiting when the message comes gets it. */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		status = h_http(&H, "GET", "/v1/messages?to=" QA_NUMBER
+		    "&from=%2B447700900077&wait=20", NULL, H_TOKEN, NULL, out,
+		    sizeof(out));
+		j = json_loads(out, 0, NULL);
+		_exit(status == 200 && json_array_size(json_object_get(j,
+		    "messages")) == 1 ? 0 : 1);
+	}
+	h_nap_ms(300);
+	mo_send("{\"from\":\"447700900077\",\"to\":\"447700900123\","
+	    "\"text\":\"late 1234\"}\n", 1, 1);
+	ck_assert_int_eq(waitpid(pid, &wst, 0), pid);
+	ck_assert_msg(WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
+	    "the waiting poll did not get the message");
+
+	/* A message to an address no [number] names: admin keys only. */
+	mo_send("{\"from\":\"447700900078\",\"to\":\"84499\","
+	    "\"text\":\"stray\"}\n", 2, 2);
+	status = h_http(&H, "GET", "/v1/messages", NULL, OTHER_TOKEN, NULL,
+	    out, sizeof(out));
+	ck_assert_int_eq(status, 200);
+	j = json_loads(out, 0, NULL);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 2);
+	/* The simulator marks every digit address international (TON 1). */
+	ck_assert_str_eq(h_jstr(json_array_get(json_object_get(j,
+	    "messages"), 0), "to"), "+84499");
+	json_decref(j);
+	status = h_http(&H, "GET", "/v1/messages", NULL, H_TOKEN, NULL, out,
+	    sizeof(out));
+	ck_assert_int_eq(status, 200);
+	j = json_loads(out, 0, NULL);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "messages")), 1);
+	ck_assert_str_eq(h_jstr(json_array_get(json_object_get(j,
+	    "messages"), 0), "text"), "late 1234");
+	json_decref(j);
+
+	/* SIGTERM answers a waiting poll at once (empty), and the daemon
+	 * exits cleanly (its sanitizers found nothing). */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		status = h_http(&H, "GET", "/v1/messages?from=%2B1&wait=25",
+		    NULL, H_TOKEN, NULL, out, sizeof(out));
+		j = json_loads(out, 0, NULL);
+		_exit(status == 200 && json_array_size(json_object_get(j,
+		    "messages")) == 0 ? 0 : 1);
+	}
+	h_nap_ms(300);
+	t0 = h_now_ms();
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
+	ck_assert_int_eq(waitpid(pid, &wst, 0), pid);
+	ck_assert_msg(WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
+	    "the waiting poll was not answered by the drain");
+	ck_assert_int_lt(h_now_ms() - t0, 5000);
+}
+END_TEST
+
+START_TEST(inbound_parts_across_restart)
+{
+	json_t *j, *list;
+	int status;
+
+	snprintf(H.extra_conf, sizeof(H.extra_conf),
+	    "[number qa]\naddress = +447700900123\nkey = test\n");
+	snprintf(H.sim_args, sizeof(H.sim_args), "--dlr none --mo %.200s/mo.jsonl",
+	    H.dir);
+	h_start_all(&H);
+
+	/* Two parts of three (16-bit reference), answered: stored. */
+	mo_send("{\"from\":\"447700900008\",\"to\":\"447700900123\","
+	    "\"text\":\"one 1111 \",\"udh\":[4660,3,1],\"ref16\":true}\n"
+	    "{\"from\":\"447700900008\",\"to\":\"447700900123\","
+	    "\"text\":\"two \",\"udh\":[4660,3,2],\"ref16\":true}\n", 1, 2);
+	h_daemon_stop(&H, SIGKILL);
+	ck_assert_msg(h_daemon_start(&H, 1) == 0, "smsverifyd did not come "
+	    "back (see %s)", H.daemon_log);
+	ck_assert_msg(h_wait_lines(H.daemon_log, "event=inbound.resumed "
+	    "parts=2 waiting=1", H_LOG_WAIT_MS) >= 1, "the stored parts were "
+	    "not read back (see %s)", H.daemon_log);
+	/* The SMSC sends part 2 again (its answer could have been lost),
+	 * then part 3: one message, whole. */
+	mo_send("{\"from\":\"447700900008\",\"to\":\"447700900123\","
+	    "\"text\":\"two \",\"udh\":[4660,3,2],\"ref16\":true}\n"
+	    "{\"from\":\"447700900008\",\"to\":\"447700900123\","
+	    "\"text\":\"three\",\"udh\":[4660,3,3],\"ref16\":true}\n", 2, 4);
+	j = h_json(&H, "GET", "/v1/messages?to=" QA_NUMBER, NULL, &status);
+	ck_assert_int_eq(status, 200);
+	list = json_object_get(j, "messages");
+	ck_assert_int_eq(json_array_size(list), 1);
+	ck_assert_str_eq(h_jstr(json_array_get(list, 0), "text"),
+	    "one 1111 two three");
+	json_decref(j);
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
+}
+END_TEST
+
 static Suite *
 e2e_smpp_suite(void)
 {
@@ -899,6 +1231,10 @@ e2e_smpp_suite(void)
 		{ "smsc_killed_mid_load", smsc_killed_mid_load, 1 },
 		{ "reload_moves_smscs_under_inflight_submit",
 		    reload_moves_smscs_under_inflight_submit, 1 },
+		{ "inbound_messages", inbound_messages, 1 },
+		{ "inbound_long_poll", inbound_long_poll, 1 },
+		{ "inbound_parts_across_restart", inbound_parts_across_restart,
+		    1 },
 	};
 
 	h_add_tests(s, tests, sizeof(tests) / sizeof(tests[0]), setup,

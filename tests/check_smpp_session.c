@@ -328,7 +328,8 @@ on_stopped(void *arg)
 	rc.stopped++;
 }
 
-static const struct smpp_callbacks cbs = { on_state, on_done, on_receipt };
+static const struct smpp_callbacks cbs = { on_state, on_done, on_receipt,
+    NULL };
 
 static struct smpp_config
 config(void)

@@ -976,6 +976,151 @@ START_TEST(msgid_out_too_small)
 }
 END_TEST
 
+/* ---- inbound (MO): decoding and the user data header ---- */
+
+START_TEST(mo_decode_gsm_with_extension_table)
+{
+	/* "Code {42} €5 ^" as GSM septets, extension characters behind ESC. */
+	static const uint8_t in[] = { 'C', 'o', 'd', 'e', ' ', 0x1B, 0x28,
+	    '4', '2', 0x1B, 0x29, ' ', 0x1B, 0x65, '5', ' ', 0x1B, 0x14, ' ',
+	    0x00, 0x02, 0x11 };
+	char out[64];
+
+	ck_assert_int_ge(smpp_text_decode(0x00, 0, in, sizeof(in), out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "Code {42} €5 ^ @$_");
+	/* The message-class forms of GSM read the same, even on an SMSC
+	 * whose default alphabet is Latin-1. */
+	ck_assert_int_ge(smpp_text_decode(0xF0, 1, in, sizeof(in), out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "Code {42} €5 ^ @$_");
+	ck_assert_int_ge(smpp_text_decode(0x11, 0, in, sizeof(in), out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "Code {42} €5 ^ @$_");
+	/* 8-bit data is not text. */
+	ck_assert_int_eq(smpp_text_decode(0xF4, 0, in, sizeof(in), out,
+	    sizeof(out)), -1);
+	ck_assert_int_eq(smpp_text_decode(0x14, 0, in, sizeof(in), out,
+	    sizeof(out)), -1);
+}
+END_TEST
+
+START_TEST(mo_decode_ucs2_surrogates_and_latin1)
+{
+	/* "Код 😀 1234" in UTF-16BE, the emoji a surrogate pair. */
+	static const uint8_t u[] = { 0x04, 0x1A, 0x04, 0x3E, 0x04, 0x34, 0x00,
+	    0x20, 0xD8, 0x3D, 0xDE, 0x00, 0x00, 0x20, 0x00, '1', 0x00, '2',
+	    0x00, '3', 0x00, '4' };
+	/* A lone high surrogate at the end reads as U+FFFD. */
+	static const uint8_t lone[] = { 0x00, 'a', 0xD8, 0x3D };
+	char out[64];
+
+	ck_assert_int_ge(smpp_text_decode(0x08, 0, u, sizeof(u), out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "Код 😀 1234");
+	ck_assert_int_ge(smpp_text_decode(0x18, 0, u, sizeof(u), out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "Код 😀 1234");
+	ck_assert_int_ge(smpp_text_decode(0x08, 0, lone, sizeof(lone), out,
+	    sizeof(out)), 0);
+	ck_assert_str_eq(out, "a\xEF\xBF\xBD");
+	/* Latin-1: explicitly, or 0x00 on an SMSC whose default it is. */
+	ck_assert_int_ge(smpp_text_decode(0x03, 0, (const uint8_t *)"caf\xE9",
+	    4, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "café");
+	ck_assert_int_ge(smpp_text_decode(0x00, 1, (const uint8_t *)"caf\xE9",
+	    4, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "café");
+}
+END_TEST
+
+START_TEST(mo_udh_concat8)
+{
+	static const uint8_t b[] = { 0x05, 0x00, 0x03, 0xA7, 0x03, 0x02, 'h',
+	    'i' };
+	struct smpp_concat c;
+
+	ck_assert_int_eq(smpp_udh_parse(b, sizeof(b), 1, &c), 6);
+	ck_assert_int_eq(c.present, 1);
+	ck_assert_int_eq(c.ref16, 0);
+	ck_assert_uint_eq(c.ref, 0xA7);
+	ck_assert_uint_eq(c.total, 3);
+	ck_assert_uint_eq(c.seq, 2);
+	/* Without UDHI the same octets are all text. */
+	ck_assert_int_eq(smpp_udh_parse(b, sizeof(b), 0, &c), 0);
+	ck_assert_int_eq(c.present, 0);
+}
+END_TEST
+
+START_TEST(mo_udh_concat16_among_other_ies)
+{
+	/* A port-addressing IE (0x05, 4 octets) before the 16-bit one. */
+	static const uint8_t b[] = { 0x0C, 0x05, 0x04, 0x0B, 0x84, 0x23, 0xF0,
+	    0x08, 0x04, 0x12, 0x34, 0x02, 0x01, 'x' };
+	struct smpp_concat c;
+
+	ck_assert_int_eq(smpp_udh_parse(b, sizeof(b), 1, &c), 13);
+	ck_assert_int_eq(c.present, 1);
+	ck_assert_int_eq(c.ref16, 1);
+	ck_assert_uint_eq(c.ref, 0x1234);
+	ck_assert_uint_eq(c.total, 2);
+	ck_assert_uint_eq(c.seq, 1);
+}
+END_TEST
+
+START_TEST(mo_udh_malformed_or_unusable)
+{
+	/* UDHL past the body. */
+	static const uint8_t longl[] = { 0x07, 0x00, 0x03, 0x01, 0x02, 0x01 };
+	/* An IE past UDHL. */
+	static const uint8_t longie[] = { 0x03, 0x00, 0x03, 0x01, 0x02, 0x01 };
+	/* Part number past the count, count 0: ignored, text follows. */
+	static const uint8_t badseq[] = { 0x05, 0x00, 0x03, 0x01, 0x02, 0x03,
+	    'a' };
+	static const uint8_t zero[] = { 0x05, 0x00, 0x03, 0x01, 0x00, 0x00,
+	    'a' };
+	struct smpp_concat c;
+
+	ck_assert_int_eq(smpp_udh_parse(longl, sizeof(longl), 1, &c), -1);
+	ck_assert_int_eq(smpp_udh_parse(longie, sizeof(longie), 1, &c), -1);
+	ck_assert_int_eq(smpp_udh_parse(NULL, 0, 1, &c), -1);
+	ck_assert_int_eq(smpp_udh_parse(badseq, sizeof(badseq), 1, &c), 6);
+	ck_assert_int_eq(c.present, 0);
+	ck_assert_int_eq(smpp_udh_parse(zero, sizeof(zero), 1, &c), 6);
+	ck_assert_int_eq(c.present, 0);
+}
+END_TEST
+
+START_TEST(mo_udh_reads_our_own_segments)
+{
+	struct smpp_segments seg;
+	struct smpp_concat c;
+	char text[400], out[400], joined[400] = "";
+	int n, i, off;
+
+	memset(text, 'a', 300);
+	memcpy(text + 290, " 654321", 7);
+	text[300] = '\0';
+	n = smpp_segments_make(text, 0, 0, 0x42, 4, &seg);
+	ck_assert_int_eq(n, 2);
+	for (i = 0; i < n; i++) {
+		off = smpp_udh_parse(smpp_segments_body(&seg, i), seg.len[i],
+		    1, &c);
+		ck_assert_int_eq(off, 6);
+		ck_assert_int_eq(c.present, 1);
+		ck_assert_uint_eq(c.ref, 0x42);
+		ck_assert_uint_eq(c.total, 2);
+		ck_assert_uint_eq(c.seq, i + 1);
+		ck_assert_int_ge(smpp_text_decode(seg.data_coding, 0,
+		    smpp_segments_body(&seg, i) + off, seg.len[i] - (size_t)off,
+		    out, sizeof(out)), 0);
+		strcat(joined, out);
+	}
+	ck_assert_str_eq(joined, text);
+	smpp_segments_clear(&seg);
+}
+END_TEST
+
 static Suite *
 text_suite(void)
 {
@@ -985,6 +1130,7 @@ text_suite(void)
 	TCase *ts = tcase_create("segments");
 	TCase *tr = tcase_create("receipt");
 	TCase *tm = tcase_create("msgid");
+	TCase *tmo = tcase_create("mo");
 
 	tcase_add_test(tc, templates_pick_the_right_alphabet);
 	tcase_add_test(tc, gsm_octets_are_the_septets);
@@ -1025,6 +1171,13 @@ text_suite(void)
 	tcase_add_test(tm, msgid_decimal_to_hex);
 	tcase_add_test(tm, msgid_out_too_small);
 	suite_add_tcase(s, tm);
+	tcase_add_test(tmo, mo_decode_gsm_with_extension_table);
+	tcase_add_test(tmo, mo_decode_ucs2_surrogates_and_latin1);
+	tcase_add_test(tmo, mo_udh_concat8);
+	tcase_add_test(tmo, mo_udh_concat16_among_other_ies);
+	tcase_add_test(tmo, mo_udh_malformed_or_unusable);
+	tcase_add_test(tmo, mo_udh_reads_our_own_segments);
+	suite_add_tcase(s, tmo);
 	return s;
 }
 

@@ -9,7 +9,7 @@
  *	    [--refuse-prefix DIGITS] [--drop-after N] [--resp-delay-ms N]
  *	    [--hold-resp] [--concat-timeout-ms N] [--bind-then-close]
  *	    [--flood-enquire N] [--flood-nack N] [--flood-resp N]
- *	    [--flood-unknown N] [--unmatched-receipts N] [-q]
+ *	    [--flood-unknown N] [--unmatched-receipts N] [--mo FILE] [-q]
  *
  * One libevent loop serves any number of client binds on 127.0.0.1.  A
  * bind is checked against -u/-w (either may be left out to accept any).
@@ -65,6 +65,19 @@
  * PDU comes an enquire_link; its answer means the daemon has read the
  * whole flood (TCP keeps the order): "event=flood.read conn=N" (and
  * "event=flood.sent conn=N pdus=N" before it).
+ *
+ * Inbound messages (MO): on SIGUSR2 the simulator reads --mo FILE, one
+ * JSON object a line, {"from", "to", "text"[, "udh": [REF, TOTAL, SEQ]]
+ * [, "ref16": true][, "payload": true][, "repeat": N]}, and sends each as
+ * a deliver_sm (esm_class 0, or 0x40 behind the concatenation UDH, 8-bit
+ * reference or 16-bit with "ref16") on the first bound receiving bind, in
+ * file order, N times with "repeat" (an SMSC sending it again).  The text
+ * goes in the alphabet smpp_text_encode() picks (GSM, or UCS-2 for what
+ * GSM lacks), in short_message, or in the message_payload TLV with
+ * "payload".  Each is logged "event=mo.sent seq=N", and every
+ * deliver_sm_resp "event=deliver_sm_resp seq=N status=N"; "event=mo.done
+ * sent=N" ends the file ("event=mo.unsent ..." for a line that could not
+ * go).
  *
  * The simulator only speaks through smpp_pdu.c; it never includes
  * libsmpp34.  It is also the benchmark peer, so the hot path allocates
@@ -159,6 +172,7 @@ struct sim_opts {
 	int hold_resp;            /* --hold-resp: until SIGUSR1 */
 	int concat_timeout_ms;
 	int bind_then_close;
+	const char *mo_file;      /* --mo: sent on SIGUSR2 */
 	long flood[FLOOD_KINDS];  /* PDUs per flood kind */
 	int quiet;
 };
@@ -248,7 +262,7 @@ struct sim {
 	struct sim_opts o;
 	struct event_base *base;
 	struct evconnlistener *listener;
-	struct event *sigint, *sigterm, *sigusr1, *reaper;
+	struct event *sigint, *sigterm, *sigusr1, *sigusr2, *reaper;
 	int holding;              /* --hold-resp and no SIGUSR1 yet */
 	struct conn_list conns, dead;
 	uint64_t next_conn_id;
@@ -1156,9 +1170,13 @@ on_pdu(struct conn *c, const struct smpp_header *h)
 			    (unsigned long long)c->id);
 		}
 		break;
+	case SMPP_DELIVER_SM | SMPP_RESP:
+		sim_log(c->sim, "event=deliver_sm_resp conn=%llu seq=%u "
+		    "status=%u", (unsigned long long)c->id, h->seq, h->status);
+		break;
 	default:
 		if (h->id & SMPP_RESP)
-			break; /* deliver_sm_resp, nacks */
+			break; /* nacks */
 		sim_log(c->sim, "event=generic_nack conn=%llu "
 		    "command_id=0x%08X", (unsigned long long)c->id, h->id);
 		reply_header(c, SMPP_GENERIC_NACK, ST_INVCMDID, h->seq);
@@ -1394,6 +1412,118 @@ dlr_timer_cb(evutil_socket_t fd, short what, void *arg)
 	fifo_arm(&sim->dlrs);
 }
 
+/* ---- inbound messages (--mo, SIGUSR2) ---- */
+
+/* The first bound bind that receives. */
+static struct conn *
+mo_target(struct sim *sim)
+{
+	struct conn *c;
+
+	TAILQ_FOREACH(c, &sim->conns, entry)
+		if (c->state == CONN_BOUND &&
+		    c->bind_type != SMPP_BIND_TRANSMITTER)
+			return c;
+	return NULL;
+}
+
+/* Send one MO line on c.  0, or -1 (logged by the caller). */
+static int
+mo_send(struct sim *sim, struct conn *c, json_t *j)
+{
+	const char *from = json_string_value(json_object_get(j, "from"));
+	const char *to = json_string_value(json_object_get(j, "to"));
+	const char *text = json_string_value(json_object_get(j, "text"));
+	json_t *udh = json_object_get(j, "udh");
+	int payload = json_is_true(json_object_get(j, "payload"));
+	int ref16 = json_is_true(json_object_get(j, "ref16"));
+	uint8_t body[SMPP_MAX_PAYLOAD + 16], out[SMPP_MAX_PAYLOAD + 512];
+	uint8_t dc, esm = 0;
+	size_t units, off = 0;
+	int n, len;
+
+	if (from == NULL || to == NULL || text == NULL)
+		return -1;
+	if (json_array_size(udh) == 3) {
+		long ref = (long)json_integer_value(json_array_get(udh, 0));
+		body[off++] = ref16 ? 6 : 5;
+		body[off++] = ref16 ? 0x08 : 0x00;
+		body[off++] = ref16 ? 4 : 3;
+		if (ref16)
+			body[off++] = (uint8_t)(ref >> 8);
+		body[off++] = (uint8_t)ref;
+		body[off++] = (uint8_t)json_integer_value(json_array_get(udh, 1));
+		body[off++] = (uint8_t)json_integer_value(json_array_get(udh, 2));
+		esm = 0x40;
+	}
+	n = smpp_text_encode(text, sim->o.latin1, body + off,
+	    sizeof(body) - off, &dc, &units);
+	if (n < 0 || (!payload && off + (size_t)n > 254))
+		return -1;
+	if (++c->seq > 0x7FFFFFFF)
+		c->seq = 1;
+	len = smpp_pdu_pack_deliver(out, sizeof(out), c->seq, from, to, esm,
+	    dc, payload ? NULL : body, payload ? 0 : off + (size_t)n, NULL, 0);
+	if (len < 0)
+		return -1;
+	if (payload) {
+		/* message_payload TLV (0x0424) after the body, by hand. */
+		size_t pl = off + (size_t)n;
+		out[len++] = 0x04;
+		out[len++] = 0x24;
+		out[len++] = (uint8_t)(pl >> 8);
+		out[len++] = (uint8_t)pl;
+		memcpy(out + len, body, pl);
+		len += (int)pl;
+		out[0] = (uint8_t)(len >> 24);
+		out[1] = (uint8_t)(len >> 16);
+		out[2] = (uint8_t)(len >> 8);
+		out[3] = (uint8_t)len;
+	}
+	conn_send(c, out, len);
+	sim_log(sim, "event=mo.sent conn=%llu seq=%u",
+	    (unsigned long long)c->id, c->seq);
+	return 0;
+}
+
+/* SIGUSR2: send every line of --mo FILE. */
+static void
+mo_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct sim *sim = arg;
+	struct conn *c = mo_target(sim);
+	char line[4096];
+	int sent = 0, lineno = 0;
+	FILE *f;
+
+	if (sim->o.mo_file == NULL || c == NULL ||
+	    (f = fopen(sim->o.mo_file, "r")) == NULL) {
+		sim_log(sim, "event=mo.unsent reason=%s", c == NULL ?
+		    "no_receiving_bind" : "no_file");
+		return;
+	}
+	while (fgets(line, sizeof(line), f) != NULL) {
+		json_t *j = json_loads(line, 0, NULL);
+		long repeat;
+
+		lineno++;
+		if (j == NULL)
+			continue;
+		repeat = (long)json_integer_value(json_object_get(j,
+		    "repeat"));
+		for (long i = 0; i < (repeat > 0 ? repeat : 1); i++) {
+			if (mo_send(sim, c, j) == 0)
+				sent++;
+			else
+				sim_log(sim, "event=mo.unsent line=%d",
+				    lineno);
+		}
+		json_decref(j);
+	}
+	fclose(f);
+	sim_log(sim, "event=mo.done sent=%d", sent);
+}
+
 /* ---- setup and teardown ---- */
 
 static void
@@ -1472,19 +1602,21 @@ sim_init(struct sim *sim)
 	sim->sigint = evsignal_new(sim->base, SIGINT, signal_cb, sim);
 	sim->sigterm = evsignal_new(sim->base, SIGTERM, signal_cb, sim);
 	sim->sigusr1 = evsignal_new(sim->base, SIGUSR1, release_cb, sim);
+	sim->sigusr2 = evsignal_new(sim->base, SIGUSR2, mo_cb, sim);
 	sim->holding = sim->o.hold_resp;
 	sim->reaper = event_new(sim->base, -1, 0, reap_cb, sim);
 	sim->resps.timer = evtimer_new(sim->base, resp_timer_cb, sim);
 	sim->dlrs.timer = evtimer_new(sim->base, dlr_timer_cb, sim);
 	sim->concat_timer = evtimer_new(sim->base, concat_timer_cb, sim);
 	if (sim->sigint == NULL || sim->sigterm == NULL ||
-	    sim->sigusr1 == NULL ||
+	    sim->sigusr1 == NULL || sim->sigusr2 == NULL ||
 	    sim->reaper == NULL || sim->resps.timer == NULL ||
 	    sim->dlrs.timer == NULL || sim->concat_timer == NULL)
 		return -1;
 	evsignal_add(sim->sigint, NULL);
 	evsignal_add(sim->sigterm, NULL);
 	evsignal_add(sim->sigusr1, NULL);
+	evsignal_add(sim->sigusr2, NULL);
 	if (sim->o.handset != NULL) {
 		sim->handset = fopen(sim->o.handset, "a");
 		if (sim->handset == NULL) {
@@ -1532,6 +1664,8 @@ sim_free(struct sim *sim)
 		event_free(sim->sigterm);
 	if (sim->sigusr1 != NULL)
 		event_free(sim->sigusr1);
+	if (sim->sigusr2 != NULL)
+		event_free(sim->sigusr2);
 	if (sim->reaper != NULL)
 		event_free(sim->reaper);
 	if (sim->base != NULL)
@@ -1555,7 +1689,7 @@ usage(void)
 	    "\t[--drop-after N] [--resp-delay-ms N] [--hold-resp] "
 	    "[--concat-timeout-ms N] [--bind-then-close]\n"
 	    "\t[--flood-enquire N] [--flood-nack N] [--flood-resp N]\n"
-	    "\t[--flood-unknown N] [--unmatched-receipts N] [-q]\n");
+	    "\t[--flood-unknown N] [--unmatched-receipts N] [--mo FILE] [-q]\n");
 	exit(2);
 }
 
@@ -1590,7 +1724,7 @@ enum {
 	OPT_REFUSE_PREFIX,
 	OPT_DROP_AFTER, OPT_RESP_DELAY, OPT_HOLD_RESP, OPT_CONCAT_TIMEOUT,
 	OPT_BIND_THEN_CLOSE, OPT_FLOOD_ENQUIRE, OPT_FLOOD_NACK, OPT_FLOOD_RESP,
-	OPT_FLOOD_UNKNOWN, OPT_UNMATCHED,
+	OPT_FLOOD_UNKNOWN, OPT_UNMATCHED, OPT_MO,
 };
 
 static void
@@ -1622,6 +1756,7 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 		{ "flood-nack", required_argument, NULL, OPT_FLOOD_NACK },
 		{ "flood-resp", required_argument, NULL, OPT_FLOOD_RESP },
 		{ "flood-unknown", required_argument, NULL, OPT_FLOOD_UNKNOWN },
+		{ "mo", required_argument, NULL, OPT_MO },
 		{ "unmatched-receipts", required_argument, NULL,
 		    OPT_UNMATCHED },
 		{ "help", no_argument, NULL, 'h' },
@@ -1694,6 +1829,7 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 		case OPT_FLOOD_UNKNOWN:
 			o->flood[FLOOD_UNKNOWN] = num_arg(optarg, 100000000);
 			break;
+		case OPT_MO: o->mo_file = optarg; break;
 		case OPT_UNMATCHED:
 			o->flood[FLOOD_RECEIPT] = num_arg(optarg, 100000000);
 			break;
