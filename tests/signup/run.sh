@@ -1,0 +1,166 @@
+#!/usr/bin/env bash
+# tests/signup/run.sh - run the signup browser test against a real smsverifyd:
+# start the SMSC simulator, smsverifyd with a test key, the signup page's
+# backend (server.js), then signup.test.js in headless Chromium; stop them
+# all.  Builds nothing.
+#
+#	tests/signup/run.sh [SMSVERIFYD SMSC_SIM]
+#
+# The binaries: the arguments, else $SMSVERIFYD and $SMSC_SIM, else
+# build/asan/src/smsverifyd and build/asan/tests/smsc_sim (scripts/test's
+# build).  Needs node, `npm ci` done in tests/signup, and Chromium
+# ($CHROMIUM, default /usr/bin/chromium).  The screenshot goes to
+# $SIGNUP_ARTIFACTS (default build/signup); the logs of a failed run stay in
+# its temporary directory (under $SV_TMPDIR or /tmp), whose path is printed.
+# Exits 0 when the test passed, 1 otherwise.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+cd "$top"
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+
+fail() {
+	printf 'signup test: FAILED: %s\n' "$*" >&2
+	exit 1
+}
+
+daemon=${1:-${SMSVERIFYD:-$SV_BUILD_ROOT/asan/src/smsverifyd}}
+sim=${2:-${SMSC_SIM:-$SV_BUILD_ROOT/asan/tests/smsc_sim}}
+chromium=${CHROMIUM:-/usr/bin/chromium}
+artifacts=${SIGNUP_ARTIFACTS:-$SV_BUILD_ROOT/signup}
+
+# Everything missing is said plainly: a test that cannot run fails.
+[ -x "$daemon" ] || fail "no smsverifyd at $daemon (build it: scripts/test," \
+	"or pass its path)"
+[ -x "$sim" ] || fail "no smsc_sim at $sim (build it, or pass its path)"
+[ -x "$chromium" ] || fail "Chromium is not installed ($chromium is" \
+	"missing): install Debian's chromium package (scripts/bootstrap does)" \
+	"or set CHROMIUM"
+command -v node >/dev/null 2>&1 || fail "node is not installed" \
+	"(Debian's nodejs package; scripts/bootstrap installs it)"
+[ -f "$here/node_modules/playwright-core/package.json" ] ||
+	fail "playwright-core is missing: run 'npm ci' in tests/signup"
+command -v curl >/dev/null 2>&1 || fail "curl is not installed"
+
+base_tmp=${SV_TMPDIR:-/tmp}
+work=$(mktemp -d "$base_tmp/smsverify-signup-XXXXXX")
+mkdir -p "$artifacts"
+artifacts=$(cd "$artifacts" && pwd)
+
+sim_port=$(sv_free_port)
+http_port=$(sv_free_port)
+while [ "$http_port" = "$sim_port" ]; do
+	http_port=$(sv_free_port)
+done
+token=signup-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+sv_url=http://127.0.0.1:$http_port
+
+cat >"$work/smsverifyd.conf" <<EOF
+[server]
+listen = 127.0.0.1:$http_port
+secret_file = $work/secret
+request_timeout = 10
+submit_wait_ms = 3000
+log_level = info
+
+[store]
+path = $work/db
+map_size = 64M
+sweep_interval = 1
+
+[verify]
+code_length = 6
+expiry = 600
+max_check_attempts = 5
+default_country = US
+
+[smsc sim]
+host = 127.0.0.1
+port = $sim_port
+system_id = smsverify
+password = secret1
+reconnect_min_ms = 100
+reconnect_max_ms = 500
+response_timeout = 5
+
+; the signup page's key: a test key, its sends are captured, never submitted
+[key signup]
+token = $token
+role = test
+EOF
+
+sim_pid=''
+daemon_pid=''
+page_pid=''
+result=1
+# shellcheck disable=SC2317  # called by the EXIT trap
+stop_all() {
+	trap - INT TERM
+	sv_stop "$page_pid"
+	sv_stop "$daemon_pid"
+	sv_stop "$sim_pid"
+	if [ "$result" -eq 0 ]; then
+		rm -rf "$work"
+	else
+		echo "signup test: logs kept in $work" >&2
+	fi
+}
+trap stop_all EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+
+sv_say "signup test: SMSC simulator on 127.0.0.1:$sim_port"
+"$sim" -p "$sim_port" -P "$work/sim.port" -o "$work/handset.jsonl" -q \
+	-u smsverify -w secret1 2>"$work/sim.log" &
+sim_pid=$!
+sv_wait_file "$work/sim.port" "$sim_pid" 10 "the SMSC simulator"
+
+sv_say "signup test: smsverifyd on $sv_url"
+"$daemon" -c "$work/smsverifyd.conf" 2>"$work/daemon.log" &
+daemon_pid=$!
+sv_wait_http "$sv_url/healthz" "$daemon_pid" 20 smsverifyd "$work/daemon.log"
+
+sv_say "signup test: the signup page (server.js)"
+SMSVERIFY_URL=$sv_url SMSVERIFY_TOKEN=$token PORT=0 \
+SIGNUP_PORT_FILE=$work/page.port \
+	node "$here/server.js" >"$work/page.log" 2>&1 &
+page_pid=$!
+sv_wait_file "$work/page.port" "$page_pid" 10 "server.js"
+page_url=http://127.0.0.1:$(cat "$work/page.port")/
+sv_wait_http "$page_url" "$page_pid" 10 server.js "$work/page.log"
+
+sv_say "signup test: headless Chromium"
+status=0
+SIGNUP_URL=$page_url SMSVERIFY_URL=$sv_url SMSVERIFY_TOKEN=$token \
+CHROMIUM=$chromium SIGNUP_ARTIFACTS=$artifacts \
+	timeout -k 5 120 node "$here/signup.test.js" || status=$?
+
+# Nothing of this test reaches the simulated handset: the key is a test key.
+if [ -s "$work/handset.jsonl" ]; then
+	echo "signup test: the simulator's handset received a message" \
+	    "(a test key's send reached the SMSC)" >&2
+	status=1
+fi
+sv_stop "$page_pid" "$daemon_pid"
+page_pid='' daemon_pid=''
+if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' \
+    "$work/daemon.log"; then
+	echo "signup test: smsverifyd reported a sanitizer error" >&2
+	sv_tail "$work/daemon.log" 60
+	status=1
+fi
+
+if [ "$status" -eq 0 ]; then
+	result=0
+	echo "signup test: PASS (screenshot: $artifacts/signup-verified.png)"
+else
+	[ "$status" -eq 124 ] && echo "signup test: timed out after 120 s" >&2
+	sv_tail "$work/page.log" 20
+	sv_tail "$work/daemon.log" 30
+	echo "signup test: FAILED" >&2
+fi
+exit "$result"
