@@ -48,17 +48,31 @@ work=$(mktemp -d "$base_tmp/smsverify-signup-XXXXXX")
 mkdir -p "$artifacts"
 artifacts=$(cd "$artifacts" && pwd)
 
-sim_port=$(sv_free_port)
-http_port=$(sv_free_port)
-while [ "$http_port" = "$sim_port" ]; do
-	http_port=$(sv_free_port)
-done
 token=signup-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
-sv_url=http://127.0.0.1:$http_port
 
-cat >"$work/smsverifyd.conf" <<EOF
+# A port on 127.0.0.1 nothing listens on, below the kernel's ephemeral range
+# (an outgoing connection's local port is not seen by a connect test, but
+# makes a bind fail).
+free_port() {
+	local port low
+
+	low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
+	[ "$low" -gt 11000 ] || low=32768
+	for _ in $(seq 1 50); do
+		port=$((10000 + (RANDOM * 32768 + RANDOM) % (low - 10000)))
+		if ! sv_port_in_use 127.0.0.1 "$port"; then
+			echo "$port"
+			return 0
+		fi
+	done
+	fail "no free TCP port found on 127.0.0.1"
+}
+
+# write_conf HTTP_PORT SIM_PORT: smsverifyd's configuration.
+write_conf() {
+	cat >"$work/smsverifyd.conf" <<EOF
 [server]
-listen = 127.0.0.1:$http_port
+listen = 127.0.0.1:$1
 secret_file = $work/secret
 request_timeout = 10
 submit_wait_ms = 3000
@@ -77,7 +91,7 @@ default_country = US
 
 [smsc sim]
 host = 127.0.0.1
-port = $sim_port
+port = $2
 system_id = smsverify
 password = secret1
 reconnect_min_ms = 100
@@ -89,6 +103,7 @@ response_timeout = 5
 token = $token
 role = test
 EOF
+}
 
 sim_pid=''
 daemon_pid=''
@@ -113,16 +128,43 @@ trap 'exit 143' TERM
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 
-sv_say "signup test: SMSC simulator on 127.0.0.1:$sim_port"
-"$sim" -p "$sim_port" -P "$work/sim.port" -o "$work/handset.jsonl" -q \
+# The simulator binds port 0 and writes the port it got.
+"$sim" -p 0 -P "$work/sim.port" -o "$work/handset.jsonl" -q \
 	-u smsverify -w secret1 2>"$work/sim.log" &
 sim_pid=$!
 sv_wait_file "$work/sim.port" "$sim_pid" 10 "the SMSC simulator"
+sim_port=$(cat "$work/sim.port")
+sv_say "signup test: SMSC simulator on 127.0.0.1:$sim_port"
 
+# smsverifyd's listen port cannot be 0 (it is not readable back): pick one,
+# and another when something took it in the meantime (at most 5 tries, each
+# bounded to 20 s).
+sv_url=''
+for try in 1 2 3 4 5; do
+	http_port=$(free_port)
+	write_conf "$http_port" "$sim_port"
+	"$daemon" -c "$work/smsverifyd.conf" 2>"$work/daemon.log" &
+	daemon_pid=$!
+	for _ in $(seq 1 200); do
+		if curl -fsS -o /dev/null --max-time 1 \
+		    "http://127.0.0.1:$http_port/healthz" 2>/dev/null; then
+			sv_url=http://127.0.0.1:$http_port
+			break
+		fi
+		kill -0 "$daemon_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	[ -n "$sv_url" ] && break
+	sv_stop "$daemon_pid"
+	daemon_pid=''
+	if ! grep -q 'Address already in use' "$work/daemon.log"; then
+		sv_tail "$work/daemon.log"
+		fail "smsverifyd did not start (try $try)"
+	fi
+	echo "signup test: port $http_port was taken, another one" >&2
+done
+[ -n "$sv_url" ] || fail "smsverifyd found no free port in 5 tries"
 sv_say "signup test: smsverifyd on $sv_url"
-"$daemon" -c "$work/smsverifyd.conf" 2>"$work/daemon.log" &
-daemon_pid=$!
-sv_wait_http "$sv_url/healthz" "$daemon_pid" 20 smsverifyd "$work/daemon.log"
 
 sv_say "signup test: the signup page (server.js)"
 SMSVERIFY_URL=$sv_url SMSVERIFY_TOKEN=$token PORT=0 \
