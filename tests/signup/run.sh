@@ -11,7 +11,8 @@
 # build).  Needs node, `npm ci` done in tests/signup, and Chromium
 # ($CHROMIUM, default /usr/bin/chromium).  The screenshot goes to
 # $SIGNUP_ARTIFACTS (default build/signup); the logs of a failed run stay in
-# its temporary directory (under $SV_TMPDIR or /tmp), whose path is printed.
+# its temporary directory (under $SV_TMPDIR or /tmp), whose path is printed;
+# SIGNUP_KEEP=1 keeps them after a passing run too.
 # Exits 0 when the test passed, 1 otherwise.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -115,8 +116,10 @@ stop_all() {
 	sv_stop "$page_pid"
 	sv_stop "$daemon_pid"
 	sv_stop "$sim_pid"
-	if [ "$result" -eq 0 ]; then
+	if [ "$result" -eq 0 ] && [ "${SIGNUP_KEEP:-0}" != 1 ]; then
 		rm -rf "$work"
+	elif [ "$result" -eq 0 ]; then
+		echo "signup test: logs kept in $work (SIGNUP_KEEP=1)"
 	else
 		echo "signup test: logs kept in $work" >&2
 	fi

@@ -194,7 +194,10 @@ server.listen(Number(process.env.PORT || 0), '127.0.0.1', () => {
   const { port } = server.address();
   console.log(`signup page on http://127.0.0.1:${port}/`);
   if (process.env.SIGNUP_PORT_FILE) {
-    fs.writeFileSync(process.env.SIGNUP_PORT_FILE, `${port}\n`);
+    // Written whole, then renamed: a reader never sees half of it.
+    const file = process.env.SIGNUP_PORT_FILE;
+    fs.writeFileSync(`${file}.tmp`, `${port}\n`);
+    fs.renameSync(`${file}.tmp`, file);
   }
 });
 
