@@ -129,6 +129,10 @@ async function run(page) {
 
 async function main() {
   fs.mkdirSync(artifacts, { recursive: true });
+  // No screenshot of an earlier run may pass for this one's.
+  for (const f of ['signup-verified.png', 'signup-failure.png']) {
+    fs.rmSync(path.join(artifacts, f), { force: true });
+  }
   const args = [];
   // Chromium's sandbox refuses to run as root (containers, CI).
   if (process.getuid && process.getuid() === 0) {
