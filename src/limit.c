@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "limit.h"
+#include "util.h"
 
 #define LIMIT_VERSION 1
 
@@ -235,40 +236,6 @@ limit_until(const struct limit_window *w, int period, int interval)
 
 /* ---- the stored form ---------------------------------------------------- */
 
-static void
-put_u32le(uint8_t *p, uint32_t v)
-{
-	for (int i = 0; i < 4; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static void
-put_u64le(uint8_t *p, uint64_t v)
-{
-	for (int i = 0; i < 8; i++)
-		p[i] = (uint8_t)(v >> (8 * i));
-}
-
-static uint32_t
-get_u32le(const uint8_t *p)
-{
-	uint32_t v = 0;
-
-	for (int i = 3; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint64_t
-get_u64le(const uint8_t *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
 size_t
 limit_encode(const struct limit_window *w, uint8_t *buf, size_t size)
 {
@@ -279,16 +246,16 @@ limit_encode(const struct limit_window *w, uint8_t *buf, size_t size)
 	if (size < LIMIT_ENCODED_MAX)
 		return 0;
 	buf[0] = LIMIT_VERSION;
-	put_u32le(buf + 1, w->width);
-	put_u64le(buf + 5, (uint64_t)w->head);
-	put_u64le(buf + 13, (uint64_t)w->last);
+	put_u32(buf + 1, w->width);
+	put_u64(buf + 5, (uint64_t)w->head);
+	put_u64(buf + 13, (uint64_t)w->last);
 	for (j = w->head; w->width != 0 && j > w->head - LIMIT_SLOTS; j--) {
 		uint32_t c = slot_get(w, j);
 
 		if (c == 0)
 			continue;
 		buf[o] = (uint8_t)(w->head - j);
-		put_u32le(buf + o + 1, c);
+		put_u32(buf + o + 1, c);
 		o += 5;
 		n++;
 	}
@@ -307,9 +274,9 @@ limit_decode(struct limit_window *w, const uint8_t *buf, size_t len)
 	n = buf[21];
 	if (n > LIMIT_SLOTS || len != 22 + 5 * n)
 		return -1;
-	w->width = get_u32le(buf + 1);
-	w->head = (int64_t)get_u64le(buf + 5);
-	w->last = (int64_t)get_u64le(buf + 13);
+	w->width = get_u32(buf + 1);
+	w->head = (int64_t)get_u64(buf + 5);
+	w->last = (int64_t)get_u64(buf + 13);
 	if ((w->width == 0 && n > 0) || w->head < 0 || w->last < 0 ||
 	    w->head > INT64_MAX / 2 / (w->width ? w->width : 1)) {
 		memset(w, 0, sizeof(*w));
@@ -324,8 +291,8 @@ limit_decode(struct limit_window *w, const uint8_t *buf, size_t len)
 			return -1;
 		}
 		s = slot_of(w, w->head - e[0]);
-		*s = *s > UINT32_MAX - get_u32le(e + 1) ? UINT32_MAX :
-		    *s + get_u32le(e + 1);
+		*s = *s > UINT32_MAX - get_u32(e + 1) ? UINT32_MAX :
+		    *s + get_u32(e + 1);
 	}
 	return 0;
 }

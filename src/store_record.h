@@ -40,6 +40,7 @@
 #include <stdint.h>
 
 #include "store.h"
+#include "util.h"
 
 /* What the index logic needs of a stored record. */
 struct store_record_head {
@@ -64,37 +65,7 @@ int store_record_decode(const void *buf, size_t len, struct verif *out);
 int store_record_head_decode(const void *buf, size_t len,
     struct store_record_head *h);
 
-/*
- * Little-endian integers, as the records (and the outbox values in
- * store_outbox.c) hold them.
- */
-static inline void
-put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
-}
-
-static inline void
-put_u64(uint8_t *p, uint64_t v)
-{
-	put_u32(p, (uint32_t)v);
-	put_u32(p + 4, (uint32_t)(v >> 32));
-}
-
-static inline uint32_t
-get_u32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-static inline uint64_t
-get_u64(const uint8_t *p)
-{
-	return (uint64_t)get_u32(p) | (uint64_t)get_u32(p + 4) << 32;
-}
+/* The little-endian integers the records (and the outbox values in
+ * store_outbox.c) hold: put_u32() and friends, in util.h. */
 
 #endif
