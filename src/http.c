@@ -210,6 +210,11 @@ static const struct {
 
 static void conn_advance(struct conn *);
 
+/* A body over HTTP_MAX_BODY, by its Content-Length or its chunks. */
+static const struct http_refusal too_large = {
+	HTTP_ERR_TOO_LARGE, "body_too_large", "the body is over 64 KiB"
+};
+
 /* The repeated events, each with its limiter, for held_cb. */
 #define HELD_EVENTS(http) { \
 	{ &(http)->log_refused, LOG_WARN, "http.conn_refused" }, \
@@ -651,10 +656,7 @@ read_head(struct conn *c, struct evbuffer *in)
 	}
 	evbuffer_drain(in, (size_t)end);
 	if (r->head.content_length > HTTP_MAX_BODY) {
-		why.kind = HTTP_ERR_TOO_LARGE;
-		why.code = "body_too_large";
-		why.msg = "the body is over 64 KiB";
-		conn_refuse(c, &why);
+		conn_refuse(c, &too_large);
 		return -1;
 	}
 	if (r->head.expect_continue && (r->head.chunked ||
@@ -729,10 +731,7 @@ read_chunked(struct conn *c, struct evbuffer *in)
 			return -1;
 		}
 		if (size > HTTP_MAX_BODY - r->len) {
-			why.kind = HTTP_ERR_TOO_LARGE;
-			why.code = "body_too_large";
-			why.msg = "the body is over 64 KiB";
-			conn_refuse(c, &why);
+			conn_refuse(c, &too_large);
 			return -1;
 		}
 		if (size == 0) {
