@@ -147,7 +147,8 @@ api_metrics(struct http_request *req, const char *rest, void *arg)
 	metric(b, "smsverify_sends_limited_total", "counter",
 	    "sends refused by a [limits] limit (429)", NULL, m->sends_limited);
 	metric(b, "smsverify_limit_counters", "gauge",
-	    "limit counters stored", NULL, ss->limits);
+	    "limit counters stored by key, address and range (a number's "
+	    "are kept with the pending index)", NULL, ss->limits);
 	metric(b, "smsverify_cancels_total", "counter", "cancels", NULL,
 	    m->cancels);
 	metric(b, "smsverify_expired_total", "counter",

@@ -476,10 +476,13 @@ int store_inbound_parts_each(struct store *,
 struct store_stats {
 	uint64_t map_size, used;      /* octets: room, and room in use */
 	uint64_t verifs, pending, queued;     /* records; index entries
-	                                       * (pending: locked ones too) */
+	                                       * (pending: locked ones too,
+	                                       * and the numbers' limit
+	                                       * counters kept beside them) */
 	uint64_t commits, commit_failures;    /* batches written; failed */
 	uint64_t swept, purged;       /* verifications expired; purged */
-	uint64_t limits;              /* limit counters */
+	uint64_t limits;              /* limit counters but the numbers'
+	                                 * (by key, address, range) */
 };
 void store_stats(struct store *, struct store_stats *);
 

@@ -32,7 +32,10 @@
  *            refused (STORE_ERR), never misread
  *   pending  key NUL phone -> id, present exactly while the record's status
  *            is VERIF_PENDING or VERIF_MAX_ATTEMPTS (and only the newest
- *            id of a pair to have entered VERIF_PENDING)
+ *            id of a pair to have entered VERIF_PENDING); and beside it
+ *            key NUL phone NUL 'P' (or 'F') -> until(8, little-endian)
+ *            value: the pair's limit counters "P/KEY/PHONE" and
+ *            "F/KEY/PHONE" (store_limits.c says why there)
  *   expiry   be64(time) id -> one octet: 'E' expire the record at its
  *            expires_at, 'P' purge it at expires_at + retention
  *   queue    id -> "" while status == VERIF_PENDING and send_state ==
@@ -53,7 +56,7 @@
  *            receipt_at ms(8, little-endian), sealed text: the messages
  *            test mode captured (store_capture.c)
  *   limits   name -> until(8, little-endian) value: the limits'
- *            counters (store_limits.c), opaque here; dropped by
+ *            other counters (store_limits.c), opaque here; dropped by
  *            store_limit_prune() (store_sweep.c) once until has passed
  *   inbox    be64(2^64-1 - received ms) id -> format(1) = 1, then the
  *            message as JSON {"id","key","from","to","smsc",
@@ -139,8 +142,11 @@ struct store {
 	uint64_t commits, commit_failures, swept, purged;
 	/* store_limit_prune(): where the next call goes on (after this
 	 * name; length 0: from the first) */
-	char limit_from[STORE_LIMIT_NAME_MAX];
+	uint8_t limit_from[STORE_LIMIT_NAME_MAX];
 	size_t limit_fromlen;
+	uint8_t pair_from[STORE_LIMIT_NAME_MAX];  /* the same, beside the
+	                                           * pending index */
+	size_t pair_fromlen;
 };
 
 /* ---- keys ------------------------------------------------------------- */

@@ -366,6 +366,7 @@ store_sweep(struct store *st, int64_t now, int max, int64_t retention,
 struct prune_name {
 	uint8_t key[STORE_LIMIT_NAME_MAX];
 	size_t len;
+	MDB_dbi db;
 };
 
 /* The until of a counter's value (its first 8 octets); 0 for a value too
@@ -376,25 +377,88 @@ limit_until(const void *val, size_t len)
 	return len >= 8 ? (int64_t)get_u64(val) : 0;
 }
 
+/* A pair's counter beside the pending index (store_limits.c): "KEY NUL
+ * PHONE NUL P" or F; the index's own entries ("KEY NUL PHONE") are not. */
+static int
+pair_counter(const void *key, size_t len)
+{
+	const uint8_t *k = key;
+
+	return len > 2 && k[len - 2] == '\0' &&
+	    (k[len - 1] == 'P' || k[len - 1] == 'F');
+}
+
+/* One walk of db's counters from *from (*fromlen octets; 0: the start),
+ * looking at most look entries and adding at most max - *ndrop dead ones
+ * to drop[]; where it stopped goes back to *from.  pairs: db is the
+ * pending database, whose entries only some are counters. */
+static int
+prune_walk(struct store *st, MDB_txn *txn, MDB_dbi db, int pairs,
+    uint8_t *from, size_t *fromlen, int64_t now, int look, int max,
+    struct prune_name *drop, int *ndrop)
+{
+	const struct batch_entry *e;
+	MDB_cursor *c;
+	MDB_val k, d;
+	int i, rc;
+
+	if ((rc = mdb_cursor_open(txn, db, &c)) != 0)
+		return rc;
+	k.mv_size = *fromlen;
+	k.mv_data = from;
+	rc = mdb_cursor_get(c, &k, &d, *fromlen > 0 ? MDB_SET_RANGE :
+	    MDB_FIRST);
+	if (rc == 0 && *fromlen > 0 && k.mv_size == *fromlen &&
+	    memcmp(k.mv_data, from, k.mv_size) == 0)
+		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+	for (i = 0; rc == 0 && i < look && *ndrop < max; i++) {
+		int64_t until;
+
+		if (k.mv_size > STORE_LIMIT_NAME_MAX) {
+			/* Not a counter we wrote, nor a place to go on
+			 * from: not ours to judge. */
+			rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+			continue;
+		}
+		if (!pairs || pair_counter(k.mv_data, k.mv_size)) {
+			e = store_overlay_find(st, db, k.mv_data, k.mv_size);
+			until = e == NULL ? limit_until(d.mv_data, d.mv_size) :
+			    e->del ? INT64_MAX : limit_until(e->val, e->vlen);
+			if (until < now) {
+				memcpy(drop[*ndrop].key, k.mv_data, k.mv_size);
+				drop[*ndrop].len = k.mv_size;
+				drop[(*ndrop)++].db = db;
+			}
+		}
+		memcpy(from, k.mv_data, k.mv_size);
+		*fromlen = k.mv_size;
+		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+	}
+	if (rc == MDB_NOTFOUND) {
+		*fromlen = 0;   /* the end: round again next time */
+		rc = 0;
+	}
+	mdb_cursor_close(c);
+	return rc;
+}
+
 /*
  * The counters are walked in name order from where the last call stopped
- * (st->limit_from), at most max * PRUNE_LOOK_PER_DROP of them (and at
- * least PRUNE_LOOK_MIN) per call, wrapping round at the end: with the
- * sweep's cadence every counter is looked at within (counters / look)
+ * (st->limit_from in the limits database, st->pair_from beside the
+ * pending index), at most max * PRUNE_LOOK_PER_DROP entries of each (and
+ * at least PRUNE_LOOK_MIN) per call, wrapping round at the end: with the
+ * sweep's cadence every counter is looked at within (entries / look)
  * sweeps, so dead ones are gone within that time after their until.
- * The committed database is walked, each entry in its newest version (a
+ * The committed databases are walked, each entry in its newest version (a
  * counter staged since is judged by its staged until; one only staged is
- * new, so alive).  The drops are staged after the read.
+ * new, so alive).  The drops are staged after the reads.
  */
 int
 store_limit_prune(struct store *st, int64_t now, int max)
 {
 	struct prune_name *drop;
-	const struct batch_entry *e;
 	int look, ndrop = 0, i, rc;
-	MDB_cursor *c;
 	MDB_txn *txn;
-	MDB_val k, d;
 
 	if (max <= 0)
 		return 0;
@@ -402,49 +466,16 @@ store_limit_prune(struct store *st, int64_t now, int max)
 	    max * PRUNE_LOOK_PER_DROP;
 	if (look < PRUNE_LOOK_MIN)
 		look = PRUNE_LOOK_MIN;
-	if ((txn = store_view_begin(st)) == NULL)
-		return STORE_ERR;
-	if ((rc = mdb_cursor_open(txn, st->limits, &c)) != 0) {
-		store_view_end(st, txn);
-		log_err("store.error", "op=limit_prune err=\"%s\"",
-		    mdb_strerror(rc));
-		return STORE_ERR;
-	}
 	if (max > PRUNE_DROP_MAX)
 		max = PRUNE_DROP_MAX;   /* the walk goes on next time */
+	if ((txn = store_view_begin(st)) == NULL)
+		return STORE_ERR;
 	drop = xmalloc((size_t)max * sizeof(*drop));
-	k.mv_size = st->limit_fromlen;
-	k.mv_data = st->limit_from;
-	rc = mdb_cursor_get(c, &k, &d, st->limit_fromlen > 0 ?
-	    MDB_SET_RANGE : MDB_FIRST);
-	if (rc == 0 && st->limit_fromlen > 0 && k.mv_size ==
-	    st->limit_fromlen && memcmp(k.mv_data, st->limit_from,
-	    k.mv_size) == 0)
-		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
-	for (i = 0; rc == 0 && i < look && ndrop < max; i++) {
-		int64_t until;
-
-		if (k.mv_size > STORE_LIMIT_NAME_MAX) {
-			/* Not a name we wrote: not ours to judge. */
-			rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
-			continue;
-		}
-		e = store_overlay_find(st, st->limits, k.mv_data, k.mv_size);
-		until = e == NULL ? limit_until(d.mv_data, d.mv_size) :
-		    e->del ? INT64_MAX : limit_until(e->val, e->vlen);
-		if (until < now) {
-			memcpy(drop[ndrop].key, k.mv_data, k.mv_size);
-			drop[ndrop++].len = k.mv_size;
-		}
-		memcpy(st->limit_from, k.mv_data, k.mv_size);
-		st->limit_fromlen = k.mv_size;
-		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
-	}
-	if (rc == MDB_NOTFOUND) {
-		st->limit_fromlen = 0;  /* the end: round again next time */
-		rc = 0;
-	}
-	mdb_cursor_close(c);
+	rc = prune_walk(st, txn, st->limits, 0, st->limit_from,
+	    &st->limit_fromlen, now, look, max, drop, &ndrop);
+	if (rc == 0)
+		rc = prune_walk(st, txn, st->pending, 1, st->pair_from,
+		    &st->pair_fromlen, now, look, max, drop, &ndrop);
 	store_view_end(st, txn);
 	if (rc != 0) {
 		free(drop);
@@ -453,7 +484,7 @@ store_limit_prune(struct store *st, int64_t now, int max)
 		return STORE_ERR;
 	}
 	for (i = 0; i < ndrop; i++)
-		if ((rc = store_db_del(st, st->limits, drop[i].key,
+		if ((rc = store_db_del(st, drop[i].db, drop[i].key,
 		    drop[i].len, "limit_del")) != STORE_OK) {
 			free(drop);
 			return STORE_ERR;
