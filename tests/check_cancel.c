@@ -1,0 +1,679 @@
+/*
+ * check_cancel.c - withdrawing messages with cancel_sm (src/cancel.c,
+ * [smsc] cancel = yes).
+ *
+ * Unit cases: the pure policy (which parts of an ended verification to
+ * withdraw, the addresses a cancel_sm repeats, at most once per part) and
+ * the module over fake carriers defined here (cancel.c calls four
+ * carrier.h functions; this file defines them, so the archive's carrier.o
+ * is never pulled in).
+ *
+ * End-to-end cases run the simulator and smsverifyd through the harness.
+ * The simulator holds every accepted message (--deliver-delay-ms, far
+ * longer than any test) until the test sends it SIGUSR1, so nothing
+ * depends on timing: a message canceled meanwhile is gone from the hold
+ * when the others are delivered, and since a release delivers every held
+ * message in one go, a message that is not in the handset log once a
+ * later one is there never will be.  Superseded, approved (seed 000
+ * answers the code), canceled through the API, a cancel the SMSC refuses
+ * (the message and its receipt go on), a cancel it never answers
+ * (response_timeout, no retry, the bind stays up), and a bind whose
+ * cancel slots are full (the next cancel is dropped and counted).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+
+#include <check.h>
+#include <jansson.h>
+
+#include "cancel.h"
+#include "carrier.h"
+#include "harness.h"
+
+#define PHONE "+14155550123"
+#define PHONE2 "+14155550188"
+
+/* ---- fake carriers: the carrier.h calls cancel.c makes ---------------- */
+
+#define FAKE_MAX 8
+
+struct carrier {
+	const char *name;
+	int cancels;              /* [smsc] cancel = yes */
+	int room;                 /* cancels it takes */
+	int n;
+	struct {
+		char message_id[66], source[24], destination[24];
+		char service_type[8];
+		uint8_t source_ton, source_npi, dest_ton, dest_npi;
+		void *cookie;
+	} got[FAKE_MAX];
+};
+
+const char *
+carrier_name(const struct carrier *c)
+{
+	return c->name;
+}
+
+int
+carrier_cancels(const struct carrier *c)
+{
+	return c->cancels;
+}
+
+void
+carrier_source_addr(const struct carrier *c, int alpha, uint8_t *ton,
+    uint8_t *npi)
+{
+	(void)c;
+	*ton = alpha ? 5 : 1;
+	*npi = alpha ? 0 : 1;
+}
+
+int
+carrier_cancel(struct carrier *c, const struct smpp_cancel *m, void *cookie)
+{
+	if (c->room <= 0 || c->n == FAKE_MAX)
+		return -1;
+	c->room--;
+	snprintf(c->got[c->n].message_id, sizeof(c->got[0].message_id), "%s",
+	    m->message_id);
+	snprintf(c->got[c->n].source, sizeof(c->got[0].source), "%s",
+	    m->source);
+	snprintf(c->got[c->n].destination, sizeof(c->got[0].destination),
+	    "%s", m->destination);
+	snprintf(c->got[c->n].service_type, sizeof(c->got[0].service_type),
+	    "%s", m->service_type);
+	c->got[c->n].source_ton = m->source_ton;
+	c->got[c->n].source_npi = m->source_npi;
+	c->got[c->n].dest_ton = m->dest_ton;
+	c->got[c->n].dest_npi = m->dest_npi;
+	c->got[c->n].cookie = cookie;
+	c->n++;
+	return 0;
+}
+
+static void
+add_send(struct verif *v, const char *smsc, const char *msgid, int dlr)
+{
+	struct verif_send *s = &v->send[v->nsend++];
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->smsc, sizeof(s->smsc), "%s", smsc);
+	snprintf(s->message_id, sizeof(s->message_id), "%s", msgid);
+	s->dlr = dlr;
+	s->error = -1;
+}
+
+static void
+make_verif(struct verif *v, int status)
+{
+	memset(v, 0, sizeof(*v));
+	snprintf(v->id, sizeof(v->id), "ver_0123456789abcdef01234567");
+	snprintf(v->phone, sizeof(v->phone), PHONE);
+	snprintf(v->sender, sizeof(v->sender), "Verify");
+	v->status = status;
+	v->send_state = SEND_SENT;
+}
+
+static int
+wants_ab(void *arg, const char *smsc)
+{
+	(void)arg;
+	return strcmp(smsc, "a") == 0 || strcmp(smsc, "b") == 0;
+}
+
+/* ---- pure policy ------------------------------------------------------- */
+
+START_TEST(plan_open_parts_only)
+{
+	struct cancel_item it[VERIF_MAX_SENDS];
+	struct verif v;
+
+	make_verif(&v, VERIF_CANCELED);
+	add_send(&v, "a", "1000000001", DLR_PENDING);     /* part 1 */
+	add_send(&v, "a", "1000000002", DLR_PENDING);     /* part 2 */
+	add_send(&v, "b", "77", DLR_DELIVERED);           /* final already */
+	add_send(&v, "b", "", DLR_PENDING);               /* no id */
+	add_send(&v, "c", "88", DLR_PENDING);             /* cancel = no */
+	add_send(&v, "b", "99", DLR_UNDELIVERABLE);       /* final */
+	ck_assert_int_eq(cancel_plan(&v, wants_ab, NULL, it, VERIF_MAX_SENDS),
+	    2);
+	ck_assert_str_eq(it[0].smsc, "a");
+	ck_assert_str_eq(it[0].message_id, "1000000001");
+	ck_assert_str_eq(it[1].message_id, "1000000002");
+	/* max bounds what is written. */
+	ck_assert_int_eq(cancel_plan(&v, wants_ab, NULL, it, 1), 1);
+	/* Without a filter every SMSC counts: c's too. */
+	ck_assert_int_eq(cancel_plan(&v, NULL, NULL, it, VERIF_MAX_SENDS), 3);
+
+	/* Approved: the same; still pending, expired or failed: nothing. */
+	v.status = VERIF_APPROVED;
+	ck_assert_int_eq(cancel_plan(&v, wants_ab, NULL, it, 8), 2);
+	v.status = VERIF_PENDING;
+	ck_assert_int_eq(cancel_plan(&v, wants_ab, NULL, it, 8), 0);
+	v.status = VERIF_EXPIRED;
+	ck_assert_int_eq(cancel_plan(&v, wants_ab, NULL, it, 8), 0);
+	v.status = VERIF_FAILED;
+	ck_assert_int_eq(cancel_plan(&v, wants_ab, NULL, it, 8), 0);
+}
+END_TEST
+
+START_TEST(fill_repeats_the_submit)
+{
+	struct smpp_cancel m;
+	int alpha;
+
+	cancel_fill("Verify", "+14155550123", &m, &alpha);
+	ck_assert_int_eq(alpha, 1);
+	ck_assert_str_eq(m.source, "Verify");
+	ck_assert_str_eq(m.destination, "14155550123");
+	ck_assert_int_eq(m.dest_ton, 1);
+	ck_assert_int_eq(m.dest_npi, 1);
+	ck_assert_str_eq(m.service_type, "");
+	ck_assert_ptr_null(m.message_id);
+	/* A numeric sender goes without its '+', as submitted. */
+	cancel_fill("+447700900123", "+447400123456", &m, &alpha);
+	ck_assert_int_eq(alpha, 0);
+	ck_assert_str_eq(m.source, "447700900123");
+	ck_assert_str_eq(m.destination, "447400123456");
+}
+END_TEST
+
+START_TEST(seen_once_and_bounded)
+{
+	static struct cancel_seen cs;
+	char id[32];
+
+	memset(&cs, 0, sizeof(cs));
+	ck_assert_int_eq(cancel_seen(&cs, "a", "1"), 0);
+	ck_assert_int_eq(cancel_seen(&cs, "a", "1"), 1);
+	/* The same id at another SMSC is another message. */
+	ck_assert_int_eq(cancel_seen(&cs, "b", "1"), 0);
+	ck_assert_int_eq(cancel_seen(&cs, "a1", ""), 0);
+	/* The ring holds CANCEL_SEEN_MAX pairs: the oldest goes. */
+	for (int i = 0; i < CANCEL_SEEN_MAX; i++) {
+		snprintf(id, sizeof(id), "x%d", i);
+		ck_assert_int_eq(cancel_seen(&cs, "a", id), 0);
+	}
+	ck_assert_int_eq(cs.n, CANCEL_SEEN_MAX);
+	ck_assert_int_eq(cancel_seen(&cs, "a", "1"), 0);
+	ck_assert_int_eq(cancel_seen(&cs, "a", "x4095"), 1);
+}
+END_TEST
+
+/* ---- the module over fake carriers ------------------------------------ */
+
+START_TEST(module_sends_once_counts_answers)
+{
+	static struct carrier a = { .name = "a", .cancels = 1, .room = 8 };
+	static struct carrier b = { .name = "b", .cancels = 0, .room = 8 };
+	static struct carrier full = { .name = "full", .cancels = 1 };
+	struct carrier *cs[] = { &a, &b, &full };
+	struct cancel *c = cancel_new();
+	struct cancel_stats st;
+	struct verif v;
+
+	cancel_reconf(c, cs, 3, "Default");
+	make_verif(&v, VERIF_CANCELED);
+	v.sender[0] = '\0';               /* the default sender then */
+	add_send(&v, "a", "1000000001", DLR_PENDING);
+	add_send(&v, "a", "1000000002", DLR_PENDING);
+	add_send(&v, "b", "5", DLR_PENDING);       /* b: cancel = no */
+	add_send(&v, "gone", "6", DLR_PENDING);    /* not configured */
+	add_send(&v, "full", "7", DLR_PENDING);    /* no room: dropped */
+	ck_assert_int_eq(cancel_verif(c, &v), 2);
+	ck_assert_int_eq(a.n, 2);
+	ck_assert_int_eq(b.n, 0);
+	ck_assert_str_eq(a.got[0].message_id, "1000000001");
+	ck_assert_str_eq(a.got[1].message_id, "1000000002");
+	ck_assert_str_eq(a.got[0].source, "Default");
+	ck_assert_int_eq(a.got[0].source_ton, 5);
+	ck_assert_int_eq(a.got[0].source_npi, 0);
+	ck_assert_str_eq(a.got[0].destination, "14155550123");
+	ck_assert_int_eq(a.got[0].dest_ton, 1);
+	ck_assert_int_eq(a.got[0].dest_npi, 1);
+	ck_assert_str_eq(a.got[0].service_type, "");
+	cancel_stats(c, &st);
+	ck_assert_int_eq(st.sent, 2);
+	ck_assert_int_eq(st.dropped, 1);
+	ck_assert_int_eq(st.outstanding, 2);
+
+	/* The same record again (accepted late, flow_sent): nothing more. */
+	ck_assert_int_eq(cancel_verif(c, &v), 0);
+	ck_assert_int_eq(a.n, 2);
+	cancel_stats(c, &st);
+	ck_assert_int_eq(st.dropped, 1);
+
+	/* Answers: one refused, one timed out; nothing is sent again. */
+	cancel_done(c, &a, a.got[0].cookie, ESME_RCANCELFAIL);
+	cancel_done(c, &a, a.got[1].cookie, SMPP_STATUS_TIMEOUT);
+	ck_assert_int_eq(a.n, 2);
+	cancel_stats(c, &st);
+	ck_assert_int_eq(st.failed, 1);
+	ck_assert_int_eq(st.timeouts, 1);
+	ck_assert_int_eq(st.ok, 0);
+	ck_assert_int_eq(st.outstanding, 0);
+
+	/* A second verification: withdrawn, answered ESME_ROK. */
+	make_verif(&v, VERIF_APPROVED);
+	v.id[4] = 'f';
+	add_send(&v, "a", "1000000003", DLR_PENDING);
+	ck_assert_int_eq(cancel_verif(c, &v), 1);
+	ck_assert_str_eq(a.got[2].source, "Verify");
+	cancel_done(c, &a, a.got[2].cookie, ESME_ROK);
+	cancel_stats(c, &st);
+	ck_assert_int_eq(st.ok, 1);
+	ck_assert_int_eq(st.sent, 3);
+
+	/* One left outstanding is freed with the module (LSan checks). */
+	make_verif(&v, VERIF_CANCELED);
+	add_send(&v, "a", "1000000004", DLR_PENDING);
+	ck_assert_int_eq(cancel_verif(c, &v), 1);
+	cancel_free(c);
+}
+END_TEST
+
+/* ---- end to end -------------------------------------------------------- */
+
+static struct harness H;
+
+static void
+setup(void)
+{
+	ck_assert_int_eq(h_init(&H), 0);
+}
+
+static void
+teardown(void)
+{
+	h_fini(&H);
+}
+
+/* The simulator holds every message until SIGUSR1; [smsc sim] cancels. */
+static void
+start_holding(const char *sim_extra, const char *smsc_extra)
+{
+	snprintf(H.sim_args, sizeof(H.sim_args),
+	    "--deliver-delay-ms 3600000 %s", sim_extra);
+	snprintf(H.smsc_extra, sizeof(H.smsc_extra), "cancel = yes\n%s",
+	    smsc_extra);
+	/* Two sends to one number at once: no resend_interval here. */
+	snprintf(H.key_extra, sizeof(H.key_extra), "resend_interval = 0\n");
+	h_start_all(&H);
+}
+
+/* Deliver what the simulator holds, and wait until it says it did. */
+static void
+release(int nth)
+{
+	ck_assert_int_eq(kill(H.sim_pid, SIGUSR1), 0);
+	ck_assert_msg(h_wait_lines_n(H.sim_log, "event=held.released", nth,
+	    H_LOG_WAIT_MS) >= nth, "the simulator did not release its held "
+	    "messages (see %s)", H.sim_log);
+}
+
+/* The value of /metrics' sample `name` (with its labels), or -1. */
+static long long
+metric(const char *name)
+{
+	static char out[65536];
+	char pat[160];
+	const char *p;
+
+	ck_assert_int_eq(h_http(&H, "GET", "/metrics", NULL, NULL, NULL, out,
+	    sizeof(out)), 200);
+	snprintf(pat, sizeof(pat), "\n%s ", name);
+	if ((p = strstr(out, pat)) == NULL)
+		return -1;
+	return strtoll(p + strlen(pat), NULL, 10);
+}
+
+#define M_SENT "smsverify_cancel_sm_total{result=\"sent\"}"
+#define M_OK "smsverify_cancel_sm_total{result=\"ok\"}"
+#define M_FAILED "smsverify_cancel_sm_total{result=\"failed\"}"
+#define M_TIMEOUT "smsverify_cancel_sm_total{result=\"timeout\"}"
+#define M_DROPPED "smsverify_cancel_sm_total{result=\"dropped\"}"
+
+/* The message id of id's first attempt, as the SMSC gave it. */
+static void
+msgid_of(const char *id, char *out, size_t size)
+{
+	json_t *j = h_get_verif(&H, id);
+	json_t *a = json_array_get(json_object_get(j, "attempts"), 0);
+
+	snprintf(out, size, "%s", h_jstr(a, "message_id"));
+	json_decref(j);
+	ck_assert_msg(out[0] != '\0', "%s has no message id", id);
+}
+
+/* The handset log's messages to phone: exactly one, with message id
+ * msgid. */
+static void
+assert_only_message(const char *phone, const char *msgid)
+{
+	json_t *all = h_handset_read(H.handset), *e;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(all, i, e) {
+		if (strcmp(h_jstr(e, "to"), phone) != 0)
+			continue;
+		n++;
+		ck_assert_str_eq(h_jstr(e, "message_id"), msgid);
+	}
+	json_decref(all);
+	ck_assert_int_eq(n, 1);
+}
+
+/* POST /v1/verifications/ID/cancel answers canceled. */
+static void
+cancel_by_api(const char *id)
+{
+	char path[128];
+	json_t *j;
+	int st;
+
+	snprintf(path, sizeof(path), "/v1/verifications/%s/cancel", id);
+	j = h_json(&H, "POST", path, "{}", &st);
+	ck_assert_int_eq(st, 200);
+	ck_assert_str_eq(h_jstr(j, "status"), "canceled");
+	json_decref(j);
+}
+
+/* A new send to a number supersedes the pending one: the first message
+ * is withdrawn and never reaches the handset, the second does and its
+ * code approves. */
+START_TEST(superseded_never_arrives)
+{
+	char id1[64], id2[64], mid1[80], mid2[80], code[16];
+	json_t *j;
+
+	start_holding("", "");
+	j = h_send_code(&H, PHONE, id1, sizeof(id1), 201);
+	ck_assert_str_eq(h_jstr(j, "status"), "sent");
+	json_decref(j);
+	msgid_of(id1, mid1, sizeof(mid1));
+	j = h_send_code(&H, PHONE, id2, sizeof(id2), 201);
+	ck_assert_str_eq(h_jstr(j, "status"), "sent");
+	json_decref(j);
+	msgid_of(id2, mid2, sizeof(mid2));
+	/* The SMSC withdrew exactly the first (its fields all matched). */
+	ck_assert_msg(h_wait_lines(H.sim_log, "event=cancel.ok",
+	    H_LOG_WAIT_MS) == 1, "no cancel.ok (see %s and %s)", H.sim_log,
+	    H.daemon_log);
+	ck_assert_msg(h_file_contains(H.sim_log, mid1) &&
+	    h_count_lines(H.sim_log, "event=cancel.failed") == 0,
+	    "the cancel did not withdraw %s (see %s)", mid1, H.sim_log);
+	ck_assert_int_eq(h_count_sms(&H, PHONE), 0);
+	release(1);
+	h_read_code(H.handset, PHONE, 1, code, sizeof(code));
+	assert_only_message(PHONE, mid2);
+	ck_assert_int_eq(metric(M_SENT), 1);
+	ck_assert_int_eq(metric(M_OK), 1);
+	ck_assert_int_eq(metric(M_FAILED), 0);
+	ck_assert_int_eq(h_wait_lines(H.daemon_log, "event=cancel.ok",
+	    H_LOG_WAIT_MS), 1);
+	ck_assert(h_code_valid(&H, id2, code));
+	/* Approving the second withdraws it too, as no receipt said it was
+	 * delivered (this simulator sends none): the SMSC has delivered it
+	 * already and refuses. */
+	ck_assert_msg(h_wait_lines(H.daemon_log, "event=cancel.failed",
+	    H_LOG_WAIT_MS) == 1, "no cancel.failed (see %s)", H.daemon_log);
+	ck_assert_int_eq(metric(M_SENT), 2);
+	ck_assert_int_eq(metric(M_FAILED), 1);
+	ck_assert_int_eq(h_count_sms(&H, PHONE), 1);
+	/* No code in the daemon's log lines about it. */
+	ck_assert(!h_file_contains(H.daemon_log, code));
+}
+END_TEST
+
+/* Seed 000 answers the code: approving it while the SMSC still holds the
+ * message withdraws the message. */
+START_TEST(approved_never_arrives)
+{
+	char body[256], out[4096], code[16], text[512];
+	json_t *j;
+	int st;
+
+	start_holding("", "");
+	snprintf(body, sizeof(body), "number=%%2B14155550123&api-key=%s",
+	    H_TOKEN);
+	st = h_http(&H, "POST", "/sms-verify",
+	    "application/x-www-form-urlencoded", NULL, body, out, sizeof(out));
+	ck_assert_msg(st == 200, "sms-verify answered %d: %s", st, out);
+	j = json_loads(out, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	ck_assert(json_is_true(json_object_get(j, "sent")));
+	snprintf(code, sizeof(code), "%s", h_jstr(j, "security-code"));
+	json_decref(j);
+	ck_assert_int_ge((int)strlen(code), 4);
+	snprintf(body, sizeof(body), "{\"number\": \"14155550123\", "
+	    "\"security-code\": \"%s\"}", code);
+	st = h_http(&H, "POST", "/verify-security-code", NULL, H_TOKEN, body,
+	    out, sizeof(out));
+	ck_assert_int_eq(st, 200);
+	j = json_loads(out, 0, NULL);
+	ck_assert_msg(json_is_true(json_object_get(j, "verified")),
+	    "not verified: %s", out);
+	json_decref(j);
+	ck_assert_msg(h_wait_lines(H.sim_log, "event=cancel.ok",
+	    H_LOG_WAIT_MS) == 1, "no cancel.ok (see %s and %s)", H.sim_log,
+	    H.daemon_log);
+	/* Another number's message, sent after, is delivered by the same
+	 * release: the approved one's would have been too. */
+	json_decref(h_send_code(&H, PHONE2, NULL, 0, 201));
+	release(1);
+	h_read_sms(H.handset, PHONE2, 1, text, sizeof(text), code,
+	    sizeof(code));
+	ck_assert_int_eq(h_count_sms(&H, PHONE), 0);
+	ck_assert_int_eq(metric(M_OK), 1);
+}
+END_TEST
+
+/* Canceled through the API while held: never reaches the handset. */
+START_TEST(api_cancel_never_arrives)
+{
+	char id[64], id2[64], mid2[80], code[16];
+	json_t *j;
+	int st;
+
+	start_holding("", "");
+	json_decref(h_send_code(&H, PHONE, id, sizeof(id), 201));
+	cancel_by_api(id);
+	ck_assert_msg(h_wait_lines(H.sim_log, "event=cancel.ok",
+	    H_LOG_WAIT_MS) == 1, "no cancel.ok (see %s and %s)", H.sim_log,
+	    H.daemon_log);
+	json_decref(h_send_code(&H, PHONE2, id2, sizeof(id2), 201));
+	msgid_of(id2, mid2, sizeof(mid2));
+	release(1);
+	h_read_code(H.handset, PHONE2, 1, code, sizeof(code));
+	assert_only_message(PHONE2, mid2);
+	ck_assert_int_eq(h_count_sms(&H, PHONE), 0);
+	ck_assert_int_eq(metric(M_SENT), 1);
+	ck_assert_int_eq(metric(M_OK), 1);
+	ck_assert(h_code_valid(&H, id2, code));
+	/* The canceled one stays canceled. */
+	j = h_check(&H, id, "123456", &st);
+	ck_assert_str_eq(h_jstr(j, "status"), "canceled");
+	json_decref(j);
+}
+END_TEST
+
+/* The SMSC refuses the cancel: counted and logged, not retried; the
+ * message is delivered as the SMSC decides and its receipt still updates
+ * the verification. */
+START_TEST(refused_cancel_delivers_and_receipt_applies)
+{
+	char id[64], mid[80], code[16];
+
+	start_holding("--refuse-cancel --dlr delivered --dlr-delay-ms 20",
+	    "");
+	json_decref(h_send_code(&H, PHONE, id, sizeof(id), 201));
+	msgid_of(id, mid, sizeof(mid));
+	cancel_by_api(id);
+	ck_assert_msg(h_wait_lines(H.daemon_log, "event=cancel.failed",
+	    H_LOG_WAIT_MS) == 1, "no cancel.failed (see %s)", H.daemon_log);
+	ck_assert(h_file_contains(H.daemon_log, "status=ESME_RCANCELFAIL"));
+	ck_assert_int_eq(metric(M_FAILED), 1);
+	release(1);
+	h_read_code(H.handset, PHONE, 1, code, sizeof(code));
+	assert_only_message(PHONE, mid);
+	h_wait_delivery(&H, id, "delivered");
+	/* One cancel_sm in all: nothing was retried. */
+	ck_assert_int_eq(h_count_lines(H.sim_log, "event=cancel.failed"), 1);
+	ck_assert_int_eq(metric(M_SENT), 1);
+	ck_assert_int_eq(metric(M_OK), 0);
+	/* Canceled stays canceled. */
+	ck_assert(!h_code_valid(&H, id, code));
+}
+END_TEST
+
+/* The SMSC never answers the cancel: it times out (response_timeout),
+ * counted and logged, not retried, and the bind stays up. */
+START_TEST(unanswered_cancel_times_out)
+{
+	char id[64], id2[64], code[16];
+	json_t *j, *e, *b;
+	int st;
+
+	H.response_timeout = 1;
+	start_holding("--ignore-cancel", "");
+	json_decref(h_send_code(&H, PHONE, id, sizeof(id), 201));
+	cancel_by_api(id);
+	ck_assert_int_eq(h_wait_lines(H.sim_log, "event=cancel.ignored",
+	    H_LOG_WAIT_MS), 1);
+	ck_assert_msg(h_wait_lines(H.daemon_log, "event=cancel.timeout",
+	    H_LOG_WAIT_MS) == 1, "no cancel.timeout (see %s)", H.daemon_log);
+	ck_assert_int_eq(metric(M_TIMEOUT), 1);
+	ck_assert_int_eq(metric("smsverify_cancel_sm_outstanding"), 0);
+	/* The bind is up and takes the next message. */
+	j = h_json(&H, "GET", "/v1/smscs", NULL, &st);
+	ck_assert_int_eq(st, 200);
+	e = h_smsc_entry(j, "sim");
+	ck_assert_ptr_nonnull(e);
+	ck_assert(json_is_true(json_object_get(e, "up")));
+	b = json_array_get(json_object_get(e, "binds"), 0);
+	ck_assert_str_eq(h_jstr(b, "state"), "bound");
+	ck_assert_int_eq(json_integer_value(json_object_get(b,
+	    "reconnects")), 0);
+	json_decref(j);
+	j = h_send_code(&H, PHONE2, id2, sizeof(id2), 201);
+	ck_assert_str_eq(h_jstr(j, "status"), "sent");
+	json_decref(j);
+	/* One cancel_sm in all: the timeout was not retried. */
+	ck_assert_int_eq(metric(M_SENT), 1);
+	release(1);
+	h_read_code(H.handset, PHONE2, 1, code, sizeof(code));
+	ck_assert_int_eq(h_count_lines(H.sim_log, "event=cancel.ignored"), 1);
+	ck_assert_int_eq(metric(M_SENT), 1);
+}
+END_TEST
+
+/* A bind takes at most half its window of cancels at a time: with window
+ * 2 and an SMSC that never answers, the second cancel is dropped and
+ * counted, and submits still have their slot. */
+START_TEST(cancel_slots_full_drop)
+{
+	char id1[64], id2[64], id3[64], code[16];
+	json_t *j;
+
+	start_holding("--ignore-cancel", "window = 2\n");
+	json_decref(h_send_code(&H, PHONE, id1, sizeof(id1), 201));
+	json_decref(h_send_code(&H, PHONE2, id2, sizeof(id2), 201));
+	cancel_by_api(id1);
+	ck_assert_int_eq(h_wait_lines(H.sim_log, "event=cancel.ignored",
+	    H_LOG_WAIT_MS), 1);
+	cancel_by_api(id2);
+	ck_assert_msg(h_wait_lines(H.daemon_log, "event=cancel.dropped",
+	    H_LOG_WAIT_MS) == 1, "no cancel.dropped (see %s)", H.daemon_log);
+	ck_assert_int_eq(metric(M_SENT), 1);
+	ck_assert_int_eq(metric(M_DROPPED), 1);
+	ck_assert_int_eq(metric("smsverify_cancel_sm_outstanding"), 1);
+	/* The window's other slot still carries a submit. */
+	j = h_send_code(&H, "+14155550199", id3, sizeof(id3), 201);
+	ck_assert_str_eq(h_jstr(j, "status"), "sent");
+	json_decref(j);
+	release(1);
+	h_read_code(H.handset, "+14155550199", 1, code, sizeof(code));
+	/* Both canceled messages were delivered (the SMSC ignored one
+	 * cancel, the other never went). */
+	ck_assert_int_eq(h_count_sms(&H, PHONE), 1);
+	ck_assert_int_eq(h_count_sms(&H, PHONE2), 1);
+	ck_assert_int_eq(h_count_lines(H.sim_log, "event=cancel.ignored"), 1);
+}
+END_TEST
+
+/* Without cancel = yes nothing is withdrawn. */
+START_TEST(off_by_default)
+{
+	char id[64], code[16];
+
+	snprintf(H.sim_args, sizeof(H.sim_args), "--deliver-delay-ms 3600000");
+	h_start_all(&H);
+	json_decref(h_send_code(&H, PHONE, id, sizeof(id), 201));
+	cancel_by_api(id);
+	release(1);
+	h_read_code(H.handset, PHONE, 1, code, sizeof(code));
+	ck_assert_int_eq(metric(M_SENT), 0);
+	ck_assert_int_eq(h_count_lines(H.sim_log, "event=cancel"), 0);
+}
+END_TEST
+
+/* The simulator's hold is bounded: past --hold-max the oldest message is
+ * delivered early. */
+START_TEST(sim_hold_is_bounded)
+{
+	char code[16];
+
+	snprintf(H.sim_args, sizeof(H.sim_args),
+	    "--deliver-delay-ms 3600000 --hold-max 1");
+	h_start_all(&H);
+	json_decref(h_send_code(&H, PHONE, NULL, 0, 201));
+	ck_assert_int_eq(h_count_sms(&H, PHONE), 0);
+	json_decref(h_send_code(&H, PHONE2, NULL, 0, 201));
+	/* The first went out to make room, without a release. */
+	h_read_code(H.handset, PHONE, 1, code, sizeof(code));
+	ck_assert_int_eq(h_count_lines(H.sim_log, "event=hold.full"), 1);
+	ck_assert_int_eq(h_count_sms(&H, PHONE2), 0);
+	release(1);
+	h_read_code(H.handset, PHONE2, 1, code, sizeof(code));
+}
+END_TEST
+
+static Suite *
+cancel_suite(void)
+{
+	Suite *s = suite_create("cancel");
+	TCase *tc = tcase_create("policy");
+	const struct h_test e2e[] = {
+		{ "superseded_never_arrives", superseded_never_arrives, 0 },
+		{ "approved_never_arrives", approved_never_arrives, 0 },
+		{ "api_cancel_never_arrives", api_cancel_never_arrives, 0 },
+		{ "refused_cancel_delivers_and_receipt_applies",
+		    refused_cancel_delivers_and_receipt_applies, 0 },
+		{ "unanswered_cancel_times_out", unanswered_cancel_times_out,
+		    0 },
+		{ "cancel_slots_full_drop", cancel_slots_full_drop, 0 },
+		{ "off_by_default", off_by_default, 0 },
+		{ "sim_hold_is_bounded", sim_hold_is_bounded, 0 },
+	};
+
+	tcase_add_test(tc, plan_open_parts_only);
+	tcase_add_test(tc, fill_repeats_the_submit);
+	tcase_add_test(tc, seen_once_and_bounded);
+	tcase_add_test(tc, module_sends_once_counts_answers);
+	suite_add_tcase(s, tc);
+	h_add_tests(s, e2e, sizeof(e2e) / sizeof(e2e[0]), setup, teardown);
+	return s;
+}
+
+int
+main(void)
+{
+	return h_run_suite(cancel_suite());
+}
