@@ -17,8 +17,9 @@
  * later one is there never will be.  Superseded, approved (seed 000
  * answers the code), canceled through the API, a cancel the SMSC refuses
  * (the message and its receipt go on), a cancel it never answers
- * (response_timeout, no retry, the bind stays up), and a bind whose
- * cancel slots are full (the next cancel is dropped and counted).
+ * (response_timeout, no retry, the bind stays up), a bind whose cancel
+ * slots are full (the next cancel is dropped and counted), and a text in
+ * two parts (both withdrawn).
  */
 #include <signal.h>
 #include <stdio.h>
@@ -390,7 +391,7 @@ cancel_by_api(const char *id)
  * code approves. */
 START_TEST(superseded_never_arrives)
 {
-	char id1[64], id2[64], mid1[80], mid2[80], code[16];
+	char id1[64], id2[64], mid1[80], mid2[80], code[16], want[128];
 	json_t *j;
 
 	start_holding("", "");
@@ -406,7 +407,9 @@ START_TEST(superseded_never_arrives)
 	ck_assert_msg(h_wait_lines(H.sim_log, "event=cancel.ok",
 	    H_LOG_WAIT_MS) == 1, "no cancel.ok (see %s and %s)", H.sim_log,
 	    H.daemon_log);
-	ck_assert_msg(h_file_contains(H.sim_log, mid1) &&
+	snprintf(want, sizeof(want), "event=cancel.ok message_id=%s conn=",
+	    mid1);
+	ck_assert_msg(h_count_lines(H.sim_log, want) == 1 &&
 	    h_count_lines(H.sim_log, "event=cancel.failed") == 0,
 	    "the cancel did not withdraw %s (see %s)", mid1, H.sim_log);
 	ck_assert_int_eq(h_count_sms(&H, PHONE), 0);
@@ -608,6 +611,47 @@ START_TEST(cancel_slots_full_drop)
 }
 END_TEST
 
+/* A text in two parts: each part's message id is withdrawn, and no part
+ * reaches the handset. */
+START_TEST(multipart_every_part_withdrawn)
+{
+	char id[64], body[1024], want[128], code[16];
+	json_t *j, *atts;
+	int st;
+
+	start_holding("", "");
+	/* About 230 GSM characters: two parts of at most 153. */
+	snprintf(body, sizeof(body), "{\"phone\": \"" PHONE "\", "
+	    "\"template\": \"Your one-time code for signing in to the "
+	    "Example Corp customer portal is {code}. It is valid for "
+	    "{minutes} minutes. Never share it with anyone, not even with "
+	    "someone who says they work for Example Corp support.\"}");
+	json_decref(h_send(&H, body, id, sizeof(id), 201));
+	snprintf(body, sizeof(body), "/v1/verifications/%s", id);
+	j = h_json(&H, "GET", body, NULL, &st);
+	ck_assert_int_eq(st, 200);
+	atts = json_object_get(j, "attempts");
+	ck_assert_int_eq((int)json_array_size(atts), 2);
+	cancel_by_api(id);
+	ck_assert_msg(h_wait_lines_n(H.sim_log, "event=cancel.ok", 2,
+	    H_LOG_WAIT_MS) == 2, "not every part was withdrawn (see %s and "
+	    "%s)", H.sim_log, H.daemon_log);
+	for (int i = 0; i < 2; i++) {
+		snprintf(want, sizeof(want), "event=cancel.ok message_id=%s "
+		    "conn=", h_jstr(json_array_get(atts, i),
+		    "message_id"));
+		ck_assert_msg(h_count_lines(H.sim_log, want) == 1,
+		    "no \"%s\" in %s", want, H.sim_log);
+	}
+	json_decref(j);
+	json_decref(h_send_code(&H, PHONE2, NULL, 0, 201));
+	release(1);
+	h_read_code(H.handset, PHONE2, 1, code, sizeof(code));
+	ck_assert_int_eq(h_count_sms(&H, PHONE), 0);
+	ck_assert_int_eq(metric(M_OK), 2);
+}
+END_TEST
+
 /* Without cancel = yes nothing is withdrawn. */
 START_TEST(off_by_default)
 {
@@ -659,6 +703,8 @@ cancel_suite(void)
 		{ "unanswered_cancel_times_out", unanswered_cancel_times_out,
 		    0 },
 		{ "cancel_slots_full_drop", cancel_slots_full_drop, 0 },
+		{ "multipart_every_part_withdrawn",
+		    multipart_every_part_withdrawn, 0 },
 		{ "off_by_default", off_by_default, 0 },
 		{ "sim_hold_is_bounded", sim_hold_is_bounded, 0 },
 	};

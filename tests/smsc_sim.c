@@ -1207,8 +1207,8 @@ on_cancel(struct conn *c, const struct smpp_header *h)
 		return;
 	}
 	if (sim->o.ignore_cancel) {
-		sim_log(sim, "event=cancel.ignored conn=%llu message_id=%s",
-		    (unsigned long long)c->id, f.message_id);
+		sim_log(sim, "event=cancel.ignored message_id=%s conn=%llu",
+		    f.message_id, (unsigned long long)c->id);
 		return;
 	}
 	if (sim->o.refuse_cancel) {
@@ -1217,13 +1217,13 @@ on_cancel(struct conn *c, const struct smpp_header *h)
 		why = "unknown_or_delivered";
 	} else if ((why = cancel_mismatch(m, &f)) == NULL) {
 		held_free(sim, m);
-		sim_log(sim, "event=cancel.ok conn=%llu message_id=%s",
-		    (unsigned long long)c->id, f.message_id);
+		sim_log(sim, "event=cancel.ok message_id=%s conn=%llu",
+		    f.message_id, (unsigned long long)c->id);
 		reply_resp(c, resp, ST_OK, h->seq, "");
 		return;
 	}
-	sim_log(sim, "event=cancel.failed conn=%llu message_id=%s reason=%s",
-	    (unsigned long long)c->id, f.message_id, why);
+	sim_log(sim, "event=cancel.failed message_id=%s conn=%llu reason=%s",
+	    f.message_id, (unsigned long long)c->id, why);
 	reply_resp(c, resp, ST_CANCELFAIL, h->seq, "");
 }
 
