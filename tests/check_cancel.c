@@ -28,6 +28,7 @@
 #include <sys/types.h>
 
 #include <check.h>
+#include <event2/event.h>
 #include <jansson.h>
 
 #include "cancel.h"
@@ -279,7 +280,7 @@ START_TEST(module_sends_once_counts_answers)
 }
 END_TEST
 
-/* ---- end to end -------------------------------------------------------- */
+/* ---- the session layer against the simulator -------------------------- */
 
 static struct harness H;
 
@@ -294,6 +295,229 @@ teardown(void)
 {
 	h_fini(&H);
 }
+
+
+/* What a session told the test. */
+static struct {
+	int nsubmit, ncancel;
+	uint32_t submit_status, cancel_status[8];
+	void *cancel_cookie[8];
+	char message_id[66];
+	enum smpp_state state;
+} sr;
+
+static void
+sr_state(void *arg, struct smpp_session *s, enum smpp_state from,
+    enum smpp_state to)
+{
+	sr.state = to;
+}
+
+static void
+sr_submit(void *arg, struct smpp_session *s, void *cookie, uint32_t status,
+    const char *id)
+{
+	sr.nsubmit++;
+	sr.submit_status = status;
+	snprintf(sr.message_id, sizeof(sr.message_id), "%s", id);
+}
+
+static void
+sr_cancel(void *arg, struct smpp_session *s, void *cookie, uint32_t status)
+{
+	ck_assert_int_lt(sr.ncancel, 8);
+	sr.cancel_cookie[sr.ncancel] = cookie;
+	sr.cancel_status[sr.ncancel++] = status;
+}
+
+static const struct smpp_callbacks sr_cbs = {
+	.state = sr_state, .submit_done = sr_submit, .cancel_done = sr_cancel,
+};
+
+static struct event_base *sbase;
+
+static void
+sr_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	*(int *)arg = 1;
+}
+
+static int sr_n;
+static int sr_bound(void) { return sr.state == SMPP_BOUND; }
+static int sr_submitted(void) { return sr.nsubmit >= 1; }
+static int sr_cancels(void) { return sr.ncancel >= sr_n; }
+
+/* Run the loop until cond() or ms pass; returns cond(). */
+static int
+sr_wait(int (*cond)(void), int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct event *t;
+	int expired = 0;
+
+	t = evtimer_new(sbase, sr_deadline, &expired);
+	evtimer_add(t, &tv);
+	while (!cond() && !expired)
+		event_base_loop(sbase, EVLOOP_ONCE);
+	event_free(t);
+	return cond();
+}
+
+/* The simulator with args, a session (window 4) bound to it, and one
+ * message submitted and held there (its id in sr.message_id). */
+static struct smpp_session *
+sr_start(const char *args)
+{
+	static const struct smpp_message m = {
+		.source = "ACME", .source_ton = 5, .source_npi = 0,
+		.destination = "447700900123",
+		.body = (const uint8_t *)"code 1234", .body_len = 9,
+		.validity_period = "", .registered_delivery = 1,
+	};
+	struct smpp_config c = {
+		.name = "sim", .host = "127.0.0.1", .system_id = "smsverify",
+		.password = "secret1", .system_type = "",
+		.bind_type = SMPP_BIND_TRANSCEIVER, .window = 4,
+		.enquire_link = 30, .response_timeout = 1,
+		.reconnect_min_ms = 50, .reconnect_max_ms = 500,
+	};
+	struct smpp_session *s;
+	int cookie;
+
+	memset(&sr, 0, sizeof(sr));
+	snprintf(H.sim_args, sizeof(H.sim_args),
+	    "--deliver-delay-ms 3600000 %s", args);
+	ck_assert_int_eq(h_sim_start(&H), 0);
+	sbase = event_base_new();
+	c.port = H.sim_port;
+	s = smpp_session_new(sbase, &c, &sr_cbs, NULL);
+	ck_assert_ptr_nonnull(s);
+	/* Not bound yet: no cancel. */
+	ck_assert_int_eq(smpp_session_cancel(s, &(struct smpp_cancel){
+	    .message_id = "1", .source = "ACME", .source_ton = 5,
+	    .destination = "447700900123", .dest_ton = 1, .dest_npi = 1 },
+	    &cookie), -1);
+	smpp_session_start(s);
+	ck_assert_msg(sr_wait(sr_bound, 10000), "no bind (see %s)",
+	    H.sim_log);
+	ck_assert_int_eq(smpp_session_submit(s, &m, &cookie), 0);
+	ck_assert(sr_wait(sr_submitted, 10000));
+	ck_assert_uint_eq(sr.submit_status, ESME_ROK);
+	return s;
+}
+
+/* The cancel_sm of sr_start's message. */
+static void
+sr_msg_cancel(struct smpp_cancel *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->message_id = sr.message_id;
+	c->service_type = "";
+	c->source = "ACME";
+	c->source_ton = 5;
+	c->source_npi = 0;
+	c->destination = "447700900123";
+	c->dest_ton = 1;
+	c->dest_npi = 1;
+}
+
+START_TEST(session_cancel_answers)
+{
+	struct smpp_session_stats st;
+	struct smpp_session *s = sr_start("");
+	struct smpp_cancel c;
+	int k1, k2, k3;
+
+	/* A field that differs from the submit's: refused. */
+	sr_msg_cancel(&c);
+	c.source_ton = 1;
+	c.source_npi = 1;
+	ck_assert_int_eq(smpp_session_cancel(s, &c, &k1), 0);
+	sr_n = 1;
+	ck_assert(sr_wait(sr_cancels, 10000));
+	ck_assert_ptr_eq(sr.cancel_cookie[0], &k1);
+	ck_assert_uint_eq(sr.cancel_status[0], ESME_RCANCELFAIL);
+	/* The submit's own fields: withdrawn. */
+	sr_msg_cancel(&c);
+	ck_assert_int_eq(smpp_session_cancel(s, &c, &k2), 0);
+	sr_n = 2;
+	ck_assert(sr_wait(sr_cancels, 10000));
+	ck_assert_ptr_eq(sr.cancel_cookie[1], &k2);
+	ck_assert_uint_eq(sr.cancel_status[1], ESME_ROK);
+	/* Gone: a second cancel is refused. */
+	ck_assert_int_eq(smpp_session_cancel(s, &c, &k3), 0);
+	sr_n = 3;
+	ck_assert(sr_wait(sr_cancels, 10000));
+	ck_assert_uint_eq(sr.cancel_status[2], ESME_RCANCELFAIL);
+	/* An empty message id never goes. */
+	c.message_id = "";
+	ck_assert_int_eq(smpp_session_cancel(s, &c, &k3), -1);
+	smpp_session_stats(s, &st);
+	ck_assert_int_eq(st.cancels, 3);
+	ck_assert_int_eq(st.cancel_ok, 1);
+	ck_assert_int_eq(st.cancel_err, 2);
+	ck_assert_int_eq(st.submits, 1);
+	ck_assert_int_eq(sr.nsubmit, 1);   /* cancels are not submits */
+	ck_assert_int_eq(st.window_used, 0);
+	smpp_session_free(s);
+	event_base_free(sbase);
+}
+END_TEST
+
+/* An SMSC that never answers: half the window (2 of 4) at most, each
+ * times out once and the bind stays; a drop hands the rest back. */
+START_TEST(session_cancel_timeout_cap_drop)
+{
+	struct smpp_session_stats st;
+	struct smpp_session *s = sr_start("--ignore-cancel");
+	struct smpp_cancel c;
+	int k[4];
+
+	sr_msg_cancel(&c);
+	ck_assert_int_eq(smpp_session_cancel(s, &c, &k[0]), 0);
+	ck_assert_int_eq(smpp_session_cancel(s, &c, &k[1]), 0);
+	ck_assert_int_eq(smpp_session_cancel(s, &c, &k[2]), -1);
+	ck_assert_int_eq(smpp_session_window_free(s), 2);
+	sr_n = 2;
+	ck_assert(sr_wait(sr_cancels, 10000));
+	ck_assert_uint_eq(sr.cancel_status[0], SMPP_STATUS_TIMEOUT);
+	ck_assert_uint_eq(sr.cancel_status[1], SMPP_STATUS_TIMEOUT);
+	ck_assert_int_eq(smpp_session_state(s), SMPP_BOUND);
+	smpp_session_stats(s, &st);
+	ck_assert_int_eq(st.cancel_timeouts, 2);
+	ck_assert_int_eq(st.timeouts, 0);
+	ck_assert_int_eq(smpp_session_window_free(s), 4);
+	/* One more, then the SMSC goes away: it comes back NOT_SENT. */
+	ck_assert_int_eq(smpp_session_cancel(s, &c, &k[3]), 0);
+	ck_assert_int_ge(h_sim_stop(&H), 0);
+	sr_n = 3;
+	ck_assert(sr_wait(sr_cancels, 10000));
+	ck_assert_ptr_eq(sr.cancel_cookie[2], &k[3]);
+	ck_assert_uint_eq(sr.cancel_status[2], SMPP_STATUS_NOT_SENT);
+	smpp_session_free(s);
+	ck_assert_int_eq(sr.ncancel, 3);   /* each once */
+	event_base_free(sbase);
+}
+END_TEST
+
+/* Freed with a cancel outstanding: it comes back NOT_SENT at once. */
+START_TEST(session_free_returns_cancel)
+{
+	struct smpp_session *s = sr_start("--ignore-cancel");
+	struct smpp_cancel c;
+	int k;
+
+	sr_msg_cancel(&c);
+	ck_assert_int_eq(smpp_session_cancel(s, &c, &k), 0);
+	smpp_session_free(s);
+	ck_assert_int_eq(sr.ncancel, 1);
+	ck_assert_ptr_eq(sr.cancel_cookie[0], &k);
+	ck_assert_uint_eq(sr.cancel_status[0], SMPP_STATUS_NOT_SENT);
+	event_base_free(sbase);
+}
+END_TEST
+
+/* ---- end to end -------------------------------------------------------- */
 
 /* The simulator holds every message until SIGUSR1; [smsc sim] cancels. */
 static void
@@ -707,6 +931,11 @@ cancel_suite(void)
 		    multipart_every_part_withdrawn, 0 },
 		{ "off_by_default", off_by_default, 0 },
 		{ "sim_hold_is_bounded", sim_hold_is_bounded, 0 },
+		{ "session_cancel_answers", session_cancel_answers, 0 },
+		{ "session_cancel_timeout_cap_drop",
+		    session_cancel_timeout_cap_drop, 0 },
+		{ "session_free_returns_cancel", session_free_returns_cancel,
+		    0 },
 	};
 
 	tcase_add_test(tc, plan_open_parts_only);
