@@ -551,7 +551,7 @@ carrier_json(const struct carrier *c)
 			    json_integer((json_int_t)c->receipts[i]));
 	carrier_stats(c, &t);
 	return json_pack("{s:s, s:s, s:i, s:b, s:i, s:I, s:o, s:o, s:o, s:I, "
-	    "s:I, s:I, s:I}",
+	    "s:I, s:I, s:I, s:b, s:{s:I, s:I, s:I, s:I}}",
 	    "name", c->name, "host", c->host, "port", c->port,
 	    "up", carrier_up(c), "throughput", c->cfg.throughput,
 	    "throttled", (json_int_t)c->throttled, "binds", binds,
@@ -559,5 +559,10 @@ carrier_json(const struct carrier *c)
 	    "submits", (json_int_t)t.submits,
 	    "submit_ok", (json_int_t)t.submit_ok,
 	    "receipts", (json_int_t)t.receipts,
-	    "inbound", (json_int_t)c->inbound);
+	    "inbound", (json_int_t)c->inbound,
+	    "cancel", c->cfg.cancel,
+	    "cancels", "sent", (json_int_t)t.cancels,
+	    "ok", (json_int_t)t.cancel_ok,
+	    "failed", (json_int_t)t.cancel_err,
+	    "timeouts", (json_int_t)t.cancel_timeouts);
 }

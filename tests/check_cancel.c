@@ -788,6 +788,11 @@ START_TEST(unanswered_cancel_times_out)
 	ck_assert_str_eq(h_jstr(b, "state"), "bound");
 	ck_assert_int_eq(json_integer_value(json_object_get(b,
 	    "reconnects")), 0);
+	ck_assert(json_is_true(json_object_get(e, "cancel")));
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
+	    e, "cancels"), "timeouts")), 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_object_get(
+	    e, "cancels"), "sent")), 1);
 	json_decref(j);
 	j = h_send_code(&H, PHONE2, id2, sizeof(id2), 201);
 	ck_assert_str_eq(h_jstr(j, "status"), "sent");
