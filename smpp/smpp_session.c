@@ -599,9 +599,15 @@ on_submit_resp(struct smpp_session *s, const struct smpp_header *h)
 		    "smsc=%s seq=%u status=%s",
 		    log_str(nb, sizeof(nb), name(s)), h->seq,
 		    smpp_strstatus(h->status));
-	/* A submit_sm_resp for a cancel's sequence number still ends that
-	 * request (req_done tells which it was). */
-	req_done(s, cookie, h->status, id);
+	if (cancel_slot_of(s, cookie) != NULL) {
+		/* A submit_sm_resp for a cancel's sequence number: that
+		 * cancel got no answer of its own kind. */
+		log_session(s, lim_unexpected, LOG_WARN, "smpp.unexpected",
+		    "smsc=%s pdu=submit_sm_resp seq=%u note=answers_a_cancel",
+		    log_str(nb, sizeof(nb), name(s)), h->seq);
+		req_done(s, cookie, SMPP_STATUS_TIMEOUT, "");
+	} else
+		submit_done(s, cookie, h->status, id);
 	maybe_unbind_drained(s);
 }
 
@@ -623,10 +629,14 @@ on_cancel_resp(struct smpp_session *s, const struct smpp_header *h)
 		log_session(s, lim_bad_resp, LOG_WARN, "smpp.bad_resp",
 		    "smsc=%s seq=%u note=cancel_sm_resp_with_body",
 		    log_str(nb, sizeof(nb), name(s)), h->seq);
-	if (cancel_slot_of(s, cookie) == NULL)
+	if (cancel_slot_of(s, cookie) == NULL) {
+		/* A cancel_sm_resp for a submit's sequence number: whether
+		 * the SMSC took the message is unknown, as after a timeout. */
 		log_session(s, lim_unexpected, LOG_WARN, "smpp.unexpected",
 		    "smsc=%s pdu=cancel_sm_resp seq=%u note=answers_a_submit",
 		    log_str(nb, sizeof(nb), name(s)), h->seq);
+		status = SMPP_STATUS_TIMEOUT;
+	}
 	req_done(s, cookie, status, "");
 	maybe_unbind_drained(s);
 }

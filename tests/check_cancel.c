@@ -21,11 +21,18 @@
  * slots are full (the next cancel is dropped and counted), and a text in
  * two parts (both withdrawn).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <check.h>
 #include <event2/event.h>
@@ -34,6 +41,7 @@
 #include "cancel.h"
 #include "carrier.h"
 #include "harness.h"
+#include "smpp_pdu.h"
 
 #define PHONE "+14155550123"
 #define PHONE2 "+14155550188"
@@ -517,6 +525,123 @@ START_TEST(session_free_returns_cancel)
 }
 END_TEST
 
+/* ---- a peer that answers one request with the other's response -------- */
+
+/* Read one whole PDU from non-blocking fd into b (>= 512 octets), running
+ * the session's loop meanwhile (its writes go out from the loop); bounded
+ * by ten seconds. */
+static void
+read_pdu(int fd, uint8_t *b, struct smpp_header *h)
+{
+	size_t got = 0, want = SMPP_HEADER_LEN;
+	long long end = h_now_ms() + 10000;
+	ssize_t n;
+
+	while (got < want) {
+		ck_assert_msg(h_now_ms() < end, "no PDU from the session");
+		event_base_loop(sbase, EVLOOP_NONBLOCK);
+		n = read(fd, b + got, want - got);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			h_nap_ms(5);
+			continue;
+		}
+		ck_assert_int_gt(n, 0);
+		got += (size_t)n;
+		if (got == SMPP_HEADER_LEN) {
+			smpp_pdu_header_decode(b, h);
+			ck_assert_int_le(h->length, 512);
+			want = h->length;
+		}
+	}
+}
+
+static int sr_sent(void) { return sr.state == SMPP_BINDING; }
+
+/* A cancel_sm_resp for a submit's sequence number ends that submit as
+ * unanswered (TIMEOUT: whether the SMSC took it is unknown), and a
+ * submit_sm_resp for a cancel's ends the cancel the same way; nothing is
+ * read as accepted or withdrawn. */
+START_TEST(session_crossed_responses)
+{
+	static const struct smpp_message m = {
+		.source = "ACME", .source_ton = 5, .source_npi = 0,
+		.destination = "447700900123",
+		.body = (const uint8_t *)"code 1234", .body_len = 9,
+		.validity_period = "", .registered_delivery = 1,
+	};
+	struct smpp_config c = {
+		.name = "crossed", .host = "127.0.0.1", .system_id = "esme",
+		.password = "", .system_type = "",
+		.bind_type = SMPP_BIND_TRANSCEIVER, .window = 4,
+		.enquire_link = 30, .response_timeout = 30,
+		.reconnect_min_ms = 50, .reconnect_max_ms = 500,
+	};
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	struct smpp_header h;
+	struct smpp_cancel cm;
+	struct smpp_session *s;
+	uint8_t b[512];
+	int lfd, fd, k1, k2, n;
+
+	memset(&sr, 0, sizeof(sr));
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(listen(lfd, 1), 0);
+	ck_assert_int_eq(getsockname(lfd, (struct sockaddr *)&sin, &len), 0);
+	sbase = event_base_new();
+	c.port = ntohs(sin.sin_port);
+	s = smpp_session_new(sbase, &c, &sr_cbs, NULL);
+	ck_assert_ptr_nonnull(s);
+	smpp_session_start(s);
+	ck_assert(sr_wait(sr_sent, 10000));
+	ck_assert_int_ge(fd = accept(lfd, NULL, NULL), 0);
+	ck_assert_int_eq(fcntl(fd, F_SETFL, O_NONBLOCK), 0);
+	read_pdu(fd, b, &h);
+	n = smpp_pdu_pack_resp(b, sizeof(b), h.id | SMPP_RESP, 0, h.seq,
+	    "X");
+	ck_assert_int_eq(write(fd, b, (size_t)n), n);
+	ck_assert(sr_wait(sr_bound, 10000));
+
+	/* The submit, answered with a cancel_sm_resp (ESME_ROK). */
+	ck_assert_int_eq(smpp_session_submit(s, &m, &k1), 0);
+	read_pdu(fd, b, &h);
+	ck_assert_uint_eq(h.id, SMPP_SUBMIT_SM);
+	smpp_pdu_header_encode(b, SMPP_CANCEL_SM | SMPP_RESP, 0, h.seq);
+	ck_assert_int_eq(write(fd, b, 16), 16);
+	ck_assert(sr_wait(sr_submitted, 10000));
+	ck_assert_uint_eq(sr.submit_status, SMPP_STATUS_TIMEOUT);
+	ck_assert_str_eq(sr.message_id, "");
+
+	/* A cancel, answered with a submit_sm_resp (ESME_ROK, an id). */
+	memset(&cm, 0, sizeof(cm));
+	cm.message_id = "77";
+	cm.source = "ACME";
+	cm.source_ton = 5;
+	cm.destination = "447700900123";
+	cm.dest_ton = cm.dest_npi = 1;
+	ck_assert_int_eq(smpp_session_cancel(s, &cm, &k2), 0);
+	read_pdu(fd, b, &h);
+	ck_assert_uint_eq(h.id, SMPP_CANCEL_SM);
+	n = smpp_pdu_pack_resp(b, sizeof(b), SMPP_SUBMIT_SM | SMPP_RESP, 0,
+	    h.seq, "78");
+	ck_assert_int_eq(write(fd, b, (size_t)n), n);
+	sr_n = 1;
+	ck_assert(sr_wait(sr_cancels, 10000));
+	ck_assert_ptr_eq(sr.cancel_cookie[0], &k2);
+	ck_assert_uint_eq(sr.cancel_status[0], SMPP_STATUS_TIMEOUT);
+	ck_assert_int_eq(sr.nsubmit, 1);
+	ck_assert_int_eq(smpp_session_state(s), SMPP_BOUND);
+	smpp_session_free(s);
+	event_base_free(sbase);
+	close(fd);
+	close(lfd);
+}
+END_TEST
+
 /* ---- end to end -------------------------------------------------------- */
 
 /* The simulator holds every message until SIGUSR1; [smsc sim] cancels. */
@@ -941,6 +1066,7 @@ cancel_suite(void)
 		    session_cancel_timeout_cap_drop, 0 },
 		{ "session_free_returns_cancel", session_free_returns_cancel,
 		    0 },
+		{ "session_crossed_responses", session_crossed_responses, 0 },
 	};
 
 	tcase_add_test(tc, plan_open_parts_only);
