@@ -965,6 +965,38 @@ START_TEST(cancel_slots_full_drop)
 }
 END_TEST
 
+/* Canceled while its submit_sm is still unanswered: nothing to withdraw
+ * yet; once the SMSC accepts it, it is withdrawn. */
+START_TEST(canceled_in_flight_withdrawn_on_accept)
+{
+	char id[64], id2[64], code[16];
+	json_t *j;
+
+	H.submit_wait_ms = 0;       /* the send answers at once, `queued` */
+	H.response_timeout = 60;    /* the held answer is not timed out */
+	start_holding("--hold-resp", "");
+	j = h_send_code(&H, PHONE, id, sizeof(id), 201);
+	ck_assert_str_eq(h_jstr(j, "status"), "queued");
+	json_decref(j);
+	ck_assert_int_eq(h_wait_lines(H.sim_log, "event=submit ",
+	    H_STATE_WAIT_MS), 1);
+	cancel_by_api(id);
+	ck_assert_int_eq(metric(M_SENT), 0);
+	/* The submit_sm_resp goes out: accepted after the end. */
+	ck_assert_int_eq(kill(H.sim_pid, SIGUSR1), 0);
+	ck_assert_msg(h_wait_lines(H.sim_log, "event=cancel.ok",
+	    H_STATE_WAIT_MS) == 1, "no cancel.ok (see %s and %s)", H.sim_log,
+	    H.daemon_log);
+	j = h_send_code(&H, PHONE2, id2, sizeof(id2), 201);
+	ck_assert_str_eq(h_jstr(j, "status"), "sent");
+	json_decref(j);
+	release(1);
+	h_read_code(H.handset, PHONE2, 1, code, sizeof(code));
+	ck_assert_int_eq(h_count_sms(&H, PHONE), 0);
+	ck_assert_int_eq(metric(M_OK), 1);
+}
+END_TEST
+
 /* A text in two parts: each part's message id is withdrawn, and no part
  * reaches the handset. */
 START_TEST(multipart_every_part_withdrawn)
@@ -1057,6 +1089,8 @@ cancel_suite(void)
 		{ "unanswered_cancel_times_out", unanswered_cancel_times_out,
 		    0 },
 		{ "cancel_slots_full_drop", cancel_slots_full_drop, 0 },
+		{ "canceled_in_flight_withdrawn_on_accept",
+		    canceled_in_flight_withdrawn_on_accept, 0 },
 		{ "multipart_every_part_withdrawn",
 		    multipart_every_part_withdrawn, 0 },
 		{ "off_by_default", off_by_default, 0 },

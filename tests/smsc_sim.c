@@ -56,7 +56,9 @@
  * "time" is still the submit's) and then queuing its receipt as above.
  * The submit_sm_resp does not wait.  SIGUSR1 delivers every message held
  * at once (event=held.released messages=N), so a test can hold them "for
- * ever" and release them when it is ready.  At most --hold-max messages
+ * ever" and release them when it is ready; with --hold-resp as well, the
+ * first SIGUSR1 releases the responses only and the next ones the
+ * messages.  At most --hold-max messages
  * (default HOLD_MAX) are held: past that the oldest is delivered early
  * (event=hold.full).  While held
  * a message can be withdrawn with cancel_sm: one whose message_id (in the
@@ -1838,7 +1840,7 @@ release_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct sim *sim = arg;
 	uint64_t now = now_ms();
-	int n = 0;
+	int n = 0, was_holding = sim->holding;
 
 	for (struct job *j = sim->resps.head; j != NULL; j = j->next)
 		if (j->due_ms == HELD) {
@@ -1848,7 +1850,8 @@ release_cb(evutil_socket_t sig, short what, void *arg)
 	sim->holding = 0;
 	sim_log(sim, "event=hold.released responses=%d", n);
 	fifo_arm(&sim->resps);
-	if (sim->o.deliver_delay_ms > 0)
+	/* With --hold-resp too, the first SIGUSR1 is the responses'. */
+	if (sim->o.deliver_delay_ms > 0 && !was_holding)
 		held_release(sim);
 }
 
