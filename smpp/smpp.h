@@ -13,7 +13,8 @@
  * once through submit_done (answered, timed out, or dropped with the
  * connection) unless the session is freed first, in which case
  * submit_done fires with SMPP_STATUS_NOT_SENT for each outstanding cookie
- * during smpp_session_free().
+ * during smpp_session_free().  A cancel's cookie comes back the same way
+ * through cancel_done.
  */
 #ifndef SMPP_H
 #define SMPP_H

@@ -6,8 +6,9 @@
  * the wire at that moment comes back accepted (flow_sent()); the pure
  * cancel_plan() picks the parts still open at SMSCs that take cancels,
  * cancel_seen() keeps a second call from withdrawing a part twice, and
- * each part goes to its carrier as one cancel_sm whose fields are the
- * submit's (cancel_fill()).  The answer comes back through the carrier's
+ * once the end of the verification has committed (persist, then act: a
+ * failed commit withdraws nothing) each part goes to its carrier as one
+ * cancel_sm whose fields are the submit's (cancel_fill()).  The answer comes back through the carrier's
  * cancel_done callback (gw.c hands it to cancel_done()); it is logged and
  * counted, never retried.
  *
@@ -32,7 +33,22 @@ struct cancel_req {
 	char message_id[66];
 };
 
+/* The parts of one ended verification, waiting for the commit of its
+ * end (persist, then withdraw). */
+struct cancel_batch {
+	LIST_ENTRY(cancel_batch) link;
+	struct cancel *c;
+	char id[32];
+	char phone[17];
+	char sender[22];
+	char status[16];          /* for the log */
+	int n;
+	struct cancel_item it[VERIF_MAX_SENDS];
+};
+
 struct cancel {
+	struct store *store;      /* NULL: act at once (tests) */
+	LIST_HEAD(, cancel_batch) batches;
 	struct carrier *const *carriers;
 	int ncarrier;
 	const char *sender;       /* [verify] sender, borrowed */
@@ -121,11 +137,13 @@ cancel_seen(struct cancel_seen *cs, const char *smsc,
 }
 
 struct cancel *
-cancel_new(void)
+cancel_new(struct store *store)
 {
 	struct cancel *c = xcalloc(1, sizeof(*c));
 
+	c->store = store;
 	LIST_INIT(&c->reqs);
+	LIST_INIT(&c->batches);
 	return c;
 }
 
@@ -157,51 +175,106 @@ wants_cancel(void *arg, const char *smsc)
 	return cr != NULL && carrier_cancels(cr);
 }
 
+/* Send the cancel_sm of one part: the carrier may be gone (a reload) or
+ * have no room, both counted as dropped. */
+static void
+part_send(struct cancel *c, const struct cancel_batch *b,
+    const struct cancel_item *it)
+{
+	struct carrier *cr = carrier_named(c, it->smsc);
+	struct smpp_cancel m;
+	struct cancel_req *r;
+	int alpha;
+
+	if (cr == NULL || !carrier_cancels(cr)) {
+		c->st.dropped++;
+		log_warn("cancel.dropped", "id=%s smsc=%s message_id=%s "
+		    "reason=smsc_gone", b->id, it->smsc, it->message_id);
+		return;
+	}
+	cancel_fill(b->sender, b->phone, &m, &alpha);
+	m.message_id = it->message_id;
+	carrier_source_addr(cr, alpha, &m.source_ton, &m.source_npi);
+	r = xcalloc(1, sizeof(*r));
+	util_strlcpy(r->id, b->id, sizeof(r->id));
+	util_strlcpy(r->smsc, it->smsc, sizeof(r->smsc));
+	util_strlcpy(r->message_id, it->message_id, sizeof(r->message_id));
+	if (carrier_cancel(cr, &m, r) != 0) {
+		c->st.dropped++;
+		log_warn("cancel.dropped", "id=%s smsc=%s message_id=%s "
+		    "reason=no_room", b->id, r->smsc, r->message_id);
+		free(r);
+		return;
+	}
+	LIST_INSERT_HEAD(&c->reqs, r, link);
+	c->st.sent++;
+	c->st.outstanding++;
+	log_info("cancel.sent", "id=%s smsc=%s message_id=%s status=%s",
+	    b->id, r->smsc, r->message_id, b->status);
+}
+
+static void
+batch_send(struct cancel *c, struct cancel_batch *b)
+{
+	for (int i = 0; i < b->n; i++)
+		part_send(c, b, &b->it[i]);
+}
+
+/* The end of the verification is durable (or failed to be). */
+static void
+batch_committed(void *arg, int result)
+{
+	struct cancel_batch *b = arg;
+	struct cancel *c = b->c;
+
+	LIST_REMOVE(b, link);
+	if (result == STORE_OK) {
+		batch_send(c, b);
+	} else {
+		c->st.dropped += (uint64_t)b->n;
+		log_warn("cancel.dropped", "id=%s parts=%d "
+		    "reason=not_committed", b->id, b->n);
+	}
+	free(b);
+}
+
 int
 cancel_verif(struct cancel *c, const struct verif *v)
 {
 	struct cancel_item items[VERIF_MAX_SENDS];
-	struct smpp_cancel m;
-	const char *sender;
-	int n, sent = 0, alpha;
+	struct cancel_batch *b;
+	int n;
 
 	n = cancel_plan(v, wants_cancel, c, items, VERIF_MAX_SENDS);
 	if (n == 0)
 		return 0;
-	sender = v->sender[0] != '\0' ? v->sender :
-	    (c->sender != NULL ? c->sender : "");
-	for (int i = 0; i < n; i++) {
-		struct carrier *cr = carrier_named(c, items[i].smsc);
-		struct cancel_req *r;
-
-		if (cancel_seen(&c->seen, items[i].smsc, items[i].message_id))
-			continue;         /* at most one cancel_sm per part */
-		cancel_fill(sender, v->phone, &m, &alpha);
-		m.message_id = items[i].message_id;
-		carrier_source_addr(cr, alpha, &m.source_ton, &m.source_npi);
-		r = xcalloc(1, sizeof(*r));
-		util_strlcpy(r->id, v->id, sizeof(r->id));
-		util_strlcpy(r->smsc, items[i].smsc, sizeof(r->smsc));
-		util_strlcpy(r->message_id, items[i].message_id,
-		    sizeof(r->message_id));
-		if (carrier_cancel(cr, &m, r) != 0) {
-			c->st.dropped++;
-			log_warn("cancel.dropped", "id=%s smsc=%s "
-			    "message_id=%s status=%s reason=no_room", v->id,
-			    r->smsc, r->message_id,
-			    verif_strstatus(v->status));
-			free(r);
-			continue;
-		}
-		LIST_INSERT_HEAD(&c->reqs, r, link);
-		c->st.sent++;
-		c->st.outstanding++;
-		sent++;
-		log_info("cancel.sent", "id=%s smsc=%s message_id=%s status=%s",
-		    v->id, r->smsc, r->message_id,
-		    verif_strstatus(v->status));
+	b = xcalloc(1, sizeof(*b));
+	b->c = c;
+	util_strlcpy(b->id, v->id, sizeof(b->id));
+	util_strlcpy(b->phone, v->phone, sizeof(b->phone));
+	util_strlcpy(b->sender, v->sender[0] != '\0' ? v->sender :
+	    (c->sender != NULL ? c->sender : ""), sizeof(b->sender));
+	util_strlcpy(b->status, verif_strstatus(v->status),
+	    sizeof(b->status));
+	for (int i = 0; i < n; i++)
+		/* At most one cancel_sm per part, even if the record comes
+		 * again before its commit. */
+		if (!cancel_seen(&c->seen, items[i].smsc,
+		    items[i].message_id))
+			b->it[b->n++] = items[i];
+	n = b->n;
+	if (n == 0) {
+		free(b);
+		return 0;
 	}
-	return sent;
+	if (c->store == NULL) {
+		batch_send(c, b);
+		free(b);
+		return n;
+	}
+	LIST_INSERT_HEAD(&c->batches, b, link);
+	store_on_commit(c->store, batch_committed, b);
+	return n;
 }
 
 void
@@ -239,10 +312,16 @@ cancel_stats(const struct cancel *c, struct cancel_stats *out)
 void
 cancel_free(struct cancel *c)
 {
+	struct cancel_batch *b;
 	struct cancel_req *r;
 
 	if (c == NULL)
 		return;
+	/* Batches whose commit callback the closed store never called. */
+	while ((b = LIST_FIRST(&c->batches)) != NULL) {
+		LIST_REMOVE(b, link);
+		free(b);
+	}
 	while ((r = LIST_FIRST(&c->reqs)) != NULL) {
 		LIST_REMOVE(r, link);
 		free(r);

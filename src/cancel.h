@@ -82,12 +82,16 @@ struct cancel_stats {
 	uint64_t failed;     /* ... refused (ESME_RCANCELFAIL ...) or lost
 	                        with the bind */
 	uint64_t timeouts;   /* ... unanswered within response_timeout */
-	uint64_t dropped;    /* not sent: the SMSC down, its binds' cancel
-	                        slots full, or a field that does not fit */
+	uint64_t dropped;    /* not sent: the SMSC down or gone, its binds'
+	                        cancel slots full, a field that does not
+	                        fit, or the end of the verification failed
+	                        to commit */
 	uint64_t outstanding; /* sent and not answered yet (a gauge) */
 };
 
-struct cancel *cancel_new(void);
+/* A module that withdraws once the store has committed what ended the
+ * verification (store_on_commit()); store NULL: at once (tests). */
+struct cancel *cancel_new(struct store *store);
 /* The carriers to withdraw through (a name in a send finds its carrier
  * here) and the default sender for a verification that names none (conf
  * [verify] sender).  Borrowed until the next call; call again after a
@@ -95,14 +99,17 @@ struct cancel *cancel_new(void);
 void cancel_reconf(struct cancel *, struct carrier *const *carriers,
     int ncarrier, const char *default_sender);
 /* Withdraw what cancel_plan() says of v (a record just staged by
- * flow.c).  Returns the number of cancel_sm that went on the wire. */
+ * flow.c), less the parts withdrawn already: after the commit of the open
+ * batch, when it succeeds (else they are dropped, counted).  Returns the
+ * number of parts to withdraw. */
 int cancel_verif(struct cancel *, const struct verif *v);
 /* A carrier's cancel_done callback: the answer for cookie. */
 void cancel_done(struct cancel *, struct carrier *, void *cookie,
     uint32_t status);
 void cancel_stats(const struct cancel *, struct cancel_stats *out);
-/* Free; every cookie must have come back (free the carriers first).
- * NULL is ignored. */
+/* Free; every cookie must have come back (free the carriers first) and
+ * the store must be closed (no commit callback may come).  NULL is
+ * ignored. */
 void cancel_free(struct cancel *);
 
 #endif

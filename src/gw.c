@@ -291,7 +291,7 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	    gw->dispatch, gw->webhook, gw->score, gw->secret);
 	gw->testmode = testmode_new(base, gw->store, gw->dlr, gw->secret);
 	flow_set_testmode(gw->flow, gw->testmode);
-	gw->cancel = cancel_new();
+	gw->cancel = cancel_new(gw->store);
 	flow_set_withdraw(gw->flow, gw_withdraw, gw);
 	if (testmode_resume(gw->testmode) < 0)
 		log_err("test.resume_failed", "msg=\"captured messages "
@@ -679,11 +679,6 @@ gw_free(struct gw *gw)
 	}
 	dispatch_free(gw->dispatch);
 	gw->dispatch = NULL;
-	/* The carriers gave every cancel's cookie back. */
-	if (gw->flow != NULL)
-		flow_set_withdraw(gw->flow, NULL, NULL);
-	cancel_free(gw->cancel);
-	gw->cancel = NULL;
 	/* Long polls answer now; receipts not yet due are dropped. */
 	testmode_stop(gw->testmode);
 	/* Events in flight stay in the outbox for the next start. */
@@ -692,6 +687,12 @@ gw_free(struct gw *gw)
 	if (gw->store != NULL)
 		store_close(gw->store);
 	gw->store = NULL;
+	/* The carriers gave every cancel's cookie back, and the store
+	 * called its last commit callbacks. */
+	if (gw->flow != NULL)
+		flow_set_withdraw(gw->flow, NULL, NULL);
+	cancel_free(gw->cancel);
+	gw->cancel = NULL;
 	testmode_free(gw->testmode);
 	dlr_free(gw->dlr);
 	flow_free(gw->flow);

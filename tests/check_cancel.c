@@ -224,7 +224,7 @@ START_TEST(module_sends_once_counts_answers)
 	static struct carrier b = { .name = "b", .cancels = 0, .room = 8 };
 	static struct carrier full = { .name = "full", .cancels = 1 };
 	struct carrier *cs[] = { &a, &b, &full };
-	struct cancel *c = cancel_new();
+	struct cancel *c = cancel_new(NULL);
 	struct cancel_stats st;
 	struct verif v;
 
@@ -236,7 +236,7 @@ START_TEST(module_sends_once_counts_answers)
 	add_send(&v, "b", "5", DLR_PENDING);       /* b: cancel = no */
 	add_send(&v, "gone", "6", DLR_PENDING);    /* not configured */
 	add_send(&v, "full", "7", DLR_PENDING);    /* no room: dropped */
-	ck_assert_int_eq(cancel_verif(c, &v), 2);
+	ck_assert_int_eq(cancel_verif(c, &v), 3);
 	ck_assert_int_eq(a.n, 2);
 	ck_assert_int_eq(b.n, 0);
 	ck_assert_str_eq(a.got[0].message_id, "1000000001");
@@ -285,6 +285,54 @@ START_TEST(module_sends_once_counts_answers)
 	add_send(&v, "a", "1000000004", DLR_PENDING);
 	ck_assert_int_eq(cancel_verif(c, &v), 1);
 	cancel_free(c);
+}
+END_TEST
+
+/* Persist, then withdraw: nothing goes before the commit of the end of
+ * the verification. */
+START_TEST(module_waits_for_the_commit)
+{
+	static struct carrier a = { .name = "a", .cancels = 1, .room = 8 };
+	struct carrier *cs[] = { &a };
+	struct event_base *base = event_base_new();
+	char dir[] = "/tmp/check_cancel.XXXXXX", *err = NULL, cmd[64];
+	struct cancel_stats st;
+	struct store *store;
+	struct cancel *c;
+	struct verif v;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	store = store_open(base, dir, 0, &err);
+	ck_assert_msg(store != NULL, "store_open: %s", err ? err : "?");
+	c = cancel_new(store);
+	cancel_reconf(c, cs, 1, "Verify");
+	make_verif(&v, VERIF_CANCELED);
+	add_send(&v, "a", "1000000001", DLR_PENDING);
+	ck_assert_int_eq(store_verif_put(store, &v), STORE_OK);
+	ck_assert_int_eq(cancel_verif(c, &v), 1);
+	ck_assert_int_eq(a.n, 0);          /* not before the commit */
+	ck_assert_int_eq(store_flush(store), STORE_OK);
+	ck_assert_int_eq(a.n, 1);
+	ck_assert_str_eq(a.got[0].message_id, "1000000001");
+	cancel_done(c, &a, a.got[0].cookie, ESME_ROK);
+	cancel_stats(c, &st);
+	ck_assert_int_eq(st.ok, 1);
+	/* One more, whose commit comes with the close: sent then (the
+	 * carrier still lives), its cookie given back before the free. */
+	make_verif(&v, VERIF_APPROVED);
+	add_send(&v, "a", "1000000002", DLR_PENDING);
+	ck_assert_int_eq(store_verif_put(store, &v), STORE_OK);
+	ck_assert_int_eq(cancel_verif(c, &v), 1);
+	store_close(store);
+	ck_assert_int_eq(a.n, 2);
+	cancel_done(c, &a, a.got[1].cookie, SMPP_STATUS_NOT_SENT);
+	cancel_stats(c, &st);
+	ck_assert_int_eq(st.failed, 1);
+	ck_assert_int_eq(st.outstanding, 0);
+	cancel_free(c);
+	event_base_free(base);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	ck_assert_int_eq(system(cmd), 0);
 }
 END_TEST
 
@@ -1107,6 +1155,7 @@ cancel_suite(void)
 	tcase_add_test(tc, fill_repeats_the_submit);
 	tcase_add_test(tc, seen_once_and_bounded);
 	tcase_add_test(tc, module_sends_once_counts_answers);
+	tcase_add_test(tc, module_waits_for_the_commit);
 	suite_add_tcase(s, tc);
 	h_add_tests(s, e2e, sizeof(e2e) / sizeof(e2e[0]), setup, teardown);
 	return s;
