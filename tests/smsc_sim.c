@@ -58,9 +58,8 @@
  * at once (event=held.released messages=N), so a test can hold them "for
  * ever" and release them when it is ready; with --hold-resp as well, the
  * first SIGUSR1 releases the responses only and the next ones the
- * messages.  At most --hold-max messages
- * (default HOLD_MAX) are held: past that the oldest is delivered early
- * (event=hold.full).  While held
+ * messages.  At most --hold-max messages (default HOLD_MAX) are held:
+ * past that the oldest is delivered early (event=hold.full).  While held
  * a message can be withdrawn with cancel_sm: one whose message_id (in the
  * --id-format), service_type and source and destination addresses with
  * their TON/NPI are exactly the submit's is dropped -- no handset line, no
