@@ -40,6 +40,7 @@
 
 #include "cancel.h"
 #include "carrier.h"
+#include "conf.h"
 #include "harness.h"
 #include "smpp_pdu.h"
 
@@ -213,6 +214,37 @@ START_TEST(seen_once_and_bounded)
 	ck_assert_int_eq(cs.n, CANCEL_SEEN_MAX);
 	ck_assert_int_eq(cancel_seen(&cs, "a", "1"), 0);
 	ck_assert_int_eq(cancel_seen(&cs, "a", "x4095"), 1);
+}
+END_TEST
+
+/* [smsc] cancel: no by default, yes or no, anything else refused with
+ * its file and line. */
+START_TEST(conf_cancel_key)
+{
+	static const char base[] = "[smsc a]\nhost = 127.0.0.1\n"
+	    "system_id = a\n";
+	static const char key[] = "[key k]\ntoken = 0123456789abcdef0123\n";
+	char text[512], *errors = NULL;
+	struct conf *c;
+
+	snprintf(text, sizeof(text), "%s%s", base, key);
+	c = conf_load_string(text, "t.conf", &errors);
+	ck_assert_msg(c != NULL, "refused: %s", errors ? errors : "?");
+	ck_assert_int_eq(c->smscs[0].cancel, 0);
+	conf_free(c);
+	snprintf(text, sizeof(text), "%scancel = yes\n%s", base, key);
+	c = conf_load_string(text, "t.conf", &errors);
+	ck_assert_msg(c != NULL, "refused: %s", errors ? errors : "?");
+	ck_assert_int_eq(c->smscs[0].cancel, 1);
+	conf_free(c);
+	snprintf(text, sizeof(text), "%scancel = maybe\n%s", base, key);
+	c = conf_load_string(text, "t.conf", &errors);
+	ck_assert_ptr_null(c);
+	ck_assert_ptr_nonnull(errors);
+	ck_assert_msg(strstr(errors, "t.conf:4") != NULL &&
+	    strstr(errors, "cancel") != NULL, "the error names neither the "
+	    "line nor the key: %s", errors);
+	free(errors);
 }
 END_TEST
 
@@ -1154,6 +1186,7 @@ cancel_suite(void)
 	tcase_add_test(tc, plan_open_parts_only);
 	tcase_add_test(tc, fill_repeats_the_submit);
 	tcase_add_test(tc, seen_once_and_bounded);
+	tcase_add_test(tc, conf_cancel_key);
 	tcase_add_test(tc, module_sends_once_counts_answers);
 	tcase_add_test(tc, module_waits_for_the_commit);
 	suite_add_tcase(s, tc);
