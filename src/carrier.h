@@ -7,12 +7,14 @@
  * (the [smsc] section's throughput, and a pause after ESME_RTHROTTLED or
  * ESME_RMSGQFUL).  Everything runs on the loop thread of the event_base it
  * was made with.  The owner's callbacks fire from the loop's events, never
- * from inside carrier_start(), carrier_submit(), carrier_room() or
- * carrier_stop(); carrier_free() is the exception (see there).
+ * from inside carrier_start(), carrier_submit(), carrier_cancel(),
+ * carrier_room() or carrier_stop(); carrier_free() is the exception (see
+ * there).
  *
  * Ownership: the carrier owns its sessions and copies of its [smsc]
  * section's strings; the owner owns the cookies given with each submit and
- * gets each back exactly once through submit_done.
+ * gets each back exactly once through submit_done (a cancel's through
+ * cancel_done).
  */
 #ifndef CARRIER_H
 #define CARRIER_H
