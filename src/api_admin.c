@@ -262,6 +262,20 @@ api_metrics(struct http_request *req, const char *rest, void *arg)
 	metric(b, "smsverify_http_bad_requests_total", "counter",
 	    "requests refused by their framing (400, 413, 414, 417, 431, "
 	    "501, 505)", NULL, st.http.bad_requests);
+	metric(b, "smsverify_cancel_sm_total", "counter",
+	    "cancel_sm of ended verifications' messages by result",
+	    "{result=\"sent\"}", st.cancel.sent);
+	metric(b, "smsverify_cancel_sm_total", NULL, NULL,
+	    "{result=\"ok\"}", st.cancel.ok);
+	metric(b, "smsverify_cancel_sm_total", NULL, NULL,
+	    "{result=\"failed\"}", st.cancel.failed);
+	metric(b, "smsverify_cancel_sm_total", NULL, NULL,
+	    "{result=\"timeout\"}", st.cancel.timeouts);
+	metric(b, "smsverify_cancel_sm_total", NULL, NULL,
+	    "{result=\"dropped\"}", st.cancel.dropped);
+	metric(b, "smsverify_cancel_sm_outstanding", "gauge",
+	    "cancel_sm waiting for their answer", NULL,
+	    st.cancel.outstanding);
 	len = evbuffer_get_length(b);
 	text = xmalloc(len + 1);
 	evbuffer_remove(b, text, len);

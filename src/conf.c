@@ -164,6 +164,7 @@ static const struct kdef smsc_keys[] = {
 	{ "tls_ca_file", conv_path, 1, 4095, NULL, 0, S(tls_ca_file), 0, NULL },
 	{ "tls_server_name", conv_word, 1, 255, NULL, 0, S(tls_server_name), 0,
 	    NULL },
+	{ "cancel", conv_enum, 0, 0, "no", 0, S(cancel), 0, yesno },
 };
 #undef S
 

@@ -49,6 +49,8 @@ struct conf_smsc {
 	int tls;                  /* 1: TLS to the SMSC */
 	char *tls_ca_file;        /* NULL: the system's CA store */
 	char *tls_server_name;    /* NULL: host */
+	int cancel;               /* 1: withdraw superseded messages with
+	                             cancel_sm (cancel.h) */
 };
 
 struct conf_route {

@@ -90,6 +90,13 @@ void flow_stop(struct flow *);
  * test` keys and to [test NAME] numbers are captured there, never
  * dispatched (without it they go to the dispatcher like any). */
 void flow_set_testmode(struct flow *, struct testmode *);
+/* The withdraw hook (cancel.h): called with every record this flow stages
+ * that ends a verification (not pending any more), right after the
+ * dispatcher forgot it, and with every message an SMSC accepted after its
+ * verification had ended (flow_sent()).  v is valid during the call
+ * only.  NULL (the default): nothing is withdrawn. */
+void flow_set_withdraw(struct flow *,
+    void (*withdraw)(void *arg, const struct verif *v), void *arg);
 void flow_free(struct flow *);
 void flow_stats(const struct flow *, struct flow_stats *);
 /* [verify] sender: the source address of sends that name none. */

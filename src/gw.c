@@ -23,6 +23,7 @@
 #include "api.h"
 #include "api_admin.h"
 #include "api_test.h"
+#include "cancel.h"
 #include "carrier.h"
 #include "conf.h"
 #include "dispatch.h"
@@ -76,6 +77,7 @@ struct gw {
 	int carriers_stopped;
 	int exit_code;
 	int64_t started_at;
+	struct cancel *cancel;        /* cancel_sm of ended verifications */
 };
 
 /* ---- what the modules report, to the module that acts on it ----------- */
@@ -115,12 +117,31 @@ gw_ready(void *arg, struct carrier *c)
 	dispatch_ready(gw->dispatch, c);
 }
 
+static void
+gw_cancel_done(void *arg, struct carrier *c, void *cookie, uint32_t status)
+{
+	struct gw *gw = arg;
+
+	cancel_done(gw->cancel, c, cookie, status);
+}
+
 static const struct carrier_callbacks gw_carrier_cb = {
 	.submit_done = gw_submit_done,
 	.receipt = gw_receipt,
 	.mo = gw_mo,
 	.ready = gw_ready,
+	.cancel_done = gw_cancel_done,
 };
+
+/* A verification ended (flow.h's withdraw hook): its message parts still
+ * open at SMSCs with cancel = yes are withdrawn. */
+static void
+gw_withdraw(void *arg, const struct verif *v)
+{
+	struct gw *gw = arg;
+
+	cancel_verif(gw->cancel, v);
+}
 
 static void
 gw_sent(void *arg, const struct verif *v, int first, struct carrier *c)
@@ -165,6 +186,7 @@ gw_stats(void *arg, struct api_stats *st)
 	http_stats(gw->http, &st->http);
 	testmode_stats(gw->testmode, &st->testmode);
 	inbound_stats(gw->inbound, &st->inbound);
+	cancel_stats(gw->cancel, &st->cancel);
 }
 
 static char *
@@ -195,6 +217,8 @@ gw_reconf(struct gw *gw)
 	inbound_reconf(gw->inbound, gw->conf);
 	webhook_reconf(gw->webhook, gw->conf);
 	flow_reconf(gw->flow, gw->conf, gw->score);
+	cancel_reconf(gw->cancel, gw->carriers, gw->ncarrier,
+	    gw->conf->sender);
 }
 
 /* The cap on HTTP connections: [server] max_connections, or (0) what the
@@ -267,6 +291,8 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	    gw->dispatch, gw->webhook, gw->score, gw->secret);
 	gw->testmode = testmode_new(base, gw->store, gw->dlr, gw->secret);
 	flow_set_testmode(gw->flow, gw->testmode);
+	gw->cancel = cancel_new(gw->store);
+	flow_set_withdraw(gw->flow, gw_withdraw, gw);
 	if (testmode_resume(gw->testmode) < 0)
 		log_err("test.resume_failed", "msg=\"captured messages "
 		    "unreadable: their pending receipts are not sent\"");
@@ -661,6 +687,12 @@ gw_free(struct gw *gw)
 	if (gw->store != NULL)
 		store_close(gw->store);
 	gw->store = NULL;
+	/* The carriers gave every cancel's cookie back, and the store
+	 * called its last commit callbacks. */
+	if (gw->flow != NULL)
+		flow_set_withdraw(gw->flow, NULL, NULL);
+	cancel_free(gw->cancel);
+	gw->cancel = NULL;
 	testmode_free(gw->testmode);
 	dlr_free(gw->dlr);
 	flow_free(gw->flow);
