@@ -86,6 +86,16 @@ for page in "$dest$man8dir/smsverifyd.8" "$dest$man5dir/smsverifyd.conf.5"; do
 	[ -z "$warn" ] || say_fail "$page: $warn"
 done
 
+# smsverifyd.conf(5) documents every key of conf.c's tables.
+srcdir=${SV_SRCDIR:-}
+if [ -n "$srcdir" ] && [ -r "$srcdir/src/conf.c" ]; then
+	for k in $(sed -n 's/^[[:space:]]*{ "\([a-z_0-9]*\)", conv_.*/\1/p' \
+	    "$srcdir/src/conf.c" | sort -u); do
+		grep -q "^\.It Cm $k " "$srcdir/src/smsverifyd.conf.5" ||
+		    say_fail "smsverifyd.conf.5 does not document the key $k"
+	done
+fi
+
 # Every file goes away again.
 (cd "$builddir" && $make -s --no-print-directory uninstall \
     DESTDIR="$dest") >"$tmp/uninstall.log" 2>&1 ||
