@@ -72,6 +72,7 @@
 #include <event2/http.h>      /* evhttp_uridecode only */
 #include <event2/listener.h>
 
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 
 #include "http.h"
@@ -877,6 +878,15 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	/* HTTPS: the handshake is done; the deadline still runs. */
 	if (what & BEV_EVENT_CONNECTED)
 		return;
+	if (c->ssl != NULL && (what & BEV_EVENT_ERROR)) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+
+		log_debug("http.tls_failed", "id=%" PRIu64 " state=%s "
+		    "handshake=%s reason=\"%s\"", c->id,
+		    conn_strstate(c->state), SSL_is_init_finished(c->ssl) ?
+		    "done" : "no", e != 0 && ERR_reason_error_string(e) ?
+		    ERR_reason_error_string(e) : "closed");
+	}
 	/* The client closed its side: answers still queued are written
 	 * first (a client may half-close after its last request), and a
 	 * request with its handler is answered into a closing connection. */
