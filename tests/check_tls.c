@@ -165,6 +165,11 @@ START_TEST(tls11_refused)
 	ck_assert_msg(ssl != NULL, "TLS 1.2 refused: %s", err);
 	ck_assert_int_eq(SSL_version(ssl), TLS1_2_VERSION);
 	ck_assert_int_eq(tls_get(ssl, "/healthz"), 200);
+	/* A renegotiation the client asks for is refused: the request
+	 * that follows it gets no answer. */
+	ck_assert_int_eq(SSL_renegotiate(ssl), 1);
+	ck_assert_msg(tls_get(ssl, "/healthz") != 200, "served after a "
+	    "renegotiation");
 	tls_close(ssl, fd);
 }
 END_TEST
@@ -242,6 +247,8 @@ START_TEST(sighup_new_pair)
 	ck_assert_int_eq(h_code_valid(&H, id, code), 1);
 	ck_assert_int_eq(h_http(&H, "GET", "/healthz", NULL, NULL, NULL, out,
 	    sizeof(out)), 200);
+	/* A clean exit: under ASan a leaked context would fail it. */
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
 }
 END_TEST
 
@@ -294,6 +301,7 @@ START_TEST(bad_pair_refused)
 	ck_assert_int_eq(tls_get(ssl, "/healthz"), 200);
 	tls_close(ssl, fd);
 	json_decref(h_send_code(&H, PHONE, NULL, 0, 201));
+	ck_assert_int_eq(h_daemon_stop(&H, SIGTERM), 0);
 	/* smsverifyd -t says so, naming both files. */
 	ck_assert_int_eq(check_conf(out, sizeof(out)), 1);
 	snprintf(cert, sizeof(cert), "%s/pair-b.pem", H.dir);
@@ -375,6 +383,60 @@ START_TEST(bounds_over_tls)
 	    buf);
 	ck_assert_msg(strstr(buf, "\"error\"") != NULL, "answer: %s", buf);
 	tls_close(ssl, fd);
+	/* The body cap too: a Content-Length over 64 KiB is 413 unread. */
+	fd = h_connect(H.http_port);
+	ssl = h_tls_connect(fd, H.tls_ca, 0, err, sizeof(err));
+	ck_assert_msg(ssl != NULL, "%s", err);
+	n = snprintf(buf, sizeof(buf), "POST /v1/verifications HTTP/1.1\r\n"
+	    "Host: x\r\nContent-Type: application/json\r\n"
+	    "Content-Length: 70000\r\n\r\n");
+	ck_assert_int_eq(SSL_write(ssl, buf, n), n);
+	got = 0;
+	while (got < (int)sizeof(buf) - 1 &&
+	    (n = SSL_read(ssl, buf + got, (int)sizeof(buf) - 1 - got)) > 0)
+		got += n;
+	buf[got] = '\0';
+	ck_assert_msg(strncmp(buf, "HTTP/1.1 413", 12) == 0, "answer: %s",
+	    buf);
+	tls_close(ssl, fd);
+}
+END_TEST
+
+START_TEST(shedding_over_tls)
+{
+	enum { CAP = 4 };
+	int fds[CAP], closed = 0, fd;
+	char buf[1024];
+	struct pollfd p;
+
+	ck_assert_int_eq(h_tls_make(&H, "pair-a"), 0);
+	ck_assert_int_lt(snprintf(H.server_extra, sizeof(H.server_extra),
+	    "max_connections = %d\ntls_cert = %s/pair-a.pem\n"
+	    "tls_key = %s/pair-a.key\n", CAP, H.dir, H.dir),
+	    (int)sizeof(H.server_extra));
+	h_start_all(&H);
+	/* CAP clients that connect and never say hello fill the cap... */
+	for (int i = 0; i < CAP; i++) {
+		fds[i] = h_connect(H.http_port);
+		ck_assert_int_ge(fds[i], 0);
+	}
+	/* ...and HTTPS clients are still served: the silent ones make
+	 * room, oldest first (each request sheds one). */
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(h_http(&H, "GET", "/healthz", NULL, NULL,
+		    NULL, buf, sizeof(buf)), 200);
+	/* The first one was closed for it (bounded: it is closed at once,
+	 * well within the socket's timeout). */
+	p.fd = fds[0];
+	p.events = POLLIN;
+	if (poll(&p, 1, 5000) == 1 && read(fds[0], buf, sizeof(buf)) <= 0)
+		closed = 1;
+	ck_assert_msg(closed, "the oldest silent client was not shed");
+	for (int i = 0; i < CAP; i++)
+		close(fds[i]);
+	fd = h_connect(H.http_port);
+	ck_assert_int_ge(fd, 0);
+	close(fd);
 }
 END_TEST
 
@@ -390,6 +452,7 @@ tls_suite(void)
 		{ "bad_pair_refused", bad_pair_refused, 1 },
 		{ "half_pair_is_an_error", half_pair_is_an_error, 1 },
 		{ "bounds_over_tls", bounds_over_tls, 1 },
+		{ "shedding_over_tls", shedding_over_tls, 1 },
 	};
 
 	h_add_tests(s, tests, sizeof(tests) / sizeof(tests[0]), setup,
