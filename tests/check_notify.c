@@ -207,7 +207,8 @@ START_TEST(no_watchdog_without_usec)
 }
 END_TEST
 
-/* The unit's SystemCallFilter=: the daemon's whole life under it. */
+/* The unit's SystemCallFilter= (and RestrictAddressFamilies=,
+ * MemoryDenyWriteExecute=): the daemon's whole life under them. */
 START_TEST(under_unit_syscall_filter)
 {
 	const char *bd = getenv("SV_BUILDDIR");
@@ -227,8 +228,11 @@ START_TEST(under_unit_syscall_filter)
 	snprintf(H.sim_args, sizeof(H.sim_args), "--dlr delivered "
 	    "--dlr-delay-ms 50");
 	h_start_all(&H);
-	ck_assert_msg(h_count_lines(H.daemon_log, "seccomp_run: ") == 1,
-	    "not run under the filter (see %s)", H.daemon_log);
+	ck_assert_msg(h_count_lines(H.daemon_log, "seccomp_run: ") == 3 &&
+	    h_count_lines(H.daemon_log, "system calls allowed") == 1 &&
+	    h_count_lines(H.daemon_log, "address families AF_UNIX") == 1 &&
+	    h_count_lines(H.daemon_log, "memory write xor execute") == 1,
+	    "not run under the unit's filters (see %s)", H.daemon_log);
 	ck_assert_int_eq(wait_msg("READY=1", 1, H_LOG_WAIT_MS), 0);
 	/* Send, read the code off the handset, check it, get the receipt. */
 	json_decref(h_send_code(&H, PHONE, id, sizeof(id), 201));

@@ -15,12 +15,23 @@
  * (SCMP_ACT_KILL_PROCESS: the death by SIGSYS that systemd's default
  * action gives), and so do calls of another architecture
  * (SystemCallArchitectures=native).  no_new_privs is set (the unit's
- * NoNewPrivileges=yes), then PROGRAM is executed.
+ * NoNewPrivileges=yes).
+ *
+ * The unit's other settings that systemd also enforces with seccomp are
+ * applied the way systemd does, as filters of their own:
+ * RestrictAddressFamilies= (socket() of another family fails with
+ * EAFNOSUPPORT) and MemoryDenyWriteExecute=yes (a mapping both writable
+ * and executable, or making memory executable afterwards, fails with
+ * EPERM).  Then PROGRAM is executed.
  *
  * Exits 2 on a usage error, 1 when the filter cannot be built or loaded,
  * 127 when PROGRAM cannot be executed.  $SYSTEMD_ANALYZE names the
  * systemd-analyze to run (default: from $PATH).
  */
+#include <sys/mman.h>
+#include <sys/shm.h>
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <seccomp.h>
 #include <stdio.h>
@@ -107,6 +118,111 @@ add_word(struct filter *f, const char *word)
 	return 0;
 }
 
+/* The value of the unit's last "name=" line, into buf; 0, or -1 when it
+ * has none. */
+static int
+unit_value(const char *unit, const char *name, char *buf, size_t size)
+{
+	char line[MAX_LINE];
+	size_t n = strlen(name);
+	int found = -1;
+	FILE *u;
+
+	if ((u = fopen(unit, "r")) == NULL)
+		die("cannot read %s", unit);
+	while (fgets(line, sizeof(line), u) != NULL) {
+		if (strncmp(line, name, n) != 0 || line[n] != '=')
+			continue;
+		line[strcspn(line, "\r\n")] = '\0';
+		snprintf(buf, size, "%s", line + n + 1);
+		found = 0;
+	}
+	fclose(u);
+	return found;
+}
+
+/* RestrictAddressFamilies=: socket() of a family not listed fails. */
+static void
+restrict_families(scmp_filter_ctx ctx, const char *list)
+{
+	static const struct {
+		const char *name;
+		int af;
+	} names[] = {
+		{ "AF_UNIX", AF_UNIX }, { "AF_INET", AF_INET },
+		{ "AF_INET6", AF_INET6 }, { "AF_NETLINK", AF_NETLINK },
+		{ "AF_PACKET", AF_PACKET },
+	};
+	char copy[MAX_LINE], *save = NULL, *w;
+	int allowed[AF_MAX] = { 0 };
+	size_t i;
+
+	snprintf(copy, sizeof(copy), "%s", list);
+	if (copy[0] == '~')
+		die("a deny list of families (%s) is not supported", list);
+	for (w = strtok_r(copy, " \t", &save); w != NULL;
+	    w = strtok_r(NULL, " \t", &save)) {
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strcmp(w, names[i].name) == 0)
+				break;
+		if (i == sizeof(names) / sizeof(names[0]))
+			die("unknown address family %s", w);
+		allowed[names[i].af] = 1;
+	}
+	for (int af = 0; af < AF_MAX; af++)
+		if (!allowed[af] && seccomp_rule_add(ctx,
+		    SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)af)) != 0)
+			die("%s", "cannot restrict socket()");
+	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT),
+	    SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_GE, AF_MAX)) != 0)
+		die("%s", "cannot restrict socket()");
+}
+
+/* MemoryDenyWriteExecute=yes, as systemd words it. */
+static void
+deny_write_execute(scmp_filter_ctx ctx)
+{
+	const scmp_datum_t wx = PROT_WRITE | PROT_EXEC;
+
+	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(mmap), 1,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, wx, wx)) != 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(mprotect), 1,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, PROT_EXEC)) != 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM),
+	    SCMP_SYS(pkey_mprotect), 1, SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC,
+	    PROT_EXEC)) != 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(shmat), 1,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, SHM_EXEC, SHM_EXEC)) != 0)
+		die("%s", "cannot deny write+execute memory");
+}
+
+/* The unit's other seccomp-enforced settings, as a second filter. */
+static void
+load_restrictions(const char *unit)
+{
+	char v[MAX_LINE];
+	scmp_filter_ctx ctx;
+	int any = 0;
+
+	if ((ctx = seccomp_init(SCMP_ACT_ALLOW)) == NULL)
+		die("%s", "seccomp_init failed");
+	if (unit_value(unit, "RestrictAddressFamilies", v, sizeof(v)) == 0) {
+		restrict_families(ctx, v);
+		fprintf(stderr, "seccomp_run: address families %s\n", v);
+		any = 1;
+	}
+	if (unit_value(unit, "MemoryDenyWriteExecute", v, sizeof(v)) == 0 &&
+	    strcmp(v, "yes") == 0) {
+		deny_write_execute(ctx);
+		fprintf(stderr, "seccomp_run: memory write xor execute\n");
+		any = 1;
+	}
+	if (any && seccomp_load(ctx) != 0)
+		die("%s", "seccomp_load of the restrictions failed");
+	seccomp_release(ctx);
+}
+
 /* Read the unit's SystemCallFilter= lines into f. */
 static void
 read_unit(struct filter *f, const char *unit)
@@ -161,6 +277,7 @@ main(int argc, char **argv)
 	for (int i = 0; i < f.ngroup; i++)
 		fprintf(stderr, " %s", f.groups[i]);
 	fputc('\n', stderr);
+	load_restrictions(argv[1]);
 	if (seccomp_load(f.ctx) != 0)
 		die("%s", "seccomp_load failed");
 	seccomp_release(f.ctx);
