@@ -37,8 +37,14 @@
  * absolute).  A refused request (a framing error) is answered and the
  * connection closed once the answer is written, within the same deadline.
  *
+ * HTTPS (http_set_tls) changes only the bufferevent: each accepted
+ * connection gets an SSL from tls.c and an OpenSSL bufferevent, whose
+ * handshake runs under the same deadline as a request; every bound above
+ * holds on the decrypted stream, and OpenSSL adds its record buffers (up
+ * to about 34 KiB, released while the connection is idle).
+ *
  * Connections over max_conn are accepted, answered 503 in one send and
- * closed.  Repeated events (refusals, deadlines, framing errors) are
+ * closed (over HTTPS just closed).  Repeated events (refusals, deadlines, framing errors) are
  * logged at most once a second each, with the count held back.
  *
  * Requests.  A request handed to a handler stays valid until answered,
