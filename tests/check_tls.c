@@ -221,7 +221,7 @@ END_TEST
 
 START_TEST(sighup_new_pair)
 {
-	char cn[128], out[1024], id[64], code[16];
+	char cn[128], out[1024], id[64], code[16], cmd[1400];
 	SSL *old, *ssl;
 	int ofd, fd;
 
@@ -241,6 +241,17 @@ START_TEST(sighup_new_pair)
 	ck_assert_int_eq(tls_get(old, "/healthz"), 200);
 	ck_assert_str_eq(h_tls_peer_cn(old, cn, sizeof(cn)), "pair-a");
 	tls_close(old, ofd);
+	/* A renewal in place: new files under the same names. */
+	ck_assert_int_eq(h_tls_make(&H, "pair-c"), 0);
+	ck_assert_int_lt(snprintf(cmd, sizeof(cmd), "cp '%s/pair-c.pem' "
+	    "'%s/pair-b.pem' && cp '%s/pair-c.key' '%s/pair-b.key'", H.dir,
+	    H.dir, H.dir, H.dir), (int)sizeof(cmd));
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert_msg(h_daemon_reload(&H) == 0, "reload refused (see %s)",
+	    H.daemon_log);
+	ssl = tls_open(&fd);
+	ck_assert_str_eq(h_tls_peer_cn(ssl, cn, sizeof(cn)), "pair-c");
+	tls_close(ssl, fd);
 	/* And the API works on the new pair. */
 	json_decref(h_send_code(&H, PHONE, id, sizeof(id), 201));
 	h_read_code(H.handset, PHONE, 1, code, sizeof(code));

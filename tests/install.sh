@@ -52,7 +52,7 @@ want() {
 want "$sbindir/smsverifyd" 755
 want "$man8dir/smsverifyd.8" 644
 want "$man5dir/smsverifyd.conf.5" 644
-want "$confdir/smsverifyd.conf" 640
+want "$confdir/smsverifyd.conf" 644
 [ -n "$unitdir" ] && want "$unitdir/smsverifyd.service" 644
 # smsverifyctl and its page, once the tree builds it.
 case " $programs " in
