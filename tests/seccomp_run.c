@@ -172,10 +172,10 @@ restrict_families(scmp_filter_ctx ctx, const char *list)
 	for (int af = 0; af < AF_MAX; af++)
 		if (!allowed[af] && seccomp_rule_add(ctx,
 		    SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
-		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)af)) != 0)
+		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)af, 0)) != 0)
 			die("%s", "cannot restrict socket()");
 	if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT),
-	    SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_GE, AF_MAX)) != 0)
+	    SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_GE, AF_MAX, 0)) != 0)
 		die("%s", "cannot restrict socket()");
 }
 
