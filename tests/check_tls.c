@@ -27,6 +27,7 @@
 #include <openssl/ssl.h>
 
 #include "harness.h"
+#include "tls.h"
 
 #define PHONE "+14155550177"
 
@@ -451,6 +452,53 @@ START_TEST(shedding_over_tls)
 }
 END_TEST
 
+/* tls.c's own answers, without a daemon: each error names the file. */
+START_TEST(tls_errors_name_the_file)
+{
+	char a[400], b[400], ak[400], bk[400], junk[400], *err = NULL;
+	struct tls *t;
+	FILE *f;
+
+	ck_assert_int_eq(h_tls_make(&H, "pair-a"), 0);
+	ck_assert_int_eq(h_tls_make(&H, "pair-b"), 0);
+	snprintf(a, sizeof(a), "%s/pair-a.pem", H.dir);
+	snprintf(ak, sizeof(ak), "%s/pair-a.key", H.dir);
+	snprintf(b, sizeof(b), "%s/pair-b.pem", H.dir);
+	snprintf(bk, sizeof(bk), "%s/pair-b.key", H.dir);
+	snprintf(junk, sizeof(junk), "%s/junk.pem", H.dir);
+	ck_assert_ptr_nonnull(f = fopen(junk, "w"));
+	fputs("-----BEGIN CERTIFICATE-----\nnot base64\n"
+	    "-----END CERTIFICATE-----\n", f);
+	fclose(f);
+
+	ck_assert_int_eq(tls_check(a, ak, &err), 0);
+	ck_assert_ptr_null(err);
+	/* A key that is not the certificate's. */
+	ck_assert_int_eq(tls_check(a, bk, &err), -1);
+	ck_assert_msg(strstr(err, "does not match") && strstr(err, a) &&
+	    strstr(err, bk), "%s", err);
+	free(err);
+	/* A file that is not there, or not PEM. */
+	ck_assert_ptr_null(tls_new(junk, ak, &err));
+	ck_assert_msg(strstr(err, "tls_cert") && strstr(err, junk), "%s",
+	    err);
+	free(err);
+	ck_assert_ptr_null(tls_new(a, junk, &err));
+	ck_assert_msg(strstr(err, "tls_key") && strstr(err, junk), "%s", err);
+	free(err);
+	/* A reload that fails keeps the pair in use; one that works
+	 * replaces it. */
+	ck_assert_ptr_nonnull(t = tls_new(a, ak, &err));
+	ck_assert_str_eq(tls_subject(t), "/CN=pair-a");
+	ck_assert_int_eq(tls_reload(t, b, ak, &err), -1);
+	free(err);
+	ck_assert_str_eq(tls_subject(t), "/CN=pair-a");
+	ck_assert_int_eq(tls_reload(t, b, bk, &err), 0);
+	ck_assert_str_eq(tls_subject(t), "/CN=pair-b");
+	tls_free(t);
+}
+END_TEST
+
 static Suite *
 tls_suite(void)
 {
@@ -464,6 +512,7 @@ tls_suite(void)
 		{ "half_pair_is_an_error", half_pair_is_an_error, 1 },
 		{ "bounds_over_tls", bounds_over_tls, 1 },
 		{ "shedding_over_tls", shedding_over_tls, 1 },
+		{ "tls_errors_name_the_file", tls_errors_name_the_file, 1 },
 	};
 
 	h_add_tests(s, tests, sizeof(tests) / sizeof(tests[0]), setup,
