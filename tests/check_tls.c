@@ -175,6 +175,38 @@ START_TEST(tls11_refused)
 }
 END_TEST
 
+/* The server's order of ciphers wins: a TLS 1.2 client that prefers
+ * AES-128 gets AES-256, OpenSSL's first choice (the certificate is
+ * P-256, so ECDSA suites). */
+START_TEST(server_cipher_order)
+{
+	SSL_CTX *ctx;
+	SSL *ssl;
+	int fd;
+
+	start_https();
+	ck_assert_ptr_nonnull(ctx = SSL_CTX_new(TLS_client_method()));
+	SSL_CTX_set_max_proto_version(ctx, TLS1_2_VERSION);
+	ck_assert_int_eq(SSL_CTX_set_cipher_list(ctx,
+	    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384"),
+	    1);
+	ck_assert_int_eq(SSL_CTX_load_verify_locations(ctx, H.tls_ca, NULL),
+	    1);
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	fd = h_connect(H.http_port);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_ptr_nonnull(ssl = SSL_new(ctx));
+	SSL_set_fd(ssl, fd);
+	ck_assert_int_eq(SSL_connect(ssl), 1);
+	ck_assert_str_eq(SSL_get_cipher_name(ssl),
+	    "ECDHE-ECDSA-AES256-GCM-SHA384");
+	ck_assert_int_eq(tls_get(ssl, "/healthz"), 200);
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	close(fd);
+}
+END_TEST
+
 /* Read fd until EOF or error, bounded by the socket's 15 s timeout: the
  * octets read (-1 when the read timed out). */
 static int
@@ -506,6 +538,7 @@ tls_suite(void)
 	const struct h_test tests[] = {
 		{ "https_send_and_check", https_send_and_check, 1 },
 		{ "tls11_refused", tls11_refused, 1 },
+		{ "server_cipher_order", server_cipher_order, 1 },
 		{ "plain_http_refused", plain_http_refused, 1 },
 		{ "sighup_new_pair", sighup_new_pair, 1 },
 		{ "bad_pair_refused", bad_pair_refused, 1 },
