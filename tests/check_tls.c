@@ -4,12 +4,13 @@
  * certificates are made at test time in the test's directory by a test CA
  * (h_tls_make), and the client trusts only that CA.
  *
- * Sends and checks over HTTPS; TLS 1.1 and plain HTTP refused; SIGHUP to
- * a new pair (new connections see it, an open one stays up on the old);
- * a pair whose key is not the certificate's refused at reload (the old one
- * still served) and by smsverifyd -t; one half of the pair without the
- * other refused with its line; the request deadline and the header cap
- * over TLS.
+ * Sends and checks over HTTPS; TLS 1.1, renegotiation and plain HTTP
+ * refused; the server's cipher order; SIGHUP to a new pair (new
+ * connections see it, an open one stays up on the old) and to a pair
+ * renewed in place; a pair whose key is not the certificate's refused at
+ * reload (the old one still served) and by smsverifyd -t; one half of the
+ * pair without the other refused with its line; the request deadline, the
+ * header and body caps and shedding over TLS; tls.c's error messages.
  */
 #define _GNU_SOURCE
 #include <errno.h>
