@@ -156,6 +156,8 @@ struct conf {
 	int webhook_retry;        /* seconds an undelivered event is retried */
 	char *webhook_ca_file;    /* NULL: the system's CA store */
 	char *log_level;
+	char *tls_cert;           /* PEM chain: HTTPS only; NULL: HTTP */
+	char *tls_key;            /* PEM private key of tls_cert */
 	/* [store] */
 	char *store_path;
 	uint64_t map_size;        /* octets */

@@ -34,10 +34,12 @@
 #include "inbound.h"
 #include "keys.h"
 #include "log.h"
+#include "notify.h"
 #include "phone_pool.h"
 #include "score.h"
 #include "store.h"
 #include "testmode.h"
+#include "tls.h"
 #include "util.h"
 #include "verify.h"
 #include "webhook.h"
@@ -78,6 +80,8 @@ struct gw {
 	int exit_code;
 	int64_t started_at;
 	struct cancel *cancel;        /* cancel_sm of ended verifications */
+	struct tls *tls;              /* HTTPS: [server] tls_cert, tls_key */
+	struct notify *notify;        /* systemd's sd_notify, or nothing */
 };
 
 /* ---- what the modules report, to the module that acts on it ----------- */
@@ -269,6 +273,16 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	if (gw->http == NULL) {
 		*err = e;
 		goto fail;
+	}
+	if (conf->tls_cert != NULL) {
+		gw->tls = tls_new(conf->tls_cert, conf->tls_key, &e);
+		if (gw->tls == NULL) {
+			*err = e;
+			goto fail;
+		}
+		http_set_tls(gw->http, gw->tls);
+		log_info("gw.https", "cert=%s subject=\"%s\"", conf->tls_cert,
+		    tls_subject(gw->tls));
 	}
 	gw->phones = phone_pool_new(base, GW_PHONE_THREADS);
 	if (gw->phones == NULL) {
@@ -465,6 +479,7 @@ gw_drain(struct gw *gw)
 	log_info("gw.drain", "inflight_http=%d inflight_submits=%d "
 	    "waiting=%d", http_inflight(gw->http), ds.inflight, ds.waiting);
 	gw->state = GW_DRAINING;
+	notify_stopping(gw->notify);
 	gw->drain_deadline_ms = util_mono_ms() + GW_DRAIN_MS;
 	http_stop_accepting(gw->http);
 	/* Long polls of test mode answer now, not in up to 30 s. */
@@ -489,15 +504,19 @@ gw_on_signal(evutil_socket_t sig, short what, void *arg)
 	switch (sig) {
 	case SIGHUP: {
 		char *errors = NULL;
-		struct conf *nc = conf_load(gw->conf->path, &errors);
+		struct conf *nc;
+
+		notify_reloading(gw->notify);
+		nc = conf_load(gw->conf->path, &errors);
 		if (nc == NULL) {
 			char buf[512];
 			log_err("gw.reload_refused", "errors=%s",
 			    log_str(buf, sizeof(buf), errors ? errors : "?"));
 			free(errors);
-			return;
-		}
-		gw_reload(gw, nc);
+		} else
+			gw_reload(gw, nc);
+		/* Refused or not, the daemon runs (on the old or new). */
+		notify_ready(gw->notify, NULL);
 		return;
 	}
 	case SIGINT:
@@ -540,6 +559,9 @@ gw_start(struct gw *gw)
 	log_info("gw.started", "listen=%s:%d smscs=%d keys=%d",
 	    gw->conf->listen_host, http_port(gw->http), gw->ncarrier,
 	    gw->conf->nkey);
+	/* The listener is up and every bind is being tried. */
+	gw->notify = notify_new(gw->base);
+	notify_ready(gw->notify, NULL);
 	return 0;
 }
 
@@ -573,12 +595,56 @@ carrier_retired(void *arg)
 		log_err("gw.retire_failed", "smsc=%s", carrier_name(r->c));
 }
 
+/* Read the HTTPS pair of nc again (the same files or others): new
+ * connections get it, open ones keep theirs.  0; -1 (logged) when it does
+ * not load, and the pair in use stays. */
+static int
+gw_reload_tls(struct gw *gw, struct conf *nc)
+{
+	char buf[1024], *e = NULL;
+	struct tls *t;
+
+	if (nc->tls_cert == NULL) {
+		if (gw->tls != NULL) {
+			http_set_tls(gw->http, NULL);
+			tls_free(gw->tls);
+			gw->tls = NULL;
+			log_warn("gw.https_off", "msg=\"new connections "
+			    "speak plain HTTP\"");
+		}
+		return 0;
+	}
+	if (gw->tls != NULL)
+		t = tls_reload(gw->tls, nc->tls_cert, nc->tls_key, &e) == 0 ?
+		    gw->tls : NULL;
+	else
+		t = tls_new(nc->tls_cert, nc->tls_key, &e);
+	if (t == NULL) {
+		log_err("gw.reload_refused", "errors=%s", log_str(buf,
+		    sizeof(buf), e ? e : "?"));
+		free(e);
+		return -1;
+	}
+	gw->tls = t;
+	http_set_tls(gw->http, t);
+	log_info("gw.https", "cert=%s subject=\"%s\"", nc->tls_cert,
+	    tls_subject(t));
+	return 0;
+}
+
 int
 gw_reload(struct gw *gw, struct conf *nc)
 {
 	struct conf *old = gw->conf;
 	struct carrier **nca;
 	int kept = 0, added = 0, removed = 0;
+
+	/* The HTTPS pair first: a pair that does not load refuses the whole
+	 * reload, before anything has changed. */
+	if (gw_reload_tls(gw, nc) != 0) {
+		conf_free(nc);
+		return -1;
+	}
 
 	if (strcmp(old->listen_host, nc->listen_host) != 0 ||
 	    old->listen_port != nc->listen_port ||
@@ -659,6 +725,10 @@ gw_free(struct gw *gw)
 	if (gw->http != NULL)
 		http_free(gw->http);
 	gw->http = NULL;
+	tls_free(gw->tls);
+	gw->tls = NULL;
+	notify_free(gw->notify);
+	gw->notify = NULL;
 	/* Lookups still out are answered now and find no listener. */
 	phone_pool_free(gw->phones);
 	gw->phones = NULL;

@@ -100,6 +100,17 @@ typedef void (*http_handler)(struct http_request *, const char *rest,
 struct http *http_new(struct event_base *base, const char *host, int port,
     int max_conn, int request_timeout, char **err);
 
+/*
+ * Speak HTTPS on connections accepted from now on: each gets an SSL from
+ * tls (tls.h), whose handshake, like a request, must be done within
+ * request_timeout; every other bound holds as over plain HTTP.  At the
+ * connection cap a newcomer is closed without the plain 503.  tls stays
+ * the caller's and must outlive the listener or the next call; NULL goes
+ * back to plain HTTP.  Connections already open are not touched.
+ */
+struct tls;
+void http_set_tls(struct http *, struct tls *);
+
 /* The port actually bound (the one chosen when http_new got port 0). */
 int http_port(const struct http *);
 

@@ -66,6 +66,13 @@ struct harness {
 	char hook_log[320];    /* one JSON line per request it answered */
 	char hook_stderr[320];
 	struct h_sim sims[H_EXTRA_SIMS];
+	/* HTTPS: when set, h_http() and every helper on it speak TLS to the
+	 * daemon and trust only this CA (h_tls_make() makes one). */
+	char tls_ca[320];
+	/* When set, h_daemon_start() runs smsverifyd through this command
+	 * (its words split at spaces, then the daemon's argv), e.g.
+	 * "tests/seccomp_run UNIT". */
+	char daemon_wrap[320];
 };
 
 /* Cut ASan's quarantine of freed blocks to mb MB for the daemons this
@@ -218,6 +225,27 @@ int h_file_contains(const char *path, const char *s);
  * Returns val. */
 const char *h_header_of(const char *resp, const char *name, char *val,
     size_t size);
+/* Write the configuration from h as h_daemon_start() would, starting
+ * nothing (for smsverifyd -t).  0 or -1. */
+int h_write_conf(struct harness *);
+/* Make a certificate for 127.0.0.1 (CN=name) and its key, signed by a
+ * test CA made on the first call, in h->dir: name.pem, name.key, and the
+ * CA's ca.pem (copied into h->tls_ca).  Uses the openssl command.  0 or
+ * -1. */
+int h_tls_make(struct harness *, const char *name);
+/* A TLS client on the connected socket fd trusting ca (checks the
+ * certificate and that it names 127.0.0.1), offering at most max_version
+ * (0: any; e.g. TLS1_1_VERSION).  Returns the SSL (an SSL *; the caller
+ * SSL_free()s it and closes fd), or NULL with OpenSSL's reason in err. */
+void *h_tls_connect(int fd, const char *ca, int max_version, char *err,
+    size_t errsize);
+/* The CN of the certificate the peer of ssl showed, into buf; "" when
+ * none.  Returns buf. */
+const char *h_tls_peer_cn(void *ssl, char *buf, size_t size);
+/* A TCP connection to 127.0.0.1:port (receive and send timeouts of 15 s),
+ * or -1. */
+int h_connect(int port);
+
 /* Sleep a little (polling helper). */
 void h_nap_ms(int ms);
 
