@@ -81,6 +81,8 @@ static const struct kdef server_keys[] = {
 	{ "webhook_ca_file", conv_path, 1, 4095, NULL, 0, C(webhook_ca_file), 0,
 	    NULL },
 	{ "log_level", conv_enumstr, 0, 0, "info", 0, C(log_level), 0, levels },
+	{ "idempotency_inflight", conv_int, 1, 1000000, "10000", 0,
+	    C(idem_inflight), 0, NULL },
 };
 
 static const struct kdef store_keys[] = {

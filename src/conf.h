@@ -154,6 +154,8 @@ struct conf {
 	int webhook_retry;        /* seconds an undelivered event is retried */
 	char *webhook_ca_file;    /* NULL: the system's CA store */
 	char *log_level;
+	int idem_inflight;        /* sends with an Idempotency-Key in flight,
+	                           * retries waiting included */
 	/* [store] */
 	char *store_path;
 	uint64_t map_size;        /* octets */

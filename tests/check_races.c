@@ -1,0 +1,3 @@
+/* placeholder, written next */
+#include "harness.h"
+int main(void) { return 0; }
