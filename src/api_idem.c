@@ -203,7 +203,7 @@ api_idem_begin(struct api *api, struct http_request *req,
 		break;
 	}
 	rc = store_idem_get(ai->store, kname, ikey, &created, &buf, &len);
-	if (rc == STORE_OK && created + IDEM_TTL > util_now()) {
+	if (rc == STORE_OK && idem_fresh(created, util_now())) {
 		if (idem_decode(buf, len, &r) != 0) {
 			http_reply_error(req, HTTP_ERR_UNAVAILABLE,
 			    "store_error", NULL, "the answer kept for this "

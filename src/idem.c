@@ -57,6 +57,12 @@ idem_fingerprint(const char *api, const json_t *body,
 }
 
 int
+idem_fresh(int64_t created_at, int64_t now)
+{
+	return now - created_at < IDEM_TTL;
+}
+
+int
 idem_encode(const struct idem_rec *r, uint8_t **out, size_t *len)
 {
 	size_t idlen = strnlen(r->id, sizeof(r->id));

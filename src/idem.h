@@ -36,6 +36,11 @@ int idem_key_valid(const char *s);
 int idem_fingerprint(const char *api, const json_t *body,
     uint8_t fp[IDEM_FP_LEN]);
 
+/* 1 when an answer kept at created_at still answers at now (within
+ * IDEM_TTL seconds: the key is taken), 0 when it is past (the key is new
+ * again, whatever the sweep has not yet dropped). */
+int idem_fresh(int64_t created_at, int64_t now);
+
 /* A stored answer: what the first request was, and what it answered. */
 struct idem_rec {
 	uint8_t fp[IDEM_FP_LEN];

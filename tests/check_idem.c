@@ -87,6 +87,16 @@ START_TEST(fingerprint)
 }
 END_TEST
 
+START_TEST(fresh)
+{
+	ck_assert_int_eq(idem_fresh(1000, 1000), 1);
+	ck_assert_int_eq(idem_fresh(1000, 1000 + IDEM_TTL - 1), 1);
+	ck_assert_int_eq(idem_fresh(1000, 1000 + IDEM_TTL), 0);
+	/* A clock set back keeps the answer. */
+	ck_assert_int_eq(idem_fresh(1000, 900), 1);
+}
+END_TEST
+
 START_TEST(record_codec)
 {
 	struct idem_rec r, out;
@@ -518,6 +528,7 @@ idem_suite(void)
 
 	tcase_add_test(tc, key_valid);
 	tcase_add_test(tc, fingerprint);
+	tcase_add_test(tc, fresh);
 	tcase_add_test(tc, record_codec);
 	tcase_add_test(tc, table);
 	suite_add_tcase(s, tc);
