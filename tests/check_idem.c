@@ -510,6 +510,49 @@ START_TEST(restart_keeps_answers)
 }
 END_TEST
 
+/* The daemon dies after the verification and its key's record committed
+ * but before the answer was kept (the first request never got one): the
+ * retry after the restart gets that verification, as it is now, and makes
+ * no other. */
+START_TEST(crash_before_answer_kept)
+{
+	char out[4096], id[64];
+	json_t *j, *v;
+	long long end;
+	int fd;
+
+	snprintf(H.sim_args, sizeof(H.sim_args), "--hold-resp");
+	H.submit_wait_ms = 30000;
+	h_start_all(&H);
+	fd = h_req_start(&H, "POST", SEND, H_TOKEN, KEYHDR("x1"),
+	    "{\"phone\":\"" PHONE "\"}");
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(h_wait_sms(&H, PHONE, 1, NULL, 0, H_SMS_WAIT_MS), 0);
+	/* Committed (the record with it, in its batch), not yet answered. */
+	for (end = h_now_ms() + H_STATE_WAIT_MS;
+	    metric("smsverify_store_verifications") != 1;) {
+		ck_assert_msg(h_now_ms() < end, "the send never committed");
+		h_nap_ms(20);
+	}
+	h_daemon_stop(&H, SIGKILL);
+	ck_assert_int_eq(h_req_finish(fd, out, sizeof(out), 5000), -1);
+	ck_assert_int_eq(kill(H.sim_pid, SIGUSR1), 0);   /* end the hold */
+	ck_assert_msg(h_daemon_start(&H, 1) == 0, "smsverifyd did not come "
+	    "back (see %s)", H.daemon_log);
+	ck_assert_int_eq(post(SEND, KEYHDR("x1"), "{\"phone\":\"" PHONE "\"}",
+	    out, sizeof(out)), 201);
+	j = json_loads(out, 0, NULL);
+	snprintf(id, sizeof(id), "%s", h_jstr(j, "id"));
+	ck_assert_str_eq(h_jstr(j, "phone"), PHONE);
+	json_decref(j);
+	v = h_get_verif(&H, id);
+	ck_assert_str_eq(h_jstr(v, "status"), "pending");
+	json_decref(v);
+	ck_assert_int_eq(metric("smsverify_sends_total"), 0);
+	ck_assert_int_eq(metric("smsverify_idempotent_replays_total"), 1);
+}
+END_TEST
+
 static Suite *
 idem_suite(void)
 {
@@ -524,6 +567,7 @@ idem_suite(void)
 		{ "retry_waits_for_first_003", retry_waits_for_first_003, 1 },
 		{ "inflight_cap", inflight_cap, 1 },
 		{ "restart_keeps_answers", restart_keeps_answers, 1 },
+		{ "crash_before_answer_kept", crash_before_answer_kept, 1 },
 	};
 
 	tcase_add_test(tc, key_valid);
