@@ -31,6 +31,9 @@ struct api {
 	const struct api_admin *admin;   /* api_admin.h; api_admin.c only */
 	struct inbound *inbound;         /* inbound.h; api_messages.c only */
 	struct event_base *base;         /* long polls' timers */
+	struct store *store;             /* api_idem.c only */
+	struct api_idem *idem;           /* api_idem.h; made by
+	                                  * api_verify_register() */
 };
 
 void api_verify_register(struct api *);

@@ -11,6 +11,7 @@
 
 #include "api.h"
 #include "api_admin.h"
+#include "api_idem.h"
 #include "carrier.h"
 #include "conf.h"
 #include "http.h"
@@ -119,6 +120,7 @@ static void
 api_metrics(struct http_request *req, const char *rest, void *arg)
 {
 	struct api_stats st;
+	struct api_idem_stats is;
 	const struct flow_stats *m = &st.flow;
 	const struct store_stats *ss = &st.store;
 	const struct webhook_stats *ws = &st.webhook;
@@ -276,6 +278,19 @@ api_metrics(struct http_request *req, const char *rest, void *arg)
 	metric(b, "smsverify_cancel_sm_outstanding", "gauge",
 	    "cancel_sm waiting for their answer", NULL,
 	    st.cancel.outstanding);
+	api_idem_stats(((const struct api *)arg)->idem, &is);
+	metric(b, "smsverify_idempotent_replays_total", "counter",
+	    "sends with an Idempotency-Key answered again, nothing sent",
+	    NULL, is.replays);
+	metric(b, "smsverify_idempotency_mismatches_total", "counter",
+	    "Idempotency-Keys reused with another request (422)", NULL,
+	    is.mismatches);
+	metric(b, "smsverify_idempotency_busy_total", "counter",
+	    "sends refused: [server] idempotency_inflight reached (503)",
+	    NULL, is.busy);
+	metric(b, "smsverify_idempotency_inflight", "gauge",
+	    "sends with an Idempotency-Key in flight, retries included", NULL,
+	    (uint64_t)is.inflight);
 	len = evbuffer_get_length(b);
 	text = xmalloc(len + 1);
 	evbuffer_remove(b, text, len);

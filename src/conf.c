@@ -83,6 +83,8 @@ static const struct kdef server_keys[] = {
 	{ "log_level", conv_enumstr, 0, 0, "info", 0, C(log_level), 0, levels },
 	{ "tls_cert", conv_path, 1, 4095, NULL, 0, C(tls_cert), 0, NULL },
 	{ "tls_key", conv_path, 1, 4095, NULL, 0, C(tls_key), 0, NULL },
+	{ "idempotency_inflight", conv_int, 1, 1000000, "10000", 0,
+	    C(idem_inflight), 0, NULL },
 };
 
 static const struct kdef store_keys[] = {

@@ -158,6 +158,8 @@ struct conf {
 	char *log_level;
 	char *tls_cert;           /* PEM chain: HTTPS only; NULL: HTTP */
 	char *tls_key;            /* PEM private key of tls_cert */
+	int idem_inflight;        /* sends with an Idempotency-Key in flight,
+	                           * retries waiting included */
 	/* [store] */
 	char *store_path;
 	uint64_t map_size;        /* octets */

@@ -740,6 +740,8 @@ send_phone_done(void *arg, enum phone_result pr, const char *e164,
 		    FLOW_STORE_ERROR);
 	}
 	f->stats.sends++;
+	if (fs->staged != NULL)
+		fs->staged(fs, &v);
 	log_info("verify.created", "id=%s key=%s api=%s phone=%s attempt=%d",
 	    v.id, v.key, v.api, log_phone(pbuf, sizeof(pbuf), v.phone),
 	    v.attempt);

@@ -136,6 +136,12 @@ struct flow_send {
 	char region_buf[4];
 	flow_send_cb cb;
 	void *arg;                /* the API's (the request) */
+	/* Optional: called once the record v is staged, in its batch, before
+	 * it is handed on: the API stages its own writes of the send there
+	 * (an Idempotency-Key's record, api_idem.c), so that they commit
+	 * with it or not at all. */
+	void (*staged)(struct flow_send *fs, const struct verif *v);
+	void *staged_arg;         /* the API's, for staged and cb */
 	/* set by the flow */
 	enum flow_err err;
 	enum phone_type ptype;    /* with FLOW_PHONE_TYPE */

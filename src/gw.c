@@ -22,6 +22,7 @@
 
 #include "api.h"
 #include "api_admin.h"
+#include "api_idem.h"
 #include "api_test.h"
 #include "cancel.h"
 #include "carrier.h"
@@ -31,6 +32,7 @@
 #include "flow.h"
 #include "gw.h"
 #include "http.h"
+#include "idem.h"
 #include "inbound.h"
 #include "keys.h"
 #include "log.h"
@@ -331,6 +333,7 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	gw->api.admin = &gw->admin;
 	gw->api.inbound = gw->inbound;
 	gw->api.base = base;
+	gw->api.store = gw->store;
 	api_verify_register(&gw->api);
 	api_compat_register(&gw->api);
 	api_admin_register(&gw->api);
@@ -374,6 +377,9 @@ gw_sweep(evutil_socket_t fd, short what, void *arg)
 	/* Parts that waited too long, and the inbox past retention. */
 	inbound_sweep(gw->inbound, util_now(), gw->conf->sweep_batch,
 	    gw->conf->retention);
+	/* Idempotency-Keys' answers past their 24 hours. */
+	store_idem_prune(gw->store, util_now() - IDEM_TTL,
+	    gw->conf->sweep_batch);
 	if (n == gw->conf->sweep_batch) {
 		/* More is due: go on next turn, letting other events in. */
 		tv.tv_sec = 0;
@@ -766,6 +772,7 @@ gw_free(struct gw *gw)
 	testmode_free(gw->testmode);
 	dlr_free(gw->dlr);
 	flow_free(gw->flow);
+	api_idem_free(gw->api.idem);
 	score_free(gw->score);
 	free(gw->carriers);
 	if (gw->sweep_ev)

@@ -18,12 +18,14 @@
  *   store_capture.c test mode's captured messages
  *   store_limits.c  the limits' counters (their prune is in store_sweep.c)
  *   store_inbound.c inbound messages, their digests and waiting parts
+ *   store_idem.c    the answers kept for Idempotency-Keys (their prune is
+ *                   in store_sweep.c)
  *   store_batch.c   the staged writes of one batch, in memory (no LMDB)
  *   store_record.c  the record's encoding (no LMDB)
  * struct store and struct batch below belong to the loop's thread, but for
  * what store_commit.c says the writer thread may touch.
  *
- * One environment (a directory, created 0700) holds thirteen named
+ * One environment (a directory, created 0700) holds fourteen named
  * databases.  Their names, key layouts and values are on disk: fixed.
  *
  *   verif    id -> record: binary format 2 (store_record.h describes it
@@ -66,6 +68,10 @@
  *            to tell a message delivered again from a new one
  *   inbox_parts   message key NUL seq(1) -> be64(at ms) text: parts of
  *            concatenated inbound messages not yet joined
+ *   idem     key NUL Idempotency-Key -> created_at(8, little-endian)
+ *            record (idem.h's encoding, opaque here): the answers kept
+ *            for sends with an Idempotency-Key (store_idem.c), dropped by
+ *            store_idem_prune() (store_sweep.c) after IDEM_TTL
  *
  * Keys are compared octet by octet (LMDB's default), which is why times
  * and sequence numbers in keys are big-endian.
@@ -88,6 +94,7 @@
 
 #define MSGID_KEY_MAX 256       /* smsc NUL message id; LMDB allows 511 */
 #define SEEK_KEY_MAX 512        /* LMDB's largest key, and then some */
+#define STORE_IDEM_KEY_MAX (32 + 1 + 255)   /* key NUL Idempotency-Key */
 
 struct event;
 struct store_record_head;
@@ -115,6 +122,7 @@ struct store {
 	MDB_env *env;
 	MDB_dbi verif, pending, expiry, queue, msgid, msgref, outbox, shield;
 	MDB_dbi limits, capture, inbox, inbox_digest, inbox_parts;
+	MDB_dbi idem;
 	uint64_t outbox_seq;    /* the next outbox key */
 	uint64_t map_size;
 
@@ -147,6 +155,9 @@ struct store {
 	uint8_t pair_from[STORE_LIMIT_NAME_MAX];  /* the same, beside the
 	                                           * pending index */
 	size_t pair_fromlen;
+	/* store_idem_prune(): the same for the idem database */
+	char idem_from[STORE_IDEM_KEY_MAX];
+	size_t idem_fromlen;
 };
 
 /* ---- keys ------------------------------------------------------------- */

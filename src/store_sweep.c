@@ -17,7 +17,8 @@
  * commits.
  *
  * The limits' counters are pruned here too (store_limit_prune), by a walk
- * of their database that goes on from call to call.
+ * of their database that goes on from call to call, and so are the
+ * answers kept for Idempotency-Keys (store_idem_prune).
  *
  * Who owns what: an expired record handed to the callback is the sweep's,
  * cleared after the call; its status changes through verif_enter() only.
@@ -486,6 +487,99 @@ store_limit_prune(struct store *st, int64_t now, int max)
 	for (i = 0; i < ndrop; i++)
 		if ((rc = store_db_del(st, drop[i].db, drop[i].key,
 		    drop[i].len, "limit_del")) != STORE_OK) {
+			free(drop);
+			return STORE_ERR;
+		}
+	free(drop);
+	return ndrop;
+}
+
+/* The created_at of an idem entry's value (its first 8 octets); 0 for a
+ * value too short to have one (dropped: nothing can read it). */
+static int64_t
+idem_created(const void *val, size_t len)
+{
+	return len >= 8 ? (int64_t)get_u64(val) : 0;
+}
+
+/*
+ * The Idempotency-Keys' answers, walked as the counters are above (from
+ * st->idem_from, a bounded look per call, round and round): an entry made
+ * before `before` is dropped.  An entry staged since is judged by its
+ * staged time; one only staged is new, so kept.
+ */
+int
+store_idem_prune(struct store *st, int64_t before, int max)
+{
+	struct idem_name {
+		uint8_t key[STORE_IDEM_KEY_MAX];
+		size_t len;
+	} *drop;
+	const struct batch_entry *e;
+	int look, ndrop = 0, i, rc;
+	MDB_cursor *c;
+	MDB_txn *txn;
+	MDB_val k, d;
+
+	if (max <= 0)
+		return 0;
+	look = max > INT32_MAX / PRUNE_LOOK_PER_DROP ? INT32_MAX :
+	    max * PRUNE_LOOK_PER_DROP;
+	if (look < PRUNE_LOOK_MIN)
+		look = PRUNE_LOOK_MIN;
+	if ((txn = store_view_begin(st)) == NULL)
+		return STORE_ERR;
+	if ((rc = mdb_cursor_open(txn, st->idem, &c)) != 0) {
+		store_view_end(st, txn);
+		log_err("store.error", "op=idem_prune err=\"%s\"",
+		    mdb_strerror(rc));
+		return STORE_ERR;
+	}
+	if (max > PRUNE_DROP_MAX)
+		max = PRUNE_DROP_MAX;   /* the walk goes on next time */
+	drop = xmalloc((size_t)max * sizeof(*drop));
+	k.mv_size = st->idem_fromlen;
+	k.mv_data = st->idem_from;
+	rc = mdb_cursor_get(c, &k, &d, st->idem_fromlen > 0 ?
+	    MDB_SET_RANGE : MDB_FIRST);
+	if (rc == 0 && st->idem_fromlen > 0 && k.mv_size ==
+	    st->idem_fromlen && memcmp(k.mv_data, st->idem_from,
+	    k.mv_size) == 0)
+		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+	for (i = 0; rc == 0 && i < look && ndrop < max; i++) {
+		int64_t created;
+
+		if (k.mv_size > STORE_IDEM_KEY_MAX) {
+			/* Not a key we wrote: not ours to judge. */
+			rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+			continue;
+		}
+		e = store_overlay_find(st, st->idem, k.mv_data, k.mv_size);
+		created = e == NULL ? idem_created(d.mv_data, d.mv_size) :
+		    e->del ? INT64_MAX : idem_created(e->val, e->vlen);
+		if (created < before) {
+			memcpy(drop[ndrop].key, k.mv_data, k.mv_size);
+			drop[ndrop++].len = k.mv_size;
+		}
+		memcpy(st->idem_from, k.mv_data, k.mv_size);
+		st->idem_fromlen = k.mv_size;
+		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+	}
+	if (rc == MDB_NOTFOUND) {
+		st->idem_fromlen = 0;   /* the end: round again next time */
+		rc = 0;
+	}
+	mdb_cursor_close(c);
+	store_view_end(st, txn);
+	if (rc != 0) {
+		free(drop);
+		log_err("store.error", "op=idem_prune err=\"%s\"",
+		    mdb_strerror(rc));
+		return STORE_ERR;
+	}
+	for (i = 0; i < ndrop; i++)
+		if ((rc = store_db_del(st, st->idem, drop[i].key,
+		    drop[i].len, "idem_del")) != STORE_OK) {
 			free(drop);
 			return STORE_ERR;
 		}

@@ -1090,3 +1090,77 @@ h_asan_quarantine_mb(int mb)
 	    asan ? asan : "", asan && *asan ? ":" : "", mb);
 	setenv("ASAN_OPTIONS", opts, 1);
 }
+
+int
+h_req_start(struct harness *h, const char *method, const char *path,
+    const char *token, const char *headers, const char *body)
+{
+	struct sockaddr_in sa;
+	struct timeval tv = { 15, 0 };
+	size_t blen = body ? strlen(body) : 0;
+	char head[2048];
+	int fd, n;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(h->http_port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	n = snprintf(head, sizeof(head),
+	    "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+	    "%s%s%s%s"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+	    method, path, token ? "Authorization: Bearer " : "",
+	    token ? token : "", token ? "\r\n" : "", headers ? headers : "",
+	    blen);
+	if (n < 0 || (size_t)n >= sizeof(head) ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    write(fd, head, n) != n ||
+	    (blen && write(fd, body, blen) != (ssize_t)blen)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+h_req_finish(int fd, char *out, size_t outsize, int timeout_ms)
+{
+	char *resp = NULL, *p;
+	size_t got = 0, cap = 0;
+	long long end = now_ms() + timeout_ms;
+	int status = -1;
+	ssize_t n;
+
+	out[0] = '\0';
+	if (fd < 0)
+		return -1;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	for (;;) {
+		if (got + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			resp = realloc(resp, cap);
+		}
+		n = read(fd, resp + got, cap - got - 1);
+		if (n > 0) {
+			got += n;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
+		    now_ms() >= end)
+			break;
+		h_nap_ms(5);
+	}
+	if (resp != NULL) {
+		resp[got] = '\0';
+		if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
+			status = -1;
+		if ((p = strstr(resp, "\r\n\r\n")) != NULL)
+			snprintf(out, outsize, "%s", p + 4);
+	}
+	free(resp);
+	close(fd);
+	return status;
+}

@@ -249,4 +249,14 @@ int h_connect(int port);
 /* Sleep a little (polling helper). */
 void h_nap_ms(int ms);
 
+/* A request left in flight, for tests that need many at once or their own
+ * headers: connect, write the request (Connection: close, token as a
+ * Bearer when not NULL, headers: more header lines, each ending in
+ * "\r\n", or NULL) and return the socket, or -1.  h_req_finish() reads
+ * its answer (bounded by timeout_ms): the status (-1 when none came) and
+ * the body into out; it closes fd. */
+int h_req_start(struct harness *, const char *method, const char *path,
+    const char *token, const char *headers, const char *body);
+int h_req_finish(int fd, char *out, size_t outsize, int timeout_ms);
+
 #endif
