@@ -22,6 +22,7 @@
 #include <openssl/evp.h>
 
 #include "api.h"
+#include "api_status.h"
 #include "embed.h"
 #include "http.h"
 #include "log.h"
@@ -85,35 +86,42 @@ inline_hashes(const char *page, size_t len, const char *tag, char *out,
 	return n;
 }
 
+int
+api_status_policy(const char *page, size_t len, char *out, size_t outsize)
+{
+	char scripts[512] = "", styles[512] = "";
+
+	if (inline_hashes(page, len, "script", scripts, sizeof(scripts)) < 0 ||
+	    inline_hashes(page, len, "style", styles, sizeof(styles)) < 0)
+		return -1;
+	/* connect-src 'self': the page's fetch() calls go to this daemon
+	 * only; img-src data: for the favicon the page names inline. */
+	if ((size_t)snprintf(out, outsize, "default-src 'none';"
+	    " script-src%s; style-src%s; connect-src 'self';"
+	    " img-src data:; base-uri 'none'; form-action 'none';"
+	    " frame-ancestors 'none'",
+	    scripts[0] ? scripts : " 'none'",
+	    styles[0] ? styles : " 'none'") >= outsize)
+		return -1;
+	return 0;
+}
+
 /* status_headers from the page; 0, or -1 (logged) when it cannot be. */
 static int
 status_headers_make(void)
 {
-	char scripts[512] = "", styles[512] = "";
-	const char *page = (const char *)status_html;
+	char policy[API_STATUS_POLICY_MAX];
 
-	if (inline_hashes(page, status_html_len, "script", scripts,
-	    sizeof(scripts)) < 0 ||
-	    inline_hashes(page, status_html_len, "style", styles,
-	    sizeof(styles)) < 0) {
+	if (api_status_policy((const char *)status_html, status_html_len,
+	    policy, sizeof(policy)) < 0) {
 		log_err("status.page_bad", "why=\"inline elements not "
 		    "hashable\"");
 		return -1;
 	}
-	/* connect-src 'self': the page's fetch() calls go to this daemon
-	 * only; img-src data: for the favicon the page names inline. */
-	if ((size_t)snprintf(status_headers, sizeof(status_headers),
-	    "Content-Security-Policy: default-src 'none';"
-	    " script-src%s; style-src%s; connect-src 'self';"
-	    " img-src data:; base-uri 'none'; form-action 'none';"
-	    " frame-ancestors 'none'\r\n"
+	snprintf(status_headers, sizeof(status_headers),
+	    "Content-Security-Policy: %s\r\n"
 	    "Referrer-Policy: no-referrer\r\n"
-	    "X-Frame-Options: DENY\r\n",
-	    scripts[0] ? scripts : " 'none'",
-	    styles[0] ? styles : " 'none'") >= sizeof(status_headers)) {
-		log_err("status.page_bad", "why=\"policy too long\"");
-		return -1;
-	}
+	    "X-Frame-Options: DENY\r\n", policy);
 	return 0;
 }
 
