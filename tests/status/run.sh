@@ -104,7 +104,7 @@ fi
 if [ "$status" -eq 0 ]; then
 	result=0
 	echo "status page test: PASS (screenshots: $artifacts/status-live.png" \
-	    "$artifacts/status-refused.png)"
+	    "$artifacts/status-stats.png $artifacts/status-refused.png)"
 else
 	[ "$status" -eq 124 ] && echo "status page test: timed out after 120 s" >&2
 	sv_tail "$work/daemon.log" 30

@@ -11,7 +11,10 @@
 //   4. with the daemon unreachable (its requests aborted) the page says so,
 //      and comes back by itself;
 //   5. a wrong token, and a client (not admin) token, are shown refused.
-// Screenshots: status-live.png and status-refused.png in STATUS_ARTIFACTS.
+// Screenshots in STATUS_ARTIFACTS: status-live.png (the daemon as it is),
+// status-stats.png (with statistics the test answers for GET /v1/stats in
+// the SPEC's shape, whether or not the daemon has them) and
+// status-refused.png.
 //
 // Environment:
 //   SMSVERIFY_URL        smsverify's base URL (a fresh daemon: its counters
@@ -236,6 +239,42 @@ async function run(browser, problems) {
     throw new Error('the login form shows after a reload');
   }
 
+  step('with statistics (GET /v1/stats answered by the test in the SPEC\'s shape): ' +
+    'tables, latency and the chart');
+  const minute = new Date(Math.floor(Date.now() / 60000) * 60000 - 120000)
+    .toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const row = (group, sends, delivered, approved) => ({
+    group, sends, sent: sends, delivered, undeliverable: sends - delivered, approved,
+    conversion: (100 * approved) / sends, delivery_p50_ms: 800, delivery_p95_ms: 2400,
+    approve_p50_ms: 15000, failures: {},
+  });
+  const stats = {
+    route: [row('default', 40, 38, 30), row('backup', 10, 5, 1)],
+    country: [row('US', 50, 43, 31)],
+    minute: [row(minute, 7, 7, 5)],
+  };
+  const isStats = (u) => u.pathname === '/v1/stats';
+  await page.route(isStats, (r) => {
+    const rows = stats[new URL(r.request().url()).searchParams.get('by')];
+    r.fulfill(rows ? {
+      status: 200, contentType: 'application/json',
+      body: JSON.stringify({ rows, since: minute, until: minute }),
+    } : { status: 422, contentType: 'application/json', body: '{"error":{"code":"invalid_field"}}' });
+  });
+  await expectText(page, '#routes tbody tr:first-child td:nth-child(1)', 'default', 'the route table');
+  await expectText(page, '#routes tbody tr:first-child td:nth-child(3)', '95.0 %', 'delivered of route default');
+  await expectText(page, '#routes tbody tr:first-child td:nth-child(4)', '75.0 %', 'conversion of route default');
+  await expectText(page, '#routes tbody tr:nth-child(2) td:nth-child(4)', '10.0 %', 'conversion of route backup');
+  await expectText(page, '#countries tbody tr:first-child td:nth-child(1)', 'US', 'the country table');
+  await expectText(page, '#latency tbody tr:first-child td:nth-child(3)', '2.4 s', 'the p95 latency');
+  if (await page.locator('#chart svg rect.bar-sends').count() !== 1) {
+    throw new Error('the chart does not show the one minute with sends');
+  }
+  const shot3 = path.join(artifacts, 'status-stats.png');
+  await page.screenshot({ path: shot3, fullPage: true });
+  console.log(`screenshot: ${shot3}`);
+  await page.unroute(isStats);
+
   step('the daemon unreachable: the page says so, then recovers');
   await page.route('**/*', (r) => r.abort('connectionrefused'));
   await expectText(page, '#conn', 'UNREACHABLE', 'with the daemon unreachable');
@@ -277,7 +316,8 @@ async function run(browser, problems) {
 async function main() {
   fs.mkdirSync(artifacts, { recursive: true });
   // No screenshot of an earlier run may pass for this one's.
-  for (const f of ['status-live.png', 'status-refused.png', 'status-failure.png']) {
+  for (const f of ['status-live.png', 'status-stats.png', 'status-refused.png',
+    'status-failure.png']) {
     fs.rmSync(path.join(artifacts, f), { force: true });
   }
   const args = [];
