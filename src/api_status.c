@@ -138,9 +138,12 @@ api_status_page(struct http_request *req, const char *rest, void *arg)
 	    (const char *)status_html, status_html_len);
 }
 
+/* The document is public: documentation viewers and client generators on
+ * other origins (Swagger UI, Redoc) may read it from a browser. */
 static void
 api_openapi(struct http_request *req, const char *rest, void *arg)
 {
+	http_set_headers(req, "Access-Control-Allow-Origin: *\r\n");
 	http_reply_text(req, 200, "application/json; charset=utf-8",
 	    (const char *)openapi_json, openapi_json_len);
 }

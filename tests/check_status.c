@@ -215,7 +215,7 @@ START_TEST(serves_the_page_with_its_policy)
 END_TEST
 
 /* GET /openapi.json without a key: the document as built, OpenAPI 3.1,
- * naming every endpoint the daemon serves. */
+ * naming every endpoint the daemon serves, readable from other origins. */
 START_TEST(serves_the_openapi_document)
 {
 	static const char *const paths[] = {
@@ -239,6 +239,10 @@ START_TEST(serves_the_openapi_document)
 	    &got), 200);
 	ck_assert_str_eq(h_header_of(resp, "Content-Type", val, sizeof(val)),
 	    "application/json; charset=utf-8");
+	ck_assert_str_eq(h_header_of(resp, "Access-Control-Allow-Origin", val,
+	    sizeof(val)), "*");
+	ck_assert_str_eq(h_header_of(resp, "Content-Security-Policy", val,
+	    sizeof(val)), "");
 	body = body_of(resp, got, &len);
 	ck_assert_uint_eq(len, openapi_json_len);
 	ck_assert_int_eq(memcmp(body, openapi_json, len), 0);
