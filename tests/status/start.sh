@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # tests/status/start.sh - sourced by tests/status/run.sh and
 # tests/openapi/run.sh (after scripts/lib.sh): start the SMSC simulator and
 # smsverifyd on 127.0.0.1, on ports chosen here, in a work directory.
@@ -12,6 +13,7 @@
 # st_url (http://127.0.0.1:PORT) are set and the SMSC is bound; on failure
 # it prints why and returns 1.  The caller stops both (sv_stop).
 
+# shellcheck disable=SC2034  # the caller's
 st_sim_pid=''
 st_daemon_pid=''
 st_url=''
@@ -100,6 +102,7 @@ st_start() {
 			# /healthz says "ok" once a bind is up.
 			if curl -fsS --max-time 1 "http://127.0.0.1:$port/healthz" \
 			    2>/dev/null | grep -q '"status":"ok"'; then
+				# shellcheck disable=SC2034  # the caller's
 				st_url=http://127.0.0.1:$port
 				return 0
 			fi
