@@ -10,7 +10,8 @@
 //   3. the token stays for the tab (a reload shows the figures again);
 //   4. with the daemon unreachable (its requests aborted) the page says so,
 //      and comes back by itself;
-//   5. a wrong token, and a client (not admin) token, are shown refused.
+//   5. a wrong token, and a client (not admin) token, are shown refused
+//      (and a token no header could carry is refused before it is sent).
 // Screenshots in STATUS_ARTIFACTS: status-live.png (the daemon as it is),
 // status-stats.png (with statistics the test answers for GET /v1/stats in
 // the SPEC's shape, whether or not the daemon has them) and
@@ -299,6 +300,10 @@ async function run(browser, problems) {
   const shot2 = path.join(artifacts, 'status-refused.png');
   await page2.screenshot({ path: shot2, fullPage: true });
   console.log(`screenshot: ${shot2}`);
+
+  step('a token no header can carry: said so, nothing sent');
+  await login(page2, 'tökén with spaces');
+  await expectText(page2, '#banner', /printable ASCII/, 'a token with spaces');
 
   step('a client token: refused, not an admin key');
   await login(page2, client);
