@@ -267,11 +267,15 @@ async function native() {
   r = await call('post', T, T, { token: client, body: { phone: phoneN(3) }, headers: ik,
     label: 'Idempotency-Key' });
   expect(r, 201, 'a send with an Idempotency-Key');
+  const first = r.text;
   r = await call('post', T, T, { token: client, body: { phone: phoneN(4) }, headers: ik,
     label: 'same Idempotency-Key, another body' });
   if (r.status === 422) {
     expect(r, 422, 'Idempotency-Key reused with another body',
       (b) => b.error.code === 'idempotency_mismatch');
+    r = await call('post', T, T, { token: client, body: { phone: phoneN(3) }, headers: ik,
+      label: 'same Idempotency-Key, same body' });
+    expect(r, 201, 'Idempotency-Key replayed', () => r.text === first);
   } else {
     console.log(`  NOTE Idempotency-Key is not honoured by this build (${r.status}): ` +
       'the idempotency_mismatch check is skipped');
