@@ -10,7 +10,11 @@
 //      (Retry-After, Allow), and its body valid against the document's
 //      schema (ajv, JSON Schema 2020-12, the document's component schemas
 //      resolved in place);
-//   3. every operation of the document was exercised that way.
+//   3. every operation of the document was exercised that way;
+//   4. the webhook events those calls caused (verification.sent, .delivery,
+//      .approved, .canceled to the client key, shield.tripped to the admin
+//      key, message.received to the test key) came, signed as the document
+//      says, each valid against its entry under "webhooks".
 //
 // An endpoint this build does not have (GET /v1/stats answering 404 before
 // the statistics are merged) is skipped, and the output says so.
@@ -19,10 +23,16 @@
 //   SMSVERIFY_URL     a fresh smsverifyd; its configuration as run.sh writes
 //   OA_ADMIN, OA_CLIENT, OA_TEST   tokens of keys with role admin, client, test
 //   OA_HANDSET        the simulator's handset log, where codes are read
+//   OA_HOOKS          tests/hook_sink's log: the admin and client keys'
+//                     webhook POSTs (OA_HOOK_SECRET their webhook_secret)
+//   OA_SIM_PID        the simulator, whose --mo file holds one inbound SMS
+//                     to +447700900123 (the test key's [number]), sent on
+//                     SIGUSR2
 //
 // Exits 0 when every check passed, 1 otherwise.  Codes are never printed.
 'use strict';
 
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const { isDeepStrictEqual } = require('node:util');
 
@@ -42,6 +52,9 @@ const admin = need('OA_ADMIN');
 const client = need('OA_CLIENT');
 const tester = need('OA_TEST');
 const handset = need('OA_HANDSET');
+const hooks = need('OA_HOOKS');
+const hookSecret = need('OA_HOOK_SECRET');
+const simPid = Number(need('OA_SIM_PID'));
 
 let Validator, Ajv2020, addFormats;
 try {
@@ -422,8 +435,14 @@ async function testing() {
   expect(r, 422, '/v1/test/messages without phone');
 
   const I = '/v1/messages';
-  r = await call('get', I, `${I}?to=${encodeURIComponent('+447700900123')}`, { token: admin });
-  expect(r, 200, '/v1/messages', (b) => Array.isArray(b.messages));
+  process.kill(simPid, 'SIGUSR2');       // the simulator sends the inbound SMS
+  r = await call('get', I, `${I}?to=${encodeURIComponent('+447700900123')}&wait=10`,
+    { token: tester });
+  expect(r, 200, '/v1/messages', (b) => b.messages.length === 1 &&
+    b.messages[0].codes.length === 1 && b.messages[0].codes[0] === '482913');
+  r = await call('get', I, `${I}?to=${encodeURIComponent('+447700900123')}`, { token: admin,
+    label: 'admin key' });
+  expect(r, 200, '/v1/messages with an admin key', (b) => b.messages.length === 1);
   r = await call('get', I, `${I}?to=${encodeURIComponent('+447700900123')}`, { token: client });
   expect(r, 403, "/v1/messages of a number the key does not own");
   r = await call('get', I, `${I}?wait=soon`, { token: admin });
@@ -484,6 +503,84 @@ async function seeds() {
   expect(r, 422, 'seed 003 check without code');
 }
 
+// The webhook events hook_sink received: each signed as documented, each
+// valid against the document's "webhooks" entry of its type; the types
+// the calls above cause must all have come (waiting for them, bounded).
+async function webhooks() {
+  console.log('webhooks');
+  const want = ['verification.sent', 'verification.delivery', 'verification.approved',
+    'verification.canceled', 'shield.tripped', 'message.received'];
+  // Whose webhook each type goes to (run.sh: /ops admin, /shop client,
+  // /qa the test key that owns the inbound number).
+  const to = (t) => (t === 'shield.tripped' ? '/ops' : t === 'message.received' ? '/qa' : '/shop');
+  const end = Date.now() + TIMEOUT_MS;
+  let lines = [];
+  for (;;) {
+    try {
+      lines = fs.readFileSync(hooks, 'utf8').split('\n').filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l));
+    } catch (e) {
+      lines = [];
+    }
+    const types = new Set(lines.map((l) => {
+      try {
+        return JSON.parse(l.body).type;
+      } catch (e) {
+        return null;
+      }
+    }));
+    if (want.every((t) => types.has(t)) || Date.now() > end) {
+      break;
+    }
+    await sleep(100);
+  }
+  const seenTypes = new Set();
+  for (const l of lines) {
+    const what = `POST ${l.path} (webhook)`;
+    let ev;
+    try {
+      ev = JSON.parse(l.body);
+    } catch (e) {
+      fail(`${what}: the body is not JSON`);
+      continue;
+    }
+    const hook = doc.webhooks && doc.webhooks[ev.type];
+    if (!hook) {
+      fail(`${what}: the document has no webhook ${ev.type}`);
+      continue;
+    }
+    const sig = /^t=([0-9]+),v1=([0-9a-f]{64})$/.exec(l.signature || '');
+    const mac = sig && crypto.createHmac('sha256', hookSecret)
+      .update(`${sig[1]}.${l.body}`).digest('hex');
+    if (!sig || mac !== sig[2]) {
+      fail(`${what} ${ev.type}: the Smsverify-Signature is not as documented`);
+    }
+    if ((l.content_type || '').split(';')[0] !== 'application/json') {
+      fail(`${what} ${ev.type}: Content-Type ${l.content_type}`);
+    }
+    const v = validatorAt(pointerOf(['webhooks', ev.type, 'post', 'requestBody', 'content',
+      'application/json', 'schema']));
+    if (!v(ev)) {
+      fail(`${what} ${ev.type}: the event does not match the document: ` +
+        `${ajv.errorsText(v.errors)}: ${l.body.slice(0, 300)}`);
+      continue;
+    }
+    if (l.path !== to(ev.type)) {
+      fail(`${what} ${ev.type}: sent to the wrong key's webhook`);
+    }
+    if (!seenTypes.has(ev.type)) {
+      console.log(`  ok   ${what} ${ev.type}`);
+    }
+    seenTypes.add(ev.type);
+  }
+  for (const t of want) {
+    if (!seenTypes.has(t)) {
+      fail(`no ${t} event came within ${TIMEOUT_MS / 1000} s`);
+    }
+  }
+  console.log(`  ${lines.length} events checked`);
+}
+
 async function main() {
   console.log(`OpenAPI test: ${svUrl}/openapi.json`);
   const r = await fetch(`${svUrl}/openapi.json`, { signal: AbortSignal.timeout(TIMEOUT_MS) });
@@ -509,6 +606,7 @@ async function main() {
   await operators();
   await testing();
   await seeds();
+  await webhooks();
 
   // Every operation: a success and an error (where errors are documented),
   // but these, whose errors a test cannot bring about on a healthy daemon.

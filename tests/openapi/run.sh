@@ -2,7 +2,8 @@
 # tests/openapi/run.sh - check smsverify's OpenAPI document against a real
 # smsverifyd: start the SMSC simulator (with delivery receipts) and
 # smsverifyd with admin, client and test keys, test numbers, an inbound
-# number and a shield quick to trip, then openapi.test.js; stop them all.
+# number, a shield quick to trip and webhooks to tests/hook_sink, then
+# openapi.test.js; stop them all.
 # Builds nothing.
 #
 #	tests/openapi/run.sh [SMSVERIFYD SMSC_SIM]
@@ -30,11 +31,14 @@ fail() {
 
 daemon=${1:-${SMSVERIFYD:-$SV_BUILD_ROOT/asan/src/smsverifyd}}
 sim=${2:-${SMSC_SIM:-$SV_BUILD_ROOT/asan/tests/smsc_sim}}
+hook=${HOOK_SINK:-$(dirname "$sim")/hook_sink}
 
 # Everything missing is said plainly: a test that cannot run fails.
 [ -x "$daemon" ] || fail "no smsverifyd at $daemon (build it: scripts/test," \
 	"or pass its path)"
 [ -x "$sim" ] || fail "no smsc_sim at $sim (build it, or pass its path)"
+[ -x "$hook" ] || fail "no hook_sink at $hook (built beside smsc_sim;" \
+	"or set HOOK_SINK)"
 command -v node >/dev/null 2>&1 || fail "node is not installed" \
 	"(Debian's nodejs package; scripts/bootstrap installs it)"
 [ -f "$here/node_modules/ajv/package.json" ] ||
@@ -47,19 +51,56 @@ work=$(mktemp -d "$base_tmp/smsverify-openapi-XXXXXX")
 admin=admin-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 client=client-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
 tester=test-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+secret=hook-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+hook_pid=''
+
+result=1
+# shellcheck disable=SC2317  # called by the EXIT trap
+stop_all() {
+	trap - INT TERM
+	sv_stop "$st_daemon_pid"
+	sv_stop "$st_sim_pid" "$hook_pid"
+	if [ "$result" -eq 0 ] && [ "${OPENAPI_KEEP:-0}" != 1 ]; then
+		rm -rf "$work"
+	elif [ "$result" -eq 0 ]; then
+		echo "OpenAPI test: logs kept in $work (OPENAPI_KEEP=1)"
+	else
+		echo "OpenAPI test: logs kept in $work" >&2
+	fi
+}
+trap stop_all EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
+
+# The webhook receiver: one JSON line per POST in hooks.jsonl.
+"$hook" -p 0 -P "$work/hook.port" -o "$work/hooks.jsonl" \
+	2>"$work/hook.log" &
+hook_pid=$!
+sv_wait_file "$work/hook.port" "$hook_pid" 10 "hook_sink"
+hook_port=$(cat "$work/hook.port")
 # The shield trips a range after 3 sends nobody approved (openapi.test.js
-# sends each of its other sends to a range of its own).
+# sends each of its other sends to a range of its own).  The admin and
+# client keys' events go to hook_sink.
 cat >"$work/keys.conf" <<EOF
 [key ops]
 token = $admin
 role = admin
+webhook = http://127.0.0.1:$hook_port/ops
+webhook_secret = $secret
 
 [key shop]
 token = $client
+webhook = http://127.0.0.1:$hook_port/shop
+webhook_secret = $secret
 
 [key qa]
 token = $tester
 role = test
+webhook = http://127.0.0.1:$hook_port/qa
+webhook_secret = $secret
 
 [test numbers]
 numbers = +15005550000-+15005550099
@@ -76,34 +117,20 @@ conversion_floor = 50
 cooldown = 600
 EOF
 
-result=1
-# shellcheck disable=SC2317  # called by the EXIT trap
-stop_all() {
-	trap - INT TERM
-	sv_stop "$st_daemon_pid"
-	sv_stop "$st_sim_pid"
-	if [ "$result" -eq 0 ] && [ "${OPENAPI_KEEP:-0}" != 1 ]; then
-		rm -rf "$work"
-	elif [ "$result" -eq 0 ]; then
-		echo "OpenAPI test: logs kept in $work (OPENAPI_KEEP=1)"
-	else
-		echo "OpenAPI test: logs kept in $work" >&2
-	fi
-}
-trap stop_all EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# The inbound SMS the simulator sends on SIGUSR2 (openapi.test.js asks).
+printf '%s\n' '{"from": "+447700900001", "to": "+447700900123",' \
+	'"text": "Your code is 482913"}' | tr -d '\n' >"$work/mo.jsonl"
+echo >>"$work/mo.jsonl"
 
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
-
-st_start "$work" "$daemon" "$sim" "--dlr delivered --dlr-delay-ms 200" \
+st_start "$work" "$daemon" "$sim" \
+	"--dlr delivered --dlr-delay-ms 200 --mo $work/mo.jsonl" \
 	"$work/keys.conf" || fail "the simulator or smsverifyd did not start"
 sv_say "OpenAPI test: smsverifyd on $st_url, bound to the simulator"
 
 status=0
 SMSVERIFY_URL=$st_url OA_ADMIN=$admin OA_CLIENT=$client OA_TEST=$tester \
-OA_HANDSET=$work/handset.jsonl \
+OA_HANDSET=$work/handset.jsonl OA_HOOKS=$work/hooks.jsonl \
+OA_HOOK_SECRET=$secret OA_SIM_PID=$st_sim_pid \
 	timeout -k 5 120 node "$here/openapi.test.js" || status=$?
 
 sv_stop "$st_daemon_pid"
@@ -114,8 +141,9 @@ if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' \
 	sv_tail "$work/daemon.log" 60
 	status=1
 fi
-if grep -qF -e "$admin" -e "$client" -e "$tester" "$work/daemon.log"; then
-	echo "OpenAPI test: a token is in smsverifyd's log" >&2
+if grep -qF -e "$admin" -e "$client" -e "$tester" -e "$secret" "$work/daemon.log"; then
+	echo "OpenAPI test: a token or the webhook secret is in" \
+	    "smsverifyd's log" >&2
 	status=1
 fi
 
