@@ -215,7 +215,8 @@ START_TEST(serves_the_page_with_its_policy)
 END_TEST
 
 /* GET /openapi.json without a key: the document as built, OpenAPI 3.1,
- * naming every endpoint the daemon serves, readable from other origins. */
+ * naming every endpoint the daemon serves and every webhook event it
+ * POSTs, readable from other origins. */
 START_TEST(serves_the_openapi_document)
 {
 	static const char *const paths[] = {
@@ -226,6 +227,12 @@ START_TEST(serves_the_openapi_document)
 		"/v1/messages", "/v1/stats", "/status", "/openapi.json",
 		"/sms-verify", "/verify-security-code", "/verify/send",
 		"/verify/check", "/v1/sms/verify/send", "/v1/sms/verify/check",
+	};
+	static const char *const hooks[] = {
+		"verification.sent", "verification.delivery",
+		"verification.approved", "verification.expired",
+		"verification.failed", "verification.canceled",
+		"shield.tripped", "message.received",
 	};
 	static char resp[256 * 1024];
 	json_t *doc, *p;
@@ -254,6 +261,10 @@ START_TEST(serves_the_openapi_document)
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
 		ck_assert_msg(json_object_get(p, paths[i]) != NULL,
 		    "openapi.json does not describe %s", paths[i]);
+	p = json_object_get(doc, "webhooks");
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++)
+		ck_assert_msg(json_object_get(p, hooks[i]) != NULL,
+		    "openapi.json does not describe the event %s", hooks[i]);
 	json_decref(doc);
 }
 END_TEST
