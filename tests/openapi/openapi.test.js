@@ -413,8 +413,13 @@ async function operators() {
     expect(r, 200, '/v1/stats?by=route', (b) => Array.isArray(b.rows));
     r = await call('get', S, `${S}?by=country&since=-1h`, { token: client });
     expect(r, 200, '/v1/stats?by=country with a client key');
+    r = await call('get', S, `${S}?by=minute&since=-1h`, { token: admin });
+    expect(r, 200, '/v1/stats?by=minute', (b) => b.rows.length > 0 &&
+      b.rows.every((x) => Number.isFinite(Date.parse(x.group))));
     r = await call('get', S, `${S}?by=no-such-grouping`, { token: admin });
-    expect(r, 422, '/v1/stats?by=no-such-grouping');
+    expect(r, 400, '/v1/stats?by=no-such-grouping', (b) => b.error.field === 'by');
+    r = await call('get', S, `${S}?by=route&key=ops`, { token: client, label: "another key's" });
+    expect(r, 403, "/v1/stats of another key with a client key");
     r = await call('get', S, `${S}?by=route`, { label: 'no key' });
     expect(r, 401, '/v1/stats without a key');
   }
@@ -492,6 +497,23 @@ async function seeds() {
   expect(r, 200, 'seed 003 send', (b) => b.status === 'sent');
   const id3 = r.body && r.body.id;
   const code003 = await codeFor(phoneN(13));
+  const ik3 = { 'Idempotency-Key': `openapi-003-${Date.now()}` };
+  r = await call('post', S3, S3, { token: client, body: { phone: phoneN(15) }, headers: ik3,
+    label: 'Idempotency-Key' });
+  expect(r, 200, 'seed 003 send with an Idempotency-Key');
+  r = await call('post', S3, S3, { token: client, body: { phone: phoneN(16) }, headers: ik3,
+    label: 'same Idempotency-Key, another body' });
+  if (r.status === 422) {
+    expect(r, 422, 'seed 003 Idempotency-Key reused with another body',
+      (b) => b.error.code === 'idempotency_mismatch');
+  } else {
+    console.log(`  NOTE Idempotency-Key is not honoured by seed 003's send in this build (${r.status})`);
+  }
+  r = await call('post', S3, S3, { token: client, body: { phone: phoneN(17) },
+    headers: { 'Idempotency-Key': 'x'.repeat(256) }, label: 'Idempotency-Key of 256' });
+  if (r.status === 400) {
+    expect(r, 400, 'an Idempotency-Key of 256 characters', (b) => b.error.code === 'invalid_header');
+  }
   r = await call('post', S3, S3, { token: client, body: { phone: phoneN(14), code_length: 9 } });
   expect(r, 422, 'seed 003 code_length 9', (b) => b.error.field === 'code_length');
   r = await call('post', S3, S3, { body: { phone: phoneN(14) }, label: 'no key' });
