@@ -266,6 +266,13 @@ async function run(browser, problems) {
   await expectText(page, '#routes tbody tr:first-child td:nth-child(3)', '95.0 %', 'delivered of route default');
   await expectText(page, '#routes tbody tr:first-child td:nth-child(4)', '75.0 %', 'conversion of route default');
   await expectText(page, '#routes tbody tr:nth-child(2) td:nth-child(4)', '10.0 %', 'conversion of route backup');
+  // Coloured from 20 sends on: default (40) converts 75 %, green; backup's
+  // 10 % of 10 sends is no alarm yet.
+  if (await page.locator('#routes tbody tr:first-child td:nth-child(4).ok').count() !== 1 ||
+      await page.locator('#routes tbody tr:nth-child(2) td.bad, ' +
+        '#routes tbody tr:nth-child(2) td.warn').count() !== 0) {
+    throw new Error('the route table\'s colours are not by the figures');
+  }
   await expectText(page, '#countries tbody tr:first-child td:nth-child(1)', 'US', 'the country table');
   await expectText(page, '#latency tbody tr:first-child td:nth-child(3)', '2.4 s', 'the p95 latency');
   if (await page.locator('#chart svg rect.bar-sends').count() !== 1) {
