@@ -214,6 +214,9 @@ async function run(browser, problems) {
   step('enter the admin token: the bind shows up, with the sends counted');
   await login(page, admin);
   await expectText(page, '#conn', 'LIVE', 'the connection state');
+  if (await page.title() !== 'smsverify: LIVE') {
+    throw new Error(`the tab's title is "${await page.title()}"`);
+  }
   await expectText(page, '#smscs [data-smsc="sim"] .smsc-state', 'UP', 'the SMSC "sim"');
   if (await page.locator('#smscs [data-smsc="sim"] .bind[data-state="bound"]').count() < 1) {
     throw new Error('no bind of "sim" is shown bound');
