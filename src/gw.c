@@ -342,6 +342,7 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	gw->api_test.tm = gw->testmode;
 	api_test_register(&gw->api_test);
 	api_messages_register(&gw->api);
+	api_status_register(&gw->api);
 	return gw;
 fail:
 	gw_free(gw);

@@ -153,6 +153,7 @@ struct http_request {
 	int handled;                /* given to a handler, not answered   */
 	int retry_after;            /* seconds; 0 for none                */
 	char allow[32];             /* the 405's Allow, or ""             */
+	const char *headers;        /* http_set_headers(): more lines     */
 	char **qv;                  /* decoded query values handed out    */
 	int nqv;
 	TAILQ_ENTRY(http_request) entry;   /* http->reqs while handled   */
@@ -520,6 +521,8 @@ conn_write_answer(struct conn *c, int status, const char *ctype,
 		    r->retry_after);
 	if (r != NULL && r->allow[0] != '\0')
 		evbuffer_add_printf(out, "Allow: %s\r\n", r->allow);
+	if (r != NULL && r->headers != NULL)
+		evbuffer_add(out, r->headers, strlen(r->headers));
 	if (close)
 		evbuffer_add(out, "Connection: close\r\n", 19);
 	else if (http10_keep)
@@ -1385,6 +1388,12 @@ void
 http_set_retry_after(struct http_request *req, int seconds)
 {
 	req->retry_after = seconds;
+}
+
+void
+http_set_headers(struct http_request *req, const char *lines)
+{
+	req->headers = lines;
 }
 
 /* ---- what a handler reads ------------------------------------------------ */

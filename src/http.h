@@ -196,6 +196,12 @@ void http_reply_text(struct http_request *, int status, const char *ctype,
  * handed out, the header is added at once and goes with any answer. */
 void http_set_retry_after(struct http_request *, int seconds);
 
+/* More header fields for this request's answer, whatever it is: lines
+ * each "Name: value\r\n", from the handler's own constants (not checked,
+ * not copied: lines must outlive the answer, e.g. a static string).  The
+ * last call wins.  The status page's Content-Security-Policy. */
+void http_set_headers(struct http_request *, const char *lines);
+
 /* The request's method: HTTP_GET, HTTP_HEAD, HTTP_POST or HTTP_DELETE; 0
  * for any other (which no route admits). */
 int http_method(struct http_request *);
