@@ -156,7 +156,7 @@ struct store {
 	                                           * pending index */
 	size_t pair_fromlen;
 	/* store_idem_prune(): the same for the idem database */
-	char idem_from[STORE_IDEM_KEY_MAX];
+	uint8_t idem_from[STORE_IDEM_KEY_MAX];
 	size_t idem_fromlen;
 };
 

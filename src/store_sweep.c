@@ -364,16 +364,20 @@ store_sweep(struct store *st, int64_t now, int max, int64_t retention,
 #define PRUNE_DROP_MAX 1024     /* counters dropped per call at most */
 
 /* A counter's name to drop (as read). */
+#define PRUNE_KEY_MAX (STORE_IDEM_KEY_MAX > STORE_LIMIT_NAME_MAX ? \
+	STORE_IDEM_KEY_MAX : STORE_LIMIT_NAME_MAX)
+
 struct prune_name {
-	uint8_t key[STORE_LIMIT_NAME_MAX];
+	uint8_t key[PRUNE_KEY_MAX];
 	size_t len;
 	MDB_dbi db;
 };
 
-/* The until of a counter's value (its first 8 octets); 0 for a value too
- * short to have one (dropped: nothing can read it). */
+/* The time a value starts with (8 octets: a counter's until, an
+ * answer's creation); 0 for a value too short to have one (dropped:
+ * nothing can read it). */
 static int64_t
-limit_until(const void *val, size_t len)
+entry_time(const void *val, size_t len)
 {
 	return len >= 8 ? (int64_t)get_u64(val) : 0;
 }
@@ -389,14 +393,16 @@ pair_counter(const void *key, size_t len)
 	    (k[len - 1] == 'P' || k[len - 1] == 'F');
 }
 
-/* One walk of db's counters from *from (*fromlen octets; 0: the start),
- * looking at most look entries and adding at most max - *ndrop dead ones
- * to drop[]; where it stopped goes back to *from.  pairs: db is the
- * pending database, whose entries only some are counters. */
+/* One walk of db from *from (*fromlen octets of fromcap, at most
+ * PRUNE_KEY_MAX; 0: the start), looking at most look entries and adding
+ * at most max - *ndrop dead ones to drop[]: those whose value starts with
+ * a time (8 octets, little-endian: a counter's until, an answer's
+ * creation) before now.  Where it stopped goes back to *from.  pairs: db
+ * is the pending database, whose entries only some are counters. */
 static int
 prune_walk(struct store *st, MDB_txn *txn, MDB_dbi db, int pairs,
-    uint8_t *from, size_t *fromlen, int64_t now, int look, int max,
-    struct prune_name *drop, int *ndrop)
+    uint8_t *from, size_t fromcap, size_t *fromlen, int64_t now, int look,
+    int max, struct prune_name *drop, int *ndrop)
 {
 	const struct batch_entry *e;
 	MDB_cursor *c;
@@ -413,19 +419,19 @@ prune_walk(struct store *st, MDB_txn *txn, MDB_dbi db, int pairs,
 	    memcmp(k.mv_data, from, k.mv_size) == 0)
 		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
 	for (i = 0; rc == 0 && i < look && *ndrop < max; i++) {
-		int64_t until;
+		int64_t t;
 
-		if (k.mv_size > STORE_LIMIT_NAME_MAX) {
-			/* Not a counter we wrote, nor a place to go on
+		if (k.mv_size > fromcap) {
+			/* Not an entry we wrote, nor a place to go on
 			 * from: not ours to judge. */
 			rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
 			continue;
 		}
 		if (!pairs || pair_counter(k.mv_data, k.mv_size)) {
 			e = store_overlay_find(st, db, k.mv_data, k.mv_size);
-			until = e == NULL ? limit_until(d.mv_data, d.mv_size) :
-			    e->del ? INT64_MAX : limit_until(e->val, e->vlen);
-			if (until < now) {
+			t = e == NULL ? entry_time(d.mv_data, d.mv_size) :
+			    e->del ? INT64_MAX : entry_time(e->val, e->vlen);
+			if (t < now) {
 				memcpy(drop[*ndrop].key, k.mv_data, k.mv_size);
 				drop[*ndrop].len = k.mv_size;
 				drop[(*ndrop)++].db = db;
@@ -473,10 +479,12 @@ store_limit_prune(struct store *st, int64_t now, int max)
 		return STORE_ERR;
 	drop = xmalloc((size_t)max * sizeof(*drop));
 	rc = prune_walk(st, txn, st->limits, 0, st->limit_from,
-	    &st->limit_fromlen, now, look, max, drop, &ndrop);
+	    sizeof(st->limit_from), &st->limit_fromlen, now, look, max, drop,
+	    &ndrop);
 	if (rc == 0)
 		rc = prune_walk(st, txn, st->pending, 1, st->pair_from,
-		    &st->pair_fromlen, now, look, max, drop, &ndrop);
+		    sizeof(st->pair_from), &st->pair_fromlen, now, look, max,
+		    drop, &ndrop);
 	store_view_end(st, txn);
 	if (rc != 0) {
 		free(drop);
@@ -494,32 +502,19 @@ store_limit_prune(struct store *st, int64_t now, int max)
 	return ndrop;
 }
 
-/* The created_at of an idem entry's value (its first 8 octets); 0 for a
- * value too short to have one (dropped: nothing can read it). */
-static int64_t
-idem_created(const void *val, size_t len)
-{
-	return len >= 8 ? (int64_t)get_u64(val) : 0;
-}
-
 /*
  * The Idempotency-Keys' answers, walked as the counters are above (from
  * st->idem_from, a bounded look per call, round and round): an entry made
- * before `before` is dropped.  An entry staged since is judged by its
- * staged time; one only staged is new, so kept.
+ * before `before` (its value's first 8 octets) is dropped.  An entry
+ * staged since is judged by its staged time; one only staged is new, so
+ * kept.
  */
 int
 store_idem_prune(struct store *st, int64_t before, int max)
 {
-	struct idem_name {
-		uint8_t key[STORE_IDEM_KEY_MAX];
-		size_t len;
-	} *drop;
-	const struct batch_entry *e;
+	struct prune_name *drop;
 	int look, ndrop = 0, i, rc;
-	MDB_cursor *c;
 	MDB_txn *txn;
-	MDB_val k, d;
 
 	if (max <= 0)
 		return 0;
@@ -527,49 +522,14 @@ store_idem_prune(struct store *st, int64_t before, int max)
 	    max * PRUNE_LOOK_PER_DROP;
 	if (look < PRUNE_LOOK_MIN)
 		look = PRUNE_LOOK_MIN;
-	if ((txn = store_view_begin(st)) == NULL)
-		return STORE_ERR;
-	if ((rc = mdb_cursor_open(txn, st->idem, &c)) != 0) {
-		store_view_end(st, txn);
-		log_err("store.error", "op=idem_prune err=\"%s\"",
-		    mdb_strerror(rc));
-		return STORE_ERR;
-	}
 	if (max > PRUNE_DROP_MAX)
 		max = PRUNE_DROP_MAX;   /* the walk goes on next time */
+	if ((txn = store_view_begin(st)) == NULL)
+		return STORE_ERR;
 	drop = xmalloc((size_t)max * sizeof(*drop));
-	k.mv_size = st->idem_fromlen;
-	k.mv_data = st->idem_from;
-	rc = mdb_cursor_get(c, &k, &d, st->idem_fromlen > 0 ?
-	    MDB_SET_RANGE : MDB_FIRST);
-	if (rc == 0 && st->idem_fromlen > 0 && k.mv_size ==
-	    st->idem_fromlen && memcmp(k.mv_data, st->idem_from,
-	    k.mv_size) == 0)
-		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
-	for (i = 0; rc == 0 && i < look && ndrop < max; i++) {
-		int64_t created;
-
-		if (k.mv_size > STORE_IDEM_KEY_MAX) {
-			/* Not a key we wrote: not ours to judge. */
-			rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
-			continue;
-		}
-		e = store_overlay_find(st, st->idem, k.mv_data, k.mv_size);
-		created = e == NULL ? idem_created(d.mv_data, d.mv_size) :
-		    e->del ? INT64_MAX : idem_created(e->val, e->vlen);
-		if (created < before) {
-			memcpy(drop[ndrop].key, k.mv_data, k.mv_size);
-			drop[ndrop++].len = k.mv_size;
-		}
-		memcpy(st->idem_from, k.mv_data, k.mv_size);
-		st->idem_fromlen = k.mv_size;
-		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
-	}
-	if (rc == MDB_NOTFOUND) {
-		st->idem_fromlen = 0;   /* the end: round again next time */
-		rc = 0;
-	}
-	mdb_cursor_close(c);
+	rc = prune_walk(st, txn, st->idem, 0, st->idem_from,
+	    sizeof(st->idem_from), &st->idem_fromlen, before, look, max, drop,
+	    &ndrop);
 	store_view_end(st, txn);
 	if (rc != 0) {
 		free(drop);
