@@ -449,22 +449,26 @@ prune_walk(struct store *st, MDB_txn *txn, MDB_dbi db, int pairs,
 	return rc;
 }
 
-/*
- * The counters are walked in name order from where the last call stopped
- * (st->limit_from in the limits database, st->pair_from beside the
- * pending index), at most max * PRUNE_LOOK_PER_DROP entries of each (and
- * at least PRUNE_LOOK_MIN) per call, wrapping round at the end: with the
- * sweep's cadence every counter is looked at within (entries / look)
- * sweeps, so dead ones are gone within that time after their until.
- * The committed databases are walked, each entry in its newest version (a
- * counter staged since is judged by its staged until; one only staged is
- * new, so alive).  The drops are staged after the reads.
- */
-int
-store_limit_prune(struct store *st, int64_t now, int max)
+/* Where one walk of prune_run() goes: db (pairs: the pending database,
+ * where only the pairs' counters are judged) from *from. */
+struct prune_place {
+	MDB_dbi db;
+	int pairs;
+	uint8_t *from;
+	size_t fromcap, *fromlen;
+};
+
+/* The walks of places[], each looking at a bounded number of entries
+ * (max * PRUNE_LOOK_PER_DROP, at least PRUNE_LOOK_MIN), then at most max
+ * (and PRUNE_DROP_MAX) of those whose time is before cutoff dropped,
+ * staged after the reads.  The number dropped, or STORE_ERR (op names it
+ * in the log). */
+static int
+prune_run(struct store *st, const struct prune_place *places, int nplace,
+    int64_t cutoff, int max, const char *op)
 {
 	struct prune_name *drop;
-	int look, ndrop = 0, i, rc;
+	int look, ndrop = 0, i, rc = 0;
 	MDB_txn *txn;
 
 	if (max <= 0)
@@ -478,23 +482,20 @@ store_limit_prune(struct store *st, int64_t now, int max)
 	if ((txn = store_view_begin(st)) == NULL)
 		return STORE_ERR;
 	drop = xmalloc((size_t)max * sizeof(*drop));
-	rc = prune_walk(st, txn, st->limits, 0, st->limit_from,
-	    sizeof(st->limit_from), &st->limit_fromlen, now, look, max, drop,
-	    &ndrop);
-	if (rc == 0)
-		rc = prune_walk(st, txn, st->pending, 1, st->pair_from,
-		    sizeof(st->pair_from), &st->pair_fromlen, now, look, max,
-		    drop, &ndrop);
+	for (i = 0; rc == 0 && i < nplace; i++)
+		rc = prune_walk(st, txn, places[i].db, places[i].pairs,
+		    places[i].from, places[i].fromcap, places[i].fromlen,
+		    cutoff, look, max, drop, &ndrop);
 	store_view_end(st, txn);
 	if (rc != 0) {
 		free(drop);
-		log_err("store.error", "op=limit_prune err=\"%s\"",
+		log_err("store.error", "op=%s err=\"%s\"", op,
 		    mdb_strerror(rc));
 		return STORE_ERR;
 	}
 	for (i = 0; i < ndrop; i++)
 		if ((rc = store_db_del(st, drop[i].db, drop[i].key,
-		    drop[i].len, "limit_del")) != STORE_OK) {
+		    drop[i].len, op)) != STORE_OK) {
 			free(drop);
 			return STORE_ERR;
 		}
@@ -503,46 +504,38 @@ store_limit_prune(struct store *st, int64_t now, int max)
 }
 
 /*
- * The Idempotency-Keys' answers, walked as the counters are above (from
- * st->idem_from, a bounded look per call, round and round): an entry made
- * before `before` (its value's first 8 octets) is dropped.  An entry
- * staged since is judged by its staged time; one only staged is new, so
- * kept.
+ * The counters are walked in name order from where the last call stopped
+ * (st->limit_from in the limits database, st->pair_from beside the
+ * pending index), wrapping round at the end: with the sweep's cadence
+ * every counter is looked at within (entries / look) sweeps, so dead ones
+ * are gone within that time after their until.  The committed databases
+ * are walked, each entry in its newest version (a counter staged since is
+ * judged by its staged until; one only staged is new, so alive).
+ */
+int
+store_limit_prune(struct store *st, int64_t now, int max)
+{
+	const struct prune_place places[] = {
+		{ st->limits, 0, st->limit_from, sizeof(st->limit_from),
+		    &st->limit_fromlen },
+		{ st->pending, 1, st->pair_from, sizeof(st->pair_from),
+		    &st->pair_fromlen },
+	};
+
+	return prune_run(st, places, 2, now, max, "limit_prune");
+}
+
+/*
+ * The Idempotency-Keys' answers, walked as the counters are (from
+ * st->idem_from, round and round): an entry made before `before` (its
+ * value's first 8 octets) is dropped.  An entry staged since is judged by
+ * its staged time; one only staged is new, so kept.
  */
 int
 store_idem_prune(struct store *st, int64_t before, int max)
 {
-	struct prune_name *drop;
-	int look, ndrop = 0, i, rc;
-	MDB_txn *txn;
+	const struct prune_place place = { st->idem, 0, st->idem_from,
+	    sizeof(st->idem_from), &st->idem_fromlen };
 
-	if (max <= 0)
-		return 0;
-	look = max > INT32_MAX / PRUNE_LOOK_PER_DROP ? INT32_MAX :
-	    max * PRUNE_LOOK_PER_DROP;
-	if (look < PRUNE_LOOK_MIN)
-		look = PRUNE_LOOK_MIN;
-	if (max > PRUNE_DROP_MAX)
-		max = PRUNE_DROP_MAX;   /* the walk goes on next time */
-	if ((txn = store_view_begin(st)) == NULL)
-		return STORE_ERR;
-	drop = xmalloc((size_t)max * sizeof(*drop));
-	rc = prune_walk(st, txn, st->idem, 0, st->idem_from,
-	    sizeof(st->idem_from), &st->idem_fromlen, before, look, max, drop,
-	    &ndrop);
-	store_view_end(st, txn);
-	if (rc != 0) {
-		free(drop);
-		log_err("store.error", "op=idem_prune err=\"%s\"",
-		    mdb_strerror(rc));
-		return STORE_ERR;
-	}
-	for (i = 0; i < ndrop; i++)
-		if ((rc = store_db_del(st, st->idem, drop[i].key,
-		    drop[i].len, "idem_del")) != STORE_OK) {
-			free(drop);
-			return STORE_ERR;
-		}
-	free(drop);
-	return ndrop;
+	return prune_run(st, &place, 1, before, max, "idem_prune");
 }
