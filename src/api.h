@@ -22,6 +22,7 @@ struct http_request;
 struct inbound;
 struct http;
 struct keys;
+struct stats;
 
 /* What every endpoint is given; it must outlive the listener. */
 struct api {
@@ -31,6 +32,7 @@ struct api {
 	const struct api_admin *admin;   /* api_admin.h; api_admin.c only */
 	struct inbound *inbound;         /* inbound.h; api_messages.c only */
 	struct event_base *base;         /* long polls' timers */
+	struct stats *stats;             /* stats.h; api_stats.c only */
 };
 
 void api_verify_register(struct api *);
@@ -39,6 +41,8 @@ void api_compat_register(struct api *);
 void api_shield_register(struct api *);
 /* GET /v1/messages (api_messages.c): the inbound messages. */
 void api_messages_register(struct api *);
+/* GET /v1/stats (api_stats.c): the statistics' roll-ups. */
+void api_stats_register(struct api *);
 /* GET /v1/limits (api_limits.c); api_verify_register() calls it. */
 void api_limits_register(struct api *);
 

@@ -43,6 +43,7 @@
 #include "score.h"
 #include "shield.h"
 #include "smpp.h"
+#include "stats.h"
 #include "template.h"
 #include "testmode.h"
 #include "util.h"
@@ -66,6 +67,7 @@ struct flow {
 	struct flow_range *ranges;      /* conf's sends_per_range counters */
 	int nrange;
 	struct testmode *testmode;      /* borrowed; NULL: nothing captured */
+	struct stats *stats_rec;        /* borrowed; NULL: nothing counted */
 };
 
 static void load_trips(struct flow *);
@@ -133,6 +135,12 @@ flow_set_testmode(struct flow *f, struct testmode *tm)
 }
 
 void
+flow_set_stats(struct flow *f, struct stats *s)
+{
+	f->stats_rec = s;
+}
+
+void
 flow_free(struct flow *f)
 {
 	if (f == NULL)
@@ -185,6 +193,8 @@ flow_finish(struct flow *f, const struct verif *v, const char *event)
 
 	if (rc == STORE_OK)
 		flow_announce(f, v, event);
+	if (rc == STORE_OK)
+		stats_finish(f->stats_rec, v);
 	return rc;
 }
 
@@ -215,6 +225,8 @@ flow_sent(struct flow *f, const struct verif *v, int first)
 	/* What reached a handset, for the shield's conversion figures. */
 	if (first && v->nsend > 0)
 		shield_sent(f->shield, v->phone, send_time(v));
+	if (first)
+		stats_sent(f->stats_rec, v);
 }
 
 void
@@ -722,6 +734,7 @@ send_phone_done(void *arg, enum phone_result pr, const char *e164,
 		    FLOW_STORE_ERROR);
 	}
 	f->stats.sends++;
+	stats_send(f->stats_rec, &v);
 	log_info("verify.created", "id=%s key=%s api=%s phone=%s attempt=%d",
 	    v.id, v.key, v.api, log_phone(pbuf, sizeof(pbuf), v.phone),
 	    v.attempt);
@@ -781,6 +794,8 @@ flow_capture(struct flow *f, struct flow_send *fs, struct verif *v,
 		 * counts in the shield's figures. */
 		if (rc == STORE_OK)
 			webhook_emit(f->webhook, v, "verification.sent");
+		if (rc == STORE_OK)
+			stats_sent(f->stats_rec, v);
 	}
 	(void)rc;       /* a failed batch reaches capture_committed() */
 	ctx = xcalloc(1, sizeof(*ctx));

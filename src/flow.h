@@ -90,6 +90,10 @@ void flow_stop(struct flow *);
  * test` keys and to [test NAME] numbers are captured there, never
  * dispatched (without it they go to the dispatcher like any). */
 void flow_set_testmode(struct flow *, struct testmode *);
+/* Count sends, acceptances, approvals and failures into s (stats.h;
+ * borrowed, NULL: not counted). */
+struct stats;
+void flow_set_stats(struct flow *, struct stats *);
 void flow_free(struct flow *);
 void flow_stats(const struct flow *, struct flow_stats *);
 /* [verify] sender: the source address of sends that name none. */

@@ -35,6 +35,7 @@
 #include "log.h"
 #include "phone_pool.h"
 #include "score.h"
+#include "stats.h"
 #include "store.h"
 #include "testmode.h"
 #include "util.h"
@@ -65,6 +66,7 @@ struct gw {
 	struct score *score;          /* each SMSC's health per route */
 	struct dlr *dlr;              /* receipts, and the parked ones */
 	struct testmode *testmode;    /* captured sends (testmode.h) */
+	struct stats *stats;          /* the statistics' roll-ups (stats.h) */
 	struct api_test api_test;     /* GET /v1/test/messages */
 	struct inbound *inbound;      /* inbound messages, their inbox */
 	struct api api;               /* what the endpoints are given */
@@ -195,6 +197,7 @@ gw_reconf(struct gw *gw)
 	inbound_reconf(gw->inbound, gw->conf);
 	webhook_reconf(gw->webhook, gw->conf);
 	flow_reconf(gw->flow, gw->conf, gw->score);
+	stats_reconf(gw->stats, gw->conf);
 }
 
 /* The cap on HTTP connections: [server] max_connections, or (0) what the
@@ -267,6 +270,9 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	    gw->dispatch, gw->webhook, gw->score, gw->secret);
 	gw->testmode = testmode_new(base, gw->store, gw->dlr, gw->secret);
 	flow_set_testmode(gw->flow, gw->testmode);
+	gw->stats = stats_new(gw->store, conf);
+	flow_set_stats(gw->flow, gw->stats);
+	dlr_set_stats(gw->dlr, gw->stats);
 	if (testmode_resume(gw->testmode) < 0)
 		log_err("test.resume_failed", "msg=\"captured messages "
 		    "unreadable: their pending receipts are not sent\"");
@@ -291,10 +297,12 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	gw->api.admin = &gw->admin;
 	gw->api.inbound = gw->inbound;
 	gw->api.base = base;
+	gw->api.stats = gw->stats;
 	api_verify_register(&gw->api);
 	api_compat_register(&gw->api);
 	api_admin_register(&gw->api);
 	api_shield_register(&gw->api);
+	api_stats_register(&gw->api);
 	gw->api_test.api = &gw->api;
 	gw->api_test.tm = gw->testmode;
 	api_test_register(&gw->api_test);
@@ -328,6 +336,8 @@ gw_sweep(evutil_socket_t fd, short what, void *arg)
 	flow_shield_expire(gw->flow);
 	/* The limits' dead counters, as many per run (store.h). */
 	store_limit_prune(gw->store, util_now(), gw->conf->sweep_batch);
+	/* The statistics' rows past [store] stats_retention, as many. */
+	stats_prune(gw->stats, util_now(), gw->conf->sweep_batch);
 	/* Test mode's captures, kept as long as finished records. */
 	store_capture_prune(gw->store, util_now_ms() -
 	    (int64_t)gw->conf->retention * 1000, gw->conf->sweep_batch);
@@ -664,6 +674,7 @@ gw_free(struct gw *gw)
 	testmode_free(gw->testmode);
 	dlr_free(gw->dlr);
 	flow_free(gw->flow);
+	stats_free(gw->stats);
 	score_free(gw->score);
 	free(gw->carriers);
 	if (gw->sweep_ev)

@@ -470,6 +470,44 @@ int store_inbound_parts_each(struct store *,
     void (*fn)(void *arg, const char *pkey, int seq, int64_t at_ms,
     const char *text), void *arg);
 
+/* ---- stats roll-ups ------------------------------------------------------ */
+
+/*
+ * The statistics' roll-up rows (stats.h encodes their values, opaque
+ * here, at most STORE_ROLLUP_MAX octets): one row per (granularity,
+ * owner, dimension, start time, group).  gran is a letter ('m' minute,
+ * 'h' hour, 'd' day), owner a key's name or "*" (1..32 printable
+ * octets), dim a letter, group 0..STORE_ROLLUP_GROUP_MAX octets (no NUL).
+ * A put is staged in the open batch like every write: put the rows of an
+ * event in the batch of the change it counts, so they are durable exactly
+ * when it is.  Gets and scans see staged puts.
+ */
+#define STORE_ROLLUP_MAX 512
+#define STORE_ROLLUP_GROUP_MAX 63
+/* The row's value into buf (size octets), its length into *len: STORE_OK,
+ * STORE_NOTFOUND, or STORE_ERR (a bad name, a value that does not fit). */
+int store_rollup_get(struct store *, int gran, const char *owner, int dim,
+    int64_t t, const char *group, void *buf, size_t size, size_t *len);
+/* Stage the row's value (len octets).  STORE_OK or the batch's error (a
+ * bad name or size fails it). */
+int store_rollup_put(struct store *, int gran, const char *owner, int dim,
+    int64_t t, const char *group, const void *val, size_t len);
+/* Call fn(arg, t, group, val, len) for the rows of (gran, owner, dim)
+ * whose start is in [from, to), staged ones included, at most max of them
+ * (*more set when there were more), in no set order.  fn is called after
+ * the read (it may not keep val).  The count, or STORE_ERR (fn was not
+ * called). */
+int store_rollup_scan(struct store *, int gran, const char *owner, int dim,
+    int64_t from, int64_t to, int max, int *more,
+    void (*fn)(void *arg, int64_t t, const char *group, const void *val,
+    size_t len), void *arg);
+/* Stage the deletion of at most max rows whose time is over: start +
+ * span(gran) (60, 3600, 86400 seconds) at or before before.  The walk
+ * looks at a bounded number of rows per call (it skips a whole series
+ * once it meets a live row) and goes on from call to call, round and
+ * round.  The number dropped, or STORE_ERR. */
+int store_rollup_prune(struct store *, int64_t before, int max);
+
 /* ---- stats --------------------------------------------------------------- */
 
 /* The counts are the committed state's; the counters count since open. */

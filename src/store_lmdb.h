@@ -66,6 +66,10 @@
  *            to tell a message delivered again from a new one
  *   inbox_parts   message key NUL seq(1) -> be64(at ms) text: parts of
  *            concatenated inbound messages not yet joined
+ *   stats    gran(1) owner NUL dim(1) be64(start s) group -> the row as
+ *            stats.c encodes it: the statistics' roll-ups
+ *            (store_stats_rollup.c), a series per (gran, owner, dim) in
+ *            time order; dropped by store_rollup_prune()
  *
  * Keys are compared octet by octet (LMDB's default), which is why times
  * and sequence numbers in keys are big-endian.
@@ -147,6 +151,9 @@ struct store {
 	uint8_t pair_from[STORE_LIMIT_NAME_MAX];  /* the same, beside the
 	                                           * pending index */
 	size_t pair_fromlen;
+	MDB_dbi stats;          /* store_stats_rollup.c */
+	uint8_t rollup_from[SEEK_KEY_MAX];      /* store_rollup_prune() */
+	size_t rollup_fromlen;
 };
 
 /* ---- keys ------------------------------------------------------------- */
