@@ -15,8 +15,10 @@
 
 #include <check.h>
 #include <event2/event.h>
+#include <jansson.h>
 
 #include "conf.h"
+#include "harness.h"
 #include "stats.h"
 #include "store.h"
 #include "util.h"
@@ -548,6 +550,175 @@ START_TEST(retention_prunes_bounded)
 }
 END_TEST
 
+
+/* ---- end to end: the daemon, GET /v1/stats ------------------------------ */
+
+#define OTHER_TOKEN "other-token-0123456789abcdef"
+#define OPS_TOKEN "ops-token-0123456789abcdef0123"
+
+static struct harness H;
+
+static void
+e2e_setup(void)
+{
+	ck_assert_int_eq(h_init(&H), 0);
+	snprintf(H.extra_conf, sizeof(H.extra_conf),
+	    "[key ops]\ntoken = " OPS_TOKEN "\nrole = admin\n");
+}
+
+static void
+e2e_teardown(void)
+{
+	h_fini(&H);
+}
+
+/* GET path with token: the answer (JSON), its status into *status. */
+static json_t *
+get(const char *token, const char *path, int *status)
+{
+	static char out[256 * 1024];
+	json_t *j;
+
+	*status = h_http(&H, "GET", path, NULL, token, NULL, out, sizeof(out));
+	j = json_loads(out, 0, NULL);
+	ck_assert_msg(j != NULL, "%s: not JSON: %.200s", path, out);
+	return j;
+}
+
+/* The row of group in a 200 answer, or NULL (borrowed). */
+static json_t *
+row_of(json_t *ans, const char *group)
+{
+	json_t *rows = json_object_get(ans, "rows"), *r;
+	size_t i;
+
+	ck_assert(json_is_array(rows));
+	json_array_foreach(rows, i, r)
+		if (strcmp(h_jstr(r, "group"), group) == 0)
+			return r;
+	return NULL;
+}
+
+static long long
+num(json_t *row, const char *k)
+{
+	json_t *v = json_object_get(row, k);
+
+	ck_assert_msg(json_is_integer(v), "%s is not an integer", k);
+	return json_integer_value(v);
+}
+
+/* A field error names its parameter. */
+static void
+refused(const char *token, const char *path, int want, const char *field)
+{
+	int status;
+	json_t *j = get(token, path, &status);
+
+	ck_assert_msg(status == want, "%s: %d", path, status);
+	if (field != NULL)
+		ck_assert_str_eq(h_jstr(json_object_get(j, "error"), "field"),
+		    field);
+	json_decref(j);
+}
+
+START_TEST(e2e_stats_seen_by_whom)
+{
+	const char *phones[3] = { "+14155550131", "+14155550132",
+	    "+14155550133" };
+	char id[3][64], oid[64], code[16], body[128];
+	json_t *j, *r;
+	long long total = 0;
+	size_t i;
+	int status;
+
+	snprintf(H.sim_args, sizeof(H.sim_args), "--dlr delivered "
+	    "--dlr-delay-ms 50");
+	h_start_all(&H);
+	for (int k = 0; k < 3; k++)
+		json_decref(h_send_code(&H, phones[k], id[k], sizeof(id[k]),
+		    201));
+	h_read_code(H.handset, phones[0], 1, code, sizeof(code));
+	ck_assert_int_eq(h_code_valid(&H, id[0], code), 1);
+	for (int k = 0; k < 3; k++)
+		h_wait_delivery(&H, id[k], "delivered");
+	/* The other key's one send, to a UK number. */
+	snprintf(body, sizeof(body), "{\"phone\": \"+447400123456\"}");
+	{
+		char out[4096];
+		status = h_http(&H, "POST", "/v1/verifications", NULL,
+		    OTHER_TOKEN, body, out, sizeof(out));
+		ck_assert_int_eq(status, 201);
+		j = json_loads(out, 0, NULL);
+		util_strlcpy(oid, h_jstr(j, "id"), sizeof(oid));
+		json_decref(j);
+	}
+
+	/* The test key: its own traffic, by country. */
+	j = get(H_TOKEN, "/v1/stats?by=country&since=-1h", &status);
+	ck_assert_int_eq(status, 200);
+	r = row_of(j, "US");
+	ck_assert_ptr_nonnull(r);
+	ck_assert_int_eq(num(r, "sends"), 3);
+	ck_assert_int_eq(num(r, "sent"), 3);
+	ck_assert_int_eq(num(r, "delivered"), 3);
+	ck_assert_int_eq(num(r, "approved"), 1);
+	ck_assert(json_real_value(json_object_get(r, "conversion")) > 0.33 &&
+	    json_real_value(json_object_get(r, "conversion")) < 0.34);
+	ck_assert(json_is_integer(json_object_get(r, "delivery_p50_ms")));
+	ck_assert(json_is_integer(json_object_get(r, "approve_p50_ms")));
+	ck_assert(json_is_object(json_object_get(r, "failures")));
+	ck_assert_ptr_null(row_of(j, "GB"));    /* the other key's */
+	ck_assert_str_eq(h_jstr(j, "by"), "country");
+	ck_assert(strlen(h_jstr(j, "since")) == 20);
+	json_decref(j);
+	/* By SMSC: the simulator took them. */
+	j = get(H_TOKEN, "/v1/stats?by=smsc", &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_ptr_nonnull(r = row_of(j, "sim"));
+	ck_assert_int_eq(num(r, "sent"), 3);
+	json_decref(j);
+	/* Another key's traffic: 403 for a client key. */
+	refused(H_TOKEN, "/v1/stats?by=country&key=other", 403, "key");
+	j = get(OTHER_TOKEN, "/v1/stats?by=key", &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "rows")), 1);
+	ck_assert_ptr_nonnull(r = row_of(j, "other"));
+	ck_assert_int_eq(num(r, "sends"), 1);
+	json_decref(j);
+
+	/* The admin key: every key, or one. */
+	j = get(OPS_TOKEN, "/v1/stats?by=key&since=-1h", &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_int_eq(num(row_of(j, "test"), "sends"), 3);
+	ck_assert_int_eq(num(row_of(j, "other"), "sends"), 1);
+	json_decref(j);
+	j = get(OPS_TOKEN, "/v1/stats?by=country&key=other", &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_ptr_null(row_of(j, "US"));
+	ck_assert_int_eq(num(row_of(j, "GB"), "sends"), 1);
+	json_decref(j);
+	/* By minute: every minute of the window, all traffic. */
+	j = get(OPS_TOKEN, "/v1/stats?by=minute&since=-10m", &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_int_ge(json_array_size(json_object_get(j, "rows")), 10);
+	ck_assert_int_le(json_array_size(json_object_get(j, "rows")), 11);
+	json_array_foreach(json_object_get(j, "rows"), i, r)
+		total += num(r, "sends");
+	ck_assert_int_eq(total, 4);
+	json_decref(j);
+
+	/* Bad parameters: 400 naming them. */
+	refused(OPS_TOKEN, "/v1/stats?by=planet", 400, "by");
+	refused(OPS_TOKEN, "/v1/stats?since=yesterday", 400, "since");
+	refused(OPS_TOKEN, "/v1/stats?until=-1x", 400, "until");
+	refused(OPS_TOKEN, "/v1/stats?since=-1h&until=-2h", 400, "since");
+	refused(OPS_TOKEN, "/v1/stats?by=minute&since=-2d", 400, "since");
+	refused("no-such-token", "/v1/stats", 401, NULL);
+	(void)oid;
+}
+END_TEST
+
 static Suite *
 stats_suite(void)
 {
@@ -568,17 +739,18 @@ stats_suite(void)
 	tcase_add_test(tc, staged_rows_are_read);
 	tcase_add_test(tc, retention_prunes_bounded);
 	suite_add_tcase(s, tc);
+	{
+		const struct h_test tests[] = {
+			{ "e2e_stats", e2e_stats_seen_by_whom, 1 },
+		};
+		h_add_tests(s, tests, sizeof(tests) / sizeof(tests[0]),
+		    e2e_setup, e2e_teardown);
+	}
 	return s;
 }
 
 int
 main(void)
 {
-	SRunner *sr = srunner_create(stats_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return h_run_suite(stats_suite());
 }
