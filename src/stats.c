@@ -225,7 +225,7 @@ stats_row_decode(struct stats_row *r, const void *buf, size_t len)
 			goto bad;
 		n = *p++;
 		if (n == 0 || n >= STATS_REASON_MAX || (size_t)(end - p) <
-		    n + 8)
+		    n + 8 || memchr(p, '\0', n) != NULL)
 			goto bad;
 		memcpy(r->fail[i].reason, p, n);
 		r->fail[i].reason[n] = '\0';
@@ -332,6 +332,14 @@ stats_tile(int64_t t0, int64_t t1, struct stats_tile out[STATS_TILES_MAX])
 	}
 	tile_add(out, &n, STATS_MINUTE, b, t1);
 	return n;
+}
+
+void
+stats_window(int64_t *since, int64_t *until)
+{
+	*since -= ((*since % 60) + 60) % 60;
+	if (*until % 60 != 0)
+		*until += 60 - ((*until % 60) + 60) % 60;
 }
 
 /* ---- sums per group -------------------------------------------------------- */

@@ -156,6 +156,9 @@ const struct stats_row *stats_agg_row(const struct stats_agg *, int i);
  * "-2w".  0, or -1. */
 int stats_parse_time(const char *s, int64_t now, int64_t *t);
 
+/* The window since..until in minutes: since rounded down, until up. */
+void stats_window(int64_t *since, int64_t *until);
+
 /* ---- the counting half (stats_count.c) ---------------------------------- */
 
 struct stats;
@@ -183,8 +186,6 @@ struct stats_query {
 	const char *owner;        /* a key's name, or NULL: every key */
 	int64_t since, until;     /* multiples of 60 (stats_window()) */
 };
-/* The window since..until in minutes: since rounded down, until up. */
-void stats_window(int64_t *since, int64_t *until);
 /* Sum the rows of q into agg (one group per minute, named by its RFC 3339
  * time, for STATS_BY_ALL); *truncated set when groups or rows were left
  * out (bounds).  0, or -1 when the store could not be read. */

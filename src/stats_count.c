@@ -231,14 +231,6 @@ stats_receipt(struct stats *s, const struct verif *v, int i)
 
 /* ---- queries --------------------------------------------------------- */
 
-void
-stats_window(int64_t *since, int64_t *until)
-{
-	*since -= ((*since % 60) + 60) % 60;
-	if (*until % 60 != 0)
-		*until += 60 - ((*until % 60) + 60) % 60;
-}
-
 struct qctx {
 	struct stats_agg *agg;
 	const char *label;        /* the group of every row, or NULL */
