@@ -9,6 +9,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <check.h>
@@ -262,6 +267,107 @@ START_TEST(ctl_usage_and_connection)
 }
 END_TEST
 
+
+/* A hostile HTTP peer on a port of its own (returned), in a child
+ * (*pid): mode 'b' answers 200 with a body of 9 MiB, 'n' 200 with text
+ * that is not JSON, 's' reads the request and never answers.  Each
+ * connection at a time, for at most 20 s (alarm). */
+static int
+hostile_start(int mode, pid_t *pid)
+{
+	struct sockaddr_in a;
+	socklen_t al = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+
+	ck_assert_int_ge(fd, 0);
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(fd, 4), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	*pid = fork();
+	ck_assert_int_ge(*pid, 0);
+	if (*pid == 0) {
+		static char chunk[65536], req[4096];
+		const char *head = "HTTP/1.1 200 OK\r\nContent-Type: "
+		    "application/json\r\nConnection: close\r\n\r\n";
+		alarm(20);
+		for (;;) {
+			int c = accept(fd, NULL, NULL);
+			if (c < 0)
+				_exit(0);
+			if (read(c, req, sizeof(req)) <= 0) {
+				close(c);
+				continue;
+			}
+			if (mode == 's') {
+				sleep(20);
+				_exit(0);
+			}
+			if (write(c, head, strlen(head)) < 0)
+				_exit(1);
+			if (mode == 'n') {
+				if (write(c, "<html>hello</html>", 18) < 0)
+					_exit(1);
+			} else {
+				memset(chunk, ' ', sizeof(chunk));
+				chunk[0] = '[';
+				for (int i = 0; i < 9 * 16; i++)
+					if (write(c, chunk, sizeof(chunk)) < 0)
+						break;
+			}
+			close(c);
+		}
+	}
+	close(fd);
+	return ntohs(a.sin_port);
+}
+
+static void
+hostile_stop(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+}
+
+START_TEST(ctl_hostile_server)
+{
+	char out[8192], args[256];
+	double t0;
+	pid_t pid;
+	int port;
+
+	/* An answer past the cap: refused, exit 2. */
+	port = hostile_start('b', &pid);
+	snprintf(args, sizeof(args), "-u http://127.0.0.1:%d -k %s stats",
+	    port, H_TOKEN);
+	ck_assert_int_eq(run(args, out, sizeof(out)), 2);
+	ck_assert_msg(strstr(out, "larger than") != NULL, "%s", out);
+	hostile_stop(pid);
+	/* Not JSON: exit 2. */
+	port = hostile_start('n', &pid);
+	snprintf(args, sizeof(args), "-u http://127.0.0.1:%d -k %s gate "
+	    "--min-conversion 80", port, H_TOKEN);
+	ck_assert_int_eq(run(args, out, sizeof(out)), 2);
+	ck_assert_msg(strstr(out, "not JSON") != NULL, "%s", out);
+	hostile_stop(pid);
+	/* Silence: the timeout ends it, exit 2, well before the peer
+	 * would give up. */
+	port = hostile_start('s', &pid);
+	snprintf(args, sizeof(args), "-u http://127.0.0.1:%d -k %s "
+	    "--timeout 1 test-code +15005550001", port, H_TOKEN);
+	t0 = (double)h_now_ms();
+	ck_assert_int_eq(run(args, out, sizeof(out)), 2);
+	ck_assert_msg((double)h_now_ms() - t0 < 15000, "took %.0f ms",
+	    (double)h_now_ms() - t0);
+	ck_assert_msg(strstr(out, "imeout") != NULL ||
+	    strstr(out, "timed out") != NULL, "%s", out);
+	hostile_stop(pid);
+}
+END_TEST
+
 static Suite *
 ctl_suite(void)
 {
@@ -272,6 +378,7 @@ ctl_suite(void)
 		{ "ctl_test_code", ctl_test_code, 1 },
 		{ "ctl_shield", ctl_shield, 1 },
 		{ "ctl_usage_and_connection", ctl_usage_and_connection, 1 },
+		{ "ctl_hostile_server", ctl_hostile_server, 1 },
 	};
 
 	h_add_tests(s, tests, sizeof(tests) / sizeof(tests[0]), setup,

@@ -551,6 +551,44 @@ START_TEST(retention_prunes_bounded)
 END_TEST
 
 
+START_TEST(groups_capped)
+{
+	uint8_t buf[STATS_ROW_MAX];
+	struct stats_query q = { STATS_BY_RANGE, NULL, T0, T0 + 60 };
+	struct stats_agg *agg;
+	struct stats_row r;
+	char g[32];
+	size_t n;
+	int trunc;
+
+	/* A flood of distinct ranges in one minute: the answer holds
+	 * STATS_GROUPS_MAX of them and says it was cut. */
+	memset(&r, 0, sizeof(r));
+	stats_row_add(&r, STATS_SEND, 0, NULL);
+	n = stats_row_encode(&r, buf);
+	for (int i = 0; i < STATS_GROUPS_MAX + 50; i++) {
+		snprintf(g, sizeof(g), "+%08d", i);
+		ck_assert_int_eq(store_rollup_put(st, STATS_MINUTE, "*",
+		    STATS_BY_RANGE, T0, g, buf, n), STORE_OK);
+	}
+	agg = stats_agg_new();
+	ck_assert_int_eq(stats_query(stats, &q, agg, &trunc), 0);
+	ck_assert_int_eq(trunc, 1);
+	ck_assert_int_eq(stats_agg_count(agg), STATS_GROUPS_MAX);
+	/* Known groups still add up past the cap. */
+	ck_assert_int_eq(stats_agg_add(agg, "+00000001", &r), 0);
+	ck_assert_int_eq(stats_agg_add(agg, "+99999999", &r), -1);
+	stats_agg_sort(agg);
+	ck_assert_str_eq(stats_agg_group(agg, 1), "+00000001");
+	ck_assert_uint_eq(stats_agg_row(agg, 1)->sends, 2);
+	stats_agg_free(agg);
+	/* Bad names are refused, and fail the batch. */
+	ck_assert_int_eq(store_rollup_put(st, STATS_MINUTE, "",
+	    STATS_BY_RANGE, T0, "x", buf, n), STORE_ERR);
+	ck_assert_int_eq(store_flush(st), STORE_ERR);
+}
+END_TEST
+
 /* ---- end to end: the daemon, GET /v1/stats ------------------------------ */
 
 #define OTHER_TOKEN "other-token-0123456789abcdef"
@@ -738,6 +776,7 @@ stats_suite(void)
 	tcase_add_test(tc, restart_keeps_rows);
 	tcase_add_test(tc, staged_rows_are_read);
 	tcase_add_test(tc, retention_prunes_bounded);
+	tcase_add_test(tc, groups_capped);
 	suite_add_tcase(s, tc);
 	{
 		const struct h_test tests[] = {
