@@ -18,12 +18,13 @@
  *   store_capture.c test mode's captured messages
  *   store_limits.c  the limits' counters (their prune is in store_sweep.c)
  *   store_inbound.c inbound messages, their digests and waiting parts
+ *   store_stats_rollup.c the statistics' roll-ups and their prune
  *   store_batch.c   the staged writes of one batch, in memory (no LMDB)
  *   store_record.c  the record's encoding (no LMDB)
  * struct store and struct batch below belong to the loop's thread, but for
  * what store_commit.c says the writer thread may touch.
  *
- * One environment (a directory, created 0700) holds thirteen named
+ * One environment (a directory, created 0700) holds fourteen named
  * databases.  Their names, key layouts and values are on disk: fixed.
  *
  *   verif    id -> record: binary format 2 (store_record.h describes it
