@@ -14,7 +14,7 @@
  * percentiles come from the rows' histograms (null when empty).  Rows are
  * in the order of their groups' names.  by=minute: one row per minute of
  * the window (group: the minute in RFC 3339), every minute included, no
- * more than 1440 minutes.
+ * more than 1440 minutes (since=-24h gives the newest 1440).
  *
  * Who sees what: a client (or test) key its own traffic; key= naming
  * another key is 403 forbidden.  An admin key every key's traffic, or
@@ -76,6 +76,20 @@ minute_name(int64_t t, char *buf, size_t size)
 	strftime(buf, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* 1 for what can be a key's name: 1..32 printable octets, not "*". */
+static int
+name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 32 || strcmp(s, "*") == 0)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
 static void
 bad(struct http_request *req, const char *field, const char *msg)
 {
@@ -119,13 +133,15 @@ api_stats(struct http_request *req, const char *rest, void *arg)
 	stats_window(&q.since, &q.until);
 	if (q.until <= q.since)
 		return bad(req, "since", "must be before until");
+	if (q.dim == STATS_BY_ALL && (q.until - q.since) / 60 == MINUTES_MAX + 1)
+		q.since += 60;  /* -24h at a ragged minute: the newest 1440 */
 	if (q.dim == STATS_BY_ALL && (q.until - q.since) / 60 > MINUTES_MAX)
 		return bad(req, "since", "by=minute covers at most 1440 minutes "
 		    "(-24h)");
 	util_strlcpy(kname, keys_name(api->keys, key), sizeof(kname));
 	if (keys_role(api->keys, key) == CONF_ROLE_ADMIN) {
 		if (kq != NULL && *kq != '\0') {
-			if (strlen(kq) >= sizeof(kname) || strchr(kq, '*'))
+			if (!name_ok(kq))
 				return bad(req, "key", "not a key's name");
 			q.owner = kq;
 		}

@@ -177,7 +177,9 @@ void stats_send(struct stats *s, const struct verif *v);
 void stats_sent(struct stats *s, const struct verif *v);
 /* v's status changed: approved and failed are counted, the rest not. */
 void stats_finish(struct stats *s, const struct verif *v);
-/* A receipt was applied to v's send i. */
+/* A receipt was applied to v's send i: counted when it is final and the
+ * first final one of v's sends (parts, failovers: once per
+ * verification). */
 void stats_receipt(struct stats *s, const struct verif *v, int i);
 
 /* A query of GET /v1/stats. */

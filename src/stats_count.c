@@ -33,7 +33,7 @@
 #include "store.h"
 #include "util.h"
 
-#define STATS_SCAN_MAX 200000   /* rows read per query */
+#define STATS_SCAN_MAX 100000   /* rows read per query */
 
 struct stats {
 	struct store *store;
@@ -210,6 +210,14 @@ stats_receipt(struct stats *s, const struct verif *v, int i)
 
 	if (i < 0 || i >= v->nsend)
 		return;
+	/* A verification counts once: at the first final receipt of any
+	 * of its sends (the parts of a long text, the SMSCs it failed
+	 * over to). */
+	for (int j = 0; j < v->nsend; j++)
+		if (j != i && v->send[j].dlr_at != 0 &&
+		    v->send[j].dlr != DLR_PENDING &&
+		    v->send[j].dlr != DLR_UNKNOWN)
+			return;
 	sd = &v->send[i];
 	switch (sd->dlr) {
 	case DLR_DELIVERED:

@@ -551,6 +551,34 @@ START_TEST(retention_prunes_bounded)
 END_TEST
 
 
+START_TEST(receipts_once_per_verification)
+{
+	struct stats_row r;
+	struct verif v;
+
+	/* A text in two parts: two sends, two receipts, one delivery. */
+	verif_new(&v, "alice", "+14155550100");
+	ev_send(&v);
+	ev_sent(&v, "b");
+	util_strlcpy(v.send[1].smsc, "b", sizeof(v.send[1].smsc));
+	v.send[1].dlr = DLR_PENDING;
+	v.nsend = 2;
+	ev_receipt(&v, 3, DLR_DELIVERED);
+	v.send[1].dlr = DLR_DELIVERED;
+	v.send[1].dlr_at = v.created_at + 4;
+	stats_receipt(stats, &v, 1);
+	/* An interim receipt is not counted. */
+	verif_new(&v, "alice", "+14155550101");
+	ev_send(&v);
+	ev_sent(&v, "b");
+	ev_receipt(&v, 1, DLR_UNKNOWN);
+	ck_assert(query(STATS_BY_SMSC, NULL, T0, T0 + 60, "b", &r) > 0);
+	ck_assert_uint_eq(r.sends, 2);
+	ck_assert_uint_eq(r.delivered, 1);
+	ck_assert_uint_eq(r.undeliverable, 0);
+}
+END_TEST
+
 START_TEST(groups_capped)
 {
 	uint8_t buf[STATS_ROW_MAX];
@@ -614,7 +642,7 @@ e2e_teardown(void)
 static json_t *
 get(const char *token, const char *path, int *status)
 {
-	static char out[256 * 1024];
+	static char out[1024 * 1024];
 	json_t *j;
 
 	*status = h_http(&H, "GET", path, NULL, token, NULL, out, sizeof(out));
@@ -752,6 +780,11 @@ START_TEST(e2e_stats_seen_by_whom)
 	refused(OPS_TOKEN, "/v1/stats?until=-1x", 400, "until");
 	refused(OPS_TOKEN, "/v1/stats?since=-1h&until=-2h", 400, "since");
 	refused(OPS_TOKEN, "/v1/stats?by=minute&since=-2d", 400, "since");
+	j = get(OPS_TOKEN, "/v1/stats?by=minute&since=-24h", &status);
+	ck_assert_int_eq(status, 200);
+	ck_assert_int_eq(json_array_size(json_object_get(j, "rows")), 1440);
+	json_decref(j);
+	refused(OPS_TOKEN, "/v1/stats?key=a%20b", 400, "key");
 	refused("no-such-token", "/v1/stats", 401, NULL);
 	(void)oid;
 }
@@ -777,6 +810,7 @@ stats_suite(void)
 	tcase_add_test(tc, staged_rows_are_read);
 	tcase_add_test(tc, retention_prunes_bounded);
 	tcase_add_test(tc, groups_capped);
+	tcase_add_test(tc, receipts_once_per_verification);
 	suite_add_tcase(s, tc);
 	{
 		const struct h_test tests[] = {
