@@ -9,9 +9,11 @@
  * window by day, hour and minute rows, and the sum of rows per group.
  * The counting one (stats_count.c): struct stats, which the flow and the
  * receipts call where an event happens (one line each); it names the
- * event's groups (key, country, route, SMSC, number range) and stages the
- * rows in the open batch of the store (store.h, "stats roll-ups"), so a
- * count is durable exactly when the change it counts is.
+ * event's groups (key, country, route, SMSC, number range), holds the
+ * event for the store's open batch and stages the rows of the batch's
+ * events, once per row, right before that batch commits (store.h,
+ * store_set_precommit and "stats roll-ups"), so a count is durable
+ * exactly when the change it counts is.
  *
  * What is counted, and where.  Every row is the row of the minute the
  * verification was created (its send): the sent, delivered, approved
@@ -165,14 +167,17 @@ struct stats;
 
 /* Count into store, grouping by conf's routes and [limits] range_digits,
  * keeping [store] stats_retention seconds (events of verifications
- * created before that are not counted). */
+ * created before that are not counted).  It takes the store's precommit
+ * function (store_set_precommit()): free it once the store is closed, or
+ * (tests) after store_set_precommit(store, NULL, NULL). */
 struct stats *stats_new(struct store *store, const struct conf *conf);
 void stats_reconf(struct stats *, const struct conf *);
 void stats_free(struct stats *);
 
-/* The hooks: each stages the rows of one event of v in the open batch
- * (the batch of v's change: call it right after v's put).  NULL s is
- * ignored.  A failed staging fails the batch, as a put would (store.h). */
+/* The hooks: each counts one event of v in the open batch (the batch of
+ * v's change: call it right after v's put; its rows are staged right
+ * before the batch goes).  NULL s is ignored.  A failed staging fails the
+ * batch, as a put would (store.h). */
 void stats_send(struct stats *s, const struct verif *v);
 void stats_sent(struct stats *s, const struct verif *v);
 /* v's status changed: approved and failed are counted, the rest not. */

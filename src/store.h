@@ -228,6 +228,13 @@ void store_on_commit(struct store *, store_commit_cb cb, void *arg);
  * turn).  The daemon sets a few milliseconds so an SMPP submit's record and
  * the update when it is accepted share one commit. */
 void store_set_commit_delay(struct store *, int ms);
+/* Call fn(arg) on the loop right before the open batch goes to be
+ * committed (whatever sends it: its time, store_flush(), store_close()),
+ * never at another time; what fn stages goes in that batch (or fails it).
+ * For writes that sum up a batch's changes, staged once per batch instead
+ * of once per change (the statistics' roll-ups).  One per store; fn NULL
+ * removes it. */
+void store_set_precommit(struct store *, void (*fn)(void *arg), void *arg);
 /* Commit the batch being committed and then the one staged, blocking the
  * loop (shutdown, tests); their callbacks are called before it returns,
  * and what they stage stays staged.  Returns the result of the last batch
@@ -488,6 +495,10 @@ int store_inbound_parts_each(struct store *,
  * STORE_NOTFOUND, or STORE_ERR (a bad name, a value that does not fit). */
 int store_rollup_get(struct store *, int gran, const char *owner, int dim,
     int64_t t, const char *group, void *buf, size_t size, size_t *len);
+/* Open a batch if none is open (it goes as any batch does), so that
+ * writes a precommit function (store_set_precommit()) will stage have one
+ * to go in: STORE_OK or the open batch's error. */
+int store_rollup_begin(struct store *);
 /* Stage the row's value (len octets).  STORE_OK or the batch's error (a
  * bad name or size fails it). */
 int store_rollup_put(struct store *, int gran, const char *owner, int dim,

@@ -153,6 +153,8 @@ struct store {
 	                                           * pending index */
 	size_t pair_fromlen;
 	MDB_dbi stats;          /* store_stats_rollup.c */
+	void (*precommit)(void *);      /* store_set_precommit() */
+	void *precommit_arg;
 	uint8_t rollup_from[SEEK_KEY_MAX];      /* store_rollup_prune() */
 	size_t rollup_fromlen;
 };

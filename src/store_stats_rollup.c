@@ -96,6 +96,12 @@ store_rollup_get(struct store *st, int gran, const char *owner, int dim,
 }
 
 int
+store_rollup_begin(struct store *st)
+{
+	return store_stage(st);
+}
+
+int
 store_rollup_put(struct store *st, int gran, const char *owner, int dim,
     int64_t t, const char *group, const void *val, size_t len)
 {

@@ -228,6 +228,7 @@ static void
 close_store(void)
 {
 	ck_assert_int_eq(store_flush(st), STORE_OK);
+	store_set_precommit(st, NULL, NULL);
 	stats_free(stats);
 	store_close(st);
 }
