@@ -167,6 +167,81 @@ stats_row_merge(struct stats_row *a, const struct stats_row *b)
 		fail_add(a, b->fail[i].reason, b->fail[i].n);
 }
 
+/* LEB128: 7 bits an octet, low first. */
+static uint8_t *
+put_var(uint8_t *p, uint64_t v)
+{
+	while (v >= 0x80) {
+		*p++ = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	*p++ = (uint8_t)v;
+	return p;
+}
+
+/* A varint at *pp (not past end) into *v: 0, or -1 when it is cut short
+ * or longer than a uint64_t. */
+static int
+get_var(const uint8_t **pp, const uint8_t *end, uint64_t *v)
+{
+	const uint8_t *p = *pp;
+	uint64_t x = 0;
+
+	for (int shift = 0; shift < 64; shift += 7) {
+		if (p == end)
+			return -1;
+		if (shift == 63 && *p > 1)
+			return -1;
+		x |= (uint64_t)(*p & 0x7f) << shift;
+		if ((*p++ & 0x80) == 0) {
+			*v = x;
+			*pp = p;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* A histogram: a bitmap of its non-empty buckets (4 octets,
+ * little-endian), then each one's count. */
+static uint8_t *
+put_hist(uint8_t *p, const uint32_t h[STATS_NHIST])
+{
+	uint32_t map = 0;
+
+	for (int i = 0; i < STATS_NHIST; i++)
+		if (h[i] != 0)
+			map |= 1u << i;
+	put_u32(p, map);
+	p += 4;
+	for (int i = 0; i < STATS_NHIST; i++)
+		if (h[i] != 0)
+			p = put_var(p, h[i]);
+	return p;
+}
+
+static int
+get_hist(const uint8_t **pp, const uint8_t *end, uint32_t h[STATS_NHIST])
+{
+	uint32_t map;
+	uint64_t v;
+
+	if (end - *pp < 4)
+		return -1;
+	map = get_u32(*pp);
+	*pp += 4;
+	if (map >> STATS_NHIST != 0)
+		return -1;
+	for (int i = 0; i < STATS_NHIST; i++) {
+		if ((map & (1u << i)) == 0)
+			continue;
+		if (get_var(pp, end, &v) != 0 || v == 0 || v > UINT32_MAX)
+			return -1;
+		h[i] = (uint32_t)v;
+	}
+	return 0;
+}
+
 size_t
 stats_row_encode(const struct stats_row *r, uint8_t *buf)
 {
@@ -178,19 +253,16 @@ stats_row_encode(const struct stats_row *r, uint8_t *buf)
 	*p++ = ROW_FORMAT;
 	*p++ = STATS_NHIST;
 	*p++ = (uint8_t)r->nfail;
-	for (int i = 0; i < 5; i++, p += 8)
-		put_u64(p, c[i]);
-	for (int i = 0; i < STATS_NHIST; i++, p += 4)
-		put_u32(p, r->delivery[i]);
-	for (int i = 0; i < STATS_NHIST; i++, p += 4)
-		put_u32(p, r->approve[i]);
+	for (int i = 0; i < 5; i++)
+		p = put_var(p, c[i]);
+	p = put_hist(p, r->delivery);
+	p = put_hist(p, r->approve);
 	for (int i = 0; i < r->nfail; i++) {
 		n = strnlen(r->fail[i].reason, STATS_REASON_MAX - 1);
 		*p++ = (uint8_t)n;
 		memcpy(p, r->fail[i].reason, n);
 		p += n;
-		put_u64(p, r->fail[i].n);
-		p += 8;
+		p = put_var(p, r->fail[i].n);
 	}
 	return (size_t)(p - buf);
 }
@@ -204,34 +276,34 @@ stats_row_decode(struct stats_row *r, const void *buf, size_t len)
 	int nfail;
 
 	memset(r, 0, sizeof(*r));
-	if (len < 3 + 5 * 8 + 2 * 4 * STATS_NHIST || p[0] != ROW_FORMAT ||
+	if (len < 3 + 5 + 8 || len > STATS_ROW_MAX || p[0] != ROW_FORMAT ||
 	    p[1] != STATS_NHIST || p[2] > STATS_NFAIL)
 		return -1;
 	nfail = p[2];
 	p += 3;
-	for (int i = 0; i < 5; i++, p += 8)
-		c[i] = get_u64(p);
+	for (int i = 0; i < 5; i++)
+		if (get_var(&p, end, &c[i]) != 0)
+			goto bad;
 	r->sends = c[0];
 	r->sent = c[1];
 	r->delivered = c[2];
 	r->undeliverable = c[3];
 	r->approved = c[4];
-	for (int i = 0; i < STATS_NHIST; i++, p += 4)
-		r->delivery[i] = get_u32(p);
-	for (int i = 0; i < STATS_NHIST; i++, p += 4)
-		r->approve[i] = get_u32(p);
+	if (get_hist(&p, end, r->delivery) != 0 ||
+	    get_hist(&p, end, r->approve) != 0)
+		goto bad;
 	for (int i = 0; i < nfail; i++) {
 		if (end - p < 1)
 			goto bad;
 		n = *p++;
-		if (n == 0 || n >= STATS_REASON_MAX || (size_t)(end - p) <
-		    n + 8 || memchr(p, '\0', n) != NULL)
+		if (n == 0 || n >= STATS_REASON_MAX || (size_t)(end - p) < n ||
+		    memchr(p, '\0', n) != NULL)
 			goto bad;
 		memcpy(r->fail[i].reason, p, n);
 		r->fail[i].reason[n] = '\0';
 		p += n;
-		r->fail[i].n = get_u64(p);
-		p += 8;
+		if (get_var(&p, end, &r->fail[i].n) != 0)
+			goto bad;
 		r->nfail++;
 	}
 	if (p != end)

@@ -52,7 +52,7 @@ struct verif;
 #define STATS_REASON_MAX 32     /* octets of a reason, NUL included */
 #define STATS_OTHER "other"     /* the reasons past STATS_NFAIL */
 #define STATS_GROUP_MAX 64      /* octets of a group's name */
-#define STATS_ROW_MAX 512       /* octets of a row's stored form */
+#define STATS_ROW_MAX 1024      /* octets of a row's stored form */
 
 /* The granularities; the numbers are in the stored keys: fixed. */
 enum stats_gran {
@@ -105,9 +105,12 @@ void stats_row_add(struct stats_row *r, int kind, int64_t ms,
  * under STATS_OTHER). */
 void stats_row_merge(struct stats_row *a, const struct stats_row *b);
 /* The stored form of r into buf (at least STATS_ROW_MAX octets): its
- * length.  format(1) = 1, nhist(1), nfail(1), the five counts (8 each),
- * the two histograms (4 each per bucket), then per reason: length(1),
- * the reason, the count (8); little-endian. */
+ * length.  format(1) = 1, nhist(1), nfail(1), the five counts, then each
+ * histogram as a bitmap of its non-empty buckets (4 octets,
+ * little-endian) and their counts, then per reason: length(1), the
+ * reason, the count.  Counts are LEB128 varints (7 bits an octet, low
+ * first): a minute's row is some forty octets, and a commit rewrites
+ * every row its events touch, so the size is pages written. */
 size_t stats_row_encode(const struct stats_row *r, uint8_t *buf);
 /* Read a stored row into r (zeroed first).  0, or -1 for a value that is
  * not one (another format, cut short, too long): never misread. */

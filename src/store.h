@@ -489,7 +489,7 @@ int store_inbound_parts_each(struct store *,
  * event in the batch of the change it counts, so they are durable exactly
  * when it is.  Gets and scans see staged puts.
  */
-#define STORE_ROLLUP_MAX 512
+#define STORE_ROLLUP_MAX 1024
 #define STORE_ROLLUP_GROUP_MAX 63
 /* The row's value into buf (size octets), its length into *len: STORE_OK,
  * STORE_NOTFOUND, or STORE_ERR (a bad name, a value that does not fit). */

@@ -75,6 +75,8 @@ START_TEST(row_stored_form)
 	stats_row_add(&r, STATS_SEND, 0, NULL);
 	stats_row_add(&r, STATS_SENT, 0, NULL);
 	stats_row_add(&r, STATS_APPROVED, 4200, NULL);
+	/* A minute's row is small: a commit rewrites it. */
+	ck_assert_uint_le(stats_row_encode(&r, buf), 32);
 	/* More reasons than a row keeps: the rest go under "other". */
 	for (int i = 0; i < STATS_NFAIL + 3; i++) {
 		snprintf(reason, sizeof(reason), "ESME_R%02d", i % 100);
@@ -98,6 +100,27 @@ START_TEST(row_stored_form)
 	/* Cut short, longer, another format: refused, never misread. */
 	ck_assert_int_eq(stats_row_decode(&back, buf, n - 1), -1);
 	ck_assert_int_eq(stats_row_decode(&back, buf, 10), -1);
+	/* A varint longer than 64 bits, a bucket past the last: refused. */
+	{
+		uint8_t bad[64];
+		memset(bad, 0, sizeof(bad));
+		bad[0] = 1;
+		bad[1] = STATS_NHIST;
+		memset(bad + 3, 0xff, 11);
+		ck_assert_int_eq(stats_row_decode(&back, bad, 30), -1);
+		memset(bad + 3, 0, 11);
+		bad[8] = 0x80;          /* delivery bitmap, past bucket 23 */
+		bad[9] = 0;
+		bad[10] = 0;
+		bad[11] = 0x80;
+		ck_assert_int_eq(stats_row_decode(&back, bad, 16), -1);
+		bad[11] = 0;
+		bad[12] = 5;            /* bucket 7's count */
+		ck_assert_int_eq(stats_row_decode(&back, bad, 17), 0);
+		ck_assert_uint_eq(back.delivery[7], 5);
+		bad[12] = 0;            /* a set bucket with no count */
+		ck_assert_int_eq(stats_row_decode(&back, bad, 17), -1);
+	}
 	buf[n] = 0;
 	ck_assert_int_eq(stats_row_decode(&back, buf, n + 1), -1);
 	buf[0] = 9;
