@@ -67,10 +67,10 @@
  *            to tell a message delivered again from a new one
  *   inbox_parts   message key NUL seq(1) -> be64(at ms) text: parts of
  *            concatenated inbound messages not yet joined
- *   stats    gran(1) owner NUL dim(1) be64(start s) group -> the row as
+ *   stats    gran(1) be64(start s) owner NUL dim(1) group -> the row as
  *            stats.c encodes it: the statistics' roll-ups
- *            (store_stats_rollup.c), a series per (gran, owner, dim) in
- *            time order; dropped by store_rollup_prune()
+ *            (store_stats_rollup.c), time first so that an event's rows
+ *            sit together; dropped by store_rollup_prune()
  *
  * Keys are compared octet by octet (LMDB's default), which is why times
  * and sequence numbers in keys are big-endian.
