@@ -22,6 +22,7 @@ struct http_request;
 struct inbound;
 struct http;
 struct keys;
+struct stats;
 
 /* What every endpoint is given; it must outlive the listener. */
 struct api {
@@ -34,6 +35,7 @@ struct api {
 	struct store *store;             /* api_idem.c only */
 	struct api_idem *idem;           /* api_idem.h; made by
 	                                  * api_verify_register() */
+	struct stats *stats;             /* stats.h; api_stats.c only */
 };
 
 void api_verify_register(struct api *);
@@ -42,6 +44,8 @@ void api_compat_register(struct api *);
 void api_shield_register(struct api *);
 /* GET /v1/messages (api_messages.c): the inbound messages. */
 void api_messages_register(struct api *);
+/* GET /v1/stats (api_stats.c): the statistics' roll-ups. */
+void api_stats_register(struct api *);
 /* GET /v1/limits (api_limits.c); api_verify_register() calls it. */
 void api_limits_register(struct api *);
 /* GET /status (the operators' page) and GET /openapi.json, no key

@@ -96,6 +96,8 @@ static const struct kdef store_keys[] = {
 	    NULL },
 	{ "retention", conv_int, 0, 31536000, "86400", 0, C(retention), 0,
 	    NULL },
+	{ "stats_retention", conv_int, 3600, 31536000, "2592000", 0,
+	    C(stats_retention), 0, NULL },
 };
 
 static const struct kdef verify_keys[] = {

@@ -166,6 +166,7 @@ struct conf {
 	int sweep_interval;       /* seconds */
 	int sweep_batch;          /* records per sweep run */
 	int retention;            /* seconds a finished record is kept */
+	int stats_retention;      /* seconds the statistics' rows are kept */
 	/* [verify] */
 	int code_length;
 	int expiry;

@@ -49,6 +49,7 @@
 #include "dlr.h"
 #include "log.h"
 #include "score.h"
+#include "stats.h"
 #include "store.h"
 #include "webhook.h"
 #include "util.h"
@@ -100,6 +101,7 @@ struct dlr {
 	struct score *score;
 	struct webhook *webhook;
 	const struct conf *conf;
+	struct stats *stats;      /* borrowed; NULL: receipts not counted */
 	TAILQ_HEAD(, dlr_smsc) smscs;
 	int nparked;
 	uint64_t receipts, unmatched, repeated;
@@ -110,6 +112,12 @@ struct dlr_ack {
 	struct smpp_session *sess;
 	uint64_t ack;
 };
+
+void
+dlr_set_stats(struct dlr *d, struct stats *s)
+{
+	d->stats = s;
+}
 
 struct dlr *
 dlr_new(struct store *store, struct score *score, struct webhook *webhook,
@@ -405,6 +413,7 @@ dlr_take(struct dlr *d, struct dlr_smsc *sm, struct verif *v,
 		 * SMSC did as asked, which says nothing of its delivery. */
 		if (r->state != SMPP_MSG_DELETED || v->status == VERIF_PENDING)
 			dlr_score(d, v, &v->send[i]);
+		stats_receipt(d->stats, v, i);
 		log_info("dlr.applied", "id=%s smsc=%s state=%s%s", v->id,
 		    sm->name, dlr_strstate(dlr_state_from_smpp(r->state)),
 		    parked ? " parked=1" : "");

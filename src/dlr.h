@@ -40,6 +40,10 @@ struct dlr_stats {
  * them with dlr_reconf() before they go). */
 struct dlr *dlr_new(struct store *, struct score *, struct webhook *,
     const struct conf *);
+/* Count the final receipts into s (stats.h; borrowed, NULL: not
+ * counted). */
+struct stats;
+void dlr_set_stats(struct dlr *, struct stats *);
 /* A new configuration and its fresh figures (reload). */
 void dlr_reconf(struct dlr *, const struct conf *, struct score *);
 /* Forget the parked receipts and free d (d may be NULL). */

@@ -43,6 +43,7 @@
 #include "score.h"
 #include "shield.h"
 #include "smpp.h"
+#include "stats.h"
 #include "template.h"
 #include "testmode.h"
 #include "util.h"
@@ -69,6 +70,7 @@ struct flow {
 	/* flow_set_withdraw(): messages of ended verifications */
 	void (*withdraw)(void *, const struct verif *);
 	void *withdraw_arg;
+	struct stats *stats_rec;        /* borrowed; NULL: nothing counted */
 };
 
 static void load_trips(struct flow *);
@@ -144,6 +146,12 @@ flow_set_withdraw(struct flow *f,
 }
 
 void
+flow_set_stats(struct flow *f, struct stats *s)
+{
+	f->stats_rec = s;
+}
+
+void
 flow_free(struct flow *f)
 {
 	if (f == NULL)
@@ -200,6 +208,8 @@ flow_finish(struct flow *f, const struct verif *v, const char *event)
 
 	if (rc == STORE_OK)
 		flow_announce(f, v, event);
+	if (rc == STORE_OK)
+		stats_finish(f->stats_rec, v);
 	return rc;
 }
 
@@ -233,6 +243,8 @@ flow_sent(struct flow *f, const struct verif *v, int first)
 	/* Accepted after its verification ended: withdraw it too. */
 	if (v->status != VERIF_PENDING && f->withdraw != NULL)
 		f->withdraw(f->withdraw_arg, v);
+	if (first)
+		stats_sent(f->stats_rec, v);
 }
 
 void
@@ -742,6 +754,7 @@ send_phone_done(void *arg, enum phone_result pr, const char *e164,
 	f->stats.sends++;
 	if (fs->staged != NULL)
 		fs->staged(fs, &v);
+	stats_send(f->stats_rec, &v);
 	log_info("verify.created", "id=%s key=%s api=%s phone=%s attempt=%d",
 	    v.id, v.key, v.api, log_phone(pbuf, sizeof(pbuf), v.phone),
 	    v.attempt);
@@ -801,6 +814,8 @@ flow_capture(struct flow *f, struct flow_send *fs, struct verif *v,
 		 * counts in the shield's figures. */
 		if (rc == STORE_OK)
 			webhook_emit(f->webhook, v, "verification.sent");
+		if (rc == STORE_OK)
+			stats_sent(f->stats_rec, v);
 	}
 	(void)rc;       /* a failed batch reaches capture_committed() */
 	ctx = xcalloc(1, sizeof(*ctx));

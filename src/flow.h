@@ -97,6 +97,10 @@ void flow_set_testmode(struct flow *, struct testmode *);
  * only.  NULL (the default): nothing is withdrawn. */
 void flow_set_withdraw(struct flow *,
     void (*withdraw)(void *arg, const struct verif *v), void *arg);
+/* Count sends, acceptances, approvals and failures into s (stats.h;
+ * borrowed, NULL: not counted). */
+struct stats;
+void flow_set_stats(struct flow *, struct stats *);
 void flow_free(struct flow *);
 void flow_stats(const struct flow *, struct flow_stats *);
 /* [verify] sender: the source address of sends that name none. */

@@ -39,6 +39,7 @@
 #include "notify.h"
 #include "phone_pool.h"
 #include "score.h"
+#include "stats.h"
 #include "store.h"
 #include "testmode.h"
 #include "tls.h"
@@ -70,6 +71,7 @@ struct gw {
 	struct score *score;          /* each SMSC's health per route */
 	struct dlr *dlr;              /* receipts, and the parked ones */
 	struct testmode *testmode;    /* captured sends (testmode.h) */
+	struct stats *stats;          /* the statistics' roll-ups (stats.h) */
 	struct api_test api_test;     /* GET /v1/test/messages */
 	struct inbound *inbound;      /* inbound messages, their inbox */
 	struct api api;               /* what the endpoints are given */
@@ -225,6 +227,7 @@ gw_reconf(struct gw *gw)
 	flow_reconf(gw->flow, gw->conf, gw->score);
 	cancel_reconf(gw->cancel, gw->carriers, gw->ncarrier,
 	    gw->conf->sender);
+	stats_reconf(gw->stats, gw->conf);
 }
 
 /* The cap on HTTP connections: [server] max_connections, or (0) what the
@@ -309,6 +312,9 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	flow_set_testmode(gw->flow, gw->testmode);
 	gw->cancel = cancel_new(gw->store);
 	flow_set_withdraw(gw->flow, gw_withdraw, gw);
+	gw->stats = stats_new(gw->store, conf);
+	flow_set_stats(gw->flow, gw->stats);
+	dlr_set_stats(gw->dlr, gw->stats);
 	if (testmode_resume(gw->testmode) < 0)
 		log_err("test.resume_failed", "msg=\"captured messages "
 		    "unreadable: their pending receipts are not sent\"");
@@ -334,10 +340,12 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	gw->api.inbound = gw->inbound;
 	gw->api.base = base;
 	gw->api.store = gw->store;
+	gw->api.stats = gw->stats;
 	api_verify_register(&gw->api);
 	api_compat_register(&gw->api);
 	api_admin_register(&gw->api);
 	api_shield_register(&gw->api);
+	api_stats_register(&gw->api);
 	gw->api_test.api = &gw->api;
 	gw->api_test.tm = gw->testmode;
 	api_test_register(&gw->api_test);
@@ -372,6 +380,8 @@ gw_sweep(evutil_socket_t fd, short what, void *arg)
 	flow_shield_expire(gw->flow);
 	/* The limits' dead counters, as many per run (store.h). */
 	store_limit_prune(gw->store, util_now(), gw->conf->sweep_batch);
+	/* The statistics' rows past [store] stats_retention, as many. */
+	stats_prune(gw->stats, util_now(), gw->conf->sweep_batch);
 	/* Test mode's captures, kept as long as finished records. */
 	store_capture_prune(gw->store, util_now_ms() -
 	    (int64_t)gw->conf->retention * 1000, gw->conf->sweep_batch);
@@ -774,6 +784,7 @@ gw_free(struct gw *gw)
 	dlr_free(gw->dlr);
 	flow_free(gw->flow);
 	api_idem_free(gw->api.idem);
+	stats_free(gw->stats);
 	score_free(gw->score);
 	free(gw->carriers);
 	if (gw->sweep_ev)

@@ -228,6 +228,13 @@ void store_on_commit(struct store *, store_commit_cb cb, void *arg);
  * turn).  The daemon sets a few milliseconds so an SMPP submit's record and
  * the update when it is accepted share one commit. */
 void store_set_commit_delay(struct store *, int ms);
+/* Call fn(arg) on the loop right before the open batch goes to be
+ * committed (whatever sends it: its time, store_flush(), store_close()),
+ * never at another time; what fn stages goes in that batch (or fails it).
+ * For writes that sum up a batch's changes, staged once per batch instead
+ * of once per change (the statistics' roll-ups).  One per store; fn NULL
+ * removes it. */
+void store_set_precommit(struct store *, void (*fn)(void *arg), void *arg);
 /* Commit the batch being committed and then the one staged, blocking the
  * loop (shutdown, tests); their callbacks are called before it returns,
  * and what they stage stays staged.  Returns the result of the last batch
@@ -499,6 +506,47 @@ int store_idem_put(struct store *, const char *key, const char *ikey,
  * and round (as store_limit_prune()).  Returns the number dropped, or
  * STORE_ERR. */
 int store_idem_prune(struct store *, int64_t before, int max);
+/* ---- stats roll-ups ------------------------------------------------------ */
+
+/*
+ * The statistics' roll-up rows (stats.h encodes their values, opaque
+ * here, at most STORE_ROLLUP_MAX octets): one row per (granularity,
+ * owner, dimension, start time, group).  gran is a letter ('m' minute,
+ * 'h' hour, 'd' day), owner a key's name or "*" (1..32 printable
+ * octets), dim a letter, group 0..STORE_ROLLUP_GROUP_MAX octets (no NUL).
+ * A put is staged in the open batch like every write: put the rows of an
+ * event in the batch of the change it counts, so they are durable exactly
+ * when it is.  Gets and scans see staged puts.
+ */
+#define STORE_ROLLUP_MAX 1024
+#define STORE_ROLLUP_GROUP_MAX 63
+/* The row's value into buf (size octets), its length into *len: STORE_OK,
+ * STORE_NOTFOUND, or STORE_ERR (a bad name, a value that does not fit). */
+int store_rollup_get(struct store *, int gran, const char *owner, int dim,
+    int64_t t, const char *group, void *buf, size_t size, size_t *len);
+/* Open a batch if none is open (it goes as any batch does), so that
+ * writes a precommit function (store_set_precommit()) will stage have one
+ * to go in: STORE_OK or the open batch's error. */
+int store_rollup_begin(struct store *);
+/* Stage the row's value (len octets).  STORE_OK or the batch's error (a
+ * bad name or size fails it). */
+int store_rollup_put(struct store *, int gran, const char *owner, int dim,
+    int64_t t, const char *group, const void *val, size_t len);
+/* Call fn(arg, t, group, val, len) for the rows of (gran, owner, dim)
+ * whose start is in [from, to), staged ones included, at most max of them
+ * (*more set when there were more), in no set order.  fn is called after
+ * the read (it may not keep val).  The count, or STORE_ERR (fn was not
+ * called). */
+int store_rollup_scan(struct store *, int gran, const char *owner, int dim,
+    int64_t from, int64_t to, int max, int *more,
+    void (*fn)(void *arg, int64_t t, const char *group, const void *val,
+    size_t len), void *arg);
+/* Stage the deletion of at most max rows whose time is over: start +
+ * span(gran) (60, 3600, 86400 seconds) at or before before.  The walk
+ * looks at a bounded number of rows per call (it skips a whole series
+ * once it meets a live row) and goes on from call to call, round and
+ * round.  The number dropped, or STORE_ERR. */
+int store_rollup_prune(struct store *, int64_t before, int max);
 
 /* ---- stats --------------------------------------------------------------- */
 

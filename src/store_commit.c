@@ -264,6 +264,10 @@ batch_submit(struct store *st)
 	b->due = 1;
 	if (st->inflight != NULL)
 		return;
+	/* The last writes of the batch (store_set_precommit()): they go
+	 * with it, or fail it. */
+	if (st->precommit != NULL)
+		st->precommit(st->precommit_arg);
 	st->open = NULL;
 	event_del(st->commit_ev);
 	event_del(st->force_ev);
@@ -361,6 +365,13 @@ store_on_commit(struct store *st, store_commit_cb cb, void *arg)
 	b->waiters[b->nwaiter].cb = cb;
 	b->waiters[b->nwaiter].arg = arg;
 	b->nwaiter++;
+}
+
+void
+store_set_precommit(struct store *st, void (*fn)(void *arg), void *arg)
+{
+	st->precommit = fn;
+	st->precommit_arg = arg;
 }
 
 int

@@ -346,6 +346,7 @@ store_open(struct event_base *base, const char *path, uint64_t map_size,
 	    (rc = mdb_dbi_open(txn, "inbox_parts", MDB_CREATE,
 	    &st->inbox_parts)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "idem", MDB_CREATE, &st->idem)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "stats", MDB_CREATE, &st->stats)) != 0 ||
 	    (rc = store_outbox_last(txn, st->outbox, &st->outbox_seq)) != 0) {
 		if (txn != NULL)
 			mdb_txn_abort(txn);

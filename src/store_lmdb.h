@@ -20,12 +20,13 @@
  *   store_inbound.c inbound messages, their digests and waiting parts
  *   store_idem.c    the answers kept for Idempotency-Keys (their prune is
  *                   in store_sweep.c)
+ *   store_stats_rollup.c the statistics' roll-ups and their prune
  *   store_batch.c   the staged writes of one batch, in memory (no LMDB)
  *   store_record.c  the record's encoding (no LMDB)
  * struct store and struct batch below belong to the loop's thread, but for
  * what store_commit.c says the writer thread may touch.
  *
- * One environment (a directory, created 0700) holds fourteen named
+ * One environment (a directory, created 0700) holds fifteen named
  * databases.  Their names, key layouts and values are on disk: fixed.
  *
  *   verif    id -> record: binary format 2 (store_record.h describes it
@@ -72,6 +73,10 @@
  *            record (idem.h's encoding, opaque here): the answers kept
  *            for sends with an Idempotency-Key (store_idem.c), dropped by
  *            store_idem_prune() (store_sweep.c) after IDEM_TTL
+ *   stats    gran(1) be64(start s) owner NUL dim(1) group -> the row as
+ *            stats.c encodes it: the statistics' roll-ups
+ *            (store_stats_rollup.c), time first so that an event's rows
+ *            sit together; dropped by store_rollup_prune()
  *
  * Keys are compared octet by octet (LMDB's default), which is why times
  * and sequence numbers in keys are big-endian.
@@ -158,6 +163,11 @@ struct store {
 	/* store_idem_prune(): the same for the idem database */
 	uint8_t idem_from[STORE_IDEM_KEY_MAX];
 	size_t idem_fromlen;
+	MDB_dbi stats;          /* store_stats_rollup.c */
+	void (*precommit)(void *);      /* store_set_precommit() */
+	void *precommit_arg;
+	uint8_t rollup_from[SEEK_KEY_MAX];      /* store_rollup_prune() */
+	size_t rollup_fromlen;
 };
 
 /* ---- keys ------------------------------------------------------------- */
