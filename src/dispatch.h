@@ -49,8 +49,11 @@ struct dispatch_stats {
 	uint64_t sent;            /* messages accepted by an SMSC */
 	uint64_t failed;          /* messages failed for good */
 	uint64_t route_switches;  /* sends moved off a degraded SMSC */
-	int waiting;              /* in the wait queue */
+	int waiting;              /* in the wait queue (in memory) */
 	int inflight;             /* submit_sm without an answer yet */
+	uint64_t expired_in_queue;   /* failed: less than min_useful left */
+	uint64_t spilled;         /* sends over queue_max, kept in the
+	                             store only until the queue drains */
 };
 
 /* Called once per dispatch_send: with the verification as committed after

@@ -172,7 +172,8 @@ void store_close(struct store *);
  *             to learn whether it is pending or locked.
  *   queue     the verifications with status VERIF_PENDING and send_state
  *             SEND_QUEUED: pending and not yet accepted by an SMSC, so
- *             start-up sends them again (store_queue_each).
+ *             start-up sends them again (store_queue_each), earliest
+ *             expires_at first.
  *   receipts  (smsc, normalised message id) -> id, written by
  *             store_msgid_put() only; normalising is the caller's (smpp/).
  *             A later put of the same pair replaces the id.
@@ -237,10 +238,18 @@ int store_flush(struct store *);
 /* ---- start-up, sweep ----------------------------------------------------- */
 
 /* Call fn(arg, id) for every verification in the queue (see above),
- * staged writes included, in the order of their ids' octets; fn is called
- * after the read, so it may read and stage.  Returns the count, or
- * STORE_ERR (and fn was not called). */
+ * staged writes included, in the order of their expires_at, then of their
+ * ids' octets (the order the dispatcher sends in); fn is called after the
+ * read, so it may read and stage.  Returns the count, or STORE_ERR (and fn
+ * was not called). */
 int store_queue_each(struct store *, void (*fn)(void *arg, const char *id),
+    void *arg);
+/* The same for at most max entries of the queue, from the first after
+ * (after_t, after_id) in that order (after_id NULL: from the first), with
+ * each one's expires_at: a page, so a caller reads a long queue back in
+ * bounded memory.  Returns the count, or STORE_ERR. */
+int store_queue_scan(struct store *, int64_t after_t, const char *after_id,
+    int max, void (*fn)(void *arg, const char *id, int64_t expires_at),
     void *arg);
 
 /* Sweep: handle at most max of the due times at or before now, oldest
