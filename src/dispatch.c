@@ -3,28 +3,68 @@
  *
  * A verification's message starts with its record staged in the store
  * (status pending, send_state queued, text sealed).  It goes on the wire at
- * once; the record commits with the next commit that someone waits on (at
- * the latest after the store's commit delay), and the HTTP answer always
- * waits for a commit, so a crash can only lose a send that was never
- * acknowledged (its SMS may have left: the person got a code nobody can
- * check, and the caller, who got no 201, asks again).  The message walks its route's
- * SMSCs in order (route.c), skipping carriers that are down or have no
- * window room; a carrier that accepts it gets its message id indexed for
- * receipts and the record turns `sent` with the sealed text erased.  A
- * temporary refusal, a timeout or a dropped bind sends it on to the next
- * SMSC or back to the wait queue; a final refusal fails the verification.
- * The wait queue is pumped whenever a carrier reports room, and by a
- * one-second timer while it is not empty, until the code expires.
+ * once; the message walks its route's SMSCs in order (route.c), skipping
+ * carriers that are down or have no window room; a carrier that accepts it
+ * gets its message id indexed for receipts and the record turns `sent`
+ * with the sealed text erased.  A temporary refusal, a timeout or a
+ * dropped bind sends it on to the next SMSC or back to the wait queue; a
+ * final refusal fails the verification.
+ *
+ * The wait queue.  Messages that find no SMSC (all down, throttled,
+ * windows full) wait in a binary heap ordered by their code's expires_at
+ * (then arrival): the pump, run whenever a carrier reports room and by a
+ * one-second timer while anything waits, takes the earliest first, so
+ * under a backlog the codes that can still make it go first.  A message
+ * whose code has less than [verify] min_useful seconds left (half its life
+ * for a code that lives less than twice that) is not submitted any more:
+ * the pump ends it first thing, and the owner fails the verification with
+ * reason expired_in_queue.  validity_period is computed at each submit, so
+ * it stays the code's remaining life then.  At most [verify] queue_max
+ * messages wait in memory; a send or resume beyond that is not held (its
+ * record waits in the store's queue index, keyed by expiry) and the pump
+ * reads such messages back, earliest expiry first, once the queue has
+ * drained to half.  A restart resumes the store's queue in the same order.
  *
  * The HTTP answer of a send waits for the first outcome, bounded by
  * [server] submit_wait_ms: after that the caller is told `queued` and the
- * message keeps trying.  Answers always leave after a commit (persist,
- * then acknowledge).
+ * message keeps trying.
+ *
+ * Orderings, and why each keeps what a 201 promises (the record is
+ * durable; a crash at any point loses no acknowledged verification, and
+ * re-sends at most one window of messages, each with the text and code it
+ * had):
+ *
+ *  1. record staged -> submit_sm on the wire, before the record commits.
+ *     A crash before that commit loses the record: the SMS may have left
+ *     (the person got a code nobody can check), but the caller got no 201
+ *     (2 below) and asks again.  Waiting for the commit first would put
+ *     a whole commit on the critical path of every send, for a case that
+ *     costs one SMS.
+ *  2. 201 only after the record's batch has committed (record_committed).
+ *     The record holds status pending, send_state queued and the sealed
+ *     text (the code only as its HMAC): from then on the verification
+ *     can be checked and resumed after any crash.  This is the promise.
+ *  3. 201 `sent` once the SMSC's submit_sm_resp came AND (2), in whichever
+ *     order they come; not after the commit of the accept's update (the
+ *     send, send_state sent, the receipt index, the sealed text erased),
+ *     which follows in a later batch off the critical path.  A crash
+ *     before that update commits leaves the durable record queued with its
+ *     sealed text: the restart resends it with the same text and code
+ *     (the code the person may already hold still checks), and only the
+ *     messages accepted since the last commit are sent twice: at most one
+ *     window per SMSC.  A receipt for the first copy that comes before
+ *     the update matched nothing and is parked (dlr.c), as before.
+ *     Before this, the answer waited for that second commit, and under
+ *     load a commit in flight made it two commits in a row.
+ *  4. An end (failed, expired_in_queue, dropped) is answered after the
+ *     commit of the change that ends it, as every other answer in the
+ *     daemon: a `failed` answer is never undone by a crash.
  *
  * Lifetimes: a struct msg lives while the message is waiting or submitted.
  * The carrier holds a msg pointer as its cookie only while submitted, and
  * gives it back exactly once; a msg dropped meanwhile (canceled, approved)
- * is marked dead and freed when its cookie comes back.
+ * is marked dead and freed when its cookie comes back.  A struct answer
+ * lives until it has answered and its store callbacks have come back.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -97,7 +137,7 @@ struct msg {
 	enum msg_where where;
 	uint64_t seq;             /* arrival, to order equal expiries */
 	int64_t deadline;         /* expires_at - min_useful: not submitted
-	                             from then on */
+	                             after it */
 	struct msg *hnext;
 	struct dispatch *d;
 	enum msg_state state;
@@ -637,11 +677,10 @@ queue_expire(struct dispatch *d)
 
 	while (d->nheap > 0 && n < EXPIRE_BATCH) {
 		m = d->heap[0];
-		if (m->expires_at - now >= d->conf->min_useful &&
-		    now < m->deadline)
-			break;
+		if (m->expires_at - now >= d->conf->min_useful)
+			break;  /* nothing later has less left */
 		m = queue_pop(d);
-		if (now >= m->deadline || now >= m->expires_at) {
+		if (now > m->deadline || now >= m->expires_at) {
 			msg_expire(m);
 			n++;
 		} else {
@@ -936,7 +975,7 @@ msg_try(struct msg *m)
 		msg_answer(m);
 		return 0;
 	}
-	if (util_now() >= m->deadline) {
+	if (util_now() > m->deadline || util_now() >= m->expires_at) {
 		/* Less than min_useful left: not worth an SMS. */
 		msg_expire(m);
 		return 0;

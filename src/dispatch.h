@@ -56,10 +56,11 @@ struct dispatch_stats {
 	                             store only until the queue drains */
 };
 
-/* Called once per dispatch_send: with the verification as committed after
- * the submit's outcome (sent, failed) or the wait's end (queued), and
- * STORE_OK; or with v NULL and the store's error when the first commit
- * failed (nothing will be sent). */
+/* Called once per dispatch_send, after the record's commit: with the
+ * verification as the store holds it once the submit's outcome is known
+ * (sent: the accept may still be staged, see dispatch.c's orderings;
+ * failed: committed) or the wait's end (queued), and STORE_OK; or with v
+ * NULL and the store's error when the record's commit failed. */
 typedef void (*dispatch_answer_cb)(void *ctx, const struct verif *v,
     int result);
 
@@ -90,8 +91,8 @@ void dispatch_free(struct dispatch *);
 /* Send v, which the caller has just staged with store_verif_put (status
  * pending, send_state queued, sealed text).  last_smsc is the name of the
  * SMSC of the previous send to this number within repeat_window, or NULL.
- * Nothing goes out before the staged record commits; answer (may be NULL)
- * is called once, after a commit. */
+ * The submit may leave before the staged record commits; answer (may be
+ * NULL) is called once, never before that commit. */
 void dispatch_send(struct dispatch *, const struct verif *v,
     const char *last_smsc, dispatch_answer_cb answer, void *ctx);
 /* Resume a queued verification found in the store at start-up. */
