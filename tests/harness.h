@@ -66,6 +66,7 @@ struct harness {
 	char hook_log[320];    /* one JSON line per request it answered */
 	char hook_stderr[320];
 	struct h_sim sims[H_EXTRA_SIMS];
+	char verify_extra[256]; /* more lines for the [verify] section */
 };
 
 /* Cut ASan's quarantine of freed blocks to mb MB for the daemons this
