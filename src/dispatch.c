@@ -108,7 +108,8 @@ struct answer {
 	char id[32];
 	struct event *timer;
 	struct msg *msg;     /* back pointer while the answer is pending */
-	struct dispatch *d;
+	struct store *store; /* not the dispatcher: an answer may outlive it
+	                        (record_committed() after dispatch_free()) */
 	int in_store;        /* record_committed() is still to come */
 	int committed;       /* the record's batch is done, with result */
 	int result;
@@ -380,7 +381,7 @@ answer_deliver(struct answer *a, int result)
 		evtimer_del(a->timer);
 	a->done = 1;
 	if (result == STORE_OK &&
-	    store_verif_get(a->d->store, a->id, &v) == STORE_OK)
+	    store_verif_get(a->store, a->id, &v) == STORE_OK)
 		a->cb(a->ctx, &v, STORE_OK);
 	else
 		a->cb(a->ctx, NULL, result == STORE_OK ? STORE_ERR : result);
@@ -439,7 +440,7 @@ answer_new(struct dispatch *d, const struct verif *v, dispatch_answer_cb cb,
 
 	a->cb = cb;
 	a->ctx = ctx;
-	a->d = d;
+	a->store = d->store;
 	util_strlcpy(a->id, v->id, sizeof(a->id));
 	a->in_store = 1;
 	store_on_commit(d->store, record_committed, a);
@@ -755,6 +756,8 @@ queue_spill(struct dispatch *d, const char *id)
 
 	d->spill = 1;
 	d->spilled++;
+	if (!evtimer_pending(d->retry_ev, NULL))
+		retry_in(d, 1000);
 	if (log_limit_ok(&d->lim_expired, util_mono_ms(), 1000, &sup))
 		log_warn("dispatch.spilled", "id=%s waiting=%d queue_max=%d "
 		    "suppressed=%u", id, d->nwaiting, d->conf->queue_max, sup);
@@ -796,14 +799,15 @@ dispatch_pump(struct dispatch *d)
 		heap_push(d, m);
 	}
 	d->pumping = 0;
-	if (d->nwaiting > 0 && !evtimer_pending(d->retry_ev, NULL))
+	if ((d->nwaiting > 0 || d->spill) &&
+	    !evtimer_pending(d->retry_ev, NULL))
 		retry_in(d, 1000);
 }
 
 void
 dispatch_ready(struct dispatch *d, struct carrier *c)
 {
-	if (d->nwaiting > 0)
+	if (d->nwaiting > 0 || d->spill)
 		dispatch_pump(d);
 }
 

@@ -1057,6 +1057,9 @@ START_TEST(queue_max_spills)
 		reply(&fa, k, 0, NULL);
 	dispatch_ready(d, &fa);
 	ck_assert_int_eq(fa.nsub, 24);
+	for (int k = 12; k < 24; k++)
+		reply(&fa, k, 0, NULL);
+
 	for (int k = 0; k < 24; k++) {
 		int n = sub_msg(&fa, k);
 		ck_assert(n >= 0 && n < 24);
@@ -1066,6 +1069,45 @@ START_TEST(queue_max_spills)
 		ck_assert_int_eq(sub_msg(&fa, k), k);   /* by expiry */
 	stats(&ds);
 	ck_assert_int_eq(ds.waiting, 0);
+}
+END_TEST
+
+
+/* Spilled messages wait in the store while those in memory go away
+ * without a pump (dropped: canceled, approved): the next ready reads them
+ * back all the same, and they go. */
+START_TEST(queue_max_spill_after_drops)
+{
+	struct carrier *cs[2] = { &fa, &fb };
+	struct dispatch_stats ds;
+	char id[32];
+
+	conf2 = load(CONF_SMALLQ);
+	score2 = score_new(conf2);
+	dispatch_reconf(d, conf2, cs, 2, score2);
+	fa.up = fb.up = 0;
+	for (int i = 0; i < 20; i++)
+		send_exp(i, T0 + 600 + i);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	for (int i = 0; i < 16; i++) {
+		struct verif v;
+		get(i, &v);
+		ck_assert_int_eq(verif_enter(&v, VERIF_CANCELED, "api_cancel",
+		    util_now()), 0);
+		ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+		id_of(i, id, sizeof(id));
+		dispatch_drop(d, id);
+		verif_clear(&v);
+	}
+	store_flush(st);
+	stats(&ds);
+	ck_assert_int_eq(ds.waiting, 0);
+	fa.up = 1;
+	dispatch_ready(d, &fa);          /* reads the 4 back */
+	dispatch_ready(d, &fa);          /* and they go */
+	ck_assert_int_eq(fa.nsub, 4);
+	for (int k = 0; k < 4; k++)
+		ck_assert_int_eq(sub_msg(&fa, k), 16 + k);
 }
 END_TEST
 
@@ -1271,6 +1313,7 @@ dispatch_suite(void)
 	tcase_add_test(tc, min_useful_drops);
 	tcase_add_test(tc, min_useful_at_first_try);
 	tcase_add_test(tc, queue_max_spills);
+	tcase_add_test(tc, queue_max_spill_after_drops);
 	tcase_add_test(tc, store_queue_by_expiry);
 	tcase_add_test(tc, old_queue_layout_resumes);
 	suite_add_tcase(s, tc);
