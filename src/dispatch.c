@@ -699,6 +699,7 @@ struct refill {
 	int64_t t;
 	char id[32];
 	int n;
+	int full;       /* an entry found no room: the rest stays spilled */
 };
 
 static void
@@ -712,7 +713,9 @@ refill_one(void *arg, const char *id, int64_t t)
 	r->t = t;
 	util_strlcpy(r->id, id, sizeof(r->id));
 	r->n++;
-	if (msg_find(d, id) != NULL || d->nwaiting >= d->conf->queue_max)
+	if (d->nwaiting >= d->conf->queue_max)
+		r->full = 1;
+	if (r->full || msg_find(d, id) != NULL)
 		return;
 	memset(&v, 0, sizeof(v));
 	if (store_verif_get(d->store, id, &v) == STORE_OK &&
@@ -724,26 +727,34 @@ refill_one(void *arg, const char *id, int64_t t)
 	verif_clear(&v);
 }
 
-/* Messages that did not fit in memory wait in the store only: once the
- * queue has drained to half, read them back, earliest expiry first, up to
- * queue_max (those in memory are passed over).  Pumping only. */
+/* Read the store's queue, earliest expiry first, in pages, into the wait
+ * queue up to queue_max (those in memory are passed over); spill stays
+ * set unless the read reached the end. */
 static void
-queue_refill(struct dispatch *d)
+queue_load(struct dispatch *d)
 {
 	struct refill r;
 	int n;
 
-	if (!d->spill || d->nwaiting >= d->conf->queue_max / 2)
-		return;
 	memset(&r, 0, sizeof(r));
 	r.d = d;
 	do {
 		r.n = 0;
 		n = store_queue_scan(d->store, r.t, r.id[0] ? r.id : NULL,
 		    REFILL_PAGE, refill_one, &r);
-	} while (n == REFILL_PAGE && d->nwaiting < d->conf->queue_max);
-	if (n >= 0 && n < REFILL_PAGE)
-		d->spill = 0;   /* read to the end */
+	} while (n == REFILL_PAGE && !r.full);
+	/* Spilled ones are left unless it read to the end with room. */
+	d->spill = r.full || !(n >= 0 && n < REFILL_PAGE);
+}
+
+/* Messages that did not fit in memory wait in the store only: once the
+ * queue has drained to half, read them back.  Pumping only. */
+static void
+queue_refill(struct dispatch *d)
+{
+	if (!d->spill || d->nwaiting >= d->conf->queue_max / 2)
+		return;
+	queue_load(d);
 	log_info("dispatch.refill", "waiting=%d spill=%d", d->nwaiting,
 	    d->spill);
 }
@@ -1178,6 +1189,19 @@ dispatch_resume(struct dispatch *d, const struct verif *v)
 	 * order of their expiry, whatever order they came back in. */
 	m = msg_new(d, v, NULL);
 	msg_enqueue(m, 0);
+}
+
+int
+dispatch_resume_queue(struct dispatch *d)
+{
+	int before = d->nwaiting;
+
+	queue_load(d);
+	if (d->spill)
+		log_info("dispatch.resume_spill", "waiting=%d queue_max=%d "
+		    "msg=\"the rest waits in the store\"", d->nwaiting,
+		    d->conf->queue_max);
+	return d->nwaiting - before;
 }
 
 void

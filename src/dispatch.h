@@ -97,6 +97,11 @@ void dispatch_send(struct dispatch *, const struct verif *v,
     const char *last_smsc, dispatch_answer_cb answer, void *ctx);
 /* Resume a queued verification found in the store at start-up. */
 void dispatch_resume(struct dispatch *, const struct verif *v);
+/* Resume the store's queue at start-up: its verifications, earliest
+ * expiry first, in pages, up to [verify] queue_max in memory (the rest
+ * waits in the store and is read back as the queue drains).  Returns how
+ * many it took. */
+int dispatch_resume_queue(struct dispatch *);
 /* Forget id (canceled, approved, expired): it is not sent (again).  A
  * message on the wire is forgotten when its answer comes back. */
 void dispatch_drop(struct dispatch *, const char *id);

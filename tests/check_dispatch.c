@@ -1111,6 +1111,40 @@ START_TEST(queue_max_spill_after_drops)
 }
 END_TEST
 
+
+/* At start-up the store's queue is read back earliest expiry first, at
+ * most queue_max of it in memory; the rest follows as the queue drains,
+ * still in expiry order. */
+START_TEST(resume_queue_bounded)
+{
+	struct carrier *cs[2] = { &fa, &fb };
+
+	fa.up = fb.up = 0;
+	for (int i = 0; i < 20; i++)
+		send_exp(i, T0 + 600 - i);       /* arrival against expiry */
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	for (int i = 0; i < 20; i++) {
+		char id[32];
+		id_of(i, id, sizeof(id));
+		dispatch_drop(d, id);            /* the daemon stops */
+	}
+	store_flush(st);
+	dispatch_free(d);
+	conf2 = load(CONF_SMALLQ);
+	score2 = score_new(conf2);
+	d = dispatch_new(base, st, secret, &hooks, NULL);
+	dispatch_reconf(d, conf2, cs, 2, score2);
+	ck_assert_int_eq(dispatch_resume_queue(d), 16);
+	fa.up = 1;
+	fa.room = 40;
+	for (int k = 0; k < 4 && fa.nsub < 20; k++)
+		dispatch_ready(d, &fa);
+	ck_assert_int_eq(fa.nsub, 20);
+	for (int k = 0; k < 20; k++)
+		ck_assert_int_eq(sub_msg(&fa, k), 19 - k);
+}
+END_TEST
+
 static int qorder[NMSG], nq;
 
 static void
@@ -1314,6 +1348,7 @@ dispatch_suite(void)
 	tcase_add_test(tc, min_useful_at_first_try);
 	tcase_add_test(tc, queue_max_spills);
 	tcase_add_test(tc, queue_max_spill_after_drops);
+	tcase_add_test(tc, resume_queue_bounded);
 	tcase_add_test(tc, store_queue_by_expiry);
 	tcase_add_test(tc, old_queue_layout_resumes);
 	suite_add_tcase(s, tc);

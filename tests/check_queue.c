@@ -137,9 +137,10 @@ START_TEST(queued_backlog_survives_kill)
 	ck_assert_int_eq(h_sim_start(&H), 0);
 	ck_assert_msg(h_daemon_start(&H, 0) == 0, "smsverifyd did not come "
 	    "back (see %s)", H.daemon_log);
-	ck_assert_msg(h_wait_lines_n(H.handset, "\"to\"", NBACKLOG,
-	    H_SMS_WAIT_MS) >= NBACKLOG, "not every queued message reached "
-	    "the handset (%s)", H.handset);
+	n = h_wait_lines_n(H.handset, "\"to\"", NBACKLOG, 2 * H_SMS_WAIT_MS);
+	ck_assert_msg(n >= NBACKLOG, "%d of %d queued messages reached the "
+	    "handset (%s, daemon log %s)", n, NBACKLOG, H.handset,
+	    H.daemon_log);
 	n = handset_list(got, NBACKLOG + 4);
 	ck_assert_int_eq(n, NBACKLOG);   /* each once */
 	/* In the order of their expiry: 1, 2, 3, ... minutes. */
