@@ -26,7 +26,13 @@
  * when no one does (0, the default: at the end of every turn), and never
  * before the previous batch is done: what is staged meanwhile shares the
  * next commit.  Persist, then acknowledge: callers answer (HTTP 201, a
- * deliver_sm_resp) from a commit callback, never from the put.
+ * deliver_sm_resp) from a commit callback, never from the put.  An answer
+ * may describe writes staged after the batch whose commit it waits on only
+ * when a crash that loses them is repaired from what that batch made
+ * durable: dispatch.c's `sent` answer waits for the commit of the queued
+ * record (its sealed text), not for the accept's update, because a
+ * restart resends the queued record with the same text and code
+ * (dispatch.c's head comment, "Orderings").
  *
  * What reads see meanwhile: their own writes.  store_verif_get,
  * store_pending_get, store_msgid_get, store_limit_get, store_queue_each
