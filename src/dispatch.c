@@ -221,7 +221,7 @@ struct dispatch {
 	uint64_t rng;          /* xorshift state for the probe draw */
 	uint64_t sent, failed, route_switches;
 	uint64_t expired_in_queue, spilled;
-	struct log_limit lim_expired;
+	struct log_limit lim_expired, lim_spilled;
 };
 
 static void msg_free(struct msg *);
@@ -769,7 +769,7 @@ queue_spill(struct dispatch *d, const char *id)
 	d->spilled++;
 	if (!evtimer_pending(d->retry_ev, NULL))
 		retry_in(d, 1000);
-	if (log_limit_ok(&d->lim_expired, util_mono_ms(), 1000, &sup))
+	if (log_limit_ok(&d->lim_spilled, util_mono_ms(), 1000, &sup))
 		log_warn("dispatch.spilled", "id=%s waiting=%d queue_max=%d "
 		    "suppressed=%u", id, d->nwaiting, d->conf->queue_max, sup);
 }
