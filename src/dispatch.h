@@ -9,7 +9,10 @@
  * SMSCs a message tries, in which order, is route_choose()'s answer
  * (route.h); the dispatcher executes it: it skips carriers that are down
  * or have no window room, submits, and on a refusal moves on, waits or
- * gives up.  It holds carriers by a handle a reload cannot shift (not by
+ * gives up.  Messages that wait do so earliest expiry first, at most
+ * [verify] queue_max of them in memory, and one whose code has less than
+ * [verify] min_useful left is not submitted: the owner fails it with
+ * reason expired_in_queue (dispatch.c's head comment).  It holds carriers by a handle a reload cannot shift (not by
  * their place in the configuration), so a message in flight across a
  * reload fails over by the new configuration, never to a removed SMSC.
  *
