@@ -55,7 +55,10 @@
  *     window per SMSC.  A receipt for the first copy that comes before
  *     the update matched nothing and is parked (dlr.c), as before.
  *     Before this, the answer waited for that second commit, and under
- *     load a commit in flight made it two commits in a row.
+ *     load a commit in flight made it two commits in a row.  The record's
+ *     commit is waited on without hurrying it (store_on_commit_lazy()):
+ *     an SMSC that answers before the batch goes has its accept share
+ *     the record's commit; once the outcome is known the batch is hurried.
  *  4. An end (failed, expired_in_queue, dropped) is answered after the
  *     commit of the change that ends it, as every other answer in the
  *     daemon: a `failed` answer is never undone by a crash.
@@ -431,7 +434,11 @@ record_committed(void *arg, int result)
 	/* an end: answer_committed() answers */
 }
 
-/* A new answer for v; the record's commit is waited on from now. */
+/* A new answer for v; the record's commit is waited on from now, without
+ * hurrying it: while the SMSC has not answered nobody is answered, and an
+ * accept that comes before the batch goes shares its commit (one write of
+ * the record, not two).  msg_answer_as() hurries it once the outcome is
+ * known. */
 static struct answer *
 answer_new(struct dispatch *d, const struct verif *v, dispatch_answer_cb cb,
     void *ctx)
@@ -443,8 +450,13 @@ answer_new(struct dispatch *d, const struct verif *v, dispatch_answer_cb cb,
 	a->store = d->store;
 	util_strlcpy(a->id, v->id, sizeof(a->id));
 	a->in_store = 1;
-	store_on_commit(d->store, record_committed, a);
+	store_on_commit_lazy(d->store, record_committed, a);
 	return a;
+}
+
+static void
+commit_nudged(void *arg, int result)
+{
 }
 
 /* Detach the pending answer of m (if any): m's first outcome is known.
@@ -474,8 +486,11 @@ msg_answer_as(struct msg *m, int durable)
 		store_on_commit(m->d->store, answer_committed, a);
 	} else if (a->committed) {
 		answer_deliver(a, STORE_OK);
+	} else {
+		/* record_committed() answers; the batch open now (the
+		 * record's, or one after it) goes at the end of the turn. */
+		store_on_commit(m->d->store, commit_nudged, NULL);
 	}
-	/* else record_committed() answers */
 }
 
 static void
@@ -1162,8 +1177,10 @@ dispatch_send(struct dispatch *d, const struct verif *v,
 		/* A backlog of queue_max: it waits in the store only (its
 		 * record is staged queued), answered `queued`. */
 		queue_spill(d, v->id);
-		if (a != NULL)
+		if (a != NULL) {
 			a->ready = 1;   /* record_committed() answers */
+			store_on_commit(d->store, commit_nudged, NULL);
+		}
 		return;
 	}
 	m = msg_new(d, v, last_smsc);

@@ -230,6 +230,13 @@ typedef void (*store_commit_cb)(void *arg, int result);
  * the same point of the loop and may rely on what was staged before.  A
  * callback may stage writes and wait again: that is a new batch. */
 void store_on_commit(struct store *, store_commit_cb cb, void *arg);
+/* The same, without hurrying the batch: it goes when it would have gone
+ * without this callback (after the commit delay, or at the end of the
+ * turn once someone waits on it with store_on_commit()).  For a caller
+ * that learns when a write is durable but answers nobody before something
+ * else happens (dispatch.c: a send's record, whose answer waits for the
+ * SMSC's too, and whose accept may then share the record's commit). */
+void store_on_commit_lazy(struct store *, store_commit_cb cb, void *arg);
 /* Let staged writes that nobody waits on wait up to ms milliseconds for a
  * commit that someone waits on (0, the default: commit at the end of every
  * turn).  The daemon sets a few milliseconds so an SMPP submit's record and

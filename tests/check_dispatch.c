@@ -885,6 +885,28 @@ START_TEST(answer_after_record_and_accept)
 }
 END_TEST
 
+
+/* With a commit delay (the daemon's), the record's commit is not hurried
+ * before the SMSC answers: an accept that comes first shares it, one
+ * commit for both, and the answer follows that commit. */
+START_TEST(accept_shares_record_commit)
+{
+	struct store_stats ss0, ss1;
+
+	store_set_commit_delay(st, 60000);
+	store_stats(st, &ss0);
+	send_one(0);
+	event_base_loop(base, EVLOOP_NONBLOCK);   /* a turn ends */
+	reply(&fa, 0, 0, "m0");
+	ck_assert_int_eq(answers[0].n, 0);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	store_stats(st, &ss1);
+	ck_assert_uint_eq(ss1.commits - ss0.commits, 1);
+	ck_assert_int_eq(answers[0].n, 1);
+	ck_assert_int_eq(answers[0].v.send_state, SEND_SENT);
+}
+END_TEST
+
 /* Every SMSC down: the messages wait and go, once one comes up with room
  * for one at a time, by their code's expiry (equal expiries by arrival),
  * not by their arrival. */
@@ -1342,6 +1364,7 @@ dispatch_suite(void)
 	tc = tcase_create("queue");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, answer_after_record_and_accept);
+	tcase_add_test(tc, accept_shares_record_commit);
 	tcase_add_test(tc, queue_by_expiry);
 	tcase_add_test(tc, throttled_keeps_order);
 	tcase_add_test(tc, min_useful_drops);
