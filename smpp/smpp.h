@@ -13,7 +13,8 @@
  * once through submit_done (answered, timed out, or dropped with the
  * connection) unless the session is freed first, in which case
  * submit_done fires with SMPP_STATUS_NOT_SENT for each outstanding cookie
- * during smpp_session_free().
+ * during smpp_session_free().  A cancel's cookie comes back the same way
+ * through cancel_done.
  */
 #ifndef SMPP_H
 #define SMPP_H
@@ -184,6 +185,25 @@ struct smpp_message {
 	const char *validity_period; /* "" or SMPP time, e.g. "000000001000000R" */
 	uint8_t registered_delivery; /* 1 = receipt on success or failure */
 };
+
+/* One cancel_sm (SMPP 3.4 §4.9): withdraw a message the SMSC accepted and
+ * has not delivered yet.  Every field must be the one the submit_sm went
+ * with (the SMSC matches them), message_id as its submit_sm_resp gave it.
+ * Strings are copied; nothing is kept after smpp_session_cancel()
+ * returns. */
+struct smpp_cancel {
+	const char *message_id;   /* 1..64 characters */
+	const char *service_type; /* "" or up to 5 characters */
+	const char *source;       /* up to 20 characters */
+	uint8_t source_ton, source_npi;
+	const char *destination;  /* up to 20 characters, not empty */
+	uint8_t dest_ton, dest_npi;
+};
+
+/* The most cancel_sm one bind has outstanding (and never more than half
+ * its window, at least one): past that smpp_session_cancel() refuses, so
+ * cancels never crowd submits out of the window. */
+#define SMPP_CANCELS_MAX 8
 
 /* Delivery receipt states (message_state TLV values). */
 enum smpp_msg_state {
@@ -380,6 +400,13 @@ struct smpp_callbacks {
 	 * messages are logged and acknowledged at once. */
 	void (*mo)(void *arg, struct smpp_session *, const struct smpp_mo *,
 	    uint64_t ack);
+	/* A cancel_sm ended: ESME_ROK (withdrawn), the SMSC's
+	 * command_status (ESME_RCANCELFAIL: already final, or unknown to
+	 * it), SMPP_STATUS_TIMEOUT or SMPP_STATUS_NOT_SENT.  Fires once per
+	 * smpp_session_cancel() that returned 0, like submit_done (also
+	 * during smpp_session_free()).  NULL: cancels end silently. */
+	void (*cancel_done)(void *arg, struct smpp_session *, void *cookie,
+	    uint32_t status);
 };
 
 /* Create a session on base; nothing happens until smpp_session_start().
@@ -395,6 +422,14 @@ void smpp_session_start(struct smpp_session *);
 /* Submit one message.  Returns 0 when it went on the wire (submit_done will
  * fire for cookie), -1 when the session is not bound or its window is full. */
 int smpp_session_submit(struct smpp_session *, const struct smpp_message *,
+    void *cookie);
+/* Send one cancel_sm (it takes a window slot, with the same response
+ * deadline as a submit).  Returns 0 when it went on the wire (cancel_done
+ * will fire for cookie), -1 when the session is not bound or stopping, its
+ * window is full, SMPP_CANCELS_MAX (or half the window) cancels are
+ * outstanding already, or a field does not fit (logged).  Never retried
+ * by the session. */
+int smpp_session_cancel(struct smpp_session *, const struct smpp_cancel *,
     void *cookie);
 /* Answer a receipt given to the receipt callback, or an inbound message
  * given to the mo callback, with command_status status
@@ -433,6 +468,10 @@ struct smpp_session_stats {
 	uint64_t hostile;         /* binds dropped as hostile: output not
 	                             drained in time, or error answers over
 	                             SMPP_NACK_RATE a second */
+	uint64_t cancels;         /* cancel_sm that went on the wire */
+	uint64_t cancel_ok;       /* ... answered ESME_ROK */
+	uint64_t cancel_err;      /* ... ended otherwise, timeouts apart */
+	uint64_t cancel_timeouts; /* ... ended SMPP_STATUS_TIMEOUT */
 	int window_used;          /* outstanding requests now */
 	int backoff_ms;           /* the last reconnect wait armed, 0: none */
 	uint32_t last_bind_status; /* of the last bind_resp or its nack */

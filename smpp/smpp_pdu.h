@@ -30,6 +30,7 @@ struct evbuffer;
 #define SMPP_CMD_BIND_TRANSMITTER     0x00000002u
 #define SMPP_SUBMIT_SM            0x00000004u
 #define SMPP_DELIVER_SM           0x00000005u
+#define SMPP_CANCEL_SM            0x00000008u
 #define SMPP_UNBIND               0x00000006u
 #define SMPP_CMD_BIND_TRANSCEIVER     0x00000009u
 #define SMPP_OUTBIND              0x0000000Bu
@@ -115,5 +116,33 @@ int smpp_pdu_resp_id(const uint8_t *pdu, const struct smpp_header *h,
 /* Unpack a bind request (the simulator's side).  Returns 0 or -1. */
 int smpp_pdu_unpack_bind(const uint8_t *pdu, const struct smpp_header *h,
     char system_id[16], char password[9], char system_type[13]);
+
+/* Pack a cancel_sm (SMPP 3.4 §4.9.1) through libsmpp34.  Returns the PDU
+ * length, or -1 when seq is 0, message_id or destination is empty, a
+ * field is too long for its array, or a TON/NPI is one the library
+ * refuses. */
+int smpp_pdu_pack_cancel(uint8_t *out, size_t outsize, uint32_t seq,
+    const struct smpp_cancel *);
+
+/* The fields of a cancel_sm as the simulator reads them. */
+struct smpp_cancel_fields {
+	char service_type[6];
+	char message_id[65];
+	uint8_t source_ton, source_npi;
+	char source[21];
+	uint8_t dest_ton, dest_npi;
+	char destination[21];
+};
+/* Unpack a cancel_sm from a framed, NUL-guarded PDU (the simulator's
+ * side): every field by hand within bounds, then libsmpp34.  Returns 0,
+ * or -1 (out zeroed) when it is not a well-formed cancel_sm. */
+int smpp_pdu_unpack_cancel(const uint8_t *pdu, const struct smpp_header *h,
+    struct smpp_cancel_fields *out);
+/* Read a cancel_sm_resp (our side): the header is all it has (spec
+ * §4.9.2).  Returns its command_status into *status and 0, or -1 when h
+ * is not a cancel_sm_resp or it carries a body (the status is still set:
+ * the session acts on it, a body is only logged). */
+int smpp_pdu_unpack_cancel_resp(const uint8_t *pdu,
+    const struct smpp_header *h, uint32_t *status);
 
 #endif /* SMPP_PDU_H */

@@ -2,8 +2,9 @@
  * smpp_session.c - one SMPP 3.4 bind to one SMSC on a libevent loop.
  *
  * A session connects (numeric address, or "localhost"), binds, keeps the
- * link alive with enquire_link, sends submit_sm within a window of
- * outstanding requests, answers what the SMSC sends (deliver_sm receipts
+ * link alive with enquire_link, sends submit_sm (and cancel_sm, at most
+ * SMPP_CANCELS_MAX of them at a time) within a window of outstanding
+ * requests, answers what the SMSC sends (deliver_sm receipts
  * and MO, enquire_link, unbind), and on any failure closes the socket,
  * hands every outstanding cookie back with SMPP_STATUS_NOT_SENT and
  * reconnects after a jittered exponential backoff.  smpp_session_stop()
@@ -96,6 +97,7 @@ enum { BT_TRX = SMPP_BIND_TRANSCEIVER, BT_TX = SMPP_BIND_TRANSMITTER,
 #define SMPP_DATA_SM_RESP     (SMPP_DATA_SM | SMPP_RESP)
 #define SMPP_UNBIND_RESP      (SMPP_UNBIND | SMPP_RESP)
 #define SMPP_ENQUIRE_LINK_RESP (SMPP_ENQUIRE_LINK | SMPP_RESP)
+#define SMPP_CANCEL_SM_RESP   (SMPP_CANCEL_SM | SMPP_RESP)
 
 #define ACK_DATA_SM (UINT64_C(1) << 63)
 
@@ -157,6 +159,14 @@ struct smpp_session {
 	int dead;			/* freed from inside a callback */
 	uint8_t *rbuf;			/* SMPP_MAX_PDU + 1 */
 	struct smpp_session_stats st;
+	/* Outstanding cancel_sm: the window holds a pointer to its slot as
+	 * the request's cookie, which is how a cookie coming back out of the
+	 * window is told from a submit's (cancel_slot_of()). */
+	struct cancel_slot {
+		int used;
+		void *cookie;		/* the owner's */
+	} cslot[SMPP_CANCELS_MAX];
+	int ncancel;			/* slots used */
 	/* One limiter per per-PDU log event (log_session). */
 	struct log_limit lim_unexpected, lim_bad_resp, lim_refused, lim_nack,
 	    lim_unknown, lim_bad_deliver, lim_mo, lim_bad_receipt,
@@ -340,6 +350,51 @@ submit_done(struct smpp_session *s, void *cookie, uint32_t status,
 		s->cb.submit_done(s->arg, s, cookie, status, message_id);
 }
 
+/* The cancel slot cookie is, or NULL when it is a submit's cookie.
+ * (Compared as integers: the owner's cookies point anywhere.) */
+static struct cancel_slot *
+cancel_slot_of(struct smpp_session *s, void *cookie)
+{
+	uintptr_t p = (uintptr_t)cookie, lo = (uintptr_t)&s->cslot[0],
+	    hi = (uintptr_t)&s->cslot[SMPP_CANCELS_MAX];
+
+	if (p < lo || p >= hi || (p - lo) % sizeof(s->cslot[0]) != 0)
+		return NULL;
+	return (struct cancel_slot *)cookie;
+}
+
+/* A cancel_sm ended: free its slot, count it, tell the owner. */
+static void
+cancel_done(struct smpp_session *s, struct cancel_slot *cs, uint32_t status)
+{
+	void *cookie = cs->cookie;
+
+	cs->used = 0;
+	cs->cookie = NULL;
+	s->ncancel--;
+	if (status == ESME_ROK)
+		s->st.cancel_ok++;
+	else if (status == SMPP_STATUS_TIMEOUT)
+		s->st.cancel_timeouts++;
+	else
+		s->st.cancel_err++;
+	if (s->cb.cancel_done != NULL)
+		s->cb.cancel_done(s->arg, s, cookie, status);
+}
+
+/* A request taken out of the window ended: a submit's or a cancel's. */
+static void
+req_done(struct smpp_session *s, void *cookie, uint32_t status,
+    const char *message_id)
+{
+	struct cancel_slot *cs = cancel_slot_of(s, cookie);
+
+	if (cs != NULL)
+		cancel_done(s, cs, status);
+	else
+		submit_done(s, cookie, status, message_id);
+}
+
 /* Every outstanding cookie back with NOT_SENT. */
 static void
 return_all(struct smpp_session *s)
@@ -348,7 +403,7 @@ return_all(struct smpp_session *s)
 	void *cookie;
 
 	while (smpp_window_take_any(s->win, &seq, &cookie))
-		submit_done(s, cookie, SMPP_STATUS_NOT_SENT, "");
+		req_done(s, cookie, SMPP_STATUS_NOT_SENT, "");
 }
 
 static void
@@ -544,7 +599,45 @@ on_submit_resp(struct smpp_session *s, const struct smpp_header *h)
 		    "smsc=%s seq=%u status=%s",
 		    log_str(nb, sizeof(nb), name(s)), h->seq,
 		    smpp_strstatus(h->status));
-	submit_done(s, cookie, h->status, id);
+	if (cancel_slot_of(s, cookie) != NULL) {
+		/* A submit_sm_resp for a cancel's sequence number: that
+		 * cancel got no answer of its own kind. */
+		log_session(s, lim_unexpected, LOG_WARN, "smpp.unexpected",
+		    "smsc=%s pdu=submit_sm_resp seq=%u note=answers_a_cancel",
+		    log_str(nb, sizeof(nb), name(s)), h->seq);
+		req_done(s, cookie, SMPP_STATUS_TIMEOUT, "");
+	} else
+		submit_done(s, cookie, h->status, id);
+	maybe_unbind_drained(s);
+}
+
+/* A cancel_sm_resp: its status is the answer, whatever else it holds. */
+static void
+on_cancel_resp(struct smpp_session *s, const struct smpp_header *h)
+{
+	char nb[128];
+	uint32_t status;
+	void *cookie;
+
+	if (smpp_window_take(s->win, h->seq, &cookie) < 0) {
+		log_session(s, lim_unexpected, LOG_WARN, "smpp.unexpected",
+		    "smsc=%s pdu=cancel_sm_resp seq=%u note=late_or_unknown",
+		    log_str(nb, sizeof(nb), name(s)), h->seq);
+		return;
+	}
+	if (smpp_pdu_unpack_cancel_resp(s->rbuf, h, &status) < 0)
+		log_session(s, lim_bad_resp, LOG_WARN, "smpp.bad_resp",
+		    "smsc=%s seq=%u note=cancel_sm_resp_with_body",
+		    log_str(nb, sizeof(nb), name(s)), h->seq);
+	if (cancel_slot_of(s, cookie) == NULL) {
+		/* A cancel_sm_resp for a submit's sequence number: whether
+		 * the SMSC took the message is unknown, as after a timeout. */
+		log_session(s, lim_unexpected, LOG_WARN, "smpp.unexpected",
+		    "smsc=%s pdu=cancel_sm_resp seq=%u note=answers_a_submit",
+		    log_str(nb, sizeof(nb), name(s)), h->seq);
+		status = SMPP_STATUS_TIMEOUT;
+	}
+	req_done(s, cookie, status, "");
 	maybe_unbind_drained(s);
 }
 
@@ -572,7 +665,7 @@ on_generic_nack(struct smpp_session *s, const struct smpp_header *h)
 		return;
 	}
 	if (h->seq != 0 && smpp_window_take(s->win, h->seq, &cookie) == 0) {
-		submit_done(s, cookie,
+		req_done(s, cookie,
 		    h->status ? h->status : ESME_RUNKNOWNERR, "");
 		maybe_unbind_drained(s);
 	}
@@ -733,6 +826,9 @@ on_pdu(struct smpp_session *s, const struct smpp_header *h)
 		return;
 	case SMPP_SUBMIT_SM_RESP:
 		on_submit_resp(s, h);
+		return;
+	case SMPP_CANCEL_SM_RESP:
+		on_cancel_resp(s, h);
 		return;
 	case SMPP_ENQUIRE_LINK_RESP:
 		if (h->seq == s->el_seq)
@@ -1070,7 +1166,7 @@ on_resp_timer(evutil_socket_t fd, short what, void *arg)
 	    smpp_window_take_expired(s->win, now, &seq, &cookie)) {
 		log_session(s, lim_timeout, LOG_WARN, "smpp.timeout",
 		    "smsc=%s seq=%u", log_str(nb, sizeof(nb), name(s)), seq);
-		submit_done(s, cookie, SMPP_STATUS_TIMEOUT, "");
+		req_done(s, cookie, SMPP_STATUS_TIMEOUT, "");
 	}
 	if (!s->dead) {
 		arm_resp_timer(s);
@@ -1301,6 +1397,53 @@ smpp_session_submit(struct smpp_session *s, const struct smpp_message *m,
 	return 0;
 }
 
+int
+smpp_session_cancel(struct smpp_session *s, const struct smpp_cancel *c,
+    void *cookie)
+{
+	uint8_t b[256];
+	struct cancel_slot *cs = NULL;
+	int cap = smpp_window_size(s->win) / 2, n;
+	uint32_t seq;
+
+	if (cap < 1)
+		cap = 1;
+	if (cap > SMPP_CANCELS_MAX)
+		cap = SMPP_CANCELS_MAX;
+	if (s->dead || s->state != SMPP_BOUND || s->stopping ||
+	    s->bev == NULL || s->flushing || s->ncancel >= cap ||
+	    smpp_window_used(s->win) >= smpp_window_size(s->win))
+		return -1;
+	for (int i = 0; i < SMPP_CANCELS_MAX && cs == NULL; i++)
+		if (!s->cslot[i].used)
+			cs = &s->cslot[i];
+	if (cs == NULL)
+		return -1;
+	seq = smpp_window_next_seq(s->win);
+	if ((n = smpp_pdu_pack_cancel(b, sizeof(b), seq, c)) < 0) {
+		log_err("smpp.pack_failed", "smsc=%s pdu=cancel_sm "
+		    "note=field_too_long_or_empty", name(s));
+		return -1;
+	}
+	/* Record before writing, as for a submit. */
+	if (smpp_window_add(s->win, seq,
+	    util_mono_ms() + (int64_t)s->cfg.response_timeout * 1000, cs) < 0)
+		return -1;
+	if (send_bytes(s, b, (size_t)n) < 0) {
+		void *x;
+
+		smpp_window_take(s->win, seq, &x);
+		return -1;
+	}
+	cs->used = 1;
+	cs->cookie = cookie;
+	s->ncancel++;
+	s->st.cancels++;
+	if (!evtimer_pending(s->resp_timer, NULL))
+		arm_resp_timer(s);
+	return 0;
+}
+
 void
 smpp_session_receipt_ack(struct smpp_session *s, uint64_t ack,
     uint32_t status)
@@ -1383,9 +1526,7 @@ session_destroy(struct smpp_session *s)
 		void *cookie;
 
 		while (smpp_window_take_any(s->win, &seq, &cookie))
-			if (s->cb.submit_done != NULL)
-				s->cb.submit_done(s->arg, s, cookie,
-				    SMPP_STATUS_NOT_SENT, "");
+			req_done(s, cookie, SMPP_STATUS_NOT_SENT, "");
 		smpp_window_free(s->win);
 	}
 	if (s->op_timer) event_free(s->op_timer);
@@ -1426,9 +1567,7 @@ smpp_session_free(struct smpp_session *s)
 		evtimer_del(s->backoff_timer);
 		event_del(s->done_ev);
 		while (smpp_window_take_any(s->win, &seq, &cookie))
-			if (s->cb.submit_done != NULL)
-				s->cb.submit_done(s->arg, s, cookie,
-				    SMPP_STATUS_NOT_SENT, "");
+			req_done(s, cookie, SMPP_STATUS_NOT_SENT, "");
 		return;
 	}
 	session_destroy(s);

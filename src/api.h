@@ -31,6 +31,9 @@ struct api {
 	const struct api_admin *admin;   /* api_admin.h; api_admin.c only */
 	struct inbound *inbound;         /* inbound.h; api_messages.c only */
 	struct event_base *base;         /* long polls' timers */
+	struct store *store;             /* api_idem.c only */
+	struct api_idem *idem;           /* api_idem.h; made by
+	                                  * api_verify_register() */
 };
 
 void api_verify_register(struct api *);
@@ -41,6 +44,9 @@ void api_shield_register(struct api *);
 void api_messages_register(struct api *);
 /* GET /v1/limits (api_limits.c); api_verify_register() calls it. */
 void api_limits_register(struct api *);
+/* GET /status (the operators' page) and GET /openapi.json, no key
+ * (api_status.c). */
+void api_status_register(struct api *);
 
 /* Shared by the API files: the key of the request's Bearer token, or -1
  * after answering 401. */

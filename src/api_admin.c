@@ -11,6 +11,7 @@
 
 #include "api.h"
 #include "api_admin.h"
+#include "api_idem.h"
 #include "carrier.h"
 #include "conf.h"
 #include "http.h"
@@ -119,6 +120,7 @@ static void
 api_metrics(struct http_request *req, const char *rest, void *arg)
 {
 	struct api_stats st;
+	struct api_idem_stats is;
 	const struct flow_stats *m = &st.flow;
 	const struct store_stats *ss = &st.store;
 	const struct webhook_stats *ws = &st.webhook;
@@ -147,7 +149,8 @@ api_metrics(struct http_request *req, const char *rest, void *arg)
 	metric(b, "smsverify_sends_limited_total", "counter",
 	    "sends refused by a [limits] limit (429)", NULL, m->sends_limited);
 	metric(b, "smsverify_limit_counters", "gauge",
-	    "limit counters stored", NULL, ss->limits);
+	    "limit counters stored by key, address and range (a number's "
+	    "are kept with the pending index)", NULL, ss->limits);
 	metric(b, "smsverify_cancels_total", "counter", "cancels", NULL,
 	    m->cancels);
 	metric(b, "smsverify_expired_total", "counter",
@@ -267,6 +270,33 @@ api_metrics(struct http_request *req, const char *rest, void *arg)
 	metric(b, "smsverify_http_bad_requests_total", "counter",
 	    "requests refused by their framing (400, 413, 414, 417, 431, "
 	    "501, 505)", NULL, st.http.bad_requests);
+	metric(b, "smsverify_cancel_sm_total", "counter",
+	    "cancel_sm of ended verifications' messages by result",
+	    "{result=\"sent\"}", st.cancel.sent);
+	metric(b, "smsverify_cancel_sm_total", NULL, NULL,
+	    "{result=\"ok\"}", st.cancel.ok);
+	metric(b, "smsverify_cancel_sm_total", NULL, NULL,
+	    "{result=\"failed\"}", st.cancel.failed);
+	metric(b, "smsverify_cancel_sm_total", NULL, NULL,
+	    "{result=\"timeout\"}", st.cancel.timeouts);
+	metric(b, "smsverify_cancel_sm_total", NULL, NULL,
+	    "{result=\"dropped\"}", st.cancel.dropped);
+	metric(b, "smsverify_cancel_sm_outstanding", "gauge",
+	    "cancel_sm waiting for their answer", NULL,
+	    st.cancel.outstanding);
+	api_idem_stats(((const struct api *)arg)->idem, &is);
+	metric(b, "smsverify_idempotent_replays_total", "counter",
+	    "sends with an Idempotency-Key answered again, nothing sent",
+	    NULL, is.replays);
+	metric(b, "smsverify_idempotency_mismatches_total", "counter",
+	    "Idempotency-Keys reused with another request (422)", NULL,
+	    is.mismatches);
+	metric(b, "smsverify_idempotency_busy_total", "counter",
+	    "sends refused: [server] idempotency_inflight reached (503)",
+	    NULL, is.busy);
+	metric(b, "smsverify_idempotency_inflight", "gauge",
+	    "sends with an Idempotency-Key in flight, retries included", NULL,
+	    (uint64_t)is.inflight);
 	len = evbuffer_get_length(b);
 	text = xmalloc(len + 1);
 	evbuffer_remove(b, text, len);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "api.h"
+#include "cancel.h"
 #include "dispatch.h"
 #include "dlr.h"
 #include "flow.h"
@@ -41,6 +42,7 @@ struct api_stats {
 	struct http_stats http;
 	struct testmode_stats testmode;
 	struct inbound_stats inbound;
+	struct cancel_stats cancel;   /* cancel_sm (cancel.h) */
 };
 
 /* The owner's stats call: fill *st (zeroed by the caller). */

@@ -31,6 +31,7 @@
 #include <openssl/crypto.h>
 
 #include "api.h"
+#include "api_idem.h"
 #include "keys.h"
 #include "flow.h"
 #include "http.h"
@@ -700,21 +701,38 @@ time_003(int64_t t)
 	return json_string(buf);
 }
 
+/* The 200 answer of a seed 003 send. */
+static json_t *
+json_003(const struct verif *v)
+{
+	/* "sent or failed": a queued message is taken and retried until it
+	 * expires, so it is "sent" to this API's users. */
+	return json_pack("{s:s, s:s, s:s, s:o}",
+	    "id", v->id, "phone", v->phone, "status",
+	    v->send_state == SEND_FAILED ? "failed" : "sent",
+	    "expires_at", time_003(v->expires_at));
+}
+
+/* Idempotency-Key on seed 003's send, as on the native one. */
+static const struct api_idem_ops idem_003 = {
+	.api = "003",
+	.status = 200,
+	.render = json_003,
+	.fail = api_send_error,
+};
+
 static void
 sent_003(struct flow_send *fs, const struct verif *v)
 {
 	struct http_request *req = fs->arg;
 
+	if (api_idem_done(fs, v))
+		return;
 	if (fs->err != FLOW_OK) {
 		api_send_error(req, fs);
 		return;
 	}
-	/* "sent or failed": a queued message is taken and retried until it
-	 * expires, so it is "sent" to this API's users. */
-	http_reply_json(req, 200, json_pack("{s:s, s:s, s:s, s:o}",
-	    "id", v->id, "phone", v->phone, "status",
-	    v->send_state == SEND_FAILED ? "failed" : "sent",
-	    "expires_at", time_003(v->expires_at)));
+	http_reply_json(req, 200, json_003(v));
 }
 
 /* 422 invalid_field: name is not of the JSON type want ("a string"). */
@@ -803,7 +821,8 @@ api_003_send(struct http_request *req, const char *rest, void *arg)
 		    "client_ip", "client_ip must be an IPv4 or IPv6 address");
 		goto fail;
 	}
-	flow_send(fs);
+	if (api_idem_begin(api, req, fs, body, &idem_003))
+		flow_send(fs);
 	return;
 fail:
 	flow_send_free(fs);

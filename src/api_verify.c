@@ -20,6 +20,9 @@
  * is not JSON, and 12345 is another code); numbers are JSON numbers with
  * a whole value (never "4"); metadata is an object; null is the field
  * left out.  Fields we do not know are ignored.
+ *
+ * A send with an Idempotency-Key header is done once (api_idem.h): a
+ * retry answers the first answer again.
  */
 #include <arpa/inet.h>
 #include <stdio.h>
@@ -29,6 +32,7 @@
 #include <openssl/crypto.h>
 
 #include "api.h"
+#include "api_idem.h"
 #include "conf.h"
 #include "flow.h"
 #include "http.h"
@@ -427,9 +431,19 @@ api_reply_limited(struct http_request *req, const char *limit,
 	    "message", msg));
 }
 
+/* Idempotency-Key on the native send (api_idem.h). */
+static const struct api_idem_ops send_idem = {
+	.api = "v1",
+	.status = 201,
+	.render = send_json,
+	.fail = api_send_error,
+};
+
 static void
 send_done(struct flow_send *fs, const struct verif *v)
 {
+	if (api_idem_done(fs, v))
+		return;
 	if (fs->err == FLOW_OK)
 		http_reply_json(fs->arg, 201, send_json(v));
 	else
@@ -519,7 +533,8 @@ api_send(struct http_request *req, const char *rest, void *arg)
 	}
 	if (api_read_metadata(req, body, &fs->metadata) < 0)
 		goto fail;
-	flow_send(fs);
+	if (api_idem_begin(api, req, fs, body, &send_idem))
+		flow_send(fs);
 	return;
 fail:
 	flow_send_free(fs);
@@ -701,6 +716,8 @@ api_one(struct http_request *req, const char *rest, void *arg)
 void
 api_verify_register(struct api *api)
 {
+	if (api->idem == NULL && api->store != NULL)
+		api->idem = api_idem_new(api->store, api->flow);
 	http_route(api->http, HTTP_POST, "/v1/verifications", api_send, api);
 	http_route(api->http, HTTP_POST, "/v1/verifications/check",
 	    api_check, api);

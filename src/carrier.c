@@ -180,11 +180,25 @@ carrier_on_mo(void *arg, struct smpp_session *s, const struct smpp_mo *m,
 	c->cb.mo(c->arg, c, s, m, ack);
 }
 
+static void
+carrier_on_cancel_done(void *arg, struct smpp_session *s, void *cookie,
+    uint32_t status)
+{
+	struct carrier *c = arg;
+
+	if (c->cb.cancel_done != NULL)
+		c->cb.cancel_done(c->arg, c, cookie, status);
+	/* The cancel's window slot is free again. */
+	if (!c->stopping && c->cb.ready != NULL)
+		c->cb.ready(c->arg, c);
+}
+
 static const struct smpp_callbacks carrier_smpp_cb = {
 	.state = carrier_on_state,
 	.submit_done = carrier_on_submit_done,
 	.receipt = carrier_on_receipt,
 	.mo = carrier_on_mo,
+	.cancel_done = carrier_on_cancel_done,
 };
 
 struct carrier *
@@ -285,6 +299,25 @@ carrier_submit(struct carrier *c, const struct smpp_message *m,
 }
 
 int
+carrier_cancel(struct carrier *c, const struct smpp_cancel *m, void *cookie)
+{
+	if (c->stopping)
+		return -1;
+	for (int k = 0; k < c->nsubmit; k++) {
+		int i = (c->next + k) % c->nsubmit;
+		if (smpp_session_cancel(c->sess[i], m, cookie) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+int
+carrier_cancels(const struct carrier *c)
+{
+	return c->cfg.cancel;
+}
+
+int
 carrier_up(const struct carrier *c)
 {
 	if (c->stopping)
@@ -380,7 +413,7 @@ carrier_same(const struct carrier *c, const struct conf_smsc *cs)
 	    o->msgid_mode == cs->msgid_mode && o->tls == cs->tls &&
 	    o->source_ton == cs->source_ton &&
 	    o->long_payload == cs->long_payload &&
-	    o->source_npi == cs->source_npi &&
+	    o->source_npi == cs->source_npi && o->cancel == cs->cancel &&
 	    streq(o->tls_ca_file, cs->tls_ca_file) &&
 	    streq(o->tls_server_name, cs->tls_server_name);
 }
@@ -452,6 +485,10 @@ carrier_stats(const struct carrier *c, struct smpp_session_stats *out)
 		out->read_pauses += s.read_pauses;
 		out->hostile += s.hostile;
 		out->window_used += s.window_used;
+		out->cancels += s.cancels;
+		out->cancel_ok += s.cancel_ok;
+		out->cancel_err += s.cancel_err;
+		out->cancel_timeouts += s.cancel_timeouts;
 	}
 }
 
@@ -514,7 +551,7 @@ carrier_json(const struct carrier *c)
 			    json_integer((json_int_t)c->receipts[i]));
 	carrier_stats(c, &t);
 	return json_pack("{s:s, s:s, s:i, s:b, s:i, s:I, s:o, s:o, s:o, s:I, "
-	    "s:I, s:I, s:I}",
+	    "s:I, s:I, s:I, s:b, s:{s:I, s:I, s:I, s:I}}",
 	    "name", c->name, "host", c->host, "port", c->port,
 	    "up", carrier_up(c), "throughput", c->cfg.throughput,
 	    "throttled", (json_int_t)c->throttled, "binds", binds,
@@ -522,5 +559,10 @@ carrier_json(const struct carrier *c)
 	    "submits", (json_int_t)t.submits,
 	    "submit_ok", (json_int_t)t.submit_ok,
 	    "receipts", (json_int_t)t.receipts,
-	    "inbound", (json_int_t)c->inbound);
+	    "inbound", (json_int_t)c->inbound,
+	    "cancel", c->cfg.cancel,
+	    "cancels", "sent", (json_int_t)t.cancels,
+	    "ok", (json_int_t)t.cancel_ok,
+	    "failed", (json_int_t)t.cancel_err,
+	    "timeouts", (json_int_t)t.cancel_timeouts);
 }

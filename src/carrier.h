@@ -7,12 +7,14 @@
  * (the [smsc] section's throughput, and a pause after ESME_RTHROTTLED or
  * ESME_RMSGQFUL).  Everything runs on the loop thread of the event_base it
  * was made with.  The owner's callbacks fire from the loop's events, never
- * from inside carrier_start(), carrier_submit(), carrier_room() or
- * carrier_stop(); carrier_free() is the exception (see there).
+ * from inside carrier_start(), carrier_submit(), carrier_cancel(),
+ * carrier_room() or carrier_stop(); carrier_free() is the exception (see
+ * there).
  *
  * Ownership: the carrier owns its sessions and copies of its [smsc]
  * section's strings; the owner owns the cookies given with each submit and
- * gets each back exactly once through submit_done.
+ * gets each back exactly once through submit_done (a cancel's through
+ * cancel_done).
  */
 #ifndef CARRIER_H
 #define CARRIER_H
@@ -57,6 +59,12 @@ struct carrier_callbacks {
 	 * says how much.  Never fires once carrier_stop() was called.  May be
 	 * NULL. */
 	void (*ready)(void *arg, struct carrier *);
+	/* A cancel_sm ended, once per carrier_cancel() that returned 0:
+	 * status as smpp.h's cancel_done (ESME_ROK: withdrawn;
+	 * ESME_RCANCELFAIL and the like, SMPP_STATUS_TIMEOUT,
+	 * SMPP_STATUS_NOT_SENT).  Nothing is retried.  May be NULL. */
+	void (*cancel_done)(void *arg, struct carrier *, void *cookie,
+	    uint32_t status);
 };
 
 /* Create the carrier for one [smsc] section: `sessions` submitting binds
@@ -77,6 +85,17 @@ void carrier_start(struct carrier *);
  * empty (ready fires when it refills) or no bound session has room. */
 int carrier_submit(struct carrier *, const struct smpp_message *m,
     void *cookie);
+/* Withdraw a message this carrier accepted: one cancel_sm (smpp.h's
+ * struct smpp_cancel, copied before it returns) over the next bound
+ * submitting session that takes it.  Cancels are not paced by the
+ * throughput bucket; each bind bounds them instead (SMPP_CANCELS_MAX).
+ * Returns 0 when it went on the wire (cancel_done will fire for cookie),
+ * -1 when the carrier is stopping or no bound session takes one more
+ * cancel now: the caller drops it. */
+int carrier_cancel(struct carrier *, const struct smpp_cancel *c,
+    void *cookie);
+/* 1 when its [smsc] section says cancel = yes. */
+int carrier_cancels(const struct carrier *);
 /* 1 when at least one submitting session is bound and the carrier is not
  * stopping, else 0. */
 int carrier_up(const struct carrier *);

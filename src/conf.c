@@ -81,6 +81,10 @@ static const struct kdef server_keys[] = {
 	{ "webhook_ca_file", conv_path, 1, 4095, NULL, 0, C(webhook_ca_file), 0,
 	    NULL },
 	{ "log_level", conv_enumstr, 0, 0, "info", 0, C(log_level), 0, levels },
+	{ "tls_cert", conv_path, 1, 4095, NULL, 0, C(tls_cert), 0, NULL },
+	{ "tls_key", conv_path, 1, 4095, NULL, 0, C(tls_key), 0, NULL },
+	{ "idempotency_inflight", conv_int, 1, 1000000, "10000", 0,
+	    C(idem_inflight), 0, NULL },
 };
 
 static const struct kdef store_keys[] = {
@@ -167,6 +171,7 @@ static const struct kdef smsc_keys[] = {
 	{ "tls_ca_file", conv_path, 1, 4095, NULL, 0, S(tls_ca_file), 0, NULL },
 	{ "tls_server_name", conv_word, 1, 255, NULL, 0, S(tls_server_name), 0,
 	    NULL },
+	{ "cancel", conv_enum, 0, 0, "no", 0, S(cancel), 0, yesno },
 };
 #undef S
 
@@ -1027,6 +1032,22 @@ add_implicit_route(struct conf *c)
 	r->grace = 120;
 }
 
+/* HTTPS needs both halves of the pair (the files themselves are read by
+ * tls.c: smsverifyd -t and the start check them). */
+static void
+validate_tls(struct parser *p)
+{
+	const struct sect *s = find_single(p, SD_SERVER);
+	struct conf *c = p->conf;
+
+	if (c->tls_cert != NULL && c->tls_key == NULL)
+		perr(p, key_line(s, "tls_cert"), s, "tls_key", "required "
+		    "when tls_cert is set (the certificate's private key)");
+	else if (c->tls_key != NULL && c->tls_cert == NULL)
+		perr(p, key_line(s, "tls_key"), s, "tls_cert", "required "
+		    "when tls_key is set (the key's certificate)");
+}
+
 /* Whole-file rules, after every section is converted; then the implicit
  * route when the file has none. */
 static void
@@ -1046,6 +1067,7 @@ validate(struct parser *p)
 	validate_prefixes(p);
 	validate_shield(p);
 	validate_numbers(p);
+	validate_tls(p);
 	if (c->nroute == 0 && c->nsmsc > 0)
 		add_implicit_route(c);
 }
@@ -1238,6 +1260,8 @@ conf_free(struct conf *c)
 	free(c->secret_file);
 	free(c->webhook_ca_file);
 	free(c->log_level);
+	free(c->tls_cert);
+	free(c->tls_key);
 	free(c->store_path);
 	free(c->sender);
 	free(c->default_country);

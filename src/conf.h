@@ -49,6 +49,8 @@ struct conf_smsc {
 	int tls;                  /* 1: TLS to the SMSC */
 	char *tls_ca_file;        /* NULL: the system's CA store */
 	char *tls_server_name;    /* NULL: host */
+	int cancel;               /* 1: withdraw superseded messages with
+	                             cancel_sm (cancel.h) */
 };
 
 struct conf_route {
@@ -154,6 +156,10 @@ struct conf {
 	int webhook_retry;        /* seconds an undelivered event is retried */
 	char *webhook_ca_file;    /* NULL: the system's CA store */
 	char *log_level;
+	char *tls_cert;           /* PEM chain: HTTPS only; NULL: HTTP */
+	char *tls_key;            /* PEM private key of tls_cert */
+	int idem_inflight;        /* sends with an Idempotency-Key in flight,
+	                           * retries waiting included */
 	/* [store] */
 	char *store_path;
 	uint64_t map_size;        /* octets */

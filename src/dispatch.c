@@ -171,6 +171,14 @@ struct msg {
 
 TAILQ_HEAD(msgq, msg);
 
+/* A number with messages on the wire, and how many (wire_count()). */
+struct wire {
+	struct wire *next;
+	char phone[17];
+	int n;
+};
+#define WIRE_BUCKETS 256
+
 #define DISPATCH_HASH_MIN 4096    /* buckets; doubles to stay above nmsg */
 #define SIDELINE_AFTER 5          /* refusals in a row that sideline */
 #define SIDELINE_MS 30000         /* how long, before it is tried again */
@@ -225,10 +233,12 @@ struct dispatch {
 	uint64_t sent, failed, route_switches;
 	uint64_t expired_in_queue, spilled;
 	struct log_limit lim_expired, lim_spilled;
+	struct wire *wire[WIRE_BUCKETS];   /* numbers on the wire */
 };
 
 static void msg_free(struct msg *);
 static void dispatch_pump(struct dispatch *);
+static int wire_count(struct dispatch *, const char *phone, int delta);
 static int msg_try(struct msg *);
 static struct msg *msg_new(struct dispatch *, const struct verif *,
     const char *);
@@ -304,6 +314,34 @@ msg_unhash(struct msg *m)
 			return;
 		}
 	}
+}
+
+/* Add delta to the count of phone's messages on the wire and return it
+ * (delta 0: just read it).  A number is in the table only while it has
+ * some: at most one entry per message in flight. */
+static int
+wire_count(struct dispatch *d, const char *phone, int delta)
+{
+	struct wire **pp = &d->wire[id_hash(phone) % WIRE_BUCKETS], *w;
+	int n;
+
+	for (; (w = *pp) != NULL; pp = &w->next)
+		if (strcmp(w->phone, phone) == 0)
+			break;
+	if (w == NULL) {
+		if (delta <= 0)
+			return 0;
+		w = xcalloc(1, sizeof(*w));
+		util_strlcpy(w->phone, phone, sizeof(w->phone));
+		*pp = w;
+	}
+	n = w->n += delta;
+	if (n <= 0) {
+		*pp = w->next;
+		free(w);
+		n = 0;
+	}
+	return n;
 }
 
 static void
@@ -942,6 +980,7 @@ msg_submit(struct msg *m, struct carrier *c)
 		/* Parts that went out come back through submit_done; a part
 		 * that did not counts as NOT_SENT and the message retries. */
 		m->state = MSG_SUBMITTED;
+		wire_count(m->d, m->phone, 1);
 		return 0;
 	}
 	return rc;
@@ -1008,6 +1047,14 @@ msg_try(struct msg *m)
 	if (util_now() > m->deadline || util_now() >= m->expires_at) {
 		/* Less than min_useful left: not worth an SMS. */
 		msg_expire(m);
+		return 0;
+	}
+	if (wire_count(d, m->phone, 0) > 0) {
+		/* An earlier message to the number is on the wire: this one
+		 * goes once it is answered (ready pumps the queue then), so
+		 * the handset gets them in the order they were made, whatever
+		 * SMSC each takes (SPEC "Idempotency and races"). */
+		msg_enqueue(m, 0);
 		return 0;
 	}
 	if (m->gen != d->gen)
@@ -1342,6 +1389,7 @@ dispatch_submit_done(struct dispatch *d, struct carrier *c, void *cookie,
 	}
 	cls = smpp_status_class(status);
 	m->state = MSG_WAITING;   /* not on the wire any more */
+	wire_count(d, m->phone, -1);
 	side_count(d, c, cls == SMPP_CLASS_RETRY_OTHER);
 	if (status == 0) {
 		log_info("dispatch.accepted", "id=%s phone=%s smsc=%s "
@@ -1471,6 +1519,12 @@ dispatch_free(struct dispatch *d)
 		msg_free(m);
 	event_free(d->retry_ev);
 	free(d->heap);
+	for (int i = 0; i < WIRE_BUCKETS; i++)
+		while (d->wire[i] != NULL) {
+			struct wire *w = d->wire[i];
+			d->wire[i] = w->next;
+			free(w);
+		}
 	free(d->smsc);
 	free(d->view);
 	free(d->hash);

@@ -400,7 +400,11 @@ dlr_take(struct dlr *d, struct dlr_smsc *sm, struct verif *v,
 	if ((i = dlr_apply(v, sm->name, key, r)) >= 0) {
 		store_verif_put(d->store, v);
 		webhook_emit(d->webhook, v, "verification.delivery");
-		dlr_score(d, v, &v->send[i]);
+		/* A message deleted once its verification ended was most
+		 * likely withdrawn by our own cancel_sm (cancel.h): the
+		 * SMSC did as asked, which says nothing of its delivery. */
+		if (r->state != SMPP_MSG_DELETED || v->status == VERIF_PENDING)
+			dlr_score(d, v, &v->send[i]);
 		log_info("dlr.applied", "id=%s smsc=%s state=%s%s", v->id,
 		    sm->name, dlr_strstate(dlr_state_from_smpp(r->state)),
 		    parked ? " parked=1" : "");

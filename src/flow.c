@@ -66,6 +66,9 @@ struct flow {
 	struct flow_range *ranges;      /* conf's sends_per_range counters */
 	int nrange;
 	struct testmode *testmode;      /* borrowed; NULL: nothing captured */
+	/* flow_set_withdraw(): messages of ended verifications */
+	void (*withdraw)(void *, const struct verif *);
+	void *withdraw_arg;
 };
 
 static void load_trips(struct flow *);
@@ -133,6 +136,14 @@ flow_set_testmode(struct flow *f, struct testmode *tm)
 }
 
 void
+flow_set_withdraw(struct flow *f,
+    void (*withdraw)(void *, const struct verif *), void *arg)
+{
+	f->withdraw = withdraw;
+	f->withdraw_arg = arg;
+}
+
+void
 flow_free(struct flow *f)
 {
 	if (f == NULL)
@@ -166,14 +177,18 @@ flow_default_sender(const struct flow *f)
 
 /* What follows a change of v's status or send state whose record is
  * staged: its webhook event (when event is not NULL), and the dispatcher
- * forgets a verification that is no longer pending. */
+ * forgets a verification that is no longer pending, whose message the
+ * withdraw hook may then cancel at its SMSC. */
 static void
 flow_announce(struct flow *f, const struct verif *v, const char *event)
 {
 	if (event != NULL)
 		webhook_emit(f->webhook, v, event);
-	if (v->status != VERIF_PENDING)
+	if (v->status != VERIF_PENDING) {
 		dispatch_drop(f->dispatch, v->id);
+		if (f->withdraw != NULL)
+			f->withdraw(f->withdraw_arg, v);
+	}
 }
 
 /* The one way a verification's change is kept: stage the record, then
@@ -215,6 +230,9 @@ flow_sent(struct flow *f, const struct verif *v, int first)
 	/* What reached a handset, for the shield's conversion figures. */
 	if (first && v->nsend > 0)
 		shield_sent(f->shield, v->phone, send_time(v));
+	/* Accepted after its verification ended: withdraw it too. */
+	if (v->status != VERIF_PENDING && f->withdraw != NULL)
+		f->withdraw(f->withdraw_arg, v);
 }
 
 void
@@ -722,6 +740,8 @@ send_phone_done(void *arg, enum phone_result pr, const char *e164,
 		    FLOW_STORE_ERROR);
 	}
 	f->stats.sends++;
+	if (fs->staged != NULL)
+		fs->staged(fs, &v);
 	log_info("verify.created", "id=%s key=%s api=%s phone=%s attempt=%d",
 	    v.id, v.key, v.api, log_phone(pbuf, sizeof(pbuf), v.phone),
 	    v.attempt);

@@ -90,6 +90,13 @@ void flow_stop(struct flow *);
  * test` keys and to [test NAME] numbers are captured there, never
  * dispatched (without it they go to the dispatcher like any). */
 void flow_set_testmode(struct flow *, struct testmode *);
+/* The withdraw hook (cancel.h): called with every record this flow stages
+ * that ends a verification (not pending any more), right after the
+ * dispatcher forgot it, and with every message an SMSC accepted after its
+ * verification had ended (flow_sent()).  v is valid during the call
+ * only.  NULL (the default): nothing is withdrawn. */
+void flow_set_withdraw(struct flow *,
+    void (*withdraw)(void *arg, const struct verif *v), void *arg);
 void flow_free(struct flow *);
 void flow_stats(const struct flow *, struct flow_stats *);
 /* [verify] sender: the source address of sends that name none. */
@@ -129,6 +136,12 @@ struct flow_send {
 	char region_buf[4];
 	flow_send_cb cb;
 	void *arg;                /* the API's (the request) */
+	/* Optional: called once the record v is staged, in its batch, before
+	 * it is handed on: the API stages its own writes of the send there
+	 * (an Idempotency-Key's record, api_idem.c), so that they commit
+	 * with it or not at all. */
+	void (*staged)(struct flow_send *fs, const struct verif *v);
+	void *staged_arg;         /* the API's, for staged and cb */
 	/* set by the flow */
 	enum flow_err err;
 	enum phone_type ptype;    /* with FLOW_PHONE_TYPE */

@@ -22,7 +22,9 @@
 
 #include "api.h"
 #include "api_admin.h"
+#include "api_idem.h"
 #include "api_test.h"
+#include "cancel.h"
 #include "carrier.h"
 #include "conf.h"
 #include "dispatch.h"
@@ -30,13 +32,16 @@
 #include "flow.h"
 #include "gw.h"
 #include "http.h"
+#include "idem.h"
 #include "inbound.h"
 #include "keys.h"
 #include "log.h"
+#include "notify.h"
 #include "phone_pool.h"
 #include "score.h"
 #include "store.h"
 #include "testmode.h"
+#include "tls.h"
 #include "util.h"
 #include "verify.h"
 #include "webhook.h"
@@ -76,6 +81,9 @@ struct gw {
 	int carriers_stopped;
 	int exit_code;
 	int64_t started_at;
+	struct cancel *cancel;        /* cancel_sm of ended verifications */
+	struct tls *tls;              /* HTTPS: [server] tls_cert, tls_key */
+	struct notify *notify;        /* systemd's sd_notify, or nothing */
 };
 
 /* ---- what the modules report, to the module that acts on it ----------- */
@@ -115,12 +123,31 @@ gw_ready(void *arg, struct carrier *c)
 	dispatch_ready(gw->dispatch, c);
 }
 
+static void
+gw_cancel_done(void *arg, struct carrier *c, void *cookie, uint32_t status)
+{
+	struct gw *gw = arg;
+
+	cancel_done(gw->cancel, c, cookie, status);
+}
+
 static const struct carrier_callbacks gw_carrier_cb = {
 	.submit_done = gw_submit_done,
 	.receipt = gw_receipt,
 	.mo = gw_mo,
 	.ready = gw_ready,
+	.cancel_done = gw_cancel_done,
 };
+
+/* A verification ended (flow.h's withdraw hook): its message parts still
+ * open at SMSCs with cancel = yes are withdrawn. */
+static void
+gw_withdraw(void *arg, const struct verif *v)
+{
+	struct gw *gw = arg;
+
+	cancel_verif(gw->cancel, v);
+}
 
 static void
 gw_sent(void *arg, const struct verif *v, int first, struct carrier *c)
@@ -165,6 +192,7 @@ gw_stats(void *arg, struct api_stats *st)
 	http_stats(gw->http, &st->http);
 	testmode_stats(gw->testmode, &st->testmode);
 	inbound_stats(gw->inbound, &st->inbound);
+	cancel_stats(gw->cancel, &st->cancel);
 }
 
 static char *
@@ -195,6 +223,8 @@ gw_reconf(struct gw *gw)
 	inbound_reconf(gw->inbound, gw->conf);
 	webhook_reconf(gw->webhook, gw->conf);
 	flow_reconf(gw->flow, gw->conf, gw->score);
+	cancel_reconf(gw->cancel, gw->carriers, gw->ncarrier,
+	    gw->conf->sender);
 }
 
 /* The cap on HTTP connections: [server] max_connections, or (0) what the
@@ -246,6 +276,16 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 		*err = e;
 		goto fail;
 	}
+	if (conf->tls_cert != NULL) {
+		gw->tls = tls_new(conf->tls_cert, conf->tls_key, &e);
+		if (gw->tls == NULL) {
+			*err = e;
+			goto fail;
+		}
+		http_set_tls(gw->http, gw->tls);
+		log_info("gw.https", "cert=%s subject=\"%s\"", conf->tls_cert,
+		    tls_subject(gw->tls));
+	}
 	gw->phones = phone_pool_new(base, GW_PHONE_THREADS);
 	if (gw->phones == NULL) {
 		*err = xasprintf_err("cannot start the phone number worker: %s%s",
@@ -267,6 +307,8 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	    gw->dispatch, gw->webhook, gw->score, gw->secret);
 	gw->testmode = testmode_new(base, gw->store, gw->dlr, gw->secret);
 	flow_set_testmode(gw->flow, gw->testmode);
+	gw->cancel = cancel_new(gw->store);
+	flow_set_withdraw(gw->flow, gw_withdraw, gw);
 	if (testmode_resume(gw->testmode) < 0)
 		log_err("test.resume_failed", "msg=\"captured messages "
 		    "unreadable: their pending receipts are not sent\"");
@@ -291,6 +333,7 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	gw->api.admin = &gw->admin;
 	gw->api.inbound = gw->inbound;
 	gw->api.base = base;
+	gw->api.store = gw->store;
 	api_verify_register(&gw->api);
 	api_compat_register(&gw->api);
 	api_admin_register(&gw->api);
@@ -299,6 +342,7 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	gw->api_test.tm = gw->testmode;
 	api_test_register(&gw->api_test);
 	api_messages_register(&gw->api);
+	api_status_register(&gw->api);
 	return gw;
 fail:
 	gw_free(gw);
@@ -334,6 +378,9 @@ gw_sweep(evutil_socket_t fd, short what, void *arg)
 	/* Parts that waited too long, and the inbox past retention. */
 	inbound_sweep(gw->inbound, util_now(), gw->conf->sweep_batch,
 	    gw->conf->retention);
+	/* Idempotency-Keys' answers past their 24 hours. */
+	store_idem_prune(gw->store, util_now() - IDEM_TTL,
+	    gw->conf->sweep_batch);
 	if (n == gw->conf->sweep_batch) {
 		/* More is due: go on next turn, letting other events in. */
 		tv.tv_sec = 0;
@@ -409,6 +456,7 @@ gw_drain(struct gw *gw)
 	log_info("gw.drain", "inflight_http=%d inflight_submits=%d "
 	    "waiting=%d", http_inflight(gw->http), ds.inflight, ds.waiting);
 	gw->state = GW_DRAINING;
+	notify_stopping(gw->notify);
 	gw->drain_deadline_ms = util_mono_ms() + GW_DRAIN_MS;
 	http_stop_accepting(gw->http);
 	/* Long polls of test mode answer now, not in up to 30 s. */
@@ -433,15 +481,19 @@ gw_on_signal(evutil_socket_t sig, short what, void *arg)
 	switch (sig) {
 	case SIGHUP: {
 		char *errors = NULL;
-		struct conf *nc = conf_load(gw->conf->path, &errors);
+		struct conf *nc;
+
+		notify_reloading(gw->notify);
+		nc = conf_load(gw->conf->path, &errors);
 		if (nc == NULL) {
 			char buf[512];
 			log_err("gw.reload_refused", "errors=%s",
 			    log_str(buf, sizeof(buf), errors ? errors : "?"));
 			free(errors);
-			return;
-		}
-		gw_reload(gw, nc);
+		} else
+			gw_reload(gw, nc);
+		/* Refused or not, the daemon runs (on the old or new). */
+		notify_ready(gw->notify, NULL);
 		return;
 	}
 	case SIGINT:
@@ -484,6 +536,9 @@ gw_start(struct gw *gw)
 	log_info("gw.started", "listen=%s:%d smscs=%d keys=%d",
 	    gw->conf->listen_host, http_port(gw->http), gw->ncarrier,
 	    gw->conf->nkey);
+	/* The listener is up and every bind is being tried. */
+	gw->notify = notify_new(gw->base);
+	notify_ready(gw->notify, NULL);
 	return 0;
 }
 
@@ -517,12 +572,56 @@ carrier_retired(void *arg)
 		log_err("gw.retire_failed", "smsc=%s", carrier_name(r->c));
 }
 
+/* Read the HTTPS pair of nc again (the same files or others): new
+ * connections get it, open ones keep theirs.  0; -1 (logged) when it does
+ * not load, and the pair in use stays. */
+static int
+gw_reload_tls(struct gw *gw, struct conf *nc)
+{
+	char buf[1024], *e = NULL;
+	struct tls *t;
+
+	if (nc->tls_cert == NULL) {
+		if (gw->tls != NULL) {
+			http_set_tls(gw->http, NULL);
+			tls_free(gw->tls);
+			gw->tls = NULL;
+			log_warn("gw.https_off", "msg=\"new connections "
+			    "speak plain HTTP\"");
+		}
+		return 0;
+	}
+	if (gw->tls != NULL)
+		t = tls_reload(gw->tls, nc->tls_cert, nc->tls_key, &e) == 0 ?
+		    gw->tls : NULL;
+	else
+		t = tls_new(nc->tls_cert, nc->tls_key, &e);
+	if (t == NULL) {
+		log_err("gw.reload_refused", "errors=%s", log_str(buf,
+		    sizeof(buf), e ? e : "?"));
+		free(e);
+		return -1;
+	}
+	gw->tls = t;
+	http_set_tls(gw->http, t);
+	log_info("gw.https", "cert=%s subject=\"%s\"", nc->tls_cert,
+	    tls_subject(t));
+	return 0;
+}
+
 int
 gw_reload(struct gw *gw, struct conf *nc)
 {
 	struct conf *old = gw->conf;
 	struct carrier **nca;
 	int kept = 0, added = 0, removed = 0;
+
+	/* The HTTPS pair first: a pair that does not load refuses the whole
+	 * reload, before anything has changed. */
+	if (gw_reload_tls(gw, nc) != 0) {
+		conf_free(nc);
+		return -1;
+	}
 
 	if (strcmp(old->listen_host, nc->listen_host) != 0 ||
 	    old->listen_port != nc->listen_port ||
@@ -603,6 +702,10 @@ gw_free(struct gw *gw)
 	if (gw->http != NULL)
 		http_free(gw->http);
 	gw->http = NULL;
+	tls_free(gw->tls);
+	gw->tls = NULL;
+	notify_free(gw->notify);
+	gw->notify = NULL;
 	/* Lookups still out are answered now and find no listener. */
 	phone_pool_free(gw->phones);
 	gw->phones = NULL;
@@ -631,9 +734,16 @@ gw_free(struct gw *gw)
 	if (gw->store != NULL)
 		store_close(gw->store);
 	gw->store = NULL;
+	/* The carriers gave every cancel's cookie back, and the store
+	 * called its last commit callbacks. */
+	if (gw->flow != NULL)
+		flow_set_withdraw(gw->flow, NULL, NULL);
+	cancel_free(gw->cancel);
+	gw->cancel = NULL;
 	testmode_free(gw->testmode);
 	dlr_free(gw->dlr);
 	flow_free(gw->flow);
+	api_idem_free(gw->api.idem);
 	score_free(gw->score);
 	free(gw->carriers);
 	if (gw->sweep_ev)

@@ -19,11 +19,14 @@ struct gw;
  * load the secret, open the store, listen, create the carriers (not yet
  * connected).  Returns NULL and a malloc'd *err on failure. */
 struct gw *gw_new(struct event_base *base, struct conf *conf, char **err);
-/* Connect carriers, resume queued sends, arm the sweep and the signals. */
+/* Connect carriers, resume queued sends, arm the sweep and the signals;
+ * then tell systemd READY=1 (notify.h) and arm its watchdog. */
 int gw_start(struct gw *);
 /* Swap in a new configuration (SIGHUP): keys, routes, templates, limits;
- * carriers whose [smsc] section did not change keep their binds.  Takes
- * ownership of conf.  Returns 0, or -1 (conf freed, old one kept). */
+ * carriers whose [smsc] section did not change keep their binds; the
+ * HTTPS pair is read again (new connections get it), and a pair that does
+ * not load refuses the whole reload.  Takes ownership of conf.  Returns 0,
+ * or -1 (conf freed, old one kept, event=gw.reload_refused logged). */
 int gw_reload(struct gw *, struct conf *conf);
 /* Begin a graceful stop: no new HTTP, drain in-flight submits (bounded),
  * unbind, commit, leave the loop. */

@@ -37,8 +37,14 @@
  * absolute).  A refused request (a framing error) is answered and the
  * connection closed once the answer is written, within the same deadline.
  *
+ * HTTPS (http_set_tls) changes only the bufferevent: each accepted
+ * connection gets an SSL from tls.c and an OpenSSL bufferevent, whose
+ * handshake runs under the same deadline as a request; every bound above
+ * holds on the decrypted stream, and OpenSSL adds its record buffers (up
+ * to about 34 KiB, released while the connection is idle).
+ *
  * Connections over max_conn are accepted, answered 503 in one send and
- * closed.  Repeated events (refusals, deadlines, framing errors) are
+ * closed (over HTTPS just closed).  Repeated events (refusals, deadlines, framing errors) are
  * logged at most once a second each, with the count held back.
  *
  * Requests.  A request handed to a handler stays valid until answered,
@@ -67,13 +73,18 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>      /* evhttp_uridecode only */
 #include <event2/listener.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "http.h"
 #include "http_parse.h"
 #include "log.h"
+#include "tls.h"
 #include "util.h"
 
 /* Answers waiting for the client to read them, past which the connection
@@ -127,6 +138,7 @@ struct conn {
 	int lingering;              /* CLOSING: FIN sent, draining input  */
 	int eof;                    /* the client closed its side         */
 	int idle;                   /* in http->idle                      */
+	SSL *ssl;                   /* HTTPS: the bufferevent's, or NULL  */
 	TAILQ_ENTRY(conn) entry;
 	TAILQ_ENTRY(conn) ientry;   /* http->idle                         */
 };
@@ -141,6 +153,7 @@ struct http_request {
 	int handled;                /* given to a handler, not answered   */
 	int retry_after;            /* seconds; 0 for none                */
 	char allow[32];             /* the 405's Allow, or ""             */
+	const char *headers;        /* http_set_headers(): more lines     */
 	char **qv;                  /* decoded query values handed out    */
 	int nqv;
 	TAILQ_ENTRY(http_request) entry;   /* http->reqs while handled   */
@@ -180,6 +193,7 @@ struct http {
 	struct log_limit log_refused, log_deadline, log_bad, log_slow, log_shed,
 	    log_accept;
 	struct event *held_ev;              /* reports lines held back */
+	struct tls *tls;                    /* HTTPS when set (the caller's) */
 };
 
 /* The status and reason of each error kind: the one mapping. */
@@ -418,6 +432,12 @@ conn_free(struct conn *c)
 	 * bufferevent on a later turn of the loop (which may not come, in
 	 * http_free). */
 	fd = bufferevent_getfd(c->bev);
+	/* An HTTPS bufferevent frees its SSL when libevent finalizes it
+	 * (BEV_OPT_CLOSE_ON_FREE), and would close the descriptor then
+	 * too, by which time its number may be another connection's: the
+	 * SSL forgets it, and it is closed below. */
+	if (c->ssl != NULL)
+		BIO_set_fd(SSL_get_rbio(c->ssl), -1, BIO_NOCLOSE);
 	/* Out of the event loop's watch before the close, even when this
 	 * runs inside one of the bufferevent's callbacks (which hold a
 	 * reference that delays the free). */
@@ -455,6 +475,10 @@ conn_linger(struct conn *c)
 		return;
 	}
 	c->lingering = 1;
+	/* HTTPS: close_notify first, so the client sees a clean end of
+	 * the stream (the output is empty: it goes straight out). */
+	if (c->ssl != NULL && SSL_is_init_finished(c->ssl))
+		(void)SSL_shutdown(c->ssl);
 	shutdown(bufferevent_getfd(c->bev), SHUT_WR);
 	conn_deadline(c, c->http->request_timeout < LINGER_S ?
 	    c->http->request_timeout : LINGER_S);
@@ -497,6 +521,8 @@ conn_write_answer(struct conn *c, int status, const char *ctype,
 		    r->retry_after);
 	if (r != NULL && r->allow[0] != '\0')
 		evbuffer_add_printf(out, "Allow: %s\r\n", r->allow);
+	if (r != NULL && r->headers != NULL)
+		evbuffer_add(out, r->headers, strlen(r->headers));
 	if (close)
 		evbuffer_add(out, "Connection: close\r\n", 19);
 	else if (http10_keep)
@@ -858,6 +884,18 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 
+	/* HTTPS: the handshake is done; the deadline still runs. */
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	if (c->ssl != NULL && (what & BEV_EVENT_ERROR)) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+
+		log_debug("http.tls_failed", "id=%" PRIu64 " state=%s "
+		    "handshake=%s reason=\"%s\"", c->id,
+		    conn_strstate(c->state), SSL_is_init_finished(c->ssl) ?
+		    "done" : "no", e != 0 && ERR_reason_error_string(e) ?
+		    ERR_reason_error_string(e) : "closed");
+	}
 	/* The client closed its side: answers still queued are written
 	 * first (a client may half-close after its last request), and a
 	 * request with its handler is answered into a closing connection. */
@@ -989,6 +1027,11 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		if (log_ok(http, &http->log_refused, &held))
 			log_warn("http.conn_refused", "open=%d max=%d "
 			    "suppressed=%u", http->nconn, http->max_conn, held);
+		/* HTTPS: a plain answer would be noise to the client. */
+		if (http->tls != NULL) {
+			evutil_closesocket(fd);
+			return;
+		}
 		if (busylen == 0)
 			busylen = snprintf(busy, sizeof(busy), "HTTP/1.1 503 "
 			    "Service Unavailable\r\nContent-Type: "
@@ -1006,11 +1049,25 @@ accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 	c = xcalloc(1, sizeof(*c));
 	c->http = http;
 	c->id = ++http->next_conn_id;
-	c->bev = bufferevent_socket_new(http->base, fd, 0);
+	if (http->tls == NULL)
+		c->bev = bufferevent_socket_new(http->base, fd, 0);
+	else if ((c->ssl = tls_ssl_new(http->tls)) != NULL) {
+		/* The handshake is bound by the connection's deadline like
+		 * any request; a peer's bare FIN is an end of stream, not an
+		 * error (answers carry their length). */
+		c->bev = bufferevent_openssl_socket_new(http->base, fd, c->ssl,
+		    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
+		if (c->bev == NULL)
+			SSL_free(c->ssl);
+		else
+			bufferevent_openssl_set_allow_dirty_shutdown(c->bev, 1);
+	}
 	c->timer = evtimer_new(http->base, conn_timer_cb, c);
 	c->resume = event_new(http->base, -1, 0, conn_resume_cb, c);
 	if (c->bev == NULL || c->timer == NULL || c->resume == NULL) {
 		log_err("http.accept_failed", "reason=out_of_events");
+		if (c->bev != NULL && c->ssl != NULL)
+			BIO_set_fd(SSL_get_rbio(c->ssl), -1, BIO_NOCLOSE);
 		if (c->bev != NULL)
 			bufferevent_free(c->bev);
 		evutil_closesocket(fd);
@@ -1125,6 +1182,13 @@ http_route(struct http *http, int methods, const char *path, http_handler fn,
 		http->routes[i] = http->routes[i - 1];
 	http->routes[i] = rt;
 	http->nroute++;
+}
+
+/* HTTPS from now on; see http.h. */
+void
+http_set_tls(struct http *http, struct tls *tls)
+{
+	http->tls = tls;
 }
 
 /* Close the listening socket; open connections and in-flight requests
@@ -1324,6 +1388,12 @@ void
 http_set_retry_after(struct http_request *req, int seconds)
 {
 	req->retry_after = seconds;
+}
+
+void
+http_set_headers(struct http_request *req, const char *lines)
+{
+	req->headers = lines;
 }
 
 /* ---- what a handler reads ------------------------------------------------ */

@@ -100,6 +100,17 @@ typedef void (*http_handler)(struct http_request *, const char *rest,
 struct http *http_new(struct event_base *base, const char *host, int port,
     int max_conn, int request_timeout, char **err);
 
+/*
+ * Speak HTTPS on connections accepted from now on: each gets an SSL from
+ * tls (tls.h), whose handshake, like a request, must be done within
+ * request_timeout; every other bound holds as over plain HTTP.  At the
+ * connection cap a newcomer is closed without the plain 503.  tls stays
+ * the caller's and must outlive the listener or the next call; NULL goes
+ * back to plain HTTP.  Connections already open are not touched.
+ */
+struct tls;
+void http_set_tls(struct http *, struct tls *);
+
 /* The port actually bound (the one chosen when http_new got port 0). */
 int http_port(const struct http *);
 
@@ -184,6 +195,12 @@ void http_reply_text(struct http_request *, int status, const char *ctype,
  * (http_reply_error); the last call wins.  On a request that no route
  * handed out, the header is added at once and goes with any answer. */
 void http_set_retry_after(struct http_request *, int seconds);
+
+/* More header fields for this request's answer, whatever it is: lines
+ * each "Name: value\r\n", from the handler's own constants (not checked,
+ * not copied: lines must outlive the answer, e.g. a static string).  The
+ * last call wins.  The status page's Content-Security-Policy. */
+void http_set_headers(struct http_request *, const char *lines);
 
 /* The request's method: HTTP_GET, HTTP_HEAD, HTTP_POST or HTTP_DELETE; 0
  * for any other (which no route admits). */

@@ -17,6 +17,7 @@
 #include "conf.h"
 #include "gw.h"
 #include "log.h"
+#include "tls.h"
 
 static void
 usage(void)
@@ -58,6 +59,15 @@ main(int argc, char **argv)
 	if (conf == NULL) {
 		fputs(errors ? errors : "configuration unreadable\n", stderr);
 		free(errors);
+		return 1;
+	}
+	/* The HTTPS pair is read as the start would read it. */
+	if (check_only && conf->tls_cert != NULL &&
+	    tls_check(conf->tls_cert, conf->tls_key, &err) != 0) {
+		fprintf(stderr, "%s: %s\n", path, err ? err : "tls_cert, "
+		    "tls_key: unusable");
+		free(err);
+		conf_free(conf);
 		return 1;
 	}
 	if (check_only) {

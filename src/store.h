@@ -1,7 +1,7 @@
 /*
  * store.h - the durable records: verifications, their indexes, the
  * webhook outbox, the limits' counters, the shield's trips and test
- * mode's captured messages.  This header is the whole contract; a
+ * mode's captured messages (and the answers kept for Idempotency-Keys).  This header is the whole contract; a
  * backend keeps it without its callers knowing which backend it is.
  * Today's backend is LMDB (store_lmdb.h, private to the store_*.c
  * files, says how it keeps it: databases, key layouts, the writer
@@ -492,16 +492,49 @@ int store_inbound_parts_each(struct store *,
     void (*fn)(void *arg, const char *pkey, int seq, int64_t at_ms,
     const char *text), void *arg);
 
+/* ---- idempotency keys ---------------------------------------------------- */
+
+/*
+ * The answers of sends made with an Idempotency-Key (idem.h encodes
+ * them): opaque records of at most STORE_IDEM_MAX octets under (the API
+ * key's name, the Idempotency-Key), each with the time it was made.  Put
+ * the first one in the batch of the verification it answers, so that a
+ * crash leaves both or neither; a later put of the same pair replaces it
+ * (the answer, once known).  Reads see staged puts.  A get is a point
+ * lookup.  store_idem_prune() drops the records made before a time, a
+ * bounded number per call.
+ */
+#define STORE_IDEM_MAX 8192
+/* The record of (key, ikey) into *rec (malloc'd, *len octets; the caller
+ * frees it) and its time into *created_at.  STORE_OK, STORE_NOTFOUND, or
+ * STORE_ERR (a failed read, an entry not of ours, key or ikey empty or
+ * key over 32 or ikey over 255 octets). */
+int store_idem_get(struct store *, const char *key, const char *ikey,
+    int64_t *created_at, uint8_t **rec, size_t *len);
+/* Stage (key, ikey) -> (created_at, the len octets of rec, at most
+ * STORE_IDEM_MAX).  STORE_OK or the batch's error (a bad key or size
+ * fails it). */
+int store_idem_put(struct store *, const char *key, const char *ikey,
+    int64_t created_at, const void *rec, size_t len);
+/* Drop (staged) at most max records made before `before`, looking at a
+ * bounded number per call and going on where the last call stopped, round
+ * and round (as store_limit_prune()).  Returns the number dropped, or
+ * STORE_ERR. */
+int store_idem_prune(struct store *, int64_t before, int max);
+
 /* ---- stats --------------------------------------------------------------- */
 
 /* The counts are the committed state's; the counters count since open. */
 struct store_stats {
 	uint64_t map_size, used;      /* octets: room, and room in use */
 	uint64_t verifs, pending, queued;     /* records; index entries
-	                                       * (pending: locked ones too) */
+	                                       * (pending: locked ones too,
+	                                       * and the numbers' limit
+	                                       * counters kept beside them) */
 	uint64_t commits, commit_failures;    /* batches written; failed */
 	uint64_t swept, purged;       /* verifications expired; purged */
-	uint64_t limits;              /* limit counters */
+	uint64_t limits;              /* limit counters but the numbers'
+	                                 * (by key, address, range) */
 };
 void store_stats(struct store *, struct store_stats *);
 

@@ -1,11 +1,25 @@
 /*
  * store_limits.c - the limits' counters (store.h) on LMDB: one entry per
- * counter in the limits database, name -> until (8 octets, little-endian)
- * and the counter's octets, which only limits.c reads.  A get is one point
- * lookup through the staged writes (store_kv_get), so a send sees the
- * counters the sends before it in the same batch staged; a put is staged
- * in the open batch, with the send or check it counts.  store_sweep.c
- * drops the counters whose until has passed (store_limit_prune).
+ * counter, name -> until (8 octets, little-endian) and the counter's
+ * octets, which only limits.c reads.  A get is one point lookup through
+ * the staged writes (store_kv_get), so a send sees the counters the sends
+ * before it in the same batch staged; a put is staged in the open batch,
+ * with the send or check it counts.  store_sweep.c drops the counters
+ * whose until has passed (store_limit_prune).
+ *
+ * Where a counter lives.  A send writes its (key, number) entry of the
+ * pending index anyway; the counters of that same pair, "P/KEY/PHONE"
+ * (sends) and "F/KEY/PHONE" (failed checks), are kept beside it in the
+ * pending database, under "KEY NUL PHONE NUL P" (or F), so that their
+ * update dirties the leaf page the send dirties already.  Numbers are
+ * spread at random over the key space: in a database of their own, every
+ * counter update of a group commit dirtied (and wrote, and synced) one
+ * more page of its own.  Every other name lives in the limits database
+ * under itself.  A counter of a pair written by an older version is still
+ * in the limits database under its name: a get that finds nothing beside
+ * the pending index reads it there, and the next put moves it (the old
+ * entry is left to the prune, its until being no later than the new
+ * one's).
  *
  * Who owns what: the caller's buffers; nothing is kept here.
  */
@@ -15,6 +29,40 @@
 #include "store_record.h"
 
 #define LIMIT_HEAD 8            /* until */
+#define PAIR_KEY_MAX (STORE_LIMIT_NAME_MAX + 2)
+
+/* Where name lives: the database, and the key in it (into buf, at least
+ * PAIR_KEY_MAX octets) with its length.  A pair's counter "P/KEY/PHONE"
+ * or "F/KEY/PHONE" (KEY not empty, PHONE a "+" and digits) goes beside
+ * the pending index; any other name, under itself, in the limits
+ * database.  Returns 1 for a pair's counter. */
+static int
+counter_place(struct store *st, const char *name, size_t len, MDB_dbi *db,
+    char *buf, size_t *klen)
+{
+	const char *phone = strrchr(name, '/');
+	size_t kl, pl;
+
+	if (len > 4 && (name[0] == 'P' || name[0] == 'F') && name[1] == '/' &&
+	    phone != NULL && phone > name + 2 && phone[1] == '+' &&
+	    (pl = len - (size_t)(phone + 1 - name)) > 1 &&
+	    strspn(phone + 2, "0123456789") == pl - 1) {
+		kl = (size_t)(phone - (name + 2));
+		/* KEY NUL PHONE NUL kind: len - 2 + 2 octets */
+		memcpy(buf, name + 2, kl);
+		buf[kl] = '\0';
+		memcpy(buf + kl + 1, phone + 1, pl);
+		buf[kl + 1 + pl] = '\0';
+		buf[kl + 2 + pl] = name[0];
+		*klen = kl + 3 + pl;
+		*db = st->pending;
+		return 1;
+	}
+	memcpy(buf, name, len);
+	*klen = len;
+	*db = st->limits;
+	return 0;
+}
 
 /* 1 for a counter's name: 1..STORE_LIMIT_NAME_MAX printable octets. */
 static int
@@ -36,17 +84,25 @@ int
 store_limit_get(struct store *st, const char *name, void *buf, size_t size,
     size_t *len)
 {
+	char key[PAIR_KEY_MAX];
 	MDB_txn *txn;
+	MDB_dbi db;
 	MDB_val d;
-	size_t kl;
+	size_t kl, nl;
 	int rc;
 
 	*len = 0;
-	if (!name_ok(name, &kl))
+	if (!name_ok(name, &nl))
 		return STORE_ERR;
 	if ((txn = store_view_begin(st)) == NULL)
 		return STORE_ERR;
-	rc = store_kv_get(st, txn, st->limits, name, kl, &d);
+	if (counter_place(st, name, nl, &db, key, &kl)) {
+		rc = store_kv_get(st, txn, db, key, kl, &d);
+		if (rc == MDB_NOTFOUND) /* where an older version kept it */
+			rc = store_kv_get(st, txn, st->limits, name, nl, &d);
+	} else {
+		rc = store_kv_get(st, txn, db, key, kl, &d);
+	}
 	if (rc == 0) {
 		if (d.mv_size < LIMIT_HEAD ||
 		    d.mv_size - LIMIT_HEAD > size) {
@@ -68,16 +124,19 @@ int
 store_limit_put(struct store *st, const char *name, const void *val,
     size_t len, int64_t until)
 {
-	size_t kl;
+	char key[PAIR_KEY_MAX];
+	size_t kl, nl;
+	MDB_dbi db;
 	void *p;
 	int rc;
 
 	if ((rc = store_stage(st)) != STORE_OK)
 		return rc;
-	if (!name_ok(name, &kl) || len > STORE_LIMIT_MAX)
+	if (!name_ok(name, &nl) || len > STORE_LIMIT_MAX)
 		return store_fail(st, STORE_ERR, "limit_put",
 		    "bad counter name or size");
-	if ((rc = store_db_reserve(st, st->limits, name, kl,
+	counter_place(st, name, nl, &db, key, &kl);
+	if ((rc = store_db_reserve(st, db, key, kl,
 	    LIMIT_HEAD + len, &p, "limit_put")) != STORE_OK)
 		return rc;
 	put_u64(p, (uint64_t)until);

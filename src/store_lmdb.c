@@ -323,7 +323,7 @@ store_open(struct event_base *base, const char *path, uint64_t map_size,
 		st->env = NULL;
 		goto fail;
 	}
-	if ((rc = mdb_env_set_maxdbs(st->env, 16)) != 0 ||
+	if ((rc = mdb_env_set_maxdbs(st->env, 32)) != 0 ||
 	    (map_size > 0 &&
 	    (rc = mdb_env_set_mapsize(st->env, (size_t)map_size)) != 0) ||
 	    (rc = mdb_env_open(st->env, path, MDB_NOTLS, 0600)) != 0)
@@ -345,6 +345,7 @@ store_open(struct event_base *base, const char *path, uint64_t map_size,
 	    &st->inbox_digest)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "inbox_parts", MDB_CREATE,
 	    &st->inbox_parts)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "idem", MDB_CREATE, &st->idem)) != 0 ||
 	    (rc = store_outbox_last(txn, st->outbox, &st->outbox_seq)) != 0 ||
 	    (rc = store_queue_upgrade(txn, st->queue, st->verif,
 	    &qmoved)) != 0) {

@@ -18,12 +18,14 @@
  *   store_capture.c test mode's captured messages
  *   store_limits.c  the limits' counters (their prune is in store_sweep.c)
  *   store_inbound.c inbound messages, their digests and waiting parts
+ *   store_idem.c    the answers kept for Idempotency-Keys (their prune is
+ *                   in store_sweep.c)
  *   store_batch.c   the staged writes of one batch, in memory (no LMDB)
  *   store_record.c  the record's encoding (no LMDB)
  * struct store and struct batch below belong to the loop's thread, but for
  * what store_commit.c says the writer thread may touch.
  *
- * One environment (a directory, created 0700) holds thirteen named
+ * One environment (a directory, created 0700) holds fourteen named
  * databases.  Their names, key layouts and values are on disk: fixed.
  *
  *   verif    id -> record: binary format 2 (store_record.h describes it
@@ -32,7 +34,10 @@
  *            refused (STORE_ERR), never misread
  *   pending  key NUL phone -> id, present exactly while the record's status
  *            is VERIF_PENDING or VERIF_MAX_ATTEMPTS (and only the newest
- *            id of a pair to have entered VERIF_PENDING)
+ *            id of a pair to have entered VERIF_PENDING); and beside it
+ *            key NUL phone NUL 'P' (or 'F') -> until(8, little-endian)
+ *            value: the pair's limit counters "P/KEY/PHONE" and
+ *            "F/KEY/PHONE" (store_limits.c says why there)
  *   expiry   be64(time) id -> one octet: 'E' expire the record at its
  *            expires_at, 'P' purge it at expires_at + retention
  *   queue    be64(expires_at) id -> "" while status == VERIF_PENDING
@@ -55,7 +60,7 @@
  *            receipt_at ms(8, little-endian), sealed text: the messages
  *            test mode captured (store_capture.c)
  *   limits   name -> until(8, little-endian) value: the limits'
- *            counters (store_limits.c), opaque here; dropped by
+ *            other counters (store_limits.c), opaque here; dropped by
  *            store_limit_prune() (store_sweep.c) once until has passed
  *   inbox    be64(2^64-1 - received ms) id -> format(1) = 1, then the
  *            message as JSON {"id","key","from","to","smsc",
@@ -65,6 +70,10 @@
  *            to tell a message delivered again from a new one
  *   inbox_parts   message key NUL seq(1) -> be64(at ms) text: parts of
  *            concatenated inbound messages not yet joined
+ *   idem     key NUL Idempotency-Key -> created_at(8, little-endian)
+ *            record (idem.h's encoding, opaque here): the answers kept
+ *            for sends with an Idempotency-Key (store_idem.c), dropped by
+ *            store_idem_prune() (store_sweep.c) after IDEM_TTL
  *
  * Keys are compared octet by octet (LMDB's default), which is why times
  * and sequence numbers in keys are big-endian.
@@ -87,6 +96,7 @@
 
 #define MSGID_KEY_MAX 256       /* smsc NUL message id; LMDB allows 511 */
 #define SEEK_KEY_MAX 512        /* LMDB's largest key, and then some */
+#define STORE_IDEM_KEY_MAX (32 + 1 + 255)   /* key NUL Idempotency-Key */
 
 struct event;
 struct store_record_head;
@@ -114,6 +124,7 @@ struct store {
 	MDB_env *env;
 	MDB_dbi verif, pending, expiry, queue, msgid, msgref, outbox, shield;
 	MDB_dbi limits, capture, inbox, inbox_digest, inbox_parts;
+	MDB_dbi idem;
 	uint64_t outbox_seq;    /* the next outbox key */
 	uint64_t map_size;
 
@@ -141,8 +152,14 @@ struct store {
 	uint64_t commits, commit_failures, swept, purged;
 	/* store_limit_prune(): where the next call goes on (after this
 	 * name; length 0: from the first) */
-	char limit_from[STORE_LIMIT_NAME_MAX];
+	uint8_t limit_from[STORE_LIMIT_NAME_MAX];
 	size_t limit_fromlen;
+	uint8_t pair_from[STORE_LIMIT_NAME_MAX];  /* the same, beside the
+	                                           * pending index */
+	size_t pair_fromlen;
+	/* store_idem_prune(): the same for the idem database */
+	uint8_t idem_from[STORE_IDEM_KEY_MAX];
+	size_t idem_fromlen;
 };
 
 /* ---- keys ------------------------------------------------------------- */

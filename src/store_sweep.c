@@ -17,7 +17,8 @@
  * commits.
  *
  * The limits' counters are pruned here too (store_limit_prune), by a walk
- * of their database that goes on from call to call.
+ * of their database that goes on from call to call, and so are the
+ * answers kept for Idempotency-Keys (store_idem_prune).
  *
  * Who owns what: an expired record handed to the callback is the sweep's,
  * cleared after the call; its status changes through verif_enter() only.
@@ -364,38 +365,112 @@ store_sweep(struct store *st, int64_t now, int max, int64_t retention,
 #define PRUNE_DROP_MAX 1024     /* counters dropped per call at most */
 
 /* A counter's name to drop (as read). */
+#define PRUNE_KEY_MAX (STORE_IDEM_KEY_MAX > STORE_LIMIT_NAME_MAX ? \
+	STORE_IDEM_KEY_MAX : STORE_LIMIT_NAME_MAX)
+
 struct prune_name {
-	uint8_t key[STORE_LIMIT_NAME_MAX];
+	uint8_t key[PRUNE_KEY_MAX];
 	size_t len;
+	MDB_dbi db;
 };
 
-/* The until of a counter's value (its first 8 octets); 0 for a value too
- * short to have one (dropped: nothing can read it). */
+/* The time a value starts with (8 octets: a counter's until, an
+ * answer's creation); 0 for a value too short to have one (dropped:
+ * nothing can read it). */
 static int64_t
-limit_until(const void *val, size_t len)
+entry_time(const void *val, size_t len)
 {
 	return len >= 8 ? (int64_t)get_u64(val) : 0;
 }
 
-/*
- * The counters are walked in name order from where the last call stopped
- * (st->limit_from), at most max * PRUNE_LOOK_PER_DROP of them (and at
- * least PRUNE_LOOK_MIN) per call, wrapping round at the end: with the
- * sweep's cadence every counter is looked at within (counters / look)
- * sweeps, so dead ones are gone within that time after their until.
- * The committed database is walked, each entry in its newest version (a
- * counter staged since is judged by its staged until; one only staged is
- * new, so alive).  The drops are staged after the read.
- */
-int
-store_limit_prune(struct store *st, int64_t now, int max)
+/* A pair's counter beside the pending index (store_limits.c): "KEY NUL
+ * PHONE NUL P" or F; the index's own entries ("KEY NUL PHONE") are not. */
+static int
+pair_counter(const void *key, size_t len)
+{
+	const uint8_t *k = key;
+
+	return len > 2 && k[len - 2] == '\0' &&
+	    (k[len - 1] == 'P' || k[len - 1] == 'F');
+}
+
+/* One walk of db from *from (*fromlen octets of fromcap, at most
+ * PRUNE_KEY_MAX; 0: the start), looking at most look entries and adding
+ * at most max - *ndrop dead ones to drop[]: those whose value starts with
+ * a time (8 octets, little-endian: a counter's until, an answer's
+ * creation) before now.  Where it stopped goes back to *from.  pairs: db
+ * is the pending database, whose entries only some are counters. */
+static int
+prune_walk(struct store *st, MDB_txn *txn, MDB_dbi db, int pairs,
+    uint8_t *from, size_t fromcap, size_t *fromlen, int64_t now, int look,
+    int max, struct prune_name *drop, int *ndrop)
+{
+	const struct batch_entry *e;
+	MDB_cursor *c;
+	MDB_val k, d;
+	int i, rc;
+
+	if ((rc = mdb_cursor_open(txn, db, &c)) != 0)
+		return rc;
+	k.mv_size = *fromlen;
+	k.mv_data = from;
+	rc = mdb_cursor_get(c, &k, &d, *fromlen > 0 ? MDB_SET_RANGE :
+	    MDB_FIRST);
+	if (rc == 0 && *fromlen > 0 && k.mv_size == *fromlen &&
+	    memcmp(k.mv_data, from, k.mv_size) == 0)
+		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+	for (i = 0; rc == 0 && i < look && *ndrop < max; i++) {
+		int64_t t;
+
+		if (k.mv_size > fromcap) {
+			/* Not an entry we wrote, nor a place to go on
+			 * from: not ours to judge. */
+			rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+			continue;
+		}
+		if (!pairs || pair_counter(k.mv_data, k.mv_size)) {
+			e = store_overlay_find(st, db, k.mv_data, k.mv_size);
+			t = e == NULL ? entry_time(d.mv_data, d.mv_size) :
+			    e->del ? INT64_MAX : entry_time(e->val, e->vlen);
+			if (t < now) {
+				memcpy(drop[*ndrop].key, k.mv_data, k.mv_size);
+				drop[*ndrop].len = k.mv_size;
+				drop[(*ndrop)++].db = db;
+			}
+		}
+		memcpy(from, k.mv_data, k.mv_size);
+		*fromlen = k.mv_size;
+		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
+	}
+	if (rc == MDB_NOTFOUND) {
+		*fromlen = 0;   /* the end: round again next time */
+		rc = 0;
+	}
+	mdb_cursor_close(c);
+	return rc;
+}
+
+/* Where one walk of prune_run() goes: db (pairs: the pending database,
+ * where only the pairs' counters are judged) from *from. */
+struct prune_place {
+	MDB_dbi db;
+	int pairs;
+	uint8_t *from;
+	size_t fromcap, *fromlen;
+};
+
+/* The walks of places[], each looking at a bounded number of entries
+ * (max * PRUNE_LOOK_PER_DROP, at least PRUNE_LOOK_MIN), then at most max
+ * (and PRUNE_DROP_MAX) of those whose time is before cutoff dropped,
+ * staged after the reads.  The number dropped, or STORE_ERR (op names it
+ * in the log). */
+static int
+prune_run(struct store *st, const struct prune_place *places, int nplace,
+    int64_t cutoff, int max, const char *op)
 {
 	struct prune_name *drop;
-	const struct batch_entry *e;
-	int look, ndrop = 0, i, rc;
-	MDB_cursor *c;
+	int look, ndrop = 0, i, rc = 0;
 	MDB_txn *txn;
-	MDB_val k, d;
 
 	if (max <= 0)
 		return 0;
@@ -403,62 +478,65 @@ store_limit_prune(struct store *st, int64_t now, int max)
 	    max * PRUNE_LOOK_PER_DROP;
 	if (look < PRUNE_LOOK_MIN)
 		look = PRUNE_LOOK_MIN;
-	if ((txn = store_view_begin(st)) == NULL)
-		return STORE_ERR;
-	if ((rc = mdb_cursor_open(txn, st->limits, &c)) != 0) {
-		store_view_end(st, txn);
-		log_err("store.error", "op=limit_prune err=\"%s\"",
-		    mdb_strerror(rc));
-		return STORE_ERR;
-	}
 	if (max > PRUNE_DROP_MAX)
 		max = PRUNE_DROP_MAX;   /* the walk goes on next time */
+	if ((txn = store_view_begin(st)) == NULL)
+		return STORE_ERR;
 	drop = xmalloc((size_t)max * sizeof(*drop));
-	k.mv_size = st->limit_fromlen;
-	k.mv_data = st->limit_from;
-	rc = mdb_cursor_get(c, &k, &d, st->limit_fromlen > 0 ?
-	    MDB_SET_RANGE : MDB_FIRST);
-	if (rc == 0 && st->limit_fromlen > 0 && k.mv_size ==
-	    st->limit_fromlen && memcmp(k.mv_data, st->limit_from,
-	    k.mv_size) == 0)
-		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
-	for (i = 0; rc == 0 && i < look && ndrop < max; i++) {
-		int64_t until;
-
-		if (k.mv_size > STORE_LIMIT_NAME_MAX) {
-			/* Not a name we wrote: not ours to judge. */
-			rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
-			continue;
-		}
-		e = store_overlay_find(st, st->limits, k.mv_data, k.mv_size);
-		until = e == NULL ? limit_until(d.mv_data, d.mv_size) :
-		    e->del ? INT64_MAX : limit_until(e->val, e->vlen);
-		if (until < now) {
-			memcpy(drop[ndrop].key, k.mv_data, k.mv_size);
-			drop[ndrop++].len = k.mv_size;
-		}
-		memcpy(st->limit_from, k.mv_data, k.mv_size);
-		st->limit_fromlen = k.mv_size;
-		rc = mdb_cursor_get(c, &k, &d, MDB_NEXT);
-	}
-	if (rc == MDB_NOTFOUND) {
-		st->limit_fromlen = 0;  /* the end: round again next time */
-		rc = 0;
-	}
-	mdb_cursor_close(c);
+	for (i = 0; rc == 0 && i < nplace; i++)
+		rc = prune_walk(st, txn, places[i].db, places[i].pairs,
+		    places[i].from, places[i].fromcap, places[i].fromlen,
+		    cutoff, look, max, drop, &ndrop);
 	store_view_end(st, txn);
 	if (rc != 0) {
 		free(drop);
-		log_err("store.error", "op=limit_prune err=\"%s\"",
+		log_err("store.error", "op=%s err=\"%s\"", op,
 		    mdb_strerror(rc));
 		return STORE_ERR;
 	}
 	for (i = 0; i < ndrop; i++)
-		if ((rc = store_db_del(st, st->limits, drop[i].key,
-		    drop[i].len, "limit_del")) != STORE_OK) {
+		if ((rc = store_db_del(st, drop[i].db, drop[i].key,
+		    drop[i].len, op)) != STORE_OK) {
 			free(drop);
 			return STORE_ERR;
 		}
 	free(drop);
 	return ndrop;
+}
+
+/*
+ * The counters are walked in name order from where the last call stopped
+ * (st->limit_from in the limits database, st->pair_from beside the
+ * pending index), wrapping round at the end: with the sweep's cadence
+ * every counter is looked at within (entries / look) sweeps, so dead ones
+ * are gone within that time after their until.  The committed databases
+ * are walked, each entry in its newest version (a counter staged since is
+ * judged by its staged until; one only staged is new, so alive).
+ */
+int
+store_limit_prune(struct store *st, int64_t now, int max)
+{
+	const struct prune_place places[] = {
+		{ st->limits, 0, st->limit_from, sizeof(st->limit_from),
+		    &st->limit_fromlen },
+		{ st->pending, 1, st->pair_from, sizeof(st->pair_from),
+		    &st->pair_fromlen },
+	};
+
+	return prune_run(st, places, 2, now, max, "limit_prune");
+}
+
+/*
+ * The Idempotency-Keys' answers, walked as the counters are (from
+ * st->idem_from, round and round): an entry made before `before` (its
+ * value's first 8 octets) is dropped.  An entry staged since is judged by
+ * its staged time; one only staged is new, so kept.
+ */
+int
+store_idem_prune(struct store *st, int64_t before, int max)
+{
+	const struct prune_place place = { st->idem, 0, st->idem_from,
+	    sizeof(st->idem_from), &st->idem_fromlen };
+
+	return prune_run(st, &place, 1, before, max, "idem_prune");
 }

@@ -43,6 +43,7 @@
 #define MAP (64ULL << 20)
 #define TEXT "Your code is 123456"
 #define PHONE "+447911123456"
+#define PHONE2 "+447911123457"
 
 static const uint8_t secret[VERIFY_SECRET_LEN] = {
 	9, 8, 7, 6, 5, 4, 3, 2, 1, 0, 9, 8, 7, 6, 5, 4,
@@ -240,10 +241,10 @@ on_answer(void *ctx, const struct verif *v, int result)
 	}
 }
 
-/* Stage verification n the way flow.c does (pending, queued, the text
- * sealed) and hand it to the dispatcher. */
+/* Stage verification n to phone the way flow.c does (pending, queued,
+ * the text sealed) and hand it to the dispatcher. */
 static void
-send_n(int n, const char *text)
+send_to(int n, const char *text, const char *phone)
 {
 	struct verif v;
 
@@ -251,7 +252,7 @@ send_n(int n, const char *text)
 	memset(&v, 0, sizeof(v));
 	id_of(n, v.id, sizeof(v.id));
 	strcpy(v.key, "k");
-	strcpy(v.phone, PHONE);
+	strcpy(v.phone, phone);
 	strcpy(v.api, "v1");
 	v.status = VERIF_PENDING;
 	v.send_state = SEND_QUEUED;
@@ -267,6 +268,12 @@ send_n(int n, const char *text)
 		nsends = n + 1;
 	dispatch_send(d, &v, NULL, on_answer, &answers[n]);
 	verif_clear(&v);
+}
+
+static void
+send_n(int n, const char *text)
+{
+	send_to(n, text, PHONE);
 }
 
 static void
@@ -650,6 +657,39 @@ START_TEST(drop_inflight)
 }
 END_TEST
 
+/* Two messages to one number: the second waits while the first is on the
+ * wire (whatever SMSC it would take), and goes once the first is
+ * answered; one superseded while it waits is never submitted.  Another
+ * number is not held up. */
+START_TEST(same_number_in_order)
+{
+	struct dispatch_stats ds;
+
+	send_one(0);
+	send_one(1);
+	ck_assert_int_eq(fa.nsub + fb.nsub, 1);
+	stats(&ds);
+	ck_assert_int_eq(ds.inflight, 1);
+	ck_assert_int_eq(ds.waiting, 1);
+	dispatch_ready(d, &fb);           /* room elsewhere: still waits */
+	ck_assert_int_eq(fa.nsub + fb.nsub, 1);
+	send_to(3, TEXT, PHONE2);         /* another number goes at once */
+	ck_assert_int_eq(fa.nsub + fb.nsub, 2);
+	/* 1 is superseded by 2 while it waits, and 0 while on the wire. */
+	dispatch_drop(d, "ver_000000000000000000000001");
+	dispatch_drop(d, "ver_000000000000000000000000");
+	send_one(2);
+	ck_assert_int_eq(fa.nsub + fb.nsub, 2);
+	reply(&fa, 0, 0, NULL);
+	dispatch_ready(d, &fa);
+	ck_assert_int_eq(fa.nsub + fb.nsub, 3);
+	reply(&fa, 2, 0, NULL);
+	ck_assert_str_eq(sent.id, "ver_000000000000000000000002");
+	stats(&ds);
+	ck_assert_int_eq(ds.waiting, 0);
+}
+END_TEST
+
 /* ---- reload ------------------------------------------------------------ */
 
 /* In flight on a, a reload removes a (and adds c): a's refusal fails over
@@ -761,7 +801,7 @@ START_TEST(stats_counters)
 	ck_assert_int_eq(ds.inflight, 0);
 
 	send_one(0);
-	send_one(1);
+	send_to(1, TEXT, PHONE2);
 	stats(&ds);
 	ck_assert_int_eq(ds.inflight, 2);
 	reply(&fa, 0, 0, NULL);
@@ -1353,6 +1393,7 @@ dispatch_suite(void)
 	tc = tcase_create("stats");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, stats_counters);
+	tcase_add_test(tc, same_number_in_order);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("receipt");

@@ -202,6 +202,43 @@ START_TEST(applied_then_repeated)
 }
 END_TEST
 
+/* A DELETED receipt for a message whose verification had ended (our own
+ * cancel_sm withdrew it) is recorded but does not count against the
+ * SMSC's delivery figures; one for a pending verification does. */
+START_TEST(deleted_after_end_not_scored)
+{
+	struct score_view sv;
+	struct verif v;
+	char id[32];
+
+	sent(0, &fa, "2A", 0);
+	score_sent(score, conf, PHONE, "a", util_now());  /* as gw.c does */
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	snprintf(id, sizeof(id), "ver_%024x", 0);
+	memset(&v, 0, sizeof(v));
+	ck_assert_int_eq(store_verif_get(st, id, &v), STORE_OK);
+	ck_assert_int_eq(verif_enter(&v, VERIF_CANCELED, "superseded",
+	    util_now()), 0);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	verif_clear(&v);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	receipt(&fa, "2A", SMPP_MSG_DELETED);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(state_of(0), DLR_REJECTED);
+	score_get(score, conf, 0, 0, util_now(), &sv);
+	ck_assert_uint_eq(sv.undeliverable, 0);
+
+	sent(1, &fa, "2B", 0);
+	score_sent(score, conf, PHONE, "a", util_now());
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	receipt(&fa, "2B", SMPP_MSG_DELETED);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(state_of(1), DLR_REJECTED);
+	score_get(score, conf, 0, 0, util_now(), &sv);
+	ck_assert_uint_eq(sv.undeliverable, 1);
+}
+END_TEST
+
 /* Receipts that match nothing are answered at once and parked, at most
  * PARK_MAX per SMSC: past that the oldest goes (counted), and one SMSC's
  * flood does not push out another's receipts. */
@@ -331,6 +368,7 @@ dlr_suite(void)
 	tcase_add_test(tc, park_lookup_other_base);
 	tcase_add_test(tc, park_order);
 	tcase_add_test(tc, park_aging);
+	tcase_add_test(tc, deleted_after_end_not_scored);
 	suite_add_tcase(s, tc);
 	return s;
 }

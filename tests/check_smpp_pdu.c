@@ -1,7 +1,8 @@
 /*
  * check_smpp_pdu.c - tests of smpp/smpp_pdu.c: header codec, framing off an
- * evbuffer, pack/unpack round trips, and the hostile PDUs of
- * SMPP-NOTES.md §10.5 item 7.  The tests run in one process (no fork) so
+ * evbuffer, pack/unpack round trips (cancel_sm and cancel_sm_resp too),
+ * and the hostile PDUs of SMPP-NOTES.md §10.5 item 7.  The tests run in
+ * one process (no fork) so
  * LeakSanitizer, at exit, fails the run if a refused PDU leaked a tlv_t
  * (libsmpp34 bug 3, which smpp_pdu.c works around).
  */
@@ -760,6 +761,252 @@ START_TEST(test_submit_matches_libsmpp34)
 }
 END_TEST
 
+/* ---- cancel_sm and cancel_sm_resp ---- */
+
+/* The cancel_sm of the tests: an alphanumeric sender to a number. */
+static void
+cancel_of(struct smpp_cancel *c, const char *msgid)
+{
+	memset(c, 0, sizeof(*c));
+	c->message_id = msgid;
+	c->service_type = "";
+	c->source = "Verify";
+	c->source_ton = 5;
+	c->source_npi = 0;
+	c->destination = "14155550123";
+	c->dest_ton = 1;
+	c->dest_npi = 1;
+}
+
+START_TEST(test_cancel_round_trip)
+{
+	struct smpp_cancel_fields f;
+	struct smpp_cancel c;
+	struct smpp_header h;
+	struct b want, got;
+	cancel_sm_t lib;
+	uint8_t pdu[256];
+	int len;
+
+	cancel_of(&c, "1000000007");
+	len = smpp_pdu_pack_cancel(pdu, sizeof(pdu), 42, &c);
+	/* The octets of SMPP 3.4 §4.9.1, built by hand. */
+	b_hdr(&want, 0x00000008, 0, 42);
+	b_str(&want, "");
+	b_str(&want, "1000000007");
+	b_u8(&want, 5); b_u8(&want, 0);
+	b_str(&want, "Verify");
+	b_u8(&want, 1); b_u8(&want, 1);
+	b_str(&want, "14155550123");
+	b_fin(&want);
+	ck_assert_int_eq(len, (int)want.n);
+	ck_assert_mem_eq(pdu, want.d, want.n);
+
+	memcpy(got.d, pdu, len);
+	got.n = len;
+	frame(&got, &h);
+	ck_assert_uint_eq(h.id, 0x00000008);
+	ck_assert_uint_eq(h.seq, 42);
+	ck_assert_int_eq(smpp_pdu_unpack_cancel(buf, &h, &f), 0);
+	ck_assert_str_eq(f.service_type, "");
+	ck_assert_str_eq(f.message_id, "1000000007");
+	ck_assert_int_eq(f.source_ton, 5);
+	ck_assert_int_eq(f.source_npi, 0);
+	ck_assert_str_eq(f.source, "Verify");
+	ck_assert_int_eq(f.dest_ton, 1);
+	ck_assert_int_eq(f.dest_npi, 1);
+	ck_assert_str_eq(f.destination, "14155550123");
+
+	/* libsmpp34 reads the same fields from our octets. */
+	memset(&lib, 0, sizeof(lib));
+	ck_assert_int_eq(smpp34_unpack(CANCEL_SM, &lib, pdu, len), 0);
+	ck_assert_str_eq((char *)lib.message_id, "1000000007");
+	ck_assert_str_eq((char *)lib.destination_addr, "14155550123");
+	ck_assert_int_eq(lib.source_addr_ton, 5);
+
+	/* A service_type and a numeric source go as given. */
+	c.service_type = "CMT";
+	c.source = "447700900123";
+	c.source_ton = 1;
+	c.source_npi = 1;
+	len = smpp_pdu_pack_cancel(pdu, sizeof(pdu), 43, &c);
+	ck_assert_int_gt(len, 16);
+	memcpy(got.d, pdu, len);
+	got.n = len;
+	frame(&got, &h);
+	ck_assert_int_eq(smpp_pdu_unpack_cancel(buf, &h, &f), 0);
+	ck_assert_str_eq(f.service_type, "CMT");
+	ck_assert_str_eq(f.source, "447700900123");
+	ck_assert_int_eq(f.source_ton, 1);
+}
+END_TEST
+
+START_TEST(test_cancel_pack_limits)
+{
+	char id64[65], id65[66];
+	struct smpp_cancel c;
+	uint8_t pdu[256];
+	int len;
+
+	memset(id64, '7', 64);
+	id64[64] = '\0';
+	memset(id65, '7', 65);
+	id65[65] = '\0';
+	cancel_of(&c, id64);
+	ck_assert_int_gt(smpp_pdu_pack_cancel(pdu, sizeof(pdu), 1, &c), 16);
+	/* Each refusal: the library would have truncated or refused. */
+	ck_assert_int_eq(smpp_pdu_pack_cancel(pdu, sizeof(pdu), 0, &c), -1);
+	cancel_of(&c, id65);
+	ck_assert_int_eq(smpp_pdu_pack_cancel(pdu, sizeof(pdu), 1, &c), -1);
+	cancel_of(&c, "");
+	ck_assert_int_eq(smpp_pdu_pack_cancel(pdu, sizeof(pdu), 1, &c), -1);
+	cancel_of(&c, NULL);
+	ck_assert_int_eq(smpp_pdu_pack_cancel(pdu, sizeof(pdu), 1, &c), -1);
+	cancel_of(&c, "1");
+	c.service_type = "ABCDEF";
+	ck_assert_int_eq(smpp_pdu_pack_cancel(pdu, sizeof(pdu), 1, &c), -1);
+	cancel_of(&c, "1");
+	c.source = "123456789012345678901";
+	ck_assert_int_eq(smpp_pdu_pack_cancel(pdu, sizeof(pdu), 1, &c), -1);
+	cancel_of(&c, "1");
+	c.destination = "";
+	ck_assert_int_eq(smpp_pdu_pack_cancel(pdu, sizeof(pdu), 1, &c), -1);
+	cancel_of(&c, "1");
+	c.source_ton = 7;
+	ck_assert_int_eq(smpp_pdu_pack_cancel(pdu, sizeof(pdu), 1, &c), -1);
+	cancel_of(&c, "1");
+	c.dest_npi = 2;
+	ck_assert_int_eq(smpp_pdu_pack_cancel(pdu, sizeof(pdu), 1, &c), -1);
+	/* The output buffer must be larger than the PDU. */
+	cancel_of(&c, "1");
+	len = smpp_pdu_pack_cancel(pdu, sizeof(pdu), 1, &c);
+	ck_assert_int_gt(len, 16);
+	ck_assert_int_eq(smpp_pdu_pack_cancel(pdu, (size_t)len, 1, &c), -1);
+	ck_assert_int_eq(smpp_pdu_pack_cancel(pdu, (size_t)len + 1, 1, &c),
+	    len);
+}
+END_TEST
+
+START_TEST(test_cancel_resp)
+{
+	struct smpp_header h;
+	uint32_t status;
+	uint8_t pdu[64];
+	struct b b;
+	int len;
+
+	/* ESME_ROK: the header only (§4.9.2). */
+	len = smpp_pdu_pack_resp(pdu, sizeof(pdu), 0x80000008, 0, 7, "x");
+	ck_assert_int_eq(len, 16);
+	memcpy(b.d, pdu, len);
+	b.n = len;
+	frame(&b, &h);
+	ck_assert_uint_eq(h.id, 0x80000008);
+	ck_assert_int_eq(smpp_pdu_unpack_cancel_resp(buf, &h, &status), 0);
+	ck_assert_uint_eq(status, 0);
+	/* ESME_RCANCELFAIL. */
+	len = smpp_pdu_pack_resp(pdu, sizeof(pdu), 0x80000008, 0x11, 8, "");
+	ck_assert_int_eq(len, 16);
+	memcpy(b.d, pdu, len);
+	b.n = len;
+	frame(&b, &h);
+	ck_assert_int_eq(smpp_pdu_unpack_cancel_resp(buf, &h, &status), 0);
+	ck_assert_uint_eq(status, 0x11);
+	ck_assert_uint_eq(h.seq, 8);
+
+	/* Hostile: a body after the header still gives its status. */
+	b_hdr(&b, 0x80000008, 0x11, 9);
+	b_str(&b, "junk");
+	b_fin(&b);
+	frame(&b, &h);
+	ck_assert_int_eq(smpp_pdu_unpack_cancel_resp(buf, &h, &status), -1);
+	ck_assert_uint_eq(status, 0x11);
+	/* Another command_id, sequence number 0: refused. */
+	b_hdr(&b, 0x80000004, 0, 9);
+	b_fin(&b);
+	frame(&b, &h);
+	ck_assert_int_eq(smpp_pdu_unpack_cancel_resp(buf, &h, &status), -1);
+	b_hdr(&b, 0x80000008, 0, 0);
+	b_fin(&b);
+	frame(&b, &h);
+	ck_assert_int_eq(smpp_pdu_unpack_cancel_resp(buf, &h, &status), -1);
+	/* A vendor status, which libsmpp34 would refuse, is read. */
+	b_hdr(&b, 0x80000008, 0x401, 10);
+	b_fin(&b);
+	frame(&b, &h);
+	ck_assert_int_eq(smpp_pdu_unpack_cancel_resp(buf, &h, &status), 0);
+	ck_assert_uint_eq(status, 0x401);
+}
+END_TEST
+
+START_TEST(test_cancel_hostile)
+{
+	struct smpp_cancel_fields f;
+	struct smpp_header h;
+	char longid[80];
+	struct b b;
+
+	/* Truncated: no NUL after the destination. */
+	b_hdr(&b, 0x00000008, 0, 5);
+	b_str(&b, "");
+	b_str(&b, "1");
+	b_u8(&b, 5); b_u8(&b, 0);
+	b_str(&b, "Verify");
+	b_u8(&b, 1); b_u8(&b, 1);
+	b_mem(&b, "14155550123", 11);
+	b_fin(&b);
+	frame(&b, &h);
+	ck_assert_int_eq(smpp_pdu_unpack_cancel(buf, &h, &f), -1);
+	ck_assert_str_eq(f.message_id, "");
+	/* Octets after the last field. */
+	b_hdr(&b, 0x00000008, 0, 5);
+	b_str(&b, "");
+	b_str(&b, "1");
+	b_u8(&b, 5); b_u8(&b, 0);
+	b_str(&b, "Verify");
+	b_u8(&b, 1); b_u8(&b, 1);
+	b_str(&b, "14155550123");
+	b_u8(&b, 0xAA);
+	b_fin(&b);
+	frame(&b, &h);
+	ck_assert_int_eq(smpp_pdu_unpack_cancel(buf, &h, &f), -1);
+	/* A TON outside libsmpp34's list. */
+	b_hdr(&b, 0x00000008, 0, 5);
+	b_str(&b, "");
+	b_str(&b, "1");
+	b_u8(&b, 7); b_u8(&b, 0);
+	b_str(&b, "Verify");
+	b_u8(&b, 1); b_u8(&b, 1);
+	b_str(&b, "14155550123");
+	b_fin(&b);
+	frame(&b, &h);
+	ck_assert_int_eq(smpp_pdu_unpack_cancel(buf, &h, &f), -1);
+	/* A message_id longer than its 65 octets. */
+	memset(longid, '9', 70);
+	longid[70] = '\0';
+	b_hdr(&b, 0x00000008, 0, 5);
+	b_str(&b, "");
+	b_str(&b, longid);
+	b_u8(&b, 5); b_u8(&b, 0);
+	b_str(&b, "Verify");
+	b_u8(&b, 1); b_u8(&b, 1);
+	b_str(&b, "14155550123");
+	b_fin(&b);
+	frame(&b, &h);
+	ck_assert_int_eq(smpp_pdu_unpack_cancel(buf, &h, &f), -1);
+	/* The header alone. */
+	b_hdr(&b, 0x00000008, 0, 5);
+	b_fin(&b);
+	frame(&b, &h);
+	ck_assert_int_eq(smpp_pdu_unpack_cancel(buf, &h, &f), -1);
+	/* Not a cancel_sm at all. */
+	b_hdr(&b, 0x00000004, 0, 5);
+	b_fin(&b);
+	frame(&b, &h);
+	ck_assert_int_eq(smpp_pdu_unpack_cancel(buf, &h, &f), -1);
+}
+END_TEST
+
 static Suite *
 pdu_suite(void)
 {
@@ -794,6 +1041,13 @@ pdu_suite(void)
 	tcase_add_test(tc, test_fixed_tlv_wrong_length);
 	tcase_add_test(tc, test_hostile_responses);
 	tcase_add_test(tc, test_wrong_ids);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("cancel");
+	tcase_add_test(tc, test_cancel_round_trip);
+	tcase_add_test(tc, test_cancel_pack_limits);
+	tcase_add_test(tc, test_cancel_resp);
+	tcase_add_test(tc, test_cancel_hostile);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <lmdb.h>
 
 #include "store.h"
 #include "store_batch.h"
@@ -1023,8 +1024,10 @@ START_TEST(test_limit_counters)
 	reopen(BIG_MAP);
 	ck_assert_int_eq(limit_str("P/k/+1", buf, sizeof(buf)), STORE_OK);
 	ck_assert_str_eq(buf, "abcd");
+	/* a number's counters live beside the pending index, the key's in
+	 * the limits database */
 	store_stats(st, &ss);
-	ck_assert_uint_eq(ss.limits, 2);
+	ck_assert_uint_eq(ss.limits, 1);
 
 	/* refused: an empty name, a space, too long a name or value */
 	ck_assert_int_eq(limit_str("", buf, sizeof(buf)), STORE_ERR);
@@ -1086,17 +1089,26 @@ END_TEST
  * kept; nothing to drop stages nothing. */
 START_TEST(test_limit_prune)
 {
-	char name[32], buf[16];
+	/* _i 0: the numbers' counters (beside the pending index); 1:
+	 * others (the limits database) */
+	const char *fmt = _i == 0 ? "P/k/+%04d" : "K/%04d";
+	const char *zero = _i == 0 ? "P/k/+0000" : "K/0000";
+	char name[32], buf[16], id[32];
 	int i, n, dropped = 0, calls = 0;
+	struct verif v;
+
+	/* an entry of the pending index, which no prune may take */
+	make_verif(&v, 5, VERIF_PENDING, SEND_SENT, T0 + 100);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
 
 	for (i = 0; i < NLIMIT; i++) {
-		snprintf(name, sizeof(name), "P/k/+%04d", (i * 7919) % NLIMIT);
+		snprintf(name, sizeof(name), fmt, (i * 7919) % NLIMIT);
 		ck_assert_int_eq(store_limit_put(st, name, "x", 1,
 		    T0 + (i * 7919) % NLIMIT), STORE_OK);
 	}
 	ck_assert_int_eq(store_flush(st), STORE_OK);
 	/* +0000 is dead at T0 + 500 as committed, alive as staged now */
-	ck_assert_int_eq(store_limit_put(st, "P/k/+0000", "y", 1, T0 + 9999),
+	ck_assert_int_eq(store_limit_put(st, zero, "y", 1, T0 + 9999),
 	    STORE_OK);
 	while ((n = store_limit_prune(st, T0 + 500, 10)) != 0 ||
 	    calls < 20) {
@@ -1109,7 +1121,7 @@ START_TEST(test_limit_prune)
 	}
 	ck_assert_int_eq(dropped, 499);
 	for (i = 0; i < NLIMIT; i++) {
-		snprintf(name, sizeof(name), "P/k/+%04d", i);
+		snprintf(name, sizeof(name), fmt, i);
 		ck_assert_int_eq(limit_str(name, buf, sizeof(buf)),
 		    i >= 500 || i == 0 ? STORE_OK : STORE_NOTFOUND);
 	}
@@ -1122,8 +1134,66 @@ START_TEST(test_limit_prune)
 		ck_assert_int_eq(store_flush(st), STORE_OK);
 	}
 	ck_assert_int_eq(dropped, 500);
-	ck_assert_int_eq(limit_str("P/k/+0000", buf, sizeof(buf)), STORE_OK);
+	ck_assert_int_eq(limit_str(zero, buf, sizeof(buf)), STORE_OK);
 	ck_assert_str_eq(buf, "y");
+	ck_assert_int_eq(store_pending_get(st, v.key, v.phone, id,
+	    sizeof(id)), STORE_OK);
+	ck_assert_str_eq(id, v.id);
+	verif_clear(&v);
+}
+END_TEST
+
+/* A number's counter written where an older version kept it (under its
+ * name in the limits database) is still read; the next put keeps it
+ * beside the pending index, which the old one does not disturb. */
+START_TEST(test_limit_old_place)
+{
+	struct verif v;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k, d;
+	uint8_t val[8 + 3];
+	char name[64], got[16], id[32];
+
+	make_verif(&v, 1, VERIF_PENDING, SEND_SENT, T0 + 600);
+	snprintf(name, sizeof(name), "P/%s/%s", v.key, v.phone);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	store_close(st);
+	st = NULL;
+	/* what an older version left: the name in "limits" */
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 16), 0);
+	ck_assert_int_eq(mdb_env_set_mapsize(env, BIG_MAP), 0);
+	ck_assert_int_eq(mdb_env_open(env, dbpath, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "limits", 0, &dbi), 0);
+	memset(val, 0, 8);
+	val[3] = 0x7f;          /* until: far away (little-endian) */
+	memcpy(val + 8, "old", 3);
+	k.mv_data = name;
+	k.mv_size = strlen(name);
+	d.mv_data = val;
+	d.mv_size = sizeof(val);
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &d, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	st = open_store(BIG_MAP);
+	ck_assert_int_eq(limit_str(name, got, sizeof(got)), STORE_OK);
+	ck_assert_str_eq(got, "old");
+	ck_assert_int_eq(store_limit_put(st, name, "new", 3, T0 + 60),
+	    STORE_OK);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	reopen(BIG_MAP);
+	ck_assert_int_eq(limit_str(name, got, sizeof(got)), STORE_OK);
+	ck_assert_str_eq(got, "new");
+	/* the pending index of the pair is still the verification's */
+	ck_assert_int_eq(store_pending_get(st, v.key, v.phone, id,
+	    sizeof(id)), STORE_OK);
+	ck_assert_str_eq(id, v.id);
+	verif_clear(&v);
 }
 END_TEST
 
@@ -1730,7 +1800,8 @@ store_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_limit_counters);
 	tcase_add_test(tc, test_limit_survives_exit);
-	tcase_add_test(tc, test_limit_prune);
+	tcase_add_loop_test(tc, test_limit_prune, 0, 2);
+	tcase_add_test(tc, test_limit_old_place);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("map_full");

@@ -18,6 +18,9 @@
 #include <unistd.h>
 
 #include <check.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "harness.h"
 
@@ -412,15 +415,19 @@ int
 h_daemon_start(struct harness *h, int want_bound)
 {
 	struct daemon_wait w = { h, want_bound };
-	char bin[512], *argv[4];
+	char bin[512], *argv[32], **av = argv, wrap[sizeof(h->daemon_wrap)];
 
 	if (write_conf(h) != 0)
 		return -1;
 	snprintf(bin, sizeof(bin), "%s/src/smsverifyd", builddir());
-	argv[0] = bin;
-	argv[1] = "-c";
-	argv[2] = h->conf;
-	argv[3] = NULL;
+	/* The wrapper's words, leaving room for the daemon's four. */
+	av += add_args(argv, 0, h->daemon_wrap, wrap, sizeof(wrap));
+	if (av - argv > 27)
+		return -1;
+	av[0] = bin;
+	av[1] = "-c";
+	av[2] = h->conf;
+	av[3] = NULL;
 	h->daemon_pid = spawn(argv, h->daemon_log);
 	if (h->daemon_pid <= 0)
 		return -1;
@@ -509,23 +516,16 @@ h_http(struct harness *h, const char *method, const char *path,
     const char *ctype, const char *token, const char *body, char *out,
     size_t outsize)
 {
-	struct sockaddr_in sa;
-	struct timeval tv = { 15, 0 };
-	char head[1024], *resp = NULL, *p;
+	char head[1024], *resp = NULL, *p, err[256];
 	size_t blen = body ? strlen(body) : 0, got = 0, cap = 0;
 	int fd, status = -1, n;
+	SSL *ssl = NULL;
 
 	out[0] = '\0';
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd < 0)
+	if ((fd = h_connect(h->http_port)) < 0)
 		return -1;
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(h->http_port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+	if (h->tls_ca[0] != '\0' &&
+	    (ssl = h_tls_connect(fd, h->tls_ca, 0, err, sizeof(err))) == NULL)
 		goto done;
 	n = snprintf(head, sizeof(head),
 	    "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
@@ -533,7 +533,9 @@ h_http(struct harness *h, const char *method, const char *path,
 	    "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n", method, path,
 	    token ? "Authorization: Bearer " : "", token ? token : "",
 	    token ? "\r\n" : "", ctype ? ctype : "application/json", blen);
-	if (write(fd, head, n) != n ||
+	if (ssl != NULL ? SSL_write(ssl, head, n) != n ||
+	    (blen && SSL_write(ssl, body, (int)blen) != (int)blen) :
+	    write(fd, head, n) != n ||
 	    (blen && write(fd, body, blen) != (ssize_t)blen))
 		goto done;
 	for (;;) {
@@ -541,7 +543,9 @@ h_http(struct harness *h, const char *method, const char *path,
 			cap = cap ? cap * 2 : 8192;
 			resp = realloc(resp, cap);
 		}
-		n = read(fd, resp + got, cap - got - 1);
+		n = ssl != NULL ? SSL_read(ssl, resp + got,
+		    (int)(cap - got - 1)) : read(fd, resp + got,
+		    cap - got - 1);
 		if (n <= 0)
 			break;
 		got += n;
@@ -556,8 +560,119 @@ h_http(struct harness *h, const char *method, const char *path,
 		snprintf(out, outsize, "%s", p + 4);
 done:
 	free(resp);
+	SSL_free(ssl);
 	close(fd);
 	return status;
+}
+
+int
+h_write_conf(struct harness *h)
+{
+	return write_conf(h);
+}
+
+int
+h_connect(int port)
+{
+	struct sockaddr_in sa;
+	struct timeval tv = { 15, 0 };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+void *
+h_tls_connect(int fd, const char *ca, int max_version, char *err,
+    size_t errsize)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	SSL *ssl = NULL;
+	unsigned long e;
+
+	err[0] = '\0';
+	if (ctx == NULL)
+		goto fail;
+	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+	if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1)
+		goto fail;
+	if (max_version != 0) {
+		/* Let this client offer what the daemon must refuse: OpenSSL's
+		 * default security level would stop it first. */
+		SSL_CTX_set_security_level(ctx, 0);
+		SSL_CTX_set_min_proto_version(ctx, 0);
+		SSL_CTX_set_max_proto_version(ctx, max_version);
+		SSL_CTX_set_cipher_list(ctx, "DEFAULT:@SECLEVEL=0");
+	}
+	if ((ssl = SSL_new(ctx)) == NULL)
+		goto fail;
+	X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), "127.0.0.1");
+	SSL_set_fd(ssl, fd);
+	if (SSL_connect(ssl) != 1)
+		goto fail;
+	SSL_CTX_free(ctx);
+	return ssl;
+fail:
+	e = ERR_peek_last_error();
+	snprintf(err, errsize, "%s", e != 0 ? ERR_error_string(e, NULL) :
+	    "handshake failed (connection closed)");
+	ERR_clear_error();
+	SSL_free(ssl);
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+const char *
+h_tls_peer_cn(void *ssl, char *buf, size_t size)
+{
+	X509 *x = SSL_get1_peer_certificate(ssl);
+
+	buf[0] = '\0';
+	if (x != NULL) {
+		X509_NAME_get_text_by_NID(X509_get_subject_name(x),
+		    NID_commonName, buf, (int)size);
+		X509_free(x);
+	}
+	return buf;
+}
+
+int
+h_tls_make(struct harness *h, const char *name)
+{
+	char cmd[2048], ca[320], cakey[320];
+	const char *quiet = ">/dev/null 2>&1";
+	const char *ec = "-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+	    "-days 2";
+
+	snprintf(ca, sizeof(ca), "%s/ca.pem", h->dir);
+	snprintf(cakey, sizeof(cakey), "%s/ca.key", h->dir);
+	if (access(ca, F_OK) != 0) {
+		snprintf(cmd, sizeof(cmd), "openssl req -x509 %s -keyout '%s' "
+		    "-out '%s' -subj /CN=smsverify-test-ca %s", ec, cakey, ca,
+		    quiet);
+		if (system(cmd) != 0)
+			return -1;
+	}
+	snprintf(cmd, sizeof(cmd), "openssl req -x509 %s -keyout '%s/%s.key' "
+	    "-out '%s/%s.pem' -subj /CN=%s -CA '%s' -CAkey '%s' "
+	    "-addext subjectAltName=IP:127.0.0.1 "
+	    "-addext basicConstraints=critical,CA:FALSE %s", ec, h->dir, name,
+	    h->dir, name, name, ca, cakey, quiet);
+	if (system(cmd) != 0)
+		return -1;
+	snprintf(h->tls_ca, sizeof(h->tls_ca), "%s", ca);
+	return 0;
 }
 
 json_t *
@@ -975,4 +1090,78 @@ h_asan_quarantine_mb(int mb)
 	snprintf(opts, sizeof(opts), "%s%squarantine_size_mb=%d",
 	    asan ? asan : "", asan && *asan ? ":" : "", mb);
 	setenv("ASAN_OPTIONS", opts, 1);
+}
+
+int
+h_req_start(struct harness *h, const char *method, const char *path,
+    const char *token, const char *headers, const char *body)
+{
+	struct sockaddr_in sa;
+	struct timeval tv = { 15, 0 };
+	size_t blen = body ? strlen(body) : 0;
+	char head[2048];
+	int fd, n;
+
+	if ((fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons(h->http_port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	n = snprintf(head, sizeof(head),
+	    "%s %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+	    "%s%s%s%s"
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
+	    method, path, token ? "Authorization: Bearer " : "",
+	    token ? token : "", token ? "\r\n" : "", headers ? headers : "",
+	    blen);
+	if (n < 0 || (size_t)n >= sizeof(head) ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    write(fd, head, n) != n ||
+	    (blen && write(fd, body, blen) != (ssize_t)blen)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int
+h_req_finish(int fd, char *out, size_t outsize, int timeout_ms)
+{
+	char *resp = NULL, *p;
+	size_t got = 0, cap = 0;
+	long long end = now_ms() + timeout_ms;
+	int status = -1;
+	ssize_t n;
+
+	out[0] = '\0';
+	if (fd < 0)
+		return -1;
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	for (;;) {
+		if (got + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			resp = realloc(resp, cap);
+		}
+		n = read(fd, resp + got, cap - got - 1);
+		if (n > 0) {
+			got += n;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK) ||
+		    now_ms() >= end)
+			break;
+		h_nap_ms(5);
+	}
+	if (resp != NULL) {
+		resp[got] = '\0';
+		if (sscanf(resp, "HTTP/1.%*d %d", &status) != 1)
+			status = -1;
+		if ((p = strstr(resp, "\r\n\r\n")) != NULL)
+			snprintf(out, outsize, "%s", p + 4);
+	}
+	free(resp);
+	close(fd);
+	return status;
 }

@@ -66,6 +66,13 @@ struct harness {
 	char hook_log[320];    /* one JSON line per request it answered */
 	char hook_stderr[320];
 	struct h_sim sims[H_EXTRA_SIMS];
+	/* HTTPS: when set, h_http() and every helper on it speak TLS to the
+	 * daemon and trust only this CA (h_tls_make() makes one). */
+	char tls_ca[320];
+	/* When set, h_daemon_start() runs smsverifyd through this command
+	 * (its words split at spaces, then the daemon's argv), e.g.
+	 * "tests/seccomp_run UNIT". */
+	char daemon_wrap[320];
 	char verify_extra[256]; /* more lines for the [verify] section */
 };
 
@@ -219,7 +226,38 @@ int h_file_contains(const char *path, const char *s);
  * Returns val. */
 const char *h_header_of(const char *resp, const char *name, char *val,
     size_t size);
+/* Write the configuration from h as h_daemon_start() would, starting
+ * nothing (for smsverifyd -t).  0 or -1. */
+int h_write_conf(struct harness *);
+/* Make a certificate for 127.0.0.1 (CN=name) and its key, signed by a
+ * test CA made on the first call, in h->dir: name.pem, name.key, and the
+ * CA's ca.pem (copied into h->tls_ca).  Uses the openssl command.  0 or
+ * -1. */
+int h_tls_make(struct harness *, const char *name);
+/* A TLS client on the connected socket fd trusting ca (checks the
+ * certificate and that it names 127.0.0.1), offering at most max_version
+ * (0: any; e.g. TLS1_1_VERSION).  Returns the SSL (an SSL *; the caller
+ * SSL_free()s it and closes fd), or NULL with OpenSSL's reason in err. */
+void *h_tls_connect(int fd, const char *ca, int max_version, char *err,
+    size_t errsize);
+/* The CN of the certificate the peer of ssl showed, into buf; "" when
+ * none.  Returns buf. */
+const char *h_tls_peer_cn(void *ssl, char *buf, size_t size);
+/* A TCP connection to 127.0.0.1:port (receive and send timeouts of 15 s),
+ * or -1. */
+int h_connect(int port);
+
 /* Sleep a little (polling helper). */
 void h_nap_ms(int ms);
+
+/* A request left in flight, for tests that need many at once or their own
+ * headers: connect, write the request (Connection: close, token as a
+ * Bearer when not NULL, headers: more header lines, each ending in
+ * "\r\n", or NULL) and return the socket, or -1.  h_req_finish() reads
+ * its answer (bounded by timeout_ms): the status (-1 when none came) and
+ * the body into out; it closes fd. */
+int h_req_start(struct harness *, const char *method, const char *path,
+    const char *token, const char *headers, const char *body);
+int h_req_finish(int fd, char *out, size_t outsize, int timeout_ms);
 
 #endif

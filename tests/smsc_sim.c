@@ -10,6 +10,8 @@
  *	    [--hold-resp] [--concat-timeout-ms N] [--bind-then-close]
  *	    [--flood-enquire N] [--flood-nack N] [--flood-resp N]
  *	    [--flood-unknown N] [--unmatched-receipts N] [--mo FILE] [-q]
+ *	    [--deliver-delay-ms N] [--hold-max N] [--refuse-cancel]
+ *	    [--ignore-cancel]
  *
  * One libevent loop serves any number of client binds on 127.0.0.1.  A
  * bind is checked against -u/-w (either may be left out to accept any).
@@ -52,6 +54,28 @@
  * the held ones in order ("event=hold.released responses=N") and ends the
  * hold: a test can do something while submits are surely in flight, and
  * depends on no timing.
+ *
+ * Held messages and cancel_sm: --deliver-delay-ms N holds every accepted
+ * message N ms before "delivering" it, i.e. writing its handset line (its
+ * "time" is still the submit's) and then queuing its receipt as above.
+ * The submit_sm_resp does not wait.  SIGUSR1 delivers every message held
+ * at once (event=held.released messages=N), so a test can hold them "for
+ * ever" and release them when it is ready; with --hold-resp as well, the
+ * first SIGUSR1 releases the responses only and the next ones the
+ * messages.  At most --hold-max messages (default HOLD_MAX) are held:
+ * past that the oldest is delivered early (event=hold.full).  While held
+ * a message can be withdrawn with cancel_sm: one whose message_id (in the
+ * --id-format), service_type and source and destination addresses with
+ * their TON/NPI are exactly the submit's is dropped -- no handset line, no
+ * receipt -- and answered ESME_ROK (event=cancel.ok message_id=ID); a
+ * cancel for an id that is unknown, already delivered, or whose other
+ * fields differ (event=cancel.failed reason=...) is answered
+ * ESME_RCANCELFAIL.  --refuse-cancel answers every cancel_sm with
+ * ESME_RCANCELFAIL (the message goes on as if none came), --ignore-cancel
+ * never answers one (event=cancel.ignored).  A part of a concatenated
+ * message is held like a message; the joined line goes with the part
+ * that completed it.  Without --deliver-delay-ms every cancel_sm is
+ * answered ESME_RCANCELFAIL: everything is delivered at once.
  *
  * Hostile modes, for the tests that the daemon survives a bad SMSC (none
  * is on by default): --bind-then-close answers every bind and closes the
@@ -137,6 +161,7 @@
 #define ST_INVSYSID    0x0000000Fu
 #define ST_SUBMITFAIL  0x00000045u
 #define ST_THROTTLED   0x00000058u
+#define ST_CANCELFAIL  0x00000011u
 
 #define MSGID_FIRST    1000000000ull /* ten decimal digits, hex has letters */
 #define DLR_RETRY_MS   200           /* no receiving bind yet: wait this */
@@ -149,6 +174,8 @@
 #define FLOOD_BATCH    4096          /* ... by at most this many PDUs */
 #define FLOOD_MARK     0x7FFFFFF0u   /* the enquire_link after a flood */
 #define FLOOD_MSGID    9000000000ull /* unmatched receipts' ids from here */
+#define HOLD_MAX       10000         /* messages held by --deliver-delay-ms */
+#define HOLD_BUCKETS   16384         /* their hash table; a power of 2 */
 /* Decoded text: at most 3 UTF-8 octets per octet of input, plus the NUL. */
 #define TEXT_MAX       (3 * SMPP_MAX_PDU + 1)
 
@@ -178,6 +205,10 @@ struct sim_opts {
 	int concat_timeout_ms;
 	int bind_then_close;
 	const char *mo_file;      /* --mo: sent on SIGUSR2 */
+	int deliver_delay_ms;     /* --deliver-delay-ms: hold, then deliver */
+	int hold_max;             /* --hold-max, default HOLD_MAX */
+	int refuse_cancel;        /* --refuse-cancel: ESME_RCANCELFAIL */
+	int ignore_cancel;        /* --ignore-cancel: no cancel_sm_resp */
 	long flood[FLOOD_KINDS];  /* PDUs per flood kind */
 	int quiet;
 };
@@ -257,6 +288,25 @@ struct concat {
 LIST_HEAD(concat_bucket, concat);
 TAILQ_HEAD(concat_list, concat);
 
+/* A message held by --deliver-delay-ms: in the hash table by message id
+ * and in the age list by arrival (the delay is constant, so the list is in
+ * due order).  What a cancel_sm must match is kept with it. */
+struct held {
+	LIST_ENTRY(held) bucket;
+	TAILQ_ENTRY(held) age;
+	uint64_t due_ms;
+	uint64_t msgid;
+	char *line;               /* its handset line; NULL: none (a part
+	                             that did not complete its message) */
+	size_t line_len;
+	struct job *dlr;          /* its receipt, queued on delivery; NULL */
+	char service_type[6];
+	uint8_t source_ton, source_npi, dest_ton, dest_npi;
+	char source[21], destination[21];
+};
+LIST_HEAD(held_bucket, held);
+TAILQ_HEAD(held_list, held);
+
 /* The concatenation element of a UDH. */
 struct udh_concat {
 	uint16_t ref;
@@ -290,6 +340,11 @@ struct sim {
 	struct concat_list concat_age;
 	int concat_count;
 	struct event *concat_timer;
+	struct held_bucket *held_hash; /* HOLD_BUCKETS, --deliver-delay-ms */
+	struct held_list held_age;
+	int held_count;
+	struct event *held_timer;
+	struct held *holding_now; /* the submit being held (on_submit) */
 };
 
 static const char *
@@ -668,6 +723,8 @@ sm_text(const struct smpp_sm *sm, const uint8_t **p, size_t *len)
 	}
 }
 
+static int hold_line(struct sim *, const char *, size_t);
+
 /* Append one handset line: parts is 0 for a message sent whole, else the
  * part count of the concatenated message whose joined text this is. */
 static void
@@ -709,10 +766,16 @@ handset_write(struct sim *sim, const struct smpp_sm *sm, const char *text,
 		return;
 	}
 	if (big != NULL) {
+		if (hold_line(sim, big, n) == 0) {
+			free(big);
+			return;
+		}
 		fwrite(big, 1, n, sim->handset);
 		fputc('\n', sim->handset);
 		free(big);
 	} else {
+		if (hold_line(sim, line, n) == 0)
+			return;
 		line[n++] = '\n';
 		fwrite(line, 1, n, sim->handset);
 	}
@@ -759,6 +822,10 @@ queue_receipt(struct sim *sim, struct conn *c, const struct smpp_sm *sm,
 	snprintf(j->source, sizeof(j->source), "%s", sm->destination);
 	snprintf(j->destination, sizeof(j->destination), "%s", sm->source);
 	text20(text, j->text20);
+	if (sim->holding_now != NULL) {
+		sim->holding_now->dlr = j;	/* queued on delivery */
+		return;
+	}
 	fifo_push(&sim->dlrs, j);
 }
 
@@ -944,6 +1011,231 @@ concat_add(struct sim *sim, const struct smpp_sm *sm,
 	return 1;
 }
 
+/* ---- held messages and cancel_sm (--deliver-delay-ms) ---- */
+
+static struct held_bucket *
+held_bucket(struct sim *sim, uint64_t msgid)
+{
+	return &sim->held_hash[(msgid * 0x9E3779B97F4A7C15ull) >> 50 &
+	    (HOLD_BUCKETS - 1)];
+}
+
+static void
+held_free(struct sim *sim, struct held *m)
+{
+	LIST_REMOVE(m, bucket);
+	TAILQ_REMOVE(&sim->held_age, m, age);
+	sim->held_count--;
+	if (m->dlr != NULL)
+		job_put(sim, m->dlr);
+	free(m->line);
+	free(m);
+}
+
+static void
+held_arm(struct sim *sim)
+{
+	struct held *m = TAILQ_FIRST(&sim->held_age);
+	uint64_t now = now_ms(), wait;
+	struct timeval tv;
+
+	if (m == NULL)
+		return;
+	wait = m->due_ms > now ? m->due_ms - now : 0;
+	tv.tv_sec = (time_t)(wait / 1000);
+	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
+	evtimer_add(sim->held_timer, &tv);
+}
+
+/* Deliver m now: its handset line, then its receipt after --dlr-delay-ms
+ * (the receipt FIFO stays in due order: deliveries go oldest first). */
+static void
+held_deliver(struct sim *sim, struct held *m)
+{
+	char id[24];
+
+	format_msgid(m->msgid, sim->o.id_hex, id, sizeof(id));
+	if (m->line != NULL && sim->handset != NULL) {
+		fwrite(m->line, 1, m->line_len, sim->handset);
+		fputc('\n', sim->handset);
+		fflush(sim->handset);
+	}
+	if (m->dlr != NULL) {
+		m->dlr->due_ms = now_ms() + (uint64_t)sim->o.dlr_delay_ms;
+		fifo_push(&sim->dlrs, m->dlr);
+		m->dlr = NULL;
+	}
+	sim_log(sim, "event=delivered message_id=%s line=%d", id,
+	    m->line != NULL);
+	held_free(sim, m);
+}
+
+static void
+held_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sim *sim = arg;
+	uint64_t now = now_ms();
+	struct held *m;
+
+	while ((m = TAILQ_FIRST(&sim->held_age)) != NULL && m->due_ms <= now)
+		held_deliver(sim, m);
+	held_arm(sim);
+}
+
+/* on_submit accepted sm as msgid: with --deliver-delay-ms, what it writes
+ * (handset_write, queue_receipt) is held in a new entry until hold_end. */
+static void
+hold_begin(struct sim *sim, const struct smpp_sm *sm, uint64_t msgid)
+{
+	struct held *m;
+
+	sim->holding_now = NULL;
+	if (sim->o.deliver_delay_ms <= 0)
+		return;
+	if (sim->held_count >= sim->o.hold_max) {
+		sim_log(sim, "event=hold.full held=%d", sim->held_count);
+		held_deliver(sim, TAILQ_FIRST(&sim->held_age));
+	}
+	if ((m = calloc(1, sizeof(*m))) == NULL)
+		return;		/* delivered at once */
+	m->msgid = msgid;
+	m->due_ms = now_ms() + (uint64_t)sim->o.deliver_delay_ms;
+	memcpy(m->service_type, sm->service_type, sizeof(m->service_type));
+	m->source_ton = sm->source_ton;
+	m->source_npi = sm->source_npi;
+	m->dest_ton = sm->dest_ton;
+	m->dest_npi = sm->dest_npi;
+	memcpy(m->source, sm->source, sizeof(m->source));
+	memcpy(m->destination, sm->destination, sizeof(m->destination));
+	sim->holding_now = m;
+}
+
+/* handset_write's line (n octets, no newline): held when a submit is
+ * being held (returns 0), else -1: write it now. */
+static int
+hold_line(struct sim *sim, const char *line, size_t n)
+{
+	struct held *m = sim->holding_now;
+
+	if (m == NULL)
+		return -1;
+	free(m->line);
+	if ((m->line = malloc(n)) == NULL) {
+		m->line_len = 0;
+		return -1;
+	}
+	memcpy(m->line, line, n);
+	m->line_len = n;
+	return 0;
+}
+
+/* SIGUSR1: deliver everything held now. */
+static void
+held_release(struct sim *sim)
+{
+	int n = 0;
+
+	if (sim->held_hash == NULL)
+		return;
+	while (!TAILQ_EMPTY(&sim->held_age)) {
+		held_deliver(sim, TAILQ_FIRST(&sim->held_age));
+		n++;
+	}
+	sim_log(sim, "event=held.released messages=%d", n);
+}
+
+static void
+hold_end(struct sim *sim)
+{
+	struct held *m = sim->holding_now;
+
+	if (m == NULL)
+		return;
+	sim->holding_now = NULL;
+	LIST_INSERT_HEAD(held_bucket(sim, m->msgid), m, bucket);
+	TAILQ_INSERT_TAIL(&sim->held_age, m, age);
+	if (sim->held_count++ == 0)
+		held_arm(sim);
+}
+
+/* The held message a cancel_sm's message_id names, or NULL. */
+static struct held *
+held_find(struct sim *sim, const char *message_id)
+{
+	char *end;
+	unsigned long long v;
+	struct held *m;
+
+	if (message_id[0] == '\0')
+		return NULL;
+	errno = 0;
+	v = strtoull(message_id, &end, sim->o.id_hex ? 16 : 10);
+	if (errno != 0 || *end != '\0')
+		return NULL;
+	LIST_FOREACH(m, held_bucket(sim, v), bucket)
+		if (m->msgid == v)
+			return m;
+	return NULL;
+}
+
+/* The first field of cancel_sm f that differs from the held submit m, or
+ * NULL when every one matches. */
+static const char *
+cancel_mismatch(const struct held *m, const struct smpp_cancel_fields *f)
+{
+	if (strcmp(f->service_type, m->service_type) != 0)
+		return "service_type";
+	if (f->source_ton != m->source_ton || f->source_npi != m->source_npi)
+		return "source_ton_npi";
+	if (strcmp(f->source, m->source) != 0)
+		return "source_addr";
+	if (f->dest_ton != m->dest_ton || f->dest_npi != m->dest_npi)
+		return "dest_ton_npi";
+	if (strcmp(f->destination, m->destination) != 0)
+		return "destination_addr";
+	return NULL;
+}
+
+static void
+on_cancel(struct conn *c, const struct smpp_header *h)
+{
+	struct sim *sim = c->sim;
+	struct smpp_cancel_fields f;
+	const char *why;
+	struct held *m;
+	uint32_t resp = SMPP_CANCEL_SM | SMPP_RESP;
+
+	if (c->state != CONN_BOUND || c->bind_type == SMPP_BIND_RECEIVER) {
+		reply_header(c, resp, ST_INVBNDSTS, h->seq);
+		return;
+	}
+	if (smpp_pdu_unpack_cancel(sim->pdu, h, &f) == -1) {
+		sim_log(sim, "event=cancel.malformed conn=%llu seq=%u",
+		    (unsigned long long)c->id, h->seq);
+		reply_header(c, resp, ST_CANCELFAIL, h->seq);
+		return;
+	}
+	if (sim->o.ignore_cancel) {
+		sim_log(sim, "event=cancel.ignored message_id=%s conn=%llu",
+		    f.message_id, (unsigned long long)c->id);
+		return;
+	}
+	if (sim->o.refuse_cancel) {
+		why = "refuse_cancel";
+	} else if ((m = held_find(sim, f.message_id)) == NULL) {
+		why = "unknown_or_delivered";
+	} else if ((why = cancel_mismatch(m, &f)) == NULL) {
+		held_free(sim, m);
+		sim_log(sim, "event=cancel.ok message_id=%s conn=%llu",
+		    f.message_id, (unsigned long long)c->id);
+		reply_resp(c, resp, ST_OK, h->seq, "");
+		return;
+	}
+	sim_log(sim, "event=cancel.failed message_id=%s conn=%llu reason=%s",
+	    f.message_id, (unsigned long long)c->id, why);
+	reply_resp(c, resp, ST_CANCELFAIL, h->seq, "");
+}
+
 static void
 answer_submit(struct sim *sim, struct conn *c, uint32_t seq, uint32_t status,
     uint64_t msgid)
@@ -1041,6 +1333,7 @@ on_submit(struct conn *c, const struct smpp_header *h)
 	}
 	msgid = sim->next_msgid++;
 	format_msgid(msgid, sim->o.id_hex, id, sizeof(id));
+	hold_begin(sim, &sm, msgid);
 	sm_text(&sm, &body, &len);
 	if (smpp_text_decode(sm.data_coding, sim->o.latin1, body, len,
 	    sim->text, TEXT_MAX) < 0)
@@ -1065,6 +1358,7 @@ on_submit(struct conn *c, const struct smpp_header *h)
 	    len, id, part);
 	answer_submit(sim, c, h->seq, ST_OK, msgid);
 	queue_receipt(sim, c, &sm, tp, msgid);
+	hold_end(sim);
 }
 
 /* ---- hostile floods ---- */
@@ -1182,6 +1476,9 @@ on_pdu(struct conn *c, const struct smpp_header *h)
 		break;
 	case SMPP_SUBMIT_SM:
 		on_submit(c, h);
+		break;
+	case SMPP_CANCEL_SM:
+		on_cancel(c, h);
 		break;
 	case SMPP_ENQUIRE_LINK:
 		reply_header(c, SMPP_ENQUIRE_LINK | SMPP_RESP, ST_OK, h->seq);
@@ -1571,7 +1868,7 @@ release_cb(evutil_socket_t sig, short what, void *arg)
 {
 	struct sim *sim = arg;
 	uint64_t now = now_ms();
-	int n = 0;
+	int n = 0, was_holding = sim->holding;
 
 	for (struct job *j = sim->resps.head; j != NULL; j = j->next)
 		if (j->due_ms == HELD) {
@@ -1581,6 +1878,9 @@ release_cb(evutil_socket_t sig, short what, void *arg)
 	sim->holding = 0;
 	sim_log(sim, "event=hold.released responses=%d", n);
 	fifo_arm(&sim->resps);
+	/* With --hold-resp too, the first SIGUSR1 is the responses'. */
+	if (sim->o.deliver_delay_ms > 0 && !was_holding)
+		held_release(sim);
 }
 
 static int
@@ -1620,6 +1920,7 @@ sim_init(struct sim *sim)
 	TAILQ_INIT(&sim->conns);
 	TAILQ_INIT(&sim->dead);
 	TAILQ_INIT(&sim->concat_age);
+	TAILQ_INIT(&sim->held_age);
 	sim->next_msgid = MSGID_FIRST;
 	if ((sim->pdu = malloc(SMPP_MAX_PDU + 1)) == NULL ||
 	    (sim->text = malloc(TEXT_MAX)) == NULL ||
@@ -1637,6 +1938,10 @@ sim_init(struct sim *sim)
 	sim->resps.timer = evtimer_new(sim->base, resp_timer_cb, sim);
 	sim->dlrs.timer = evtimer_new(sim->base, dlr_timer_cb, sim);
 	sim->concat_timer = evtimer_new(sim->base, concat_timer_cb, sim);
+	sim->held_timer = evtimer_new(sim->base, held_timer_cb, sim);
+	sim->held_hash = calloc(HOLD_BUCKETS, sizeof(*sim->held_hash));
+	if (sim->held_timer == NULL || sim->held_hash == NULL)
+		return -1;
 	if (sim->sigint == NULL || sim->sigterm == NULL ||
 	    sim->sigusr1 == NULL || sim->sigusr2 == NULL ||
 	    sim->reaper == NULL || sim->resps.timer == NULL ||
@@ -1674,6 +1979,13 @@ sim_free(struct sim *sim)
 		TAILQ_REMOVE(&sim->dead, c, entry);
 		conn_free(c);
 	}
+	/* Held messages die undelivered with the simulator (their receipt
+	 * jobs go back to the pool, freed below). */
+	while (sim->held_hash != NULL && !TAILQ_EMPTY(&sim->held_age))
+		held_free(sim, TAILQ_FIRST(&sim->held_age));
+	free(sim->held_hash);
+	if (sim->held_timer != NULL)
+		event_free(sim->held_timer);
 	fifo_free(&sim->resps);
 	fifo_free(&sim->dlrs);
 	/* Incomplete concatenated messages die with the simulator. */
@@ -1719,7 +2031,9 @@ usage(void)
 	    "\t[--drop-after N] [--resp-delay-ms N] [--hold-resp] "
 	    "[--concat-timeout-ms N] [--bind-then-close]\n"
 	    "\t[--flood-enquire N] [--flood-nack N] [--flood-resp N]\n"
-	    "\t[--flood-unknown N] [--unmatched-receipts N] [--mo FILE] [-q]\n");
+	    "\t[--flood-unknown N] [--unmatched-receipts N] [--mo FILE] [-q]\n"
+	    "\t[--deliver-delay-ms N] [--hold-max N] [--refuse-cancel] "
+	    "[--ignore-cancel]\n");
 	exit(2);
 }
 
@@ -1754,7 +2068,9 @@ enum {
 	OPT_REFUSE_PREFIX,
 	OPT_DROP_AFTER, OPT_RESP_DELAY, OPT_HOLD_RESP, OPT_CONCAT_TIMEOUT,
 	OPT_BIND_THEN_CLOSE, OPT_FLOOD_ENQUIRE, OPT_FLOOD_NACK, OPT_FLOOD_RESP,
-	OPT_FLOOD_UNKNOWN, OPT_UNMATCHED, OPT_MO, OPT_MAX_RATE,
+	OPT_FLOOD_UNKNOWN, OPT_UNMATCHED, OPT_MO,
+	OPT_DELIVER_DELAY = 512, OPT_REFUSE_CANCEL, OPT_IGNORE_CANCEL,
+	OPT_HOLD_MAX, OPT_MAX_RATE,
 };
 
 static void
@@ -1790,6 +2106,11 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 		{ "mo", required_argument, NULL, OPT_MO },
 		{ "unmatched-receipts", required_argument, NULL,
 		    OPT_UNMATCHED },
+		{ "deliver-delay-ms", required_argument, NULL,
+		    OPT_DELIVER_DELAY },
+		{ "refuse-cancel", no_argument, NULL, OPT_REFUSE_CANCEL },
+		{ "hold-max", required_argument, NULL, OPT_HOLD_MAX },
+		{ "ignore-cancel", no_argument, NULL, OPT_IGNORE_CANCEL },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1798,6 +2119,7 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->dlr_tlv = 1;
 	o->concat_timeout_ms = CONCAT_TIMEOUT_MS;
+	o->hold_max = HOLD_MAX;
 	while ((ch = getopt_long(argc, argv, "p:P:u:w:o:qh", longopts,
 	    NULL)) != -1) {
 		switch (ch) {
@@ -1870,6 +2192,16 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 		case OPT_CONCAT_TIMEOUT:
 			o->concat_timeout_ms = (int)num_arg(optarg, 3600000);
 			break;
+		case OPT_DELIVER_DELAY:
+			o->deliver_delay_ms = (int)num_arg(optarg, 3600000);
+			break;
+		case OPT_REFUSE_CANCEL: o->refuse_cancel = 1; break;
+		case OPT_HOLD_MAX:
+			o->hold_max = (int)num_arg(optarg, HOLD_MAX);
+			if (o->hold_max < 1)
+				usage();
+			break;
+		case OPT_IGNORE_CANCEL: o->ignore_cancel = 1; break;
 		default:
 			usage();
 		}
