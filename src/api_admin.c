@@ -173,6 +173,12 @@ api_metrics(struct http_request *req, const char *rest, void *arg)
 	metric(b, "smsverify_queue_waiting", "gauge",
 	    "messages waiting for an SMSC", NULL,
 	    (uint64_t)st.dispatch.waiting);
+	metric(b, "smsverify_queue_dropped_total", "counter",
+	    "queued messages not sent: less than [verify] min_useful left",
+	    "{reason=\"expired_in_queue\"}", st.dispatch.expired_in_queue);
+	metric(b, "smsverify_queue_spilled_total", "counter",
+	    "sends over [verify] queue_max, kept in the store only until the "
+	    "queue drains", NULL, st.dispatch.spilled);
 	smsc_metrics(b, &st);
 	metric(b, "smsverify_store_used_bytes", "gauge", "LMDB map in use",
 	    NULL, ss->used);

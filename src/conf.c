@@ -113,6 +113,9 @@ static const struct kdef verify_keys[] = {
 	{ "refuse_types", conv_phonetypes, 0, 0, "fixed_line premium_rate "
 	    "shared_cost voip toll_free uan voicemail", 0, C(refuse_types), 0,
 	    NULL },
+	{ "min_useful", conv_int, 0, 86400, "60", 0, C(min_useful), 0, NULL },
+	{ "queue_max", conv_int, 16, 10000000, "100000", 0, C(queue_max), 0,
+	    NULL },
 };
 
 /* [limits], and the same keys in [key NAME] without defaults (a key that

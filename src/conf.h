@@ -175,6 +175,8 @@ struct conf {
 	char *sender;
 	char *default_country;
 	int refuse_types;         /* bit 1 << enum phone_type: not sent to */
+	int min_useful;           /* seconds a code needs left to be sent */
+	int queue_max;            /* waiting messages held in memory */
 	/* [limits]: the defaults; each key's own are in conf_key */
 	struct conf_limits limits;
 	/* repeating sections */

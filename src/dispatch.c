@@ -3,28 +3,71 @@
  *
  * A verification's message starts with its record staged in the store
  * (status pending, send_state queued, text sealed).  It goes on the wire at
- * once; the record commits with the next commit that someone waits on (at
- * the latest after the store's commit delay), and the HTTP answer always
- * waits for a commit, so a crash can only lose a send that was never
- * acknowledged (its SMS may have left: the person got a code nobody can
- * check, and the caller, who got no 201, asks again).  The message walks its route's
- * SMSCs in order (route.c), skipping carriers that are down or have no
- * window room; a carrier that accepts it gets its message id indexed for
- * receipts and the record turns `sent` with the sealed text erased.  A
- * temporary refusal, a timeout or a dropped bind sends it on to the next
- * SMSC or back to the wait queue; a final refusal fails the verification.
- * The wait queue is pumped whenever a carrier reports room, and by a
- * one-second timer while it is not empty, until the code expires.
+ * once; the message walks its route's SMSCs in order (route.c), skipping
+ * carriers that are down or have no window room; a carrier that accepts it
+ * gets its message id indexed for receipts and the record turns `sent`
+ * with the sealed text erased.  A temporary refusal, a timeout or a
+ * dropped bind sends it on to the next SMSC or back to the wait queue; a
+ * final refusal fails the verification.
+ *
+ * The wait queue.  Messages that find no SMSC (all down, throttled,
+ * windows full) wait in a binary heap ordered by their code's expires_at
+ * (then arrival): the pump, run whenever a carrier reports room and by a
+ * one-second timer while anything waits, takes the earliest first, so
+ * under a backlog the codes that can still make it go first.  A message
+ * whose code has less than [verify] min_useful seconds left (half its life
+ * for a code that lives less than twice that) is not submitted any more:
+ * the pump ends it first thing, and the owner fails the verification with
+ * reason expired_in_queue.  validity_period is computed at each submit, so
+ * it stays the code's remaining life then.  At most [verify] queue_max
+ * messages wait in memory; a send or resume beyond that is not held (its
+ * record waits in the store's queue index, keyed by expiry) and the pump
+ * reads such messages back, earliest expiry first, once the queue has
+ * drained to half.  A restart resumes the store's queue in the same order.
  *
  * The HTTP answer of a send waits for the first outcome, bounded by
  * [server] submit_wait_ms: after that the caller is told `queued` and the
- * message keeps trying.  Answers always leave after a commit (persist,
- * then acknowledge).
+ * message keeps trying.
+ *
+ * Orderings, and why each keeps what a 201 promises (the record is
+ * durable; a crash at any point loses no acknowledged verification, and
+ * re-sends at most one window of messages, each with the text and code it
+ * had):
+ *
+ *  1. record staged -> submit_sm on the wire, before the record commits.
+ *     A crash before that commit loses the record: the SMS may have left
+ *     (the person got a code nobody can check), but the caller got no 201
+ *     (2 below) and asks again.  Waiting for the commit first would put
+ *     a whole commit on the critical path of every send, for a case that
+ *     costs one SMS.
+ *  2. 201 only after the record's batch has committed (record_committed).
+ *     The record holds status pending, send_state queued and the sealed
+ *     text (the code only as its HMAC): from then on the verification
+ *     can be checked and resumed after any crash.  This is the promise.
+ *  3. 201 `sent` once the SMSC's submit_sm_resp came AND (2), in whichever
+ *     order they come; not after the commit of the accept's update (the
+ *     send, send_state sent, the receipt index, the sealed text erased),
+ *     which follows in a later batch off the critical path.  A crash
+ *     before that update commits leaves the durable record queued with its
+ *     sealed text: the restart resends it with the same text and code
+ *     (the code the person may already hold still checks), and only the
+ *     messages accepted since the last commit are sent twice: at most one
+ *     window per SMSC.  A receipt for the first copy that comes before
+ *     the update matched nothing and is parked (dlr.c), as before.
+ *     Before this, the answer waited for that second commit, and under
+ *     load a commit in flight made it two commits in a row.  The record's
+ *     commit is waited on without hurrying it (store_on_commit_lazy()):
+ *     an SMSC that answers before the batch goes has its accept share
+ *     the record's commit; once the outcome is known the batch is hurried.
+ *  4. An end (failed, expired_in_queue, dropped) is answered after the
+ *     commit of the change that ends it, as every other answer in the
+ *     daemon: a `failed` answer is never undone by a crash.
  *
  * Lifetimes: a struct msg lives while the message is waiting or submitted.
  * The carrier holds a msg pointer as its cookie only while submitted, and
  * gives it back exactly once; a msg dropped meanwhile (canceled, approved)
- * is marked dead and freed when its cookie comes back.
+ * is marked dead and freed when its cookie comes back.  A struct answer
+ * lives until it has answered and its store callbacks have come back.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -51,13 +94,31 @@ enum msg_state {
 	MSG_SUBMITTED,       /* on the wire, cookie held by a carrier */
 };
 
+/*
+ * A send's answer.  It goes when two things have happened, in either
+ * order: the batch that holds the record (staged by the caller before
+ * dispatch_send) has committed, and the message's first outcome is known
+ * (accepted, every SMSC down, submit_wait_ms over, or an end).  An
+ * accepted or still queued message is answered then, from what the store
+ * holds staged (the send, send_state sent), without waiting for the commit
+ * of that update; an end (failed, expired in the queue, dropped) waits for
+ * the commit of the change that ends it, as any other answer does.  See
+ * the head comment for why that keeps a 201's promise.
+ */
 struct answer {
 	dispatch_answer_cb cb;
 	void *ctx;
 	char id[32];
 	struct event *timer;
 	struct msg *msg;     /* back pointer while the answer is pending */
-	struct dispatch *d;
+	struct store *store; /* not the dispatcher: an answer may outlive it
+	                        (record_committed() after dispatch_free()) */
+	int in_store;        /* record_committed() is still to come */
+	int committed;       /* the record's batch is done, with result */
+	int result;
+	int ready;           /* the outcome is known */
+	int durable;         /* ... and it is an end: wait for its commit */
+	int done;            /* cb called */
 };
 
 #define MSG_MAX_PARTS SMPP_SEGMENTS_MAX
@@ -68,8 +129,19 @@ struct part {
 	int idx;
 };
 
+enum msg_where {
+	Q_NONE = 0,          /* submitted, or being handled */
+	Q_HEAP,              /* in the wait queue (the heap) */
+	Q_ASIDE,             /* set aside during a pump, back after it */
+};
+
 struct msg {
-	TAILQ_ENTRY(msg) q;
+	TAILQ_ENTRY(msg) q;       /* the aside list */
+	size_t hidx;              /* its place in the heap */
+	enum msg_where where;
+	uint64_t seq;             /* arrival, to order equal expiries */
+	int64_t deadline;         /* expires_at - min_useful: not submitted
+	                             after it */
 	struct msg *hnext;
 	struct dispatch *d;
 	enum msg_state state;
@@ -141,7 +213,15 @@ struct dispatch {
 	struct route_smsc *view; /* scratch for route_choose, nsmsc long */
 	uint32_t next_id;       /* the next carrier handle */
 	uint32_t gen;           /* configurations seen */
-	struct msgq waitq;
+	/* The wait queue: a binary min-heap by (expires_at, seq), at most
+	 * conf->queue_max long; what does not fit stays in the store only
+	 * (spill) and is read back in expiry order (queue_refill). */
+	struct msg **heap;
+	size_t nheap, heapcap;
+	struct msgq aside;      /* popped by the pump, pushed back after */
+	uint64_t seq;
+	int spill;              /* the store may hold queued messages that
+	                           are not in memory */
 	int nwaiting, ninflight;
 	struct msg **hash;      /* by id, nhash buckets (a power of two) */
 	size_t nhash, nmsg;
@@ -151,13 +231,17 @@ struct dispatch {
 	uint8_t udh_ref;       /* concatenation reference, per message */
 	uint64_t rng;          /* xorshift state for the probe draw */
 	uint64_t sent, failed, route_switches;
+	uint64_t expired_in_queue, spilled;
+	struct log_limit lim_expired, lim_spilled;
 	struct wire *wire[WIRE_BUCKETS];   /* numbers on the wire */
 };
 
 static void msg_free(struct msg *);
 static void dispatch_pump(struct dispatch *);
 static int wire_count(struct dispatch *, const char *phone, int delta);
-static void msg_try(struct msg *);
+static int msg_try(struct msg *);
+static struct msg *msg_new(struct dispatch *, const struct verif *,
+    const char *);
 static void msg_route(struct dispatch *, struct msg *, const char *);
 
 static unsigned
@@ -277,7 +361,7 @@ dispatch_new(struct event_base *base, struct store *store,
 	memcpy(d->secret, secret, sizeof(d->secret));
 	d->hooks = hooks;
 	d->arg = arg;
-	TAILQ_INIT(&d->waitq);
+	TAILQ_INIT(&d->aside);
 	d->retry_ev = evtimer_new(base, retry_cb, d);
 	if (RAND_bytes((unsigned char *)&d->rng, sizeof(d->rng)) != 1 ||
 	    d->rng == 0)
@@ -317,27 +401,107 @@ order_carrier(struct dispatch *d, const struct msg *m, int k)
 /* ---- answers --------------------------------------------------------- */
 
 static void
-answer_committed(void *arg, int result)
+answer_free_maybe(struct answer *a)
 {
-	struct answer *a = arg;
-	struct verif v;
-
-	memset(&v, 0, sizeof(v));
-	if (result == STORE_OK &&
-	    store_verif_get(a->d->store, a->id, &v) == STORE_OK)
-		a->cb(a->ctx, &v, STORE_OK);
-	else
-		a->cb(a->ctx, NULL, result == STORE_OK ? STORE_ERR : result);
-	verif_clear(&v);
+	if (!a->done || a->in_store > 0)
+		return;
 	if (a->timer != NULL)
 		event_free(a->timer);
 	free(a);
 }
 
-/* Detach the pending answer of m (if any) and send it after the current
- * batch commits. */
+/* Call the answer's callback with the record as the store has it now
+ * (staged writes included), or with v NULL and result's error. */
 static void
-msg_answer(struct msg *m)
+answer_deliver(struct answer *a, int result)
+{
+	struct verif v;
+
+	memset(&v, 0, sizeof(v));
+	if (a->timer != NULL)
+		evtimer_del(a->timer);
+	a->done = 1;
+	if (result == STORE_OK &&
+	    store_verif_get(a->store, a->id, &v) == STORE_OK)
+		a->cb(a->ctx, &v, STORE_OK);
+	else
+		a->cb(a->ctx, NULL, result == STORE_OK ? STORE_ERR : result);
+	verif_clear(&v);
+	answer_free_maybe(a);
+}
+
+/* The commit of an end's change (registered after the record's, so it
+ * comes after it): answer now. */
+static void
+answer_committed(void *arg, int result)
+{
+	struct answer *a = arg;
+
+	a->in_store--;
+	if (a->done)
+		answer_free_maybe(a);
+	else
+		answer_deliver(a, result);
+}
+
+/* The batch of the record (staged before dispatch_send) is done. */
+static void
+record_committed(void *arg, int result)
+{
+	struct answer *a = arg;
+
+	a->in_store--;
+	if (a->done) {
+		answer_free_maybe(a);
+		return;
+	}
+	a->committed = 1;
+	a->result = result;
+	if (result != STORE_OK) {
+		/* The record never was: nothing is acknowledged.  (Its
+		 * message, if on the wire, finds no record to update.) */
+		if (a->msg != NULL) {
+			a->msg->answer = NULL;
+			a->msg = NULL;
+		}
+		answer_deliver(a, result);
+		return;
+	}
+	if (a->ready && !a->durable)
+		answer_deliver(a, STORE_OK);
+	/* an end: answer_committed() answers */
+}
+
+/* A new answer for v; the record's commit is waited on from now, without
+ * hurrying it: while the SMSC has not answered nobody is answered, and an
+ * accept that comes before the batch goes shares its commit (one write of
+ * the record, not two).  msg_answer_as() hurries it once the outcome is
+ * known. */
+static struct answer *
+answer_new(struct dispatch *d, const struct verif *v, dispatch_answer_cb cb,
+    void *ctx)
+{
+	struct answer *a = xcalloc(1, sizeof(*a));
+
+	a->cb = cb;
+	a->ctx = ctx;
+	a->store = d->store;
+	util_strlcpy(a->id, v->id, sizeof(a->id));
+	a->in_store = 1;
+	store_on_commit_lazy(d->store, record_committed, a);
+	return a;
+}
+
+static void
+commit_nudged(void *arg, int result)
+{
+}
+
+/* Detach the pending answer of m (if any): m's first outcome is known.
+ * durable: it is an end (failed, expired, dropped), whose change (staged
+ * by now) must commit before the answer leaves. */
+static void
+msg_answer_as(struct msg *m, int durable)
 {
 	struct answer *a = m->answer;
 
@@ -350,10 +514,27 @@ msg_answer(struct msg *m)
 	if (m->d->closing) {
 		/* Stopping: no commit may come for it (the store may be
 		 * closing too): answer now, with no record. */
-		answer_committed(a, STORE_ERR);
+		answer_deliver(a, STORE_ERR);
 		return;
 	}
-	store_on_commit(m->d->store, answer_committed, a);
+	a->ready = 1;
+	a->durable = durable;
+	if (durable) {
+		a->in_store++;
+		store_on_commit(m->d->store, answer_committed, a);
+	} else if (a->committed) {
+		answer_deliver(a, STORE_OK);
+	} else {
+		/* record_committed() answers; the batch open now (the
+		 * record's, or one after it) goes at the end of the turn. */
+		store_on_commit(m->d->store, commit_nudged, NULL);
+	}
+}
+
+static void
+msg_answer(struct msg *m)
+{
+	msg_answer_as(m, 0);
 }
 
 static void
@@ -369,25 +550,140 @@ answer_timeout(evutil_socket_t fd, short what, void *arg)
 
 /* ---- the wait queue ------------------------------------------------- */
 
+#define EXPIRE_BATCH 512        /* expired_in_queue ends per pump */
+#define REFILL_PAGE 256         /* queue entries read back per page */
+
+/* 1 when a goes before b: the earlier expiry, then the earlier arrival. */
+static int
+msg_before(const struct msg *a, const struct msg *b)
+{
+	if (a->expires_at != b->expires_at)
+		return a->expires_at < b->expires_at;
+	return a->seq < b->seq;
+}
+
+static void
+heap_set(struct dispatch *d, size_t i, struct msg *m)
+{
+	d->heap[i] = m;
+	m->hidx = i;
+}
+
+static void
+heap_up(struct dispatch *d, size_t i)
+{
+	struct msg *m = d->heap[i];
+
+	while (i > 0) {
+		size_t p = (i - 1) / 2;
+		if (!msg_before(m, d->heap[p]))
+			break;
+		heap_set(d, i, d->heap[p]);
+		i = p;
+	}
+	heap_set(d, i, m);
+}
+
+static void
+heap_down(struct dispatch *d, size_t i)
+{
+	struct msg *m = d->heap[i];
+
+	for (;;) {
+		size_t c = 2 * i + 1;
+		if (c >= d->nheap)
+			break;
+		if (c + 1 < d->nheap && msg_before(d->heap[c + 1], d->heap[c]))
+			c++;
+		if (!msg_before(d->heap[c], m))
+			break;
+		heap_set(d, i, d->heap[c]);
+		i = c;
+	}
+	heap_set(d, i, m);
+}
+
+static void
+heap_push(struct dispatch *d, struct msg *m)
+{
+	if (d->nheap == d->heapcap) {
+		d->heapcap = d->heapcap ? d->heapcap * 2 : 256;
+		d->heap = xrealloc(d->heap, d->heapcap * sizeof(*d->heap));
+	}
+	heap_set(d, d->nheap++, m);
+	heap_up(d, m->hidx);
+	m->where = Q_HEAP;
+}
+
+static void
+heap_remove(struct dispatch *d, struct msg *m)
+{
+	size_t i = m->hidx;
+	struct msg *last = d->heap[--d->nheap];
+
+	if (i < d->nheap) {
+		heap_set(d, i, last);
+		heap_up(d, i);
+		heap_down(d, last->hidx);
+	}
+	m->where = Q_NONE;
+}
+
+static void
+retry_in(struct dispatch *d, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+
+	evtimer_del(d->retry_ev);
+	evtimer_add(d->retry_ev, &tv);
+}
+
+/* Queue m, not to be tried before delay_ms.  During a pump it is set
+ * aside, so the pump does not meet it again. */
 static void
 msg_enqueue(struct msg *m, int64_t delay_ms)
 {
 	struct dispatch *d = m->d;
-	struct timeval one = { 1, 0 };
 
 	m->state = MSG_WAITING;
 	m->not_before_ms = util_mono_ms() + delay_ms;
-	TAILQ_INSERT_TAIL(&d->waitq, m, q);
+	if (d->pumping) {
+		TAILQ_INSERT_TAIL(&d->aside, m, q);
+		m->where = Q_ASIDE;
+	} else {
+		heap_push(d, m);
+	}
 	d->nwaiting++;
 	if (!evtimer_pending(d->retry_ev, NULL))
-		evtimer_add(d->retry_ev, &one);
+		retry_in(d, 1000);
 }
 
 static void
 msg_dequeue(struct msg *m)
 {
-	TAILQ_REMOVE(&m->d->waitq, m, q);
-	m->d->nwaiting--;
+	struct dispatch *d = m->d;
+
+	if (m->where == Q_HEAP)
+		heap_remove(d, m);
+	else if (m->where == Q_ASIDE)
+		TAILQ_REMOVE(&d->aside, m, q);
+	else
+		return;
+	m->where = Q_NONE;
+	d->nwaiting--;
+}
+
+/* The earliest message of the heap, out of it, or NULL. */
+static struct msg *
+queue_pop(struct dispatch *d)
+{
+	struct msg *m;
+
+	if (d->nheap == 0)
+		return NULL;
+	m = d->heap[0];
+	msg_dequeue(m);
+	return m;
 }
 
 static int
@@ -401,41 +697,181 @@ any_route_up(struct dispatch *d, const struct msg *m)
 	return 0;
 }
 
+/* m's code has less than min_useful left: it is not submitted any more;
+ * the owner fails the verification with reason expired_in_queue. */
+static void
+msg_expire(struct msg *m)
+{
+	struct dispatch *d = m->d;
+	char pbuf[24];
+	unsigned sup;
+
+	msg_unhash(m);          /* a drop from the hook finds nothing */
+	d->expired_in_queue++;
+	if (log_limit_ok(&d->lim_expired, util_mono_ms(), 1000, &sup))
+		log_warn("dispatch.expired_in_queue", "id=%s phone=%s "
+		    "left_s=%lld suppressed=%u", m->id, log_phone(pbuf,
+		    sizeof(pbuf), m->phone),
+		    (long long)(m->expires_at - util_now()), sup);
+	d->hooks->failed(d->arg, m->id, "expired_in_queue");
+	msg_answer_as(m, 1);
+	msg_free(m);
+}
+
+/* End the waiting messages whose deadline has passed, earliest expiry
+ * first: every message whose code expires within min_useful is looked at
+ * (one with a short life has a later deadline: it is set aside), at most
+ * EXPIRE_BATCH ends per call.  Pumping only. */
+static void
+queue_expire(struct dispatch *d)
+{
+	int64_t now = util_now();
+	int n = 0;
+	struct msg *m;
+
+	while (d->nheap > 0 && n < EXPIRE_BATCH) {
+		m = d->heap[0];
+		if (m->expires_at - now >= d->conf->min_useful)
+			break;  /* nothing later has less left */
+		m = queue_pop(d);
+		if (now > m->deadline || now >= m->expires_at) {
+			msg_expire(m);
+			n++;
+		} else {
+			TAILQ_INSERT_TAIL(&d->aside, m, q);
+			m->where = Q_ASIDE;
+			d->nwaiting++;
+		}
+	}
+	if (n == EXPIRE_BATCH)
+		retry_in(d, 1);        /* more next turn */
+}
+
+struct refill {
+	struct dispatch *d;
+	int64_t t;
+	char id[32];
+	int n;
+	int full;       /* an entry found no room: the rest stays spilled */
+};
+
+static void
+refill_one(void *arg, const char *id, int64_t t)
+{
+	struct refill *r = arg;
+	struct dispatch *d = r->d;
+	struct verif v;
+	struct msg *m;
+
+	r->t = t;
+	util_strlcpy(r->id, id, sizeof(r->id));
+	r->n++;
+	if (d->nwaiting >= d->conf->queue_max)
+		r->full = 1;
+	if (r->full || msg_find(d, id) != NULL)
+		return;
+	memset(&v, 0, sizeof(v));
+	if (store_verif_get(d->store, id, &v) == STORE_OK &&
+	    v.status == VERIF_PENDING && v.send_state == SEND_QUEUED &&
+	    v.sealed != NULL) {
+		m = msg_new(d, &v, NULL);
+		msg_enqueue(m, 0);
+	}
+	verif_clear(&v);
+}
+
+/* Read the store's queue, earliest expiry first, in pages, into the wait
+ * queue up to queue_max (those in memory are passed over); spill stays
+ * set unless the read reached the end. */
+static void
+queue_load(struct dispatch *d)
+{
+	struct refill r;
+	int n;
+
+	memset(&r, 0, sizeof(r));
+	r.d = d;
+	do {
+		r.n = 0;
+		n = store_queue_scan(d->store, r.t, r.id[0] ? r.id : NULL,
+		    REFILL_PAGE, refill_one, &r);
+	} while (n == REFILL_PAGE && !r.full);
+	/* Spilled ones are left unless it read to the end with room. */
+	d->spill = r.full || !(n >= 0 && n < REFILL_PAGE);
+}
+
+/* Messages that did not fit in memory wait in the store only: once the
+ * queue has drained to half, read them back.  Pumping only. */
+static void
+queue_refill(struct dispatch *d)
+{
+	if (!d->spill || d->nwaiting >= d->conf->queue_max / 2)
+		return;
+	queue_load(d);
+	log_info("dispatch.refill", "waiting=%d spill=%d", d->nwaiting,
+	    d->spill);
+}
+
+/* m does not fit in memory (queue_max): it waits in the store only. */
+static void
+queue_spill(struct dispatch *d, const char *id)
+{
+	unsigned sup;
+
+	d->spill = 1;
+	d->spilled++;
+	if (!evtimer_pending(d->retry_ev, NULL))
+		retry_in(d, 1000);
+	if (log_limit_ok(&d->lim_spilled, util_mono_ms(), 1000, &sup))
+		log_warn("dispatch.spilled", "id=%s waiting=%d queue_max=%d "
+		    "suppressed=%u", id, d->nwaiting, d->conf->queue_max, sup);
+}
+
+/*
+ * Let waiting messages go, earliest expiry first: first end those whose
+ * deadline passed (queue_expire), then pop the heap while the carriers
+ * have room, each message at most once per pump (one that cannot go now
+ * is set aside and pushed back after), then read back spilled ones.
+ */
 static void
 dispatch_pump(struct dispatch *d)
 {
-	struct msg *m, *next;
+	struct msg *m;
 	int64_t now_ms = util_mono_ms();
-	int room = 0;
-	struct timeval one = { 1, 0 };
+	int room = 0, budget;
 
 	if (d->pumping || d->closing)
 		return;
 	d->pumping = 1;
+	queue_expire(d);
 	for (int i = 0; i < d->nsmsc; i++)
 		room += carrier_room(d->smsc[i].c);
-	/* Visit each message queued now at most once: one that finds no room
-	 * goes back to the tail, behind the budget. */
-	int budget = d->nwaiting;
-	for (m = TAILQ_FIRST(&d->waitq); m != NULL && room > 0 &&
-	    budget-- > 0; m = next) {
-		next = TAILQ_NEXT(m, q);
-		if (m->not_before_ms > now_ms)
+	budget = (int)d->nheap;
+	while (room > 0 && budget-- > 0 && (m = queue_pop(d)) != NULL) {
+		if (m->not_before_ms > now_ms) {
+			TAILQ_INSERT_TAIL(&d->aside, m, q);
+			m->where = Q_ASIDE;
+			d->nwaiting++;
 			continue;
-		msg_dequeue(m);
-		msg_try(m);
-		if (m->state == MSG_SUBMITTED)
+		}
+		if (msg_try(m))
 			room--;
 	}
+	queue_refill(d);
+	while ((m = TAILQ_FIRST(&d->aside)) != NULL) {
+		TAILQ_REMOVE(&d->aside, m, q);
+		heap_push(d, m);
+	}
 	d->pumping = 0;
-	if (!TAILQ_EMPTY(&d->waitq) && !evtimer_pending(d->retry_ev, NULL))
-		evtimer_add(d->retry_ev, &one);
+	if ((d->nwaiting > 0 || d->spill) &&
+	    !evtimer_pending(d->retry_ev, NULL))
+		retry_in(d, 1000);
 }
 
 void
 dispatch_ready(struct dispatch *d, struct carrier *c)
 {
-	if (!TAILQ_EMPTY(&d->waitq))
+	if (d->nwaiting > 0 || d->spill)
 		dispatch_pump(d);
 }
 
@@ -563,7 +999,7 @@ msg_fail(struct msg *m, const char *reason)
 	log_warn("dispatch.failed", "id=%s phone=%s reason=%s", m->id,
 	    log_phone(pbuf, sizeof(pbuf), m->phone), reason);
 	d->hooks->failed(d->arg, m->id, reason);
-	msg_answer(m);
+	msg_answer_as(m, 1);
 	msg_free(m);
 }
 
@@ -593,25 +1029,25 @@ side_count(struct dispatch *d, struct carrier *c, int refused)
 /* Try the SMSCs of m's order from m->pos on and submit to the first that
  * is up and has room (route_choose() made the order; this only executes
  * it).  Otherwise queue m, and answer `queued` at once when no SMSC of its
- * order is even bound. */
-static void
+ * order is even bound.  1 when m went on the wire; 0 when it waits or
+ * ended (then m is freed). */
+static int
 msg_try(struct msg *m)
 {
 	struct dispatch *d = m->d;
 	int lead, up = 0;
 
-	if (util_now() >= m->expires_at) {
-		/* The sweep marks the record expired; nothing to send. */
-		msg_answer(m);
-		msg_free(m);
-		return;
-	}
 	if (d->closing) {
 		/* dispatch_stop(): the carriers are going; it stays queued in
 		 * the store for the next start. */
 		msg_enqueue(m, 0);
 		msg_answer(m);
-		return;
+		return 0;
+	}
+	if (util_now() > m->deadline || util_now() >= m->expires_at) {
+		/* Less than min_useful left: not worth an SMS. */
+		msg_expire(m);
+		return 0;
 	}
 	if (wire_count(d, m->phone, 0) > 0) {
 		/* An earlier message to the number is on the wire: this one
@@ -619,13 +1055,13 @@ msg_try(struct msg *m)
 		 * the handset gets them in the order they were made, whatever
 		 * SMSC each takes (SPEC "Idempotency and races"). */
 		msg_enqueue(m, 0);
-		return;
+		return 0;
 	}
 	if (m->gen != d->gen)
 		msg_route(d, m, NULL);   /* routed before a reload */
 	if (m->norder == 0) {
 		msg_fail(m, "no_route");
-		return;
+		return 0;
 	}
 	/* The sidelined tail of the order is passed over while an SMSC
 	 * before it is up. */
@@ -647,16 +1083,17 @@ msg_try(struct msg *m)
 			if (k > 0 && m->reason == ROUTE_PRIMARY)
 				m->reason = ROUTE_FAILOVER;
 			m->pos = i;
-			return;
+			return 1;
 		}
 		if (rc == -2) {
 			msg_fail(m, "message_unreadable");
-			return;
+			return 0;
 		}
 	}
 	msg_enqueue(m, 0);
 	if (!any_route_up(d, m))
 		msg_answer(m);   /* every SMSC is down: `queued` now */
+	return 0;
 }
 
 /* Start m: arm the wait for its HTTP answer and try the route.  The
@@ -740,12 +1177,29 @@ msg_route(struct dispatch *d, struct msg *m, const char *last_smsc)
 	}
 }
 
+/* The time from which v's message is not submitted any more: min_useful
+ * before its expiry, or half its life before when that is shorter (a code
+ * asked to live 60 s is still sent with min_useful 60). */
+static int64_t
+msg_deadline(const struct conf *conf, const struct verif *v)
+{
+	int64_t life = v->expires_at - v->created_at, th = conf->min_useful;
+
+	if (life < 0)
+		life = 0;
+	if (th > life / 2)
+		th = life / 2;
+	return v->expires_at - th;
+}
+
 static struct msg *
 msg_new(struct dispatch *d, const struct verif *v, const char *last_smsc)
 {
 	struct msg *m = xcalloc(1, sizeof(*m));
 
 	m->d = d;
+	m->seq = ++d->seq;
+	m->deadline = msg_deadline(d->conf, v);
 	util_strlcpy(m->id, v->id, sizeof(m->id));
 	util_strlcpy(m->phone, v->phone, sizeof(m->phone));
 	util_strlcpy(m->sender, v->sender[0] ? v->sender :
@@ -761,15 +1215,25 @@ void
 dispatch_send(struct dispatch *d, const struct verif *v,
     const char *last_smsc, dispatch_answer_cb cb, void *ctx)
 {
-	struct msg *m = msg_new(d, v, last_smsc);
+	struct answer *a = NULL;
+	struct msg *m;
 
-	if (cb != NULL) {
-		m->answer = xcalloc(1, sizeof(*m->answer));
-		m->answer->cb = cb;
-		m->answer->ctx = ctx;
-		m->answer->msg = m;
-		m->answer->d = d;
-		util_strlcpy(m->answer->id, v->id, sizeof(m->answer->id));
+	if (cb != NULL)
+		a = answer_new(d, v, cb, ctx);
+	if (d->nwaiting >= d->conf->queue_max) {
+		/* A backlog of queue_max: it waits in the store only (its
+		 * record is staged queued), answered `queued`. */
+		queue_spill(d, v->id);
+		if (a != NULL) {
+			a->ready = 1;   /* record_committed() answers */
+			store_on_commit(d->store, commit_nudged, NULL);
+		}
+		return;
+	}
+	m = msg_new(d, v, last_smsc);
+	if (a != NULL) {
+		m->answer = a;
+		a->msg = m;
 	}
 	msg_start(m);
 }
@@ -781,8 +1245,27 @@ dispatch_resume(struct dispatch *d, const struct verif *v)
 
 	if (v->sealed == NULL || msg_find(d, v->id) != NULL)
 		return;
+	if (d->nwaiting >= d->conf->queue_max) {
+		queue_spill(d, v->id);
+		return;
+	}
+	/* Queued, not tried: the pump takes the resumed messages in the
+	 * order of their expiry, whatever order they came back in. */
 	m = msg_new(d, v, NULL);
-	msg_try(m);
+	msg_enqueue(m, 0);
+}
+
+int
+dispatch_resume_queue(struct dispatch *d)
+{
+	int before = d->nwaiting;
+
+	queue_load(d);
+	if (d->spill)
+		log_info("dispatch.resume_spill", "waiting=%d queue_max=%d "
+		    "msg=\"the rest waits in the store\"", d->nwaiting,
+		    d->conf->queue_max);
+	return d->nwaiting - before;
 }
 
 void
@@ -795,7 +1278,7 @@ dispatch_drop(struct dispatch *d, const char *id)
 	switch (m->state) {
 	case MSG_WAITING:
 		msg_dequeue(m);
-		msg_answer(m);
+		msg_answer_as(m, 1);
 		msg_free(m);
 		break;
 	case MSG_SUBMITTED:
@@ -921,7 +1404,7 @@ dispatch_submit_done(struct dispatch *d, struct carrier *c, void *cookie,
 	log_warn("dispatch.refused", "id=%s smsc=%s status=%s", m->id,
 	    carrier_name(c), smpp_strstatus(status));
 	if (m->dead) {
-		msg_answer(m);
+		msg_answer_as(m, 1);
 		msg_free(m);
 		return;
 	}
@@ -930,8 +1413,12 @@ dispatch_submit_done(struct dispatch *d, struct carrier *c, void *cookie,
 		msg_fail(m, smpp_strstatus(status));
 		return;
 	case SMPP_CLASS_RETRY:
-		/* Same SMSC again after a pause. */
-		msg_enqueue(m, 1000);
+		/* Throttled or queue full: the carrier has paused itself
+		 * (room 0 until it reports ready), so the message waits in
+		 * its place by expiry; other temporary errors pause the
+		 * message itself before the same SMSC again. */
+		msg_enqueue(m, status == ESME_RTHROTTLED ||
+		    status == ESME_RMSGQFUL ? 0 : 1000);
 		return;
 	case SMPP_CLASS_RETRY_OTHER:
 	case SMPP_CLASS_OK:
@@ -955,6 +1442,7 @@ msg_free(struct msg *m)
 		 * no HTTP request is left hanging. */
 		msg_answer(m);
 	}
+	msg_dequeue(m);
 	msg_unhash(m);
 	if (m->sealed != NULL) {
 		OPENSSL_cleanse(m->sealed, strlen(m->sealed));
@@ -992,8 +1480,10 @@ dispatch_reconf(struct dispatch *d, const struct conf *conf,
 	d->gen++;
 	/* Waiting messages take the new routes now; those on the wire
 	 * when their answer comes back (msg_try sees the old gen). */
-	TAILQ_FOREACH(m, &d->waitq, q)
+	for (size_t i = 0; i < d->nheap; i++) {
+		m = d->heap[i];
 		msg_route(d, m, NULL);
+	}
 }
 
 void
@@ -1013,6 +1503,8 @@ dispatch_stats(const struct dispatch *d, struct dispatch_stats *out)
 	out->route_switches = d->route_switches;
 	out->waiting = d->nwaiting;
 	out->inflight = d->ninflight;
+	out->expired_in_queue = d->expired_in_queue;
+	out->spilled = d->spilled;
 }
 
 void
@@ -1023,11 +1515,10 @@ dispatch_free(struct dispatch *d)
 	if (d == NULL)
 		return;
 	d->closing = 1;
-	while ((m = TAILQ_FIRST(&d->waitq)) != NULL) {
-		msg_dequeue(m);
+	while ((m = queue_pop(d)) != NULL)
 		msg_free(m);
-	}
 	event_free(d->retry_ev);
+	free(d->heap);
 	for (int i = 0; i < WIRE_BUCKETS; i++)
 		while (d->wire[i] != NULL) {
 			struct wire *w = d->wire[i];

@@ -9,7 +9,10 @@
  * SMSCs a message tries, in which order, is route_choose()'s answer
  * (route.h); the dispatcher executes it: it skips carriers that are down
  * or have no window room, submits, and on a refusal moves on, waits or
- * gives up.  It holds carriers by a handle a reload cannot shift (not by
+ * gives up.  Messages that wait do so earliest expiry first, at most
+ * [verify] queue_max of them in memory, and one whose code has less than
+ * [verify] min_useful left is not submitted: the owner fails it with
+ * reason expired_in_queue (dispatch.c's head comment).  It holds carriers by a handle a reload cannot shift (not by
  * their place in the configuration), so a message in flight across a
  * reload fails over by the new configuration, never to a removed SMSC.
  *
@@ -49,14 +52,18 @@ struct dispatch_stats {
 	uint64_t sent;            /* messages accepted by an SMSC */
 	uint64_t failed;          /* messages failed for good */
 	uint64_t route_switches;  /* sends moved off a degraded SMSC */
-	int waiting;              /* in the wait queue */
+	int waiting;              /* in the wait queue (in memory) */
 	int inflight;             /* submit_sm without an answer yet */
+	uint64_t expired_in_queue;   /* failed: less than min_useful left */
+	uint64_t spilled;         /* sends over queue_max, kept in the
+	                             store only until the queue drains */
 };
 
-/* Called once per dispatch_send: with the verification as committed after
- * the submit's outcome (sent, failed) or the wait's end (queued), and
- * STORE_OK; or with v NULL and the store's error when the first commit
- * failed (nothing will be sent). */
+/* Called once per dispatch_send, after the record's commit: with the
+ * verification as the store holds it once the submit's outcome is known
+ * (sent: the accept may still be staged, see dispatch.c's orderings;
+ * failed: committed) or the wait's end (queued), and STORE_OK; or with v
+ * NULL and the store's error when the record's commit failed. */
 typedef void (*dispatch_answer_cb)(void *ctx, const struct verif *v,
     int result);
 
@@ -87,12 +94,17 @@ void dispatch_free(struct dispatch *);
 /* Send v, which the caller has just staged with store_verif_put (status
  * pending, send_state queued, sealed text).  last_smsc is the name of the
  * SMSC of the previous send to this number within repeat_window, or NULL.
- * Nothing goes out before the staged record commits; answer (may be NULL)
- * is called once, after a commit. */
+ * The submit may leave before the staged record commits; answer (may be
+ * NULL) is called once, never before that commit. */
 void dispatch_send(struct dispatch *, const struct verif *v,
     const char *last_smsc, dispatch_answer_cb answer, void *ctx);
 /* Resume a queued verification found in the store at start-up. */
 void dispatch_resume(struct dispatch *, const struct verif *v);
+/* Resume the store's queue at start-up: its verifications, earliest
+ * expiry first, in pages, up to [verify] queue_max in memory (the rest
+ * waits in the store and is read back as the queue drains).  Returns how
+ * many it took. */
+int dispatch_resume_queue(struct dispatch *);
 /* Forget id (canceled, approved, expired): it is not sent (again).  A
  * message on the wire is forgotten when its answer comes back. */
 void dispatch_drop(struct dispatch *, const char *id);

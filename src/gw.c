@@ -400,42 +400,12 @@ gw_sweep(evutil_socket_t fd, short what, void *arg)
 
 /* ---- resume ----------------------------------------------------------- */
 
-struct idlist {
-	char (*ids)[32];
-	int n, cap;
-};
-
-static void
-collect_id(void *arg, const char *id)
-{
-	struct idlist *l = arg;
-
-	if (l->n == l->cap) {
-		l->cap = l->cap ? l->cap * 2 : 64;
-		l->ids = xrealloc(l->ids, l->cap * sizeof(*l->ids));
-	}
-	util_strlcpy(l->ids[l->n++], id, 32);
-}
-
 static void
 gw_resume(struct gw *gw)
 {
-	struct idlist l = { NULL, 0, 0 };
-	struct verif v;
-	int n = 0;
+	/* Earliest expiry first, at most [verify] queue_max in memory. */
+	int n = dispatch_resume_queue(gw->dispatch);
 
-	store_queue_each(gw->store, collect_id, &l);
-	for (int i = 0; i < l.n; i++) {
-		memset(&v, 0, sizeof(v));
-		if (store_verif_get(gw->store, l.ids[i], &v) == STORE_OK &&
-		    v.status == VERIF_PENDING && v.send_state == SEND_QUEUED &&
-		    v.sealed != NULL) {
-			dispatch_resume(gw->dispatch, &v);
-			n++;
-		}
-		verif_clear(&v);
-	}
-	free(l.ids);
 	if (n > 0)
 		log_info("gw.resume", "queued=%d", n);
 }

@@ -26,7 +26,13 @@
  * when no one does (0, the default: at the end of every turn), and never
  * before the previous batch is done: what is staged meanwhile shares the
  * next commit.  Persist, then acknowledge: callers answer (HTTP 201, a
- * deliver_sm_resp) from a commit callback, never from the put.
+ * deliver_sm_resp) from a commit callback, never from the put.  An answer
+ * may describe writes staged after the batch whose commit it waits on only
+ * when a crash that loses them is repaired from what that batch made
+ * durable: dispatch.c's `sent` answer waits for the commit of the queued
+ * record (its sealed text), not for the accept's update, because a
+ * restart resends the queued record with the same text and code
+ * (dispatch.c's head comment, "Orderings").
  *
  * What reads see meanwhile: their own writes.  store_verif_get,
  * store_pending_get, store_msgid_get, store_limit_get, store_queue_each
@@ -172,7 +178,8 @@ void store_close(struct store *);
  *             to learn whether it is pending or locked.
  *   queue     the verifications with status VERIF_PENDING and send_state
  *             SEND_QUEUED: pending and not yet accepted by an SMSC, so
- *             start-up sends them again (store_queue_each).
+ *             start-up sends them again (store_queue_each), earliest
+ *             expires_at first.
  *   receipts  (smsc, normalised message id) -> id, written by
  *             store_msgid_put() only; normalising is the caller's (smpp/).
  *             A later put of the same pair replaces the id.
@@ -223,6 +230,13 @@ typedef void (*store_commit_cb)(void *arg, int result);
  * the same point of the loop and may rely on what was staged before.  A
  * callback may stage writes and wait again: that is a new batch. */
 void store_on_commit(struct store *, store_commit_cb cb, void *arg);
+/* The same, without hurrying the batch: it goes when it would have gone
+ * without this callback (after the commit delay, or at the end of the
+ * turn once someone waits on it with store_on_commit()).  For a caller
+ * that learns when a write is durable but answers nobody before something
+ * else happens (dispatch.c: a send's record, whose answer waits for the
+ * SMSC's too, and whose accept may then share the record's commit). */
+void store_on_commit_lazy(struct store *, store_commit_cb cb, void *arg);
 /* Let staged writes that nobody waits on wait up to ms milliseconds for a
  * commit that someone waits on (0, the default: commit at the end of every
  * turn).  The daemon sets a few milliseconds so an SMPP submit's record and
@@ -244,10 +258,18 @@ int store_flush(struct store *);
 /* ---- start-up, sweep ----------------------------------------------------- */
 
 /* Call fn(arg, id) for every verification in the queue (see above),
- * staged writes included, in the order of their ids' octets; fn is called
- * after the read, so it may read and stage.  Returns the count, or
- * STORE_ERR (and fn was not called). */
+ * staged writes included, in the order of their expires_at, then of their
+ * ids' octets (the order the dispatcher sends in); fn is called after the
+ * read, so it may read and stage.  Returns the count, or STORE_ERR (and fn
+ * was not called). */
 int store_queue_each(struct store *, void (*fn)(void *arg, const char *id),
+    void *arg);
+/* The same for at most max entries of the queue, from the first after
+ * (after_t, after_id) in that order (after_id NULL: from the first), with
+ * each one's expires_at: a page, so a caller reads a long queue back in
+ * bounded memory.  Returns the count, or STORE_ERR. */
+int store_queue_scan(struct store *, int64_t after_t, const char *after_id,
+    int max, void (*fn)(void *arg, const char *id, int64_t expires_at),
     void *arg);
 
 /* Sweep: handle at most max of the due times at or before now, oldest

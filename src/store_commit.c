@@ -352,11 +352,9 @@ on_writer_done(evutil_socket_t fd, short what, void *arg)
 
 /* ---- waiting and flushing ---------------------------------------------- */
 
-void
-store_on_commit(struct store *st, store_commit_cb cb, void *arg)
+static void
+waiter_add(struct batch *b, store_commit_cb cb, void *arg)
 {
-	struct batch *b = batch_open(st, 1);
-
 	if (b->nwaiter == b->waitercap) {
 		b->waitercap = b->waitercap ? b->waitercap * 2 : 16;
 		b->waiters = xrealloc(b->waiters,
@@ -365,6 +363,18 @@ store_on_commit(struct store *st, store_commit_cb cb, void *arg)
 	b->waiters[b->nwaiter].cb = cb;
 	b->waiters[b->nwaiter].arg = arg;
 	b->nwaiter++;
+}
+
+void
+store_on_commit(struct store *st, store_commit_cb cb, void *arg)
+{
+	waiter_add(batch_open(st, 1), cb, arg);
+}
+
+void
+store_on_commit_lazy(struct store *st, store_commit_cb cb, void *arg)
+{
+	waiter_add(batch_open(st, 0), cb, arg);
 }
 
 void

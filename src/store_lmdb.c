@@ -308,7 +308,7 @@ store_open(struct event_base *base, const char *path, uint64_t map_size,
 	MDB_txn *txn = NULL;
 	const char *what, *why;
 	char pb[256];
-	int rc, dead = 0;
+	int rc, dead = 0, qmoved = 0;
 
 	*err = NULL;
 	if (mkdirs(path) != 0) {
@@ -347,7 +347,9 @@ store_open(struct event_base *base, const char *path, uint64_t map_size,
 	    &st->inbox_parts)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "idem", MDB_CREATE, &st->idem)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "stats", MDB_CREATE, &st->stats)) != 0 ||
-	    (rc = store_outbox_last(txn, st->outbox, &st->outbox_seq)) != 0) {
+	    (rc = store_outbox_last(txn, st->outbox, &st->outbox_seq)) != 0 ||
+	    (rc = store_queue_upgrade(txn, st->queue, st->verif,
+	    &qmoved)) != 0) {
 		if (txn != NULL)
 			mdb_txn_abort(txn);
 		goto fail;
@@ -367,6 +369,8 @@ store_open(struct event_base *base, const char *path, uint64_t map_size,
 	}
 	log_info("store.open", "path=%s map_size=%" PRIu64 " stale_readers=%d",
 	    log_str(pb, sizeof(pb), path), st->map_size, dead);
+	if (qmoved > 0)
+		log_info("store.queue_upgraded", "entries=%d", qmoved);
 	return st;
 fail:
 	*err = open_error("cannot open", path, mdb_strerror(rc));

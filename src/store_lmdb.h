@@ -41,8 +41,10 @@
  *            "F/KEY/PHONE" (store_limits.c says why there)
  *   expiry   be64(time) id -> one octet: 'E' expire the record at its
  *            expires_at, 'P' purge it at expires_at + retention
- *   queue    id -> "" while status == VERIF_PENDING and send_state ==
- *            SEND_QUEUED (start-up resumes these)
+ *   queue    be64(expires_at) id -> "" while status == VERIF_PENDING
+ *            and send_state == SEND_QUEUED (start-up resumes these, in
+ *            the order of their expiry); keys of the older layout (the
+ *            bare id) are rewritten at open (store_queue_upgrade())
  *   msgid    smsc NUL normalised message id -> id (receipt matching)
  *   msgref   id NUL smsc NUL normalised message id -> "": the reverse of
  *            msgid, so a purge can drop the msgid entries of a record (the
@@ -277,6 +279,12 @@ int store_verif_load(struct store *, MDB_txn *, const char *id,
  * NULL: an insert) in step with it. */
 int store_verif_write(struct store *, MDB_txn *, const struct verif *v,
     const struct store_record_head *old);
+
+/* At open, in the opening write txn: rewrite the queue's keys of the
+ * older layout (bare ids) as be64(expires_at) id; *moved gets how many.
+ * 0, or LMDB's error. */
+int store_queue_upgrade(MDB_txn *, MDB_dbi queue, MDB_dbi verif,
+    int *moved);
 
 /* ---- store_outbox.c ---------------------------------------------------- */
 

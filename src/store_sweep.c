@@ -266,7 +266,8 @@ sweep_purge(struct store *st, MDB_txn *txn, const struct due *e)
 		if (kl > 0 && (rc = store_db_del_if(st, txn, st->pending, k, kl,
 		    e->id, "pending_del")) != STORE_OK)
 			goto out;
-		if ((rc = store_db_del(st, st->queue, e->id, idl,
+		kl = store_expiry_key((uint8_t *)k, v.expires_at, e->id);
+		if ((rc = store_db_del(st, st->queue, k, kl,
 		    "queue_del")) != STORE_OK ||
 		    (rc = purge_msgrefs(st, txn, e->id)) != STORE_OK ||
 		    (rc = store_db_del(st, st->verif, e->id, idl,

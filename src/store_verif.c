@@ -10,7 +10,8 @@
  *   expiry   'E' at the record's expires_at, from its insert on; moved
  *            while still 'E' when expires_at changes (store_sweep.c turns
  *            it into 'P')
- *   queue    present while VERIF_PENDING and SEND_QUEUED
+ *   queue    be64(expires_at) id, present while VERIF_PENDING and
+ *            SEND_QUEUED (moved when expires_at changes)
  *   msgid    (smsc, normalised message id) -> id, with its msgref twin
  *
  * Cost per write: a put reads only the head of the stored record (the
@@ -160,14 +161,22 @@ store_verif_write(struct store *st, MDB_txn *txn, const struct verif *v,
 			return rc;
 	}
 
-	/* queue */
+	/* queue: keyed by expires_at, so the queue reads back in the order
+	 * the dispatcher sends in (moved when expires_at changes). */
 	had_q = was_pending && old->send_state == SEND_QUEUED;
 	want_q = is_pending && v->send_state == SEND_QUEUED;
-	if (want_q && !had_q)
-		return store_db_put(st, st->queue, v->id, idl, "", 0,
+	if (had_q && (!want_q || old->expires_at != v->expires_at)) {
+		ekl = store_expiry_key(ek, old->expires_at, v->id);
+		if ((rc = store_db_del(st, st->queue, ek, ekl,
+		    "queue_del")) != STORE_OK)
+			return rc;
+		had_q = 0;
+	}
+	if (want_q && !had_q) {
+		ekl = store_expiry_key(ek, v->expires_at, v->id);
+		return store_db_put(st, st->queue, ek, ekl, "", 0,
 		    "queue_put");
-	if (had_q && !want_q)
-		return store_db_del(st, st->queue, v->id, idl, "queue_del");
+	}
 	return STORE_OK;
 }
 
@@ -306,6 +315,58 @@ store_msgid_get(struct store *st, const char *smsc, const char *msgid,
 
 /* ---- the queue -------------------------------------------------------- */
 
+/* The id of a queue key (be64(expires_at) id) into id (32 octets) and its
+ * time into *t; -1 for a key of another shape. */
+static int
+queue_key_id(const MDB_val *k, char *id, int64_t *t)
+{
+	if (k->mv_size <= 8 || k->mv_size - 8 >= 32)
+		return -1;
+	memcpy(id, (const uint8_t *)k->mv_data + 8, k->mv_size - 8);
+	id[k->mv_size - 8] = '\0';
+	*t = (int64_t)get_be64(k->mv_data);
+	return 0;
+}
+
+int
+store_queue_scan(struct store *st, int64_t after_t, const char *after_id,
+    int max, void (*fn)(void *arg, const char *id, int64_t expires_at),
+    void *arg)
+{
+	MDB_txn *txn;
+	MDB_val k, d;
+	uint8_t from[40];
+	size_t froml = 0;
+	struct qent { char id[32]; int64_t t; } *ents;
+	int n = 0, rc, i;
+
+	if (max <= 0)
+		return 0;
+	if (after_id != NULL) {
+		if (!valid_id(after_id))
+			return STORE_ERR;
+		froml = store_expiry_key(from, after_t, after_id);
+	}
+	if ((txn = store_view_begin(st)) == NULL)
+		return STORE_ERR;
+	ents = xcalloc((size_t)max, sizeof(*ents));
+	/* Collect first: fn may read the store, which needs the view. */
+	for (rc = store_kv_seek(st, txn, st->queue, from, froml, froml > 0, 1,
+	    &k, &d); rc == 0 && n < max; rc = store_kv_seek(st, txn,
+	    st->queue, k.mv_data, k.mv_size, 1, 1, &k, &d))
+		if (queue_key_id(&k, ents[n].id, &ents[n].t) == 0)
+			n++;
+	store_view_end(st, txn);
+	if (rc != 0 && rc != MDB_NOTFOUND) {
+		free(ents);
+		return STORE_ERR;
+	}
+	for (i = 0; i < n; i++)
+		fn(arg, ents[i].id, ents[i].t);
+	free(ents);
+	return n;
+}
+
 int
 store_queue_each(struct store *st, void (*fn)(void *arg, const char *id),
     void *arg)
@@ -313,6 +374,7 @@ store_queue_each(struct store *st, void (*fn)(void *arg, const char *id),
 	MDB_txn *txn;
 	MDB_val k, d;
 	char (*ids)[32] = NULL;
+	int64_t t;
 	int n = 0, cap = 0, rc, i;
 
 	if ((txn = store_view_begin(st)) == NULL)
@@ -321,15 +383,12 @@ store_queue_each(struct store *st, void (*fn)(void *arg, const char *id),
 	for (rc = store_kv_seek(st, txn, st->queue, "", 0, 0, 1, &k, &d);
 	    rc == 0; rc = store_kv_seek(st, txn, st->queue, k.mv_data,
 	    k.mv_size, 1, 1, &k, &d)) {
-		if (k.mv_size == 0 || k.mv_size >= 32)
-			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
 			ids = xrealloc(ids, (size_t)cap * sizeof(*ids));
 		}
-		memcpy(ids[n], k.mv_data, k.mv_size);
-		ids[n][k.mv_size] = '\0';
-		n++;
+		if (queue_key_id(&k, ids[n], &t) == 0)
+			n++;
 	}
 	store_view_end(st, txn);
 	if (rc != MDB_NOTFOUND) {
@@ -340,4 +399,73 @@ store_queue_each(struct store *st, void (*fn)(void *arg, const char *id),
 		fn(arg, ids[i]);
 	free(ids);
 	return n;
+}
+
+/*
+ * Before the queue was ordered by expiry its keys were the bare ids (from
+ * 2026-12, format of the queue database 1).  An id is printable, so its
+ * first octet is never 0; a be64 time before the year 2^56 s always
+ * starts with 0.  At open, in the opening transaction, every old key is
+ * rewritten as be64(expires_at) id from its record, so a data directory of
+ * an older release opens with its queue in the new order; an entry whose
+ * record is gone or unreadable cannot be resumed and is dropped (logged).
+ */
+int
+store_queue_upgrade(MDB_txn *txn, MDB_dbi queue, MDB_dbi verif, int *moved)
+{
+	struct store_record_head h;
+	MDB_cursor *c;
+	MDB_val k, d;
+	char (*ids)[32] = NULL;
+	uint8_t nk[40];
+	size_t nkl;
+	int n = 0, cap = 0, rc, i;
+
+	*moved = 0;
+	if ((rc = mdb_cursor_open(txn, queue, &c)) != 0)
+		return rc;
+	for (rc = mdb_cursor_get(c, &k, &d, MDB_FIRST); rc == 0;
+	    rc = mdb_cursor_get(c, &k, &d, MDB_NEXT)) {
+		if (k.mv_size == 0 || *(const uint8_t *)k.mv_data == 0)
+			continue;       /* the new layout */
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			ids = xrealloc(ids, (size_t)cap * sizeof(*ids));
+		}
+		if (k.mv_size >= sizeof(ids[0]))
+			k.mv_size = sizeof(ids[0]) - 1;
+		memcpy(ids[n], k.mv_data, k.mv_size);
+		ids[n][k.mv_size] = '\0';
+		n++;
+	}
+	mdb_cursor_close(c);
+	if (rc != MDB_NOTFOUND)
+		goto out;
+	rc = 0;
+	for (i = 0; i < n && rc == 0; i++) {
+		k.mv_size = strlen(ids[i]);
+		k.mv_data = ids[i];
+		if ((rc = mdb_del(txn, queue, &k, NULL)) != 0)
+			break;
+		rc = mdb_get(txn, verif, &k, &d);
+		if (rc == MDB_NOTFOUND || (rc == 0 && store_record_head_decode(
+		    d.mv_data, d.mv_size, &h) != STORE_OK)) {
+			log_warn("store.queue_dropped", "id=%s msg=\"its record "
+			    "cannot be read\"", ids[i]);
+			rc = 0;
+			continue;
+		}
+		if (rc != 0)
+			break;
+		nkl = store_expiry_key(nk, h.expires_at, ids[i]);
+		k.mv_size = nkl;
+		k.mv_data = nk;
+		d.mv_size = 0;
+		d.mv_data = "";
+		if ((rc = mdb_put(txn, queue, &k, &d, 0)) == 0)
+			(*moved)++;
+	}
+out:
+	free(ids);
+	return rc;
 }

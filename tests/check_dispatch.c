@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <lmdb.h>
 
 #include "carrier.h"
 #include "conf.h"
@@ -66,7 +67,7 @@ static const uint8_t secret[VERIFY_SECRET_LEN] = {
 	"[key k]\n" \
 	"token = 0123456789abcdef0123\n"
 
-#define NMSG 16
+#define NMSG 40
 
 static char rundir[64];
 static char dir[96];
@@ -279,6 +280,47 @@ static void
 send_one(int n)
 {
 	send_n(n, TEXT);
+}
+
+/* Verification n, created now (the test clock) to expire at exp, with
+ * the text "code N" (so a submit tells which message it carries). */
+static void
+send_exp(int n, int64_t exp)
+{
+	struct verif v;
+	char text[32];
+
+	ck_assert_int_lt(n, NMSG);
+	snprintf(text, sizeof(text), "code %d", n);
+	memset(&v, 0, sizeof(v));
+	id_of(n, v.id, sizeof(v.id));
+	strcpy(v.key, "k");
+	snprintf(v.phone, sizeof(v.phone), "+44791112%04d", n % 10000);
+	strcpy(v.api, "v1");
+	v.status = VERIF_PENDING;
+	v.send_state = SEND_QUEUED;
+	v.attempt = 1;
+	v.max_checks = 5;
+	v.created_at = v.updated_at = util_now();
+	v.expires_at = exp;
+	verify_code_hmac(secret, v.id, "123456", v.code_hmac);
+	v.sealed = verify_seal(secret, v.id, text);
+	ck_assert_ptr_nonnull(v.sealed);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	if (n >= nsends)
+		nsends = n + 1;
+	dispatch_send(d, &v, NULL, on_answer, &answers[n]);
+	verif_clear(&v);
+}
+
+/* The message number a submit carries ("code N"), or -1. */
+static int
+sub_msg(const struct carrier *c, int k)
+{
+	int n;
+
+	ck_assert_int_lt(k, c->nsub);
+	return sscanf(c->sub[k].body, "code %d", &n) == 1 ? n : -1;
 }
 
 /* Read record n (staged or committed) into v. */
@@ -852,6 +894,465 @@ START_TEST(receipt_after_accept)
 }
 END_TEST
 
+
+/* ---- the queue ---------------------------------------------------------- */
+
+/* The answer leaves once the record has committed and the SMSC accepted,
+ * in either order, without waiting for the commit of the accept. */
+START_TEST(answer_after_record_and_accept)
+{
+	struct verif v;
+
+	send_one(0);
+	ck_assert_int_eq(store_flush(st), STORE_OK);  /* the record */
+	ck_assert_int_eq(answers[0].n, 0);            /* the SMSC has not */
+	reply(&fa, 0, 0, "m0");
+	ck_assert_int_eq(answers[0].n, 1);            /* no second commit */
+	ck_assert_int_eq(answers[0].result, STORE_OK);
+	ck_assert_int_eq(answers[0].v.send_state, SEND_SENT);
+	ck_assert_str_eq(answers[0].v.send[0].smsc, "a");
+
+	/* The other order: accepted before the record committed. */
+	send_one(1);
+	reply(&fa, 1, 0, "m1");
+	ck_assert_int_eq(answers[1].n, 0);            /* never before */
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_int_eq(answers[1].n, 1);
+	ck_assert_int_eq(answers[1].v.send_state, SEND_SENT);
+	get(1, &v);
+	ck_assert_int_eq(v.send_state, SEND_SENT);
+	verif_clear(&v);
+}
+END_TEST
+
+
+/* With a commit delay (the daemon's), the record's commit is not hurried
+ * before the SMSC answers: an accept that comes first shares it, one
+ * commit for both, and the answer follows that commit. */
+START_TEST(accept_shares_record_commit)
+{
+	struct store_stats ss0, ss1;
+
+	store_set_commit_delay(st, 60000);
+	store_stats(st, &ss0);
+	send_one(0);
+	event_base_loop(base, EVLOOP_NONBLOCK);   /* a turn ends */
+	reply(&fa, 0, 0, "m0");
+	ck_assert_int_eq(answers[0].n, 0);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	store_stats(st, &ss1);
+	ck_assert_uint_eq(ss1.commits - ss0.commits, 1);
+	ck_assert_int_eq(answers[0].n, 1);
+	ck_assert_int_eq(answers[0].v.send_state, SEND_SENT);
+}
+END_TEST
+
+/* Every SMSC down: the messages wait and go, once one comes up with room
+ * for one at a time, by their code's expiry (equal expiries by arrival),
+ * not by their arrival. */
+START_TEST(queue_by_expiry)
+{
+	static const int64_t exp[6] = { 900, 300, 1200, 300, 600, 120 };
+	static const int want[6] = { 5, 1, 3, 4, 0, 2 };
+	struct dispatch_stats ds;
+
+	fa.up = fb.up = 0;
+	for (int i = 0; i < 6; i++)
+		send_exp(i, T0 + exp[i]);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	for (int i = 0; i < 6; i++)
+		ck_assert_int_eq(answers[i].v.send_state, SEND_QUEUED);
+	stats(&ds);
+	ck_assert_int_eq(ds.waiting, 6);
+	fa.up = 1;
+	fa.room = 1;
+	dispatch_ready(d, &fa);
+	for (int i = 0; i < 6; i++) {
+		ck_assert_int_eq(fa.nsub, i + 1);
+		ck_assert_int_eq(sub_msg(&fa, i), want[i]);
+		reply(&fa, i, 0, NULL);      /* room back to 1 */
+		dispatch_ready(d, &fa);
+	}
+	ck_assert_int_eq(fa.nsub, 6);
+	ck_assert_int_eq(fb.nsub, 0);
+	stats(&ds);
+	ck_assert_int_eq(ds.waiting, 0);
+	ck_assert_uint_eq(ds.sent, 6);
+}
+END_TEST
+
+/* A throttled message waits in its place by expiry: behind an earlier
+ * one that came later, ahead of a later one. */
+START_TEST(throttled_keeps_order)
+{
+	fb.up = 0;
+	fa.room = 1;
+	send_exp(0, T0 + 600);        /* on the wire */
+	send_exp(1, T0 + 900);        /* waits: no room */
+	send_exp(2, T0 + 300);        /* waits */
+	store_flush(st);
+	ck_assert_int_eq(fa.nsub, 1);
+	reply(&fa, 0, ESME_RTHROTTLED, NULL);
+	ck_assert_int_eq(failed.n, 0);
+	dispatch_ready(d, &fa);
+	ck_assert_int_eq(fa.nsub, 2);
+	ck_assert_int_eq(sub_msg(&fa, 1), 2);
+	reply(&fa, 1, 0, NULL);
+	dispatch_ready(d, &fa);
+	ck_assert_int_eq(sub_msg(&fa, 2), 0);
+	reply(&fa, 2, 0, NULL);
+	dispatch_ready(d, &fa);
+	ck_assert_int_eq(sub_msg(&fa, 3), 1);
+}
+END_TEST
+
+/* [verify] min_useful (60 s by default): a waiting message whose code has
+ * less left is not submitted; the verification fails with reason
+ * expired_in_queue, answered after that commit, counted.  A code that
+ * lives less than twice min_useful gets half its life.  validity_period
+ * is the code's remaining life at the submit. */
+START_TEST(min_useful_drops)
+{
+	struct dispatch_stats ds;
+	struct verif v;
+
+	fa.up = fb.up = 0;
+	send_exp(0, T0 + 600);
+	send_exp(1, T0 + 200);
+	send_exp(2, T0 + 50);         /* life 50: not sent with < 25 left */
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(answers[i].n, 1);    /* queued */
+
+	util_clock_set(T0 + 24);      /* 2 has 26 s left: still useful */
+	dispatch_ready(d, &fa);
+	ck_assert_int_eq(failed.n, 0);
+	util_clock_set(T0 + 26);      /* 2 has 24 s left */
+	dispatch_ready(d, &fa);
+	ck_assert_int_eq(failed.n, 1);
+	ck_assert_str_eq(failed.id, "ver_000000000000000000000002");
+	util_clock_set(T0 + 140);     /* 1 has exactly 60 s left */
+	dispatch_ready(d, &fa);
+	ck_assert_int_eq(failed.n, 1);
+	util_clock_set(T0 + 141);     /* 59 s */
+	dispatch_ready(d, &fa);
+	ck_assert_int_eq(failed.n, 2);
+	ck_assert_str_eq(failed.id, "ver_000000000000000000000001");
+	ck_assert_str_eq(failed.reason, "expired_in_queue");
+	get(1, &v);
+	ck_assert_int_eq(v.status, VERIF_FAILED);
+	ck_assert_str_eq(v.fail_reason, "expired_in_queue");
+	verif_clear(&v);
+	stats(&ds);
+	ck_assert_uint_eq(ds.expired_in_queue, 2);
+	ck_assert_int_eq(ds.waiting, 1);
+
+	util_clock_set(T0 + 150);
+	fa.up = 1;
+	dispatch_ready(d, &fa);
+	ck_assert_int_eq(fa.nsub, 1);             /* 0 only */
+	ck_assert_int_eq(sub_msg(&fa, 0), 0);
+	ck_assert_str_eq(fa.sub[0].validity, "000000000730000R");  /* 450 s */
+}
+END_TEST
+
+/* A message resumed with its code already under min_useful (a restart
+ * long after its send) is failed at its first try, never submitted; a
+ * fresh send of a short-lived code goes (half its life is left). */
+START_TEST(min_useful_at_first_try)
+{
+	struct verif v;
+
+	send_exp(0, T0 + 600);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	get(0, &v);
+	dispatch_drop(d, v.id);        /* on the wire: marked dead */
+	reply(&fa, 0, ESME_RSUBMITFAIL, NULL);
+	util_clock_set(T0 + 580);      /* 20 s of 600 left */
+	dispatch_resume(d, &v);
+	verif_clear(&v);
+	send_exp(1, T0 + 620);         /* life 40: sent with 40 left */
+	ck_assert_int_eq(fa.nsub, 2);
+	ck_assert_int_eq(sub_msg(&fa, 1), 1);
+	dispatch_ready(d, &fa);
+	ck_assert_int_eq(fa.nsub, 2);
+	ck_assert_int_eq(failed.n, 1);
+	ck_assert_str_eq(failed.id, "ver_000000000000000000000000");
+	ck_assert_str_eq(failed.reason, "expired_in_queue");
+}
+END_TEST
+
+#define CONF_SMALLQ CONF_AB "[verify]\nqueue_max = 16\n"
+
+/* [verify] queue_max: past it a send is not held in memory (counted as
+ * spilled) but answered queued all the same; once the queue drains the
+ * spilled ones are read back from the store: every message goes, once. */
+START_TEST(queue_max_spills)
+{
+	struct carrier *cs[2] = { &fa, &fb };
+	struct dispatch_stats ds;
+	int seen[24] = { 0 };
+
+	conf2 = load(CONF_SMALLQ);
+	score2 = score_new(conf2);
+	dispatch_reconf(d, conf2, cs, 2, score2);
+	fa.up = fb.up = 0;
+	for (int i = 0; i < 24; i++)
+		send_exp(i, T0 + 600 + i);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	for (int i = 0; i < 24; i++) {
+		ck_assert_int_eq(answers[i].n, 1);
+		ck_assert_int_eq(answers[i].result, STORE_OK);
+		ck_assert_int_eq(answers[i].v.send_state, SEND_QUEUED);
+	}
+	stats(&ds);
+	ck_assert_int_eq(ds.waiting, 16);
+	ck_assert_uint_eq(ds.spilled, 8);
+
+	fa.up = 1;
+	fa.room = 12;
+	dispatch_ready(d, &fa);         /* 12 go; 4 left: refill to 12 */
+	ck_assert_int_eq(fa.nsub, 12);
+	stats(&ds);
+	ck_assert_int_eq(ds.waiting, 12);
+	for (int k = 0; k < 12; k++)
+		reply(&fa, k, 0, NULL);
+	dispatch_ready(d, &fa);
+	ck_assert_int_eq(fa.nsub, 24);
+	for (int k = 12; k < 24; k++)
+		reply(&fa, k, 0, NULL);
+
+	for (int k = 0; k < 24; k++) {
+		int n = sub_msg(&fa, k);
+		ck_assert(n >= 0 && n < 24);
+		ck_assert_int_eq(seen[n]++, 0);
+	}
+	for (int k = 0; k < 12; k++)
+		ck_assert_int_eq(sub_msg(&fa, k), k);   /* by expiry */
+	stats(&ds);
+	ck_assert_int_eq(ds.waiting, 0);
+}
+END_TEST
+
+
+/* Spilled messages wait in the store while those in memory go away
+ * without a pump (dropped: canceled, approved): the next ready reads them
+ * back all the same, and they go. */
+START_TEST(queue_max_spill_after_drops)
+{
+	struct carrier *cs[2] = { &fa, &fb };
+	struct dispatch_stats ds;
+	char id[32];
+
+	conf2 = load(CONF_SMALLQ);
+	score2 = score_new(conf2);
+	dispatch_reconf(d, conf2, cs, 2, score2);
+	fa.up = fb.up = 0;
+	for (int i = 0; i < 20; i++)
+		send_exp(i, T0 + 600 + i);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	for (int i = 0; i < 16; i++) {
+		struct verif v;
+		get(i, &v);
+		ck_assert_int_eq(verif_enter(&v, VERIF_CANCELED, "api_cancel",
+		    util_now()), 0);
+		ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+		id_of(i, id, sizeof(id));
+		dispatch_drop(d, id);
+		verif_clear(&v);
+	}
+	store_flush(st);
+	stats(&ds);
+	ck_assert_int_eq(ds.waiting, 0);
+	fa.up = 1;
+	dispatch_ready(d, &fa);          /* reads the 4 back */
+	dispatch_ready(d, &fa);          /* and they go */
+	ck_assert_int_eq(fa.nsub, 4);
+	for (int k = 0; k < 4; k++)
+		ck_assert_int_eq(sub_msg(&fa, k), 16 + k);
+}
+END_TEST
+
+
+/* At start-up the store's queue is read back earliest expiry first, at
+ * most queue_max of it in memory; the rest follows as the queue drains,
+ * still in expiry order. */
+START_TEST(resume_queue_bounded)
+{
+	struct carrier *cs[2] = { &fa, &fb };
+
+	fa.up = fb.up = 0;
+	for (int i = 0; i < 20; i++)
+		send_exp(i, T0 + 600 - i);       /* arrival against expiry */
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	for (int i = 0; i < 20; i++) {
+		char id[32];
+		id_of(i, id, sizeof(id));
+		dispatch_drop(d, id);            /* the daemon stops */
+	}
+	store_flush(st);
+	dispatch_free(d);
+	conf2 = load(CONF_SMALLQ);
+	score2 = score_new(conf2);
+	d = dispatch_new(base, st, secret, &hooks, NULL);
+	dispatch_reconf(d, conf2, cs, 2, score2);
+	ck_assert_int_eq(dispatch_resume_queue(d), 16);
+	fa.up = 1;
+	fa.room = 40;
+	for (int k = 0; k < 4 && fa.nsub < 20; k++)
+		dispatch_ready(d, &fa);
+	ck_assert_int_eq(fa.nsub, 20);
+	for (int k = 0; k < 20; k++)
+		ck_assert_int_eq(sub_msg(&fa, k), 19 - k);
+}
+END_TEST
+
+static int qorder[NMSG], nq;
+
+static void
+collect(void *arg, const char *id)
+{
+	int n;
+
+	ck_assert_int_lt(nq, NMSG);
+	ck_assert_int_eq(sscanf(id, "ver_%x", &n), 1);
+	qorder[nq++] = n;
+}
+
+/* The store's queue reads back by expiry (then id), staged or committed,
+ * and loses the entry when the message is accepted; a resume takes them in
+ * that order whatever order it is handed them. */
+START_TEST(store_queue_by_expiry)
+{
+	static const int64_t exp[5] = { 900, 300, 1200, 300, 60 };
+	static const int want[5] = { 4, 1, 3, 0, 2 };
+
+	fa.up = fb.up = 0;
+	for (int i = 0; i < 5; i++)
+		send_exp(i, T0 + exp[i]);
+	nq = 0;
+	ck_assert_int_eq(store_queue_each(st, collect, NULL), 5);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(qorder[i], want[i]);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	nq = 0;
+	ck_assert_int_eq(store_queue_each(st, collect, NULL), 5);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(qorder[i], want[i]);
+	fa.up = 1;
+	dispatch_ready(d, &fa);
+	/* 4 lives 60 s: it went at once (half its life is left) */
+	ck_assert_int_eq(sub_msg(&fa, 0), 4);
+	reply(&fa, 0, 0, NULL);
+	nq = 0;
+	ck_assert_int_eq(store_queue_each(st, collect, NULL), 4);
+	ck_assert_int_eq(qorder[0], 1);
+}
+END_TEST
+
+
+/* Rewrite the store's queue at path the way releases before the
+ * expiry-ordered queue kept it: bare ids as keys. */
+static void
+queue_to_old_layout(const char *path)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi q;
+	MDB_cursor *c;
+	MDB_val k, v;
+	char ids[NMSG][32];
+	int n = 0;
+
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+	ck_assert_int_eq(mdb_env_set_mapsize(env, MAP), 0);
+	ck_assert_int_eq(mdb_env_open(env, path, MDB_NOTLS, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "queue", 0, &q), 0);
+	ck_assert_int_eq(mdb_cursor_open(txn, q, &c), 0);
+	while (mdb_cursor_get(c, &k, &v, MDB_FIRST) == 0) {
+		ck_assert_uint_gt(k.mv_size, 8);
+		ck_assert_int_eq(((unsigned char *)k.mv_data)[0], 0);
+		memcpy(ids[n], (char *)k.mv_data + 8, k.mv_size - 8);
+		ids[n][k.mv_size - 8] = '\0';
+		n++;
+		ck_assert_int_eq(mdb_cursor_del(c, 0), 0);
+	}
+	mdb_cursor_close(c);
+	for (int i = 0; i < n; i++) {
+		k.mv_data = ids[i];
+		k.mv_size = strlen(ids[i]);
+		v.mv_data = "";
+		v.mv_size = 0;
+		ck_assert_int_eq(mdb_put(txn, q, &k, &v, 0), 0);
+	}
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+static void
+resume_one(void *arg, const char *id)
+{
+	struct verif v;
+
+	memset(&v, 0, sizeof(v));
+	ck_assert_int_eq(store_verif_get(st, id, &v), STORE_OK);
+	dispatch_resume(d, &v);
+	verif_clear(&v);
+}
+
+/* A data directory of a release whose queue was keyed by bare ids opens
+ * with its queue rewritten in expiry order, and its messages resume and
+ * go in that order. */
+START_TEST(old_queue_layout_resumes)
+{
+	static const int64_t exp[4] = { 900, 300, 1200, 450 };
+	static const int want[4] = { 1, 3, 0, 2 };
+	struct carrier *cs[2] = { &fa, &fb };
+	char path[128], *err = NULL;
+
+	fa.up = fb.up = 0;
+	for (int i = 0; i < 4; i++)
+		send_exp(i, T0 + exp[i]);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	for (int i = 0; i < 4; i++)
+		dispatch_drop(d, answers[i].v.id);
+	store_flush(st);
+	dispatch_free(d);
+	store_close(st);
+	snprintf(path, sizeof(path), "%s/db", dir);
+	queue_to_old_layout(path);
+	st = store_open(base, path, MAP, &err);
+	ck_assert_msg(st != NULL, "store_open: %s", err ? err : "?");
+	nq = 0;
+	ck_assert_int_eq(store_queue_each(st, collect, NULL), 4);
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(qorder[i], want[i]);
+
+	d = dispatch_new(base, st, secret, &hooks, NULL);
+	dispatch_reconf(d, conf, cs, 2, score);
+	/* Handed back in the worst order: by id, descending. */
+	for (int i = 3; i >= 0; i--) {
+		char id[32];
+		id_of(i, id, sizeof(id));
+		resume_one(NULL, id);
+	}
+	fa.up = 1;
+	fa.room = 1;
+	dispatch_ready(d, &fa);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(fa.nsub, i + 1);
+		ck_assert_int_eq(sub_msg(&fa, i), want[i]);
+		reply(&fa, i, 0, NULL);
+		dispatch_ready(d, &fa);
+	}
+	store_flush(st);
+	nq = 0;
+	ck_assert_int_eq(store_queue_each(st, collect, NULL), 0);
+}
+END_TEST
+
 static Suite *
 dispatch_suite(void)
 {
@@ -899,6 +1400,21 @@ dispatch_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, receipt_before_accept);
 	tcase_add_test(tc, receipt_after_accept);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("queue");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, answer_after_record_and_accept);
+	tcase_add_test(tc, accept_shares_record_commit);
+	tcase_add_test(tc, queue_by_expiry);
+	tcase_add_test(tc, throttled_keeps_order);
+	tcase_add_test(tc, min_useful_drops);
+	tcase_add_test(tc, min_useful_at_first_try);
+	tcase_add_test(tc, queue_max_spills);
+	tcase_add_test(tc, queue_max_spill_after_drops);
+	tcase_add_test(tc, resume_queue_bounded);
+	tcase_add_test(tc, store_queue_by_expiry);
+	tcase_add_test(tc, old_queue_layout_resumes);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -47,6 +47,9 @@ carrier_submit(struct carrier *c, const struct smpp_message *sm,
 	if (sm->body_len < sizeof(s->body))
 		memcpy(s->body, sm->body, sm->body_len);
 	s->esm_class = sm->esm_class;
+	if (sm->validity_period != NULL)
+		util_strlcpy(s->validity, sm->validity_period,
+		    sizeof(s->validity));
 	c->room--;
 	return 0;
 }

@@ -24,6 +24,7 @@ struct fake_submit {
 	char source[24];
 	char body[256];
 	uint8_t esm_class;
+	char validity[20];        /* validity_period as submitted */
 	int answered;             /* the test's own mark */
 };
 

@@ -377,6 +377,7 @@ write_conf(struct harness *h)
 	    h->log_level[0] ? h->log_level : "debug", h->server_extra, h->dir,
 	    h->map_size[0] ? h->map_size : "64M", h->expiry,
 	    h->max_checks, h->country[0] ? h->country : "US");
+	fputs(h->verify_extra, f);
 	if (h->sim_name[0] != '\0') {
 		write_smsc(f, h->sim_name, h->sim_port, h->smsc_password,
 		    h->response_timeout);

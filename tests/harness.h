@@ -73,6 +73,7 @@ struct harness {
 	 * (its words split at spaces, then the daemon's argv), e.g.
 	 * "tests/seccomp_run UNIT". */
 	char daemon_wrap[320];
+	char verify_extra[256]; /* more lines for the [verify] section */
 };
 
 /* Cut ASan's quarantine of freed blocks to mb MB for the daemons this

@@ -5,7 +5,7 @@
  *	smsc_sim [-p PORT] [-P PORTFILE] [-u SYSTEM_ID] [-w PASSWORD]
  *	    [-o HANDSET_LOG] [--dlr none|delivered|undeliv] [--dlr-delay-ms N]
  *	    [--id-format dec|hex] [--dlr-id-format dec|hex] [--dlr-tlv 0|1]
- *	    [--latin1] [--fail-every N] [--fail-status N]
+ *	    [--latin1] [--fail-every N] [--fail-status N] [--max-rate N]
  *	    [--refuse-prefix DIGITS] [--drop-after N] [--resp-delay-ms N]
  *	    [--hold-resp] [--concat-timeout-ms N] [--bind-then-close]
  *	    [--flood-enquire N] [--flood-nack N] [--flood-resp N]
@@ -40,6 +40,10 @@
  * Faults for tests: --fail-every N answers every Nth submit (counted over
  * the simulator's life) with ESME_RTHROTTLED, or with the command_status
  * --fail-status N (decimal or 0x hex; --fail-every 1 refuses everything);
+ * --max-rate N throttles like a real SMSC: beyond N submit_sm in one
+ * second of the clock (counted over all binds) the rest of that second is
+ * answered ESME_RTHROTTLED ("event=submit.throttled", at most one line a
+ * second, with the count held back);
  * --refuse-prefix answers ESME_RINVDSTADR for destinations starting with
  * those digits;
  * --drop-after N closes the connection that carries the Nth submit
@@ -193,6 +197,7 @@ struct sim_opts {
 	int id_hex, dlr_id_hex, dlr_tlv;
 	int latin1;
 	long fail_every, drop_after;
+	long max_rate;            /* --max-rate: submits per second, 0: any */
 	uint32_t fail_status;     /* --fail-status, 0: ESME_RTHROTTLED */
 	const char *refuse_prefix;
 	int resp_delay_ms;
@@ -318,6 +323,9 @@ struct sim {
 	uint64_t next_conn_id;
 	uint64_t next_msgid;
 	uint64_t submits;         /* every submit_sm seen, for the faults */
+	uint64_t rate_sec;        /* --max-rate: the second being counted */
+	long rate_n;              /* submits in it */
+	uint64_t throttled, throttled_logged;
 	uint64_t submits_ok;      /* submit_sm_resp sent with status 0 */
 	uint64_t unmatched_next;  /* --unmatched-receipts: the next id */
 	double first_bind, last_ok;   /* monotonic seconds, 0 until then */
@@ -1287,6 +1295,27 @@ on_submit(struct conn *c, const struct smpp_header *h)
 		answer_submit(sim, c, h->seq, status, 0);
 		return;
 	}
+	if (sim->o.max_rate > 0) {
+		uint64_t sec = now_ms() / 1000;
+		if (sec != sim->rate_sec) {
+			sim->rate_sec = sec;
+			sim->rate_n = 0;
+		}
+		if (++sim->rate_n > sim->o.max_rate) {
+			sim->throttled++;
+			if (sim->rate_n == sim->o.max_rate + 1) {
+				sim_log(sim, "event=submit.throttled "
+				    "max_rate=%ld total=%llu held_back=%llu",
+				    sim->o.max_rate,
+				    (unsigned long long)sim->throttled,
+				    (unsigned long long)(sim->throttled -
+				    sim->throttled_logged - 1));
+				sim->throttled_logged = sim->throttled;
+			}
+			answer_submit(sim, c, h->seq, ST_THROTTLED, 0);
+			return;
+		}
+	}
 	if (sim->o.fail_every > 0 &&
 	    sim->submits % (uint64_t)sim->o.fail_every == 0)
 		status = sim->o.fail_status ? sim->o.fail_status :
@@ -1997,7 +2026,8 @@ usage(void)
 	    "\t[--dlr none|delivered|undeliv] [--dlr-delay-ms N]\n"
 	    "\t[--id-format dec|hex] [--dlr-id-format dec|hex] "
 	    "[--dlr-tlv 0|1]\n"
-	    "\t[--latin1] [--fail-every N] [--refuse-prefix DIGITS]\n"
+	    "\t[--latin1] [--fail-every N] [--max-rate N] "
+	    "[--refuse-prefix DIGITS]\n"
 	    "\t[--drop-after N] [--resp-delay-ms N] [--hold-resp] "
 	    "[--concat-timeout-ms N] [--bind-then-close]\n"
 	    "\t[--flood-enquire N] [--flood-nack N] [--flood-resp N]\n"
@@ -2040,7 +2070,7 @@ enum {
 	OPT_BIND_THEN_CLOSE, OPT_FLOOD_ENQUIRE, OPT_FLOOD_NACK, OPT_FLOOD_RESP,
 	OPT_FLOOD_UNKNOWN, OPT_UNMATCHED, OPT_MO,
 	OPT_DELIVER_DELAY = 512, OPT_REFUSE_CANCEL, OPT_IGNORE_CANCEL,
-	OPT_HOLD_MAX,
+	OPT_HOLD_MAX, OPT_MAX_RATE,
 };
 
 static void
@@ -2060,6 +2090,7 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 		{ "dlr-tlv", required_argument, NULL, OPT_DLR_TLV },
 		{ "latin1", no_argument, NULL, OPT_LATIN1 },
 		{ "fail-every", required_argument, NULL, OPT_FAIL_EVERY },
+		{ "max-rate", required_argument, NULL, OPT_MAX_RATE },
 		{ "fail-status", required_argument, NULL, OPT_FAIL_STATUS },
 		{ "refuse-prefix", required_argument, NULL, OPT_REFUSE_PREFIX },
 		{ "drop-after", required_argument, NULL, OPT_DROP_AFTER },
@@ -2129,6 +2160,9 @@ parse_args(int argc, char **argv, struct sim_opts *o)
 		}
 		case OPT_FAIL_EVERY:
 			o->fail_every = num_arg(optarg, 1000000000);
+			break;
+		case OPT_MAX_RATE:
+			o->max_rate = num_arg(optarg, 1000000000);
 			break;
 		case OPT_REFUSE_PREFIX: o->refuse_prefix = optarg; break;
 		case OPT_DROP_AFTER:
