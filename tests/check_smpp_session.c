@@ -329,7 +329,7 @@ on_stopped(void *arg)
 }
 
 static const struct smpp_callbacks cbs = { on_state, on_done, on_receipt,
-    NULL };
+    NULL, NULL };
 
 static struct smpp_config
 config(void)
