@@ -377,7 +377,9 @@ struct mute {
 	int n;                  /* connections accepted */
 	int port;
 	char addr[32];
+	int mode;               /* MUTE_PING, MUTE_DEAF, MUTE_GARBAGE */
 };
+enum { MUTE_PING = 0, MUTE_DEAF, MUTE_GARBAGE };
 
 static void
 mute_read(evutil_socket_t fd, short what, void *arg)
@@ -396,10 +398,15 @@ mute_read(evutil_socket_t fd, short what, void *arg)
 			}
 		return;
 	}
-	/* The handshake's PING is answered; nothing else ever is. */
+	/* The handshake's PING is answered (not by a deaf peer); nothing
+	 * else ever is, but with garbage. */
 	buf[n] = '\0';
+	if (m->mode == MUTE_DEAF)
+		return;
 	if (strstr(buf, "PING") != NULL)
 		ck_assert_int_eq(write(fd, "+PONG\r\n", 7), 7);
+	else if (m->mode == MUTE_GARBAGE)
+		ck_assert_int_eq(write(fd, "%garbage\r\n", 10), 10);
 }
 
 static void
@@ -838,6 +845,57 @@ blocked(void *arg)
 	    strstr(a.str, "blocked_clients:1") != NULL);
 }
 
+/* A peer that accepts and never answers the handshake: "connect
+ * timeout", tried again, never UP. */
+START_TEST(handshake_timeout)
+{
+	struct mute mu;
+	struct redis_config c;
+	struct redis_stats st;
+	struct redis *r;
+	struct ans a;
+	char err[256];
+
+	mute_start(&mu);
+	mu.mode = MUTE_DEAF;
+	c = config(mu.addr);
+	c.connect_timeout_ms = 100;
+	r = redis_new(B, &c, err, sizeof(err));
+	ck_assert_ptr_nonnull(r);
+	ck_assert(run_until(reconnects_ge3, r, 5000));
+	ck_assert_int_ge(mu.n, 3);      /* each attempt a new connection */
+	redis_stats(r, &st);
+	ck_assert_int_eq(st.connected, 0);
+	ck_assert_uint_eq(st.connects, 0);
+	CMD_WAIT(r, &a, 2, "GET", "k");
+	ck_assert_int_eq(a.err, REDIS_CMD_DOWN);
+	redis_free(r);
+	mute_stop(&mu);
+}
+END_TEST
+
+/* A peer that answers with what is not RESP: the command fails "down",
+ * the connection is made again. */
+START_TEST(garbage_reply)
+{
+	struct mute mu;
+	struct redis_config c;
+	struct redis *r;
+	struct ans a;
+
+	mute_start(&mu);
+	mu.mode = MUTE_GARBAGE;
+	c = config(mu.addr);
+	r = connect_up(&c);
+	CMD_WAIT(r, &a, 2, "GET", "k");
+	ck_assert_int_eq(a.err, REDIS_CMD_DOWN);
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_msg(run_until(up_twice, r, 5000), "no new connection");
+	redis_free(r);
+	mute_stop(&mu);
+}
+END_TEST
+
 /* redis-server killed: what is in flight fails fast, new commands fail
  * at once; started again: UP within 2 s of its return.  _i: 0 TCP, 1
  * unix socket. */
@@ -973,6 +1031,8 @@ main(void)
 	tcase_add_test(srv, inflight_cap);
 	tcase_add_test(srv, command_timeout);
 	tcase_add_loop_test(srv, kill_restart, 0, 2);
+	tcase_add_test(srv, handshake_timeout);
+	tcase_add_test(srv, garbage_reply);
 	tcase_add_test(srv, free_inflight);
 	tcase_add_test(srv, down_at_start);
 	if (have)
