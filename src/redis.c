@@ -69,7 +69,7 @@ struct redis {
 
 	enum redis_state state;
 	redisAsyncContext *ac;          /* NULL in DOWN                    */
-	struct event *conn_timer;       /* backoff (DOWN), timeout (CONNECTING) */
+	struct event *conn_timer;       /* DOWN: backoff; CONNECTING: timeout */
 	struct event *cmd_timer;        /* the oldest command's deadline   */
 	struct event *deferred_ev;
 	struct rcmd_list inflight;
@@ -253,7 +253,7 @@ arm(struct event *ev, int ms)
 static void
 drop(struct redis *r, const char *reason, int mine)
 {
-	char rb[160];
+	char rb[160], ab[160];
 	redisAsyncContext *ac = r->ac;
 	enum redis_state was = r->state;
 	int64_t now = util_mono_ms();
@@ -279,15 +279,16 @@ drop(struct redis *r, const char *reason, int mine)
 	    r->cfg.reconnect_min_ms, r->cfg.reconnect_max_ms, up_ms, 0, rnd);
 	if (was == ST_UP)
 		log_limited(&r->lim_lost, now, 1000, LOG_WARN, "redis.lost",
-		    "addr=%s reason=%s inflight=%d next_ms=%d", r->addr_str,
+		    "addr=%s reason=%s inflight=%d next_ms=%d",
+		    log_str(ab, sizeof(ab), r->addr_str),
 		    log_str(rb, sizeof(rb), reason), r->n_inflight,
 		    r->st.backoff_ms);
 	else
 		log_limited(&r->lim_fail, now, 10000, LOG_WARN,
 		    "redis.connect_failed",
-		    "addr=%s state=%s reason=%s next_ms=%d", r->addr_str,
-		    strstate(was), log_str(rb, sizeof(rb), reason),
-		    r->st.backoff_ms);
+		    "addr=%s state=%s reason=%s next_ms=%d",
+		    log_str(ab, sizeof(ab), r->addr_str), strstate(was),
+		    log_str(rb, sizeof(rb), reason), r->st.backoff_ms);
 	arm(r->conn_timer, r->st.backoff_ms);
 	if (mine)
 		redisAsyncFree(ac);
@@ -326,7 +327,7 @@ handshake_cb(redisAsyncContext *ac, void *reply, void *privdata)
 	redisReply *rp = reply;
 	struct redis *r = ac->data;
 	const char *step = privdata;
-	char why[200];
+	char why[200], ab[160];
 	int64_t now;
 
 	if (rp == NULL || r == NULL || r->ac != ac)
@@ -346,7 +347,8 @@ handshake_cb(redisAsyncContext *ac, void *reply, void *privdata)
 	r->st.connects++;
 	r->up_at = now;
 	log_limited(&r->lim_up, now, 1000, LOG_INFO, "redis.connected",
-	    "addr=%s db=%d auth=%s", r->addr_str, r->cfg.db,
+	    "addr=%s db=%d auth=%s", log_str(ab, sizeof(ab), r->addr_str),
+	    r->cfg.db,
 	    r->has_password ? "yes" : "no");
 }
 

@@ -510,8 +510,9 @@ START_TEST(addr_errors)
 {
 	addr_bad("", "empty");
 	addr_bad("unix:r.sock", "absolute");
-	addr_bad("unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "107");
+	addr_bad("unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaa", "107");
 	addr_bad("127.0.0.1:0", "1..65535");
 	addr_bad("127.0.0.1:65536", "1..65535");
 	addr_bad("127.0.0.1:", "1..65535");
