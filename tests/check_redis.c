@@ -39,7 +39,7 @@
 /* ---- a redis-server per test ----------------------------------------- */
 
 struct srv {
-	char dir[64];
+	char dir[96];
 	char sock[128];
 	char tcp[32];           /* "127.0.0.1:N" */
 	int port;
@@ -48,9 +48,15 @@ struct srv {
 };
 
 static struct srv S;
+static char top[64];    /* made by main, holds each test's dir; removed
+			   by main even when a test failed */
 static pid_t all_pids[16];
 static int n_pids;
 
+static void srv_rm(struct srv *);
+
+/* At exit (a failed test exits without its teardown): the servers, and
+ * the temp dir. */
 static void
 kill_all(void)
 {
@@ -62,6 +68,7 @@ kill_all(void)
 			waitpid(all_pids[i], NULL, 0);
 			all_pids[i] = 0;
 		}
+	srv_rm(&S);
 }
 
 static int
@@ -194,7 +201,7 @@ static void
 srv_start(struct srv *s, const char *pass)
 {
 	memset(s, 0, sizeof(*s));
-	snprintf(s->dir, sizeof(s->dir), "/tmp/check_redis.XXXXXX");
+	snprintf(s->dir, sizeof(s->dir), "%s/s.XXXXXX", top);
 	ck_assert_ptr_nonnull(mkdtemp(s->dir));
 	snprintf(s->sock, sizeof(s->sock), "%s/r.sock", s->dir);
 	s->port = free_port();
@@ -210,7 +217,7 @@ srv_rm(struct srv *s)
 
 	srv_kill(s);
 	if (s->dir[0] != '\0' && strncmp(s->dir, "/tmp/check_redis.", 17) ==
-	    0) {
+	    0 && strstr(s->dir, "'") == NULL) {
 		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
 		if (system(cmd) != 0)
 			fprintf(stderr, "check_redis: could not remove %s\n",
@@ -1018,6 +1025,7 @@ main(void)
 	TCase *srv = tcase_create("server");
 	SRunner *sr;
 	int failed, have = access(REDIS_SERVER, X_OK) == 0;
+	char rm[96];
 
 	tcase_add_test(pure, addr_forms);
 	tcase_add_test(pure, addr_errors);
@@ -1038,11 +1046,19 @@ main(void)
 	tcase_add_test(srv, down_at_start);
 	if (have)
 		suite_add_tcase(s, srv);
+	snprintf(top, sizeof(top), "/tmp/check_redis.XXXXXX");
+	if (mkdtemp(top) == NULL) {
+		perror("check_redis: mkdtemp");
+		return (EXIT_FAILURE);
+	}
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
 	kill_all();
+	snprintf(rm, sizeof(rm), "rm -rf '%s'", top);
+	if (system(rm) != 0)
+		fprintf(stderr, "check_redis: could not remove %s\n", top);
 	if (failed != 0)
 		return (EXIT_FAILURE);
 	if (!have) {
