@@ -37,7 +37,6 @@
 #include <event2/util.h>
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
-#include <hiredis/adapters/libevent.h>
 
 #include "log.h"
 #include "redis.h"
@@ -45,6 +44,10 @@
 #include "util.h"
 
 #define REDIS_PASSWORD_MAX 512
+/* What one reply may hold (a hostile peer's "*2000000000" or a bulk of a
+ * gigabyte would otherwise be allocated or buffered whole). */
+#define REDIS_REPLY_MAX_OCTETS (64 * 1024 * 1024)
+#define REDIS_REPLY_MAX_ELEMENTS (1024 * 1024)
 
 enum redis_state { ST_DOWN = 0, ST_CONNECTING, ST_UP };
 
@@ -79,11 +82,26 @@ struct redis {
 	int started;                    /* a first attempt was made        */
 	int64_t up_at;                  /* util_mono_ms() when UP; 0: not  */
 
+	/* The guard on what the peer sends (see guard_top). */
+	uint64_t expected;              /* commands hiredis took, this conn */
+	uint64_t replies;               /* top-level replies begun          */
+	const char *hostile;            /* why the guard refused, or NULL   */
+	size_t reply_max;               /* octets buffered or in one string */
+
 	struct redis_stats st;
 	struct log_limit lim_up, lim_lost, lim_fail;
 };
 
+/* Our libevent adapter (hiredis's, with a check before each read). */
+struct radapter {
+	redisAsyncContext *ac;
+	struct redis *r;
+	struct event *rev, *wev;
+};
+
 static void drop(struct redis *, const char *, int);
+static const char *why_lost(struct redis *, const redisAsyncContext *,
+    const char *);
 
 const char *
 redis_strerr(enum redis_err e)
@@ -219,8 +237,7 @@ reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
 	if (reply == NULL && ac->data == r)
 		/* hiredis lost the connection: move the state first, so that
 		 * what the callbacks send now is refused. */
-		drop(r, ac->errstr[0] != '\0' ? ac->errstr : "connection lost",
-		    0);
+		drop(r, why_lost(r, ac, "connection lost"), 0);
 	TAILQ_REMOVE(&r->inflight, c, link);
 	r->n_inflight--;
 	if (reply != NULL) {
@@ -294,6 +311,182 @@ drop(struct redis *r, const char *reason, int mine)
 		redisAsyncFree(ac);
 }
 
+/*
+ * The guard.  hiredis 0.14 aborts the process (an assert) on a reply
+ * that no command asked for, and buffers a reply whole however large it
+ * says it is.  The reader's object functions are wrapped: each top-level
+ * reply begun is counted against the commands sent on this connection,
+ * strings and arrays are held to a size, and a refusal returns NULL,
+ * which hiredis takes as a reader error and drops the connection with
+ * (drop() then gives r->hostile as the reason).  The read handler refuses
+ * to read on once the reader holds reply_max unparsed octets.
+ */
+static const redisReplyObjectFunctions *base_fn;
+
+static int
+guard_top(const redisReadTask *t)
+{
+	struct redis *r = t->privdata;
+
+	if (r == NULL || r->hostile != NULL)
+		return (r != NULL ? -1 : 0);
+	if (t->parent == NULL && ++r->replies > r->expected) {
+		r->hostile = "unsolicited reply";
+		return (-1);
+	}
+	return (0);
+}
+
+static void *
+guard_string(const redisReadTask *t, char *str, size_t len)
+{
+	struct redis *r = t->privdata;
+
+	if (guard_top(t) == -1)
+		return (NULL);
+	if (r != NULL && len > r->reply_max) {
+		r->hostile = "reply too large";
+		return (NULL);
+	}
+	return (base_fn->createString(t, str, len));
+}
+
+static void *
+guard_array(const redisReadTask *t, int n)
+{
+	struct redis *r = t->privdata;
+
+	if (guard_top(t) == -1)
+		return (NULL);
+	if (r != NULL && n > REDIS_REPLY_MAX_ELEMENTS) {
+		r->hostile = "reply too large";
+		return (NULL);
+	}
+	return (base_fn->createArray(t, n));
+}
+
+static void *
+guard_integer(const redisReadTask *t, long long v)
+{
+	if (guard_top(t) == -1)
+		return (NULL);
+	return (base_fn->createInteger(t, v));
+}
+
+static void *
+guard_nil(const redisReadTask *t)
+{
+	if (guard_top(t) == -1)
+		return (NULL);
+	return (base_fn->createNil(t));
+}
+
+static void
+guard_free(void *obj)
+{
+	base_fn->freeObject(obj);
+}
+
+static redisReplyObjectFunctions guard_fn = {
+	guard_string, guard_array, guard_integer, guard_nil, guard_free
+};
+
+static void
+ad_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct radapter *e = arg;
+	redisReader *rd = e->ac->c.reader;
+
+	if (rd != NULL && rd->len - rd->pos > e->r->reply_max &&
+	    e->r->ac == e->ac) {
+		e->r->hostile = "reply too large";
+		drop(e->r, e->r->hostile, 1);
+		return;
+	}
+	redisAsyncHandleRead(e->ac);
+}
+
+static void
+ad_write(evutil_socket_t fd, short what, void *arg)
+{
+	struct radapter *e = arg;
+
+	redisAsyncHandleWrite(e->ac);
+}
+
+static void
+ad_add_read(void *p)
+{
+	event_add(((struct radapter *)p)->rev, NULL);
+}
+
+static void
+ad_del_read(void *p)
+{
+	event_del(((struct radapter *)p)->rev);
+}
+
+static void
+ad_add_write(void *p)
+{
+	event_add(((struct radapter *)p)->wev, NULL);
+}
+
+static void
+ad_del_write(void *p)
+{
+	event_del(((struct radapter *)p)->wev);
+}
+
+static void
+ad_cleanup(void *p)
+{
+	struct radapter *e = p;
+
+	event_free(e->rev);
+	event_free(e->wev);
+	free(e);
+}
+
+static void
+attach(struct redis *r, redisAsyncContext *ac)
+{
+	struct radapter *e = xcalloc(1, sizeof(*e));
+
+	e->ac = ac;
+	e->r = r;
+	e->rev = event_new(r->base, ac->c.fd, EV_READ, ad_read, e);
+	e->wev = event_new(r->base, ac->c.fd, EV_WRITE, ad_write, e);
+	if (e->rev == NULL || e->wev == NULL)
+		abort();
+	ac->ev.addRead = ad_add_read;
+	ac->ev.delRead = ad_del_read;
+	ac->ev.addWrite = ad_add_write;
+	ac->ev.delWrite = ad_del_write;
+	ac->ev.cleanup = ad_cleanup;
+	ac->ev.data = e;
+	/* The reader's objects through the guard. */
+	if (base_fn == NULL)
+		base_fn = ac->c.reader->fn;
+	ac->c.reader->fn = &guard_fn;
+	ac->c.reader->privdata = r;
+	r->expected = 0;
+	r->replies = 0;
+	r->hostile = NULL;
+	event_add(e->rev, NULL);
+	event_add(e->wev, NULL);
+}
+
+/* Why hiredis gave up on ac. */
+static const char *
+why_lost(struct redis *r, const redisAsyncContext *ac, const char *dflt)
+{
+	if (r->hostile != NULL)
+		return (r->hostile);
+	return (ac->errstr != NULL && ac->errstr[0] != '\0' ? ac->errstr :
+	    dflt);
+}
+
 static void
 on_disconnect(const redisAsyncContext *ac, int status)
 {
@@ -301,7 +494,7 @@ on_disconnect(const redisAsyncContext *ac, int status)
 
 	if (r == NULL)
 		return;
-	drop(r, ac->errstr[0] != '\0' ? ac->errstr : "closed", 0);
+	drop(r, why_lost(r, ac, "closed"), 0);
 }
 
 static void
@@ -312,7 +505,7 @@ on_connect(const redisAsyncContext *ac, int status)
 	if (r == NULL || status == REDIS_OK)
 		return;         /* the handshake's replies move us on */
 	/* hiredis frees the context after this. */
-	drop(r, ac->errstr[0] != '\0' ? ac->errstr : "connect failed", 0);
+	drop(r, why_lost(r, ac, "connect failed"), 0);
 }
 
 /*
@@ -373,7 +566,7 @@ connect_start(struct redis *r)
 		drop(r, ac->errstr, 1);
 		return;
 	}
-	redisLibeventAttach(ac, r->base);
+	attach(r, ac);
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	arm(r->conn_timer, r->cfg.connect_timeout_ms);
@@ -383,8 +576,9 @@ connect_start(struct redis *r)
 		argv[1] = r->password;
 		argvlen[0] = 4;
 		argvlen[1] = strlen(r->password);
-		redisAsyncCommandArgv(ac, handshake_cb, (void *)"AUTH", 2,
-		    argv, argvlen);
+		if (redisAsyncCommandArgv(ac, handshake_cb, (void *)"AUTH", 2,
+		    argv, argvlen) == REDIS_OK)
+			r->expected++;
 	}
 	if (r->cfg.db != 0) {
 		snprintf(db, sizeof(db), "%d", r->cfg.db);
@@ -392,13 +586,15 @@ connect_start(struct redis *r)
 		argv[1] = db;
 		argvlen[0] = 6;
 		argvlen[1] = strlen(db);
-		redisAsyncCommandArgv(ac, handshake_cb, (void *)"SELECT", 2,
-		    argv, argvlen);
+		if (redisAsyncCommandArgv(ac, handshake_cb, (void *)"SELECT",
+		    2, argv, argvlen) == REDIS_OK)
+			r->expected++;
 	}
 	argv[0] = "PING";
 	argvlen[0] = 4;
-	redisAsyncCommandArgv(ac, handshake_cb, (void *)"PING", 1, argv,
-	    argvlen);
+	if (redisAsyncCommandArgv(ac, handshake_cb, (void *)"PING", 1, argv,
+	    argvlen) == REDIS_OK)
+		r->expected++;
 }
 
 /* DOWN: the backoff is over, connect.  CONNECTING: too slow, drop. */
@@ -474,6 +670,8 @@ redis_new(struct event_base *base, const struct redis_config *cfg, char *err,
 	r->cfg = *cfg;
 	r->cfg.addr = NULL;
 	r->cfg.password_file = NULL;
+	r->reply_max = cfg->max_reply_bytes != 0 ? cfg->max_reply_bytes :
+	    REDIS_REPLY_MAX_OCTETS;
 	if (a.kind == REDIS_ADDR_UNIX)
 		snprintf(r->addr_str, sizeof(r->addr_str), "unix:%s", a.path);
 	else if (strchr(a.host, ':') != NULL)
@@ -583,6 +781,7 @@ redis_command(struct redis *r, redis_cb *cb, void *arg, int argc,
 	}
 	TAILQ_INSERT_TAIL(&r->inflight, c, link);
 	r->n_inflight++;
+	r->expected++;
 	r->st.commands++;
 	if (!event_pending(r->cmd_timer, EV_TIMEOUT, NULL))
 		arm(r->cmd_timer, r->cfg.command_timeout_ms);

@@ -27,6 +27,11 @@
  *    a command fails REDIS_CMD_BUSY at once (deferred, see redis_command).
  *    While the connection is not UP a command fails REDIS_CMD_DOWN at once.
  *    Nothing is queued for later: the caller decides what a failure means.
+ *  - A hostile peer: a reply no command asked for (hiredis 0.14 would
+ *    abort the process on it), a reply larger than max_reply_bytes (it
+ *    would be buffered whole) or an array of more than 2^20 elements
+ *    drops the connection ("unsolicited reply", "reply too large"); what
+ *    was in flight fails REDIS_CMD_DOWN.
  *
  * Loop thread only.  Logs: redis.connected, redis.lost (with the reason),
  * redis.connect_failed while down, each through a limiter; the password
@@ -75,6 +80,7 @@ struct redis_config {
 	int reconnect_min_ms;         /* first backoff; > 0                  */
 	int reconnect_max_ms;         /* backoff cap; >= reconnect_min_ms    */
 	int max_inflight;             /* commands sent, not answered; > 0    */
+	size_t max_reply_bytes;       /* one reply's size; 0: 64 MiB         */
 };
 
 /* Why a command failed.  REDIS_CMD_OK: the reply is there (it may be a Redis

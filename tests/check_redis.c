@@ -384,9 +384,22 @@ struct mute {
 	int n;                  /* connections accepted */
 	int port;
 	char addr[32];
-	int mode;               /* MUTE_PING, MUTE_DEAF, MUTE_GARBAGE */
+	int mode;               /* MUTE_PING, ... */
 };
-enum { MUTE_PING = 0, MUTE_DEAF, MUTE_GARBAGE };
+enum { MUTE_PING = 0, MUTE_DEAF, MUTE_GARBAGE, MUTE_CHATTY, MUTE_HUGE };
+
+/* A bulk that says 1 GB and sends 64 KiB of it (the socket's room). */
+static void
+mute_huge(int fd)
+{
+	static char blob[65536];
+	ssize_t n;
+
+	memset(blob, 'z', sizeof(blob));
+	ck_assert_int_eq(write(fd, "$1000000000\r\n", 14), 14);
+	n = write(fd, blob, sizeof(blob));
+	ck_assert_int_gt(n, 0);
+}
 
 static void
 mute_read(evutil_socket_t fd, short what, void *arg)
@@ -410,10 +423,17 @@ mute_read(evutil_socket_t fd, short what, void *arg)
 	buf[n] = '\0';
 	if (m->mode == MUTE_DEAF)
 		return;
-	if (strstr(buf, "PING") != NULL)
-		ck_assert_int_eq(write(fd, "+PONG\r\n", 7), 7);
-	else if (m->mode == MUTE_GARBAGE)
+	if (strstr(buf, "PING") != NULL) {
+		/* chatty: one reply more than was asked for */
+		if (m->mode == MUTE_CHATTY)
+			ck_assert_int_eq(write(fd, "+PONG\r\n+MORE\r\n", 14),
+			    14);
+		else
+			ck_assert_int_eq(write(fd, "+PONG\r\n", 7), 7);
+	} else if (m->mode == MUTE_GARBAGE)
 		ck_assert_int_eq(write(fd, "%garbage\r\n", 10), 10);
+	else if (m->mode == MUTE_HUGE)
+		mute_huge(fd);
 }
 
 static void
@@ -904,6 +924,49 @@ START_TEST(garbage_reply)
 }
 END_TEST
 
+/* A peer that answers more than was asked (hiredis 0.14 alone would
+ * abort the process): dropped, tried again, the process lives. */
+START_TEST(unsolicited_reply)
+{
+	struct mute mu;
+	struct redis_config c;
+	struct redis *r;
+	char err[256];
+
+	mute_start(&mu);
+	mu.mode = MUTE_CHATTY;
+	c = config(mu.addr);
+	r = redis_new(B, &c, err, sizeof(err));
+	ck_assert_ptr_nonnull(r);
+	ck_assert(run_until(reconnects_ge3, r, 5000));
+	ck_assert_int_ge(mu.n, 3);
+	redis_free(r);
+	mute_stop(&mu);
+}
+END_TEST
+
+/* A reply that says it is 1 GB: the connection is dropped once the
+ * buffered part passes max_reply_bytes; the command fails "down". */
+START_TEST(huge_reply)
+{
+	struct mute mu;
+	struct redis_config c;
+	struct redis *r;
+	struct ans a;
+
+	mute_start(&mu);
+	mu.mode = MUTE_HUGE;
+	c = config(mu.addr);
+	c.max_reply_bytes = 16384;
+	r = connect_up(&c);
+	CMD_WAIT(r, &a, 2, "GET", "k");
+	ck_assert_int_eq(a.err, REDIS_CMD_DOWN);
+	ck_assert_msg(run_until(up_twice, r, 5000), "no new connection");
+	redis_free(r);
+	mute_stop(&mu);
+}
+END_TEST
+
 /* redis-server killed: what is in flight fails fast, new commands fail
  * at once; started again: UP within 2 s of its return.  _i: 0 TCP, 1
  * unix socket. */
@@ -1042,6 +1105,8 @@ main(void)
 	tcase_add_loop_test(srv, kill_restart, 0, 2);
 	tcase_add_test(srv, handshake_timeout);
 	tcase_add_test(srv, garbage_reply);
+	tcase_add_test(srv, unsolicited_reply);
+	tcase_add_test(srv, huge_reply);
 	tcase_add_test(srv, free_inflight);
 	tcase_add_test(srv, down_at_start);
 	if (have)
