@@ -541,8 +541,7 @@ handshake_cb(redisAsyncContext *ac, void *reply, void *privdata)
 	r->up_at = now;
 	log_limited(&r->lim_up, now, 1000, LOG_INFO, "redis.connected",
 	    "addr=%s db=%d auth=%s", log_str(ab, sizeof(ab), r->addr_str),
-	    r->cfg.db,
-	    r->has_password ? "yes" : "no");
+	    r->cfg.db, r->has_password ? "yes" : "no");
 }
 
 static void
