@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1024,6 +1025,100 @@ START_TEST(kill_restart)
 }
 END_TEST
 
+/* Load: callbacks that send the next command as they are answered, up
+ * to 256 in flight, redis-server killed after 1,000 answers.  Every one
+ * of the commands sent is answered exactly once (the ones refused while
+ * down too), the answers stop, nothing is left in flight. */
+#define LOAD_N 4000
+struct load {
+	struct redis *r;
+	int calls[LOAD_N];
+	int errs[5];
+	int sent, answered, ok_after_kill;
+	int killed;
+};
+
+static void load_send(struct load *);
+
+static struct load *L;
+
+static void
+load_cb(void *arg, enum redis_err err, const struct redisReply *rp)
+{
+	int i = (int)(intptr_t)arg;
+
+	L->calls[i]++;
+	L->answered++;
+	L->errs[err]++;
+	if (L->killed && err == REDIS_CMD_OK)
+		L->ok_after_kill++;
+	load_send(L);
+}
+
+static void
+load_send(struct load *l)
+{
+	const char *argv[3] = { "INCR", "load", NULL };
+	size_t len[3] = { 4, 4, 0 };
+
+	while (l->sent < LOAD_N && l->sent - l->answered < 256) {
+		if (redis_command(l->r, load_cb, (void *)(intptr_t)l->sent, 2,
+		    argv, len) != 0)
+			break;
+		l->sent++;
+	}
+}
+
+static int
+load_done(void *arg)
+{
+	struct load *l = arg;
+
+	return (l->answered == l->sent && l->sent == LOAD_N);
+}
+
+static int
+load_1000(void *arg)
+{
+	return (((struct load *)arg)->answered >= 1000);
+}
+
+START_TEST(kill_under_load)
+{
+	struct redis_config c;
+	struct redis_stats st;
+	int i;
+
+	srv_start(&S, NULL);
+	c = config(S.tcp);
+	c.max_inflight = 256;
+	c.reconnect_min_ms = 1000;      /* stays down while the rest go */
+	c.reconnect_max_ms = 1000;
+	L = xcalloc(1, sizeof(*L));
+	L->r = connect_up(&c);
+	load_send(L);
+	ck_assert_msg(run_until(load_1000, L, 10000), "1000 not answered");
+	srv_kill(&S);
+	L->killed = 1;
+	ck_assert_msg(run_until(load_done, L, 10000),
+	    "sent %d answered %d", L->sent, L->answered);
+	for (i = 0; i < LOAD_N; i++)
+		ck_assert_msg(L->calls[i] == 1, "command %d answered %d times",
+		    i, L->calls[i]);
+	ck_assert_int_ge(L->errs[REDIS_CMD_OK], 1000);
+	ck_assert_int_gt(L->errs[REDIS_CMD_DOWN], 0);
+	ck_assert_int_eq(L->errs[REDIS_CMD_TIMEOUT], 0);
+	ck_assert_int_eq(L->errs[REDIS_CMD_SHUTDOWN], 0);
+	redis_stats(L->r, &st);
+	ck_assert_int_eq(st.inflight, 0);
+	ck_assert_uint_eq(st.commands, LOAD_N);
+	ck_assert_uint_eq(st.failures, (uint64_t)(LOAD_N -
+	    L->errs[REDIS_CMD_OK]));
+	redis_free(L->r);
+	free(L);
+}
+END_TEST
+
 /* redis_free with commands in flight at a real server and refusals
  * waiting: each callback once, "shutdown". */
 START_TEST(free_inflight)
@@ -1108,6 +1203,7 @@ main(void)
 	tcase_add_test(srv, unsolicited_reply);
 	tcase_add_test(srv, huge_reply);
 	tcase_add_test(srv, free_inflight);
+	tcase_add_test(srv, kill_under_load);
 	tcase_add_test(srv, down_at_start);
 	if (have)
 		suite_add_tcase(s, srv);
