@@ -655,11 +655,13 @@ START_TEST(commands)
 	ck_assert_int_eq(a.err, REDIS_CMD_OK);
 	ck_assert_int_eq(a.type, REDIS_REPLY_INTEGER);
 	ck_assert_int_eq(a.integer, 41);
-	/* The db selected is 3: db 0 does not have k. */
-	CMD_WAIT(r, &a, 5, "EVAL",
-	    "redis.call('SELECT', 0) return redis.call('EXISTS', KEYS[1])",
-	    "1", "k", "");
-	ck_assert_int_eq(a.integer, 0);
+	/* The db selected is 3: db 3 has k, db 0 does not. */
+	CMD_WAIT(r, &a, 4, "EVAL",
+	    "local a = redis.call('EXISTS', KEYS[1]) "
+	    "redis.call('SELECT', 0) "
+	    "return a * 10 + redis.call('EXISTS', KEYS[1])", "1", "k");
+	ck_assert_int_eq(a.type, REDIS_REPLY_INTEGER);
+	ck_assert_int_eq(a.integer, 10);
 	/* An error reply is an answer, not a failure. */
 	CMD_WAIT(r, &a, 2, "INCR", "k");
 	ck_assert_int_eq(a.err, REDIS_CMD_OK);
