@@ -1,0 +1,220 @@
+/*
+ * redis.h - one Redis connection on the daemon's libevent loop.
+ *
+ * The foundation of issue 17 (several gateways on one Redis): a connection
+ * through hiredis's async API and its libevent adapter, that keeps itself
+ * up and answers every command exactly once.  Nothing in the daemon uses it
+ * yet; the store on Redis will (see the design note at the end).
+ *
+ *  - Address: "host:port" (an IP literal or "localhost"; IPv6 as
+ *    "[::1]:6379"; the port defaults to 6379) or "unix:/absolute/path".
+ *    Host names are refused: hiredis 0.14 resolves them with a blocking
+ *    getaddrinfo() on the loop.
+ *  - Handshake after each connect: AUTH (when a password file is given),
+ *    SELECT (db other than 0), PING.  The connection is UP once PING
+ *    answers; a refusal (wrong password, NOAUTH, bad db) drops it with the
+ *    server's reason, and it is tried again after the backoff.
+ *  - Timeouts: the connect and the handshake together within
+ *    connect_timeout_ms; each command within command_timeout_ms of being
+ *    sent.  A command past its deadline fails REDIS_CMD_TIMEOUT, and the
+ *    connection is dropped (a server that does not answer one command
+ *    answers none after it: replies come in order) and made again.
+ *  - Reconnect: after any failure, smpp_backoff_next()'s policy: from
+ *    reconnect_min_ms doubling up to reconnect_max_ms, plus up to a
+ *    quarter of jitter; back to the minimum after a connection that stayed
+ *    up SMPP_STABLE_BIND_MS.
+ *  - Cap: at most max_inflight commands sent and not answered.  Beyond it
+ *    a command fails REDIS_CMD_BUSY at once (deferred, see redis_command).
+ *    While the connection is not UP a command fails REDIS_CMD_DOWN at once.
+ *    Nothing is queued for later: the caller decides what a failure means.
+ *  - A hostile peer: a reply no command asked for (hiredis 0.14 would
+ *    abort the process on it), a reply larger than max_reply_bytes (it
+ *    would be buffered whole) or an array of more than 2^20 elements
+ *    drops the connection ("unsolicited reply", "reply too large"); what
+ *    was in flight fails REDIS_CMD_DOWN.
+ *
+ * Loop thread only.  Logs: redis.connected, redis.lost (with the reason),
+ * redis.connect_failed while down, each through a limiter; the password
+ * is never logged nor kept anywhere but in the handle.
+ */
+#ifndef REDIS_H
+#define REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_base;
+struct redisReply;
+struct redis;
+
+/* A parsed address (redis_addr.c, pure). */
+enum redis_addr_kind { REDIS_ADDR_TCP = 1, REDIS_ADDR_UNIX };
+struct redis_addr {
+	enum redis_addr_kind kind;
+	char host[64];          /* TCP: the IP literal, without brackets */
+	int port;               /* TCP: 1..65535                          */
+	char path[108];         /* UNIX: absolute, fits sun_path          */
+};
+
+/*
+ * Parse s into *a.  0, or -1 with a sentence in err naming what is wrong
+ * ("redis address \"x\": port 0 out of 1..65535").  Pure.
+ */
+int redis_addr_parse(const char *s, struct redis_addr *a, char *err,
+    size_t errsize);
+
+/*
+ * Read a password file: its first line, without the line end; at most
+ * 512 octets, no NUL, not empty.  0 with the password in buf, or -1 with
+ * err naming the file and the problem (never the content).
+ */
+int redis_password_read(const char *path, char *buf, size_t bufsize,
+    char *err, size_t errsize);
+
+struct redis_config {
+	const char *addr;             /* redis_addr_parse() form             */
+	const char *password_file;    /* NULL or "": no AUTH                 */
+	int db;                       /* SELECT db; 0..INT_MAX, 0: none sent */
+	int connect_timeout_ms;       /* connect + handshake; > 0            */
+	int command_timeout_ms;       /* per command, from its send; > 0     */
+	int reconnect_min_ms;         /* first backoff; > 0                  */
+	int reconnect_max_ms;         /* backoff cap; >= reconnect_min_ms    */
+	int max_inflight;             /* commands sent, not answered; > 0    */
+	size_t max_reply_bytes;       /* one reply's size; 0: 64 MiB         */
+};
+
+/* Why a command failed.  REDIS_CMD_OK: the reply is there (it may be a Redis
+ * error reply, REDIS_REPLY_ERROR: that is an answer, not a failure). */
+enum redis_err {
+	REDIS_CMD_OK = 0,
+	REDIS_CMD_DOWN,            /* not connected, or the connection was lost  */
+	REDIS_CMD_TIMEOUT,         /* no answer within command_timeout_ms        */
+	REDIS_CMD_BUSY,            /* max_inflight commands already in flight    */
+	REDIS_CMD_SHUTDOWN         /* redis_free() with the command in flight    */
+};
+const char *redis_strerr(enum redis_err);
+
+/*
+ * The answer to one command.  reply is hiredis's, valid during the call
+ * only (NULL unless err is REDIS_CMD_OK).  Runs on the loop, never from inside
+ * redis_command(); it may issue commands, but must not call redis_free().
+ */
+typedef void redis_cb(void *arg, enum redis_err err,
+    const struct redisReply *reply);
+
+/*
+ * Make the handle and start connecting (the first attempt at once, from
+ * the loop).  NULL with err set when the configuration is wrong: a bad
+ * address, an unreadable password file, a bound out of range.
+ */
+struct redis *redis_new(struct event_base *, const struct redis_config *,
+    char *err, size_t errsize);
+
+/*
+ * Read the password file again (SIGHUP).  The new password is used from
+ * the next connect; the connection now up is left alone.  0, or -1 with
+ * err (the old password is kept).
+ */
+int redis_reload_password(struct redis *, char *err, size_t errsize);
+
+/*
+ * Send argv (binary safe: argvlen[i] octets each).  cb is called exactly
+ * once, later, from the loop: with the reply, or with REDIS_CMD_DOWN,
+ * REDIS_CMD_BUSY (failed at once, deferred to the next turn of the loop),
+ * REDIS_CMD_TIMEOUT or REDIS_CMD_SHUTDOWN.  Returns 0.
+ *
+ * -1 (errno EAGAIN), and cb is never called, only when a caller went on
+ * issuing commands in one turn of the loop after max_inflight of them
+ * were refused already: the deferred refusals are capped too, so that a
+ * runaway caller cannot grow memory.
+ */
+int redis_command(struct redis *, redis_cb *cb, void *arg, int argc,
+    const char **argv, const size_t *argvlen);
+
+/* For /metrics-to-be. */
+struct redis_stats {
+	int connected;          /* 1: UP (handshake done)                    */
+	uint64_t connects;      /* times it came UP                          */
+	uint64_t reconnects;    /* connect attempts after a backoff          */
+	uint64_t commands;      /* redis_command() calls that returned 0     */
+	uint64_t failures;      /* of those, answered with an error enum     */
+	int inflight;           /* sent, not answered                        */
+	int backoff_ms;         /* the last backoff armed; 0: none yet       */
+};
+void redis_stats(const struct redis *, struct redis_stats *);
+
+/*
+ * Close the connection and free the handle.  Every command in flight or
+ * with a deferred answer gets its callback now, with REDIS_CMD_SHUTDOWN.
+ * Not from inside a redis_cb.  NULL is a no-op.
+ */
+void redis_free(struct redis *);
+
+/*
+ * Design note for the rest of issue 17 (the store on Redis).
+ *
+ * The difficulty.  store.h's reads answer at once, over the staged batch
+ * ("A read never blocks on a commit"), and the flows lean on it: each
+ * request reads, decides and stages its writes in one turn of the loop,
+ * and one thread is what makes that read-modify-write atomic.  A network
+ * store cannot answer a read at once without blocking the loop, and with
+ * several nodes the single thread no longer makes anything atomic: two
+ * nodes that both read "no pending for +1415..." leave two pendings; two
+ * checks of one id on two nodes that both read checks=2 give a guesser
+ * an attempt for free.  So an asynchronous read is needed but not enough.
+ *
+ * Where the reads are (outside store_*.c, at 3b7c8ec): store_verif_get 10
+ * (flow 4, dispatch 2, testmode 2, dlr 1, gw 1), store_pending_get 2
+ * (flow: cancel_pending on send, flow_check by phone), store_msgid_get 1
+ * (dlr: receipt -> send), store_limit_get 1 (flow_limits: send and check),
+ * store_idem_get 1 (api_idem); iterators: store_queue_each and store_sweep
+ * (gw), store_shield_each (flow, at start), store_capture_each 2
+ * (testmode), store_inbound_seen/_each/_parts_each (inbound), and
+ * store_outbox_scan 2 (webhook).  About 25 sites, 6 request entry points:
+ * send, check, cancel, get, receipt, idempotent replay.
+ *
+ * Option A, every read asynchronous (store_verif_get(st, id, cb, arg)):
+ * the 25 sites become continuations, each with a "store unavailable"
+ * branch; send becomes pending_get -> verif_get -> limit_get xN -> put.
+ * Large churn in flow.c/dispatch.c/dlr.c, and still racy across nodes
+ * unless the writes are conditional.
+ *
+ * Option B, node-local LMDB as a cache, Redis the source of truth: reads
+ * stay synchronous, but they see only this node's writes until a
+ * keyspace notification or a miss-fill arrives.  The pending index is
+ * then eventually consistent: two nodes racing on one number both stage
+ * a send; only a Lua script at commit can refuse one, after the code was
+ * already chosen (and, with a slow notification, sent).  A check on B of
+ * a send on A misses until the fill: it needs an async path anyway.
+ *
+ * Recommended, C: load, run, commit-if-unchanged.  Keep store.h's
+ * synchronous reads for the decision code, but make each of the 6 entry
+ * points start with one asynchronous step, store_load(st, keys, cb, arg),
+ * that brings the records the operation may touch (the verification,
+ * the pending index entry for key+phone, the limit counters, the msgid
+ * map entry, the idempotency key) into the batch's read set with their
+ * versions: one EVALSHA round trip on Redis, an immediate (next turn)
+ * answer on LMDB.  The synchronous gets then answer from the read set,
+ * flow.c's logic is unchanged, and the commit is one Lua script per batch
+ * that checks every version read and applies every write atomically
+ * (pending index, verif hash, msgid map, limit counters, outbox XADD),
+ * or answers CONFLICT: the operation is run again from the load (twice at
+ * most, then 503 store_unavailable).  That is optimistic concurrency
+ * with serializable operations: 50 sends racing on one number over two
+ * nodes leave one pending (each loses on the pending key's version and
+ * reruns as a supersede); a wrong code is counted once per check.  Group
+ * commit survives (a batch is one script), a 201 still waits for the
+ * script's reply (and WAIT 1 when a replica is configured).  The
+ * iterators (sweep, outbox, queue, captures, inbound) are background
+ * jobs: they become async scans (SCAN / XREADGROUP / ZRANGEBYSCORE) with
+ * callbacks, which their timers already suit.
+ *
+ * What this file gives that: one connection that never blocks the loop,
+ * fails fast (EDOWN -> 503) and comes back by itself.  Still to build on
+ * it: EVALSHA with a NOSCRIPT fallback (SCRIPT LOAD on each connect),
+ * redis_sentinel (ask the sentinels for the master on each connect),
+ * TLS (hiredis 0.14 has none: a newer hiredis or stunnel), /metrics and
+ * the [store] keys once something uses them.
+ */
+
+#endif

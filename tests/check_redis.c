@@ -1,0 +1,1234 @@
+/*
+ * check_redis.c - src/redis.c against a real redis-server (Debian's
+ * /usr/bin/redis-server, started per test in a temp dir, on a unix socket
+ * and a free 127.0.0.1 port) and against a hostile peer the test holds (a
+ * socket that answers the handshake's PING and then never again).
+ *
+ * Every wait is a bounded poll of the loop; every redis-server is killed
+ * at teardown, at exit, and by the kernel if the test process dies
+ * (PR_SET_PDEATHSIG).  Without redis-server the suite runs its pure tests
+ * and exits 77 (SKIP) saying so.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+
+#include "log.h"
+#include "redis.h"
+#include "util.h"
+
+#define REDIS_SERVER "/usr/bin/redis-server"
+
+/* ---- a redis-server per test ----------------------------------------- */
+
+struct srv {
+	char dir[96];
+	char sock[128];
+	char tcp[32];           /* "127.0.0.1:N" */
+	int port;
+	const char *pass;
+	pid_t pid;
+};
+
+static struct srv S;
+static char top[64];    /* made by main, holds each test's dir; removed
+			   by main even when a test failed */
+static pid_t all_pids[16];
+static int n_pids;
+
+static void srv_rm(struct srv *);
+
+/* At exit (a failed test exits without its teardown): the servers, and
+ * the temp dir. */
+static void
+kill_all(void)
+{
+	int i;
+
+	for (i = 0; i < n_pids; i++)
+		if (all_pids[i] > 0) {
+			kill(all_pids[i], SIGKILL);
+			waitpid(all_pids[i], NULL, 0);
+			all_pids[i] = 0;
+		}
+	srv_rm(&S);
+}
+
+static int
+free_port(void)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int fd, port;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(fd, 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	port = ntohs(sin.sin_port);
+	close(fd);
+	return (port);
+}
+
+static int
+unix_connects(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd, ok;
+
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd == -1)
+		return (0);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	util_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
+	ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return (ok);
+}
+
+static int
+tcp_connects(int port)
+{
+	struct sockaddr_in sin;
+	int fd, ok;
+
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd == -1)
+		return (0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sin.sin_port = htons((uint16_t)port);
+	ok = connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
+	close(fd);
+	return (ok);
+}
+
+/* Start (or start again, same port and socket) and wait, at most 10 s,
+ * until both listeners accept. */
+static void
+srv_run(struct srv *s)
+{
+	char port[16], logf[128];
+	const char *argv[32];
+	int64_t until;
+	int n = 0, fd;
+
+	snprintf(port, sizeof(port), "%d", s->port);
+	snprintf(logf, sizeof(logf), "%s/redis.log", s->dir);
+	argv[n++] = REDIS_SERVER;
+	argv[n++] = "--port";
+	argv[n++] = port;
+	argv[n++] = "--bind";
+	argv[n++] = "127.0.0.1";
+	argv[n++] = "--save";
+	argv[n++] = "";
+	argv[n++] = "--appendonly";
+	argv[n++] = "yes";
+	argv[n++] = "--dir";
+	argv[n++] = s->dir;
+	argv[n++] = "--unixsocket";
+	argv[n++] = s->sock;
+	argv[n++] = "--unixsocketperm";
+	argv[n++] = "700";
+	argv[n++] = "--logfile";
+	argv[n++] = logf;
+	argv[n++] = "--daemonize";
+	argv[n++] = "no";
+	if (s->pass != NULL) {
+		argv[n++] = "--requirepass";
+		argv[n++] = s->pass;
+	}
+	argv[n] = NULL;
+	s->pid = fork();
+	ck_assert_int_ge(s->pid, 0);
+	if (s->pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		fd = open("/dev/null", O_RDWR);
+		dup2(fd, 0);
+		dup2(fd, 1);
+		execv(REDIS_SERVER, (char *const *)argv);
+		_exit(127);
+	}
+	ck_assert_int_lt(n_pids, 16);
+	all_pids[n_pids++] = s->pid;
+	until = util_mono_ms() + 10000;
+	while (!unix_connects(s->sock) || !tcp_connects(s->port)) {
+		ck_assert_msg(util_mono_ms() < until,
+		    "redis-server did not listen within 10 s (see %s)", logf);
+		ck_assert_int_eq(waitpid(s->pid, NULL, WNOHANG), 0);
+		usleep(10000);
+	}
+}
+
+static void
+srv_kill(struct srv *s)
+{
+	int i;
+
+	if (s->pid <= 0)
+		return;
+	kill(s->pid, SIGKILL);
+	waitpid(s->pid, NULL, 0);
+	for (i = 0; i < n_pids; i++)
+		if (all_pids[i] == s->pid)
+			all_pids[i] = 0;
+	s->pid = 0;
+}
+
+static void
+srv_start(struct srv *s, const char *pass)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->dir, sizeof(s->dir), "%s/s.XXXXXX", top);
+	ck_assert_ptr_nonnull(mkdtemp(s->dir));
+	snprintf(s->sock, sizeof(s->sock), "%s/r.sock", s->dir);
+	s->port = free_port();
+	snprintf(s->tcp, sizeof(s->tcp), "127.0.0.1:%d", s->port);
+	s->pass = pass;
+	srv_run(s);
+}
+
+static void
+srv_rm(struct srv *s)
+{
+	char cmd[160];
+
+	srv_kill(s);
+	if (s->dir[0] != '\0' && strncmp(s->dir, "/tmp/check_redis.", 17) ==
+	    0 && strstr(s->dir, "'") == NULL) {
+		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
+		if (system(cmd) != 0)
+			fprintf(stderr, "check_redis: could not remove %s\n",
+			    s->dir);
+	}
+	s->dir[0] = '\0';
+}
+
+/* ---- the loop -------------------------------------------------------- */
+
+static struct event_base *B;
+
+static void
+tick(evutil_socket_t fd, short what, void *arg)
+{
+}
+
+/* Run the loop until cond(arg) or ms pass; returns cond's last value. */
+static int
+run_until(int (*cond)(void *), void *arg, int ms)
+{
+	struct event *t = event_new(B, -1, EV_PERSIST, tick, NULL);
+	struct timeval tv = { 0, 10000 };
+	int64_t until = util_mono_ms() + ms;
+	int ok;
+
+	event_add(t, &tv);
+	while (!(ok = cond(arg)) && util_mono_ms() < until)
+		event_base_loop(B, EVLOOP_ONCE);
+	event_free(t);
+	return (ok);
+}
+
+static int
+is_up(void *arg)
+{
+	struct redis_stats st;
+
+	redis_stats(arg, &st);
+	return (st.connected);
+}
+
+/* ---- commands and their answers -------------------------------------- */
+
+struct ans {
+	int calls;
+	enum redis_err err;
+	int type;
+	long long integer;
+	char str[1024];
+};
+
+static void
+on_ans(void *arg, enum redis_err err, const struct redisReply *rp)
+{
+	struct ans *a = arg;
+
+	a->calls++;
+	a->err = err;
+	if (rp != NULL) {
+		a->type = rp->type;
+		a->integer = rp->integer;
+		if (rp->str != NULL)
+			util_strlcpy(a->str, rp->str, sizeof(a->str));
+	}
+}
+
+struct many {
+	struct ans *a;
+	int n;
+};
+
+static int
+all_answered(void *arg)
+{
+	struct many *m = arg;
+	int i;
+
+	for (i = 0; i < m->n; i++)
+		if (m->a[i].calls == 0)
+			return (0);
+	return (1);
+}
+
+/* Send a command given as words (no binary). */
+static int
+cmd(struct redis *r, struct ans *a, int argc, ...)
+{
+	const char *argv[8];
+	size_t len[8];
+	va_list ap;
+	int i;
+
+	memset(a, 0, sizeof(*a));
+	va_start(ap, argc);
+	for (i = 0; i < argc; i++) {
+		argv[i] = va_arg(ap, const char *);
+		len[i] = strlen(argv[i]);
+	}
+	va_end(ap);
+	return (redis_command(r, on_ans, a, argc, argv, len));
+}
+
+/* Send and wait (5 s at most) for the answer. */
+#define CMD_WAIT(r, a, ...) do {					\
+	struct many m_ = { (a), 1 };					\
+	ck_assert_int_eq(cmd((r), (a), __VA_ARGS__), 0);		\
+	ck_assert_int_eq((a)->calls, 0);	/* never from inside */	\
+	ck_assert_msg(run_until(all_answered, &m_, 5000),		\
+	    "no answer within 5 s");					\
+} while (0)
+
+static struct redis_config
+config(const char *addr)
+{
+	struct redis_config c;
+
+	memset(&c, 0, sizeof(c));
+	c.addr = addr;
+	c.connect_timeout_ms = 2000;
+	c.command_timeout_ms = 5000;
+	c.reconnect_min_ms = 20;
+	c.reconnect_max_ms = 200;
+	c.max_inflight = 64;
+	return (c);
+}
+
+static struct redis *
+connect_up(const struct redis_config *c)
+{
+	char err[256];
+	struct redis *r;
+
+	r = redis_new(B, c, err, sizeof(err));
+	ck_assert_msg(r != NULL, "redis_new: %s", err);
+	ck_assert_msg(run_until(is_up, r, 5000), "not connected in 5 s");
+	return (r);
+}
+
+static void
+setup(void)
+{
+	B = event_base_new();
+	ck_assert_ptr_nonnull(B);
+	memset(&S, 0, sizeof(S));
+	atexit(kill_all);
+}
+
+static void
+teardown(void)
+{
+	srv_rm(&S);
+	event_base_free(B);
+	B = NULL;
+}
+
+/* ---- a peer that answers PING once and then nothing ------------------ */
+
+struct mute {
+	int lfd;
+	struct event *lev;
+	int fds[8];
+	struct event *evs[8];
+	int n;                  /* connections accepted */
+	int port;
+	char addr[32];
+	int mode;               /* MUTE_PING, ... */
+};
+enum { MUTE_PING = 0, MUTE_DEAF, MUTE_GARBAGE, MUTE_CHATTY, MUTE_HUGE };
+
+/* A bulk that says 1 GB and sends 64 KiB of it (the socket's room). */
+static void
+mute_huge(int fd)
+{
+	static char blob[65536];
+	ssize_t n;
+
+	memset(blob, 'z', sizeof(blob));
+	ck_assert_int_eq(write(fd, "$1000000000\r\n", 14), 14);
+	n = write(fd, blob, sizeof(blob));
+	ck_assert_int_gt(n, 0);
+}
+
+static void
+mute_read(evutil_socket_t fd, short what, void *arg)
+{
+	struct mute *m = arg;
+	char buf[4096];
+	ssize_t n;
+	int i;
+
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0) {
+		for (i = 0; i < m->n; i++)
+			if (m->fds[i] == fd && m->evs[i] != NULL) {
+				event_free(m->evs[i]);
+				m->evs[i] = NULL;
+			}
+		return;
+	}
+	/* The handshake's PING is answered (not by a deaf peer); nothing
+	 * else ever is, but with garbage. */
+	buf[n] = '\0';
+	if (m->mode == MUTE_DEAF)
+		return;
+	if (strstr(buf, "PING") != NULL) {
+		/* chatty: one reply more than was asked for */
+		if (m->mode == MUTE_CHATTY)
+			ck_assert_int_eq(write(fd, "+PONG\r\n+MORE\r\n", 14),
+			    14);
+		else
+			ck_assert_int_eq(write(fd, "+PONG\r\n", 7), 7);
+	} else if (m->mode == MUTE_GARBAGE)
+		ck_assert_int_eq(write(fd, "%garbage\r\n", 10), 10);
+	else if (m->mode == MUTE_HUGE)
+		mute_huge(fd);
+}
+
+static void
+mute_accept(evutil_socket_t lfd, short what, void *arg)
+{
+	struct mute *m = arg;
+	int fd;
+
+	fd = accept(lfd, NULL, NULL);
+	if (fd == -1)
+		return;
+	ck_assert_int_lt(m->n, 8);
+	evutil_make_socket_nonblocking(fd);
+	m->fds[m->n] = fd;
+	m->evs[m->n] = event_new(B, fd, EV_READ | EV_PERSIST, mute_read, m);
+	event_add(m->evs[m->n], NULL);
+	m->n++;
+}
+
+static void
+mute_start(struct mute *m)
+{
+	struct sockaddr_in sin;
+	socklen_t len = sizeof(sin);
+	int one = 1;
+
+	memset(m, 0, sizeof(*m));
+	m->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(m->lfd, 0);
+	setsockopt(m->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(m->lfd, (struct sockaddr *)&sin, sizeof(sin)),
+	    0);
+	ck_assert_int_eq(listen(m->lfd, 8), 0);
+	ck_assert_int_eq(getsockname(m->lfd, (struct sockaddr *)&sin, &len),
+	    0);
+	m->port = ntohs(sin.sin_port);
+	snprintf(m->addr, sizeof(m->addr), "127.0.0.1:%d", m->port);
+	evutil_make_socket_nonblocking(m->lfd);
+	m->lev = event_new(B, m->lfd, EV_READ | EV_PERSIST, mute_accept, m);
+	event_add(m->lev, NULL);
+}
+
+static void
+mute_stop(struct mute *m)
+{
+	int i;
+
+	for (i = 0; i < m->n; i++) {
+		if (m->evs[i] != NULL)
+			event_free(m->evs[i]);
+		close(m->fds[i]);
+	}
+	event_free(m->lev);
+	close(m->lfd);
+}
+
+/* ---- pure: addresses, password files --------------------------------- */
+
+START_TEST(addr_forms)
+{
+	struct redis_addr a;
+	char err[256];
+
+	ck_assert_int_eq(redis_addr_parse("127.0.0.1:6380", &a, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(a.kind, REDIS_ADDR_TCP);
+	ck_assert_str_eq(a.host, "127.0.0.1");
+	ck_assert_int_eq(a.port, 6380);
+	ck_assert_int_eq(redis_addr_parse("localhost", &a, err, sizeof(err)),
+	    0);
+	ck_assert_str_eq(a.host, "127.0.0.1");
+	ck_assert_int_eq(a.port, 6379);
+	ck_assert_int_eq(redis_addr_parse("[::1]:7000", &a, err, sizeof(err)),
+	    0);
+	ck_assert_str_eq(a.host, "::1");
+	ck_assert_int_eq(a.port, 7000);
+	ck_assert_int_eq(redis_addr_parse("unix:/run/redis/r.sock", &a, err,
+	    sizeof(err)), 0);
+	ck_assert_int_eq(a.kind, REDIS_ADDR_UNIX);
+	ck_assert_str_eq(a.path, "/run/redis/r.sock");
+}
+END_TEST
+
+static void
+addr_bad(const char *s, const char *says)
+{
+	struct redis_addr a;
+	char err[256];
+
+	err[0] = '\0';
+	ck_assert_int_eq(redis_addr_parse(s, &a, err, sizeof(err)), -1);
+	ck_assert_msg(strstr(err, says) != NULL, "%s: \"%s\" lacks \"%s\"",
+	    s, err, says);
+	ck_assert_msg(strncmp(err, "redis address", 13) == 0, "%s", err);
+}
+
+START_TEST(addr_errors)
+{
+	addr_bad("", "empty");
+	addr_bad("unix:r.sock", "absolute");
+	addr_bad("unix:/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	    "aaa", "107");
+	addr_bad("127.0.0.1:0", "1..65535");
+	addr_bad("127.0.0.1:65536", "1..65535");
+	addr_bad("127.0.0.1:", "1..65535");
+	addr_bad("127.0.0.1:63x", "1..65535");
+	addr_bad(":6379", "no host");
+	addr_bad("redis.example.com:6379", "IP address");
+	addr_bad("::1", "brackets");
+	addr_bad("[::1", "']'");
+	addr_bad("[::1]x", "':' must follow");
+	addr_bad("[nothost]:1", "IP address");
+}
+END_TEST
+
+static void
+write_file(const char *path, const char *s, size_t len)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(s, 1, len, f), len);
+	fclose(f);
+}
+
+START_TEST(password_file)
+{
+	char dir[] = "/tmp/check_redis_pw.XXXXXX", path[128], pw[600];
+	char big[700], err[256];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/pw", dir);
+	write_file(path, "s3cret\r\nsecond line\n", 20);
+	ck_assert_int_eq(redis_password_read(path, pw, sizeof(pw), err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(pw, "s3cret");
+	write_file(path, "nolf", 4);
+	ck_assert_int_eq(redis_password_read(path, pw, sizeof(pw), err,
+	    sizeof(err)), 0);
+	ck_assert_str_eq(pw, "nolf");
+	write_file(path, "\n", 1);
+	ck_assert_int_eq(redis_password_read(path, pw, sizeof(pw), err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, path));
+	ck_assert_ptr_nonnull(strstr(err, "empty"));
+	memset(big, 'x', sizeof(big));
+	write_file(path, big, sizeof(big));
+	ck_assert_int_eq(redis_password_read(path, pw, sizeof(pw), err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "512"));
+	ck_assert_ptr_null(strstr(err, "xxxx"));        /* never the content */
+	write_file(path, "a\0b\n", 4);
+	ck_assert_int_eq(redis_password_read(path, pw, sizeof(pw), err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, "NUL"));
+	unlink(path);
+	ck_assert_int_eq(redis_password_read(path, pw, sizeof(pw), err,
+	    sizeof(err)), -1);
+	ck_assert_ptr_nonnull(strstr(err, path));
+	ck_assert_ptr_nonnull(strstr(err, "No such file"));
+	rmdir(dir);
+}
+END_TEST
+
+START_TEST(config_errors)
+{
+	struct redis_config c = config("127.0.0.1:1");
+	char err[256];
+
+	B = event_base_new();
+	c.max_inflight = 0;
+	ck_assert_ptr_null(redis_new(B, &c, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "max in flight"));
+	c = config("127.0.0.1:1");
+	c.reconnect_max_ms = 1;
+	ck_assert_ptr_null(redis_new(B, &c, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "reconnect maximum"));
+	c = config("127.0.0.1:1");
+	c.password_file = "/nonexistent/pw";
+	ck_assert_ptr_null(redis_new(B, &c, err, sizeof(err)));
+	ck_assert_ptr_nonnull(strstr(err, "/nonexistent/pw"));
+	event_base_free(B);
+}
+END_TEST
+
+/* ---- against redis-server -------------------------------------------- */
+
+/* SET, GET, EVAL and an error reply, on the port (_i 0) or the socket. */
+START_TEST(commands)
+{
+	char addr[160];
+	struct redis_config c;
+	struct redis_stats st;
+	struct redis *r;
+	struct ans a;
+
+	srv_start(&S, NULL);
+	if (_i == 0)
+		util_strlcpy(addr, S.tcp, sizeof(addr));
+	else
+		snprintf(addr, sizeof(addr), "unix:%s", S.sock);
+	c = config(addr);
+	c.db = 3;
+	r = connect_up(&c);
+	CMD_WAIT(r, &a, 3, "SET", "k", "v1");
+	ck_assert_int_eq(a.err, REDIS_CMD_OK);
+	ck_assert_int_eq(a.type, REDIS_REPLY_STATUS);
+	ck_assert_str_eq(a.str, "OK");
+	CMD_WAIT(r, &a, 2, "GET", "k");
+	ck_assert_int_eq(a.type, REDIS_REPLY_STRING);
+	ck_assert_str_eq(a.str, "v1");
+	CMD_WAIT(r, &a, 5, "EVAL",
+	    "return redis.call('INCRBY', KEYS[1], ARGV[1])", "1", "n", "41");
+	ck_assert_int_eq(a.err, REDIS_CMD_OK);
+	ck_assert_int_eq(a.type, REDIS_REPLY_INTEGER);
+	ck_assert_int_eq(a.integer, 41);
+	/* The db selected is 3: db 3 has k, db 0 does not. */
+	CMD_WAIT(r, &a, 4, "EVAL",
+	    "local a = redis.call('EXISTS', KEYS[1]) "
+	    "redis.call('SELECT', 0) "
+	    "return a * 10 + redis.call('EXISTS', KEYS[1])", "1", "k");
+	ck_assert_int_eq(a.type, REDIS_REPLY_INTEGER);
+	ck_assert_int_eq(a.integer, 10);
+	/* An error reply is an answer, not a failure. */
+	CMD_WAIT(r, &a, 2, "INCR", "k");
+	ck_assert_int_eq(a.err, REDIS_CMD_OK);
+	ck_assert_int_eq(a.type, REDIS_REPLY_ERROR);
+	ck_assert_ptr_nonnull(strstr(a.str, "not an integer"));
+	/* The commands whose replies are not one per command are refused. */
+	ck_assert_int_eq(cmd(r, &a, 2, "SUBSCRIBE", "ch"), -1);
+	redis_stats(r, &st);
+	ck_assert_int_eq(st.connected, 1);
+	ck_assert_uint_eq(st.connects, 1);
+	ck_assert_uint_eq(st.commands, 5);
+	ck_assert_uint_eq(st.failures, 0);
+	ck_assert_int_eq(st.inflight, 0);
+	redis_free(r);
+}
+END_TEST
+
+static int
+reconnects_ge3(void *arg)
+{
+	struct redis_stats st;
+
+	redis_stats(arg, &st);
+	return (st.reconnects >= 3);
+}
+
+static void
+slurp(const char *path, char *buf, size_t size)
+{
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	ck_assert_ptr_nonnull(f);
+	n = fread(buf, 1, size - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+}
+
+/* A wrong password: refused with the server's reason, retried with
+ * backoff, never logged; a right one after a reload connects. */
+START_TEST(auth)
+{
+	char pwf[128], logf[128], log[16384];
+	struct redis_config c;
+	struct redis_stats st;
+	struct redis *r;
+	struct ans a;
+	int saved, fd;
+
+	srv_start(&S, "Right-pw-7f3a");
+	snprintf(pwf, sizeof(pwf), "%s/pw", S.dir);
+	snprintf(logf, sizeof(logf), "%s/stderr", S.dir);
+	write_file(pwf, "Wrong-pw-9c1e\n", 14);
+	fd = open(logf, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	saved = dup(2);
+	dup2(fd, 2);
+	close(fd);
+
+	c = config(S.tcp);
+	c.password_file = pwf;
+	r = redis_new(B, &c, log, sizeof(log));
+	ck_assert_ptr_nonnull(r);
+	ck_assert_msg(run_until(reconnects_ge3, r, 5000),
+	    "no retries within 5 s");
+	redis_stats(r, &st);
+	ck_assert_int_eq(st.connected, 0);
+	ck_assert_int_gt(st.backoff_ms, 20);    /* it grows */
+	CMD_WAIT(r, &a, 2, "GET", "k");
+	ck_assert_int_eq(a.err, REDIS_CMD_DOWN);
+
+	write_file(pwf, "Right-pw-7f3a\n", 14);
+	ck_assert_int_eq(redis_reload_password(r, log, sizeof(log)), 0);
+	ck_assert_msg(run_until(is_up, r, 5000), "not up after the reload");
+	CMD_WAIT(r, &a, 3, "SET", "k", "v");
+	ck_assert_int_eq(a.err, REDIS_CMD_OK);
+	ck_assert_str_eq(a.str, "OK");
+	redis_free(r);
+
+	dup2(saved, 2);
+	close(saved);
+	slurp(logf, log, sizeof(log));
+	ck_assert_msg(strstr(log, "event=redis.connect_failed") != NULL,
+	    "%s", log);
+	ck_assert_msg(strstr(log, "AUTH refused") != NULL, "%s", log);
+	ck_assert_msg(strstr(log, "event=redis.connected") != NULL, "%s", log);
+	ck_assert_msg(strstr(log, "Wrong-pw") == NULL, "password logged");
+	ck_assert_msg(strstr(log, "Right-pw") == NULL, "password logged");
+}
+END_TEST
+
+/* No password against a server that wants one: NOAUTH, not UP. */
+START_TEST(auth_missing)
+{
+	struct redis_config c;
+	struct redis *r;
+	char err[256];
+
+	srv_start(&S, "pw-only");
+	c = config(S.tcp);
+	r = redis_new(B, &c, err, sizeof(err));
+	ck_assert_ptr_nonnull(r);
+	ck_assert(run_until(reconnects_ge3, r, 5000));
+	ck_assert(!is_up(r));
+	redis_free(r);
+}
+END_TEST
+
+/* A peer that never answers: max_inflight commands go out, the rest are
+ * refused "busy" (from the loop, not from inside the call), the refusals
+ * are capped too, and redis_free answers each in flight once. */
+START_TEST(inflight_cap)
+{
+	struct ans a[16];
+	struct many m;
+	struct mute mu;
+	struct redis_config c;
+	struct redis_stats st;
+	struct redis *r;
+	int i;
+
+	mute_start(&mu);
+	c = config(mu.addr);
+	c.max_inflight = 4;
+	c.command_timeout_ms = 30000;
+	r = connect_up(&c);
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(cmd(r, &a[i], 2, "GET", "k"), 0);
+	/* 4 in flight, 4 refused: the refusals' queue is full too */
+	ck_assert_int_eq(cmd(r, &a[12], 2, "GET", "k"), -1);
+	ck_assert_int_eq(errno, EAGAIN);
+	ck_assert_int_eq(cmd(r, &a[12], 2, "GET", "k"), -1);
+	for (i = 0; i < 8; i++)
+		ck_assert_int_eq(a[i].calls, 0);
+	m.a = a + 4;
+	m.n = 4;
+	ck_assert(run_until(all_answered, &m, 5000));
+	for (i = 4; i < 8; i++) {
+		ck_assert_int_eq(a[i].calls, 1);
+		ck_assert_int_eq(a[i].err, REDIS_CMD_BUSY);
+	}
+	redis_stats(r, &st);
+	ck_assert_int_eq(st.inflight, 4);
+	ck_assert_uint_eq(st.commands, 8);
+	ck_assert_uint_eq(st.failures, 4);
+	/* Refused again after the turn: the queue of refusals emptied. */
+	ck_assert_int_eq(cmd(r, &a[12], 2, "GET", "k"), 0);
+	ck_assert_int_eq(a[12].calls, 0);
+	redis_free(r);
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(a[i].calls, 1);
+		ck_assert_int_eq(a[i].err, REDIS_CMD_SHUTDOWN);
+	}
+	ck_assert_int_eq(a[12].calls, 1);
+	ck_assert_int_eq(a[12].err, REDIS_CMD_SHUTDOWN);
+	mute_stop(&mu);
+}
+END_TEST
+
+static int
+up_twice(void *arg)
+{
+	struct redis_stats st;
+
+	redis_stats(arg, &st);
+	return (st.connected && st.connects >= 2);
+}
+
+/* A peer that never answers: the command fails "timeout" after
+ * command_timeout_ms, the connection is made again. */
+START_TEST(command_timeout)
+{
+	struct ans a[2];
+	struct many m = { a, 2 };
+	struct mute mu;
+	struct redis_config c;
+	struct redis *r;
+	int64_t t0, el;
+
+	mute_start(&mu);
+	c = config(mu.addr);
+	c.command_timeout_ms = 300;
+	r = connect_up(&c);
+	t0 = util_mono_ms();
+	ck_assert_int_eq(cmd(r, &a[0], 2, "GET", "k"), 0);
+	ck_assert_int_eq(cmd(r, &a[1], 2, "GET", "k"), 0);
+	ck_assert(run_until(all_answered, &m, 5000));
+	el = util_mono_ms() - t0;
+	ck_assert_int_eq(a[0].err, REDIS_CMD_TIMEOUT);
+	ck_assert(a[1].err == REDIS_CMD_TIMEOUT || a[1].err == REDIS_CMD_DOWN);
+	ck_assert_int_eq(a[0].calls, 1);
+	ck_assert_int_eq(a[1].calls, 1);
+	ck_assert_msg(el >= 290, "timed out after %lld ms", (long long)el);
+	ck_assert_msg(run_until(up_twice, r, 5000), "no new connection");
+	ck_assert_int_ge(mu.n, 2);
+	redis_free(r);
+	mute_stop(&mu);
+}
+END_TEST
+
+/* INFO clients says blocked_clients:1 (asked again at each call). */
+static int
+blocked(void *arg)
+{
+	static struct ans a;
+	struct many m = { &a, 1 };
+
+	ck_assert_int_eq(cmd(arg, &a, 2, "INFO", "clients"), 0);
+	ck_assert(run_until(all_answered, &m, 5000));
+	ck_assert_int_eq(a.err, REDIS_CMD_OK);
+	return (a.type == REDIS_REPLY_STRING &&
+	    strstr(a.str, "blocked_clients:1") != NULL);
+}
+
+/* A peer that accepts and never answers the handshake: "connect
+ * timeout", tried again, never UP. */
+START_TEST(handshake_timeout)
+{
+	struct mute mu;
+	struct redis_config c;
+	struct redis_stats st;
+	struct redis *r;
+	struct ans a;
+	char err[256];
+
+	mute_start(&mu);
+	mu.mode = MUTE_DEAF;
+	c = config(mu.addr);
+	c.connect_timeout_ms = 100;
+	r = redis_new(B, &c, err, sizeof(err));
+	ck_assert_ptr_nonnull(r);
+	ck_assert(run_until(reconnects_ge3, r, 5000));
+	ck_assert_int_ge(mu.n, 3);      /* each attempt a new connection */
+	redis_stats(r, &st);
+	ck_assert_int_eq(st.connected, 0);
+	ck_assert_uint_eq(st.connects, 0);
+	CMD_WAIT(r, &a, 2, "GET", "k");
+	ck_assert_int_eq(a.err, REDIS_CMD_DOWN);
+	redis_free(r);
+	mute_stop(&mu);
+}
+END_TEST
+
+/* A peer that answers with what is not RESP: the command fails "down",
+ * the connection is made again. */
+START_TEST(garbage_reply)
+{
+	struct mute mu;
+	struct redis_config c;
+	struct redis *r;
+	struct ans a;
+
+	mute_start(&mu);
+	mu.mode = MUTE_GARBAGE;
+	c = config(mu.addr);
+	r = connect_up(&c);
+	CMD_WAIT(r, &a, 2, "GET", "k");
+	ck_assert_int_eq(a.err, REDIS_CMD_DOWN);
+	ck_assert_int_eq(a.calls, 1);
+	ck_assert_msg(run_until(up_twice, r, 5000), "no new connection");
+	redis_free(r);
+	mute_stop(&mu);
+}
+END_TEST
+
+/* A peer that answers more than was asked (hiredis 0.14 alone would
+ * abort the process): dropped, tried again, the process lives. */
+START_TEST(unsolicited_reply)
+{
+	struct mute mu;
+	struct redis_config c;
+	struct redis *r;
+	char err[256];
+
+	mute_start(&mu);
+	mu.mode = MUTE_CHATTY;
+	c = config(mu.addr);
+	r = redis_new(B, &c, err, sizeof(err));
+	ck_assert_ptr_nonnull(r);
+	ck_assert(run_until(reconnects_ge3, r, 5000));
+	ck_assert_int_ge(mu.n, 3);
+	redis_free(r);
+	mute_stop(&mu);
+}
+END_TEST
+
+/* A reply that says it is 1 GB: the connection is dropped once the
+ * buffered part passes max_reply_bytes; the command fails "down". */
+START_TEST(huge_reply)
+{
+	struct mute mu;
+	struct redis_config c;
+	struct redis *r;
+	struct ans a;
+
+	mute_start(&mu);
+	mu.mode = MUTE_HUGE;
+	c = config(mu.addr);
+	c.max_reply_bytes = 16384;
+	r = connect_up(&c);
+	CMD_WAIT(r, &a, 2, "GET", "k");
+	ck_assert_int_eq(a.err, REDIS_CMD_DOWN);
+	ck_assert_msg(run_until(up_twice, r, 5000), "no new connection");
+	redis_free(r);
+	mute_stop(&mu);
+}
+END_TEST
+
+/* redis-server killed: what is in flight fails fast, new commands fail
+ * at once; started again: UP within 2 s of its return.  _i: 0 TCP, 1
+ * unix socket. */
+START_TEST(kill_restart)
+{
+	char addr[160];
+	struct ans a[4], b;
+	struct many m = { a, 4 };
+	struct redis_config c;
+	struct redis_stats st;
+	struct redis *r, *r2;
+	int64_t t0, el;
+	int i;
+
+	srv_start(&S, NULL);
+	if (_i == 0)
+		util_strlcpy(addr, S.tcp, sizeof(addr));
+	else
+		snprintf(addr, sizeof(addr), "unix:%s", S.sock);
+	c = config(addr);
+	r = connect_up(&c);
+	/* BLPOP holds the connection at the server; the GETs wait behind. */
+	ck_assert_int_eq(cmd(r, &a[0], 3, "BLPOP", "nolist", "0"), 0);
+	for (i = 1; i < 4; i++)
+		ck_assert_int_eq(cmd(r, &a[i], 2, "GET", "k"), 0);
+	/* The server holds the BLPOP (the GETs sent behind it). */
+	r2 = connect_up(&c);
+	ck_assert_msg(run_until(blocked, r2, 5000), "BLPOP not blocked");
+	redis_free(r2);
+	srv_kill(&S);
+	t0 = util_mono_ms();
+	ck_assert(run_until(all_answered, &m, 5000));
+	el = util_mono_ms() - t0;
+	ck_assert_msg(el < 2000, "in flight answered after %lld ms",
+	    (long long)el);
+	for (i = 0; i < 4; i++) {
+		ck_assert_int_eq(a[i].calls, 1);
+		ck_assert_int_eq(a[i].err, REDIS_CMD_DOWN);
+	}
+	CMD_WAIT(r, &b, 2, "GET", "k");
+	ck_assert_int_eq(b.err, REDIS_CMD_DOWN);
+	ck_assert(!is_up(r));
+
+	srv_run(&S);
+	t0 = util_mono_ms();
+	ck_assert_msg(run_until(is_up, r, 5000), "not back within 5 s");
+	el = util_mono_ms() - t0;
+	ck_assert_msg(el < 2000, "back after %lld ms", (long long)el);
+	CMD_WAIT(r, &b, 3, "SET", "k", "again");
+	ck_assert_int_eq(b.err, REDIS_CMD_OK);
+	redis_stats(r, &st);
+	ck_assert_uint_eq(st.connects, 2);
+	ck_assert_uint_ge(st.reconnects, 1);
+	redis_free(r);
+}
+END_TEST
+
+/* Load: callbacks that send the next command as they are answered, up
+ * to 256 in flight, redis-server killed after 1,000 answers.  Every one
+ * of the commands sent is answered exactly once (the ones refused while
+ * down too), the answers stop, nothing is left in flight. */
+#define LOAD_N 4000
+struct load {
+	struct redis *r;
+	int calls[LOAD_N];
+	int errs[5];
+	int sent, answered, ok_after_kill;
+	int killed;
+};
+
+static void load_send(struct load *);
+
+static struct load *L;
+
+static void
+load_cb(void *arg, enum redis_err err, const struct redisReply *rp)
+{
+	int i = (int)(intptr_t)arg;
+
+	L->calls[i]++;
+	L->answered++;
+	L->errs[err]++;
+	if (L->killed && err == REDIS_CMD_OK)
+		L->ok_after_kill++;
+	load_send(L);
+}
+
+static void
+load_send(struct load *l)
+{
+	const char *argv[3] = { "INCR", "load", NULL };
+	size_t len[3] = { 4, 4, 0 };
+
+	while (l->sent < LOAD_N && l->sent - l->answered < 256) {
+		if (redis_command(l->r, load_cb, (void *)(intptr_t)l->sent, 2,
+		    argv, len) != 0)
+			break;
+		l->sent++;
+	}
+}
+
+static int
+load_done(void *arg)
+{
+	struct load *l = arg;
+
+	return (l->answered == l->sent && l->sent == LOAD_N);
+}
+
+static int
+load_1000(void *arg)
+{
+	return (((struct load *)arg)->answered >= 1000);
+}
+
+START_TEST(kill_under_load)
+{
+	struct redis_config c;
+	struct redis_stats st;
+	int i;
+
+	srv_start(&S, NULL);
+	c = config(S.tcp);
+	c.max_inflight = 256;
+	c.reconnect_min_ms = 1000;      /* stays down while the rest go */
+	c.reconnect_max_ms = 1000;
+	L = xcalloc(1, sizeof(*L));
+	L->r = connect_up(&c);
+	load_send(L);
+	ck_assert_msg(run_until(load_1000, L, 10000), "1000 not answered");
+	srv_kill(&S);
+	L->killed = 1;
+	ck_assert_msg(run_until(load_done, L, 10000),
+	    "sent %d answered %d", L->sent, L->answered);
+	for (i = 0; i < LOAD_N; i++)
+		ck_assert_msg(L->calls[i] == 1, "command %d answered %d times",
+		    i, L->calls[i]);
+	ck_assert_int_ge(L->errs[REDIS_CMD_OK], 1000);
+	ck_assert_int_gt(L->errs[REDIS_CMD_DOWN], 0);
+	ck_assert_int_eq(L->errs[REDIS_CMD_TIMEOUT], 0);
+	ck_assert_int_eq(L->errs[REDIS_CMD_SHUTDOWN], 0);
+	redis_stats(L->r, &st);
+	ck_assert_int_eq(st.inflight, 0);
+	ck_assert_uint_eq(st.commands, LOAD_N);
+	ck_assert_uint_eq(st.failures, (uint64_t)(LOAD_N -
+	    L->errs[REDIS_CMD_OK]));
+	redis_free(L->r);
+	free(L);
+}
+END_TEST
+
+/* redis_free with commands in flight at a real server and refusals
+ * waiting: each callback once, "shutdown". */
+START_TEST(free_inflight)
+{
+	struct ans a[6];
+	struct redis_config c;
+	struct redis *r;
+	struct ans b;
+	int i;
+
+	srv_start(&S, NULL);
+	c = config(S.tcp);
+	c.max_inflight = 4;
+	r = connect_up(&c);
+	ck_assert_int_eq(cmd(r, &a[0], 3, "BLPOP", "nolist", "0"), 0);
+	for (i = 1; i < 4; i++)
+		ck_assert_int_eq(cmd(r, &a[i], 2, "GET", "k"), 0);
+	for (i = 4; i < 6; i++)
+		ck_assert_int_eq(cmd(r, &a[i], 2, "GET", "k"), 0);
+	memset(&b, 0, sizeof(b));
+	redis_free(r);
+	for (i = 0; i < 6; i++) {
+		ck_assert_int_eq(a[i].calls, 1);
+		ck_assert_int_eq(a[i].err, REDIS_CMD_SHUTDOWN);
+	}
+	/* and nothing later */
+	run_until(all_answered, &(struct many){ &b, 1 }, 100);
+	for (i = 0; i < 6; i++)
+		ck_assert_int_eq(a[i].calls, 1);
+}
+END_TEST
+
+/* Nothing listens: commands fail at once, attempts back off. */
+START_TEST(down_at_start)
+{
+	struct redis_config c;
+	struct redis_stats st;
+	struct redis *r;
+	struct ans a;
+	char addr[32], err[256];
+
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", free_port());
+	c = config(addr);
+	r = redis_new(B, &c, err, sizeof(err));
+	ck_assert_ptr_nonnull(r);
+	CMD_WAIT(r, &a, 2, "GET", "k");
+	ck_assert_int_eq(a.err, REDIS_CMD_DOWN);
+	ck_assert(run_until(reconnects_ge3, r, 5000));
+	redis_stats(r, &st);
+	ck_assert_int_eq(st.connected, 0);
+	ck_assert_int_ge(st.backoff_ms, 40);
+	ck_assert_int_le(st.backoff_ms, 250);   /* max 200 + a quarter */
+	redis_free(r);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite *s = suite_create("redis");
+	TCase *pure = tcase_create("pure");
+	TCase *srv = tcase_create("server");
+	SRunner *sr;
+	int failed, have = access(REDIS_SERVER, X_OK) == 0;
+	char rm[96];
+
+	tcase_add_test(pure, addr_forms);
+	tcase_add_test(pure, addr_errors);
+	tcase_add_test(pure, password_file);
+	tcase_add_test(pure, config_errors);
+	suite_add_tcase(s, pure);
+	tcase_add_checked_fixture(srv, setup, teardown);
+	tcase_set_timeout(srv, 60);
+	tcase_add_loop_test(srv, commands, 0, 2);
+	tcase_add_test(srv, auth);
+	tcase_add_test(srv, auth_missing);
+	tcase_add_test(srv, inflight_cap);
+	tcase_add_test(srv, command_timeout);
+	tcase_add_loop_test(srv, kill_restart, 0, 2);
+	tcase_add_test(srv, handshake_timeout);
+	tcase_add_test(srv, garbage_reply);
+	tcase_add_test(srv, unsolicited_reply);
+	tcase_add_test(srv, huge_reply);
+	tcase_add_test(srv, free_inflight);
+	tcase_add_test(srv, kill_under_load);
+	tcase_add_test(srv, down_at_start);
+	if (have)
+		suite_add_tcase(s, srv);
+	snprintf(top, sizeof(top), "/tmp/check_redis.XXXXXX");
+	if (mkdtemp(top) == NULL) {
+		perror("check_redis: mkdtemp");
+		return (EXIT_FAILURE);
+	}
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	kill_all();
+	snprintf(rm, sizeof(rm), "rm -rf '%s'", top);
+	if (system(rm) != 0)
+		fprintf(stderr, "check_redis: could not remove %s\n", top);
+	if (failed != 0)
+		return (EXIT_FAILURE);
+	if (!have) {
+		fprintf(stderr, "check_redis: SKIPPED the server tests: %s is "
+		    "missing (scripts/bootstrap installs redis-server)\n",
+		    REDIS_SERVER);
+		return (77);
+	}
+	return (EXIT_SUCCESS);
+}
