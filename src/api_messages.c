@@ -21,7 +21,6 @@
  * A '+' written unencoded in a query string reads as a space: an address
  * that starts with a space and a digit is taken as "+" and its digits.
  */
-#define _GNU_SOURCE /* timegm */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,33 +64,16 @@ fix_plus(const char *v, char *buf, size_t size)
 	return v;
 }
 
-/* since: RFC 3339 in UTC ("Z"), or Unix seconds.  0, or -1. */
+/* since: RFC 3339 (util_rfc3339_parse()), or Unix seconds.  0, or -1. */
 static int
 parse_since(const char *s, int64_t *ms)
 {
-	struct tm tm;
-	char *end;
-	long long v;
-
 	if (*s != '\0' && strspn(s, "0123456789") == strlen(s) &&
 	    strlen(s) <= 12) {
-		v = strtoll(s, &end, 10);
-		*ms = (int64_t)v * 1000;
+		*ms = (int64_t)strtoll(s, NULL, 10) * 1000;
 		return 0;
 	}
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (end == NULL)
-		return -1;
-	if (*end == '.') {              /* fractions: ignored */
-		end++;
-		while (isdigit((unsigned char)*end))
-			end++;
-	}
-	if (strcmp(end, "Z") != 0 && strcmp(end, "+00:00") != 0)
-		return -1;
-	*ms = (int64_t)timegm(&tm) * 1000;
-	return 0;
+	return util_rfc3339_parse(s, ms);
 }
 
 /* The messages of p's query; NULL after answering 503. */

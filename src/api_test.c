@@ -21,7 +21,6 @@
  * a phone that starts with a space and a digit is taken as "+" and its
  * digits.
  */
-#define _GNU_SOURCE             /* timegm */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -46,44 +45,6 @@ struct test_wait {
 	char phone[17];
 	int64_t since_ms;
 };
-
-/* RFC 3339 ("2026-12-03T12:00:00Z", fraction and offset optional) into
- * milliseconds since the epoch: 0, or -1. */
-static int
-parse_time(const char *s, int64_t *ms)
-{
-	struct tm tm;
-	const char *p;
-	int64_t frac = 0, scale = 1000, t;
-	int sign, oh, om;
-
-	memset(&tm, 0, sizeof(tm));
-	if ((p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
-		return -1;
-	if (*p == '.') {
-		for (p++; isdigit((unsigned char)*p); p++)
-			if (scale > 1) {
-				scale /= 10;
-				frac += (*p - '0') * scale;
-			}
-	}
-	t = (int64_t)timegm(&tm);
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if ((*p == '+' || *p == '-' || *p == ' ') &&
-	    sscanf(p + 1, "%2d:%2d", &oh, &om) == 2 && strlen(p) == 6) {
-		/* '+' unencoded in a query reads as a space. */
-		sign = *p == '-' ? -1 : 1;
-		t -= sign * (oh * 3600 + om * 60);
-		p += 6;
-	} else {
-		return -1;
-	}
-	if (*p != '\0')
-		return -1;
-	*ms = t * 1000 + frac;
-	return 0;
-}
 
 static json_t *
 time_json(int64_t ms)
@@ -178,7 +139,7 @@ api_test_messages(struct http_request *req, const char *rest, void *arg)
 		    "phone", "phone is not a valid phone number");
 		return;
 	}
-	if (since != NULL && parse_time(since, &since_ms) != 0) {
+	if (since != NULL && util_rfc3339_parse(since, &since_ms) != 0) {
 		http_reply_error(req, HTTP_ERR_INVALID, "invalid_field",
 		    "since", "since must be an RFC 3339 time "
 		    "(2026-12-03T12:00:00Z)");

@@ -6,7 +6,6 @@
  * Who owns what: struct stats_agg and its rows are the caller's (free
  * with stats_agg_free()); everything else works in the caller's memory.
  */
-#define _GNU_SOURCE /* timegm */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -544,10 +543,9 @@ stats_agg_row(const struct stats_agg *a, int i)
 int
 stats_parse_time(const char *s, int64_t now, int64_t *t)
 {
-	struct tm tm;
 	char *end;
 	long long v;
-	int64_t unit;
+	int64_t unit, ms;
 
 	if (s == NULL || *s == '\0' || strlen(s) > 40)
 		return -1;
@@ -574,30 +572,9 @@ stats_parse_time(const char *s, int64_t now, int64_t *t)
 		*t = (int64_t)strtoll(s, NULL, 10);
 		return 0;
 	}
-	memset(&tm, 0, sizeof(tm));
-	end = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (end == NULL)
+	if (util_rfc3339_parse(s, &ms) != 0)
 		return -1;
-	if (*end == '.') {              /* fractions: ignored */
-		end++;
-		if (!isdigit((unsigned char)*end))
-			return -1;
-		while (isdigit((unsigned char)*end))
-			end++;
-	}
-	*t = (int64_t)timegm(&tm);
-	if (strcmp(end, "Z") == 0 || strcmp(end, "z") == 0)
-		return 0;
-	if ((end[0] == '+' || end[0] == '-') && isdigit((unsigned char)end[1]) &&
-	    isdigit((unsigned char)end[2]) && end[3] == ':' &&
-	    isdigit((unsigned char)end[4]) && isdigit((unsigned char)end[5]) &&
-	    end[6] == '\0') {
-		int off = ((end[1] - '0') * 10 + end[2] - '0') * 3600 +
-		    ((end[4] - '0') * 10 + end[5] - '0') * 60;
-		if (off > 24 * 3600)
-			return -1;
-		*t -= end[0] == '+' ? off : -off;
-		return 0;
-	}
-	return -1;
+	/* whole seconds, earlier ones for times before the epoch */
+	*t = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+	return 0;
 }

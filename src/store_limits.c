@@ -64,22 +64,6 @@ counter_place(struct store *st, const char *name, size_t len, MDB_dbi *db,
 	return 0;
 }
 
-/* 1 for a counter's name: 1..STORE_LIMIT_NAME_MAX printable octets. */
-static int
-name_ok(const char *name, size_t *len)
-{
-	size_t n = strnlen(name, STORE_LIMIT_NAME_MAX + 1);
-
-	if (n == 0 || n > STORE_LIMIT_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)name[i] < 0x21 ||
-		    (unsigned char)name[i] > 0x7e)
-			return 0;
-	*len = n;
-	return 1;
-}
-
 int
 store_limit_get(struct store *st, const char *name, void *buf, size_t size,
     size_t *len)
@@ -92,7 +76,7 @@ store_limit_get(struct store *st, const char *name, void *buf, size_t size,
 	int rc;
 
 	*len = 0;
-	if (!name_ok(name, &nl))
+	if (!store_printable(name, STORE_LIMIT_NAME_MAX, &nl))
 		return STORE_ERR;
 	if ((txn = store_view_begin(st)) == NULL)
 		return STORE_ERR;
@@ -132,7 +116,7 @@ store_limit_put(struct store *st, const char *name, const void *val,
 
 	if ((rc = store_stage(st)) != STORE_OK)
 		return rc;
-	if (!name_ok(name, &nl) || len > STORE_LIMIT_MAX)
+	if (!store_printable(name, STORE_LIMIT_NAME_MAX, &nl) || len > STORE_LIMIT_MAX)
 		return store_fail(st, STORE_ERR, "limit_put",
 		    "bad counter name or size");
 	counter_place(st, name, nl, &db, key, &kl);

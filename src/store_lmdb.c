@@ -39,6 +39,20 @@
 
 /* ---- reads: the overlay over the database ------------------------------ */
 
+int
+store_printable(const char *s, size_t max, size_t *len)
+{
+	size_t n = strnlen(s, max + 1);
+
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	*len = n;
+	return 1;
+}
+
 /* The read txn renewed.  NULL on failure (logged).  Pair with store_view_end()
  * before any callback. */
 MDB_txn *

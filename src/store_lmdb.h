@@ -195,6 +195,9 @@ get_be64(const uint8_t *p)
 	return v;
 }
 
+/* store_lmdb.c: 1 when s is 1..max printable octets (no space), its
+ * length into *len; 0 otherwise (names the store keys entries by). */
+int store_printable(const char *s, size_t max, size_t *len);
 /* store_verif.c: "a NUL b" into buf (the pending and msgid keys); its
  * length, or 0 when it does not fit or a is empty. */
 size_t store_pair_key(char *buf, size_t size, const char *a, const char *b);

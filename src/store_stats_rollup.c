@@ -40,22 +40,6 @@ span_of(int gran)
 	return gran == 'd' ? 86400 : gran == 'h' ? 3600 : 60;
 }
 
-/* 1 for an owner's name: 1..OWNER_MAX printable octets. */
-static int
-owner_ok(const char *owner, size_t *len)
-{
-	size_t n = strnlen(owner, OWNER_MAX + 1);
-
-	if (n == 0 || n > OWNER_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)owner[i] < 0x21 ||
-		    (unsigned char)owner[i] > 0x7e)
-			return 0;
-	*len = n;
-	return 1;
-}
-
 /* The bucket prefix gran be64(t) owner NUL dim into buf: its length, 0
  * when something is bad. */
 static size_t
@@ -64,7 +48,7 @@ bucket_key(uint8_t *buf, int gran, int64_t t, const char *owner, int dim)
 	size_t on;
 
 	if (gran < 0x21 || gran > 0x7e || dim < 0x21 || dim > 0x7e ||
-	    t < 0 || !owner_ok(owner, &on))
+	    t < 0 || !store_printable(owner, OWNER_MAX, &on))
 		return 0;
 	buf[0] = (uint8_t)gran;
 	put_be64(buf + 1, (uint64_t)t);
@@ -253,7 +237,7 @@ store_rollup_scan(struct store *st, int gran, const char *owner, int dim,
 	int rc, i;
 
 	*more = 0;
-	if (bucket_key(at, gran, 0, owner, dim) == 0 || !owner_ok(owner, &on))
+	if (bucket_key(at, gran, 0, owner, dim) == 0 || !store_printable(owner, OWNER_MAX, &on))
 		return STORE_ERR;
 	if (from < 0)
 		from = 0;

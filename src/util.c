@@ -9,6 +9,7 @@
  * sleeping.  The override is a file-local static, read only through
  * util_now().
  */
+#define _GNU_SOURCE             /* strptime, timegm */
 #include <sys/resource.h>
 
 #include <ctype.h>
@@ -128,6 +129,53 @@ util_rfc3339(int64_t t, char *out, size_t outsize)
 		return;
 	if (strftime(out, outsize, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
 		out[0] = '\0';
+}
+
+/* RFC 3339 into milliseconds since the epoch: "2026-12-03T12:00:00Z", a
+ * fraction (to the millisecond; further digits ignored) and an offset
+ * ("+01:00"; a space for the '+', as an unencoded '+' in a query reads)
+ * optional but one of Z or an offset required. */
+int
+util_rfc3339_parse(const char *s, int64_t *ms)
+{
+	struct tm tm;
+	const char *p;
+	int64_t frac = 0, scale = 1000, t;
+	int sign, oh, om;
+
+	memset(&tm, 0, sizeof(tm));
+	if ((p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) == NULL)
+		return -1;
+	if (*p == '.') {
+		if (!isdigit((unsigned char)p[1]))
+			return -1;
+		for (p++; isdigit((unsigned char)*p); p++)
+			if (scale > 1) {
+				scale /= 10;
+				frac += (*p - '0') * scale;
+			}
+	}
+	t = (int64_t)timegm(&tm);
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if ((*p == '+' || *p == '-' || *p == ' ') && strlen(p) == 6 &&
+	    isdigit((unsigned char)p[1]) && isdigit((unsigned char)p[2]) &&
+	    p[3] == ':' && isdigit((unsigned char)p[4]) &&
+	    isdigit((unsigned char)p[5])) {
+		sign = *p == '-' ? -1 : 1;
+		oh = (p[1] - '0') * 10 + p[2] - '0';
+		om = (p[4] - '0') * 10 + p[5] - '0';
+		if (oh > 23 || om > 59)
+			return -1;
+		t -= sign * (oh * 3600 + om * 60);
+		p += 6;
+	} else {
+		return -1;
+	}
+	if (*p != '\0')
+		return -1;
+	*ms = t * 1000 + frac;
+	return 0;
 }
 
 /* Lower-case hex of in[0..len) into out, which holds 2 * len + 1 octets. */

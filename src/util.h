@@ -25,6 +25,10 @@ int64_t util_now_ms(void);
 
 /* "2026-11-22T07:33:10Z" into out (at least 21 octets). */
 void util_rfc3339(int64_t t, char *out, size_t outsize);
+/* RFC 3339 ("2026-12-03T12:00:00Z"; a fraction and an offset such as
+ * "+01:00", or " 01:00" as a query's unencoded '+' reads, instead of Z)
+ * into milliseconds since the epoch: 0, or -1. */
+int util_rfc3339_parse(const char *s, int64_t *ms);
 /* Lower-case hex of len octets into out (2 * len + 1 octets). */
 void util_hex(const uint8_t *in, size_t len, char *out);
 /* Split "host:port" (IPv6 as "[::1]:8080").  Returns 0 or -1. */

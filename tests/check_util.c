@@ -74,6 +74,43 @@ START_TEST(clock_and_strings)
 }
 END_TEST
 
+/* RFC 3339 read back to the millisecond: Z, offsets (a space for an
+ * unencoded '+'), fractions; anything else refused. */
+START_TEST(rfc3339_parse)
+{
+	int64_t ms;
+	char out[32];
+
+	ck_assert_int_eq(util_rfc3339_parse("2026-12-03T12:00:00Z", &ms), 0);
+	ck_assert_int_eq(ms, 1796299200000LL);
+	util_rfc3339(ms / 1000, out, sizeof(out));
+	ck_assert_str_eq(out, "2026-12-03T12:00:00Z");
+	ck_assert_int_eq(util_rfc3339_parse("2026-12-03T12:00:00.25z", &ms), 0);
+	ck_assert_int_eq(ms, 1796299200250LL);
+	ck_assert_int_eq(util_rfc3339_parse("2026-12-03T12:00:00.1239Z", &ms),
+	    0);
+	ck_assert_int_eq(ms, 1796299200123LL);
+	ck_assert_int_eq(util_rfc3339_parse("2026-12-03T13:30:00+01:30", &ms),
+	    0);
+	ck_assert_int_eq(ms, 1796299200000LL);
+	ck_assert_int_eq(util_rfc3339_parse("2026-12-03T13:30:00 01:30", &ms),
+	    0);
+	ck_assert_int_eq(ms, 1796299200000LL);
+	ck_assert_int_eq(util_rfc3339_parse("2026-12-03T10:00:00-02:00", &ms),
+	    0);
+	ck_assert_int_eq(ms, 1796299200000LL);
+	ck_assert_int_eq(util_rfc3339_parse("2026-12-03T12:00:00", &ms), -1);
+	ck_assert_int_eq(util_rfc3339_parse("2026-12-03T12:00:00.Z", &ms), -1);
+	ck_assert_int_eq(util_rfc3339_parse("2026-12-03T12:00:00Zx", &ms), -1);
+	ck_assert_int_eq(util_rfc3339_parse("2026-12-03T12:00:00+24:00", &ms),
+	    -1);
+	ck_assert_int_eq(util_rfc3339_parse("2026-12-03T12:00:00+1:00", &ms),
+	    -1);
+	ck_assert_int_eq(util_rfc3339_parse("2026-12-03", &ms), -1);
+	ck_assert_int_eq(util_rfc3339_parse("", &ms), -1);
+}
+END_TEST
+
 START_TEST(str_quoting)
 {
 	char buf[64];
@@ -334,6 +371,7 @@ util_suite(void)
 	tc = tcase_create("util");
 	tcase_add_test(tc, hostport);
 	tcase_add_test(tc, clock_and_strings);
+	tcase_add_test(tc, rfc3339_parse);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("phone");
