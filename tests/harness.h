@@ -71,7 +71,8 @@ struct harness {
 	char tls_ca[320];
 	/* When set, h_daemon_start() runs smsverifyd through this command
 	 * (its words split at spaces, then the daemon's argv), e.g.
-	 * "tests/seccomp_run UNIT". */
+	 * "tests/seccomp_run UNIT".  h_init() sets it from $SV_DAEMON_WRAP
+	 * when that is set. */
 	char daemon_wrap[320];
 	char verify_extra[256]; /* more lines for the [verify] section */
 };
