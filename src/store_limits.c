@@ -19,7 +19,8 @@
  * in the limits database under its name: a get that finds nothing beside
  * the pending index reads it there, and the next put moves it (the old
  * entry is left to the prune, its until being no later than the new
- * one's).
+ * one's).  A store that never held such counters (st->old_pairs 0, found
+ * at open) is spared that second lookup.
  *
  * Who owns what: the caller's buffers; nothing is kept here.
  */
@@ -65,6 +66,33 @@ counter_place(struct store *st, const char *name, size_t len, MDB_dbi *db,
 }
 
 int
+store_limit_old_pairs(MDB_txn *txn, MDB_dbi db, int *any)
+{
+	static const char *const prefix[] = { "F/", "P/" };
+	MDB_cursor *c;
+	MDB_val k, d;
+	int i, rc = 0;
+
+	*any = 0;
+	if ((rc = mdb_cursor_open(txn, db, &c)) != 0)
+		return rc;
+	for (i = 0; i < 2 && !*any; i++) {
+		k.mv_data = (void *)prefix[i];
+		k.mv_size = 2;
+		rc = mdb_cursor_get(c, &k, &d, MDB_SET_RANGE);
+		if (rc == 0 && k.mv_size >= 2 &&
+		    memcmp(k.mv_data, prefix[i], 2) == 0)
+			*any = 1;
+		if (rc == MDB_NOTFOUND)
+			rc = 0;
+		if (rc != 0)
+			break;
+	}
+	mdb_cursor_close(c);
+	return rc;
+}
+
+int
 store_limit_get(struct store *st, const char *name, void *buf, size_t size,
     size_t *len)
 {
@@ -82,7 +110,8 @@ store_limit_get(struct store *st, const char *name, void *buf, size_t size,
 		return STORE_ERR;
 	if (counter_place(st, name, nl, &db, key, &kl)) {
 		rc = store_kv_get(st, txn, db, key, kl, &d);
-		if (rc == MDB_NOTFOUND) /* where an older version kept it */
+		if (rc == MDB_NOTFOUND && st->old_pairs)
+			/* where an older version kept it */
 			rc = store_kv_get(st, txn, st->limits, name, nl, &d);
 	} else {
 		rc = store_kv_get(st, txn, db, key, kl, &d);

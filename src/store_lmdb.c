@@ -363,7 +363,9 @@ store_open(struct event_base *base, const char *path, uint64_t map_size,
 	    (rc = mdb_dbi_open(txn, "stats", MDB_CREATE, &st->stats)) != 0 ||
 	    (rc = store_outbox_last(txn, st->outbox, &st->outbox_seq)) != 0 ||
 	    (rc = store_queue_upgrade(txn, st->queue, st->verif,
-	    &qmoved)) != 0) {
+	    &qmoved)) != 0 ||
+	    (rc = store_limit_old_pairs(txn, st->limits,
+	    &st->old_pairs)) != 0) {
 		if (txn != NULL)
 			mdb_txn_abort(txn);
 		goto fail;

@@ -159,6 +159,8 @@ struct store {
 	 * name; length 0: from the first) */
 	uint8_t limit_from[STORE_LIMIT_NAME_MAX];
 	size_t limit_fromlen;
+	int old_pairs;          /* the limits database still holds numbers'
+	                         * counters (store_limit_old_pairs()) */
 	uint8_t pair_from[STORE_LIMIT_NAME_MAX];  /* the same, beside the
 	                                           * pending index */
 	size_t pair_fromlen;
@@ -195,6 +197,10 @@ get_be64(const uint8_t *p)
 	return v;
 }
 
+/* store_limits.c, at open: *any 1 when the limits database db holds a
+ * number's counter ("P/..." or "F/...") where an older version kept them,
+ * else 0.  0 or LMDB's error. */
+int store_limit_old_pairs(MDB_txn *, MDB_dbi db, int *any);
 /* store_lmdb.c: 1 when s is 1..max printable octets (no space), its
  * length into *len; 0 otherwise (names the store keys entries by). */
 int store_printable(const char *s, size_t max, size_t *len);
