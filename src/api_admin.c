@@ -270,6 +270,9 @@ api_metrics(struct http_request *req, const char *rest, void *arg)
 	metric(b, "smsverify_http_bad_requests_total", "counter",
 	    "requests refused by their framing (400, 413, 414, 417, 431, "
 	    "501, 505)", NULL, st.http.bad_requests);
+	metric(b, "smsverify_http_tls_handshake_failures_total", "counter",
+	    "HTTPS handshakes that failed (protocol, cipher, closed "
+	    "half-way)", NULL, st.http.tls_failed);
 	metric(b, "smsverify_cancel_sm_total", "counter",
 	    "cancel_sm of ended verifications' messages by result",
 	    "{result=\"sent\"}", st.cancel.sent);

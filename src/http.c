@@ -139,6 +139,7 @@ struct conn {
 	int eof;                    /* the client closed its side         */
 	int idle;                   /* in http->idle                      */
 	SSL *ssl;                   /* HTTPS: the bufferevent's, or NULL  */
+	int tls_up;                 /* its handshake completed           */
 	TAILQ_ENTRY(conn) entry;
 	TAILQ_ENTRY(conn) ientry;   /* http->idle                         */
 };
@@ -885,15 +886,20 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct conn *c = arg;
 
 	/* HTTPS: the handshake is done; the deadline still runs. */
-	if (what & BEV_EVENT_CONNECTED)
+	if (what & BEV_EVENT_CONNECTED) {
+		c->tls_up = 1;
 		return;
+	}
 	if (c->ssl != NULL && (what & BEV_EVENT_ERROR)) {
 		unsigned long e = bufferevent_get_openssl_error(bev);
 
+		if (!c->tls_up)
+			c->http->stats.tls_failed++;
+
 		log_debug("http.tls_failed", "id=%" PRIu64 " state=%s "
 		    "handshake=%s reason=\"%s\"", c->id,
-		    conn_strstate(c->state), SSL_is_init_finished(c->ssl) ?
-		    "done" : "no", e != 0 && ERR_reason_error_string(e) ?
+		    conn_strstate(c->state), c->tls_up ? "done" : "no",
+		    e != 0 && ERR_reason_error_string(e) ?
 		    ERR_reason_error_string(e) : "closed");
 	}
 	/* The client closed its side: answers still queued are written

@@ -146,6 +146,7 @@ struct http_stats {
 	unsigned long long timeouts;      /* no complete request in time   */
 	unsigned long long unread;        /* answers not read in time      */
 	unsigned long long bad_requests;  /* refused by the framing (4xx, 5xx) */
+	unsigned long long tls_failed;    /* HTTPS handshakes that failed  */
 	int open, max_open;               /* connections now; the cap      */
 };
 void http_stats(const struct http *, struct http_stats *);

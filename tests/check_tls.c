@@ -161,6 +161,23 @@ START_TEST(tls11_refused)
 	ck_assert_msg(strstr(err, "protocol version") != NULL,
 	    "not refused by the server's alert: %s", err);
 	close(fd);
+	/* counted in /metrics, once the daemon has seen the end */
+	{
+		char out[65536];
+		int i;
+
+		for (i = 0; i < 200; i++) {
+			ck_assert_int_eq(h_http(&H, "GET", "/metrics", NULL,
+			    NULL, NULL, out, sizeof(out)), 200);
+			if (strstr(out, "\nsmsverify_http_tls_handshake_"
+			    "failures_total 1\n") != NULL)
+				break;
+			usleep(25000);
+		}
+		ck_assert_msg(i < 200, "the failed handshake not counted: %s",
+		    strstr(out, "\nsmsverify_http_tls") ? strstr(out,
+		    "\nsmsverify_http_tls") + 1 : "(no metric)");
+	}
 	/* ...and capped at TLS 1.2 it is served. */
 	fd = h_connect(H.http_port);
 	ssl = h_tls_connect(fd, H.tls_ca, TLS1_2_VERSION, err, sizeof(err));
@@ -173,6 +190,16 @@ START_TEST(tls11_refused)
 	ck_assert_msg(tls_get(ssl, "/healthz") != 200, "served after a "
 	    "renegotiation");
 	tls_close(ssl, fd);
+	/* Connections whose handshake went through are not counted, however
+	 * they ended. */
+	{
+		char out[65536];
+
+		ck_assert_int_eq(h_http(&H, "GET", "/metrics", NULL, NULL, NULL,
+		    out, sizeof(out)), 200);
+		ck_assert_ptr_nonnull(strstr(out, "\nsmsverify_http_tls_"
+		    "handshake_failures_total 1\n"));
+	}
 }
 END_TEST
 
