@@ -16,6 +16,7 @@
 #include "conf.h"
 #include "http.h"
 #include "score.h"
+#include "stats.h"
 #include "util.h"
 
 /* The daemon's figures now. */
@@ -270,6 +271,9 @@ api_metrics(struct http_request *req, const char *rest, void *arg)
 	metric(b, "smsverify_http_bad_requests_total", "counter",
 	    "requests refused by their framing (400, 413, 414, 417, 431, "
 	    "501, 505)", NULL, st.http.bad_requests);
+	metric(b, "smsverify_stats_errors_total", "counter",
+	    "batches whose statistics rows could not be staged", NULL,
+	    stats_errors(((const struct api *)arg)->stats));
 	metric(b, "smsverify_http_tls_handshake_failures_total", "counter",
 	    "HTTPS handshakes that failed (protocol, cipher, closed "
 	    "half-way)", NULL, st.http.tls_failed);

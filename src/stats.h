@@ -176,6 +176,9 @@ struct stats;
 struct stats *stats_new(struct store *store, const struct conf *conf);
 void stats_reconf(struct stats *, const struct conf *);
 void stats_free(struct stats *);
+/* Batches whose rows could not be staged (each logged as stats.error, a
+ * line a second at most); 0 for NULL. */
+uint64_t stats_errors(const struct stats *);
 
 /* The hooks: each counts one event of v in the open batch (the batch of
  * v's change: call it right after v's put; its rows are staged right

@@ -96,6 +96,12 @@ stats_new(struct store *store, const struct conf *conf)
 	return s;
 }
 
+uint64_t
+stats_errors(const struct stats *s)
+{
+	return s != NULL ? s->errors : 0;
+}
+
 void
 stats_reconf(struct stats *s, const struct conf *conf)
 {

@@ -522,6 +522,32 @@ START_TEST(staged_rows_are_read)
 }
 END_TEST
 
+/* A batch that fails carries its rows down with it: nothing counted, the
+ * failure counted (smsverify_stats_errors_total), the next batch counts
+ * again. */
+START_TEST(failed_batch_counted_as_error)
+{
+	struct stats_row r;
+	struct verif v;
+
+	ck_assert_uint_eq(stats_errors(stats), 0);
+	verif_new(&v, "alice", "+14155550100");
+	ev_send(&v);
+	/* a write the store refuses fails the open batch */
+	ck_assert_int_eq(store_limit_put(st, "bad name", "x", 1, T0), STORE_ERR);
+	ck_assert_int_ne(store_flush(st), STORE_OK);
+	ck_assert_uint_eq(stats_errors(stats), 1);
+	ck_assert_int_eq(query(STATS_BY_COUNTRY, NULL, T0, T0 + 60, "US", &r),
+	    -1);                /* no such group */
+	verif_new(&v, "alice", "+14155550101");
+	ev_send(&v);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	ck_assert_uint_eq(stats_errors(stats), 1);
+	ck_assert(query(STATS_BY_COUNTRY, NULL, T0, T0 + 60, "US", &r) > 0);
+	ck_assert_uint_eq(r.sends, 1);
+}
+END_TEST
+
 START_TEST(retention_prunes_bounded)
 {
 	struct stats_row r;
@@ -832,6 +858,7 @@ stats_suite(void)
 	tcase_add_test(tc, scripted_day_windows);
 	tcase_add_test(tc, restart_keeps_rows);
 	tcase_add_test(tc, staged_rows_are_read);
+	tcase_add_test(tc, failed_batch_counted_as_error);
 	tcase_add_test(tc, retention_prunes_bounded);
 	tcase_add_test(tc, groups_capped);
 	tcase_add_test(tc, receipts_once_per_verification);
