@@ -108,6 +108,11 @@ struct smpp_sm {
  * with an error status, nothing crashes and nothing leaks). */
 int smpp_pdu_unpack_sm(const uint8_t *pdu, const struct smpp_header *h,
     struct smpp_sm *out);
+/* smpp_deliver.c: a deliver_sm/data_sm as a receipt (0, or -1 when no
+ * message id could be found) and as an inbound message (its body points
+ * into sm's). */
+int smpp_deliver_receipt(const struct smpp_sm *sm, struct smpp_receipt *r);
+void smpp_deliver_mo(const struct smpp_sm *sm, struct smpp_mo *mo);
 /* Read the message_id of a submit_sm_resp (or the system_id of a
  * bind_resp) by hand within the PDU bounds.  Returns 0 (out may be "") or
  * -1. */

@@ -67,21 +67,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <event2/util.h>
 
-#include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <openssl/x509_vfy.h>
-#include <openssl/x509v3.h>
 
 #include "log.h"
 #include "smpp.h"
@@ -89,6 +84,7 @@
 enum { BT_TRX = SMPP_BIND_TRANSCEIVER, BT_TX = SMPP_BIND_TRANSMITTER,
 	BT_RX = SMPP_BIND_RECEIVER };
 #include "smpp_pdu.h"
+#include "smpp_tls.h"
 #include "smpp_window.h"
 #include "util.h"
 
@@ -672,86 +668,9 @@ on_generic_nack(struct smpp_session *s, const struct smpp_header *h)
 }
 
 /*
- * Requests from the SMSC.
+ * Requests from the SMSC (smpp_deliver.c reads them as receipts or
+ * inbound messages).
  */
-static void
-trim_copy(char *dst, size_t size, const char *src)
-{
-	size_t n;
-
-	while (*src == ' ' || *src == '\t' || *src == '\r' || *src == '\n')
-		src++;
-	n = strlen(src);
-	while (n > 0 && (src[n - 1] == ' ' || src[n - 1] == '\t' ||
-	    src[n - 1] == '\r' || src[n - 1] == '\n'))
-		n--;
-	if (n >= size)
-		n = size - 1;
-	memcpy(dst, src, n);
-	dst[n] = 0;
-}
-
-/* Build a receipt from a deliver_sm/data_sm.  Returns 0, or -1 when no
- * message id could be found. */
-static int
-build_receipt(const struct smpp_sm *sm, struct smpp_receipt *r)
-{
-	struct smpp_receipt t;
-	int text_ok = -1;
-
-	memset(r, 0, sizeof(*r));
-	r->state = SMPP_MSG_UNKNOWN_STATE;
-	r->err = -1;
-	r->network_error = sm->network_error;
-	memset(&t, 0, sizeof(t));
-	t.err = -1;
-	t.network_error = -1;
-	if (sm->body_len > 0)
-		text_ok = smpp_receipt_parse_text(sm->body, sm->body_len, &t);
-	else if (sm->payload != NULL && sm->payload_len > 0)
-		text_ok = smpp_receipt_parse_text(sm->payload,
-		    sm->payload_len, &t);
-	if (text_ok == 0) {
-		trim_copy(r->message_id, sizeof(r->message_id), t.message_id);
-		r->state = t.state;
-		memcpy(r->stat, t.stat, sizeof(r->stat));
-		r->stat[sizeof(r->stat) - 1] = 0;
-		r->err = t.err;
-	}
-	if (sm->receipted_message_id[0] != 0)
-		trim_copy(r->message_id, sizeof(r->message_id),
-		    sm->receipted_message_id);
-	if (sm->message_state >= 0)
-		r->state = (enum smpp_msg_state)sm->message_state;
-	r->from_tlv = sm->receipted_message_id[0] != 0 &&
-	    sm->message_state >= 0;
-	trim_copy(r->source, sizeof(r->source), sm->source);
-	trim_copy(r->destination, sizeof(r->destination), sm->destination);
-	return r->message_id[0] != 0 ? 0 : -1;
-}
-
-/* An inbound message's view of a deliver_sm/data_sm: the body is the
- * short_message, or the message_payload when short_message is empty. */
-static void
-build_mo(const struct smpp_sm *sm, struct smpp_mo *mo)
-{
-	memset(mo, 0, sizeof(*mo));
-	trim_copy(mo->source, sizeof(mo->source), sm->source);
-	trim_copy(mo->destination, sizeof(mo->destination), sm->destination);
-	mo->source_ton = sm->source_ton;
-	mo->dest_ton = sm->dest_ton;
-	mo->esm_class = sm->esm_class;
-	mo->data_coding = sm->data_coding;
-	if (sm->body_len == 0 && sm->payload != NULL) {
-		mo->body = sm->payload;
-		mo->body_len = sm->payload_len;
-		mo->from_payload = 1;
-	} else {
-		mo->body = sm->body;
-		mo->body_len = sm->body_len;
-	}
-}
-
 static void
 on_deliver(struct smpp_session *s, const struct smpp_header *h)
 {
@@ -789,11 +708,11 @@ on_deliver(struct smpp_session *s, const struct smpp_header *h)
 			send_resp(s, resp, ESME_ROK, h->seq);
 			return;
 		}
-		build_mo(&sm, &mo);
+		smpp_deliver_mo(&sm, &mo);
 		s->cb.mo(s->arg, s, &mo, ack);
 		return;
 	}
-	if (build_receipt(&sm, &r) < 0) {
+	if (smpp_deliver_receipt(&sm, &r) < 0) {
 		log_session(s, lim_bad_receipt, LOG_WARN, "smpp.bad_receipt",
 		    "smsc=%s seq=%u note=no_message_id_answered_ok",
 		    log_str(nb, sizeof(nb), name(s)), h->seq);
@@ -956,36 +875,6 @@ send_bind(struct smpp_session *s)
 	arm_ms(s->op_timer, (int64_t)s->cfg.response_timeout * 1000);
 }
 
-/*
- * Log why a TLS handshake failed, if it was TLS that failed (a certificate
- * that does not verify, or any OpenSSL error).  Returns 1 when it logged,
- * 0 when the failure was below TLS (the TCP connect).
- */
-static int
-tls_failed(struct smpp_session *s, struct bufferevent *bev)
-{
-	SSL *ssl = bufferevent_openssl_get_ssl(bev);
-	long vr = ssl != NULL ? SSL_get_verify_result(ssl) : X509_V_OK;
-	unsigned long e, first = 0;
-	char nb[128], vb[256], eb[256], es[256];
-
-	/* Drain libevent's queue of OpenSSL errors; keep the first. */
-	while ((e = bufferevent_get_openssl_error(bev)) != 0)
-		if (first == 0)
-			first = e;
-	if (vr == X509_V_OK && first == 0)
-		return 0;
-	if (first != 0)
-		ERR_error_string_n(first, es, sizeof(es));
-	else
-		snprintf(es, sizeof(es), "none");
-	log_err("smpp.tls_failed", "smsc=%s server_name=%s verify_error=%s "
-	    "ssl_error=%s", log_str(nb, sizeof(nb), name(s)),
-	    s->cfg.tls_server_name,
-	    log_str(vb, sizeof(vb), X509_verify_cert_error_string(vr)),
-	    log_str(eb, sizeof(eb), es));
-	return 1;
-}
 
 static void
 on_event(struct bufferevent *bev, short what, void *arg)
@@ -1016,7 +905,7 @@ on_event(struct bufferevent *bev, short what, void *arg)
 		}
 	} else if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		if (s->state == SMPP_CONNECTING && s->ssl_ctx != NULL &&
-		    tls_failed(s, bev))
+		    smpp_tls_failed(bev, name(s), s->cfg.tls_server_name))
 			session_drop(s, "tls_failed", 0);
 		else
 			session_drop(s, (what & BEV_EVENT_EOF) ? "eof" :
@@ -1026,41 +915,6 @@ on_event(struct bufferevent *bev, short what, void *arg)
 	leave(s);
 }
 
-/* A client-side openssl bufferevent (not yet connected) whose SSL checks
- * the peer's certificate against tls_server_name.  NULL on failure. */
-static struct bufferevent *
-tls_bufferevent(struct smpp_session *s)
-{
-	const char *sn = s->cfg.tls_server_name;
-	struct in6_addr a6;
-	struct bufferevent *bev;
-	SSL *ssl;
-	int is_ip, ok;
-
-	if ((ssl = SSL_new(s->ssl_ctx)) == NULL)
-		return NULL;
-	is_ip = inet_pton(AF_INET, sn, &a6) == 1 ||
-	    inet_pton(AF_INET6, sn, &a6) == 1;
-	if (is_ip) {
-		ok = X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), sn);
-	} else {
-		/* No SNI for an address literal (RFC 6066, section 3). */
-		ok = SSL_set_tlsext_host_name(ssl, sn) == 1 &&
-		    SSL_set1_host(ssl, sn) == 1;
-		SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
-	}
-	if (!ok) {
-		SSL_free(ssl);
-		return NULL;
-	}
-	/* With BEV_OPT_CLOSE_ON_FREE the bufferevent owns ssl, also when
-	 * this call fails. */
-	bev = bufferevent_openssl_socket_new(s->base, -1, ssl,
-	    BUFFEREVENT_SSL_CONNECTING, BEV_OPT_CLOSE_ON_FREE);
-	if (bev != NULL)
-		bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-	return bev;
-}
 
 static void
 connect_now(struct smpp_session *s)
@@ -1100,7 +954,8 @@ connect_now(struct smpp_session *s)
 		evutil_freeaddrinfo(ai);
 	}
 	if (s->ssl_ctx != NULL)
-		s->bev = tls_bufferevent(s);
+		s->bev = smpp_tls_bufferevent(s->base, s->ssl_ctx,
+		    s->cfg.tls_server_name);
 	else
 		s->bev = bufferevent_socket_new(s->base, -1,
 		    BEV_OPT_CLOSE_ON_FREE);
@@ -1258,37 +1113,6 @@ dup_or_empty(const char *s)
 	return strdup(s != NULL ? s : "");
 }
 
-/* The session's TLS context: TLS 1.2 or later, the peer must present a
- * certificate that chains to ca_file (or the system store when NULL).
- * NULL, with the reason logged, when the CA cannot be loaded. */
-static SSL_CTX *
-tls_context(const char *smsc, const char *ca_file)
-{
-	SSL_CTX *ctx;
-	char nb[128], fb[300], eb[256], es[256];
-	int ok;
-
-	if ((ctx = SSL_CTX_new(TLS_client_method())) == NULL)
-		return NULL;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-	SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
-	if (ca_file != NULL)
-		ok = SSL_CTX_load_verify_locations(ctx, ca_file, NULL) == 1;
-	else
-		ok = SSL_CTX_set_default_verify_paths(ctx) == 1;
-	if (!ok) {
-		ERR_error_string_n(ERR_peek_last_error(), es, sizeof(es));
-		ERR_clear_error();
-		log_err("smpp.config", "smsc=%s tls_ca_file=%s ssl_error=%s "
-		    "msg=\"cannot load the CA certificates\"",
-		    log_str(nb, sizeof(nb), smsc),
-		    log_str(fb, sizeof(fb), ca_file ? ca_file : "(system)"),
-		    log_str(eb, sizeof(eb), es));
-		SSL_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
-}
 
 struct smpp_session *
 smpp_session_new(struct event_base *base, const struct smpp_config *cfg,
@@ -1346,7 +1170,7 @@ smpp_session_new(struct event_base *base, const struct smpp_config *cfg,
 		session_destroy(s);
 		return NULL;
 	}
-	if (cfg->tls && (s->ssl_ctx = tls_context(s->cfg.name,
+	if (cfg->tls && (s->ssl_ctx = smpp_tls_context(s->cfg.name,
 	    s->cfg.tls_ca_file)) == NULL) {
 		session_destroy(s);
 		return NULL;
