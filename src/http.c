@@ -1422,55 +1422,17 @@ http_header(struct http_request *req, const char *name)
 	return http_head_field(&req->head, name);
 }
 
-static char *
-copy_n(const char *s, size_t n)
-{
-	char *d = xmalloc(n + 1);
-
-	memcpy(d, s, n);
-	d[n] = '\0';
-	return d;
-}
-
-/* Walk "a=1&b=2" for name; the value decoded ('+' is a space) and kept
- * with the request. */
+/* The value of name in the query, decoded, kept with the request. */
 const char *
 http_query(struct http_request *req, const char *name)
 {
-	const char *q = req->head.query;
+	char *v = http_query_value(req->head.query, name);
 
-	while (q != NULL && *q != '\0') {
-		const char *amp = strchr(q, '&');
-		size_t plen = amp != NULL ? (size_t)(amp - q) : strlen(q);
-		const char *eq = memchr(q, '=', plen);
-		size_t klen = eq != NULL ? (size_t)(eq - q) : plen;
-		char *k = copy_n(q, klen), *kd, *vd;
-		size_t kdlen = 0, vdlen = 0;
-		int match;
-
-		kd = evhttp_uridecode(k, 1, &kdlen);
-		free(k);
-		match = kd != NULL && strlen(kd) == kdlen &&
-		    strcmp(kd, name) == 0;
-		free(kd);
-		if (match) {
-			char *v = eq != NULL ? copy_n(eq + 1,
-			    plen - klen - 1) : xstrdup("");
-
-			vd = evhttp_uridecode(v, 1, &vdlen);
-			free(v);
-			if (vd == NULL || strlen(vd) != vdlen) {
-				free(vd);
-				return NULL;
-			}
-			req->qv = xrealloc(req->qv,
-			    (size_t)(req->nqv + 1) * sizeof(*req->qv));
-			req->qv[req->nqv++] = vd;
-			return vd;
-		}
-		q = amp != NULL ? amp + 1 : NULL;
-	}
-	return NULL;
+	if (v == NULL)
+		return NULL;
+	req->qv = xrealloc(req->qv, (size_t)(req->nqv + 1) * sizeof(*req->qv));
+	req->qv[req->nqv++] = v;
+	return v;
 }
 
 const char *
@@ -1482,28 +1444,8 @@ http_req_body(struct http_request *req, size_t *len)
 
 /* ---- Authorization ---------------------------------------------------------- */
 
-/* The token after "Bearer " (scheme in any case, one or more spaces), or
- * NULL when absent, of another scheme, empty or holding white space. */
 const char *
 http_bearer(struct http_request *req)
 {
-	const char *v = http_header(req, "Authorization");
-	const char *tok;
-
-	if (v == NULL)
-		return NULL;
-	while (*v == ' ' || *v == '\t')
-		v++;
-	if (strncasecmp(v, "Bearer", 6) != 0 || (v[6] != ' ' && v[6] != '\t'))
-		return NULL;
-	tok = v + 6;
-	while (*tok == ' ' || *tok == '\t')
-		tok++;
-	if (*tok == '\0')
-		return NULL;
-	for (const char *p = tok; *p != '\0'; p++)
-		if (*p == ' ' || *p == '\t' || (unsigned char)*p < 0x20 ||
-		    *p == 0x7f)
-			return NULL;
-	return tok;
+	return http_bearer_token(http_header(req, "Authorization"));
 }

@@ -16,6 +16,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <event2/http.h>
+
 #include "http_parse.h"
 #include "util.h"
 
@@ -458,4 +460,75 @@ http_chunk_size(const char *line, size_t len, uint64_t *size,
 			    "octet");
 	*size = n;
 	return 0;
+}
+
+/* ---- what a handler reads of a head --------------------------------- */
+
+static char *
+copy_n(const char *s, size_t n)
+{
+	char *d = xmalloc(n + 1);
+
+	memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
+char *
+http_query_value(const char *query, const char *name)
+{
+	const char *q = query;
+
+	while (q != NULL && *q != '\0') {
+		const char *amp = strchr(q, '&');
+		size_t plen = amp != NULL ? (size_t)(amp - q) : strlen(q);
+		const char *eq = memchr(q, '=', plen);
+		size_t klen = eq != NULL ? (size_t)(eq - q) : plen;
+		char *k = copy_n(q, klen), *kd, *vd;
+		size_t kdlen = 0, vdlen = 0;
+		int match;
+
+		kd = evhttp_uridecode(k, 1, &kdlen);
+		free(k);
+		match = kd != NULL && strlen(kd) == kdlen &&
+		    strcmp(kd, name) == 0;
+		free(kd);
+		if (match) {
+			char *v = eq != NULL ? copy_n(eq + 1,
+			    plen - klen - 1) : xstrdup("");
+
+			vd = evhttp_uridecode(v, 1, &vdlen);
+			free(v);
+			if (vd == NULL || strlen(vd) != vdlen) {
+				free(vd);
+				return NULL;
+			}
+			return vd;
+		}
+		q = amp != NULL ? amp + 1 : NULL;
+	}
+	return NULL;
+}
+
+const char *
+http_bearer_token(const char *v)
+{
+	const char *tok;
+
+	if (v == NULL)
+		return NULL;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (strncasecmp(v, "Bearer", 6) != 0 || (v[6] != ' ' && v[6] != '\t'))
+		return NULL;
+	tok = v + 6;
+	while (*tok == ' ' || *tok == '\t')
+		tok++;
+	if (*tok == '\0')
+		return NULL;
+	for (const char *p = tok; *p != '\0'; p++)
+		if (*p == ' ' || *p == '\t' || (unsigned char)*p < 0x20 ||
+		    *p == 0x7f)
+			return NULL;
+	return tok;
 }

@@ -105,6 +105,16 @@ void http_head_free(struct http_head *);
 /* The value of field name (any case), or NULL; the first of repeated ones. */
 const char *http_head_field(const struct http_head *, const char *name);
 
+/* The value of name in query ("a=1&b=2", or NULL), both decoded ('+' is a
+ * space): malloc'd, the caller frees it; NULL when absent, or when its
+ * decoding holds a NUL. */
+char *http_query_value(const char *query, const char *name);
+/* The token of an Authorization value "Bearer TOKEN" (the scheme in any
+ * case, one or more spaces or tabs): a pointer into v, or NULL when v is
+ * NULL, of another scheme, or its token is empty or holds white space or
+ * a control character. */
+const char *http_bearer_token(const char *v);
+
 /*
  * A chunk-size line of len octets without its line end: hex digits, then
  * optional chunk extensions (";name[=value]", ignored).  0 with *size set,

@@ -63,6 +63,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (h.chunked && h.content_length >= 0)
 			abort();
 		(void)http_head_field(&h, "content-type");
+		/* what handlers read of it: a query value, the bearer token */
+		{
+			char *v = http_query_value(h.query, "phone");
+			const char *tok = http_bearer_token(
+			    http_head_field(&h, "authorization"));
+
+			if (v != NULL && strlen(v) > strlen(h.query))
+				abort();        /* decoding only shortens */
+			free(v);
+			if (tok != NULL && (*tok == '\0' || strchr(tok, ' ')))
+				abort();
+		}
 		http_head_free(&h);
 	}
 	/* What follows the head, line by line, as chunk sizes. */
