@@ -70,6 +70,7 @@
  * lives until it has answered and its store callbacks have come back.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,7 @@
 #include "carrier.h"
 #include "conf.h"
 #include "dispatch.h"
+#include "heap.h"
 #include "log.h"
 #include "route.h"
 #include "score.h"
@@ -137,7 +139,7 @@ enum msg_where {
 
 struct msg {
 	TAILQ_ENTRY(msg) q;       /* the aside list */
-	size_t hidx;              /* its place in the heap */
+	struct heap_node hn;      /* its place in the wait queue */
 	enum msg_where where;
 	uint64_t seq;             /* arrival, to order equal expiries */
 	int64_t deadline;         /* expires_at - min_useful: not submitted
@@ -216,8 +218,7 @@ struct dispatch {
 	/* The wait queue: a binary min-heap by (expires_at, seq), at most
 	 * conf->queue_max long; what does not fit stays in the store only
 	 * (spill) and is read back in expiry order (queue_refill). */
-	struct msg **heap;
-	size_t nheap, heapcap;
+	struct heap wait;
 	struct msgq aside;      /* popped by the pump, pushed back after */
 	uint64_t seq;
 	int spill;              /* the store may hold queued messages that
@@ -237,6 +238,7 @@ struct dispatch {
 };
 
 static void msg_free(struct msg *);
+static int msg_before(const struct heap_node *, const struct heap_node *);
 static void dispatch_pump(struct dispatch *);
 static int wire_count(struct dispatch *, const char *phone, int delta);
 static int msg_try(struct msg *);
@@ -362,6 +364,7 @@ dispatch_new(struct event_base *base, struct store *store,
 	d->hooks = hooks;
 	d->arg = arg;
 	TAILQ_INIT(&d->aside);
+	heap_init(&d->wait, msg_before);
 	d->retry_ev = evtimer_new(base, retry_cb, d);
 	if (RAND_bytes((unsigned char *)&d->rng, sizeof(d->rng)) != 1 ||
 	    d->rng == 0)
@@ -553,80 +556,34 @@ answer_timeout(evutil_socket_t fd, short what, void *arg)
 #define EXPIRE_BATCH 512        /* expired_in_queue ends per pump */
 #define REFILL_PAGE 256         /* queue entries read back per page */
 
+#define MSG_OF(n) ((struct msg *)(void *)((char *)(n) - \
+	offsetof(struct msg, hn)))
+
 /* 1 when a goes before b: the earlier expiry, then the earlier arrival. */
 static int
-msg_before(const struct msg *a, const struct msg *b)
+msg_before(const struct heap_node *x, const struct heap_node *y)
 {
+	const struct msg *a = MSG_OF(x), *b = MSG_OF(y);
+
 	if (a->expires_at != b->expires_at)
 		return a->expires_at < b->expires_at;
 	return a->seq < b->seq;
 }
 
 static void
-heap_set(struct dispatch *d, size_t i, struct msg *m)
+wait_push(struct dispatch *d, struct msg *m)
 {
-	d->heap[i] = m;
-	m->hidx = i;
-}
-
-static void
-heap_up(struct dispatch *d, size_t i)
-{
-	struct msg *m = d->heap[i];
-
-	while (i > 0) {
-		size_t p = (i - 1) / 2;
-		if (!msg_before(m, d->heap[p]))
-			break;
-		heap_set(d, i, d->heap[p]);
-		i = p;
-	}
-	heap_set(d, i, m);
-}
-
-static void
-heap_down(struct dispatch *d, size_t i)
-{
-	struct msg *m = d->heap[i];
-
-	for (;;) {
-		size_t c = 2 * i + 1;
-		if (c >= d->nheap)
-			break;
-		if (c + 1 < d->nheap && msg_before(d->heap[c + 1], d->heap[c]))
-			c++;
-		if (!msg_before(d->heap[c], m))
-			break;
-		heap_set(d, i, d->heap[c]);
-		i = c;
-	}
-	heap_set(d, i, m);
-}
-
-static void
-heap_push(struct dispatch *d, struct msg *m)
-{
-	if (d->nheap == d->heapcap) {
-		d->heapcap = d->heapcap ? d->heapcap * 2 : 256;
-		d->heap = xrealloc(d->heap, d->heapcap * sizeof(*d->heap));
-	}
-	heap_set(d, d->nheap++, m);
-	heap_up(d, m->hidx);
+	heap_push(&d->wait, &m->hn);
 	m->where = Q_HEAP;
 }
 
-static void
-heap_remove(struct dispatch *d, struct msg *m)
+/* The earliest waiting message (still in the queue), or NULL. */
+static struct msg *
+wait_first(const struct dispatch *d)
 {
-	size_t i = m->hidx;
-	struct msg *last = d->heap[--d->nheap];
+	struct heap_node *n = heap_top(&d->wait);
 
-	if (i < d->nheap) {
-		heap_set(d, i, last);
-		heap_up(d, i);
-		heap_down(d, last->hidx);
-	}
-	m->where = Q_NONE;
+	return n != NULL ? MSG_OF(n) : NULL;
 }
 
 static void
@@ -651,7 +608,7 @@ msg_enqueue(struct msg *m, int64_t delay_ms)
 		TAILQ_INSERT_TAIL(&d->aside, m, q);
 		m->where = Q_ASIDE;
 	} else {
-		heap_push(d, m);
+		wait_push(d, m);
 	}
 	d->nwaiting++;
 	if (!evtimer_pending(d->retry_ev, NULL))
@@ -664,7 +621,7 @@ msg_dequeue(struct msg *m)
 	struct dispatch *d = m->d;
 
 	if (m->where == Q_HEAP)
-		heap_remove(d, m);
+		heap_remove(&d->wait, &m->hn);
 	else if (m->where == Q_ASIDE)
 		TAILQ_REMOVE(&d->aside, m, q);
 	else
@@ -677,12 +634,10 @@ msg_dequeue(struct msg *m)
 static struct msg *
 queue_pop(struct dispatch *d)
 {
-	struct msg *m;
+	struct msg *m = wait_first(d);
 
-	if (d->nheap == 0)
-		return NULL;
-	m = d->heap[0];
-	msg_dequeue(m);
+	if (m != NULL)
+		msg_dequeue(m);
 	return m;
 }
 
@@ -729,8 +684,7 @@ queue_expire(struct dispatch *d)
 	int n = 0;
 	struct msg *m;
 
-	while (d->nheap > 0 && n < EXPIRE_BATCH) {
-		m = d->heap[0];
+	while ((m = wait_first(d)) != NULL && n < EXPIRE_BATCH) {
 		if (m->expires_at - now >= d->conf->min_useful)
 			break;  /* nothing later has less left */
 		m = queue_pop(d);
@@ -846,7 +800,7 @@ dispatch_pump(struct dispatch *d)
 	queue_expire(d);
 	for (int i = 0; i < d->nsmsc; i++)
 		room += carrier_room(d->smsc[i].c);
-	budget = (int)d->nheap;
+	budget = (int)heap_count(&d->wait);
 	while (room > 0 && budget-- > 0 && (m = queue_pop(d)) != NULL) {
 		if (m->not_before_ms > now_ms) {
 			TAILQ_INSERT_TAIL(&d->aside, m, q);
@@ -860,7 +814,7 @@ dispatch_pump(struct dispatch *d)
 	queue_refill(d);
 	while ((m = TAILQ_FIRST(&d->aside)) != NULL) {
 		TAILQ_REMOVE(&d->aside, m, q);
-		heap_push(d, m);
+		wait_push(d, m);
 	}
 	d->pumping = 0;
 	if ((d->nwaiting > 0 || d->spill) &&
@@ -1457,7 +1411,6 @@ dispatch_reconf(struct dispatch *d, const struct conf *conf,
 {
 	struct dsmsc *ns = xcalloc(ncarrier ? (size_t)ncarrier : 1,
 	    sizeof(*ns));
-	struct msg *m;
 
 	/* A carrier kept from before keeps its handle and sideline
 	 * figures; a new one gets a handle never used before. */
@@ -1480,10 +1433,8 @@ dispatch_reconf(struct dispatch *d, const struct conf *conf,
 	d->gen++;
 	/* Waiting messages take the new routes now; those on the wire
 	 * when their answer comes back (msg_try sees the old gen). */
-	for (size_t i = 0; i < d->nheap; i++) {
-		m = d->heap[i];
-		msg_route(d, m, NULL);
-	}
+	for (size_t i = 0; i < heap_count(&d->wait); i++)
+		msg_route(d, MSG_OF(heap_at(&d->wait, i)), NULL);
 }
 
 void
@@ -1518,7 +1469,7 @@ dispatch_free(struct dispatch *d)
 	while ((m = queue_pop(d)) != NULL)
 		msg_free(m);
 	event_free(d->retry_ev);
-	free(d->heap);
+	heap_release(&d->wait);
 	for (int i = 0; i < WIRE_BUCKETS; i++)
 		while (d->wire[i] != NULL) {
 			struct wire *w = d->wire[i];

@@ -12,6 +12,7 @@
 
 #include "log.h"
 #include "phone.h"
+#include "heap.h"
 #include "util.h"
 
 START_TEST(hostport)
@@ -108,6 +109,60 @@ START_TEST(rfc3339_parse)
 	    -1);
 	ck_assert_int_eq(util_rfc3339_parse("2026-12-03", &ms), -1);
 	ck_assert_int_eq(util_rfc3339_parse("", &ms), -1);
+}
+END_TEST
+
+/* The heap gives its nodes back in before() order, whatever was taken
+ * out of its middle, and every node always knows its place. */
+struct hitem {
+	struct heap_node hn;    /* first: a node is its item */
+	int key;
+	int in;
+};
+
+static int
+hitem_before(const struct heap_node *a, const struct heap_node *b)
+{
+	return ((const struct hitem *)a)->key < ((const struct hitem *)b)->key;
+}
+
+START_TEST(heap_order)
+{
+	static struct hitem it[1000];
+	struct heap h;
+	struct heap_node *n;
+	int i, last = -1, left = 0;
+	unsigned r = 12345;
+
+	heap_init(&h, hitem_before);
+	ck_assert_ptr_null(heap_top(&h));
+	for (i = 0; i < 1000; i++) {
+		r = r * 1103515245u + 12345u;
+		it[i].key = (int)(r >> 16) % 5000;
+		it[i].in = 1;
+		heap_push(&h, &it[i].hn);
+	}
+	for (i = 0; i < 1000; i += 3) {         /* out of the middle */
+		heap_remove(&h, &it[i].hn);
+		it[i].in = 0;
+	}
+	for (i = 0; i < 1000; i++)
+		left += it[i].in;
+	ck_assert_uint_eq(heap_count(&h), (size_t)left);
+	for (size_t k = 0; k < heap_count(&h); k++)
+		ck_assert_uint_eq(heap_at(&h, k)->idx, k);
+	while ((n = heap_top(&h)) != NULL) {
+		struct hitem *x = (struct hitem *)n;
+
+		ck_assert(x->in);
+		ck_assert_int_ge(x->key, last);
+		last = x->key;
+		heap_remove(&h, n);
+		x->in = 0;
+		left--;
+	}
+	ck_assert_int_eq(left, 0);
+	heap_release(&h);
 }
 END_TEST
 
@@ -372,6 +427,7 @@ util_suite(void)
 	tcase_add_test(tc, hostport);
 	tcase_add_test(tc, clock_and_strings);
 	tcase_add_test(tc, rfc3339_parse);
+	tcase_add_test(tc, heap_order);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("phone");
