@@ -97,39 +97,21 @@ store_limit_get(struct store *st, const char *name, void *buf, size_t size,
     size_t *len)
 {
 	char key[PAIR_KEY_MAX];
-	MDB_txn *txn;
 	MDB_dbi db;
-	MDB_val d;
 	size_t kl, nl;
 	int rc;
 
 	*len = 0;
 	if (!store_printable(name, STORE_LIMIT_NAME_MAX, &nl))
 		return STORE_ERR;
-	if ((txn = store_view_begin(st)) == NULL)
-		return STORE_ERR;
-	if (counter_place(st, name, nl, &db, key, &kl)) {
-		rc = store_kv_get(st, txn, db, key, kl, &d);
-		if (rc == MDB_NOTFOUND && st->old_pairs)
-			/* where an older version kept it */
-			rc = store_kv_get(st, txn, st->limits, name, nl, &d);
-	} else {
-		rc = store_kv_get(st, txn, db, key, kl, &d);
-	}
-	if (rc == 0) {
-		if (d.mv_size < LIMIT_HEAD ||
-		    d.mv_size - LIMIT_HEAD > size) {
-			rc = STORE_ERR;
-		} else {
-			*len = d.mv_size - LIMIT_HEAD;
-			memcpy(buf, (const uint8_t *)d.mv_data + LIMIT_HEAD,
-			    *len);
-			rc = STORE_OK;
-		}
-	} else {
-		rc = rc == MDB_NOTFOUND ? STORE_NOTFOUND : STORE_ERR;
-	}
-	store_view_end(st, txn);
+	if (!counter_place(st, name, nl, &db, key, &kl))
+		return store_kv_copy(st, db, key, kl, LIMIT_HEAD, buf, size,
+		    len);
+	rc = store_kv_copy(st, db, key, kl, LIMIT_HEAD, buf, size, len);
+	if (rc == STORE_NOTFOUND && st->old_pairs)
+		/* where an older version kept it */
+		rc = store_kv_copy(st, st->limits, name, nl, LIMIT_HEAD, buf,
+		    size, len);
 	return rc;
 }
 

@@ -113,6 +113,31 @@ store_kv_get(struct store *st, MDB_txn *txn, MDB_dbi db, const void *key,
 	return 0;
 }
 
+int
+store_kv_copy(struct store *st, MDB_dbi db, const void *key, size_t klen,
+    size_t skip, void *buf, size_t size, size_t *len)
+{
+	MDB_txn *txn;
+	MDB_val d;
+	int rc;
+
+	*len = 0;
+	if ((txn = store_view_begin(st)) == NULL)
+		return STORE_ERR;
+	rc = store_kv_get(st, txn, db, key, klen, &d);
+	if (rc == 0 && (d.mv_size < skip || d.mv_size - skip > size)) {
+		rc = STORE_ERR;
+	} else if (rc == 0) {
+		*len = d.mv_size - skip;
+		memcpy(buf, (const uint8_t *)d.mv_data + skip, *len);
+		rc = STORE_OK;
+	} else {
+		rc = rc == MDB_NOTFOUND ? STORE_NOTFOUND : STORE_ERR;
+	}
+	store_view_end(st, txn);
+	return rc;
+}
+
 /* The first key of db at or above key (above it when strict) that is not
  * deleted, with its newest value: 0, MDB_NOTFOUND or LMDB's error.
  * with_new: keys staged but not in the database yet count too; without

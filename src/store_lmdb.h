@@ -248,6 +248,12 @@ const struct batch_entry *store_overlay_find(struct store *, MDB_dbi db,
  * key. */
 int store_kv_get(struct store *, MDB_txn *, MDB_dbi db, const void *key,
     size_t klen, MDB_val *d);
+/* The newest value of (db, key) but for its first skip octets, copied into
+ * buf (size octets), its length into *len: STORE_OK, STORE_NOTFOUND, or
+ * STORE_ERR (a failed read, a value shorter than skip or too long for
+ * buf).  A read of its own (view begun and ended). */
+int store_kv_copy(struct store *, MDB_dbi db, const void *key, size_t klen,
+    size_t skip, void *buf, size_t size, size_t *len);
 /* The first key of db at or above key (above it when strict) that is not
  * deleted, with its newest value: 0, MDB_NOTFOUND or LMDB's error.
  * with_new: keys staged but not in the database yet count too; without

@@ -109,29 +109,11 @@ store_rollup_get(struct store *st, int gran, const char *owner, int dim,
 {
 	uint8_t key[ROLLUP_KEY_MAX];
 	size_t kl = row_key(key, gran, owner, dim, t, group);
-	MDB_txn *txn;
-	MDB_val d;
-	int rc;
 
 	*len = 0;
 	if (kl == 0)
 		return STORE_ERR;
-	if ((txn = store_view_begin(st)) == NULL)
-		return STORE_ERR;
-	rc = store_kv_get(st, txn, st->stats, key, kl, &d);
-	if (rc == 0) {
-		if (d.mv_size > size) {
-			rc = STORE_ERR;
-		} else {
-			memcpy(buf, d.mv_data, d.mv_size);
-			*len = d.mv_size;
-			rc = STORE_OK;
-		}
-	} else {
-		rc = rc == MDB_NOTFOUND ? STORE_NOTFOUND : STORE_ERR;
-	}
-	store_view_end(st, txn);
-	return rc;
+	return store_kv_copy(st, st->stats, key, kl, 0, buf, size, len);
 }
 
 int

@@ -245,23 +245,14 @@ static int
 index_get(struct store *st, MDB_dbi dbi, const void *k, size_t kl, char *id,
     size_t idsize)
 {
-	MDB_txn *txn;
-	MDB_val d;
+	size_t len;
 	int rc;
 
-	if ((txn = store_view_begin(st)) == NULL)
+	if (idsize == 0)
 		return STORE_ERR;
-	rc = store_kv_get(st, txn, dbi, k, kl, &d);
-	if (rc == 0 && d.mv_size < idsize) {
-		memcpy(id, d.mv_data, d.mv_size);
-		id[d.mv_size] = '\0';
-		rc = STORE_OK;
-	} else if (rc == MDB_NOTFOUND) {
-		rc = STORE_NOTFOUND;
-	} else {
-		rc = STORE_ERR;
-	}
-	store_view_end(st, txn);
+	rc = store_kv_copy(st, dbi, k, kl, 0, id, idsize - 1, &len);
+	if (rc == STORE_OK)
+		id[len] = '\0';
 	return rc;
 }
 
