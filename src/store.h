@@ -71,6 +71,9 @@ struct store;
 #define STORE_NOTFOUND  1
 #define STORE_ERR      -1
 #define STORE_FULL     -2  /* no room left: raise [store] map_size */
+#define STORE_CONFLICT -3  /* on Redis: another node changed what the
+                            * batch read (store_attach_redis()) */
+#define STORE_UNAVAILABLE -4  /* on Redis: not reached, or no answer */
 
 /*
  * The numeric values of the three enums below are on disk (in every
@@ -158,6 +161,34 @@ struct store *store_open(struct event_base *base, const char *path,
  * them is dropped, its callbacks never called, and logged), then close
  * and free the store.  NULL is ignored. */
 void store_close(struct store *);
+
+/*
+ * The store on Redis: several nodes, each with the LMDB store of
+ * store_open() as its replica, share one Redis.  Called once, right after
+ * store_open() and before any other call.  store_repl.c's head comment
+ * says how (the log, the replica, conflicts, durability).  0, or -1 with
+ * err set (the store stays LMDB alone).
+ */
+struct redis_config;
+struct store_redis {
+	const struct redis_config *redis;
+	const char *node;       /* 1..32 of [A-Za-z0-9_-]: unique per node */
+	const char *prefix;     /* the keys' prefix in Redis, "smsverify"   */
+	int version_ttl_ms;     /* how long a key's version is kept: 600000 */
+	long log_max;           /* entries kept in the log stream: 1000000  */
+};
+int store_attach_redis(struct store *, const struct store_redis *,
+    char *err, size_t errsize);
+
+/*
+ * A barrier: cb(arg, STORE_OK) once this node's reads see every batch any
+ * node had committed when store_sync() was called, or cb(arg,
+ * STORE_UNAVAILABLE).  On LMDB alone at once (from the loop, never from
+ * inside the call).  Run it before a request's reads on Redis: a check on
+ * node B of a code sent through node A then finds it.
+ */
+void store_sync(struct store *, void (*cb)(void *arg, int result),
+    void *arg);
 
 /* ---- verifications and their indexes ------------------------------------ */
 

@@ -76,22 +76,36 @@ batch_new(struct store *st)
 	b->urgent = b->due = 0;
 	b->mdb_rc = 0;
 	b->mdb_op = NULL;
+	b->base = st->repl != NULL ? store_repl_position(st) : 0;
+	b->cseq = b->apply_to = 0;
+	b->next = NULL;
 	return b;
 }
 
+struct batch *
+store_batch_alloc(struct store *st)
+{
+	return batch_new(st);
+}
+
 /* Keep one finished batch (its arena and arrays) for the next. */
-static void
-batch_free(struct store *st, struct batch *b)
+void
+store_batch_release(struct store *st, struct batch *b)
 {
 	store_batch_clear(b->w);
+	if (b->reads != NULL)
+		store_batch_clear(b->reads);
 	if (st->spare == NULL) {
 		st->spare = b;
 		return;
 	}
 	store_batch_free(b->w);
+	if (b->reads != NULL)
+		store_batch_free(b->reads);
 	free(b->waiters);
 	free(b);
 }
+#define batch_free store_batch_release
 
 static void
 log_failure(struct store *st, int result, const char *op, const char *why)
@@ -108,7 +122,7 @@ log_failure(struct store *st, int result, const char *op, const char *why)
 
 /* Fail b with result: what it staged is dropped (reads no longer see it),
  * its callbacks will get the error.  Logged once per batch. */
-static void
+void
 batch_poison(struct store *st, struct batch *b, int result, const char *op,
     const char *why)
 {
@@ -168,16 +182,27 @@ store_set_commit_delay(struct store *st, int ms)
 	st->delay_ms = ms > 0 ? ms : 0;
 }
 
-/* Call b's callbacks in order with result, then free it.  b is detached
- * first: a callback that stages writes or waits starts a new batch. */
-static void
-batch_finish(struct store *st, struct batch *b, int result)
+/* Call b's callbacks in order with result (once: they are dropped).  b is
+ * detached first: a callback that stages writes or waits starts a new
+ * batch. */
+void
+store_batch_callbacks(struct store *st, struct batch *b, int result)
 {
+	int i, n = b->nwaiter;
+
 	if (result != STORE_OK)
 		st->commit_failures++;
 	st->last_result = result;
-	for (int i = 0; i < b->nwaiter; i++)
+	b->nwaiter = 0;
+	for (i = 0; i < n; i++)
 		b->waiters[i].cb(b->waiters[i].arg, result);
+}
+
+/* Call b's callbacks, then free it. */
+static void
+batch_finish(struct store *st, struct batch *b, int result)
+{
+	store_batch_callbacks(st, b, result);
 	batch_free(st, b);
 }
 
@@ -262,7 +287,7 @@ batch_submit(struct store *st)
 	if (b == NULL)
 		return;
 	b->due = 1;
-	if (st->inflight != NULL)
+	if (st->repl != NULL ? store_repl_busy(st) : st->inflight != NULL)
 		return;
 	/* The last writes of the batch (store_set_precommit()): they go
 	 * with it, or fail it. */
@@ -275,12 +300,32 @@ batch_submit(struct store *st)
 		batch_finish(st, b, b->result);
 		return;
 	}
+	if (st->repl != NULL) {
+		store_repl_submit(st, b);       /* to Redis, not the writer */
+		return;
+	}
+	store_writer_hand(st, b);
+}
+
+/* Give b to the writer thread, which must be idle. */
+void
+store_writer_hand(struct store *st, struct batch *b)
+{
 	st->inflight = b;
 	pthread_mutex_lock(&st->lock);
 	st->todo = b;
 	pthread_cond_broadcast(&st->cond);
 	pthread_mutex_unlock(&st->lock);
 	event_add(st->done_ev, NULL);
+}
+
+/* After an own batch's answer from Redis: what grew meanwhile goes now if
+ * its time came. */
+void
+store_commit_next(struct store *st)
+{
+	if (st->open != NULL && (st->open->urgent || st->open->due))
+		batch_submit(st);
 }
 
 /* Take the writer's batch if it is done: out of the overlay, its result
@@ -299,6 +344,14 @@ batch_reap(struct store *st)
 	if (b == NULL)
 		return 0;
 	st->inflight = NULL;
+	if (b->apply_to != 0) {
+		/* The log's writes, not the loop's: store_repl.c takes it. */
+		if (b->mdb_rc != 0)
+			log_failure(st, store_mdb_result(b->mdb_rc), b->mdb_op,
+			    mdb_strerror(b->mdb_rc));
+		store_repl_applied(st, b);
+		return 1;
+	}
 	if (b->mdb_rc != 0) {
 		result = store_mdb_result(b->mdb_rc);
 		log_failure(st, result, b->mdb_op, mdb_strerror(b->mdb_rc));
@@ -346,7 +399,8 @@ on_writer_done(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	/* What grew while the writer worked goes now if its time came. */
-	if (st->open != NULL && (st->open->urgent || st->open->due))
+	if (st->repl == NULL && st->open != NULL &&
+	    (st->open->urgent || st->open->due))
 		batch_submit(st);
 }
 
@@ -389,6 +443,8 @@ store_flush(struct store *st)
 {
 	int result = STORE_OK;
 
+	if (st->repl != NULL)
+		return store_repl_flush(st);
 	if (st->inflight != NULL) {
 		batch_wait(st);         /* its callbacks may stage more */
 		result = st->last_result;
@@ -493,6 +549,8 @@ store_commit_stop(struct store *st)
 		event_free(st->force_ev);
 	if (st->spare != NULL) {
 		store_batch_free(st->spare->w);
+		if (st->spare->reads != NULL)
+			store_batch_free(st->spare->reads);
 		free(st->spare->waiters);
 		free(st->spare);
 	}

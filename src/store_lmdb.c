@@ -81,17 +81,43 @@ store_view_end(struct store *st, MDB_txn *txn)
 		mdb_txn_reset(txn);
 }
 
-/* The newest staged write of (db, key): the open batch's, else the
- * writer's; NULL when neither touches it. */
+#define MAX_LAYERS 300          /* store_repl.c's, and then some */
+
+/* The batches reads look through, newest first: the open batch, then the
+ * writer's (on Redis, store_repl_layers()'s).  Their number. */
+static int
+overlay_layers(struct store *st, struct batch **out)
+{
+	int n = 0;
+
+	if (st->open != NULL)
+		out[n++] = st->open;
+	if (st->repl != NULL)
+		return n + store_repl_layers(st, out + n, MAX_LAYERS - n);
+	if (st->inflight != NULL)
+		out[n++] = st->inflight;
+	return n;
+}
+
+/* The newest staged write of (db, key) in the layers; NULL when none
+ * touches it. */
 const struct batch_entry *
 store_overlay_find(struct store *st, MDB_dbi db, const void *key, size_t klen)
 {
 	const struct batch_entry *e = NULL;
+	struct batch *layer[MAX_LAYERS];
+	int i, n;
 
-	if (st->open != NULL)
-		e = store_batch_find(st->open->w, db, key, klen);
-	if (e == NULL && st->inflight != NULL)
-		e = store_batch_find(st->inflight->w, db, key, klen);
+	if (st->repl == NULL) {         /* the common case, without the array */
+		if (st->open != NULL)
+			e = store_batch_find(st->open->w, db, key, klen);
+		if (e == NULL && st->inflight != NULL)
+			e = store_batch_find(st->inflight->w, db, key, klen);
+		return e;
+	}
+	n = overlay_layers(st, layer);
+	for (i = 0; e == NULL && i < n; i++)
+		e = store_batch_find(layer[i]->w, db, key, klen);
 	return e;
 }
 
@@ -101,9 +127,12 @@ int
 store_kv_get(struct store *st, MDB_txn *txn, MDB_dbi db, const void *key,
     size_t klen, MDB_val *d)
 {
-	const struct batch_entry *e = store_overlay_find(st, db, key, klen);
+	const struct batch_entry *e;
 	MDB_val k = { klen, (void *)key };
 
+	if (st->repl != NULL)
+		store_repl_note_read(st, db, key, klen);
+	e = store_overlay_find(st, db, key, klen);
 	if (e == NULL)
 		return mdb_get(txn, db, &k, d);
 	if (e->del)
@@ -146,17 +175,18 @@ int
 store_kv_seek(struct store *st, MDB_txn *txn, MDB_dbi db, const void *key,
     size_t klen, int strict, int with_new, MDB_val *ok, MDB_val *od)
 {
-	struct batch *layer[2] = { st->open, st->inflight };
+	struct batch *layer[MAX_LAYERS];
 	const struct batch_entry *e;
 	uint8_t at[SEEK_KEY_MAX];
 	size_t atl = klen, bkl;
 	const void *bk;
 	MDB_cursor *c;
 	MDB_val k, d;
-	int rc, i;
+	int rc, i, nlayer;
 
 	if (klen > sizeof(at))
 		return MDB_BAD_VALSIZE;
+	nlayer = overlay_layers(st, layer);
 	memcpy(at, key, klen);
 	if ((rc = mdb_cursor_open(txn, db, &c)) != 0)
 		return rc;
@@ -172,9 +202,7 @@ store_kv_seek(struct store *st, MDB_txn *txn, MDB_dbi db, const void *key,
 			break;
 		bk = rc == 0 ? k.mv_data : NULL;
 		bkl = rc == 0 ? k.mv_size : 0;
-		for (i = 0; with_new && i < 2; i++) {
-			if (layer[i] == NULL)
-				continue;
+		for (i = 0; with_new && i < nlayer; i++) {
 			e = store_batch_seek(layer[i]->w, db, at, atl, strict);
 			if (e != NULL && (bk == NULL || store_batch_keycmp(
 			    e->key, e->klen, bk, bkl) < 0)) {
@@ -331,6 +359,7 @@ open_error(const char *what, const char *path, const char *why)
 static void
 store_free(struct store *st)
 {
+	store_repl_free(st);
 	store_commit_stop(st);  /* the writer first: it uses the env */
 	if (st->rtxn != NULL)
 		mdb_txn_abort(st->rtxn);
@@ -386,6 +415,7 @@ store_open(struct event_base *base, const char *path, uint64_t map_size,
 	    &st->inbox_parts)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "idem", MDB_CREATE, &st->idem)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "stats", MDB_CREATE, &st->stats)) != 0 ||
+	    (rc = mdb_dbi_open(txn, "repl", MDB_CREATE, &st->repl_db)) != 0 ||
 	    (rc = store_outbox_last(txn, st->outbox, &st->outbox_seq)) != 0 ||
 	    (rc = store_queue_upgrade(txn, st->queue, st->verif,
 	    &qmoved)) != 0 ||

@@ -122,6 +122,13 @@ struct batch {
 	/* Set by the writer thread (read by the loop after the hand-back). */
 	int mdb_rc;
 	const char *mdb_op;
+	/* On Redis (store_repl.c): the keys the loop read while the batch
+	 * was open (NULL until one is), the log position its reads stand on,
+	 * the commit number Redis gave it; an apply batch (the log's writes
+	 * for the writer) has apply_to, the last commit number it holds. */
+	struct store_batch *reads;
+	uint64_t base, cseq, apply_to;
+	struct batch *next;
 };
 
 struct store {
@@ -172,7 +179,30 @@ struct store {
 	void *precommit_arg;
 	uint8_t rollup_from[SEEK_KEY_MAX];      /* store_rollup_prune() */
 	size_t rollup_fromlen;
+	MDB_dbi repl_db;        /* the log position this node has applied */
+	struct store_repl *repl;        /* NULL: LMDB alone (store_repl.c) */
 };
+
+/* store_commit.c, for store_repl.c */
+struct batch *store_batch_alloc(struct store *);
+void store_batch_release(struct store *, struct batch *);
+void store_batch_callbacks(struct store *, struct batch *, int result);
+void batch_poison(struct store *, struct batch *, int result, const char *op,
+    const char *why);
+void store_writer_hand(struct store *, struct batch *);
+void store_commit_next(struct store *);
+
+/* store_repl.c: the store on Redis, a node's LMDB its replica */
+uint64_t store_repl_position(struct store *);
+int store_repl_busy(struct store *);
+void store_repl_submit(struct store *, struct batch *);
+void store_repl_applied(struct store *, struct batch *);
+void store_repl_note_read(struct store *, MDB_dbi, const void *, size_t);
+int store_repl_layers(struct store *, struct batch **, int max);
+int store_repl_flush(struct store *);
+void store_repl_free(struct store *);
+int store_dbno(void *st, unsigned db);
+int store_dbof(void *st, unsigned dbno);
 
 /* ---- keys ------------------------------------------------------------- */
 

@@ -1,0 +1,873 @@
+/*
+ * store_repl.c - the store on Redis: several nodes share one Redis, and
+ * each node's LMDB store (store_lmdb.c) becomes its replica of what they
+ * all committed (issue 17, store_attach_redis() in store.h).
+ *
+ * Why a replica.  store.h's reads answer at once, and the decision code
+ * leans on that (redis.h's design note).  So every node keeps the whole
+ * state in its own LMDB and reads it there, synchronously, as before; what
+ * changes is where a batch commits and how the replicas learn of it.
+ *
+ * The log.  A batch commits by one Lua script on Redis (COMMIT below),
+ * atomically: it checks the batch's reads (conflicts, next paragraph),
+ * numbers the batch with INCR PREFIX:seq, applies its writes to the hash
+ * PREFIX:d ("db key" -> value: the state a node joining later starts from)
+ * and appends it to the stream PREFIX:log under the id "N-0".  A batch's
+ * callbacks (HTTP 201s, deliver_sm_resps) run once the script has answered:
+ * the batch is then as durable as Redis makes it (the README's table:
+ * appendfsync always, everysec, WAIT).  Every node, its own batches
+ * included, tails the log (XREAD BLOCK, its own connection) and applies
+ * the entries to its LMDB in log order, through the writer thread of
+ * store_commit.c, with the position reached ("applied", database "repl",
+ * not replicated) in the same transaction: a restarted node goes on from
+ * there.  The log has no holes: an entry N that does not follow N-1 (the
+ * log was trimmed past this node: PREFIX:log keeps log_max entries) stops
+ * the replica, loudly (store.repl_behind); rebuilding a replica from
+ * PREFIX:d is still to come (issue 17).
+ *
+ * What reads see.  A node's reads see, newest first: the open batch, its
+ * batch at Redis, its batches Redis committed that its replica has not
+ * applied yet (newest first), the log's entries fetched and waiting for
+ * the writer, the ones with the writer, then LMDB.  So a node always reads
+ * its own writes; another node's writes appear once applied, a few
+ * milliseconds later.  store_sync() is the barrier for a request that must
+ * see everything committed before it (a check on B of a code sent via A).
+ *
+ * Conflicts.  One thread no longer makes read-decide-write atomic: two
+ * nodes that both read "no pending for +1415..." would leave two pendings.
+ * So each batch carries the keys the loop read while it was open (every
+ * store_kv_get(), i.e. every lookup by key; the range scans of the sweep,
+ * the queue and the outbox are not tracked) and its base, the log position
+ * its replica had applied when it opened.  Each write leaves the version
+ * "N:node" in PREFIX:v:"db key" (kept version_ttl_ms).  The script refuses
+ * the batch (STORE_CONFLICT) when a key it read has a version above its
+ * base from another node: the batch decided on something it had not seen.
+ * A node's own writes are no conflict: it reads them through its overlay.
+ * A version older than version_ttl_ms is gone, so a node whose replica has
+ * not reached the log's end within half of it refuses to commit
+ * (STORE_UNAVAILABLE) rather than decide on old data.
+ *
+ * Failures.  Redis down, a script error or no answer within the command
+ * timeout: the batch fails STORE_UNAVAILABLE, and so does the batch staged
+ * on top of it, as with LMDB's errors.  A timeout leaves the outcome open
+ * (the script may have run): the entry then reaches the replica like any
+ * other, and is counted (late_commits).
+ *
+ * Loop thread only, but for the apply batches' LMDB work on the writer.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+
+#include "log.h"
+#include "redis.h"
+#include "store_lmdb.h"
+#include "store_repl_wire.h"
+#include "util.h"
+
+#define REPL_READ_COUNT 256     /* log entries per XREAD */
+#define REPL_BLOCK_MS 1000      /* XREAD BLOCK */
+#define REPL_RETRY_MS 200       /* after a failed XREAD */
+#define REPL_MAX_ACKED 256      /* committed, not applied: then wait */
+#define REPL_MAX_SYNC 65536     /* store_sync() callers waiting */
+
+static const char COMMIT[] =
+"local p, node, base = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
+"local vttl, maxlen = ARGV[4], ARGV[5]\n"
+"local i = 6\n"
+"local nr = tonumber(ARGV[i]); i = i + 1\n"
+"for j = 1, nr do\n"
+"  local v = redis.call('GET', p .. ':v:' .. ARGV[i])\n"
+"  if v then\n"
+"    local c = string.find(v, ':', 1, true)\n"
+"    if tonumber(string.sub(v, 1, c - 1)) > base and\n"
+"        string.sub(v, c + 1) ~= node then\n"
+"      return {0, ARGV[i]}\n"
+"    end\n"
+"  end\n"
+"  i = i + 1\n"
+"end\n"
+"local n = redis.call('INCR', p .. ':seq')\n"
+"redis.call('XADD', p .. ':log', 'MAXLEN', '~', maxlen, n .. '-0',\n"
+"    'node', node, 'b', ARGV[#ARGV])\n"
+"local ver = n .. ':' .. node\n"
+"local no = tonumber(ARGV[i]); i = i + 1\n"
+"for j = 1, no do\n"
+"  local dk = ARGV[i + 1]\n"
+"  redis.call('SET', p .. ':v:' .. dk, ver, 'PX', vttl)\n"
+"  if ARGV[i] == 'p' then\n"
+"    redis.call('HSET', p .. ':d', dk, ARGV[i + 2]); i = i + 3\n"
+"  else\n"
+"    redis.call('HDEL', p .. ':d', dk); i = i + 2\n"
+"  end\n"
+"end\n"
+"return {1, n}\n";
+
+struct sync_waiter {
+	uint64_t target;
+	void (*cb)(void *, int);
+	void *arg;
+	struct sync_waiter *next;
+};
+
+struct store_repl {
+	struct store *st;
+	struct redis *cmd, *tail;
+	char node[33], prefix[64];
+	char vttl[24], maxlen[24];
+	int vttl_ms;
+	uint64_t applied;       /* in LMDB */
+	uint64_t seen;          /* fetched from the log */
+	struct batch *rflight;  /* the own batch at Redis */
+	struct batch *acked, *acked_last;       /* oldest first */
+	int nacked;
+	struct batch *stash;    /* fetched, waiting for the writer */
+	int tail_busy, broken, closing;
+	int block;              /* at the log's end: XREAD waits */
+	int64_t tail_sent_ms, fresh_ms;
+	struct event *retry_ev;
+	struct event *wait_ev;  /* a batch waiting for the replica to be fresh */
+	int64_t wait_until;
+	int cmd_timeout_ms;
+	uint8_t *buf, *rbuf;
+	size_t len, cap, rlen, rcap;
+	const char **argv;
+	size_t *argvlen, argcap;
+	struct sync_waiter *sync_head, *sync_tail;
+	int nsync;
+	uint64_t conflicts, failures, late;
+	struct log_limit lim;
+};
+
+/* ---- the databases' numbers in the log ---------------------------------- */
+
+/* The replicated databases, in their log order: fixed (on the wire). */
+static MDB_dbi *
+db_slot(struct store *st, unsigned no)
+{
+	MDB_dbi *t[] = { &st->verif, &st->pending, &st->expiry, &st->queue,
+	    &st->msgid, &st->msgref, &st->outbox, &st->shield, &st->limits,
+	    &st->capture, &st->inbox, &st->inbox_digest, &st->inbox_parts,
+	    &st->idem, &st->stats };
+
+	return no < sizeof(t) / sizeof(t[0]) ? t[no] : NULL;
+}
+
+int
+store_dbno(void *arg, unsigned db)
+{
+	struct store *st = arg;
+	MDB_dbi *p;
+
+	for (unsigned no = 0; (p = db_slot(st, no)) != NULL; no++)
+		if (*p == db)
+			return (int)no;
+	return -1;
+}
+
+int
+store_dbof(void *arg, unsigned no)
+{
+	MDB_dbi *p = db_slot(arg, no);
+
+	return p != NULL ? (int)*p : -1;
+}
+
+/* ---- the barrier -------------------------------------------------------- */
+
+static void
+sync_wake(struct store_repl *r, int all, int result)
+{
+	struct sync_waiter *w;
+
+	while ((w = r->sync_head) != NULL &&
+	    (all || w->target <= r->applied)) {
+		if ((r->sync_head = w->next) == NULL)
+			r->sync_tail = NULL;
+		r->nsync--;
+		w->cb(w->arg, result);
+		free(w);
+	}
+}
+
+struct sync_now {
+	void (*cb)(void *, int);
+	void *arg;
+	int result;
+};
+
+static void
+on_sync_now(evutil_socket_t fd, short what, void *arg)
+{
+	struct sync_now *s = arg;
+
+	s->cb(s->arg, s->result);
+	free(s);
+}
+
+static void
+sync_later(struct store *st, void (*cb)(void *, int), void *arg, int result)
+{
+	struct sync_now *s = xcalloc(1, sizeof(*s));
+	struct timeval tv = { 0, 0 };
+
+	s->cb = cb;
+	s->arg = arg;
+	s->result = result;
+	if (event_base_once(st->base, -1, EV_TIMEOUT, on_sync_now, s,
+	    &tv) != 0) {
+		free(s);
+		cb(arg, result);        /* only when libevent cannot */
+	}
+}
+
+/* The GET of PREFIX:seq answered: wait for the replica to reach it. */
+struct sync_req {
+	struct store_repl *r;
+	void (*cb)(void *, int);
+	void *arg;
+};
+
+static void
+on_sync_seq(void *arg, enum redis_err err, const struct redisReply *reply)
+{
+	struct sync_req *q = arg;
+	struct store_repl *r = q->r;
+	struct sync_waiter *w;
+	uint64_t target = 0;
+
+	if (err != REDIS_CMD_OK || r->closing || r->broken ||
+	    (reply->type != REDIS_REPLY_NIL &&
+	    reply->type != REDIS_REPLY_STRING) ||
+	    r->nsync >= REPL_MAX_SYNC) {
+		if (err == REDIS_CMD_OK)
+			r->failures++;
+		q->cb(q->arg, STORE_UNAVAILABLE);
+		free(q);
+		return;
+	}
+	if (reply->type == REDIS_REPLY_STRING)
+		target = strtoull(reply->str, NULL, 10);
+	if (target <= r->applied) {
+		q->cb(q->arg, STORE_OK);
+		free(q);
+		return;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->target = target;
+	w->cb = q->cb;
+	w->arg = q->arg;
+	free(q);
+	if (r->sync_tail != NULL)
+		r->sync_tail->next = w;
+	else
+		r->sync_head = w;
+	r->sync_tail = w;
+	r->nsync++;
+}
+
+void
+store_sync(struct store *st, void (*cb)(void *, int), void *arg)
+{
+	struct store_repl *r = st->repl;
+	struct sync_req *q;
+	char key[80];
+	const char *argv[2];
+	size_t argvlen[2];
+
+	if (r == NULL) {
+		sync_later(st, cb, arg, STORE_OK);
+		return;
+	}
+	snprintf(key, sizeof(key), "%s:seq", r->prefix);
+	argv[0] = "GET";
+	argv[1] = key;
+	argvlen[0] = 3;
+	argvlen[1] = strlen(key);
+	q = xcalloc(1, sizeof(*q));
+	q->r = r;
+	q->cb = cb;
+	q->arg = arg;
+	if (redis_command(r->cmd, on_sync_seq, q, 2, argv, argvlen) != 0) {
+		free(q);
+		sync_later(st, cb, arg, STORE_UNAVAILABLE);
+	}
+}
+
+/* ---- own batches -------------------------------------------------------- */
+
+uint64_t
+store_repl_position(struct store *st)
+{
+	return st->repl->applied;
+}
+
+static int
+fresh(const struct store_repl *r)
+{
+	return util_mono_ms() - r->fresh_ms <= r->vttl_ms / 2;
+}
+
+/* A batch waits while one is at Redis, while too many are committed and
+ * not applied, and while the replica has not reached the log's end (at
+ * start, after Redis came back), that at most a command timeout: then it
+ * goes, and fails. */
+int
+store_repl_busy(struct store *st)
+{
+	struct store_repl *r = st->repl;
+	struct timeval tv;
+	int64_t now;
+
+	if (r->rflight != NULL || r->nacked >= REPL_MAX_ACKED)
+		return 1;
+	if (r->broken || r->closing || fresh(r))
+		return 0;
+	now = util_mono_ms();
+	if (r->wait_until == 0) {
+		r->wait_until = now + r->cmd_timeout_ms;
+		tv.tv_sec = r->cmd_timeout_ms / 1000;
+		tv.tv_usec = (r->cmd_timeout_ms % 1000) * 1000;
+		evtimer_add(r->wait_ev, &tv);
+	}
+	return now < r->wait_until;
+}
+
+static void
+on_wait(evutil_socket_t fd, short what, void *arg)
+{
+	store_commit_next(arg);
+}
+
+/* The replica reached the log's end: a batch that waited for it goes. */
+static void
+now_fresh(struct store *st)
+{
+	struct store_repl *r = st->repl;
+
+	r->fresh_ms = r->tail_sent_ms;
+	if (r->wait_until != 0) {
+		r->wait_until = 0;
+		evtimer_del(r->wait_ev);
+		store_commit_next(st);
+	}
+}
+
+static void
+argv_add(struct store_repl *r, size_t *n, const void *p, size_t len)
+{
+	if (*n == r->argcap) {
+		r->argcap = r->argcap ? r->argcap * 2 : 256;
+		r->argv = xrealloc(r->argv, r->argcap * sizeof(*r->argv));
+		r->argvlen = xrealloc(r->argvlen,
+		    r->argcap * sizeof(*r->argvlen));
+	}
+	r->argv[*n] = p;
+	r->argvlen[*n] = len;
+	(*n)++;
+}
+
+static uint32_t
+get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+	    (uint32_t)p[3] << 24;
+}
+
+/* Each write of an encoded blob as argv: op, "db key"[, value].  The
+ * count goes where *countat is. */
+static size_t
+argv_writes(struct store_repl *r, size_t *n, const uint8_t *buf,
+    size_t len, int with_op)
+{
+	size_t at = 8, count = 0;
+	uint32_t kl, vl;
+	uint8_t op;
+
+	while (at < len) {
+		op = buf[at];
+		kl = get32(buf + at + 1);
+		if (with_op)
+			argv_add(r, n, op == 'p' ? "p" : "d", 1);
+		argv_add(r, n, buf + at + 5, kl);
+		at += 5 + kl;
+		if (op == 'p') {
+			vl = get32(buf + at);
+			if (with_op)
+				argv_add(r, n, buf + at + 4, vl);
+			at += 4 + vl;
+		}
+		count++;
+	}
+	return count;
+}
+
+static void
+finish_failed(struct store *st, struct batch *b, int result, const char *why)
+{
+	struct store_repl *r = st->repl;
+	char lb[160];
+	int64_t now = util_mono_ms();
+
+	if (result == STORE_CONFLICT)
+		r->conflicts++;
+	else
+		r->failures++;
+	if (why != NULL)
+		log_limited(&r->lim, now, 1000, LOG_WARN, "store.redis_failed",
+		    "result=%s why=%s", result == STORE_CONFLICT ? "conflict" :
+		    "unavailable", log_str(lb, sizeof(lb), why));
+	batch_poison(st, b, result, NULL, NULL);
+	if (st->open != NULL)   /* built on b's writes */
+		batch_poison(st, st->open, result, NULL, NULL);
+	store_batch_callbacks(st, b, result);
+	store_batch_release(st, b);
+}
+
+static void
+on_commit(void *arg, enum redis_err err, const struct redisReply *reply)
+{
+	struct store *st = arg;
+	struct store_repl *r = st->repl;
+	struct batch *b = r->rflight;
+	char why[128];
+
+	r->rflight = NULL;
+	if (err != REDIS_CMD_OK) {
+		finish_failed(st, b, STORE_UNAVAILABLE, redis_strerr(err));
+	} else if (reply->type == REDIS_REPLY_ERROR) {
+		snprintf(why, sizeof(why), "%.*s", (int)reply->len, reply->str);
+		finish_failed(st, b, STORE_UNAVAILABLE, why);
+	} else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+	    reply->element[0]->type != REDIS_REPLY_INTEGER) {
+		finish_failed(st, b, STORE_UNAVAILABLE, "unexpected reply");
+	} else if (reply->element[0]->integer == 0) {
+		finish_failed(st, b, STORE_CONFLICT, NULL);
+	} else if (reply->element[1]->type != REDIS_REPLY_INTEGER ||
+	    reply->element[1]->integer <= 0) {
+		finish_failed(st, b, STORE_UNAVAILABLE, "unexpected reply");
+	} else {
+		b->cseq = (uint64_t)reply->element[1]->integer;
+		st->commits++;
+		if (b->cseq <= r->applied) {
+			store_batch_callbacks(st, b, STORE_OK);
+			store_batch_release(st, b);
+		} else {
+			/* Kept for the reads until the replica has it. */
+			if (r->acked_last != NULL)
+				r->acked_last->next = b;
+			else
+				r->acked = b;
+			r->acked_last = b;
+			r->nacked++;
+			store_batch_callbacks(st, b, STORE_OK);
+		}
+	}
+	if (!r->closing)
+		store_commit_next(st);
+}
+
+void
+store_repl_submit(struct store *st, struct batch *b)
+{
+	struct store_repl *r = st->repl;
+	char base[24], nreads[24], nops[24];
+	size_t n = 0, at_nr, at_no;
+
+	if (r->closing || r->broken || !fresh(r)) {
+		r->wait_until = 0;
+		finish_failed(st, b, STORE_UNAVAILABLE, r->closing ? NULL :
+		    r->broken ? "replica stopped" : "replica not at the log's "
+		    "end");
+		return;
+	}
+	r->len = r->rlen = 0;
+	repl_wire_encode(b->w, store_dbno, st, &r->buf, &r->len, &r->cap);
+	if (b->reads != NULL)
+		repl_wire_encode(b->reads, store_dbno, st, &r->rbuf, &r->rlen,
+		    &r->rcap);
+	snprintf(base, sizeof(base), "%" PRIu64, b->base);
+	argv_add(r, &n, "EVAL", 4);
+	argv_add(r, &n, COMMIT, sizeof(COMMIT) - 1);
+	argv_add(r, &n, "0", 1);
+	argv_add(r, &n, r->prefix, strlen(r->prefix));
+	argv_add(r, &n, r->node, strlen(r->node));
+	argv_add(r, &n, base, strlen(base));
+	argv_add(r, &n, r->vttl, strlen(r->vttl));
+	argv_add(r, &n, r->maxlen, strlen(r->maxlen));
+	at_nr = n;
+	argv_add(r, &n, "", 0);
+	snprintf(nreads, sizeof(nreads), "%zu", b->reads == NULL ? 0 :
+	    argv_writes(r, &n, r->rbuf, r->rlen, 0));
+	r->argv[at_nr] = nreads;
+	r->argvlen[at_nr] = strlen(nreads);
+	at_no = n;
+	argv_add(r, &n, "", 0);
+	snprintf(nops, sizeof(nops), "%zu", argv_writes(r, &n, r->buf, r->len,
+	    1));
+	r->argv[at_no] = nops;
+	r->argvlen[at_no] = strlen(nops);
+	argv_add(r, &n, r->buf, r->len);
+	r->rflight = b;
+	if (redis_command(r->cmd, on_commit, st, (int)n, r->argv,
+	    r->argvlen) != 0) {
+		r->rflight = NULL;
+		finish_failed(st, b, STORE_UNAVAILABLE, "busy");
+	}
+}
+
+void
+store_repl_note_read(struct store *st, MDB_dbi db, const void *key,
+    size_t klen)
+{
+	struct batch *b;
+
+	if (store_dbno(st, db) < 0 || store_stage(st) != STORE_OK)
+		return;
+	b = st->open;
+	if (b->reads == NULL)
+		b->reads = store_batch_new();
+	store_batch_put(b->reads, db, key, klen, 0);
+}
+
+int
+store_repl_layers(struct store *st, struct batch **out, int max)
+{
+	struct store_repl *r = st->repl;
+	struct batch *b;
+	int n = 0, i, first;
+
+	if (r->rflight != NULL && n < max)
+		out[n++] = r->rflight;
+	first = n;
+	for (b = r->acked; b != NULL && n < max; b = b->next)
+		out[n++] = b;
+	for (i = 0; i < (n - first) / 2; i++) {  /* newest first */
+		b = out[first + i];
+		out[first + i] = out[n - 1 - i];
+		out[n - 1 - i] = b;
+	}
+	if (r->stash != NULL && n < max)
+		out[n++] = r->stash;
+	if (st->inflight != NULL && n < max)
+		out[n++] = st->inflight;
+	return n;
+}
+
+/* ---- the log, tailed ---------------------------------------------------- */
+
+static void tail_next(struct store *);
+
+static void
+on_retry(evutil_socket_t fd, short what, void *arg)
+{
+	tail_next(arg);
+}
+
+static void
+tail_broken(struct store *st, const char *fmt, uint64_t a, uint64_t b)
+{
+	struct store_repl *r = st->repl;
+
+	r->broken = 1;
+	log_err("store.repl_behind", "applied=%" PRIu64 " got=%" PRIu64
+	    " msg=\"%s\"", a, b, fmt);
+}
+
+static void
+on_tail(void *arg, enum redis_err err, const struct redisReply *reply)
+{
+	struct store *st = arg;
+	struct store_repl *r = st->repl;
+	const struct redisReply *entries, *e, *f;
+	struct batch *b;
+	struct timeval tv = { 0, REPL_RETRY_MS * 1000 };
+	char why[160];
+	uint64_t n, at;
+	size_t i, j;
+
+	r->tail_busy = 0;
+	if (r->closing)
+		return;
+	if (err != REDIS_CMD_OK || reply->type == REDIS_REPLY_ERROR) {
+		evtimer_add(r->retry_ev, &tv);
+		return;
+	}
+	if (reply->type == REDIS_REPLY_NIL) {
+		r->block = 1;
+		now_fresh(st);          /* nothing past seen */
+		tail_next(st);
+		return;
+	}
+	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 1 ||
+	    reply->element[0]->type != REDIS_REPLY_ARRAY ||
+	    reply->element[0]->elements != 2 ||
+	    reply->element[0]->element[1]->type != REDIS_REPLY_ARRAY) {
+		tail_broken(st, "unexpected XREAD reply", r->applied, 0);
+		return;
+	}
+	entries = reply->element[0]->element[1];
+	b = store_batch_alloc(st);
+	for (i = 0; i < entries->elements; i++) {
+		e = entries->element[i];
+		if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 ||
+		    e->element[0]->type != REDIS_REPLY_STRING ||
+		    e->element[1]->type != REDIS_REPLY_ARRAY) {
+			tail_broken(st, "unexpected log entry", r->seen, 0);
+			break;
+		}
+		n = strtoull(e->element[0]->str, NULL, 10);
+		if (n != r->seen + 1) {
+			tail_broken(st, "the log does not go on from here: "
+			    "trimmed past this node (rebuild its replica)",
+			    r->seen, n);
+			break;
+		}
+		f = e->element[1];
+		for (j = 0; j + 1 < f->elements; j += 2)
+			if (f->element[j]->type == REDIS_REPLY_STRING &&
+			    f->element[j]->len == 1 &&
+			    f->element[j]->str[0] == 'b' &&
+			    f->element[j + 1]->type == REDIS_REPLY_STRING)
+				break;
+		if (j + 1 >= f->elements || repl_wire_decode(
+		    (const uint8_t *)f->element[j + 1]->str,
+		    f->element[j + 1]->len, b->w, store_dbof, st, why,
+		    sizeof(why)) != 0) {
+			if (j + 1 >= f->elements)
+				snprintf(why, sizeof(why), "no batch field");
+			tail_broken(st, why, r->seen, n);
+			break;
+		}
+		r->seen = n;
+	}
+	if (r->broken) {
+		store_batch_release(st, b);
+		sync_wake(r, 1, STORE_UNAVAILABLE);
+		return;
+	}
+	r->block = entries->elements < REPL_READ_COUNT;
+	at = r->seen;
+	{
+		uint8_t v[8];
+		void *p;
+
+		for (i = 0; i < 8; i++)
+			v[i] = (uint8_t)(at >> (8 * i));
+		p = store_batch_put(b->w, st->repl_db, "applied", 7, 8);
+		memcpy(p, v, 8);
+	}
+	b->apply_to = at;
+	if (st->inflight == NULL)
+		store_writer_hand(st, b);
+	else
+		r->stash = b;
+	if (r->block)
+		now_fresh(st);
+	tail_next(st);
+}
+
+static void
+tail_next(struct store *st)
+{
+	struct store_repl *r = st->repl;
+	char key[80], from[32];
+	const char *argv[8];
+	size_t argvlen[8];
+	int i, n = 0;
+
+	if (r->tail_busy || r->stash != NULL || r->broken || r->closing)
+		return;
+	snprintf(key, sizeof(key), "%s:log", r->prefix);
+	snprintf(from, sizeof(from), "%" PRIu64 "-0", r->seen);
+	argv[n++] = "XREAD";
+	argv[n++] = "COUNT";
+	argv[n++] = "256";
+	if (r->block) {         /* else at once: a first read, or catching up */
+		argv[n++] = "BLOCK";
+		argv[n++] = "1000";
+	}
+	argv[n++] = "STREAMS";
+	argv[n++] = key;
+	argv[n++] = from;
+	for (i = 0; i < n; i++)
+		argvlen[i] = strlen(argv[i]);
+	r->tail_sent_ms = util_mono_ms();
+	r->tail_busy = 1;
+	if (redis_command(r->tail, on_tail, st, n, argv, argvlen) != 0)
+		r->tail_busy = 0;
+}
+
+/* An apply batch is back from the writer. */
+void
+store_repl_applied(struct store *st, struct batch *b)
+{
+	struct store_repl *r = st->repl;
+	struct batch *a;
+
+	if (b->mdb_rc != 0) {
+		tail_broken(st, "the replica cannot apply the log",
+		    r->applied, b->apply_to);
+		store_batch_release(st, b);
+		sync_wake(r, 1, STORE_UNAVAILABLE);
+		return;
+	}
+	r->applied = b->apply_to;
+	store_batch_release(st, b);
+	while ((a = r->acked) != NULL && a->cseq <= r->applied) {
+		if ((r->acked = a->next) == NULL)
+			r->acked_last = NULL;
+		r->nacked--;
+		store_batch_release(st, a);
+	}
+	sync_wake(r, 0, STORE_OK);
+	if (r->stash != NULL) {
+		b = r->stash;
+		r->stash = NULL;
+		store_writer_hand(st, b);
+	}
+	tail_next(st);
+	if (!r->closing)
+		store_commit_next(st);  /* one that waited for room */
+}
+
+/* ---- open, flush, close -------------------------------------------------- */
+
+static int
+name_ok(const char *s, size_t max)
+{
+	size_t n = 0;
+
+	for (; s[n] != '\0'; n++)
+		if (!(s[n] >= 'a' && s[n] <= 'z') &&
+		    !(s[n] >= 'A' && s[n] <= 'Z') &&
+		    !(s[n] >= '0' && s[n] <= '9') && s[n] != '_' &&
+		    s[n] != '-')
+			return 0;
+	return n > 0 && n <= max;
+}
+
+int
+store_attach_redis(struct store *st, const struct store_redis *cfg,
+    char *err, size_t errsize)
+{
+	struct store_repl *r;
+	struct redis_config tc;
+	const char *prefix = cfg->prefix != NULL ? cfg->prefix : "smsverify";
+	MDB_txn *txn;
+	MDB_val k = { 7, (void *)"applied" }, d;
+	int rc;
+
+	if (cfg->node == NULL || !name_ok(cfg->node, 32)) {
+		snprintf(err, errsize, "node name must be 1..32 of "
+		    "A-Z a-z 0-9 _ -");
+		return -1;
+	}
+	if (!name_ok(prefix, 48)) {
+		snprintf(err, errsize, "prefix must be 1..48 of "
+		    "A-Z a-z 0-9 _ -");
+		return -1;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->st = st;
+	snprintf(r->node, sizeof(r->node), "%s", cfg->node);
+	snprintf(r->prefix, sizeof(r->prefix), "%s", prefix);
+	r->vttl_ms = cfg->version_ttl_ms > 0 ? cfg->version_ttl_ms : 600000;
+	snprintf(r->vttl, sizeof(r->vttl), "%d", r->vttl_ms);
+	snprintf(r->maxlen, sizeof(r->maxlen), "%ld",
+	    cfg->log_max > 0 ? cfg->log_max : 1000000L);
+	if ((rc = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0) {
+		snprintf(err, errsize, "store: %s", mdb_strerror(rc));
+		free(r);
+		return -1;
+	}
+	if (mdb_get(txn, st->repl_db, &k, &d) == 0 && d.mv_size == 8)
+		for (int i = 7; i >= 0; i--)
+			r->applied = r->applied << 8 |
+			    ((const uint8_t *)d.mv_data)[i];
+	mdb_txn_abort(txn);
+	r->seen = r->applied;
+	if ((r->cmd = redis_new(st->base, cfg->redis, err, errsize)) == NULL) {
+		free(r);
+		return -1;
+	}
+	tc = *cfg->redis;
+	if (tc.command_timeout_ms < REPL_BLOCK_MS + 2000)
+		tc.command_timeout_ms = REPL_BLOCK_MS + 2000;
+	if ((r->tail = redis_new(st->base, &tc, err, errsize)) == NULL) {
+		redis_free(r->cmd);
+		free(r);
+		return -1;
+	}
+	r->retry_ev = evtimer_new(st->base, on_retry, st);
+	r->wait_ev = evtimer_new(st->base, on_wait, st);
+	r->cmd_timeout_ms = cfg->redis->command_timeout_ms;
+	r->fresh_ms = util_mono_ms() - r->vttl_ms;   /* stale until the tail ran */
+	st->repl = r;
+	log_info("store.redis", "node=%s prefix=%s applied=%" PRIu64,
+	    r->node, r->prefix, r->applied);
+	tail_next(st);          /* DOWN until connected: the retry timer */
+	if (!r->tail_busy) {
+		struct timeval tv = { 0, REPL_RETRY_MS * 1000 };
+
+		evtimer_add(r->retry_ev, &tv);
+	}
+	return 0;
+}
+
+/* store_flush() on Redis: run the loop until what is staged has its
+ * answer and the writer is idle.  Not from a callback of the loop. */
+int
+store_repl_flush(struct store *st)
+{
+	struct store_repl *r = st->repl;
+
+	for (;;) {
+		if (st->open != NULL && r->rflight == NULL) {
+			st->open->urgent = st->open->due = 1;
+			store_commit_next(st);
+			continue;
+		}
+		if (st->open == NULL && r->rflight == NULL &&
+		    st->inflight == NULL)
+			break;
+		if (event_base_loop(st->base, EVLOOP_ONCE) != 0)
+			break;
+	}
+	return st->last_result;
+}
+
+void
+store_repl_free(struct store *st)
+{
+	struct store_repl *r = st->repl;
+	struct batch *b;
+
+	if (r == NULL)
+		return;
+	r->closing = 1;
+	redis_free(r->cmd);     /* the batch at Redis fails SHUTDOWN */
+	redis_free(r->tail);
+	if (r->rflight != NULL)
+		finish_failed(st, r->rflight, STORE_UNAVAILABLE, NULL);
+	while ((b = r->acked) != NULL) {
+		r->acked = b->next;
+		store_batch_release(st, b);
+	}
+	if (r->stash != NULL)
+		store_batch_release(st, r->stash);
+	sync_wake(r, 1, STORE_UNAVAILABLE);
+	event_free(r->retry_ev);
+	event_free(r->wait_ev);
+	free(r->buf);
+	free(r->rbuf);
+	free(r->argv);
+	free(r->argvlen);
+	free(r);
+	st->repl = NULL;
+}
