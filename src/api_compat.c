@@ -322,6 +322,10 @@ sent_000(struct flow_send *fs, const struct verif *v)
 		err_000(req, 422, 9, "no route covers this number; nothing was "
 		    "sent");
 		return;
+	case FLOW_STORE_CONFLICT:
+		if (http_again(req))
+			return;
+		/* FALLTHROUGH */
 	case FLOW_STORE_FULL:
 	case FLOW_STORE_ERROR:
 		err_000(req, 503, 4, "the verification could not be stored; "
@@ -422,6 +426,8 @@ checked_000(void *arg, int result, const struct flow_check *fc)
 	struct http_request *req = arg;
 
 	if (fc == NULL)
+		return;
+	if (result == STORE_CONFLICT && http_again(req))
 		return;
 	if (result != STORE_OK) {
 		err_000(req, 503, 4, "the check could not be stored; try "
@@ -543,6 +549,10 @@ sent_002(struct flow_send *fs, const struct verif *v)
 		http_set_retry_after(req, fs->retry_after);
 		reason = R002_LIMITED;
 		break;
+	case FLOW_STORE_CONFLICT:
+		if (http_again(req))
+			return;
+		/* FALLTHROUGH */
 	case FLOW_STORE_FULL:
 	case FLOW_STORE_ERROR:
 	case FLOW_INTERNAL:
@@ -623,7 +633,7 @@ checked_002(void *arg, int result, const struct flow_check *fc)
 	struct check_002 *c = arg;
 	int status = C002_NONE;
 
-	if (fc == NULL) {
+	if (fc == NULL || (result == STORE_CONFLICT && http_again(c->req))) {
 		free(c);
 		return;
 	}

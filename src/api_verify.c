@@ -391,6 +391,10 @@ api_send_error(struct http_request *req, const struct flow_send *fs)
 		    "sender", "sender must be up to 11 letters and digits, or "
 		    "up to 15 digits");
 		break;
+	case FLOW_STORE_CONFLICT:
+		if (http_again(req))
+			break;          /* once more, on what the other node did */
+		/* FALLTHROUGH */
 	case FLOW_STORE_FULL:
 	case FLOW_STORE_ERROR:
 		http_reply_error(req, HTTP_ERR_UNAVAILABLE,
@@ -549,6 +553,8 @@ check_done(void *arg, int result, const struct flow_check *fc)
 
 	if (fc == NULL)
 		return;         /* shutting down */
+	if (result == STORE_CONFLICT && http_again(req))
+		return;
 	if (result != STORE_OK) {
 		http_reply_error(req, HTTP_ERR_UNAVAILABLE, "store_error",
 		    NULL, "the change could not be stored; try again");

@@ -35,6 +35,7 @@
 
 #include "conf.h"
 #include "conf_value.h"
+#include "redis.h"
 #include "template.h"
 #include "util.h"
 
@@ -61,6 +62,8 @@ static const char *const long_modes[] = { "udh", "payload", NULL };
 /* enum conf_test_delivery order. */
 static const char *const deliveries[] = { "delivered", "undeliverable",
     "expired", "none", NULL };
+/* enum conf_backend order. */
+static const char *const backends[] = { "lmdb", "redis", NULL };
 /* enum conf_role order. */
 static const char *const roles[] = { "client", "admin", "test", NULL };
 
@@ -98,6 +101,15 @@ static const struct kdef store_keys[] = {
 	    NULL },
 	{ "stats_retention", conv_int, 3600, 31536000, "2592000", 0,
 	    C(stats_retention), 0, NULL },
+	{ "backend", conv_enum, 0, 0, "lmdb", 0, C(store_backend), 0,
+	    backends },
+	{ "redis", conv_word, 1, 200, NULL, 0, C(redis_addr), 0, NULL },
+	{ "redis_password_file", conv_path, 1, 4095, NULL, 0,
+	    C(redis_password_file), 0, NULL },
+	{ "redis_db", conv_int, 0, 1000000, "0", 0, C(redis_db), 0, NULL },
+	{ "redis_prefix", conv_word, 1, 48, "smsverify", 0, C(redis_prefix),
+	    0, NULL },
+	{ "node", conv_word, 1, 32, NULL, 0, C(node), 0, NULL },
 };
 
 static const struct kdef verify_keys[] = {
@@ -1050,6 +1062,28 @@ validate_tls(struct parser *p)
 		    "when tls_key is set (the key's certificate)");
 }
 
+/* The store on Redis needs its address and this node's name. */
+static void
+validate_store(struct parser *p)
+{
+	const struct sect *s = find_single(p, SD_STORE);
+	struct conf *c = p->conf;
+	struct redis_addr a;
+	char err[160];
+
+	if (c->store_backend != CONF_BACKEND_REDIS)
+		return;
+	if (c->redis_addr == NULL)
+		perr(p, key_line(s, "backend"), s, "redis", "required with "
+		    "backend = redis (host:port or unix:/path)");
+	else if (redis_addr_parse(c->redis_addr, &a, err, sizeof(err)) != 0)
+		perr(p, key_line(s, "redis"), s, "redis", "%s", err);
+	if (c->node == NULL)
+		perr(p, key_line(s, "backend"), s, "node", "required with "
+		    "backend = redis: this gateway's name, unique among those "
+		    "sharing the Redis");
+}
+
 /* Whole-file rules, after every section is converted; then the implicit
  * route when the file has none. */
 static void
@@ -1070,6 +1104,7 @@ validate(struct parser *p)
 	validate_shield(p);
 	validate_numbers(p);
 	validate_tls(p);
+	validate_store(p);
 	if (c->nroute == 0 && c->nsmsc > 0)
 		add_implicit_route(c);
 }
@@ -1265,6 +1300,10 @@ conf_free(struct conf *c)
 	free(c->tls_cert);
 	free(c->tls_key);
 	free(c->store_path);
+	free(c->redis_addr);
+	free(c->redis_password_file);
+	free(c->redis_prefix);
+	free(c->node);
 	free(c->sender);
 	free(c->default_country);
 	for (i = 0; i < c->nsmsc; i++) {

@@ -17,6 +17,7 @@ enum conf_bind { CONF_BIND_TRANSCEIVER = 0, CONF_BIND_TRANSMITTER = 1 };
 /* What a [key] may do (SPEC "Roles"): client, the default, uses the API;
  * admin also the operator endpoints; test never reaches an SMSC. */
 enum conf_role { CONF_ROLE_CLIENT = 0, CONF_ROLE_ADMIN, CONF_ROLE_TEST };
+enum conf_backend { CONF_BACKEND_LMDB = 0, CONF_BACKEND_REDIS };
 
 /* How an SMSC writes message ids in submit_sm_resp and in receipts. */
 enum conf_msgid {
@@ -167,6 +168,12 @@ struct conf {
 	int sweep_batch;          /* records per sweep run */
 	int retention;            /* seconds a finished record is kept */
 	int stats_retention;      /* seconds the statistics' rows are kept */
+	int store_backend;        /* enum conf_backend */
+	char *redis_addr;         /* backend redis: host:port or unix:/path */
+	char *redis_password_file;
+	int redis_db;
+	char *redis_prefix;       /* the keys' prefix in Redis */
+	char *node;               /* this gateway's name among the nodes */
 	/* [verify] */
 	int code_length;
 	int expiry;

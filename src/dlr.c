@@ -93,6 +93,7 @@ struct dlr_smsc {
 	struct parked_list parked;
 	int nparked;
 	struct pkey_list *buckets;      /* DLR_PARK_BUCKETS, NULL until used */
+	int mode;                       /* its carrier's msgid mode */
 	struct log_limit lim_parked, lim_dropped, lim_repeat;
 };
 
@@ -443,6 +444,7 @@ dlr_receipt(struct dlr *d, struct carrier *c, struct smpp_session *sess,
 	    sizeof(key)) != 0) {
 		/* Perhaps it overtook its submit_sm_resp: keep it a while. */
 		d->unmatched++;
+		sm->mode = carrier_msgid_mode(c);
 		park_add(d, sm, r);
 		log_park(sm, lim_parked, LOG_INFO, "dlr.parked",
 		    "smsc=%s stat=%s parked=%d", sm->name, r->stat,
@@ -502,6 +504,28 @@ dlr_retry_parked(struct dlr *d, struct carrier *c, const struct verif *v)
 		    sizeof(key)) != 0)
 			continue;
 		park_take(d, sm, carrier_msgid_mode(c), key);
+	}
+}
+
+void
+dlr_retry_all(struct dlr *d)
+{
+	struct dlr_smsc *sm;
+	struct parked *p, *next;
+	struct verif v;
+	char mkey[80];
+
+	TAILQ_FOREACH(sm, &d->smscs, next) {
+		park_prune(d, sm, util_now());
+		for (p = TAILQ_FIRST(&sm->parked); p != NULL; p = next) {
+			next = TAILQ_NEXT(p, age);
+			if (dlr_match(d, sm->name, sm->mode, &p->r, &v, mkey,
+			    sizeof(mkey)) != 0)
+				continue;
+			dlr_take(d, sm, &v, mkey, &p->r, 1);
+			verif_clear(&v);
+			park_remove(d, sm, p);
+		}
 	}
 }
 

@@ -69,6 +69,11 @@ void dlr_receipt(struct dlr *, struct carrier *c, struct smpp_session *sess,
 void dlr_retry_parked(struct dlr *, struct carrier *c, const struct verif *v);
 void dlr_stats(const struct dlr *, struct dlr_stats *);
 
+/* Try every parked receipt again, oldest first (the store on Redis: a
+ * receipt may reach this node before its replica has the send another
+ * node made; gw.c calls this each sweep). */
+void dlr_retry_all(struct dlr *);
+
 /* A receipt test mode scripts (testmode.h) for the message it captured
  * under (smsc, message_id): applied exactly as an SMSC's receipt is (the
  * record staged, its "verification.delivery" event, the figures, the

@@ -359,6 +359,14 @@ cancel_pending(struct flow *f, const char *key, const char *phone,
 	verif_clear(&old);
 }
 
+/* A store result as a send's outcome. */
+static int
+flow_store_err(int rc)
+{
+	return rc == STORE_FULL ? FLOW_STORE_FULL : rc == STORE_CONFLICT ?
+	    FLOW_STORE_CONFLICT : FLOW_STORE_ERROR;
+}
+
 /* The dispatcher's answer: the record as committed after the submit. */
 static void
 send_answer(void *arg, const struct verif *v, int result)
@@ -370,8 +378,7 @@ send_answer(void *arg, const struct verif *v, int result)
 		fs->err = FLOW_SHUTDOWN;  /* the listener and requests are gone */
 		v = NULL;
 	} else if (v == NULL) {
-		fs->err = result == STORE_FULL ? FLOW_STORE_FULL :
-		    FLOW_STORE_ERROR;
+		fs->err = flow_store_err(result);
 	} else if (v->send_state == SEND_QUEUED) {
 		f->stats.sends_queued++;
 	}
@@ -646,7 +653,7 @@ send_limits(struct flow_send *fs, const char *e164)
 	    keys_name(f->keys, fs->key), e164, fs->client_ip, f->ranges,
 	    f->nrange, now, &limit, &retry);
 	if (rc != STORE_OK)
-		return rc == STORE_FULL ? FLOW_STORE_FULL : FLOW_STORE_ERROR;
+		return flow_store_err(rc);
 	if (limit == LIMIT_NONE)
 		return FLOW_OK;
 	f->stats.sends_limited++;
@@ -748,8 +755,7 @@ send_phone_done(void *arg, enum phone_result pr, const char *e164,
 	v.attempt = attempt + 1;
 	if ((rc = store_verif_put(f->store, &v)) != STORE_OK) {
 		verif_clear(&v);
-		return send_fail(fs, rc == STORE_FULL ? FLOW_STORE_FULL :
-		    FLOW_STORE_ERROR);
+		return send_fail(fs, flow_store_err(rc));
 	}
 	f->stats.sends++;
 	if (fs->staged != NULL)

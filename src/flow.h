@@ -48,6 +48,8 @@ enum flow_err {
 	FLOW_SENDER,              /* not a valid source address */
 	FLOW_STORE_FULL,          /* 503: the map is full */
 	FLOW_STORE_ERROR,         /* 503: any other store failure */
+	FLOW_STORE_CONFLICT,      /* on Redis another node changed what the
+	                           * send read: run it again (http_again()) */
 	FLOW_INTERNAL,            /* no random code, no sealing */
 	FLOW_SHUTDOWN,            /* the daemon is stopping: do not answer */
 	FLOW_NOT_FOUND,           /* no such verification for this key */

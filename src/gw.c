@@ -38,6 +38,7 @@
 #include "log.h"
 #include "notify.h"
 #include "phone_pool.h"
+#include "redis.h"
 #include "score.h"
 #include "stats.h"
 #include "store.h"
@@ -52,6 +53,8 @@
 #define GW_COMMIT_DELAY_MS 5   /* staged writes nobody waits on */
 #define GW_PHONE_THREADS 1     /* libphonenumber workers (phone_pool.h) */
 #define GW_FD_RESERVE 256      /* descriptors kept from HTTP clients */
+#define GW_REDIS_TIMEOUT_MS 2000       /* connect, and each command */
+#define GW_REDIS_INFLIGHT 65536        /* commands at Redis at once */
 
 enum gw_state { GW_RUNNING = 0, GW_DRAINING, GW_STOPPED };
 
@@ -252,6 +255,54 @@ gw_max_connections(const struct conf *conf)
 	return conf->max_connections;
 }
 
+/* [store] backend = redis: the LMDB store becomes this node's replica of
+ * the log in Redis (store_repl.c). */
+static char *
+gw_store_redis(struct gw *gw, const struct conf *conf)
+{
+	struct redis_config rc;
+	struct store_redis sr;
+	char e[256];
+
+	memset(&rc, 0, sizeof(rc));
+	rc.addr = conf->redis_addr;
+	rc.password_file = conf->redis_password_file;
+	rc.db = conf->redis_db;
+	rc.connect_timeout_ms = GW_REDIS_TIMEOUT_MS;
+	rc.command_timeout_ms = GW_REDIS_TIMEOUT_MS;
+	rc.reconnect_min_ms = 100;
+	rc.reconnect_max_ms = 5000;
+	rc.max_inflight = GW_REDIS_INFLIGHT;
+	memset(&sr, 0, sizeof(sr));
+	sr.redis = &rc;
+	sr.node = conf->node;
+	sr.prefix = conf->redis_prefix;
+	if (store_attach_redis(gw->store, &sr, e, sizeof(e)) != 0)
+		return xasprintf_err("[store] redis: %s%s", e, "");
+	return NULL;
+}
+
+static void
+on_synced(void *arg, int result)
+{
+	http_gate_done(arg, result == STORE_OK);
+}
+
+/* On Redis, a request reads what every node had committed when it came
+ * (store_sync()); the pages and the probes need no store. */
+static int
+gw_gate(void *arg, struct http_request *r, const char *route)
+{
+	struct gw *gw = arg;
+
+	if (strcmp(route, "/healthz") == 0 || strcmp(route, "/metrics") == 0 ||
+	    strcmp(route, "/status") == 0 || strcmp(route, "/openapi.json") ==
+	    0)
+		return 1;
+	store_sync(gw->store, on_synced, r);
+	return 0;
+}
+
 struct gw *
 gw_new(struct event_base *base, struct conf *conf, char **err)
 {
@@ -271,6 +322,9 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 		*err = e;
 		goto fail;
 	}
+	if (conf->store_backend == CONF_BACKEND_REDIS &&
+	    (*err = gw_store_redis(gw, conf)) != NULL)
+		goto fail;
 	/* A submit's record and its accept share a commit (see store.h). */
 	store_set_commit_delay(gw->store, GW_COMMIT_DELAY_MS);
 	gw->http = http_new(base, conf->listen_host, conf->listen_port,
@@ -289,6 +343,8 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 		log_info("gw.https", "cert=%s subject=\"%s\"", conf->tls_cert,
 		    tls_subject(gw->tls));
 	}
+	if (conf->store_backend == CONF_BACKEND_REDIS)
+		http_set_gate(gw->http, gw_gate, gw);
 	gw->phones = phone_pool_new(base, GW_PHONE_THREADS);
 	if (gw->phones == NULL) {
 		*err = xasprintf_err("cannot start the phone number worker: %s%s",
@@ -391,6 +447,10 @@ gw_sweep(evutil_socket_t fd, short what, void *arg)
 	/* Idempotency-Keys' answers past their 24 hours. */
 	store_idem_prune(gw->store, util_now() - IDEM_TTL,
 	    gw->conf->sweep_batch);
+	/* On Redis, a receipt for a send another node made may have come
+	 * before this replica had the send. */
+	if (gw->conf->store_backend == CONF_BACKEND_REDIS)
+		dlr_retry_all(gw->dlr);
 	if (n == gw->conf->sweep_batch) {
 		/* More is due: go on next turn, letting other events in. */
 		tv.tv_sec = 0;

@@ -157,6 +157,10 @@ struct http_request {
 	const char *headers;        /* http_set_headers(): more lines     */
 	char **qv;                  /* decoded query values handed out    */
 	int nqv;
+	char *gpath;                /* held by the gate: the decoded path */
+	int groute;                 /* and its route, its rest at grest   */
+	size_t grest;
+	int gtries;                 /* http_again() calls                 */
 	TAILQ_ENTRY(http_request) entry;   /* http->reqs while handled   */
 };
 
@@ -174,6 +178,8 @@ TAILQ_HEAD(req_list, http_request);
 
 struct http {
 	struct event_base *base;
+	http_gate gate;                     /* http_set_gate() */
+	void *gate_arg;
 	struct evconnlistener *listener;    /* NULL once not accepting */
 	int port;
 	int max_conn;
@@ -375,6 +381,7 @@ req_free(struct http_request *r)
 	for (int i = 0; i < r->nqv; i++)
 		free(r->qv[i]);
 	free(r->qv);
+	free(r->gpath);
 	free(r);
 }
 
@@ -636,6 +643,14 @@ conn_dispatch(struct conn *c)
 			continue;
 		}
 		rest = rt->prefix ? path + rt->len : "";
+		if (http->gate != NULL) {
+			r->gpath = path;        /* the request's from now */
+			r->groute = i;
+			r->grest = (size_t)(rest - path);
+			if (http->gate(http->gate_arg, r, rt->path))
+				rt->fn(r, rest, rt->arg);
+			return;
+		}
 		rt->fn(r, rest, rt->arg);
 		free(path);
 		return;
@@ -1159,6 +1174,42 @@ http_new(struct event_base *base, const char *host, int port, int max_conn,
 	log_info("http.listen", "port=%d max_conn=%d request_timeout_s=%d",
 	    http->port, max_conn, request_timeout);
 	return http;
+}
+
+void
+http_set_gate(struct http *http, http_gate gate, void *arg)
+{
+	http->gate = gate;
+	http->gate_arg = arg;
+}
+
+/* The gate's answer for a request it held (http.h). */
+void
+http_gate_done(struct http_request *r, int ok)
+{
+	struct path_route *rt;
+
+	if (r->http == NULL || !ok) {   /* orphaned: sends nothing, frees */
+		http_reply_error(r, HTTP_ERR_UNAVAILABLE, "store_unavailable",
+		    NULL, "the store cannot be reached; try again");
+		return;
+	}
+	rt = &r->http->routes[r->groute];
+	rt->fn(r, r->gpath + r->grest, rt->arg);
+}
+
+int
+http_again(struct http_request *r)
+{
+	struct path_route *rt;
+
+	if (r->http == NULL || r->gpath == NULL || r->gtries >= HTTP_AGAIN_MAX)
+		return 0;
+	r->gtries++;
+	rt = &r->http->routes[r->groute];
+	if (r->http->gate(r->http->gate_arg, r, rt->path))
+		rt->fn(r, r->gpath + r->grest, rt->arg);
+	return 1;
 }
 
 int

@@ -126,6 +126,28 @@ void http_route(struct http *, int methods, const char *path, http_handler fn,
     void *arg);
 
 /*
+ * A gate before every handler: gate(arg, request, route's path) returns 1
+ * to call the handler now, or 0 to hold the request and call
+ * http_gate_done(request, ok) later, exactly once: the handler then runs
+ * (ok), or the request is answered 503 store_unavailable.  For the store
+ * on Redis (gw.c): a request's reads wait for store_sync().
+ */
+typedef int (*http_gate)(void *arg, struct http_request *,
+    const char *route);
+void http_set_gate(struct http *, http_gate, void *arg);
+void http_gate_done(struct http_request *, int ok);
+/*
+ * From a handler that has not answered: run the request again, from the
+ * gate (the store on Redis refused its commit for a conflict: another
+ * node changed what it read; the second run reads the new state).  1 when
+ * it will (the handler is called again, later or now), 0 when the request
+ * did not come through a gate or HTTP_AGAIN_MAX runs are used up: the
+ * caller answers.
+ */
+#define HTTP_AGAIN_MAX 4
+int http_again(struct http_request *);
+
+/*
  * Stop accepting connections (the drain on SIGTERM): the listening socket
  * is closed.  Open connections are still served, keep-alive requests on
  * them included, and requests in flight may still be answered; callers

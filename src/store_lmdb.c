@@ -81,19 +81,17 @@ store_view_end(struct store *st, MDB_txn *txn)
 		mdb_txn_reset(txn);
 }
 
-#define MAX_LAYERS 300          /* store_repl.c's, and then some */
-
 /* The batches reads look through, newest first: the open batch, then the
  * writer's (on Redis, store_repl_layers()'s).  Their number. */
-static int
-overlay_layers(struct store *st, struct batch **out)
+int
+store_overlay_layers(struct store *st, struct batch **out)
 {
 	int n = 0;
 
 	if (st->open != NULL)
 		out[n++] = st->open;
 	if (st->repl != NULL)
-		return n + store_repl_layers(st, out + n, MAX_LAYERS - n);
+		return n + store_repl_layers(st, out + n, STORE_MAX_LAYERS - n);
 	if (st->inflight != NULL)
 		out[n++] = st->inflight;
 	return n;
@@ -105,7 +103,7 @@ const struct batch_entry *
 store_overlay_find(struct store *st, MDB_dbi db, const void *key, size_t klen)
 {
 	const struct batch_entry *e = NULL;
-	struct batch *layer[MAX_LAYERS];
+	struct batch *layer[STORE_MAX_LAYERS];
 	int i, n;
 
 	if (st->repl == NULL) {         /* the common case, without the array */
@@ -115,7 +113,7 @@ store_overlay_find(struct store *st, MDB_dbi db, const void *key, size_t klen)
 			e = store_batch_find(st->inflight->w, db, key, klen);
 		return e;
 	}
-	n = overlay_layers(st, layer);
+	n = store_overlay_layers(st, layer);
 	for (i = 0; e == NULL && i < n; i++)
 		e = store_batch_find(layer[i]->w, db, key, klen);
 	return e;
@@ -175,7 +173,7 @@ int
 store_kv_seek(struct store *st, MDB_txn *txn, MDB_dbi db, const void *key,
     size_t klen, int strict, int with_new, MDB_val *ok, MDB_val *od)
 {
-	struct batch *layer[MAX_LAYERS];
+	struct batch *layer[STORE_MAX_LAYERS];
 	const struct batch_entry *e;
 	uint8_t at[SEEK_KEY_MAX];
 	size_t atl = klen, bkl;
@@ -186,7 +184,7 @@ store_kv_seek(struct store *st, MDB_txn *txn, MDB_dbi db, const void *key,
 
 	if (klen > sizeof(at))
 		return MDB_BAD_VALSIZE;
-	nlayer = overlay_layers(st, layer);
+	nlayer = store_overlay_layers(st, layer);
 	memcpy(at, key, klen);
 	if ((rc = mdb_cursor_open(txn, db, &c)) != 0)
 		return rc;

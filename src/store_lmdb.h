@@ -183,6 +183,12 @@ struct store {
 	struct store_repl *repl;        /* NULL: LMDB alone (store_repl.c) */
 };
 
+/* The batches reads look through, newest first, into out (at most
+ * STORE_MAX_LAYERS): the open batch, then the writer's, or on Redis
+ * store_repl_layers()'s.  Their number. */
+#define STORE_MAX_LAYERS 300
+int store_overlay_layers(struct store *, struct batch **out);
+
 /* store_commit.c, for store_repl.c */
 struct batch *store_batch_alloc(struct store *);
 void store_batch_release(struct store *, struct batch *);
@@ -194,6 +200,7 @@ void store_commit_next(struct store *);
 
 /* store_repl.c: the store on Redis, a node's LMDB its replica */
 uint64_t store_repl_position(struct store *);
+const char *store_repl_node(struct store *);
 int store_repl_busy(struct store *);
 void store_repl_submit(struct store *, struct batch *);
 void store_repl_applied(struct store *, struct batch *);

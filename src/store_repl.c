@@ -301,6 +301,12 @@ store_sync(struct store *st, void (*cb)(void *, int), void *arg)
 
 /* ---- own batches -------------------------------------------------------- */
 
+const char *
+store_repl_node(struct store *st)
+{
+	return st->repl->node;
+}
+
 uint64_t
 store_repl_position(struct store *st)
 {

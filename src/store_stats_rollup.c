@@ -29,7 +29,8 @@
 #include "util.h"
 
 #define OWNER_MAX 32
-#define ROLLUP_KEY_MAX (1 + 8 + OWNER_MAX + 1 + 1 + STORE_ROLLUP_GROUP_MAX)
+#define ROLLUP_KEY_MAX (1 + 8 + OWNER_MAX + 1 + 1 + STORE_ROLLUP_GROUP_MAX + \
+    1 + 32)
 #define PRUNE_LOOK_PER_DROP 4
 #define PRUNE_LOOK_MIN 256
 
@@ -58,12 +59,17 @@ bucket_key(uint8_t *buf, int gran, int64_t t, const char *owner, int dim)
 	return on + 11;
 }
 
-/* The whole key: its length, 0 when something is bad. */
+/* The whole key: its length, 0 when something is bad.  On Redis each
+ * node counts in rows of its own, the group followed by NUL and the
+ * node's name (store_repl.c): two nodes never race on one row, and a
+ * query adds their rows up by group, as it adds up the ranges of a
+ * country. */
 static size_t
-row_key(uint8_t *buf, int gran, const char *owner, int dim, int64_t t,
-    const char *group)
+row_key(struct store *st, uint8_t *buf, int gran, const char *owner, int dim,
+    int64_t t, const char *group)
 {
 	size_t n = bucket_key(buf, gran, t, owner, dim), gn;
+	const char *node = st->repl != NULL ? store_repl_node(st) : NULL;
 
 	if (n == 0)
 		return 0;
@@ -71,6 +77,11 @@ row_key(uint8_t *buf, int gran, const char *owner, int dim, int64_t t,
 	if (gn > STORE_ROLLUP_GROUP_MAX)
 		return 0;
 	memcpy(buf + n, group, gn);
+	if (node != NULL) {
+		buf[n + gn] = '\0';
+		memcpy(buf + n + gn + 1, node, strlen(node));
+		gn += 1 + strlen(node);
+	}
 	return n + gn;
 }
 
@@ -100,6 +111,9 @@ key_parse(const void *key, size_t klen, struct key_parts *kp)
 	kp->prefixlen = (size_t)(nul - k) + 2;
 	kp->group = k + kp->prefixlen;
 	kp->grouplen = klen - kp->prefixlen;
+	/* A node's row: the group ends at its NUL. */
+	if ((nul = memchr(kp->group, '\0', kp->grouplen)) != NULL)
+		kp->grouplen = (size_t)(nul - kp->group);
 	return kp->grouplen > STORE_ROLLUP_GROUP_MAX ? -1 : 0;
 }
 
@@ -108,7 +122,7 @@ store_rollup_get(struct store *st, int gran, const char *owner, int dim,
     int64_t t, const char *group, void *buf, size_t size, size_t *len)
 {
 	uint8_t key[ROLLUP_KEY_MAX];
-	size_t kl = row_key(key, gran, owner, dim, t, group);
+	size_t kl = row_key(st, key, gran, owner, dim, t, group);
 
 	*len = 0;
 	if (kl == 0)
@@ -132,7 +146,7 @@ store_rollup_put(struct store *st, int gran, const char *owner, int dim,
 
 	if ((rc = store_stage(st)) != STORE_OK)
 		return rc;
-	kl = row_key(key, gran, owner, dim, t, group);
+	kl = row_key(st, key, gran, owner, dim, t, group);
 	if (kl == 0 || len == 0 || len > STORE_ROLLUP_MAX)
 		return store_fail(st, STORE_ERR, "rollup_put",
 		    "bad roll-up name or size");
@@ -206,7 +220,8 @@ store_rollup_scan(struct store *st, int gran, const char *owner, int dim,
     void (*fn)(void *arg, int64_t t, const char *group, const void *val,
     size_t len), void *arg)
 {
-	struct batch *layer[2] = { st->open, st->inflight };
+	struct batch *layer[STORE_MAX_LAYERS];
+	int nlayer = store_overlay_layers(st, layer);
 	struct found_list l = { NULL, 0, 0, max, 0, NULL, 0, 0 };
 	uint8_t at[ROLLUP_KEY_MAX];
 	const struct batch_entry *e;
@@ -271,9 +286,7 @@ store_rollup_scan(struct store *st, int gran, const char *owner, int dim,
 	}
 	/* Rows staged and not in the database yet, each in its newest
 	 * version (the open batch's when both batches have it). */
-	for (i = 0; rc == 0 && i < 2 && !l.more; i++) {
-		if (layer[i] == NULL)
-			continue;
+	for (i = 0; rc == 0 && i < nlayer && !l.more; i++) {
 		for (e = store_batch_db_first(layer[i]->w, st->stats);
 		    e != NULL && !l.more;
 		    e = store_batch_db_next(layer[i]->w, e)) {

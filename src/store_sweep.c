@@ -84,7 +84,8 @@ static int
 collect_due(struct store *st, MDB_txn *txn, int64_t now, const uint8_t *from,
     size_t fromlen, struct due *out, int n)
 {
-	struct batch *layer[2] = { st->open, st->inflight };
+	struct batch *layer[STORE_MAX_LAYERS];
+	int nlayer = store_overlay_layers(st, layer);
 	const struct batch_entry **cand = NULL, *e;
 	size_t ncand = 0, cap = 0, ci = 0;
 	MDB_cursor *c;
@@ -93,9 +94,7 @@ collect_due(struct store *st, MDB_txn *txn, int64_t now, const uint8_t *from,
 
 	/* Staged puts due at or after from, each only in its newest
 	 * version (the open batch's when both batches have the key). */
-	for (i = 0; i < 2; i++) {
-		if (layer[i] == NULL)
-			continue;
+	for (i = 0; i < nlayer; i++) {
 		for (e = store_batch_db_first(layer[i]->w, st->expiry);
 		    e != NULL; e = store_batch_db_next(layer[i]->w, e)) {
 			if (e->del || e->klen > SEEK_KEY_MAX ||

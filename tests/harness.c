@@ -374,13 +374,13 @@ write_conf(struct harness *h)
 	    "[server]\nlisten = 127.0.0.1:%d\nsecret_file = %s/secret\n"
 	    "request_timeout = 10\nsubmit_wait_ms = %d\nlog_level = %s\n"
 	    "%s"
-	    "[store]\npath = %s/db\nmap_size = %s\nsweep_interval = 1\n"
+	    "[store]\npath = %s/db\nmap_size = %s\nsweep_interval = 1\n%s"
 	    "[verify]\ncode_length = 6\nexpiry = %d\n"
 	    "max_check_attempts = %d\nrepeat_window = 600\nsender = Verify\n"
 	    "default_country = %s\n",
 	    h->http_port, h->dir, h->submit_wait_ms,
 	    h->log_level[0] ? h->log_level : "debug", h->server_extra, h->dir,
-	    h->map_size[0] ? h->map_size : "64M", h->expiry,
+	    h->map_size[0] ? h->map_size : "64M", h->store_extra, h->expiry,
 	    h->max_checks, h->country[0] ? h->country : "US");
 	fputs(h->verify_extra, f);
 	if (h->sim_name[0] != '\0') {

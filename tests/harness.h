@@ -75,6 +75,7 @@ struct harness {
 	 * when that is set. */
 	char daemon_wrap[320];
 	char verify_extra[256]; /* more lines for the [verify] section */
+	char store_extra[256];  /* more lines for the [store] section */
 };
 
 /* Cut ASan's quarantine of freed blocks to mb MB for the daemons this

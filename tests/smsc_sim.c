@@ -96,7 +96,8 @@
  *
  * Inbound messages (MO): on SIGUSR2 the simulator reads --mo FILE, one
  * JSON object a line, {"from", "to", "text"[, "udh": [REF, TOTAL, SEQ]]
- * [, "ref16": true][, "payload": true][, "repeat": N]}, and sends each as
+ * [, "ref16": true][, "payload": true][, "repeat": N]} (or {"receipt": ID,
+ * "from", "to"}: a DELIVRD receipt for that message id), and sends each as
  * a deliver_sm (esm_class 0, or 0x40 behind the concatenation UDH, 8-bit
  * reference or 16-bit with "ref16") on the first bound receiving bind, in
  * file order, N times with "repeat" (an SMSC sending it again).  The text
@@ -1753,10 +1754,39 @@ mo_target(struct sim *sim)
 	return NULL;
 }
 
+/* A --mo line {"receipt": ID, "from": HANDSET, "to": SENDER}: a
+ * DELIVRD receipt for a message id this simulator may never have given
+ * out (another SMSC of the same carrier did: a gateway's node bound here
+ * must still match it), queued as its own receipts are.  0 or -1. */
+static int
+mo_receipt(struct sim *sim, struct conn *c, json_t *j, const char *rid)
+{
+	const char *from = json_string_value(json_object_get(j, "from"));
+	const char *to = json_string_value(json_object_get(j, "to"));
+	struct job *k;
+	char *end;
+
+	if (from == NULL || to == NULL || (k = job_get(sim)) == NULL)
+		return -1;
+	k->kind = JOB_DLR;
+	k->due_ms = now_ms();
+	k->conn_id = c->id;
+	k->msgid = strtoull(rid, &end, sim->o.id_hex ? 16 : 10);
+	k->delivered = 1;
+	k->submitted = time(NULL);
+	memcpy(k->system_id, c->system_id, sizeof(k->system_id));
+	snprintf(k->source, sizeof(k->source), "%s", from);
+	snprintf(k->destination, sizeof(k->destination), "%s", to);
+	k->text20[0] = '\0';
+	fifo_push(&sim->dlrs, k);
+	return *end == '\0' && end != rid ? 0 : -1;
+}
+
 /* Send one MO line on c.  0, or -1 (logged by the caller). */
 static int
 mo_send(struct sim *sim, struct conn *c, json_t *j)
 {
+	const char *rid = json_string_value(json_object_get(j, "receipt"));
 	const char *from = json_string_value(json_object_get(j, "from"));
 	const char *to = json_string_value(json_object_get(j, "to"));
 	const char *text = json_string_value(json_object_get(j, "text"));
@@ -1768,6 +1798,8 @@ mo_send(struct sim *sim, struct conn *c, json_t *j)
 	size_t units, off = 0;
 	int n, len;
 
+	if (rid != NULL)
+		return mo_receipt(sim, c, j, rid);
 	if (from == NULL || to == NULL || text == NULL)
 		return -1;
 	if (json_array_size(udh) == 3) {
