@@ -55,10 +55,19 @@ store_outbox_put(struct store *st, const char *key, const char *body,
 {
 	uint8_t kb[8], *p;
 	size_t kl = strlen(key), bl = strlen(body);
+	uint64_t n = st->outbox_seq;
 	void *v;
 	int rc;
 
-	put_be64(kb, st->outbox_seq);
+	/* On Redis the low bits name the node that made the event: numbers
+	 * of two nodes never meet, and each node delivers its own. */
+	if (st->repl != NULL) {
+		if (store_repl_tag(st) < 0)
+			return store_fail(st, STORE_UNAVAILABLE, "outbox_put",
+			    "this node's tag is not known yet");
+		n = n << STORE_OUTBOX_TAG_BITS | (unsigned)store_repl_tag(st);
+	}
+	put_be64(kb, n);
 	if ((rc = store_db_reserve(st, st->outbox, kb, 8,
 	    OUTBOX_HEAD + kl + 1 + bl, &v, "outbox_put")) != STORE_OK)
 		return rc;
@@ -69,7 +78,7 @@ store_outbox_put(struct store *st, const char *key, const char *body,
 	memcpy(p + OUTBOX_HEAD, key, kl + 1);
 	memcpy(p + OUTBOX_HEAD + kl + 1, body, bl);
 	if (seq != NULL)
-		*seq = st->outbox_seq;
+		*seq = n;
 	st->outbox_seq++;
 	return STORE_OK;
 }
@@ -121,6 +130,10 @@ store_outbox_scan(struct store *st, uint64_t from, int max,
 	    rc == 0 && n < max;
 	    rc = store_kv_seek(st, txn, st->outbox, k.mv_data, k.mv_size, 1, 0,
 	    &k, &d)) {
+		if (k.mv_size == 8 && st->repl != NULL &&
+		    (int)(get_be64(k.mv_data) &
+		    ((1u << STORE_OUTBOX_TAG_BITS) - 1)) != store_repl_tag(st))
+			continue;       /* another node's to deliver */
 		if (outbox_decode(&k, &d, &evs[n]) == 0)
 			n++;
 	}

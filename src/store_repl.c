@@ -108,6 +108,20 @@ static const char COMMIT[] =
 "end\n"
 "return {1, n}\n";
 
+/* This node's outbox tag: the one it had, or the first free one
+ * (PREFIX:tag maps names to tags, PREFIX:tagged tags to names); -1 when
+ * every tag is taken. */
+static const char TAG[] =
+"local t = redis.call('HGET', KEYS[1], ARGV[1])\n"
+"if t then return tonumber(t) end\n"
+"for i = 0, tonumber(ARGV[2]) - 1 do\n"
+"  if redis.call('HSETNX', KEYS[2], i, ARGV[1]) == 1 then\n"
+"    redis.call('HSET', KEYS[1], ARGV[1], i)\n"
+"    return i\n"
+"  end\n"
+"end\n"
+"return -1\n";
+
 struct sync_waiter {
 	uint64_t target;
 	void (*cb)(void *, int);
@@ -129,6 +143,8 @@ struct store_repl {
 	struct batch *stash;    /* fetched, waiting for the writer */
 	int tail_busy, broken, closing;
 	int block;              /* at the log's end: XREAD waits */
+	unsigned tag;           /* store_repl_tag() */
+	int tag_ok, tag_busy;   /* registered in PREFIX:tags */
 	int64_t tail_sent_ms, fresh_ms;
 	struct event *retry_ev;
 	struct event *wait_ev;  /* a batch waiting for the replica to be fresh */
@@ -186,7 +202,7 @@ sync_wake(struct store_repl *r, int all, int result)
 	struct sync_waiter *w;
 
 	while ((w = r->sync_head) != NULL &&
-	    (all || w->target <= r->applied)) {
+	    (all || (r->tag_ok && w->target <= r->applied))) {
 		if ((r->sync_head = w->next) == NULL)
 			r->sync_tail = NULL;
 		r->nsync--;
@@ -253,7 +269,7 @@ on_sync_seq(void *arg, enum redis_err err, const struct redisReply *reply)
 	}
 	if (reply->type == REDIS_REPLY_STRING)
 		target = strtoull(reply->str, NULL, 10);
-	if (target <= r->applied) {
+	if (target <= r->applied && r->tag_ok) {
 		q->cb(q->arg, STORE_OK);
 		free(q);
 		return;
@@ -316,7 +332,14 @@ store_repl_position(struct store *st)
 static int
 fresh(const struct store_repl *r)
 {
-	return util_mono_ms() - r->fresh_ms <= r->vttl_ms / 2;
+	return r->tag_ok && util_mono_ms() - r->fresh_ms <= r->vttl_ms / 2;
+}
+
+/* The tag, or -1 while it is not known yet. */
+int
+store_repl_tag(struct store *st)
+{
+	return st->repl->tag_ok ? (int)st->repl->tag : -1;
 }
 
 /* A batch waits while one is at Redis, while too many are committed and
@@ -350,14 +373,74 @@ on_wait(evutil_socket_t fd, short what, void *arg)
 	store_commit_next(arg);
 }
 
+static void wake_waiting(struct store *);
+
+static void
+on_tag(void *arg, enum redis_err err, const struct redisReply *reply)
+{
+	struct store *st = arg;
+	struct store_repl *r = st->repl;
+
+	r->tag_busy = 0;
+	if (r->closing || err != REDIS_CMD_OK ||
+	    reply->type != REDIS_REPLY_INTEGER)
+		return;                 /* asked again after the next read */
+	if (reply->integer >= 0 &&
+	    reply->integer < (1 << STORE_OUTBOX_TAG_BITS)) {
+		r->tag = (unsigned)reply->integer;
+		r->tag_ok = 1;
+		sync_wake(r, 0, STORE_OK);
+		wake_waiting(st);
+		return;
+	}
+	r->broken = 1;
+	log_err("store.no_node_tag", "node=%s msg=\"all %d node tags on "
+	    "this Redis are taken\"", r->node, 1 << STORE_OUTBOX_TAG_BITS);
+}
+
+/* Register this node's tag (once, after the log answered). */
+static void
+tag_register(struct store *st)
+{
+	struct store_repl *r = st->repl;
+	char k1[80], k2[80], max[16];
+	const char *argv[7];
+	size_t argvlen[7];
+
+	if (r->tag_ok || r->tag_busy || r->broken || r->closing)
+		return;
+	snprintf(k1, sizeof(k1), "%s:tag", r->prefix);
+	snprintf(k2, sizeof(k2), "%s:tagged", r->prefix);
+	snprintf(max, sizeof(max), "%d", 1 << STORE_OUTBOX_TAG_BITS);
+	argv[0] = "EVAL";
+	argv[1] = TAG;
+	argv[2] = "2";
+	argv[3] = k1;
+	argv[4] = k2;
+	argv[5] = r->node;
+	argv[6] = max;
+	for (int i = 0; i < 7; i++)
+		argvlen[i] = strlen(argv[i]);
+	r->tag_busy = 1;
+	if (redis_command(r->cmd, on_tag, st, 7, argv, argvlen) != 0)
+		r->tag_busy = 0;
+}
+
 /* The replica reached the log's end: a batch that waited for it goes. */
 static void
 now_fresh(struct store *st)
 {
+	st->repl->fresh_ms = st->repl->tail_sent_ms;
+	tag_register(st);
+	wake_waiting(st);
+}
+
+static void
+wake_waiting(struct store *st)
+{
 	struct store_repl *r = st->repl;
 
-	r->fresh_ms = r->tail_sent_ms;
-	if (r->wait_until != 0) {
+	if (fresh(r) && r->wait_until != 0) {
 		r->wait_until = 0;
 		evtimer_del(r->wait_ev);
 		store_commit_next(st);
@@ -815,6 +898,14 @@ store_attach_redis(struct store *st, const struct store_redis *cfg,
 	r->cmd_timeout_ms = cfg->redis->command_timeout_ms;
 	r->fresh_ms = util_mono_ms() - r->vttl_ms;   /* stale until the tail ran */
 	st->repl = r;
+	{
+		/* Outbox numbers from now on carry the tag (store_outbox.c). */
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		st->outbox_seq = (uint64_t)ts.tv_sec * 1000000u +
+		    (uint64_t)ts.tv_nsec / 1000u;
+	}
 	log_info("store.redis", "node=%s prefix=%s applied=%" PRIu64,
 	    r->node, r->prefix, r->applied);
 	tail_next(st);          /* DOWN until connected: the retry timer */

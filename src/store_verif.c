@@ -173,8 +173,11 @@ store_verif_write(struct store *st, MDB_txn *txn, const struct verif *v,
 		had_q = 0;
 	}
 	if (want_q && !had_q) {
+		/* On Redis the node that queued it sends it (its value). */
+		const char *node = st->repl != NULL ? store_repl_node(st) : "";
+
 		ekl = store_expiry_key(ek, v->expires_at, v->id);
-		return store_db_put(st, st->queue, ek, ekl, "", 0,
+		return store_db_put(st, st->queue, ek, ekl, node, strlen(node),
 		    "queue_put");
 	}
 	return STORE_OK;
@@ -319,6 +322,21 @@ queue_key_id(const MDB_val *k, char *id, int64_t *t)
 	return 0;
 }
 
+/* A queue entry this node sends: on LMDB alone every one; on Redis those
+ * it queued (the entry's value names the node; another node's wait for
+ * it: taking them over after a lease is still to come, issue 17). */
+static int
+queue_mine(struct store *st, const MDB_val *d)
+{
+	const char *node;
+
+	if (st->repl == NULL || d->mv_size == 0)
+		return 1;
+	node = store_repl_node(st);
+	return d->mv_size == strlen(node) &&
+	    memcmp(d->mv_data, node, d->mv_size) == 0;
+}
+
 int
 store_queue_scan(struct store *st, int64_t after_t, const char *after_id,
     int max, void (*fn)(void *arg, const char *id, int64_t expires_at),
@@ -345,7 +363,8 @@ store_queue_scan(struct store *st, int64_t after_t, const char *after_id,
 	for (rc = store_kv_seek(st, txn, st->queue, from, froml, froml > 0, 1,
 	    &k, &d); rc == 0 && n < max; rc = store_kv_seek(st, txn,
 	    st->queue, k.mv_data, k.mv_size, 1, 1, &k, &d))
-		if (queue_key_id(&k, ents[n].id, &ents[n].t) == 0)
+		if (queue_mine(st, &d) &&
+		    queue_key_id(&k, ents[n].id, &ents[n].t) == 0)
 			n++;
 	store_view_end(st, txn);
 	if (rc != 0 && rc != MDB_NOTFOUND) {
@@ -378,7 +397,7 @@ store_queue_each(struct store *st, void (*fn)(void *arg, const char *id),
 			cap = cap ? cap * 2 : 64;
 			ids = xrealloc(ids, (size_t)cap * sizeof(*ids));
 		}
-		if (queue_key_id(&k, ids[n], &t) == 0)
+		if (queue_mine(st, &d) && queue_key_id(&k, ids[n], &t) == 0)
 			n++;
 	}
 	store_view_end(st, txn);

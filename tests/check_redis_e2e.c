@@ -121,10 +121,70 @@ START_TEST(send_on_a_check_on_b)
 }
 END_TEST
 
+/* Webhook events of verification id and type that the sink took. */
+static int
+hook_count(const char *type, const char *id)
+{
+	json_t *lines = h_handset_read(A.hook_log), *l, *ev;
+	size_t i;
+	int n = 0;
+
+	json_array_foreach(lines, i, l) {
+		ev = json_loads(h_jstr(l, "body"), 0, NULL);
+		if (ev != NULL && h_jstr(ev, "type") != NULL &&
+		    strcmp(h_jstr(ev, "type"), type) == 0 &&
+		    h_jstr(json_object_get(ev, "data"), "id") != NULL &&
+		    strcmp(h_jstr(json_object_get(ev, "data"), "id"), id) == 0)
+			n++;
+		json_decref(ev);
+	}
+	json_decref(lines);
+	return n;
+}
+
+static void
+hook_wait(const char *type, const char *id)
+{
+	long long end = h_now_ms() + H_STATE_WAIT_MS;
+
+	while (hook_count(type, id) == 0) {
+		ck_assert_msg(h_now_ms() < end, "no %s event for %s", type, id);
+		h_nap_ms(50);
+	}
+}
+
+/* Each event is POSTed once, by the node that made it: both nodes see
+ * every event in their replicas, and deliver their own only. */
+START_TEST(webhooks_once)
+{
+	char id[64], id2[64], id3[64], code[16];
+
+	ck_assert_int_eq(h_hook_start(&A, ""), 0);
+	snprintf(A.key_extra, sizeof(A.key_extra), "webhook = "
+	    "http://127.0.0.1:%d/hook\nwebhook_secret = "
+	    "0123456789abcdef0123456789abcdef\n", A.hook_port);
+	memcpy(B.key_extra, A.key_extra, sizeof(B.key_extra));
+	start_both();
+	json_decref(h_send_code(&A, "+14155550601", id, sizeof(id), 201));
+	h_read_code(A.handset, "+14155550601", 1, code, sizeof(code));
+	ck_assert_int_eq(h_code_valid(&B, id, code), 1);
+	hook_wait("verification.approved", id);
+	/* Later events of each node: a node delivers its own in order, so
+	 * a second copy of the ones above would come before these. */
+	json_decref(h_send_code(&A, "+14155550602", id2, sizeof(id2), 201));
+	json_decref(h_send_code(&B, "+14155550603", id3, sizeof(id3), 201));
+	hook_wait("verification.sent", id2);
+	hook_wait("verification.sent", id3);
+	ck_assert_int_eq(hook_count("verification.sent", id), 1);
+	ck_assert_int_eq(hook_count("verification.approved", id), 1);
+	stop_both();
+}
+END_TEST
+
 /* A's simulator sends no receipts; B's sends the one for A's submit. */
 START_TEST(receipt_on_b)
 {
-	char id[64], mo[320], line[512], msgid[80];
+	char id[64], mo[240], line[512], msgid[80];
 	json_t *j, *a;
 	FILE *f;
 
@@ -291,6 +351,7 @@ main(void)
 		{ "fifty_split", fifty_split, 1 },
 		{ "kill_a", kill_a, 1 },
 		{ "redis_away", redis_away, 1 },
+		{ "webhooks_once", webhooks_once, 1 },
 	};
 	Suite *s = suite_create("redis_e2e");
 	int rc;

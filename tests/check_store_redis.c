@@ -508,6 +508,47 @@ START_TEST(trimmed_past)
 }
 END_TEST
 
+static void
+on_event(void *arg, struct store_event *ev)
+{
+	int *n = arg;
+
+	(*n)++;
+	free(ev->body);
+}
+
+/* Both replicas hold every node's webhook events; each node delivers its
+ * own: their numbers never meet, and a scan finds only the node's own. */
+START_TEST(outbox_per_node)
+{
+	struct store *a = node_open("a", 0), *b = node_open("b", 0);
+	uint64_t sa, sb;
+	int na = 0, nb = 0;
+
+	node_ready(a);
+	node_ready(b);
+	ck_assert_int_eq(store_outbox_put(a, "key1", "{\"n\":1}", T0,
+	    &sa), STORE_OK);
+	ck_assert_int_eq(commit_wait(a), STORE_OK);
+	ck_assert_int_eq(store_outbox_put(b, "key1", "{\"n\":2}", T0,
+	    &sb), STORE_OK);
+	ck_assert_int_eq(commit_wait(b), STORE_OK);
+	ck_assert(sa != sb);
+	ck_assert_int_eq(sync_wait(a), STORE_OK);
+	ck_assert_int_eq(sync_wait(b), STORE_OK);
+	ck_assert_int_eq(store_outbox_scan(a, 0, 100, on_event, &na), 1);
+	ck_assert_int_eq(store_outbox_scan(b, 0, 100, on_event, &nb), 1);
+	ck_assert_int_eq(na + nb, 2);
+	/* B delivered its own: gone from A's replica too. */
+	ck_assert_int_eq(store_outbox_del(b, sb), STORE_OK);
+	ck_assert_int_eq(commit_wait(b), STORE_OK);
+	ck_assert_int_eq(sync_wait(a), STORE_OK);
+	ck_assert_uint_eq(store_outbox_count(a), 1);
+	store_close(a);
+	store_close(b);
+}
+END_TEST
+
 /* On LMDB alone the barrier answers at once, from the loop. */
 START_TEST(sync_on_lmdb)
 {
@@ -544,6 +585,7 @@ main(void)
 	tcase_add_test(srv, catch_up_after_restart);
 	tcase_add_test(srv, redis_down_and_back);
 	tcase_add_test(srv, trimmed_past);
+	tcase_add_test(srv, outbox_per_node);
 	if (have)
 		suite_add_tcase(s, srv);
 	snprintf(top, sizeof(top), "/tmp/check_store_redis.XXXXXX");
