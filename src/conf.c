@@ -1073,12 +1073,14 @@ validate_store(struct parser *p)
 
 	if (c->store_backend != CONF_BACKEND_REDIS)
 		return;
-	if (c->redis_addr == NULL)
+	/* A key given but refused has its own error already. */
+	if (c->redis_addr == NULL && key_line(s, "redis") == key_line(s, ""))
 		perr(p, key_line(s, "backend"), s, "redis", "required with "
 		    "backend = redis (host:port or unix:/path)");
-	else if (redis_addr_parse(c->redis_addr, &a, err, sizeof(err)) != 0)
+	else if (c->redis_addr != NULL &&
+	    redis_addr_parse(c->redis_addr, &a, err, sizeof(err)) != 0)
 		perr(p, key_line(s, "redis"), s, "redis", "%s", err);
-	if (c->node == NULL)
+	if (c->node == NULL && key_line(s, "node") == key_line(s, ""))
 		perr(p, key_line(s, "backend"), s, "node", "required with "
 		    "backend = redis: this gateway's name, unique among those "
 		    "sharing the Redis");

@@ -83,6 +83,36 @@ expect_one(const char *fragment, const char *want)
 	free(errors);
 }
 
+/* [store] backend = redis needs its address and the node's name; both
+ * are named, on the backend line; a bad address names itself. */
+START_TEST(store_redis_keys)
+{
+	struct conf *c;
+
+	expect_one("[store]\nbackend = redis\nnode = gw1\n",
+	    "t.conf:7: [store] redis: required with backend = redis");
+	expect_one("[store]\nbackend = redis\nredis = 127.0.0.1:6379\n",
+	    "t.conf:7: [store] node: required with backend = redis");
+	expect_one("[store]\nbackend = redis\nredis = redis.example:6379\n"
+	    "node = gw1\n", "t.conf:8: [store] redis: redis address");
+	expect_one("[store]\nbackend = mysql\n", "t.conf:7:");
+	expect_one("[store]\nbackend = redis\nredis = unix:/r.sock\n"
+	    "node = a b\n", "t.conf:9:");
+	c = load_ok(BASE "[store]\nbackend = redis\nredis = unix:/r.sock\n"
+	    "node = gw1\nredis_db = 3\nredis_prefix = sv2\n");
+	ck_assert_int_eq(c->store_backend, CONF_BACKEND_REDIS);
+	ck_assert_str_eq(c->redis_addr, "unix:/r.sock");
+	ck_assert_str_eq(c->node, "gw1");
+	ck_assert_int_eq(c->redis_db, 3);
+	ck_assert_str_eq(c->redis_prefix, "sv2");
+	conf_free(c);
+	c = load_ok(BASE);
+	ck_assert_int_eq(c->store_backend, CONF_BACKEND_LMDB);
+	ck_assert_str_eq(c->redis_prefix, "smsverify");
+	conf_free(c);
+}
+END_TEST
+
 START_TEST(example_conf_loads)
 {
 	char path[1024], *errors = NULL;
@@ -1367,6 +1397,7 @@ conf_suite(void)
 	tc = tcase_create("numbers");
 	tcase_add_test(tc, numbers_loaded);
 	tcase_add_test(tc, bad_numbers);
+	tcase_add_test(tc, store_redis_keys);
 	suite_add_tcase(s, tc);
 	return s;
 }
