@@ -32,7 +32,7 @@ struct api {
 	const struct api_admin *admin;   /* api_admin.h; api_admin.c only */
 	struct inbound *inbound;         /* inbound.h; api_messages.c only */
 	struct event_base *base;         /* long polls' timers */
-	struct store *store;             /* api_idem.c only */
+	struct store *store;             /* api_idem.c; /healthz */
 	struct api_idem *idem;           /* api_idem.h; made by
 	                                  * api_verify_register() */
 	struct stats *stats;             /* stats.h; api_stats.c only */

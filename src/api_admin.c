@@ -10,6 +10,7 @@
 #include <event2/buffer.h>
 
 #include "api.h"
+#include "store.h"
 #include "api_admin.h"
 #include "api_idem.h"
 #include "carrier.h"
@@ -30,15 +31,18 @@ snapshot(const struct api *api, struct api_stats *st)
 static void
 api_healthz(struct http_request *req, const char *rest, void *arg)
 {
+	struct api *api = arg;
 	struct api_stats st;
-	int up = 0;
+	int up = 0, ready = store_ready(api->store);
 
 	snapshot(arg, &st);
 	for (int i = 0; i < st.ncarrier; i++)
 		up += carrier_up(st.carriers[i]);
-	http_reply_json(req, st.draining ? 503 : 200,
+	/* On Redis, a node that cannot commit is not ready. */
+	http_reply_json(req, st.draining || !ready ? 503 : 200,
 	    json_pack("{s:s, s:i, s:i, s:i, s:i, s:I}",
-	    "status", st.draining ? "draining" : up > 0 ? "ok" : "degraded",
+	    "status", st.draining ? "draining" : !ready ? "store_unavailable" :
+	    up > 0 ? "ok" : "degraded",
 	    "smscs_up", up, "smscs", st.ncarrier,
 	    "queued", st.dispatch.waiting,
 	    "inflight", st.dispatch.inflight,

@@ -573,6 +573,35 @@ load_trips(struct flow *f)
 		    n);
 }
 
+/* A stored trip this node has not made (another gateway did, on the
+ * store on Redis): blocked here too until its cooldown is over. */
+static void
+sync_one(void *arg, const struct store_shield *t)
+{
+	struct flow *f = arg;
+	struct shield_view v;
+	int64_t now = util_now();
+
+	if (t->until <= now || (shield_get(f->shield, t->range, now, &v) == 0 &&
+	    v.tripped))
+		return;
+	memset(&v, 0, sizeof(v));
+	util_strlcpy(v.range, t->range, sizeof(v.range));
+	v.tripped_at = t->tripped_at;
+	v.until = t->until;
+	v.trip_mature = t->mature;
+	v.trip_approved = t->approved;
+	if (shield_restore(f->shield, &v, now) == 0)
+		log_info("shield.shared", "range=%s until=%lld", t->range,
+		    (long long)t->until);
+}
+
+void
+flow_shield_sync(struct flow *f)
+{
+	store_shield_each(f->store, sync_one, f);
+}
+
 int
 flow_shield_list(struct flow *f, struct shield_view **out)
 {

@@ -260,6 +260,9 @@ typedef void (*flow_reopen_cb)(void *arg, enum flow_err);
  * before this returns. */
 void flow_shield_reopen(struct flow *, int key, const char *range,
     flow_reopen_cb, void *arg);
+/* The store on Redis: trips another gateway made (in the store) block
+ * here too (gw.c calls it each sweep). */
+void flow_shield_sync(struct flow *);
 /* Reopen the ranges whose cooldown is over (the sweep's timer): each is
  * dropped from the store and logged (event=shield.reopened). */
 void flow_shield_expire(struct flow *);

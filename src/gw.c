@@ -80,6 +80,7 @@ struct gw {
 	struct api api;               /* what the endpoints are given */
 	struct api_admin admin;
 	struct event *sweep_ev;
+	struct event *resume_ev;      /* on Redis: resume once caught up */
 	struct event *sig_term, *sig_int, *sig_hup, *drain_ev, *logflush_ev;
 	enum gw_state state;
 	int64_t drain_deadline_ms;
@@ -282,10 +283,12 @@ gw_store_redis(struct gw *gw, const struct conf *conf)
 	return NULL;
 }
 
+/* A replica whose map is full serves what it has, as LMDB alone does:
+ * reads answer, every commit fails store_full. */
 static void
 on_synced(void *arg, int result)
 {
-	http_gate_done(arg, result == STORE_OK);
+	http_gate_done(arg, result == STORE_OK || result == STORE_FULL);
 }
 
 /* On Redis, a request reads what every node had committed when it came
@@ -449,8 +452,10 @@ gw_sweep(evutil_socket_t fd, short what, void *arg)
 	    gw->conf->sweep_batch);
 	/* On Redis, a receipt for a send another node made may have come
 	 * before this replica had the send. */
-	if (gw->conf->store_backend == CONF_BACKEND_REDIS)
+	if (gw->conf->store_backend == CONF_BACKEND_REDIS) {
 		dlr_retry_all(gw->dlr);
+		flow_shield_sync(gw->flow);
+	}
 	if (n == gw->conf->sweep_batch) {
 		/* More is due: go on next turn, letting other events in. */
 		tv.tv_sec = 0;
@@ -468,6 +473,34 @@ gw_resume(struct gw *gw)
 
 	if (n > 0)
 		log_info("gw.resume", "queued=%d", n);
+}
+
+/* On Redis the replica may miss the last batches this node committed
+ * before it stopped (they are in the log): the queue and the waiting
+ * parts are resumed once it has caught up (store_sync()), tried again
+ * each second while Redis cannot be reached. */
+static void gw_resume_synced(void *arg, int result);
+
+static void
+gw_resume_retry(evutil_socket_t fd, short what, void *arg)
+{
+	struct gw *gw = arg;
+
+	store_sync(gw->store, gw_resume_synced, gw);
+}
+
+static void
+gw_resume_synced(void *arg, int result)
+{
+	struct gw *gw = arg;
+	struct timeval tv = { 1, 0 };
+
+	if (result != STORE_OK) {
+		evtimer_add(gw->resume_ev, &tv);
+		return;
+	}
+	gw_resume(gw);
+	inbound_resume(gw->inbound);
 }
 
 /* ---- signals, drain --------------------------------------------------- */
@@ -586,8 +619,13 @@ gw_start(struct gw *gw)
 
 	for (int i = 0; i < gw->ncarrier; i++)
 		carrier_start(gw->carriers[i]);
-	gw_resume(gw);
-	inbound_resume(gw->inbound);
+	if (gw->conf->store_backend == CONF_BACKEND_REDIS) {
+		gw->resume_ev = evtimer_new(gw->base, gw_resume_retry, gw);
+		store_sync(gw->store, gw_resume_synced, gw);
+	} else {
+		gw_resume(gw);
+		inbound_resume(gw->inbound);
+	}
 	gw->sweep_ev = evtimer_new(gw->base, gw_sweep, gw);
 	evtimer_add(gw->sweep_ev, &tv);
 	gw->drain_ev = evtimer_new(gw->base, gw_drain_tick, gw);
@@ -819,6 +857,8 @@ gw_free(struct gw *gw)
 	free(gw->carriers);
 	if (gw->sweep_ev)
 		event_free(gw->sweep_ev);
+	if (gw->resume_ev)
+		event_free(gw->resume_ev);
 	if (gw->drain_ev)
 		event_free(gw->drain_ev);
 	if (gw->logflush_ev)

@@ -179,6 +179,10 @@ struct store_redis {
 };
 int store_attach_redis(struct store *, const struct store_redis *,
     char *err, size_t errsize);
+/* 1 when commits can go: always on LMDB alone; on Redis once the replica
+ * has reached the log's end and the node has its tag, while neither is
+ * lost (GET /healthz says 503 "store_unavailable" meanwhile). */
+int store_ready(struct store *);
 
 /*
  * A barrier: cb(arg, STORE_OK) once this node's reads see every batch any

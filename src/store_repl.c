@@ -142,6 +142,7 @@ struct store_repl {
 	int nacked;
 	struct batch *stash;    /* fetched, waiting for the writer */
 	int tail_busy, broken, closing;
+	int broken_result;      /* what commits fail with once broken */
 	int block;              /* at the log's end: XREAD waits */
 	unsigned tag;           /* store_repl_tag() */
 	int tag_ok, tag_busy;   /* registered in PREFIX:tags */
@@ -263,7 +264,8 @@ on_sync_seq(void *arg, enum redis_err err, const struct redisReply *reply)
 	    r->nsync >= REPL_MAX_SYNC) {
 		if (err == REDIS_CMD_OK)
 			r->failures++;
-		q->cb(q->arg, STORE_UNAVAILABLE);
+		q->cb(q->arg, r->broken && r->broken_result != 0 ?
+		    r->broken_result : STORE_UNAVAILABLE);
 		free(q);
 		return;
 	}
@@ -333,6 +335,12 @@ static int
 fresh(const struct store_repl *r)
 {
 	return r->tag_ok && util_mono_ms() - r->fresh_ms <= r->vttl_ms / 2;
+}
+
+int
+store_ready(struct store *st)
+{
+	return st->repl == NULL || (!st->repl->broken && fresh(st->repl));
 }
 
 /* The tag, or -1 while it is not known yet. */
@@ -570,7 +578,8 @@ store_repl_submit(struct store *st, struct batch *b)
 
 	if (r->closing || r->broken || !fresh(r)) {
 		r->wait_until = 0;
-		finish_failed(st, b, STORE_UNAVAILABLE, r->closing ? NULL :
+		finish_failed(st, b, r->broken && r->broken_result != 0 ?
+		    r->broken_result : STORE_UNAVAILABLE, r->closing ? NULL :
 		    r->broken ? "replica stopped" : "replica not at the log's "
 		    "end");
 		return;
@@ -800,10 +809,14 @@ store_repl_applied(struct store *st, struct batch *b)
 	struct batch *a;
 
 	if (b->mdb_rc != 0) {
+		/* A full map says so to the clients too: raise map_size. */
+		if (b->mdb_rc == MDB_MAP_FULL)
+			r->broken_result = STORE_FULL;
 		tail_broken(st, "the replica cannot apply the log",
 		    r->applied, b->apply_to);
 		store_batch_release(st, b);
-		sync_wake(r, 1, STORE_UNAVAILABLE);
+		sync_wake(r, 1, r->broken_result != 0 ? r->broken_result :
+		    STORE_UNAVAILABLE);
 		return;
 	}
 	r->applied = b->apply_to;

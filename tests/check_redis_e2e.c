@@ -181,6 +181,70 @@ START_TEST(webhooks_once)
 }
 END_TEST
 
+#define OPS_TOKEN "ops-token-0123456789abcdef"
+
+/* GET /v1/shield/+14155550 on h: its "tripped", or its "window"'s
+ * "mature" when want_mature. */
+static long long
+shield_field(struct harness *h, int want_mature)
+{
+	char out[4096];
+	json_t *j;
+	long long v;
+	int st;
+
+	st = h_http(h, "GET", "/v1/shield/+14155550", NULL, OPS_TOKEN, NULL,
+	    out, sizeof(out));
+	ck_assert_int_eq(st, 200);
+	j = json_loads(out, 0, NULL);
+	ck_assert_ptr_nonnull(j);
+	v = want_mature ? json_integer_value(json_object_get(
+	    json_object_get(j, "window"), "mature")) :
+	    json_is_true(json_object_get(j, "tripped"));
+	json_decref(j);
+	return v;
+}
+
+/* A range the shield trips on A is blocked on B too. */
+START_TEST(shield_shared)
+{
+	char body[128], out[2048];
+	long long end;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		snprintf((i ? &B : &A)->extra_conf, sizeof(A.extra_conf),
+		    "[key ops]\ntoken = " OPS_TOKEN "\nrole = admin\n"
+		    "[route nanp]\nprefix = +1\nsmsc = sim\n"
+		    "[shield]\ncountries = US\nconversion_floor = 50\n"
+		    "window = 60\ngrace = 0\nmin_sample = 3\n"
+		    "cooldown = 600\n");
+	start_both();
+	for (i = 0; i < 3; i++) {
+		snprintf(body, sizeof(body), "{\"phone\": \"+1415555012%d\"}",
+		    i);
+		json_decref(h_send(&A, body, NULL, 0, 201));
+	}
+	for (end = h_now_ms() + H_STATE_WAIT_MS; shield_field(&A, 1) < 3;
+	    h_nap_ms(100))
+		ck_assert_msg(h_now_ms() < end, "never 3 mature sends on A");
+	ck_assert_int_eq(h_http(&A, "POST", "/v1/verifications", NULL,
+	    H_TOKEN, "{\"phone\": \"+14155550198\"}", out, sizeof(out)),
+	    429);
+	ck_assert_ptr_nonnull(strstr(out, "range_blocked"));
+	/* B made none of those sends: it learns the trip from the store. */
+	for (end = h_now_ms() + H_STATE_WAIT_MS; !shield_field(&B, 0);
+	    h_nap_ms(100))
+		ck_assert_msg(h_now_ms() < end, "B never saw A's trip");
+	ck_assert_int_eq(h_http(&B, "POST", "/v1/verifications", NULL,
+	    H_TOKEN, "{\"phone\": \"+14155550199\"}", out, sizeof(out)),
+	    429);
+	ck_assert_ptr_nonnull(strstr(out, "range_blocked"));
+	ck_assert_int_eq(h_count_sms(&B, "+14155550199"), 0);
+	stop_both();
+}
+END_TEST
+
 /* A's simulator sends no receipts; B's sends the one for A's submit. */
 START_TEST(receipt_on_b)
 {
@@ -189,8 +253,10 @@ START_TEST(receipt_on_b)
 	FILE *f;
 
 	snprintf(A.sim_args, sizeof(A.sim_args), "--dlr none");
-	snprintf(mo, sizeof(mo), "%s/mo.jsonl", B.dir);
-	snprintf(B.sim_args, sizeof(B.sim_args), "--dlr none --mo %s", mo);
+	ck_assert_int_lt(snprintf(mo, sizeof(mo), "%s/mo.jsonl", B.dir),
+	    (int)sizeof(mo));
+	ck_assert_int_lt(snprintf(B.sim_args, sizeof(B.sim_args),
+	    "--dlr none --mo %s", mo), (int)sizeof(B.sim_args));
 	start_both();
 	json_decref(h_send_code(&A, "+14155550201", id, sizeof(id), 201));
 	j = h_get_verif(&A, id);
@@ -352,6 +418,7 @@ main(void)
 		{ "kill_a", kill_a, 1 },
 		{ "redis_away", redis_away, 1 },
 		{ "webhooks_once", webhooks_once, 1 },
+		{ "shield_shared", shield_shared, 1 },
 	};
 	Suite *s = suite_create("redis_e2e");
 	int rc;

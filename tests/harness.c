@@ -367,9 +367,19 @@ static int
 write_conf(struct harness *h)
 {
 	FILE *f = fopen(h->conf, "w");
+	const char *redis = getenv("SV_TEST_REDIS");
 
 	if (f == NULL)
 		return -1;
+	/* The whole suite on the store on Redis: SV_TEST_REDIS=host:port
+	 * (scripts/test starts one), a prefix of this test's own. */
+	if (redis != NULL && *redis != '\0' && h->store_extra[0] == '\0') {
+		const char *tag = strrchr(h->dir, '-');
+
+		snprintf(h->store_extra, sizeof(h->store_extra),
+		    "backend = redis\nredis = %s\nredis_prefix = t%s\n"
+		    "node = n1\n", redis, tag != NULL ? tag + 1 : "x");
+	}
 	fprintf(f,
 	    "[server]\nlisten = 127.0.0.1:%d\nsecret_file = %s/secret\n"
 	    "request_timeout = 10\nsubmit_wait_ms = %d\nlog_level = %s\n"
