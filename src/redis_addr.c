@@ -10,6 +10,8 @@
 
 #include <arpa/inet.h>
 
+#include <hiredis/hiredis.h>
+
 #include "redis.h"
 
 #define REDIS_DEFAULT_PORT 6379
@@ -113,5 +115,161 @@ redis_addr_parse(const char *s, struct redis_addr *a, char *err,
 		    "or localhost (a name would block the loop to resolve)"));
 	a->kind = REDIS_ADDR_TCP;
 	memcpy(a->host, host, strlen(host) + 1);
+	return (0);
+}
+
+int
+redis_sentinels_parse(const char *s, struct redis_addr *a, int *n, char *err,
+    size_t errsize)
+{
+	char one[256], sub[200];
+	const char *p, *e;
+	size_t len;
+	int i = 0;
+
+	*n = 0;
+	if (s == NULL)
+		s = "";
+	for (p = s;; p = e + 1) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		e = strchr(p, ',');
+		if (e == NULL)
+			e = p + strlen(p);
+		len = (size_t)(e - p);
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len == 0) {
+			snprintf(err, errsize, "redis sentinels: element %d is "
+			    "empty (host:port,host:port)", i + 1);
+			return (-1);
+		}
+		if (i == REDIS_SENTINELS_MAX) {
+			snprintf(err, errsize, "redis sentinels: more than %d",
+			    REDIS_SENTINELS_MAX);
+			return (-1);
+		}
+		if (len >= sizeof(one)) {
+			snprintf(err, errsize, "redis sentinels: element %d is "
+			    "longer than %zu octets", i + 1, sizeof(one) - 1);
+			return (-1);
+		}
+		memcpy(one, p, len);
+		one[len] = '\0';
+		if (redis_addr_parse(one, &a[i], sub, sizeof(sub)) == -1) {
+			snprintf(err, errsize, "redis sentinels: element %d: %s",
+			    i + 1, sub);
+			return (-1);
+		}
+		i++;
+		if (*e == '\0')
+			break;
+	}
+	*n = i;
+	return (0);
+}
+
+int
+redis_master_name_check(const char *name, char *err, size_t errsize)
+{
+	size_t i;
+
+	if (name == NULL || name[0] == '\0') {
+		snprintf(err, errsize, "redis master name: empty");
+		return (-1);
+	}
+	for (i = 0; name[i] != '\0'; i++) {
+		if (i == REDIS_MASTER_NAME_MAX) {
+			snprintf(err, errsize, "redis master name: longer than "
+			    "%d octets", REDIS_MASTER_NAME_MAX);
+			return (-1);
+		}
+		if ((unsigned char)name[i] <= 0x20 ||
+		    (unsigned char)name[i] >= 0x7f) {
+			snprintf(err, errsize, "redis master name: octet %zu "
+			    "is not printable ASCII (no blank)", i + 1);
+			return (-1);
+		}
+	}
+	return (0);
+}
+
+int
+redis_sentinel_reply(const struct redisReply *rp, struct redis_addr *a,
+    char *err, size_t errsize)
+{
+	const redisReply *h, *p;
+	unsigned char bin[16];
+	char port[8];
+
+	memset(a, 0, sizeof(*a));
+	if (rp == NULL) {
+		snprintf(err, errsize, "no reply");
+		return (-1);
+	}
+	if (rp->type == REDIS_REPLY_NIL) {
+		snprintf(err, errsize, "the sentinel does not know the master");
+		return (-1);
+	}
+	if (rp->type == REDIS_REPLY_ERROR) {
+		/* The sentence itself, printable octets only, cut short. */
+		{
+			size_t i, k, m;
+
+			k = (size_t)snprintf(err, errsize, "error reply \"");
+			if (k >= errsize)
+				return (-1);
+			m = rp->len > 80 ? 80 : rp->len;
+			for (i = 0; i < m && k + 2 < errsize; i++)
+				err[k++] = rp->str[i] >= 0x20 &&
+				    rp->str[i] < 0x7f && rp->str[i] != '"' ?
+				    rp->str[i] : '?';
+			if (k + 1 < errsize) {
+				err[k++] = '"';
+				err[k] = '\0';
+			}
+		}
+		return (-1);
+	}
+	if (rp->type != REDIS_REPLY_ARRAY || rp->elements != 2) {
+		snprintf(err, errsize, "not an array of 2 (type %d)", rp->type);
+		return (-1);
+	}
+	h = rp->element[0];
+	p = rp->element[1];
+	if (h == NULL || p == NULL || h->type != REDIS_REPLY_STRING ||
+	    p->type != REDIS_REPLY_STRING) {
+		snprintf(err, errsize, "the host and port are not strings");
+		return (-1);
+	}
+	if (h->len == 0 || h->len >= sizeof(a->host) ||
+	    memchr(h->str, '\0', h->len) != NULL) {
+		snprintf(err, errsize, "the host is empty, too long or holds "
+		    "a NUL");
+		return (-1);
+	}
+	memcpy(a->host, h->str, h->len);
+	a->host[h->len] = '\0';
+	if (inet_pton(AF_INET, a->host, bin) != 1 &&
+	    inet_pton(AF_INET6, a->host, bin) != 1) {
+		memset(a, 0, sizeof(*a));
+		snprintf(err, errsize, "the host is not an IP address (a name "
+		    "would block the loop to resolve)");
+		return (-1);
+	}
+	if (p->len == 0 || p->len >= sizeof(port) ||
+	    memchr(p->str, '\0', p->len) != NULL) {
+		memset(a, 0, sizeof(*a));
+		snprintf(err, errsize, "the port is not a number in 1..65535");
+		return (-1);
+	}
+	memcpy(port, p->str, p->len);
+	port[p->len] = '\0';
+	if (parse_port(port, &a->port) == -1) {
+		memset(a, 0, sizeof(*a));
+		snprintf(err, errsize, "the port is not a number in 1..65535");
+		return (-1);
+	}
+	a->kind = REDIS_ADDR_TCP;
 	return (0);
 }
