@@ -104,7 +104,8 @@ struct redis {
 	struct rguard sg;               /* sac's guard                      */
 
 	struct redis_stats st;
-	struct log_limit lim_up, lim_lost, lim_fail, lim_sent;
+	struct log_limit lim_up, lim_lost, lim_fail, lim_master;
+	struct log_limit lim_sent[REDIS_SENTINELS_MAX];  /* one each */
 };
 
 /* Our libevent adapter (hiredis's, with a check before each read). */
@@ -714,7 +715,7 @@ s_reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
 	r->addr = a;
 	addr_show(&a, r->addr_str, sizeof(r->addr_str));
 	if (strcmp(r->st.master, r->addr_str) != 0)
-		log_limited(&r->lim_sent, util_mono_ms(), 1000, LOG_INFO,
+		log_limited(&r->lim_master, util_mono_ms(), 1000, LOG_INFO,
 		    "redis.sentinel_master", "sentinel=%s master=%s addr=%s",
 		    sb, log_str(mb, sizeof(mb), r->master_name), r->addr_str);
 	util_strlcpy(r->st.master, r->addr_str, sizeof(r->st.master));
@@ -795,7 +796,8 @@ ask_fail(struct redis *r, const char *why, int mine)
 	uint32_t rnd;
 
 	addr_show(&r->sent[r->si], sb, sizeof(sb));
-	log_limited(&r->lim_sent, now, 1000, LOG_WARN, "redis.sentinel_failed",
+	log_limited(&r->lim_sent[r->si], now, 1000, LOG_WARN,
+	    "redis.sentinel_failed",
 	    "sentinel=%s reason=%s", sb, log_str(wb, sizeof(wb), why));
 	ask_detach(r, mine);
 	r->si = (r->si + 1) % r->n_sent;
