@@ -1791,13 +1791,21 @@ has_value(int port, const char *key, const char *want)
 /* Sentinels that are not there, answer garbage, or do not know the
  * master are skipped, each with a log line saying why; the one after
  * them gives the master, and commands go there. */
-static const char *const bad_answers[] = {
-	"+OK\r\n",
-	"*2\r\n$13\r\nredis.example\r\n$4\r\n6379\r\n",
-	"*2\r\n$9\r\n127.0.0.1\r\n$5\r\n99999\r\n",
-	"*-1\r\n",
-	"-ERR unknown command\r\n",
-	"%garbage\r\n",
+static const struct {
+	const char *answer;
+	const char *logged;     /* the reason in the log */
+} bad_answers[] = {
+	{ "+OK\r\n", "answer refused: not an array of 2" },
+	{ "*2\r\n$13\r\nredis.example\r\n$4\r\n6379\r\n",
+	    "answer refused: the host is not an IP address" },
+	{ "*2\r\n$9\r\n127.0.0.1\r\n$5\r\n99999\r\n",
+	    "answer refused: the port is not a number" },
+	{ "*-1\r\n", "answer refused: the sentinel does not know" },
+	{ "-ERR unknown command\r\n", "answer refused: error reply" },
+	{ "%garbage\r\n", "Protocol error" },
+	/* the guard's caps hold on the sentinel's connection too */
+	{ "*3000000\r\n", "reason=\"reply too large\"" },
+	{ "+OK\r\n+MORE\r\n", "answer refused: not an array of 2" },
 };
 
 START_TEST(sentinel_skips_bad)
@@ -1813,7 +1821,7 @@ START_TEST(sentinel_skips_bad)
 	srv_start(&S, NULL);
 	mute_start(&bad);
 	mute_start(&good);
-	util_strlcpy(bad.answer, bad_answers[_i], sizeof(bad.answer));
+	util_strlcpy(bad.answer, bad_answers[_i].answer, sizeof(bad.answer));
 	answer_addr(&good, S.port);
 	snprintf(list, sizeof(list), "127.0.0.1:%d, %s,%s", free_port(),
 	    bad.addr, good.addr);
@@ -1838,10 +1846,10 @@ START_TEST(sentinel_skips_bad)
 	ck_assert_msg(strstr(log, "event=redis.sentinel_failed") != NULL,
 	    "%s", log);
 	ck_assert_msg(strstr(log, "Connection refused") != NULL, "%s", log);
-	if (_i < 5) {
-		ck_assert_msg(strstr(log, "answer refused") != NULL, "%s", log);
+	ck_assert_msg(strstr(log, bad_answers[_i].logged) != NULL, "%s",
+	    log);
+	if (strstr(bad_answers[_i].logged, "answer refused") != NULL)
 		ck_assert_uint_eq(st.sentinel_refused, 1);
-	}
 	ck_assert_msg(strstr(log, "event=redis.sentinel_master") != NULL,
 	    "%s", log);
 	mute_stop(&bad);
@@ -1911,14 +1919,18 @@ set_ok(void *arg)
  * connection is dropped and follows the sentinel to the new master. */
 START_TEST(sentinel_readonly)
 {
+	char logf[128], log[16384];
 	struct redis_config c;
 	struct mute fake;
 	struct redis *r;
 	redisReply *rp;
 	struct ans a;
+	int saved;
 
 	srv_start(&S, NULL);
 	srv_start_replica(&S2, S.port);
+	snprintf(logf, sizeof(logf), "%s/stderr", S.dir);
+	saved = cap_start(logf);
 	mute_start(&fake);
 	answer_addr(&fake, S.port);
 	c = config(NULL);
@@ -1941,6 +1953,9 @@ START_TEST(sentinel_readonly)
 	ck_assert(has_value(S2.port, "after", "failover"));
 	ck_assert(role_is_master(S2.port));
 	redis_free(r);
+	cap_end(saved);
+	slurp(logf, log, sizeof(log));
+	ck_assert_msg(strstr(log, "answered READONLY") != NULL, "%s", log);
 	mute_stop(&fake);
 }
 END_TEST
