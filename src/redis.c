@@ -102,6 +102,9 @@ struct redis {
 	char master_name[REDIS_MASTER_NAME_MAX + 1];
 	redisAsyncContext *sac;         /* NULL unless ASKING               */
 	struct rguard sg;               /* sac's guard                      */
+	int si_good;                    /* the sentinel that answered last  */
+	redisAsyncContext *xac;         /* UP: SUBSCRIBE +switch-master     */
+	struct rguard xg;
 
 	struct redis_stats st;
 	struct log_limit lim_up, lim_lost, lim_fail, lim_master;
@@ -121,6 +124,8 @@ static const char *why_lost(const struct rguard *,
     const redisAsyncContext *, const char *);
 static void ask_fail(struct redis *, const char *, int);
 static void ask_start(struct redis *);
+static void sub_start(struct redis *);
+static void sub_stop(struct redis *, int);
 
 const char *
 redis_strerr(enum redis_err e)
@@ -327,6 +332,7 @@ drop(struct redis *r, const char *reason, int mine)
 
 	if (ac == NULL)
 		return;
+	sub_stop(r, 1);
 	r->ac = NULL;
 	ac->data = NULL;
 	r->state = ST_DOWN;
@@ -453,6 +459,10 @@ ad_read(evutil_socket_t fd, short what, void *arg)
 		if (e->r->sac == e->ac) {
 			e->g->hostile = "reply too large";
 			ask_fail(e->r, e->g->hostile, 1);
+			return;
+		}
+		if (e->r->xac == e->ac) {
+			sub_stop(e->r, 1);
 			return;
 		}
 	}
@@ -605,6 +615,8 @@ handshake_cb(redisAsyncContext *ac, void *reply, void *privdata)
 	log_limited(&r->lim_up, now, 1000, LOG_INFO, "redis.connected",
 	    "addr=%s db=%d auth=%s", log_str(ab, sizeof(ab), r->addr_str),
 	    r->cfg.db, r->has_password ? "yes" : "no");
+	if (r->n_sent > 0)
+		sub_start(r);
 }
 
 static void
@@ -711,6 +723,7 @@ s_reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
 		return;
 	}
 	ask_detach(r, 1);
+	r->si_good = r->si;
 	addr_show(&r->sent[r->si], sb, sizeof(sb));
 	r->addr = a;
 	addr_show(&a, r->addr_str, sizeof(r->addr_str));
@@ -814,6 +827,116 @@ ask_fail(struct redis *r, const char *why, int mine)
 	    "reason=\"no sentinel gave the master's address\" next_ms=%d",
 	    r->st.backoff_ms);
 	arm(r->conn_timer, r->st.backoff_ms);
+}
+
+/*
+ * While UP, a second connection to the sentinel that answered holds
+ * SUBSCRIBE +switch-master: a failover announced there drops the
+ * connection and asks again at once, without waiting for the old master
+ * to fail a command.  It lives and dies with the connection; a failure
+ * of its own only ends it (READONLY and a lost connection still follow
+ * a failover).  Its guard counts no replies (pushes are its point), but
+ * holds the size caps.
+ */
+static void
+sub_stop(struct redis *r, int mine)
+{
+	redisAsyncContext *xac = r->xac;
+
+	if (xac == NULL)
+		return;
+	r->xac = NULL;
+	xac->data = NULL;
+	if (mine)
+		redisAsyncFree(xac);
+}
+
+static void
+sub_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct redis *r = ac->data;
+	const redisReply *rp = reply, *m;
+	struct redis_addr to;
+	char err[160], sb[160], tb[160];
+	int rc;
+
+	if (rp == NULL || r == NULL || r->xac != ac)
+		return;
+	if (rp->type != REDIS_REPLY_ARRAY || rp->elements != 3 ||
+	    rp->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(rp->element[0]->str, "message") != 0)
+		return;         /* the subscription's confirmation */
+	m = rp->element[2];
+	addr_show(&r->sent[r->si_good], sb, sizeof(sb));
+	if (m->type != REDIS_REPLY_STRING) {
+		rc = -1;
+		snprintf(err, sizeof(err), "+switch-master: not a string");
+	} else
+		rc = redis_switch_parse(m->str, m->len, r->master_name, &to,
+		    err, sizeof(err));
+	if (rc == -1) {
+		log_limited(&r->lim_sent[r->si_good], util_mono_ms(), 1000,
+		    LOG_WARN, "redis.sentinel_failed", "sentinel=%s reason=%s",
+		    sb, log_str(tb, sizeof(tb), err));
+		sub_stop(r, 1);
+		return;
+	}
+	addr_show(&to, tb, sizeof(tb));
+	if (rc == 0 || strcmp(tb, r->addr_str) == 0)
+		return;
+	log_event(LOG_INFO, "redis.sentinel_switch", "sentinel=%s from=%s "
+	    "to=%s", sb, r->addr_str, tb);
+	/* Ask again now (the sentinel that announced it first). */
+	r->si = r->si_good;
+	drop(r, "the sentinel announced +switch-master", 1);
+	event_del(r->conn_timer);
+	arm(r->conn_timer, 0);
+}
+
+static void
+x_on_connect(const redisAsyncContext *ac, int status)
+{
+	struct redis *r = ac->data;
+
+	if (r != NULL && r->xac == ac && status != REDIS_OK)
+		sub_stop(r, 0);
+}
+
+static void
+x_on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct redis *r = ac->data;
+
+	if (r != NULL && r->xac == ac)
+		sub_stop(r, 0);
+}
+
+static void
+sub_start(struct redis *r)
+{
+	const struct redis_addr *s = &r->sent[r->si_good];
+	redisAsyncContext *ac;
+	const char *argv[2] = { "SUBSCRIBE", "+switch-master" };
+	size_t argvlen[2] = { 9, 14 };
+
+	sub_stop(r, 1);
+	if (s->kind == REDIS_ADDR_UNIX)
+		ac = redisAsyncConnectUnix(s->path);
+	else
+		ac = redisAsyncConnect(s->host, s->port);
+	if (ac == NULL)
+		abort();        /* out of memory, as x*alloc */
+	if (ac->err != 0) {
+		redisAsyncFree(ac);
+		return;
+	}
+	r->xac = ac;
+	ac->data = r;
+	attach(r, ac, &r->xg);
+	r->xg.expected = UINT64_MAX;
+	redisAsyncSetConnectCallback(ac, x_on_connect);
+	redisAsyncSetDisconnectCallback(ac, x_on_disconnect);
+	redisAsyncCommandArgv(ac, sub_cb, NULL, 2, argv, argvlen);
 }
 
 /* DOWN: the backoff is over, connect.  CONNECTING: too slow, drop. */
@@ -1063,6 +1186,7 @@ redis_free(struct redis *r)
 		ac->data = NULL;
 		redisAsyncFree(ac);
 	}
+	sub_stop(r, 1);
 	while ((c = TAILQ_FIRST(&r->deferred)) != NULL) {
 		TAILQ_REMOVE(&r->deferred, c, link);
 		answer(r, c, REDIS_CMD_SHUTDOWN, NULL);

@@ -95,6 +95,14 @@ int redis_master_name_check(const char *name, char *err, size_t errsize);
 int redis_sentinel_reply(const struct redisReply *rp, struct redis_addr *a,
     char *err, size_t errsize);
 
+/*
+ * A sentinel's +switch-master message (outside input): "name old-ip
+ * old-port new-ip new-port".  1 with the new master in *to when name is
+ * ours, 0 when it is another master's, -1 with err when malformed.  Pure.
+ */
+int redis_switch_parse(const char *msg, size_t len, const char *name,
+    struct redis_addr *to, char *err, size_t errsize);
+
 struct redis_config {
 	const char *addr;             /* redis_addr_parse() form             */
 	const char *password_file;    /* NULL or "": no AUTH                 */

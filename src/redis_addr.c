@@ -273,3 +273,59 @@ redis_sentinel_reply(const struct redisReply *rp, struct redis_addr *a,
 	a->kind = REDIS_ADDR_TCP;
 	return (0);
 }
+
+int
+redis_switch_parse(const char *msg, size_t len, const char *name,
+    struct redis_addr *to, char *err, size_t errsize)
+{
+	const char *f[5];
+	size_t fl[5], i, k = 0, start = 0;
+	unsigned char bin[16];
+	char port[8];
+
+	memset(to, 0, sizeof(*to));
+	if (len > 512 || memchr(msg, '\0', len) != NULL) {
+		snprintf(err, errsize, "+switch-master: longer than 512 "
+		    "octets or holds a NUL");
+		return (-1);
+	}
+	/* name old-ip old-port new-ip new-port, one space apart */
+	for (i = 0; i <= len; i++) {
+		if (i < len && msg[i] != ' ')
+			continue;
+		if (k == 5 || i == start) {
+			snprintf(err, errsize, "+switch-master: not 5 words "
+			    "one space apart");
+			return (-1);
+		}
+		f[k] = msg + start;
+		fl[k++] = i - start;
+		start = i + 1;
+	}
+	if (k != 5) {
+		snprintf(err, errsize, "+switch-master: not 5 words one space "
+		    "apart");
+		return (-1);
+	}
+	if (fl[0] != strlen(name) || memcmp(f[0], name, fl[0]) != 0)
+		return (0);
+	if (fl[3] >= sizeof(to->host) || fl[4] >= sizeof(port)) {
+		snprintf(err, errsize, "+switch-master: the new address is "
+		    "too long");
+		return (-1);
+	}
+	memcpy(to->host, f[3], fl[3]);
+	to->host[fl[3]] = '\0';
+	memcpy(port, f[4], fl[4]);
+	port[fl[4]] = '\0';
+	if ((inet_pton(AF_INET, to->host, bin) != 1 &&
+	    inet_pton(AF_INET6, to->host, bin) != 1) ||
+	    parse_port(port, &to->port) == -1) {
+		memset(to, 0, sizeof(*to));
+		snprintf(err, errsize, "+switch-master: the new address is "
+		    "not an IP address and a port in 1..65535");
+		return (-1);
+	}
+	to->kind = REDIS_ADDR_TCP;
+	return (1);
+}

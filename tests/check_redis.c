@@ -429,6 +429,8 @@ struct mute {
 	int mode;               /* MUTE_PING, ... */
 	char answer[256];       /* to SENTINEL ..., when not "" (a sentinel) */
 	int asked;              /* SENTINEL commands seen                    */
+	int sub_fd;             /* the last SUBSCRIBE's connection, 0: none  */
+	int closed;             /* connections the client closed             */
 };
 enum { MUTE_PING = 0, MUTE_DEAF, MUTE_GARBAGE, MUTE_CHATTY, MUTE_HUGE,
     MUTE_NOSCRIPT };
@@ -456,6 +458,7 @@ mute_read(evutil_socket_t fd, short what, void *arg)
 
 	n = read(fd, buf, sizeof(buf) - 1);
 	if (n <= 0) {
+		m->closed++;
 		for (i = 0; i < m->n; i++)
 			if (m->fds[i] == fd && m->evs[i] != NULL) {
 				event_free(m->evs[i]);
@@ -466,6 +469,15 @@ mute_read(evutil_socket_t fd, short what, void *arg)
 	/* The handshake's PING is answered (not by a deaf peer); nothing
 	 * else ever is, but with garbage. */
 	buf[n] = '\0';
+	if (m->answer[0] != '\0' && strstr(buf, "SUBSCRIBE") != NULL) {
+		static const char ok[] = "*3\r\n$9\r\nsubscribe\r\n"
+		    "$14\r\n+switch-master\r\n:1\r\n";
+
+		m->sub_fd = fd;
+		ck_assert_int_eq(write(fd, ok, sizeof(ok) - 1),
+		    (ssize_t)sizeof(ok) - 1);
+		return;
+	}
 	if (m->answer[0] != '\0' && strstr(buf, "SENTINEL") != NULL) {
 		m->asked++;
 		ck_assert_int_eq(write(fd, m->answer, strlen(m->answer)),
@@ -1960,6 +1972,207 @@ START_TEST(sentinel_readonly)
 }
 END_TEST
 
+START_TEST(switch_parse)
+{
+	struct redis_addr to;
+	char err[256];
+
+#define SW(s) redis_switch_parse((s), strlen(s), "mymaster", &to, err, \
+	    sizeof(err))
+	ck_assert_int_eq(SW("mymaster 10.0.0.1 6379 10.0.0.2 6380"), 1);
+	ck_assert_str_eq(to.host, "10.0.0.2");
+	ck_assert_int_eq(to.port, 6380);
+	ck_assert_int_eq(to.kind, REDIS_ADDR_TCP);
+	ck_assert_int_eq(SW("mymaster ::1 6379 fe80::2 1"), 1);
+	ck_assert_str_eq(to.host, "fe80::2");
+	ck_assert_int_eq(SW("other 10.0.0.1 6379 10.0.0.2 6380"), 0);
+	ck_assert_int_eq(SW("mymaster2 10.0.0.1 6379 10.0.0.2 6380"), 0);
+	ck_assert_int_eq(SW("mymaster 10.0.0.1 6379 redis.lan 6380"), -1);
+	ck_assert_msg(strstr(err, "not an IP address") != NULL, "%s", err);
+	ck_assert_int_eq(SW("mymaster 10.0.0.1 6379 10.0.0.2 0"), -1);
+	ck_assert_int_eq(SW("mymaster 10.0.0.1 6379 10.0.0.2 65536"), -1);
+	ck_assert_int_eq(SW("mymaster 10.0.0.1 6379 10.0.0.2"), -1);
+	ck_assert_msg(strstr(err, "not 5 words") != NULL, "%s", err);
+	ck_assert_int_eq(SW("mymaster 10.0.0.1 6379 10.0.0.2 6380 x"), -1);
+	ck_assert_int_eq(SW("mymaster  10.0.0.1 6379 10.0.0.2 6380"), -1);
+	ck_assert_int_eq(SW("mymaster 10.0.0.1 6379 10.0.0.2 6380 "), -1);
+	ck_assert_int_eq(SW(""), -1);
+	ck_assert_int_eq(redis_switch_parse("mymaster 1 2 10.0.0.2 6\0", 24,
+	    "mymaster", &to, err, sizeof(err)), -1);
+	ck_assert_int_eq(to.kind, 0);
+#undef SW
+}
+END_TEST
+
+/* Two masters, no replication between them: the (fake) sentinel gives
+ * the first, then announces +switch-master to the second.  The first is
+ * still a master and fails nothing: only the subscription can move the
+ * connection, which it does at once; writes then land on the second. */
+static int
+on_second(void *arg)
+{
+	struct redis_stats st;
+
+	redis_stats(arg, &st);
+	return (st.connected && strcmp(st.master, S2.tcp) == 0);
+}
+
+static int
+subscribed(void *arg)
+{
+	return (((struct mute *)arg)->sub_fd != 0);
+}
+
+START_TEST(sentinel_switch)
+{
+	char msg[160], logf[128], log[16384];
+	struct redis_config c;
+	struct mute fake;
+	struct redis *r;
+	struct ans a;
+	int n, saved;
+
+	srv_start(&S, NULL);
+	srv_start(&S2, NULL);
+	mute_start(&fake);
+	answer_addr(&fake, S.port);
+	snprintf(logf, sizeof(logf), "%s/stderr", S.dir);
+	saved = cap_start(logf);
+	c = config(NULL);
+	c.sentinels = fake.addr;
+	c.master_name = "mymaster";
+	c.reconnect_min_ms = 5000;      /* a backoff would show */
+	c.reconnect_max_ms = 5000;
+	r = connect_up(&c);
+	ck_assert_msg(run_until(subscribed, &fake, 5000), "no SUBSCRIBE");
+	CMD_WAIT(r, &a, 3, "SET", "k", "first");
+	ck_assert_int_eq(a.err, REDIS_CMD_OK);
+	/* Another master's switch is not ours. */
+	n = snprintf(msg, sizeof(msg), "other 127.0.0.1 %d 127.0.0.1 %d",
+	    S.port, S2.port);
+	dprintf(fake.sub_fd, "*3\r\n$7\r\nmessage\r\n$14\r\n+switch-master"
+	    "\r\n$%d\r\n%s\r\n", n, msg);
+	answer_addr(&fake, S2.port);
+	n = snprintf(msg, sizeof(msg), "mymaster 127.0.0.1 %d 127.0.0.1 %d",
+	    S.port, S2.port);
+	dprintf(fake.sub_fd, "*3\r\n$7\r\nmessage\r\n$14\r\n+switch-master"
+	    "\r\n$%d\r\n%s\r\n", n, msg);
+	ck_assert_msg(run_until(on_second, r, 3000), "not on the second "
+	    "master within 3 s");
+	CMD_WAIT(r, &a, 3, "SET", "k", "second");
+	ck_assert_int_eq(a.err, REDIS_CMD_OK);
+	ck_assert(has_value(S2.port, "k", "second"));
+	ck_assert(has_value(S.port, "k", "first"));
+	redis_free(r);
+	cap_end(saved);
+	slurp(logf, log, sizeof(log));
+	ck_assert_msg(strstr(log, "event=redis.sentinel_switch") != NULL,
+	    "%s", log);
+	mute_stop(&fake);
+}
+END_TEST
+
+/* A malformed +switch-master ends the subscription, with a log line;
+ * the connection stays up on its master. */
+static int
+sub_closed(void *arg)
+{
+	return (((struct mute *)arg)->closed > 0);
+}
+
+START_TEST(sentinel_switch_garbage)
+{
+	char logf[128], log[16384];
+	struct redis_config c;
+	struct mute fake;
+	struct redis *r;
+	struct ans a;
+	int saved;
+
+	srv_start(&S, NULL);
+	mute_start(&fake);
+	answer_addr(&fake, S.port);
+	snprintf(logf, sizeof(logf), "%s/stderr", S.dir);
+	saved = cap_start(logf);
+	c = config(NULL);
+	c.sentinels = fake.addr;
+	c.master_name = "mymaster";
+	r = connect_up(&c);
+	ck_assert_msg(run_until(subscribed, &fake, 5000), "no SUBSCRIBE");
+	dprintf(fake.sub_fd, "*3\r\n$7\r\nmessage\r\n$14\r\n+switch-master"
+	    "\r\n$27\r\nmymaster a 1 redis.lan 6379\r\n");
+	CMD_WAIT(r, &a, 3, "SET", "k", "still");
+	ck_assert_int_eq(a.err, REDIS_CMD_OK);
+	ck_assert_msg(run_until(sub_closed, &fake, 5000),
+	    "the subscription was not ended");
+	redis_free(r);
+	cap_end(saved);
+	slurp(logf, log, sizeof(log));
+	ck_assert_msg(strstr(log, "+switch-master: the new address") != NULL,
+	    "%s", log);
+	ck_assert_msg(strstr(log, "event=redis.sentinel_switch") == NULL,
+	    "%s", log);
+	ck_assert(has_value(S.port, "k", "still"));
+	mute_stop(&fake);
+}
+END_TEST
+
+/* A sentinel that accepts and never answers: given up after the
+ * connect timeout, the next one asked; redis_free while asking it. */
+static int deaf_n0;
+
+static int
+asked_again(void *arg)
+{
+	return (((struct mute *)arg)->n > deaf_n0);
+}
+
+START_TEST(sentinel_deaf)
+{
+	char list[128], logf[128], log[16384];
+	struct redis_config c;
+	struct mute deaf, good;
+	struct redis *r;
+	struct ans a;
+	char err[256];
+	int saved;
+
+	srv_start(&S, NULL);
+	mute_start(&deaf);
+	deaf.mode = MUTE_DEAF;
+	mute_start(&good);
+	answer_addr(&good, S.port);
+	snprintf(list, sizeof(list), "%s,%s", deaf.addr, good.addr);
+	snprintf(logf, sizeof(logf), "%s/stderr", S.dir);
+	saved = cap_start(logf);
+	c = config(NULL);
+	c.sentinels = list;
+	c.master_name = "mymaster";
+	c.connect_timeout_ms = 300;
+	r = connect_up(&c);
+	CMD_WAIT(r, &a, 3, "SET", "k", "v");
+	ck_assert_int_eq(a.err, REDIS_CMD_OK);
+	redis_free(r);
+	cap_end(saved);
+	slurp(logf, log, sizeof(log));
+	ck_assert_msg(strstr(log, "no answer within the connect timeout") !=
+	    NULL, "%s", log);
+
+	/* Freed while it waits for the deaf one's answer. */
+	c.sentinels = deaf.addr;
+	c.connect_timeout_ms = 30000;
+	deaf_n0 = deaf.n;
+	r = redis_new(B, &c, err, sizeof(err));
+	ck_assert_ptr_nonnull(r);
+	ck_assert(run_until(asked_again, &deaf, 5000));
+	CMD_WAIT(r, &a, 2, "GET", "k");
+	ck_assert_int_eq(a.err, REDIS_CMD_DOWN);
+	redis_free(r);
+	mute_stop(&deaf);
+	mute_stop(&good);
+}
+END_TEST
+
 /* Start a sentinel (redis-server --sentinel) watching 127.0.0.1:mport as
  * "mymaster", quorum 1, down after 1 s; wait (10 s) until it listens. */
 static void
@@ -2090,6 +2303,7 @@ main(void)
 	tcase_add_test(pure, sentinels_parse);
 	tcase_add_test(pure, sentinel_reply);
 	tcase_add_test(pure, sentinel_config_errors);
+	tcase_add_test(pure, switch_parse);
 	suite_add_tcase(s, pure);
 	tcase_add_checked_fixture(srv, setup, teardown);
 	tcase_set_timeout(srv, 60);
@@ -2116,6 +2330,9 @@ main(void)
 	tcase_add_test(srv, sentinel_role_replica);
 	tcase_add_test(srv, sentinel_readonly);
 	tcase_add_test(srv, sentinel_failover);
+	tcase_add_test(srv, sentinel_switch);
+	tcase_add_test(srv, sentinel_switch_garbage);
+	tcase_add_test(srv, sentinel_deaf);
 	if (have)
 		suite_add_tcase(s, srv);
 	snprintf(top, sizeof(top), "/tmp/check_redis.XXXXXX");

@@ -2,11 +2,12 @@
  * fuzz_redis_sentinel.c - libFuzzer target for what src/redis_addr.c
  * reads of a sentinel configuration and of a sentinel's answer:
  * redis_sentinels_parse() (the list), redis_master_name_check() (the
- * name) and redis_sentinel_reply() (SENTINEL get-master-addr-by-name's
+ * name), redis_sentinel_reply() (SENTINEL get-master-addr-by-name's
  * answer, outside input, given as RESP octets and read by hiredis's
- * reader as the connection reads it).
+ * reader as the connection reads it) and
+ * redis_switch_parse() (a +switch-master message, outside input too).
  *
- * The first octet picks the function (mod 3), the rest is its input.
+ * The first octet picks the function (mod 4), the rest is its input.
  * Besides "no crash, no sanitizer report" it checks the contracts: 0
  * with usable addresses (TCP: an IP literal and a port in 1..65535;
  * UNIX: an absolute path), at most REDIS_SENTINELS_MAX of them; -1 with
@@ -103,6 +104,30 @@ reply(const uint8_t *data, size_t size)
 	redisReaderFree(rd);
 }
 
+/* A +switch-master message, binary as it comes. */
+static void
+switch_msg(const uint8_t *data, size_t size)
+{
+	struct redis_addr to;
+	char err[128];
+	int rc;
+
+	memset(err, 'x', sizeof(err));
+	rc = redis_switch_parse((const char *)data, size, "mymaster", &to,
+	    err, sizeof(err));
+	if (rc == 1) {
+		if (to.kind != REDIS_ADDR_TCP || size < 9 ||
+		    memcmp(data, "mymaster ", 9) != 0)
+			abort();
+		check_addr(&to);
+	} else if (rc == -1) {
+		check_err(err, sizeof(err), "+switch-master");
+		if (to.kind != 0)
+			abort();
+	} else if (rc != 0)
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -112,8 +137,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1 || size > 4096)
 		return 0;
-	if (data[0] % 3 == 2) {
+	if (data[0] % 4 == 2) {
 		reply(data + 1, size - 1);
+		return 0;
+	}
+	if (data[0] % 4 == 3) {
+		switch_msg(data + 1, size - 1);
 		return 0;
 	}
 	s = malloc(size);
@@ -122,7 +151,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(s, data + 1, size - 1);
 	s[size - 1] = '\0';
 	memset(err, 'x', sizeof(err));
-	if (data[0] % 3 == 0) {
+	if (data[0] % 4 == 0) {
 		n = -1;
 		if (redis_sentinels_parse(s, a, &n, err, sizeof(err)) == 0) {
 			if (n < 1 || n > REDIS_SENTINELS_MAX)
