@@ -32,10 +32,28 @@
  *    would be buffered whole) or an array of more than 2^20 elements
  *    drops the connection ("unsolicited reply", "reply too large"); what
  *    was in flight fails REDIS_CMD_DOWN.
+ *  - Not a master: a command answered READONLY, LOADING or MASTERDOWN
+ *    (a failover demoted the server) fails REDIS_CMD_DOWN (nothing was
+ *    done) and the connection is dropped and made again.
+ *  - Sentinel (cfg.sentinels): each connect first asks the sentinels in
+ *    turn, each within connect_timeout_ms, SENTINEL
+ *    get-master-addr-by-name; an answer that is not two strings, an IP
+ *    literal and a port, is refused with a log line and the next one is
+ *    asked; when none gives an address, the backoff.  The master must
+ *    answer ROLE "master" at the end of the handshake (a replica: drop,
+ *    backoff, ask again).  While UP, a second connection to the sentinel
+ *    that answered holds SUBSCRIBE +switch-master: a failover announced
+ *    there drops the connection and asks again at once.  A lost master,
+ *    READONLY or +switch-master: the connection follows the new master
+ *    within the sentinels' failover time plus one backoff.
+ *  - Scripts (redis_eval): EVALSHA, and EVAL once on NOSCRIPT, so that
+ *    a restarted or promoted server loads them again by itself.
  *
  * Loop thread only.  Logs: redis.connected, redis.lost (with the reason),
- * redis.connect_failed while down, each through a limiter; the password
- * is never logged nor kept anywhere but in the handle.
+ * redis.connect_failed while down, redis.sentinel_failed (a sentinel
+ * skipped, why), redis.sentinel_master (the address a sentinel gave, when
+ * it changes), redis.sentinel_switch, each through a limiter; the
+ * password is never logged nor kept anywhere but in the handle.
  */
 #ifndef REDIS_H
 #define REDIS_H
@@ -286,11 +304,12 @@ void redis_free(struct redis *);
  * callbacks, which their timers already suit.
  *
  * What this file gives that: one connection that never blocks the loop,
- * fails fast (EDOWN -> 503) and comes back by itself.  Still to build on
- * it: EVALSHA with a NOSCRIPT fallback (SCRIPT LOAD on each connect),
- * redis_sentinel (ask the sentinels for the master on each connect),
- * TLS (hiredis 0.14 has none: a newer hiredis or stunnel), /metrics and
- * the [store] keys once something uses them.
+ * fails fast (EDOWN -> 503) and comes back by itself, follows a
+ * sentinel's master, and runs scripts by SHA1 (redis_eval: the commit
+ * script and the load script are two struct redis_script constants).
+ * Still to build on it: sentinels that want a password (AUTH to the
+ * sentinel is not sent), TLS (hiredis 0.14 has none: a newer hiredis or
+ * stunnel), /metrics and the [store] keys once something uses them.
  */
 
 #endif
