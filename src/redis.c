@@ -57,6 +57,7 @@ struct rguard {
 	uint64_t replies;               /* top-level replies begun          */
 	const char *hostile;            /* why the guard refused, or NULL   */
 	size_t max;                     /* octets buffered or in one string */
+	int pubsub;                     /* a subscription: see guard_push   */
 };
 
 struct rcmd {
@@ -376,6 +377,40 @@ drop(struct redis *r, const char *reason, int mine)
  */
 static const redisReplyObjectFunctions *base_fn;
 
+/*
+ * On a subscribed context hiredis 0.14 asserts (aborts the process) on a
+ * top-level array of fewer than 2 elements or whose first two are not
+ * strings, and reads element 2 of an "unsubscribe" unchecked.  The pushes
+ * we subscribe to are arrays of exactly 3: "subscribe" or "message", the
+ * channel, then the count or the message; anything else refused.  type,
+ * str, len, n: what is being made (n: an array's size).
+ */
+static int
+guard_push(const redisReadTask *t, int type, const char *str, size_t len,
+    int n)
+{
+	struct rguard *g = t->privdata;
+
+	if (g == NULL || !g->pubsub)
+		return (0);
+	if (t->parent == NULL) {
+		if (type == REDIS_REPLY_ARRAY && n != 3)
+			goto bad;
+		return (0);
+	}
+	if (t->parent->parent != NULL || t->idx > 1)
+		return (0);
+	if (type != REDIS_REPLY_STRING)
+		goto bad;
+	if (t->idx == 0 && !(len == 7 && memcmp(str, "message", 7) == 0) &&
+	    !(len == 9 && memcmp(str, "subscribe", 9) == 0))
+		goto bad;
+	return (0);
+bad:
+	g->hostile = "malformed push";
+	return (-1);
+}
+
 static int
 guard_top(const redisReadTask *t)
 {
@@ -395,7 +430,7 @@ guard_string(const redisReadTask *t, char *str, size_t len)
 {
 	struct rguard *g = t->privdata;
 
-	if (guard_top(t) == -1)
+	if (guard_top(t) == -1 || guard_push(t, t->type, str, len, 0) == -1)
 		return (NULL);
 	if (g != NULL && len > g->max) {
 		g->hostile = "reply too large";
@@ -409,7 +444,8 @@ guard_array(const redisReadTask *t, int n)
 {
 	struct rguard *g = t->privdata;
 
-	if (guard_top(t) == -1)
+	if (guard_top(t) == -1 ||
+	    guard_push(t, REDIS_REPLY_ARRAY, NULL, 0, n) == -1)
 		return (NULL);
 	if (g != NULL && n > REDIS_REPLY_MAX_ELEMENTS) {
 		g->hostile = "reply too large";
@@ -421,7 +457,8 @@ guard_array(const redisReadTask *t, int n)
 static void *
 guard_integer(const redisReadTask *t, long long v)
 {
-	if (guard_top(t) == -1)
+	if (guard_top(t) == -1 ||
+	    guard_push(t, REDIS_REPLY_INTEGER, NULL, 0, 0) == -1)
 		return (NULL);
 	return (base_fn->createInteger(t, v));
 }
@@ -429,7 +466,8 @@ guard_integer(const redisReadTask *t, long long v)
 static void *
 guard_nil(const redisReadTask *t)
 {
-	if (guard_top(t) == -1)
+	if (guard_top(t) == -1 ||
+	    guard_push(t, REDIS_REPLY_NIL, NULL, 0, 0) == -1)
 		return (NULL);
 	return (base_fn->createNil(t));
 }
@@ -538,6 +576,7 @@ attach(struct redis *r, redisAsyncContext *ac, struct rguard *g)
 	g->replies = 0;
 	g->hostile = NULL;
 	g->max = r->reply_max;
+	g->pubsub = 0;
 	event_add(e->rev, NULL);
 	event_add(e->wev, NULL);
 }
@@ -906,9 +945,16 @@ static void
 x_on_disconnect(const redisAsyncContext *ac, int status)
 {
 	struct redis *r = ac->data;
+	char sb[160], wb[200];
 
-	if (r != NULL && r->xac == ac)
-		sub_stop(r, 0);
+	if (r == NULL || r->xac != ac)
+		return;
+	addr_show(&r->sent[r->si_good], sb, sizeof(sb));
+	log_limited(&r->lim_sent[r->si_good], util_mono_ms(), 1000, LOG_WARN,
+	    "redis.sentinel_failed", "sentinel=%s reason=%s", sb,
+	    log_str(wb, sizeof(wb), why_lost(&r->xg, ac,
+	    "the subscription was closed")));
+	sub_stop(r, 0);
 }
 
 static void
@@ -933,7 +979,8 @@ sub_start(struct redis *r)
 	r->xac = ac;
 	ac->data = r;
 	attach(r, ac, &r->xg);
-	r->xg.expected = UINT64_MAX;
+	r->xg.expected = UINT64_MAX;    /* pushes: their shape, the caps */
+	r->xg.pubsub = 1;
 	redisAsyncSetConnectCallback(ac, x_on_connect);
 	redisAsyncSetDisconnectCallback(ac, x_on_disconnect);
 	redisAsyncCommandArgv(ac, sub_cb, NULL, 2, argv, argvlen);
