@@ -77,6 +77,9 @@ struct redis {
 	char *password_file;            /* NULL: no AUTH                   */
 	char password[REDIS_PASSWORD_MAX + 1];
 	int has_password;
+	char *sent_password_file;       /* the sentinels': NULL, no AUTH   */
+	char sent_password[REDIS_PASSWORD_MAX + 1];
+	int has_sent_password;
 	struct redis_config cfg;        /* addr, password_file not kept    */
 
 	enum redis_state state;
@@ -795,6 +798,50 @@ s_on_disconnect(const redisAsyncContext *ac, int status)
 }
 
 /*
+ * Queue AUTH with the sentinels' password on ac, when there is one.  1
+ * when queued (its reply goes to cb: an error reply ends what ac is for).
+ */
+static int
+sent_auth(struct redis *r, redisAsyncContext *ac, redisCallbackFn *cb)
+{
+	const char *argv[2];
+	size_t argvlen[2];
+
+	if (!r->has_sent_password)
+		return (0);
+	argv[0] = "AUTH";
+	argv[1] = r->sent_password;
+	argvlen[0] = 4;
+	argvlen[1] = strlen(r->sent_password);
+	return (redisAsyncCommandArgv(ac, cb, NULL, 2, argv, argvlen) ==
+	    REDIS_OK);
+}
+
+/* The refusal's sentence, printable and short (AUTH's never echo the
+ * password). */
+static void
+auth_refused(char *buf, size_t size, const redisReply *rp)
+{
+	snprintf(buf, size, "AUTH refused: %.*s",
+	    (int)(rp->len > 150 ? 150 : rp->len), rp->str != NULL ? rp->str :
+	    "");
+}
+
+static void
+s_auth_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct redis *r = ac->data;
+	const redisReply *rp = reply;
+	char why[200];
+
+	if (rp == NULL || r == NULL || r->sac != ac ||
+	    rp->type != REDIS_REPLY_ERROR)
+		return;
+	auth_refused(why, sizeof(why), rp);
+	ask_fail(r, why, 1);
+}
+
+/*
  * ASKING: connect to sent[si] and send SENTINEL get-master-addr-by-name,
  * all within connect_timeout_ms (conn_timer).  The answer goes to
  * s_reply_cb; a failure to ask_fail, which tries the next sentinel.
@@ -825,6 +872,8 @@ ask_start(struct redis *r)
 	redisAsyncSetConnectCallback(ac, s_on_connect);
 	redisAsyncSetDisconnectCallback(ac, s_on_disconnect);
 	arm(r->conn_timer, r->cfg.connect_timeout_ms);
+	if (sent_auth(r, ac, s_auth_cb))
+		r->sg.expected++;
 	argv[0] = "SENTINEL";
 	argv[1] = "get-master-addr-by-name";
 	argv[2] = r->master_name;
@@ -933,6 +982,24 @@ sub_cb(redisAsyncContext *ac, void *reply, void *privdata)
 }
 
 static void
+x_auth_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct redis *r = ac->data;
+	const redisReply *rp = reply;
+	char why[200], sb[160], wb[240];
+
+	if (rp == NULL || r == NULL || r->xac != ac ||
+	    rp->type != REDIS_REPLY_ERROR)
+		return;
+	auth_refused(why, sizeof(why), rp);
+	addr_show(&r->sent[r->si_good], sb, sizeof(sb));
+	log_limited(&r->lim_sent[r->si_good], util_mono_ms(), 1000, LOG_WARN,
+	    "redis.sentinel_failed", "sentinel=%s reason=%s", sb,
+	    log_str(wb, sizeof(wb), why));
+	sub_stop(r, 1);
+}
+
+static void
 x_on_connect(const redisAsyncContext *ac, int status)
 {
 	struct redis *r = ac->data;
@@ -983,6 +1050,7 @@ sub_start(struct redis *r)
 	r->xg.pubsub = 1;
 	redisAsyncSetConnectCallback(ac, x_on_connect);
 	redisAsyncSetDisconnectCallback(ac, x_on_disconnect);
+	sent_auth(r, ac, x_auth_cb);
 	redisAsyncCommandArgv(ac, sub_cb, NULL, 2, argv, argvlen);
 }
 
@@ -1075,6 +1143,7 @@ redis_new(struct event_base *base, const struct redis_config *cfg, char *err,
 	r->cfg = *cfg;
 	r->cfg.addr = NULL;
 	r->cfg.password_file = NULL;
+	r->cfg.sentinel_password_file = NULL;
 	r->cfg.sentinels = NULL;
 	r->cfg.master_name = NULL;
 	memcpy(r->sent, sent, sizeof(sent));
@@ -1090,13 +1159,16 @@ redis_new(struct event_base *base, const struct redis_config *cfg, char *err,
 		addr_show(&a, r->addr_str, sizeof(r->addr_str));
 	TAILQ_INIT(&r->inflight);
 	TAILQ_INIT(&r->deferred);
-	if (cfg->password_file != NULL && cfg->password_file[0] != '\0') {
+	if (cfg->password_file != NULL && cfg->password_file[0] != '\0')
 		r->password_file = xstrdup(cfg->password_file);
-		if (redis_reload_password(r, err, errsize) == -1) {
-			free(r->password_file);
-			free(r);
-			return (NULL);
-		}
+	if (n_sent > 0 && cfg->sentinel_password_file != NULL &&
+	    cfg->sentinel_password_file[0] != '\0')
+		r->sent_password_file = xstrdup(cfg->sentinel_password_file);
+	if (redis_reload_password(r, err, errsize) == -1) {
+		free(r->password_file);
+		free(r->sent_password_file);
+		free(r);
+		return (NULL);
 	}
 	r->conn_timer = event_new(base, -1, 0, conn_timer_cb, r);
 	r->cmd_timer = event_new(base, -1, 0, cmd_timer_cb, r);
@@ -1112,16 +1184,28 @@ redis_new(struct event_base *base, const struct redis_config *cfg, char *err,
 int
 redis_reload_password(struct redis *r, char *err, size_t errsize)
 {
-	char pw[REDIS_PASSWORD_MAX + 1];
+	char pw[REDIS_PASSWORD_MAX + 1], spw[REDIS_PASSWORD_MAX + 1];
 
-	if (r->password_file == NULL)
-		return (0);
-	if (redis_password_read(r->password_file, pw, sizeof(pw), err,
-	    errsize) == -1)
+	/* Both read before either is taken: a failure keeps the old ones. */
+	if (r->password_file != NULL && redis_password_read(r->password_file,
+	    pw, sizeof(pw), err, errsize) == -1)
 		return (-1);
-	memcpy(r->password, pw, sizeof(pw));
-	r->has_password = 1;
-	explicit_bzero(pw, sizeof(pw));
+	if (r->sent_password_file != NULL &&
+	    redis_password_read(r->sent_password_file, spw, sizeof(spw), err,
+	    errsize) == -1) {
+		explicit_bzero(pw, sizeof(pw));
+		return (-1);
+	}
+	if (r->password_file != NULL) {
+		memcpy(r->password, pw, sizeof(pw));
+		r->has_password = 1;
+		explicit_bzero(pw, sizeof(pw));
+	}
+	if (r->sent_password_file != NULL) {
+		memcpy(r->sent_password, spw, sizeof(spw));
+		r->has_sent_password = 1;
+		explicit_bzero(spw, sizeof(spw));
+	}
 	return (0);
 }
 
@@ -1242,6 +1326,8 @@ redis_free(struct redis *r)
 	event_free(r->cmd_timer);
 	event_free(r->deferred_ev);
 	explicit_bzero(r->password, sizeof(r->password));
+	explicit_bzero(r->sent_password, sizeof(r->sent_password));
 	free(r->password_file);
+	free(r->sent_password_file);
 	free(r);
 }

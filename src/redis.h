@@ -140,6 +140,10 @@ struct redis_config {
 	 */
 	const char *sentinels;        /* NULL or "": no sentinel             */
 	const char *master_name;
+	/* The sentinels' own password (their requirepass), a file read as
+	 * password_file is, also on redis_reload_password; NULL or "": no
+	 * AUTH to the sentinels. */
+	const char *sentinel_password_file;
 };
 
 /* Why a command failed.  REDIS_CMD_OK: the reply is there (it may be a Redis
@@ -170,9 +174,9 @@ struct redis *redis_new(struct event_base *, const struct redis_config *,
     char *err, size_t errsize);
 
 /*
- * Read the password file again (SIGHUP).  The new password is used from
- * the next connect; the connection now up is left alone.  0, or -1 with
- * err (the old password is kept).
+ * Read the password file again (SIGHUP), and the sentinels' when there is
+ * one.  The new passwords are used from the next connect; the connection
+ * now up is left alone.  0, or -1 with err (the old passwords are kept).
  */
 int redis_reload_password(struct redis *, char *err, size_t errsize);
 
@@ -307,8 +311,7 @@ void redis_free(struct redis *);
  * fails fast (EDOWN -> 503) and comes back by itself, follows a
  * sentinel's master, and runs scripts by SHA1 (redis_eval: the commit
  * script and the load script are two struct redis_script constants).
- * Still to build on it: sentinels that want a password (AUTH to the
- * sentinel is not sent), TLS (hiredis 0.14 has none: a newer hiredis or
+ * Still to build on it: TLS (hiredis 0.14 has none: a newer hiredis or
  * stunnel), /metrics and the [store] keys once something uses them.
  */
 

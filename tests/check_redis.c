@@ -2192,9 +2192,10 @@ START_TEST(sentinel_deaf)
 END_TEST
 
 /* Start a sentinel (redis-server --sentinel) watching 127.0.0.1:mport as
- * "mymaster", quorum 1, down after 1 s; wait (10 s) until it listens. */
+ * "mymaster", quorum 1, down after 1 s (requirepass pass when not
+ * NULL); wait (10 s) until it listens. */
 static void
-sentinel_start(struct srv *s, int mport)
+sentinel_start(struct srv *s, int mport, const char *pass)
 {
 	char conf[160], logf[128], text[1024];
 	const char *argv[4];
@@ -2214,6 +2215,9 @@ sentinel_start(struct srv *s, int mport)
 	    "sentinel down-after-milliseconds mymaster 1000\n"
 	    "sentinel failover-timeout mymaster 3000\n", s->port, logf,
 	    s->dir, mport);
+	if (pass != NULL)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text),
+		    "requirepass %s\n", pass);
 	write_file(conf, text, strlen(text));
 	argv[0] = REDIS_SERVER;
 	argv[1] = conf;
@@ -2239,6 +2243,88 @@ sentinel_start(struct srv *s, int mport)
 		usleep(10000);
 	}
 }
+
+/* Clients of the sentinel at port (password pass) subscribed to a
+ * channel, from CLIENT LIST. */
+static int
+sentinel_subscribers(int port, const char *pass)
+{
+	struct timeval tv = { 2, 0 };
+	redisContext *c;
+	redisReply *rp;
+	const char *p;
+	int n = 0;
+
+	c = redisConnectWithTimeout("127.0.0.1", port, tv);
+	ck_assert_ptr_nonnull(c);
+	ck_assert_int_eq(c->err, 0);
+	redisSetTimeout(c, tv);
+	rp = redisCommand(c, "AUTH %s", pass);
+	ck_assert_ptr_nonnull(rp);
+	ck_assert_int_eq(rp->type, REDIS_REPLY_STATUS);
+	freeReplyObject(rp);
+	rp = redisCommand(c, "CLIENT LIST");
+	ck_assert_ptr_nonnull(rp);
+	ck_assert_int_eq(rp->type, REDIS_REPLY_STRING);
+	for (p = rp->str; (p = strstr(p, " sub=1 ")) != NULL; p++)
+		n++;
+	freeReplyObject(rp);
+	redisFree(c);
+	return (n);
+}
+
+static int
+subscribed_real(void *arg)
+{
+	usleep(20000);
+	return (sentinel_subscribers(S3.port, arg) > 0);
+}
+
+/* A sentinel with requirepass: a wrong password file is refused with the
+ * sentinel's sentence (never the password in the log), the right one
+ * after a reload asks, connects, and subscribes with it. */
+START_TEST(sentinel_auth)
+{
+	char pwf[128], logf[128], log[16384], spw[] = "Sent-pw-41c2";
+	struct redis_config c;
+	struct redis *r;
+	struct ans a;
+	int saved;
+
+	srv_start(&S, NULL);
+	sentinel_start(&S3, S.port, spw);
+	snprintf(pwf, sizeof(pwf), "%s/spw", S3.dir);
+	snprintf(logf, sizeof(logf), "%s/stderr", S.dir);
+	write_file(pwf, "Wrong-pw-0b7d\n", 14);
+	saved = cap_start(logf);
+	c = config(NULL);
+	c.sentinels = S3.tcp;
+	c.master_name = "mymaster";
+	c.sentinel_password_file = pwf;
+	r = redis_new(B, &c, log, sizeof(log));
+	ck_assert_ptr_nonnull(r);
+	ck_assert(run_until(reconnects_ge3, r, 5000));
+	ck_assert(!is_up(r));
+	write_file(pwf, "Sent-pw-41c2\n", 13);
+	ck_assert_int_eq(redis_reload_password(r, log, sizeof(log)), 0);
+	ck_assert_msg(run_until(is_up, r, 5000), "not up after the reload");
+	CMD_WAIT(r, &a, 3, "SET", "k", "v");
+	ck_assert_int_eq(a.err, REDIS_CMD_OK);
+	ck_assert_msg(run_until(subscribed_real, spw, 5000),
+	    "no subscription at the sentinel");
+	redis_free(r);
+	cap_end(saved);
+	slurp(logf, log, sizeof(log));
+	ck_assert_msg(strstr(log, "AUTH refused: WRONGPASS") != NULL, "%s",
+	    log);
+	ck_assert_msg(strstr(log, "Wrong-pw") == NULL, "password logged");
+	ck_assert_msg(strstr(log, "Sent-pw") == NULL, "password logged");
+	/* An unreadable one is refused at redis_new, naming the file. */
+	c.sentinel_password_file = "/nonexistent/spw";
+	ck_assert_ptr_null(redis_new(B, &c, log, sizeof(log)));
+	ck_assert_ptr_nonnull(strstr(log, "/nonexistent/spw"));
+}
+END_TEST
 
 /* The sentinel knows a replica of mymaster that is in sync. */
 static int
@@ -2274,7 +2360,7 @@ START_TEST(sentinel_failover)
 
 	srv_start(&S, NULL);
 	srv_start_replica(&S2, S.port);
-	sentinel_start(&S3, S.port);
+	sentinel_start(&S3, S.port, NULL);
 	ck_assert_msg(run_until(sentinel_sees_replica, &S3.port, 20000),
 	    "the sentinel did not see the replica within 20 s");
 	c = config(NULL);
@@ -2352,6 +2438,7 @@ main(void)
 	tcase_add_loop_test(srv, sentinel_switch_garbage, 0,
 	    sizeof(bad_pushes) / sizeof(bad_pushes[0]));
 	tcase_add_test(srv, sentinel_deaf);
+	tcase_add_test(srv, sentinel_auth);
 	if (have)
 		suite_add_tcase(s, srv);
 	snprintf(top, sizeof(top), "/tmp/check_redis.XXXXXX");
