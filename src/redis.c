@@ -49,7 +49,16 @@
 #define REDIS_REPLY_MAX_OCTETS (64 * 1024 * 1024)
 #define REDIS_REPLY_MAX_ELEMENTS (1024 * 1024)
 
-enum redis_state { ST_DOWN = 0, ST_CONNECTING, ST_UP };
+enum redis_state { ST_DOWN = 0, ST_ASKING, ST_CONNECTING, ST_UP };
+
+/* The guard's count for one connection (see guard_top). */
+struct rguard {
+	uint64_t expected;              /* commands hiredis took            */
+	uint64_t replies;               /* top-level replies begun          */
+	const char *hostile;            /* why the guard refused, or NULL   */
+	size_t max;                     /* octets buffered or in one string */
+	int pubsub;                     /* a subscription: see guard_push   */
+};
 
 struct rcmd {
 	TAILQ_ENTRY(rcmd) link;
@@ -68,6 +77,9 @@ struct redis {
 	char *password_file;            /* NULL: no AUTH                   */
 	char password[REDIS_PASSWORD_MAX + 1];
 	int has_password;
+	char *sent_password_file;       /* the sentinels': NULL, no AUTH   */
+	char sent_password[REDIS_PASSWORD_MAX + 1];
+	int has_sent_password;
 	struct redis_config cfg;        /* addr, password_file not kept    */
 
 	enum redis_state state;
@@ -83,25 +95,41 @@ struct redis {
 	int64_t up_at;                  /* util_mono_ms() when UP; 0: not  */
 
 	/* The guard on what the peer sends (see guard_top). */
-	uint64_t expected;              /* commands hiredis took, this conn */
-	uint64_t replies;               /* top-level replies begun          */
-	const char *hostile;            /* why the guard refused, or NULL   */
-	size_t reply_max;               /* octets buffered or in one string */
+	struct rguard g;                /* the connection, r->ac            */
+	size_t reply_max;
+
+	/* Sentinel: ASKING holds sac, a connection to sent[si]. */
+	struct redis_addr sent[REDIS_SENTINELS_MAX];
+	int n_sent;                     /* 0: no sentinel, addr is fixed    */
+	int si;                         /* the sentinel asked (or to ask)   */
+	int si_tried;                   /* asked in this round              */
+	char master_name[REDIS_MASTER_NAME_MAX + 1];
+	redisAsyncContext *sac;         /* NULL unless ASKING               */
+	struct rguard sg;               /* sac's guard                      */
+	int si_good;                    /* the sentinel that answered last  */
+	redisAsyncContext *xac;         /* UP: SUBSCRIBE +switch-master     */
+	struct rguard xg;
 
 	struct redis_stats st;
-	struct log_limit lim_up, lim_lost, lim_fail;
+	struct log_limit lim_up, lim_lost, lim_fail, lim_master;
+	struct log_limit lim_sent[REDIS_SENTINELS_MAX];  /* one each */
 };
 
 /* Our libevent adapter (hiredis's, with a check before each read). */
 struct radapter {
 	redisAsyncContext *ac;
 	struct redis *r;
+	struct rguard *g;
 	struct event *rev, *wev;
 };
 
 static void drop(struct redis *, const char *, int);
-static const char *why_lost(struct redis *, const redisAsyncContext *,
-    const char *);
+static const char *why_lost(const struct rguard *,
+    const redisAsyncContext *, const char *);
+static void ask_fail(struct redis *, const char *, int);
+static void ask_start(struct redis *);
+static void sub_start(struct redis *);
+static void sub_stop(struct redis *, int);
 
 const char *
 redis_strerr(enum redis_err e)
@@ -127,6 +155,8 @@ strstate(enum redis_state s)
 	switch (s) {
 	case ST_DOWN:
 		return ("down");
+	case ST_ASKING:
+		return ("asking");
 	case ST_CONNECTING:
 		return ("connecting");
 	case ST_UP:
@@ -226,6 +256,24 @@ deferred_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* An error reply that says the server is not a usable master. */
+static int
+not_master(const redisReply *rp)
+{
+	static const char *const no[] = { "READONLY ", "LOADING ",
+	    "MASTERDOWN " };
+	size_t i, n;
+
+	if (rp->type != REDIS_REPLY_ERROR || rp->str == NULL)
+		return (0);
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		n = strlen(no[i]);
+		if (rp->len >= n && strncmp(rp->str, no[i], n) == 0)
+			return (1);
+	}
+	return (0);
+}
+
 /* hiredis's answer to a command of ours: exactly once per command. */
 static void
 reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
@@ -237,9 +285,17 @@ reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
 	if (reply == NULL && ac->data == r)
 		/* hiredis lost the connection: move the state first, so that
 		 * what the callbacks send now is refused. */
-		drop(r, why_lost(r, ac, "connection lost"), 0);
+		drop(r, why_lost(&r->g, ac, "connection lost"), 0);
 	TAILQ_REMOVE(&r->inflight, c, link);
 	r->n_inflight--;
+	if (reply != NULL && ac->data == r && not_master(reply)) {
+		/* A master that became a replica (a failover), or one still
+		 * loading: nothing was done; ask again where the master is. */
+		drop(r, "the server answered READONLY, LOADING or MASTERDOWN "
+		    "(not a master now)", 1);
+		answer(r, c, REDIS_CMD_DOWN, NULL);
+		return;
+	}
 	if (reply != NULL) {
 		answer(r, c, REDIS_CMD_OK, reply);
 		return;
@@ -280,6 +336,7 @@ drop(struct redis *r, const char *reason, int mine)
 
 	if (ac == NULL)
 		return;
+	sub_stop(r, 1);
 	r->ac = NULL;
 	ac->data = NULL;
 	r->state = ST_DOWN;
@@ -318,20 +375,54 @@ drop(struct redis *r, const char *reason, int mine)
  * reply begun is counted against the commands sent on this connection,
  * strings and arrays are held to a size, and a refusal returns NULL,
  * which hiredis takes as a reader error and drops the connection with
- * (drop() then gives r->hostile as the reason).  The read handler refuses
+ * (drop() then gives the guard's hostile as the reason).  The read handler refuses
  * to read on once the reader holds reply_max unparsed octets.
  */
 static const redisReplyObjectFunctions *base_fn;
 
+/*
+ * On a subscribed context hiredis 0.14 asserts (aborts the process) on a
+ * top-level array of fewer than 2 elements or whose first two are not
+ * strings, and reads element 2 of an "unsubscribe" unchecked.  The pushes
+ * we subscribe to are arrays of exactly 3: "subscribe" or "message", the
+ * channel, then the count or the message; anything else refused.  type,
+ * str, len, n: what is being made (n: an array's size).
+ */
+static int
+guard_push(const redisReadTask *t, int type, const char *str, size_t len,
+    int n)
+{
+	struct rguard *g = t->privdata;
+
+	if (g == NULL || !g->pubsub)
+		return (0);
+	if (t->parent == NULL) {
+		if (type == REDIS_REPLY_ARRAY && n != 3)
+			goto bad;
+		return (0);
+	}
+	if (t->parent->parent != NULL || t->idx > 1)
+		return (0);
+	if (type != REDIS_REPLY_STRING)
+		goto bad;
+	if (t->idx == 0 && !(len == 7 && memcmp(str, "message", 7) == 0) &&
+	    !(len == 9 && memcmp(str, "subscribe", 9) == 0))
+		goto bad;
+	return (0);
+bad:
+	g->hostile = "malformed push";
+	return (-1);
+}
+
 static int
 guard_top(const redisReadTask *t)
 {
-	struct redis *r = t->privdata;
+	struct rguard *g = t->privdata;
 
-	if (r == NULL || r->hostile != NULL)
-		return (r != NULL ? -1 : 0);
-	if (t->parent == NULL && ++r->replies > r->expected) {
-		r->hostile = "unsolicited reply";
+	if (g == NULL || g->hostile != NULL)
+		return (g != NULL ? -1 : 0);
+	if (t->parent == NULL && ++g->replies > g->expected) {
+		g->hostile = "unsolicited reply";
 		return (-1);
 	}
 	return (0);
@@ -340,12 +431,12 @@ guard_top(const redisReadTask *t)
 static void *
 guard_string(const redisReadTask *t, char *str, size_t len)
 {
-	struct redis *r = t->privdata;
+	struct rguard *g = t->privdata;
 
-	if (guard_top(t) == -1)
+	if (guard_top(t) == -1 || guard_push(t, t->type, str, len, 0) == -1)
 		return (NULL);
-	if (r != NULL && len > r->reply_max) {
-		r->hostile = "reply too large";
+	if (g != NULL && len > g->max) {
+		g->hostile = "reply too large";
 		return (NULL);
 	}
 	return (base_fn->createString(t, str, len));
@@ -354,12 +445,13 @@ guard_string(const redisReadTask *t, char *str, size_t len)
 static void *
 guard_array(const redisReadTask *t, int n)
 {
-	struct redis *r = t->privdata;
+	struct rguard *g = t->privdata;
 
-	if (guard_top(t) == -1)
+	if (guard_top(t) == -1 ||
+	    guard_push(t, REDIS_REPLY_ARRAY, NULL, 0, n) == -1)
 		return (NULL);
-	if (r != NULL && n > REDIS_REPLY_MAX_ELEMENTS) {
-		r->hostile = "reply too large";
+	if (g != NULL && n > REDIS_REPLY_MAX_ELEMENTS) {
+		g->hostile = "reply too large";
 		return (NULL);
 	}
 	return (base_fn->createArray(t, n));
@@ -368,7 +460,8 @@ guard_array(const redisReadTask *t, int n)
 static void *
 guard_integer(const redisReadTask *t, long long v)
 {
-	if (guard_top(t) == -1)
+	if (guard_top(t) == -1 ||
+	    guard_push(t, REDIS_REPLY_INTEGER, NULL, 0, 0) == -1)
 		return (NULL);
 	return (base_fn->createInteger(t, v));
 }
@@ -376,7 +469,8 @@ guard_integer(const redisReadTask *t, long long v)
 static void *
 guard_nil(const redisReadTask *t)
 {
-	if (guard_top(t) == -1)
+	if (guard_top(t) == -1 ||
+	    guard_push(t, REDIS_REPLY_NIL, NULL, 0, 0) == -1)
 		return (NULL);
 	return (base_fn->createNil(t));
 }
@@ -397,11 +491,21 @@ ad_read(evutil_socket_t fd, short what, void *arg)
 	struct radapter *e = arg;
 	redisReader *rd = e->ac->c.reader;
 
-	if (rd != NULL && rd->len - rd->pos > e->r->reply_max &&
-	    e->r->ac == e->ac) {
-		e->r->hostile = "reply too large";
-		drop(e->r, e->r->hostile, 1);
-		return;
+	if (rd != NULL && rd->len - rd->pos > e->g->max) {
+		if (e->r->ac == e->ac) {
+			e->g->hostile = "reply too large";
+			drop(e->r, e->g->hostile, 1);
+			return;
+		}
+		if (e->r->sac == e->ac) {
+			e->g->hostile = "reply too large";
+			ask_fail(e->r, e->g->hostile, 1);
+			return;
+		}
+		if (e->r->xac == e->ac) {
+			sub_stop(e->r, 1);
+			return;
+		}
 	}
 	redisAsyncHandleRead(e->ac);
 }
@@ -449,12 +553,13 @@ ad_cleanup(void *p)
 }
 
 static void
-attach(struct redis *r, redisAsyncContext *ac)
+attach(struct redis *r, redisAsyncContext *ac, struct rguard *g)
 {
 	struct radapter *e = xcalloc(1, sizeof(*e));
 
 	e->ac = ac;
 	e->r = r;
+	e->g = g;
 	e->rev = event_new(r->base, ac->c.fd, EV_READ, ad_read, e);
 	e->wev = event_new(r->base, ac->c.fd, EV_WRITE, ad_write, e);
 	if (e->rev == NULL || e->wev == NULL)
@@ -469,20 +574,23 @@ attach(struct redis *r, redisAsyncContext *ac)
 	if (base_fn == NULL)
 		base_fn = ac->c.reader->fn;
 	ac->c.reader->fn = &guard_fn;
-	ac->c.reader->privdata = r;
-	r->expected = 0;
-	r->replies = 0;
-	r->hostile = NULL;
+	ac->c.reader->privdata = g;
+	g->expected = 0;
+	g->replies = 0;
+	g->hostile = NULL;
+	g->max = r->reply_max;
+	g->pubsub = 0;
 	event_add(e->rev, NULL);
 	event_add(e->wev, NULL);
 }
 
 /* Why hiredis gave up on ac. */
 static const char *
-why_lost(struct redis *r, const redisAsyncContext *ac, const char *dflt)
+why_lost(const struct rguard *g, const redisAsyncContext *ac,
+    const char *dflt)
 {
-	if (r->hostile != NULL)
-		return (r->hostile);
+	if (g->hostile != NULL)
+		return (g->hostile);
 	return (ac->errstr != NULL && ac->errstr[0] != '\0' ? ac->errstr :
 	    dflt);
 }
@@ -494,7 +602,7 @@ on_disconnect(const redisAsyncContext *ac, int status)
 
 	if (r == NULL)
 		return;
-	drop(r, why_lost(r, ac, "closed"), 0);
+	drop(r, why_lost(&r->g, ac, "closed"), 0);
 }
 
 static void
@@ -505,7 +613,7 @@ on_connect(const redisAsyncContext *ac, int status)
 	if (r == NULL || status == REDIS_OK)
 		return;         /* the handshake's replies move us on */
 	/* hiredis frees the context after this. */
-	drop(r, why_lost(r, ac, "connect failed"), 0);
+	drop(r, why_lost(&r->g, ac, "connect failed"), 0);
 }
 
 /*
@@ -531,7 +639,14 @@ handshake_cb(redisAsyncContext *ac, void *reply, void *privdata)
 		drop(r, why, 1);
 		return;
 	}
-	if (strcmp(step, "PING") != 0)
+	if (strcmp(step, "ROLE") == 0 && (rp->type != REDIS_REPLY_ARRAY ||
+	    rp->elements < 1 || rp->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(rp->element[0]->str, "master") != 0)) {
+		drop(r, "ROLE: not the master (a replica, or a sentinel's "
+		    "stale answer)", 1);
+		return;
+	}
+	if (strcmp(step, r->n_sent > 0 ? "ROLE" : "PING") != 0)
 		return;
 	now = util_mono_ms();
 	event_del(r->conn_timer);
@@ -542,6 +657,8 @@ handshake_cb(redisAsyncContext *ac, void *reply, void *privdata)
 	log_limited(&r->lim_up, now, 1000, LOG_INFO, "redis.connected",
 	    "addr=%s db=%d auth=%s", log_str(ab, sizeof(ab), r->addr_str),
 	    r->cfg.db, r->has_password ? "yes" : "no");
+	if (r->n_sent > 0)
+		sub_start(r);
 }
 
 static void
@@ -565,7 +682,7 @@ connect_start(struct redis *r)
 		drop(r, ac->errstr, 1);
 		return;
 	}
-	attach(r, ac);
+	attach(r, ac, &r->g);
 	redisAsyncSetConnectCallback(ac, on_connect);
 	redisAsyncSetDisconnectCallback(ac, on_disconnect);
 	arm(r->conn_timer, r->cfg.connect_timeout_ms);
@@ -577,7 +694,7 @@ connect_start(struct redis *r)
 		argvlen[1] = strlen(r->password);
 		if (redisAsyncCommandArgv(ac, handshake_cb, (void *)"AUTH", 2,
 		    argv, argvlen) == REDIS_OK)
-			r->expected++;
+			r->g.expected++;
 	}
 	if (r->cfg.db != 0) {
 		snprintf(db, sizeof(db), "%d", r->cfg.db);
@@ -587,13 +704,354 @@ connect_start(struct redis *r)
 		argvlen[1] = strlen(db);
 		if (redisAsyncCommandArgv(ac, handshake_cb, (void *)"SELECT",
 		    2, argv, argvlen) == REDIS_OK)
-			r->expected++;
+			r->g.expected++;
 	}
 	argv[0] = "PING";
 	argvlen[0] = 4;
 	if (redisAsyncCommandArgv(ac, handshake_cb, (void *)"PING", 1, argv,
 	    argvlen) == REDIS_OK)
-		r->expected++;
+		r->g.expected++;
+	if (r->n_sent == 0)
+		return;
+	argv[0] = "ROLE";
+	argvlen[0] = 4;
+	if (redisAsyncCommandArgv(ac, handshake_cb, (void *)"ROLE", 1, argv,
+	    argvlen) == REDIS_OK)
+		r->g.expected++;
+}
+
+/* ---- sentinel: where the master is ---------------------------------- */
+
+static void
+addr_show(const struct redis_addr *a, char *buf, size_t size)
+{
+	if (a->kind == REDIS_ADDR_UNIX)
+		snprintf(buf, size, "unix:%s", a->path);
+	else if (strchr(a->host, ':') != NULL)
+		snprintf(buf, size, "[%s]:%d", a->host, a->port);
+	else
+		snprintf(buf, size, "%s:%d", a->host, a->port);
+}
+
+/* Stop asking sent[si]: detach sac (mine: and free it, its callbacks
+ * then see no owner). */
+static void
+ask_detach(struct redis *r, int mine)
+{
+	redisAsyncContext *sac = r->sac;
+
+	if (sac == NULL)
+		return;
+	r->sac = NULL;
+	sac->data = NULL;
+	event_del(r->conn_timer);
+	if (mine)
+		redisAsyncFree(sac);
+}
+
+static void
+s_reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct redis *r = ac->data;
+	struct redis_addr a;
+	char why[200], reason[240], sb[160], mb[160];
+
+	if (reply == NULL || r == NULL || r->sac != ac)
+		return;
+	if (redis_sentinel_reply(reply, &a, why, sizeof(why)) == -1) {
+		r->st.sentinel_refused++;
+		snprintf(reason, sizeof(reason), "answer refused: %s", why);
+		ask_fail(r, reason, 1);
+		return;
+	}
+	ask_detach(r, 1);
+	r->si_good = r->si;
+	addr_show(&r->sent[r->si], sb, sizeof(sb));
+	r->addr = a;
+	addr_show(&a, r->addr_str, sizeof(r->addr_str));
+	if (strcmp(r->st.master, r->addr_str) != 0)
+		log_limited(&r->lim_master, util_mono_ms(), 1000, LOG_INFO,
+		    "redis.sentinel_master", "sentinel=%s master=%s addr=%s",
+		    sb, log_str(mb, sizeof(mb), r->master_name), r->addr_str);
+	util_strlcpy(r->st.master, r->addr_str, sizeof(r->st.master));
+	connect_start(r);
+}
+
+static void
+s_on_connect(const redisAsyncContext *ac, int status)
+{
+	struct redis *r = ac->data;
+
+	if (r == NULL || r->sac != ac || status == REDIS_OK)
+		return;
+	ask_fail(r, why_lost(&r->sg, ac, "connect failed"), 0);
+}
+
+static void
+s_on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct redis *r = ac->data;
+
+	if (r == NULL || r->sac != ac)
+		return;
+	ask_fail(r, why_lost(&r->sg, ac, "closed"), 0);
+}
+
+/*
+ * Queue AUTH with the sentinels' password on ac, when there is one.  1
+ * when queued (its reply goes to cb: an error reply ends what ac is for).
+ */
+static int
+sent_auth(struct redis *r, redisAsyncContext *ac, redisCallbackFn *cb)
+{
+	const char *argv[2];
+	size_t argvlen[2];
+
+	if (!r->has_sent_password)
+		return (0);
+	argv[0] = "AUTH";
+	argv[1] = r->sent_password;
+	argvlen[0] = 4;
+	argvlen[1] = strlen(r->sent_password);
+	return (redisAsyncCommandArgv(ac, cb, NULL, 2, argv, argvlen) ==
+	    REDIS_OK);
+}
+
+/* The refusal's sentence, printable and short (AUTH's never echo the
+ * password). */
+static void
+auth_refused(char *buf, size_t size, const redisReply *rp)
+{
+	snprintf(buf, size, "AUTH refused: %.*s",
+	    (int)(rp->len > 150 ? 150 : rp->len), rp->str != NULL ? rp->str :
+	    "");
+}
+
+static void
+s_auth_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct redis *r = ac->data;
+	const redisReply *rp = reply;
+	char why[200];
+
+	if (rp == NULL || r == NULL || r->sac != ac ||
+	    rp->type != REDIS_REPLY_ERROR)
+		return;
+	auth_refused(why, sizeof(why), rp);
+	ask_fail(r, why, 1);
+}
+
+/*
+ * ASKING: connect to sent[si] and send SENTINEL get-master-addr-by-name,
+ * all within connect_timeout_ms (conn_timer).  The answer goes to
+ * s_reply_cb; a failure to ask_fail, which tries the next sentinel.
+ */
+static void
+ask_start(struct redis *r)
+{
+	const struct redis_addr *s = &r->sent[r->si];
+	redisAsyncContext *ac;
+	const char *argv[3];
+	size_t argvlen[3];
+
+	r->state = ST_ASKING;
+	if (s->kind == REDIS_ADDR_UNIX)
+		ac = redisAsyncConnectUnix(s->path);
+	else
+		ac = redisAsyncConnect(s->host, s->port);
+	if (ac == NULL)
+		abort();        /* out of memory, as x*alloc */
+	r->sac = ac;
+	ac->data = r;
+	r->st.sentinel_asks++;
+	if (ac->err != 0) {
+		ask_fail(r, ac->errstr, 1);
+		return;
+	}
+	attach(r, ac, &r->sg);
+	redisAsyncSetConnectCallback(ac, s_on_connect);
+	redisAsyncSetDisconnectCallback(ac, s_on_disconnect);
+	arm(r->conn_timer, r->cfg.connect_timeout_ms);
+	if (sent_auth(r, ac, s_auth_cb))
+		r->sg.expected++;
+	argv[0] = "SENTINEL";
+	argv[1] = "get-master-addr-by-name";
+	argv[2] = r->master_name;
+	argvlen[0] = strlen(argv[0]);
+	argvlen[1] = strlen(argv[1]);
+	argvlen[2] = strlen(argv[2]);
+	if (redisAsyncCommandArgv(ac, s_reply_cb, NULL, 3, argv,
+	    argvlen) == REDIS_OK)
+		r->sg.expected++;
+}
+
+/*
+ * sent[si] gave no usable answer (why): the next one, or, when each was
+ * asked in this round, DOWN with the backoff.  mine as in drop().
+ */
+static void
+ask_fail(struct redis *r, const char *why, int mine)
+{
+	char sb[160], wb[300];
+	int64_t now = util_mono_ms();
+	uint32_t rnd;
+
+	addr_show(&r->sent[r->si], sb, sizeof(sb));
+	log_limited(&r->lim_sent[r->si], now, 1000, LOG_WARN,
+	    "redis.sentinel_failed",
+	    "sentinel=%s reason=%s", sb, log_str(wb, sizeof(wb), why));
+	ask_detach(r, mine);
+	r->si = (r->si + 1) % r->n_sent;
+	if (++r->si_tried < r->n_sent) {
+		ask_start(r);
+		return;
+	}
+	r->state = ST_DOWN;
+	evutil_secure_rng_get_bytes(&rnd, sizeof(rnd));
+	r->st.backoff_ms = smpp_backoff_next(&r->backoff_cur,
+	    r->cfg.reconnect_min_ms, r->cfg.reconnect_max_ms, -1, 0, rnd);
+	log_limited(&r->lim_fail, now, 10000, LOG_WARN,
+	    "redis.connect_failed", "addr=sentinels state=asking "
+	    "reason=\"no sentinel gave the master's address\" next_ms=%d",
+	    r->st.backoff_ms);
+	arm(r->conn_timer, r->st.backoff_ms);
+}
+
+/*
+ * While UP, a second connection to the sentinel that answered holds
+ * SUBSCRIBE +switch-master: a failover announced there drops the
+ * connection and asks again at once, without waiting for the old master
+ * to fail a command.  It lives and dies with the connection; a failure
+ * of its own only ends it (READONLY and a lost connection still follow
+ * a failover).  Its guard counts no replies (pushes are its point), but
+ * holds the size caps.
+ */
+static void
+sub_stop(struct redis *r, int mine)
+{
+	redisAsyncContext *xac = r->xac;
+
+	if (xac == NULL)
+		return;
+	r->xac = NULL;
+	xac->data = NULL;
+	if (mine)
+		redisAsyncFree(xac);
+}
+
+static void
+sub_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct redis *r = ac->data;
+	const redisReply *rp = reply, *m;
+	struct redis_addr to;
+	char err[160], sb[160], tb[160];
+	int rc;
+
+	if (rp == NULL || r == NULL || r->xac != ac)
+		return;
+	if (rp->type != REDIS_REPLY_ARRAY || rp->elements != 3 ||
+	    rp->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(rp->element[0]->str, "message") != 0)
+		return;         /* the subscription's confirmation */
+	m = rp->element[2];
+	addr_show(&r->sent[r->si_good], sb, sizeof(sb));
+	if (m->type != REDIS_REPLY_STRING) {
+		rc = -1;
+		snprintf(err, sizeof(err), "+switch-master: not a string");
+	} else
+		rc = redis_switch_parse(m->str, m->len, r->master_name, &to,
+		    err, sizeof(err));
+	if (rc == -1) {
+		log_limited(&r->lim_sent[r->si_good], util_mono_ms(), 1000,
+		    LOG_WARN, "redis.sentinel_failed", "sentinel=%s reason=%s",
+		    sb, log_str(tb, sizeof(tb), err));
+		sub_stop(r, 1);
+		return;
+	}
+	addr_show(&to, tb, sizeof(tb));
+	if (rc == 0 || strcmp(tb, r->addr_str) == 0)
+		return;
+	log_event(LOG_INFO, "redis.sentinel_switch", "sentinel=%s from=%s "
+	    "to=%s", sb, r->addr_str, tb);
+	/* Ask again now (the sentinel that announced it first). */
+	r->si = r->si_good;
+	drop(r, "the sentinel announced +switch-master", 1);
+	event_del(r->conn_timer);
+	arm(r->conn_timer, 0);
+}
+
+static void
+x_auth_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct redis *r = ac->data;
+	const redisReply *rp = reply;
+	char why[200], sb[160], wb[240];
+
+	if (rp == NULL || r == NULL || r->xac != ac ||
+	    rp->type != REDIS_REPLY_ERROR)
+		return;
+	auth_refused(why, sizeof(why), rp);
+	addr_show(&r->sent[r->si_good], sb, sizeof(sb));
+	log_limited(&r->lim_sent[r->si_good], util_mono_ms(), 1000, LOG_WARN,
+	    "redis.sentinel_failed", "sentinel=%s reason=%s", sb,
+	    log_str(wb, sizeof(wb), why));
+	sub_stop(r, 1);
+}
+
+static void
+x_on_connect(const redisAsyncContext *ac, int status)
+{
+	struct redis *r = ac->data;
+
+	if (r != NULL && r->xac == ac && status != REDIS_OK)
+		sub_stop(r, 0);
+}
+
+static void
+x_on_disconnect(const redisAsyncContext *ac, int status)
+{
+	struct redis *r = ac->data;
+	char sb[160], wb[200];
+
+	if (r == NULL || r->xac != ac)
+		return;
+	addr_show(&r->sent[r->si_good], sb, sizeof(sb));
+	log_limited(&r->lim_sent[r->si_good], util_mono_ms(), 1000, LOG_WARN,
+	    "redis.sentinel_failed", "sentinel=%s reason=%s", sb,
+	    log_str(wb, sizeof(wb), why_lost(&r->xg, ac,
+	    "the subscription was closed")));
+	sub_stop(r, 0);
+}
+
+static void
+sub_start(struct redis *r)
+{
+	const struct redis_addr *s = &r->sent[r->si_good];
+	redisAsyncContext *ac;
+	const char *argv[2] = { "SUBSCRIBE", "+switch-master" };
+	size_t argvlen[2] = { 9, 14 };
+
+	sub_stop(r, 1);
+	if (s->kind == REDIS_ADDR_UNIX)
+		ac = redisAsyncConnectUnix(s->path);
+	else
+		ac = redisAsyncConnect(s->host, s->port);
+	if (ac == NULL)
+		abort();        /* out of memory, as x*alloc */
+	if (ac->err != 0) {
+		redisAsyncFree(ac);
+		return;
+	}
+	r->xac = ac;
+	ac->data = r;
+	attach(r, ac, &r->xg);
+	r->xg.expected = UINT64_MAX;    /* pushes: their shape, the caps */
+	r->xg.pubsub = 1;
+	redisAsyncSetConnectCallback(ac, x_on_connect);
+	redisAsyncSetDisconnectCallback(ac, x_on_disconnect);
+	sent_auth(r, ac, x_auth_cb);
+	redisAsyncCommandArgv(ac, sub_cb, NULL, 2, argv, argvlen);
 }
 
 /* DOWN: the backoff is over, connect.  CONNECTING: too slow, drop. */
@@ -607,7 +1065,14 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		if (r->started)
 			r->st.reconnects++;
 		r->started = 1;
-		connect_start(r);
+		if (r->n_sent > 0) {
+			r->si_tried = 0;
+			ask_start(r);
+		} else
+			connect_start(r);
+		break;
+	case ST_ASKING:
+		ask_fail(r, "no answer within the connect timeout", 1);
 		break;
 	case ST_CONNECTING:
 		drop(r, "connect timeout", 1);
@@ -648,7 +1113,16 @@ redis_new(struct event_base *base, const struct redis_config *cfg, char *err,
 	struct redis *r;
 	struct redis_addr a;
 
-	if (redis_addr_parse(cfg->addr, &a, err, errsize) == -1)
+	struct redis_addr sent[REDIS_SENTINELS_MAX];
+	int n_sent = 0;
+
+	if (cfg->sentinels != NULL && cfg->sentinels[0] != '\0') {
+		if (redis_sentinels_parse(cfg->sentinels, sent, &n_sent, err,
+		    errsize) == -1 || redis_master_name_check(cfg->master_name,
+		    err, errsize) == -1)
+			return (NULL);
+		memset(&a, 0, sizeof(a));
+	} else if (redis_addr_parse(cfg->addr, &a, err, errsize) == -1)
 		return (NULL);
 	if (cfg->db < 0 || cfg->connect_timeout_ms <= 0 ||
 	    cfg->command_timeout_ms <= 0 || cfg->reconnect_min_ms <= 0 ||
@@ -669,25 +1143,32 @@ redis_new(struct event_base *base, const struct redis_config *cfg, char *err,
 	r->cfg = *cfg;
 	r->cfg.addr = NULL;
 	r->cfg.password_file = NULL;
+	r->cfg.sentinel_password_file = NULL;
+	r->cfg.sentinels = NULL;
+	r->cfg.master_name = NULL;
+	memcpy(r->sent, sent, sizeof(sent));
+	r->n_sent = n_sent;
+	if (n_sent > 0)
+		util_strlcpy(r->master_name, cfg->master_name,
+		    sizeof(r->master_name));
 	r->reply_max = cfg->max_reply_bytes != 0 ? cfg->max_reply_bytes :
 	    REDIS_REPLY_MAX_OCTETS;
-	if (a.kind == REDIS_ADDR_UNIX)
-		snprintf(r->addr_str, sizeof(r->addr_str), "unix:%s", a.path);
-	else if (strchr(a.host, ':') != NULL)
-		snprintf(r->addr_str, sizeof(r->addr_str), "[%s]:%d", a.host,
-		    a.port);
+	if (n_sent > 0)
+		snprintf(r->addr_str, sizeof(r->addr_str), "(sentinel)");
 	else
-		snprintf(r->addr_str, sizeof(r->addr_str), "%s:%d", a.host,
-		    a.port);
+		addr_show(&a, r->addr_str, sizeof(r->addr_str));
 	TAILQ_INIT(&r->inflight);
 	TAILQ_INIT(&r->deferred);
-	if (cfg->password_file != NULL && cfg->password_file[0] != '\0') {
+	if (cfg->password_file != NULL && cfg->password_file[0] != '\0')
 		r->password_file = xstrdup(cfg->password_file);
-		if (redis_reload_password(r, err, errsize) == -1) {
-			free(r->password_file);
-			free(r);
-			return (NULL);
-		}
+	if (n_sent > 0 && cfg->sentinel_password_file != NULL &&
+	    cfg->sentinel_password_file[0] != '\0')
+		r->sent_password_file = xstrdup(cfg->sentinel_password_file);
+	if (redis_reload_password(r, err, errsize) == -1) {
+		free(r->password_file);
+		free(r->sent_password_file);
+		free(r);
+		return (NULL);
 	}
 	r->conn_timer = event_new(base, -1, 0, conn_timer_cb, r);
 	r->cmd_timer = event_new(base, -1, 0, cmd_timer_cb, r);
@@ -703,16 +1184,28 @@ redis_new(struct event_base *base, const struct redis_config *cfg, char *err,
 int
 redis_reload_password(struct redis *r, char *err, size_t errsize)
 {
-	char pw[REDIS_PASSWORD_MAX + 1];
+	char pw[REDIS_PASSWORD_MAX + 1], spw[REDIS_PASSWORD_MAX + 1];
 
-	if (r->password_file == NULL)
-		return (0);
-	if (redis_password_read(r->password_file, pw, sizeof(pw), err,
-	    errsize) == -1)
+	/* Both read before either is taken: a failure keeps the old ones. */
+	if (r->password_file != NULL && redis_password_read(r->password_file,
+	    pw, sizeof(pw), err, errsize) == -1)
 		return (-1);
-	memcpy(r->password, pw, sizeof(pw));
-	r->has_password = 1;
-	explicit_bzero(pw, sizeof(pw));
+	if (r->sent_password_file != NULL &&
+	    redis_password_read(r->sent_password_file, spw, sizeof(spw), err,
+	    errsize) == -1) {
+		explicit_bzero(pw, sizeof(pw));
+		return (-1);
+	}
+	if (r->password_file != NULL) {
+		memcpy(r->password, pw, sizeof(pw));
+		r->has_password = 1;
+		explicit_bzero(pw, sizeof(pw));
+	}
+	if (r->sent_password_file != NULL) {
+		memcpy(r->sent_password, spw, sizeof(spw));
+		r->has_sent_password = 1;
+		explicit_bzero(spw, sizeof(spw));
+	}
 	return (0);
 }
 
@@ -780,11 +1273,17 @@ redis_command(struct redis *r, redis_cb *cb, void *arg, int argc,
 	}
 	TAILQ_INSERT_TAIL(&r->inflight, c, link);
 	r->n_inflight++;
-	r->expected++;
+	r->g.expected++;
 	r->st.commands++;
 	if (!event_pending(r->cmd_timer, EV_TIMEOUT, NULL))
 		arm(r->cmd_timer, r->cfg.command_timeout_ms);
 	return (0);
+}
+
+void
+redis_count_noscript(struct redis *r)
+{
+	r->st.evalsha_noscript++;
 }
 
 void
@@ -812,6 +1311,13 @@ redis_free(struct redis *r)
 			c->err = REDIS_CMD_SHUTDOWN;
 		redisAsyncFree(ac);     /* answers them */
 	}
+	if (r->sac != NULL) {
+		ac = r->sac;
+		r->sac = NULL;
+		ac->data = NULL;
+		redisAsyncFree(ac);
+	}
+	sub_stop(r, 1);
 	while ((c = TAILQ_FIRST(&r->deferred)) != NULL) {
 		TAILQ_REMOVE(&r->deferred, c, link);
 		answer(r, c, REDIS_CMD_SHUTDOWN, NULL);
@@ -820,6 +1326,8 @@ redis_free(struct redis *r)
 	event_free(r->cmd_timer);
 	event_free(r->deferred_ev);
 	explicit_bzero(r->password, sizeof(r->password));
+	explicit_bzero(r->sent_password, sizeof(r->sent_password));
 	free(r->password_file);
+	free(r->sent_password_file);
 	free(r);
 }

@@ -32,10 +32,28 @@
  *    would be buffered whole) or an array of more than 2^20 elements
  *    drops the connection ("unsolicited reply", "reply too large"); what
  *    was in flight fails REDIS_CMD_DOWN.
+ *  - Not a master: a command answered READONLY, LOADING or MASTERDOWN
+ *    (a failover demoted the server) fails REDIS_CMD_DOWN (nothing was
+ *    done) and the connection is dropped and made again.
+ *  - Sentinel (cfg.sentinels): each connect first asks the sentinels in
+ *    turn, each within connect_timeout_ms, SENTINEL
+ *    get-master-addr-by-name; an answer that is not two strings, an IP
+ *    literal and a port, is refused with a log line and the next one is
+ *    asked; when none gives an address, the backoff.  The master must
+ *    answer ROLE "master" at the end of the handshake (a replica: drop,
+ *    backoff, ask again).  While UP, a second connection to the sentinel
+ *    that answered holds SUBSCRIBE +switch-master: a failover announced
+ *    there drops the connection and asks again at once.  A lost master,
+ *    READONLY or +switch-master: the connection follows the new master
+ *    within the sentinels' failover time plus one backoff.
+ *  - Scripts (redis_eval): EVALSHA, and EVAL once on NOSCRIPT, so that
+ *    a restarted or promoted server loads them again by itself.
  *
  * Loop thread only.  Logs: redis.connected, redis.lost (with the reason),
- * redis.connect_failed while down, each through a limiter; the password
- * is never logged nor kept anywhere but in the handle.
+ * redis.connect_failed while down, redis.sentinel_failed (a sentinel
+ * skipped, why), redis.sentinel_master (the address a sentinel gave, when
+ * it changes), redis.sentinel_switch, each through a limiter; the
+ * password is never logged nor kept anywhere but in the handle.
  */
 #ifndef REDIS_H
 #define REDIS_H
@@ -71,6 +89,38 @@ int redis_addr_parse(const char *s, struct redis_addr *a, char *err,
 int redis_password_read(const char *path, char *buf, size_t bufsize,
     char *err, size_t errsize);
 
+/*
+ * Sentinels (redis_addr.c, pure).  A list "addr,addr,..." of at most
+ * REDIS_SENTINELS_MAX addresses, each in redis_addr_parse's form, blanks
+ * around the commas allowed.  0 with *n set, or -1 with err naming the
+ * bad element ("redis sentinels: element 2: redis address ...").
+ */
+#define REDIS_SENTINELS_MAX 8
+int redis_sentinels_parse(const char *s, struct redis_addr *a, int *n,
+    char *err, size_t errsize);
+
+/* A master name: 1..64 printable ASCII octets, no blank.  0 or -1 with
+ * err.  Pure. */
+#define REDIS_MASTER_NAME_MAX 64
+int redis_master_name_check(const char *name, char *err, size_t errsize);
+
+/*
+ * A sentinel's answer to SENTINEL get-master-addr-by-name (outside
+ * input): an array of exactly two strings, an IP literal and a port in
+ * 1..65535.  0 with the TCP address in *a, or -1 with err saying what is
+ * wrong (a nil: the sentinel does not know the master).  Pure.
+ */
+int redis_sentinel_reply(const struct redisReply *rp, struct redis_addr *a,
+    char *err, size_t errsize);
+
+/*
+ * A sentinel's +switch-master message (outside input): "name old-ip
+ * old-port new-ip new-port".  1 with the new master in *to when name is
+ * ours, 0 when it is another master's, -1 with err when malformed.  Pure.
+ */
+int redis_switch_parse(const char *msg, size_t len, const char *name,
+    struct redis_addr *to, char *err, size_t errsize);
+
 struct redis_config {
 	const char *addr;             /* redis_addr_parse() form             */
 	const char *password_file;    /* NULL or "": no AUTH                 */
@@ -81,6 +131,19 @@ struct redis_config {
 	int reconnect_max_ms;         /* backoff cap; >= reconnect_min_ms    */
 	int max_inflight;             /* commands sent, not answered; > 0    */
 	size_t max_reply_bytes;       /* one reply's size; 0: 64 MiB         */
+	/*
+	 * Sentinel (optional): "host:port,host:port" (redis_sentinels_parse's
+	 * form) and the master's name (redis_master_name_check).  When set,
+	 * addr is ignored (it may be NULL): each connect asks the sentinels
+	 * in turn for the master's address, and the master must say "master"
+	 * to ROLE after AUTH/SELECT.  The password and db are the master's.
+	 */
+	const char *sentinels;        /* NULL or "": no sentinel             */
+	const char *master_name;
+	/* The sentinels' own password (their requirepass), a file read as
+	 * password_file is, also on redis_reload_password; NULL or "": no
+	 * AUTH to the sentinels. */
+	const char *sentinel_password_file;
 };
 
 /* Why a command failed.  REDIS_CMD_OK: the reply is there (it may be a Redis
@@ -111,9 +174,9 @@ struct redis *redis_new(struct event_base *, const struct redis_config *,
     char *err, size_t errsize);
 
 /*
- * Read the password file again (SIGHUP).  The new password is used from
- * the next connect; the connection now up is left alone.  0, or -1 with
- * err (the old password is kept).
+ * Read the password file again (SIGHUP), and the sentinels' when there is
+ * one.  The new passwords are used from the next connect; the connection
+ * now up is left alone.  0, or -1 with err (the old passwords are kept).
  */
 int redis_reload_password(struct redis *, char *err, size_t errsize);
 
@@ -131,6 +194,37 @@ int redis_reload_password(struct redis *, char *err, size_t errsize);
 int redis_command(struct redis *, redis_cb *cb, void *arg, int argc,
     const char **argv, const size_t *argvlen);
 
+/*
+ * A Lua script, known by its text; sha is its SHA1 in hex, computed
+ * locally by redis_script_init.  The text must outlive the script (a
+ * string constant, typically); the struct is the caller's, not freed.
+ */
+struct redis_script {
+	const char *text;
+	size_t len;
+	char sha[41];
+};
+void redis_script_init(struct redis_script *, const char *text);
+
+/*
+ * EVALSHA sha numkeys argv... (argc arguments, keys first, binary safe).
+ * On a NOSCRIPT error reply (a Redis that restarted, SCRIPT FLUSH, a new
+ * master after a failover) the same call is sent once more as EVAL with
+ * the text, which loads it again; the caller sees one callback, with
+ * the script's reply (an error the script raises is REDIS_REPLY_ERROR).
+ * The contract of redis_command otherwise: cb exactly once, from the
+ * loop; 0, or -1 (EAGAIN or EINVAL: numkeys out of 0..argc) and cb never
+ * called.  The arguments are copied (for the fallback); the EVAL takes
+ * its own place under max_inflight once the EVALSHA's is free, and counts
+ * in redis_stats' commands as a second command.
+ */
+int redis_eval(struct redis *, const struct redis_script *, int numkeys,
+    int argc, const char **argv, const size_t *argvlen, redis_cb *cb,
+    void *arg);
+
+/* redis_script.c's count of its fallbacks (internal). */
+void redis_count_noscript(struct redis *);
+
 /* For /metrics-to-be. */
 struct redis_stats {
 	int connected;          /* 1: UP (handshake done)                    */
@@ -140,6 +234,10 @@ struct redis_stats {
 	uint64_t failures;      /* of those, answered with an error enum     */
 	int inflight;           /* sent, not answered                        */
 	int backoff_ms;         /* the last backoff armed; 0: none yet       */
+	uint64_t sentinel_asks;     /* SENTINEL get-master-addr-by-name sent */
+	uint64_t sentinel_refused;  /* answers refused (malformed, no master) */
+	uint64_t evalsha_noscript;  /* redis_eval's fallbacks to EVAL        */
+	char master[80];        /* sentinel: the master's address ("" none)  */
 };
 void redis_stats(const struct redis *, struct redis_stats *);
 
@@ -210,11 +308,11 @@ void redis_free(struct redis *);
  * callbacks, which their timers already suit.
  *
  * What this file gives that: one connection that never blocks the loop,
- * fails fast (EDOWN -> 503) and comes back by itself.  Still to build on
- * it: EVALSHA with a NOSCRIPT fallback (SCRIPT LOAD on each connect),
- * redis_sentinel (ask the sentinels for the master on each connect),
- * TLS (hiredis 0.14 has none: a newer hiredis or stunnel), /metrics and
- * the [store] keys once something uses them.
+ * fails fast (EDOWN -> 503) and comes back by itself, follows a
+ * sentinel's master, and runs scripts by SHA1 (redis_eval: the commit
+ * script and the load script are two struct redis_script constants).
+ * Still to build on it: TLS (hiredis 0.14 has none: a newer hiredis or
+ * stunnel), /metrics and the [store] keys once something uses them.
  */
 
 #endif

@@ -3,10 +3,11 @@
  * with up to W in flight, against a redis-server already running, then
  * commands/s and the latency's median and 99th percentile.  The commands
  * are SET of a 64-octet value, or (-l) an EVAL of a small Lua script that
- * does what the store's commit will: HSET a record, SET an index entry.
+ * does what the store's commit will: HSET a record, SET an index entry;
+ * with -s the same script through redis_eval (EVALSHA).
  *
  *	redis-server --port 0 --unixsocket /tmp/rb.sock --save "" &
- *	tests/redis_bench -a unix:/tmp/rb.sock -n 100000 -w 64 [-l]
+ *	tests/redis_bench -a unix:/tmp/rb.sock -n 100000 -w 64 [-l | -s]
  *
  * Bounded: at most -n commands (default 100000) and 60 s.
  */
@@ -28,7 +29,8 @@ static const char *script =
 struct bench {
 	struct event_base *base;
 	struct redis *r;
-	int n, w, lua;
+	int n, w, lua, sha;
+	struct redis_script sc;
 	int sent, done, failed, inflight;
 	int64_t *lat_us;
 	int64_t *start_us;
@@ -102,7 +104,9 @@ fill(struct bench *b)
 		slot[0] = b->sent;
 		slot[1] = (int64_t)b;
 		b->start_us[b->sent] = now_us();
-		if (redis_command(b->r, on_reply, slot, argc, argv, len) != 0) {
+		if (b->sha ? redis_eval(b->r, &b->sc, 2, argc - 3, argv + 3,
+		    len + 3, on_reply, slot) != 0 :
+		    redis_command(b->r, on_reply, slot, argc, argv, len) != 0) {
 			free(slot);
 			break;
 		}
@@ -153,7 +157,7 @@ main(int argc, char **argv)
 	c.addr = "127.0.0.1:6379";
 	b.n = 100000;
 	b.w = 64;
-	while ((ch = getopt(argc, argv, "a:n:w:l")) != -1) {
+	while ((ch = getopt(argc, argv, "a:n:w:ls")) != -1) {
 		switch (ch) {
 		case 'a':
 			c.addr = optarg;
@@ -167,9 +171,14 @@ main(int argc, char **argv)
 		case 'l':
 			b.lua = 1;
 			break;
+		case 's':
+			b.lua = 1;
+			b.sha = 1;
+			redis_script_init(&b.sc, script);
+			break;
 		default:
 			fprintf(stderr, "usage: redis_bench [-a addr] [-n N] "
-			    "[-w window] [-l]\n");
+			    "[-w window] [-l | -s]\n");
 			return (2);
 		}
 	}
@@ -203,7 +212,7 @@ main(int argc, char **argv)
 	}
 	qsort(b.lat_us, (size_t)b.done, sizeof(*b.lat_us), cmp64);
 	printf("%s window=%d commands=%d failed=%d  %.0f/s  p50=%lld us "
-	    "p99=%lld us\n", b.lua ? "EVAL" : "SET", b.w, b.done, b.failed,
+	    "p99=%lld us\n", b.sha ? "EVALSHA" : b.lua ? "EVAL" : "SET", b.w, b.done, b.failed,
 	    b.done / secs, (long long)b.lat_us[b.done / 2],
 	    (long long)b.lat_us[(int)(b.done * 0.99)]);
 	free(b.lat_us);
