@@ -110,6 +110,11 @@ static const struct kdef store_keys[] = {
 	{ "redis_prefix", conv_word, 1, 48, "smsverify", 0, C(redis_prefix),
 	    0, NULL },
 	{ "node", conv_word, 1, 32, NULL, 0, C(node), 0, NULL },
+	{ "redis_sentinel", conv_str, 1, 600, NULL, 0, C(redis_sentinel), 0,
+	    NULL },
+	{ "redis_master", conv_word, 1, 64, NULL, 0, C(redis_master), 0, NULL },
+	{ "redis_sentinel_password_file", conv_path, 1, 4095, NULL, 0,
+	    C(redis_sentinel_password_file), 0, NULL },
 };
 
 static const struct kdef verify_keys[] = {
@@ -684,19 +689,6 @@ conf_kerr(const struct kctx *k, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The [template NAME] section called name, or NULL: conf_value.h. */
-const struct conf_template *
-conf_template_find(const struct conf *c, const char *name)
-{
-	int i;
-
-	for (i = 0; i < c->ntemplate; i++)
-		if (c->templates[i].name != NULL &&
-		    strcmp(c->templates[i].name, name) == 0)
-			return &c->templates[i];
-	return NULL;
-}
-
 /* The line of key name in s, or the header's line when it is not given. */
 static int
 key_line(const struct sect *s, const char *name)
@@ -1062,24 +1054,43 @@ validate_tls(struct parser *p)
 		    "when tls_key is set (the key's certificate)");
 }
 
-/* The store on Redis needs its address and this node's name. */
+/* The store on Redis needs its address (or its sentinels and master)
+ * and this node's name. */
 static void
 validate_store(struct parser *p)
 {
 	const struct sect *s = find_single(p, SD_STORE);
 	struct conf *c = p->conf;
-	struct redis_addr a;
+	struct redis_addr a, sa[REDIS_SENTINELS_MAX];
 	char err[160];
+	int n;
 
 	if (c->store_backend != CONF_BACKEND_REDIS)
 		return;
 	/* A key given but refused has its own error already. */
-	if (c->redis_addr == NULL && key_line(s, "redis") == key_line(s, ""))
+	if (c->redis_sentinel != NULL) {
+		if (redis_sentinels_parse(c->redis_sentinel, sa, &n, err,
+		    sizeof(err)) != 0)
+			perr(p, key_line(s, "redis_sentinel"), s,
+			    "redis_sentinel", "%s", err);
+		if (c->redis_master == NULL && key_line(s, "redis_master") ==
+		    key_line(s, ""))
+			perr(p, key_line(s, "redis_sentinel"), s,
+			    "redis_master", "required with redis_sentinel: the "
+			    "name the sentinels know the master by");
+		else if (c->redis_master != NULL && redis_master_name_check(
+		    c->redis_master, err, sizeof(err)) != 0)
+			perr(p, key_line(s, "redis_master"), s, "redis_master",
+			    "%s", err);
+	} else if (c->redis_addr == NULL && key_line(s, "redis") ==
+	    key_line(s, "")) {
 		perr(p, key_line(s, "backend"), s, "redis", "required with "
-		    "backend = redis (host:port or unix:/path)");
-	else if (c->redis_addr != NULL &&
-	    redis_addr_parse(c->redis_addr, &a, err, sizeof(err)) != 0)
+		    "backend = redis (host:port or unix:/path), unless "
+		    "redis_sentinel is set");
+	} else if (c->redis_addr != NULL &&
+	    redis_addr_parse(c->redis_addr, &a, err, sizeof(err)) != 0) {
 		perr(p, key_line(s, "redis"), s, "redis", "%s", err);
+	}
 	if (c->node == NULL && key_line(s, "node") == key_line(s, ""))
 		perr(p, key_line(s, "backend"), s, "node", "required with "
 		    "backend = redis: this gateway's name, unique among those "
@@ -1306,6 +1317,9 @@ conf_free(struct conf *c)
 	free(c->redis_password_file);
 	free(c->redis_prefix);
 	free(c->node);
+	free(c->redis_sentinel);
+	free(c->redis_master);
+	free(c->redis_sentinel_password_file);
 	free(c->sender);
 	free(c->default_country);
 	for (i = 0; i < c->nsmsc; i++) {
@@ -1362,135 +1376,4 @@ conf_free(struct conf *c)
 	free(c->numbers);
 	free_list(c->shield_countries, c->nshield_country);
 	free(c);
-}
-
-const char *
-conf_key_country(const struct conf *c, int key)
-{
-	if (key >= 0 && key < c->nkey && c->keys[key].country != NULL)
-		return c->keys[key].country;
-	return c->default_country;
-}
-
-/* 1 when region is one of list's n countries. */
-static int
-in_list(char *const *list, int n, const char *region)
-{
-	for (int i = 0; i < n; i++)
-		if (strcmp(list[i], region) == 0)
-			return 1;
-	return 0;
-}
-
-/* [shield] countries, then the key's own (key -1: the global list only). */
-int
-conf_country_allowed(const struct conf *c, int key, const char *region)
-{
-	const struct conf_key *k = key >= 0 && key < c->nkey ? &c->keys[key] :
-	    NULL;
-
-	if (region == NULL)
-		return c->nshield_country == 0 && (k == NULL ||
-		    k->ncountry == 0);
-	if (c->nshield_country > 0 && !in_list(c->shield_countries,
-	    c->nshield_country, region))
-		return 0;
-	return k == NULL || k->ncountry == 0 ||
-	    in_list(k->countries, k->ncountry, region);
-}
-
-/* Index of the SMSC called name in c->smscs, or -1. */
-int
-conf_smsc_index(const struct conf *c, const char *name)
-{
-	int i;
-
-	for (i = 0; i < c->nsmsc; i++)
-		if (c->smscs[i].name != NULL &&
-		    strcmp(c->smscs[i].name, name) == 0)
-			return i;
-	return -1;
-}
-
-int
-conf_number_find(const struct conf *c, const char *addr)
-{
-	int i;
-
-	if (addr == NULL)
-		return -1;
-	if (addr[0] == '+')
-		addr++;
-	for (i = 0; i < c->nnumber; i++) {
-		const char *a = c->numbers[i].address;
-
-		if (a == NULL)
-			continue;
-		if (a[0] == '+')
-			a++;
-		if (strcmp(a, addr) == 0)
-			return i;
-	}
-	return -1;
-}
-
-/* lang's text: its [template LANG] section, else the built-in; NULL when
- * lang has no built-in (a named template is never a language's). */
-static const char *
-lang_text(const struct conf *c, const char *lang)
-{
-	const struct conf_template *t;
-
-	if (!template_lang_valid(lang))
-		return NULL;
-	if ((t = conf_template_find(c, lang)) != NULL && t->text != NULL)
-		return t->text;
-	return template_builtin(lang);
-}
-
-/*
- * The text a send uses when its request brings no template: the request's
- * language, else the key's template, else the key's language, else "en";
- * each language's text is its [template LANG] or the built-in.  NULL when
- * lang is given but has no built-in template.
- */
-const char *
-conf_template_text(const struct conf *c, int key, const char *lang)
-{
-	const struct conf_template *t;
-	const struct conf_key *k;
-
-	if (lang != NULL)
-		return lang_text(c, lang);
-	if (key < 0 || key >= c->nkey)
-		return lang_text(c, "en");
-	k = &c->keys[key];
-	if (k->tmpl != NULL && (t = conf_template_find(c, k->tmpl)) != NULL &&
-	    t->text != NULL)
-		return t->text;
-	return lang_text(c, k->language != NULL ? k->language : "en");
-}
-
-/* 1 when e164 is within r: the same length as its ends, between them. */
-static int
-test_range_has(const struct conf_test_range *r, const char *e164)
-{
-	size_t n = strlen(e164);
-
-	return n == strlen(r->lo) && strcmp(r->lo, e164) <= 0 &&
-	    strcmp(e164, r->hi) <= 0;
-}
-
-const struct conf_test *
-conf_test_find(const struct conf *c, const char *e164)
-{
-	int i, j;
-
-	if (e164 == NULL)
-		return NULL;
-	for (i = 0; i < c->ntest; i++)
-		for (j = 0; j < c->tests[i].nrange; j++)
-			if (test_range_has(&c->tests[i].ranges[j], e164))
-				return &c->tests[i];
-	return NULL;
 }

@@ -174,6 +174,9 @@ struct conf {
 	int redis_db;
 	char *redis_prefix;       /* the keys' prefix in Redis */
 	char *node;               /* this gateway's name among the nodes */
+	char *redis_sentinel;     /* "host:port,..." : ask them for the master */
+	char *redis_master;       /* the master's name at the sentinels */
+	char *redis_sentinel_password_file;
 	/* [verify] */
 	int code_length;
 	int expiry;

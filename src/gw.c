@@ -267,6 +267,9 @@ gw_store_redis(struct gw *gw, const struct conf *conf)
 
 	memset(&rc, 0, sizeof(rc));
 	rc.addr = conf->redis_addr;
+	rc.sentinels = conf->redis_sentinel;
+	rc.master_name = conf->redis_master;
+	rc.sentinel_password_file = conf->redis_sentinel_password_file;
 	rc.password_file = conf->redis_password_file;
 	rc.db = conf->redis_db;
 	rc.connect_timeout_ms = GW_REDIS_TIMEOUT_MS;

@@ -159,6 +159,7 @@ struct store_repl {
 	int nsync;
 	uint64_t conflicts, failures, late;
 	struct log_limit lim;
+	struct redis_script commit_script, tag_script;
 };
 
 /* ---- the databases' numbers in the log ---------------------------------- */
@@ -412,25 +413,23 @@ tag_register(struct store *st)
 {
 	struct store_repl *r = st->repl;
 	char k1[80], k2[80], max[16];
-	const char *argv[7];
-	size_t argvlen[7];
+	const char *argv[4];
+	size_t argvlen[4];
 
 	if (r->tag_ok || r->tag_busy || r->broken || r->closing)
 		return;
 	snprintf(k1, sizeof(k1), "%s:tag", r->prefix);
 	snprintf(k2, sizeof(k2), "%s:tagged", r->prefix);
 	snprintf(max, sizeof(max), "%d", 1 << STORE_OUTBOX_TAG_BITS);
-	argv[0] = "EVAL";
-	argv[1] = TAG;
-	argv[2] = "2";
-	argv[3] = k1;
-	argv[4] = k2;
-	argv[5] = r->node;
-	argv[6] = max;
-	for (int i = 0; i < 7; i++)
+	argv[0] = k1;
+	argv[1] = k2;
+	argv[2] = r->node;
+	argv[3] = max;
+	for (int i = 0; i < 4; i++)
 		argvlen[i] = strlen(argv[i]);
 	r->tag_busy = 1;
-	if (redis_command(r->cmd, on_tag, st, 7, argv, argvlen) != 0)
+	if (redis_eval(r->cmd, &r->tag_script, 2, 4, argv, argvlen, on_tag,
+	    st) != 0)
 		r->tag_busy = 0;
 }
 
@@ -590,9 +589,6 @@ store_repl_submit(struct store *st, struct batch *b)
 		repl_wire_encode(b->reads, store_dbno, st, &r->rbuf, &r->rlen,
 		    &r->rcap);
 	snprintf(base, sizeof(base), "%" PRIu64, b->base);
-	argv_add(r, &n, "EVAL", 4);
-	argv_add(r, &n, COMMIT, sizeof(COMMIT) - 1);
-	argv_add(r, &n, "0", 1);
 	argv_add(r, &n, r->prefix, strlen(r->prefix));
 	argv_add(r, &n, r->node, strlen(r->node));
 	argv_add(r, &n, base, strlen(base));
@@ -612,8 +608,8 @@ store_repl_submit(struct store *st, struct batch *b)
 	r->argvlen[at_no] = strlen(nops);
 	argv_add(r, &n, r->buf, r->len);
 	r->rflight = b;
-	if (redis_command(r->cmd, on_commit, st, (int)n, r->argv,
-	    r->argvlen) != 0) {
+	if (redis_eval(r->cmd, &r->commit_script, 0, (int)n, r->argv,
+	    r->argvlen, on_commit, st) != 0) {
 		r->rflight = NULL;
 		finish_failed(st, b, STORE_UNAVAILABLE, "busy");
 	}
@@ -906,6 +902,8 @@ store_attach_redis(struct store *st, const struct store_redis *cfg,
 		free(r);
 		return -1;
 	}
+	redis_script_init(&r->commit_script, COMMIT);
+	redis_script_init(&r->tag_script, TAG);
 	r->retry_ev = evtimer_new(st->base, on_retry, st);
 	r->wait_ev = evtimer_new(st->base, on_wait, st);
 	r->cmd_timeout_ms = cfg->redis->command_timeout_ms;

@@ -98,6 +98,18 @@ START_TEST(store_redis_keys)
 	expect_one("[store]\nbackend = mysql\n", "t.conf:7:");
 	expect_one("[store]\nbackend = redis\nredis = unix:/r.sock\n"
 	    "node = a b\n", "t.conf:9:");
+	expect_one("[store]\nbackend = redis\nnode = gw1\n"
+	    "redis_sentinel = 10.0.0.1:26379, 10.0.0.2:26379\n",
+	    "t.conf:9: [store] redis_master: required with redis_sentinel");
+	expect_one("[store]\nbackend = redis\nnode = gw1\n"
+	    "redis_sentinel = 10.0.0.1:26379,sentinel.example\n"
+	    "redis_master = mymaster\n", "t.conf:9: [store] redis_sentinel:");
+	c = load_ok(BASE "[store]\nbackend = redis\nnode = gw1\n"
+	    "redis_sentinel = 10.0.0.1:26379, 10.0.0.2:26379\n"
+	    "redis_master = mymaster\n");
+	ck_assert_str_eq(c->redis_master, "mymaster");
+	ck_assert_ptr_null(c->redis_addr);
+	conf_free(c);
 	c = load_ok(BASE "[store]\nbackend = redis\nredis = unix:/r.sock\n"
 	    "node = gw1\nredis_db = 3\nredis_prefix = sv2\n");
 	ck_assert_int_eq(c->store_backend, CONF_BACKEND_REDIS);
