@@ -110,6 +110,7 @@ static const struct kdef store_keys[] = {
 	{ "redis_prefix", conv_word, 1, 48, "smsverify", 0, C(redis_prefix),
 	    0, NULL },
 	{ "node", conv_word, 1, 32, NULL, 0, C(node), 0, NULL },
+	{ "node_lease", conv_int, 2, 3600, "10", 0, C(node_lease), 0, NULL },
 	{ "redis_sentinel", conv_str, 1, 600, NULL, 0, C(redis_sentinel), 0,
 	    NULL },
 	{ "redis_master", conv_word, 1, 64, NULL, 0, C(redis_master), 0, NULL },

@@ -174,6 +174,7 @@ struct conf {
 	int redis_db;
 	char *redis_prefix;       /* the keys' prefix in Redis */
 	char *node;               /* this gateway's name among the nodes */
+	int node_lease;           /* seconds a dead node's work waits */
 	char *redis_sentinel;     /* "host:port,..." : ask them for the master */
 	char *redis_master;       /* the master's name at the sentinels */
 	char *redis_sentinel_password_file;

@@ -430,6 +430,17 @@ gw_on_expired(void *arg, const struct verif *v)
 	log_info("verify.expired", "id=%s", v->id);
 }
 
+/* A dead node's queued messages became this node's (store_lease()):
+ * into the wait queue with the rest. */
+static void
+gw_adopted(void *arg, int taken)
+{
+	struct gw *gw = arg;
+
+	log_info("gw.adopted", "taken=%d queued=%d", taken,
+	    dispatch_resume_queue(gw->dispatch));
+}
+
 static void
 gw_sweep(evutil_socket_t fd, short what, void *arg)
 {
@@ -458,6 +469,8 @@ gw_sweep(evutil_socket_t fd, short what, void *arg)
 	if (gw->conf->store_backend == CONF_BACKEND_REDIS) {
 		dlr_retry_all(gw->dlr);
 		flow_shield_sync(gw->flow);
+		store_lease(gw->store, gw->conf->node_lease * 1000,
+		    gw->conf->sweep_batch, gw_adopted, gw);
 	}
 	if (n == gw->conf->sweep_batch) {
 		/* More is due: go on next turn, letting other events in. */

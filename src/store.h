@@ -179,6 +179,16 @@ struct store_redis {
 };
 int store_attach_redis(struct store *, const struct store_redis *,
     char *err, size_t errsize);
+/*
+ * The store on Redis: renew this node's lease (PREFIX:alive:NODE, for
+ * lease_ms), and, twice a lease, take over the queued messages and the
+ * undelivered webhook events of every node whose lease ran out (at most
+ * max of each per node and call), in the open batch: cb(arg, taken) once
+ * that has committed and something was taken.  Call it often (the
+ * sweep).  On LMDB alone it does nothing.
+ */
+void store_lease(struct store *, int lease_ms, int max,
+    void (*cb)(void *arg, int taken), void *arg);
 /* 1 when commits can go: always on LMDB alone; on Redis once the replica
  * has reached the log's end and the node has its tag, while neither is
  * lost (GET /healthz says 503 "store_unavailable" meanwhile). */

@@ -206,6 +206,10 @@ const char *store_repl_node(struct store *);
  * -1 until Redis has answered. */
 #define STORE_OUTBOX_TAG_BITS 10
 int store_repl_tag(struct store *);
+/* store_outbox.c, store_verif.c: a dead node's events and queue entries
+ * taken over (store_repl.c's lease) */
+int store_outbox_adopt(struct store *, unsigned tag, int max);
+int store_queue_adopt(struct store *, const char *node, int max);
 int store_repl_busy(struct store *);
 void store_repl_submit(struct store *, struct batch *);
 void store_repl_applied(struct store *, struct batch *);

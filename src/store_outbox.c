@@ -202,3 +202,61 @@ store_outbox_count(struct store *st)
 	store_view_end(st, txn);
 	return n;
 }
+
+/* On Redis: up to max committed events of the node with tag (its lease
+ * ran out: store_repl.c) become this node's, each under a number of this
+ * node's, in the open batch.  Each is read first, so two nodes adopting
+ * the same event conflict and one of them wins.  The count, or a store
+ * error. */
+int
+store_outbox_adopt(struct store *st, unsigned tag, int max)
+{
+	MDB_txn *txn;
+	MDB_val k, d;
+	uint8_t at[8], kb[8], (*keys)[8];
+	uint64_t n;
+	int count = 0, rc, i, mine = store_repl_tag(st);
+
+	if (mine < 0 || max <= 0)
+		return 0;
+	if ((txn = store_view_begin(st)) == NULL)
+		return STORE_ERR;
+	keys = xcalloc((size_t)max, sizeof(*keys));
+	memset(at, 0, sizeof(at));
+	for (rc = store_kv_seek(st, txn, st->outbox, at, 8, 0, 0, &k, &d);
+	    rc == 0 && count < max;
+	    rc = store_kv_seek(st, txn, st->outbox, k.mv_data, k.mv_size, 1, 0,
+	    &k, &d))
+		if (k.mv_size == 8 && (get_be64(k.mv_data) &
+		    ((1u << STORE_OUTBOX_TAG_BITS) - 1)) == tag)
+			memcpy(keys[count++], k.mv_data, 8);
+	store_view_end(st, txn);
+	for (i = 0; i < count; i++) {
+		void *v;
+
+		if ((txn = store_view_begin(st)) == NULL) {
+			free(keys);
+			return STORE_ERR;
+		}
+		rc = store_kv_get(st, txn, st->outbox, keys[i], 8, &d);
+		if (rc != 0) {
+			store_view_end(st, txn);
+			continue;       /* gone meanwhile */
+		}
+		n = st->outbox_seq++ << STORE_OUTBOX_TAG_BITS | (unsigned)mine;
+		put_be64(kb, n);
+		rc = store_db_reserve(st, st->outbox, kb, 8, d.mv_size, &v,
+		    "outbox_adopt");
+		if (rc == STORE_OK)
+			memcpy(v, d.mv_data, d.mv_size);
+		store_view_end(st, txn);
+		if (rc != STORE_OK ||
+		    (rc = store_db_del(st, st->outbox, keys[i], 8,
+		    "outbox_adopt")) != STORE_OK) {
+			free(keys);
+			return rc;
+		}
+	}
+	free(keys);
+	return count;
+}

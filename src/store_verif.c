@@ -479,3 +479,48 @@ out:
 	free(ids);
 	return rc;
 }
+
+/* On Redis: up to max queue entries of node (its lease ran out:
+ * store_repl.c) become this node's, in the open batch, each read first
+ * (two nodes adopting one conflict).  The count, or a store error. */
+int
+store_queue_adopt(struct store *st, const char *node, int max)
+{
+	const char *self = store_repl_node(st);
+	size_t nl = strlen(node);
+	MDB_txn *txn;
+	MDB_val k, d;
+	uint8_t (*keys)[40];
+	size_t *lens;
+	int count = 0, rc, i;
+
+	if (max <= 0)
+		return 0;
+	if ((txn = store_view_begin(st)) == NULL)
+		return STORE_ERR;
+	keys = xcalloc((size_t)max, sizeof(*keys));
+	lens = xcalloc((size_t)max, sizeof(*lens));
+	for (rc = store_kv_seek(st, txn, st->queue, "", 0, 0, 1, &k, &d);
+	    rc == 0 && count < max; rc = store_kv_seek(st, txn, st->queue,
+	    k.mv_data, k.mv_size, 1, 1, &k, &d))
+		if (d.mv_size == nl && memcmp(d.mv_data, node, nl) == 0 &&
+		    k.mv_size <= sizeof(keys[0])) {
+			memcpy(keys[count], k.mv_data, k.mv_size);
+			lens[count++] = k.mv_size;
+		}
+	store_view_end(st, txn);
+	for (i = 0, rc = STORE_OK; i < count && rc == STORE_OK; i++) {
+		if ((txn = store_view_begin(st)) == NULL) {
+			rc = STORE_ERR;
+			break;
+		}
+		/* Read, for the conflict check; still there: ours now. */
+		if (store_kv_get(st, txn, st->queue, keys[i], lens[i], &d) == 0)
+			rc = store_db_put(st, st->queue, keys[i], lens[i], self,
+			    strlen(self), "queue_adopt");
+		store_view_end(st, txn);
+	}
+	free(keys);
+	free(lens);
+	return rc == STORE_OK ? count : rc;
+}

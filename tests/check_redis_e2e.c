@@ -245,6 +245,68 @@ START_TEST(shield_shared)
 }
 END_TEST
 
+/* A dies with messages queued (its SMSC down) and an event its webhook
+ * receiver did not take: once A's lease has run out, B sends the
+ * messages (their codes approve) and delivers the event. */
+START_TEST(takeover)
+{
+	char id[64], phone[32], qid[3][64], code[16], text[256];
+	long long end;
+	json_t *j;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		struct harness *h = i ? &B : &A;
+		size_t n = strlen(h->store_extra);
+
+		snprintf(h->store_extra + n, sizeof(h->store_extra) - n,
+		    "node_lease = 2\n");
+		snprintf(h->key_extra, sizeof(h->key_extra), "webhook = "
+		    "http://127.0.0.1:%d/hook\nwebhook_secret = "
+		    "0123456789abcdef0123456789abcdef\n", A.hook_port);
+	}
+	A.submit_wait_ms = 300;
+	start_both();
+	/* The receiver is down: A's event waits in its outbox. */
+	json_decref(h_send_code(&A, "+14155550701", id, sizeof(id), 201));
+	ck_assert_msg(h_wait_lines(A.daemon_log, "tries=1 ", H_LOG_WAIT_MS) >
+	    0, "the event was never tried (see %s)", A.daemon_log);
+	/* A's SMSC goes: its sends wait queued. */
+	ck_assert_int_eq(h_sim_stop(&A), 0);
+	for (end = h_now_ms() + H_STATE_WAIT_MS;; h_nap_ms(50)) {
+		char out[2048];
+
+		h_http(&A, "GET", "/healthz", NULL, NULL, NULL, out,
+		    sizeof(out));
+		if (strstr(out, "\"smscs_up\":0") != NULL)
+			break;
+		ck_assert_msg(h_now_ms() < end, "A's bind never went down");
+	}
+	for (i = 0; i < 3; i++) {
+		snprintf(phone, sizeof(phone), "+1415555071%d", i);
+		j = h_send_code(&A, phone, qid[i], sizeof(qid[i]), 201);
+		ck_assert_str_eq(h_jstr(j, "status"), "queued");
+		json_decref(j);
+	}
+	h_daemon_stop(&A, SIGKILL);
+	ck_assert_int_eq(h_hook_start(&A, ""), 0);
+	/* B takes them over after A's lease (2 s): the codes reach the
+	 * handset through B's SMSC and approve. */
+	for (i = 0; i < 3; i++) {
+		snprintf(phone, sizeof(phone), "+1415555071%d", i);
+		ck_assert_msg(h_wait_sms_in(B.handset, phone, 1, text,
+		    sizeof(text), H_STATE_WAIT_MS) == 0, "%s never sent by B "
+		    "(see %s)", phone, B.daemon_log);
+		ck_assert_int_eq(h_code_of(text, code, sizeof(code)), 0);
+		ck_assert_int_eq(h_code_valid(&B, qid[i], code), 1);
+	}
+	hook_wait("verification.sent", id);
+	ck_assert_int_eq(hook_count("verification.sent", id), 1);
+	ck_assert(h_file_contains(B.daemon_log, "event=store.takeover"));
+	ck_assert_int_eq(h_daemon_stop(&B, SIGTERM), 0);
+}
+END_TEST
+
 /* A's simulator sends no receipts; B's sends the one for A's submit. */
 START_TEST(receipt_on_b)
 {
@@ -419,6 +481,7 @@ main(void)
 		{ "redis_away", redis_away, 1 },
 		{ "webhooks_once", webhooks_once, 1 },
 		{ "shield_shared", shield_shared, 1 },
+		{ "takeover", takeover, 1 },
 	};
 	Suite *s = suite_create("redis_e2e");
 	int rc;
