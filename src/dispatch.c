@@ -39,7 +39,10 @@
  *     (the person got a code nobody can check), but the caller got no 201
  *     (2 below) and asks again.  Waiting for the commit first would put
  *     a whole commit on the critical path of every send, for a case that
- *     costs one SMS.
+ *     costs one SMS.  Not so on the store on Redis, where a commit is
+ *     refused whenever another gateway won a race (a send then runs
+ *     again): there the message waits for its record's commit
+ *     (dispatch_commit_first()), and a refused record sends nothing.
  *  2. 201 only after the record's batch has committed (record_committed).
  *     The record holds status pending, send_state queued and the sealed
  *     text (the code only as its HMAC): from then on the verification
@@ -84,6 +87,7 @@
 #include "conf.h"
 #include "dispatch.h"
 #include "heap.h"
+#include "phone_count.h"
 #include "log.h"
 #include "route.h"
 #include "score.h"
@@ -148,6 +152,7 @@ struct msg {
 	struct dispatch *d;
 	enum msg_state state;
 	int dead;
+	int held;            /* commit first: waits for its record's commit */
 	char id[32];
 	char phone[17];
 	char sender[22];
@@ -173,14 +178,6 @@ struct msg {
 
 TAILQ_HEAD(msgq, msg);
 
-/* A number with messages on the wire, and how many (wire_count()). */
-struct wire {
-	struct wire *next;
-	char phone[17];
-	int n;
-};
-#define WIRE_BUCKETS 256
-
 #define DISPATCH_HASH_MIN 4096    /* buckets; doubles to stay above nmsg */
 #define SIDELINE_AFTER 5          /* refusals in a row that sideline */
 #define SIDELINE_MS 30000         /* how long, before it is tried again */
@@ -204,6 +201,7 @@ struct dsmsc {
 
 struct dispatch {
 	struct event_base *base;
+	int commit_first;       /* dispatch_commit_first() */
 	struct store *store;
 	uint8_t secret[VERIFY_SECRET_LEN];
 	const struct dispatch_hooks *hooks;
@@ -234,13 +232,12 @@ struct dispatch {
 	uint64_t sent, failed, route_switches;
 	uint64_t expired_in_queue, spilled;
 	struct log_limit lim_expired, lim_spilled;
-	struct wire *wire[WIRE_BUCKETS];   /* numbers on the wire */
+	struct phone_count *wire;          /* messages on the wire, per number */
 };
 
 static void msg_free(struct msg *);
 static int msg_before(const struct heap_node *, const struct heap_node *);
 static void dispatch_pump(struct dispatch *);
-static int wire_count(struct dispatch *, const char *phone, int delta);
 static int msg_try(struct msg *);
 static struct msg *msg_new(struct dispatch *, const struct verif *,
     const char *);
@@ -318,34 +315,6 @@ msg_unhash(struct msg *m)
 	}
 }
 
-/* Add delta to the count of phone's messages on the wire and return it
- * (delta 0: just read it).  A number is in the table only while it has
- * some: at most one entry per message in flight. */
-static int
-wire_count(struct dispatch *d, const char *phone, int delta)
-{
-	struct wire **pp = &d->wire[id_hash(phone) % WIRE_BUCKETS], *w;
-	int n;
-
-	for (; (w = *pp) != NULL; pp = &w->next)
-		if (strcmp(w->phone, phone) == 0)
-			break;
-	if (w == NULL) {
-		if (delta <= 0)
-			return 0;
-		w = xcalloc(1, sizeof(*w));
-		util_strlcpy(w->phone, phone, sizeof(w->phone));
-		*pp = w;
-	}
-	n = w->n += delta;
-	if (n <= 0) {
-		*pp = w->next;
-		free(w);
-		n = 0;
-	}
-	return n;
-}
-
 static void
 retry_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -359,6 +328,7 @@ dispatch_new(struct event_base *base, struct store *store,
 	struct dispatch *d = xcalloc(1, sizeof(*d));
 
 	d->base = base;
+	d->wire = phone_count_new();
 	d->store = store;
 	memcpy(d->secret, secret, sizeof(d->secret));
 	d->hooks = hooks;
@@ -934,7 +904,7 @@ msg_submit(struct msg *m, struct carrier *c)
 		/* Parts that went out come back through submit_done; a part
 		 * that did not counts as NOT_SENT and the message retries. */
 		m->state = MSG_SUBMITTED;
-		wire_count(m->d, m->phone, 1);
+		phone_count_add(m->d->wire, m->phone, 1);
 		return 0;
 	}
 	return rc;
@@ -1003,7 +973,7 @@ msg_try(struct msg *m)
 		msg_expire(m);
 		return 0;
 	}
-	if (wire_count(d, m->phone, 0) > 0) {
+	if (phone_count_add(d->wire, m->phone, 0) > 0) {
 		/* An earlier message to the number is on the wire: this one
 		 * goes once it is answered (ready pumps the queue then), so
 		 * the handset gets them in the order they were made, whatever
@@ -1165,6 +1135,26 @@ msg_new(struct dispatch *d, const struct verif *v, const char *last_smsc)
 	return m;
 }
 
+/* Commit first (dispatch_commit_first()): the record is in, the message
+ * goes; or it is not, and nothing goes (record_committed() answered). */
+static void
+record_then_send(void *arg, int result)
+{
+	struct msg *m = arg;
+
+	m->held = 0;
+	if (result == STORE_OK && !m->dead && !m->d->closing)
+		msg_start(m);
+	else
+		msg_free(m);
+}
+
+void
+dispatch_commit_first(struct dispatch *d)
+{
+	d->commit_first = 1;
+}
+
 void
 dispatch_send(struct dispatch *d, const struct verif *v,
     const char *last_smsc, dispatch_answer_cb cb, void *ctx)
@@ -1188,6 +1178,11 @@ dispatch_send(struct dispatch *d, const struct verif *v,
 	if (a != NULL) {
 		m->answer = a;
 		a->msg = m;
+	}
+	if (d->commit_first) {
+		m->held = 1;    /* ordering 1 the other way round: see top */
+		store_on_commit(d->store, record_then_send, m);
+		return;
 	}
 	msg_start(m);
 }
@@ -1233,7 +1228,10 @@ dispatch_drop(struct dispatch *d, const char *id)
 	case MSG_WAITING:
 		msg_dequeue(m);
 		msg_answer_as(m, 1);
-		msg_free(m);
+		if (m->held)
+			m->dead = 1;    /* record_then_send() frees it */
+		else
+			msg_free(m);
 		break;
 	case MSG_SUBMITTED:
 		m->dead = 1;   /* freed when its commit or cookie comes back */
@@ -1343,7 +1341,7 @@ dispatch_submit_done(struct dispatch *d, struct carrier *c, void *cookie,
 	}
 	cls = smpp_status_class(status);
 	m->state = MSG_WAITING;   /* not on the wire any more */
-	wire_count(d, m->phone, -1);
+	phone_count_add(d->wire, m->phone, -1);
 	side_count(d, c, cls == SMPP_CLASS_RETRY_OTHER);
 	if (status == 0) {
 		log_info("dispatch.accepted", "id=%s phone=%s smsc=%s "
@@ -1470,12 +1468,7 @@ dispatch_free(struct dispatch *d)
 		msg_free(m);
 	event_free(d->retry_ev);
 	heap_release(&d->wait);
-	for (int i = 0; i < WIRE_BUCKETS; i++)
-		while (d->wire[i] != NULL) {
-			struct wire *w = d->wire[i];
-			d->wire[i] = w->next;
-			free(w);
-		}
+	phone_count_free(d->wire);
 	free(d->smsc);
 	free(d->view);
 	free(d->hash);

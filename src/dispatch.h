@@ -91,6 +91,9 @@ void dispatch_stop(struct dispatch *);
  * no commit callback is left behind.  d may be NULL. */
 void dispatch_free(struct dispatch *);
 
+/* Submit a message only once its record has committed (the store on
+ * Redis, whose commits lose races: see dispatch.c's "Orderings"). */
+void dispatch_commit_first(struct dispatch *);
 /* Send v, which the caller has just staged with store_verif_put (status
  * pending, send_state queued, sealed text).  last_smsc is the name of the
  * SMSC of the previous send to this number within repeat_window, or NULL.

@@ -275,7 +275,7 @@ gw_store_redis(struct gw *gw, const struct conf *conf)
 	rc.connect_timeout_ms = GW_REDIS_TIMEOUT_MS;
 	rc.command_timeout_ms = GW_REDIS_TIMEOUT_MS;
 	rc.reconnect_min_ms = 100;
-	rc.reconnect_max_ms = 5000;
+	rc.reconnect_max_ms = 1000;     /* back within ~1 s of Redis */
 	rc.max_inflight = GW_REDIS_INFLIGHT;
 	memset(&sr, 0, sizeof(sr));
 	sr.redis = &rc;
@@ -366,6 +366,8 @@ gw_new(struct event_base *base, struct conf *conf, char **err)
 	}
 	gw->dispatch = dispatch_new(base, gw->store, gw->secret,
 	    &gw_dispatch_hooks, gw);
+	if (conf->store_backend == CONF_BACKEND_REDIS)
+		dispatch_commit_first(gw->dispatch);
 	gw->dlr = dlr_new(gw->store, gw->score, gw->webhook, conf);
 	gw->inbound = inbound_new(base, gw->store, gw->webhook, conf);
 	gw->flow = flow_new(conf, gw->store, gw->keys, gw->phones,
