@@ -175,6 +175,8 @@ struct conf {
 	char *redis_prefix;       /* the keys' prefix in Redis */
 	char *node;               /* this gateway's name among the nodes */
 	int node_lease;           /* seconds a dead node's work waits */
+	int redis_wait_replicas;  /* WAIT for so many replicas; 0: none */
+	int redis_wait_ms;        /* how long WAIT waits */
 	char *redis_sentinel;     /* "host:port,..." : ask them for the master */
 	char *redis_master;       /* the master's name at the sentinels */
 	char *redis_sentinel_password_file;

@@ -281,6 +281,8 @@ gw_store_redis(struct gw *gw, const struct conf *conf)
 	sr.redis = &rc;
 	sr.node = conf->node;
 	sr.prefix = conf->redis_prefix;
+	sr.wait_replicas = conf->redis_wait_replicas;
+	sr.wait_ms = conf->redis_wait_ms;
 	if (store_attach_redis(gw->store, &sr, e, sizeof(e)) != 0)
 		return xasprintf_err("[store] redis: %s%s", e, "");
 	return NULL;

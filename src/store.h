@@ -176,6 +176,9 @@ struct store_redis {
 	const char *prefix;     /* the keys' prefix in Redis, "smsverify"   */
 	int version_ttl_ms;     /* how long a key's version is kept: 600000 */
 	long log_max;           /* entries kept in the log stream: 1000000  */
+	int wait_replicas;      /* a commit is acknowledged once so many
+	                         * replicas have it (WAIT); 0: the master's */
+	int wait_ms;            /* how long WAIT waits: 1000 */
 };
 int store_attach_redis(struct store *, const struct store_redis *,
     char *err, size_t errsize);

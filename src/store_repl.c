@@ -161,6 +161,13 @@ struct store_repl {
 	struct log_limit lim;
 	struct redis_script commit_script, tag_script;
 	int lease_busy;         /* a round of store_lease() is out */
+	/* The batch at Redis: answers still to come, and what they said. */
+	int c_pending, c_result, c_replicas;
+	uint64_t c_cseq;
+	char c_why[128];
+	int wait_n;             /* WAIT for so many replicas; 0: none */
+	char wait_n_s[12], wait_ms_s[12];
+	uint64_t wait_short;    /* batches WAIT did not confirm */
 	int64_t lease_scan_ms;  /* when the last round looked for the dead */
 	uint64_t adopted;       /* queue entries and events taken over */
 };
@@ -528,30 +535,30 @@ finish_failed(struct store *st, struct batch *b, int result, const char *why)
 	store_batch_release(st, b);
 }
 
+/* The batch at Redis is done when the script has answered and, with
+ * WAIT, the replicas have: then it is acknowledged, or failed. */
 static void
-on_commit(void *arg, enum redis_err err, const struct redisReply *reply)
+commit_done(struct store *st)
 {
-	struct store *st = arg;
 	struct store_repl *r = st->repl;
 	struct batch *b = r->rflight;
-	char why[128];
+	char why[64];
 
+	if (--r->c_pending > 0)
+		return;
 	r->rflight = NULL;
-	if (err != REDIS_CMD_OK) {
-		finish_failed(st, b, STORE_UNAVAILABLE, redis_strerr(err));
-	} else if (reply->type == REDIS_REPLY_ERROR) {
-		snprintf(why, sizeof(why), "%.*s", (int)reply->len, reply->str);
+	if (r->c_result == STORE_OK && r->c_replicas < r->wait_n) {
+		/* In Redis (and in the log), but not on enough replicas: not
+		 * acknowledged; the log's copy reaches the replicas. */
+		snprintf(why, sizeof(why), "WAIT: %d of %d replicas",
+		    r->c_replicas, r->wait_n);
+		r->wait_short++;
 		finish_failed(st, b, STORE_UNAVAILABLE, why);
-	} else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
-	    reply->element[0]->type != REDIS_REPLY_INTEGER) {
-		finish_failed(st, b, STORE_UNAVAILABLE, "unexpected reply");
-	} else if (reply->element[0]->integer == 0) {
-		finish_failed(st, b, STORE_CONFLICT, NULL);
-	} else if (reply->element[1]->type != REDIS_REPLY_INTEGER ||
-	    reply->element[1]->integer <= 0) {
-		finish_failed(st, b, STORE_UNAVAILABLE, "unexpected reply");
+	} else if (r->c_result != STORE_OK) {
+		finish_failed(st, b, r->c_result, r->c_result == STORE_CONFLICT ?
+		    NULL : r->c_why);
 	} else {
-		b->cseq = (uint64_t)reply->element[1]->integer;
+		b->cseq = r->c_cseq;
 		st->commits++;
 		if (b->cseq <= r->applied) {
 			store_batch_callbacks(st, b, STORE_OK);
@@ -569,6 +576,44 @@ on_commit(void *arg, enum redis_err err, const struct redisReply *reply)
 	}
 	if (!r->closing)
 		store_commit_next(st);
+}
+
+static void
+on_commit(void *arg, enum redis_err err, const struct redisReply *reply)
+{
+	struct store *st = arg;
+	struct store_repl *r = st->repl;
+
+	r->c_result = STORE_UNAVAILABLE;
+	if (err != REDIS_CMD_OK) {
+		snprintf(r->c_why, sizeof(r->c_why), "%s", redis_strerr(err));
+	} else if (reply->type == REDIS_REPLY_ERROR) {
+		snprintf(r->c_why, sizeof(r->c_why), "%.*s", (int)reply->len,
+		    reply->str);
+	} else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
+	    reply->element[0]->type != REDIS_REPLY_INTEGER ||
+	    (reply->element[0]->integer != 0 &&
+	    (reply->element[1]->type != REDIS_REPLY_INTEGER ||
+	    reply->element[1]->integer <= 0))) {
+		snprintf(r->c_why, sizeof(r->c_why), "unexpected reply");
+	} else if (reply->element[0]->integer == 0) {
+		r->c_result = STORE_CONFLICT;
+	} else {
+		r->c_result = STORE_OK;
+		r->c_cseq = (uint64_t)reply->element[1]->integer;
+	}
+	commit_done(st);
+}
+
+static void
+on_waited(void *arg, enum redis_err err, const struct redisReply *reply)
+{
+	struct store *st = arg;
+	struct store_repl *r = st->repl;
+
+	r->c_replicas = err == REDIS_CMD_OK &&
+	    reply->type == REDIS_REPLY_INTEGER ? (int)reply->integer : 0;
+	commit_done(st);
 }
 
 void
@@ -611,10 +656,21 @@ store_repl_submit(struct store *st, struct batch *b)
 	r->argvlen[at_no] = strlen(nops);
 	argv_add(r, &n, r->buf, r->len);
 	r->rflight = b;
+	r->c_pending = 1;
+	r->c_replicas = 0;
 	if (redis_eval(r->cmd, &r->commit_script, 0, (int)n, r->argv,
 	    r->argvlen, on_commit, st) != 0) {
 		r->rflight = NULL;
 		finish_failed(st, b, STORE_UNAVAILABLE, "busy");
+		return;
+	}
+	if (r->wait_n > 0) {
+		/* On the same connection: it runs after the script. */
+		const char *wargv[3] = { "WAIT", r->wait_n_s, r->wait_ms_s };
+		size_t wlen[3] = { 4, strlen(r->wait_n_s), strlen(r->wait_ms_s) };
+
+		if (redis_command(r->cmd, on_waited, st, 3, wargv, wlen) == 0)
+			r->c_pending++;
 	}
 }
 
@@ -1089,6 +1145,10 @@ store_attach_redis(struct store *st, const struct store_redis *cfg,
 	r->retry_ev = evtimer_new(st->base, on_retry, st);
 	r->wait_ev = evtimer_new(st->base, on_wait, st);
 	r->cmd_timeout_ms = cfg->redis->command_timeout_ms;
+	r->wait_n = cfg->wait_replicas > 0 ? cfg->wait_replicas : 0;
+	snprintf(r->wait_n_s, sizeof(r->wait_n_s), "%d", r->wait_n);
+	snprintf(r->wait_ms_s, sizeof(r->wait_ms_s), "%d",
+	    cfg->wait_ms > 0 ? cfg->wait_ms : 1000);
 	r->fresh_ms = util_mono_ms() - r->vttl_ms;   /* stale until the tail ran */
 	st->repl = r;
 	{

@@ -77,12 +77,13 @@ rconf(void)
 	return c;
 }
 
-/* A node: its own LMDB directory, attached to R.  log_max 0: default. */
+/* A node: its own LMDB directory, attached to R.  log_max 0: default;
+ * wait: WAIT for so many replicas. */
 static struct store *
-node_open(const char *name, long log_max)
+node_open_wait(const char *name, long log_max, int wait)
 {
 	struct redis_config rc = rconf();
-	struct store_redis sr = { &rc, name, "t", 0, log_max };
+	struct store_redis sr = { &rc, name, "t", 0, log_max, wait, 300 };
 	char path[192], err[256];
 	char *oerr = NULL;
 	struct store *st;
@@ -93,6 +94,12 @@ node_open(const char *name, long log_max)
 	ck_assert_msg(store_attach_redis(st, &sr, err, sizeof(err)) == 0,
 	    "store_attach_redis: %s", err);
 	return st;
+}
+
+static struct store *
+node_open(const char *name, long log_max)
+{
+	return node_open_wait(name, log_max, 0);
 }
 
 struct res {
@@ -549,6 +556,45 @@ START_TEST(outbox_per_node)
 }
 END_TEST
 
+/* [store] redis_wait_replicas: a commit is acknowledged once a replica
+ * has it; with the replica gone it is not (STORE_UNAVAILABLE within the
+ * WAIT timeout), though the master has it and the log passes it on. */
+START_TEST(wait_for_replica)
+{
+	struct redis_srv rep;
+	struct store *a, *b;
+	struct verif v;
+	int64_t until, t0;
+	int rc;
+
+	redis_srv_start_replica(&rep, dir, &R);
+	a = node_open_wait("a", 0, 1);
+	b = node_open("b", 0);
+	node_ready(a);
+	node_ready(b);
+	/* The replica syncs first: until then WAIT counts none. */
+	until = util_mono_ms() + 20000;
+	do {
+		make_verif(&v, 1, "+447955000001", VERIF_PENDING);
+		ck_assert_int_eq(store_verif_put(a, &v), STORE_OK);
+		rc = commit_wait(a);
+		ck_assert_msg(util_mono_ms() < until, "never acknowledged");
+	} while (rc != STORE_OK);
+	redis_srv_kill(&rep);
+	make_verif(&v, 2, "+447955000002", VERIF_PENDING);
+	ck_assert_int_eq(store_verif_put(a, &v), STORE_OK);
+	t0 = util_mono_ms();
+	ck_assert_int_eq(commit_wait(a), STORE_UNAVAILABLE);
+	ck_assert_int_lt(util_mono_ms() - t0, 3000);
+	/* Not acknowledged, but in the log: every node gets it. */
+	ck_assert_int_eq(sync_wait(b), STORE_OK);
+	ck_assert_int_eq(store_verif_get(b, v.id, &v), STORE_OK);
+	verif_clear(&v);
+	store_close(a);
+	store_close(b);
+}
+END_TEST
+
 /* On LMDB alone the barrier answers at once, from the loop. */
 START_TEST(sync_on_lmdb)
 {
@@ -586,6 +632,7 @@ main(void)
 	tcase_add_test(srv, redis_down_and_back);
 	tcase_add_test(srv, trimmed_past);
 	tcase_add_test(srv, outbox_per_node);
+	tcase_add_test(srv, wait_for_replica);
 	if (have)
 		suite_add_tcase(s, srv);
 	snprintf(top, sizeof(top), "/tmp/check_store_redis.XXXXXX");

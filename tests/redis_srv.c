@@ -77,7 +77,7 @@ listens(const struct redis_srv *s)
 void
 redis_srv_restart(struct redis_srv *s)
 {
-	char port[16], logf[192];
+	char port[16], logf[192], mport[16];
 	const char *argv[32];
 	int64_t until;
 	int n = 0, fd;
@@ -105,6 +105,12 @@ redis_srv_restart(struct redis_srv *s)
 	argv[n++] = logf;
 	argv[n++] = "--daemonize";
 	argv[n++] = "no";
+	if (s->master_port > 0) {
+		snprintf(mport, sizeof(mport), "%d", s->master_port);
+		argv[n++] = "--replicaof";
+		argv[n++] = "127.0.0.1";
+		argv[n++] = mport;
+	}
 	argv[n] = NULL;
 	s->pid = fork();
 	ck_assert_int_ge(s->pid, 0);
@@ -131,7 +137,22 @@ void
 redis_srv_start(struct redis_srv *s, const char *top)
 {
 	memset(s, 0, sizeof(*s));
+	s->master_port = 0;
 	snprintf(s->dir, sizeof(s->dir), "%s/redis.XXXXXX", top);
+	ck_assert_ptr_nonnull(mkdtemp(s->dir));
+	snprintf(s->sock, sizeof(s->sock), "%s/r.sock", s->dir);
+	s->port = free_port();
+	snprintf(s->tcp, sizeof(s->tcp), "127.0.0.1:%d", s->port);
+	redis_srv_restart(s);
+}
+
+void
+redis_srv_start_replica(struct redis_srv *s, const char *top,
+    const struct redis_srv *master)
+{
+	memset(s, 0, sizeof(*s));
+	s->master_port = master->port;
+	snprintf(s->dir, sizeof(s->dir), "%s/replica.XXXXXX", top);
 	ck_assert_ptr_nonnull(mkdtemp(s->dir));
 	snprintf(s->sock, sizeof(s->sock), "%s/r.sock", s->dir);
 	s->port = free_port();

@@ -12,6 +12,7 @@
 #define REDIS_SERVER "/usr/bin/redis-server"
 
 struct redis_srv {
+	int master_port;        /* a replica of 127.0.0.1:master_port; 0 none */
 	char dir[128];
 	char sock[160];
 	char tcp[32];           /* "127.0.0.1:N" */
@@ -24,6 +25,9 @@ int redis_srv_have(void);
 /* A fresh server in a new dir under top (made with mkdtemp).  Waits until
  * it listens, 10 s at most; aborts the test otherwise. */
 void redis_srv_start(struct redis_srv *, const char *top);
+/* A replica of master (replicaof), started as redis_srv_start(). */
+void redis_srv_start_replica(struct redis_srv *, const char *top,
+    const struct redis_srv *master);
 /* kill -9, and the same server (same dir, port, data) again. */
 void redis_srv_kill(struct redis_srv *);
 void redis_srv_restart(struct redis_srv *);
