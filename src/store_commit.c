@@ -78,6 +78,7 @@ batch_new(struct store *st)
 	b->mdb_op = NULL;
 	b->base = st->repl != NULL ? store_repl_position(st) : 0;
 	b->cseq = b->apply_to = 0;
+	b->from_log = b->drop_all = b->rebuild_page = 0;
 	b->next = NULL;
 	return b;
 }
@@ -222,6 +223,14 @@ batch_apply(struct store *st, struct batch *b)
 	b->mdb_op = "begin";
 	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
 		goto out;
+	/* A replica's rebuild (store_repl.c) starts from nothing. */
+	for (unsigned no = 0; b->drop_all && store_dbof(st, no) >= 0; no++) {
+		b->mdb_op = "drop";
+		if ((rc = mdb_drop(txn, (MDB_dbi)store_dbof(st, no), 0)) != 0) {
+			mdb_txn_abort(txn);
+			goto out;
+		}
+	}
 	for (i = 0; i < n; i++) {
 		e = store_batch_entry(b->w, i);
 		k.mv_size = e->klen;
@@ -344,7 +353,7 @@ batch_reap(struct store *st)
 	if (b == NULL)
 		return 0;
 	st->inflight = NULL;
-	if (b->apply_to != 0) {
+	if (b->from_log) {
 		/* The log's writes, not the loop's: store_repl.c takes it. */
 		if (b->mdb_rc != 0)
 			log_failure(st, store_mdb_result(b->mdb_rc), b->mdb_op,

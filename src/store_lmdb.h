@@ -128,6 +128,10 @@ struct batch {
 	 * for the writer) has apply_to, the last commit number it holds. */
 	struct store_batch *reads;
 	uint64_t base, cseq, apply_to;
+	int from_log;           /* an apply batch (the log's, or a rebuild's) */
+	int drop_all;           /* empty every replicated database first */
+	int rebuild_page;       /* of a rebuild: 1 a page, 2 the last (which
+	                         * sets apply_to) */
 	struct batch *next;
 };
 

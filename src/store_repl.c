@@ -21,9 +21,9 @@
  * store_commit.c, with the position reached ("applied", database "repl",
  * not replicated) in the same transaction: a restarted node goes on from
  * there.  The log has no holes: an entry N that does not follow N-1 (the
- * log was trimmed past this node: PREFIX:log keeps log_max entries) stops
- * the replica, loudly (store.repl_behind); rebuilding a replica from
- * PREFIX:d is still to come (issue 17).
+ * log was trimmed past this node: PREFIX:log keeps log_max entries; or
+ * its numbers went back because a failover lost batches) starts a
+ * rebuild of the replica from PREFIX:d (rebuild_start()).
  *
  * What reads see.  A node's reads see, newest first: the open batch, its
  * batch at Redis, its batches Redis committed that its replica has not
@@ -168,6 +168,11 @@ struct store_repl {
 	int wait_n;             /* WAIT for so many replicas; 0: none */
 	char wait_n_s[12], wait_ms_s[12];
 	uint64_t wait_short;    /* batches WAIT did not confirm */
+	/* Rebuilding the replica from PREFIX:d (rebuild_start()). */
+	int rebuilding, rb_first, rb_busy;
+	uint64_t rb_seq;        /* the log's end when it began */
+	char rb_cursor[32];
+	uint64_t rebuilds;
 	int64_t lease_scan_ms;  /* when the last round looked for the dead */
 	uint64_t adopted;       /* queue entries and events taken over */
 };
@@ -345,7 +350,8 @@ store_repl_position(struct store *st)
 static int
 fresh(const struct store_repl *r)
 {
-	return r->tag_ok && util_mono_ms() - r->fresh_ms <= r->vttl_ms / 2;
+	return r->tag_ok && !r->rebuilding &&
+	    util_mono_ms() - r->fresh_ms <= r->vttl_ms / 2;
 }
 
 int
@@ -715,11 +721,18 @@ store_repl_layers(struct store *st, struct batch **out, int max)
 /* ---- the log, tailed ---------------------------------------------------- */
 
 static void tail_next(struct store *);
+static void rebuild_start(struct store *, uint64_t got);
+static void rebuild_next(struct store *);
 
 static void
 on_retry(evutil_socket_t fd, short what, void *arg)
 {
-	tail_next(arg);
+	struct store *st = arg;
+
+	if (st->repl->rebuilding)
+		rebuild_next(st);
+	else
+		tail_next(st);
 }
 
 static void
@@ -776,10 +789,11 @@ on_tail(void *arg, enum redis_err err, const struct redisReply *reply)
 		}
 		n = strtoull(e->element[0]->str, NULL, 10);
 		if (n != r->seen + 1) {
-			tail_broken(st, "the log does not go on from here: "
-			    "trimmed past this node (rebuild its replica)",
-			    r->seen, n);
-			break;
+			/* Trimmed past this node, or a failover lost what it
+			 * had: start again from the state in Redis. */
+			store_batch_release(st, b);
+			rebuild_start(st, n);
+			return;
 		}
 		f = e->element[1];
 		for (j = 0; j + 1 < f->elements; j += 2)
@@ -816,6 +830,7 @@ on_tail(void *arg, enum redis_err err, const struct redisReply *reply)
 		memcpy(p, v, 8);
 	}
 	b->apply_to = at;
+	b->from_log = 1;
 	if (st->inflight == NULL)
 		store_writer_hand(st, b);
 	else
@@ -834,7 +849,8 @@ tail_next(struct store *st)
 	size_t argvlen[8];
 	int i, n = 0;
 
-	if (r->tail_busy || r->stash != NULL || r->broken || r->closing)
+	if (r->tail_busy || r->stash != NULL || r->broken || r->closing ||
+	    r->rebuilding)
 		return;
 	snprintf(key, sizeof(key), "%s:log", r->prefix);
 	snprintf(from, sizeof(from), "%" PRIu64 "-0", r->seen);
@@ -874,6 +890,17 @@ store_repl_applied(struct store *st, struct batch *b)
 		    STORE_UNAVAILABLE);
 		return;
 	}
+	if (b->rebuild_page == 1) {
+		/* A page of a rebuild: on to the next. */
+		store_batch_release(st, b);
+		goto next;
+	}
+	if (b->rebuild_page) {
+		r->rebuilding = 0;
+		r->seen = b->apply_to;
+		r->rebuilds++;
+		log_warn("store.rebuilt", "applied=%" PRIu64, b->apply_to);
+	}
 	r->applied = b->apply_to;
 	store_batch_release(st, b);
 	while ((a = r->acked) != NULL && a->cseq <= r->applied) {
@@ -883,14 +910,173 @@ store_repl_applied(struct store *st, struct batch *b)
 		store_batch_release(st, a);
 	}
 	sync_wake(r, 0, STORE_OK);
+next:
 	if (r->stash != NULL) {
 		b = r->stash;
 		r->stash = NULL;
 		store_writer_hand(st, b);
 	}
-	tail_next(st);
+	if (r->rebuilding)
+		rebuild_next(st);
+	else
+		tail_next(st);
 	if (!r->closing)
 		store_commit_next(st);  /* one that waited for room */
+}
+
+/* ---- the replica rebuilt from PREFIX:d ----------------------------------- */
+
+/*
+ * When the log does not go on from this replica's position (trimmed past
+ * it, or numbers that went back after a failover lost what the old master
+ * had), the replica is made again from the state in Redis: note the log's
+ * end S, walk PREFIX:d with HSCAN a page at a time into the writer, the
+ * first page emptying every replicated database, the last one setting
+ * the position to S; then tail from S.  A page may hold values newer than
+ * S (other nodes commit meanwhile): the entries after S, applied in order
+ * on top, end on the right value of every key.  Meanwhile the replica is
+ * partial: commits and barriers wait (fresh() says no).
+ */
+static void
+on_rebuild_page(void *arg, enum redis_err err, const struct redisReply *reply)
+{
+	struct store *st = arg;
+	struct store_repl *r = st->repl;
+	const struct redisReply *kv;
+	struct batch *b;
+	struct timeval tv = { 0, REPL_RETRY_MS * 1000 };
+	size_t i;
+	void *p;
+	int db, done;
+
+	r->rb_busy = 0;
+	if (r->closing)
+		return;
+	if (err != REDIS_CMD_OK || reply->type != REDIS_REPLY_ARRAY ||
+	    reply->elements != 2 ||
+	    reply->element[0]->type != REDIS_REPLY_STRING ||
+	    reply->element[0]->len >= sizeof(r->rb_cursor) ||
+	    reply->element[1]->type != REDIS_REPLY_ARRAY ||
+	    reply->element[1]->elements % 2 != 0) {
+		evtimer_add(r->retry_ev, &tv);  /* the page again */
+		return;
+	}
+	kv = reply->element[1];
+	b = store_batch_alloc(st);
+	b->from_log = 1;
+	b->drop_all = r->rb_first;
+	r->rb_first = 0;
+	for (i = 0; i + 1 < kv->elements; i += 2) {
+		const struct redisReply *k = kv->element[i], *v = kv->element[i + 1];
+
+		if (k->type != REDIS_REPLY_STRING ||
+		    v->type != REDIS_REPLY_STRING || k->len < 2 ||
+		    k->len - 1 > STORE_REPL_MAX_KEY ||
+		    (db = store_dbof(st, (uint8_t)k->str[0])) < 0)
+			continue;       /* not one of ours */
+		p = store_batch_put(b->w, (unsigned)db, k->str + 1, k->len - 1,
+		    v->len);
+		if (v->len > 0)
+			memcpy(p, v->str, v->len);
+	}
+	memcpy(r->rb_cursor, reply->element[0]->str, reply->element[0]->len);
+	r->rb_cursor[reply->element[0]->len] = '\0';
+	done = strcmp(r->rb_cursor, "0") == 0;
+	b->rebuild_page = done ? 2 : 1;         /* 2: the last */
+	if (done) {
+		uint8_t pos[8];
+
+		for (i = 0; i < 8; i++)
+			pos[i] = (uint8_t)(r->rb_seq >> (8 * i));
+		p = store_batch_put(b->w, st->repl_db, "applied", 7, 8);
+		memcpy(p, pos, 8);
+		b->apply_to = r->rb_seq;
+	}
+	if (st->inflight == NULL)
+		store_writer_hand(st, b);
+	else
+		r->stash = b;
+	if (!done)
+		rebuild_next(st);
+}
+
+static void
+rebuild_next(struct store *st)
+{
+	struct store_repl *r = st->repl;
+	char key[80];
+	const char *argv[5];
+	size_t argvlen[5];
+	int i;
+
+	if (r->rb_busy || r->stash != NULL || r->closing || !r->rebuilding ||
+	    (!r->rb_first && strcmp(r->rb_cursor, "0") == 0))
+		return;         /* busy, or the last page is with the writer */
+	snprintf(key, sizeof(key), "%s:d", r->prefix);
+	argv[0] = "HSCAN";
+	argv[1] = key;
+	argv[2] = r->rb_cursor;
+	argv[3] = "COUNT";
+	argv[4] = "512";
+	for (i = 0; i < 5; i++)
+		argvlen[i] = strlen(argv[i]);
+	r->rb_busy = 1;
+	if (redis_command(r->tail, on_rebuild_page, st, 5, argv, argvlen) != 0)
+		r->rb_busy = 0;
+}
+
+static void
+on_rebuild_seq(void *arg, enum redis_err err, const struct redisReply *reply)
+{
+	struct store *st = arg;
+	struct store_repl *r = st->repl;
+	struct timeval tv = { 0, REPL_RETRY_MS * 1000 };
+
+	r->rb_busy = 0;
+	if (r->closing)
+		return;
+	if (err != REDIS_CMD_OK || (reply->type != REDIS_REPLY_STRING &&
+	    reply->type != REDIS_REPLY_NIL)) {
+		r->rebuilding = 0;      /* the tail finds the gap again */
+		evtimer_add(r->retry_ev, &tv);
+		return;
+	}
+	r->rb_seq = reply->type == REDIS_REPLY_STRING ?
+	    strtoull(reply->str, NULL, 10) : 0;
+	rebuild_next(st);
+}
+
+static void
+rebuild_start(struct store *st, uint64_t got)
+{
+	struct store_repl *r = st->repl;
+	struct batch *a;
+	char key[80];
+	const char *argv[2];
+	size_t argvlen[2];
+
+	log_warn("store.rebuild", "applied=%" PRIu64 " log_from=%" PRIu64
+	    " msg=\"the log does not go on from this replica: making it "
+	    "again from the state in Redis\"", r->seen, got);
+	r->rebuilding = r->rb_first = 1;
+	strcpy(r->rb_cursor, "0");
+	/* What this node committed is in that state, or was lost with it. */
+	while ((a = r->acked) != NULL) {
+		r->acked = a->next;
+		store_batch_release(st, a);
+	}
+	r->acked_last = NULL;
+	r->nacked = 0;
+	snprintf(key, sizeof(key), "%s:seq", r->prefix);
+	argv[0] = "GET";
+	argv[1] = key;
+	argvlen[0] = 3;
+	argvlen[1] = strlen(key);
+	r->rb_busy = 1;
+	if (redis_command(r->tail, on_rebuild_seq, st, 2, argv, argvlen) != 0) {
+		r->rb_busy = 0;
+		r->rebuilding = 0;
+	}
 }
 
 /* ---- leases: a dead node's work taken over ------------------------------- */

@@ -484,18 +484,29 @@ START_TEST(redis_down_and_back)
 }
 END_TEST
 
-/* The log trimmed past a node: it refuses to serve rather than decide on
- * a replica with a hole. */
-START_TEST(trimmed_past)
+/* The log trimmed past a node: its replica is made again from the state
+ * in Redis (PREFIX:d), stale entries gone, and it serves again. */
+START_TEST(rebuild_after_trim)
 {
 	struct store *a = node_open("a", 1), *b = node_open("b", 1);
-	struct verif v;
-	char phone[32];
+	struct verif v, got;
+	char phone[32], id[64];
 	int i;
 
 	node_ready(a);
 	node_ready(b);
+	make_verif(&v, 1999, "+447944000001", VERIF_PENDING);
+	ck_assert_int_eq(store_verif_put(a, &v), STORE_OK);
+	ck_assert_int_eq(commit_wait(a), STORE_OK);
+	ck_assert_int_eq(sync_wait(b), STORE_OK);
+	ck_assert_int_eq(store_pending_get(b, "key1", "+447944000001", id,
+	    sizeof(id)), STORE_OK);
 	store_close(b);
+	/* While B is away: that one approved (its pending entry goes), and
+	 * 400 more, far past what the log keeps. */
+	v.status = VERIF_APPROVED;
+	ck_assert_int_eq(store_verif_put(a, &v), STORE_OK);
+	ck_assert_int_eq(commit_wait(a), STORE_OK);
 	for (i = 0; i < 400; i++) {
 		snprintf(phone, sizeof(phone), "+4479330%05d", i);
 		make_verif(&v, 2000 + i, phone, VERIF_PENDING);
@@ -506,10 +517,26 @@ START_TEST(trimmed_past)
 		ck_assert_int_eq(sync_wait(a), STORE_OK);
 	}
 	b = node_open("b", 1);
-	ck_assert_int_eq(sync_wait(b), STORE_UNAVAILABLE);
+	node_ready(b);          /* the rebuild, then the log's rest */
+	ck_assert_int_eq(store_verif_get(b, "ver_0000000000000000000007cf",
+	    &got), STORE_OK);
+	ck_assert_int_eq(got.status, VERIF_APPROVED);
+	verif_clear(&got);
+	ck_assert_int_eq(store_pending_get(b, "key1", "+447944000001", id,
+	    sizeof(id)), STORE_NOTFOUND);
+	for (i = 0; i < 400; i += 41) {
+		char vid[64];
+
+		snprintf(vid, sizeof(vid), "ver_%024x", 2000 + i);
+		ck_assert_int_eq(store_verif_get(b, vid, &got), STORE_OK);
+		verif_clear(&got);
+	}
 	make_verif(&v, 3000, "+447933099999", VERIF_PENDING);
 	ck_assert_int_eq(store_verif_put(b, &v), STORE_OK);
-	ck_assert_int_eq(commit_wait(b), STORE_UNAVAILABLE);
+	ck_assert_int_eq(commit_wait(b), STORE_OK);
+	ck_assert_int_eq(sync_wait(a), STORE_OK);
+	ck_assert_int_eq(store_verif_get(a, v.id, &got), STORE_OK);
+	verif_clear(&got);
 	store_close(a);
 	store_close(b);
 }
@@ -630,7 +657,7 @@ main(void)
 	tcase_add_test(srv, fifty_racing_sends);
 	tcase_add_test(srv, catch_up_after_restart);
 	tcase_add_test(srv, redis_down_and_back);
-	tcase_add_test(srv, trimmed_past);
+	tcase_add_test(srv, rebuild_after_trim);
 	tcase_add_test(srv, outbox_per_node);
 	tcase_add_test(srv, wait_for_replica);
 	if (have)
