@@ -195,6 +195,29 @@ api_metrics(struct http_request *req, const char *rest, void *arg)
 	    "group commits", NULL, ss->commits);
 	metric(b, "smsverify_store_swept_total", "counter",
 	    "records expired by the sweep", NULL, ss->swept);
+	if (ss->redis) {
+		metric(b, "smsverify_redis_up", "gauge", "1 while the store's "
+		    "Redis connection is up", NULL, (uint64_t)ss->redis_up);
+		metric(b, "smsverify_redis_reconnects_total", "counter",
+		    "connection attempts after a failure", NULL,
+		    ss->redis_reconnects);
+		metric(b, "smsverify_store_log_applied", "gauge", "the last "
+		    "batch of the shared log this replica has", NULL,
+		    ss->repl_applied);
+		metric(b, "smsverify_store_commit_refused_total", "counter",
+		    "batches Redis refused", "{reason=\"conflict\"}",
+		    ss->repl_conflicts);
+		metric(b, "smsverify_store_commit_refused_total", NULL, NULL,
+		    "{reason=\"unavailable\"}", ss->repl_failures);
+		metric(b, "smsverify_store_commit_refused_total", NULL, NULL,
+		    "{reason=\"wait\"}", ss->repl_wait_short);
+		metric(b, "smsverify_store_rebuilds_total", "counter",
+		    "replicas made again from the state in Redis", NULL,
+		    ss->repl_rebuilds);
+		metric(b, "smsverify_store_taken_over_total", "counter",
+		    "queued messages and webhook events taken over from "
+		    "gateways whose lease ran out", NULL, ss->repl_adopted);
+	}
 	metric(b, "smsverify_sends_refused_total", "counter",
 	    "sends refused for their country or for want of a route",
 	    "{reason=\"country_not_allowed\"}", m->country_refused);

@@ -631,6 +631,12 @@ struct store_stats {
 	uint64_t swept, purged;       /* verifications expired; purged */
 	uint64_t limits;              /* limit counters but the numbers'
 	                                 * (by key, address, range) */
+	/* On Redis (redis is 1): the log position applied, batches refused
+	 * for a conflict or failed, rebuilds, work taken over from dead
+	 * nodes, commits WAIT did not confirm, and the connection's state. */
+	int redis, redis_up;
+	uint64_t repl_applied, repl_conflicts, repl_failures, repl_rebuilds;
+	uint64_t repl_adopted, repl_wait_short, redis_reconnects;
 };
 void store_stats(struct store *, struct store_stats *);
 

@@ -472,6 +472,8 @@ store_stats(struct store *st, struct store_stats *out)
 	out->commit_failures = st->commit_failures;
 	out->swept = st->swept;
 	out->purged = st->purged;
+	if (st->repl != NULL)
+		store_repl_stats(st, out);
 	if (mdb_env_info(st->env, &ei) == 0 &&
 	    mdb_env_stat(st->env, &ms) == 0) {
 		out->map_size = ei.me_mapsize;

@@ -205,6 +205,7 @@ void store_commit_next(struct store *);
 /* store_repl.c: the store on Redis, a node's LMDB its replica */
 uint64_t store_repl_position(struct store *);
 const char *store_repl_node(struct store *);
+void store_repl_stats(struct store *, struct store_stats *);
 /* The node's tag, in the low STORE_OUTBOX_TAG_BITS of its outbox events'
  * numbers (unique among the nodes: Redis hands it out, store_repl.c), or
  * -1 until Redis has answered. */

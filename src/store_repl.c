@@ -354,6 +354,24 @@ fresh(const struct store_repl *r)
 	    util_mono_ms() - r->fresh_ms <= r->vttl_ms / 2;
 }
 
+void
+store_repl_stats(struct store *st, struct store_stats *out)
+{
+	struct store_repl *r = st->repl;
+	struct redis_stats rs;
+
+	out->redis = 1;
+	redis_stats(r->cmd, &rs);
+	out->redis_up = rs.connected;
+	out->redis_reconnects = rs.reconnects;
+	out->repl_applied = r->applied;
+	out->repl_conflicts = r->conflicts;
+	out->repl_failures = r->failures;
+	out->repl_rebuilds = r->rebuilds;
+	out->repl_adopted = r->adopted;
+	out->repl_wait_short = r->wait_short;
+}
+
 int
 store_ready(struct store *st)
 {

@@ -303,6 +303,17 @@ START_TEST(takeover)
 	hook_wait("verification.sent", id);
 	ck_assert_int_eq(hook_count("verification.sent", id), 1);
 	ck_assert(h_file_contains(B.daemon_log, "event=store.takeover"));
+	{
+		static char m[65536];
+		const char *t, *n = "\nsmsverify_store_taken_over_total ";
+
+		ck_assert_int_eq(h_http(&B, "GET", "/metrics", NULL, NULL,
+		    NULL, m, sizeof(m)), 200);
+		ck_assert_ptr_nonnull(strstr(m, "\nsmsverify_redis_up 1\n"));
+		t = strstr(m, n);
+		ck_assert_ptr_nonnull(t);
+		ck_assert_int_ge(atoi(t + strlen(n)), 4); /* 3 queued, 1 event */
+	}
 	ck_assert_int_eq(h_daemon_stop(&B, SIGTERM), 0);
 }
 END_TEST
