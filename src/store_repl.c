@@ -375,7 +375,12 @@ store_repl_stats(struct store *st, struct store_stats *out)
 int
 store_ready(struct store *st)
 {
-	return st->repl == NULL || (!st->repl->broken && fresh(st->repl));
+	struct redis_stats rs;
+
+	if (st->repl == NULL)
+		return 1;
+	redis_stats(st->repl->cmd, &rs);
+	return rs.connected && !st->repl->broken && fresh(st->repl);
 }
 
 /* The tag, or -1 while it is not known yet. */

@@ -318,6 +318,68 @@ START_TEST(takeover)
 }
 END_TEST
 
+/* The rest of what is shared: a code that expires is expired once (both
+ * gateways sweep; its webhook goes out once), an Idempotency-Key used on
+ * A answers the same on B and sends nothing, and B's statistics count
+ * what went through A (each counts in rows of its own). */
+START_TEST(shared_rest)
+{
+	char id[64], id2[64], id3[64], a1[2048], b1[2048];
+	char out[8192], hdr[128];
+	long long end;
+	int fd;
+	json_t *j, *r;
+	size_t i;
+
+	ck_assert_int_eq(h_hook_start(&A, ""), 0);
+	for (i = 0; i < 2; i++) {
+		struct harness *h = i ? &B : &A;
+
+		snprintf(h->key_extra, sizeof(h->key_extra), "webhook = "
+		    "http://127.0.0.1:%d/hook\nwebhook_secret = "
+		    "0123456789abcdef0123456789abcdef\n", A.hook_port);
+		h->expiry = 2;
+	}
+	start_both();
+	/* Expiry: both sweeps see it, one wins. */
+	json_decref(h_send_code(&A, "+14155550801", id, sizeof(id), 201));
+	hook_wait("verification.expired", id);
+	json_decref(h_send_code(&A, "+14155550802", id2, sizeof(id2), 201));
+	json_decref(h_send_code(&B, "+14155550803", id3, sizeof(id3), 201));
+	hook_wait("verification.expired", id2);
+	hook_wait("verification.expired", id3);
+	ck_assert_int_eq(hook_count("verification.expired", id), 1);
+	/* Idempotency-Key: the first answer again, on the other gateway. */
+	snprintf(hdr, sizeof(hdr), "Idempotency-Key: k-shared-1\r\n");
+	fd = h_req_start(&A, "POST", "/v1/verifications", H_TOKEN, hdr,
+	    "{\"phone\": \"+14155550804\"}");
+	ck_assert_int_eq(h_req_finish(fd, a1, sizeof(a1), 30000), 201);
+	fd = h_req_start(&B, "POST", "/v1/verifications", H_TOKEN, hdr,
+	    "{\"phone\": \"+14155550804\"}");
+	ck_assert_int_eq(h_req_finish(fd, b1, sizeof(b1), 30000), 201);
+	ck_assert_str_eq(a1, b1);
+	ck_assert_int_eq(h_count_sms(&A, "+14155550804") +
+	    h_count_sms(&B, "+14155550804"), 1);
+	/* Statistics: B counts A's sends (3 through A, 1 through B). */
+	for (end = h_now_ms() + H_STATE_WAIT_MS;; h_nap_ms(100)) {
+		ck_assert_int_eq(h_http(&B, "GET", "/v1/stats?by=smsc", NULL,
+		    H_TOKEN, NULL, out, sizeof(out)), 200);
+		j = json_loads(out, 0, NULL);
+		ck_assert_ptr_nonnull(j);
+		r = json_array_get(json_object_get(j, "rows"), 0);
+		if (r != NULL && json_integer_value(json_object_get(r,
+		    "sends")) == 4) {
+			json_decref(j);
+			break;
+		}
+		json_decref(j);
+		ck_assert_msg(h_now_ms() < end, "B never counted 4 sends: %s",
+		    out);
+	}
+	stop_both();
+}
+END_TEST
+
 /* A's simulator sends no receipts; B's sends the one for A's submit. */
 START_TEST(receipt_on_b)
 {
@@ -510,6 +572,11 @@ START_TEST(redis_away)
 	ck_assert_ptr_nonnull(strstr(out, "store_"));
 	ck_assert_int_lt(h_now_ms() - t0, 5000);
 	ck_assert_int_eq(h_count_sms(&A, "+14155550599"), 0);
+	/* Not ready, but its SMSC bind stays up. */
+	ck_assert_int_eq(h_http(&A, "GET", "/healthz", NULL, NULL, NULL, out,
+	    sizeof(out)), 503);
+	ck_assert_ptr_nonnull(strstr(out, "\"store_unavailable\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"smscs_up\":1"));
 	redis_srv_restart(&R);
 	t0 = h_now_ms();
 	for (;;) {
@@ -553,6 +620,7 @@ main(void)
 		{ "webhooks_once", webhooks_once, 1 },
 		{ "shield_shared", shield_shared, 1 },
 		{ "takeover", takeover, 1 },
+		{ "shared_rest", shared_rest, 1 },
 	};
 	Suite *s = suite_create("redis_e2e");
 	int rc;
