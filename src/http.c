@@ -82,6 +82,7 @@
 #include <openssl/ssl.h>
 
 #include "http.h"
+#include "http_int.h"
 #include "http_parse.h"
 #include "log.h"
 #include "tls.h"
@@ -142,65 +143,6 @@ struct conn {
 	int tls_up;                 /* its handshake completed           */
 	TAILQ_ENTRY(conn) entry;
 	TAILQ_ENTRY(conn) ientry;   /* http->idle                         */
-};
-
-struct http_request {
-	struct http *http;          /* NULL once http_free orphaned it    */
-	struct conn *conn;          /* NULL once its connection is gone   */
-	struct http_head head;
-	char *body;                 /* NUL-terminated; len octets         */
-	size_t len;
-	uint64_t chunk_left;
-	int handled;                /* given to a handler, not answered   */
-	int retry_after;            /* seconds; 0 for none                */
-	char allow[32];             /* the 405's Allow, or ""             */
-	const char *headers;        /* http_set_headers(): more lines     */
-	char **qv;                  /* decoded query values handed out    */
-	int nqv;
-	char *gpath;                /* held by the gate: the decoded path */
-	int groute;                 /* and its route, its rest at grest   */
-	size_t grest;
-	int gtries;                 /* http_again() calls                 */
-	TAILQ_ENTRY(http_request) entry;   /* http->reqs while handled   */
-};
-
-struct path_route {
-	int methods;
-	char *path;
-	size_t len;
-	int prefix;                 /* path ends with '/'                 */
-	http_handler fn;
-	void *arg;
-};
-
-TAILQ_HEAD(conn_list, conn);
-TAILQ_HEAD(req_list, http_request);
-
-struct http {
-	struct event_base *base;
-	http_gate gate;                     /* http_set_gate() */
-	void *gate_arg;
-	struct evconnlistener *listener;    /* NULL once not accepting */
-	int port;
-	int max_conn;
-	int request_timeout;                /* seconds */
-	struct path_route *routes;          /* longest path first */
-	int nroute;
-	struct conn_list conns;
-	/* The connections that may be shed for a newcomer: reading a
-	 * request (none complete yet since accept or their last answer),
-	 * longest waiting first. */
-	struct conn_list idle;
-	int nconn;
-	struct event *accept_ev;            /* re-enables accepting */
-	struct http_stats stats;
-	uint64_t next_conn_id;
-	struct req_list reqs;               /* with handlers */
-	int inflight;
-	struct log_limit log_refused, log_deadline, log_bad, log_slow, log_shed,
-	    log_accept;
-	struct event *held_ev;              /* reports lines held back */
-	struct tls *tls;                    /* HTTPS when set (the caller's) */
 };
 
 /* The status and reason of each error kind: the one mapping. */
@@ -1176,42 +1118,6 @@ http_new(struct event_base *base, const char *host, int port, int max_conn,
 	return http;
 }
 
-void
-http_set_gate(struct http *http, http_gate gate, void *arg)
-{
-	http->gate = gate;
-	http->gate_arg = arg;
-}
-
-/* The gate's answer for a request it held (http.h). */
-void
-http_gate_done(struct http_request *r, int ok)
-{
-	struct path_route *rt;
-
-	if (r->http == NULL || !ok) {   /* orphaned: sends nothing, frees */
-		http_reply_error(r, HTTP_ERR_UNAVAILABLE, "store_unavailable",
-		    NULL, "the store cannot be reached; try again");
-		return;
-	}
-	rt = &r->http->routes[r->groute];
-	rt->fn(r, r->gpath + r->grest, rt->arg);
-}
-
-int
-http_again(struct http_request *r)
-{
-	struct path_route *rt;
-
-	if (r->http == NULL || r->gpath == NULL || r->gtries >= HTTP_AGAIN_MAX)
-		return 0;
-	r->gtries++;
-	rt = &r->http->routes[r->groute];
-	if (r->http->gate(r->http->gate_arg, r, rt->path))
-		rt->fn(r, r->gpath + r->grest, rt->arg);
-	return 1;
-}
-
 int
 http_port(const struct http *http)
 {
@@ -1439,64 +1345,4 @@ http_reply_text(struct http_request *req, int status, const char *ctype,
     const char *text, size_t len)
 {
 	reply_raw(req, status, ctype, text, len);
-}
-
-void
-http_set_retry_after(struct http_request *req, int seconds)
-{
-	req->retry_after = seconds;
-}
-
-void
-http_set_headers(struct http_request *req, const char *lines)
-{
-	req->headers = lines;
-}
-
-/* ---- what a handler reads ------------------------------------------------ */
-
-int
-http_method(struct http_request *req)
-{
-	switch (req->head.verb) {
-	case HTTP_VERB_GET: return HTTP_GET;
-	case HTTP_VERB_HEAD: return HTTP_HEAD;
-	case HTTP_VERB_POST: return HTTP_POST;
-	case HTTP_VERB_DELETE: return HTTP_DELETE;
-	default: return 0;
-	}
-}
-
-const char *
-http_header(struct http_request *req, const char *name)
-{
-	return http_head_field(&req->head, name);
-}
-
-/* The value of name in the query, decoded, kept with the request. */
-const char *
-http_query(struct http_request *req, const char *name)
-{
-	char *v = http_query_value(req->head.query, name);
-
-	if (v == NULL)
-		return NULL;
-	req->qv = xrealloc(req->qv, (size_t)(req->nqv + 1) * sizeof(*req->qv));
-	req->qv[req->nqv++] = v;
-	return v;
-}
-
-const char *
-http_req_body(struct http_request *req, size_t *len)
-{
-	*len = req->len;
-	return req->body != NULL ? req->body : "";
-}
-
-/* ---- Authorization ---------------------------------------------------------- */
-
-const char *
-http_bearer(struct http_request *req)
-{
-	return http_bearer_token(http_header(req, "Authorization"));
 }
