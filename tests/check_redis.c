@@ -33,229 +33,32 @@
 
 #include "log.h"
 #include "redis.h"
+#include "redis_srv.h"
 #include "util.h"
 
-#define REDIS_SERVER "/usr/bin/redis-server"
 
 /* ---- a redis-server per test ----------------------------------------- */
 
-struct srv {
-	char dir[96];
-	char sock[128];
-	char tcp[32];           /* "127.0.0.1:N" */
-	int port;
-	const char *pass;
-	pid_t pid;
-	int replicaof;          /* the master's port, 0: a master */
-};
-
-static struct srv S, S2, S3;    /* S2, S3: a replica, a sentinel */
+/* tests/redis_srv.c runs them; S2, S3: a replica, a sentinel. */
+static struct redis_srv S, S2, S3;
 static char top[64];    /* made by main, holds each test's dir; removed
 			   by main even when a test failed */
-static pid_t all_pids[16];
-static int n_pids;
-
-static void srv_rm(struct srv *);
-
-/* At exit (a failed test exits without its teardown): the servers, and
- * the temp dir. */
-static void
-kill_all(void)
-{
-	int i;
-
-	for (i = 0; i < n_pids; i++)
-		if (all_pids[i] > 0) {
-			kill(all_pids[i], SIGKILL);
-			waitpid(all_pids[i], NULL, 0);
-			all_pids[i] = 0;
-		}
-	srv_rm(&S);
-}
-
-static int
-free_port(void)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd, port;
-
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(fd, 0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
-	port = ntohs(sin.sin_port);
-	close(fd);
-	return (port);
-}
-
-static int
-unix_connects(const char *path)
-{
-	struct sockaddr_un sun;
-	int fd, ok;
-
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd == -1)
-		return (0);
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	util_strlcpy(sun.sun_path, path, sizeof(sun.sun_path));
-	ok = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
-	close(fd);
-	return (ok);
-}
-
-static int
-tcp_connects(int port)
-{
-	struct sockaddr_in sin;
-	int fd, ok;
-
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	if (fd == -1)
-		return (0);
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	sin.sin_port = htons((uint16_t)port);
-	ok = connect(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0;
-	close(fd);
-	return (ok);
-}
-
-/* Start (or start again, same port and socket) and wait, at most 10 s,
- * until both listeners accept. */
-static void
-srv_run(struct srv *s)
-{
-	char port[16], logf[128], master[16];
-	const char *argv[32];
-	int64_t until;
-	int n = 0, fd;
-
-	snprintf(port, sizeof(port), "%d", s->port);
-	snprintf(logf, sizeof(logf), "%s/redis.log", s->dir);
-	argv[n++] = REDIS_SERVER;
-	argv[n++] = "--port";
-	argv[n++] = port;
-	argv[n++] = "--bind";
-	argv[n++] = "127.0.0.1";
-	argv[n++] = "--save";
-	argv[n++] = "";
-	argv[n++] = "--appendonly";
-	argv[n++] = "yes";
-	argv[n++] = "--dir";
-	argv[n++] = s->dir;
-	argv[n++] = "--unixsocket";
-	argv[n++] = s->sock;
-	argv[n++] = "--unixsocketperm";
-	argv[n++] = "700";
-	argv[n++] = "--logfile";
-	argv[n++] = logf;
-	argv[n++] = "--daemonize";
-	argv[n++] = "no";
-	if (s->pass != NULL) {
-		argv[n++] = "--requirepass";
-		argv[n++] = s->pass;
-	}
-	if (s->replicaof != 0) {
-		snprintf(master, sizeof(master), "%d", s->replicaof);
-		argv[n++] = "--replicaof";
-		argv[n++] = "127.0.0.1";
-		argv[n++] = master;
-	}
-	argv[n] = NULL;
-	s->pid = fork();
-	ck_assert_int_ge(s->pid, 0);
-	if (s->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		fd = open("/dev/null", O_RDWR);
-		dup2(fd, 0);
-		dup2(fd, 1);
-		execv(REDIS_SERVER, (char *const *)argv);
-		_exit(127);
-	}
-	ck_assert_int_lt(n_pids, 16);
-	all_pids[n_pids++] = s->pid;
-	until = util_mono_ms() + 10000;
-	while (!unix_connects(s->sock) || !tcp_connects(s->port)) {
-		ck_assert_msg(util_mono_ms() < until,
-		    "redis-server did not listen within 10 s (see %s)", logf);
-		ck_assert_int_eq(waitpid(s->pid, NULL, WNOHANG), 0);
-		usleep(10000);
-	}
-}
-
-static void
-srv_kill(struct srv *s)
-{
-	int i;
-
-	if (s->pid <= 0)
-		return;
-	kill(s->pid, SIGKILL);
-	waitpid(s->pid, NULL, 0);
-	for (i = 0; i < n_pids; i++)
-		if (all_pids[i] == s->pid)
-			all_pids[i] = 0;
-	s->pid = 0;
-}
-
-static void
-srv_start(struct srv *s, const char *pass)
-{
-	memset(s, 0, sizeof(*s));
-	snprintf(s->dir, sizeof(s->dir), "%s/s.XXXXXX", top);
-	ck_assert_ptr_nonnull(mkdtemp(s->dir));
-	snprintf(s->sock, sizeof(s->sock), "%s/r.sock", s->dir);
-	s->port = free_port();
-	snprintf(s->tcp, sizeof(s->tcp), "127.0.0.1:%d", s->port);
-	s->pass = pass;
-	srv_run(s);
-}
 
 /* A replica of the master at mport (--replicaof), in sync within 10 s. */
 static int srv_in_sync(int);
 
 static void
-srv_start_replica(struct srv *s, int mport)
+srv_start_replica(struct redis_srv *s, int mport)
 {
 	int64_t until;
 
-	memset(s, 0, sizeof(*s));
-	snprintf(s->dir, sizeof(s->dir), "%s/s.XXXXXX", top);
-	ck_assert_ptr_nonnull(mkdtemp(s->dir));
-	snprintf(s->sock, sizeof(s->sock), "%s/r.sock", s->dir);
-	s->port = free_port();
-	snprintf(s->tcp, sizeof(s->tcp), "127.0.0.1:%d", s->port);
-	s->replicaof = mport;
-	srv_run(s);
+	redis_srv_start_replica(s, top, mport);
 	until = util_mono_ms() + 10000;
 	while (!srv_in_sync(s->port)) {
 		ck_assert_msg(util_mono_ms() < until,
 		    "the replica was not in sync within 10 s");
 		usleep(20000);
 	}
-}
-
-static void
-srv_rm(struct srv *s)
-{
-	char cmd[160];
-
-	srv_kill(s);
-	if (s->dir[0] != '\0' && strncmp(s->dir, "/tmp/check_redis.", 17) ==
-	    0 && strstr(s->dir, "'") == NULL) {
-		snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
-		if (system(cmd) != 0)
-			fprintf(stderr, "check_redis: could not remove %s\n",
-			    s->dir);
-	}
-	s->dir[0] = '\0';
 }
 
 /* ---- the loop -------------------------------------------------------- */
@@ -403,15 +206,15 @@ setup(void)
 	memset(&S, 0, sizeof(S));
 	memset(&S2, 0, sizeof(S2));
 	memset(&S3, 0, sizeof(S3));
-	atexit(kill_all);
+	atexit(redis_srv_kill_all);
 }
 
 static void
 teardown(void)
 {
-	srv_rm(&S);
-	srv_rm(&S2);
-	srv_rm(&S3);
+	redis_srv_rm(&S);
+	redis_srv_rm(&S2);
+	redis_srv_rm(&S3);
 	event_base_free(B);
 	B = NULL;
 }
@@ -703,7 +506,7 @@ START_TEST(commands)
 	struct redis *r;
 	struct ans a;
 
-	srv_start(&S, NULL);
+	redis_srv_start(&S, top, NULL);
 	if (_i == 0)
 		util_strlcpy(addr, S.tcp, sizeof(addr));
 	else
@@ -779,7 +582,7 @@ START_TEST(auth)
 	struct ans a;
 	int saved, fd;
 
-	srv_start(&S, "Right-pw-7f3a");
+	redis_srv_start(&S, top, "Right-pw-7f3a");
 	snprintf(pwf, sizeof(pwf), "%s/pw", S.dir);
 	snprintf(logf, sizeof(logf), "%s/stderr", S.dir);
 	write_file(pwf, "Wrong-pw-9c1e\n", 14);
@@ -828,7 +631,7 @@ START_TEST(auth_missing)
 	struct redis *r;
 	char err[256];
 
-	srv_start(&S, "pw-only");
+	redis_srv_start(&S, top, "pw-only");
 	c = config(S.tcp);
 	r = redis_new(B, &c, err, sizeof(err));
 	ck_assert_ptr_nonnull(r);
@@ -1052,7 +855,7 @@ START_TEST(kill_restart)
 	int64_t t0, el;
 	int i;
 
-	srv_start(&S, NULL);
+	redis_srv_start(&S, top, NULL);
 	if (_i == 0)
 		util_strlcpy(addr, S.tcp, sizeof(addr));
 	else
@@ -1067,7 +870,7 @@ START_TEST(kill_restart)
 	r2 = connect_up(&c);
 	ck_assert_msg(run_until(blocked, r2, 5000), "BLPOP not blocked");
 	redis_free(r2);
-	srv_kill(&S);
+	redis_srv_kill(&S);
 	t0 = util_mono_ms();
 	ck_assert(run_until(all_answered, &m, 5000));
 	el = util_mono_ms() - t0;
@@ -1081,7 +884,7 @@ START_TEST(kill_restart)
 	ck_assert_int_eq(b.err, REDIS_CMD_DOWN);
 	ck_assert(!is_up(r));
 
-	srv_run(&S);
+	redis_srv_restart(&S);
 	t0 = util_mono_ms();
 	ck_assert_msg(run_until(is_up, r, 5000), "not back within 5 s");
 	el = util_mono_ms() - t0;
@@ -1159,7 +962,7 @@ START_TEST(kill_under_load)
 	struct redis_stats st;
 	int i;
 
-	srv_start(&S, NULL);
+	redis_srv_start(&S, top, NULL);
 	c = config(S.tcp);
 	c.max_inflight = 256;
 	c.reconnect_min_ms = 1000;      /* stays down while the rest go */
@@ -1168,7 +971,7 @@ START_TEST(kill_under_load)
 	L->r = connect_up(&c);
 	load_send(L);
 	ck_assert_msg(run_until(load_1000, L, 10000), "1000 not answered");
-	srv_kill(&S);
+	redis_srv_kill(&S);
 	L->killed = 1;
 	ck_assert_msg(run_until(load_done, L, 10000),
 	    "sent %d answered %d", L->sent, L->answered);
@@ -1199,7 +1002,7 @@ START_TEST(free_inflight)
 	struct ans b;
 	int i;
 
-	srv_start(&S, NULL);
+	redis_srv_start(&S, top, NULL);
 	c = config(S.tcp);
 	c.max_inflight = 4;
 	r = connect_up(&c);
@@ -1230,7 +1033,7 @@ START_TEST(down_at_start)
 	struct ans a;
 	char addr[32], err[256];
 
-	snprintf(addr, sizeof(addr), "127.0.0.1:%d", free_port());
+	snprintf(addr, sizeof(addr), "127.0.0.1:%d", redis_srv_free_port());
 	c = config(addr);
 	r = redis_new(B, &c, err, sizeof(err));
 	ck_assert_ptr_nonnull(r);
@@ -1312,7 +1115,7 @@ START_TEST(eval_paths)
 	struct ans a;
 
 	redis_script_init(&sc, INCR_LUA);
-	srv_start(&S, NULL);
+	redis_srv_start(&S, top, NULL);
 	c = config(S.tcp);
 	r = connect_up(&c);
 	CMD_WAIT(r, &a, 3, "SCRIPT", "EXISTS", sc.sha);
@@ -1334,8 +1137,8 @@ START_TEST(eval_paths)
 	ck_assert_uint_eq(noscripts(r), 2);
 	/* A new process: its script cache is empty (a key of its own: what
 	 * appendfsync everysec kept of n after SIGKILL is not the point). */
-	srv_kill(&S);
-	srv_run(&S);
+	redis_srv_kill(&S);
+	redis_srv_restart(&S);
 	ck_assert_msg(run_until(up_twice, r, 5000), "not back in 5 s");
 	eval_wait(r, &sc, &a, 1, 2, "m", "10");
 	ck_assert_int_eq(a.err, REDIS_CMD_OK);
@@ -1364,7 +1167,7 @@ START_TEST(eval_error)
 
 	redis_script_init(&raise, "return redis.error_reply('no such plan')");
 	redis_script_init(&bad, INCR_LUA);
-	srv_start(&S, NULL);
+	redis_srv_start(&S, top, NULL);
 	c = config(S.tcp);
 	r = connect_up(&c);
 	for (i = 0; i < 2; i++) {       /* the fallback, then EVALSHA */
@@ -1404,7 +1207,7 @@ START_TEST(eval_binary)
 	redis_script_init(&sc, "redis.call('SET', KEYS[1], ARGV[1]) "
 	    "return {redis.call('GET', KEYS[1]), "
 	    "redis.call('STRLEN', KEYS[1]), string.len(KEYS[1])}");
-	srv_start(&S, NULL);
+	redis_srv_start(&S, top, NULL);
 	c = config(S.tcp);
 	r = connect_up(&c);
 	for (i = 0; i < 2; i++) {
@@ -1510,7 +1313,7 @@ START_TEST(eval_race_cap)
 	int i;
 
 	redis_script_init(&sc, INCR_LUA);
-	srv_start(&S, NULL);
+	redis_srv_start(&S, top, NULL);
 	c = config(S.tcp);
 	c.max_inflight = 2;
 	memset(a, 0, sizeof(a));
@@ -1832,12 +1635,12 @@ START_TEST(sentinel_skips_bad)
 	struct ans a;
 	int saved;
 
-	srv_start(&S, NULL);
+	redis_srv_start(&S, top, NULL);
 	mute_start(&bad);
 	mute_start(&good);
 	util_strlcpy(bad.answer, bad_answers[_i].answer, sizeof(bad.answer));
 	answer_addr(&good, S.port);
-	snprintf(list, sizeof(list), "127.0.0.1:%d, %s,%s", free_port(),
+	snprintf(list, sizeof(list), "127.0.0.1:%d, %s,%s", redis_srv_free_port(),
 	    bad.addr, good.addr);
 	snprintf(logf, sizeof(logf), "%s/stderr", S.dir);
 	saved = cap_start(logf);
@@ -1885,7 +1688,7 @@ START_TEST(sentinel_role_replica)
 	char err[256];
 	int saved;
 
-	srv_start(&S, NULL);
+	redis_srv_start(&S, top, NULL);
 	srv_start_replica(&S2, S.port);
 	mute_start(&fake);
 	answer_addr(&fake, S2.port);
@@ -1941,7 +1744,7 @@ START_TEST(sentinel_readonly)
 	struct ans a;
 	int saved;
 
-	srv_start(&S, NULL);
+	redis_srv_start(&S, top, NULL);
 	srv_start_replica(&S2, S.port);
 	snprintf(logf, sizeof(logf), "%s/stderr", S.dir);
 	saved = cap_start(logf);
@@ -2034,8 +1837,8 @@ START_TEST(sentinel_switch)
 	struct ans a;
 	int n, saved;
 
-	srv_start(&S, NULL);
-	srv_start(&S2, NULL);
+	redis_srv_start(&S, top, NULL);
+	redis_srv_start(&S2, top, NULL);
 	mute_start(&fake);
 	answer_addr(&fake, S.port);
 	snprintf(logf, sizeof(logf), "%s/stderr", S.dir);
@@ -2109,7 +1912,7 @@ START_TEST(sentinel_switch_garbage)
 	struct ans a;
 	int saved;
 
-	srv_start(&S, NULL);
+	redis_srv_start(&S, top, NULL);
 	mute_start(&fake);
 	answer_addr(&fake, S.port);
 	snprintf(logf, sizeof(logf), "%s/stderr", S.dir);
@@ -2155,7 +1958,7 @@ START_TEST(sentinel_deaf)
 	char err[256];
 	int saved;
 
-	srv_start(&S, NULL);
+	redis_srv_start(&S, top, NULL);
 	mute_start(&deaf);
 	deaf.mode = MUTE_DEAF;
 	mute_start(&good);
@@ -2190,59 +1993,6 @@ START_TEST(sentinel_deaf)
 	mute_stop(&good);
 }
 END_TEST
-
-/* Start a sentinel (redis-server --sentinel) watching 127.0.0.1:mport as
- * "mymaster", quorum 1, down after 1 s (requirepass pass when not
- * NULL); wait (10 s) until it listens. */
-static void
-sentinel_start(struct srv *s, int mport, const char *pass)
-{
-	char conf[160], logf[128], text[1024];
-	const char *argv[4];
-	int64_t until;
-	int fd;
-
-	memset(s, 0, sizeof(*s));
-	snprintf(s->dir, sizeof(s->dir), "%s/s.XXXXXX", top);
-	ck_assert_ptr_nonnull(mkdtemp(s->dir));
-	s->port = free_port();
-	snprintf(s->tcp, sizeof(s->tcp), "127.0.0.1:%d", s->port);
-	snprintf(conf, sizeof(conf), "%s/sentinel.conf", s->dir);
-	snprintf(logf, sizeof(logf), "%s/sentinel.log", s->dir);
-	snprintf(text, sizeof(text),
-	    "port %d\nbind 127.0.0.1\ndaemonize no\nlogfile %s\ndir %s\n"
-	    "sentinel monitor mymaster 127.0.0.1 %d 1\n"
-	    "sentinel down-after-milliseconds mymaster 1000\n"
-	    "sentinel failover-timeout mymaster 3000\n", s->port, logf,
-	    s->dir, mport);
-	if (pass != NULL)
-		snprintf(text + strlen(text), sizeof(text) - strlen(text),
-		    "requirepass %s\n", pass);
-	write_file(conf, text, strlen(text));
-	argv[0] = REDIS_SERVER;
-	argv[1] = conf;
-	argv[2] = "--sentinel";
-	argv[3] = NULL;
-	s->pid = fork();
-	ck_assert_int_ge(s->pid, 0);
-	if (s->pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		fd = open("/dev/null", O_RDWR);
-		dup2(fd, 0);
-		dup2(fd, 1);
-		execv(REDIS_SERVER, (char *const *)argv);
-		_exit(127);
-	}
-	ck_assert_int_lt(n_pids, 16);
-	all_pids[n_pids++] = s->pid;
-	until = util_mono_ms() + 10000;
-	while (!tcp_connects(s->port)) {
-		ck_assert_msg(util_mono_ms() < until,
-		    "the sentinel did not listen within 10 s (see %s)", logf);
-		ck_assert_int_eq(waitpid(s->pid, NULL, WNOHANG), 0);
-		usleep(10000);
-	}
-}
 
 /* Clients of the sentinel at port (password pass) subscribed to a
  * channel, from CLIENT LIST. */
@@ -2291,8 +2041,8 @@ START_TEST(sentinel_auth)
 	struct ans a;
 	int saved;
 
-	srv_start(&S, NULL);
-	sentinel_start(&S3, S.port, spw);
+	redis_srv_start(&S, top, NULL);
+	redis_srv_start_sentinel(&S3, top, S.port, spw);
 	snprintf(pwf, sizeof(pwf), "%s/spw", S3.dir);
 	snprintf(logf, sizeof(logf), "%s/stderr", S.dir);
 	write_file(pwf, "Wrong-pw-0b7d\n", 14);
@@ -2358,9 +2108,9 @@ START_TEST(sentinel_failover)
 	struct ans a;
 	int64_t t0;
 
-	srv_start(&S, NULL);
+	redis_srv_start(&S, top, NULL);
 	srv_start_replica(&S2, S.port);
-	sentinel_start(&S3, S.port, NULL);
+	redis_srv_start_sentinel(&S3, top, S.port, NULL);
 	ck_assert_msg(run_until(sentinel_sees_replica, &S3.port, 20000),
 	    "the sentinel did not see the replica within 20 s");
 	c = config(NULL);
@@ -2373,7 +2123,7 @@ START_TEST(sentinel_failover)
 	CMD_WAIT(r, &a, 3, "SET", "k", "before");
 	ck_assert_int_eq(a.err, REDIS_CMD_OK);
 
-	srv_kill(&S);
+	redis_srv_kill(&S);
 	t0 = util_mono_ms();
 	ck_assert_msg(run_until(set_ok, r, 30000),
 	    "no write on a new master within 30 s");
@@ -2450,7 +2200,7 @@ main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	kill_all();
+	redis_srv_kill_all();
 	snprintf(rm, sizeof(rm), "rm -rf '%s'", top);
 	if (system(rm) != 0)
 		fprintf(stderr, "check_redis: could not remove %s\n", top);

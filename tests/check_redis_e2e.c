@@ -42,7 +42,7 @@ setup(void)
 {
 	ck_assert_int_eq(h_init(&A), 0);
 	ck_assert_int_eq(h_init(&B), 0);
-	redis_srv_start(&R, A.dir);
+	redis_srv_start(&R, A.dir, NULL);
 	node_conf(&A, "a");
 	node_conf(&B, "b");
 }

@@ -195,7 +195,7 @@ setup(void)
 	snprintf(dir, sizeof(dir), "%s/t.XXXXXX", top);
 	ck_assert_ptr_nonnull(mkdtemp(dir));
 	B = event_base_new();
-	redis_srv_start(&R, dir);
+	redis_srv_start(&R, dir, NULL);
 }
 
 static void
@@ -594,7 +594,7 @@ START_TEST(wait_for_replica)
 	int64_t until, t0;
 	int rc;
 
-	redis_srv_start_replica(&rep, dir, &R);
+	redis_srv_start_replica(&rep, dir, R.port);
 	a = node_open_wait("a", 0, 1);
 	b = node_open("b", 0);
 	node_ready(a);
