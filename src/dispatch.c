@@ -243,15 +243,6 @@ static struct msg *msg_new(struct dispatch *, const struct verif *,
     const char *);
 static void msg_route(struct dispatch *, struct msg *, const char *);
 
-static unsigned
-id_hash(const char *id)
-{
-	unsigned h = 2166136261u;
-
-	for (; *id; id++)
-		h = (h ^ (unsigned char)*id) * 16777619u;
-	return h;
-}
 
 /* Add m to the table, doubling it first when it holds as many messages as
  * buckets (a queue drained after an outage can hold hundreds of
@@ -268,7 +259,7 @@ msg_hash(struct dispatch *d, struct msg *m)
 		for (i = 0; i < d->nhash; i++) {
 			for (e = d->hash[i]; e != NULL; e = next) {
 				next = e->hnext;
-				b = id_hash(e->id) & (n - 1);
+				b = util_fnv1a(e->id) & (n - 1);
 				e->hnext = nh[b];
 				nh[b] = e;
 			}
@@ -277,7 +268,7 @@ msg_hash(struct dispatch *d, struct msg *m)
 		d->hash = nh;
 		d->nhash = n;
 	}
-	b = id_hash(m->id) & (d->nhash - 1);
+	b = util_fnv1a(m->id) & (d->nhash - 1);
 	m->hnext = d->hash[b];
 	d->hash[b] = m;
 	d->nmsg++;
@@ -290,7 +281,7 @@ msg_find(struct dispatch *d, const char *id)
 
 	if (d->nhash == 0)
 		return NULL;
-	for (m = d->hash[id_hash(id) & (d->nhash - 1)]; m != NULL;
+	for (m = d->hash[util_fnv1a(id) & (d->nhash - 1)]; m != NULL;
 	    m = m->hnext)
 		if (strcmp(m->id, id) == 0)
 			return m;
@@ -305,7 +296,7 @@ msg_unhash(struct msg *m)
 
 	if (d->nhash == 0)
 		return;
-	pp = &d->hash[id_hash(m->id) & (d->nhash - 1)];
+	pp = &d->hash[util_fnv1a(m->id) & (d->nhash - 1)];
 	for (; *pp != NULL; pp = &(*pp)->hnext) {
 		if (*pp == m) {
 			*pp = m->hnext;

@@ -535,6 +535,18 @@ shield_gate(struct flow *f, struct flow_send *fs, const char *e164)
 	return 0;
 }
 
+/* A stored trip as the shield's view of it. */
+static void
+trip_view(const struct store_shield *t, struct shield_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	util_strlcpy(v->range, t->range, sizeof(v->range));
+	v->tripped_at = t->tripped_at;
+	v->until = t->until;
+	v->trip_mature = t->mature;
+	v->trip_approved = t->approved;
+}
+
 /* A stored trip, at start-up: blocked again until its cooldown is over,
  * or dropped when it is over already. */
 static void
@@ -543,12 +555,7 @@ restore_one(void *arg, const struct store_shield *t)
 	struct flow *f = arg;
 	struct shield_view v;
 
-	memset(&v, 0, sizeof(v));
-	util_strlcpy(v.range, t->range, sizeof(v.range));
-	v.tripped_at = t->tripped_at;
-	v.until = t->until;
-	v.trip_mature = t->mature;
-	v.trip_approved = t->approved;
+	trip_view(t, &v);
 	if (t->until <= util_now())
 		on_reopen(f, &v, "cooldown");
 	else if (shield_restore(f->shield, &v, util_now()) != 0)
@@ -585,12 +592,7 @@ sync_one(void *arg, const struct store_shield *t)
 	if (t->until <= now || (shield_get(f->shield, t->range, now, &v) == 0 &&
 	    v.tripped))
 		return;
-	memset(&v, 0, sizeof(v));
-	util_strlcpy(v.range, t->range, sizeof(v.range));
-	v.tripped_at = t->tripped_at;
-	v.until = t->until;
-	v.trip_mature = t->mature;
-	v.trip_approved = t->approved;
+	trip_view(t, &v);
 	if (shield_restore(f->shield, &v, now) == 0)
 		log_info("shield.shared", "range=%s until=%lld", t->range,
 		    (long long)t->until);

@@ -1,6 +1,6 @@
 /*
  * phone_count.c - a count per phone number (phone_count.h): a fixed
- * table of chains, FNV-1a over the number.
+ * table of chains, FNV-1a over the number (util_fnv1a).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -19,16 +19,6 @@ struct pc_entry {
 struct phone_count {
 	struct pc_entry *b[PC_BUCKETS];
 };
-
-static unsigned
-pc_hash(const char *s)
-{
-	unsigned h = 2166136261u;
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 16777619u;
-	return h;
-}
 
 struct phone_count *
 phone_count_new(void)
@@ -54,7 +44,7 @@ phone_count_free(struct phone_count *pc)
 int
 phone_count_add(struct phone_count *pc, const char *phone, int delta)
 {
-	struct pc_entry **pp = &pc->b[pc_hash(phone) % PC_BUCKETS], *e;
+	struct pc_entry **pp = &pc->b[util_fnv1a(phone) % PC_BUCKETS], *e;
 	int n;
 
 	for (; (e = *pp) != NULL; pp = &e->next)

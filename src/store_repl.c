@@ -211,6 +211,21 @@ store_dbof(void *arg, unsigned no)
 	return p != NULL ? (int)*p : -1;
 }
 
+/* Send VERB PREFIX:suffix on conn (a command of one key). */
+static int
+key_cmd(struct store_repl *r, struct redis *conn, const char *verb,
+    const char *suffix, redis_cb *cb, void *arg)
+{
+	char key[120];
+	const char *argv[2] = { verb, key };
+	size_t argvlen[2];
+
+	snprintf(key, sizeof(key), "%s:%s", r->prefix, suffix);
+	argvlen[0] = strlen(verb);
+	argvlen[1] = strlen(key);
+	return redis_command(conn, cb, arg, 2, argv, argvlen);
+}
+
 /* ---- the barrier -------------------------------------------------------- */
 
 static void
@@ -310,24 +325,16 @@ store_sync(struct store *st, void (*cb)(void *, int), void *arg)
 {
 	struct store_repl *r = st->repl;
 	struct sync_req *q;
-	char key[80];
-	const char *argv[2];
-	size_t argvlen[2];
 
 	if (r == NULL) {
 		sync_later(st, cb, arg, STORE_OK);
 		return;
 	}
-	snprintf(key, sizeof(key), "%s:seq", r->prefix);
-	argv[0] = "GET";
-	argv[1] = key;
-	argvlen[0] = 3;
-	argvlen[1] = strlen(key);
 	q = xcalloc(1, sizeof(*q));
 	q->r = r;
 	q->cb = cb;
 	q->arg = arg;
-	if (redis_command(r->cmd, on_sync_seq, q, 2, argv, argvlen) != 0) {
+	if (key_cmd(r, r->cmd, "GET", "seq", on_sync_seq, q) != 0) {
 		free(q);
 		sync_later(st, cb, arg, STORE_UNAVAILABLE);
 	}
@@ -1074,9 +1081,6 @@ rebuild_start(struct store *st, uint64_t got)
 {
 	struct store_repl *r = st->repl;
 	struct batch *a;
-	char key[80];
-	const char *argv[2];
-	size_t argvlen[2];
 
 	log_warn("store.rebuild", "applied=%" PRIu64 " log_from=%" PRIu64
 	    " msg=\"the log does not go on from this replica: making it "
@@ -1090,13 +1094,8 @@ rebuild_start(struct store *st, uint64_t got)
 	}
 	r->acked_last = NULL;
 	r->nacked = 0;
-	snprintf(key, sizeof(key), "%s:seq", r->prefix);
-	argv[0] = "GET";
-	argv[1] = key;
-	argvlen[0] = 3;
-	argvlen[1] = strlen(key);
 	r->rb_busy = 1;
-	if (redis_command(r->tail, on_rebuild_seq, st, 2, argv, argvlen) != 0) {
+	if (key_cmd(r, r->tail, "GET", "seq", on_rebuild_seq, st) != 0) {
 		r->rb_busy = 0;
 		r->rebuilding = 0;
 	}
@@ -1265,11 +1264,6 @@ store_lease(struct store *st, int lease_ms, int max,
 	    !fresh(r))
 		return;
 	r->lease_scan_ms = now;
-	snprintf(key, sizeof(key), "%s:tag", r->prefix);
-	argv[0] = "HGETALL";
-	argv[1] = key;
-	argvlen[0] = 7;
-	argvlen[1] = strlen(key);
 	lr = xcalloc(1, sizeof(*lr));
 	lr->st = st;
 	lr->lease_ms = lease_ms;
@@ -1277,7 +1271,7 @@ store_lease(struct store *st, int lease_ms, int max,
 	lr->cb = cb;
 	lr->arg = arg;
 	r->lease_busy = 1;
-	if (redis_command(r->cmd, on_nodes, lr, 2, argv, argvlen) != 0)
+	if (key_cmd(r, r->cmd, "HGETALL", "tag", on_nodes, lr) != 0)
 		lease_end(lr);
 }
 

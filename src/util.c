@@ -295,3 +295,13 @@ util_raise_nofile(void)
 	}
 	return rl.rlim_cur == RLIM_INFINITY ? 1048576 : (long)rl.rlim_cur;
 }
+
+uint32_t
+util_fnv1a(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
+}

@@ -19,6 +19,8 @@ int64_t util_now(void);
 void util_clock_set(int64_t now);
 /* Monotonic milliseconds, for latency and timers; never set by tests. */
 int64_t util_mono_ms(void);
+/* FNV-1a of a string: for hash tables, no secret rides on it. */
+uint32_t util_fnv1a(const char *);
 /* Wall-clock milliseconds since the epoch (UTC), for log times and
  * webhook due times; always the real clock, never set by tests. */
 int64_t util_now_ms(void);
