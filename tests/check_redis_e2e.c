@@ -153,11 +153,25 @@ hook_wait(const char *type, const char *id)
 	}
 }
 
+/* A later event of type from each node (a send to pa on A, to pb on B),
+ * waited for: a node delivers its own events in order, so a second copy
+ * of an earlier one would have come before these. */
+static void
+later_events(const char *type, const char *pa, const char *pb)
+{
+	char ia[64], ib[64];
+
+	json_decref(h_send_code(&A, pa, ia, sizeof(ia), 201));
+	json_decref(h_send_code(&B, pb, ib, sizeof(ib), 201));
+	hook_wait(type, ia);
+	hook_wait(type, ib);
+}
+
 /* Each event is POSTed once, by the node that made it: both nodes see
  * every event in their replicas, and deliver their own only. */
 START_TEST(webhooks_once)
 {
-	char id[64], id2[64], id3[64], code[16];
+	char id[64], code[16];
 
 	ck_assert_int_eq(h_hook_start(&A, ""), 0);
 	snprintf(A.key_extra, sizeof(A.key_extra), "webhook = "
@@ -169,12 +183,7 @@ START_TEST(webhooks_once)
 	h_read_code(A.handset, "+14155550601", 1, code, sizeof(code));
 	ck_assert_int_eq(h_code_valid(&B, id, code), 1);
 	hook_wait("verification.approved", id);
-	/* Later events of each node: a node delivers its own in order, so
-	 * a second copy of the ones above would come before these. */
-	json_decref(h_send_code(&A, "+14155550602", id2, sizeof(id2), 201));
-	json_decref(h_send_code(&B, "+14155550603", id3, sizeof(id3), 201));
-	hook_wait("verification.sent", id2);
-	hook_wait("verification.sent", id3);
+	later_events("verification.sent", "+14155550602", "+14155550603");
 	ck_assert_int_eq(hook_count("verification.sent", id), 1);
 	ck_assert_int_eq(hook_count("verification.approved", id), 1);
 	stop_both();
@@ -324,7 +333,7 @@ END_TEST
  * what went through A (each counts in rows of its own). */
 START_TEST(shared_rest)
 {
-	char id[64], id2[64], id3[64], a1[2048], b1[2048];
+	char id[64], a1[2048], b1[2048];
 	char out[8192], hdr[128];
 	long long end;
 	int fd;
@@ -344,10 +353,7 @@ START_TEST(shared_rest)
 	/* Expiry: both sweeps see it, one wins. */
 	json_decref(h_send_code(&A, "+14155550801", id, sizeof(id), 201));
 	hook_wait("verification.expired", id);
-	json_decref(h_send_code(&A, "+14155550802", id2, sizeof(id2), 201));
-	json_decref(h_send_code(&B, "+14155550803", id3, sizeof(id3), 201));
-	hook_wait("verification.expired", id2);
-	hook_wait("verification.expired", id3);
+	later_events("verification.expired", "+14155550802", "+14155550803");
 	ck_assert_int_eq(hook_count("verification.expired", id), 1);
 	/* Idempotency-Key: the first answer again, on the other gateway. */
 	snprintf(hdr, sizeof(hdr), "Idempotency-Key: k-shared-1\r\n");
