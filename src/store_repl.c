@@ -614,6 +614,8 @@ commit_done(struct store *st)
 		store_commit_next(st);
 }
 
+static redis_cb on_waited;
+
 static void
 on_commit(void *arg, enum redis_err err, const struct redisReply *reply)
 {
@@ -637,6 +639,15 @@ on_commit(void *arg, enum redis_err err, const struct redisReply *reply)
 	} else {
 		r->c_result = STORE_OK;
 		r->c_cseq = (uint64_t)reply->element[1]->integer;
+	}
+	if (r->c_result == STORE_OK && r->wait_n > 0 && !r->closing) {
+		/* Once the script has run (not pipelined behind it: after a
+		 * NOSCRIPT the script runs again later, as EVAL). */
+		const char *wargv[3] = { "WAIT", r->wait_n_s, r->wait_ms_s };
+		size_t wlen[3] = { 4, strlen(r->wait_n_s), strlen(r->wait_ms_s) };
+
+		if (redis_command(r->cmd, on_waited, st, 3, wargv, wlen) == 0)
+			return;         /* on_waited() goes on */
 	}
 	commit_done(st);
 }
@@ -698,15 +709,6 @@ store_repl_submit(struct store *st, struct batch *b)
 	    r->argvlen, on_commit, st) != 0) {
 		r->rflight = NULL;
 		finish_failed(st, b, STORE_UNAVAILABLE, "busy");
-		return;
-	}
-	if (r->wait_n > 0) {
-		/* On the same connection: it runs after the script. */
-		const char *wargv[3] = { "WAIT", r->wait_n_s, r->wait_ms_s };
-		size_t wlen[3] = { 4, strlen(r->wait_n_s), strlen(r->wait_ms_s) };
-
-		if (redis_command(r->cmd, on_waited, st, 3, wargv, wlen) == 0)
-			r->c_pending++;
 	}
 }
 
