@@ -132,6 +132,11 @@ struct batch {
 	int drop_all;           /* empty every replicated database first */
 	int rebuild_page;       /* of a rebuild: 1 a page, 2 the last (which
 	                         * sets apply_to) */
+	/* At Redis: its answers (store_repl.c's commit_done()). */
+	struct store *owner;
+	int c_done, c_result, c_replicas;
+	uint64_t c_cseq, lseq;
+	char c_why[96];
 	struct batch *next;
 };
 

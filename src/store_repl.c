@@ -26,7 +26,7 @@
  * rebuild of the replica from PREFIX:d (rebuild_start()).
  *
  * What reads see.  A node's reads see, newest first: the open batch, its
- * batch at Redis, its batches Redis committed that its replica has not
+ * batches at Redis, its batches Redis committed that its replica has not
  * applied yet (newest first), the log's entries fetched and waiting for
  * the writer, the ones with the writer, then LMDB.  So a node always reads
  * its own writes; another node's writes appear once applied, a few
@@ -46,6 +46,13 @@
  * A version older than version_ttl_ms is gone, so a node whose replica has
  * not reached the log's end within half of it refuses to commit
  * (STORE_UNAVAILABLE) rather than decide on old data.
+ *
+ * Several at once.  Up to REPL_PIPELINE own batches are at Redis at a
+ * time, in order on one connection.  A batch sent while others are out
+ * may have read their writes (through the overlay), so it must not go if
+ * one of them did not: each carries its number and the number of the one
+ * before it, and the script refuses it (as a conflict) unless
+ * PREFIX:chain:NODE holds that number, then sets it to its own.
  *
  * Failures.  Redis down, a script error or no answer within the command
  * timeout: the batch fails STORE_UNAVAILABLE, and so does the batch staged
@@ -75,11 +82,16 @@
 #define REPL_RETRY_MS 200       /* after a failed XREAD */
 #define REPL_MAX_ACKED 256      /* committed, not applied: then wait */
 #define REPL_MAX_SYNC 65536     /* store_sync() callers waiting */
+#define REPL_PIPELINE 4         /* own batches at Redis at once */
 
 static const char COMMIT[] =
 "local p, node, base = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
-"local vttl, maxlen = ARGV[4], ARGV[5]\n"
-"local i = 6\n"
+"local vttl, maxlen, prev, lseq = ARGV[4], ARGV[5], ARGV[6], ARGV[7]\n"
+"local chain = p .. ':chain:' .. node\n"
+"if prev ~= '*' and redis.call('GET', chain) ~= prev then\n"
+"  return {0, ''}\n"
+"end\n"
+"local i = 8\n"
 "local nr = tonumber(ARGV[i]); i = i + 1\n"
 "for j = 1, nr do\n"
 "  local v = redis.call('GET', p .. ':v:' .. ARGV[i])\n"
@@ -93,6 +105,7 @@ static const char COMMIT[] =
 "  i = i + 1\n"
 "end\n"
 "local n = redis.call('INCR', p .. ':seq')\n"
+"redis.call('SET', chain, lseq)\n"
 "redis.call('XADD', p .. ':log', 'MAXLEN', '~', maxlen, n .. '-0',\n"
 "    'node', node, 'b', ARGV[#ARGV])\n"
 "local ver = n .. ':' .. node\n"
@@ -137,7 +150,10 @@ struct store_repl {
 	int vttl_ms;
 	uint64_t applied;       /* in LMDB */
 	uint64_t seen;          /* fetched from the log */
-	struct batch *rflight;  /* the own batch at Redis */
+	struct batch *rq, *rq_last;     /* own batches at Redis, oldest
+	                                 * first */
+	int nrq;
+	uint64_t lseq;          /* the last own batch's number (the chain) */
 	struct batch *acked, *acked_last;       /* oldest first */
 	int nacked;
 	struct batch *stash;    /* fetched, waiting for the writer */
@@ -161,10 +177,6 @@ struct store_repl {
 	struct log_limit lim;
 	struct redis_script commit_script, tag_script;
 	int lease_busy;         /* a round of store_lease() is out */
-	/* The batch at Redis: answers still to come, and what they said. */
-	int c_pending, c_result, c_replicas;
-	uint64_t c_cseq;
-	char c_why[128];
 	int wait_n;             /* WAIT for so many replicas; 0: none */
 	char wait_n_s[12], wait_ms_s[12];
 	uint64_t wait_short;    /* batches WAIT did not confirm */
@@ -408,7 +420,7 @@ store_repl_busy(struct store *st)
 	struct timeval tv;
 	int64_t now;
 
-	if (r->rflight != NULL || r->nacked >= REPL_MAX_ACKED)
+	if (r->nrq >= REPL_PIPELINE || r->nacked >= REPL_MAX_ACKED)
 		return 1;
 	if (r->broken || r->closing || fresh(r))
 		return 0;
@@ -571,43 +583,50 @@ finish_failed(struct store *st, struct batch *b, int result, const char *why)
 	store_batch_release(st, b);
 }
 
-/* The batch at Redis is done when the script has answered and, with
- * WAIT, the replicas have: then it is acknowledged, or failed. */
+/* A batch at Redis is done when its script has answered and, with WAIT,
+ * the replicas have.  Done ones are finished oldest first, in the order
+ * they went: acknowledged, or failed (a batch sent behind a failed one
+ * fails too, in Redis: the chain, see store_repl_submit()). */
 static void
 commit_done(struct store *st)
 {
 	struct store_repl *r = st->repl;
-	struct batch *b = r->rflight;
+	struct batch *b;
 	char why[64];
 
-	if (--r->c_pending > 0)
-		return;
-	r->rflight = NULL;
-	if (r->c_result == STORE_OK && r->c_replicas < r->wait_n) {
-		/* In Redis (and in the log), but not on enough replicas: not
-		 * acknowledged; the log's copy reaches the replicas. */
-		snprintf(why, sizeof(why), "WAIT: %d of %d replicas",
-		    r->c_replicas, r->wait_n);
-		r->wait_short++;
-		finish_failed(st, b, STORE_UNAVAILABLE, why);
-	} else if (r->c_result != STORE_OK) {
-		finish_failed(st, b, r->c_result, r->c_result == STORE_CONFLICT ?
-		    NULL : r->c_why);
-	} else {
-		b->cseq = r->c_cseq;
-		st->commits++;
-		if (b->cseq <= r->applied) {
-			store_batch_callbacks(st, b, STORE_OK);
-			store_batch_release(st, b);
+	while ((b = r->rq) != NULL && b->c_done) {
+		if ((r->rq = b->next) == NULL)
+			r->rq_last = NULL;
+		r->nrq--;
+		b->next = NULL;
+		if (b->c_result == STORE_OK && b->c_replicas < r->wait_n) {
+			/* In Redis (and in the log), but not on enough
+			 * replicas: not acknowledged; the log's copy gets
+			 * there later. */
+			snprintf(why, sizeof(why), "WAIT: %d of %d replicas",
+			    b->c_replicas, r->wait_n);
+			r->wait_short++;
+			finish_failed(st, b, STORE_UNAVAILABLE, why);
+		} else if (b->c_result != STORE_OK) {
+			finish_failed(st, b, b->c_result,
+			    b->c_result == STORE_CONFLICT ? NULL : b->c_why);
 		} else {
-			/* Kept for the reads until the replica has it. */
-			if (r->acked_last != NULL)
-				r->acked_last->next = b;
-			else
-				r->acked = b;
-			r->acked_last = b;
-			r->nacked++;
-			store_batch_callbacks(st, b, STORE_OK);
+			b->cseq = b->c_cseq;
+			st->commits++;
+			if (b->cseq <= r->applied) {
+				store_batch_callbacks(st, b, STORE_OK);
+				store_batch_release(st, b);
+			} else {
+				/* Kept for the reads until the replica has
+				 * it. */
+				if (r->acked_last != NULL)
+					r->acked_last->next = b;
+				else
+					r->acked = b;
+				r->acked_last = b;
+				r->nacked++;
+				store_batch_callbacks(st, b, STORE_OK);
+			}
 		}
 	}
 	if (!r->closing)
@@ -619,55 +638,58 @@ static redis_cb on_waited;
 static void
 on_commit(void *arg, enum redis_err err, const struct redisReply *reply)
 {
-	struct store *st = arg;
+	struct batch *b = arg;
+	struct store *st = b->owner;
 	struct store_repl *r = st->repl;
 
-	r->c_result = STORE_UNAVAILABLE;
+	b->c_result = STORE_UNAVAILABLE;
 	if (err != REDIS_CMD_OK) {
-		snprintf(r->c_why, sizeof(r->c_why), "%s", redis_strerr(err));
+		snprintf(b->c_why, sizeof(b->c_why), "%s", redis_strerr(err));
 	} else if (reply->type == REDIS_REPLY_ERROR) {
-		snprintf(r->c_why, sizeof(r->c_why), "%.*s", (int)reply->len,
+		snprintf(b->c_why, sizeof(b->c_why), "%.*s", (int)reply->len,
 		    reply->str);
 	} else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
 	    reply->element[0]->type != REDIS_REPLY_INTEGER ||
 	    (reply->element[0]->integer != 0 &&
 	    (reply->element[1]->type != REDIS_REPLY_INTEGER ||
 	    reply->element[1]->integer <= 0))) {
-		snprintf(r->c_why, sizeof(r->c_why), "unexpected reply");
+		snprintf(b->c_why, sizeof(b->c_why), "unexpected reply");
 	} else if (reply->element[0]->integer == 0) {
-		r->c_result = STORE_CONFLICT;
+		b->c_result = STORE_CONFLICT;   /* a read, or the chain */
 	} else {
-		r->c_result = STORE_OK;
-		r->c_cseq = (uint64_t)reply->element[1]->integer;
+		b->c_result = STORE_OK;
+		b->c_cseq = (uint64_t)reply->element[1]->integer;
 	}
-	if (r->c_result == STORE_OK && r->wait_n > 0 && !r->closing) {
+	if (b->c_result == STORE_OK && r->wait_n > 0 && !r->closing) {
 		/* Once the script has run (not pipelined behind it: after a
-		 * NOSCRIPT the script runs again later, as EVAL). */
+		 * NOSCRIPT the script runs again later, as EVAL).  WAIT
+		 * covers every write sent before it on the connection. */
 		const char *wargv[3] = { "WAIT", r->wait_n_s, r->wait_ms_s };
 		size_t wlen[3] = { 4, strlen(r->wait_n_s), strlen(r->wait_ms_s) };
 
-		if (redis_command(r->cmd, on_waited, st, 3, wargv, wlen) == 0)
+		if (redis_command(r->cmd, on_waited, b, 3, wargv, wlen) == 0)
 			return;         /* on_waited() goes on */
 	}
+	b->c_done = 1;
 	commit_done(st);
 }
 
 static void
 on_waited(void *arg, enum redis_err err, const struct redisReply *reply)
 {
-	struct store *st = arg;
-	struct store_repl *r = st->repl;
+	struct batch *b = arg;
 
-	r->c_replicas = err == REDIS_CMD_OK &&
+	b->c_replicas = err == REDIS_CMD_OK &&
 	    reply->type == REDIS_REPLY_INTEGER ? (int)reply->integer : 0;
-	commit_done(st);
+	b->c_done = 1;
+	commit_done(b->owner);
 }
 
 void
 store_repl_submit(struct store *st, struct batch *b)
 {
 	struct store_repl *r = st->repl;
-	char base[24], nreads[24], nops[24];
+	char base[24], nreads[24], nops[24], prev[24], lseq[24];
 	size_t n = 0, at_nr, at_no;
 
 	if (r->closing || r->broken || !fresh(r)) {
@@ -689,6 +711,16 @@ store_repl_submit(struct store *st, struct batch *b)
 	argv_add(r, &n, base, strlen(base));
 	argv_add(r, &n, r->vttl, strlen(r->vttl));
 	argv_add(r, &n, r->maxlen, strlen(r->maxlen));
+	/* The chain: a batch sent while others are at Redis goes only if
+	 * the one before it went (it may have read that one's writes). */
+	if (r->rq_last != NULL)
+		snprintf(prev, sizeof(prev), "%" PRIu64, r->rq_last->lseq);
+	else
+		snprintf(prev, sizeof(prev), "*");
+	b->lseq = ++r->lseq;
+	snprintf(lseq, sizeof(lseq), "%" PRIu64, b->lseq);
+	argv_add(r, &n, prev, strlen(prev));
+	argv_add(r, &n, lseq, strlen(lseq));
 	at_nr = n;
 	argv_add(r, &n, "", 0);
 	snprintf(nreads, sizeof(nreads), "%zu", b->reads == NULL ? 0 :
@@ -702,14 +734,20 @@ store_repl_submit(struct store *st, struct batch *b)
 	r->argv[at_no] = nops;
 	r->argvlen[at_no] = strlen(nops);
 	argv_add(r, &n, r->buf, r->len);
-	r->rflight = b;
-	r->c_pending = 1;
-	r->c_replicas = 0;
+	b->owner = st;
+	b->c_done = b->c_replicas = 0;
+	b->c_result = STORE_UNAVAILABLE;
 	if (redis_eval(r->cmd, &r->commit_script, 0, (int)n, r->argv,
-	    r->argvlen, on_commit, st) != 0) {
-		r->rflight = NULL;
+	    r->argvlen, on_commit, b) != 0) {
 		finish_failed(st, b, STORE_UNAVAILABLE, "busy");
+		return;
 	}
+	if (r->rq_last != NULL)
+		r->rq_last->next = b;
+	else
+		r->rq = b;
+	r->rq_last = b;
+	r->nrq++;
 }
 
 void
@@ -733,8 +771,14 @@ store_repl_layers(struct store *st, struct batch **out, int max)
 	struct batch *b;
 	int n = 0, i, first;
 
-	if (r->rflight != NULL && n < max)
-		out[n++] = r->rflight;
+	first = n;
+	for (b = r->rq; b != NULL && n < max; b = b->next)
+		out[n++] = b;
+	for (i = 0; i < (n - first) / 2; i++) {  /* newest first */
+		b = out[first + i];
+		out[first + i] = out[n - 1 - i];
+		out[n - 1 - i] = b;
+	}
 	first = n;
 	for (b = r->acked; b != NULL && n < max; b = b->next)
 		out[n++] = b;
@@ -1333,6 +1377,10 @@ store_attach_redis(struct store *st, const struct store_redis *cfg,
 			    ((const uint8_t *)d.mv_data)[i];
 	mdb_txn_abort(txn);
 	r->seen = r->applied;
+	/* The replica's commits need not be flushed twice: one lost in a
+	 * crash of the machine is in the log still, and applied again (its
+	 * position is in the same transaction).  LMDB keeps its integrity. */
+	mdb_env_set_flags(st->env, MDB_NOMETASYNC, 1);
 	if ((r->cmd = redis_new(st->base, cfg->redis, err, errsize)) == NULL) {
 		free(r);
 		return -1;
@@ -1383,12 +1431,12 @@ store_repl_flush(struct store *st)
 	struct store_repl *r = st->repl;
 
 	for (;;) {
-		if (st->open != NULL && r->rflight == NULL) {
+		if (st->open != NULL && r->nrq == 0) {
 			st->open->urgent = st->open->due = 1;
 			store_commit_next(st);
 			continue;
 		}
-		if (st->open == NULL && r->rflight == NULL &&
+		if (st->open == NULL && r->nrq == 0 &&
 		    st->inflight == NULL)
 			break;
 		if (event_base_loop(st->base, EVLOOP_ONCE) != 0)
@@ -1408,8 +1456,11 @@ store_repl_free(struct store *st)
 	r->closing = 1;
 	redis_free(r->cmd);     /* the batch at Redis fails SHUTDOWN */
 	redis_free(r->tail);
-	if (r->rflight != NULL)
-		finish_failed(st, r->rflight, STORE_UNAVAILABLE, NULL);
+	while (r->rq != NULL) {         /* none: redis_free() answered them */
+		b = r->rq;
+		r->rq = b->next;
+		finish_failed(st, b, STORE_UNAVAILABLE, NULL);
+	}
 	while ((b = r->acked) != NULL) {
 		r->acked = b->next;
 		store_batch_release(st, b);

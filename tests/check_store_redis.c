@@ -354,6 +354,62 @@ START_TEST(conflict_one_wins)
 }
 END_TEST
 
+/* Batches go to Redis several at a time; one sent behind a refused one
+ * (it may have read that one's writes) is refused too.  A reads "no
+ * pending for P" and stages a send, held back (a commit delay); B's send
+ * to P commits; then, with Redis holding writes for a moment (CLIENT
+ * PAUSE), A's send goes and A's update of that send goes right behind
+ * it on the same connection.  A's send conflicts with B's; A's update
+ * conflicts with nothing by itself, and is refused by the chain. */
+START_TEST(chain_after_conflict)
+{
+	struct store *a = node_open("a", 0), *b = node_open("b", 0);
+	struct res ra1 = { 0, 0 }, ra2 = { 0, 0 }, nudge = { 0, 0 };
+	struct verif v;
+	char cmd[128];
+	int i, pending = 0;
+
+	node_ready(a);
+	node_ready(b);
+	store_set_commit_delay(a, 5000);
+	stage_send(a, 2, "+447966000001");      /* reads: no pending */
+	store_on_commit_lazy(a, on_res, &ra1);
+	stage_send(b, 1, "+447966000001");
+	ck_assert_int_eq(commit_wait(b), STORE_OK);
+	ck_assert_int_eq(ra1.done, 0);          /* A's still held back */
+	snprintf(cmd, sizeof(cmd), "redis-cli -p %d client pause 1000 write "
+	    ">/dev/null", R.port);
+	ck_assert_int_eq(system(cmd), 0);
+	store_on_commit(a, on_res, &nudge);     /* A's send goes now */
+	for (i = 0; i < 20; i++)
+		event_base_loop(B, EVLOOP_NONBLOCK);
+	ck_assert_int_eq(ra1.done, 0);          /* held at Redis */
+	ck_assert_int_eq(store_verif_get(a, "ver_000000000000000000000002",
+	    &v), STORE_OK);                     /* its own, in flight */
+	v.checks = 1;
+	ck_assert_int_eq(store_verif_put(a, &v), STORE_OK);
+	verif_clear(&v);
+	store_on_commit(a, on_res, &ra2);
+	ck_assert(run_until(&ra1.done, 10000));
+	ck_assert(run_until(&ra2.done, 10000));
+	ck_assert_int_eq(ra1.result, STORE_CONFLICT);
+	ck_assert_int_eq(ra2.result, STORE_CONFLICT);
+	ck_assert_int_eq(sync_wait(a), STORE_OK);
+	for (i = 1; i <= 2; i++) {
+		char id[64];
+
+		snprintf(id, sizeof(id), "ver_%024x", i);
+		if (store_verif_get(a, id, &v) == STORE_OK) {
+			pending += v.status == VERIF_PENDING;
+			verif_clear(&v);
+		}
+	}
+	ck_assert_int_eq(pending, 1);
+	store_close(a);
+	store_close(b);
+}
+END_TEST
+
 /* 50 sends to one number, each in its own turn, alternating nodes, the
  * commits racing: exactly one pending remains, every other committed one
  * is canceled, and both nodes see the same. */
@@ -655,6 +711,7 @@ main(void)
 	tcase_add_test(srv, send_on_a_read_on_b);
 	tcase_add_test(srv, conflict_one_wins);
 	tcase_add_test(srv, fifty_racing_sends);
+	tcase_add_test(srv, chain_after_conflict);
 	tcase_add_test(srv, catch_up_after_restart);
 	tcase_add_test(srv, redis_down_and_back);
 	tcase_add_test(srv, rebuild_after_trim);
