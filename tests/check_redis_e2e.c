@@ -386,6 +386,37 @@ START_TEST(shared_rest)
 }
 END_TEST
 
+/* Test mode's captures are in the store too: a send to a test number
+ * through A is read on B (GET /v1/test/messages), and its fixed code
+ * approves there. */
+START_TEST(test_capture_shared)
+{
+	char id[64], out[8192];
+	long long end;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		snprintf((i ? &B : &A)->extra_conf, sizeof(A.extra_conf),
+		    "[key ops]\ntoken = " OPS_TOKEN "\nrole = admin\n"
+		    "[test ok]\nnumbers = +14155550901\ncode = 246810\n");
+	start_both();
+	json_decref(h_send_code(&A, "+14155550901", id, sizeof(id), 201));
+	for (end = h_now_ms() + H_STATE_WAIT_MS;; h_nap_ms(50)) {
+		ck_assert_int_eq(h_http(&B, "GET",
+		    "/v1/test/messages?phone=%2B14155550901", NULL, OPS_TOKEN,
+		    NULL, out, sizeof(out)), 200);
+		if (strstr(out, id) != NULL)
+			break;
+		ck_assert_msg(h_now_ms() < end, "B never showed %s: %s", id,
+		    out);
+	}
+	ck_assert_ptr_nonnull(strstr(out, "246810"));
+	ck_assert_int_eq(h_count_sms(&A, "+14155550901"), 0);
+	ck_assert_int_eq(h_code_valid(&B, id, "246810"), 1);
+	stop_both();
+}
+END_TEST
+
 /* A's simulator sends no receipts; B's sends the one for A's submit. */
 START_TEST(receipt_on_b)
 {
@@ -627,6 +658,7 @@ main(void)
 		{ "shield_shared", shield_shared, 1 },
 		{ "takeover", takeover, 1 },
 		{ "shared_rest", shared_rest, 1 },
+		{ "test_capture_shared", test_capture_shared, 1 },
 	};
 	Suite *s = suite_create("redis_e2e");
 	int rc;
