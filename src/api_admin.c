@@ -198,6 +198,11 @@ api_metrics(struct http_request *req, const char *rest, void *arg)
 	if (ss->redis) {
 		metric(b, "smsverify_redis_up", "gauge", "1 while the store's "
 		    "Redis connection is up", NULL, (uint64_t)ss->redis_up);
+		evbuffer_add_printf(b, "# HELP smsverify_redis_durable 1: "
+		    "Redis keeps what it acknowledges through a crash of its "
+		    "host (appendonly yes, appendfsync always, or WAIT); 0: "
+		    "not; -1: not known\n# TYPE smsverify_redis_durable gauge\n"
+		    "smsverify_redis_durable %d\n", ss->redis_durable);
 		metric(b, "smsverify_redis_reconnects_total", "counter",
 		    "connection attempts after a failure", NULL,
 		    ss->redis_reconnects);

@@ -635,6 +635,8 @@ struct store_stats {
 	 * for a conflict or failed, rebuilds, work taken over from dead
 	 * nodes, commits WAIT did not confirm, and the connection's state. */
 	int redis, redis_up;
+	int redis_durable;            /* appendonly yes and appendfsync always
+	                               * (or WAIT): 1; 0 not; -1 not known */
 	uint64_t repl_applied, repl_conflicts, repl_failures, repl_rebuilds;
 	uint64_t repl_adopted, repl_wait_short, redis_reconnects;
 };

@@ -162,6 +162,7 @@ struct store_repl {
 	int block;              /* at the log's end: XREAD waits */
 	unsigned tag;           /* store_repl_tag() */
 	int tag_ok, tag_busy;   /* registered in PREFIX:tags */
+	int durable;            /* on_config() */
 	int64_t tail_sent_ms, fresh_ms;
 	struct event *retry_ev;
 	struct event *wait_ev;  /* a batch waiting for the replica to be fresh */
@@ -389,6 +390,7 @@ store_repl_stats(struct store *st, struct store_stats *out)
 	out->repl_rebuilds = r->rebuilds;
 	out->repl_adopted = r->adopted;
 	out->repl_wait_short = r->wait_short;
+	out->redis_durable = r->durable;
 }
 
 int
@@ -442,6 +444,57 @@ on_wait(evutil_socket_t fd, short what, void *arg)
 
 static void wake_waiting(struct store *);
 
+/* CONFIG GET appendonly appendfsync answered: what a crash of Redis's
+ * host would lose, said once (durable: 1 nothing acknowledged, 0 some,
+ * -1 not known: CONFIG refused, as managed services do). */
+static void
+on_config(void *arg, enum redis_err err, const struct redisReply *reply)
+{
+	struct store *st = arg;
+	struct store_repl *r = st->repl;
+	char aof[16] = "", fsync[16] = "";
+	size_t i;
+
+	if (r->closing || err != REDIS_CMD_OK)
+		return;
+	if (reply->type != REDIS_REPLY_ARRAY) {
+		r->durable = -1;
+		log_info("store.redis_config", "msg=\"CONFIG GET refused: "
+		    "check appendonly yes and appendfsync always by hand\"");
+		return;
+	}
+	for (i = 0; i + 1 < reply->elements; i += 2) {
+		const struct redisReply *k = reply->element[i];
+		const struct redisReply *v = reply->element[i + 1];
+
+		if (k->type != REDIS_REPLY_STRING ||
+		    v->type != REDIS_REPLY_STRING)
+			continue;
+		if (strcmp(k->str, "appendonly") == 0)
+			snprintf(aof, sizeof(aof), "%s", v->str);
+		else if (strcmp(k->str, "appendfsync") == 0)
+			snprintf(fsync, sizeof(fsync), "%s", v->str);
+	}
+	r->durable = strcmp(aof, "yes") == 0 && (strcmp(fsync, "always") == 0 ||
+	    r->wait_n > 0);
+	if (!r->durable)
+		log_warn("store.redis_not_durable", "appendonly=%s "
+		    "appendfsync=%s msg=\"a crash of Redis's host can lose "
+		    "acknowledged verifications: set appendonly yes and "
+		    "appendfsync always, or [store] redis_wait_replicas\"",
+		    aof[0] ? aof : "?", fsync[0] ? fsync : "?");
+}
+
+static void
+config_check(struct store *st)
+{
+	struct store_repl *r = st->repl;
+	const char *argv[4] = { "CONFIG", "GET", "appendonly", "appendfsync" };
+	size_t argvlen[4] = { 6, 3, 10, 11 };
+
+	(void)redis_command(r->cmd, on_config, st, 4, argv, argvlen);
+}
+
 static void
 on_tag(void *arg, enum redis_err err, const struct redisReply *reply)
 {
@@ -456,6 +509,7 @@ on_tag(void *arg, enum redis_err err, const struct redisReply *reply)
 	    reply->integer < (1 << STORE_OUTBOX_TAG_BITS)) {
 		r->tag = (unsigned)reply->integer;
 		r->tag_ok = 1;
+		config_check(st);
 		sync_wake(r, 0, STORE_OK);
 		wake_waiting(st);
 		return;
@@ -1363,6 +1417,7 @@ store_attach_redis(struct store *st, const struct store_redis *cfg,
 	snprintf(r->node, sizeof(r->node), "%s", cfg->node);
 	snprintf(r->prefix, sizeof(r->prefix), "%s", prefix);
 	r->vttl_ms = cfg->version_ttl_ms > 0 ? cfg->version_ttl_ms : 600000;
+	r->durable = -1;        /* until on_config() */
 	snprintf(r->vttl, sizeof(r->vttl), "%d", r->vttl_ms);
 	snprintf(r->maxlen, sizeof(r->maxlen), "%ld",
 	    cfg->log_max > 0 ? cfg->log_max : 1000000L);

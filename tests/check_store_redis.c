@@ -678,6 +678,42 @@ START_TEST(wait_for_replica)
 }
 END_TEST
 
+/* What Redis keeps through a crash of its host is read at start (CONFIG
+ * GET) and shown: appendfsync always is durable, everysec is not. */
+static int
+durable_of(struct store *st)
+{
+	struct store_stats ss;
+	int64_t until = util_mono_ms() + 10000;
+
+	for (;;) {
+		store_stats(st, &ss);
+		if (ss.redis_durable != -1)
+			return ss.redis_durable;
+		ck_assert_msg(util_mono_ms() < until, "durability never read");
+		event_base_loop(B, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+		usleep(1000);
+	}
+}
+
+START_TEST(durability_read)
+{
+	struct store *a = node_open("a", 0), *c;
+	char cmd[128];
+
+	node_ready(a);
+	ck_assert_int_eq(durable_of(a), 1);
+	snprintf(cmd, sizeof(cmd), "redis-cli -p %d config set appendfsync "
+	    "everysec >/dev/null", R.port);
+	ck_assert_int_eq(system(cmd), 0);
+	c = node_open("c", 0);
+	node_ready(c);
+	ck_assert_int_eq(durable_of(c), 0);
+	store_close(a);
+	store_close(c);
+}
+END_TEST
+
 /* On LMDB alone the barrier answers at once, from the loop. */
 START_TEST(sync_on_lmdb)
 {
@@ -717,6 +753,7 @@ main(void)
 	tcase_add_test(srv, rebuild_after_trim);
 	tcase_add_test(srv, outbox_per_node);
 	tcase_add_test(srv, wait_for_replica);
+	tcase_add_test(srv, durability_read);
 	if (have)
 		suite_add_tcase(s, srv);
 	snprintf(top, sizeof(top), "/tmp/check_store_redis.XXXXXX");
