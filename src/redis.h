@@ -1,10 +1,10 @@
 /*
  * redis.h - one Redis connection on the daemon's libevent loop.
  *
- * The foundation of issue 17 (several gateways on one Redis): a connection
- * through hiredis's async API and its libevent adapter, that keeps itself
- * up and answers every command exactly once.  Nothing in the daemon uses it
- * yet; the store on Redis will (see the design note at the end).
+ * A connection through hiredis's async API and its libevent adapter, that
+ * keeps itself up and answers every command exactly once.  The store on
+ * Redis (store_repl.c, [store] backend = redis) runs on two of them: one
+ * commits and asks, one tails the shared log.
  *
  *  - Address: "host:port" (an IP literal or "localhost"; IPv6 as
  *    "[::1]:6379"; the port defaults to 6379) or "unix:/absolute/path".
@@ -249,70 +249,10 @@ void redis_stats(const struct redis *, struct redis_stats *);
 void redis_free(struct redis *);
 
 /*
- * Design note for the rest of issue 17 (the store on Redis).
- *
- * The difficulty.  store.h's reads answer at once, over the staged batch
- * ("A read never blocks on a commit"), and the flows lean on it: each
- * request reads, decides and stages its writes in one turn of the loop,
- * and one thread is what makes that read-modify-write atomic.  A network
- * store cannot answer a read at once without blocking the loop, and with
- * several nodes the single thread no longer makes anything atomic: two
- * nodes that both read "no pending for +1415..." leave two pendings; two
- * checks of one id on two nodes that both read checks=2 give a guesser
- * an attempt for free.  So an asynchronous read is needed but not enough.
- *
- * Where the reads are (outside store_*.c, at 3b7c8ec): store_verif_get 10
- * (flow 4, dispatch 2, testmode 2, dlr 1, gw 1), store_pending_get 2
- * (flow: cancel_pending on send, flow_check by phone), store_msgid_get 1
- * (dlr: receipt -> send), store_limit_get 1 (flow_limits: send and check),
- * store_idem_get 1 (api_idem); iterators: store_queue_each and store_sweep
- * (gw), store_shield_each (flow, at start), store_capture_each 2
- * (testmode), store_inbound_seen/_each/_parts_each (inbound), and
- * store_outbox_scan 2 (webhook).  About 25 sites, 6 request entry points:
- * send, check, cancel, get, receipt, idempotent replay.
- *
- * Option A, every read asynchronous (store_verif_get(st, id, cb, arg)):
- * the 25 sites become continuations, each with a "store unavailable"
- * branch; send becomes pending_get -> verif_get -> limit_get xN -> put.
- * Large churn in flow.c/dispatch.c/dlr.c, and still racy across nodes
- * unless the writes are conditional.
- *
- * Option B, node-local LMDB as a cache, Redis the source of truth: reads
- * stay synchronous, but they see only this node's writes until a
- * keyspace notification or a miss-fill arrives.  The pending index is
- * then eventually consistent: two nodes racing on one number both stage
- * a send; only a Lua script at commit can refuse one, after the code was
- * already chosen (and, with a slow notification, sent).  A check on B of
- * a send on A misses until the fill: it needs an async path anyway.
- *
- * Recommended, C: load, run, commit-if-unchanged.  Keep store.h's
- * synchronous reads for the decision code, but make each of the 6 entry
- * points start with one asynchronous step, store_load(st, keys, cb, arg),
- * that brings the records the operation may touch (the verification,
- * the pending index entry for key+phone, the limit counters, the msgid
- * map entry, the idempotency key) into the batch's read set with their
- * versions: one EVALSHA round trip on Redis, an immediate (next turn)
- * answer on LMDB.  The synchronous gets then answer from the read set,
- * flow.c's logic is unchanged, and the commit is one Lua script per batch
- * that checks every version read and applies every write atomically
- * (pending index, verif hash, msgid map, limit counters, outbox XADD),
- * or answers CONFLICT: the operation is run again from the load (twice at
- * most, then 503 store_unavailable).  That is optimistic concurrency
- * with serializable operations: 50 sends racing on one number over two
- * nodes leave one pending (each loses on the pending key's version and
- * reruns as a supersede); a wrong code is counted once per check.  Group
- * commit survives (a batch is one script), a 201 still waits for the
- * script's reply (and WAIT 1 when a replica is configured).  The
- * iterators (sweep, outbox, queue, captures, inbound) are background
- * jobs: they become async scans (SCAN / XREADGROUP / ZRANGEBYSCORE) with
- * callbacks, which their timers already suit.
- *
- * What this file gives that: one connection that never blocks the loop,
- * fails fast (EDOWN -> 503) and comes back by itself, follows a
- * sentinel's master, and runs scripts by SHA1 (redis_eval: the commit
- * script and the load script are two struct redis_script constants).
- * Still to build on it: TLS (hiredis 0.14 has none: a newer hiredis or
- * stunnel), /metrics and the [store] keys once something uses them.
+ * The store on Redis, built on this: src/store_repl.c's head comment (each
+ * gateway's LMDB a replica of one log in Redis; a commit is one script
+ * that refuses a batch whose reads another gateway changed; a barrier per
+ * request; rebuilds, leases and takeovers).
  */
 
 #endif
