@@ -77,6 +77,32 @@ repl_wire_encode(const struct store_batch *w,
 }
 
 int
+repl_wire_next(const uint8_t *buf, size_t len, size_t *at, int *op,
+    const uint8_t **dk, size_t *dklen, const uint8_t **val, size_t *vlen)
+{
+	const uint8_t *p;
+
+	if (*at < 8)
+		*at = 8;                /* past "SVB1" count */
+	if (*at >= len)
+		return 0;
+	p = buf + *at;
+	*op = p[0];
+	*dklen = get32(p + 1);
+	*dk = p + 5;
+	p += 5 + *dklen;
+	*val = NULL;
+	*vlen = 0;
+	if (*op == 'p') {
+		*vlen = get32(p);
+		*val = p + 4;
+		p += 4 + *vlen;
+	}
+	*at = (size_t)(p - buf);
+	return 1;
+}
+
+int
 repl_wire_decode(const uint8_t *blob, size_t len, struct store_batch *w,
     int (*dbof)(void *arg, unsigned dbno), void *arg, char *err,
     size_t errsize)

@@ -37,6 +37,15 @@ void repl_wire_encode(const struct store_batch *w,
     uint8_t **buf, size_t *len, size_t *cap);
 
 /*
+ * Walk a blob repl_wire_encode() made (trusted: not for what comes back
+ * from Redis): from *at (0 to start), the next write's operation ('p' or
+ * 'd'), its "db key" (dk, dklen octets) and, for a put, its value.  1,
+ * with *at past it; 0 at the end.
+ */
+int repl_wire_next(const uint8_t *buf, size_t len, size_t *at, int *op,
+    const uint8_t **dk, size_t *dklen, const uint8_t **val, size_t *vlen);
+
+/*
  * Decode blob into w (staged after what w holds, a later write of a key
  * replacing an earlier one).  dbof maps a log's database number to the
  * local handle, -1 when unknown.  0, or -1 with err naming what is wrong

@@ -242,6 +242,22 @@ START_TEST(wire_roundtrip)
 		if (!e->del && e->vlen > 0)
 			ck_assert_mem_eq(e->val, f->val, e->vlen);
 	}
+	/* The walk the commit builds its arguments with sees the same. */
+	{
+		const uint8_t *dk, *val;
+		size_t at = 0, dkl, vl, k = 0;
+		int op;
+
+		while (repl_wire_next(buf, len, &at, &op, &dk, &dkl, &val,
+		    &vl)) {
+			e = store_batch_entry(w, k++);
+			ck_assert_int_eq(op, e->del ? 'd' : 'p');
+			ck_assert_uint_eq(dkl, e->klen + 1);
+			ck_assert_mem_eq(dk + 1, e->key, e->klen);
+			ck_assert_uint_eq(vl, e->del ? 0 : e->vlen);
+		}
+		ck_assert_uint_eq(k, 3);
+	}
 	/* Cut anywhere, or one octet more: refused, with a reason. */
 	for (i = 0; i < len; i++) {
 		store_batch_clear(back);
