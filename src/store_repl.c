@@ -58,7 +58,10 @@
  * timeout: the batch fails STORE_UNAVAILABLE, and so does the batch staged
  * on top of it, as with LMDB's errors.  A timeout leaves the outcome open
  * (the script may have run): the entry then reaches the replica like any
- * other, and is counted (late_commits).
+ * other.
+ *
+ * Leases and the takeover of a dead node's work are in store_lease.c;
+ * store_repl.h is what the two files share.
  *
  * Loop thread only, but for the apply batches' LMDB work on the writer.
  */
@@ -74,15 +77,9 @@
 #include "log.h"
 #include "redis.h"
 #include "store_lmdb.h"
+#include "store_repl.h"
 #include "store_repl_wire.h"
 #include "util.h"
-
-#define REPL_READ_COUNT 256     /* log entries per XREAD */
-#define REPL_BLOCK_MS 1000      /* XREAD BLOCK */
-#define REPL_RETRY_MS 200       /* after a failed XREAD */
-#define REPL_MAX_ACKED 256      /* committed, not applied: then wait */
-#define REPL_MAX_SYNC 65536     /* store_sync() callers waiting */
-#define REPL_PIPELINE 4         /* own batches at Redis at once */
 
 static const char COMMIT[] =
 "local p, node, base = ARGV[1], ARGV[2], tonumber(ARGV[3])\n"
@@ -135,61 +132,6 @@ static const char TAG[] =
 "end\n"
 "return -1\n";
 
-struct sync_waiter {
-	uint64_t target;
-	void (*cb)(void *, int);
-	void *arg;
-	struct sync_waiter *next;
-};
-
-struct store_repl {
-	struct store *st;
-	struct redis *cmd, *tail;
-	char node[33], prefix[64];
-	char vttl[24], maxlen[24];
-	int vttl_ms;
-	uint64_t applied;       /* in LMDB */
-	uint64_t seen;          /* fetched from the log */
-	struct batch *rq, *rq_last;     /* own batches at Redis, oldest
-	                                 * first */
-	int nrq;
-	uint64_t lseq;          /* the last own batch's number (the chain) */
-	struct batch *acked, *acked_last;       /* oldest first */
-	int nacked;
-	struct batch *stash;    /* fetched, waiting for the writer */
-	int tail_busy, broken, closing;
-	int broken_result;      /* what commits fail with once broken */
-	int block;              /* at the log's end: XREAD waits */
-	unsigned tag;           /* store_repl_tag() */
-	int tag_ok, tag_busy;   /* registered in PREFIX:tags */
-	int durable;            /* on_config() */
-	int64_t tail_sent_ms, fresh_ms;
-	struct event *retry_ev;
-	struct event *wait_ev;  /* a batch waiting for the replica to be fresh */
-	int64_t wait_until;
-	int cmd_timeout_ms;
-	uint8_t *buf, *rbuf;
-	size_t len, cap, rlen, rcap;
-	const char **argv;
-	size_t *argvlen, argcap;
-	struct sync_waiter *sync_head, *sync_tail;
-	int nsync;
-	uint64_t conflicts, failures, late;
-	struct log_limit lim;
-	struct redis_script commit_script, tag_script;
-	int lease_busy;         /* a round of store_lease() is out */
-	int wait_n;             /* WAIT for so many replicas; 0: none */
-	char wait_n_s[12], wait_ms_s[12];
-	uint64_t wait_short;    /* batches WAIT did not confirm */
-	/* Rebuilding the replica from PREFIX:d (rebuild_start()). */
-	int rebuilding, rb_first, rb_busy;
-	uint64_t rb_seq;        /* the log's end when it began */
-	char rb_cursor[32];
-	uint64_t rebuilds;
-	int64_t lease_scan_ms;  /* when the last round looked for the dead */
-	uint64_t adopted;       /* queue entries and events taken over */
-};
-
 /* ---- the databases' numbers in the log ---------------------------------- */
 
 /* The replicated databases, in their log order: fixed (on the wire). */
@@ -225,8 +167,8 @@ store_dbof(void *arg, unsigned no)
 }
 
 /* Send VERB PREFIX:suffix on conn (a command of one key). */
-static int
-key_cmd(struct store_repl *r, struct redis *conn, const char *verb,
+int
+store_repl_key_cmd(struct store_repl *r, struct redis *conn, const char *verb,
     const char *suffix, redis_cb *cb, void *arg)
 {
 	char key[120];
@@ -347,7 +289,7 @@ store_sync(struct store *st, void (*cb)(void *, int), void *arg)
 	q->r = r;
 	q->cb = cb;
 	q->arg = arg;
-	if (key_cmd(r, r->cmd, "GET", "seq", on_sync_seq, q) != 0) {
+	if (store_repl_key_cmd(r, r->cmd, "GET", "seq", on_sync_seq, q) != 0) {
 		free(q);
 		sync_later(st, cb, arg, STORE_UNAVAILABLE);
 	}
@@ -367,8 +309,8 @@ store_repl_position(struct store *st)
 	return st->repl->applied;
 }
 
-static int
-fresh(const struct store_repl *r)
+int
+store_repl_fresh(const struct store_repl *r)
 {
 	return r->tag_ok && !r->rebuilding &&
 	    util_mono_ms() - r->fresh_ms <= r->vttl_ms / 2;
@@ -401,7 +343,7 @@ store_ready(struct store *st)
 	if (st->repl == NULL)
 		return 1;
 	redis_stats(st->repl->cmd, &rs);
-	return rs.connected && !st->repl->broken && fresh(st->repl);
+	return rs.connected && !st->repl->broken && store_repl_fresh(st->repl);
 }
 
 /* The tag, or -1 while it is not known yet. */
@@ -424,7 +366,7 @@ store_repl_busy(struct store *st)
 
 	if (r->nrq >= REPL_PIPELINE || r->nacked >= REPL_MAX_ACKED)
 		return 1;
-	if (r->broken || r->closing || fresh(r))
+	if (r->broken || r->closing || store_repl_fresh(r))
 		return 0;
 	now = util_mono_ms();
 	if (r->wait_until == 0) {
@@ -559,7 +501,7 @@ wake_waiting(struct store *st)
 {
 	struct store_repl *r = st->repl;
 
-	if (fresh(r) && r->wait_until != 0) {
+	if (store_repl_fresh(r) && r->wait_until != 0) {
 		r->wait_until = 0;
 		evtimer_del(r->wait_ev);
 		store_commit_next(st);
@@ -580,36 +522,22 @@ argv_add(struct store_repl *r, size_t *n, const void *p, size_t len)
 	(*n)++;
 }
 
-static uint32_t
-get32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	    (uint32_t)p[3] << 24;
-}
-
-/* Each write of an encoded blob as argv: op, "db key"[, value].  The
- * count goes where *countat is. */
+/* Each write of an encoded blob as argv: op, "db key"[, value] (with_op;
+ * else "db key" alone).  Their number. */
 static size_t
 argv_writes(struct store_repl *r, size_t *n, const uint8_t *buf,
     size_t len, int with_op)
 {
-	size_t at = 8, count = 0;
-	uint32_t kl, vl;
-	uint8_t op;
+	const uint8_t *dk, *val;
+	size_t at = 0, count = 0, dkl, vl;
+	int op;
 
-	while (at < len) {
-		op = buf[at];
-		kl = get32(buf + at + 1);
+	while (repl_wire_next(buf, len, &at, &op, &dk, &dkl, &val, &vl)) {
 		if (with_op)
 			argv_add(r, n, op == 'p' ? "p" : "d", 1);
-		argv_add(r, n, buf + at + 5, kl);
-		at += 5 + kl;
-		if (op == 'p') {
-			vl = get32(buf + at);
-			if (with_op)
-				argv_add(r, n, buf + at + 4, vl);
-			at += 4 + vl;
-		}
+		argv_add(r, n, dk, dkl);
+		if (with_op && op == 'p')
+			argv_add(r, n, val, vl);
 		count++;
 	}
 	return count;
@@ -746,7 +674,7 @@ store_repl_submit(struct store *st, struct batch *b)
 	char base[24], nreads[24], nops[24], prev[24], lseq[24];
 	size_t n = 0, at_nr, at_no;
 
-	if (r->closing || r->broken || !fresh(r)) {
+	if (r->closing || r->broken || !store_repl_fresh(r)) {
 		r->wait_until = 0;
 		finish_failed(st, b, r->broken && r->broken_result != 0 ?
 		    r->broken_result : STORE_UNAVAILABLE, r->closing ? NULL :
@@ -1065,7 +993,7 @@ next:
  * the position to S; then tail from S.  A page may hold values newer than
  * S (other nodes commit meanwhile): the entries after S, applied in order
  * on top, end on the right value of every key.  Meanwhile the replica is
- * partial: commits and barriers wait (fresh() says no).
+ * partial: commits and barriers wait (store_repl_fresh() says no).
  */
 static void
 on_rebuild_page(void *arg, enum redis_err err, const struct redisReply *reply)
@@ -1195,184 +1123,10 @@ rebuild_start(struct store *st, uint64_t got)
 	r->acked_last = NULL;
 	r->nacked = 0;
 	r->rb_busy = 1;
-	if (key_cmd(r, r->tail, "GET", "seq", on_rebuild_seq, st) != 0) {
+	if (store_repl_key_cmd(r, r->tail, "GET", "seq", on_rebuild_seq, st) != 0) {
 		r->rb_busy = 0;
 		r->rebuilding = 0;
 	}
-}
-
-/* ---- leases: a dead node's work taken over ------------------------------- */
-
-/* One round of store_lease(): the other nodes (names and tags, from
- * PREFIX:tag), then whether each still holds its lease. */
-struct lease_round {
-	struct store *st;
-	int lease_ms, max;
-	void (*cb)(void *, int);
-	void *arg;
-	int n;
-	char (*node)[33];
-	unsigned *tag;
-	int taken;
-};
-
-static void
-lease_end(struct lease_round *lr)
-{
-	if (lr->st->repl != NULL)
-		lr->st->repl->lease_busy = 0;
-	free(lr->node);
-	free(lr->tag);
-	free(lr);
-}
-
-static void
-on_adopted(void *arg, int result)
-{
-	struct lease_round *lr = arg;
-
-	if (result == STORE_OK && lr->st->repl != NULL) {
-		lr->st->repl->adopted += (uint64_t)lr->taken;
-		lr->cb(lr->arg, lr->taken);
-	}
-	lease_end(lr);
-}
-
-static void
-on_alive(void *arg, enum redis_err err, const struct redisReply *reply)
-{
-	struct lease_round *lr = arg;
-	struct store *st = lr->st;
-	struct store_repl *r = st->repl;
-	int i, q, o;
-
-	if (r == NULL || r->closing || err != REDIS_CMD_OK ||
-	    reply->type != REDIS_REPLY_ARRAY ||
-	    reply->elements != (size_t)lr->n) {
-		lease_end(lr);
-		return;
-	}
-	for (i = 0; i < lr->n; i++) {
-		if (reply->element[i]->type != REDIS_REPLY_NIL)
-			continue;       /* alive */
-		q = store_queue_adopt(st, lr->node[i], lr->max);
-		o = store_outbox_adopt(st, lr->tag[i], lr->max);
-		if (q < 0 || o < 0)
-			break;          /* the batch failed: the next round */
-		if (q + o > 0)
-			log_info("store.takeover", "node=%s queued=%d events=%d",
-			    lr->node[i], q, o);
-		lr->taken += q + o;
-	}
-	if (lr->taken == 0) {
-		lease_end(lr);
-		return;
-	}
-	store_on_commit(st, on_adopted, lr);
-}
-
-static void
-on_nodes(void *arg, enum redis_err err, const struct redisReply *reply)
-{
-	struct lease_round *lr = arg;
-	struct store_repl *r = lr->st->repl;
-	const char **argv;
-	size_t *argvlen, i;
-	char (*keys)[120];
-	long t;
-
-	if (r == NULL || r->closing || err != REDIS_CMD_OK ||
-	    reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0 ||
-	    reply->elements > 2 * (1u << STORE_OUTBOX_TAG_BITS)) {
-		lease_end(lr);
-		return;
-	}
-	lr->node = xcalloc(reply->elements / 2 + 1, sizeof(*lr->node));
-	lr->tag = xcalloc(reply->elements / 2 + 1, sizeof(*lr->tag));
-	for (i = 0; i + 1 < reply->elements; i += 2) {
-		const struct redisReply *n = reply->element[i];
-		const struct redisReply *v = reply->element[i + 1];
-
-		if (n->type != REDIS_REPLY_STRING ||
-		    v->type != REDIS_REPLY_STRING || n->len == 0 ||
-		    n->len >= sizeof(lr->node[0]) ||
-		    (n->len == strlen(r->node) &&
-		    memcmp(n->str, r->node, n->len) == 0))
-			continue;       /* this node, or not one of ours */
-		t = strtol(v->str, NULL, 10);
-		if (t < 0 || t >= (1L << STORE_OUTBOX_TAG_BITS))
-			continue;
-		memcpy(lr->node[lr->n], n->str, n->len);
-		lr->tag[lr->n++] = (unsigned)t;
-	}
-	if (lr->n == 0) {
-		lease_end(lr);
-		return;
-	}
-	argv = xcalloc((size_t)lr->n + 1, sizeof(*argv));
-	argvlen = xcalloc((size_t)lr->n + 1, sizeof(*argvlen));
-	keys = xcalloc((size_t)lr->n, sizeof(*keys));
-	argv[0] = "MGET";
-	argvlen[0] = 4;
-	for (i = 0; i < (size_t)lr->n; i++) {
-		snprintf(keys[i], sizeof(keys[i]), "%s:alive:%s", r->prefix,
-		    lr->node[i]);
-		argv[i + 1] = keys[i];
-		argvlen[i + 1] = strlen(keys[i]);
-	}
-	if (redis_command(r->cmd, on_alive, lr, lr->n + 1, argv,
-	    argvlen) != 0)
-		lease_end(lr);
-	free(argv);
-	free(argvlen);
-	free(keys);
-}
-
-static void
-on_renewed(void *arg, enum redis_err err, const struct redisReply *reply)
-{
-}
-
-void
-store_lease(struct store *st, int lease_ms, int max,
-    void (*cb)(void *arg, int taken), void *arg)
-{
-	struct store_repl *r = st->repl;
-	struct lease_round *lr;
-	char key[120], px[24];
-	const char *argv[5];
-	size_t argvlen[5];
-	int64_t now = util_mono_ms();
-	int i;
-
-	if (r == NULL || !r->tag_ok || r->broken || r->closing)
-		return;
-	snprintf(key, sizeof(key), "%s:alive:%s", r->prefix, r->node);
-	snprintf(px, sizeof(px), "%d", lease_ms);
-	argv[0] = "SET";
-	argv[1] = key;
-	argv[2] = "1";
-	argv[3] = "PX";
-	argv[4] = px;
-	for (i = 0; i < 5; i++)
-		argvlen[i] = strlen(argv[i]);
-	(void)redis_command(r->cmd, on_renewed, NULL, 5, argv, argvlen);
-	/* The others' leases: twice a lease, one round at a time, and only
-	 * once this node's replica is at the log's end (it adopts what it
-	 * sees there). */
-	if (r->lease_busy || now - r->lease_scan_ms < lease_ms / 2 ||
-	    !fresh(r))
-		return;
-	r->lease_scan_ms = now;
-	lr = xcalloc(1, sizeof(*lr));
-	lr->st = st;
-	lr->lease_ms = lease_ms;
-	lr->max = max;
-	lr->cb = cb;
-	lr->arg = arg;
-	r->lease_busy = 1;
-	if (key_cmd(r, r->cmd, "HGETALL", "tag", on_nodes, lr) != 0)
-		lease_end(lr);
 }
 
 /* ---- open, flush, close -------------------------------------------------- */
