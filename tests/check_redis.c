@@ -143,6 +143,19 @@ all_answered(void *arg)
 	return (1);
 }
 
+/* argc words (at most 8) from ap into argv and their lengths. */
+static void
+words(int argc, va_list ap, const char **argv, size_t *len)
+{
+	int i;
+
+	ck_assert_int_le(argc, 8);
+	for (i = 0; i < argc; i++) {
+		argv[i] = va_arg(ap, const char *);
+		len[i] = strlen(argv[i]);
+	}
+}
+
 /* Send a command given as words (no binary). */
 static int
 cmd(struct redis *r, struct ans *a, int argc, ...)
@@ -150,14 +163,10 @@ cmd(struct redis *r, struct ans *a, int argc, ...)
 	const char *argv[8];
 	size_t len[8];
 	va_list ap;
-	int i;
 
 	memset(a, 0, sizeof(*a));
 	va_start(ap, argc);
-	for (i = 0; i < argc; i++) {
-		argv[i] = va_arg(ap, const char *);
-		len[i] = strlen(argv[i]);
-	}
+	words(argc, ap, argv, len);
 	va_end(ap);
 	return (redis_command(r, on_ans, a, argc, argv, len));
 }
@@ -1062,14 +1071,10 @@ eval_wait(struct redis *r, const struct redis_script *sc, struct ans *a,
 	const char *argv[8];
 	size_t len[8];
 	va_list ap;
-	int i;
 
 	memset(a, 0, sizeof(*a));
 	va_start(ap, argc);
-	for (i = 0; i < argc; i++) {
-		argv[i] = va_arg(ap, const char *);
-		len[i] = strlen(argv[i]);
-	}
+	words(argc, ap, argv, len);
 	va_end(ap);
 	ck_assert_int_eq(redis_eval(r, sc, numkeys, argc, argv, len, on_ans,
 	    a), 0);
