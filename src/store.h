@@ -34,6 +34,18 @@
  * restart resends the queued record with the same text and code
  * (dispatch.c's head comment, "Orderings").
  *
+ * On LMDB a batch is committed when its record in the store's journal
+ * (PATH/journal) is written and flushed: one sequential write, where
+ * LMDB's own commit flushes every page the batch touched and then its
+ * meta page.  Why that keeps the promise: the record holds every write of
+ * the batch, is flushed before any callback runs, and carries its number
+ * and a hash, so a restart replays exactly the records LMDB lacks, in
+ * order, and stops at the first that is not whole (one never
+ * acknowledged).  LMDB commits the journaled batches itself, many at once
+ * and in the same order, within some milliseconds (store_commit.c, "the
+ * journal"); an error LMDB has for a batch (a full map) still fails that
+ * batch before it is journaled.
+ *
  * What reads see meanwhile: their own writes.  store_verif_get,
  * store_pending_get, store_msgid_get, store_limit_get, store_queue_each
  * and store_sweep see every staged write, committed or not, over the
@@ -41,7 +53,9 @@
  * only: store_outbox_scan (committed events, though with their staged
  * retries and deletions: no event is delivered before the change it
  * describes is durable), store_outbox_count and the counts of
- * store_stats().  A read never blocks on a commit.
+ * store_stats(); on LMDB the last two see a batch once LMDB itself has
+ * committed it, some milliseconds after its journal record.  A read
+ * never blocks on a commit.
  *
  * When errors arrive: a write refused at once (an invalid record, a key
  * too long) returns its error and fails the whole open batch; errors of
@@ -156,6 +170,14 @@ void verif_clear(struct verif *);
  * frees. */
 struct store *store_open(struct event_base *base, const char *path,
     uint64_t map_size, char **err);
+/* The same with a journal of journal_size octets (0: the default, 16
+ * MiB; at least 64 KiB).  The journal (PATH/journal) holds the
+ * acknowledged batches LMDB has not committed yet: see store_commit.c. */
+struct store *store_open_journal(struct event_base *base, const char *path,
+    uint64_t map_size, uint64_t journal_size, char **err);
+/* For tests: while held, LMDB commits nothing the journal holds (so a
+ * crash then must replay it), and store_flush() does not wait for it. */
+void store_journal_hold(struct store *, int hold);
 /* Commit what is staged and call its callbacks, again for what those
  * callbacks stage (a bounded number of rounds: what is still staged after
  * them is dropped, its callbacks never called, and logged), then close

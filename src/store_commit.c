@@ -46,14 +46,18 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 
 #include "log.h"
+#include "store_journal.h"
 #include "store_lmdb.h"
+#include "store_repl_wire.h"
 #include "util.h"
 
 #define CLOSE_FLUSH_ROUNDS 16   /* commit callbacks that keep staging */
@@ -209,15 +213,42 @@ batch_finish(struct store *st, struct batch *b, int result)
 
 /* ---- the writer thread ------------------------------------------------ */
 
+/* w's writes in txn: 0, or LMDB's error with *op naming the step. */
+static int
+apply_writes(MDB_txn *txn, const struct store_batch *w, const char **op)
+{
+	const struct batch_entry *e;
+	size_t i, n = store_batch_count(w);
+	MDB_val k, d;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		e = store_batch_entry(w, i);
+		k.mv_size = e->klen;
+		k.mv_data = (void *)e->key;
+		if (e->del) {
+			*op = "del";
+			rc = mdb_del(txn, e->db, &k, NULL);
+			if (rc == MDB_NOTFOUND)
+				rc = 0;
+		} else {
+			*op = "put";
+			d.mv_size = e->vlen;
+			d.mv_data = e->val;
+			rc = mdb_put(txn, e->db, &k, &d, 0);
+		}
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 /* On the writer thread: b's entries in one write transaction, committed.
  * Only LMDB and b are touched here (no log: the loop logs the result). */
 static void
 batch_apply(struct store *st, struct batch *b)
 {
-	const struct batch_entry *e;
-	size_t i, n = store_batch_count(b->w);
 	MDB_txn *txn;
-	MDB_val k, d;
 	int rc;
 
 	b->mdb_op = "begin";
@@ -231,25 +262,9 @@ batch_apply(struct store *st, struct batch *b)
 			goto out;
 		}
 	}
-	for (i = 0; i < n; i++) {
-		e = store_batch_entry(b->w, i);
-		k.mv_size = e->klen;
-		k.mv_data = (void *)e->key;
-		if (e->del) {
-			b->mdb_op = "del";
-			rc = mdb_del(txn, e->db, &k, NULL);
-			if (rc == MDB_NOTFOUND)
-				rc = 0;
-		} else {
-			b->mdb_op = "put";
-			d.mv_size = e->vlen;
-			d.mv_data = e->val;
-			rc = mdb_put(txn, e->db, &k, &d, 0);
-		}
-		if (rc != 0) {
-			mdb_txn_abort(txn);
-			goto out;
-		}
+	if ((rc = apply_writes(txn, b->w, &b->mdb_op)) != 0) {
+		mdb_txn_abort(txn);
+		goto out;
 	}
 	b->mdb_op = "commit";
 	rc = mdb_txn_commit(txn);
@@ -257,31 +272,383 @@ out:
 	b->mdb_rc = rc;
 }
 
+/* ---- the journal ------------------------------------------------------- */
+
+/*
+ * The writer makes an own batch durable in the journal (store_journal.h)
+ * instead of in LMDB: one sequential flush instead of LMDB's two over
+ * pages all over the map.  For each batch:
+ *
+ *  1. its writes go into a child transaction of the open parent one: an
+ *     error LMDB has for it (a full map above all) fails it here, as
+ *     before, and leaves the parent as it was;
+ *  2. its record is appended to the journal and flushed;
+ *  3. the child is merged into the parent, and the batch is answered:
+ *     what it promised is durable (a crash replays the record).
+ *
+ * The parent, i.e. every batch journaled since, is committed by LMDB
+ * (with its two flushes, and LMDB's position in the journal) when the
+ * writer has been idle JOURNAL_IDLE_MS, every JOURNAL_COMMIT_MS under
+ * load, when it holds JOURNAL_MAX_WRITES writes or half the ring, and
+ * when the loop asks (store_flush(), store_close()); its records' room in
+ * the journal is then free.  LMDB's own order keeps its file consistent
+ * whatever the crash; the journal holds what LMDB may lack.  A batch
+ * whose record would not fit in the whole ring, and the Redis log's
+ * batches (a replica's, store_repl.c), are committed by LMDB directly
+ * after the parent.
+ *
+ * Until LMDB has committed them, the loop reads the journaled batches'
+ * writes from its generations (batch_journaled(), store_lmdb.c's
+ * layers).  Failures: a batch LMDB or the journal refuses fails alone;
+ * a journal that cannot be written or flushed, or a parent LMDB cannot
+ * commit even after taking its records again from the journal, stops
+ * journaling (every later batch fails, logged once): the loop keeps the
+ * journaled writes, and the next start replays them.
+ */
+#define JOURNAL_IDLE_MS 2
+#define JOURNAL_COMMIT_MS 20
+#define JOURNAL_MAX_WRITES 16384
+#define JGEN_MS 8               /* a generation's span on the loop */
+
+static void
+put_le64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++, v >>= 8)
+		p[i] = (uint8_t)v;
+}
+
+static uint64_t
+get_le64(const uint8_t *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* LMDB's position in the journal, in txn. */
+static int
+position_put(struct store *st, MDB_txn *txn, const struct journal_pos *p)
+{
+	uint8_t v[24];
+	MDB_val k = { 7, (void *)"journal" }, d = { sizeof(v), v };
+
+	put_le64(v, p->id);
+	put_le64(v + 8, p->seq);
+	put_le64(v + 16, p->off);
+	return mdb_put(txn, st->repl_db, &k, &d, 0);
+}
+
+/* The position LMDB holds: 1, 0 when none, or -1 when malformed. */
+static int
+position_get(struct store *st, MDB_txn *txn, struct journal_pos *p)
+{
+	MDB_val k = { 7, (void *)"journal" }, d;
+
+	if (mdb_get(txn, st->repl_db, &k, &d) != 0)
+		return 0;
+	if (d.mv_size != 24)
+		return -1;
+	p->id = get_le64(d.mv_data);
+	p->seq = get_le64((uint8_t *)d.mv_data + 8);
+	p->off = get_le64((uint8_t *)d.mv_data + 16);
+	return 1;
+}
+
+struct replay {
+	struct store *st;
+	MDB_txn *txn;
+	struct store_batch *w;
+	uint64_t writes;
+	const char *op;
+};
+
+/* One journal record into r->txn. */
+static int
+replay_one(void *arg, uint64_t seq, const uint8_t *p, size_t len)
+{
+	struct replay *r = arg;
+	char err[96];
+
+	(void)seq;
+	store_batch_clear(r->w);
+	if (repl_wire_decode(p, len, r->w, store_dbof, r->st, err,
+	    sizeof(err)) != 0) {
+		r->op = "journal_decode";
+		return MDB_CORRUPTED;
+	}
+	r->writes += store_batch_count(r->w);
+	return apply_writes(r->txn, r->w, &r->op);
+}
+
+/* The journal's records after pos into txn.  0 or an error. */
+static int
+replay_into(struct store *st, MDB_txn *txn, const struct journal_pos *pos,
+    uint64_t *found, const char **op)
+{
+	struct replay r = { st, txn, store_batch_new(), 0, "journal_read" };
+	int rc;
+
+	rc = journal_replay(st->journal, pos, replay_one, &r, found);
+	store_batch_free(r.w);
+	*op = r.op;
+	return rc < 0 ? -rc : rc;
+}
+
+/* On the writer: a failure for the loop to log. */
+static void
+journal_fail(struct store *st, int rc, const char *op)
+{
+	pthread_mutex_lock(&st->lock);
+	st->jerr = rc;
+	st->jerr_op = op;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+}
+
+static void
+wake_loop(struct store *st)
+{
+	char c = 1;
+
+	while (write(st->pipefd[1], &c, 1) < 0 && errno == EINTR)
+		;
+}
+
+/* On the writer: LMDB commits the parent (see above).  On failure the
+ * records since the last commit are taken again from the journal, once. */
+static void
+parent_commit(struct store *st)
+{
+	struct journal_pos now, ck;
+	const char *op = "commit";
+	uint64_t found;
+	int rc;
+
+	journal_position(st->journal, &now, &ck);
+	for (int round = 0;; round++) {
+		if ((rc = position_put(st, st->jtxn, &now)) == 0)
+			rc = mdb_txn_commit(st->jtxn);
+		else
+			mdb_txn_abort(st->jtxn);
+		st->jtxn = NULL;
+		if (rc == 0)
+			break;
+		if (round == 1 ||
+		    (rc = mdb_txn_begin(st->env, NULL, 0, &st->jtxn)) != 0 ||
+		    (rc = replay_into(st, st->jtxn, &ck, &found, &op)) != 0) {
+			if (st->jtxn != NULL)
+				mdb_txn_abort(st->jtxn);
+			st->jtxn = NULL;
+			st->jbroken = rc != 0 ? rc : EIO;
+			journal_fail(st, st->jbroken, op);
+			wake_loop(st);
+			return;
+		}
+	}
+	journal_checkpoint(st->journal);
+	st->jtxn_writes = st->jtxn_pages = 0;
+	pthread_mutex_lock(&st->lock);
+	st->jcommitted = now.seq;
+	st->jflush = 0;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+	wake_loop(st);
+}
+
+/*
+ * On the writer: 1 when the map has room for the parent with b, by a
+ * pessimistic guess: every write a leaf and three branches of its own,
+ * its value's overflow pages, and then as much again (the free list,
+ * splits), plus an eighth of the map.  LMDB may then only fail the
+ * batch's own child, never the parent; without room, the batch is
+ * committed by LMDB directly, and a full map fails that batch alone.
+ * Used pages are counted to LMDB's high-water mark: freed pages count as
+ * used here, which errs the safe way.
+ */
+static int
+journal_room(struct store *st, const struct batch *b)
+{
+	MDB_envinfo ei;
+	MDB_stat ms;
+	uint64_t need, maxpg, used;
+	size_t i, n = store_batch_count(b->w);
+
+	if (mdb_env_info(st->env, &ei) != 0 || mdb_env_stat(st->env, &ms) != 0)
+		return 0;
+	maxpg = ei.me_mapsize / ms.ms_psize;
+	used = (uint64_t)ei.me_last_pgno + 1;
+	need = 4 * (st->jtxn_writes + n) + st->jtxn_pages + 16;
+	for (i = 0; i < n; i++)
+		need += store_batch_entry(b->w, i)->vlen / ms.ms_psize;
+	return used < maxpg && 2 * need + maxpg / 8 <= maxpg - used;
+}
+
+/* On the writer: own batch b journaled (see above), or committed by LMDB
+ * directly when it cannot be. */
+static void
+journal_batch(struct store *st, struct batch *b)
+{
+	struct journal_pos pos;
+	MDB_txn *child;
+	int rc, again = 1;
+
+	b->jseq = 0;
+	if (st->jbroken) {
+		b->mdb_op = "journal";
+		b->mdb_rc = st->jbroken;
+		return;
+	}
+	if (!journal_room(st, b)) {
+		if (st->jtxn != NULL)
+			parent_commit(st);
+		if (st->jbroken) {
+			b->mdb_op = "journal";
+			b->mdb_rc = st->jbroken;
+		} else {
+			batch_apply(st, b);
+		}
+		return;
+	}
+	st->jbuflen = 0;
+	if (store_batch_count(b->w) <= STORE_REPL_MAX_OPS)
+		repl_wire_encode(b->w, store_dbno, st, &st->jbuf,
+		    &st->jbuflen, &st->jbufcap);
+	for (;;) {
+		b->mdb_op = "begin";
+		if (st->jtxn == NULL) {
+			if ((rc = mdb_txn_begin(st->env, NULL, 0,
+			    &st->jtxn)) != 0) {
+				st->jtxn = NULL;
+				goto out;
+			}
+			st->jtxn_born = (uint64_t)util_mono_ms();
+		}
+		if ((rc = mdb_txn_begin(st->env, st->jtxn, 0, &child)) != 0)
+			goto out;
+		if ((rc = apply_writes(child, b->w, &b->mdb_op)) != 0) {
+			mdb_txn_abort(child);
+			goto out;
+		}
+		b->mdb_op = "journal";
+		rc = st->jbuflen > 0 ? journal_append(st->journal, st->jbuf,
+		    st->jbuflen, &pos) : JOURNAL_FULL;
+		if (rc != JOURNAL_FULL)
+			break;
+		/* No room: LMDB commits what the ring holds, and the batch
+		 * goes again; when it cannot fit at all, LMDB commits it. */
+		mdb_txn_abort(child);
+		parent_commit(st);
+		if (st->jbroken) {
+			rc = st->jbroken;
+			goto out;
+		}
+		if (!again || st->jbuflen == 0) {
+			batch_apply(st, b);
+			return;
+		}
+		again = 0;
+	}
+	if (rc != 0) {
+		/* What the file holds now is unknown: no more journaling. */
+		mdb_txn_abort(child);
+		st->jbroken = rc;
+		goto out;
+	}
+	b->mdb_op = "commit";
+	if ((rc = mdb_txn_commit(child)) != 0) {
+		if (journal_unappend(st->journal) != 0)
+			st->jbroken = rc;
+		goto out;
+	}
+	b->jseq = pos.seq;
+	st->jtxn_writes += store_batch_count(b->w);
+	for (size_t i = 0; i < store_batch_count(b->w); i++)
+		st->jtxn_pages += store_batch_entry(b->w, i)->vlen / 4096;
+out:
+	b->mdb_rc = rc;
+}
+
+/* On the writer, st->lock held: whether the parent is due (see above). */
+static int
+parent_due(struct store *st)
+{
+	return st->jtxn != NULL && (st->jbroken || (!st->jhold &&
+	    ((uint64_t)util_mono_ms() - st->jtxn_born >= JOURNAL_COMMIT_MS ||
+	    st->jtxn_writes >= JOURNAL_MAX_WRITES ||
+	    journal_used(st->journal) * 2 >= journal_cap(st->journal))));
+}
+
+/* The writer's wait for work, st->lock held: 1 when a batch or the stop
+ * came, 0 when the idle parent is due (or the loop asks for it). */
+static int
+writer_wait(struct store *st)
+{
+	struct timespec ts;
+	int64_t at;
+
+	while (st->todo == NULL && !st->stop) {
+		if (st->jflush && st->jtxn != NULL)
+			return 0;
+		if (st->jtxn == NULL || st->jhold) {
+			pthread_cond_wait(&st->cond, &st->lock);
+			continue;
+		}
+		at = (int64_t)st->jtxn_last + JOURNAL_IDLE_MS;
+		if (at > (int64_t)st->jtxn_born + JOURNAL_COMMIT_MS)
+			at = (int64_t)st->jtxn_born + JOURNAL_COMMIT_MS;
+		if (util_mono_ms() >= at)
+			return 0;
+		ts.tv_sec = at / 1000;
+		ts.tv_nsec = (at % 1000) * 1000000;
+		pthread_cond_timedwait(&st->cond, &st->lock, &ts);
+	}
+	return 1;
+}
+
 static void *
 writer_main(void *arg)
 {
 	struct store *st = arg;
 	struct batch *b;
-	char c = 1;
 
 	pthread_mutex_lock(&st->lock);
 	for (;;) {
-		while (st->todo == NULL && !st->stop)
-			pthread_cond_wait(&st->cond, &st->lock);
+		if (!writer_wait(st)) {
+			st->jflush = 0;
+			pthread_mutex_unlock(&st->lock);
+			parent_commit(st);
+			pthread_mutex_lock(&st->lock);
+			continue;
+		}
 		if ((b = st->todo) == NULL)
 			break;          /* stop, with nothing left to do */
 		st->todo = NULL;
 		pthread_mutex_unlock(&st->lock);
 
-		batch_apply(st, b);
+		if (st->journal != NULL && !b->from_log) {
+			journal_batch(st, b);
+		} else {
+			if (st->jtxn != NULL)
+				parent_commit(st);      /* LMDB's order */
+			batch_apply(st, b);
+		}
 
+		st->jtxn_last = (uint64_t)util_mono_ms();
 		pthread_mutex_lock(&st->lock);
 		st->done = b;
 		pthread_cond_broadcast(&st->cond);
-		while (write(st->pipefd[1], &c, 1) < 0 && errno == EINTR)
-			;
+		wake_loop(st);
+		if (parent_due(st)) {
+			pthread_mutex_unlock(&st->lock);
+			parent_commit(st);
+			pthread_mutex_lock(&st->lock);
+		}
 	}
 	pthread_mutex_unlock(&st->lock);
+	if (st->jtxn != NULL)
+		parent_commit(st);
 	return NULL;
 }
 
@@ -337,6 +704,105 @@ store_commit_next(struct store *st)
 		batch_submit(st);
 }
 
+/* ---- the journal's generations (the loop's) ---------------------------- */
+
+static struct batch *
+jgen_new(void)
+{
+	struct batch *g = xcalloc(1, sizeof(*g));
+
+	g->w = store_batch_new();
+	g->jborn = (uint64_t)util_mono_ms();
+	return g;
+}
+
+static void
+jgen_free(struct batch *g)
+{
+	store_batch_free(g->w);
+	free(g);
+}
+
+/* A journaled batch's writes into the newest generation (a new one when
+ * that one is JGEN_MS old and there is room): reads see them there until
+ * LMDB has committed them. */
+static void
+batch_journaled(struct store *st, struct batch *b)
+{
+	struct batch *g = st->njgen > 0 ? st->jgen[st->njgen - 1] : NULL;
+	const struct batch_entry *e;
+	size_t i, n = store_batch_count(b->w);
+
+	if (g == NULL || (st->njgen < STORE_JGEN_MAX &&
+	    (uint64_t)util_mono_ms() - g->jborn >= JGEN_MS))
+		g = st->jgen[st->njgen++] = jgen_new();
+	for (i = 0; i < n; i++) {
+		e = store_batch_entry(b->w, i);
+		if (e->del)
+			store_batch_del(g->w, e->db, e->key, e->klen);
+		else
+			memcpy(store_batch_put(g->w, e->db, e->key, e->klen,
+			    e->vlen), e->val, e->vlen);
+	}
+	g->jseq = b->jseq;
+}
+
+/* Drop the generations LMDB has committed; log a journal failure once. */
+static void
+jgen_reap(struct store *st)
+{
+	uint64_t committed;
+	const char *op;
+	int err, i, k;
+
+	pthread_mutex_lock(&st->lock);
+	committed = st->jcommitted;
+	err = st->jerr;
+	op = st->jerr_op;
+	pthread_mutex_unlock(&st->lock);
+	for (k = 0; k < st->njgen && st->jgen[k]->jseq <= committed; k++)
+		jgen_free(st->jgen[k]);
+	for (i = 0; k > 0 && i + k < st->njgen; i++)
+		st->jgen[i] = st->jgen[i + k];
+	st->njgen -= k;
+	if (err != 0 && !st->jerr_logged) {
+		st->jerr_logged = 1;
+		log_failure(st, store_mdb_result(err), op, mdb_strerror(err));
+		log_err("store.journal_stopped", "pending_generations=%d "
+		    "msg=\"writes fail until a restart replays the journal\"",
+		    st->njgen);
+	}
+}
+
+int
+store_jgen_layers(struct store *st, struct batch **out, int max)
+{
+	int n = 0;
+
+	for (int i = st->njgen - 1; i >= 0 && n < max; i--)
+		out[n++] = st->jgen[i];
+	return n;
+}
+
+/* Ask the writer for LMDB's commit of everything journaled, and wait. */
+static void
+journal_wait(struct store *st)
+{
+	uint64_t want;
+
+	if (st->njgen == 0 || st->jhold)
+		return;
+	want = st->jgen[st->njgen - 1]->jseq;
+	pthread_mutex_lock(&st->lock);
+	while (st->jcommitted < want && st->jerr == 0) {
+		st->jflush = 1;
+		pthread_cond_broadcast(&st->cond);
+		pthread_cond_wait(&st->cond, &st->lock);
+	}
+	pthread_mutex_unlock(&st->lock);
+	jgen_reap(st);
+}
+
 /* Take the writer's batch if it is done: out of the overlay, its result
  * logged, the batch staged on top of a failed one failed too, its
  * callbacks called.  1 if there was one. */
@@ -368,6 +834,8 @@ batch_reap(struct store *st)
 			batch_poison(st, st->open, result, NULL, NULL);
 	} else {
 		st->commits++;
+		if (b->jseq != 0)
+			batch_journaled(st, b);
 	}
 	batch_finish(st, b, result);
 	return 1;
@@ -402,10 +870,13 @@ on_writer_done(evutil_socket_t fd, short what, void *arg)
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
 	batch_reap(st);
-	if (st->inflight != NULL) {
-		/* An octet left by a batch batch_wait() reaped. */
+	jgen_reap(st);
+	if (st->inflight != NULL || (st->njgen > 0 && !st->jerr_logged)) {
+		/* An octet left by a batch batch_wait() reaped, or LMDB's
+		 * commit of the generations still to come. */
 		event_add(st->done_ev, NULL);
-		return;
+		if (st->inflight != NULL)
+			return;
 	}
 	/* What grew while the writer worked goes now if its time came. */
 	if (st->repl == NULL && st->open != NULL &&
@@ -463,6 +934,7 @@ store_flush(struct store *st)
 		batch_wait(st);
 		result = st->last_result;
 	}
+	journal_wait(st);
 	return result;
 }
 
@@ -470,11 +942,73 @@ store_flush(struct store *st)
 /* ---- start and stop ---------------------------------------------------- */
 
 void
+store_journal_hold(struct store *st, int hold)
+{
+	pthread_mutex_lock(&st->lock);
+	st->jhold = hold;
+	pthread_cond_broadcast(&st->cond);
+	pthread_mutex_unlock(&st->lock);
+}
+
+int
+store_journal_start(struct store *st, const char *dir, const char **why)
+{
+	static char err[256];
+	struct journal_pos pos, now;
+	const char *op = "begin";
+	uint64_t found = 0;
+	MDB_txn *txn;
+	int rc, have;
+
+	if ((rc = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+		goto fail_rc;
+	if ((have = position_get(st, txn, &pos)) < 0) {
+		mdb_txn_abort(txn);
+		*why = "LMDB's position in the journal is malformed";
+		return -1;
+	}
+	if (journal_open(&st->journal, dir, st->journal_cap,
+	    have ? &pos : NULL, err, sizeof(err)) != 0) {
+		mdb_txn_abort(txn);
+		*why = err;
+		return -1;
+	}
+	if (have && (rc = replay_into(st, txn, &pos, &found, &op)) != 0) {
+		mdb_txn_abort(txn);
+		goto fail_rc;
+	}
+	journal_position(st->journal, &now, NULL);
+	op = "commit";
+	if ((rc = position_put(st, txn, &now)) != 0) {
+		mdb_txn_abort(txn);
+		goto fail_rc;
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		goto fail_rc;
+	journal_checkpoint(st->journal);
+	st->jcommitted = now.seq;
+	if (found > 0)
+		log_info("store.journal_replayed", "records=%" PRIu64
+		    " last=%" PRIu64, found, now.seq);
+	return 0;
+fail_rc:
+	snprintf(err, sizeof(err), "%s: %s", op, mdb_strerror(rc));
+	*why = err;
+	return -1;
+}
+
+void
 store_commit_init(struct store *st)
 {
+	pthread_condattr_t ca;
+
 	st->pipefd[0] = st->pipefd[1] = -1;
 	pthread_mutex_init(&st->lock, NULL);
-	pthread_cond_init(&st->cond, NULL);
+	/* The writer's timed waits (writer_wait()) count monotonic time. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->cond, &ca);
+	pthread_condattr_destroy(&ca);
 }
 
 /* The writer thread and its pipe: 0, or an errno. */
@@ -563,6 +1097,11 @@ store_commit_stop(struct store *st)
 		free(st->spare->waiters);
 		free(st->spare);
 	}
+	while (st->njgen > 0)
+		jgen_free(st->jgen[--st->njgen]);
+	journal_close(st->journal);
+	st->journal = NULL;
+	free(st->jbuf);
 	pthread_cond_destroy(&st->cond);
 	pthread_mutex_destroy(&st->lock);
 }

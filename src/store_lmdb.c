@@ -8,13 +8,14 @@
  * Reads see the committed database through one reusable read-only
  * transaction, renewed for each read and reset right after it (so no
  * snapshot is held across loop turns: that would pin old pages and grow
- * the map), with the batch with the writer and then the open batch laid
- * over it: the loop reads what it staged.  A batch leaves the overlay only
- * once its commit is done (store_commit.c), so no read misses it.  The
- * outbox's scan is the one exception: it sees no event that is not
- * committed yet (an event is delivered only once the change it describes
- * is durable), though it sees staged retries and deletions of committed
- * ones.  No user callback is ever called while the read transaction is
+ * the map), with the journal's generations (batches journaled and not
+ * yet committed by LMDB), the batch with the writer and then the open
+ * batch laid over it: the loop reads what it staged.  A batch leaves the
+ * overlay only once LMDB has committed it (store_commit.c), so no read
+ * misses it.  The outbox's scan is the one exception: it sees no event
+ * that is not committed yet, in LMDB or the journal (an event is
+ * delivered only once the change it describes is durable), though it
+ * sees staged retries and deletions of committed ones.  No user callback is ever called while the read transaction is
  * live.
  *
  * The environment is opened without MDB_WRITEMAP: measured with 20000
@@ -94,7 +95,7 @@ store_overlay_layers(struct store *st, struct batch **out)
 		return n + store_repl_layers(st, out + n, STORE_MAX_LAYERS - n);
 	if (st->inflight != NULL)
 		out[n++] = st->inflight;
-	return n;
+	return n + store_jgen_layers(st, out + n, STORE_MAX_LAYERS - n);
 }
 
 /* The newest staged write of (db, key) in the layers; NULL when none
@@ -111,6 +112,8 @@ store_overlay_find(struct store *st, MDB_dbi db, const void *key, size_t klen)
 			e = store_batch_find(st->open->w, db, key, klen);
 		if (e == NULL && st->inflight != NULL)
 			e = store_batch_find(st->inflight->w, db, key, klen);
+		for (i = st->njgen - 1; e == NULL && i >= 0; i--)
+			e = store_batch_find(st->jgen[i]->w, db, key, klen);
 		return e;
 	}
 	n = store_overlay_layers(st, layer);
@@ -168,7 +171,8 @@ store_kv_copy(struct store *st, MDB_dbi db, const void *key, size_t klen,
 /* The first key of db at or above key (above it when strict) that is not
  * deleted, with its newest value: 0, MDB_NOTFOUND or LMDB's error.
  * with_new: keys staged but not in the database yet count too; without
- * it only committed keys are found (with their staged value, if any). */
+ * it only committed keys are found (with their staged value, if any):
+ * the database's and the journal's generations'. */
 int
 store_kv_seek(struct store *st, MDB_txn *txn, MDB_dbi db, const void *key,
     size_t klen, int strict, int with_new, MDB_val *ok, MDB_val *od)
@@ -180,11 +184,12 @@ store_kv_seek(struct store *st, MDB_txn *txn, MDB_dbi db, const void *key,
 	const void *bk;
 	MDB_cursor *c;
 	MDB_val k, d;
-	int rc, i, nlayer;
+	int rc, i, nlayer, jlayers;
 
 	if (klen > sizeof(at))
 		return MDB_BAD_VALSIZE;
 	nlayer = store_overlay_layers(st, layer);
+	jlayers = st->repl == NULL && st->njgen < nlayer ? st->njgen : 0;
 	memcpy(at, key, klen);
 	if ((rc = mdb_cursor_open(txn, db, &c)) != 0)
 		return rc;
@@ -200,7 +205,9 @@ store_kv_seek(struct store *st, MDB_txn *txn, MDB_dbi db, const void *key,
 			break;
 		bk = rc == 0 ? k.mv_data : NULL;
 		bkl = rc == 0 ? k.mv_size : 0;
-		for (i = 0; with_new && i < nlayer; i++) {
+		/* Without with_new, committed keys: on LMDB also the
+		 * journaled ones (the last layers) LMDB has not taken yet. */
+		for (i = with_new ? 0 : nlayer - jlayers; i < nlayer; i++) {
 			e = store_batch_seek(layer[i]->w, db, at, atl, strict);
 			if (e != NULL && (bk == NULL || store_batch_keycmp(
 			    e->key, e->klen, bk, bkl) < 0)) {
@@ -370,6 +377,13 @@ struct store *
 store_open(struct event_base *base, const char *path, uint64_t map_size,
     char **err)
 {
+	return store_open_journal(base, path, map_size, 0, err);
+}
+
+struct store *
+store_open_journal(struct event_base *base, const char *path,
+    uint64_t map_size, uint64_t journal_size, char **err)
+{
 	struct store *st;
 	MDB_txn *txn = NULL;
 	const char *what, *why;
@@ -384,6 +398,7 @@ store_open(struct event_base *base, const char *path, uint64_t map_size,
 	st = xcalloc(1, sizeof(*st));
 	st->base = base;
 	st->map_size = map_size;
+	st->journal_cap = journal_size;
 	store_commit_init(st);
 	if ((rc = mdb_env_create(&st->env)) != 0) {
 		st->env = NULL;
@@ -425,6 +440,11 @@ store_open(struct event_base *base, const char *path, uint64_t map_size,
 	}
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		goto fail;
+	if (store_journal_start(st, path, &why) != 0) {
+		*err = open_error("cannot open the journal of", path, why);
+		store_free(st);
+		return NULL;
+	}
 	if (map_size == 0) {
 		MDB_envinfo ei;
 

@@ -102,6 +102,7 @@
 #define MSGID_KEY_MAX 256       /* smsc NUL message id; LMDB allows 511 */
 #define SEEK_KEY_MAX 512        /* LMDB's largest key, and then some */
 #define STORE_IDEM_KEY_MAX (32 + 1 + 255)   /* key NUL Idempotency-Key */
+#define STORE_JGEN_MAX 4        /* the journal's generations (jgen) */
 
 struct event;
 struct store_record_head;
@@ -132,6 +133,10 @@ struct batch {
 	int drop_all;           /* empty every replicated database first */
 	int rebuild_page;       /* of a rebuild: 1 a page, 2 the last (which
 	                         * sets apply_to) */
+	/* The journal (store_commit.c): a journaled batch's record number
+	 * (0: not journaled); of a generation, the last record merged
+	 * into it, and when it began (monotonic ms). */
+	uint64_t jseq, jborn;
 	/* At Redis: its answers (store_repl.c's commit_done()). */
 	struct store *owner;
 	int c_done, c_result, c_replicas;
@@ -188,7 +193,30 @@ struct store {
 	void *precommit_arg;
 	uint8_t rollup_from[SEEK_KEY_MAX];      /* store_rollup_prune() */
 	size_t rollup_fromlen;
-	MDB_dbi repl_db;        /* the log position this node has applied */
+	MDB_dbi repl_db;        /* the log position this node has applied,
+	                         * and where LMDB stands in the journal */
+	/* The journal (store_commit.c, store_journal.h).  The writer's:
+	 * the journal, the parent transaction of the batches journaled since
+	 * LMDB's last commit, their writes' count, when it began, the
+	 * encoding buffer, and the failure that stops journaling.  Under
+	 * lock: the last record LMDB holds, a commit the loop asks for, the
+	 * failure for the loop to log.  The loop's: the journaled batches'
+	 * writes LMDB may lack, merged into generations, oldest first. */
+	struct journal *journal;
+	MDB_txn *jtxn;
+	uint64_t jtxn_writes, jtxn_pages, jtxn_born, jtxn_last;
+	uint8_t *jbuf;
+	size_t jbuflen, jbufcap;
+	int jbroken;
+	uint64_t jcommitted;
+	int jflush;
+	int jhold;              /* store_journal_hold() */
+	int jerr;
+	const char *jerr_op;
+	int jerr_logged;
+	struct batch *jgen[STORE_JGEN_MAX];
+	int njgen;
+	uint64_t journal_cap;   /* store_open_journal() */
 	struct store_repl *repl;        /* NULL: LMDB alone (store_repl.c) */
 };
 
@@ -206,6 +234,11 @@ void batch_poison(struct store *, struct batch *, int result, const char *op,
     const char *why);
 void store_writer_hand(struct store *, struct batch *);
 void store_commit_next(struct store *);
+/* The journal's generations, newest first, into out (at most max). */
+int store_jgen_layers(struct store *, struct batch **out, int max);
+/* At open, before the writer starts: open the journal, replay into LMDB
+ * what it lacks (store_commit.c).  0, or -1 with *why. */
+int store_journal_start(struct store *, const char *dir, const char **why);
 
 /* store_repl.c: the store on Redis, a node's LMDB its replica */
 uint64_t store_repl_position(struct store *);

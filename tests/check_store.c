@@ -31,6 +31,9 @@ int store_record_put_raw_for_test(struct store *, const char *id,
     const void *buf, size_t len);
 
 #define T0 1800000000LL         /* a fixed "now" for records */
+
+struct verif;
+static void make_padded(struct verif *v, int n);
 #define BIG_MAP (64ULL << 20)
 
 static char rundir[64];          /* one per run, removed by main() */
@@ -979,6 +982,188 @@ START_TEST(test_flush_survives_exit)
 }
 END_TEST
 
+/* ---- the journal -------------------------------------------------------- */
+
+static void
+count_commit(void *arg, int result)
+{
+	ck_assert_int_eq(result, STORE_OK);
+	(*(int *)arg)++;
+}
+
+/* The verification count LMDB itself holds, read past the store. */
+static size_t
+lmdb_verifs(void)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_stat ms;
+
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+	ck_assert_int_eq(mdb_env_set_mapsize(env, BIG_MAP), 0);
+	ck_assert_int_eq(mdb_env_open(env, dbpath, MDB_RDONLY, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "verif", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_stat(txn, dbi, &ms), 0);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return ms.ms_entries;
+}
+
+/* Acknowledged batches LMDB has not committed (the journal holds them)
+ * are there after a crash: the next open replays them. */
+START_TEST(test_journal_replays_after_crash)
+{
+	struct verif v;
+	pid_t pid;
+	int status;
+
+	/* One record LMDB holds before the crash. */
+	make_verif(&v, 1, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	verif_clear(&v);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	store_close(st);
+	st = NULL;
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct event_base *b = event_base_new();
+		char *err;
+		struct store *s = store_open(b, dbpath, BIG_MAP, &err);
+		int acked = 0;
+
+		if (s == NULL)
+			_exit(1);
+		store_journal_hold(s, 1);
+		/* Three batches, each acknowledged before the next. */
+		for (int batch = 0; batch < 3; batch++) {
+			for (int i = 0; i < 10; i++) {
+				make_verif(&v, 100 + batch * 10 + i,
+				    VERIF_PENDING, SEND_QUEUED, T0 + 300);
+				if (store_verif_put(s, &v) != STORE_OK)
+					_exit(2);
+				verif_clear(&v);
+			}
+			store_on_commit(s, count_commit, &acked);
+			event_base_loop(b, EVLOOP_ONCE);
+			while (acked < batch + 1)
+				event_base_loop(b, EVLOOP_ONCE);
+		}
+		/* The first record changed, acknowledged too. */
+		make_verif(&v, 1, VERIF_APPROVED, SEND_QUEUED, T0 + 300);
+		if (store_verif_put(s, &v) != STORE_OK)
+			_exit(3);
+		store_on_commit(s, count_commit, &acked);
+		while (acked < 4)
+			event_base_loop(b, EVLOOP_ONCE);
+		_exit(0);       /* a crash: no close */
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "child exit %d", WEXITSTATUS(status));
+	/* LMDB lacks them: only the journal has them. */
+	ck_assert_uint_eq(lmdb_verifs(), 1);
+	st = open_store(BIG_MAP);
+	for (int n = 100; n < 130; n++) {
+		make_verif(&v, n, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+		assert_stored(n, &v);
+		verif_clear(&v);
+	}
+	ck_assert_int_eq(status_of(1), VERIF_APPROVED);
+	/* Replayed into LMDB at open (LMDB is read past the store only
+	 * while the store is closed: one environment per process). */
+	store_close(st);
+	st = NULL;
+	ck_assert_uint_eq(lmdb_verifs(), 31);
+	/* The journal goes on after them. */
+	st = open_store(BIG_MAP);
+	make_verif(&v, 200, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	verif_clear(&v);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+	reopen(BIG_MAP);
+	ck_assert_int_eq(status_of(200), VERIF_PENDING);
+	ck_assert_int_eq(status_of(1), VERIF_APPROVED);
+	store_close(st);
+	st = NULL;
+	ck_assert_uint_eq(lmdb_verifs(), 32);
+}
+END_TEST
+
+/* A small ring: batches fill it (LMDB then commits what it holds, and
+ * the ring is used again from its start), and one batch larger than the
+ * whole ring is committed by LMDB directly.  Reads see every
+ * acknowledged write at each step, and all of them survive a reopen. */
+START_TEST(test_journal_small_ring)
+{
+	struct verif v;
+	char *err = NULL;
+	int acked = 0, n = 0;
+
+	store_close(st);
+	st = store_open_journal(base, dbpath, BIG_MAP, 64 << 10, &err);
+	ck_assert_msg(st != NULL, "store_open_journal: %s", err ? err : "?");
+	for (int batch = 0; batch < 40; batch++) {
+		for (int i = 0; i < 10; i++, n++) {
+			make_padded(&v, n);
+			ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+			verif_clear(&v);
+		}
+		store_on_commit(st, count_commit, &acked);
+		run_loop();
+		ck_assert_int_eq(acked, batch + 1);
+		ck_assert_int_eq(status_of(n - 1), VERIF_PENDING);
+	}
+	/* 400 records of some 300 octets: the ring went round twice. */
+	for (int i = 0; i < 300; i++, n++) {
+		make_padded(&v, n);
+		ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+		verif_clear(&v);
+	}
+	store_on_commit(st, count_commit, &acked);
+	run_loop();
+	ck_assert_int_eq(acked, 41);
+	ck_assert_int_eq(status_of(n - 1), VERIF_PENDING);
+	store_close(st);
+	st = store_open_journal(base, dbpath, BIG_MAP, 64 << 10, &err);
+	ck_assert_ptr_nonnull(st);
+	for (int i = 0; i < n; i++) {
+		make_padded(&v, i);
+		assert_stored(i, &v);
+		verif_clear(&v);
+	}
+}
+END_TEST
+
+/* A journal that is not this store's is refused at open, by name: what
+ * it should hold cannot be recovered, and starting anyway would hide it. */
+START_TEST(test_journal_foreign_refused)
+{
+	char path[160], other[160], *err = NULL;
+	struct store *s;
+
+	store_close(st);
+	st = NULL;
+	snprintf(path, sizeof(path), "%s/journal", dbpath);
+	snprintf(other, sizeof(other), "%s/other", dir);
+	/* Another store's journal in its place. */
+	s = store_open(base, other, BIG_MAP, &err);
+	ck_assert_ptr_nonnull(s);
+	store_close(s);
+	snprintf(other, sizeof(other), "%s/other/journal", dir);
+	ck_assert_int_eq(rename(other, path), 0);
+	s = store_open(base, dbpath, BIG_MAP, &err);
+	ck_assert_ptr_null(s);
+	ck_assert_ptr_nonnull(err);
+	ck_assert_msg(strstr(err, "not the journal") != NULL, "%s", err);
+	ck_assert_ptr_nonnull(strstr(err, path));
+	free(err);
+}
+END_TEST
+
 /* ---- the limits' counters ---------------------------------------------- */
 
 /* The value of counter name as a string ("" when missing); STORE_*. */
@@ -1787,6 +1972,9 @@ store_suite(void)
 	tcase_add_test(tc, test_batch_overlay);
 	tcase_add_test(tc, test_reopen);
 	tcase_add_test(tc, test_flush_survives_exit);
+	tcase_add_test(tc, test_journal_replays_after_crash);
+	tcase_add_test(tc, test_journal_small_ring);
+	tcase_add_test(tc, test_journal_foreign_refused);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("sweep");
