@@ -818,6 +818,10 @@ batch_reap(struct store *st)
 	pthread_mutex_unlock(&st->lock);
 	if (b == NULL)
 		return 0;
+	/* First the generations LMDB committed before b came back: one of
+	 * them must not hide what b's callbacks read from LMDB (a batch
+	 * LMDB committed directly, after committing those). */
+	jgen_reap(st);
 	st->inflight = NULL;
 	if (b->from_log) {
 		/* The log's writes, not the loop's: store_repl.c takes it. */

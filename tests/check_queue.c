@@ -384,10 +384,13 @@ START_TEST(throttled_backlog)
 				i = x;
 		ck_assert_msg(i >= 0, "a message to %s", got[k].to);
 		cnt[i]++;
-		/* Never with less than min_useful left (1 s of slack for
-		 * the two clocks' rounding). */
+		/* Never with less than min_useful left, but for the time
+		 * between the daemon's decision and the simulator's log line
+		 * (3 s of slack: a loaded machine under ASan once took just
+		 * over 1 s).  Without min_useful, codes go out with nearly
+		 * nothing left, far below this. */
 		ck_assert_msg(got[k].at_ms <= exp_ms[i] -
-		    (MIN_USEFUL - 1) * 1000LL, "%s delivered %lld ms before "
+		    (MIN_USEFUL - 3) * 1000LL, "%s delivered %lld ms before "
 		    "its expiry", got[k].to, exp_ms[i] - got[k].at_ms);
 		if (i >= NLONG) {
 			last_short = k;
