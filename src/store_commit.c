@@ -805,9 +805,10 @@ journal_wait(struct store *st)
 
 /* Take the writer's batch if it is done: out of the overlay, its result
  * logged, the batch staged on top of a failed one failed too, its
- * callbacks called.  1 if there was one. */
+ * callbacks called (early: the next batch handed to the writer first).
+ * 1 if there was one. */
 static int
-batch_reap(struct store *st)
+batch_reap(struct store *st, int early)
 {
 	struct batch *b;
 	int result = STORE_OK;
@@ -841,6 +842,14 @@ batch_reap(struct store *st)
 		if (b->jseq != 0)
 			batch_journaled(st, b);
 	}
+	/* From the writer's wake-up: what grew meanwhile goes to the writer
+	 * before b's callbacks run, so the writer does not wait while they
+	 * answer.  Not a batch without writes: it would be finished at
+	 * once, its callbacks before b's. */
+	if (early && st->repl == NULL && st->open != NULL &&
+	    (st->open->urgent || st->open->due) &&
+	    store_batch_count(st->open->w) > 0)
+		batch_submit(st);
 	batch_finish(st, b, result);
 	return 1;
 }
@@ -856,7 +865,7 @@ batch_wait(struct store *st)
 		pthread_cond_wait(&st->cond, &st->lock);
 	pthread_mutex_unlock(&st->lock);
 	event_del(st->done_ev); /* its octet may wake a later one: harmless */
-	batch_reap(st);
+	batch_reap(st, 0);
 }
 
 static void
@@ -873,11 +882,12 @@ on_writer_done(evutil_socket_t fd, short what, void *arg)
 
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
-	batch_reap(st);
+	batch_reap(st, 1);
 	jgen_reap(st);
 	if (st->inflight != NULL || (st->njgen > 0 && !st->jerr_logged)) {
-		/* An octet left by a batch batch_wait() reaped, or LMDB's
-		 * commit of the generations still to come. */
+		/* The batch handed over early, an octet left by a batch
+		 * batch_wait() reaped, or LMDB's commit of the generations
+		 * still to come. */
 		event_add(st->done_ev, NULL);
 		if (st->inflight != NULL)
 			return;
