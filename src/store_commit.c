@@ -4,9 +4,9 @@
  *
  * Group commit on a writer thread.  The loop never writes to LMDB: every
  * write of a batch is staged in memory (store_batch.c), and one writer
- * thread applies a whole batch in one write transaction and commits it
- * (one fsync: no MDB_NOSYNC), while the loop goes on serving requests and
- * stages the next batch.  When the commit is done the writer wakes the
+ * thread makes a whole batch durable (in the journal, then in LMDB: see
+ * "the journal" below; never MDB_NOSYNC), while the loop goes on serving
+ * requests and stages the next batch.  When the commit is done the writer wakes the
  * loop through a pipe, and the loop calls the batch's callbacks in order
  * with the result: persist, then acknowledge, as before, but a commit's
  * flush no longer stops the loop.  At most one batch is with the writer;

@@ -9,7 +9,10 @@
  *                   (store_kv_get, store_kv_seek); staging a put or a
  *                   deletion; the stats
  *   store_commit.c  the batches, their callbacks and the writer thread:
- *                   when a batch goes, how its result comes back
+ *                   when a batch goes, how its result comes back; the
+ *                   journal's use (a batch's record, LMDB's bulk commit,
+ *                   the replay at open, the loop's generations)
+ *   store_journal.c the journal file: records in a ring (no LMDB)
  *   store_verif.c   records and the indexes kept in step with them
  *                   (pending, expiry, queue, msgid, msgref)
  *   store_sweep.c   the expiry index's walk: expire, then purge
@@ -26,8 +29,9 @@
  * struct store and struct batch below belong to the loop's thread, but for
  * what store_commit.c says the writer thread may touch.
  *
- * One environment (a directory, created 0700) holds fifteen named
- * databases.  Their names, key layouts and values are on disk: fixed.
+ * One environment (a directory, created 0700) holds sixteen named
+ * databases, and beside them the journal (PATH/journal).  Their names,
+ * key layouts and values are on disk: fixed.
  *
  *   verif    id -> record: binary format 2 (store_record.h describes it
  *            and store_record.c encodes and decodes it); the JSON of
@@ -79,6 +83,11 @@
  *            stats.c encodes it: the statistics' roll-ups
  *            (store_stats_rollup.c), time first so that an event's rows
  *            sit together; dropped by store_rollup_prune()
+ *   repl     "applied" -> le64: the Redis log's position a replica has
+ *            applied (store_repl.c); "journal" -> id(8) seq(8) off(8),
+ *            little-endian: where LMDB stands in the journal
+ *            (store_journal.h), written with every LMDB commit of
+ *            journaled batches
  *
  * Keys are compared octet by octet (LMDB's default), which is why times
  * and sequence numbers in keys are big-endian.
