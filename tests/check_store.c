@@ -950,24 +950,40 @@ ignore_id(void *arg, const char *id)
 	(*(int *)arg)++;
 }
 
-/* A flushed record survives a process that never closes the store. */
-START_TEST(test_flush_survives_exit)
+/* Close the test's store and fork: the child gets the store opened anew
+ * on a base of its own in *cs and *cb (it exits 1 when it cannot), the
+ * parent the child's pid.  The child ends with _exit(): a crash, no close. */
+static pid_t
+fork_with_store(struct store **cs, struct event_base **cb)
 {
-	struct verif v;
 	pid_t pid;
-	int status, n = 0;
+	char *err;
 
 	store_close(st);
 	st = NULL;
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		struct event_base *b = event_base_new();
-		char *err;
-		struct store *s = store_open(b, dbpath, BIG_MAP, &err);
+		*cb = event_base_new();
+		*cs = store_open(*cb, dbpath, BIG_MAP, &err);
+		if (*cs == NULL)
+			_exit(1);
+	}
+	return pid;
+}
 
+/* A flushed record survives a process that never closes the store. */
+START_TEST(test_flush_survives_exit)
+{
+	struct verif v;
+	struct event_base *b = NULL;
+	struct store *s = NULL;
+	pid_t pid;
+	int status, n = 0;
+
+	if ((pid = fork_with_store(&s, &b)) == 0) {
 		make_verif(&v, 42, VERIF_PENDING, SEND_QUEUED, T0 + 300);
-		if (s == NULL || store_verif_put(s, &v) != STORE_OK ||
+		if (store_verif_put(s, &v) != STORE_OK ||
 		    store_flush(s) != STORE_OK)
 			_exit(1);
 		_exit(0);       /* no close, no loop */
@@ -1017,6 +1033,8 @@ lmdb_verifs(void)
 START_TEST(test_journal_replays_after_crash)
 {
 	struct verif v;
+	struct event_base *b = NULL;
+	struct store *s = NULL;
 	pid_t pid;
 	int status;
 
@@ -1025,18 +1043,9 @@ START_TEST(test_journal_replays_after_crash)
 	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
 	verif_clear(&v);
 	ck_assert_int_eq(store_flush(st), STORE_OK);
-	store_close(st);
-	st = NULL;
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct event_base *b = event_base_new();
-		char *err;
-		struct store *s = store_open(b, dbpath, BIG_MAP, &err);
+	if ((pid = fork_with_store(&s, &b)) == 0) {
 		int acked = 0;
 
-		if (s == NULL)
-			_exit(1);
 		store_journal_hold(s, 1);
 		/* Three batches, each acknowledged before the next. */
 		for (int batch = 0; batch < 3; batch++) {
@@ -1241,19 +1250,13 @@ END_TEST
 START_TEST(test_limit_survives_exit)
 {
 	char buf[16];
+	struct event_base *b = NULL;
+	struct store *s = NULL;
 	pid_t pid;
 	int status;
 
-	store_close(st);
-	st = NULL;
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		struct event_base *b = event_base_new();
-		char *err;
-		struct store *s = store_open(b, dbpath, BIG_MAP, &err);
-
-		if (s == NULL || store_limit_put(s, "F/k/+1", "7", 1,
+	if ((pid = fork_with_store(&s, &b)) == 0) {
+		if (store_limit_put(s, "F/k/+1", "7", 1,
 		    T0 + 86400) != STORE_OK || store_flush(s) != STORE_OK)
 			_exit(1);
 		_exit(0);       /* no close, no loop */
