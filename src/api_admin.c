@@ -38,7 +38,8 @@ api_healthz(struct http_request *req, const char *rest, void *arg)
 	snapshot(arg, &st);
 	for (int i = 0; i < st.ncarrier; i++)
 		up += carrier_up(st.carriers[i]);
-	/* On Redis, a node that cannot commit is not ready. */
+	/* A node that cannot commit is not ready (Redis away, or a journal
+	 * that could not be written). */
 	http_reply_json(req, st.draining || !ready ? 503 : 200,
 	    json_pack("{s:s, s:i, s:i, s:i, s:i, s:I}",
 	    "status", st.draining ? "draining" : !ready ? "store_unavailable" :

@@ -214,7 +214,9 @@ int store_attach_redis(struct store *, const struct store_redis *,
  */
 void store_lease(struct store *, int lease_ms, int max,
     void (*cb)(void *arg, int taken), void *arg);
-/* 1 when commits can go: always on LMDB alone; on Redis once the replica
+/* 1 when commits can go: on LMDB alone while its journal works (a write
+ * or flush of the journal that failed stops commits until a restart,
+ * store_commit.c); on Redis once the replica
  * has reached the log's end and the node has its tag, while neither is
  * lost (GET /healthz says 503 "store_unavailable" meanwhile). */
 int store_ready(struct store *);

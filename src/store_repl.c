@@ -341,7 +341,7 @@ store_ready(struct store *st)
 	struct redis_stats rs;
 
 	if (st->repl == NULL)
-		return 1;
+		return !st->jerr_logged;        /* journaling stopped */
 	redis_stats(st->repl->cmd, &rs);
 	return rs.connected && !st->repl->broken && store_repl_fresh(st->repl);
 }
