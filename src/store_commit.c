@@ -554,12 +554,15 @@ journal_batch(struct store *st, struct batch *b)
 		/* What the file holds now is unknown: no more journaling. */
 		mdb_txn_abort(child);
 		st->jbroken = rc;
+		journal_fail(st, rc, "journal");
 		goto out;
 	}
 	b->mdb_op = "commit";
 	if ((rc = mdb_txn_commit(child)) != 0) {
-		if (journal_unappend(st->journal) != 0)
+		if (journal_unappend(st->journal) != 0) {
 			st->jbroken = rc;
+			journal_fail(st, rc, "journal");
+		}
 		goto out;
 	}
 	b->jseq = pos.seq;

@@ -9,9 +9,12 @@
 #define _GNU_SOURCE
 #include <check.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1007,6 +1010,18 @@ count_commit(void *arg, int result)
 	(*(int *)arg)++;
 }
 
+static int count_or_fail_n;
+
+/* A commit's result: STORE_OK counted, anything else kept in *arg. */
+static void
+count_or_fail(void *arg, int result)
+{
+	if (result == STORE_OK)
+		count_or_fail_n++;
+	else
+		*(int *)arg = result;
+}
+
 /* The verification count LMDB itself holds, read past the store. */
 static size_t
 lmdb_verifs(void)
@@ -1099,6 +1114,104 @@ START_TEST(test_journal_replays_after_crash)
 	store_close(st);
 	st = NULL;
 	ck_assert_uint_eq(lmdb_verifs(), 32);
+}
+END_TEST
+
+/* A journal that cannot be written (here: past the file size limit, as
+ * a full disk would be) stops the writes: the batch fails, so does every
+ * later one, the store says it is not ready, and nothing acknowledged
+ * before is lost: the next start has it. */
+START_TEST(test_journal_write_fails)
+{
+	struct event_base *b = NULL;
+	struct store *s = NULL;
+	struct verif v;
+	pid_t pid;
+	int status;
+
+	if ((pid = fork_with_store(&s, &b)) == 0) {
+		struct rlimit rl;
+		struct stat sb;
+		char path[160];
+		int acked = 0, last = -1, result = STORE_OK, i;
+
+		/* The journal's file may not grow past its size now. */
+		signal(SIGXFSZ, SIG_IGN);
+		snprintf(path, sizeof(path), "%s/journal", dbpath);
+		if (stat(path, &sb) != 0)
+			_exit(2);
+		rl.rlim_cur = rl.rlim_max = (rlim_t)sb.st_size;
+		if (setrlimit(RLIMIT_FSIZE, &rl) != 0)
+			_exit(3);
+		/* One record again and again: LMDB stays small, the journal
+		 * goes on until it needs more room. */
+		for (i = 0; i < 100000 && result == STORE_OK; i++) {
+			make_verif(&v, 7, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+			v.updated_at = T0 + i;
+			/* 4 KiB a record: the journal's first MiB is soon
+			 * used. */
+			v.metadata = malloc(4096);
+			memset(v.metadata, 'm', 4095);
+			v.metadata[0] = '"';
+			v.metadata[4094] = '"';
+			v.metadata[4095] = '\0';
+			if (store_verif_put(s, &v) != STORE_OK)
+				_exit(4);
+			verif_clear(&v);
+			store_on_commit(s, count_or_fail, &result);
+			while (acked == i && result == STORE_OK) {
+				event_base_loop(b, EVLOOP_ONCE);
+				acked = count_or_fail_n;
+			}
+			if (result == STORE_OK)
+				last = i;
+		}
+		if (result != STORE_ERR || last < 0 || store_ready(s))
+			_exit(5);
+		/* Later writes fail too. */
+		make_verif(&v, 8, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+		result = STORE_OK;
+		if (store_verif_put(s, &v) == STORE_OK) {
+			store_on_commit(s, count_or_fail, &result);
+			while (result == STORE_OK)
+				event_base_loop(b, EVLOOP_ONCE);
+		}
+		if (result == STORE_OK)
+			_exit(6);
+		/* The last acknowledged version, for the parent (a few
+		 * octets: the limit allows them). */
+		snprintf(path, sizeof(path), "%s/last", dir);
+		FILE *f = fopen(path, "w");
+		if (f == NULL || fprintf(f, "%d\n", last) < 0 || fclose(f) != 0)
+			_exit(7);
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "child exit %d", WEXITSTATUS(status));
+	st = open_store(BIG_MAP);
+	{
+		struct verif got;
+		char id[32], path[160];
+		int last = -1;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/last", dir);
+		ck_assert_ptr_nonnull(f = fopen(path, "r"));
+		ck_assert_int_eq(fscanf(f, "%d", &last), 1);
+		fclose(f);
+		snprintf(id, sizeof(id), "ver_%024x", 7);
+		ck_assert_int_eq(store_verif_get(st, id, &got), STORE_OK);
+		/* Every acknowledged version survived; the failed one may
+		 * not (it was never acknowledged). */
+		ck_assert_int_ge(got.updated_at, T0 + last);
+		ck_assert_int_le(got.updated_at, T0 + last + 1);
+		verif_clear(&got);
+		fprintf(stderr, "journal_write_fails: %d versions acknowledged "
+		    "before the journal could not grow\n", last + 1);
+	}
+	ck_assert_int_eq(status_of(8), 0);
+	ck_assert(store_ready(st));
 }
 END_TEST
 
@@ -1977,6 +2090,7 @@ store_suite(void)
 	tcase_add_test(tc, test_flush_survives_exit);
 	tcase_add_test(tc, test_journal_replays_after_crash);
 	tcase_add_test(tc, test_journal_small_ring);
+	tcase_add_test(tc, test_journal_write_fails);
 	tcase_add_test(tc, test_journal_foreign_refused);
 	suite_add_tcase(s, tc);
 
