@@ -17,12 +17,17 @@
  *
  * One connection, one request at a time.  A connection reads one request
  * (head, then body) and hands it to its route's handler; while the handler
- * has it, the connection does not read (pipelined requests wait in the
- * socket, so at most one request per connection is in flight).  The
- * answer goes to the connection's output buffer; the connection then
- * reads the next request, unless more than HTTP_OUT_MAX octets of answers
- * are waiting for the client to read them: then it reads nothing until
- * they are written.  What is read is bounded too: the input buffer by a
+ * has it, the connection takes no further request (pipelined ones wait in
+ * its input buffer, up to the cap below, then in the socket, so at most one
+ * request per connection is in flight), but its read event stays armed: no
+ * epoll_ctl to stop and restart reading around every request.  The answer
+ * is written to the socket at once over plain TCP when nothing waits
+ * before it (no write event to arm and disarm either), else queued on the
+ * connection's output buffer; the connection then reads the next request,
+ * unless more than HTTP_OUT_MAX octets of answers are waiting for the
+ * client to read them: then it reads nothing until they are written.
+ * Both cut the system calls of a request to a read, an ioctl and a write
+ * (README, Benchmarks).  What is read is bounded too: the input buffer by a
  * read high watermark (HTTP_IN_MAX), a head by HTTP_HEAD_MAX, a body by
  * HTTP_MAX_BODY, refused by its Content-Length before a byte of it is
  * read, and a chunked body cut at the limit.  Memory per connection is
@@ -450,6 +455,23 @@ http_date(void)
 	return buf;
 }
 
+/* Send what buf holds on c: straight to the socket when it is plain TCP
+ * and nothing is queued before it (no write event to arm and disarm, and
+ * the answer leaves in this turn of the loop), else, and for whatever the
+ * socket did not take, through the bufferevent's output as before (its
+ * write event, its error handling, conn_write_cb when it is written). */
+static void
+conn_send(struct conn *c, struct evbuffer *buf)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	evutil_socket_t fd = bufferevent_getfd(c->bev);
+
+	if (c->ssl == NULL && fd >= 0 && evbuffer_get_length(out) == 0)
+		(void)evbuffer_write(buf, fd);  /* an error shows below */
+	if (evbuffer_get_length(buf) > 0)
+		evbuffer_add_buffer(out, buf);
+}
+
 /* Queue one answer on the connection.  head_only: HEAD, the length but no
  * body.  close: say so, and close after it. */
 static void
@@ -457,7 +479,7 @@ conn_write_answer(struct conn *c, int status, const char *ctype,
     const char *body, size_t len, const struct http_request *r, int head_only,
     int close, int http10_keep)
 {
-	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer *out = c->http->answer;
 
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\n"
 	    "Content-Type: %s\r\n"
@@ -480,6 +502,7 @@ conn_write_answer(struct conn *c, int status, const char *ctype,
 	evbuffer_add(out, "\r\n", 2);
 	if (!head_only)
 		evbuffer_add(out, body, len);
+	conn_send(c, out);
 }
 
 /* Answer a request the listener refuses (framing, size) and close. */
@@ -563,7 +586,11 @@ conn_dispatch(struct conn *c)
 	r->body[r->len] = '\0';
 	conn_enter_state(c, CONN_BUSY);
 	conn_idle(c, 0);
-	bufferevent_disable(c->bev, EV_READ);
+	/* Reading goes on while the handler runs (no epoll_ctl to stop and
+	 * start it for every request): what comes meanwhile waits in the
+	 * input, which the read high watermark (HTTP_IN_MAX) bounds, and
+	 * conn_advance() takes nothing while the connection is busy.  A
+	 * client's end of stream meanwhile is noted (c->eof). */
 	evtimer_del(c->timer);
 	r->handled = 1;
 	TAILQ_INSERT_TAIL(&http->reqs, r, entry);
@@ -1094,11 +1121,14 @@ http_new(struct event_base *base, const char *host, int port, int max_conn,
 	TAILQ_INIT(&http->idle);
 	http->held_ev = evtimer_new(base, held_cb, http);
 	http->accept_ev = evtimer_new(base, accept_again_cb, http);
+	http->answer = evbuffer_new();
 	http->listener = evconnlistener_new_bind(base, accept_cb, http,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
 	    HTTP_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
 	freeaddrinfo(ai);
-	if (http->listener == NULL) {
+	if (http->answer == NULL && http->listener != NULL)
+		errno = ENOMEM;
+	if (http->listener == NULL || http->answer == NULL) {
 		set_err(err, "cannot listen on %s:%d: %s", host, port,
 		    strerror(errno));
 		http_free(http);
@@ -1205,6 +1235,8 @@ http_free(struct http *http)
 		event_free(http->held_ev);
 	if (http->accept_ev != NULL)
 		event_free(http->accept_ev);
+	if (http->answer != NULL)
+		evbuffer_free(http->answer);
 	for (int i = 0; i < http->nroute; i++)
 		free(http->routes[i].path);
 	free(http->routes);
@@ -1256,6 +1288,7 @@ reply_raw(struct http_request *r, int status, const char *ctype,
 		/* The client is not reading its answers: read nothing more
 		 * until they are written (conn_write_cb), or the deadline. */
 		c->paused = 1;
+		bufferevent_disable(c->bev, EV_READ);
 		return;
 	}
 	bufferevent_enable(c->bev, EV_READ);

@@ -73,6 +73,7 @@ struct http {
 	    log_accept;
 	struct event *held_ev;              /* reports lines held back */
 	struct tls *tls;                    /* HTTPS when set (the caller's) */
+	struct evbuffer *answer;            /* an answer being written */
 };
 
 #endif

@@ -45,7 +45,8 @@ static struct http *http;
 static pthread_t loop_thread;
 static int stop_pipe[2] = { -1, -1 };
 static int notify_pipe[2] = { -1, -1 };  /* a deferred answer went out */
-static struct event *stop_ev;
+static int release_pipe[2] = { -1, -1 }; /* answer what /hold holds */
+static struct event *stop_ev, *release_ev;
 static int loop_running;
 /* Requests /hold took and did not answer. */
 static struct http_request *held[4];
@@ -155,6 +156,19 @@ h_hold(struct http_request *req, const char *rest, void *arg)
 		abort();
 }
 
+/* On the loop: answer every request /hold holds, in order. */
+static void
+on_release(evutil_socket_t fd, short what, void *arg)
+{
+	char one;
+
+	if (read(fd, &one, 1) != 1)
+		abort();
+	for (int i = 0; i < nheld; i++)
+		http_reply_json(held[i], 200, json_pack("{s:b}", "late", 1));
+	nheld = 0;
+}
+
 /* The timer of a deferred answer. */
 static void
 deferred_cb(evutil_socket_t fd, short what, void *arg)
@@ -220,9 +234,13 @@ srv_start(int max_conn, int timeout)
 	nheld = 0;
 	ck_assert_int_eq(pipe(stop_pipe), 0);
 	ck_assert_int_eq(pipe(notify_pipe), 0);
+	ck_assert_int_eq(pipe(release_pipe), 0);
 	stop_ev = event_new(base, stop_pipe[0], EV_READ | EV_PERSIST, on_stop,
 	    NULL);
 	event_add(stop_ev, NULL);
+	release_ev = event_new(base, release_pipe[0], EV_READ | EV_PERSIST,
+	    on_release, NULL);
+	event_add(release_ev, NULL);
 	ck_assert_int_eq(pthread_create(&loop_thread, NULL, loop_main, NULL),
 	    0);
 	loop_running = 1;
@@ -247,10 +265,12 @@ srv_stop(void)
 	loop_stop();
 	http_free(http);
 	event_free(stop_ev);
+	event_free(release_ev);
 	event_base_free(base);
 	for (int i = 0; i < 2; i++) {
 		close(stop_pipe[i]);
 		close(notify_pipe[i]);
+		close(release_pipe[i]);
 	}
 	http = NULL;
 	base = NULL;
@@ -923,6 +943,94 @@ START_TEST(body_try_leaves_the_answer)
 }
 END_TEST
 
+/* Wait until /hold holds a request. */
+static void
+wait_held(void)
+{
+	char one;
+
+	ck_assert_msg(cl_wait(notify_pipe[0], WAIT_MS), "not held");
+	ck_assert_int_eq(read(notify_pipe[0], &one, 1), 1);
+}
+
+static void
+release_held(void)
+{
+	char one = 1;
+
+	ck_assert_int_eq(write(release_pipe[1], &one, 1), 1);
+}
+
+/* While its request is with a handler, a connection reads on, but only up
+ * to its input cap: a client that pipelines 64 MB meanwhile stalls once
+ * the kernel's buffers are full (the listener holding a few KiB of it),
+ * and is served in order once the first answer goes. */
+START_TEST(busy_connection_reads_bounded)
+{
+	static const char hold[] = "GET /hold HTTP/1.1\r\nHost: test\r\n\r\n";
+	static const char next[] = "GET /v1/items/n HTTP/1.1\r\n"
+	    "Host: test\r\n\r\n";
+	size_t chunk = (sizeof(next) - 1) * 4096, sent = 0,
+	    most = (size_t)64 << 20;
+	char *buf = malloc(chunk);
+	struct resp r;
+	int fd = cl_connect();
+
+	ck_assert_int_ge(fd, 0);
+	for (size_t i = 0; i < 4096; i++)
+		memcpy(buf + i * (sizeof(next) - 1), next, sizeof(next) - 1);
+	cl_send(fd, hold, sizeof(hold) - 1);
+	wait_held();
+	/* Until nothing is taken for half a second: the listener stopped
+	 * reading (or 64 MB went, which fails below). */
+	while (sent < most) {
+		struct pollfd p = { .fd = fd, .events = POLLOUT };
+		ssize_t n;
+
+		if (poll(&p, 1, 500) <= 0)
+			break;
+		n = send(fd, buf + sent % chunk, chunk - sent % chunk,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		ck_assert_msg(n > 0, "send: %s", strerror(errno));
+		sent += (size_t)n;
+	}
+	free(buf);
+	ck_assert_msg(sent < most, "a busy connection read %zu octets of "
+	    "pipelined requests", sent);
+	ck_assert_int_eq(http_inflight(http), 1);
+	release_held();
+	ck_assert_int_eq(cl_read(fd, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(json_is_true(json_object_get(r.json, "late")));
+	resp_clear(&r);
+	close(fd);
+}
+END_TEST
+
+/* A client that ends its stream while its request is with a handler gets
+ * the answer, marked as the last, and then the close. */
+START_TEST(eof_while_busy_answered_then_closed)
+{
+	static const char hold[] = "GET /hold HTTP/1.1\r\nHost: test\r\n\r\n";
+	struct resp r;
+	int fd = cl_connect();
+
+	ck_assert_int_ge(fd, 0);
+	cl_send(fd, hold, sizeof(hold) - 1);
+	wait_held();
+	ck_assert_int_eq(shutdown(fd, SHUT_WR), 0);
+	release_held();
+	ck_assert_int_eq(cl_read(fd, &r), 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(json_is_true(json_object_get(r.json, "late")));
+	resp_clear(&r);
+	ck_assert_int_ge(cl_wait_eof(fd), 0);
+	close(fd);
+}
+END_TEST
+
 /* Requests unanswered when the listener is freed: answering them later is
  * dropped without touching them (ASan reports any use after free), and
  * their clients see the connection close. */
@@ -1378,6 +1486,8 @@ http_suite(void)
 	tcase_add_test(tc, stop_accepting_keeps_inflight);
 	tcase_add_test(tc, body_try_leaves_the_answer);
 	tcase_add_test(tc, answer_after_free_is_dropped);
+	tcase_add_test(tc, busy_connection_reads_bounded);
+	tcase_add_test(tc, eof_while_busy_answered_then_closed);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("slow_clients");
