@@ -968,9 +968,9 @@ store_journal_hold(struct store *st, int hold)
 }
 
 int
-store_journal_start(struct store *st, const char *dir, const char **why)
+store_journal_start(struct store *st, const char *dir, char *err,
+    size_t errlen)
 {
-	static char err[256];
 	struct journal_pos pos, now;
 	const char *op = "begin";
 	uint64_t found = 0;
@@ -981,13 +981,13 @@ store_journal_start(struct store *st, const char *dir, const char **why)
 		goto fail_rc;
 	if ((have = position_get(st, txn, &pos)) < 0) {
 		mdb_txn_abort(txn);
-		*why = "LMDB's position in the journal is malformed";
+		snprintf(err, errlen, "LMDB's position in the journal is "
+		    "malformed");
 		return -1;
 	}
 	if (journal_open(&st->journal, dir, st->journal_cap,
-	    have ? &pos : NULL, err, sizeof(err)) != 0) {
+	    have ? &pos : NULL, err, errlen) != 0) {
 		mdb_txn_abort(txn);
-		*why = err;
 		return -1;
 	}
 	if (have && (rc = replay_into(st, txn, &pos, &found, &op)) != 0) {
@@ -1009,8 +1009,7 @@ store_journal_start(struct store *st, const char *dir, const char **why)
 		    " last=%" PRIu64, found, now.seq);
 	return 0;
 fail_rc:
-	snprintf(err, sizeof(err), "%s: %s", op, mdb_strerror(rc));
-	*why = err;
+	snprintf(err, errlen, "%s: %s", op, mdb_strerror(rc));
 	return -1;
 }
 

@@ -387,7 +387,7 @@ store_open_journal(struct event_base *base, const char *path,
 	struct store *st;
 	MDB_txn *txn = NULL;
 	const char *what, *why;
-	char pb[256];
+	char pb[256], jwhy[256];
 	int rc, dead = 0, qmoved = 0;
 
 	*err = NULL;
@@ -440,8 +440,8 @@ store_open_journal(struct event_base *base, const char *path,
 	}
 	if ((rc = mdb_txn_commit(txn)) != 0)
 		goto fail;
-	if (store_journal_start(st, path, &why) != 0) {
-		*err = open_error("cannot open the journal of", path, why);
+	if (store_journal_start(st, path, jwhy, sizeof(jwhy)) != 0) {
+		*err = open_error("cannot open the journal of", path, jwhy);
 		store_free(st);
 		return NULL;
 	}

@@ -247,7 +247,8 @@ void store_commit_next(struct store *);
 int store_jgen_layers(struct store *, struct batch **out, int max);
 /* At open, before the writer starts: open the journal, replay into LMDB
  * what it lacks (store_commit.c).  0, or -1 with *why. */
-int store_journal_start(struct store *, const char *dir, const char **why);
+int store_journal_start(struct store *, const char *dir, char *err,
+    size_t errlen);
 
 /* store_repl.c: the store on Redis, a node's LMDB its replica */
 uint64_t store_repl_position(struct store *);
