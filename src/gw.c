@@ -672,6 +672,30 @@ gw_start(struct gw *gw)
 
 /* ---- reload ----------------------------------------------------------- */
 
+static int
+same_str(const char *a, const char *b)
+{
+	return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
+/* Whether nc names another Redis for the store than old (the connection,
+ * made at start, stays; only the password files' contents are read again
+ * on a reload). */
+static int
+redis_moved(const struct conf *old, const struct conf *nc)
+{
+	return old->store_backend != nc->store_backend ||
+	    !same_str(old->redis_addr, nc->redis_addr) ||
+	    !same_str(old->redis_password_file, nc->redis_password_file) ||
+	    old->redis_db != nc->redis_db ||
+	    !same_str(old->redis_prefix, nc->redis_prefix) ||
+	    !same_str(old->node, nc->node) ||
+	    !same_str(old->redis_sentinel, nc->redis_sentinel) ||
+	    !same_str(old->redis_master, nc->redis_master) ||
+	    !same_str(old->redis_sentinel_password_file,
+	    nc->redis_sentinel_password_file);
+}
+
 /* A carrier a reload removed, until it has unbound. */
 struct retired {
 	struct event_base *base;
@@ -743,9 +767,17 @@ gw_reload(struct gw *gw, struct conf *nc)
 	struct conf *old = gw->conf;
 	struct carrier **nca;
 	int kept = 0, added = 0, removed = 0;
+	char e[512], buf[600];
 
-	/* The HTTPS pair first: a pair that does not load refuses the whole
-	 * reload, before anything has changed. */
+	/* The Redis passwords, then the HTTPS pair: a file that does not
+	 * read or a pair that does not load refuses the whole reload (a
+	 * password read is only used at the next connect). */
+	if (store_reload_passwords(gw->store, e, sizeof(e)) != 0) {
+		log_err("gw.reload_refused", "errors=%s", log_str(buf,
+		    sizeof(buf), e));
+		conf_free(nc);
+		return -1;
+	}
 	if (gw_reload_tls(gw, nc) != 0) {
 		conf_free(nc);
 		return -1;
@@ -755,7 +787,7 @@ gw_reload(struct gw *gw, struct conf *nc)
 	    old->listen_port != nc->listen_port ||
 	    strcmp(old->store_path, nc->store_path) != 0 ||
 	    strcmp(old->secret_file, nc->secret_file) != 0 ||
-	    old->map_size != nc->map_size)
+	    old->map_size != nc->map_size || redis_moved(old, nc))
 		log_warn("gw.reload_partial", "msg=\"listen, store and "
 		    "secret_file changes need a restart; kept the old ones\"");
 	/* Keep the parts that cannot change on a running daemon. */

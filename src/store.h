@@ -214,6 +214,13 @@ int store_attach_redis(struct store *, const struct store_redis *,
  */
 void store_lease(struct store *, int lease_ms, int max,
     void (*cb)(void *arg, int taken), void *arg);
+/*
+ * The store on Redis: read the password files named at start again
+ * (SIGHUP), for the connections' next AUTH; the connections up now stay
+ * as they are.  0 (at once on LMDB alone), or -1 with err naming the file
+ * that could not be read, the old passwords kept.  Never logs a password.
+ */
+int store_reload_passwords(struct store *, char *err, size_t errsize);
 /* 1 when commits can go: on LMDB alone while its journal works (a write
  * or flush of the journal that failed stops commits until a restart,
  * store_commit.c); on Redis once the replica

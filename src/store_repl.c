@@ -1254,6 +1254,21 @@ store_repl_flush(struct store *st)
 	return st->last_result;
 }
 
+int
+store_reload_passwords(struct store *st, char *err, size_t errsize)
+{
+	struct store_repl *r = st->repl;
+
+	if (r == NULL)
+		return 0;
+	/* Both connections read the same files: the second fails only if
+	 * a file changed between the two reads. */
+	if (redis_reload_password(r->cmd, err, errsize) != 0 ||
+	    redis_reload_password(r->tail, err, errsize) != 0)
+		return -1;
+	return 0;
+}
+
 void
 store_repl_free(struct store *st)
 {

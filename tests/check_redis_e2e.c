@@ -7,7 +7,8 @@
  * both nodes at once leave one pending verification whose code is the one
  * that approves; every verification A acknowledged is checkable on B
  * after A is killed -9; Redis killed and back: 503 while it is away, no
- * acknowledged verification lost, sends again within seconds.
+ * acknowledged verification lost, sends again within seconds; the Redis
+ * password rotated with a SIGHUP, no restart.
  *
  * Redis is Debian's redis-server (tests/redis_srv.c: loopback, appendonly
  * yes, appendfsync always); without it the suite is skipped (77).
@@ -645,6 +646,79 @@ START_TEST(redis_away)
 }
 END_TEST
 
+/* Write text to path (the test fails when it cannot). */
+static void
+put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_ge(fputs(text, f), 0);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* Sends on h answer 201 again within 10 s (503 meanwhile). */
+static void
+wait_sends(struct harness *h, const char *phone)
+{
+	char body[64], out[2048];
+	long long t0 = h_now_ms();
+	int http;
+
+	snprintf(body, sizeof(body), "{\"phone\": \"%s\"}", phone);
+	for (;;) {
+		http = h_http(h, "POST", "/v1/verifications",
+		    "application/json", H_TOKEN, body, out, sizeof(out));
+		if (http == 201)
+			return;
+		ck_assert_int_eq(http, 503);
+		ck_assert_msg(h_now_ms() - t0 < 10000, "no 201 within 10 s");
+		h_nap_ms(50);
+	}
+}
+
+/* The Redis password rotated without a restart: the new one written to
+ * redis_password_file, SIGHUP, then Redis told (and its clients dropped):
+ * the gateway's next connect authenticates with the new one.  Without
+ * the reload that AUTH is refused and every send answers 503 until a
+ * restart.  A password file that cannot be read refuses the reload (the
+ * old password kept); no password reaches the log. */
+START_TEST(password_rotation)
+{
+	char pf[320], extra[640], cmd[400];
+	size_t len;
+
+	redis_srv_kill(&R);
+	redis_srv_start(&R, A.dir, "old-secret-1");
+	snprintf(pf, sizeof(pf), "%s/redis.pass", A.dir);
+	put_file(pf, "old-secret-1\n");
+	node_conf(&A, "a");
+	len = (size_t)snprintf(extra, sizeof(extra), "%s"
+	    "redis_password_file = %s\n", A.store_extra, pf);
+	ck_assert_uint_lt(len, sizeof(A.store_extra));
+	memcpy(A.store_extra, extra, len + 1);
+	h_start_all(&A);
+	wait_sends(&A, "+14155550701");
+
+	/* A file that is gone: the reload is refused, naming it. */
+	ck_assert_int_eq(unlink(pf), 0);
+	ck_assert_int_ne(h_daemon_reload(&A), 0);
+	ck_assert(h_file_contains(A.daemon_log, "redis.pass"));
+
+	put_file(pf, "new-secret-2\n");
+	ck_assert_int_eq(h_daemon_reload(&A), 0);
+	snprintf(cmd, sizeof(cmd), "REDISCLI_AUTH=old-secret-1 redis-cli "
+	    "-p %d config set requirepass new-secret-2 >/dev/null && "
+	    "REDISCLI_AUTH=new-secret-2 redis-cli -p %d client kill type "
+	    "normal >/dev/null", R.port, R.port);
+	ck_assert_int_eq(system(cmd), 0);
+	wait_sends(&A, "+14155550702");
+	ck_assert(!h_file_contains(A.daemon_log, "old-secret-1"));
+	ck_assert(!h_file_contains(A.daemon_log, "new-secret-2"));
+	ck_assert_int_eq(h_daemon_stop(&A, SIGTERM), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -659,6 +733,7 @@ main(void)
 		{ "takeover", takeover, 1 },
 		{ "shared_rest", shared_rest, 1 },
 		{ "test_capture_shared", test_capture_shared, 1 },
+		{ "password_rotation", password_rotation, 1 },
 	};
 	Suite *s = suite_create("redis_e2e");
 	int rc;
