@@ -246,7 +246,7 @@ void store_commit_next(struct store *);
 /* The journal's generations, newest first, into out (at most max). */
 int store_jgen_layers(struct store *, struct batch **out, int max);
 /* At open, before the writer starts: open the journal, replay into LMDB
- * what it lacks (store_commit.c).  0, or -1 with *why. */
+ * what it lacks (store_commit.c).  0, or -1 with the reason in err. */
 int store_journal_start(struct store *, const char *dir, char *err,
     size_t errlen);
 

@@ -1049,14 +1049,12 @@ START_TEST(answer_after_free_is_dropped)
 {
 	static const char get[] = "GET /hold HTTP/1.1\r\nHost: test\r\n\r\n";
 	int fds[3];
-	char one;
 
 	for (int i = 0; i < 3; i++) {
 		fds[i] = cl_connect();
 		ck_assert_int_ge(fds[i], 0);
 		cl_send(fds[i], get, sizeof(get) - 1);
-		ck_assert_msg(cl_wait(notify_pipe[0], WAIT_MS), "not held");
-		ck_assert_int_eq(read(notify_pipe[0], &one, 1), 1);
+		wait_held();
 	}
 	ck_assert_int_eq(nheld, 3);
 	loop_stop();
@@ -1208,13 +1206,11 @@ START_TEST(cap_of_busy_connections_is_503)
 	static const char get[] = "GET /hold HTTP/1.1\r\nHost: test\r\n\r\n";
 	int fds[4], extra;
 	struct resp r;
-	char one;
 
 	for (int i = 0; i < 4; i++) {
 		fds[i] = cl_connect();
 		cl_send(fds[i], get, sizeof(get) - 1);
-		ck_assert_msg(cl_wait(notify_pipe[0], WAIT_MS), "not held");
-		ck_assert_int_eq(read(notify_pipe[0], &one, 1), 1);
+		wait_held();
 	}
 	extra = cl_connect();
 	ck_assert_int_eq(cl_read(extra, &r), 0);

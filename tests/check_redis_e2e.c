@@ -573,6 +573,27 @@ END_TEST
  * acknowledged verification is there and sends are taken again within
  * about 2 s (the reconnect backoff is capped at 1 s). */
 #define AWAY_N 30
+/* Sends on h answer 201 again within 10 s (503 meanwhile): the
+ * milliseconds it took. */
+static long long
+wait_sends(struct harness *h, const char *phone)
+{
+	char body[64], out[2048];
+	long long t0 = h_now_ms();
+	int http;
+
+	snprintf(body, sizeof(body), "{\"phone\": \"%s\"}", phone);
+	for (;;) {
+		http = h_http(h, "POST", "/v1/verifications",
+		    "application/json", H_TOKEN, body, out, sizeof(out));
+		if (http == 201)
+			return h_now_ms() - t0;
+		ck_assert_int_eq(http, 503);
+		ck_assert_msg(h_now_ms() - t0 < 10000, "no 201 within 10 s");
+		h_nap_ms(20);
+	}
+}
+
 START_TEST(redis_away)
 {
 	char id[AWAY_N][64], code[16], out[2048], body[64], phone[32];
@@ -616,18 +637,7 @@ START_TEST(redis_away)
 	ck_assert_ptr_nonnull(strstr(out, "\"store_unavailable\""));
 	ck_assert_ptr_nonnull(strstr(out, "\"smscs_up\":1"));
 	redis_srv_restart(&R);
-	t0 = h_now_ms();
-	for (;;) {
-		http = h_http(&B, "POST", "/v1/verifications",
-		    "application/json", H_TOKEN,
-		    "{\"phone\": \"+14155550598\"}", out, sizeof(out));
-		if (http == 201)
-			break;
-		ck_assert_int_eq(http, 503);
-		ck_assert_msg(h_now_ms() - t0 < 10000, "no 201 within 10 s");
-		h_nap_ms(20);
-	}
-	back = h_now_ms() - t0;
+	back = wait_sends(&B, "+14155550598");
 	fprintf(stderr, "redis_away: %d acknowledged, %d refused; sends "
 	    "taken again %lld ms after Redis was back\n", acked, refused,
 	    back);
@@ -657,26 +667,6 @@ put_file(const char *path, const char *text)
 	ck_assert_int_eq(fclose(f), 0);
 }
 
-/* Sends on h answer 201 again within 10 s (503 meanwhile). */
-static void
-wait_sends(struct harness *h, const char *phone)
-{
-	char body[64], out[2048];
-	long long t0 = h_now_ms();
-	int http;
-
-	snprintf(body, sizeof(body), "{\"phone\": \"%s\"}", phone);
-	for (;;) {
-		http = h_http(h, "POST", "/v1/verifications",
-		    "application/json", H_TOKEN, body, out, sizeof(out));
-		if (http == 201)
-			return;
-		ck_assert_int_eq(http, 503);
-		ck_assert_msg(h_now_ms() - t0 < 10000, "no 201 within 10 s");
-		h_nap_ms(50);
-	}
-}
-
 /* The Redis password rotated without a restart: the new one written to
  * redis_password_file, SIGHUP, then Redis told (and its clients dropped):
  * the gateway's next connect authenticates with the new one.  Without
@@ -698,7 +688,7 @@ START_TEST(password_rotation)
 	ck_assert_uint_lt(len, sizeof(A.store_extra));
 	memcpy(A.store_extra, extra, len + 1);
 	h_start_all(&A);
-	wait_sends(&A, "+14155550701");
+	(void)wait_sends(&A, "+14155550701");
 
 	/* A file that is gone: the reload is refused, naming it. */
 	ck_assert_int_eq(unlink(pf), 0);
@@ -712,7 +702,7 @@ START_TEST(password_rotation)
 	    "REDISCLI_AUTH=new-secret-2 redis-cli -p %d client kill type "
 	    "normal >/dev/null", R.port, R.port);
 	ck_assert_int_eq(system(cmd), 0);
-	wait_sends(&A, "+14155550702");
+	(void)wait_sends(&A, "+14155550702");
 	ck_assert(!h_file_contains(A.daemon_log, "old-secret-1"));
 	ck_assert(!h_file_contains(A.daemon_log, "new-secret-2"));
 	ck_assert_int_eq(h_daemon_stop(&A, SIGTERM), 0);
