@@ -1008,7 +1008,18 @@ flow_check(struct flow *f, int key, const char *id, const char *e164,
 	log_info("verify.check", "id=%s result=%s%s", fc->found ? v.id : "-",
 	    fc->status, limited ? " limit=failed_checks_per_phone" : "");
 	verif_clear(&v);
-	store_on_commit(f->store, check_committed, ctx);
+	/* Which write the answer waits for.  An approval waits for the
+	 * flush: a code is valid once, and an approval a power cut undid
+	 * would let the same code approve again.  Every other answer
+	 * refuses, and waits only until its batch is in the journal's file
+	 * (store_on_written()): a kill -9 after it loses nothing, so no crash
+	 * an attacker can cause gives back a wrong code's count; a crash of
+	 * the machine within the flush (a fraction of a millisecond) could.
+	 * That takes the flush out of a wrong code's answer. */
+	if (fc->result == VERIFY_APPROVED)
+		store_on_commit(f->store, check_committed, ctx);
+	else
+		store_on_written(f->store, check_committed, ctx);
 }
 
 /* ---- limits ------------------------------------------------------------ */

@@ -316,6 +316,13 @@ void store_on_commit(struct store *, store_commit_cb cb, void *arg);
  * else happens (dispatch.c: a send's record, whose answer waits for the
  * SMSC's too, and whose accept may then share the record's commit). */
 void store_on_commit_lazy(struct store *, store_commit_cb cb, void *arg);
+/* The same, for an answer that refuses (a wrong code): cb may run once
+ * the batch is in the journal's file, which a crash of the process no
+ * longer loses, while the disk flushes it (so before store_on_commit()
+ * callbacks registered earlier); only a crash of the machine within that
+ * flush may lose it.  Without a journal (the store on Redis, or a batch
+ * LMDB commits directly) it runs at the commit, in its order. */
+void store_on_written(struct store *, store_commit_cb cb, void *arg);
 /* Let staged writes that nobody waits on wait up to ms milliseconds for a
  * commit that someone waits on (0, the default: commit at the end of every
  * turn).  The daemon sets a few milliseconds so an SMPP submit's record and

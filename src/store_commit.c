@@ -26,6 +26,16 @@
  * writer finishes.  A batch that stages nothing still waits for the one
  * with the writer: its callbacks may answer from what that one staged.
  *
+ * Answers that refuse (store_on_written(): a wrong code) need less than
+ * the flush: the writer tells the loop as soon as a batch's record is in
+ * the journal's file (journal_on_written(), before its fdatasync), and the
+ * loop calls those callbacks then; the others wait for the flush.  A crash
+ * of the process after that point loses nothing (the kernel has the
+ * record, and the restart replays it); only a crash of the machine within
+ * the flush can lose the record, and with it the count of a wrong code
+ * that was answered.  For the same reason a batch that stages nothing and
+ * has only such callbacks finishes once the writer's batch is in the file.
+ *
  * Errors: a write refused at once (a record that cannot be encoded) fails
  * the open batch; LMDB's own errors (a full map above all) arrive with the
  * commit.  Either way every callback of the batch gets the error, and so
@@ -39,7 +49,8 @@
  * neither, but for its mdb_rc and mdb_op, which the writer sets before it
  * hands the batch back through st->done; the loop frees it after reaping
  * it.  Of the store, the writer touches only the environment, the pipe's
- * write end and the fields under st->lock.
+ * write end, st->jwriting and the fields under st->lock (st->wrote: the
+ * batch whose record is in the file, for the loop's on_writer_done()).
  */
 #define _GNU_SOURCE             /* pipe2() */
 #include <errno.h>
@@ -75,7 +86,7 @@ batch_new(struct store *st)
 		b = xcalloc(1, sizeof(*b));
 		b->w = store_batch_new();
 	}
-	b->nwaiter = 0;
+	b->nwaiter = b->nearly = b->written = 0;
 	b->result = STORE_OK;
 	b->urgent = b->due = 0;
 	b->mdb_rc = 0;
@@ -198,9 +209,28 @@ store_batch_callbacks(struct store *st, struct batch *b, int result)
 	if (result != STORE_OK)
 		st->commit_failures++;
 	st->last_result = result;
-	b->nwaiter = 0;
+	b->nwaiter = b->nearly = 0;
 	for (i = 0; i < n; i++)
-		b->waiters[i].cb(b->waiters[i].arg, result);
+		if (b->waiters[i].cb != NULL)
+			b->waiters[i].cb(b->waiters[i].arg, result);
+}
+
+/* The writer's batch b is in the journal's file: its store_on_written()
+ * callbacks now, in their order (the others wait for the flush). */
+static void
+batch_written(struct batch *b)
+{
+	store_commit_cb cb;
+	int i, n = b->nwaiter;
+
+	b->written = 1;
+	for (i = 0; i < n && b->nearly > 0; i++) {
+		if (!b->waiters[i].early || (cb = b->waiters[i].cb) == NULL)
+			continue;
+		b->waiters[i].cb = NULL;
+		b->nearly--;
+		cb(b->waiters[i].arg, STORE_OK);
+	}
 }
 
 /* Call b's callbacks, then free it. */
@@ -414,6 +444,24 @@ wake_loop(struct store *st)
 
 	while (write(st->pipefd[1], &c, 1) < 0 && errno == EINTR)
 		;
+}
+
+/* On the writer, from journal_append() (journal_on_written()): the batch
+ * being journaled is in the journal's file, where a crash of the process
+ * no longer loses it; the loop may answer its store_on_written()
+ * callbacks while the disk flushes it. */
+static void
+journal_written(void *arg)
+{
+	struct store *st = arg;
+	struct batch *b = st->jwriting;
+
+	if (b == NULL || b->nearly == 0)
+		return;
+	pthread_mutex_lock(&st->lock);
+	st->wrote = b;
+	pthread_mutex_unlock(&st->lock);
+	wake_loop(st);
 }
 
 /* On the writer: LMDB commits the parent (see above).  On failure the
@@ -631,7 +679,9 @@ writer_main(void *arg)
 		pthread_mutex_unlock(&st->lock);
 
 		if (st->journal != NULL && !b->from_log) {
+			st->jwriting = b;
 			journal_batch(st, b);
+			st->jwriting = NULL;
 		} else {
 			if (st->jtxn != NULL)
 				parent_commit(st);      /* LMDB's order */
@@ -666,12 +716,18 @@ batch_submit(struct store *st)
 	if (b == NULL)
 		return;
 	b->due = 1;
-	if (st->repl != NULL ? store_repl_busy(st) : st->inflight != NULL)
+	if (st->repl != NULL ? store_repl_busy(st) : st->inflight != NULL &&
+	    !(st->inflight->written && b->nearly == b->nwaiter &&
+	    store_batch_count(b->w) == 0))
 		return;
 	/* The last writes of the batch (store_set_precommit()): they go
 	 * with it, or fail it. */
 	if (st->precommit != NULL)
 		st->precommit(st->precommit_arg);
+	if (st->repl == NULL && st->inflight != NULL &&
+	    store_batch_count(b->w) > 0)
+		return;         /* fn staged some: the writer's batch first (a
+		                 * second call stages only what came since) */
 	st->open = NULL;
 	event_del(st->commit_ev);
 	event_del(st->force_ev);
@@ -819,6 +875,8 @@ batch_reap(struct store *st, int early)
 	pthread_mutex_lock(&st->lock);
 	b = st->done;
 	st->done = NULL;
+	if (b != NULL)
+		st->wrote = NULL;       /* b's, if any: b goes now */
 	pthread_mutex_unlock(&st->lock);
 	if (b == NULL)
 		return 0;
@@ -881,10 +939,22 @@ static void
 on_writer_done(evutil_socket_t fd, short what, void *arg)
 {
 	struct store *st = arg;
+	struct batch *w;
 	char buf[64];
 
 	while (read(fd, buf, sizeof(buf)) > 0)
 		;
+	pthread_mutex_lock(&st->lock);
+	w = st->wrote;
+	st->wrote = NULL;
+	pthread_mutex_unlock(&st->lock);
+	if (w != NULL && w == st->inflight) {
+		batch_written(w);
+		/* A batch that answers only refusals from what is now in
+		 * the file need not wait for the flush. */
+		if (st->open != NULL && (st->open->urgent || st->open->due))
+			batch_submit(st);
+	}
 	batch_reap(st, 1);
 	jgen_reap(st);
 	if (st->inflight != NULL || (st->njgen > 0 && !st->jerr_logged)) {
@@ -904,7 +974,7 @@ on_writer_done(evutil_socket_t fd, short what, void *arg)
 /* ---- waiting and flushing ---------------------------------------------- */
 
 static void
-waiter_add(struct batch *b, store_commit_cb cb, void *arg)
+waiter_add(struct batch *b, store_commit_cb cb, void *arg, int early)
 {
 	if (b->nwaiter == b->waitercap) {
 		b->waitercap = b->waitercap ? b->waitercap * 2 : 16;
@@ -913,19 +983,27 @@ waiter_add(struct batch *b, store_commit_cb cb, void *arg)
 	}
 	b->waiters[b->nwaiter].cb = cb;
 	b->waiters[b->nwaiter].arg = arg;
+	b->waiters[b->nwaiter].early = early;
+	b->nearly += early;
 	b->nwaiter++;
 }
 
 void
 store_on_commit(struct store *st, store_commit_cb cb, void *arg)
 {
-	waiter_add(batch_open(st, 1), cb, arg);
+	waiter_add(batch_open(st, 1), cb, arg, 0);
+}
+
+void
+store_on_written(struct store *st, store_commit_cb cb, void *arg)
+{
+	waiter_add(batch_open(st, 1), cb, arg, 1);
 }
 
 void
 store_on_commit_lazy(struct store *st, store_commit_cb cb, void *arg)
 {
-	waiter_add(batch_open(st, 0), cb, arg);
+	waiter_add(batch_open(st, 0), cb, arg, 0);
 }
 
 void
@@ -990,6 +1068,7 @@ store_journal_start(struct store *st, const char *dir, char *err,
 		mdb_txn_abort(txn);
 		return -1;
 	}
+	journal_on_written(st->journal, journal_written, st);
 	if (have && (rc = replay_into(st, txn, &pos, &found, &op)) != 0) {
 		mdb_txn_abort(txn);
 		goto fail_rc;

@@ -37,6 +37,8 @@ struct journal {
 	                         * last append (journal_unappend()) */
 	uint8_t *buf;           /* a record being written or read */
 	size_t bufcap;
+	void (*written)(void *); /* journal_on_written() */
+	void *written_arg;
 };
 
 static void
@@ -348,6 +350,13 @@ journal_replay(struct journal *j, const struct journal_pos *pos,
 
 /* ---- appending --------------------------------------------------------- */
 
+void
+journal_on_written(struct journal *j, void (*fn)(void *), void *arg)
+{
+	j->written = fn;
+	j->written_arg = arg;
+}
+
 int
 journal_append(struct journal *j, const uint8_t *p, size_t len,
     struct journal_pos *pos)
@@ -378,6 +387,8 @@ journal_append(struct journal *j, const uint8_t *p, size_t len,
 	memcpy(j->buf + JOURNAL_REC_HEAD, p, len);
 	if ((rc = full_pwrite(j->fd, j->buf, (size_t)n, JOURNAL_HEAD + at)) != 0)
 		return rc;
+	if (j->written != NULL)
+		j->written(j->written_arg);
 	if (fdatasync(j->fd) != 0)
 		return errno;
 	j->undo_head = j->head;

@@ -76,6 +76,10 @@ int journal_replay(struct journal *, const struct journal_pos *pos,
  */
 int journal_append(struct journal *, const uint8_t *p, size_t len,
     struct journal_pos *pos);
+/* Call fn(arg) in every journal_append() once the record is in the file
+ * (the kernel's: a crash of the process no longer loses it) and before
+ * it is flushed to the disk.  fn NULL: no call. */
+void journal_on_written(struct journal *, void (*fn)(void *), void *arg);
 /* Take back the record journal_append() just wrote (its batch failed
  * after all): its header zeroed and flushed.  0 or an errno. */
 int journal_unappend(struct journal *);

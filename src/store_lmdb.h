@@ -117,8 +117,9 @@ struct event;
 struct store_record_head;
 
 struct commit_waiter {
-	store_commit_cb cb;
+	store_commit_cb cb;     /* NULL once called early */
 	void *arg;
+	int early;              /* store_on_written() */
 };
 
 /* A batch: its staged writes, its callbacks, and how it went. */
@@ -126,6 +127,8 @@ struct batch {
 	struct store_batch *w;
 	struct commit_waiter *waiters;
 	int nwaiter, waitercap;
+	int nearly;             /* of them, store_on_written()'s */
+	int written;            /* the writer's, in the journal's file */
 	int result;             /* STORE_OK, or the error that failed it */
 	int urgent;             /* has waiters: goes at the end of the turn */
 	int due;                /* its time came while the writer was busy */
@@ -173,12 +176,15 @@ struct store {
 	int delay_ms;                   /* see store_set_commit_delay() */
 	int last_result;                /* of the last batch finished */
 
-	/* The writer thread.  lock guards todo, done and stop. */
+	/* The writer thread.  lock guards todo, done, wrote and stop. */
 	pthread_t writer;
 	int writer_started;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	struct batch *todo, *done;
+	struct batch *wrote;    /* the writer's batch is in the journal's
+	                         * file, not yet flushed (store_on_written()) */
+	struct batch *jwriting; /* the writer's: the batch being journaled */
 	int stop;
 	int pipefd[2];                  /* writer -> loop */
 

@@ -5,6 +5,7 @@
  * what LMDB lacks, a record taken back is gone, and a file that is not the
  * store's journal is refused.
  */
+#define _GNU_SOURCE             /* memmem() */
 #include <check.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -128,6 +129,53 @@ START_TEST(test_append_replay)
 		ck_assert_uint_eq(found, 1);
 		ck_assert_uint_eq(s.seq[0], 21);
 	}
+	journal_close(j);
+}
+END_TEST
+
+/* journal_on_written(): called for each record once it is in the file,
+ * where another reader (a restart after kill -9) finds it. */
+struct written_seen {
+	int calls, found;
+	uint8_t mark;
+};
+
+static void
+on_written(void *arg)
+{
+	struct written_seen *w = arg;
+	static uint8_t file[256 << 10];
+	uint8_t want[64];
+	ssize_t n;
+	int fd;
+
+	w->calls++;
+	memset(want, w->mark, sizeof(want));
+	ck_assert_int_ge(fd = open(path, O_RDONLY), 0);
+	n = read(fd, file, sizeof(file));
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	if (memmem(file, (size_t)n, want, sizeof(want)) != NULL)
+		w->found++;
+}
+
+START_TEST(test_written_hook)
+{
+	struct written_seen w = { 0, 0, 0 };
+	struct journal_pos pos;
+	struct journal *j = open_at(NULL, 128 << 10);
+
+	journal_on_written(j, on_written, &w);
+	for (int i = 1; i <= 5; i++) {
+		w.mark = (uint8_t)(0xa0 + i);
+		ck_assert_int_eq(append_n(j, 0xa0 + i, 64 + (size_t)i, &pos),
+		    0);
+		ck_assert_int_eq(w.calls, i);
+		ck_assert_int_eq(w.found, i);
+	}
+	journal_on_written(j, NULL, NULL);
+	ck_assert_int_eq(append_n(j, 0xb0, 64, &pos), 0);
+	ck_assert_int_eq(w.calls, 5);
 	journal_close(j);
 }
 END_TEST
@@ -309,6 +357,7 @@ journal_suite(void)
 
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_append_replay);
+	tcase_add_test(tc, test_written_hook);
 	tcase_add_test(tc, test_torn_record_ends_replay);
 	tcase_add_test(tc, test_ring_wraps);
 	tcase_add_test(tc, test_unappend);

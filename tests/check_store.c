@@ -912,6 +912,49 @@ START_TEST(test_callback_stages_new_batch)
 }
 END_TEST
 
+/* store_on_written(): answered once the batch is in the journal's file,
+ * before the flush the store_on_commit() callbacks wait for. */
+START_TEST(test_written_before_flush)
+{
+	struct verif v;
+
+	memset(&calls, 0, sizeof(calls));
+	make_verif(&v, 700, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	verif_clear(&v);
+	store_on_commit(st, cb_record, (void *)(intptr_t)1);
+	store_on_written(st, cb_record, (void *)(intptr_t)2);
+	run_loop();
+	ck_assert_int_eq(calls.n, 2);
+	ck_assert_int_eq(calls.order[0], 2);    /* registered second */
+	ck_assert_int_eq(calls.order[1], 1);
+	ck_assert_int_eq(calls.result[0], STORE_OK);
+	ck_assert_int_eq(calls.result[1], STORE_OK);
+
+	/* A batch that stages nothing, with only store_on_written()
+	 * callbacks, needs the writer's batch in the file, not flushed. */
+	memset(&calls, 0, sizeof(calls));
+	make_verif(&v, 701, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	verif_clear(&v);
+	store_on_commit(st, cb_record, (void *)(intptr_t)3);
+	store_on_written(st, cb_record, (void *)(intptr_t)4);
+	/* One turn: the batch goes to the writer. */
+	event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+	ck_assert_int_eq(calls.n, 0);
+	ck_assert_int_eq(status_of(701), VERIF_PENDING);  /* staged: read */
+	store_on_written(st, cb_record, (void *)(intptr_t)5);
+	run_loop();
+	ck_assert_int_eq(calls.n, 3);
+	ck_assert_int_eq(calls.order[0], 4);
+	ck_assert_int_eq(calls.order[1], 5);
+	ck_assert_int_eq(calls.order[2], 3);
+	reopen(BIG_MAP);
+	ck_assert_int_eq(status_of(700), VERIF_PENDING);
+	ck_assert_int_eq(status_of(701), VERIF_PENDING);
+}
+END_TEST
+
 START_TEST(test_reopen)
 {
 	struct verif v;
@@ -1745,8 +1788,11 @@ START_TEST(test_map_full)
 		}
 		calls.n = 0;
 		store_on_commit(st, cb_record, (void *)(intptr_t)turn);
+		/* An early answer gets the batch's failure too. */
+		store_on_written(st, cb_record, (void *)(intptr_t)-1);
 		run_loop();
-		ck_assert_int_eq(calls.n, 1);
+		ck_assert_int_eq(calls.n, 2);
+		ck_assert_int_eq(calls.result[0], calls.result[1]);
 		if (calls.result[0] == STORE_OK) {
 			committed = first + 10;
 		} else {
@@ -2086,6 +2132,7 @@ store_suite(void)
 	tcase_add_test(tc, test_callback_stages_new_batch);
 	tcase_add_test(tc, test_reads_over_inflight);
 	tcase_add_test(tc, test_batch_overlay);
+	tcase_add_test(tc, test_written_before_flush);
 	tcase_add_test(tc, test_reopen);
 	tcase_add_test(tc, test_flush_survives_exit);
 	tcase_add_test(tc, test_journal_replays_after_crash);
