@@ -153,9 +153,10 @@ get_code(json_t *body, const char *name, int number_ok, char *buf,
 	if (j != NULL && json_is_number(j)) {
 		if (!number_ok)
 			return BAD_TYPE;
-		if (!api_json_whole(j, &v) || v < 0)
+		/* More digits than buf takes: no code (not a cut one). */
+		if (!api_json_whole(j, &v) || v < 0 ||
+		    snprintf(buf, size, "%lld", v) >= (int)size)
 			return -1;
-		snprintf(buf, size, "%lld", v);
 		return verify_code_valid(buf) ? 1 : -1;
 	}
 	if ((rc = get_str(body, name, &s)) != 1)
