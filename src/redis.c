@@ -1210,6 +1210,26 @@ redis_reload_password(struct redis *r, char *err, size_t errsize)
 }
 
 static int
+same_file(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+int
+redis_share_password(struct redis *dst, const struct redis *src)
+{
+	if (!same_file(dst->password_file, src->password_file) ||
+	    !same_file(dst->sent_password_file, src->sent_password_file))
+		return (-1);
+	memcpy(dst->password, src->password, sizeof(dst->password));
+	dst->has_password = src->has_password;
+	memcpy(dst->sent_password, src->sent_password,
+	    sizeof(dst->sent_password));
+	dst->has_sent_password = src->has_sent_password;
+	return (0);
+}
+
+static int
 refuse(struct redis *r, redis_cb *cb, void *arg, enum redis_err err)
 {
 	struct rcmd *c;

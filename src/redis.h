@@ -179,6 +179,13 @@ struct redis *redis_new(struct event_base *, const struct redis_config *,
  * now up is left alone.  0, or -1 with err (the old passwords are kept).
  */
 int redis_reload_password(struct redis *, char *err, size_t errsize);
+/*
+ * Give dst the passwords src has now, when both read the same files (a
+ * second connection to the same server): one read for both, so that the
+ * two never hold different ones.  0, or -1 when their files differ (dst
+ * unchanged: read its own with redis_reload_password()).
+ */
+int redis_share_password(struct redis *dst, const struct redis *src);
 
 /*
  * Send argv (binary safe: argvlen[i] octets each).  cb is called exactly

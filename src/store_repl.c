@@ -1261,12 +1261,13 @@ store_reload_passwords(struct store *st, char *err, size_t errsize)
 
 	if (r == NULL)
 		return 0;
-	/* Both connections read the same files: the second fails only if
-	 * a file changed between the two reads. */
-	if (redis_reload_password(r->cmd, err, errsize) != 0 ||
-	    redis_reload_password(r->tail, err, errsize) != 0)
+	/* Both connections read the same files: read once, so that a file
+	 * changing meanwhile cannot leave them with different passwords. */
+	if (redis_reload_password(r->cmd, err, errsize) != 0)
 		return -1;
-	return 0;
+	if (redis_share_password(r->tail, r->cmd) == 0)
+		return 0;
+	return redis_reload_password(r->tail, err, errsize);
 }
 
 void

@@ -581,13 +581,14 @@ slurp(const char *path, char *buf, size_t size)
 }
 
 /* A wrong password: refused with the server's reason, retried with
- * backoff, never logged; a right one after a reload connects. */
+ * backoff, never logged; a right one after a reload connects, and a
+ * second handle on the same file takes it without reading again. */
 START_TEST(auth)
 {
-	char pwf[128], logf[128], log[16384];
-	struct redis_config c;
+	char pwf[128], pwf2[128], logf[128], log[16384];
+	struct redis_config c, c2;
 	struct redis_stats st;
-	struct redis *r;
+	struct redis *r, *r2, *r3;
 	struct ans a;
 	int saved, fd;
 
@@ -605,6 +606,14 @@ START_TEST(auth)
 	c.password_file = pwf;
 	r = redis_new(B, &c, log, sizeof(log));
 	ck_assert_ptr_nonnull(r);
+	r2 = redis_new(B, &c, log, sizeof(log));
+	ck_assert_ptr_nonnull(r2);
+	snprintf(pwf2, sizeof(pwf2), "%s/pw2", S.dir);
+	write_file(pwf2, "Right-pw-7f3a\n", 14);
+	c2 = c;
+	c2.password_file = pwf2;
+	r3 = redis_new(B, &c2, log, sizeof(log));
+	ck_assert_ptr_nonnull(r3);
 	ck_assert_msg(run_until(reconnects_ge3, r, 5000),
 	    "no retries within 5 s");
 	redis_stats(r, &st);
@@ -619,7 +628,16 @@ START_TEST(auth)
 	CMD_WAIT(r, &a, 3, "SET", "k", "v");
 	ck_assert_int_eq(a.err, REDIS_CMD_OK);
 	ck_assert_str_eq(a.str, "OK");
+	/* The file changes again after the one read: r2, sharing r's
+	 * password, still has the one r read.  r3 reads another file. */
+	write_file(pwf, "Wrong-pw-0d2b\n", 14);
+	ck_assert_int_eq(redis_share_password(r3, r), -1);
+	ck_assert_int_eq(redis_share_password(r2, r), 0);
+	ck_assert_msg(run_until(is_up, r2, 5000), "r2 not up with r's "
+	    "password");
 	redis_free(r);
+	redis_free(r2);
+	redis_free(r3);
 
 	dup2(saved, 2);
 	close(saved);
