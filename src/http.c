@@ -1122,13 +1122,18 @@ http_new(struct event_base *base, const char *host, int port, int max_conn,
 	http->held_ev = evtimer_new(base, held_cb, http);
 	http->accept_ev = evtimer_new(base, accept_again_cb, http);
 	http->answer = evbuffer_new();
+	if (http->held_ev == NULL || http->accept_ev == NULL ||
+	    http->answer == NULL) {
+		freeaddrinfo(ai);
+		set_err(err, "listener on %s:%d: out of memory", host, port);
+		http_free(http);
+		return NULL;
+	}
 	http->listener = evconnlistener_new_bind(base, accept_cb, http,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_EXEC,
 	    HTTP_BACKLOG, ai->ai_addr, (int)ai->ai_addrlen);
 	freeaddrinfo(ai);
-	if (http->answer == NULL && http->listener != NULL)
-		errno = ENOMEM;
-	if (http->listener == NULL || http->answer == NULL) {
+	if (http->listener == NULL) {
 		set_err(err, "cannot listen on %s:%d: %s", host, port,
 		    strerror(errno));
 		http_free(http);
