@@ -216,11 +216,14 @@ store_batch_callbacks(struct store *st, struct batch *b, int result)
 }
 
 /* The writer's batch b is in the journal's file: its store_on_written()
- * callbacks now, in their order (the others wait for the flush). */
+ * callbacks now, in their order (the others wait for the flush).  A
+ * callback that waits for the store (store_flush()) has b reaped, and
+ * its remaining callbacks called, before it returns: then stop. */
 static void
-batch_written(struct batch *b)
+batch_written(struct store *st, struct batch *b)
 {
 	store_commit_cb cb;
+	uint64_t reaped = st->reaped;
 	int i, n = b->nwaiter;
 
 	b->written = 1;
@@ -230,6 +233,8 @@ batch_written(struct batch *b)
 		b->waiters[i].cb = NULL;
 		b->nearly--;
 		cb(b->waiters[i].arg, STORE_OK);
+		if (st->reaped != reaped)
+			return;
 	}
 }
 
@@ -885,6 +890,7 @@ batch_reap(struct store *st, int early)
 	 * LMDB committed directly, after committing those). */
 	jgen_reap(st);
 	st->inflight = NULL;
+	st->reaped++;
 	if (b->from_log) {
 		/* The log's writes, not the loop's: store_repl.c takes it. */
 		if (b->mdb_rc != 0)
@@ -949,7 +955,7 @@ on_writer_done(evutil_socket_t fd, short what, void *arg)
 	st->wrote = NULL;
 	pthread_mutex_unlock(&st->lock);
 	if (w != NULL && w == st->inflight) {
-		batch_written(w);
+		batch_written(st, w);
 		/* A batch that answers only refusals from what is now in
 		 * the file need not wait for the flush. */
 		if (st->open != NULL && (st->open->urgent || st->open->due))

@@ -168,6 +168,7 @@ struct store {
 
 	struct batch *open;     /* being staged; NULL when nothing is */
 	struct batch *inflight; /* with the writer; NULL when it is idle */
+	uint64_t reaped;        /* batches taken back from the writer */
 	struct batch *spare;    /* a finished batch kept for reuse */
 	struct event *commit_ev;        /* lowest priority when there are some */
 	struct event *force_ev;         /* timer: an urgent batch waits no more */

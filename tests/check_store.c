@@ -912,6 +912,13 @@ START_TEST(test_callback_stages_new_batch)
 }
 END_TEST
 
+static void
+cb_flush(void *arg, int result)
+{
+	cb_record(arg, result);
+	ck_assert_int_eq(store_flush(st), STORE_OK);
+}
+
 /* store_on_written(): answered once the batch is in the journal's file,
  * before the flush the store_on_commit() callbacks wait for. */
 START_TEST(test_written_before_flush)
@@ -949,9 +956,25 @@ START_TEST(test_written_before_flush)
 	ck_assert_int_eq(calls.order[0], 4);
 	ck_assert_int_eq(calls.order[1], 5);
 	ck_assert_int_eq(calls.order[2], 3);
+
+	/* An early callback that waits for the store: the batch's other
+	 * callbacks run in that wait, each once. */
+	memset(&calls, 0, sizeof(calls));
+	make_verif(&v, 702, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	verif_clear(&v);
+	store_on_commit(st, cb_record, (void *)(intptr_t)6);
+	store_on_written(st, cb_flush, (void *)(intptr_t)7);
+	store_on_written(st, cb_record, (void *)(intptr_t)8);
+	run_loop();
+	ck_assert_int_eq(calls.n, 3);
+	ck_assert_int_eq(calls.order[0], 7);
+	ck_assert_int_eq(calls.order[1], 6);
+	ck_assert_int_eq(calls.order[2], 8);
 	reopen(BIG_MAP);
 	ck_assert_int_eq(status_of(700), VERIF_PENDING);
 	ck_assert_int_eq(status_of(701), VERIF_PENDING);
+	ck_assert_int_eq(status_of(702), VERIF_PENDING);
 }
 END_TEST
 
