@@ -35,6 +35,9 @@
  * the flush can lose the record, and with it the count of a wrong code
  * that was answered.  For the same reason a batch that stages nothing and
  * has only such callbacks finishes once the writer's batch is in the file.
+ * Should the flush itself fail (the disk's error), the batch fails as
+ * before and its writes are dropped, the counts of refusals already
+ * answered with them; journaling stops and every later write fails.
  *
  * Errors: a write refused at once (a record that cannot be encoded) fails
  * the open batch; LMDB's own errors (a full map above all) arrive with the
