@@ -713,6 +713,16 @@ writer_main(void *arg)
 	return NULL;
 }
 
+/* Whether the open batch b waits for the writer's: the writer has one,
+ * unless b stages nothing, only store_on_written() callbacks wait on it,
+ * and the writer's batch is in the journal's file already (see above). */
+static int
+writer_holds(struct store *st, struct batch *b)
+{
+	return st->inflight != NULL && !(st->inflight->written &&
+	    b->nearly == b->nwaiter && store_batch_count(b->w) == 0);
+}
+
 /* Hand the open batch to the writer, or finish it at once when it has
  * nothing to write (or failed).  Not while the writer is busy: the batch
  * is marked due and goes when the writer's one is done. */
@@ -724,9 +734,7 @@ batch_submit(struct store *st)
 	if (b == NULL)
 		return;
 	b->due = 1;
-	if (st->repl != NULL ? store_repl_busy(st) : st->inflight != NULL &&
-	    !(st->inflight->written && b->nearly == b->nwaiter &&
-	    store_batch_count(b->w) == 0))
+	if (st->repl != NULL ? store_repl_busy(st) : writer_holds(st, b))
 		return;
 	/* The last writes of the batch (store_set_precommit()): they go
 	 * with it, or fail it. */
@@ -750,6 +758,15 @@ batch_submit(struct store *st)
 	store_writer_hand(st, b);
 }
 
+/* The open batch goes now if its time came (batch_submit() sees whether
+ * it can). */
+static void
+submit_due(struct store *st)
+{
+	if (st->open != NULL && (st->open->urgent || st->open->due))
+		batch_submit(st);
+}
+
 /* Give b to the writer thread, which must be idle. */
 void
 store_writer_hand(struct store *st, struct batch *b)
@@ -767,8 +784,7 @@ store_writer_hand(struct store *st, struct batch *b)
 void
 store_commit_next(struct store *st)
 {
-	if (st->open != NULL && (st->open->urgent || st->open->due))
-		batch_submit(st);
+	submit_due(st);
 }
 
 /* ---- the journal's generations (the loop's) ---------------------------- */
@@ -961,8 +977,7 @@ on_writer_done(evutil_socket_t fd, short what, void *arg)
 		batch_written(st, w);
 		/* A batch that answers only refusals from what is now in
 		 * the file need not wait for the flush. */
-		if (st->open != NULL && (st->open->urgent || st->open->due))
-			batch_submit(st);
+		submit_due(st);
 	}
 	batch_reap(st, 1);
 	jgen_reap(st);
@@ -975,9 +990,8 @@ on_writer_done(evutil_socket_t fd, short what, void *arg)
 			return;
 	}
 	/* What grew while the writer worked goes now if its time came. */
-	if (st->repl == NULL && st->open != NULL &&
-	    (st->open->urgent || st->open->due))
-		batch_submit(st);
+	if (st->repl == NULL)
+		submit_due(st);
 }
 
 /* ---- waiting and flushing ---------------------------------------------- */

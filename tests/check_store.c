@@ -840,16 +840,23 @@ START_TEST(test_group_commit)
 }
 END_TEST
 
+/* Stage verification n, pending and queued, in the open batch. */
+static void
+stage_pending(int n)
+{
+	struct verif v;
+
+	make_verif(&v, n, VERIF_PENDING, SEND_QUEUED, T0 + 300);
+	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	verif_clear(&v);
+}
+
 /* A callback already active in this loop iteration: it stages a write and
  * waits for the commit, which must come after it, in the same batch. */
 static void
 ev_stage(evutil_socket_t fd, short what, void *arg)
 {
-	struct verif v;
-	int n = (int)(intptr_t)arg;
-
-	make_verif(&v, n, VERIF_PENDING, SEND_QUEUED, T0 + 300);
-	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	stage_pending((int)(intptr_t)arg);
 	store_on_commit(st, cb_record, arg);
 	ck_assert_int_eq(calls.n, 0);
 }
@@ -879,22 +886,17 @@ END_TEST
 static void
 cb_stage_more(void *arg, int result)
 {
-	struct verif v;
-
 	cb_record(arg, result);
-	make_verif(&v, 501, VERIF_PENDING, SEND_QUEUED, T0 + 300);
-	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	stage_pending(501);
 	store_on_commit(st, cb_record, (void *)(intptr_t)2);
 }
 
 START_TEST(test_callback_stages_new_batch)
 {
-	struct verif v;
 	struct store_stats ss;
 
 	memset(&calls, 0, sizeof(calls));
-	make_verif(&v, 500, VERIF_PENDING, SEND_QUEUED, T0 + 300);
-	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
+	stage_pending(500);
 	store_on_commit(st, cb_stage_more, (void *)(intptr_t)1);
 	store_on_commit(st, cb_record, (void *)(intptr_t)3);
 	run_loop();
@@ -923,12 +925,8 @@ cb_flush(void *arg, int result)
  * before the flush the store_on_commit() callbacks wait for. */
 START_TEST(test_written_before_flush)
 {
-	struct verif v;
-
 	memset(&calls, 0, sizeof(calls));
-	make_verif(&v, 700, VERIF_PENDING, SEND_QUEUED, T0 + 300);
-	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
-	verif_clear(&v);
+	stage_pending(700);
 	store_on_commit(st, cb_record, (void *)(intptr_t)1);
 	store_on_written(st, cb_record, (void *)(intptr_t)2);
 	run_loop();
@@ -941,9 +939,7 @@ START_TEST(test_written_before_flush)
 	/* A batch that stages nothing, with only store_on_written()
 	 * callbacks, needs the writer's batch in the file, not flushed. */
 	memset(&calls, 0, sizeof(calls));
-	make_verif(&v, 701, VERIF_PENDING, SEND_QUEUED, T0 + 300);
-	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
-	verif_clear(&v);
+	stage_pending(701);
 	store_on_commit(st, cb_record, (void *)(intptr_t)3);
 	store_on_written(st, cb_record, (void *)(intptr_t)4);
 	/* One turn: the batch goes to the writer. */
@@ -960,9 +956,7 @@ START_TEST(test_written_before_flush)
 	/* An early callback that waits for the store: the batch's other
 	 * callbacks run in that wait, each once. */
 	memset(&calls, 0, sizeof(calls));
-	make_verif(&v, 702, VERIF_PENDING, SEND_QUEUED, T0 + 300);
-	ck_assert_int_eq(store_verif_put(st, &v), STORE_OK);
-	verif_clear(&v);
+	stage_pending(702);
 	store_on_commit(st, cb_record, (void *)(intptr_t)6);
 	store_on_written(st, cb_flush, (void *)(intptr_t)7);
 	store_on_written(st, cb_record, (void *)(intptr_t)8);
