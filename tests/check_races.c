@@ -106,7 +106,7 @@ START_TEST(concurrent_sends_leave_one)
 	    "[limits]\nresend_interval = 0\nsends_per_phone = 0\n"
 	    "sends_per_ip = 0\nsends_per_range = 0\n"
 	    "failed_checks_per_phone = 0\n");
-	snprintf(phone, sizeof(phone), "+14155550%03d", 150 + _i);
+	snprintf(phone, sizeof(phone), "+14155550%03d", (150 + _i) % 1000);
 
 	/* 50 at once, by the four APIs in turn. */
 	for (int k = 0; k < NSEND; k++) {
@@ -132,7 +132,7 @@ START_TEST(concurrent_sends_leave_one)
 		const char *s = h_jstr(v, "status");
 		if (strcmp(s, "pending") == 0) {
 			npending++;
-			snprintf(pending, sizeof(pending), "%s", ids[k]);
+			snprintf(pending, sizeof(pending), "%.39s", ids[k]);
 		} else if (strcmp(s, "canceled") == 0) {
 			ncanceled++;
 		}

@@ -496,7 +496,7 @@ START_TEST(fifty_split)
 		j = h_get_verif(i % 2 ? &A : &B, id[i]);
 		if (strcmp(h_jstr(j, "status"), "pending") == 0) {
 			npending++;
-			snprintf(pending, sizeof(pending), "%s", id[i]);
+			snprintf(pending, sizeof(pending), "%.63s", id[i]);
 		} else {
 			ck_assert_str_eq(h_jstr(j, "status"), "canceled");
 		}

@@ -48,7 +48,7 @@ source_of(const char *s, char *buf, size_t size)
 	ck_assert_int_eq(EVP_Digest(s, strlen(s), md, &len, EVP_sha256(),
 	    NULL), 1);
 	EVP_EncodeBlock(b64, md, (int)len);
-	snprintf(buf, size, " 'sha256-%s'", (const char *)b64);
+	snprintf(buf, size, " 'sha256-%.64s'", (const char *)b64); /* 44 */
 	return buf;
 }
 
