@@ -122,6 +122,11 @@
  * same span smpp_blast measures itself); message text never appears there
  * and phone numbers are masked.  SIGINT/SIGTERM end the loop; everything is
  * freed and the exit status is 0.
+ *
+ * The parts: this file (connections, binds, submits, the read path,
+ * floods, delayed responses and receipts, setup), smsc_sim_hold.c
+ * (concatenated and held messages, cancel_sm), smsc_sim_mo.c (--mo),
+ * smsc_sim_args.c (the command line); smsc_sim.h holds what they share.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -150,203 +155,7 @@
 #include "peer.h"
 #include "smpp.h"
 #include "smpp_pdu.h"
-
-/* command_status values the simulator answers with (SMPP 3.4 §5.1.3). */
-#define ST_OK          0x00000000u
-#define ST_INVCMDLEN   0x00000002u
-#define ST_INVCMDID    0x00000003u
-#define ST_INVBNDSTS   0x00000004u
-#define ST_ALYBND      0x00000005u
-#define ST_INVDSTADR   0x0000000Bu
-#define ST_INVPASWD    0x0000000Eu
-#define ST_INVSYSID    0x0000000Fu
-#define ST_SUBMITFAIL  0x00000045u
-#define ST_THROTTLED   0x00000058u
-#define ST_CANCELFAIL  0x00000011u
-
-#define MSGID_FIRST    1000000000ull /* ten decimal digits, hex has letters */
-#define DLR_RETRY_MS   200           /* no receiving bind yet: wait this */
-#define DLR_MAX_TRIES  300           /* ... this many times (one minute) */
-#define OUT_HIGH_WATER (16u << 20)   /* stop reading a client that doesn't */
-#define CONCAT_MAX     10000         /* incomplete concatenated messages */
-#define CONCAT_BUCKETS 16384         /* their hash table; a power of 2 */
-#define CONCAT_TIMEOUT_MS 60000      /* missing parts: give up after this */
-#define FLOOD_LOW      65536         /* top a flood up below this output */
-#define FLOOD_BATCH    4096          /* ... by at most this many PDUs */
-#define FLOOD_MARK     0x7FFFFFF0u   /* the enquire_link after a flood */
-#define FLOOD_MSGID    9000000000ull /* unmatched receipts' ids from here */
-#define HOLD_MAX       10000         /* messages held by --deliver-delay-ms */
-#define HOLD_BUCKETS   16384         /* their hash table; a power of 2 */
-/* Decoded text: at most 3 UTF-8 octets per octet of input, plus the NUL. */
-#define TEXT_MAX       (3 * SMPP_MAX_PDU + 1)
-
-enum dlr_mode { DLR_NONE = 0, DLR_DELIVERED, DLR_UNDELIV };
-
-/* The floods, in the order they go (--flood-*, --unmatched-receipts). */
-enum flood_kind {
-	FLOOD_ENQUIRE = 0, FLOOD_NACK, FLOOD_RESP, FLOOD_UNKNOWN,
-	FLOOD_RECEIPT, FLOOD_KINDS
-};
-
-struct sim_opts {
-	int port;
-	const char *portfile;
-	const char *system_id, *password; /* NULL: accept any */
-	const char *handset;
-	enum dlr_mode dlr;
-	int dlr_delay_ms;
-	int id_hex, dlr_id_hex, dlr_tlv;
-	int latin1;
-	long fail_every, drop_after;
-	long max_rate;            /* --max-rate: submits per second, 0: any */
-	uint32_t fail_status;     /* --fail-status, 0: ESME_RTHROTTLED */
-	const char *refuse_prefix;
-	int resp_delay_ms;
-	int hold_resp;            /* --hold-resp: until SIGUSR1 */
-	int concat_timeout_ms;
-	int bind_then_close;
-	const char *mo_file;      /* --mo: sent on SIGUSR2 */
-	int deliver_delay_ms;     /* --deliver-delay-ms: hold, then deliver */
-	int hold_max;             /* --hold-max, default HOLD_MAX */
-	int refuse_cancel;        /* --refuse-cancel: ESME_RCANCELFAIL */
-	int ignore_cancel;        /* --ignore-cancel: no cancel_sm_resp */
-	long flood[FLOOD_KINDS];  /* PDUs per flood kind */
-	int quiet;
-};
-
-
-/* A connection's life.  sim_strstate() names the states for logs. */
-enum conn_state {
-	CONN_OPEN = 0,  /* connected, not bound (also after a refused bind) */
-	CONN_BOUND,     /* bind accepted */
-	CONN_CLOSING,   /* last responses draining, then closed */
-	CONN_DEAD,      /* waiting for the reaper */
-};
-
-struct sim;
-
-struct conn {
-	TAILQ_ENTRY(conn) entry;
-	struct sim *sim;
-	uint64_t id;
-	enum conn_state state;
-	struct bufferevent *bev;
-	struct evbuffer *pending; /* responses of the current read batch */
-	enum smpp_bind_type bind_type;
-	char system_id[16];
-	uint32_t seq;             /* our deliver_sm sequence numbers */
-	int peer_port;
-	/* The flood on this connection: kind flood_kind, flood_left more of
-	 * it; flood_kind FLOOD_KINDS when it is all written. */
-	int flooding, flood_start, deaf;
-	enum flood_kind flood_kind;
-	long flood_left, flood_sent;
-	uint32_t flood_mark;      /* seq of the enquire_link after it */
-};
-TAILQ_HEAD(conn_list, conn);
-
-/* A delayed submit_sm_resp or receipt.  Pooled: see job_get(). */
-enum job_kind { JOB_RESP, JOB_DLR };
-struct job {
-	struct job *next;
-	enum job_kind kind;
-	uint64_t due_ms;
-	uint64_t conn_id;
-	uint64_t msgid;           /* the counter value */
-	/* JOB_RESP */
-	uint32_t seq, status;
-	/* JOB_DLR */
-	int delivered;
-	int tries;
-	time_t submitted;
-	char system_id[16];
-	char source[21];          /* the handset (submit's destination) */
-	char destination[21];     /* the sender (submit's source) */
-	char text20[21];          /* first 20 characters, ASCII-folded */
-};
-
-struct fifo {
-	struct job *head, *tail;
-	struct event *timer;
-};
-
-/* A concatenated message waiting for its parts.  In the hash table by
- * (source, destination, reference) and in the age list by arrival of its
- * first part (the timeout is constant, so the list is in due order). */
-struct concat {
-	LIST_ENTRY(concat) bucket;
-	TAILQ_ENTRY(concat) age;
-	uint64_t due_ms;
-	uint32_t hash;
-	char source[21];
-	char destination[21];
-	uint16_t ref;
-	uint8_t ref16;            /* IEI 0x08 rather than 0x00 */
-	uint8_t total, got;
-	uint8_t unreadable;       /* some part did not decode: text null */
-	char *text[];             /* total entries; NULL until that part came */
-};
-LIST_HEAD(concat_bucket, concat);
-TAILQ_HEAD(concat_list, concat);
-
-/* A message held by --deliver-delay-ms: in the hash table by message id
- * and in the age list by arrival (the delay is constant, so the list is in
- * due order).  What a cancel_sm must match is kept with it. */
-struct held {
-	LIST_ENTRY(held) bucket;
-	TAILQ_ENTRY(held) age;
-	uint64_t due_ms;
-	uint64_t msgid;
-	char *line;               /* its handset line; NULL: none (a part
-	                             that did not complete its message) */
-	size_t line_len;
-	struct job *dlr;          /* its receipt, queued on delivery; NULL */
-	char service_type[6];
-	uint8_t source_ton, source_npi, dest_ton, dest_npi;
-	char source[21], destination[21];
-};
-LIST_HEAD(held_bucket, held);
-TAILQ_HEAD(held_list, held);
-
-/* The concatenation element of a UDH. */
-struct udh_concat {
-	uint16_t ref;
-	uint8_t ref16, total, seq;
-};
-
-struct sim {
-	struct sim_opts o;
-	struct event_base *base;
-	struct evconnlistener *listener;
-	struct event *sigint, *sigterm, *sigusr1, *sigusr2, *reaper;
-	int holding;              /* --hold-resp and no SIGUSR1 yet */
-	struct conn_list conns, dead;
-	uint64_t next_conn_id;
-	uint64_t next_msgid;
-	uint64_t submits;         /* every submit_sm seen, for the faults */
-	uint64_t rate_sec;        /* --max-rate: the second being counted */
-	long rate_n;              /* submits in it */
-	uint64_t throttled, throttled_logged;
-	uint64_t submits_ok;      /* submit_sm_resp sent with status 0 */
-	uint64_t unmatched_next;  /* --unmatched-receipts: the next id */
-	double first_bind, last_ok;   /* monotonic seconds, 0 until then */
-	int dropped;              /* --drop-after done */
-	FILE *handset;
-	int handset_dirty;
-	struct fifo resps, dlrs;
-	struct job *free_jobs;
-	uint8_t *pdu;             /* SMPP_MAX_PDU + 1, shared by all reads */
-	char *text;               /* TEXT_MAX, the decoded text of one PDU */
-	struct concat_bucket *concat_hash; /* CONCAT_BUCKETS */
-	struct concat_list concat_age;
-	int concat_count;
-	struct event *concat_timer;
-	struct held_bucket *held_hash; /* HOLD_BUCKETS, --deliver-delay-ms */
-	struct held_list held_age;
-	int held_count;
-	struct event *held_timer;
-	struct held *holding_now; /* the submit being held (on_submit) */
-};
+#include "smsc_sim.h"
 
 static const char *
 conn_strstate(enum conn_state s)
@@ -371,10 +180,7 @@ bind_name(enum smpp_bind_type t)
 	return "?";
 }
 
-static void sim_log(const struct sim *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
+void
 sim_log(const struct sim *sim, const char *fmt, ...)
 {
 	char line[512];
@@ -389,7 +195,7 @@ sim_log(const struct sim *sim, const char *fmt, ...)
 }
 
 /* All but the last four digits of a number as '*'. */
-static const char *
+const char *
 mask(const char *num, char *buf, size_t size)
 {
 	size_t n = strlen(num), i;
@@ -402,7 +208,7 @@ mask(const char *num, char *buf, size_t size)
 	return buf;
 }
 
-static uint64_t
+uint64_t
 now_ms(void)
 {
 	struct timespec ts;
@@ -411,7 +217,7 @@ now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void
+void
 format_msgid(uint64_t v, int hex, char *out, size_t size)
 {
 	snprintf(out, size, hex ? "%llX" : "%llu", (unsigned long long)v);
@@ -422,7 +228,7 @@ format_msgid(uint64_t v, int hex, char *out, size_t size)
 /* The due time of a response held until SIGUSR1 (--hold-resp). */
 #define HELD UINT64_MAX
 
-static struct job *
+struct job *
 job_get(struct sim *sim)
 {
 	struct job *j = sim->free_jobs;
@@ -435,7 +241,7 @@ job_get(struct sim *sim)
 	return j;
 }
 
-static void
+void
 job_put(struct sim *sim, struct job *j)
 {
 	j->next = sim->free_jobs;
@@ -457,7 +263,7 @@ fifo_arm(struct fifo *q)
 }
 
 /* Append j; due times only grow along a queue (constant delays). */
-static void
+void
 fifo_push(struct fifo *q, struct job *j)
 {
 	int was_empty = q->head == NULL;
@@ -571,7 +377,7 @@ conn_close_after_flush(struct conn *c)
 	bufferevent_disable(c->bev, EV_READ);
 }
 
-static void
+void
 conn_send(struct conn *c, const uint8_t *p, int len)
 {
 	if (len > 0 && c->state != CONN_DEAD)
@@ -587,7 +393,7 @@ conn_reply(struct conn *c, const uint8_t *p, int len)
 		evbuffer_add(c->pending, p, (size_t)len);
 }
 
-static void
+void
 reply_header(struct conn *c, uint32_t id, uint32_t status, uint32_t seq)
 {
 	uint8_t h[SMPP_HEADER_LEN];
@@ -606,7 +412,7 @@ mono_s(void)
 	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void
+void
 reply_resp(struct conn *c, uint32_t id, uint32_t status, uint32_t seq,
     const char *message_id)
 {
@@ -698,7 +504,7 @@ rfc3339_now(char *out, size_t size)
 
 /* The message octets: short_message, or the message_payload TLV when
  * sm_length is 0. */
-static void
+void
 sm_octets(const struct smpp_sm *sm, const uint8_t **p, size_t *len)
 {
 	*p = sm->body;
@@ -724,11 +530,9 @@ sm_text(const struct smpp_sm *sm, const uint8_t **p, size_t *len)
 	}
 }
 
-static int hold_line(struct sim *, const char *, size_t);
-
 /* Append one handset line: parts is 0 for a message sent whole, else the
  * part count of the concatenated message whose joined text this is. */
-static void
+void
 handset_write(struct sim *sim, const struct smpp_sm *sm, const char *text,
     const char *message_id, int parts)
 {
@@ -801,7 +605,7 @@ text20(const char *utf8, char out[21])
 	out[n] = '\0';
 }
 
-static void
+void
 queue_receipt(struct sim *sim, struct conn *c, const struct smpp_sm *sm,
     const char *text, uint64_t msgid)
 {
@@ -830,413 +634,6 @@ queue_receipt(struct sim *sim, struct conn *c, const struct smpp_sm *sm,
 	fifo_push(&sim->dlrs, j);
 }
 
-/* ---- concatenated messages ---- */
-
-/* Find the concatenation element in the UDH of a submit with esm_class
- * 0x40: IEI 0x00 (8-bit reference) or 0x08 (16-bit).  Returns 0 and fills
- * out, or -1 when there is none or it is malformed (a TOTAL or SEQ of 0,
- * SEQ > TOTAL): such a submit is shown as a message of its own. */
-static int
-udh_concat(const struct smpp_sm *sm, struct udh_concat *out)
-{
-	const uint8_t *p, *d;
-	size_t len, end, i;
-
-	if ((sm->esm_class & 0x40) == 0)
-		return -1;
-	sm_octets(sm, &p, &len);
-	if (len == 0 || (size_t)p[0] + 1 > len)
-		return -1;
-	end = (size_t)p[0] + 1;
-	for (i = 1; i + 2 <= end && i + 2 + p[i + 1] <= end;
-	    i += 2 + (size_t)p[i + 1]) {
-		d = p + i + 2;
-		if (p[i] == 0x00 && p[i + 1] == 3) {
-			out->ref16 = 0;
-			out->ref = d[0];
-			out->total = d[1];
-			out->seq = d[2];
-		} else if (p[i] == 0x08 && p[i + 1] == 4) {
-			out->ref16 = 1;
-			out->ref = (uint16_t)(d[0] << 8 | d[1]);
-			out->total = d[2];
-			out->seq = d[3];
-		} else {
-			continue;
-		}
-		return out->total == 0 || out->seq == 0 ||
-		    out->seq > out->total ? -1 : 0;
-	}
-	return -1;
-}
-
-/* FNV-1a over the key of a concatenated message. */
-static uint32_t
-concat_hash(const char *source, const char *destination,
-    const struct udh_concat *u)
-{
-	uint32_t h = 2166136261u;
-	const char *s;
-
-	for (s = source; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	h = (h ^ 0xFF) * 16777619u; /* "ab","c" differs from "a","bc" */
-	for (s = destination; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	h = (h ^ (u->ref & 0xFF)) * 16777619u;
-	h = (h ^ (u->ref >> 8)) * 16777619u;
-	h = (h ^ u->ref16) * 16777619u;
-	return h;
-}
-
-static void
-concat_free(struct sim *sim, struct concat *m)
-{
-	int i;
-
-	LIST_REMOVE(m, bucket);
-	TAILQ_REMOVE(&sim->concat_age, m, age);
-	sim->concat_count--;
-	for (i = 0; i < m->total; i++)
-		free(m->text[i]);
-	free(m);
-}
-
-static void
-concat_arm(struct sim *sim)
-{
-	struct concat *m = TAILQ_FIRST(&sim->concat_age);
-	uint64_t now = now_ms(), wait;
-	struct timeval tv;
-
-	if (m == NULL)
-		return;
-	wait = m->due_ms > now ? m->due_ms - now : 0;
-	tv.tv_sec = (time_t)(wait / 1000);
-	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
-	evtimer_add(sim->concat_timer, &tv);
-}
-
-static void
-concat_drop(struct sim *sim, struct concat *m, const char *reason)
-{
-	char masked[32];
-
-	sim_log(sim, "event=concat.dropped reason=%s to=%s ref=%u parts=%u/%u",
-	    reason, mask(m->destination, masked, sizeof(masked)),
-	    (unsigned)m->ref, (unsigned)m->got, (unsigned)m->total);
-	concat_free(sim, m);
-}
-
-static void
-concat_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct sim *sim = arg;
-	uint64_t now = now_ms();
-	struct concat *m;
-
-	while ((m = TAILQ_FIRST(&sim->concat_age)) != NULL &&
-	    m->due_ms <= now)
-		concat_drop(sim, m, "timeout");
-	concat_arm(sim);
-}
-
-/* Hold part u.seq of a concatenated message (text NULL: it did not
- * decode).  Returns 0 while parts are missing, 1 when this part completed
- * the message (*joined is then its text, malloc'ed, or NULL when some part
- * did not decode or memory ran out), -1 when it could not be held. */
-static int
-concat_add(struct sim *sim, const struct smpp_sm *sm,
-    const struct udh_concat *u, const char *text, char **joined)
-{
-	uint32_t h = concat_hash(sm->source, sm->destination, u);
-	struct concat_bucket *b = &sim->concat_hash[h & (CONCAT_BUCKETS - 1)];
-	struct concat *m;
-	size_t total_len = 0, pos = 0;
-	char *copy;
-	int i;
-
-	*joined = NULL;
-	LIST_FOREACH(m, b, bucket) {
-		if (m->hash == h && m->ref == u->ref &&
-		    m->ref16 == u->ref16 &&
-		    strcmp(m->source, sm->source) == 0 &&
-		    strcmp(m->destination, sm->destination) == 0)
-			break;
-	}
-	if (m != NULL && m->total != u->total) {
-		concat_drop(sim, m, "restarted"); /* reference reused */
-		m = NULL;
-	}
-	if (m == NULL) {
-		if (sim->concat_count >= CONCAT_MAX)
-			concat_drop(sim, TAILQ_FIRST(&sim->concat_age), "full");
-		m = calloc(1, sizeof(*m) + (size_t)u->total * sizeof(char *));
-		if (m == NULL)
-			return -1;
-		m->hash = h;
-		m->due_ms = now_ms() + (uint64_t)sim->o.concat_timeout_ms;
-		snprintf(m->source, sizeof(m->source), "%s", sm->source);
-		snprintf(m->destination, sizeof(m->destination), "%s",
-		    sm->destination);
-		m->ref = u->ref;
-		m->ref16 = u->ref16;
-		m->total = u->total;
-		LIST_INSERT_HEAD(b, m, bucket);
-		TAILQ_INSERT_TAIL(&sim->concat_age, m, age);
-		if (sim->concat_count++ == 0)
-			concat_arm(sim);
-	}
-	if ((copy = strdup(text != NULL ? text : "")) == NULL)
-		return -1;
-	if (text == NULL)
-		m->unreadable = 1;
-	if (m->text[u->seq - 1] != NULL)
-		free(m->text[u->seq - 1]); /* a repeated part: the last wins */
-	else
-		m->got++;
-	m->text[u->seq - 1] = copy;
-	if (m->got < m->total)
-		return 0;
-	for (i = 0; i < m->total; i++)
-		total_len += strlen(m->text[i]);
-	if (!m->unreadable && (*joined = malloc(total_len + 1)) != NULL) {
-		for (i = 0; i < m->total; i++) {
-			size_t l = strlen(m->text[i]);
-			memcpy(*joined + pos, m->text[i], l);
-			pos += l;
-		}
-		(*joined)[pos] = '\0';
-	}
-	concat_free(sim, m);
-	return 1;
-}
-
-/* ---- held messages and cancel_sm (--deliver-delay-ms) ---- */
-
-static struct held_bucket *
-held_bucket(struct sim *sim, uint64_t msgid)
-{
-	return &sim->held_hash[(msgid * 0x9E3779B97F4A7C15ull) >> 50 &
-	    (HOLD_BUCKETS - 1)];
-}
-
-static void
-held_free(struct sim *sim, struct held *m)
-{
-	LIST_REMOVE(m, bucket);
-	TAILQ_REMOVE(&sim->held_age, m, age);
-	sim->held_count--;
-	if (m->dlr != NULL)
-		job_put(sim, m->dlr);
-	free(m->line);
-	free(m);
-}
-
-static void
-held_arm(struct sim *sim)
-{
-	struct held *m = TAILQ_FIRST(&sim->held_age);
-	uint64_t now = now_ms(), wait;
-	struct timeval tv;
-
-	if (m == NULL)
-		return;
-	wait = m->due_ms > now ? m->due_ms - now : 0;
-	tv.tv_sec = (time_t)(wait / 1000);
-	tv.tv_usec = (suseconds_t)(wait % 1000) * 1000;
-	evtimer_add(sim->held_timer, &tv);
-}
-
-/* Deliver m now: its handset line, then its receipt after --dlr-delay-ms
- * (the receipt FIFO stays in due order: deliveries go oldest first). */
-static void
-held_deliver(struct sim *sim, struct held *m)
-{
-	char id[24];
-
-	format_msgid(m->msgid, sim->o.id_hex, id, sizeof(id));
-	if (m->line != NULL && sim->handset != NULL) {
-		fwrite(m->line, 1, m->line_len, sim->handset);
-		fputc('\n', sim->handset);
-		fflush(sim->handset);
-	}
-	if (m->dlr != NULL) {
-		m->dlr->due_ms = now_ms() + (uint64_t)sim->o.dlr_delay_ms;
-		fifo_push(&sim->dlrs, m->dlr);
-		m->dlr = NULL;
-	}
-	sim_log(sim, "event=delivered message_id=%s line=%d", id,
-	    m->line != NULL);
-	held_free(sim, m);
-}
-
-static void
-held_timer_cb(evutil_socket_t fd, short what, void *arg)
-{
-	struct sim *sim = arg;
-	uint64_t now = now_ms();
-	struct held *m;
-
-	while ((m = TAILQ_FIRST(&sim->held_age)) != NULL && m->due_ms <= now)
-		held_deliver(sim, m);
-	held_arm(sim);
-}
-
-/* on_submit accepted sm as msgid: with --deliver-delay-ms, what it writes
- * (handset_write, queue_receipt) is held in a new entry until hold_end. */
-static void
-hold_begin(struct sim *sim, const struct smpp_sm *sm, uint64_t msgid)
-{
-	struct held *m;
-
-	sim->holding_now = NULL;
-	if (sim->o.deliver_delay_ms <= 0)
-		return;
-	if (sim->held_count >= sim->o.hold_max) {
-		sim_log(sim, "event=hold.full held=%d", sim->held_count);
-		held_deliver(sim, TAILQ_FIRST(&sim->held_age));
-	}
-	if ((m = calloc(1, sizeof(*m))) == NULL)
-		return;		/* delivered at once */
-	m->msgid = msgid;
-	m->due_ms = now_ms() + (uint64_t)sim->o.deliver_delay_ms;
-	memcpy(m->service_type, sm->service_type, sizeof(m->service_type));
-	m->source_ton = sm->source_ton;
-	m->source_npi = sm->source_npi;
-	m->dest_ton = sm->dest_ton;
-	m->dest_npi = sm->dest_npi;
-	memcpy(m->source, sm->source, sizeof(m->source));
-	memcpy(m->destination, sm->destination, sizeof(m->destination));
-	sim->holding_now = m;
-}
-
-/* handset_write's line (n octets, no newline): held when a submit is
- * being held (returns 0), else -1: write it now. */
-static int
-hold_line(struct sim *sim, const char *line, size_t n)
-{
-	struct held *m = sim->holding_now;
-
-	if (m == NULL)
-		return -1;
-	free(m->line);
-	if ((m->line = malloc(n)) == NULL) {
-		m->line_len = 0;
-		return -1;
-	}
-	memcpy(m->line, line, n);
-	m->line_len = n;
-	return 0;
-}
-
-/* SIGUSR1: deliver everything held now. */
-static void
-held_release(struct sim *sim)
-{
-	int n = 0;
-
-	if (sim->held_hash == NULL)
-		return;
-	while (!TAILQ_EMPTY(&sim->held_age)) {
-		held_deliver(sim, TAILQ_FIRST(&sim->held_age));
-		n++;
-	}
-	sim_log(sim, "event=held.released messages=%d", n);
-}
-
-static void
-hold_end(struct sim *sim)
-{
-	struct held *m = sim->holding_now;
-
-	if (m == NULL)
-		return;
-	sim->holding_now = NULL;
-	LIST_INSERT_HEAD(held_bucket(sim, m->msgid), m, bucket);
-	TAILQ_INSERT_TAIL(&sim->held_age, m, age);
-	if (sim->held_count++ == 0)
-		held_arm(sim);
-}
-
-/* The held message a cancel_sm's message_id names, or NULL. */
-static struct held *
-held_find(struct sim *sim, const char *message_id)
-{
-	char *end;
-	unsigned long long v;
-	struct held *m;
-
-	if (message_id[0] == '\0')
-		return NULL;
-	errno = 0;
-	v = strtoull(message_id, &end, sim->o.id_hex ? 16 : 10);
-	if (errno != 0 || *end != '\0')
-		return NULL;
-	LIST_FOREACH(m, held_bucket(sim, v), bucket)
-		if (m->msgid == v)
-			return m;
-	return NULL;
-}
-
-/* The first field of cancel_sm f that differs from the held submit m, or
- * NULL when every one matches. */
-static const char *
-cancel_mismatch(const struct held *m, const struct smpp_cancel_fields *f)
-{
-	if (strcmp(f->service_type, m->service_type) != 0)
-		return "service_type";
-	if (f->source_ton != m->source_ton || f->source_npi != m->source_npi)
-		return "source_ton_npi";
-	if (strcmp(f->source, m->source) != 0)
-		return "source_addr";
-	if (f->dest_ton != m->dest_ton || f->dest_npi != m->dest_npi)
-		return "dest_ton_npi";
-	if (strcmp(f->destination, m->destination) != 0)
-		return "destination_addr";
-	return NULL;
-}
-
-static void
-on_cancel(struct conn *c, const struct smpp_header *h)
-{
-	struct sim *sim = c->sim;
-	struct smpp_cancel_fields f;
-	const char *why;
-	struct held *m;
-	uint32_t resp = SMPP_CANCEL_SM | SMPP_RESP;
-
-	if (c->state != CONN_BOUND || c->bind_type == SMPP_BIND_RECEIVER) {
-		reply_header(c, resp, ST_INVBNDSTS, h->seq);
-		return;
-	}
-	if (smpp_pdu_unpack_cancel(sim->pdu, h, &f) == -1) {
-		sim_log(sim, "event=cancel.malformed conn=%llu seq=%u",
-		    (unsigned long long)c->id, h->seq);
-		reply_header(c, resp, ST_CANCELFAIL, h->seq);
-		return;
-	}
-	if (sim->o.ignore_cancel) {
-		sim_log(sim, "event=cancel.ignored message_id=%s conn=%llu",
-		    f.message_id, (unsigned long long)c->id);
-		return;
-	}
-	if (sim->o.refuse_cancel) {
-		why = "refuse_cancel";
-	} else if ((m = held_find(sim, f.message_id)) == NULL) {
-		why = "unknown_or_delivered";
-	} else if ((why = cancel_mismatch(m, &f)) == NULL) {
-		held_free(sim, m);
-		sim_log(sim, "event=cancel.ok message_id=%s conn=%llu",
-		    f.message_id, (unsigned long long)c->id);
-		reply_resp(c, resp, ST_OK, h->seq, "");
-		return;
-	}
-	sim_log(sim, "event=cancel.failed message_id=%s conn=%llu reason=%s",
-	    f.message_id, (unsigned long long)c->id, why);
-	reply_resp(c, resp, ST_CANCELFAIL, h->seq, "");
-}
-
 static void
 answer_submit(struct sim *sim, struct conn *c, uint32_t seq, uint32_t status,
     uint64_t msgid)
@@ -1261,7 +658,7 @@ answer_submit(struct sim *sim, struct conn *c, uint32_t seq, uint32_t status,
 	reply_resp(c, SMPP_SUBMIT_SM | SMPP_RESP, status, seq, id);
 }
 
-static void
+void
 on_submit(struct conn *c, const struct smpp_header *h)
 {
 	struct sim *sim = c->sim;
@@ -1739,149 +1136,6 @@ dlr_timer_cb(evutil_socket_t fd, short what, void *arg)
 	fifo_arm(&sim->dlrs);
 }
 
-/* ---- inbound messages (--mo, SIGUSR2) ---- */
-
-/* The first bound bind that receives. */
-static struct conn *
-mo_target(struct sim *sim)
-{
-	struct conn *c;
-
-	TAILQ_FOREACH(c, &sim->conns, entry)
-		if (c->state == CONN_BOUND &&
-		    c->bind_type != SMPP_BIND_TRANSMITTER)
-			return c;
-	return NULL;
-}
-
-/* A --mo line {"receipt": ID, "from": HANDSET, "to": SENDER}: a
- * DELIVRD receipt for a message id this simulator may never have given
- * out (another SMSC of the same carrier did: a gateway's node bound here
- * must still match it), queued as its own receipts are.  0 or -1. */
-static int
-mo_receipt(struct sim *sim, struct conn *c, json_t *j, const char *rid)
-{
-	const char *from = json_string_value(json_object_get(j, "from"));
-	const char *to = json_string_value(json_object_get(j, "to"));
-	struct job *k;
-	char *end;
-
-	if (from == NULL || to == NULL || (k = job_get(sim)) == NULL)
-		return -1;
-	k->kind = JOB_DLR;
-	k->due_ms = now_ms();
-	k->conn_id = c->id;
-	k->msgid = strtoull(rid, &end, sim->o.id_hex ? 16 : 10);
-	k->delivered = 1;
-	k->submitted = time(NULL);
-	memcpy(k->system_id, c->system_id, sizeof(k->system_id));
-	snprintf(k->source, sizeof(k->source), "%s", from);
-	snprintf(k->destination, sizeof(k->destination), "%s", to);
-	k->text20[0] = '\0';
-	fifo_push(&sim->dlrs, k);
-	return *end == '\0' && end != rid ? 0 : -1;
-}
-
-/* Send one MO line on c.  0, or -1 (logged by the caller). */
-static int
-mo_send(struct sim *sim, struct conn *c, json_t *j)
-{
-	const char *rid = json_string_value(json_object_get(j, "receipt"));
-	const char *from = json_string_value(json_object_get(j, "from"));
-	const char *to = json_string_value(json_object_get(j, "to"));
-	const char *text = json_string_value(json_object_get(j, "text"));
-	json_t *udh = json_object_get(j, "udh");
-	int payload = json_is_true(json_object_get(j, "payload"));
-	int ref16 = json_is_true(json_object_get(j, "ref16"));
-	uint8_t body[SMPP_MAX_PAYLOAD + 16], out[SMPP_MAX_PAYLOAD + 512];
-	uint8_t dc, esm = 0;
-	size_t units, off = 0;
-	int n, len;
-
-	if (rid != NULL)
-		return mo_receipt(sim, c, j, rid);
-	if (from == NULL || to == NULL || text == NULL)
-		return -1;
-	if (json_array_size(udh) == 3) {
-		long ref = (long)json_integer_value(json_array_get(udh, 0));
-		body[off++] = ref16 ? 6 : 5;
-		body[off++] = ref16 ? 0x08 : 0x00;
-		body[off++] = ref16 ? 4 : 3;
-		if (ref16)
-			body[off++] = (uint8_t)(ref >> 8);
-		body[off++] = (uint8_t)ref;
-		body[off++] = (uint8_t)json_integer_value(json_array_get(udh, 1));
-		body[off++] = (uint8_t)json_integer_value(json_array_get(udh, 2));
-		esm = 0x40;
-	}
-	n = smpp_text_encode(text, sim->o.latin1, body + off,
-	    sizeof(body) - off, &dc, &units);
-	if (n < 0 || (!payload && off + (size_t)n > 254))
-		return -1;
-	if (++c->seq > 0x7FFFFFFF)
-		c->seq = 1;
-	len = smpp_pdu_pack_deliver(out, sizeof(out), c->seq, from, to, esm,
-	    dc, payload ? NULL : body, payload ? 0 : off + (size_t)n, NULL, 0);
-	if (len < 0)
-		return -1;
-	if (payload) {
-		/* message_payload TLV (0x0424) after the body, by hand. */
-		size_t pl = off + (size_t)n;
-		out[len++] = 0x04;
-		out[len++] = 0x24;
-		out[len++] = (uint8_t)(pl >> 8);
-		out[len++] = (uint8_t)pl;
-		memcpy(out + len, body, pl);
-		len += (int)pl;
-		out[0] = (uint8_t)(len >> 24);
-		out[1] = (uint8_t)(len >> 16);
-		out[2] = (uint8_t)(len >> 8);
-		out[3] = (uint8_t)len;
-	}
-	conn_send(c, out, len);
-	sim_log(sim, "event=mo.sent conn=%llu seq=%u",
-	    (unsigned long long)c->id, c->seq);
-	return 0;
-}
-
-/* SIGUSR2: send every line of --mo FILE. */
-static void
-mo_cb(evutil_socket_t sig, short what, void *arg)
-{
-	struct sim *sim = arg;
-	struct conn *c = mo_target(sim);
-	char line[4096];
-	int sent = 0, lineno = 0;
-	FILE *f;
-
-	if (sim->o.mo_file == NULL || c == NULL ||
-	    (f = fopen(sim->o.mo_file, "r")) == NULL) {
-		sim_log(sim, "event=mo.unsent reason=%s", c == NULL ?
-		    "no_receiving_bind" : "no_file");
-		return;
-	}
-	while (fgets(line, sizeof(line), f) != NULL) {
-		json_t *j = json_loads(line, 0, NULL);
-		long repeat;
-
-		lineno++;
-		if (j == NULL)
-			continue;
-		repeat = (long)json_integer_value(json_object_get(j,
-		    "repeat"));
-		for (long i = 0; i < (repeat > 0 ? repeat : 1); i++) {
-			if (mo_send(sim, c, j) == 0)
-				sent++;
-			else
-				sim_log(sim, "event=mo.unsent line=%d",
-				    lineno);
-		}
-		json_decref(j);
-	}
-	fclose(f);
-	sim_log(sim, "event=mo.done sent=%d", sent);
-}
-
 /* ---- setup and teardown ---- */
 
 static void
@@ -2047,201 +1301,6 @@ sim_free(struct sim *sim)
 		fclose(sim->handset);
 	free(sim->pdu);
 	free(sim->text);
-}
-
-static void
-usage(void)
-{
-	fprintf(stderr,
-	    "usage: smsc_sim [-p PORT] [-P PORTFILE] [-u SYSTEM_ID] "
-	    "[-w PASSWORD] [-o HANDSET_LOG]\n"
-	    "\t[--dlr none|delivered|undeliv] [--dlr-delay-ms N]\n"
-	    "\t[--id-format dec|hex] [--dlr-id-format dec|hex] "
-	    "[--dlr-tlv 0|1]\n"
-	    "\t[--latin1] [--fail-every N] [--max-rate N] "
-	    "[--refuse-prefix DIGITS]\n"
-	    "\t[--drop-after N] [--resp-delay-ms N] [--hold-resp] "
-	    "[--concat-timeout-ms N] [--bind-then-close]\n"
-	    "\t[--flood-enquire N] [--flood-nack N] [--flood-resp N]\n"
-	    "\t[--flood-unknown N] [--unmatched-receipts N] [--mo FILE] [-q]\n"
-	    "\t[--deliver-delay-ms N] [--hold-max N] [--refuse-cancel] "
-	    "[--ignore-cancel]\n");
-	exit(2);
-}
-
-/* A non-negative integer option, or usage(). */
-static long
-num_arg(const char *s, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno != 0 || *s == '\0' || *end != '\0' || v < 0 || v > max)
-		usage();
-	return v;
-}
-
-static int
-format_arg(const char *s)
-{
-	if (strcmp(s, "dec") == 0)
-		return 0;
-	if (strcmp(s, "hex") == 0)
-		return 1;
-	usage();
-	return 0;
-}
-
-enum {
-	OPT_DLR = 256, OPT_DLR_DELAY, OPT_ID_FORMAT, OPT_DLR_ID_FORMAT,
-	OPT_DLR_TLV, OPT_LATIN1, OPT_FAIL_EVERY, OPT_FAIL_STATUS,
-	OPT_REFUSE_PREFIX,
-	OPT_DROP_AFTER, OPT_RESP_DELAY, OPT_HOLD_RESP, OPT_CONCAT_TIMEOUT,
-	OPT_BIND_THEN_CLOSE, OPT_FLOOD_ENQUIRE, OPT_FLOOD_NACK, OPT_FLOOD_RESP,
-	OPT_FLOOD_UNKNOWN, OPT_UNMATCHED, OPT_MO,
-	OPT_DELIVER_DELAY = 512, OPT_REFUSE_CANCEL, OPT_IGNORE_CANCEL,
-	OPT_HOLD_MAX, OPT_MAX_RATE,
-};
-
-static void
-parse_args(int argc, char **argv, struct sim_opts *o)
-{
-	static const struct option longopts[] = {
-		{ "port", required_argument, NULL, 'p' },
-		{ "portfile", required_argument, NULL, 'P' },
-		{ "system-id", required_argument, NULL, 'u' },
-		{ "password", required_argument, NULL, 'w' },
-		{ "handset", required_argument, NULL, 'o' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "dlr", required_argument, NULL, OPT_DLR },
-		{ "dlr-delay-ms", required_argument, NULL, OPT_DLR_DELAY },
-		{ "id-format", required_argument, NULL, OPT_ID_FORMAT },
-		{ "dlr-id-format", required_argument, NULL, OPT_DLR_ID_FORMAT },
-		{ "dlr-tlv", required_argument, NULL, OPT_DLR_TLV },
-		{ "latin1", no_argument, NULL, OPT_LATIN1 },
-		{ "fail-every", required_argument, NULL, OPT_FAIL_EVERY },
-		{ "max-rate", required_argument, NULL, OPT_MAX_RATE },
-		{ "fail-status", required_argument, NULL, OPT_FAIL_STATUS },
-		{ "refuse-prefix", required_argument, NULL, OPT_REFUSE_PREFIX },
-		{ "drop-after", required_argument, NULL, OPT_DROP_AFTER },
-		{ "resp-delay-ms", required_argument, NULL, OPT_RESP_DELAY },
-		{ "hold-resp", no_argument, NULL, OPT_HOLD_RESP },
-		{ "concat-timeout-ms", required_argument, NULL,
-		    OPT_CONCAT_TIMEOUT },
-		{ "bind-then-close", no_argument, NULL, OPT_BIND_THEN_CLOSE },
-		{ "flood-enquire", required_argument, NULL, OPT_FLOOD_ENQUIRE },
-		{ "flood-nack", required_argument, NULL, OPT_FLOOD_NACK },
-		{ "flood-resp", required_argument, NULL, OPT_FLOOD_RESP },
-		{ "flood-unknown", required_argument, NULL, OPT_FLOOD_UNKNOWN },
-		{ "mo", required_argument, NULL, OPT_MO },
-		{ "unmatched-receipts", required_argument, NULL,
-		    OPT_UNMATCHED },
-		{ "deliver-delay-ms", required_argument, NULL,
-		    OPT_DELIVER_DELAY },
-		{ "refuse-cancel", no_argument, NULL, OPT_REFUSE_CANCEL },
-		{ "hold-max", required_argument, NULL, OPT_HOLD_MAX },
-		{ "ignore-cancel", no_argument, NULL, OPT_IGNORE_CANCEL },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int ch, dlr_id_set = 0;
-
-	memset(o, 0, sizeof(*o));
-	o->dlr_tlv = 1;
-	o->concat_timeout_ms = CONCAT_TIMEOUT_MS;
-	o->hold_max = HOLD_MAX;
-	while ((ch = getopt_long(argc, argv, "p:P:u:w:o:qh", longopts,
-	    NULL)) != -1) {
-		switch (ch) {
-		case 'p': o->port = (int)num_arg(optarg, 65535); break;
-		case 'P': o->portfile = optarg; break;
-		case 'u': o->system_id = optarg; break;
-		case 'w': o->password = optarg; break;
-		case 'o': o->handset = optarg; break;
-		case 'q': o->quiet = 1; break;
-		case OPT_DLR:
-			if (strcmp(optarg, "none") == 0)
-				o->dlr = DLR_NONE;
-			else if (strcmp(optarg, "delivered") == 0)
-				o->dlr = DLR_DELIVERED;
-			else if (strcmp(optarg, "undeliv") == 0)
-				o->dlr = DLR_UNDELIV;
-			else
-				usage();
-			break;
-		case OPT_DLR_DELAY:
-			o->dlr_delay_ms = (int)num_arg(optarg, 86400000);
-			break;
-		case OPT_ID_FORMAT: o->id_hex = format_arg(optarg); break;
-		case OPT_DLR_ID_FORMAT:
-			o->dlr_id_hex = format_arg(optarg);
-			dlr_id_set = 1;
-			break;
-		case OPT_DLR_TLV: o->dlr_tlv = (int)num_arg(optarg, 1); break;
-		case OPT_LATIN1: o->latin1 = 1; break;
-		case OPT_FAIL_STATUS: {
-			char *end;
-			unsigned long v = strtoul(optarg, &end, 0);
-			if (*optarg == '\0' || *end != '\0' || v == 0 ||
-			    v > 0xFFFFFFFFul)
-				usage();
-			o->fail_status = (uint32_t)v;
-			break;
-		}
-		case OPT_FAIL_EVERY:
-			o->fail_every = num_arg(optarg, 1000000000);
-			break;
-		case OPT_MAX_RATE:
-			o->max_rate = num_arg(optarg, 1000000000);
-			break;
-		case OPT_REFUSE_PREFIX: o->refuse_prefix = optarg; break;
-		case OPT_DROP_AFTER:
-			o->drop_after = num_arg(optarg, 1000000000);
-			break;
-		case OPT_RESP_DELAY:
-			o->resp_delay_ms = (int)num_arg(optarg, 3600000);
-			break;
-		case OPT_HOLD_RESP: o->hold_resp = 1; break;
-		case OPT_BIND_THEN_CLOSE: o->bind_then_close = 1; break;
-		case OPT_FLOOD_ENQUIRE:
-			o->flood[FLOOD_ENQUIRE] = num_arg(optarg, 100000000);
-			break;
-		case OPT_FLOOD_NACK:
-			o->flood[FLOOD_NACK] = num_arg(optarg, 100000000);
-			break;
-		case OPT_FLOOD_RESP:
-			o->flood[FLOOD_RESP] = num_arg(optarg, 100000000);
-			break;
-		case OPT_FLOOD_UNKNOWN:
-			o->flood[FLOOD_UNKNOWN] = num_arg(optarg, 100000000);
-			break;
-		case OPT_MO: o->mo_file = optarg; break;
-		case OPT_UNMATCHED:
-			o->flood[FLOOD_RECEIPT] = num_arg(optarg, 100000000);
-			break;
-		case OPT_CONCAT_TIMEOUT:
-			o->concat_timeout_ms = (int)num_arg(optarg, 3600000);
-			break;
-		case OPT_DELIVER_DELAY:
-			o->deliver_delay_ms = (int)num_arg(optarg, 3600000);
-			break;
-		case OPT_REFUSE_CANCEL: o->refuse_cancel = 1; break;
-		case OPT_HOLD_MAX:
-			o->hold_max = (int)num_arg(optarg, HOLD_MAX);
-			if (o->hold_max < 1)
-				usage();
-			break;
-		case OPT_IGNORE_CANCEL: o->ignore_cancel = 1; break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc)
-		usage();
-	if (!dlr_id_set)
-		o->dlr_id_hex = o->id_hex;
 }
 
 int
