@@ -9,12 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 
 #include <check.h>
 #include <jansson.h>
@@ -129,34 +123,7 @@ static int
 http_raw(const char *method, const char *path, char *out, size_t size,
     size_t *got)
 {
-	struct sockaddr_in sa;
-	struct timeval tv = { 15, 0 };
-	char head[256];
-	int fd, n, status = -1;
-
-	*got = 0;
-	out[0] = '\0';
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(fd, 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(H.http_port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\n"
-		    "Host: 127.0.0.1\r\nConnection: close\r\n\r\n", method,
-		    path);
-		if (write(fd, head, (size_t)n) == n)
-			while (*got + 1 < size && (n = (int)read(fd,
-			    out + *got, size - *got - 1)) > 0)
-				*got += (size_t)n;
-		out[*got] = '\0';
-		if (sscanf(out, "HTTP/1.%*d %d", &status) != 1)
-			status = -1;
-	}
-	close(fd);
-	return status;
+	return h_http_raw(&H, method, path, NULL, NULL, out, size, got);
 }
 
 /* The body of a raw answer, and its length. */

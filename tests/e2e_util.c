@@ -7,11 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-
 #include <check.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -43,38 +38,7 @@ int
 http_raw_body(const char *method, const char *path, const char *token,
     const char *body, char *out, size_t size)
 {
-	struct sockaddr_in sa;
-	struct timeval tv = { 15, 0 };
-	char head[512];
-	size_t got = 0, blen = body != NULL ? strlen(body) : 0;
-	int fd, n, status = -1;
-
-	out[0] = '\0';
-	fd = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(fd, 0);
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons(H.http_port);
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-		n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\n"
-		    "Host: 127.0.0.1\r\nConnection: close\r\n%s%s%s"
-		    "%sContent-Length: %zu\r\n\r\n", method, path,
-		    token ? "Authorization: Bearer " : "", token ? token : "",
-		    token ? "\r\n" : "", body != NULL ?
-		    "Content-Type: application/json\r\n" : "", blen);
-		if (write(fd, head, (size_t)n) == n &&
-		    (blen == 0 || write(fd, body, blen) == (ssize_t)blen))
-			while (got + 1 < size && (n = (int)read(fd, out + got,
-			    size - got - 1)) > 0)
-				got += (size_t)n;
-		out[got] = '\0';
-		if (sscanf(out, "HTTP/1.%*d %d", &status) != 1)
-			status = -1;
-	}
-	close(fd);
-	return status;
+	return h_http_raw(&H, method, path, token, body, out, size, NULL);
 }
 
 /* http_raw_body() without a body. */

@@ -581,6 +581,40 @@ done:
 }
 
 int
+h_http_raw(struct harness *h, const char *method, const char *path,
+    const char *token, const char *body, char *out, size_t size,
+    size_t *got)
+{
+	char head[1024];
+	size_t n = 0, blen = body != NULL ? strlen(body) : 0;
+	int fd, len, status = -1;
+	ssize_t r;
+
+	out[0] = '\0';
+	if ((fd = h_connect(h->http_port)) < 0)
+		return -1;
+	len = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\n"
+	    "Host: 127.0.0.1\r\nConnection: close\r\n%s%s%s"
+	    "%sContent-Length: %zu\r\n\r\n", method, path,
+	    token ? "Authorization: Bearer " : "", token ? token : "",
+	    token ? "\r\n" : "", body != NULL ?
+	    "Content-Type: application/json\r\n" : "", blen);
+	if (len > 0 && (size_t)len < sizeof(head) &&
+	    write(fd, head, (size_t)len) == len &&
+	    (blen == 0 || write(fd, body, blen) == (ssize_t)blen))
+		while (n + 1 < size && (r = read(fd, out + n,
+		    size - n - 1)) > 0)
+			n += (size_t)r;
+	out[n] = '\0';
+	if (sscanf(out, "HTTP/1.%*d %d", &status) != 1)
+		status = -1;
+	if (got != NULL)
+		*got = n;
+	close(fd);
+	return status;
+}
+
+int
 h_write_conf(struct harness *h)
 {
 	return write_conf(h);

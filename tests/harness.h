@@ -129,6 +129,13 @@ void h_fini(struct harness *);
 int h_http(struct harness *, const char *method, const char *path,
     const char *ctype, const char *token, const char *body, char *out,
     size_t outsize);
+/* One plain-TCP request, Connection: close, keeping the whole answer
+ * (status line and headers too) in out, NUL-terminated, and its length
+ * in *got unless got is NULL (a body may hold NULs).  token and body
+ * (JSON, with its Content-Type) may be NULL.  Returns the status or -1. */
+int h_http_raw(struct harness *, const char *method, const char *path,
+    const char *token, const char *body, char *out, size_t size,
+    size_t *got);
 /* The same with the answer parsed as JSON (NULL when it is not). */
 json_t *h_json(struct harness *, const char *method, const char *path,
     const char *body, int *status);
